@@ -1,0 +1,92 @@
+# plumb - a GitOps engine.
+#
+#   make            build build/plumb
+#   make deps       install the build dependencies (Debian 12, apt-get)
+#   make run        deps + build + sync examples/ into ./run/root
+#   make test       deps + test deps + sanitizer build + every test
+#   make install PREFIX=/usr/local
+
+PREFIX ?= /usr/local
+CC ?= cc
+PKGS := libgit2 libfyaml jansson sqlite3 libcrypto
+# Debian packages that provide PKGS (same order), then what tests need.
+DEB_BUILD := libgit2-dev libfyaml-dev libjansson-dev libsqlite3-dev libssl-dev pkg-config gcc make
+DEB_TEST := git curl sqlite3
+
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+WARNINGS := -std=c11 -Wall -Wextra -Werror -Wvla -Wstrict-prototypes -Wshadow -Wno-unused-parameter
+BASE_CFLAGS = $(WARNINGS) -Isrc -DPLUMB_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS ?= -O2 -g
+# gcc 12 with -fsanitize=undefined misreads vsnprintf(NULL, 0, ...) as a null format string.
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
+	-Wno-format-truncation
+
+SOURCES := $(sort $(wildcard src/*.c src/util/*.c src/cmd/*.c src/providers/*.c src/providers/*/*.c))
+LIB_SOURCES := $(filter-out src/main.c,$(SOURCES))
+UNIT_SOURCES := $(sort $(wildcard tests/unit/test_*.c))
+
+OBJECTS := $(SOURCES:%.c=build/release/%.o)
+SAN_OBJECTS := $(SOURCES:%.c=build/test/%.o)
+SAN_LIB_OBJECTS := $(LIB_SOURCES:%.c=build/test/%.o)
+UNIT_BINARIES := $(UNIT_SOURCES:tests/unit/%.c=build/test/unit/%)
+
+.PHONY: all deps test-deps run test unit e2e install clean format
+
+all: build/plumb
+
+build/plumb: $(OBJECTS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+build/release/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+build/test/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) -MMD -MP -c -o $@ $<
+
+build/test/plumb: $(SAN_OBJECTS)
+	$(CC) $(SAN_FLAGS) -o $@ $^ $(LIBS)
+
+build/test/unit/%: tests/unit/%.c tests/unit/test.h $(SAN_LIB_OBJECTS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -Itests/unit $(SAN_FLAGS) -o $@ $< $(SAN_LIB_OBJECTS) $(LIBS)
+
+-include $(OBJECTS:.o=.d) $(SAN_OBJECTS:.o=.d)
+
+# Install what pkg-config cannot find, and nothing when all is present.
+deps:
+	@missing=""; \
+	for p in $(DEB_BUILD); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+test-deps: deps
+	@missing=""; \
+	for p in $(DEB_TEST); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+run: deps
+	$(MAKE) build/plumb
+	./examples/run.sh
+
+test: test-deps
+	$(MAKE) build/test/plumb $(UNIT_BINARIES)
+	./tests/run
+
+install: build/plumb
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 build/plumb $(DESTDIR)$(PREFIX)/bin/plumb
+
+format:
+	clang-format -i $(SOURCES) $(wildcard src/*.h src/*/*.h src/*/*/*.h) $(UNIT_SOURCES)
+
+clean:
+	rm -rf build run
