@@ -1,0 +1,255 @@
+/* Unit tests of src/util: paths, buffers, diagnostics, blob ids and confined file operations. */
+#include "util/common.h"
+#include "util/buf.h"
+#include "util/diag.h"
+#include "util/fs.h"
+#include "util/hash.h"
+#include "util/path.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "test.h"
+
+static char scratch[64];
+
+static void normalize_accepts_and_canonicalises(void)
+{
+	char *out = NULL;
+	CHECK_INT(plumb_path_normalize(&out, "/etc//nginx/./sites/", 1), 0);
+	CHECK_STR(out, "etc/nginx/sites");
+	free(out);
+	CHECK_INT(plumb_path_normalize(&out, "files/motd", 0), 0);
+	CHECK_STR(out, "files/motd");
+	free(out);
+	CHECK_INT(plumb_path_normalize(&out, "/", 1), 0);
+	CHECK_STR(out, "");
+	free(out);
+}
+
+static void normalize_refuses_escapes(void)
+{
+	char *out = NULL;
+	CHECK_INT(plumb_path_normalize(&out, "/etc/../../passwd", 1), PLUMB_EUNSAFE);
+	CHECK(out == NULL);
+	CHECK(strstr(plumb_error_last(), "'..'") != NULL);
+	CHECK_INT(plumb_path_normalize(&out, "a/..", 1), PLUMB_EUNSAFE);
+	CHECK_INT(plumb_path_normalize(&out, "/etc/motd", 0), PLUMB_EINVALID);
+	CHECK_INT(plumb_path_normalize(&out, "", 1), PLUMB_EINVALID);
+	/* ".." inside a name is just a name. */
+	CHECK_INT(plumb_path_normalize(&out, "a/..b/c..", 1), 0);
+	CHECK_STR(out, "a/..b/c..");
+	free(out);
+}
+
+static void path_helpers(void)
+{
+	CHECK(plumb_path_is_within("etc/nginx/a", "etc/nginx"));
+	CHECK(plumb_path_is_within("etc/nginx", "etc/nginx"));
+	CHECK(!plumb_path_is_within("etc/nginx2", "etc/nginx"));
+	CHECK(plumb_path_is_within("anything", ""));
+	CHECK(plumb_path_compare("a/b", "a-c") < 0);
+	CHECK(plumb_path_compare("a", "a/b") < 0);
+	CHECK(plumb_path_compare("b", "a/z") > 0);
+	CHECK_INT(plumb_path_compare("x/y", "x/y"), 0);
+	char *d = plumb_path_dirname("a/b/c");
+	CHECK_STR(d, "a/b");
+	free(d);
+	d = plumb_path_join("", "x");
+	CHECK_STR(d, "x");
+	free(d);
+	CHECK_INT(plumb_path_depth("a/b/c"), 3);
+	CHECK_INT(plumb_path_depth(""), 0);
+}
+
+static void buf_grows_and_detaches(void)
+{
+	plumb_buf b = PLUMB_BUF_INIT;
+	CHECK_STR(b.ptr, "");
+	for (int i = 0; i < 1000; i++)
+		plumb_buf_printf(&b, "%d,", i);
+	CHECK(b.len > 3000);
+	CHECK(b.ptr[b.len] == '\0');
+	plumb_buf_truncate(&b, 4);
+	CHECK_STR(b.ptr, "0,1,");
+	size_t len;
+	char *p = plumb_buf_detach(&b, &len);
+	CHECK_INT(len, 4);
+	CHECK_STR(b.ptr, "");
+	free(p);
+	plumb_buf_release(&b);
+}
+
+static void buf_read_fd_is_capped(void)
+{
+	plumb_buf b = PLUMB_BUF_INIT;
+	int fds[2];
+	CHECK(pipe(fds) == 0);
+	CHECK(write(fds[1], "0123456789", 10) == 10);
+	close(fds[1]);
+	CHECK_INT(plumb_buf_read_fd(&b, fds[0], 5), PLUMB_EINVALID);
+	CHECK_INT(b.len, 0);
+	close(fds[0]);
+	plumb_buf_release(&b);
+}
+
+static void diags_sort_by_position(void)
+{
+	plumb_diags d = PLUMB_DIAGS_INIT;
+	plumb_position b2 = { "b.yaml", 2, 1 }, a9 = { "a.yaml", 9, 3 }, a1 = { "a.yaml", 1, 7 };
+	plumb_diags_add(&d, b2, "third");
+	plumb_diags_add(&d, a9, "second");
+	plumb_diags_add(&d, a1, "first %d", 1);
+	plumb_diags_sort(&d);
+	CHECK_STR(d.items[0].message, "first 1");
+	CHECK_STR(d.items[1].file, "a.yaml");
+	CHECK_INT(d.items[1].line, 9);
+	CHECK_STR(d.items[2].message, "third");
+	char *text = NULL;
+	size_t size = 0;
+	FILE *out = open_memstream(&text, &size);
+	plumb_diags_print(&d, out);
+	fclose(out);
+	CHECK_STR(text, "a.yaml:1:7: first 1\na.yaml:9:3: second\nb.yaml:2:1: third\n");
+	free(text);
+	plumb_diags_release(&d);
+}
+
+static void blob_id_matches_git(void)
+{
+	char id[PLUMB_OID_HEXSZ + 1];
+	/* `printf 'hello\n' | git hash-object --stdin` */
+	plumb_hash_blob_buf(id, "hello\n", 6);
+	CHECK_STR(id, "ce013625030ba8dba906f756967f9e9ca394464a");
+	plumb_hash_blob_buf(id, "", 0);
+	CHECK_STR(id, "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");
+}
+
+static int open_scratch_root(void)
+{
+	int fd = -1;
+	CHECK_INT(plumb_fs_open_root(&fd, scratch, 0), 0);
+	return fd;
+}
+
+static void fs_write_is_atomic_with_mode(void)
+{
+	int root = open_scratch_root();
+	struct stat st;
+	char id[PLUMB_OID_HEXSZ + 1];
+	CHECK_INT(plumb_fs_write_file(root, "etc/deep/motd", "hello\n", 6, 0640, (uid_t)-1, (gid_t)-1), 0);
+	CHECK_INT(plumb_fs_hash(id, &st, root, "etc/deep/motd"), 0);
+	CHECK_STR(id, "ce013625030ba8dba906f756967f9e9ca394464a");
+	CHECK_INT(st.st_mode & 07777, 0640);
+	/* Replacing keeps the mode when none is asked for. */
+	CHECK_INT(plumb_fs_write_file(root, "etc/deep/motd", "x", 1, PLUMB_FS_KEEP, (uid_t)-1, (gid_t)-1), 0);
+	CHECK_INT(plumb_fs_lstat(&st, root, "etc/deep/motd"), 0);
+	CHECK_INT(st.st_mode & 07777, 0640);
+	CHECK_INT(st.st_size, 1);
+	/* No temporary file is left behind. */
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "ls -A %s/etc/deep | grep -q plumb-tmp", scratch);
+	CHECK(system(cmd) != 0);
+	/* A directory is never replaced by a file. */
+	CHECK_INT(plumb_fs_make_directory(root, "etc/dir", 0700, (uid_t)-1, (gid_t)-1), 0);
+	CHECK_INT(plumb_fs_write_file(root, "etc/dir", "x", 1, PLUMB_FS_KEEP, (uid_t)-1, (gid_t)-1), PLUMB_ECONFLICT);
+	CHECK_INT(plumb_fs_lstat(&st, root, "etc/dir"), 0);
+	CHECK(S_ISDIR(st.st_mode));
+	CHECK_INT(st.st_mode & 07777, 0700);
+	close(root);
+}
+
+static void fs_never_follows_symlinks(void)
+{
+	int root = open_scratch_root();
+	char outside[128], link[128];
+	struct stat st;
+	plumb_buf b = PLUMB_BUF_INIT;
+
+	snprintf(outside, sizeof(outside), "%s-outside", scratch);
+	CHECK(mkdir(outside, 0755) == 0);
+	snprintf(link, sizeof(link), "%s/escape", scratch);
+	CHECK(symlink(outside, link) == 0);
+
+	CHECK_INT(plumb_fs_write_file(root, "escape/owned", "x", 1, 0644, (uid_t)-1, (gid_t)-1), PLUMB_EUNSAFE);
+	CHECK(strstr(plumb_error_last(), "/escape is a symlink") != NULL);
+	CHECK_INT(plumb_fs_make_directory(root, "escape/dir", PLUMB_FS_KEEP, (uid_t)-1, (gid_t)-1), PLUMB_EUNSAFE);
+	CHECK_INT(plumb_fs_lstat(&st, root, "escape/x"), PLUMB_EUNSAFE);
+	/* Nothing appeared outside the root. */
+	char probe[160];
+	snprintf(probe, sizeof(probe), "%s/owned", outside);
+	CHECK(access(probe, F_OK) != 0);
+
+	/* A symlink to a file is not read through either. */
+	CHECK(symlink("/etc/passwd", (snprintf(link, sizeof(link), "%s/passwd", scratch), link)) == 0);
+	CHECK_INT(plumb_fs_read(&b, root, "passwd", 1 << 20), PLUMB_ECONFLICT);
+	CHECK_INT(b.len, 0);
+	/* Removing the link removes the link, not its target. */
+	CHECK_INT(plumb_fs_remove(root, "escape", 1), 0);
+	CHECK(access(outside, F_OK) == 0);
+	rmdir(outside);
+	plumb_buf_release(&b);
+	close(root);
+}
+
+static void fs_remove_and_symlinks(void)
+{
+	int root = open_scratch_root();
+	char *target = NULL;
+	struct stat st;
+	CHECK_INT(plumb_fs_write_symlink(root, "links/a", "/srv/app/app.conf"), 0);
+	CHECK_INT(plumb_fs_readlink(&target, root, "links/a"), 0);
+	CHECK_STR(target, "/srv/app/app.conf");
+	free(target);
+	CHECK_INT(plumb_fs_write_symlink(root, "links/a", "other"), 0);
+	CHECK_INT(plumb_fs_readlink(&target, root, "links/a"), 0);
+	CHECK_STR(target, "other");
+	free(target);
+	/* A non-empty directory goes only when asked for recursively. */
+	CHECK_INT(plumb_fs_remove(root, "links", 0), PLUMB_ECONFLICT);
+	CHECK_INT(plumb_fs_remove(root, "links", 1), 0);
+	CHECK_INT(plumb_fs_lstat(&st, root, "links"), PLUMB_ENOTFOUND);
+	CHECK_INT(plumb_fs_remove(root, "links/never", 0), 0);
+	/* A missing root plans as empty. */
+	CHECK_INT(plumb_fs_lstat(&st, -1, "anything"), PLUMB_ENOTFOUND);
+	close(root);
+}
+
+static void fs_lookup_owner(void)
+{
+	uid_t uid;
+	gid_t gid;
+	CHECK_INT(plumb_fs_lookup_user(&uid, "root"), 0);
+	CHECK_INT(uid, 0);
+	CHECK_INT(plumb_fs_lookup_user(&uid, "1234"), 0);
+	CHECK_INT(uid, 1234);
+	CHECK_INT(plumb_fs_lookup_group(&gid, "root"), 0);
+	CHECK_INT(plumb_fs_lookup_user(&uid, "no-such-user-plumb"), PLUMB_ENOTFOUND);
+	CHECK(strstr(plumb_error_last(), "no-such-user-plumb") != NULL);
+}
+
+int main(void)
+{
+	snprintf(scratch, sizeof(scratch), "/tmp/plumb-test-util.XXXXXX");
+	if (!mkdtemp(scratch))
+		return 1;
+	RUN(normalize_accepts_and_canonicalises);
+	RUN(normalize_refuses_escapes);
+	RUN(path_helpers);
+	RUN(buf_grows_and_detaches);
+	RUN(buf_read_fd_is_capped);
+	RUN(diags_sort_by_position);
+	RUN(blob_id_matches_git);
+	RUN(fs_write_is_atomic_with_mode);
+	RUN(fs_never_follows_symlinks);
+	RUN(fs_remove_and_symlinks);
+	RUN(fs_lookup_owner);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s %s-outside", scratch, scratch);
+	if (system(cmd) != 0)
+		return 1;
+	TEST_EXIT();
+}
