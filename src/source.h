@@ -1,0 +1,98 @@
+/*
+ * source.h - the git side of the pipeline: resolve a revision, read trees
+ * and blobs straight from the object database.
+ *
+ * A repository is named by a local path (a work tree or a bare repository,
+ * opened in place) or by a URL (file://, git://, http://, https://, ssh://
+ * or scp-like user@host:path). A URL is fetched into a bare cache under
+ * STATE/repos/ (one directory per URL, named after its SHA-256), refreshing
+ * every branch and tag, and read from there: there is no work tree and git
+ * is never run as a program.
+ *
+ * Commits and blobs are named by 40-hex-digit ids (SHA-1 repositories).
+ * Paths inside the repository are normalised relative paths ("" is the top).
+ */
+#ifndef PLUMB_SOURCE_H
+#define PLUMB_SOURCE_H
+
+#include "util/buf.h"
+#include "util/common.h"
+
+typedef struct plumb_source plumb_source;
+
+typedef enum {
+	PLUMB_ENTRY_FILE,       /* a blob, mode 100644 */
+	PLUMB_ENTRY_EXECUTABLE, /* a blob, mode 100755 */
+	PLUMB_ENTRY_SYMLINK,    /* a blob holding the link target, mode 120000 */
+	PLUMB_ENTRY_TREE,       /* a directory */
+	PLUMB_ENTRY_SUBMODULE,  /* a gitlink: a commit of another repository */
+} plumb_entry_type;
+
+typedef struct {
+	plumb_entry_type type;
+	char id[PLUMB_OID_HEXSZ + 1]; /* blob, tree or commit id */
+	const char *path;             /* borrowed, valid during the call that hands it out */
+} plumb_source_entry;
+
+/*
+ * Open a repository. A URL is cloned (bare, no checkout) into the cache in
+ * state_dir on first use and fetched on every open; a local path is opened
+ * as it is and state_dir is not used. Fails with a one-line message that
+ * names the repository: PLUMB_ENOTFOUND when a local path is not a
+ * repository, PLUMB_ERROR when a fetch fails (unreachable, refused, ...).
+ */
+int plumb_source_open(plumb_source **out, const char *repo, const char *state_dir);
+
+/* The repository as it was given to plumb_source_open. */
+const char *plumb_source_name(const plumb_source *source);
+
+/*
+ * Resolve a revision to a commit id. revision is a branch, a tag (annotated
+ * tags are peeled), a full or abbreviated commit id, or any expression git
+ * rev-parse accepts; NULL or "" means HEAD (for a URL: the remote's default
+ * branch). For a URL, branch names are looked up among the remote's
+ * branches. PLUMB_ENOTFOUND with a message naming the revision and the
+ * repository when it does not resolve to a commit.
+ */
+int plumb_source_resolve(char out[PLUMB_OID_HEXSZ + 1], plumb_source *source, const char *revision);
+
+/* One line: the subject of a commit's message, as a new string. */
+int plumb_source_commit_subject(char **out, plumb_source *source, const char *commit);
+
+/*
+ * Look up path in the tree of commit. entry->path is the path given.
+ * PLUMB_ENOTFOUND when the path does not exist in that commit. The path ""
+ * is the top tree.
+ */
+int plumb_source_stat(plumb_source_entry *entry, plumb_source *source, const char *commit, const char *path);
+
+/*
+ * Call cb for every entry below the directory dir of commit, depth first,
+ * a directory before its contents, entries of one directory in git's
+ * order (by name). entry->path is relative to dir. Stops and returns cb's
+ * value when cb returns non-zero. PLUMB_ENOTFOUND when dir does not exist,
+ * PLUMB_EINVALID when it is not a directory.
+ */
+typedef int (*plumb_source_walk_cb)(const plumb_source_entry *entry, void *payload);
+int plumb_source_walk(plumb_source *source, const char *commit, const char *dir, plumb_source_walk_cb cb,
+		      void *payload);
+
+/*
+ * Append the content of blob id to out. PLUMB_EINVALID if it is larger
+ * than max bytes (out unchanged), PLUMB_ENOTFOUND if there is no such blob.
+ */
+int plumb_source_read_blob(plumb_buf *out, plumb_source *source, const char *id, size_t max);
+
+/* The size of blob id in bytes, without reading it. */
+int plumb_source_blob_size(size_t *out, plumb_source *source, const char *id);
+
+void plumb_source_free(plumb_source *source);
+
+/*
+ * Set up and tear down the git library; call once per process, before and
+ * after everything else in this module.
+ */
+int plumb_source_global_init(void);
+void plumb_source_global_shutdown(void);
+
+#endif
