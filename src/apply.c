@@ -1,0 +1,129 @@
+#include "util/common.h"
+#include "apply.h"
+
+#include <stdlib.h>
+#include <time.h>
+
+static void fill_entry(plumb_inventory_entry *entry, const plumb_plan *plan, const plumb_action *action,
+		       const char *fingerprint)
+{
+	memset(entry, 0, sizeof(*entry));
+	entry->destination = plan->destination;
+	entry->key = action->key;
+	entry->application = plan->application;
+	entry->provider = (char *)action->provider->name;
+	entry->kind = action->kind;
+	entry->resource = action->resource;
+	entry->created = action->created;
+	entry->fingerprint = (char *)fingerprint;
+	entry->commit = plan->commit;
+	entry->updated_at = (int64_t)time(NULL);
+}
+
+/* Record intent: every object the plan declares gets its row before anything live changes. */
+static int record_intent(const plumb_plan *plan, plumb_store *store)
+{
+	int error = plumb_store_begin(store);
+	if (error < 0)
+		return error;
+	for (size_t i = 0; i < plan->count && error == 0; i++) {
+		const plumb_action *action = &plan->actions[i];
+		plumb_inventory_entry entry;
+		if (action->forget || action->in_inventory)
+			continue;
+		fill_entry(&entry, plan, action, action->type == PLUMB_ACTION_NONE ? action->fingerprint : "");
+		error = plumb_store_inventory_put(store, &entry);
+	}
+	if (error < 0) {
+		plumb_store_rollback(store);
+		return error;
+	}
+	return plumb_store_commit(store);
+}
+
+/* After an action: what plumb left there, or no row at all. */
+static int record_result(const plumb_plan *plan, const plumb_action *action, const plumb_provider_context *ctx,
+			 plumb_store *store)
+{
+	plumb_observed observed = { 0 };
+	plumb_inventory_entry entry;
+	int error;
+
+	if (action->forget)
+		return plumb_store_inventory_delete(store, plan->destination, action->key);
+	if ((error = action->provider->observe(&observed, ctx, action->key, action->kind)) < 0)
+		return error;
+	fill_entry(&entry, plan, action, observed.fingerprint);
+	error = plumb_store_inventory_put(store, &entry);
+	plumb_observed_release(action->provider, &observed);
+	return error;
+}
+
+static const char *verb(plumb_action_type type)
+{
+	switch (type) {
+	case PLUMB_ACTION_CREATE:
+		return "created";
+	case PLUMB_ACTION_UPDATE:
+		return "updated";
+	case PLUMB_ACTION_DELETE:
+		return "deleted";
+	default:
+		return "unchanged";
+	}
+}
+
+static int run_action(const plumb_action *action, const plumb_provider_context *ctx)
+{
+	switch (action->type) {
+	case PLUMB_ACTION_CREATE:
+	case PLUMB_ACTION_UPDATE:
+		return action->provider->apply(ctx, action->object, &action->change);
+	case PLUMB_ACTION_DELETE:
+		/* A declared object that must be absent, or a prune of what plumb created. */
+		if (action->object)
+			return action->provider->apply(ctx, action->object, &action->change);
+		return action->provider->remove(ctx, action->key, action->kind);
+	default:
+		return 0;
+	}
+}
+
+int plumb_apply(plumb_apply_report *report, const plumb_plan *plan, const plumb_provider_context *ctx,
+		plumb_store *store, FILE *progress)
+{
+	int error;
+
+	memset(report, 0, sizeof(*report));
+	if ((error = record_intent(plan, store)) < 0)
+		return plumb_error_wrap(error, "cannot record the inventory before applying");
+
+	for (size_t i = 0; i < plan->count; i++) {
+		const plumb_action *action = &plan->actions[i];
+		if (action->type == PLUMB_ACTION_NONE && !action->forget)
+			continue;
+		int kept = 0;
+		error = run_action(action, ctx);
+		if (error == PLUMB_ECONFLICT && action->type == PLUMB_ACTION_DELETE && !action->object) {
+			/* A pruned directory that still holds what plumb did not create stays, unmanaged. */
+			if (progress)
+				fprintf(progress, "kept %s %s: %s\n", action->kind, action->display, plumb_error_last());
+			kept = 1;
+			error = 0;
+		} else if (error == 0 && progress && action->type != PLUMB_ACTION_NONE) {
+			fprintf(progress, "%s %s %s\n", verb(action->type), action->kind, action->display);
+		}
+		if (error == 0)
+			error = record_result(plan, action, ctx, store);
+		if (error < 0) {
+			report->failed = action;
+			for (size_t j = i; j < plan->count; j++)
+				report->not_done += plan->actions[j].type != PLUMB_ACTION_NONE;
+			return error;
+		}
+		report->created += action->type == PLUMB_ACTION_CREATE;
+		report->updated += action->type == PLUMB_ACTION_UPDATE;
+		report->deleted += action->type == PLUMB_ACTION_DELETE && !kept;
+	}
+	return 0;
+}

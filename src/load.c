@@ -1,0 +1,655 @@
+#include "util/common.h"
+#include "load.h"
+#include "providers/provider.h"
+#include "spec_internal.h"
+#include "util/buf.h"
+#include "util/path.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+
+/* Manifests nest a few levels; anything deeper is hostile or a mistake. */
+#define MAX_YAML_DEPTH 64
+
+typedef struct {
+	char *path;
+	char blob[PLUMB_OID_HEXSZ + 1];
+	plumb_manifest_set set; /* what this file declares, merged into the result unless the file is content */
+	plumb_diags diags;
+	int is_content; /* read as content by some resource, so not a manifest */
+} manifest_file;
+
+typedef struct {
+	manifest_file *items;
+	size_t count;
+	size_t capacity;
+	const char *base; /* the folder being walked */
+} manifest_files;
+
+plumb_object *plumb_manifest_add_object(plumb_manifest_set *set, size_t resource, const plumb_provider *provider,
+					const char *kind, const char *key, void *desired, plumb_position position)
+{
+	PLUMB_GROW(set->objects, set->object_count, set->object_capacity);
+	plumb_object *object = &set->objects[set->object_count++];
+	memset(object, 0, sizeof(*object));
+	object->provider = provider;
+	object->key = plumb_xstrdup(key);
+	object->display = plumb_xprintf("/%s", key);
+	object->kind = kind;
+	object->resource = resource;
+	object->position = position;
+	object->inventoried = 1;
+	object->desired = desired;
+	return object;
+}
+
+void plumb_manifest_add_content_path(plumb_manifest_set *set, const char *path)
+{
+	PLUMB_GROW(set->content_paths, set->content_path_count, set->content_path_capacity);
+	set->content_paths[set->content_path_count++] = plumb_xstrdup(path);
+}
+
+static void resource_release(plumb_resource *r)
+{
+	free(r->api_version);
+	free(r->kind);
+	free(r->name);
+	free(r->identity);
+	free(r->file);
+	free(r->json);
+	free(r->yaml);
+}
+
+void plumb_manifest_set_release(plumb_manifest_set *set)
+{
+	for (size_t i = 0; i < set->resource_count; i++)
+		resource_release(&set->resources[i]);
+	for (size_t i = 0; i < set->object_count; i++) {
+		plumb_object *o = &set->objects[i];
+		if (o->desired && o->provider && o->provider->free_desired)
+			o->provider->free_desired(o->desired);
+		free(o->key);
+		free(o->display);
+	}
+	for (size_t i = 0; i < set->content_path_count; i++)
+		free(set->content_paths[i]);
+	free(set->resources);
+	free(set->objects);
+	free(set->content_paths);
+	free(set->commit);
+	free(set->path);
+	memset(set, 0, sizeof(*set));
+}
+
+static int has_manifest_extension(const char *path)
+{
+	size_t n = strlen(path);
+	return (n > 5 && !strcmp(path + n - 5, ".yaml")) || (n > 4 && !strcmp(path + n - 4, ".yml"));
+}
+
+static int is_hidden(const char *path)
+{
+	return path[0] == '.' || strstr(path, "/.") != NULL;
+}
+
+static int collect_file(const plumb_source_entry *entry, void *payload)
+{
+	manifest_files *files = payload;
+	if (entry->type != PLUMB_ENTRY_FILE && entry->type != PLUMB_ENTRY_EXECUTABLE)
+		return 0;
+	if (is_hidden(entry->path) || !has_manifest_extension(entry->path))
+		return 0;
+	PLUMB_GROW(files->items, files->count, files->capacity);
+	manifest_file *file = &files->items[files->count++];
+	memset(file, 0, sizeof(*file));
+	file->path = plumb_path_join(files->base, entry->path);
+	memcpy(file->blob, entry->id, sizeof(file->blob));
+	return 0;
+}
+
+/* --- YAML to JSON, for render and for plan files ------------------------------------------ */
+
+static json_t *scalar_to_json(struct fy_node *node)
+{
+	size_t len = 0;
+	const char *text = fy_node_get_scalar(node, &len);
+	char *s = plumb_xstrndup(text ? text : "", len);
+	json_t *value = NULL;
+
+	if (fy_node_get_style(node) == FYNS_PLAIN) {
+		char *end;
+		if (!strcmp(s, "true") || !strcmp(s, "false")) {
+			value = json_boolean(s[0] == 't');
+		} else if (!strcmp(s, "null") || !strcmp(s, "~") || !*s) {
+			value = json_null();
+		} else if ((s[0] >= '0' && s[0] <= '9') || s[0] == '-') {
+			long long n = strtoll(s, &end, 10);
+			/* Leading zeros stay strings: 0644 is a mode, not the number 644. */
+			if (!*end && !(s[0] == '0' && s[1]) && !(s[0] == '-' && s[1] == '0'))
+				value = json_integer(n);
+		}
+	}
+	if (!value)
+		value = json_stringn(s, len);
+	free(s);
+	return value;
+}
+
+static json_t *node_to_json(struct fy_node *node, unsigned depth)
+{
+	if (!node)
+		return json_null();
+	if (depth > MAX_YAML_DEPTH)
+		return NULL;
+	switch (fy_node_get_type(node)) {
+	case FYNT_SCALAR:
+		return scalar_to_json(node);
+	case FYNT_SEQUENCE: {
+		json_t *array = json_array();
+		void *iter = NULL;
+		struct fy_node *item;
+		while ((item = fy_node_sequence_iterate(node, &iter)) != NULL) {
+			json_t *v = node_to_json(item, depth + 1);
+			if (!v) {
+				json_decref(array);
+				return NULL;
+			}
+			json_array_append_new(array, v);
+		}
+		return array;
+	}
+	case FYNT_MAPPING: {
+		json_t *object = json_object();
+		void *iter = NULL;
+		struct fy_node_pair *pair;
+		while ((pair = fy_node_mapping_iterate(node, &iter)) != NULL) {
+			struct fy_node *key = fy_node_pair_key(pair);
+			size_t len = 0;
+			const char *k = key && fy_node_get_type(key) == FYNT_SCALAR ? fy_node_get_scalar(key, &len) : "";
+			char *name = plumb_xstrndup(k ? k : "", len);
+			json_t *v = node_to_json(fy_node_pair_value(pair), depth + 1);
+			if (!v) {
+				free(name);
+				json_decref(object);
+				return NULL;
+			}
+			json_object_set_new(object, name, v);
+			free(name);
+		}
+		return object;
+	}
+	}
+	return NULL;
+}
+
+/* --- documents to resources ---------------------------------------------------------------- */
+
+/* A scalar field of a mapping as a new string; NULL (with a diagnostic if required) otherwise. */
+static char *string_field(struct fy_node *map, const char *name, const char *where, const char *file,
+			  plumb_position map_pos, plumb_diags *diags)
+{
+	struct fy_node *node = map ? fy_node_mapping_lookup_by_string(map, name, FY_NT) : NULL;
+	size_t len = 0;
+	const char *text;
+
+	if (!node) {
+		plumb_diags_add(diags, map_pos, "missing required field \"%s%s\"", where, name);
+		return NULL;
+	}
+	if (fy_node_get_type(node) != FYNT_SCALAR || !(text = fy_node_get_scalar(node, &len)) || !len) {
+		plumb_diags_add(diags, plumb_spec_node_position(node, file), "%s%s: expected a non-empty string", where,
+				name);
+		return NULL;
+	}
+	return plumb_xstrndup(text, len);
+}
+
+/* Report every key of map not in allowed; returns how many. */
+static unsigned unknown_keys(struct fy_node *map, const char *const *allowed, const char *where, const char *file,
+			     plumb_diags *diags)
+{
+	unsigned n = 0;
+	void *iter = NULL;
+	struct fy_node_pair *pair;
+	while ((pair = fy_node_mapping_iterate(map, &iter)) != NULL) {
+		struct fy_node *key = fy_node_pair_key(pair);
+		size_t len = 0;
+		const char *k = key && fy_node_get_type(key) == FYNT_SCALAR ? fy_node_get_scalar(key, &len) : NULL;
+		const char *const *a;
+		for (a = allowed; k && *a; a++)
+			if (strlen(*a) == len && !memcmp(*a, k, len))
+				break;
+		if (!k || !*a) {
+			plumb_diags_add(diags, plumb_spec_node_position(key, file), "%sunknown field \"%.*s\"", where,
+					(int)len, k ? k : "?");
+			n++;
+		}
+	}
+	return n;
+}
+
+static void check_string_map(struct fy_node *map, const char *where, const char *file, plumb_diags *diags)
+{
+	if (!map)
+		return;
+	if (fy_node_get_type(map) != FYNT_MAPPING) {
+		plumb_diags_add(diags, plumb_spec_node_position(map, file), "%s: expected a mapping of strings", where);
+		return;
+	}
+	void *iter = NULL;
+	struct fy_node_pair *pair;
+	while ((pair = fy_node_mapping_iterate(map, &iter)) != NULL) {
+		struct fy_node *value = fy_node_pair_value(pair);
+		if (value && fy_node_get_type(value) != FYNT_SCALAR)
+			plumb_diags_add(diags, plumb_spec_node_position(value, file), "%s: values must be strings", where);
+	}
+}
+
+static const char *const document_fields[] = { "apiVersion", "kind", "metadata", "spec", NULL };
+static const char *const metadata_fields[] = { "name", "labels", "annotations", NULL };
+
+static void describe_known_kinds(plumb_buf *out, const char *api_version)
+{
+	const char *sep = "";
+	for (const plumb_provider *const *p = plumb_providers(); *p; p++) {
+		if (api_version && strcmp((*p)->api_version, api_version) != 0)
+			continue;
+		for (const char *const *k = (*p)->kinds; *k; k++) {
+			if (api_version)
+				plumb_buf_printf(out, "%s%s", sep, *k);
+			else
+				plumb_buf_printf(out, "%s%s", sep, (*p)->api_version);
+			sep = ", ";
+			if (!api_version)
+				break;
+		}
+	}
+}
+
+static void load_document(manifest_file *file, struct fy_document *doc, plumb_source *source)
+{
+	plumb_diags *diags = &file->diags;
+	struct fy_node *root = fy_document_root(doc);
+	plumb_position pos = plumb_spec_node_position(root, file->path);
+	size_t errors = diags->count;
+	plumb_resource resource;
+
+	memset(&resource, 0, sizeof(resource));
+	if (!root)
+		return; /* an empty document, e.g. after a trailing "---" */
+	if (fy_node_get_type(root) != FYNT_MAPPING) {
+		plumb_diags_add(diags, pos, "a manifest must be a mapping with apiVersion, kind, metadata and spec");
+		return;
+	}
+	unknown_keys(root, document_fields, "", file->path, diags);
+	resource.api_version = string_field(root, "apiVersion", "", file->path, pos, diags);
+	resource.kind = string_field(root, "kind", "", file->path, pos, diags);
+
+	struct fy_node *metadata = fy_node_mapping_lookup_by_string(root, "metadata", FY_NT);
+	if (!metadata) {
+		plumb_diags_add(diags, pos, "missing required field \"metadata\"");
+	} else if (fy_node_get_type(metadata) != FYNT_MAPPING) {
+		plumb_diags_add(diags, plumb_spec_node_position(metadata, file->path), "metadata: expected a mapping");
+	} else {
+		unknown_keys(metadata, metadata_fields, "metadata: ", file->path, diags);
+		resource.name = string_field(metadata, "name", "metadata.", file->path,
+					     plumb_spec_node_position(metadata, file->path), diags);
+		check_string_map(fy_node_mapping_lookup_by_string(metadata, "labels", FY_NT), "metadata.labels",
+				 file->path, diags);
+		check_string_map(fy_node_mapping_lookup_by_string(metadata, "annotations", FY_NT),
+				 "metadata.annotations", file->path, diags);
+	}
+
+	if (resource.api_version && resource.kind) {
+		resource.provider = plumb_provider_find(resource.api_version, resource.kind);
+		if (!resource.provider) {
+			plumb_buf known = PLUMB_BUF_INIT;
+			int api_known = 0;
+			for (const plumb_provider *const *p = plumb_providers(); *p; p++)
+				api_known |= !strcmp((*p)->api_version, resource.api_version);
+			describe_known_kinds(&known, api_known ? resource.api_version : NULL);
+			if (api_known)
+				plumb_diags_add(diags, pos, "unknown kind \"%s\" for apiVersion %s (known: %s)", resource.kind,
+						resource.api_version, known.ptr);
+			else
+				plumb_diags_add(diags, pos, "unknown apiVersion \"%s\" (known: %s)", resource.api_version,
+						known.ptr);
+			plumb_buf_release(&known);
+		}
+	}
+
+	json_t *json = node_to_json(root, 0);
+	if (!json)
+		plumb_diags_add(diags, pos, "the document nests deeper than %d levels", MAX_YAML_DEPTH);
+
+	if (diags->count > errors) {
+		json_decref(json);
+		resource_release(&resource);
+		return;
+	}
+	resource.identity = plumb_xprintf("%s/%s/%s", resource.api_version, resource.kind, resource.name);
+	resource.file = plumb_xstrdup(file->path);
+	resource.line = pos.line;
+	resource.column = pos.column;
+	resource.json = json_dumps(json, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(json);
+	resource.yaml = fy_emit_document_to_string(doc, FYECF_MODE_BLOCK | FYECF_WIDTH_INF);
+	if (!resource.yaml)
+		resource.yaml = plumb_xstrdup("");
+
+	PLUMB_GROW(file->set.resources, file->set.resource_count, file->set.resource_capacity);
+	size_t index = file->set.resource_count++;
+	file->set.resources[index] = resource;
+
+	/* Problems with the spec as a whole are reported at its "spec:" key. */
+	struct fy_node_pair *spec_pair = fy_node_mapping_lookup_pair_by_string(root, "spec", FY_NT);
+	struct fy_node *spec_node = spec_pair ? fy_node_pair_value(spec_pair) : NULL;
+	plumb_spec spec = { spec_node, file->path, "spec",
+			    spec_pair ? plumb_spec_node_position(fy_node_pair_key(spec_pair), file->path) : pos };
+	file->set.resources[index].provider->expand(&file->set, index, &spec, source, diags);
+}
+
+/* Find an alias anywhere below node: plumb does not expand them (they can multiply a small file enormously). */
+static struct fy_node *find_alias(struct fy_node *node, unsigned depth)
+{
+	if (!node || depth > MAX_YAML_DEPTH)
+		return NULL;
+	if (fy_node_is_alias(node))
+		return node;
+	void *iter = NULL;
+	if (fy_node_get_type(node) == FYNT_SEQUENCE) {
+		struct fy_node *item, *found;
+		while ((item = fy_node_sequence_iterate(node, &iter)) != NULL)
+			if ((found = find_alias(item, depth + 1)) != NULL)
+				return found;
+	} else if (fy_node_get_type(node) == FYNT_MAPPING) {
+		struct fy_node_pair *pair;
+		struct fy_node *found;
+		while ((pair = fy_node_mapping_iterate(node, &iter)) != NULL) {
+			if ((found = find_alias(fy_node_pair_key(pair), depth + 1)) != NULL ||
+			    (found = find_alias(fy_node_pair_value(pair), depth + 1)) != NULL)
+				return found;
+		}
+	}
+	return NULL;
+}
+
+/* libfyaml 0.7 reports errors only as text ("INPUT:LINE:COL: error: message"); keep it to parse. */
+static void keep_diag_output(struct fy_diag *diag, void *user, const char *buf, size_t len)
+{
+	plumb_buf *out = user;
+	(void)diag;
+	if (out->len + len < 65536)
+		plumb_buf_add(out, buf, len);
+}
+
+/* Turn the library's "INPUT:LINE:COL: error: message" lines into diagnostics of file. */
+static void add_syntax_errors(manifest_file *file, const char *text)
+{
+	for (const char *line = text; *line;) {
+		const char *end = strchrnul(line, '\n');
+		const char *marker = memmem(line, (size_t)(end - line), ": error: ", 9);
+		if (marker) {
+			/* Walk back over ":COL" and ":LINE". */
+			const char *p = marker;
+			unsigned numbers[2] = { 0, 0 };
+			int ok = 1;
+			for (int i = 1; i >= 0 && ok; i--) {
+				const char *digits = p;
+				while (digits > line && digits[-1] >= '0' && digits[-1] <= '9')
+					digits--;
+				ok = digits < p && digits > line && digits[-1] == ':';
+				if (ok)
+					numbers[i] = (unsigned)strtoul(digits, NULL, 10);
+				p = digits - 1;
+			}
+			plumb_position pos = { file->path, ok ? numbers[0] : 0, ok ? numbers[1] : 0 };
+			plumb_diags_add(&file->diags, pos, "YAML syntax error: %.*s", (int)(end - marker - 9), marker + 9);
+		}
+		line = *end ? end + 1 : end;
+	}
+}
+
+static int load_file(manifest_file *file, plumb_source *source)
+{
+	plumb_buf text = PLUMB_BUF_INIT;
+	struct fy_diag_cfg diag_cfg;
+	struct fy_diag *diag = NULL;
+	plumb_buf diag_text = PLUMB_BUF_INIT;
+	struct fy_parse_cfg cfg = { .flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_DEFAULT_VERSION_1_2 };
+	struct fy_parser *parser = NULL;
+	struct fy_document *doc;
+	plumb_position file_pos = { file->path, 0, 0 };
+	int error = plumb_source_read_blob(&text, source, file->blob, PLUMB_MANIFEST_MAX);
+
+	if (error == PLUMB_EINVALID) {
+		plumb_diags_add(&file->diags, file_pos, "manifest is larger than %u bytes", PLUMB_MANIFEST_MAX);
+		return 0;
+	}
+	if (error < 0)
+		return plumb_error_wrap(error, "%s", file->path);
+
+	/* Errors are collected with their positions, never printed by the library. */
+	fy_diag_cfg_default(&diag_cfg);
+	diag_cfg.fp = NULL;
+	diag_cfg.output_fn = keep_diag_output;
+	diag_cfg.user = &diag_text;
+	diag_cfg.colorize = false;
+	diag_cfg.show_source = false;
+	diag = fy_diag_create(&diag_cfg);
+	cfg.diag = diag;
+	parser = diag ? fy_parser_create(&cfg) : NULL;
+	if (!parser || fy_parser_set_string(parser, text.ptr, text.len) != 0) {
+		error = plumb_error_set(PLUMB_ERROR, "%s: cannot set up the YAML parser", file->path);
+		goto done;
+	}
+	while ((doc = fy_parse_load_document(parser)) != NULL) {
+		struct fy_node *alias = find_alias(fy_document_root(doc), 0);
+		if (alias)
+			plumb_diags_add(&file->diags, plumb_spec_node_position(alias, file->path),
+					"YAML aliases are not supported in manifests");
+		else
+			load_document(file, doc, source);
+		fy_parse_document_destroy(parser, doc);
+	}
+	if (fy_parser_get_stream_error(parser)) {
+		size_t before = file->diags.count;
+		add_syntax_errors(file, diag_text.ptr);
+		if (file->diags.count == before)
+			plumb_diags_add(&file->diags, file_pos, "YAML syntax error");
+	}
+done:
+	if (parser)
+		fy_parser_destroy(parser);
+	if (diag)
+		fy_diag_destroy(diag);
+	plumb_buf_release(&diag_text);
+	plumb_buf_release(&text);
+	return error;
+}
+
+/* --- merging, identities and claims -------------------------------------------------------- */
+
+/* A manifest file is content when it lies in a path some resource reads as content. */
+static int lies_in_content(const char *file, const char *load_path, manifest_files *files)
+{
+	for (size_t i = 0; i < files->count; i++) {
+		plumb_manifest_set *set = &files->items[i].set;
+		for (size_t j = 0; j < set->content_path_count; j++) {
+			const char *content = set->content_paths[j];
+			if (!strcmp(file, content))
+				return 1;
+			/* A folder that holds the manifests themselves is not excluded wholesale. */
+			if (plumb_path_is_within(file, content) && !plumb_path_is_within(load_path, content))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+static void merge_set(plumb_manifest_set *into, plumb_manifest_set *from)
+{
+	size_t offset = into->resource_count;
+	for (size_t i = 0; i < from->resource_count; i++) {
+		PLUMB_GROW(into->resources, into->resource_count, into->resource_capacity);
+		into->resources[into->resource_count++] = from->resources[i];
+	}
+	for (size_t i = 0; i < from->object_count; i++) {
+		PLUMB_GROW(into->objects, into->object_count, into->object_capacity);
+		into->objects[into->object_count] = from->objects[i];
+		into->objects[into->object_count++].resource += offset;
+	}
+	for (size_t i = 0; i < from->content_path_count; i++) {
+		PLUMB_GROW(into->content_paths, into->content_path_count, into->content_path_capacity);
+		into->content_paths[into->content_path_count++] = from->content_paths[i];
+	}
+	from->resource_count = from->object_count = from->content_path_count = 0;
+}
+
+static void merge_diags(plumb_diags *into, plumb_diags *from)
+{
+	for (size_t i = 0; i < from->count; i++) {
+		PLUMB_GROW(into->items, into->count, into->capacity);
+		into->items[into->count++] = from->items[i];
+	}
+	from->count = 0;
+}
+
+static int compare_identity(const void *a, const void *b)
+{
+	const plumb_resource *ra = *(const plumb_resource *const *)a, *rb = *(const plumb_resource *const *)b;
+	int c = strcmp(ra->identity, rb->identity);
+	return c ? c : (ra < rb ? -1 : ra > rb);
+}
+
+static void check_identities(plumb_manifest_set *set, plumb_diags *diags)
+{
+	const plumb_resource **sorted = plumb_xcalloc(set->resource_count, sizeof(*sorted));
+	for (size_t i = 0; i < set->resource_count; i++)
+		sorted[i] = &set->resources[i];
+	qsort(sorted, set->resource_count, sizeof(*sorted), compare_identity);
+	for (size_t i = 1; i < set->resource_count; i++) {
+		const plumb_resource *first = sorted[i - 1], *second = sorted[i];
+		if (strcmp(first->identity, second->identity) != 0)
+			continue;
+		plumb_position pos = { second->file, second->line, second->column };
+		plumb_diags_add(diags, pos, "duplicate resource %s (first declared at %s:%u:%u)", second->identity,
+				first->file, first->line, first->column);
+	}
+	free(sorted);
+}
+
+static int compare_object(const void *a, const void *b)
+{
+	const plumb_object *oa = *(const plumb_object *const *)a, *ob = *(const plumb_object *const *)b;
+	int c = strcmp(oa->provider->name, ob->provider->name);
+	if (!c)
+		c = plumb_path_compare(oa->key, ob->key);
+	return c ? c : (oa < ob ? -1 : oa > ob);
+}
+
+static void report_claim(plumb_manifest_set *set, const plumb_object *a, const plumb_object *b, const char *what,
+			 plumb_diags *diags)
+{
+	const plumb_resource *ra = &set->resources[a->resource], *rb = &set->resources[b->resource];
+	plumb_diags_add(diags, b->position, "%s %s %s (declared by %s at %s:%u:%u)", b->display, what, a->display,
+			ra->identity, a->position.file, a->position.line, a->position.column);
+	(void)rb;
+}
+
+static void check_claims(plumb_manifest_set *set, plumb_diags *diags)
+{
+	const plumb_object **sorted = plumb_xcalloc(set->object_count, sizeof(*sorted));
+	for (size_t i = 0; i < set->object_count; i++)
+		sorted[i] = &set->objects[i];
+	qsort(sorted, set->object_count, sizeof(*sorted), compare_object);
+	for (size_t i = 0; i + 1 < set->object_count; i++) {
+		const plumb_object *a = sorted[i];
+		for (size_t j = i + 1; j < set->object_count; j++) {
+			const plumb_object *b = sorted[j];
+			if (a->provider != b->provider)
+				break;
+			if (!strcmp(a->key, b->key)) {
+				report_claim(set, a, b, "is also claimed as", diags);
+				continue;
+			}
+			if (!plumb_path_is_within(b->key, a->key))
+				break;
+			if (strcmp(a->kind, "Directory") != 0)
+				report_claim(set, a, b, "lies below, which is not a directory:", diags);
+			break;
+		}
+	}
+	free(sorted);
+}
+
+int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit, const char *path,
+	       plumb_diags *diags)
+{
+	manifest_files files = { NULL, 0, 0, "" };
+	plumb_source_entry top;
+	char *load_path = NULL;
+	size_t diags_before = diags->count;
+	int error;
+
+	out->commit = plumb_xstrdup(commit);
+	if ((error = plumb_path_normalize(&load_path, path && *path ? path : ".", 0)) < 0)
+		return plumb_error_wrap(error, "--path");
+	out->path = plumb_xstrdup(load_path);
+
+	if ((error = plumb_source_stat(&top, source, commit, load_path)) < 0) {
+		if (error == PLUMB_ENOTFOUND)
+			error = plumb_error_set(PLUMB_ENOTFOUND, "path '%s' does not exist in commit %.12s",
+						*load_path ? load_path : ".", commit);
+		goto done;
+	}
+	if (top.type == PLUMB_ENTRY_TREE) {
+		files.base = load_path;
+		if ((error = plumb_source_walk(source, commit, load_path, collect_file, &files)) < 0)
+			goto done;
+	} else if (top.type == PLUMB_ENTRY_FILE || top.type == PLUMB_ENTRY_EXECUTABLE) {
+		plumb_source_entry entry = top;
+		entry.path = "";
+		files.base = load_path;
+		PLUMB_GROW(files.items, files.count, files.capacity);
+		memset(&files.items[0], 0, sizeof(files.items[0]));
+		files.items[0].path = plumb_xstrdup(load_path);
+		memcpy(files.items[0].blob, entry.id, sizeof(entry.id));
+		files.count = 1;
+	} else {
+		error = plumb_error_set(PLUMB_EINVALID, "path '%s' is neither a folder nor a file", load_path);
+		goto done;
+	}
+
+	for (size_t i = 0; i < files.count; i++) {
+		/* Providers read content from the commit of the set they expand into. */
+		files.items[i].set.commit = plumb_xstrdup(commit);
+		if ((error = load_file(&files.items[i], source)) < 0)
+			goto done;
+	}
+
+	/* Decide what is content before merging: merging moves each file's content paths. */
+	for (size_t i = 0; i < files.count; i++)
+		files.items[i].is_content = files.count > 1 && lies_in_content(files.items[i].path, load_path, &files);
+	for (size_t i = 0; i < files.count; i++) {
+		manifest_file *file = &files.items[i];
+		if (file->is_content)
+			continue;
+		merge_diags(diags, &file->diags);
+		merge_set(out, &file->set);
+	}
+	check_identities(out, diags);
+	check_claims(out, diags);
+	if (diags->count > diags_before)
+		error = PLUMB_EINVALID;
+
+done:
+	for (size_t i = 0; i < files.count; i++) {
+		free(files.items[i].path);
+		plumb_manifest_set_release(&files.items[i].set);
+		plumb_diags_release(&files.items[i].diags);
+	}
+	free(files.items);
+	free(load_path);
+	return error;
+}

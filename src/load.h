@@ -1,0 +1,36 @@
+/*
+ * load.h - manifests at a path of a commit → a set of resources and the
+ * live objects they declare.
+ *
+ * path names one YAML file, or a folder: then every *.yaml and *.yml file
+ * below it is read, except below a name that starts with "." and inside
+ * the repository paths that resources use as content (a Tree's source
+ * folder, a File source's folder). A file holds one or more documents
+ * separated by "---".
+ *
+ * Validation collects every problem before failing: YAML syntax, unknown
+ * apiVersion or kind, unknown, mistyped and missing fields, duplicate
+ * identities, two objects claiming one live path or one path beneath
+ * another that is not a directory. Each is a diagnostic "FILE:LINE:COL:
+ * message" with FILE the manifest's path in the repository.
+ */
+#ifndef PLUMB_LOAD_H
+#define PLUMB_LOAD_H
+
+#include "resource.h"
+#include "source.h"
+#include "util/diag.h"
+
+/* The largest manifest file plumb reads. */
+#define PLUMB_MANIFEST_MAX (16u << 20)
+
+/*
+ * Fill out (zeroed by the caller) from path of commit. Returns 0, or
+ * PLUMB_EINVALID when diagnostics were added (out then holds nothing usable
+ * but must still be released), or another code when the repository could
+ * not be read (message in the error slot).
+ */
+int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit, const char *path,
+	       plumb_diags *diags);
+
+#endif

@@ -1,0 +1,268 @@
+#include "util/common.h"
+#include "plan.h"
+#include "util/path.h"
+
+#include <stdlib.h>
+
+void plumb_plan_init(plumb_plan *plan, const char *repo, const char *revision, const char *commit, const char *path,
+		     const char *application, const char *destination)
+{
+	memset(plan, 0, sizeof(*plan));
+	plan->repo = plumb_xstrdup(repo);
+	plan->revision = plumb_xstrdup(revision ? revision : "");
+	plan->commit = plumb_xstrdup(commit);
+	plan->path = plumb_xstrdup(path);
+	plan->application = plumb_xstrdup(application);
+	plan->destination = plumb_xstrdup(destination);
+}
+
+static int compare_object_ptr(const void *a, const void *b)
+{
+	const plumb_object *oa = *(const plumb_object *const *)a, *ob = *(const plumb_object *const *)b;
+	int c = strcmp(oa->provider->name, ob->provider->name);
+	return c ? c : plumb_path_compare(oa->key, ob->key);
+}
+
+static int compare_entry_ptr(const void *a, const void *b)
+{
+	const plumb_inventory_entry *ea = *(const plumb_inventory_entry *const *)a;
+	const plumb_inventory_entry *eb = *(const plumb_inventory_entry *const *)b;
+	return strcmp(ea->key, eb->key);
+}
+
+static const plumb_inventory_entry *find_entry(const plumb_inventory_entry **sorted, size_t count, const char *key)
+{
+	size_t lo = 0, hi = count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(sorted[mid]->key, key);
+		if (c == 0)
+			return sorted[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static plumb_action *add_action(plumb_plan *plan)
+{
+	PLUMB_GROW(plan->actions, plan->count, plan->capacity);
+	plumb_action *action = &plan->actions[plan->count++];
+	memset(action, 0, sizeof(*action));
+	plumb_buf_init(&action->change.diff);
+	return action;
+}
+
+static void count_action(plumb_plan *plan, const plumb_action *action)
+{
+	switch (action->change.type) {
+	case PLUMB_ACTION_CREATE:
+		plan->to_create++;
+		break;
+	case PLUMB_ACTION_UPDATE:
+		plan->to_update++;
+		break;
+	case PLUMB_ACTION_DELETE:
+		plan->to_delete++;
+		break;
+	case PLUMB_ACTION_NONE:
+		break;
+	}
+}
+
+static int plan_declared(plumb_plan *plan, const plumb_manifest_set *set, const plumb_object *object,
+			 const plumb_inventory_entry *entry, const plumb_provider_context *ctx)
+{
+	plumb_observed observed = { 0 };
+	plumb_action *action;
+	int error;
+
+	if (entry && strcmp(entry->application, plan->application) != 0)
+		return plumb_error_set(PLUMB_ECONFLICT, "%s is managed by application '%s', not '%s'", object->display,
+				       entry->application, plan->application);
+	if ((error = object->provider->observe(&observed, ctx, object->key, object->kind)) < 0)
+		goto done;
+	action = add_action(plan);
+	action->provider = object->provider;
+	action->object = object;
+	action->key = plumb_xstrdup(object->key);
+	action->display = plumb_xstrdup(object->display);
+	action->kind = plumb_xstrdup(object->kind);
+	action->resource = plumb_xstrdup(set->resources[object->resource].identity);
+	action->fingerprint = plumb_xstrdup(observed.fingerprint);
+	action->in_inventory = entry != NULL;
+	if ((error = object->provider->compare(&action->change, ctx, object, &observed, object->kind)) < 0)
+		goto done;
+	action->type = action->change.type;
+	action->created = entry ? entry->created : (action->type == PLUMB_ACTION_CREATE);
+	action->forget = !object->inventoried;
+	count_action(plan, action);
+done:
+	plumb_observed_release(object->provider, &observed);
+	return error;
+}
+
+static int plan_prune(plumb_plan *plan, const plumb_inventory_entry *entry, const plumb_provider_context *ctx)
+{
+	const plumb_provider *provider = plumb_provider_by_name(entry->provider);
+	plumb_observed observed = { 0 };
+	plumb_action *action;
+	int error = 0;
+
+	if (!provider)
+		return plumb_error_set(PLUMB_EINVALID, "the inventory names an unknown provider '%s' for %s",
+				       entry->provider, entry->key);
+	action = add_action(plan);
+	action->provider = provider;
+	action->key = plumb_xstrdup(entry->key);
+	action->display = plumb_xprintf("/%s", entry->key);
+	action->kind = plumb_xstrdup(entry->kind);
+	action->resource = plumb_xstrdup(entry->resource);
+	action->created = entry->created;
+	action->in_inventory = 1;
+	action->forget = 1;
+	if ((error = provider->observe(&observed, ctx, entry->key, entry->kind)) < 0)
+		goto done;
+	action->fingerprint = plumb_xstrdup(observed.fingerprint);
+	if (entry->created) {
+		if ((error = provider->compare(&action->change, ctx, NULL, &observed, entry->kind)) < 0)
+			goto done;
+	} else {
+		action->change.reason = plumb_xstrdup("no longer declared in git; left in place (plumb did not create it)");
+	}
+	action->type = action->change.type;
+	count_action(plan, action);
+done:
+	plumb_observed_release(provider, &observed);
+	return error;
+}
+
+static int compare_action_deepest_first(const void *a, const void *b)
+{
+	return plumb_path_compare(((const plumb_action *)b)->key, ((const plumb_action *)a)->key);
+}
+
+int plumb_plan_build(plumb_plan *plan, const plumb_manifest_set *set, const plumb_inventory *inventory,
+		     const plumb_provider_context *ctx)
+{
+	const plumb_object **objects = plumb_xcalloc(set->object_count, sizeof(*objects));
+	const plumb_inventory_entry **entries = plumb_xcalloc(inventory->count, sizeof(*entries));
+	char *declared = plumb_xcalloc(inventory->count, 1);
+	int error = 0;
+
+	for (size_t i = 0; i < set->object_count; i++)
+		objects[i] = &set->objects[i];
+	qsort(objects, set->object_count, sizeof(*objects), compare_object_ptr);
+	for (size_t i = 0; i < inventory->count; i++)
+		entries[i] = &inventory->items[i];
+	qsort(entries, inventory->count, sizeof(*entries), compare_entry_ptr);
+
+	for (size_t i = 0; i < set->object_count; i++) {
+		const plumb_inventory_entry *entry = find_entry(entries, inventory->count, objects[i]->key);
+		if (entry)
+			declared[entry - inventory->items] = 1;
+		if ((error = plan_declared(plan, set, objects[i], entry, ctx)) < 0)
+			goto done;
+	}
+	size_t first_prune = plan->count;
+	for (size_t i = 0; i < inventory->count; i++) {
+		const plumb_inventory_entry *entry = &inventory->items[i];
+		if (declared[i] || strcmp(entry->application, plan->application) != 0)
+			continue;
+		if ((error = plan_prune(plan, entry, ctx)) < 0)
+			goto done;
+	}
+	qsort(plan->actions + first_prune, plan->count - first_prune, sizeof(*plan->actions),
+	      compare_action_deepest_first);
+done:
+	free(objects);
+	free(entries);
+	free(declared);
+	return error;
+}
+
+int plumb_plan_has_changes(const plumb_plan *plan)
+{
+	return plan->to_create + plan->to_update + plan->to_delete > 0;
+}
+
+#define GREEN "\033[32m"
+#define YELLOW "\033[33m"
+#define RED "\033[31m"
+#define CYAN "\033[36m"
+#define BOLD "\033[1m"
+#define RESET "\033[0m"
+
+static void print_diff(const char *diff, FILE *out, int color)
+{
+	const char *line = diff;
+	while (*line) {
+		const char *end = strchrnul(line, '\n');
+		const char *c = "";
+		if (color && !strncmp(line, "@@", 2))
+			c = CYAN;
+		else if (color && *line == '+' && strncmp(line, "+++ ", 4) != 0)
+			c = GREEN;
+		else if (color && *line == '-' && strncmp(line, "--- ", 4) != 0)
+			c = RED;
+		fprintf(out, "    %s%.*s%s\n", c, (int)(end - line), line, *c ? RESET : "");
+		line = *end ? end + 1 : end;
+	}
+}
+
+void plumb_plan_print(const plumb_plan *plan, FILE *out, int color)
+{
+	for (size_t i = 0; i < plan->count; i++) {
+		const plumb_action *a = &plan->actions[i];
+		const char *marker, *c;
+		switch (a->type) {
+		case PLUMB_ACTION_CREATE:
+			marker = "+", c = GREEN;
+			break;
+		case PLUMB_ACTION_UPDATE:
+			marker = "~", c = YELLOW;
+			break;
+		case PLUMB_ACTION_DELETE:
+			marker = "-", c = RED;
+			break;
+		default:
+			if (a->forget && a->in_inventory && a->change.reason)
+				fprintf(out, "  %s %s: %s\n", a->kind, a->display, a->change.reason);
+			continue;
+		}
+		fprintf(out, "%s%s %s %s%s", color ? c : "", marker, a->kind, a->display, color ? RESET : "");
+		if (a->change.reason)
+			fprintf(out, ": %s", a->change.reason);
+		fprintf(out, "  (%s)\n", a->resource);
+		if (a->change.diff.len)
+			print_diff(a->change.diff.ptr, out, color);
+	}
+	if (plumb_plan_has_changes(plan))
+		fprintf(out, "%sPlan:%s %u to create, %u to update, %u to delete.\n", color ? BOLD : "",
+			color ? RESET : "", plan->to_create, plan->to_update, plan->to_delete);
+	else
+		fprintf(out, "No changes. The live state matches commit %.12s.\n", plan->commit);
+}
+
+void plumb_plan_release(plumb_plan *plan)
+{
+	for (size_t i = 0; i < plan->count; i++) {
+		plumb_action *a = &plan->actions[i];
+		free(a->key);
+		free(a->display);
+		free(a->kind);
+		free(a->resource);
+		free(a->fingerprint);
+		plumb_change_release(&a->change);
+	}
+	free(plan->actions);
+	free(plan->repo);
+	free(plan->revision);
+	free(plan->commit);
+	free(plan->path);
+	free(plan->application);
+	free(plan->destination);
+	memset(plan, 0, sizeof(*plan));
+}

@@ -1,0 +1,651 @@
+#include "util/common.h"
+#include "providers/host/host.h"
+#include "diff.h"
+#include "util/fs.h"
+#include "util/hash.h"
+#include "util/path.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+/* Desired file content is read whole into memory one object at a time; beyond this it is refused. */
+#define MAX_CONTENT (256u << 20)
+/* Live content larger than this is not diffed, only reported as changed. */
+#define MAX_DIFF_INPUT (1u << 20)
+
+typedef enum { HOST_FILE, HOST_DIRECTORY, HOST_SYMLINK, HOST_ABSENT, HOST_OTHER } host_type;
+
+static const char *const type_kind[] = { "File", "Directory", "Symlink", "Absent", "other" };
+
+typedef struct {
+	host_type type;
+	mode_t mode; /* PLUMB_FS_KEEP when not given */
+	mode_t create_mode;
+	char *owner; /* as written; NULL leaves the owner as it is */
+	char *group;
+	char *content; /* inline content, or NULL when it comes from the blob */
+	size_t content_length;
+	char blob[PLUMB_OID_HEXSZ + 1]; /* the id of the desired content */
+	char *target;
+} host_desired;
+
+typedef struct {
+	host_type type;
+	struct stat st;
+	char blob[PLUMB_OID_HEXSZ + 1];
+	char *target;
+} host_live;
+
+static host_type type_of_kind(const char *kind)
+{
+	for (size_t i = 0; i < PLUMB_ARRAY_SIZE(type_kind); i++)
+		if (!strcmp(type_kind[i], kind))
+			return (host_type)i;
+	return HOST_OTHER;
+}
+
+static void free_desired(void *p)
+{
+	host_desired *d = p;
+	if (!d)
+		return;
+	free(d->owner);
+	free(d->group);
+	free(d->content);
+	free(d->target);
+	free(d);
+}
+
+static host_desired *new_desired(host_type type)
+{
+	host_desired *d = plumb_xcalloc(1, sizeof(*d));
+	d->type = type;
+	d->mode = PLUMB_FS_KEEP;
+	d->create_mode = type == HOST_DIRECTORY ? 0755 : 0644;
+	return d;
+}
+
+/* --- expand: specs into objects --------------------------------------------------------- */
+
+enum { F_PATH, F_CONTENT, F_SOURCE, F_MODE, F_OWNER, F_GROUP, F_TARGET, F_COUNT };
+
+static const plumb_field file_fields[] = {
+	{ "path", PLUMB_FIELD_STRING, PLUMB_FIELD_REQUIRED },
+	{ "content", PLUMB_FIELD_STRING, 0 },
+	{ "source", PLUMB_FIELD_STRING, 0 },
+	{ "mode", PLUMB_FIELD_MODE, 0 },
+	{ "owner", PLUMB_FIELD_STRING, 0 },
+	{ "group", PLUMB_FIELD_STRING, 0 },
+};
+
+/* A normalised live path from a spec value, or NULL after a diagnostic. */
+static char *live_path(const plumb_value *value, const plumb_spec *spec, const char *field, plumb_diags *diags)
+{
+	char *path = NULL;
+	if (plumb_path_normalize(&path, value->string, 1) < 0) {
+		plumb_diags_add(diags, value->position, "%s.%s: %s", plumb_spec_name(spec), field, plumb_error_last());
+		return NULL;
+	}
+	if (!*path) {
+		plumb_diags_add(diags, value->position, "%s.%s: the destination root itself cannot be managed",
+				plumb_spec_name(spec), field);
+		free(path);
+		return NULL;
+	}
+	return path;
+}
+
+/* A normalised repository path from a spec value, or NULL after a diagnostic. */
+static char *repo_path(const plumb_value *value, const plumb_spec *spec, plumb_diags *diags)
+{
+	char *path = NULL;
+	if (plumb_path_normalize(&path, value->string, 0) < 0) {
+		plumb_diags_add(diags, value->position, "%s.source: %s", plumb_spec_name(spec), plumb_error_last());
+		return NULL;
+	}
+	return path;
+}
+
+static void set_owner(host_desired *d, const plumb_value *owner, const plumb_value *group)
+{
+	if (owner->present)
+		d->owner = plumb_xstrdup(owner->string);
+	if (group->present)
+		d->group = plumb_xstrdup(group->string);
+}
+
+static void expand_file(plumb_manifest_set *set, size_t resource, const plumb_spec *spec, plumb_source *source,
+			plumb_diags *diags)
+{
+	plumb_value v[F_COUNT - 1];
+	char *path = NULL, *src = NULL;
+	host_desired *d = NULL;
+	size_t before = diags->count;
+
+	plumb_spec_decode(v, spec, file_fields, PLUMB_ARRAY_SIZE(file_fields), diags);
+	if (v[F_PATH].present)
+		path = live_path(&v[F_PATH], spec, "path", diags);
+	if (v[F_CONTENT].present == v[F_SOURCE].present)
+		plumb_diags_add(diags, plumb_spec_position(spec), "%s: exactly one of \"content\" and \"source\" is required",
+				plumb_spec_name(spec));
+
+	d = new_desired(HOST_FILE);
+	if (v[F_MODE].present)
+		d->mode = v[F_MODE].mode;
+	set_owner(d, &v[F_OWNER], &v[F_GROUP]);
+	if (v[F_CONTENT].present) {
+		d->content = plumb_xstrndup(v[F_CONTENT].string, v[F_CONTENT].length);
+		d->content_length = v[F_CONTENT].length;
+		plumb_hash_blob_buf(d->blob, d->content, d->content_length);
+	} else if (v[F_SOURCE].present && (src = repo_path(&v[F_SOURCE], spec, diags)) != NULL) {
+		plumb_source_entry entry;
+		int error = plumb_source_stat(&entry, source, set->commit, src);
+		if (error == PLUMB_ENOTFOUND) {
+			plumb_diags_add(diags, v[F_SOURCE].position, "spec.source: '%s' does not exist in the repository",
+					src);
+		} else if (error < 0) {
+			plumb_diags_add(diags, v[F_SOURCE].position, "spec.source: %s", plumb_error_last());
+		} else if (entry.type == PLUMB_ENTRY_SYMLINK) {
+			plumb_diags_add(diags, v[F_SOURCE].position,
+					"spec.source: '%s' is a symlink in the repository; plumb does not follow it", src);
+		} else if (entry.type != PLUMB_ENTRY_FILE && entry.type != PLUMB_ENTRY_EXECUTABLE) {
+			plumb_diags_add(diags, v[F_SOURCE].position, "spec.source: '%s' is not a file", src);
+		} else {
+			memcpy(d->blob, entry.id, sizeof(d->blob));
+			if (entry.type == PLUMB_ENTRY_EXECUTABLE)
+				d->create_mode = 0755;
+			plumb_manifest_add_content_path(set, src);
+			char *folder = plumb_path_dirname(src);
+			if (*folder)
+				plumb_manifest_add_content_path(set, folder);
+			free(folder);
+		}
+	}
+	if (diags->count == before) {
+		plumb_manifest_add_object(set, resource, &plumb_host_provider, "File", path, d, v[F_PATH].position);
+		d = NULL;
+	}
+	free_desired(d);
+	free(path);
+	free(src);
+	plumb_values_release(v, PLUMB_ARRAY_SIZE(file_fields));
+}
+
+static const plumb_field directory_fields[] = {
+	{ "path", PLUMB_FIELD_STRING, PLUMB_FIELD_REQUIRED },
+	{ "mode", PLUMB_FIELD_MODE, 0 },
+	{ "owner", PLUMB_FIELD_STRING, 0 },
+	{ "group", PLUMB_FIELD_STRING, 0 },
+};
+
+static void expand_directory(plumb_manifest_set *set, size_t resource, const plumb_spec *spec, plumb_source *source,
+			     plumb_diags *diags)
+{
+	plumb_value v[4];
+	size_t before = diags->count;
+	char *path = NULL;
+
+	plumb_spec_decode(v, spec, directory_fields, 4, diags);
+	if (v[0].present)
+		path = live_path(&v[0], spec, "path", diags);
+	if (diags->count == before) {
+		host_desired *d = new_desired(HOST_DIRECTORY);
+		if (v[1].present)
+			d->mode = v[1].mode;
+		set_owner(d, &v[2], &v[3]);
+		plumb_manifest_add_object(set, resource, &plumb_host_provider, "Directory", path, d, v[0].position);
+	}
+	free(path);
+	plumb_values_release(v, 4);
+}
+
+static const plumb_field symlink_fields[] = {
+	{ "path", PLUMB_FIELD_STRING, PLUMB_FIELD_REQUIRED },
+	{ "target", PLUMB_FIELD_STRING, PLUMB_FIELD_REQUIRED },
+};
+
+static void expand_symlink(plumb_manifest_set *set, size_t resource, const plumb_spec *spec, plumb_source *source,
+			   plumb_diags *diags)
+{
+	plumb_value v[2];
+	size_t before = diags->count;
+	char *path = NULL;
+
+	plumb_spec_decode(v, spec, symlink_fields, 2, diags);
+	if (v[0].present)
+		path = live_path(&v[0], spec, "path", diags);
+	if (v[1].present && (!v[1].length || v[1].length >= PATH_MAX || memchr(v[1].string, '\0', v[1].length)))
+		plumb_diags_add(diags, v[1].position, "spec.target: must be a non-empty path shorter than %d bytes",
+				PATH_MAX);
+	if (diags->count == before) {
+		host_desired *d = new_desired(HOST_SYMLINK);
+		d->target = plumb_xstrdup(v[1].string);
+		plumb_manifest_add_object(set, resource, &plumb_host_provider, "Symlink", path, d, v[0].position);
+	}
+	free(path);
+	plumb_values_release(v, 2);
+}
+
+static const plumb_field absent_fields[] = {
+	{ "path", PLUMB_FIELD_STRING, PLUMB_FIELD_REQUIRED },
+};
+
+static void expand_absent(plumb_manifest_set *set, size_t resource, const plumb_spec *spec, plumb_source *source,
+			  plumb_diags *diags)
+{
+	plumb_value v[1];
+	size_t before = diags->count;
+	char *path = NULL;
+
+	plumb_spec_decode(v, spec, absent_fields, 1, diags);
+	if (v[0].present)
+		path = live_path(&v[0], spec, "path", diags);
+	if (diags->count == before) {
+		plumb_object *o = plumb_manifest_add_object(set, resource, &plumb_host_provider, "Absent", path,
+							    new_desired(HOST_ABSENT), v[0].position);
+		o->inventoried = 0;
+	}
+	free(path);
+	plumb_values_release(v, 1);
+}
+
+static const plumb_field tree_fields[] = {
+	{ "source", PLUMB_FIELD_STRING, PLUMB_FIELD_REQUIRED },
+	{ "path", PLUMB_FIELD_STRING, PLUMB_FIELD_REQUIRED },
+	{ "owner", PLUMB_FIELD_STRING, 0 },
+	{ "group", PLUMB_FIELD_STRING, 0 },
+};
+
+typedef struct {
+	plumb_manifest_set *set;
+	size_t resource;
+	const char *path; /* the live directory */
+	const plumb_value *owner, *group;
+	plumb_position position;
+	plumb_source *source;
+	const char *source_path;
+	plumb_diags *diags;
+	int failed;
+} tree_walk;
+
+static int tree_entry(const plumb_source_entry *entry, void *payload)
+{
+	tree_walk *w = payload;
+	char *key = plumb_path_join(w->path, entry->path);
+	host_desired *d = NULL;
+	const char *kind = NULL;
+
+	switch (entry->type) {
+	case PLUMB_ENTRY_TREE:
+		d = new_desired(HOST_DIRECTORY);
+		kind = "Directory";
+		break;
+	case PLUMB_ENTRY_FILE:
+	case PLUMB_ENTRY_EXECUTABLE:
+		d = new_desired(HOST_FILE);
+		kind = "File";
+		d->mode = entry->type == PLUMB_ENTRY_EXECUTABLE ? 0755 : 0644;
+		memcpy(d->blob, entry->id, sizeof(d->blob));
+		break;
+	case PLUMB_ENTRY_SYMLINK: {
+		plumb_buf target = PLUMB_BUF_INIT;
+		if (plumb_source_read_blob(&target, w->source, entry->id, PATH_MAX - 1) < 0 || !target.len ||
+		    memchr(target.ptr, '\0', target.len)) {
+			plumb_diags_add(w->diags, w->position, "spec.source: %s/%s is a symlink with an unusable target",
+					w->source_path, entry->path);
+			w->failed = 1;
+			plumb_buf_release(&target);
+			break;
+		}
+		d = new_desired(HOST_SYMLINK);
+		kind = "Symlink";
+		d->target = plumb_buf_detach(&target, NULL);
+		break;
+	}
+	case PLUMB_ENTRY_SUBMODULE:
+		plumb_diags_add(w->diags, w->position, "spec.source: %s/%s is a git submodule, which a Tree cannot mirror",
+				w->source_path, entry->path);
+		w->failed = 1;
+		break;
+	}
+	if (d) {
+		if (d->type != HOST_SYMLINK)
+			set_owner(d, w->owner, w->group);
+		plumb_manifest_add_object(w->set, w->resource, &plumb_host_provider, kind, key, d, w->position);
+	}
+	free(key);
+	return 0;
+}
+
+static void expand_tree(plumb_manifest_set *set, size_t resource, const plumb_spec *spec, plumb_source *source,
+			plumb_diags *diags)
+{
+	plumb_value v[4];
+	size_t before = diags->count;
+	char *path = NULL, *src = NULL;
+	plumb_source_entry entry;
+
+	plumb_spec_decode(v, spec, tree_fields, 4, diags);
+	if (v[1].present)
+		path = live_path(&v[1], spec, "path", diags);
+	if (v[0].present && (src = repo_path(&v[0], spec, diags)) != NULL) {
+		int error = plumb_source_stat(&entry, source, set->commit, src);
+		if (error == PLUMB_ENOTFOUND)
+			plumb_diags_add(diags, v[0].position, "spec.source: '%s' does not exist in the repository", src);
+		else if (error < 0)
+			plumb_diags_add(diags, v[0].position, "spec.source: %s", plumb_error_last());
+		else if (entry.type != PLUMB_ENTRY_TREE)
+			plumb_diags_add(diags, v[0].position, "spec.source: '%s' is not a folder", src);
+	}
+	if (diags->count == before) {
+		size_t first_object = set->object_count;
+		tree_walk w = { set, resource, path, &v[2], &v[3], v[1].position, source, src, diags, 0 };
+		host_desired *top = new_desired(HOST_DIRECTORY);
+		set_owner(top, &v[2], &v[3]);
+		plumb_manifest_add_object(set, resource, &plumb_host_provider, "Directory", path, top, w.position);
+		if (plumb_source_walk(source, set->commit, src, tree_entry, &w) < 0) {
+			plumb_diags_add(diags, v[0].position, "spec.source: %s", plumb_error_last());
+			w.failed = 1;
+		}
+		if (w.failed) {
+			/* All or nothing: drop the objects this Tree added. */
+			for (size_t i = first_object; i < set->object_count; i++) {
+				free_desired(set->objects[i].desired);
+				free(set->objects[i].key);
+				free(set->objects[i].display);
+			}
+			set->object_count = first_object;
+		} else {
+			plumb_manifest_add_content_path(set, src);
+		}
+	}
+	free(path);
+	free(src);
+	plumb_values_release(v, 4);
+}
+
+static void expand(plumb_manifest_set *set, size_t resource, const plumb_spec *spec, plumb_source *source,
+		   plumb_diags *diags)
+{
+	const char *kind = set->resources[resource].kind;
+	if (!strcmp(kind, "File"))
+		expand_file(set, resource, spec, source, diags);
+	else if (!strcmp(kind, "Directory"))
+		expand_directory(set, resource, spec, source, diags);
+	else if (!strcmp(kind, "Symlink"))
+		expand_symlink(set, resource, spec, source, diags);
+	else if (!strcmp(kind, "Absent"))
+		expand_absent(set, resource, spec, source, diags);
+	else
+		expand_tree(set, resource, spec, source, diags);
+}
+
+/* --- observe ---------------------------------------------------------------------------- */
+
+static void free_observed(plumb_observed *observed)
+{
+	host_live *live = observed->detail;
+	if (live) {
+		free(live->target);
+		free(live);
+	}
+	observed->detail = NULL;
+}
+
+static int observe(plumb_observed *out, const plumb_provider_context *ctx, const char *key, const char *kind)
+{
+	host_live *live = plumb_xcalloc(1, sizeof(*live));
+	int error = plumb_fs_lstat(&live->st, ctx->root_fd, key);
+
+	memset(out, 0, sizeof(*out));
+	out->detail = live;
+	/* A parent that is not a directory means the object cannot be there either. */
+	if (error == PLUMB_ENOTFOUND || error == PLUMB_ECONFLICT) {
+		live->type = HOST_ABSENT;
+		out->fingerprint = plumb_xstrdup("absent");
+		return 0;
+	}
+	if (error < 0)
+		return error;
+	out->exists = 1;
+	if (S_ISREG(live->st.st_mode)) {
+		live->type = HOST_FILE;
+		if ((error = plumb_fs_hash(live->blob, &live->st, ctx->root_fd, key)) < 0)
+			return error;
+		out->fingerprint = plumb_xprintf("file %04o %u:%u %s", (unsigned)(live->st.st_mode & 07777),
+						 (unsigned)live->st.st_uid, (unsigned)live->st.st_gid, live->blob);
+	} else if (S_ISDIR(live->st.st_mode)) {
+		live->type = HOST_DIRECTORY;
+		out->fingerprint = plumb_xprintf("directory %04o %u:%u", (unsigned)(live->st.st_mode & 07777),
+						 (unsigned)live->st.st_uid, (unsigned)live->st.st_gid);
+	} else if (S_ISLNK(live->st.st_mode)) {
+		live->type = HOST_SYMLINK;
+		if ((error = plumb_fs_readlink(&live->target, ctx->root_fd, key)) < 0)
+			return error;
+		char id[PLUMB_OID_HEXSZ + 1];
+		plumb_hash_blob_buf(id, live->target, strlen(live->target));
+		out->fingerprint = plumb_xprintf("symlink %s", id);
+	} else {
+		live->type = HOST_OTHER;
+		out->fingerprint = plumb_xprintf("other %o", (unsigned)live->st.st_mode);
+	}
+	return 0;
+}
+
+/* --- compare ---------------------------------------------------------------------------- */
+
+static int resolve_owner(uid_t *uid, gid_t *gid, const host_desired *d, const char *display)
+{
+	*uid = (uid_t)-1;
+	*gid = (gid_t)-1;
+	if (d->owner && plumb_fs_lookup_user(uid, d->owner) < 0)
+		return plumb_error_wrap(PLUMB_ENOTFOUND, "%s", display);
+	if (d->group && plumb_fs_lookup_group(gid, d->group) < 0)
+		return plumb_error_wrap(PLUMB_ENOTFOUND, "%s", display);
+	return 0;
+}
+
+static void add_reason(plumb_buf *reason, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_reason(plumb_buf *reason, const char *fmt, ...)
+{
+	va_list ap;
+	if (reason->len)
+		plumb_buf_puts(reason, ", ");
+	va_start(ap, fmt);
+	plumb_buf_vprintf(reason, fmt, ap);
+	va_end(ap);
+}
+
+/* The desired content of a file, read from the repository when not inline. */
+static int desired_content(plumb_buf *out, const plumb_provider_context *ctx, const host_desired *d,
+			   const char *display)
+{
+	if (d->content) {
+		plumb_buf_add(out, d->content, d->content_length);
+		return 0;
+	}
+	int error = plumb_source_read_blob(out, ctx->source, d->blob, MAX_CONTENT);
+	return error < 0 ? plumb_error_wrap(error, "%s", display) : 0;
+}
+
+static int file_diff(plumb_change *out, const plumb_provider_context *ctx, const plumb_object *object,
+		     const host_live *live)
+{
+	const host_desired *d = object->desired;
+	plumb_buf desired = PLUMB_BUF_INIT, current = PLUMB_BUF_INIT;
+	int error;
+	size_t desired_size = d->content_length;
+
+	if (!d->content && (error = plumb_source_blob_size(&desired_size, ctx->source, d->blob)) < 0)
+		return error;
+	if (desired_size > MAX_DIFF_INPUT || (live->type == HOST_FILE && (size_t)live->st.st_size > MAX_DIFF_INPUT)) {
+		plumb_buf_printf(&out->diff, "Content of %s is too large to diff (%zu bytes)\n", object->display,
+				 desired_size);
+		return 0;
+	}
+	if ((error = desired_content(&desired, ctx, d, object->display)) < 0)
+		goto done;
+	if (live->type == HOST_FILE) {
+		if ((error = plumb_fs_read(&current, ctx->root_fd, object->key, MAX_DIFF_INPUT)) < 0)
+			goto done;
+		error = plumb_diff(&out->diff, object->key, current.ptr, current.len, desired.ptr, desired.len);
+	} else {
+		error = plumb_diff(&out->diff, object->key, NULL, 0, desired.ptr, desired.len);
+	}
+done:
+	plumb_buf_release(&desired);
+	plumb_buf_release(&current);
+	return error;
+}
+
+static int conflict(const plumb_object *object, const host_live *live)
+{
+	return plumb_error_set(PLUMB_ECONFLICT, "%s is a %s on the host; plumb will not replace it with a %s",
+			       object->display, live->type == HOST_DIRECTORY ? "directory" : "special file",
+			       object->kind);
+}
+
+static int compare(plumb_change *out, const plumb_provider_context *ctx, const plumb_object *object,
+		   const plumb_observed *observed, const char *inventory_kind)
+{
+	const host_live *live = observed->detail;
+	plumb_buf reason = PLUMB_BUF_INIT;
+	uid_t uid;
+	gid_t gid;
+	int error = 0;
+
+	memset(out, 0, sizeof(*out));
+	plumb_buf_init(&out->diff);
+	if (!object) {
+		/* A prune: only the kind of thing plumb made goes. */
+		if (observed->exists && live->type == type_of_kind(inventory_kind)) {
+			out->type = PLUMB_ACTION_DELETE;
+			out->reason = plumb_xstrdup("no longer declared in git");
+		}
+		return 0;
+	}
+
+	const host_desired *d = object->desired;
+	if (d->type == HOST_ABSENT) {
+		if (observed->exists) {
+			out->type = PLUMB_ACTION_DELETE;
+			out->reason = plumb_xprintf("must be absent (a %s is there)", type_kind[live->type]);
+		}
+		return 0;
+	}
+	if ((error = resolve_owner(&uid, &gid, d, object->display)) < 0)
+		return error;
+
+	if (!observed->exists) {
+		out->type = PLUMB_ACTION_CREATE;
+		if (d->type == HOST_FILE)
+			error = file_diff(out, ctx, object, live);
+		else if (d->type == HOST_SYMLINK)
+			out->reason = plumb_xprintf("-> %s", d->target);
+		goto done;
+	}
+
+	switch (d->type) {
+	case HOST_FILE:
+		if (live->type == HOST_DIRECTORY || live->type == HOST_OTHER)
+			return conflict(object, live);
+		if (live->type == HOST_SYMLINK) {
+			add_reason(&reason, "replace a symlink with a file");
+		} else if (strcmp(live->blob, d->blob) != 0) {
+			add_reason(&reason, "content changed");
+		}
+		if (reason.len && (error = file_diff(out, ctx, object, live)) < 0)
+			goto done;
+		break;
+	case HOST_DIRECTORY:
+		if (live->type != HOST_DIRECTORY)
+			return plumb_error_set(PLUMB_ECONFLICT,
+					       "%s is a %s on the host; plumb will not replace it with a directory",
+					       object->display, type_kind[live->type]);
+		break;
+	case HOST_SYMLINK:
+		if (live->type == HOST_DIRECTORY || live->type == HOST_OTHER)
+			return conflict(object, live);
+		if (live->type != HOST_SYMLINK)
+			add_reason(&reason, "replace a %s with a symlink -> %s", type_kind[live->type], d->target);
+		else if (strcmp(live->target, d->target) != 0)
+			add_reason(&reason, "target %s -> %s", live->target, d->target);
+		break;
+	default:
+		break;
+	}
+	if (live->type == d->type && d->type != HOST_SYMLINK) {
+		mode_t mode = live->st.st_mode & 07777;
+		if (d->mode != PLUMB_FS_KEEP && mode != d->mode)
+			add_reason(&reason, "mode %04o -> %04o", (unsigned)mode, (unsigned)d->mode);
+		if (uid != (uid_t)-1 && live->st.st_uid != uid)
+			add_reason(&reason, "owner %u -> %s", (unsigned)live->st.st_uid, d->owner);
+		if (gid != (gid_t)-1 && live->st.st_gid != gid)
+			add_reason(&reason, "group %u -> %s", (unsigned)live->st.st_gid, d->group);
+	}
+	if (reason.len)
+		out->type = PLUMB_ACTION_UPDATE;
+done:
+	if (reason.len)
+		out->reason = plumb_buf_detach(&reason, NULL);
+	plumb_buf_release(&reason);
+	return error;
+}
+
+/* --- apply and remove ------------------------------------------------------------------- */
+
+static int apply(const plumb_provider_context *ctx, const plumb_object *object, const plumb_change *change)
+{
+	const host_desired *d = object->desired;
+	uid_t uid;
+	gid_t gid;
+	int error = resolve_owner(&uid, &gid, d, object->display);
+	if (error < 0)
+		return error;
+
+	switch (d->type) {
+	case HOST_FILE: {
+		plumb_buf content = PLUMB_BUF_INIT;
+		mode_t mode = d->mode;
+		if (mode == PLUMB_FS_KEEP && change->type == PLUMB_ACTION_CREATE)
+			mode = d->create_mode;
+		if ((error = desired_content(&content, ctx, d, object->display)) == 0)
+			error = plumb_fs_write_file(ctx->root_fd, object->key, content.ptr, content.len, mode, uid, gid);
+		plumb_buf_release(&content);
+		return error;
+	}
+	case HOST_DIRECTORY:
+		return plumb_fs_make_directory(ctx->root_fd, object->key, d->mode, uid, gid);
+	case HOST_SYMLINK:
+		return plumb_fs_write_symlink(ctx->root_fd, object->key, d->target);
+	case HOST_ABSENT:
+		return plumb_fs_remove(ctx->root_fd, object->key, 1);
+	default:
+		return plumb_error_set(PLUMB_ERROR, "%s: nothing to apply", object->display);
+	}
+}
+
+static int remove_object(const plumb_provider_context *ctx, const char *key, const char *kind)
+{
+	/* A pruned directory goes only when empty: what is left in it, plumb did not create. */
+	return plumb_fs_remove(ctx->root_fd, key, 0);
+}
+
+static const char *const host_kinds[] = { "File", "Directory", "Symlink", "Absent", "Tree", NULL };
+
+const plumb_provider plumb_host_provider = {
+	.name = "host",
+	.api_version = "host/v1",
+	.kinds = host_kinds,
+	.expand = expand,
+	.free_desired = free_desired,
+	.observe = observe,
+	.free_observed = free_observed,
+	.compare = compare,
+	.apply = apply,
+	.remove = remove_object,
+};

@@ -1,0 +1,30 @@
+/*
+ * host.h - the host provider: files, directories and symlinks beneath a
+ * destination root (apiVersion host/v1).
+ *
+ * Kinds and their spec fields (paths are under the destination root; a
+ * leading "/" is allowed and means the root; ".." never is):
+ *
+ *   File       path, content | source (a file in the repository), mode,
+ *              owner, group. Without mode, a new file gets 0644 (0755 when
+ *              the source is executable in git) and an existing one keeps
+ *              its mode; without owner/group they are left as they are.
+ *   Directory  path, mode, owner, group.
+ *   Symlink    path, target (written as given, resolved on the host).
+ *   Absent     path: removed if present (a directory with all it holds).
+ *   Tree       source (a folder in the repository), path, owner, group:
+ *              a directory, and below it one object per entry of the git
+ *              tree: folders become directories, blobs files (git's
+ *              executable bit gives 0755, else 0644), symlinks symlinks.
+ *
+ * Live objects are keyed by their normalised path ("etc/motd"). Content is
+ * compared by git blob id. Writes are atomic (util/fs.h).
+ */
+#ifndef PLUMB_PROVIDERS_HOST_H
+#define PLUMB_PROVIDERS_HOST_H
+
+#include "providers/provider.h"
+
+extern const plumb_provider plumb_host_provider;
+
+#endif

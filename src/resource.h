@@ -1,0 +1,73 @@
+/*
+ * resource.h - what the loader produces: resources and the live objects
+ * they expand into.
+ *
+ * A resource is one manifest document (apiVersion, kind, metadata.name,
+ * spec) with the place it was read from. Its provider expands it into one
+ * or more live objects: a File into one file, a Tree into a directory and
+ * everything below it. Objects are what plans, applies and the inventory
+ * deal in; each names the resource that declared it.
+ */
+#ifndef PLUMB_RESOURCE_H
+#define PLUMB_RESOURCE_H
+
+#include <stddef.h>
+
+#include "util/common.h"
+#include "util/diag.h"
+
+typedef struct plumb_provider plumb_provider;
+
+typedef struct {
+	char *api_version;
+	char *kind;
+	char *name;
+	char *identity; /* "apiVersion/kind/name", unique within a revision */
+	char *file;     /* manifest path in the repository */
+	unsigned line;  /* where the document starts */
+	unsigned column;
+	char *json; /* the whole document, compact JSON on one line */
+	char *yaml; /* the whole document as YAML */
+	const plumb_provider *provider;
+} plumb_resource;
+
+typedef struct {
+	const plumb_provider *provider;
+	char *key;          /* the provider's identity of the live object, e.g. "etc/motd" */
+	char *display;      /* how people name it, e.g. "/etc/motd" */
+	const char *kind;   /* static: "File", "Directory", "Symlink", "Absent" */
+	size_t resource;    /* index of the declaring resource in the set */
+	plumb_position position; /* where in the manifest it was declared */
+	int inventoried;    /* 0 for objects that only assert absence: never in the inventory */
+	void *desired;      /* provider-owned description of the wanted state */
+} plumb_object;
+
+/* Everything one revision at one path declares. */
+typedef struct {
+	char *commit;
+	char *path; /* the path in the repository that was loaded ("" = top) */
+	plumb_resource *resources;
+	size_t resource_count;
+	size_t resource_capacity;
+	plumb_object *objects;
+	size_t object_count;
+	size_t object_capacity;
+	/* Repository paths whose content resources read (Tree and File sources); never read as manifests. */
+	char **content_paths;
+	size_t content_path_count;
+	size_t content_path_capacity;
+} plumb_manifest_set;
+
+/*
+ * Append an object for resource index; key and display are copied, desired
+ * is taken over (freed with the provider's free_desired).
+ */
+plumb_object *plumb_manifest_add_object(plumb_manifest_set *set, size_t resource, const plumb_provider *provider,
+					const char *kind, const char *key, void *desired, plumb_position position);
+
+/* Note that a repository path is content, not manifests (copied). */
+void plumb_manifest_add_content_path(plumb_manifest_set *set, const char *path);
+
+void plumb_manifest_set_release(plumb_manifest_set *set);
+
+#endif

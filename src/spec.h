@@ -1,0 +1,57 @@
+/*
+ * spec.h - typed fields out of a manifest's YAML, with positions.
+ *
+ * A provider describes the fields of a kind's spec as a table; decoding
+ * checks the spec against it and reports, with the position of each, every
+ * unknown field, every value of the wrong type and every required field
+ * that is missing. Providers never see the YAML library.
+ */
+#ifndef PLUMB_SPEC_H
+#define PLUMB_SPEC_H
+
+#include <stddef.h>
+
+#include "util/common.h"
+#include "util/diag.h"
+
+/* A mapping in a manifest (e.g. "spec"), borrowed from the loader while it decodes. */
+typedef struct plumb_spec plumb_spec;
+
+typedef enum {
+	PLUMB_FIELD_STRING, /* any scalar, as written (multi-line text included) */
+	PLUMB_FIELD_MODE,   /* an octal permission mode, quoted or not: 644, "0644", 0o644 */
+	PLUMB_FIELD_BOOL,   /* true or false */
+} plumb_field_type;
+
+#define PLUMB_FIELD_REQUIRED 1u
+
+typedef struct {
+	const char *name;
+	plumb_field_type type;
+	unsigned flags;
+} plumb_field;
+
+/* The decoded value of one field. */
+typedef struct {
+	int present;
+	char *string;  /* STRING: the text (owned); MODE, BOOL: the scalar as written */
+	size_t length; /* of string */
+	unsigned mode; /* MODE */
+	int boolean;   /* BOOL */
+	plumb_position position;
+} plumb_value;
+
+/*
+ * Decode spec against fields into values (values[i] for fields[i], zeroed
+ * first). Every problem becomes a diagnostic; returns how many were added.
+ */
+unsigned plumb_spec_decode(plumb_value *values, const plumb_spec *spec, const plumb_field *fields, size_t count,
+			   plumb_diags *diags);
+
+void plumb_values_release(plumb_value *values, size_t count);
+
+/* Where the mapping starts, and its dotted name ("spec"). */
+plumb_position plumb_spec_position(const plumb_spec *spec);
+const char *plumb_spec_name(const plumb_spec *spec);
+
+#endif

@@ -1,0 +1,278 @@
+/* Unit tests of plan and apply with the host provider: actions, prune rules, inventory and failures. */
+#include "util/common.h"
+#include "apply.h"
+#include "load.h"
+#include "plan.h"
+#include "providers/provider.h"
+#include "source.h"
+#include "store.h"
+#include "util/fs.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "test.h"
+#include "fixture.h"
+
+static plumb_source *source;
+static plumb_store *store;
+static char *root;
+static int root_fd = -1;
+
+typedef struct {
+	plumb_manifest_set set;
+	plumb_inventory inventory;
+	plumb_plan plan;
+} run;
+
+/* Commit the work tree, load it and plan against the root for application "app". */
+static int plan_head(run *r)
+{
+	char commit[PLUMB_OID_HEXSZ + 1];
+	plumb_diags diags = PLUMB_DIAGS_INIT;
+	memset(r, 0, sizeof(*r));
+	if (fixture_commit("test") != 0 || plumb_source_resolve(commit, source, "main") < 0)
+		return -100;
+	int error = plumb_load(&r->set, source, commit, "", &diags);
+	plumb_diags_print(&diags, stderr);
+	plumb_diags_release(&diags);
+	if (error < 0)
+		return error;
+	if ((error = plumb_store_inventory_list(&r->inventory, store, root, NULL)) < 0)
+		return error;
+	plumb_plan_init(&r->plan, "repo", "main", commit, "", "app", root);
+	plumb_provider_context ctx = { root_fd, root, source };
+	return plumb_plan_build(&r->plan, &r->set, &r->inventory, &ctx);
+}
+
+static int apply_run(run *r, plumb_apply_report *report)
+{
+	plumb_provider_context ctx = { root_fd, root, source };
+	return plumb_apply(report, &r->plan, &ctx, store, NULL);
+}
+
+static void run_release(run *r)
+{
+	plumb_plan_release(&r->plan);
+	plumb_inventory_release(&r->inventory);
+	plumb_manifest_set_release(&r->set);
+}
+
+static const plumb_action *find_action(const run *r, const char *key)
+{
+	for (size_t i = 0; i < r->plan.count; i++)
+		if (!strcmp(r->plan.actions[i].key, key))
+			return &r->plan.actions[i];
+	return NULL;
+}
+
+static char *read_live(const char *key)
+{
+	plumb_buf b = PLUMB_BUF_INIT;
+	if (plumb_fs_read(&b, root_fd, key, 1 << 20) < 0)
+		return NULL;
+	return plumb_buf_detach(&b, NULL);
+}
+
+static void create_then_nothing_then_update(void)
+{
+	run r;
+	plumb_apply_report report;
+	fixture_write("m.yaml", "apiVersion: host/v1\nkind: File\nmetadata: {name: motd}\n"
+				"spec: {path: /etc/motd, content: \"one\\ntwo\\n\", mode: \"0640\"}\n"
+				"---\n"
+				"apiVersion: host/v1\nkind: Directory\nmetadata: {name: app}\nspec: {path: /srv/app}\n");
+	CHECK_INT(plan_head(&r), 0);
+	CHECK_INT(r.plan.to_create, 2);
+	const plumb_action *a = find_action(&r, "etc/motd");
+	CHECK(a && a->type == PLUMB_ACTION_CREATE);
+	CHECK(a && strstr(a->change.diff.ptr, "+one\n+two\n") != NULL);
+	CHECK(a && !strcmp(a->fingerprint, "absent"));
+	CHECK_INT(apply_run(&r, &report), 0);
+	CHECK_INT(report.created, 2);
+	run_release(&r);
+
+	char *content = read_live("etc/motd");
+	CHECK_STR(content, "one\ntwo\n");
+	free(content);
+
+	CHECK_INT(plan_head(&r), 0);
+	CHECK(!plumb_plan_has_changes(&r.plan));
+	run_release(&r);
+
+	fixture_write("m.yaml", "apiVersion: host/v1\nkind: File\nmetadata: {name: motd}\n"
+				"spec: {path: /etc/motd, content: \"one\\nTWO\\n\", mode: \"0600\"}\n"
+				"---\n"
+				"apiVersion: host/v1\nkind: Directory\nmetadata: {name: app}\nspec: {path: /srv/app}\n");
+	CHECK_INT(plan_head(&r), 0);
+	a = find_action(&r, "etc/motd");
+	CHECK(a && a->type == PLUMB_ACTION_UPDATE);
+	CHECK(a && a->change.reason && strstr(a->change.reason, "content changed, mode 0640 -> 0600"));
+	CHECK(a && strstr(a->change.diff.ptr, "-two\n+TWO\n") != NULL);
+	CHECK_INT(r.plan.to_update, 1);
+	CHECK_INT(r.plan.to_create, 0);
+	CHECK_INT(apply_run(&r, &report), 0);
+	run_release(&r);
+	struct stat st;
+	CHECK_INT(plumb_fs_lstat(&st, root_fd, "etc/motd"), 0);
+	CHECK_INT(st.st_mode & 07777, 0600);
+}
+
+static void prune_only_what_plumb_created(void)
+{
+	run r;
+	plumb_apply_report report;
+	/* /etc/adopted exists before plumb manages it, with the same content. */
+	CHECK_INT(plumb_fs_write_file(root_fd, "etc/adopted", "same\n", 5, 0644, (uid_t)-1, (gid_t)-1), 0);
+	fixture_write("m.yaml", "apiVersion: host/v1\nkind: File\nmetadata: {name: made}\n"
+				"spec: {path: /etc/made, content: made}\n"
+				"---\n"
+				"apiVersion: host/v1\nkind: File\nmetadata: {name: adopted}\n"
+				"spec: {path: /etc/adopted, content: \"same\\n\"}\n"
+				"---\n"
+				"apiVersion: host/v1\nkind: Tree\nmetadata: {name: t}\n"
+				"spec: {path: /etc/tree, source: files/tree}\n");
+	fixture_write("files/tree/a", "a\n");
+	fixture_write("files/tree/sub/b", "b\n");
+	CHECK_INT(plan_head(&r), 0);
+	CHECK_INT(apply_run(&r, &report), 0);
+	run_release(&r);
+	/* An unmanaged file inside the Tree's sub directory. */
+	CHECK_INT(plumb_fs_write_file(root_fd, "etc/tree/sub/mine", "mine", 4, 0644, (uid_t)-1, (gid_t)-1), 0);
+
+	fixture_sh("rm -rf repo/*");
+	fixture_write("m.yaml", "apiVersion: host/v1\nkind: Directory\nmetadata: {name: keep}\nspec: {path: /keep}\n");
+	CHECK_INT(plan_head(&r), 0);
+	const plumb_action *a = find_action(&r, "etc/made");
+	CHECK(a && a->type == PLUMB_ACTION_DELETE && a->forget);
+	a = find_action(&r, "etc/adopted");
+	CHECK(a && a->type == PLUMB_ACTION_NONE && a->forget);
+	/* Children are pruned before their directory. */
+	size_t b_index = 0, sub_index = 0;
+	for (size_t i = 0; i < r.plan.count; i++) {
+		if (!strcmp(r.plan.actions[i].key, "etc/tree/sub/b"))
+			b_index = i;
+		if (!strcmp(r.plan.actions[i].key, "etc/tree/sub"))
+			sub_index = i;
+	}
+	CHECK(b_index < sub_index);
+	CHECK_INT(apply_run(&r, &report), 0);
+	run_release(&r);
+
+	struct stat st;
+	CHECK_INT(plumb_fs_lstat(&st, root_fd, "etc/made"), PLUMB_ENOTFOUND);
+	CHECK_INT(plumb_fs_lstat(&st, root_fd, "etc/adopted"), 0);
+	CHECK_INT(plumb_fs_lstat(&st, root_fd, "etc/tree/a"), PLUMB_ENOTFOUND);
+	CHECK_INT(plumb_fs_lstat(&st, root_fd, "etc/tree/sub/b"), PLUMB_ENOTFOUND);
+	/* The directory that still holds an unmanaged file stays, with the file. */
+	CHECK_INT(plumb_fs_lstat(&st, root_fd, "etc/tree/sub/mine"), 0);
+
+	/* Everything left the inventory but /keep. */
+	plumb_inventory inventory = { 0 };
+	CHECK_INT(plumb_store_inventory_list(&inventory, store, root, NULL), 0);
+	CHECK_INT(inventory.count, 1);
+	CHECK(inventory.count == 1 && !strcmp(inventory.items[0].key, "keep"));
+	plumb_inventory_release(&inventory);
+}
+
+static void another_application_owns_it(void)
+{
+	run r;
+	plumb_inventory_entry entry = { 0 };
+	entry.destination = root;
+	entry.key = "etc/theirs";
+	entry.application = "other";
+	entry.provider = "host";
+	entry.kind = "File";
+	entry.resource = "host/v1/File/theirs";
+	entry.created = 1;
+	CHECK_INT(plumb_store_inventory_put(store, &entry), 0);
+	fixture_sh("rm -rf repo/*");
+	fixture_write("m.yaml", "apiVersion: host/v1\nkind: File\nmetadata: {name: mine}\n"
+				"spec: {path: /etc/theirs, content: x}\n");
+	CHECK_INT(plan_head(&r), PLUMB_ECONFLICT);
+	CHECK(strstr(plumb_error_last(), "/etc/theirs is managed by application 'other'") != NULL);
+	run_release(&r);
+	CHECK_INT(plumb_store_inventory_delete(store, root, "etc/theirs"), 0);
+}
+
+static void stops_at_the_first_failure(void)
+{
+	run r;
+	plumb_apply_report report;
+	fixture_sh("rm -rf repo/*");
+	fixture_write("m.yaml", "apiVersion: host/v1\nkind: File\nmetadata: {name: a}\nspec: {path: /f/a, content: a}\n"
+				"---\n"
+				"apiVersion: host/v1\nkind: File\nmetadata: {name: b}\nspec: {path: /g/b, content: b}\n"
+				"---\n"
+				"apiVersion: host/v1\nkind: File\nmetadata: {name: c}\nspec: {path: /h/c, content: c}\n");
+	CHECK_INT(plan_head(&r), 0);
+	CHECK_INT(r.plan.to_create, 3);
+	/* Reality moves between plan and apply: /g becomes a file, so /g/b cannot be written. */
+	CHECK_INT(plumb_fs_write_file(root_fd, "g", "in the way", 10, 0644, (uid_t)-1, (gid_t)-1), 0);
+	CHECK_INT(apply_run(&r, &report), PLUMB_ECONFLICT);
+	CHECK(strstr(plumb_error_last(), "/g is not a directory") != NULL);
+	CHECK_INT(report.created, 1);
+	/* Not done: /g/b, /h/c, and the prune of /keep from the test before. */
+	CHECK_INT(report.not_done, 3);
+	CHECK(report.failed && !strcmp(report.failed->key, "g/b"));
+	struct stat st;
+	CHECK_INT(plumb_fs_lstat(&st, root_fd, "f/a"), 0);
+	CHECK_INT(plumb_fs_lstat(&st, root_fd, "h/c"), PLUMB_ENOTFOUND);
+	run_release(&r);
+	/* The objects not yet created are in the inventory as plumb's: a later prune may remove them. */
+	plumb_inventory inventory = { 0 };
+	CHECK_INT(plumb_store_inventory_list(&inventory, store, root, "app"), 0);
+	int h_recorded = 0;
+	for (size_t i = 0; i < inventory.count; i++)
+		h_recorded |= !strcmp(inventory.items[i].key, "h/c") && inventory.items[i].created;
+	CHECK(h_recorded);
+	plumb_inventory_release(&inventory);
+}
+
+static void binary_and_directory_conflicts(void)
+{
+	run r;
+	CHECK_INT(plumb_fs_make_directory(root_fd, "etc/isdir", PLUMB_FS_KEEP, (uid_t)-1, (gid_t)-1), 0);
+	fixture_sh("rm -rf repo/*");
+	fixture_write("m.yaml", "apiVersion: host/v1\nkind: File\nmetadata: {name: a}\nspec: {path: /etc/isdir, content: a}\n");
+	CHECK_INT(plan_head(&r), PLUMB_ECONFLICT);
+	CHECK(strstr(plumb_error_last(), "/etc/isdir is a directory on the host") != NULL);
+	run_release(&r);
+
+	fixture_sh("rm -rf repo/* && printf 'a\\000b' > repo/bin.dat");
+	fixture_write("m.yaml", "apiVersion: host/v1\nkind: File\nmetadata: {name: a}\nspec: {path: /bin.dat, source: bin.dat}\n");
+	CHECK_INT(plan_head(&r), 0);
+	const plumb_action *a = find_action(&r, "bin.dat");
+	CHECK(a && strstr(a->change.diff.ptr, "Binary content of /bin.dat (3 bytes)") != NULL);
+	run_release(&r);
+}
+
+int main(void)
+{
+	fixture_init("apply");
+	char *repo = fixture_path("repo");
+	char *state = fixture_path("state");
+	root = fixture_path("root");
+	if (plumb_source_global_init() < 0 || fixture_commit("empty") != 0 ||
+	    plumb_source_open(&source, repo, state) < 0 || plumb_store_open(&store, state) < 0 ||
+	    plumb_fs_open_root(&root_fd, root, 1) < 0)
+		return 2;
+	RUN(create_then_nothing_then_update);
+	RUN(prune_only_what_plumb_created);
+	RUN(another_application_owns_it);
+	RUN(stops_at_the_first_failure);
+	RUN(binary_and_directory_conflicts);
+	close(root_fd);
+	plumb_store_free(store);
+	plumb_source_free(source);
+	plumb_source_global_shutdown();
+	free(repo);
+	free(state);
+	free(root);
+	fixture_cleanup();
+	TEST_EXIT();
+}

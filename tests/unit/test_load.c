@@ -1,0 +1,231 @@
+/* Unit tests of load: manifests of a real git commit into resources, objects and diagnostics. */
+#include "util/common.h"
+#include "load.h"
+#include "providers/provider.h"
+#include "source.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "test.h"
+#include "fixture.h"
+
+static plumb_source *source;
+static char *repo;
+
+/* Commit the work tree and load path from it; the diagnostics come back sorted. */
+static int load_head(plumb_manifest_set *set, const char *path, plumb_diags *diags)
+{
+	char commit[PLUMB_OID_HEXSZ + 1];
+	if (fixture_commit("test") != 0 || plumb_source_resolve(commit, source, "main") < 0)
+		return -100;
+	memset(set, 0, sizeof(*set));
+	int error = plumb_load(set, source, commit, path, diags);
+	plumb_diags_sort(diags);
+	return error;
+}
+
+static int has_diag(const plumb_diags *d, const char *file, unsigned line, unsigned column, const char *text)
+{
+	for (size_t i = 0; i < d->count; i++)
+		if (!strcmp(d->items[i].file ? d->items[i].file : "", file) && d->items[i].line == line &&
+		    d->items[i].column == column && strstr(d->items[i].message, text))
+			return 1;
+	fprintf(stderr, "  missing %s:%u:%u: ...%s... among:\n", file, line, column, text);
+	plumb_diags_print(d, stderr);
+	return 0;
+}
+
+static const plumb_object *find_object(const plumb_manifest_set *set, const char *key)
+{
+	for (size_t i = 0; i < set->object_count; i++)
+		if (!strcmp(set->objects[i].key, key))
+			return &set->objects[i];
+	return NULL;
+}
+
+static void loads_every_host_kind(void)
+{
+	plumb_manifest_set set;
+	plumb_diags diags = PLUMB_DIAGS_INIT;
+	fixture_sh("rm -rf repo/*");
+	fixture_write("manifests/all.yaml", "apiVersion: host/v1\n"
+					    "kind: File\n"
+					    "metadata: {name: motd}\n"
+					    "spec: {path: /etc/motd, content: hi, mode: 644}\n"
+					    "---\n"
+					    "apiVersion: host/v1\n"
+					    "kind: Tree\n"
+					    "metadata: {name: sites}\n"
+					    "spec: {source: files/nginx, path: /etc/nginx/sites-enabled}\n"
+					    "---\n"
+					    "apiVersion: host/v1\n"
+					    "kind: Absent\n"
+					    "metadata: {name: default}\n"
+					    "spec: {path: /etc/nginx/sites-enabled/default}\n");
+	fixture_write("files/nginx/a.conf", "a\n");
+	fixture_write("files/nginx/sub/b.conf", "b\n");
+	/* A broken manifest-looking file inside the Tree's source is content, not a manifest. */
+	fixture_write("files/nginx/broken.yaml", "{ not yaml: [\n");
+	CHECK_INT(load_head(&set, "", &diags), 0);
+	CHECK_INT(diags.count, 0);
+	CHECK_INT(set.resource_count, 3);
+	CHECK_STR(set.resources[0].identity, "host/v1/File/motd");
+	CHECK_STR(set.resources[0].file, "manifests/all.yaml");
+	CHECK_INT(set.resources[0].line, 1);
+	CHECK_STR(set.resources[2].identity, "host/v1/Absent/default");
+	CHECK_INT(set.resources[2].line, 11);
+	/* motd, the Tree's directory, a.conf, broken.yaml, sub, sub/b.conf, the Absent. */
+	CHECK_INT(set.object_count, 7);
+	const plumb_object *o = find_object(&set, "etc/nginx/sites-enabled/sub/b.conf");
+	CHECK(o && !strcmp(o->kind, "File"));
+	CHECK(o && o->resource == 1);
+	o = find_object(&set, "etc/nginx/sites-enabled/sub");
+	CHECK(o && !strcmp(o->kind, "Directory"));
+	o = find_object(&set, "etc/nginx/sites-enabled/default");
+	CHECK(o && !o->inventoried);
+	/* The document as JSON: the mode stays a number only when written as one. */
+	CHECK(strstr(set.resources[0].json, "\"mode\":644") != NULL);
+	plumb_manifest_set_release(&set);
+	plumb_diags_release(&diags);
+}
+
+static void reports_every_error_with_its_position(void)
+{
+	plumb_manifest_set set;
+	plumb_diags diags = PLUMB_DIAGS_INIT;
+	fixture_sh("rm -rf repo/*");
+	fixture_write("a.yaml", "apiVersion: host/v1\n"           /* 1 */
+				"kind: File\n"                    /* 2 */
+				"metadata: {name: one}\n"         /* 3 */
+				"spec:\n"                         /* 4 */
+				"  path: /etc/one\n"              /* 5 */
+				"  content: x\n"                  /* 6 */
+				"  mode: abc\n"                   /* 7 */
+				"  colour: blue\n"                /* 8 */
+				"---\n"                           /* 9 */
+				"apiVersion: host/v1\n"           /* 10 */
+				"kind: Gadget\n"                  /* 11 */
+				"metadata: {name: two}\n"         /* 12 */
+				"---\n"                           /* 13 */
+				"apiVersion: example.com/v9\n"    /* 14 */
+				"kind: File\n"                    /* 15 */
+				"metadata: {name: three}\n"       /* 16 */
+				"---\n"                           /* 17 */
+				"apiVersion: host/v1\n"           /* 18 */
+				"kind: Directory\n"               /* 19 */
+				"metadata: {name: four}\n"        /* 20 */
+				"spec: {mode: \"0755\"}\n"        /* 21 */
+				"---\n"                           /* 22 */
+				"apiVersion: host/v1\n"           /* 23 */
+				"kind: File\n"                    /* 24 */
+				"metadata: {name: five}\n"        /* 25 */
+				"spec: {path: ../../etc/shadow, content: x}\n");
+	fixture_write("b.yaml", "apiVersion: host/v1\n"
+				"kind: File\n"
+				"metadata: {name: one}\n"
+				"spec: {path: /etc/one, content: y}\n"
+				"---\n"
+				"apiVersion: host/v1\n"
+				"kind: Directory\n"
+				"metadata: {name: six}\n"
+				"spec: {path: /etc/one/sub}\n");
+	fixture_write("c.yaml", "apiVersion: host/v1\nkind: File\nmetadata: {name: [oops\n");
+	CHECK_INT(load_head(&set, "", &diags), PLUMB_EINVALID);
+	CHECK(has_diag(&diags, "a.yaml", 7, 9, "spec.mode: expected an octal mode"));
+	CHECK(has_diag(&diags, "a.yaml", 8, 3, "unknown field \"colour\""));
+	CHECK(has_diag(&diags, "a.yaml", 10, 1, "unknown kind \"Gadget\" for apiVersion host/v1 (known: File"));
+	CHECK(has_diag(&diags, "a.yaml", 14, 1, "unknown apiVersion \"example.com/v9\""));
+	CHECK(has_diag(&diags, "a.yaml", 21, 1, "missing required field \"path\""));
+	CHECK(has_diag(&diags, "a.yaml", 26, 14, "'..'"));
+	CHECK(has_diag(&diags, "b.yaml", 1, 1, "duplicate resource host/v1/File/one (first declared at a.yaml:1:1)"));
+	CHECK(has_diag(&diags, "b.yaml", 9, 14, "/etc/one/sub lies below, which is not a directory: /etc/one"));
+	CHECK(has_diag(&diags, "c.yaml", 4, 1, "YAML syntax error: flow sequence without a closing bracket"));
+	plumb_manifest_set_release(&set);
+	plumb_diags_release(&diags);
+}
+
+static void two_resources_one_path(void)
+{
+	plumb_manifest_set set;
+	plumb_diags diags = PLUMB_DIAGS_INIT;
+	fixture_sh("rm -rf repo/*");
+	fixture_write("m.yaml", "apiVersion: host/v1\nkind: File\nmetadata: {name: a}\nspec: {path: /x, content: a}\n"
+				"---\n"
+				"apiVersion: host/v1\nkind: Symlink\nmetadata: {name: b}\nspec: {path: x, target: /y}\n");
+	CHECK_INT(load_head(&set, "", &diags), PLUMB_EINVALID);
+	CHECK(has_diag(&diags, "m.yaml", 9, 14, "/x is also claimed as /x (declared by host/v1/File/a at m.yaml:4:14)"));
+	plumb_manifest_set_release(&set);
+	plumb_diags_release(&diags);
+}
+
+static void source_rules(void)
+{
+	plumb_manifest_set set;
+	plumb_diags diags = PLUMB_DIAGS_INIT;
+	fixture_sh("rm -rf repo/*");
+	fixture_write("m.yaml", "apiVersion: host/v1\nkind: File\nmetadata: {name: a}\n"
+				"spec: {path: /a, source: files/missing}\n"
+				"---\n"
+				"apiVersion: host/v1\nkind: File\nmetadata: {name: b}\n"
+				"spec: {path: /b, source: files/passwd}\n"
+				"---\n"
+				"apiVersion: host/v1\nkind: File\nmetadata: {name: c}\n"
+				"spec: {path: /c, source: files/ok, content: both}\n"
+				"---\n"
+				"apiVersion: host/v1\nkind: Tree\nmetadata: {name: d}\n"
+				"spec: {path: /d, source: files/ok}\n");
+	fixture_write("files/ok", "ok\n");
+	fixture_sh("ln -s /etc/passwd repo/files/passwd");
+	CHECK_INT(load_head(&set, "", &diags), PLUMB_EINVALID);
+	CHECK(has_diag(&diags, "m.yaml", 4, 26, "'files/missing' does not exist"));
+	CHECK(has_diag(&diags, "m.yaml", 9, 26, "is a symlink in the repository; plumb does not follow it"));
+	CHECK(has_diag(&diags, "m.yaml", 14, 1, "exactly one of \"content\" and \"source\""));
+	CHECK(has_diag(&diags, "m.yaml", 19, 26, "'files/ok' is not a folder"));
+	plumb_manifest_set_release(&set);
+	plumb_diags_release(&diags);
+}
+
+static void path_selects_a_folder_or_a_file(void)
+{
+	plumb_manifest_set set;
+	plumb_diags diags = PLUMB_DIAGS_INIT;
+	fixture_sh("rm -rf repo/*");
+	fixture_write("hosts/web/m.yaml", "apiVersion: host/v1\nkind: Directory\nmetadata: {name: w}\nspec: {path: /w}\n");
+	fixture_write("hosts/db/m.yml", "apiVersion: host/v1\nkind: Directory\nmetadata: {name: d}\nspec: {path: /d}\n");
+	fixture_write("hosts/db/.hidden/x.yaml", "not: [valid\n");
+	fixture_write("hosts/db/notes.txt", "not a manifest\n");
+	CHECK_INT(load_head(&set, "hosts/db", &diags), 0);
+	CHECK_INT(set.resource_count, 1);
+	CHECK(set.resource_count == 1 && !strcmp(set.resources[0].name, "d"));
+	plumb_manifest_set_release(&set);
+	CHECK_INT(load_head(&set, "hosts/web/m.yaml", &diags), 0);
+	CHECK(set.resource_count == 1 && !strcmp(set.resources[0].name, "w"));
+	plumb_manifest_set_release(&set);
+	CHECK_INT(load_head(&set, "hosts/none", &diags), PLUMB_ENOTFOUND);
+	CHECK(strstr(plumb_error_last(), "hosts/none") != NULL);
+	plumb_manifest_set_release(&set);
+	CHECK_INT(load_head(&set, "../x", &diags), PLUMB_EUNSAFE);
+	plumb_manifest_set_release(&set);
+	CHECK_INT(diags.count, 0);
+	plumb_diags_release(&diags);
+}
+
+int main(void)
+{
+	fixture_init("load");
+	repo = fixture_path("repo");
+	if (plumb_source_global_init() < 0 || fixture_commit("empty") != 0 ||
+	    plumb_source_open(&source, repo, fixture_dir) < 0)
+		return 2;
+	RUN(loads_every_host_kind);
+	RUN(reports_every_error_with_its_position);
+	RUN(two_resources_one_path);
+	RUN(source_rules);
+	RUN(path_selects_a_folder_or_a_file);
+	plumb_source_free(source);
+	plumb_source_global_shutdown();
+	free(repo);
+	fixture_cleanup();
+	TEST_EXIT();
+}
