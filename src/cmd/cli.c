@@ -1,0 +1,89 @@
+#include "util/common.h"
+#include "cmd/cmd.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static const struct {
+	struct option option;
+	unsigned mask;
+} known_options[] = {
+	{ { "repo", required_argument, NULL, 'r' }, OPT_REPO },
+	{ { "revision", required_argument, NULL, 'R' }, OPT_REVISION },
+	{ { "path", required_argument, NULL, 'p' }, OPT_PATH },
+	{ { "root", required_argument, NULL, 'd' }, OPT_ROOT },
+	{ { "state", required_argument, NULL, 's' }, OPT_STATE },
+	{ { "output", required_argument, NULL, 'o' }, OPT_OUTPUT },
+	{ { "auto-approve", no_argument, NULL, 'y' }, OPT_AUTO_APPROVE },
+	{ { "detailed-exitcode", no_argument, NULL, 'x' }, OPT_DETAILED_EXITCODE },
+	{ { "no-color", no_argument, NULL, 'n' }, OPT_NO_COLOR },
+};
+
+int plumb_cli_parse(plumb_cli *cli, int argc, char **argv, unsigned mask)
+{
+	struct option options[PLUMB_ARRAY_SIZE(known_options) + 2];
+	size_t n = 0;
+	int no_color = 0;
+
+	memset(cli, 0, sizeof(*cli));
+	cli->output = "text";
+	for (size_t i = 0; i < PLUMB_ARRAY_SIZE(known_options); i++)
+		if (known_options[i].mask & mask)
+			options[n++] = known_options[i].option;
+	options[n++] = (struct option){ "help", no_argument, NULL, 'h' };
+	memset(&options[n], 0, sizeof(options[n]));
+
+	optind = 1;
+	opterr = 0;
+	for (;;) {
+		int c = getopt_long(argc, argv, (mask & OPT_OUTPUT) ? "+o:h" : "+h", options, NULL);
+		if (c == -1)
+			break;
+		switch (c) {
+		case 'r':
+			cli->pipeline.repo = optarg;
+			break;
+		case 'R':
+			cli->pipeline.revision = optarg;
+			break;
+		case 'p':
+			cli->pipeline.path = optarg;
+			break;
+		case 'd':
+			cli->pipeline.root = optarg;
+			break;
+		case 's':
+			cli->pipeline.state = optarg;
+			break;
+		case 'o':
+			cli->output = optarg;
+			break;
+		case 'y':
+			cli->auto_approve = 1;
+			break;
+		case 'x':
+			cli->detailed_exitcode = 1;
+			break;
+		case 'n':
+			no_color = 1;
+			break;
+		case 'h':
+			plumb_cmd_help(2, (char *[]){ "help", argv[0], NULL });
+			exit(PLUMB_EXIT_OK);
+		case ':':
+			fprintf(stderr, "plumb %s: option %s needs a value\n", argv[0], argv[optind - 1]);
+			return -1;
+		default:
+			fprintf(stderr, "plumb %s: unknown option %s (see 'plumb help %s')\n", argv[0], argv[optind - 1],
+				argv[0]);
+			return -1;
+		}
+	}
+	cli->args = argv + optind;
+	cli->arg_count = argc - optind;
+	const char *env = getenv("NO_COLOR");
+	cli->color = !no_color && !(env && *env) && isatty(STDOUT_FILENO);
+	return 0;
+}

@@ -1,0 +1,69 @@
+/*
+ * cmd.h - the command-line commands, one file each, and what they share:
+ * the option parser and the table that main and help read.
+ *
+ * A command returns its exit code: 0 success, 1 error, 2 (plan with
+ * --detailed-exitcode) changes found.
+ */
+#ifndef PLUMB_CMD_H
+#define PLUMB_CMD_H
+
+#include "pipeline.h"
+
+enum {
+	PLUMB_EXIT_OK = 0,
+	PLUMB_EXIT_ERROR = 1,
+	PLUMB_EXIT_CHANGES = 2,
+};
+
+/* Options a command may accept; each command names its own in a mask. */
+enum {
+	OPT_REPO = 1u << 0,
+	OPT_REVISION = 1u << 1,
+	OPT_PATH = 1u << 2,
+	OPT_ROOT = 1u << 3,
+	OPT_STATE = 1u << 4,
+	OPT_OUTPUT = 1u << 5,
+	OPT_AUTO_APPROVE = 1u << 6,
+	OPT_DETAILED_EXITCODE = 1u << 7,
+	OPT_NO_COLOR = 1u << 8,
+};
+#define OPT_SOURCE (OPT_REPO | OPT_REVISION | OPT_PATH | OPT_STATE)
+
+typedef struct {
+	plumb_pipeline_options pipeline;
+	const char *output; /* -o: "text" unless given */
+	int auto_approve;
+	int detailed_exitcode;
+	int color; /* stdout is a terminal, NO_COLOR is unset and --no-color was not given */
+	char **args; /* operands after the options */
+	int arg_count;
+} plumb_cli;
+
+/*
+ * Parse argv (argv[0] is the command name) accepting the options in mask.
+ * Returns 0, or prints a message naming the bad option and returns -1.
+ */
+int plumb_cli_parse(plumb_cli *cli, int argc, char **argv, unsigned mask);
+
+typedef struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+	const char *usage; /* the full help text */
+} plumb_command;
+
+/* Every command, NULL-name terminated. */
+const plumb_command *plumb_commands(void);
+const plumb_command *plumb_command_find(const char *name);
+
+int plumb_cmd_check(int argc, char **argv);
+int plumb_cmd_render(int argc, char **argv);
+int plumb_cmd_plan(int argc, char **argv);
+int plumb_cmd_apply(int argc, char **argv);
+int plumb_cmd_sync(int argc, char **argv);
+int plumb_cmd_status(int argc, char **argv);
+int plumb_cmd_version(int argc, char **argv);
+int plumb_cmd_help(int argc, char **argv);
+
+#endif

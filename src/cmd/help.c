@@ -1,0 +1,86 @@
+#include "util/common.h"
+#include "cmd/cmd.h"
+
+#include <stdio.h>
+
+#define SOURCE_OPTIONS                                                                                   \
+	"  --repo PATH|URL     the repository: a local path, or file://, git://, http(s)://, ssh:// URL\n" \
+	"  --revision REV      a branch, tag or commit (default: the repository's HEAD)\n"                  \
+	"  --path P            the folder or file of manifests in the repository (default: the top)\n"     \
+	"  --state DIR         state directory (default: /var/lib/plumb as root, else\n"                   \
+	"                      $XDG_STATE_HOME/plumb)\n"
+
+static const plumb_command commands[] = {
+	{ "check", plumb_cmd_check, "validate the manifests of a revision",
+	  "usage: plumb check --repo PATH|URL [--revision REV] [--path P]\n\n"
+	  "Resolve the revision and load every manifest; report every error as FILE:LINE:COL: message.\n"
+	  "Exit 0 when the revision is valid, 1 otherwise.\n\n" SOURCE_OPTIONS },
+	{ "render", plumb_cmd_render, "print the resources plumb loaded",
+	  "usage: plumb render --repo PATH|URL [--revision REV] [--path P] [-o yaml|json]\n\n"
+	  "Print every resource of the revision: YAML documents, or one JSON object per line.\n\n" SOURCE_OPTIONS
+	  "  -o, --output FMT    yaml (default) or json\n" },
+	{ "plan", plumb_cmd_plan, "show what a sync would change",
+	  "usage: plumb plan --repo PATH|URL [--revision REV] [--path P] --root DIR [--detailed-exitcode]\n\n"
+	  "Compare the revision with the live state under DIR and print what would change, with unified\n"
+	  "diffs for text. Nothing is changed.\n\n" SOURCE_OPTIONS
+	  "  --root DIR          destination root: every managed path lives under it (default: /)\n"
+	  "  --detailed-exitcode exit 2 when there are changes, 0 when there are none, 1 on error\n"
+	  "  --no-color          no colours even on a terminal (NO_COLOR is respected too)\n" },
+	{ "apply", plumb_cmd_apply, "plan, confirm and apply",
+	  "usage: plumb apply --repo PATH|URL [--revision REV] [--path P] --root DIR [--auto-approve]\n\n"
+	  "Plan, show the plan, ask for confirmation (unless --auto-approve), and apply it. Stops at the\n"
+	  "first failing action and says what was done and what was not.\n\n" SOURCE_OPTIONS
+	  "  --root DIR          destination root (default: /)\n"
+	  "  --auto-approve      apply without asking\n"
+	  "  --no-color          no colours\n" },
+	{ "sync", plumb_cmd_sync, "plan and apply without asking",
+	  "usage: plumb sync --repo PATH|URL [--revision REV] [--path P] --root DIR\n\n"
+	  "Make the live state under DIR match the revision: create, update, and prune what plumb created\n"
+	  "and git no longer declares.\n\n" SOURCE_OPTIONS "  --root DIR          destination root (default: /)\n"
+	  "  --no-color          no colours\n" },
+	{ "status", plumb_cmd_status, "show what plumb manages under a root",
+	  "usage: plumb status --root DIR [--state DIR]\n\n"
+	  "Print the last sync into DIR and every object plumb manages there.\n" },
+	{ "version", plumb_cmd_version, "print the version", "usage: plumb version\n" },
+	{ "help", plumb_cmd_help, "show help for a command", "usage: plumb help [COMMAND]\n" },
+	{ NULL, NULL, NULL, NULL },
+};
+
+const plumb_command *plumb_commands(void)
+{
+	return commands;
+}
+
+const plumb_command *plumb_command_find(const char *name)
+{
+	for (const plumb_command *c = commands; c->name; c++)
+		if (!strcmp(c->name, name))
+			return c;
+	return NULL;
+}
+
+int plumb_cmd_help(int argc, char **argv)
+{
+	if (argc > 1) {
+		const plumb_command *c = plumb_command_find(argv[1]);
+		if (!c) {
+			fprintf(stderr, "plumb help: unknown command '%s'\n", argv[1]);
+			return PLUMB_EXIT_ERROR;
+		}
+		fputs(c->usage, stdout);
+		return PLUMB_EXIT_OK;
+	}
+	printf("usage: plumb COMMAND [OPTIONS]\n\n"
+	       "plumb makes a host match a git repository.\n\nCommands:\n");
+	for (const plumb_command *c = commands; c->name; c++)
+		printf("  %-9s %s\n", c->name, c->summary);
+	printf("\nRun 'plumb help COMMAND' for the options of one.\n"
+	       "Exit codes: 0 success, 1 error, 2 plan found changes (with --detailed-exitcode).\n");
+	return PLUMB_EXIT_OK;
+}
+
+int plumb_cmd_version(int argc, char **argv)
+{
+	printf("plumb %s\n", PLUMB_VERSION);
+	return PLUMB_EXIT_OK;
+}

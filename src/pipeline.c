@@ -1,0 +1,211 @@
+#include "util/common.h"
+#include "pipeline.h"
+#include "util/fs.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+void plumb_pipeline_init(plumb_pipeline *p, const plumb_pipeline_options *options)
+{
+	memset(p, 0, sizeof(*p));
+	p->options = *options;
+	p->root_fd = -1;
+}
+
+void plumb_pipeline_release(plumb_pipeline *p)
+{
+	plumb_plan_release(&p->plan);
+	plumb_inventory_release(&p->inventory);
+	plumb_store_free(p->store);
+	if (p->root_fd >= 0)
+		close(p->root_fd);
+	plumb_manifest_set_release(&p->set);
+	plumb_source_free(p->source);
+	free(p->application);
+	free(p->destination);
+	free(p->state_dir);
+	memset(p, 0, sizeof(*p));
+	p->root_fd = -1;
+}
+
+char *plumb_default_state_dir(void)
+{
+	const char *xdg = getenv("XDG_STATE_HOME");
+	const char *home = getenv("HOME");
+	if (geteuid() == 0)
+		return plumb_xstrdup("/var/lib/plumb");
+	if (xdg && *xdg == '/')
+		return plumb_xprintf("%s/plumb", xdg);
+	return plumb_xprintf("%s/.local/state/plumb", home && *home ? home : ".");
+}
+
+static void error_line(const char *what)
+{
+	fprintf(stderr, "plumb: %s%s%s\n", what ? what : "", what ? ": " : "", plumb_error_last());
+}
+
+int plumb_pipeline_resolve(plumb_pipeline *p, FILE *info)
+{
+	int error;
+	if (!p->options.repo || !*p->options.repo) {
+		fprintf(stderr, "plumb: --repo is required\n");
+		return PLUMB_EINVALID;
+	}
+	p->state_dir = p->options.state ? plumb_xstrdup(p->options.state) : plumb_default_state_dir();
+	if ((error = plumb_source_open(&p->source, p->options.repo, p->state_dir)) < 0) {
+		error_line(NULL);
+		return error;
+	}
+	if ((error = plumb_source_resolve(p->commit, p->source, p->options.revision)) < 0) {
+		error_line(NULL);
+		return error;
+	}
+	if (info)
+		fprintf(info, "commit %s (%s)\n", p->commit,
+			p->options.revision && *p->options.revision ? p->options.revision : "HEAD");
+	return 0;
+}
+
+/* The implicit application of a path: the path itself, or the repository's name for the top. */
+static char *application_name(const char *repo, const char *path)
+{
+	if (path && *path)
+		return plumb_xstrdup(path);
+	size_t len = strlen(repo);
+	while (len > 1 && repo[len - 1] == '/')
+		len--;
+	const char *start = repo + len;
+	while (start > repo && start[-1] != '/' && start[-1] != ':')
+		start--;
+	size_t n = (size_t)(repo + len - start);
+	if (n > 4 && !strncmp(start + n - 4, ".git", 4))
+		n -= 4;
+	return n ? plumb_xstrndup(start, n) : plumb_xstrdup("default");
+}
+
+int plumb_pipeline_load(plumb_pipeline *p)
+{
+	plumb_diags diags = PLUMB_DIAGS_INIT;
+	int error = plumb_load(&p->set, p->source, p->commit, p->options.path, &diags);
+	if (error == PLUMB_EINVALID && diags.count) {
+		plumb_diags_sort(&diags);
+		plumb_diags_print(&diags, stderr);
+		fprintf(stderr, "plumb: commit %.12s is invalid: %zu error%s; nothing was applied\n", p->commit,
+			diags.count, diags.count == 1 ? "" : "s");
+	} else if (error < 0) {
+		error_line(NULL);
+	}
+	plumb_diags_release(&diags);
+	if (error == 0)
+		p->application = application_name(p->options.repo, p->set.path);
+	return error;
+}
+
+char *plumb_destination_path(const char *root)
+{
+	char resolved[PATH_MAX];
+	char cwd[PATH_MAX];
+	char *joined, *out;
+
+	if (!root || !*root)
+		root = "/";
+	if (realpath(root, resolved))
+		return plumb_xstrdup(resolved);
+	if (*root == '/' || !getcwd(cwd, sizeof(cwd)))
+		joined = plumb_xstrdup(root);
+	else
+		joined = plumb_xprintf("%s/%s", cwd, root);
+	/* Not there yet: drop empty and "." components and trailing slashes. */
+	out = plumb_xcalloc(strlen(joined) + 2, 1);
+	size_t n = 0;
+	for (const char *s = joined; *s;) {
+		while (*s == '/')
+			s++;
+		const char *end = strchrnul(s, '/');
+		if (end > s && !(end - s == 1 && *s == '.')) {
+			out[n++] = '/';
+			memcpy(out + n, s, (size_t)(end - s));
+			n += (size_t)(end - s);
+		}
+		s = end;
+	}
+	if (!n)
+		out[n++] = '/';
+	out[n] = '\0';
+	free(joined);
+	return out;
+}
+
+plumb_provider_context plumb_pipeline_context(const plumb_pipeline *p)
+{
+	plumb_provider_context ctx = { p->root_fd, p->destination, p->source };
+	return ctx;
+}
+
+int plumb_pipeline_plan(plumb_pipeline *p, int create_root)
+{
+	int error;
+
+	p->destination = plumb_destination_path(p->options.root);
+	error = plumb_fs_open_root(&p->root_fd, p->destination, create_root);
+	if (error == PLUMB_ENOTFOUND && !create_root) {
+		p->root_fd = -1; /* nothing there yet: every object is absent */
+	} else if (error < 0) {
+		error_line(NULL);
+		return error;
+	}
+	if ((error = plumb_store_open(&p->store, p->state_dir)) < 0 ||
+	    (error = plumb_store_inventory_list(&p->inventory, p->store, p->destination, NULL)) < 0) {
+		error_line("store");
+		return error;
+	}
+	plumb_plan_init(&p->plan, plumb_source_name(p->source), p->options.revision, p->commit, p->set.path,
+			p->application, p->destination);
+	plumb_provider_context ctx = plumb_pipeline_context(p);
+	if ((error = plumb_plan_build(&p->plan, &p->set, &p->inventory, &ctx)) < 0) {
+		error_line("plan");
+		return error;
+	}
+	return 0;
+}
+
+int plumb_pipeline_apply(plumb_pipeline *p, FILE *out)
+{
+	plumb_sync_record record = { 0 };
+	plumb_apply_report report;
+	plumb_provider_context ctx = plumb_pipeline_context(p);
+	int error;
+
+	record.application = p->application;
+	record.destination = p->destination;
+	record.repo = (char *)plumb_source_name(p->source);
+	record.revision = p->plan.revision;
+	record.commit = p->commit;
+	record.path = p->set.path;
+	if ((error = plumb_store_sync_begin(p->store, &record)) < 0) {
+		error_line("store");
+		return error;
+	}
+	error = plumb_apply(&report, &p->plan, &ctx, p->store, out);
+	record.created = report.created;
+	record.updated = report.updated;
+	record.deleted = report.deleted;
+	record.result = error < 0 ? PLUMB_SYNC_FAILED : PLUMB_SYNC_SUCCEEDED;
+	record.error = error < 0 ? (char *)plumb_error_last() : "";
+	if (error < 0) {
+		fprintf(stderr, "plumb: apply failed: %s\n", plumb_error_last());
+		fprintf(stderr, "plumb: done before the failure: %u created, %u updated, %u deleted; not done: %u\n",
+			report.created, report.updated, report.deleted, report.not_done);
+	}
+	int store_error = plumb_store_sync_finish(p->store, &record);
+	if (store_error < 0 && error == 0) {
+		error_line("store");
+		error = store_error;
+	}
+	if (error == 0)
+		fprintf(out, "Apply complete: %u created, %u updated, %u deleted. Commit %s.\n", report.created,
+			report.updated, report.deleted, p->commit);
+	return error;
+}

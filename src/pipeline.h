@@ -1,0 +1,75 @@
+/*
+ * pipeline.h - the stages every command runs a prefix of:
+ *
+ *   source (resolve the revision) → load (manifests → objects)
+ *   → plan (observe and compare against the destination) → apply → record
+ *
+ * A pipeline owns what each stage produced and releases it all at once.
+ * The stage functions print diagnostics and errors to stderr themselves, in
+ * plumb's one format, so that every command reports them alike.
+ */
+#ifndef PLUMB_PIPELINE_H
+#define PLUMB_PIPELINE_H
+
+#include <stdio.h>
+
+#include "apply.h"
+#include "load.h"
+#include "plan.h"
+#include "source.h"
+#include "store.h"
+
+typedef struct {
+	const char *repo;     /* path or URL */
+	const char *revision; /* NULL: the default branch */
+	const char *path;     /* in the repository; NULL: the top */
+	const char *root;     /* destination root; NULL: "/" */
+	const char *state;    /* state directory; NULL: the default */
+} plumb_pipeline_options;
+
+typedef struct {
+	plumb_pipeline_options options;
+	char *state_dir;
+	plumb_source *source;
+	char commit[PLUMB_OID_HEXSZ + 1];
+	plumb_manifest_set set;
+	char *application;
+	char *destination; /* absolute */
+	int root_fd;       /* -1 when the root does not exist yet */
+	plumb_store *store;
+	plumb_inventory inventory;
+	plumb_plan plan;
+} plumb_pipeline;
+
+void plumb_pipeline_init(plumb_pipeline *p, const plumb_pipeline_options *options);
+void plumb_pipeline_release(plumb_pipeline *p);
+
+/* The state directory: /var/lib/plumb for root, else $XDG_STATE_HOME/plumb (~/.local/state/plumb). */
+char *plumb_default_state_dir(void);
+
+/*
+ * Open the repository and resolve the revision; prints "commit ID (REV)" to
+ * info (NULL for none). Returns 0 or an error already printed.
+ */
+int plumb_pipeline_resolve(plumb_pipeline *p, FILE *info);
+
+/* Load the manifests; every diagnostic is printed. */
+int plumb_pipeline_load(plumb_pipeline *p);
+
+/*
+ * Open the destination and the store and build the plan. create_root makes
+ * the destination root when it is missing (apply); without it a missing
+ * root plans as empty (plan changes nothing, not even that).
+ */
+int plumb_pipeline_plan(plumb_pipeline *p, int create_root);
+
+/* Apply the plan and record the sync; progress lines go to out. */
+int plumb_pipeline_apply(plumb_pipeline *p, FILE *out);
+
+/* The provider context for the destination. */
+plumb_provider_context plumb_pipeline_context(const plumb_pipeline *p);
+
+/* An absolute, normalised form of a destination root (resolving symlinks when it exists). */
+char *plumb_destination_path(const char *root);
+
+#endif
