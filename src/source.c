@@ -1,4 +1,5 @@
 #include "util/common.h"
+#include "util/fs.h"
 #include "util/buf.h"
 #include "util/hash.h"
 #include "util/path.h"
@@ -29,7 +30,7 @@ struct plumb_source {
 	char *name;    /* as given to plumb_source_open */
 	char *display; /* name with any password replaced by "***": what messages show */
 	bool is_url;
-	char *url;      /* for a URL: the URL without its password, as stored in the cache's config */
+	char *url;      /* the URL without its password (as stored in the cache's config), or the absolute local path */
 	char *user;     /* for a URL: the user and password it carries, percent-decoded; NULL if none */
 	char *password; /* kept in memory only, handed to libgit2 through the credentials callback */
 	git_repository *repo;
@@ -176,25 +177,6 @@ static void split_url_credentials(plumb_source *source)
 	source->password = percent_decode(colon + 1, (size_t)(at - colon - 1));
 	source->url = plumb_xprintf("%.*s%.*s%s", (int)prefix_len, repo, (int)user_len, authority, at);
 	source->display = plumb_xprintf("%.*s%.*s:***%s", (int)prefix_len, repo, (int)user_len, authority, at);
-}
-
-/* mkdir -p, every directory it creates private to the user: the cache may hold private repositories. */
-static int make_private_directories(const char *dir)
-{
-	char path[PATH_MAX];
-	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
-		return plumb_error_set(PLUMB_EINVALID, "state directory '%s' is too long", dir);
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0700) < 0 && errno != EEXIST)
-			return plumb_error_set(PLUMB_ERROR, "cannot create %s: %s", path, strerror(errno));
-		*p = '/';
-	}
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
-		return plumb_error_set(PLUMB_ERROR, "cannot create %s: %s", path, strerror(errno));
-	return 0;
 }
 
 struct credential_state {
@@ -424,9 +406,10 @@ static int open_cache(plumb_source *source, const char *state_dir)
 		goto done;
 	}
 	repos_dir = plumb_xprintf("%s/repos", state_dir);
-	if ((error = make_private_directories(repos_dir)) < 0)
+	if ((error = plumb_fs_make_directories(repos_dir, 0700)) < 0)
 		goto done;
-	plumb_hash_sha256_hex(digest, source->name, strlen(source->name));
+	/* Keyed by the URL without its password: the same repository whatever the credentials. */
+	plumb_hash_sha256_hex(digest, source->url, strlen(source->url));
 	cache_dir = plumb_xprintf("%s/%s.git", repos_dir, digest);
 
 	error = git_repository_open_bare(&source->repo, cache_dir);
@@ -470,6 +453,9 @@ int plumb_source_open(plumb_source **out, const char *repo, const char *state_di
 		if ((error = open_cache(source, state_dir)) < 0)
 			goto done;
 	} else {
+		/* Absolute, so that what is recorded (plans, the store) means the same from any directory. */
+		char *absolute = realpath(repo, NULL);
+		source->url = absolute ? absolute : plumb_xstrdup(repo);
 		source->display = plumb_xstrdup(repo);
 		/* Opened as it is: a directory inside a work tree does not stand for the repository around it. */
 		error = git_repository_open_ext(&source->repo, repo, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
@@ -491,7 +477,7 @@ done:
 
 const char *plumb_source_name(const plumb_source *source)
 {
-	return source->name;
+	return source->url;
 }
 
 /*

@@ -43,7 +43,10 @@ typedef struct {
  */
 int plumb_source_open(plumb_source **out, const char *repo, const char *state_dir);
 
-/* The repository as it was given to plumb_source_open. */
+/*
+ * The repository as plumb records it (in plans and the store): a local path
+ * made absolute, or the URL without any password.
+ */
 const char *plumb_source_name(const plumb_source *source);
 
 /*

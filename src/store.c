@@ -1,4 +1,5 @@
 #include "util/common.h"
+#include "util/fs.h"
 #include "store.h"
 
 #include <errno.h>
@@ -139,37 +140,6 @@ static char *column_string(sqlite3_stmt *stmt, int column)
 static int64_t now(void)
 {
 	return (int64_t)time(NULL);
-}
-
-/* mkdir -p, new directories 0700: the state holds what plumb knows of every destination. */
-static int make_directories(const char *dir)
-{
-	char *path = plumb_xstrdup(dir);
-	struct stat st;
-	int error = 0;
-
-	for (char *p = path + 1;; p++) {
-		char c = *p;
-		if (c != '/' && c != '\0')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0700) < 0) {
-			int err = errno;
-			/* An existing directory is fine, whatever mkdir says (EEXIST, EACCES, EROFS). */
-			if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
-				error = plumb_error_set(PLUMB_ERROR, "cannot create state directory %s: %s", path,
-							err == EEXIST ? strerror(ENOTDIR) : strerror(err));
-				goto done;
-			}
-		}
-		*p = c;
-		if (!c)
-			break;
-	}
-
-done:
-	free(path);
-	return error;
 }
 
 /*
@@ -325,7 +295,7 @@ int plumb_store_open(plumb_store **out, const char *state_dir)
 	}
 	store->path = plumb_xprintf("%.*s%splumb.db", (int)len, state_dir, state_dir[len - 1] == '/' ? "" : "/");
 
-	if ((error = make_directories(state_dir)) < 0 || (error = create_private_file(store->path)) < 0)
+	if ((error = plumb_fs_make_directories(state_dir, 0700)) < 0 || (error = create_private_file(store->path)) < 0)
 		goto done;
 
 	rc = sqlite3_open_v2(store->path, &store->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL);

@@ -8,6 +8,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -23,24 +24,43 @@ static int errno_error(int err, const char *what, const char *rel)
 	return plumb_error_set(code, "%s /%s: %s", what, rel, strerror(err));
 }
 
+int plumb_fs_make_directories(const char *dir, mode_t mode)
+{
+	char *path;
+	struct stat st;
+	int error = 0;
+
+	if (!*dir)
+		return plumb_error_set(PLUMB_EINVALID, "cannot create a directory with an empty name");
+	path = plumb_xstrdup(dir);
+	for (char *p = path + 1;; p++) {
+		char c = *p;
+		if (c != '/' && c != '\0')
+			continue;
+		*p = '\0';
+		if (mkdir(path, mode) < 0) {
+			int err = errno;
+			/* An existing directory is fine, whatever mkdir says (EEXIST, EACCES, EROFS). */
+			if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+				error = plumb_error_set(PLUMB_ERROR, "cannot create directory %s: %s", path,
+							err == EEXIST ? strerror(ENOTDIR) : strerror(err));
+				break;
+			}
+		}
+		*p = c;
+		if (!c)
+			break;
+	}
+	free(path);
+	return error;
+}
+
 int plumb_fs_open_root(int *fd_out, const char *root, int create)
 {
+	int error;
 	*fd_out = -1;
-	if (create && *root) {
-		char path[PATH_MAX];
-		if (snprintf(path, sizeof(path), "%s", root) >= (int)sizeof(path))
-			return plumb_error_set(PLUMB_EINVALID, "root '%s' is too long", root);
-		for (char *p = path + 1; *p; p++) {
-			if (*p != '/')
-				continue;
-			*p = '\0';
-			if (mkdir(path, 0755) < 0 && errno != EEXIST)
-				return plumb_error_set(PLUMB_ERROR, "cannot create %s: %s", path, strerror(errno));
-			*p = '/';
-		}
-		if (mkdir(path, 0755) < 0 && errno != EEXIST)
-			return plumb_error_set(PLUMB_ERROR, "cannot create %s: %s", path, strerror(errno));
-	}
+	if (create && *root && (error = plumb_fs_make_directories(root, 0755)) < 0)
+		return error;
 	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return plumb_error_set(errno == ENOENT ? PLUMB_ENOTFOUND : PLUMB_ERROR, "cannot open root %s: %s", root,
@@ -457,6 +477,51 @@ int plumb_fs_remove(int root_fd, const char *rel, int recursive)
 done:
 	close(dir_fd);
 	return error;
+}
+
+/* A temporary file's writer, from its name: PLUMB_FS_TEMP_PREFIX "PID." ... */
+static long temp_owner(const char *name)
+{
+	size_t prefix = strlen(PLUMB_FS_TEMP_PREFIX);
+	if (strncmp(name, PLUMB_FS_TEMP_PREFIX, prefix) != 0)
+		return -1;
+	char *end;
+	long pid = strtol(name + prefix, &end, 10);
+	return (*end == '.' && pid > 0) ? pid : -1;
+}
+
+int plumb_fs_remove_stale_temporaries(int root_fd, const char *dir)
+{
+	int fd;
+	int removed = 0;
+
+	if (!*dir) {
+		fd = fcntl(root_fd, F_DUPFD_CLOEXEC, 0);
+	} else {
+		int parent_fd;
+		const char *base;
+		if (plumb_fs_open_parent(&parent_fd, &base, root_fd, dir, 0) < 0)
+			return 0;
+		fd = openat(parent_fd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(parent_fd);
+	}
+	if (fd < 0)
+		return 0;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return 0;
+	}
+	struct dirent *entry;
+	while ((entry = readdir(d)) != NULL) {
+		long pid = temp_owner(entry->d_name);
+		if (pid < 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		if (unlinkat(dirfd(d), entry->d_name, 0) == 0)
+			removed++;
+	}
+	closedir(d);
+	return removed;
 }
 
 static int parse_id(unsigned long *out, const char *s)

@@ -28,6 +28,13 @@
 #define PLUMB_FS_TEMP_PREFIX ".plumb-tmp."
 #define PLUMB_FS_KEEP ((mode_t)-1)
 
+/*
+ * mkdir -p of an absolute or relative path (not beneath a root: for roots,
+ * the state directory and the cache): directories it makes get mode; ones
+ * that exist are fine. PLUMB_ERROR naming the first that cannot be made.
+ */
+int plumb_fs_make_directories(const char *dir, mode_t mode);
+
 /* Open root as a directory; with create, make it and its parents (0755). */
 int plumb_fs_open_root(int *fd_out, const char *root, int create);
 
@@ -75,6 +82,13 @@ int plumb_fs_set_attributes(int root_fd, const char *rel, mode_t mode, uid_t uid
  * an error. Never follows a symlink.
  */
 int plumb_fs_remove(int root_fd, const char *rel, int recursive);
+
+/*
+ * Remove the temporary files an interrupted write left in the directory
+ * dir (beneath root_fd; "" is the root): ".plumb-tmp.PID.*" entries whose
+ * process is gone. Returns how many were removed; a missing directory has none.
+ */
+int plumb_fs_remove_stale_temporaries(int root_fd, const char *dir);
 
 /* Resolve an owner or group given by name or number; PLUMB_ENOTFOUND if unknown. */
 int plumb_fs_lookup_user(uid_t *out, const char *name);
