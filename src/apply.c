@@ -1,5 +1,7 @@
 #include "util/common.h"
 #include "apply.h"
+#include "util/fs.h"
+#include "util/path.h"
 
 #include <stdlib.h>
 #include <time.h>
@@ -53,8 +55,10 @@ static int record_result(const plumb_plan *plan, const plumb_action *action, con
 		return plumb_store_inventory_delete(store, plan->destination, action->key);
 	if ((error = action->provider->observe(&observed, ctx, action->key, action->kind)) < 0)
 		return error;
-	fill_entry(&entry, plan, action, observed.fingerprint);
+	char *fingerprint = plumb_plan_fingerprint(plan, observed.fingerprint, action->sensitive);
+	fill_entry(&entry, plan, action, fingerprint);
 	error = plumb_store_inventory_put(store, &entry);
+	free(fingerprint);
 	plumb_observed_release(action->provider, &observed);
 	return error;
 }
@@ -89,14 +93,38 @@ static int run_action(const plumb_action *action, const plumb_provider_context *
 	}
 }
 
+/*
+ * An interrupted apply can leave a temporary file next to a file it was
+ * writing. Clear them from every directory this plan writes into, and,
+ * after a crash (everywhere), from every directory the plan touches.
+ */
+static void remove_stale_temporaries(const plumb_plan *plan, const plumb_provider_context *ctx, int after_crash)
+{
+	char *previous = NULL;
+	for (size_t i = 0; i < plan->count; i++) {
+		const plumb_action *action = &plan->actions[i];
+		int writes = action->type == PLUMB_ACTION_CREATE || action->type == PLUMB_ACTION_UPDATE;
+		if (!writes && !after_crash)
+			continue;
+		char *dir = plumb_path_dirname(action->key);
+		/* Actions come parents first, so one directory's objects are mostly adjacent. */
+		if (!previous || strcmp(previous, dir) != 0)
+			plumb_fs_remove_stale_temporaries(ctx->root_fd, dir);
+		free(previous);
+		previous = dir;
+	}
+	free(previous);
+}
+
 int plumb_apply(plumb_apply_report *report, const plumb_plan *plan, const plumb_provider_context *ctx,
-		plumb_store *store, FILE *progress)
+		plumb_store *store, int after_crash, FILE *progress)
 {
 	int error;
 
 	memset(report, 0, sizeof(*report));
 	if ((error = record_intent(plan, store)) < 0)
 		return plumb_error_wrap(error, "cannot record the inventory before applying");
+	remove_stale_temporaries(plan, ctx, after_crash);
 
 	for (size_t i = 0; i < plan->count; i++) {
 		const plumb_action *action = &plan->actions[i];

@@ -27,10 +27,13 @@ typedef struct {
 
 /*
  * Apply plan to the live state through ctx, recording in store. progress
- * gets one line per action done (NULL for none). Returns 0, or the failing
- * action's error (message in the error slot, naming the object).
+ * gets one line per action done (NULL for none). after_crash says the last
+ * apply to this destination never finished: temporary files it may have
+ * left are looked for beside every object, not only those written now.
+ * Returns 0, or the failing action's error (message in the error slot,
+ * naming the object).
  */
 int plumb_apply(plumb_apply_report *report, const plumb_plan *plan, const plumb_provider_context *ctx,
-		plumb_store *store, FILE *progress);
+		plumb_store *store, int after_crash, FILE *progress);
 
 #endif

@@ -266,6 +266,30 @@ static void describe_known_kinds(plumb_buf *out, const char *api_version)
 	}
 }
 
+/* spec.sensitive: true marks a resource whose content is shown nowhere. */
+static int is_sensitive(struct fy_node *spec)
+{
+	struct fy_node *flag = spec && fy_node_get_type(spec) == FYNT_MAPPING
+				       ? fy_node_mapping_lookup_by_string(spec, "sensitive", FY_NT)
+				       : NULL;
+	size_t len = 0;
+	const char *text = flag && fy_node_get_type(flag) == FYNT_SCALAR ? fy_node_get_scalar(flag, &len) : NULL;
+	return text && len == 4 && !memcmp(text, "true", 4);
+}
+
+#define SENSITIVE_MASK "(sensitive)"
+
+/* Replace spec.content in both renderings of a sensitive resource. */
+static void mask_content(struct fy_document *doc, struct fy_node *spec, json_t *json)
+{
+	struct fy_node_pair *pair = fy_node_mapping_lookup_pair_by_string(spec, "content", FY_NT);
+	if (pair)
+		fy_node_pair_set_value(pair, fy_node_create_scalar(doc, SENSITIVE_MASK, FY_NT));
+	json_t *json_spec = json_object_get(json, "spec");
+	if (json_object_get(json_spec, "content"))
+		json_object_set_new(json_spec, "content", json_string(SENSITIVE_MASK));
+}
+
 static void load_document(manifest_file *file, struct fy_document *doc, plumb_source *source)
 {
 	plumb_diags *diags = &file->diags;
@@ -301,6 +325,9 @@ static void load_document(manifest_file *file, struct fy_document *doc, plumb_so
 	}
 
 	if (resource.api_version && resource.kind) {
+		/* Name the field at fault: kind when the apiVersion is known, else the apiVersion. */
+		struct fy_node *api_node = fy_node_mapping_lookup_by_string(root, "apiVersion", FY_NT);
+		struct fy_node *kind_node = fy_node_mapping_lookup_by_string(root, "kind", FY_NT);
 		resource.provider = plumb_provider_find(resource.api_version, resource.kind);
 		if (!resource.provider) {
 			plumb_buf known = PLUMB_BUF_INIT;
@@ -309,10 +336,10 @@ static void load_document(manifest_file *file, struct fy_document *doc, plumb_so
 				api_known |= !strcmp((*p)->api_version, resource.api_version);
 			describe_known_kinds(&known, api_known ? resource.api_version : NULL);
 			if (api_known)
-				plumb_diags_add(diags, pos, "unknown kind \"%s\" for apiVersion %s (known: %s)", resource.kind,
+				plumb_diags_add(diags, plumb_spec_node_position(kind_node, file->path), "unknown kind \"%s\" for apiVersion %s (known: %s)", resource.kind,
 						resource.api_version, known.ptr);
 			else
-				plumb_diags_add(diags, pos, "unknown apiVersion \"%s\" (known: %s)", resource.api_version,
+				plumb_diags_add(diags, plumb_spec_node_position(api_node, file->path), "unknown apiVersion \"%s\" (known: %s)", resource.api_version,
 						known.ptr);
 			plumb_buf_release(&known);
 		}
@@ -331,11 +358,6 @@ static void load_document(manifest_file *file, struct fy_document *doc, plumb_so
 	resource.file = plumb_xstrdup(file->path);
 	resource.line = pos.line;
 	resource.column = pos.column;
-	resource.json = json_dumps(json, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(json);
-	resource.yaml = fy_emit_document_to_string(doc, FYECF_MODE_BLOCK | FYECF_WIDTH_INF);
-	if (!resource.yaml)
-		resource.yaml = plumb_xstrdup("");
 
 	PLUMB_GROW(file->set.resources, file->set.resource_count, file->set.resource_capacity);
 	size_t index = file->set.resource_count++;
@@ -347,6 +369,16 @@ static void load_document(manifest_file *file, struct fy_document *doc, plumb_so
 	plumb_spec spec = { spec_node, file->path, "spec",
 			    spec_pair ? plumb_spec_node_position(fy_node_pair_key(spec_pair), file->path) : pos };
 	file->set.resources[index].provider->expand(&file->set, index, &spec, source, diags);
+
+	/* Renderings are made after expansion, which still needed the content that masking hides. */
+	if (is_sensitive(spec_node))
+		mask_content(doc, spec_node, json);
+	file->set.resources[index].json = json_dumps(json, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(json);
+	file->set.resources[index].yaml = fy_emit_document_to_string(
+		doc, FYECF_MODE_BLOCK | FYECF_WIDTH_INF | FYECF_DOC_START_MARK_OFF);
+	if (!file->set.resources[index].yaml)
+		file->set.resources[index].yaml = plumb_xstrdup("");
 }
 
 /* Find an alias anywhere below node: plumb does not expand them (they can multiply a small file enormously). */
@@ -479,7 +511,7 @@ static int lies_in_content(const char *file, const char *load_path, manifest_fil
 			const char *content = set->content_paths[j];
 			if (!strcmp(file, content))
 				return 1;
-			/* A folder that holds the manifests themselves is not excluded wholesale. */
+			/* A Tree folder that holds the manifests themselves is not excluded wholesale. */
 			if (plumb_path_is_within(file, content) && !plumb_path_is_within(load_path, content))
 				return 1;
 		}

@@ -5,7 +5,7 @@
  * path names one YAML file, or a folder: then every *.yaml and *.yml file
  * below it is read, except below a name that starts with "." and inside
  * the repository paths that resources use as content (a Tree's source
- * folder, a File source's folder). A file holds one or more documents
+ * folder, a File's source file). A file holds one or more documents
  * separated by "---".
  *
  * Validation collects every problem before failing: YAML syntax, unknown

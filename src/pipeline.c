@@ -3,7 +3,9 @@
 #include "util/fs.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <sys/random.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -144,13 +146,50 @@ plumb_provider_context plumb_pipeline_context(const plumb_pipeline *p)
 	return ctx;
 }
 
-int plumb_pipeline_plan(plumb_pipeline *p, int create_root)
+/*
+ * The state directory's fingerprint key: 32 random bytes in STATE/fingerprint.key
+ * (0600), made on first use. The store has been opened, so the directory exists.
+ */
+static int load_fingerprint_key(unsigned char key[32], const char *state_dir)
+{
+	char *path = plumb_xprintf("%s/fingerprint.key", state_dir);
+	int error = 0;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		unsigned char fresh[32];
+		if (getrandom(fresh, sizeof(fresh), 0) != (ssize_t)sizeof(fresh)) {
+			error = plumb_error_set(PLUMB_ERROR, "cannot get random bytes: %s", strerror(errno));
+			goto done;
+		}
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			int written = write(fd, fresh, sizeof(fresh)) == (ssize_t)sizeof(fresh) && fsync(fd) == 0;
+			close(fd);
+			if (!written) {
+				unlink(path);
+				error = plumb_error_set(PLUMB_ERROR, "cannot write %s", path);
+				goto done;
+			}
+		}
+		/* Made here or by a plumb that raced us: read what is there. */
+		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	}
+	if (fd < 0 || read(fd, key, 32) != 32)
+		error = plumb_error_set(PLUMB_ERROR, "cannot read %s: %s", path, fd < 0 ? strerror(errno) : "too short");
+	if (fd >= 0)
+		close(fd);
+done:
+	free(path);
+	return error;
+}
+
+int plumb_pipeline_plan(plumb_pipeline *p)
 {
 	int error;
 
 	p->destination = plumb_destination_path(p->options.root);
-	error = plumb_fs_open_root(&p->root_fd, p->destination, create_root);
-	if (error == PLUMB_ENOTFOUND && !create_root) {
+	error = plumb_fs_open_root(&p->root_fd, p->destination, 0);
+	if (error == PLUMB_ENOTFOUND) {
 		p->root_fd = -1; /* nothing there yet: every object is absent */
 	} else if (error < 0) {
 		error_line(NULL);
@@ -163,6 +202,10 @@ int plumb_pipeline_plan(plumb_pipeline *p, int create_root)
 	}
 	plumb_plan_init(&p->plan, plumb_source_name(p->source), p->options.revision, p->commit, p->set.path,
 			p->application, p->destination);
+	if ((error = load_fingerprint_key(p->plan.fingerprint_key, p->state_dir)) < 0) {
+		error_line("state");
+		return error;
+	}
 	plumb_provider_context ctx = plumb_pipeline_context(p);
 	if ((error = plumb_plan_build(&p->plan, &p->set, &p->inventory, &ctx)) < 0) {
 		error_line("plan");
@@ -178,6 +221,17 @@ int plumb_pipeline_apply(plumb_pipeline *p, FILE *out)
 	plumb_provider_context ctx = plumb_pipeline_context(p);
 	int error;
 
+	if (p->root_fd < 0 && (error = plumb_fs_open_root(&p->root_fd, p->destination, 1)) < 0) {
+		error_line(NULL);
+		return error;
+	}
+	ctx.root_fd = p->root_fd;
+
+	plumb_sync_record last = { 0 };
+	int after_crash = plumb_store_sync_last(&last, p->store, p->destination, p->application) == 0 &&
+			  last.result == PLUMB_SYNC_RUNNING;
+	plumb_sync_record_release(&last);
+
 	record.application = p->application;
 	record.destination = p->destination;
 	record.repo = (char *)plumb_source_name(p->source);
@@ -188,7 +242,7 @@ int plumb_pipeline_apply(plumb_pipeline *p, FILE *out)
 		error_line("store");
 		return error;
 	}
-	error = plumb_apply(&report, &p->plan, &ctx, p->store, out);
+	error = plumb_apply(&report, &p->plan, &ctx, p->store, after_crash, out);
 	record.created = report.created;
 	record.updated = report.updated;
 	record.deleted = report.deleted;

@@ -57,13 +57,12 @@ int plumb_pipeline_resolve(plumb_pipeline *p, FILE *info);
 int plumb_pipeline_load(plumb_pipeline *p);
 
 /*
- * Open the destination and the store and build the plan. create_root makes
- * the destination root when it is missing (apply); without it a missing
- * root plans as empty (plan changes nothing, not even that).
+ * Open the destination and the store and build the plan. A destination
+ * root that does not exist plans as empty: planning creates nothing.
  */
-int plumb_pipeline_plan(plumb_pipeline *p, int create_root);
+int plumb_pipeline_plan(plumb_pipeline *p);
 
-/* Apply the plan and record the sync; progress lines go to out. */
+/* Apply the plan (creating the destination root if needed) and record the sync; progress lines go to out. */
 int plumb_pipeline_apply(plumb_pipeline *p, FILE *out);
 
 /* The provider context for the destination. */

@@ -2,7 +2,10 @@
 #include "plan.h"
 #include "util/path.h"
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdlib.h>
+#include <time.h>
 
 void plumb_plan_init(plumb_plan *plan, const char *repo, const char *revision, const char *commit, const char *path,
 		     const char *application, const char *destination)
@@ -14,6 +17,26 @@ void plumb_plan_init(plumb_plan *plan, const char *repo, const char *revision, c
 	plan->path = plumb_xstrdup(path);
 	plan->application = plumb_xstrdup(application);
 	plan->destination = plumb_xstrdup(destination);
+	char when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+	plan->created_at = plumb_xstrdup(when);
+}
+
+char *plumb_plan_fingerprint(const plumb_plan *plan, const char *observed, int sensitive)
+{
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	char hex[2 * EVP_MAX_MD_SIZE + 1];
+
+	if (!sensitive || !strcmp(observed, "absent"))
+		return plumb_xstrdup(observed);
+	HMAC(EVP_sha256(), plan->fingerprint_key, sizeof(plan->fingerprint_key), (const unsigned char *)observed,
+	     strlen(observed), mac, &len);
+	for (unsigned int i = 0; i < len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+	return plumb_xprintf("sensitive %s", hex);
 }
 
 static int compare_object_ptr(const void *a, const void *b)
@@ -91,7 +114,8 @@ static int plan_declared(plumb_plan *plan, const plumb_manifest_set *set, const 
 	action->display = plumb_xstrdup(object->display);
 	action->kind = plumb_xstrdup(object->kind);
 	action->resource = plumb_xstrdup(set->resources[object->resource].identity);
-	action->fingerprint = plumb_xstrdup(observed.fingerprint);
+	action->sensitive = object->sensitive;
+	action->fingerprint = plumb_plan_fingerprint(plan, observed.fingerprint, object->sensitive);
 	action->in_inventory = entry != NULL;
 	if ((error = object->provider->compare(&action->change, ctx, object, &observed, object->kind)) < 0)
 		goto done;
@@ -174,8 +198,9 @@ int plumb_plan_build(plumb_plan *plan, const plumb_manifest_set *set, const plum
 		if ((error = plan_prune(plan, entry, ctx)) < 0)
 			goto done;
 	}
-	qsort(plan->actions + first_prune, plan->count - first_prune, sizeof(*plan->actions),
-	      compare_action_deepest_first);
+	if (plan->count > first_prune)
+		qsort(plan->actions + first_prune, plan->count - first_prune, sizeof(*plan->actions),
+		      compare_action_deepest_first);
 done:
 	free(objects);
 	free(entries);
@@ -264,5 +289,6 @@ void plumb_plan_release(plumb_plan *plan)
 	free(plan->path);
 	free(plan->application);
 	free(plan->destination);
+	free(plan->created_at);
 	memset(plan, 0, sizeof(*plan));
 }

@@ -32,6 +32,7 @@ typedef struct {
 	int created;       /* for the inventory: plumb created (or will create) the object */
 	int in_inventory;  /* the object has an inventory row */
 	int forget;        /* the object leaves the inventory after this action */
+	int sensitive;     /* the object's content is shown nowhere */
 	plumb_change change;
 } plumb_action;
 
@@ -42,12 +43,19 @@ typedef struct {
 	char *path;
 	char *application;
 	char *destination;
+	char *created_at; /* when the plan was made, UTC, ISO 8601 */
 	plumb_action *actions;
 	size_t count;
 	size_t capacity;
 	unsigned to_create;
 	unsigned to_update;
 	unsigned to_delete;
+	/*
+	 * Keys the fingerprints of sensitive objects (an HMAC instead of their
+	 * content id), so that plans and the store cannot be used to guess a
+	 * secret. Local to a state directory; all zero until set.
+	 */
+	unsigned char fingerprint_key[32];
 } plumb_plan;
 
 /* Start an empty plan; every string is copied. */
@@ -63,6 +71,9 @@ void plumb_plan_init(plumb_plan *plan, const char *repo, const char *revision, c
  */
 int plumb_plan_build(plumb_plan *plan, const plumb_manifest_set *set, const plumb_inventory *inventory,
 		     const plumb_provider_context *ctx);
+
+/* The fingerprint plumb shows and stores for an observed one: keyed for a sensitive object. New string. */
+char *plumb_plan_fingerprint(const plumb_plan *plan, const char *observed, int sensitive);
 
 /* True when some action changes something. */
 int plumb_plan_has_changes(const plumb_plan *plan);

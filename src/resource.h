@@ -39,6 +39,7 @@ typedef struct {
 	size_t resource;    /* index of the declaring resource in the set */
 	plumb_position position; /* where in the manifest it was declared */
 	int inventoried;    /* 0 for objects that only assert absence: never in the inventory */
+	int sensitive;      /* its content is shown nowhere: not in diffs, plans, renderings or the store */
 	void *desired;      /* provider-owned description of the wanted state */
 } plumb_object;
 

@@ -1,7 +1,9 @@
 #include "util/common.h"
 #include "cmd/cmd.h"
+#include "planfile.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 /* Ask as Terraform does: only "yes" goes ahead. */
@@ -23,34 +25,116 @@ static int confirmed(void)
 }
 
 /* Plan, show, confirm, apply and record; sync is the same without the question. */
-static int plan_and_apply(int argc, char **argv, int always_approve)
+static int plan_and_apply(const plumb_cli *cli, const char *command, int always_approve)
 {
-	plumb_cli cli;
 	plumb_pipeline p;
+	plumb_lock *lock = NULL;
 	int code = PLUMB_EXIT_ERROR;
-	unsigned mask = OPT_SOURCE | OPT_ROOT | OPT_NO_COLOR | (always_approve ? 0 : OPT_AUTO_APPROVE);
 
-	if (plumb_cli_parse(&cli, argc, argv, mask) < 0)
+	if (cli->arg_count) {
+		fprintf(stderr, "plumb %s: unexpected argument '%s'\n", command, cli->args[0]);
 		return PLUMB_EXIT_ERROR;
-	plumb_pipeline_init(&p, &cli.pipeline);
-	if (plumb_pipeline_resolve(&p, stdout) < 0 || plumb_pipeline_load(&p) < 0 || plumb_pipeline_plan(&p, 1) < 0)
+	}
+	plumb_pipeline_init(&p, &cli->pipeline);
+	if (plumb_pipeline_resolve(&p, stdout) < 0 || plumb_pipeline_load(&p) < 0 ||
+	    !(lock = plumb_cli_lock(cli, p.state_dir, command)) || plumb_pipeline_plan(&p) < 0)
 		goto done;
-	plumb_plan_print(&p.plan, stdout, cli.color);
-	if (plumb_plan_has_changes(&p.plan) && !always_approve && !cli.auto_approve && !confirmed())
+	plumb_plan_print(&p.plan, stdout, cli->color);
+	if (plumb_plan_has_changes(&p.plan) && !always_approve && !cli->auto_approve && !confirmed())
 		goto done;
 	if (plumb_pipeline_apply(&p, stdout) == 0)
 		code = PLUMB_EXIT_OK;
 done:
 	plumb_pipeline_release(&p);
+	plumb_lock_release(lock);
+	return code;
+}
+
+/*
+ * Apply a saved plan: exactly its actions, or nothing. The plan's commit is
+ * planned again against the live state and must come out the same.
+ */
+static int apply_saved(const plumb_cli *cli, const char *file)
+{
+	plumb_plan saved;
+	plumb_pipeline p;
+	plumb_pipeline_options options = cli->pipeline;
+	plumb_lock *lock = NULL;
+	plumb_buf stale = PLUMB_BUF_INIT;
+	int code = PLUMB_EXIT_ERROR;
+
+	if (plumb_planfile_read(&saved, file) < 0) {
+		fprintf(stderr, "plumb: %s\n", plumb_error_last());
+		plumb_plan_release(&saved);
+		return PLUMB_EXIT_ERROR;
+	}
+	options.repo = saved.repo;
+	options.revision = *saved.revision ? saved.revision : NULL;
+	options.path = saved.path;
+	options.root = saved.destination;
+	plumb_pipeline_init(&p, &options);
+	if (plumb_pipeline_resolve(&p, stdout) < 0)
+		goto done;
+	if (strcmp(p.commit, saved.commit) != 0) {
+		if (!cli->allow_moved_revision) {
+			fprintf(stderr,
+				"plumb: the plan is stale: revision '%s' now resolves to %s, the plan was made for %s; "
+				"nothing was applied (make a new plan, or pass --allow-moved-revision to apply the "
+				"planned commit anyway)\n",
+				*saved.revision ? saved.revision : "HEAD", p.commit, saved.commit);
+			goto done;
+		}
+		printf("Revision '%s' has moved to %.12s; applying the planned commit %.12s as allowed.\n",
+		       *saved.revision ? saved.revision : "HEAD", p.commit, saved.commit);
+		memcpy(p.commit, saved.commit, sizeof(p.commit));
+	}
+	if (plumb_pipeline_load(&p) < 0 || !(lock = plumb_cli_lock(cli, p.state_dir, "apply")) ||
+	    plumb_pipeline_plan(&p) < 0)
+		goto done;
+	if (plumb_planfile_compare(&saved, &p.plan, &stale) > 0) {
+		fprintf(stderr, "plumb: the plan is stale; nothing was applied:\n%s", stale.ptr);
+		fprintf(stderr, "plumb: make a new plan and review it\n");
+		goto done;
+	}
+	plumb_plan_print(&p.plan, stdout, cli->color);
+	if (plumb_pipeline_apply(&p, stdout) == 0)
+		code = PLUMB_EXIT_OK;
+done:
+	plumb_buf_release(&stale);
+	plumb_pipeline_release(&p);
+	plumb_lock_release(lock);
+	plumb_plan_release(&saved);
 	return code;
 }
 
 int plumb_cmd_apply(int argc, char **argv)
 {
-	return plan_and_apply(argc, argv, 0);
+	plumb_cli cli;
+	unsigned mask = OPT_SOURCE | OPT_ROOT | OPT_NO_COLOR | OPT_LOCK_TIMEOUT | OPT_AUTO_APPROVE |
+			OPT_ALLOW_MOVED_REVISION;
+
+	if (plumb_cli_parse(&cli, argc, argv, mask) < 0)
+		return PLUMB_EXIT_ERROR;
+	if (cli.arg_count == 0) {
+		if (cli.allow_moved_revision) {
+			fprintf(stderr, "plumb apply: --allow-moved-revision goes with a plan file\n");
+			return PLUMB_EXIT_ERROR;
+		}
+		return plan_and_apply(&cli, "apply", 0);
+	}
+	/* A plan file names its repository, revision, path and root: nothing may override them. */
+	if (cli.arg_count > 1 || cli.pipeline.repo || cli.pipeline.revision || cli.pipeline.path || cli.pipeline.root) {
+		fprintf(stderr, "usage: plumb apply PLAN_FILE [--state DIR] [--allow-moved-revision] "
+				"[--lock-timeout D]\n(the plan names its repository, revision, path and root)\n");
+		return PLUMB_EXIT_ERROR;
+	}
+	return apply_saved(&cli, cli.args[0]);
 }
 
 int plumb_cmd_sync(int argc, char **argv)
 {
-	return plan_and_apply(argc, argv, 1);
+	plumb_cli cli;
+	if (plumb_cli_parse(&cli, argc, argv, OPT_SOURCE | OPT_ROOT | OPT_NO_COLOR | OPT_LOCK_TIMEOUT) < 0)
+		return PLUMB_EXIT_ERROR;
+	return plan_and_apply(&cli, "sync", 1);
 }

@@ -1,5 +1,6 @@
 #include "util/common.h"
 #include "cmd/cmd.h"
+#include "util/duration.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -19,6 +20,9 @@ static const struct {
 	{ { "auto-approve", no_argument, NULL, 'y' }, OPT_AUTO_APPROVE },
 	{ { "detailed-exitcode", no_argument, NULL, 'x' }, OPT_DETAILED_EXITCODE },
 	{ { "no-color", no_argument, NULL, 'n' }, OPT_NO_COLOR },
+	{ { "out", required_argument, NULL, 'O' }, OPT_OUT },
+	{ { "allow-moved-revision", no_argument, NULL, 'm' }, OPT_ALLOW_MOVED_REVISION },
+	{ { "lock-timeout", required_argument, NULL, 'l' }, OPT_LOCK_TIMEOUT },
 };
 
 int plumb_cli_parse(plumb_cli *cli, int argc, char **argv, unsigned mask)
@@ -38,7 +42,7 @@ int plumb_cli_parse(plumb_cli *cli, int argc, char **argv, unsigned mask)
 	optind = 1;
 	opterr = 0;
 	for (;;) {
-		int c = getopt_long(argc, argv, (mask & OPT_OUTPUT) ? "+o:h" : "+h", options, NULL);
+		int c = getopt_long(argc, argv, (mask & OPT_OUTPUT) ? ":o:h" : ":h", options, NULL);
 		if (c == -1)
 			break;
 		switch (c) {
@@ -69,6 +73,18 @@ int plumb_cli_parse(plumb_cli *cli, int argc, char **argv, unsigned mask)
 		case 'n':
 			no_color = 1;
 			break;
+		case 'O':
+			cli->out = optarg;
+			break;
+		case 'm':
+			cli->allow_moved_revision = 1;
+			break;
+		case 'l':
+			if (plumb_duration_parse(&cli->lock_timeout_ms, optarg) < 0) {
+				fprintf(stderr, "plumb %s: --lock-timeout: %s\n", argv[0], plumb_error_last());
+				return -1;
+			}
+			break;
 		case 'h':
 			plumb_cmd_help(2, (char *[]){ "help", argv[0], NULL });
 			exit(PLUMB_EXIT_OK);
@@ -81,9 +97,33 @@ int plumb_cli_parse(plumb_cli *cli, int argc, char **argv, unsigned mask)
 			return -1;
 		}
 	}
+	if ((mask & OPT_OUT) && strcmp(cli->output, "text") != 0 && strcmp(cli->output, "json") != 0) {
+		cli->out = cli->output;
+		cli->output = "text";
+	}
+	if (strcmp(cli->output, "text") != 0 && strcmp(cli->output, "json") != 0 &&
+	    strcmp(cli->output, "yaml") != 0) {
+		fprintf(stderr, "plumb %s: -o must be text or json, not '%s'\n", argv[0], cli->output);
+		return -1;
+	}
 	cli->args = argv + optind;
 	cli->arg_count = argc - optind;
 	const char *env = getenv("NO_COLOR");
 	cli->color = !no_color && !(env && *env) && isatty(STDOUT_FILENO);
 	return 0;
+}
+
+int plumb_cli_json(const plumb_cli *cli)
+{
+	return !strcmp(cli->output, "json");
+}
+
+plumb_lock *plumb_cli_lock(const plumb_cli *cli, const char *state_dir, const char *purpose)
+{
+	plumb_lock *lock = NULL;
+	if (plumb_lock_acquire(&lock, state_dir, purpose, cli->lock_timeout_ms) < 0) {
+		fprintf(stderr, "plumb: %s\n", plumb_error_last());
+		return NULL;
+	}
+	return lock;
 }

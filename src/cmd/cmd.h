@@ -8,6 +8,7 @@
 #ifndef PLUMB_CMD_H
 #define PLUMB_CMD_H
 
+#include "lock.h"
 #include "pipeline.h"
 
 enum {
@@ -27,12 +28,18 @@ enum {
 	OPT_AUTO_APPROVE = 1u << 6,
 	OPT_DETAILED_EXITCODE = 1u << 7,
 	OPT_NO_COLOR = 1u << 8,
+	OPT_OUT = 1u << 9,
+	OPT_ALLOW_MOVED_REVISION = 1u << 10,
+	OPT_LOCK_TIMEOUT = 1u << 11,
 };
 #define OPT_SOURCE (OPT_REPO | OPT_REVISION | OPT_PATH | OPT_STATE)
 
 typedef struct {
 	plumb_pipeline_options pipeline;
 	const char *output; /* -o: "text" unless given */
+	const char *out;    /* --out FILE, or -o FILE when FILE is not a format name */
+	int allow_moved_revision;
+	unsigned lock_timeout_ms;
 	int auto_approve;
 	int detailed_exitcode;
 	int color; /* stdout is a terminal, NO_COLOR is unset and --no-color was not given */
@@ -43,6 +50,7 @@ typedef struct {
 /*
  * Parse argv (argv[0] is the command name) accepting the options in mask.
  * Returns 0, or prints a message naming the bad option and returns -1.
+ * With OPT_OUT, "-o FILE" for anything but "text" and "json" means --out FILE.
  */
 int plumb_cli_parse(plumb_cli *cli, int argc, char **argv, unsigned mask);
 
@@ -52,6 +60,12 @@ typedef struct {
 	const char *summary;
 	const char *usage; /* the full help text */
 } plumb_command;
+
+/* "json" asked for with -o. */
+int plumb_cli_json(const plumb_cli *cli);
+
+/* Take the state directory's lock for purpose, printing why not; NULL on failure. */
+plumb_lock *plumb_cli_lock(const plumb_cli *cli, const char *state_dir, const char *purpose);
 
 /* Every command, NULL-name terminated. */
 const plumb_command *plumb_commands(void);
@@ -63,6 +77,7 @@ int plumb_cmd_plan(int argc, char **argv);
 int plumb_cmd_apply(int argc, char **argv);
 int plumb_cmd_sync(int argc, char **argv);
 int plumb_cmd_status(int argc, char **argv);
+int plumb_cmd_show(int argc, char **argv);
 int plumb_cmd_version(int argc, char **argv);
 int plumb_cmd_help(int argc, char **argv);
 

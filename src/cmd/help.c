@@ -20,26 +20,37 @@ static const plumb_command commands[] = {
 	  "Print every resource of the revision: YAML documents, or one JSON object per line.\n\n" SOURCE_OPTIONS
 	  "  -o, --output FMT    yaml (default) or json\n" },
 	{ "plan", plumb_cmd_plan, "show what a sync would change",
-	  "usage: plumb plan --repo PATH|URL [--revision REV] [--path P] --root DIR [--detailed-exitcode]\n\n"
+	  "usage: plumb plan --repo PATH|URL [--revision REV] [--path P] --root DIR [-o text|json|FILE]\n\n"
 	  "Compare the revision with the live state under DIR and print what would change, with unified\n"
 	  "diffs for text. Nothing is changed.\n\n" SOURCE_OPTIONS
 	  "  --root DIR          destination root: every managed path lives under it (default: /)\n"
+	  "  -o text|json        print the plan for people (default) or as the plan file's JSON\n"
+	  "  -o FILE, --out FILE also save the plan file for review and 'plumb apply FILE'\n"
 	  "  --detailed-exitcode exit 2 when there are changes, 0 when there are none, 1 on error\n"
 	  "  --no-color          no colours even on a terminal (NO_COLOR is respected too)\n" },
-	{ "apply", plumb_cmd_apply, "plan, confirm and apply",
-	  "usage: plumb apply --repo PATH|URL [--revision REV] [--path P] --root DIR [--auto-approve]\n\n"
-	  "Plan, show the plan, ask for confirmation (unless --auto-approve), and apply it. Stops at the\n"
-	  "first failing action and says what was done and what was not.\n\n" SOURCE_OPTIONS
-	  "  --root DIR          destination root (default: /)\n"
+	{ "show", plumb_cmd_show, "print a saved plan",
+	  "usage: plumb show PLAN_FILE [-o text|json]\n\n"
+	  "Verify a plan file (format, version, checksum) and print it as 'plumb plan' does, or as JSON.\n" },
+	{ "apply", plumb_cmd_apply, "apply a saved plan, or plan, confirm and apply",
+	  "usage: plumb apply PLAN_FILE [--allow-moved-revision] [--state DIR] [--lock-timeout D]\n"
+	  "       plumb apply --repo PATH|URL [--revision REV] [--path P] --root DIR [--auto-approve]\n\n"
+	  "With a plan file: carry out exactly its actions. The plan is refused, and nothing changes, when\n"
+	  "its revision now resolves to another commit (unless --allow-moved-revision: the planned commit\n"
+	  "is applied) or when any object is no longer as it was observed.\n"
+	  "Without: plan, show the plan, ask for confirmation (unless --auto-approve), and apply.\n"
+	  "Either way the first failing action stops the apply and plumb says what was done and what not.\n\n"
+	  SOURCE_OPTIONS "  --root DIR          destination root (default: /)\n"
 	  "  --auto-approve      apply without asking\n"
+	  "  --lock-timeout D    wait up to D (e.g. 30s, 5m) for another apply to finish (default: 0)\n"
 	  "  --no-color          no colours\n" },
 	{ "sync", plumb_cmd_sync, "plan and apply without asking",
 	  "usage: plumb sync --repo PATH|URL [--revision REV] [--path P] --root DIR\n\n"
 	  "Make the live state under DIR match the revision: create, update, and prune what plumb created\n"
 	  "and git no longer declares.\n\n" SOURCE_OPTIONS "  --root DIR          destination root (default: /)\n"
+	  "  --lock-timeout D    wait up to D for another apply to finish (default: 0, fail at once)\n"
 	  "  --no-color          no colours\n" },
 	{ "status", plumb_cmd_status, "show what plumb manages under a root",
-	  "usage: plumb status --root DIR [--state DIR]\n\n"
+	  "usage: plumb status --root DIR [--state DIR] [-o text|json]\n\n"
 	  "Print the last sync into DIR and every object plumb manages there.\n" },
 	{ "version", plumb_cmd_version, "print the version", "usage: plumb version\n" },
 	{ "help", plumb_cmd_help, "show help for a command", "usage: plumb help [COMMAND]\n" },

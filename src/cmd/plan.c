@@ -1,23 +1,43 @@
 #include "util/common.h"
 #include "cmd/cmd.h"
+#include "planfile.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
-/* plan = source + load + observe and compare: what would change. */
+/* plan = source + load + observe and compare: what would change; optionally saved for review. */
 int plumb_cmd_plan(int argc, char **argv)
 {
 	plumb_cli cli;
 	plumb_pipeline p;
 	int code = PLUMB_EXIT_ERROR;
+	unsigned mask = OPT_SOURCE | OPT_ROOT | OPT_DETAILED_EXITCODE | OPT_NO_COLOR | OPT_OUTPUT | OPT_OUT;
 
-	if (plumb_cli_parse(&cli, argc, argv, OPT_SOURCE | OPT_ROOT | OPT_DETAILED_EXITCODE | OPT_NO_COLOR) < 0)
+	if (plumb_cli_parse(&cli, argc, argv, mask) < 0)
 		return PLUMB_EXIT_ERROR;
+	int json = plumb_cli_json(&cli);
 	plumb_pipeline_init(&p, &cli.pipeline);
-	if (plumb_pipeline_resolve(&p, stdout) == 0 && plumb_pipeline_load(&p) == 0 &&
-	    plumb_pipeline_plan(&p, 0) == 0) {
+	/* With -o json, stdout carries the plan alone. */
+	if (plumb_pipeline_resolve(&p, json ? stderr : stdout) < 0 || plumb_pipeline_load(&p) < 0 ||
+	    plumb_pipeline_plan(&p) < 0)
+		goto done;
+	if (json) {
+		char *text = plumb_planfile_format(&p.plan);
+		fputs(text, stdout);
+		free(text);
+	} else {
 		plumb_plan_print(&p.plan, stdout, cli.color);
-		code = cli.detailed_exitcode && plumb_plan_has_changes(&p.plan) ? PLUMB_EXIT_CHANGES : PLUMB_EXIT_OK;
 	}
+	if (cli.out) {
+		if (plumb_planfile_write(&p.plan, cli.out) < 0) {
+			fprintf(stderr, "plumb: %s\n", plumb_error_last());
+			goto done;
+		}
+		fprintf(json ? stderr : stdout, "Saved the plan to %s. Apply exactly this plan with: plumb apply %s\n",
+			cli.out, cli.out);
+	}
+	code = cli.detailed_exitcode && plumb_plan_has_changes(&p.plan) ? PLUMB_EXIT_CHANGES : PLUMB_EXIT_OK;
+done:
 	plumb_pipeline_release(&p);
 	return code;
 }

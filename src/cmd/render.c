@@ -12,11 +12,7 @@ int plumb_cmd_render(int argc, char **argv)
 
 	if (plumb_cli_parse(&cli, argc, argv, OPT_SOURCE | OPT_OUTPUT) < 0)
 		return PLUMB_EXIT_ERROR;
-	int json = !strcmp(cli.output, "json");
-	if (!json && strcmp(cli.output, "yaml") != 0 && strcmp(cli.output, "text") != 0) {
-		fprintf(stderr, "plumb render: -o must be yaml or json, not '%s'\n", cli.output);
-		return PLUMB_EXIT_ERROR;
-	}
+	int json = plumb_cli_json(&cli);
 	plumb_pipeline_init(&p, &cli.pipeline);
 	/* stdout carries the documents, so the commit line goes to stderr. */
 	if (plumb_pipeline_resolve(&p, stderr) == 0 && plumb_pipeline_load(&p) == 0) {

@@ -1,6 +1,7 @@
 #include "util/common.h"
 #include "cmd/cmd.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -24,6 +25,54 @@ static void format_time(char *out, size_t size, int64_t when)
 	strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
 }
 
+static void print_json(const char *destination, const plumb_sync_record *last, const plumb_inventory *inventory)
+{
+	json_t *doc = json_object();
+	json_t *objects = json_array();
+	char when[32];
+
+	json_object_set_new(doc, "destination", json_string(destination));
+	if (last) {
+		json_t *sync = json_object();
+		json_object_set_new(sync, "id", json_integer(last->id));
+		format_time(when, sizeof(when), last->started_at);
+		json_object_set_new(sync, "started_at", json_string(when));
+		format_time(when, sizeof(when), last->finished_at);
+		json_object_set_new(sync, "finished_at", last->finished_at ? json_string(when) : json_null());
+		json_object_set_new(sync, "result", json_string(result_name(last->result)));
+		json_object_set_new(sync, "application", json_string(last->application));
+		json_object_set_new(sync, "repo", json_string(last->repo));
+		json_object_set_new(sync, "revision", json_string(last->revision));
+		json_object_set_new(sync, "commit", json_string(last->commit));
+		json_object_set_new(sync, "path", json_string(last->path));
+		json_object_set_new(sync, "created", json_integer(last->created));
+		json_object_set_new(sync, "updated", json_integer(last->updated));
+		json_object_set_new(sync, "deleted", json_integer(last->deleted));
+		json_object_set_new(sync, "error", json_string(last->error));
+		json_object_set_new(doc, "last_sync", sync);
+	} else {
+		json_object_set_new(doc, "last_sync", json_null());
+	}
+	for (size_t i = 0; i < inventory->count; i++) {
+		const plumb_inventory_entry *e = &inventory->items[i];
+		json_t *o = json_object();
+		char *display = plumb_xprintf("/%s", e->key);
+		json_object_set_new(o, "path", json_string(display));
+		free(display);
+		json_object_set_new(o, "kind", json_string(e->kind));
+		json_object_set_new(o, "provider", json_string(e->provider));
+		json_object_set_new(o, "application", json_string(e->application));
+		json_object_set_new(o, "resource", json_string(e->resource));
+		json_object_set_new(o, "created", json_boolean(e->created));
+		json_object_set_new(o, "commit", json_string(e->commit));
+		json_array_append_new(objects, o);
+	}
+	json_object_set_new(doc, "objects", objects);
+	json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	putchar('\n');
+	json_decref(doc);
+}
+
 /* status: what plumb manages under a root, and the last sync there; reads only the store. */
 int plumb_cmd_status(int argc, char **argv)
 {
@@ -36,7 +85,7 @@ int plumb_cmd_status(int argc, char **argv)
 	int code = PLUMB_EXIT_ERROR;
 	int error;
 
-	if (plumb_cli_parse(&cli, argc, argv, OPT_ROOT | OPT_STATE) < 0)
+	if (plumb_cli_parse(&cli, argc, argv, OPT_ROOT | OPT_STATE | OPT_OUTPUT) < 0)
 		return PLUMB_EXIT_ERROR;
 	destination = plumb_destination_path(cli.pipeline.root);
 	state = cli.pipeline.state ? plumb_xstrdup(cli.pipeline.state) : plumb_default_state_dir();
@@ -45,13 +94,19 @@ int plumb_cmd_status(int argc, char **argv)
 		fprintf(stderr, "plumb: store: %s\n", plumb_error_last());
 		goto done;
 	}
-	printf("Destination: %s\n", destination);
 	error = plumb_store_sync_last(&last, store, destination, NULL);
-	if (error == PLUMB_ENOTFOUND) {
-		printf("Last sync:   never\n");
-	} else if (error < 0) {
+	if (error < 0 && error != PLUMB_ENOTFOUND) {
 		fprintf(stderr, "plumb: store: %s\n", plumb_error_last());
 		goto done;
+	}
+	if (plumb_cli_json(&cli)) {
+		print_json(destination, error == 0 ? &last : NULL, &inventory);
+		code = PLUMB_EXIT_OK;
+		goto done;
+	}
+	printf("Destination: %s\n", destination);
+	if (error == PLUMB_ENOTFOUND) {
+		printf("Last sync:   never\n");
 	} else {
 		format_time(when, sizeof(when), last.started_at);
 		printf("Last sync:   %s %s, application %s, commit %s (%s)\n", when, result_name(last.result),

@@ -51,7 +51,7 @@ static int plan_head(run *r)
 static int apply_run(run *r, plumb_apply_report *report)
 {
 	plumb_provider_context ctx = { root_fd, root, source };
-	return plumb_apply(report, &r->plan, &ctx, store, NULL);
+	return plumb_apply(report, &r->plan, &ctx, store, 0, NULL);
 }
 
 static void run_release(run *r)

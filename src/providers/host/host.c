@@ -31,6 +31,7 @@ typedef struct {
 	size_t content_length;
 	char blob[PLUMB_OID_HEXSZ + 1]; /* the id of the desired content */
 	char *target;
+	int sensitive;
 } host_desired;
 
 typedef struct {
@@ -71,7 +72,7 @@ static host_desired *new_desired(host_type type)
 
 /* --- expand: specs into objects --------------------------------------------------------- */
 
-enum { F_PATH, F_CONTENT, F_SOURCE, F_MODE, F_OWNER, F_GROUP, F_TARGET, F_COUNT };
+enum { F_PATH, F_CONTENT, F_SOURCE, F_MODE, F_OWNER, F_GROUP, F_SENSITIVE, F_COUNT };
 
 static const plumb_field file_fields[] = {
 	{ "path", PLUMB_FIELD_STRING, PLUMB_FIELD_REQUIRED },
@@ -80,6 +81,7 @@ static const plumb_field file_fields[] = {
 	{ "mode", PLUMB_FIELD_MODE, 0 },
 	{ "owner", PLUMB_FIELD_STRING, 0 },
 	{ "group", PLUMB_FIELD_STRING, 0 },
+	{ "sensitive", PLUMB_FIELD_BOOL, 0 },
 };
 
 /* A normalised live path from a spec value, or NULL after a diagnostic. */
@@ -121,7 +123,7 @@ static void set_owner(host_desired *d, const plumb_value *owner, const plumb_val
 static void expand_file(plumb_manifest_set *set, size_t resource, const plumb_spec *spec, plumb_source *source,
 			plumb_diags *diags)
 {
-	plumb_value v[F_COUNT - 1];
+	plumb_value v[F_COUNT];
 	char *path = NULL, *src = NULL;
 	host_desired *d = NULL;
 	size_t before = diags->count;
@@ -134,6 +136,7 @@ static void expand_file(plumb_manifest_set *set, size_t resource, const plumb_sp
 				plumb_spec_name(spec));
 
 	d = new_desired(HOST_FILE);
+	d->sensitive = v[F_SENSITIVE].present && v[F_SENSITIVE].boolean;
 	if (v[F_MODE].present)
 		d->mode = v[F_MODE].mode;
 	set_owner(d, &v[F_OWNER], &v[F_GROUP]);
@@ -158,15 +161,14 @@ static void expand_file(plumb_manifest_set *set, size_t resource, const plumb_sp
 			memcpy(d->blob, entry.id, sizeof(d->blob));
 			if (entry.type == PLUMB_ENTRY_EXECUTABLE)
 				d->create_mode = 0755;
+			/* Only the file: its folder may hold the manifest that names it. */
 			plumb_manifest_add_content_path(set, src);
-			char *folder = plumb_path_dirname(src);
-			if (*folder)
-				plumb_manifest_add_content_path(set, folder);
-			free(folder);
 		}
 	}
 	if (diags->count == before) {
-		plumb_manifest_add_object(set, resource, &plumb_host_provider, "File", path, d, v[F_PATH].position);
+		plumb_object *o = plumb_manifest_add_object(set, resource, &plumb_host_provider, "File", path, d,
+							    v[F_PATH].position);
+		o->sensitive = d->sensitive;
 		d = NULL;
 	}
 	free_desired(d);
@@ -258,6 +260,7 @@ static const plumb_field tree_fields[] = {
 	{ "path", PLUMB_FIELD_STRING, PLUMB_FIELD_REQUIRED },
 	{ "owner", PLUMB_FIELD_STRING, 0 },
 	{ "group", PLUMB_FIELD_STRING, 0 },
+	{ "sensitive", PLUMB_FIELD_BOOL, 0 },
 };
 
 typedef struct {
@@ -269,6 +272,7 @@ typedef struct {
 	plumb_source *source;
 	const char *source_path;
 	plumb_diags *diags;
+	int sensitive;
 	int failed;
 } tree_walk;
 
@@ -315,7 +319,10 @@ static int tree_entry(const plumb_source_entry *entry, void *payload)
 	if (d) {
 		if (d->type != HOST_SYMLINK)
 			set_owner(d, w->owner, w->group);
-		plumb_manifest_add_object(w->set, w->resource, &plumb_host_provider, kind, key, d, w->position);
+		d->sensitive = w->sensitive && d->type == HOST_FILE;
+		plumb_object *o = plumb_manifest_add_object(w->set, w->resource, &plumb_host_provider, kind, key, d,
+							    w->position);
+		o->sensitive = d->sensitive;
 	}
 	free(key);
 	return 0;
@@ -324,12 +331,12 @@ static int tree_entry(const plumb_source_entry *entry, void *payload)
 static void expand_tree(plumb_manifest_set *set, size_t resource, const plumb_spec *spec, plumb_source *source,
 			plumb_diags *diags)
 {
-	plumb_value v[4];
+	plumb_value v[5];
 	size_t before = diags->count;
 	char *path = NULL, *src = NULL;
 	plumb_source_entry entry;
 
-	plumb_spec_decode(v, spec, tree_fields, 4, diags);
+	plumb_spec_decode(v, spec, tree_fields, 5, diags);
 	if (v[1].present)
 		path = live_path(&v[1], spec, "path", diags);
 	if (v[0].present && (src = repo_path(&v[0], spec, diags)) != NULL) {
@@ -343,7 +350,8 @@ static void expand_tree(plumb_manifest_set *set, size_t resource, const plumb_sp
 	}
 	if (diags->count == before) {
 		size_t first_object = set->object_count;
-		tree_walk w = { set, resource, path, &v[2], &v[3], v[1].position, source, src, diags, 0 };
+		tree_walk w = { set, resource, path, &v[2], &v[3], v[1].position, source, src, diags,
+				v[4].present && v[4].boolean, 0 };
 		host_desired *top = new_desired(HOST_DIRECTORY);
 		set_owner(top, &v[2], &v[3]);
 		plumb_manifest_add_object(set, resource, &plumb_host_provider, "Directory", path, top, w.position);
@@ -365,7 +373,7 @@ static void expand_tree(plumb_manifest_set *set, size_t resource, const plumb_sp
 	}
 	free(path);
 	free(src);
-	plumb_values_release(v, 4);
+	plumb_values_release(v, 5);
 }
 
 static void expand(plumb_manifest_set *set, size_t resource, const plumb_spec *spec, plumb_source *source,
@@ -480,6 +488,11 @@ static int file_diff(plumb_change *out, const plumb_provider_context *ctx, const
 	int error;
 	size_t desired_size = d->content_length;
 
+	if (d->sensitive) {
+		plumb_buf_printf(&out->diff, "Sensitive content of %s %s (not shown)\n", object->display,
+				 live->type == HOST_FILE ? "changes" : "is written");
+		return 0;
+	}
 	if (!d->content && (error = plumb_source_blob_size(&desired_size, ctx->source, d->blob)) < 0)
 		return error;
 	if (desired_size > MAX_DIFF_INPUT || (live->type == HOST_FILE && (size_t)live->st.st_size > MAX_DIFF_INPUT)) {
