@@ -1,0 +1,227 @@
+# shellcheck shell=bash
+# lib.sh - helpers for the end-to-end scripts in tests/e2e (sourced, not run).
+#
+# A script sources this file, then reports TAP lines ("ok - NAME" /
+# "not ok - NAME") through ok, fail and check. Everything it makes lives in
+# $T, a temporary directory removed on exit together with any git daemon
+# started by start_git_daemon.
+#
+#   ok NAME                      report a pass
+#   fail NAME [DETAIL...]        report a failure; DETAIL lines are printed as "# ..."
+#   check NAME COMMAND...        pass when COMMAND exits 0, else fail with its output
+#   capture COMMAND...           run COMMAND, keep stdout in $OUT, stderr in $ERR, status in $RC
+#   make_repo DIR                a new repository (branch main) with deterministic commits
+#   commit_all DIR MSG           stage everything in DIR and commit it; prints nothing
+#   head_of DIR [REV]            the commit id of REV (default HEAD) in DIR
+#   start_git_daemon BASE        a git daemon serving BASE on 127.0.0.1:$GIT_PORT
+#   tree_listing DIR             an exact, sorted description of the tree under DIR
+#   stat_listing DIR             path, inode and mtime (ns) of everything under DIR
+#   same_listing NAME A B        compare two listings (files or strings) and report
+
+set -u
+umask 022
+
+# Debian's python3 (with python3-yaml from make test-deps), whatever else is first on PATH.
+python3() { /usr/bin/python3 "$@"; }
+
+: "${PLUMB:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/test/plumb}"
+export PLUMB
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/plumb-e2e.XXXXXX")
+export T
+GIT_DAEMON_PID=
+TAP_FAILED=0
+
+cleanup() {
+	local rc=$?
+	if [ -n "$GIT_DAEMON_PID" ]; then
+		kill "$GIT_DAEMON_PID" 2>/dev/null
+		wait "$GIT_DAEMON_PID" 2>/dev/null
+	fi
+	rm -rf "$T"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Isolate git from the user's and the system's configuration, and plumb from
+# the user's state directory.
+export HOME="$T/home"
+export XDG_STATE_HOME="$T/home/.local/state"
+export XDG_CONFIG_HOME="$T/home/.config"
+mkdir -p "$HOME"
+export GIT_CONFIG_NOSYSTEM=1
+export GIT_CONFIG_GLOBAL=/dev/null
+export GIT_TERMINAL_PROMPT=0
+export NO_COLOR=1
+export LC_ALL=C
+unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE GIT_OBJECT_DIRECTORY
+
+# --- TAP ---------------------------------------------------------------------------------
+
+ok() {
+	echo "ok - $1"
+}
+
+fail() {
+	local name=$1
+	shift
+	TAP_FAILED=$((TAP_FAILED + 1))
+	echo "not ok - $name"
+	local line
+	for line in "$@"; do
+		printf '%s\n' "$line" | sed 's/^/#   /'
+	done
+}
+
+check() {
+	local name=$1
+	shift
+	local log="$T/.check.log"
+	if "$@" >"$log" 2>&1; then
+		ok "$name"
+	else
+		fail "$name" "command failed (exit $?): $*" "$(cat "$log")"
+	fi
+}
+
+# Run a command; $OUT, $ERR and $RC hold what it printed and its status.
+# A sanitizer report on stderr is a failure of its own.
+CAPTURE_COUNT=0
+capture() {
+	CAPTURE_COUNT=$((CAPTURE_COUNT + 1))
+	"$@" >"$T/.out" 2>"$T/.err"
+	RC=$?
+	OUT=$(cat "$T/.out")
+	ERR=$(cat "$T/.err")
+	if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$T/.err"; then
+		local cmd="$*"
+		cmd=${cmd//"$T"/\$T}
+		fail "no sanitizer report from: ${cmd//"$PLUMB"/plumb}" "$ERR"
+	fi
+	return 0
+}
+
+# Print what a failed expectation saw.
+show() {
+	printf 'exit %s\n--- stdout\n%s\n--- stderr\n%s\n' "$RC" "$OUT" "$ERR"
+}
+
+# expect_rc NAME CODE: the last capture exited with CODE.
+expect_rc() {
+	if [ "$RC" -eq "$2" ]; then
+		ok "$1"
+	else
+		fail "$1" "expected exit $2" "$(show)"
+	fi
+}
+
+# contains HAYSTACK NEEDLE: a fixed-string match.
+contains() {
+	case "$1" in *"$2"*) return 0 ;; esac
+	return 1
+}
+
+# --- git ---------------------------------------------------------------------------------
+
+export GIT_AUTHOR_NAME="plumb e2e"
+export GIT_AUTHOR_EMAIL="e2e@plumb.invalid"
+export GIT_COMMITTER_NAME="plumb e2e"
+export GIT_COMMITTER_EMAIL="e2e@plumb.invalid"
+COMMIT_CLOCK=1700000000
+
+make_repo() {
+	git init -q -b main "$1"
+}
+
+commit_all() {
+	local dir=$1 msg=$2
+	COMMIT_CLOCK=$((COMMIT_CLOCK + 60))
+	git -C "$dir" add -A &&
+		GIT_AUTHOR_DATE="@$COMMIT_CLOCK +0000" GIT_COMMITTER_DATE="@$COMMIT_CLOCK +0000" \
+			git -C "$dir" commit -q --allow-empty --no-verify -m "$msg"
+}
+
+head_of() {
+	git -C "$1" rev-parse --verify -q "${2:-HEAD}^{commit}"
+}
+
+free_port() {
+	python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()'
+}
+
+port_open() {
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+start_git_daemon() {
+	local base=$1 port
+	for _ in 1 2 3 4 5; do
+		port=$(free_port) || port=$((20000 + RANDOM % 20000))
+		git daemon --reuseaddr --export-all --enable=receive-pack --base-path="$base" \
+			--listen=127.0.0.1 --port="$port" "$base" >"$T/git-daemon.log" 2>&1 &
+		GIT_DAEMON_PID=$!
+		for _ in $(seq 1 100); do
+			if ! kill -0 "$GIT_DAEMON_PID" 2>/dev/null; then
+				break
+			fi
+			if port_open "$port"; then
+				export GIT_PORT=$port
+				return 0
+			fi
+			sleep 0.05
+		done
+		kill "$GIT_DAEMON_PID" 2>/dev/null
+		wait "$GIT_DAEMON_PID" 2>/dev/null
+		GIT_DAEMON_PID=
+	done
+	echo "cannot start git daemon: $(cat "$T/git-daemon.log")" >&2
+	return 1
+}
+
+# --- trees -------------------------------------------------------------------------------
+
+# One line per path below DIR, sorted bytewise:
+#   PATH TYPE MODE UID:GID sha256=HASH   (a regular file)
+#   PATH TYPE MODE UID:GID -> TARGET     (a symlink)
+#   PATH TYPE MODE UID:GID               (a directory or anything else)
+tree_listing() {
+	local dir=$1 p type mode owner
+	(
+		cd "$dir" || exit 1
+		find . -mindepth 1 -print0 | sort -z | while IFS= read -r -d '' p; do
+			p=${p#./}
+			read -r type mode owner < <(stat -c '%F %a %u:%g' -- "$p" | sed 's/^regular empty file/regular-file/; s/^regular file/regular-file/; s/^symbolic link/symlink/')
+			mode=$(printf '%04o' "0$mode")
+			if [ "$type" = symlink ]; then
+				printf '%s %s %s %s -> %s\n' "$p" "$type" "$mode" "$owner" "$(readlink -- "$p")"
+			elif [ "$type" = regular-file ]; then
+				printf '%s %s %s %s sha256=%s\n' "$p" "$type" "$mode" "$owner" "$(sha256sum <"$p" | cut -d' ' -f1)"
+			else
+				printf '%s %s %s %s\n' "$p" "$type" "$mode" "$owner"
+			fi
+		done
+	)
+}
+
+# One line per path below DIR: PATH INODE MTIME-NS (symlinks not followed).
+stat_listing() {
+	(
+		cd "$1" || exit 1
+		find . -mindepth 1 -printf '%P %i %T@\n' | sort
+	)
+}
+
+# same_listing NAME EXPECTED ACTUAL: compare two listings given as strings.
+same_listing() {
+	local name=$1
+	if [ "$2" = "$3" ]; then
+		ok "$name"
+	else
+		fail "$name" "$(diff -u <(printf '%s\n' "$2") <(printf '%s\n' "$3") | sed '1,2d')"
+	fi
+}
