@@ -305,6 +305,8 @@ unsigned plumb_planfile_compare(const plumb_plan *saved, const plumb_plan *fresh
 	for (size_t i = 0; i < saved->count; i++) {
 		const plumb_action *s = &saved->actions[i];
 		const plumb_action *f = find_recorded(fresh, s->key);
+		if (!is_recorded(s))
+			continue;
 		if (!f) {
 			plumb_buf_printf(stale, "%s: the plan would %s, but it changed since and needs nothing now\n",
 					 s->display, verb(s->type));

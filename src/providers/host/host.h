@@ -6,13 +6,14 @@
  * leading "/" is allowed and means the root; ".." never is):
  *
  *   File       path, content | source (a file in the repository), mode,
- *              owner, group. Without mode, a new file gets 0644 (0755 when
+ *              owner, group, sensitive (content shown nowhere). Without mode, a new file gets 0644 (0755 when
  *              the source is executable in git) and an existing one keeps
  *              its mode; without owner/group they are left as they are.
  *   Directory  path, mode, owner, group.
  *   Symlink    path, target (written as given, resolved on the host).
  *   Absent     path: removed if present (a directory with all it holds).
- *   Tree       source (a folder in the repository), path, owner, group:
+ *   Tree       source (a folder in the repository), path, owner, group,
+ *              sensitive:
  *              a directory, and below it one object per entry of the git
  *              tree: folders become directories, blobs files (git's
  *              executable bit gives 0755, else 0644), symlinks symlinks.
