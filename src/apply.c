@@ -43,24 +43,45 @@ static int record_intent(const plumb_plan *plan, plumb_store *store)
 	return plumb_store_commit(store);
 }
 
-/* After an action: what plumb left there, or no row at all. */
-static int record_result(const plumb_plan *plan, const plumb_action *action, const plumb_provider_context *ctx,
-			 plumb_store *store)
+/*
+ * After an action: what plumb left there (its fingerprint into *after, a
+ * new string), or no inventory row at all.
+ */
+static int record_result(char **after, const plumb_plan *plan, const plumb_action *action,
+			 const plumb_provider_context *ctx, plumb_store *store)
 {
 	plumb_observed observed = { 0 };
 	plumb_inventory_entry entry;
 	int error;
 
-	if (action->forget)
-		return plumb_store_inventory_delete(store, plan->destination, action->key);
 	if ((error = action->provider->observe(&observed, ctx, action->key, action->kind)) < 0)
 		return error;
-	char *fingerprint = plumb_plan_fingerprint(plan, observed.fingerprint, action->sensitive);
-	fill_entry(&entry, plan, action, fingerprint);
-	error = plumb_store_inventory_put(store, &entry);
-	free(fingerprint);
+	*after = plumb_plan_fingerprint(plan, observed.fingerprint, action->sensitive);
 	plumb_observed_release(action->provider, &observed);
-	return error;
+	if (action->forget)
+		return plumb_store_inventory_delete(store, plan->destination, action->key);
+	fill_entry(&entry, plan, action, *after);
+	return plumb_store_inventory_put(store, &entry);
+}
+
+static const char *const action_names[] = { "none", "create", "update", "delete" };
+
+/* One row of the action log; its failure is the apply's failure (an unrecorded change is not allowed). */
+static int log_action(plumb_store *store, int64_t sync_id, const plumb_action *action, plumb_outcome outcome,
+		      const char *after, const char *error_text)
+{
+	plumb_action_record record = { 0 };
+	record.sync_id = sync_id;
+	record.key = action->key;
+	record.kind = action->kind;
+	record.resource = action->resource;
+	record.action = (char *)action_names[action->type];
+	record.reason = action->change.reason ? action->change.reason : "";
+	record.before = action->fingerprint ? action->fingerprint : "";
+	record.after = (char *)(after ? after : "");
+	record.outcome = outcome;
+	record.error = (char *)(error_text ? error_text : "");
+	return plumb_store_action_add(store, &record);
 }
 
 static const char *verb(plumb_action_type type)
@@ -117,20 +138,22 @@ static void remove_stale_temporaries(const plumb_plan *plan, const plumb_provide
 }
 
 int plumb_apply(plumb_apply_report *report, const plumb_plan *plan, const plumb_provider_context *ctx,
-		plumb_store *store, int after_crash, FILE *progress)
+		plumb_store *store, const plumb_apply_options *options)
 {
+	FILE *progress = options->progress;
 	int error;
 
 	memset(report, 0, sizeof(*report));
 	if ((error = record_intent(plan, store)) < 0)
 		return plumb_error_wrap(error, "cannot record the inventory before applying");
-	remove_stale_temporaries(plan, ctx, after_crash);
+	remove_stale_temporaries(plan, ctx, options->after_crash);
 
 	for (size_t i = 0; i < plan->count; i++) {
 		const plumb_action *action = &plan->actions[i];
+		char *after = NULL;
+		int kept = 0;
 		if (action->type == PLUMB_ACTION_NONE && !action->forget)
 			continue;
-		int kept = 0;
 		error = run_action(action, ctx);
 		if (error == PLUMB_ECONFLICT && action->type == PLUMB_ACTION_DELETE && !action->object) {
 			/* A pruned directory that still holds what plumb did not create stays, unmanaged. */
@@ -142,13 +165,33 @@ int plumb_apply(plumb_apply_report *report, const plumb_plan *plan, const plumb_
 			fprintf(progress, "%s %s %s\n", verb(action->type), action->kind, action->display);
 		}
 		if (error == 0)
-			error = record_result(plan, action, ctx, store);
+			error = record_result(&after, plan, action, ctx, store);
 		if (error < 0) {
+			/* Keep the message: recording the failure must not replace it. */
+			char *message = plumb_xstrdup(plumb_error_last());
 			report->failed = action;
-			for (size_t j = i; j < plan->count; j++)
-				report->not_done += plan->actions[j].type != PLUMB_ACTION_NONE;
+			log_action(store, options->sync_id, action, PLUMB_OUTCOME_FAILED, after, message);
+			for (size_t j = i; j < plan->count; j++) {
+				const plumb_action *undone = &plan->actions[j];
+				if (undone->type == PLUMB_ACTION_NONE && !undone->forget)
+					continue;
+				report->not_done += undone->type != PLUMB_ACTION_NONE;
+				if (j > i)
+					log_action(store, options->sync_id, undone, PLUMB_OUTCOME_SKIPPED, NULL,
+						   "not done: an earlier action failed");
+			}
+			plumb_error_set(error, "%s", message);
+			free(message);
+			free(after);
 			return error;
 		}
+		plumb_outcome outcome = kept ? PLUMB_OUTCOME_SKIPPED
+				       : action->type == PLUMB_ACTION_NONE ? PLUMB_OUTCOME_NOOP
+									   : PLUMB_OUTCOME_CHANGED;
+		error = log_action(store, options->sync_id, action, outcome, after, kept ? "kept: not empty" : NULL);
+		free(after);
+		if (error < 0)
+			return plumb_error_wrap(error, "cannot record the action on %s", action->display);
 		report->created += action->type == PLUMB_ACTION_CREATE;
 		report->updated += action->type == PLUMB_ACTION_UPDATE;
 		report->deleted += action->type == PLUMB_ACTION_DELETE && !kept;

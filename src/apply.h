@@ -25,15 +25,20 @@ typedef struct {
 	const plumb_action *failed; /* the action that failed, or NULL */
 } plumb_apply_report;
 
+typedef struct {
+	int64_t sync_id;       /* the sync each action is recorded under */
+	int after_crash;       /* the last apply to this destination never finished: look for its
+				* temporary files beside every object, not only those written now */
+	FILE *progress;        /* one line per action done; NULL for none */
+} plumb_apply_options;
+
 /*
- * Apply plan to the live state through ctx, recording in store. progress
- * gets one line per action done (NULL for none). after_crash says the last
- * apply to this destination never finished: temporary files it may have
- * left are looked for beside every object, not only those written now.
- * Returns 0, or the failing action's error (message in the error slot,
- * naming the object).
+ * Apply plan to the live state through ctx, recording every action (with
+ * its outcome and the fingerprints before and after) and the inventory in
+ * store. Returns 0, or the failing action's error (message in the error
+ * slot, naming the object); the actions left undone are recorded SKIPPED.
  */
 int plumb_apply(plumb_apply_report *report, const plumb_plan *plan, const plumb_provider_context *ctx,
-		plumb_store *store, int after_crash, FILE *progress);
+		plumb_store *store, const plumb_apply_options *options);
 
 #endif

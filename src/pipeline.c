@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <sys/random.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -27,9 +28,26 @@ void plumb_pipeline_release(plumb_pipeline *p)
 	plumb_source_free(p->source);
 	free(p->application);
 	free(p->destination);
+	free(p->actor);
 	free(p->state_dir);
 	memset(p, 0, sizeof(*p));
 	p->root_fd = -1;
+}
+
+char *plumb_actor(void)
+{
+	char host[256] = "localhost";
+	struct passwd pw, *found = NULL;
+	char scratch[4096];
+	const char *user = NULL;
+
+	gethostname(host, sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	if (getpwuid_r(geteuid(), &pw, scratch, sizeof(scratch), &found) == 0 && found)
+		user = found->pw_name;
+	if (user)
+		return plumb_xprintf("%s@%s", user, host);
+	return plumb_xprintf("uid%u@%s", (unsigned)geteuid(), host);
 }
 
 char *plumb_default_state_dir(void)
@@ -232,6 +250,11 @@ int plumb_pipeline_apply(plumb_pipeline *p, FILE *out)
 			  last.result == PLUMB_SYNC_RUNNING;
 	plumb_sync_record_release(&last);
 
+	if (!p->actor)
+		p->actor = plumb_actor();
+	record.operation = (char *)(p->options.operation ? p->options.operation : "sync");
+	record.trigger = (char *)(p->options.trigger ? p->options.trigger : "cli");
+	record.actor = p->actor;
 	record.application = p->application;
 	record.destination = p->destination;
 	record.repo = (char *)plumb_source_name(p->source);
@@ -242,7 +265,8 @@ int plumb_pipeline_apply(plumb_pipeline *p, FILE *out)
 		error_line("store");
 		return error;
 	}
-	error = plumb_apply(&report, &p->plan, &ctx, p->store, after_crash, out);
+	plumb_apply_options options = { record.id, after_crash, out };
+	error = plumb_apply(&report, &p->plan, &ctx, p->store, &options);
 	record.created = report.created;
 	record.updated = report.updated;
 	record.deleted = report.deleted;

@@ -25,6 +25,8 @@ typedef struct {
 	const char *path;     /* in the repository; NULL: the top */
 	const char *root;     /* destination root; NULL: "/" */
 	const char *state;    /* state directory; NULL: the default */
+	const char *operation; /* what is recorded for an apply: "sync", "apply", "apply-plan", "rollback", ... */
+	const char *trigger;   /* what started it: "cli" unless said otherwise */
 } plumb_pipeline_options;
 
 typedef struct {
@@ -35,6 +37,7 @@ typedef struct {
 	plumb_manifest_set set;
 	char *application;
 	char *destination; /* absolute */
+	char *actor;       /* who runs it: "user@host" */
 	int root_fd;       /* -1 when the root does not exist yet */
 	plumb_store *store;
 	plumb_inventory inventory;
@@ -67,6 +70,9 @@ int plumb_pipeline_apply(plumb_pipeline *p, FILE *out);
 
 /* The provider context for the destination. */
 plumb_provider_context plumb_pipeline_context(const plumb_pipeline *p);
+
+/* Who is running plumb, as recorded: "user@host". A new string. */
+char *plumb_actor(void);
 
 /* An absolute, normalised form of a destination root (resolving symlinks when it exists). */
 char *plumb_destination_path(const char *root);

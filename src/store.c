@@ -1,32 +1,48 @@
 #include "util/common.h"
+#include "util/buf.h"
 #include "util/fs.h"
+#include "util/hash.h"
+#include "util/utf8.h"
 #include "store.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-/* The schema this code reads and writes, kept in PRAGMA user_version. */
-#define SCHEMA_VERSION 1
-
 /* How long a statement waits for another connection's write lock before giving up. */
 #define BUSY_TIMEOUT_MS 5000
+
+/* The previous_hash of the first audit entry: there is no entry before it. */
+static const char audit_genesis_hash[] = "0000000000000000000000000000000000000000000000000000000000000000";
 
 struct plumb_store {
 	sqlite3 *db;
 	char *path; /* STATE/plumb.db, for messages */
+	/*
+	 * plumb_store_begin was called and neither commit nor rollback since.
+	 * SQLite may end a transaction on its own after some errors (a full
+	 * disk); a write then finds this set while SQLite is back in autocommit
+	 * mode, and refuses rather than write outside the caller's transaction.
+	 */
+	int transaction_open;
 };
 
 /*
+ * The migrations: step N takes a store from schema version N-1 to N, and
+ * PRAGMA user_version holds the last step run. A released step never
+ * changes, so that every store at version N has the same schema whichever
+ * plumb wrote it; a change to the schema is a new step at the end.
+ *
  * The primary key columns are NOT NULL because SQLite, for historical
  * reasons, lets NULL into a non-INTEGER primary key; every other NULL is
  * read back as "".
  */
-static const char schema_sql[] =
+static const char migration_1[] =
 	"CREATE TABLE inventory ("
 	" destination TEXT NOT NULL,"
 	" key TEXT NOT NULL,"
@@ -54,8 +70,71 @@ static const char schema_sql[] =
 	" updated INTEGER,"
 	" deleted INTEGER,"
 	" error TEXT);"
-	"CREATE INDEX syncs_by_destination ON syncs (destination, application, id);"
-	"PRAGMA user_version = 1;";
+	"CREATE INDEX syncs_by_destination ON syncs (destination, application, id);";
+
+/*
+ * Who ran each sync and how; the action and drift logs; the audit log.
+ *
+ * actions and drift take AUTOINCREMENT as syncs do, so that an id is never
+ * given twice and one named in an audit entry always means one row. The
+ * audit log must not: its ids are the chain's positions, assigned by the
+ * store as the last id + 1, and a gap is how a removed entry shows. Drift
+ * found outside a sync has sync_id NULL (read back as 0).
+ */
+static const char migration_2[] =
+	"ALTER TABLE syncs ADD COLUMN operation TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE syncs ADD COLUMN trigger TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE syncs ADD COLUMN actor TEXT NOT NULL DEFAULT '';"
+	"CREATE TABLE actions ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" sync_id INTEGER NOT NULL REFERENCES syncs (id),"
+	" key TEXT,"
+	" kind TEXT,"
+	" resource TEXT,"
+	" action TEXT,"
+	" reason TEXT,"
+	" fingerprint_before TEXT,"
+	" fingerprint_after TEXT,"
+	" outcome TEXT CHECK (outcome IN ('noop', 'changed', 'failed', 'skipped', 'denied')),"
+	" error TEXT,"
+	" at INTEGER);"
+	"CREATE INDEX actions_by_sync ON actions (sync_id, id);"
+	"CREATE TABLE drift ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" sync_id INTEGER REFERENCES syncs (id),"
+	" destination TEXT,"
+	" application TEXT,"
+	" key TEXT,"
+	" kind TEXT,"
+	" commit_id TEXT,"
+	" expected TEXT,"
+	" observed TEXT,"
+	" capture TEXT,"
+	" capture_size INTEGER,"
+	" sensitive INTEGER,"
+	" note TEXT,"
+	" at INTEGER);"
+	"CREATE INDEX drift_by_destination ON drift (destination, application, id);"
+	"CREATE TABLE audit ("
+	" id INTEGER PRIMARY KEY,"
+	" at INTEGER NOT NULL,"
+	" actor TEXT NOT NULL,"
+	" event TEXT NOT NULL,"
+	" subject TEXT NOT NULL,"
+	" detail TEXT NOT NULL,"
+	" previous_hash TEXT NOT NULL,"
+	" hash TEXT NOT NULL);"
+	/* Through SQL the log only grows; the hash chain is what catches an edit made around these. */
+	"CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+	" BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+	"CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+	" BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;";
+
+static const char *const migrations[] = { migration_1, migration_2 };
+
+/* The schema this code reads and writes, kept in PRAGMA user_version: every migration run. */
+enum { SCHEMA_VERSION = 2 };
+_Static_assert(PLUMB_ARRAY_SIZE(migrations) == SCHEMA_VERSION, "one migration per schema version");
 
 static const char *const result_names[] = {
 	[PLUMB_SYNC_RUNNING] = "running",
@@ -235,45 +314,73 @@ done:
 	return error;
 }
 
-/*
- * Give a fresh database the schema. The version is read again under the
- * write lock, so two plumbs opening a new store at once create it once.
- */
-static int create_schema(plumb_store *store)
+/* Schema version 0 with tables in it is some other program's database: leave it alone. */
+static int check_empty(plumb_store *store)
 {
 	sqlite3_stmt *stmt = NULL;
+	int error;
+	int rc;
+
+	if ((error = prepare(&stmt, store, "SELECT 1 FROM sqlite_schema LIMIT 1", "reading the schema")) < 0)
+		return error;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		error = plumb_error_set(PLUMB_ERROR, "%s is not a plumb store (it holds tables but no schema version)",
+					store->path);
+	else if (rc != SQLITE_DONE)
+		error = sqlite_error(store, rc, "reading the schema");
+	sqlite3_finalize(stmt);
+	return error;
+}
+
+/*
+ * Run one migration step, from the version found to the next, in a
+ * transaction of its own, so that a store is always at some version and
+ * never half-way between two. The version is read again under the write
+ * lock, so that two plumbs opening an old store at once run each step once.
+ * *done is set when there is nothing left to run.
+ */
+static int migrate_one_step(plumb_store *store, int *done)
+{
 	int version = 0;
+	char *what = NULL, *set_version = NULL;
 	int error;
 
-	if ((error = exec(store, "BEGIN IMMEDIATE", "starting to create the schema")) < 0)
+	*done = 0;
+	if ((error = exec(store, "BEGIN IMMEDIATE", "starting a schema migration")) < 0)
 		return error;
 	if ((error = read_schema_version(&version, store)) < 0 || (error = check_schema_version(store, version)) < 0)
 		goto done;
-	if (version == SCHEMA_VERSION)
+	if (version == SCHEMA_VERSION) {
+		*done = 1;
+		goto done;
+	}
+	if (version == 0 && (error = check_empty(store)) < 0)
 		goto done;
 
-	/* Schema version 0 with tables in it is some other program's database: leave it alone. */
-	if ((error = prepare(&stmt, store, "SELECT 1 FROM sqlite_schema LIMIT 1", "reading the schema")) < 0)
+	what = plumb_xprintf("migrating the schema from version %d to %d", version, version + 1);
+	set_version = plumb_xprintf("PRAGMA user_version = %d", version + 1);
+	if ((error = exec(store, migrations[version], what)) < 0 || (error = exec(store, set_version, what)) < 0)
 		goto done;
-	int rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
-		error = plumb_error_set(PLUMB_ERROR, "%s is not a plumb store (it holds tables but no schema version)",
-					store->path);
-		goto done;
-	}
-	if (rc != SQLITE_DONE) {
-		error = sqlite_error(store, rc, "reading the schema");
-		goto done;
-	}
-	if ((error = exec(store, schema_sql, "creating the schema")) < 0)
-		goto done;
-	error = exec(store, "COMMIT", "committing the schema");
+	error = exec(store, "COMMIT", what);
 
 done:
-	sqlite3_finalize(stmt);
 	/* Still open only when nothing was written or something failed: either way there is nothing to keep. */
 	if (!sqlite3_get_autocommit(store->db))
 		sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+	free(set_version);
+	free(what);
+	return error;
+}
+
+/* Bring a store (a fresh one is at version 0) to SCHEMA_VERSION. */
+static int migrate(plumb_store *store)
+{
+	int done = 0;
+	int error = 0;
+
+	while (!done && error == 0)
+		error = migrate_one_step(store, &done);
 	return error;
 }
 
@@ -319,7 +426,7 @@ int plumb_store_open(plumb_store **out, const char *state_dir)
 	if ((error = exec(store, "PRAGMA synchronous = NORMAL", "setting synchronous mode")) < 0 ||
 	    (error = exec(store, "PRAGMA foreign_keys = ON", "enabling foreign keys")) < 0)
 		goto done;
-	if (version < SCHEMA_VERSION && (error = create_schema(store)) < 0)
+	if (version < SCHEMA_VERSION && (error = migrate(store)) < 0)
 		goto done;
 
 	*out = store;
@@ -343,25 +450,69 @@ void plumb_store_free(plumb_store *store)
 
 int plumb_store_begin(plumb_store *store)
 {
-	if (!sqlite3_get_autocommit(store->db))
+	if (store->transaction_open || !sqlite3_get_autocommit(store->db))
 		return plumb_error_set(PLUMB_EINVALID, "%s: a transaction is already open; they do not nest",
 				       store->path);
 	/* IMMEDIATE takes the write lock now, so a later write cannot fail for want of it. */
-	return exec(store, "BEGIN IMMEDIATE", "starting a transaction");
+	int error = exec(store, "BEGIN IMMEDIATE", "starting a transaction");
+	store->transaction_open = error == 0;
+	return error;
 }
 
 int plumb_store_commit(plumb_store *store)
 {
-	return exec(store, "COMMIT", "committing a transaction");
+	int error = exec(store, "COMMIT", "committing a transaction");
+	/* A COMMIT that fails may leave the transaction open (SQLITE_BUSY), for the caller to roll back. */
+	store->transaction_open = !sqlite3_get_autocommit(store->db);
+	return error;
 }
 
 void plumb_store_rollback(plumb_store *store)
 {
+	store->transaction_open = 0;
 	/* SQLite may already have rolled back on an error such as SQLITE_FULL. */
 	if (sqlite3_get_autocommit(store->db))
 		return;
 	/* A failed rollback leaves nothing to do: SQLite rolls back the transaction when the connection closes. */
 	sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/*
+ * Writes of several rows that stand or fall together (a sync and its audit
+ * entry) go between write_begin and write_end. Inside the caller's
+ * transaction they take a savepoint, so that a failure takes back only
+ * their own rows and leaves the caller's transaction as it was; otherwise
+ * they run in a transaction of their own (*own set), committed by write_end.
+ */
+static int write_begin(plumb_store *store, int *own)
+{
+	*own = 0;
+	if (!sqlite3_get_autocommit(store->db))
+		return exec(store, "SAVEPOINT plumb_write", "starting a write");
+	if (store->transaction_open)
+		return plumb_error_set(PLUMB_ERROR,
+				       "%s: the open transaction was rolled back by SQLite after an earlier error",
+				       store->path);
+	*own = 1;
+	return exec(store, "BEGIN IMMEDIATE", "starting a write");
+}
+
+/* Keep the writes when error is 0 and return 0, or take them back and return error (or the commit's). */
+static int write_end(plumb_store *store, int own, int error)
+{
+	if (error == 0)
+		error = own ? exec(store, "COMMIT", "committing a write") :
+			      exec(store, "RELEASE plumb_write", "committing a write");
+	if (error == 0)
+		return 0;
+	/* These fail harmlessly when SQLite has rolled back already. */
+	if (own) {
+		if (!sqlite3_get_autocommit(store->db))
+			sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+	} else {
+		sqlite3_exec(store->db, "ROLLBACK TO plumb_write; RELEASE plumb_write", NULL, NULL, NULL);
+	}
+	return error;
 }
 
 int plumb_store_inventory_list(plumb_inventory *out, plumb_store *store, const char *destination,
@@ -480,65 +631,175 @@ void plumb_inventory_release(plumb_inventory *inventory)
 	memset(inventory, 0, sizeof(*inventory));
 }
 
-int plumb_store_sync_begin(plumb_store *store, plumb_sync_record *record)
+/*
+ * s (NULL: "") as valid UTF-8, a new string: each byte that starts no valid
+ * sequence becomes U+FFFD, and with no_controls so does each control
+ * character. JSON holds only UTF-8, and the audit log's hash form needs
+ * actor, event and subject free of line breaks (see audit_hash). Object
+ * paths are the only such text from outside, and one with a stray byte or a
+ * line break in its name is still recorded exactly in the action and drift
+ * logs.
+ */
+static char *clean_text(const char *s, int no_controls)
 {
-	static const char sql[] = "INSERT INTO syncs (application, destination, repo, revision, commit_id, path,"
-				  " started_at, finished_at, result, created, updated, deleted, error)"
-				  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, 'running', 0, 0, 0, '')";
-	static const char what[] = "recording the start of a sync";
+	plumb_buf buf = PLUMB_BUF_INIT;
+
+	s = s ? s : "";
+	plumb_utf8_repair(&buf, s, strlen(s));
+	if (no_controls) {
+		plumb_buf clean = PLUMB_BUF_INIT;
+		for (size_t i = 0; i < buf.len; i++) {
+			unsigned char c = (unsigned char)buf.ptr[i];
+			if (c < 0x20 || c == 0x7f)
+				plumb_buf_puts(&clean, "\xef\xbf\xbd");
+			else
+				plumb_buf_putc(&clean, (char)c);
+		}
+		plumb_buf_release(&buf);
+		buf = clean;
+	}
+	return plumb_buf_detach(&buf, NULL);
+}
+
+static void detail_text(json_t *detail, const char *key, const char *value)
+{
+	char *clean = clean_text(value, 0);
+	json_object_set_new(detail, key, json_string(clean));
+	free(clean);
+}
+
+static void detail_int(json_t *detail, const char *key, int64_t value)
+{
+	json_object_set_new(detail, key, json_integer((json_int_t)value));
+}
+
+/* detail as the compact JSON an audit entry holds, a new string; detail is released. */
+static char *detail_dump(json_t *detail)
+{
+	char *dumped = json_dumps(detail, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(detail);
+	if (!dumped) {
+		fputs("plumb: out of memory writing JSON\n", stderr);
+		abort();
+	}
+	/* Ours to free with free(), not jansson's. */
+	char *text = plumb_xstrdup(dumped);
+	free(dumped);
+	return text;
+}
+
+/*
+ * The hash of an audit entry: the hex SHA-256 of the text
+ *
+ *     previous_hash "\n" id "\n" at "\n" actor "\n" event "\n" subject "\n" detail
+ *
+ * id and at (unix seconds) in decimal, previous_hash the entry before's
+ * hash (64 lowercase hex digits; 64 zeros for entry 1), detail the compact
+ * JSON as stored, no newline at the end. No field holds a line break:
+ * actor, event and subject are cleaned of control characters on append and
+ * compact JSON escapes them. So the text holds exactly six, and splits back
+ * into its fields one way only: moving bytes from one field into the next
+ * changes the hash too.
+ */
+static void audit_hash(char out[65], const char *previous_hash, int64_t id, int64_t at, const char *actor,
+		       const char *event, const char *subject, const char *detail)
+{
+	char *text = plumb_xprintf("%s\n%lld\n%lld\n%s\n%s\n%s\n%s", previous_hash, (long long)id, (long long)at,
+				   actor, event, subject, detail);
+	plumb_hash_sha256_hex(out, text, strlen(text));
+	free(text);
+}
+
+/*
+ * Append an audit entry, detail already compact JSON, inside a write the
+ * caller has begun (write_begin): the last id and hash are read under its
+ * write lock, so that two plumbs never give out one id twice.
+ */
+static int append_audit(plumb_store *store, const char *actor, const char *event, const char *subject,
+			const char *detail)
+{
+	static const char what[] = "appending to the audit log";
 	sqlite3_stmt *stmt = NULL;
-	int64_t started_at = record->started_at ? record->started_at : now();
+	char *clean_actor = clean_text(actor, 1), *clean_event = clean_text(event, 1);
+	char *clean_subject = clean_text(subject, 1);
+	char *previous_hash = NULL;
+	char hash[65];
+	int64_t id = 1, at = now();
 	int error;
+	int rc;
 
-	if (!record->destination || !*record->destination)
-		return plumb_error_set(PLUMB_EINVALID, "%s: a sync needs a destination", store->path);
-
-	if ((error = prepare(&stmt, store, sql, what)) < 0 ||
-	    (error = bind_text(store, stmt, 1, record->application, what)) < 0 ||
-	    (error = bind_text(store, stmt, 2, record->destination, what)) < 0 ||
-	    (error = bind_text(store, stmt, 3, record->repo, what)) < 0 ||
-	    (error = bind_text(store, stmt, 4, record->revision, what)) < 0 ||
-	    (error = bind_text(store, stmt, 5, record->commit, what)) < 0 ||
-	    (error = bind_text(store, stmt, 6, record->path, what)) < 0 ||
-	    (error = bind_int64(store, stmt, 7, started_at, what)) < 0 || (error = step_done(store, stmt, what)) < 0)
+	if ((error = prepare(&stmt, store, "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", what)) < 0)
 		goto done;
-	/* The caller's record now says what the row says. */
-	record->id = sqlite3_last_insert_rowid(store->db);
-	record->started_at = started_at;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		id = sqlite3_column_int64(stmt, 0) + 1;
+		previous_hash = column_string(stmt, 1);
+	} else if (rc == SQLITE_DONE) {
+		previous_hash = plumb_xstrdup(audit_genesis_hash);
+	} else {
+		error = sqlite_error(store, rc, what);
+		goto done;
+	}
+	sqlite3_finalize(stmt);
+	stmt = NULL;
+
+	audit_hash(hash, previous_hash, id, at, clean_actor, clean_event, clean_subject, detail);
+	if ((error = prepare(&stmt, store,
+			     "INSERT INTO audit (id, at, actor, event, subject, detail, previous_hash, hash)"
+			     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+			     what)) < 0 ||
+	    (error = bind_int64(store, stmt, 1, id, what)) < 0 || (error = bind_int64(store, stmt, 2, at, what)) < 0 ||
+	    (error = bind_text(store, stmt, 3, clean_actor, what)) < 0 ||
+	    (error = bind_text(store, stmt, 4, clean_event, what)) < 0 ||
+	    (error = bind_text(store, stmt, 5, clean_subject, what)) < 0 ||
+	    (error = bind_text(store, stmt, 6, detail, what)) < 0 ||
+	    (error = bind_text(store, stmt, 7, previous_hash, what)) < 0 ||
+	    (error = bind_text(store, stmt, 8, hash, what)) < 0)
+		goto done;
+	error = step_done(store, stmt, what);
 
 done:
 	sqlite3_finalize(stmt);
+	free(previous_hash);
+	free(clean_subject);
+	free(clean_event);
+	free(clean_actor);
 	return error;
 }
 
-int plumb_store_sync_finish(plumb_store *store, const plumb_sync_record *record)
+int plumb_store_audit_append(plumb_store *store, const char *actor, const char *event, const char *subject,
+			     const char *detail)
 {
-	static const char sql[] = "UPDATE syncs SET finished_at = ?1, result = ?2, created = ?3, updated = ?4,"
-				  " deleted = ?5, error = ?6 WHERE id = ?7";
-	static const char what[] = "recording the end of a sync";
-	sqlite3_stmt *stmt = NULL;
+	json_error_t json_error;
+	json_t *parsed = NULL;
+	int own = 0;
 	int error;
 
-	if (record->result != PLUMB_SYNC_SUCCEEDED && record->result != PLUMB_SYNC_FAILED)
-		return plumb_error_set(PLUMB_EINVALID, "%s: sync %lld must finish as succeeded or failed", store->path,
-				       (long long)record->id);
+	if (!event || !*event)
+		return plumb_error_set(PLUMB_EINVALID, "%s: an audit entry needs an event", store->path);
+	/* Stored as compact JSON whatever the caller's layout, so that it holds no line break (see audit_hash). */
+	parsed = json_loads(detail ? detail : "{}", JSON_REJECT_DUPLICATES, &json_error);
+	if (!parsed || !json_is_object(parsed)) {
+		error = plumb_error_set(PLUMB_EINVALID, "%s: the detail of audit event %s is not a JSON object%s%s",
+					store->path, event, parsed ? "" : ": ", parsed ? "" : json_error.text);
+		json_decref(parsed);
+		return error;
+	}
+	char *compact = detail_dump(parsed);
 
-	if ((error = prepare(&stmt, store, sql, what)) < 0 || (error = bind_int64(store, stmt, 1, now(), what)) < 0 ||
-	    (error = bind_text(store, stmt, 2, result_names[record->result], what)) < 0 ||
-	    (error = bind_int64(store, stmt, 3, record->created, what)) < 0 ||
-	    (error = bind_int64(store, stmt, 4, record->updated, what)) < 0 ||
-	    (error = bind_int64(store, stmt, 5, record->deleted, what)) < 0 ||
-	    (error = bind_text(store, stmt, 6, record->error, what)) < 0 ||
-	    (error = bind_int64(store, stmt, 7, record->id, what)) < 0 || (error = step_done(store, stmt, what)) < 0)
+	if ((error = write_begin(store, &own)) < 0)
 		goto done;
-	if (sqlite3_changes(store->db) == 0)
-		error = plumb_error_set(PLUMB_ENOTFOUND, "%s: there is no sync %lld to finish", store->path,
-					(long long)record->id);
+	error = append_audit(store, actor, event, subject, compact);
+	error = write_end(store, own, error);
 
 done:
-	sqlite3_finalize(stmt);
+	free(compact);
 	return error;
 }
+
+#define SYNC_COLUMNS                                                                                           \
+	"id, operation, trigger, actor, application, destination, repo, revision, commit_id, path, started_at," \
+	" finished_at, result, created, updated, deleted, error"
 
 static int parse_result(plumb_sync_result *out, const char *name)
 {
@@ -551,17 +812,209 @@ static int parse_result(plumb_sync_result *out, const char *name)
 	return -1;
 }
 
+/* Fill out (which the caller has not filled) from a row of SYNC_COLUMNS. */
+static int read_sync(plumb_sync_record *out, plumb_store *store, sqlite3_stmt *stmt)
+{
+	char *result = column_string(stmt, 12);
+	int error = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (parse_result(&out->result, result) < 0) {
+		error = plumb_error_set(PLUMB_ERROR, "%s: sync %lld has an unknown result '%s'", store->path,
+					(long long)sqlite3_column_int64(stmt, 0), result);
+		free(result);
+		return error;
+	}
+	free(result);
+	out->id = sqlite3_column_int64(stmt, 0);
+	out->operation = column_string(stmt, 1);
+	out->trigger = column_string(stmt, 2);
+	out->actor = column_string(stmt, 3);
+	out->application = column_string(stmt, 4);
+	out->destination = column_string(stmt, 5);
+	out->repo = column_string(stmt, 6);
+	out->revision = column_string(stmt, 7);
+	out->commit = column_string(stmt, 8);
+	out->path = column_string(stmt, 9);
+	out->started_at = sqlite3_column_int64(stmt, 10);
+	out->finished_at = sqlite3_column_int64(stmt, 11);
+	out->created = (unsigned)sqlite3_column_int64(stmt, 13);
+	out->updated = (unsigned)sqlite3_column_int64(stmt, 14);
+	out->deleted = (unsigned)sqlite3_column_int64(stmt, 15);
+	out->error = column_string(stmt, 16);
+	return 0;
+}
+
+int plumb_store_sync_begin(plumb_store *store, plumb_sync_record *record)
+{
+	static const char sql[] = "INSERT INTO syncs (operation, trigger, actor, application, destination, repo,"
+				  " revision, commit_id, path, started_at, finished_at, result, created, updated,"
+				  " deleted, error)"
+				  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, 'running', 0, 0, 0, '')";
+	static const char what[] = "recording the start of a sync";
+	sqlite3_stmt *stmt = NULL;
+	int64_t started_at = record->started_at ? record->started_at : now();
+	int64_t id = 0;
+	char *detail = NULL;
+	int own = 0;
+	int error;
+
+	if (!record->destination || !*record->destination)
+		return plumb_error_set(PLUMB_EINVALID, "%s: a sync needs a destination", store->path);
+
+	if ((error = write_begin(store, &own)) < 0)
+		return error;
+	if ((error = prepare(&stmt, store, sql, what)) < 0 ||
+	    (error = bind_text(store, stmt, 1, record->operation, what)) < 0 ||
+	    (error = bind_text(store, stmt, 2, record->trigger, what)) < 0 ||
+	    (error = bind_text(store, stmt, 3, record->actor, what)) < 0 ||
+	    (error = bind_text(store, stmt, 4, record->application, what)) < 0 ||
+	    (error = bind_text(store, stmt, 5, record->destination, what)) < 0 ||
+	    (error = bind_text(store, stmt, 6, record->repo, what)) < 0 ||
+	    (error = bind_text(store, stmt, 7, record->revision, what)) < 0 ||
+	    (error = bind_text(store, stmt, 8, record->commit, what)) < 0 ||
+	    (error = bind_text(store, stmt, 9, record->path, what)) < 0 ||
+	    (error = bind_int64(store, stmt, 10, started_at, what)) < 0 || (error = step_done(store, stmt, what)) < 0)
+		goto done;
+	id = sqlite3_last_insert_rowid(store->db);
+
+	json_t *fields = json_object();
+	detail_int(fields, "id", id);
+	detail_text(fields, "operation", record->operation);
+	detail_text(fields, "trigger", record->trigger);
+	detail_text(fields, "actor", record->actor);
+	detail_text(fields, "application", record->application);
+	detail_text(fields, "destination", record->destination);
+	detail_text(fields, "repo", record->repo);
+	detail_text(fields, "revision", record->revision);
+	detail_text(fields, "commit", record->commit);
+	detail_text(fields, "path", record->path);
+	detail_int(fields, "started_at", started_at);
+	detail = detail_dump(fields);
+	error = append_audit(store, record->actor, "sync.begin", record->application, detail);
+
+done:
+	sqlite3_finalize(stmt);
+	free(detail);
+	if ((error = write_end(store, own, error)) < 0)
+		return error;
+	/* The caller's record now says what the row says. */
+	record->id = id;
+	record->started_at = started_at;
+	return 0;
+}
+
+/* The application and actor of sync id, for the audit entries of what follows it. */
+static int read_sync_owner(char **application, char **actor, plumb_store *store, int64_t id, const char *what)
+{
+	sqlite3_stmt *stmt = NULL;
+	int error;
+	int rc;
+
+	*application = *actor = NULL;
+	if ((error = prepare(&stmt, store, "SELECT application, actor FROM syncs WHERE id = ?1", what)) < 0 ||
+	    (error = bind_int64(store, stmt, 1, id, what)) < 0)
+		goto done;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*application = column_string(stmt, 0);
+		*actor = column_string(stmt, 1);
+	} else if (rc == SQLITE_DONE) {
+		error = plumb_error_set(PLUMB_ENOTFOUND, "%s: %s: there is no sync %lld", store->path, what,
+					(long long)id);
+	} else {
+		error = sqlite_error(store, rc, what);
+	}
+
+done:
+	sqlite3_finalize(stmt);
+	return error;
+}
+
+int plumb_store_sync_finish(plumb_store *store, const plumb_sync_record *record)
+{
+	static const char sql[] = "UPDATE syncs SET finished_at = ?1, result = ?2, created = ?3, updated = ?4,"
+				  " deleted = ?5, error = ?6 WHERE id = ?7";
+	static const char what[] = "recording the end of a sync";
+	sqlite3_stmt *stmt = NULL;
+	char *application = NULL, *actor = NULL, *detail = NULL;
+	int64_t finished_at = now();
+	int own = 0;
+	int error;
+
+	if (record->result != PLUMB_SYNC_SUCCEEDED && record->result != PLUMB_SYNC_FAILED)
+		return plumb_error_set(PLUMB_EINVALID, "%s: sync %lld must finish as succeeded or failed", store->path,
+				       (long long)record->id);
+
+	/*
+	 * The detail is made first: record->error may be the error slot itself
+	 * (plumb_error_last()), which a failure below would overwrite.
+	 */
+	json_t *fields = json_object();
+	detail_int(fields, "id", record->id);
+	detail_text(fields, "result", result_names[record->result]);
+	detail_int(fields, "created", record->created);
+	detail_int(fields, "updated", record->updated);
+	detail_int(fields, "deleted", record->deleted);
+	detail_text(fields, "error", record->error);
+	detail_int(fields, "finished_at", finished_at);
+	detail = detail_dump(fields);
+
+	if ((error = write_begin(store, &own)) < 0) {
+		free(detail);
+		return error;
+	}
+	/* The sync's own row names who ran it and for which application: the caller may have only the id. */
+	if ((error = read_sync_owner(&application, &actor, store, record->id, what)) < 0) {
+		if (error == PLUMB_ENOTFOUND)
+			error = plumb_error_set(PLUMB_ENOTFOUND, "%s: there is no sync %lld to finish", store->path,
+						(long long)record->id);
+		goto done;
+	}
+	if ((error = prepare(&stmt, store, sql, what)) < 0 ||
+	    (error = bind_int64(store, stmt, 1, finished_at, what)) < 0 ||
+	    (error = bind_text(store, stmt, 2, result_names[record->result], what)) < 0 ||
+	    (error = bind_int64(store, stmt, 3, record->created, what)) < 0 ||
+	    (error = bind_int64(store, stmt, 4, record->updated, what)) < 0 ||
+	    (error = bind_int64(store, stmt, 5, record->deleted, what)) < 0 ||
+	    (error = bind_text(store, stmt, 6, record->error, what)) < 0 ||
+	    (error = bind_int64(store, stmt, 7, record->id, what)) < 0 || (error = step_done(store, stmt, what)) < 0)
+		goto done;
+	error = append_audit(store, actor, "sync.finish", application, detail);
+
+done:
+	sqlite3_finalize(stmt);
+	error = write_end(store, own, error);
+	free(detail);
+	free(actor);
+	free(application);
+	return error;
+}
+
+/*
+ * Run a query of SYNC_COLUMNS that yields at most one row into out;
+ * PLUMB_ENOTFOUND (with no message: the caller sets its own) when none.
+ */
+static int read_one_sync(plumb_sync_record *out, plumb_store *store, sqlite3_stmt *stmt, const char *what)
+{
+	int rc = sqlite3_step(stmt);
+
+	if (rc == SQLITE_DONE)
+		return PLUMB_ENOTFOUND;
+	if (rc != SQLITE_ROW)
+		return sqlite_error(store, rc, what);
+	return read_sync(out, store, stmt);
+}
+
 int plumb_store_sync_last(plumb_sync_record *out, plumb_store *store, const char *destination,
 			  const char *application)
 {
-	static const char sql[] = "SELECT id, application, destination, repo, revision, commit_id, path, started_at,"
-				  " finished_at, result, created, updated, deleted, error FROM syncs"
+	static const char sql[] = "SELECT " SYNC_COLUMNS " FROM syncs"
 				  " WHERE destination = ?1 AND (?2 IS NULL OR application = ?2)"
 				  " ORDER BY id DESC LIMIT 1";
 	static const char what[] = "reading the last sync";
 	sqlite3_stmt *stmt = NULL;
 	int error;
-	int rc;
 
 	memset(out, 0, sizeof(*out));
 	if ((error = prepare(&stmt, store, sql, what)) < 0 ||
@@ -569,47 +1022,89 @@ int plumb_store_sync_last(plumb_sync_record *out, plumb_store *store, const char
 		goto done;
 	if (application && (error = bind_text(store, stmt, 2, application, what)) < 0)
 		goto done;
-
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_DONE) {
+	error = read_one_sync(out, store, stmt, what);
+	if (error == PLUMB_ENOTFOUND)
 		error = plumb_error_set(PLUMB_ENOTFOUND, "%s: no sync into %s%s%s yet", store->path,
 					destination ? destination : "", application ? " of " : "",
 					application ? application : "");
-		goto done;
-	}
-	if (rc != SQLITE_ROW) {
-		error = sqlite_error(store, rc, what);
-		goto done;
-	}
-	char *result = column_string(stmt, 9);
-	if (parse_result(&out->result, result) < 0) {
-		error = plumb_error_set(PLUMB_ERROR, "%s: sync %lld has an unknown result '%s'", store->path,
-					(long long)sqlite3_column_int64(stmt, 0), result);
-		free(result);
-		goto done;
-	}
-	free(result);
-	out->id = sqlite3_column_int64(stmt, 0);
-	out->application = column_string(stmt, 1);
-	out->destination = column_string(stmt, 2);
-	out->repo = column_string(stmt, 3);
-	out->revision = column_string(stmt, 4);
-	out->commit = column_string(stmt, 5);
-	out->path = column_string(stmt, 6);
-	out->started_at = sqlite3_column_int64(stmt, 7);
-	out->finished_at = sqlite3_column_int64(stmt, 8);
-	out->created = (unsigned)sqlite3_column_int64(stmt, 10);
-	out->updated = (unsigned)sqlite3_column_int64(stmt, 11);
-	out->deleted = (unsigned)sqlite3_column_int64(stmt, 12);
-	out->error = column_string(stmt, 13);
 
 done:
 	sqlite3_finalize(stmt);
 	return error;
 }
 
+int plumb_store_sync_get(plumb_sync_record *out, plumb_store *store, int64_t id)
+{
+	static const char what[] = "reading a sync";
+	sqlite3_stmt *stmt = NULL;
+	int error;
+
+	memset(out, 0, sizeof(*out));
+	if ((error = prepare(&stmt, store, "SELECT " SYNC_COLUMNS " FROM syncs WHERE id = ?1", what)) < 0 ||
+	    (error = bind_int64(store, stmt, 1, id, what)) < 0)
+		goto done;
+	error = read_one_sync(out, store, stmt, what);
+	if (error == PLUMB_ENOTFOUND)
+		error = plumb_error_set(PLUMB_ENOTFOUND, "%s: no sync %lld", store->path, (long long)id);
+
+done:
+	sqlite3_finalize(stmt);
+	return error;
+}
+
+/* Bind an optional filter: NULL (not "") when absent, which the query reads as "any". */
+static int bind_filter(plumb_store *store, sqlite3_stmt *stmt, int index, const char *value, const char *what)
+{
+	return value ? bind_text(store, stmt, index, value, what) : 0;
+}
+
+/* SQLite reads a negative LIMIT as no limit. */
+static int64_t sql_limit(unsigned limit)
+{
+	return limit ? (int64_t)limit : -1;
+}
+
+int plumb_store_sync_list(plumb_sync_records *out, plumb_store *store, const char *destination,
+			  const char *application, unsigned limit)
+{
+	static const char sql[] = "SELECT " SYNC_COLUMNS " FROM syncs"
+				  " WHERE (?1 IS NULL OR destination = ?1) AND (?2 IS NULL OR application = ?2)"
+				  " ORDER BY id DESC LIMIT ?3";
+	static const char what[] = "listing the syncs";
+	sqlite3_stmt *stmt = NULL;
+	size_t first = out->count;
+	int error;
+	int rc;
+
+	if ((error = prepare(&stmt, store, sql, what)) < 0 ||
+	    (error = bind_filter(store, stmt, 1, destination, what)) < 0 ||
+	    (error = bind_filter(store, stmt, 2, application, what)) < 0 ||
+	    (error = bind_int64(store, stmt, 3, sql_limit(limit), what)) < 0)
+		goto done;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		PLUMB_GROW(out->items, out->count, out->capacity);
+		if ((error = read_sync(&out->items[out->count], store, stmt)) < 0)
+			goto done;
+		out->count++;
+	}
+	if (rc != SQLITE_DONE)
+		error = sqlite_error(store, rc, what);
+
+done:
+	sqlite3_finalize(stmt);
+	/* On failure out is as the caller gave it, not half-appended. */
+	if (error < 0) {
+		while (out->count > first)
+			plumb_sync_record_release(&out->items[--out->count]);
+	}
+	return error;
+}
+
 void plumb_sync_record_release(plumb_sync_record *record)
 {
+	free(record->operation);
+	free(record->trigger);
+	free(record->actor);
 	free(record->application);
 	free(record->destination);
 	free(record->repo);
@@ -618,4 +1113,466 @@ void plumb_sync_record_release(plumb_sync_record *record)
 	free(record->path);
 	free(record->error);
 	memset(record, 0, sizeof(*record));
+}
+
+void plumb_sync_records_release(plumb_sync_records *records)
+{
+	for (size_t i = 0; i < records->count; i++)
+		plumb_sync_record_release(&records->items[i]);
+	free(records->items);
+	memset(records, 0, sizeof(*records));
+}
+
+static const char *const outcome_names[] = {
+	[PLUMB_OUTCOME_NOOP] = "noop",
+	[PLUMB_OUTCOME_CHANGED] = "changed",
+	[PLUMB_OUTCOME_FAILED] = "failed",
+	[PLUMB_OUTCOME_SKIPPED] = "skipped",
+	[PLUMB_OUTCOME_DENIED] = "denied",
+};
+
+static int parse_outcome(plumb_outcome *out, const char *name)
+{
+	for (size_t i = 0; i < PLUMB_ARRAY_SIZE(outcome_names); i++) {
+		if (strcmp(name, outcome_names[i]) == 0) {
+			*out = (plumb_outcome)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int plumb_store_action_add(plumb_store *store, plumb_action_record *record)
+{
+	static const char sql[] = "INSERT INTO actions (sync_id, key, kind, resource, action, reason,"
+				  " fingerprint_before, fingerprint_after, outcome, error, at)"
+				  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+	static const char what[] = "recording an action";
+	sqlite3_stmt *stmt = NULL;
+	char *application = NULL, *actor = NULL, *detail = NULL;
+	int64_t at = record->at ? record->at : now();
+	int64_t id = 0;
+	int own = 0;
+	int error;
+
+	if ((unsigned)record->outcome >= PLUMB_ARRAY_SIZE(outcome_names))
+		return plumb_error_set(PLUMB_EINVALID, "%s: an action of sync %lld has an unknown outcome %d",
+				       store->path, (long long)record->sync_id, (int)record->outcome);
+	if ((error = write_begin(store, &own)) < 0)
+		return error;
+	if ((error = read_sync_owner(&application, &actor, store, record->sync_id, what)) < 0 ||
+	    (error = prepare(&stmt, store, sql, what)) < 0 ||
+	    (error = bind_int64(store, stmt, 1, record->sync_id, what)) < 0 ||
+	    (error = bind_text(store, stmt, 2, record->key, what)) < 0 ||
+	    (error = bind_text(store, stmt, 3, record->kind, what)) < 0 ||
+	    (error = bind_text(store, stmt, 4, record->resource, what)) < 0 ||
+	    (error = bind_text(store, stmt, 5, record->action, what)) < 0 ||
+	    (error = bind_text(store, stmt, 6, record->reason, what)) < 0 ||
+	    (error = bind_text(store, stmt, 7, record->before, what)) < 0 ||
+	    (error = bind_text(store, stmt, 8, record->after, what)) < 0 ||
+	    (error = bind_text(store, stmt, 9, outcome_names[record->outcome], what)) < 0 ||
+	    (error = bind_text(store, stmt, 10, record->error, what)) < 0 ||
+	    (error = bind_int64(store, stmt, 11, at, what)) < 0 || (error = step_done(store, stmt, what)) < 0)
+		goto done;
+	id = sqlite3_last_insert_rowid(store->db);
+
+	json_t *fields = json_object();
+	detail_int(fields, "id", id);
+	detail_int(fields, "sync_id", record->sync_id);
+	detail_text(fields, "key", record->key);
+	detail_text(fields, "kind", record->kind);
+	detail_text(fields, "resource", record->resource);
+	detail_text(fields, "action", record->action);
+	detail_text(fields, "reason", record->reason);
+	detail_text(fields, "before", record->before);
+	detail_text(fields, "after", record->after);
+	detail_text(fields, "outcome", outcome_names[record->outcome]);
+	detail_text(fields, "error", record->error);
+	detail_int(fields, "at", at);
+	detail = detail_dump(fields);
+	/* Done on behalf of whoever ran the sync. */
+	error = append_audit(store, actor, "action", record->key, detail);
+
+done:
+	sqlite3_finalize(stmt);
+	free(detail);
+	free(actor);
+	free(application);
+	if ((error = write_end(store, own, error)) < 0)
+		return error;
+	record->id = id;
+	record->at = at;
+	return 0;
+}
+
+int plumb_store_action_list(plumb_action_records *out, plumb_store *store, int64_t sync_id)
+{
+	static const char sql[] = "SELECT id, sync_id, key, kind, resource, action, reason, fingerprint_before,"
+				  " fingerprint_after, outcome, error, at FROM actions WHERE sync_id = ?1 ORDER BY id";
+	static const char what[] = "listing the actions of a sync";
+	sqlite3_stmt *stmt = NULL;
+	size_t first = out->count;
+	int error;
+	int rc;
+
+	if ((error = prepare(&stmt, store, sql, what)) < 0 || (error = bind_int64(store, stmt, 1, sync_id, what)) < 0)
+		goto done;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		plumb_outcome outcome;
+		char *name = column_string(stmt, 9);
+		if (parse_outcome(&outcome, name) < 0) {
+			error = plumb_error_set(PLUMB_ERROR, "%s: action %lld has an unknown outcome '%s'", store->path,
+						(long long)sqlite3_column_int64(stmt, 0), name);
+			free(name);
+			goto done;
+		}
+		free(name);
+		PLUMB_GROW(out->items, out->count, out->capacity);
+		plumb_action_record *record = &out->items[out->count++];
+		record->id = sqlite3_column_int64(stmt, 0);
+		record->sync_id = sqlite3_column_int64(stmt, 1);
+		record->key = column_string(stmt, 2);
+		record->kind = column_string(stmt, 3);
+		record->resource = column_string(stmt, 4);
+		record->action = column_string(stmt, 5);
+		record->reason = column_string(stmt, 6);
+		record->before = column_string(stmt, 7);
+		record->after = column_string(stmt, 8);
+		record->outcome = outcome;
+		record->error = column_string(stmt, 10);
+		record->at = sqlite3_column_int64(stmt, 11);
+	}
+	if (rc != SQLITE_DONE)
+		error = sqlite_error(store, rc, what);
+
+done:
+	sqlite3_finalize(stmt);
+	if (error < 0) {
+		while (out->count > first)
+			plumb_action_record_release(&out->items[--out->count]);
+	}
+	return error;
+}
+
+void plumb_action_record_release(plumb_action_record *record)
+{
+	free(record->key);
+	free(record->kind);
+	free(record->resource);
+	free(record->action);
+	free(record->reason);
+	free(record->before);
+	free(record->after);
+	free(record->error);
+	memset(record, 0, sizeof(*record));
+}
+
+void plumb_action_records_release(plumb_action_records *records)
+{
+	for (size_t i = 0; i < records->count; i++)
+		plumb_action_record_release(&records->items[i]);
+	free(records->items);
+	memset(records, 0, sizeof(*records));
+}
+
+int plumb_store_drift_add(plumb_store *store, plumb_drift_record *record)
+{
+	static const char sql[] = "INSERT INTO drift (sync_id, destination, application, key, kind, commit_id,"
+				  " expected, observed, capture, capture_size, sensitive, note, at)"
+				  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+	static const char what[] = "recording a drift event";
+	sqlite3_stmt *stmt = NULL;
+	char *application = NULL, *actor = NULL, *detail = NULL;
+	int64_t at = record->at ? record->at : now();
+	int64_t id = 0;
+	int own = 0;
+	int error;
+
+	if ((error = write_begin(store, &own)) < 0)
+		return error;
+	/* Drift repaired by a sync is on behalf of whoever ran it; drift found outside one has no actor. */
+	if (record->sync_id && (error = read_sync_owner(&application, &actor, store, record->sync_id, what)) < 0)
+		goto done;
+	if ((error = prepare(&stmt, store, sql, what)) < 0)
+		goto done;
+	/* sync_id 0 is stored as NULL: no sync, which the foreign key allows. */
+	if (record->sync_id && (error = bind_int64(store, stmt, 1, record->sync_id, what)) < 0)
+		goto done;
+	if ((error = bind_text(store, stmt, 2, record->destination, what)) < 0 ||
+	    (error = bind_text(store, stmt, 3, record->application, what)) < 0 ||
+	    (error = bind_text(store, stmt, 4, record->key, what)) < 0 ||
+	    (error = bind_text(store, stmt, 5, record->kind, what)) < 0 ||
+	    (error = bind_text(store, stmt, 6, record->commit, what)) < 0 ||
+	    (error = bind_text(store, stmt, 7, record->expected, what)) < 0 ||
+	    (error = bind_text(store, stmt, 8, record->observed, what)) < 0 ||
+	    (error = bind_text(store, stmt, 9, record->capture, what)) < 0 ||
+	    (error = bind_int64(store, stmt, 10, record->capture_size, what)) < 0 ||
+	    (error = bind_int64(store, stmt, 11, record->sensitive != 0, what)) < 0 ||
+	    (error = bind_text(store, stmt, 12, record->note, what)) < 0 ||
+	    (error = bind_int64(store, stmt, 13, at, what)) < 0 || (error = step_done(store, stmt, what)) < 0)
+		goto done;
+	id = sqlite3_last_insert_rowid(store->db);
+
+	json_t *fields = json_object();
+	detail_int(fields, "id", id);
+	detail_int(fields, "sync_id", record->sync_id);
+	detail_text(fields, "destination", record->destination);
+	detail_text(fields, "application", record->application);
+	detail_text(fields, "key", record->key);
+	detail_text(fields, "kind", record->kind);
+	detail_text(fields, "commit", record->commit);
+	detail_text(fields, "expected", record->expected);
+	detail_text(fields, "observed", record->observed);
+	detail_text(fields, "capture", record->capture);
+	detail_int(fields, "capture_size", record->capture_size);
+	json_object_set_new(fields, "sensitive", json_boolean(record->sensitive));
+	detail_text(fields, "note", record->note);
+	detail_int(fields, "at", at);
+	detail = detail_dump(fields);
+	error = append_audit(store, actor, "drift", record->key, detail);
+
+done:
+	sqlite3_finalize(stmt);
+	free(detail);
+	free(actor);
+	free(application);
+	if ((error = write_end(store, own, error)) < 0)
+		return error;
+	record->id = id;
+	record->at = at;
+	return 0;
+}
+
+#define DRIFT_COLUMNS                                                                                        \
+	"id, sync_id, destination, application, key, kind, commit_id, expected, observed, capture, capture_size," \
+	" sensitive, note, at"
+
+/* Fill out from a row of DRIFT_COLUMNS. */
+static void read_drift(plumb_drift_record *out, sqlite3_stmt *stmt)
+{
+	memset(out, 0, sizeof(*out));
+	out->id = sqlite3_column_int64(stmt, 0);
+	out->sync_id = sqlite3_column_int64(stmt, 1);
+	out->destination = column_string(stmt, 2);
+	out->application = column_string(stmt, 3);
+	out->key = column_string(stmt, 4);
+	out->kind = column_string(stmt, 5);
+	out->commit = column_string(stmt, 6);
+	out->expected = column_string(stmt, 7);
+	out->observed = column_string(stmt, 8);
+	out->capture = column_string(stmt, 9);
+	out->capture_size = sqlite3_column_int64(stmt, 10);
+	out->sensitive = sqlite3_column_int64(stmt, 11) != 0;
+	out->note = column_string(stmt, 12);
+	out->at = sqlite3_column_int64(stmt, 13);
+}
+
+int plumb_store_drift_get(plumb_drift_record *out, plumb_store *store, int64_t id)
+{
+	static const char what[] = "reading a drift event";
+	sqlite3_stmt *stmt = NULL;
+	int error;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((error = prepare(&stmt, store, "SELECT " DRIFT_COLUMNS " FROM drift WHERE id = ?1", what)) < 0 ||
+	    (error = bind_int64(store, stmt, 1, id, what)) < 0)
+		goto done;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		read_drift(out, stmt);
+	else if (rc == SQLITE_DONE)
+		error = plumb_error_set(PLUMB_ENOTFOUND, "%s: no drift event %lld", store->path, (long long)id);
+	else
+		error = sqlite_error(store, rc, what);
+
+done:
+	sqlite3_finalize(stmt);
+	return error;
+}
+
+int plumb_store_drift_list(plumb_drift_records *out, plumb_store *store, const char *destination,
+			   const char *application, unsigned limit)
+{
+	static const char sql[] = "SELECT " DRIFT_COLUMNS " FROM drift"
+				  " WHERE (?1 IS NULL OR destination = ?1) AND (?2 IS NULL OR application = ?2)"
+				  " ORDER BY id DESC LIMIT ?3";
+	static const char what[] = "listing the drift events";
+	sqlite3_stmt *stmt = NULL;
+	size_t first = out->count;
+	int error;
+	int rc;
+
+	if ((error = prepare(&stmt, store, sql, what)) < 0 ||
+	    (error = bind_filter(store, stmt, 1, destination, what)) < 0 ||
+	    (error = bind_filter(store, stmt, 2, application, what)) < 0 ||
+	    (error = bind_int64(store, stmt, 3, sql_limit(limit), what)) < 0)
+		goto done;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		PLUMB_GROW(out->items, out->count, out->capacity);
+		read_drift(&out->items[out->count++], stmt);
+	}
+	if (rc != SQLITE_DONE)
+		error = sqlite_error(store, rc, what);
+
+done:
+	sqlite3_finalize(stmt);
+	if (error < 0) {
+		while (out->count > first)
+			plumb_drift_record_release(&out->items[--out->count]);
+	}
+	return error;
+}
+
+void plumb_drift_record_release(plumb_drift_record *record)
+{
+	free(record->destination);
+	free(record->application);
+	free(record->key);
+	free(record->kind);
+	free(record->commit);
+	free(record->expected);
+	free(record->observed);
+	free(record->capture);
+	free(record->note);
+	memset(record, 0, sizeof(*record));
+}
+
+void plumb_drift_records_release(plumb_drift_records *records)
+{
+	for (size_t i = 0; i < records->count; i++)
+		plumb_drift_record_release(&records->items[i]);
+	free(records->items);
+	memset(records, 0, sizeof(*records));
+}
+
+static void audit_entry_release(plumb_audit_entry *entry)
+{
+	free(entry->actor);
+	free(entry->event);
+	free(entry->subject);
+	free(entry->detail);
+	free(entry->previous_hash);
+	free(entry->hash);
+	memset(entry, 0, sizeof(*entry));
+}
+
+int plumb_store_audit_each(plumb_store *store, plumb_audit_cb cb, void *payload)
+{
+	static const char what[] = "reading the audit log";
+	sqlite3_stmt *stmt = NULL;
+	int error;
+	int rc;
+
+	/* One statement reads one snapshot: an entry appended meanwhile is not half-seen. */
+	if ((error = prepare(&stmt, store,
+			     "SELECT id, at, actor, event, subject, detail, previous_hash, hash FROM audit ORDER BY id",
+			     what)) < 0)
+		return error;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		plumb_audit_entry entry = {
+			.id = sqlite3_column_int64(stmt, 0),
+			.at = sqlite3_column_int64(stmt, 1),
+			.actor = column_string(stmt, 2),
+			.event = column_string(stmt, 3),
+			.subject = column_string(stmt, 4),
+			.detail = column_string(stmt, 5),
+			.previous_hash = column_string(stmt, 6),
+			.hash = column_string(stmt, 7),
+		};
+		error = cb(&entry, payload);
+		audit_entry_release(&entry);
+		if (error)
+			break;
+	}
+	if (!error && rc != SQLITE_DONE)
+		error = sqlite_error(store, rc, what);
+	sqlite3_finalize(stmt);
+	return error;
+}
+
+typedef struct {
+	plumb_audit_verification *out;
+	int64_t previous_id;
+	char *previous_hash;
+} audit_walk;
+
+/* What is wrong with entry, coming after walk's previous entry: a new string, or NULL when nothing is. */
+static char *audit_problem(int64_t *bad_id, const plumb_audit_entry *entry, const audit_walk *walk)
+{
+	long long id = entry->id, previous = walk->previous_id;
+	char hash[65];
+
+	*bad_id = entry->id;
+	if (entry->id < 1)
+		return plumb_xprintf("entry %lld has an id below 1, where the chain starts", id);
+	if (entry->id != walk->previous_id + 1) {
+		/* The first id missing is where the chain broke. */
+		*bad_id = walk->previous_id + 1;
+		if (previous == 0 && id == 2)
+			return plumb_xprintf("entry 1 is missing: the chain starts at entry 2");
+		if (previous == 0)
+			return plumb_xprintf("entries 1 to %lld are missing: the chain starts at entry %lld", id - 1,
+					     id);
+		if (id == previous + 2)
+			return plumb_xprintf("entry %lld is missing: the chain jumps from %lld to %lld", previous + 1,
+					     previous, id);
+		return plumb_xprintf("entries %lld to %lld are missing: the chain jumps from %lld to %lld",
+				     previous + 1, id - 1, previous, id);
+	}
+	if (strcmp(entry->previous_hash, walk->previous_hash) != 0)
+		return previous == 0 ?
+			       plumb_xprintf("entry 1's previous_hash is not the 64 zeros that start the chain") :
+			       plumb_xprintf("entry %lld's previous_hash is not the hash of entry %lld: one of the two "
+					     "was changed after it was written",
+					     id, previous);
+	audit_hash(hash, entry->previous_hash, entry->id, entry->at, entry->actor, entry->event, entry->subject,
+		   entry->detail);
+	if (strcmp(hash, entry->hash) != 0)
+		return plumb_xprintf("entry %lld's hash does not match its fields: it was changed after it was written",
+				     id);
+	return NULL;
+}
+
+static int audit_verify_entry(const plumb_audit_entry *entry, void *payload)
+{
+	audit_walk *walk = payload;
+
+	/* Every entry is counted; only the first problem is reported, since the rest follow from it. */
+	walk->out->entries++;
+	if (walk->out->first_bad_id)
+		return 0;
+	char *problem = audit_problem(&walk->out->first_bad_id, entry, walk);
+	if (problem) {
+		free(walk->out->problem);
+		walk->out->problem = problem;
+		return 0;
+	}
+	walk->out->first_bad_id = 0;
+	walk->previous_id = entry->id;
+	free(walk->previous_hash);
+	walk->previous_hash = plumb_xstrdup(entry->hash);
+	return 0;
+}
+
+int plumb_store_audit_verify(plumb_audit_verification *out, plumb_store *store)
+{
+	audit_walk walk = { .out = out, .previous_id = 0, .previous_hash = plumb_xstrdup(audit_genesis_hash) };
+	int error;
+
+	memset(out, 0, sizeof(*out));
+	out->problem = plumb_xstrdup("");
+	error = plumb_store_audit_each(store, audit_verify_entry, &walk);
+	free(walk.previous_hash);
+	if (error < 0) {
+		plumb_audit_verification_release(out);
+		return error;
+	}
+	return 0;
+}
+
+void plumb_audit_verification_release(plumb_audit_verification *verification)
+{
+	free(verification->problem);
+	memset(verification, 0, sizeof(*verification));
 }

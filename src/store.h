@@ -5,8 +5,21 @@
  * The inventory holds one row per live object plumb manages, per
  * destination: which application and resource own it, whether plumb
  * created it (only those are ever pruned), and what plumb last wrote there.
- * The sync log holds one row per sync. Readers never block a writer: the
+ * The sync log holds one row per sync, the action log one row per action
+ * of a sync, the drift log one row per drifted object plumb found (with
+ * where its captured content lies). Readers never block a writer: the
  * database runs in WAL mode.
+ *
+ * The audit log is append-only and hash-chained: every entry carries the
+ * SHA-256 of the previous entry's hash and its own fields, so that editing
+ * or removing an entry breaks the chain at that entry. Recording a sync
+ * (begin and finish), an action or a drift event appends its audit entry in
+ * the same transaction; other events (plans, refusals, errors) are
+ * appended with plumb_store_audit_append.
+ *
+ * The schema is versioned (PRAGMA user_version) and migrated forward on
+ * open, one step at a time in a transaction each; a store written by a
+ * newer plumb is refused.
  *
  * Strings in the structs below are owned by the struct and freed by its
  * release function; strings passed in are copied by the store.
@@ -47,6 +60,9 @@ typedef enum {
 
 typedef struct {
 	int64_t id;
+	char *operation; /* "sync", "apply" or "apply-plan" */
+	char *trigger;   /* what started it: "cli", later "poll", "webhook", "api", "drift" */
+	char *actor;     /* who: "user@host" for the command line, a token's name for the API */
 	char *application;
 	char *destination;
 	char *repo;
@@ -105,6 +121,135 @@ int plumb_store_sync_finish(plumb_store *store, const plumb_sync_record *record)
 int plumb_store_sync_last(plumb_sync_record *out, plumb_store *store, const char *destination,
 			  const char *application);
 
+/* One sync by id; PLUMB_ENOTFOUND when there is none. */
+int plumb_store_sync_get(plumb_sync_record *out, plumb_store *store, int64_t id);
+
+typedef struct {
+	plumb_sync_record *items;
+	size_t count;
+	size_t capacity;
+} plumb_sync_records;
+
+/*
+ * Append to out the syncs, newest first, at most limit (0: all); NULL
+ * destination or application means any.
+ */
+int plumb_store_sync_list(plumb_sync_records *out, plumb_store *store, const char *destination,
+			  const char *application, unsigned limit);
+
 void plumb_sync_record_release(plumb_sync_record *record);
+void plumb_sync_records_release(plumb_sync_records *records);
+
+/* What became of one action: outcomes are not errors. */
+typedef enum {
+	PLUMB_OUTCOME_NOOP,    /* nothing needed doing */
+	PLUMB_OUTCOME_CHANGED, /* done */
+	PLUMB_OUTCOME_FAILED,  /* tried and failed: error says why */
+	PLUMB_OUTCOME_SKIPPED, /* not tried: an earlier action failed, or a directory kept because it was not empty */
+	PLUMB_OUTCOME_DENIED,  /* not allowed: a refused plan, a policy */
+} plumb_outcome;
+
+typedef struct {
+	int64_t id;
+	int64_t sync_id;
+	char *key;
+	char *kind;
+	char *resource;
+	char *action; /* "create", "update", "delete", "none" */
+	char *reason;
+	char *before; /* fingerprint observed before the action */
+	char *after;  /* fingerprint after it ("" when not observed) */
+	plumb_outcome outcome;
+	char *error; /* "" when none */
+	int64_t at;
+} plumb_action_record;
+
+typedef struct {
+	plumb_action_record *items;
+	size_t count;
+	size_t capacity;
+} plumb_action_records;
+
+/* Record one action of sync record->sync_id (at: now if 0); sets record->id. */
+int plumb_store_action_add(plumb_store *store, plumb_action_record *record);
+
+/* Append to out the actions of one sync, in the order they were recorded. */
+int plumb_store_action_list(plumb_action_records *out, plumb_store *store, int64_t sync_id);
+
+void plumb_action_record_release(plumb_action_record *record);
+void plumb_action_records_release(plumb_action_records *records);
+
+typedef struct {
+	int64_t id;
+	int64_t sync_id; /* the sync that found and repaired it; 0 when found outside a sync */
+	char *destination;
+	char *application;
+	char *key;
+	char *kind;
+	char *commit;   /* the commit in force when it was found */
+	char *expected; /* fingerprint of what plumb last left there ("" when plumb never wrote it) */
+	char *observed; /* fingerprint of what was found */
+	char *capture;  /* the captured content's file, relative to the state directory; "" when none */
+	int64_t capture_size;
+	int sensitive;
+	char *note; /* one line: what drifted, or why nothing was captured */
+	int64_t at;
+} plumb_drift_record;
+
+typedef struct {
+	plumb_drift_record *items;
+	size_t count;
+	size_t capacity;
+} plumb_drift_records;
+
+/* Record a drift event (at: now if 0); sets record->id. */
+int plumb_store_drift_add(plumb_store *store, plumb_drift_record *record);
+
+/* One drift event by id; PLUMB_ENOTFOUND when there is none. */
+int plumb_store_drift_get(plumb_drift_record *out, plumb_store *store, int64_t id);
+
+/* Append to out the drift events, newest first, at most limit (0: all); NULL filters mean any. */
+int plumb_store_drift_list(plumb_drift_records *out, plumb_store *store, const char *destination,
+			   const char *application, unsigned limit);
+
+void plumb_drift_record_release(plumb_drift_record *record);
+void plumb_drift_records_release(plumb_drift_records *records);
+
+typedef struct {
+	int64_t id;
+	int64_t at;
+	char *actor;
+	char *event;   /* "sync.begin", "sync.finish", "action", "drift", "plan", "refusal", "error", ... */
+	char *subject; /* what it concerns: an application, an object path, a plan file */
+	char *detail;  /* a JSON object, compact */
+	char *previous_hash;
+	char *hash;
+} plumb_audit_entry;
+
+/*
+ * Append an audit entry (detail: a compact JSON object, or NULL for {}),
+ * inside the open transaction if there is one.
+ */
+int plumb_store_audit_append(plumb_store *store, const char *actor, const char *event, const char *subject,
+			     const char *detail);
+
+/* Call cb for every audit entry in order; stops and returns cb's value when it is non-zero. */
+typedef int (*plumb_audit_cb)(const plumb_audit_entry *entry, void *payload);
+int plumb_store_audit_each(plumb_store *store, plumb_audit_cb cb, void *payload);
+
+typedef struct {
+	int64_t entries;      /* how many entries were checked */
+	int64_t first_bad_id; /* 0 when the chain is intact */
+	char *problem;        /* what is wrong at first_bad_id ("" when intact) */
+} plumb_audit_verification;
+
+/*
+ * Walk the chain: every entry's previous_hash must be the hash of the
+ * entry before it, its hash must match its fields, and ids must follow
+ * each other without a gap (a removed entry). Returns 0 whether or not
+ * the chain is intact (see out); an error only when it cannot be read.
+ */
+int plumb_store_audit_verify(plumb_audit_verification *out, plumb_store *store);
+void plumb_audit_verification_release(plumb_audit_verification *verification);
 
 #endif

@@ -31,6 +31,7 @@ enum {
 	OPT_OUT = 1u << 9,
 	OPT_ALLOW_MOVED_REVISION = 1u << 10,
 	OPT_LOCK_TIMEOUT = 1u << 11,
+	OPT_OUTPUT_YAML = 1u << 12, /* -o yaml is a format too (render) */
 };
 #define OPT_SOURCE (OPT_REPO | OPT_REVISION | OPT_PATH | OPT_STATE)
 
@@ -77,6 +78,8 @@ int plumb_cmd_plan(int argc, char **argv);
 int plumb_cmd_apply(int argc, char **argv);
 int plumb_cmd_sync(int argc, char **argv);
 int plumb_cmd_status(int argc, char **argv);
+int plumb_cmd_history(int argc, char **argv);
+int plumb_cmd_audit(int argc, char **argv);
 int plumb_cmd_show(int argc, char **argv);
 int plumb_cmd_version(int argc, char **argv);
 int plumb_cmd_help(int argc, char **argv);

@@ -52,6 +52,31 @@ static const plumb_command commands[] = {
 	{ "status", plumb_cmd_status, "show what plumb manages under a root",
 	  "usage: plumb status --root DIR [--state DIR] [-o text|json]\n\n"
 	  "Print the last sync into DIR and every object plumb manages there.\n" },
+	{ "history", plumb_cmd_history, "list the syncs plumb recorded, or show one",
+	  "usage: plumb history [APP] [--root DIR] [--state DIR] [--limit N] [-o text|json]\n"
+	  "       plumb history show ID [--state DIR] [-o text|json]\n\n"
+	  "List the syncs recorded in the state directory, newest first: when, which application, how\n"
+	  "(operation, trigger, actor), the commit, what changed and the result. With APP only that\n"
+	  "application's. 'history show ID' prints one sync with every field and each of its actions.\n\n"
+	  "  --root DIR          only the syncs into this destination root (default: every root)\n"
+	  "  --state DIR         state directory (default: /var/lib/plumb as root, else\n"
+	  "                      $XDG_STATE_HOME/plumb)\n"
+	  "  --limit N           at most the N newest syncs\n"
+	  "  -o text|json        print for people (default) or as JSON\n" },
+	{ "audit", plumb_cmd_audit, "verify or export the audit log",
+	  "usage: plumb audit verify [--state DIR]\n"
+	  "       plumb audit export [--state DIR]\n\n"
+	  "The audit log records every sync, action and drift event as a hash chain: each entry holds\n"
+	  "the SHA-256 of the entry before it and of its own fields, so an entry changed or removed\n"
+	  "after the fact breaks the chain there.\n\n"
+	  "verify  walk the chain; exit 0 saying 'audit log intact: N entries', or exit 1 naming the\n"
+	  "        first entry where it breaks and why\n"
+	  "export  print every entry as one JSON object per line (id, at, actor, event, subject,\n"
+	  "        detail, previous_hash, hash), to keep a copy where the host cannot reach it\n\n"
+	  "An entry's hash is the hex SHA-256 of previous_hash, id, at (unix seconds), actor, event,\n"
+	  "subject and detail (compact JSON), joined by newlines; the first previous_hash is 64 zeros.\n\n"
+	  "  --state DIR         state directory (default: /var/lib/plumb as root, else\n"
+	  "                      $XDG_STATE_HOME/plumb)\n" },
 	{ "version", plumb_cmd_version, "print the version", "usage: plumb version\n" },
 	{ "help", plumb_cmd_help, "show help for a command", "usage: plumb help [COMMAND]\n" },
 	{ NULL, NULL, NULL, NULL },

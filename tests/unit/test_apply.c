@@ -51,7 +51,13 @@ static int plan_head(run *r)
 static int apply_run(run *r, plumb_apply_report *report)
 {
 	plumb_provider_context ctx = { root_fd, root, source };
-	return plumb_apply(report, &r->plan, &ctx, store, 0, NULL);
+	plumb_sync_record record = { 0 };
+	record.destination = root;
+	record.application = "app";
+	if (plumb_store_sync_begin(store, &record) < 0)
+		return -100;
+	plumb_apply_options options = { record.id, 0, NULL };
+	return plumb_apply(report, &r->plan, &ctx, store, &options);
 }
 
 static void run_release(run *r)

@@ -1,8 +1,10 @@
 #include "util/common.h"
 #include "store.h"
 #include "test.h"
+#include "util/hash.h"
 
 #include <ftw.h>
+#include <jansson.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -105,8 +107,10 @@ static void test_open_creates_private_directory_and_file(void)
 	CHECK(S_ISREG(mode_of(wal)));
 	CHECK_INT(mode_of(wal) & 07777, 0600);
 
-	CHECK_INT(query_int(db, "PRAGMA user_version"), 1);
-	CHECK_INT(query_int(db, "SELECT count(*) FROM sqlite_schema WHERE name IN ('inventory', 'syncs')"), 2);
+	CHECK_INT(query_int(db, "PRAGMA user_version"), 2);
+	CHECK_INT(query_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN"
+				" ('inventory', 'syncs', 'actions', 'drift', 'audit')"),
+		  5);
 	plumb_store_free(store);
 	store = NULL;
 
@@ -447,7 +451,7 @@ static void test_newer_schema_is_refused(void)
 	CHECK_INT(plumb_store_open(&store, state), PLUMB_ERROR);
 	CHECK(store == NULL);
 	CHECK(strstr(plumb_error_last(), db) != NULL);
-	CHECK(strstr(plumb_error_last(), "newer plumb (schema 99, this plumb knows 1)") != NULL);
+	CHECK(strstr(plumb_error_last(), "newer plumb (schema 99, this plumb knows 2)") != NULL);
 	/* The newer store is left as it was: no tables of ours, and not switched to WAL. */
 	CHECK_INT(query_int(db, "PRAGMA user_version"), 99);
 	CHECK_INT(query_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'inventory'"), 0);
@@ -574,6 +578,943 @@ done:
 	free(state);
 }
 
+/* The schema of version 1, as plumb 0.1 created it: the starting point of the upgrade tests. */
+static const char v1_schema[] =
+	"CREATE TABLE inventory ("
+	" destination TEXT NOT NULL,"
+	" key TEXT NOT NULL,"
+	" application TEXT,"
+	" provider TEXT,"
+	" kind TEXT,"
+	" resource TEXT,"
+	" created INTEGER,"
+	" fingerprint TEXT,"
+	" commit_id TEXT,"
+	" updated_at INTEGER,"
+	" PRIMARY KEY (destination, key));"
+	"CREATE TABLE syncs ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" application TEXT,"
+	" destination TEXT,"
+	" repo TEXT,"
+	" revision TEXT,"
+	" commit_id TEXT,"
+	" path TEXT,"
+	" started_at INTEGER,"
+	" finished_at INTEGER,"
+	" result TEXT CHECK (result IN ('running', 'succeeded', 'failed')),"
+	" created INTEGER,"
+	" updated INTEGER,"
+	" deleted INTEGER,"
+	" error TEXT);"
+	"CREATE INDEX syncs_by_destination ON syncs (destination, application, id);"
+	"PRAGMA user_version = 1;";
+
+static const char v1_rows[] =
+	"INSERT INTO inventory VALUES ('/d', 'etc/motd', 'web', 'host', 'File', 'host/v1/File/motd', 1, 'file 0644',"
+	" 'c1', 1700000000);"
+	"INSERT INTO syncs (application, destination, repo, revision, commit_id, path, started_at, finished_at, result,"
+	" created, updated, deleted, error) VALUES ('web', '/d', '/repo', 'main', 'c1', '', 1700000000, 1700000005,"
+	" 'succeeded', 1, 0, 0, '');"
+	"INSERT INTO syncs (application, destination, repo, revision, commit_id, path, started_at, finished_at, result,"
+	" created, updated, deleted, error) VALUES ('web', '/d', '/repo', 'main', 'c2', '', 1700000100, 1700000101,"
+	" 'failed', 0, 0, 0, 'apply failed');";
+
+/* A store at version 1 in a new state directory name, holding v1_rows; the path of its database. */
+static char *make_v1_store(const char *name)
+{
+	char *state = state_path(name);
+	char *db = plumb_xprintf("%s/plumb.db", state);
+	char *sql = plumb_xprintf("%s%s", v1_schema, v1_rows);
+
+	CHECK_INT(mkdir(state, 0700), 0);
+	CHECK_INT(run_sql(db, sql), SQLITE_OK);
+	CHECK_INT(query_int(db, "PRAGMA user_version"), 1);
+	free(sql);
+	free(state);
+	return db;
+}
+
+static void test_v1_store_is_upgraded_in_place(void)
+{
+	char *state = state_path("v1");
+	char *db = make_v1_store("v1");
+	plumb_store *store = NULL;
+	plumb_inventory inventory = { 0 };
+	plumb_sync_record sync = { 0 };
+	plumb_sync_records syncs = { 0 };
+	plumb_audit_verification verification = { 0 };
+
+	CHECK_INT(plumb_store_open(&store, state), 0);
+	if (!store)
+		goto done;
+	CHECK_INT(query_int(db, "PRAGMA user_version"), 2);
+	CHECK_INT(query_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN"
+				" ('actions', 'drift', 'audit')"),
+		  3);
+	CHECK_INT(query_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = 'audit'"),
+		  2);
+
+	/* What version 1 held is all there, and the new columns of old syncs read "". */
+	CHECK_INT(plumb_store_inventory_list(&inventory, store, "/d", NULL), 0);
+	CHECK_INT(inventory.count, 1);
+	if (inventory.count == 1) {
+		CHECK_STR(inventory.items[0].key, "etc/motd");
+		CHECK_STR(inventory.items[0].fingerprint, "file 0644");
+		CHECK_INT(inventory.items[0].updated_at, 1700000000);
+	}
+	CHECK_INT(plumb_store_sync_get(&sync, store, 1), 0);
+	CHECK_INT(sync.id, 1);
+	CHECK_STR(sync.operation, "");
+	CHECK_STR(sync.trigger, "");
+	CHECK_STR(sync.actor, "");
+	CHECK_STR(sync.application, "web");
+	CHECK_STR(sync.commit, "c1");
+	CHECK_INT(sync.result, PLUMB_SYNC_SUCCEEDED);
+	CHECK_INT(sync.created, 1);
+	CHECK_INT(sync.finished_at, 1700000005);
+	plumb_sync_record_release(&sync);
+	CHECK_INT(plumb_store_sync_list(&syncs, store, NULL, NULL, 0), 0);
+	CHECK_INT(syncs.count, 2);
+	if (syncs.count == 2) {
+		CHECK_INT(syncs.items[0].id, 2);
+		CHECK_STR(syncs.items[0].error, "apply failed");
+		CHECK_INT(syncs.items[0].result, PLUMB_SYNC_FAILED);
+		CHECK_INT(syncs.items[1].id, 1);
+	}
+	plumb_sync_records_release(&syncs);
+
+	/* Nothing was audited before version 2: the log starts empty, and intact. */
+	CHECK_INT(plumb_store_audit_verify(&verification, store), 0);
+	CHECK_INT(verification.entries, 0);
+	CHECK_INT(verification.first_bad_id, 0);
+	CHECK_STR(verification.problem, "");
+	plumb_audit_verification_release(&verification);
+
+	/* An old sync takes actions; a new one gets the next id. */
+	plumb_action_record action = { .sync_id = 2, .key = "etc/motd", .action = "update" };
+	CHECK_INT(plumb_store_action_add(store, &action), 0);
+	plumb_sync_record next = { .destination = "/d", .application = "web", .operation = "sync" };
+	CHECK_INT(plumb_store_sync_begin(store, &next), 0);
+	CHECK_INT(next.id, 3);
+	CHECK_INT(plumb_store_audit_verify(&verification, store), 0);
+	CHECK_INT(verification.entries, 2);
+	CHECK_INT(verification.first_bad_id, 0);
+	plumb_audit_verification_release(&verification);
+	plumb_store_free(store);
+	store = NULL;
+
+	/* The upgraded store is a WAL store like any other. */
+	sqlite3 *check = NULL;
+	sqlite3_stmt *stmt = NULL;
+	CHECK_INT(sqlite3_open_v2(db, &check, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	CHECK_INT(sqlite3_prepare_v2(check, "PRAGMA journal_mode", -1, &stmt, NULL), SQLITE_OK);
+	CHECK_INT(sqlite3_step(stmt), SQLITE_ROW);
+	CHECK_STR((const char *)sqlite3_column_text(stmt, 0), "wal");
+	sqlite3_finalize(stmt);
+	sqlite3_close(check);
+
+done:
+	plumb_inventory_release(&inventory);
+	plumb_store_free(store);
+	free(db);
+	free(state);
+}
+
+static void test_failed_migration_step_is_rolled_back(void)
+{
+	char *state = state_path("v1-blocked");
+	char *db = make_v1_store("v1-blocked");
+	plumb_store *store = NULL;
+
+	/* A table in the way of step 2 makes it fail half-way, after the ALTER TABLEs. */
+	CHECK_INT(run_sql(db, "CREATE TABLE audit (x);"), SQLITE_OK);
+	CHECK_INT(plumb_store_open(&store, state), PLUMB_ERROR);
+	CHECK(store == NULL);
+	CHECK(strstr(plumb_error_last(), db) != NULL);
+	CHECK(strstr(plumb_error_last(), "migrating the schema from version 1 to 2") != NULL);
+	/* Step 2 left nothing behind: the store is the version 1 store it was. */
+	CHECK_INT(query_int(db, "PRAGMA user_version"), 1);
+	CHECK_INT(query_int(db, "SELECT count(*) FROM pragma_table_info('syncs') WHERE name = 'operation'"), 0);
+	CHECK_INT(query_int(db, "SELECT count(*) FROM sqlite_schema WHERE name IN ('actions', 'drift')"), 0);
+	CHECK_INT(query_int(db, "SELECT count(*) FROM syncs"), 2);
+
+	/* With the obstacle gone, the next open upgrades it. */
+	CHECK_INT(run_sql(db, "DROP TABLE audit;"), SQLITE_OK);
+	CHECK_INT(plumb_store_open(&store, state), 0);
+	CHECK_INT(query_int(db, "PRAGMA user_version"), 2);
+	CHECK_INT(query_int(db, "SELECT count(*) FROM syncs WHERE operation = '' AND trigger = '' AND actor = ''"), 2);
+
+	plumb_store_free(store);
+	free(db);
+	free(state);
+}
+
+static void test_reopening_a_current_store_changes_nothing(void)
+{
+	char *state = state_path("reopen");
+	char *db = plumb_xprintf("%s/plumb.db", state);
+	plumb_store *store = NULL;
+
+	CHECK_INT(plumb_store_open(&store, state), 0);
+	plumb_store_free(store);
+	store = NULL;
+	/* schema_version counts every change to the schema; data_version is per connection, so not of use here. */
+	long long schema_version = query_int(db, "PRAGMA schema_version");
+	long long objects = query_int(db, "SELECT count(*) FROM sqlite_schema");
+	CHECK(schema_version > 0);
+	CHECK_INT(plumb_store_open(&store, state), 0);
+	plumb_store_free(store);
+	store = NULL;
+	CHECK_INT(query_int(db, "PRAGMA schema_version"), schema_version);
+	CHECK_INT(query_int(db, "SELECT count(*) FROM sqlite_schema"), objects);
+	CHECK_INT(query_int(db, "PRAGMA user_version"), 2);
+
+	free(db);
+	free(state);
+}
+
+static void test_sync_get_and_list(void)
+{
+	char *state = state_path("sync-list");
+	plumb_store *store = NULL;
+	plumb_sync_record sync = { 0 };
+	plumb_sync_records syncs = { 0 };
+	int64_t ids[5] = { 0 };
+
+	CHECK_INT(plumb_store_open(&store, state), 0);
+	if (!store)
+		goto done;
+
+	CHECK_INT(plumb_store_sync_list(&syncs, store, NULL, NULL, 0), 0);
+	CHECK_INT(syncs.count, 0);
+
+	static const struct {
+		const char *destination, *application, *operation, *trigger, *actor;
+	} specs[] = {
+		{ "/a", "web", "sync", "cli", "alice@h" },
+		{ "/a", "db", "apply", "cli", "bob@h" },
+		{ "/b", "web", "apply-plan", "cli", NULL },
+		{ "/a", "web", "sync", "poll", "serve" },
+		{ "/b", "db", "sync", "webhook", "ci-token" },
+	};
+	for (size_t i = 0; i < PLUMB_ARRAY_SIZE(specs); i++) {
+		plumb_sync_record r = {
+			.destination = (char *)specs[i].destination,
+			.application = (char *)specs[i].application,
+			.operation = (char *)specs[i].operation,
+			.trigger = (char *)specs[i].trigger,
+			.actor = (char *)specs[i].actor,
+			.commit = "c",
+			.started_at = 1700000000 + (int64_t)i,
+		};
+		CHECK_INT(plumb_store_sync_begin(store, &r), 0);
+		ids[i] = r.id;
+	}
+
+	CHECK_INT(plumb_store_sync_get(&sync, store, ids[1]), 0);
+	CHECK_INT(sync.id, ids[1]);
+	CHECK_STR(sync.operation, "apply");
+	CHECK_STR(sync.trigger, "cli");
+	CHECK_STR(sync.actor, "bob@h");
+	CHECK_STR(sync.application, "db");
+	CHECK_STR(sync.destination, "/a");
+	CHECK_INT(sync.started_at, 1700000001);
+	CHECK_INT(sync.result, PLUMB_SYNC_RUNNING);
+	plumb_sync_record_release(&sync);
+	CHECK_INT(plumb_store_sync_get(&sync, store, ids[2]), 0);
+	CHECK_STR(sync.actor, "");
+	plumb_sync_record_release(&sync);
+	CHECK_INT(plumb_store_sync_get(&sync, store, 4242), PLUMB_ENOTFOUND);
+	CHECK(strstr(plumb_error_last(), "no sync 4242") != NULL);
+	plumb_sync_record_release(&sync);
+
+	/* Newest first. */
+	CHECK_INT(plumb_store_sync_list(&syncs, store, NULL, NULL, 0), 0);
+	CHECK_INT(syncs.count, 5);
+	for (size_t i = 0; i < syncs.count && i < 5; i++)
+		CHECK_INT(syncs.items[i].id, ids[4 - i]);
+	if (syncs.count == 5) {
+		CHECK_STR(syncs.items[0].trigger, "webhook");
+		CHECK_STR(syncs.items[0].actor, "ci-token");
+	}
+	plumb_sync_records_release(&syncs);
+
+	/* A limit keeps the newest. */
+	CHECK_INT(plumb_store_sync_list(&syncs, store, NULL, NULL, 2), 0);
+	CHECK_INT(syncs.count, 2);
+	if (syncs.count == 2) {
+		CHECK_INT(syncs.items[0].id, ids[4]);
+		CHECK_INT(syncs.items[1].id, ids[3]);
+	}
+	plumb_sync_records_release(&syncs);
+
+	/* Filters, alone and together; list appends to what out holds. */
+	CHECK_INT(plumb_store_sync_list(&syncs, store, NULL, "web", 0), 0);
+	CHECK_INT(syncs.count, 3);
+	if (syncs.count == 3) {
+		CHECK_INT(syncs.items[0].id, ids[3]);
+		CHECK_INT(syncs.items[1].id, ids[2]);
+		CHECK_INT(syncs.items[2].id, ids[0]);
+	}
+	CHECK_INT(plumb_store_sync_list(&syncs, store, "/a", "web", 0), 0);
+	CHECK_INT(syncs.count, 5);
+	if (syncs.count == 5) {
+		CHECK_INT(syncs.items[3].id, ids[3]);
+		CHECK_INT(syncs.items[4].id, ids[0]);
+	}
+	plumb_sync_records_release(&syncs);
+	CHECK_INT(plumb_store_sync_list(&syncs, store, "/b", NULL, 1), 0);
+	CHECK_INT(syncs.count, 1);
+	if (syncs.count == 1)
+		CHECK_INT(syncs.items[0].id, ids[4]);
+	plumb_sync_records_release(&syncs);
+	CHECK_INT(plumb_store_sync_list(&syncs, store, "/nowhere", NULL, 0), 0);
+	CHECK_INT(syncs.count, 0);
+	plumb_sync_records_release(&syncs);
+
+done:
+	plumb_store_free(store);
+	free(state);
+}
+
+static void test_action_log(void)
+{
+	char *state = state_path("actions");
+	plumb_store *store = NULL;
+	plumb_action_records actions = { 0 };
+
+	CHECK_INT(plumb_store_open(&store, state), 0);
+	if (!store)
+		goto done;
+
+	plumb_sync_record s1 = { .destination = "/d", .application = "web" };
+	plumb_sync_record s2 = { .destination = "/d", .application = "web" };
+	CHECK_INT(plumb_store_sync_begin(store, &s1), 0);
+	CHECK_INT(plumb_store_sync_begin(store, &s2), 0);
+
+	plumb_action_record a = {
+		.sync_id = s1.id,
+		.key = "etc/motd",
+		.kind = "File",
+		.resource = "host/v1/File/motd",
+		.action = "update",
+		.reason = "content differs",
+		.before = "file 0644 0:0 aaaa",
+		.after = "file 0644 0:0 bbbb",
+		.outcome = PLUMB_OUTCOME_CHANGED,
+		.at = 1700000000,
+	};
+	plumb_action_record b = {
+		.sync_id = s1.id,
+		.key = "srv/app",
+		.kind = "Directory",
+		.action = "delete",
+		.outcome = PLUMB_OUTCOME_SKIPPED,
+		.error = "not empty",
+	};
+	plumb_action_record other = {
+		.sync_id = s2.id, .key = "x", .action = "create", .outcome = PLUMB_OUTCOME_DENIED
+	};
+	int64_t before = (int64_t)time(NULL);
+	CHECK_INT(plumb_store_action_add(store, &a), 0);
+	CHECK_INT(plumb_store_action_add(store, &other), 0);
+	CHECK_INT(plumb_store_action_add(store, &b), 0);
+	int64_t after = (int64_t)time(NULL);
+	CHECK(a.id > 0 && other.id > a.id && b.id > other.id);
+	CHECK_INT(a.at, 1700000000);
+	CHECK(b.at >= before && b.at <= after);
+
+	CHECK_INT(plumb_store_action_list(&actions, store, s1.id), 0);
+	CHECK_INT(actions.count, 2);
+	if (actions.count == 2) {
+		plumb_action_record *r = &actions.items[0];
+		CHECK_INT(r->id, a.id);
+		CHECK_INT(r->sync_id, s1.id);
+		CHECK_STR(r->key, "etc/motd");
+		CHECK_STR(r->kind, "File");
+		CHECK_STR(r->resource, "host/v1/File/motd");
+		CHECK_STR(r->action, "update");
+		CHECK_STR(r->reason, "content differs");
+		CHECK_STR(r->before, "file 0644 0:0 aaaa");
+		CHECK_STR(r->after, "file 0644 0:0 bbbb");
+		CHECK_INT(r->outcome, PLUMB_OUTCOME_CHANGED);
+		CHECK_STR(r->error, "");
+		CHECK_INT(r->at, 1700000000);
+		r = &actions.items[1];
+		CHECK_INT(r->id, b.id);
+		CHECK_INT(r->outcome, PLUMB_OUTCOME_SKIPPED);
+		CHECK_STR(r->error, "not empty");
+		CHECK_STR(r->resource, "");
+		CHECK_STR(r->before, "");
+	}
+	/* Appends. */
+	CHECK_INT(plumb_store_action_list(&actions, store, s2.id), 0);
+	CHECK_INT(actions.count, 3);
+	if (actions.count == 3)
+		CHECK_INT(actions.items[2].outcome, PLUMB_OUTCOME_DENIED);
+	plumb_action_records_release(&actions);
+	CHECK_INT(plumb_store_action_list(&actions, store, 999), 0);
+	CHECK_INT(actions.count, 0);
+	plumb_action_records_release(&actions);
+
+	/* An action needs its sync, and an outcome plumb knows. */
+	plumb_action_record orphan = { .sync_id = 999, .key = "k", .outcome = PLUMB_OUTCOME_NOOP };
+	CHECK_INT(plumb_store_action_add(store, &orphan), PLUMB_ENOTFOUND);
+	CHECK(strstr(plumb_error_last(), "no sync 999") != NULL);
+	CHECK_INT(orphan.id, 0);
+	plumb_action_record strange = { .sync_id = s1.id, .key = "k", .outcome = (plumb_outcome)17 };
+	CHECK_INT(plumb_store_action_add(store, &strange), PLUMB_EINVALID);
+	CHECK_INT(plumb_store_action_list(&actions, store, s1.id), 0);
+	CHECK_INT(actions.count, 2);
+	plumb_action_records_release(&actions);
+
+done:
+	plumb_store_free(store);
+	free(state);
+}
+
+static void test_drift_log(void)
+{
+	char *state = state_path("drift");
+	plumb_store *store = NULL;
+	plumb_drift_record drift = { 0 };
+	plumb_drift_records list = { 0 };
+
+	CHECK_INT(plumb_store_open(&store, state), 0);
+	if (!store)
+		goto done;
+
+	plumb_sync_record sync = { .destination = "/d", .application = "web", .actor = "alice@h" };
+	CHECK_INT(plumb_store_sync_begin(store, &sync), 0);
+
+	plumb_drift_record found = {
+		.sync_id = sync.id,
+		.destination = "/d",
+		.application = "web",
+		.key = "etc/motd",
+		.kind = "File",
+		.commit = "c1",
+		.expected = "file 0644 0:0 aaaa",
+		.observed = "file 0644 0:0 cccc",
+		.capture = "drift/1/etc/motd",
+		.capture_size = 42,
+		.sensitive = 0,
+		.note = "content changed",
+		.at = 1700000000,
+	};
+	plumb_drift_record outside = {
+		.destination = "/d",
+		.application = "db",
+		.key = "etc/db.conf",
+		.kind = "File",
+		.sensitive = 1,
+		.note = "sensitive: not captured",
+	};
+	plumb_drift_record elsewhere = { .destination = "/e", .application = "web", .key = "k" };
+	CHECK_INT(plumb_store_drift_add(store, &found), 0);
+	CHECK_INT(plumb_store_drift_add(store, &outside), 0);
+	CHECK_INT(plumb_store_drift_add(store, &elsewhere), 0);
+	CHECK(found.id > 0 && outside.id > found.id && elsewhere.id > outside.id);
+	CHECK(outside.at > 0);
+
+	CHECK_INT(plumb_store_drift_get(&drift, store, found.id), 0);
+	CHECK_INT(drift.id, found.id);
+	CHECK_INT(drift.sync_id, sync.id);
+	CHECK_STR(drift.destination, "/d");
+	CHECK_STR(drift.application, "web");
+	CHECK_STR(drift.key, "etc/motd");
+	CHECK_STR(drift.kind, "File");
+	CHECK_STR(drift.commit, "c1");
+	CHECK_STR(drift.expected, "file 0644 0:0 aaaa");
+	CHECK_STR(drift.observed, "file 0644 0:0 cccc");
+	CHECK_STR(drift.capture, "drift/1/etc/motd");
+	CHECK_INT(drift.capture_size, 42);
+	CHECK_INT(drift.sensitive, 0);
+	CHECK_STR(drift.note, "content changed");
+	CHECK_INT(drift.at, 1700000000);
+	plumb_drift_record_release(&drift);
+	CHECK_INT(plumb_store_drift_get(&drift, store, outside.id), 0);
+	CHECK_INT(drift.sync_id, 0);
+	CHECK_INT(drift.sensitive, 1);
+	CHECK_STR(drift.capture, "");
+	CHECK_STR(drift.commit, "");
+	plumb_drift_record_release(&drift);
+	CHECK_INT(plumb_store_drift_get(&drift, store, 777), PLUMB_ENOTFOUND);
+	plumb_drift_record_release(&drift);
+
+	CHECK_INT(plumb_store_drift_list(&list, store, NULL, NULL, 0), 0);
+	CHECK_INT(list.count, 3);
+	if (list.count == 3) {
+		CHECK_INT(list.items[0].id, elsewhere.id);
+		CHECK_INT(list.items[2].id, found.id);
+	}
+	plumb_drift_records_release(&list);
+	CHECK_INT(plumb_store_drift_list(&list, store, "/d", NULL, 0), 0);
+	CHECK_INT(list.count, 2);
+	plumb_drift_records_release(&list);
+	CHECK_INT(plumb_store_drift_list(&list, store, "/d", "web", 0), 0);
+	CHECK_INT(list.count, 1);
+	if (list.count == 1)
+		CHECK_INT(list.items[0].id, found.id);
+	plumb_drift_records_release(&list);
+	CHECK_INT(plumb_store_drift_list(&list, store, NULL, "web", 1), 0);
+	CHECK_INT(list.count, 1);
+	if (list.count == 1)
+		CHECK_INT(list.items[0].id, elsewhere.id);
+	plumb_drift_records_release(&list);
+
+	/* Drift said to be found by a sync needs that sync. */
+	plumb_drift_record orphan = { .sync_id = 999, .destination = "/d", .key = "k" };
+	CHECK_INT(plumb_store_drift_add(store, &orphan), PLUMB_ENOTFOUND);
+
+done:
+	plumb_store_free(store);
+	free(state);
+}
+
+typedef struct {
+	plumb_audit_entry items[32];
+	size_t count;
+} collected;
+
+static int collect(const plumb_audit_entry *entry, void *payload)
+{
+	collected *c = payload;
+	if (c->count == PLUMB_ARRAY_SIZE(c->items))
+		return 1;
+	plumb_audit_entry *copy = &c->items[c->count++];
+	*copy = *entry;
+	copy->actor = plumb_xstrdup(entry->actor);
+	copy->event = plumb_xstrdup(entry->event);
+	copy->subject = plumb_xstrdup(entry->subject);
+	copy->detail = plumb_xstrdup(entry->detail);
+	copy->previous_hash = plumb_xstrdup(entry->previous_hash);
+	copy->hash = plumb_xstrdup(entry->hash);
+	return 0;
+}
+
+static void collected_release(collected *c)
+{
+	for (size_t i = 0; i < c->count; i++) {
+		free(c->items[i].actor);
+		free(c->items[i].event);
+		free(c->items[i].subject);
+		free(c->items[i].detail);
+		free(c->items[i].previous_hash);
+		free(c->items[i].hash);
+	}
+	c->count = 0;
+}
+
+static int stop_at_second(const plumb_audit_entry *entry, void *payload)
+{
+	int *seen = payload;
+	return ++*seen == 2 ? 7 : 0;
+}
+
+/* The hash of an entry computed here, from the form store.c documents, not from its code. */
+static void expected_hash(char out[65], const plumb_audit_entry *e)
+{
+	char *text = plumb_xprintf("%s\n%lld\n%lld\n%s\n%s\n%s\n%s", e->previous_hash, (long long)e->id,
+				   (long long)e->at, e->actor, e->event, e->subject, e->detail);
+	plumb_hash_sha256_hex(out, text, strlen(text));
+	free(text);
+}
+
+/* A JSON member of detail, as text ("" when absent); the caller frees. */
+static char *detail_member(const char *detail, const char *key)
+{
+	json_t *doc = json_loads(detail, 0, NULL);
+	json_t *value = json_object_get(doc, key);
+	char *text = value ? json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+	char *copy = plumb_xstrdup(text ? text : "");
+	free(text);
+	json_decref(doc);
+	return copy;
+}
+
+static void check_member(const char *detail, const char *key, const char *expected)
+{
+	char *value = detail_member(detail, key);
+	CHECK_STR(value, expected);
+	free(value);
+}
+
+static void test_audit_chain(void)
+{
+	char *state = state_path("audit");
+	plumb_store *store = NULL;
+	collected log = { .count = 0 };
+	plumb_audit_verification verification = { 0 };
+
+	CHECK_INT(plumb_store_open(&store, state), 0);
+	if (!store)
+		goto done;
+
+	CHECK_INT(plumb_store_audit_verify(&verification, store), 0);
+	CHECK_INT(verification.entries, 0);
+	CHECK_INT(verification.first_bad_id, 0);
+	plumb_audit_verification_release(&verification);
+
+	/* A sync with an action and a drift event, each recorded with its audit entry. */
+	plumb_sync_record sync = {
+		.operation = "sync",
+		.trigger = "cli",
+		.actor = "alice@host",
+		.application = "web",
+		.destination = "/d",
+		.repo = "/repo",
+		.revision = "main",
+		.commit = "c1",
+		.started_at = 1700000000,
+	};
+	CHECK_INT(plumb_store_sync_begin(store, &sync), 0);
+	plumb_action_record action = { .sync_id = sync.id,
+				       .key = "etc/motd",
+				       .kind = "File",
+				       .action = "update",
+				       .before = "b",
+				       .after = "a",
+				       .outcome = PLUMB_OUTCOME_CHANGED };
+	CHECK_INT(plumb_store_action_add(store, &action), 0);
+	plumb_drift_record drift = { .sync_id = sync.id, .destination = "/d", .key = "etc/motd", .note = "edited" };
+	CHECK_INT(plumb_store_drift_add(store, &drift), 0);
+	/* The finishing record carries only what finish reads; the entry takes application and actor from the row. */
+	plumb_sync_record finish = { .id = sync.id, .result = PLUMB_SYNC_SUCCEEDED, .updated = 1 };
+	CHECK_INT(plumb_store_sync_finish(store, &finish), 0);
+	/* Other events; a detail in any layout is stored compact, and text is cleaned of line breaks. */
+	CHECK_INT(plumb_store_audit_append(store, "bob", "plan", "plans/x.json",
+					   "{ \"actions\" : 3,\n \"a\": [1, 2] }"),
+		  0);
+	CHECK_INT(plumb_store_audit_append(store, NULL, "refusal", "line\none", NULL), 0);
+	CHECK_INT(plumb_store_audit_append(store, "bob", "plan", "x", "[1]"), PLUMB_EINVALID);
+	CHECK_INT(plumb_store_audit_append(store, "bob", "plan", "x", "{not json"), PLUMB_EINVALID);
+	CHECK_INT(plumb_store_audit_append(store, "bob", "", "x", NULL), PLUMB_EINVALID);
+
+	CHECK_INT(plumb_store_audit_each(store, collect, &log), 0);
+	CHECK_INT(log.count, 6);
+	if (log.count == 6) {
+		static const char *const events[] = { "sync.begin", "action", "drift",
+						      "sync.finish", "plan", "refusal" };
+		static const char *const subjects[] = { "web", "etc/motd", "etc/motd", "web", "plans/x.json",
+							"line\xef\xbf\xbdone" };
+		static const char *const actors[] = { "alice@host", "alice@host", "alice@host",
+						      "alice@host", "bob", "" };
+		const char *previous = "0000000000000000000000000000000000000000000000000000000000000000";
+		int64_t before = (int64_t)time(NULL) - 5;
+		for (size_t i = 0; i < log.count; i++) {
+			plumb_audit_entry *e = &log.items[i];
+			char hash[65];
+			CHECK_INT(e->id, (int64_t)i + 1);
+			CHECK_STR(e->event, events[i]);
+			CHECK_STR(e->subject, subjects[i]);
+			CHECK_STR(e->actor, actors[i]);
+			CHECK_STR(e->previous_hash, previous);
+			CHECK(e->at >= before && e->at <= (int64_t)time(NULL));
+			expected_hash(hash, e);
+			CHECK_STR(e->hash, hash);
+			CHECK(strchr(e->detail, '\n') == NULL);
+			previous = e->hash;
+		}
+		/* Details are the records' fields, and nothing else. */
+		const char *d = log.items[0].detail;
+		char *id = plumb_xprintf("%lld", (long long)sync.id);
+		check_member(d, "id", id);
+		free(id);
+		check_member(d, "operation", "\"sync\"");
+		check_member(d, "trigger", "\"cli\"");
+		check_member(d, "commit", "\"c1\"");
+		check_member(d, "started_at", "1700000000");
+		check_member(log.items[1].detail, "before", "\"b\"");
+		check_member(log.items[1].detail, "outcome", "\"changed\"");
+		check_member(log.items[2].detail, "note", "\"edited\"");
+		check_member(log.items[2].detail, "sensitive", "false");
+		check_member(log.items[3].detail, "result", "\"succeeded\"");
+		check_member(log.items[3].detail, "updated", "1");
+		CHECK_STR(log.items[4].detail, "{\"actions\":3,\"a\":[1,2]}");
+		CHECK_STR(log.items[5].detail, "{}");
+	}
+	collected_release(&log);
+
+	/* A non-zero answer from the callback stops the walk and is returned. */
+	int seen = 0;
+	CHECK_INT(plumb_store_audit_each(store, stop_at_second, &seen), 7);
+	CHECK_INT(seen, 2);
+
+	CHECK_INT(plumb_store_audit_verify(&verification, store), 0);
+	CHECK_INT(verification.entries, 6);
+	CHECK_INT(verification.first_bad_id, 0);
+	CHECK_STR(verification.problem, "");
+	plumb_audit_verification_release(&verification);
+
+	/* Text that is not UTF-8 is repaired, so that the entry exports as JSON, and it still verifies. */
+	CHECK_INT(plumb_store_audit_append(store, "a\xff", "plan", "p\xc3", "{\"k\":\"\\u00e9\"}"), 0);
+	CHECK_INT(plumb_store_audit_each(store, collect, &log), 0);
+	CHECK_INT(log.count, 7);
+	if (log.count == 7) {
+		CHECK_STR(log.items[6].actor, "a\xef\xbf\xbd");
+		CHECK_STR(log.items[6].subject, "p\xef\xbf\xbd");
+		CHECK_STR(log.items[6].detail, "{\"k\":\"\xc3\xa9\"}");
+	}
+	collected_release(&log);
+	CHECK_INT(plumb_store_audit_verify(&verification, store), 0);
+	CHECK_INT(verification.entries, 7);
+	CHECK_INT(verification.first_bad_id, 0);
+	plumb_audit_verification_release(&verification);
+
+done:
+	plumb_store_free(store);
+	free(state);
+}
+
+static void test_audit_entries_share_the_callers_transaction(void)
+{
+	char *state = state_path("audit-transaction");
+	plumb_store *store = NULL;
+	collected log = { .count = 0 };
+	plumb_action_records actions = { 0 };
+	plumb_inventory inventory = { 0 };
+	plumb_audit_verification verification = { 0 };
+
+	CHECK_INT(plumb_store_open(&store, state), 0);
+	if (!store)
+		goto done;
+	plumb_sync_record sync = { .destination = "/d", .application = "web" };
+	CHECK_INT(plumb_store_sync_begin(store, &sync), 0);
+
+	/* Rolled back with the caller's transaction: the action and its entry both go. */
+	CHECK_INT(plumb_store_begin(store), 0);
+	plumb_action_record gone = { .sync_id = sync.id, .key = "gone", .outcome = PLUMB_OUTCOME_CHANGED };
+	CHECK_INT(plumb_store_action_add(store, &gone), 0);
+	CHECK_INT(plumb_store_audit_append(store, "x", "plan", "gone", NULL), 0);
+	plumb_store_rollback(store);
+	CHECK_INT(plumb_store_action_list(&actions, store, sync.id), 0);
+	CHECK_INT(actions.count, 0);
+	plumb_action_records_release(&actions);
+
+	/*
+	 * A write that fails inside the caller's transaction takes back only
+	 * its own rows: what the caller wrote before it is committed.
+	 */
+	CHECK_INT(plumb_store_begin(store), 0);
+	plumb_inventory_entry kept = entry("/d", "kept", "web", "f");
+	CHECK_INT(plumb_store_inventory_put(store, &kept), 0);
+	plumb_action_record orphan = { .sync_id = 999, .key = "orphan", .outcome = PLUMB_OUTCOME_CHANGED };
+	CHECK_INT(plumb_store_action_add(store, &orphan), PLUMB_ENOTFOUND);
+	plumb_action_record kept_action = { .sync_id = sync.id, .key = "kept", .outcome = PLUMB_OUTCOME_CHANGED };
+	CHECK_INT(plumb_store_action_add(store, &kept_action), 0);
+	CHECK_INT(plumb_store_commit(store), 0);
+	CHECK_INT(plumb_store_inventory_list(&inventory, store, "/d", NULL), 0);
+	CHECK_INT(inventory.count, 1);
+	plumb_inventory_release(&inventory);
+
+	/* The ids of the entries rolled back are given again: the chain has no gap. */
+	CHECK_INT(plumb_store_audit_each(store, collect, &log), 0);
+	CHECK_INT(log.count, 2);
+	if (log.count == 2) {
+		CHECK_INT(log.items[1].id, 2);
+		CHECK_STR(log.items[1].subject, "kept");
+	}
+	collected_release(&log);
+	CHECK_INT(plumb_store_audit_verify(&verification, store), 0);
+	CHECK_INT(verification.first_bad_id, 0);
+	CHECK_INT(verification.entries, 2);
+	plumb_audit_verification_release(&verification);
+
+done:
+	plumb_store_free(store);
+	free(state);
+}
+
+static void test_audit_chain_across_connections(void)
+{
+	char *state = state_path("audit-two");
+	plumb_store *a = NULL, *b = NULL;
+	plumb_audit_verification verification = { 0 };
+
+	CHECK_INT(plumb_store_open(&a, state), 0);
+	CHECK_INT(plumb_store_open(&b, state), 0);
+	if (!a || !b)
+		goto done;
+	/* Two plumbs appending in turn each read the other's last entry under the write lock. */
+	for (int i = 0; i < 10; i++)
+		CHECK_INT(plumb_store_audit_append(i % 2 ? a : b, i % 2 ? "a" : "b", "plan", "p", NULL), 0);
+	CHECK_INT(plumb_store_audit_verify(&verification, a), 0);
+	CHECK_INT(verification.entries, 10);
+	CHECK_INT(verification.first_bad_id, 0);
+	plumb_audit_verification_release(&verification);
+
+done:
+	plumb_store_free(b);
+	plumb_store_free(a);
+	free(state);
+}
+
+/* A store of state name whose audit log holds five entries (a sync, two actions, a plan, its end). */
+static char *make_audited_store(const char *name)
+{
+	char *state = state_path(name);
+	plumb_store *store = NULL;
+
+	CHECK_INT(plumb_store_open(&store, state), 0);
+	if (store) {
+		plumb_sync_record sync = { .destination = "/d", .application = "web", .actor = "alice" };
+		CHECK_INT(plumb_store_sync_begin(store, &sync), 0);
+		plumb_action_record a1 = { .sync_id = sync.id, .key = "a", .outcome = PLUMB_OUTCOME_CHANGED };
+		plumb_action_record a2 = { .sync_id = sync.id, .key = "b", .outcome = PLUMB_OUTCOME_NOOP };
+		CHECK_INT(plumb_store_action_add(store, &a1), 0);
+		CHECK_INT(plumb_store_action_add(store, &a2), 0);
+		CHECK_INT(plumb_store_audit_append(store, "alice", "plan", "p.json", "{\"n\":1}"), 0);
+		sync.result = PLUMB_SYNC_SUCCEEDED;
+		CHECK_INT(plumb_store_sync_finish(store, &sync), 0);
+	}
+	plumb_store_free(store);
+	char *db = plumb_xprintf("%s/plumb.db", state);
+	free(state);
+	return db;
+}
+
+static const char drop_triggers[] = "DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;";
+
+/* Verify the store of state name; expect it broken at bad_id with problem containing needle. */
+static void check_broken(const char *name, int64_t bad_id, int64_t entries, const char *needle)
+{
+	char *state = state_path(name);
+	plumb_store *store = NULL;
+	plumb_audit_verification verification = { 0 };
+
+	CHECK_INT(plumb_store_open(&store, state), 0);
+	if (store) {
+		CHECK_INT(plumb_store_audit_verify(&verification, store), 0);
+		CHECK_INT(verification.first_bad_id, bad_id);
+		CHECK_INT(verification.entries, entries);
+		CHECK(verification.problem != NULL && strstr(verification.problem, needle) != NULL);
+		if (verification.problem && !strstr(verification.problem, needle))
+			fprintf(stderr, "  problem: %s\n", verification.problem);
+		plumb_audit_verification_release(&verification);
+	}
+	plumb_store_free(store);
+	free(state);
+}
+
+static void test_audit_log_is_append_only(void)
+{
+	char *db = make_audited_store("append-only");
+	char *state = state_path("append-only");
+	plumb_store *store = NULL;
+	sqlite3 *other = NULL;
+	char *message = NULL;
+
+	/* While plumb has the store open, another connection can neither change nor remove an entry. */
+	CHECK_INT(plumb_store_open(&store, state), 0);
+	CHECK_INT(sqlite3_open(db, &other), SQLITE_OK);
+	CHECK_INT(sqlite3_exec(other, "UPDATE audit SET detail = '{}' WHERE id = 3", NULL, NULL, &message),
+		  SQLITE_CONSTRAINT);
+	CHECK(message && strstr(message, "the audit log is append-only"));
+	sqlite3_free(message);
+	message = NULL;
+	CHECK_INT(sqlite3_exec(other, "DELETE FROM audit WHERE id = 3", NULL, NULL, &message), SQLITE_CONSTRAINT);
+	CHECK(message && strstr(message, "the audit log is append-only"));
+	sqlite3_free(message);
+	message = NULL;
+	CHECK_INT(sqlite3_exec(other, "DELETE FROM audit", NULL, NULL, NULL), SQLITE_CONSTRAINT);
+	sqlite3_close(other);
+	CHECK_INT(query_int(db, "SELECT count(*) FROM audit"), 5);
+	plumb_store_free(store);
+	check_broken("append-only", 0, 5, "");
+
+	free(state);
+	free(db);
+}
+
+static void test_audit_verify_finds_tampering(void)
+{
+	/* An edited field. */
+	char *db = make_audited_store("tamper-detail");
+	CHECK_INT(run_sql(db, drop_triggers), SQLITE_OK);
+	CHECK_INT(run_sql(db, "UPDATE audit SET detail = '{\"key\":\"innocent\"}' WHERE id = 3"), SQLITE_OK);
+	check_broken("tamper-detail", 3, 5, "entry 3's hash does not match its fields");
+	free(db);
+
+	db = make_audited_store("tamper-actor");
+	CHECK_INT(run_sql(db, drop_triggers), SQLITE_OK);
+	CHECK_INT(run_sql(db, "UPDATE audit SET actor = 'mallory' WHERE id = 1"), SQLITE_OK);
+	check_broken("tamper-actor", 1, 5, "entry 1's hash does not match its fields");
+	free(db);
+
+	/* A middle entry removed. */
+	db = make_audited_store("tamper-delete");
+	CHECK_INT(run_sql(db, drop_triggers), SQLITE_OK);
+	CHECK_INT(run_sql(db, "DELETE FROM audit WHERE id = 3"), SQLITE_OK);
+	check_broken("tamper-delete", 3, 4, "entry 3 is missing: the chain jumps from 2 to 4");
+	free(db);
+
+	db = make_audited_store("tamper-delete-two");
+	CHECK_INT(run_sql(db, drop_triggers), SQLITE_OK);
+	CHECK_INT(run_sql(db, "DELETE FROM audit WHERE id IN (2, 3)"), SQLITE_OK);
+	check_broken("tamper-delete-two", 2, 3, "entries 2 to 3 are missing: the chain jumps from 1 to 4");
+	free(db);
+
+	db = make_audited_store("tamper-delete-first");
+	CHECK_INT(run_sql(db, drop_triggers), SQLITE_OK);
+	CHECK_INT(run_sql(db, "DELETE FROM audit WHERE id = 1"), SQLITE_OK);
+	check_broken("tamper-delete-first", 1, 4, "entry 1 is missing: the chain starts at entry 2");
+	free(db);
+
+	/* Entries renumbered to close the gap: the chain of hashes still breaks there. */
+	db = make_audited_store("tamper-renumber");
+	CHECK_INT(run_sql(db, drop_triggers), SQLITE_OK);
+	CHECK_INT(run_sql(db, "DELETE FROM audit WHERE id = 3; UPDATE audit SET id = id - 1 WHERE id > 3"),
+		  SQLITE_OK);
+	check_broken("tamper-renumber", 3, 4, "entry 3's previous_hash is not the hash of entry 2");
+	free(db);
+
+	/* Nothing removed, only a hash edited. */
+	db = make_audited_store("tamper-hash");
+	CHECK_INT(run_sql(db, drop_triggers), SQLITE_OK);
+	CHECK_INT(run_sql(db, "UPDATE audit SET hash ="
+			      " '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef'"
+			      " WHERE id = 3"),
+		  SQLITE_OK);
+	check_broken("tamper-hash", 3, 5, "entry 3's hash does not match its fields");
+	free(db);
+
+	/* An edit made with the entry's hash computed again: the next entry no longer chains to it. */
+	db = make_audited_store("tamper-rehash");
+	CHECK_INT(run_sql(db, drop_triggers), SQLITE_OK);
+	{
+		plumb_audit_entry e = { .id = 3, .actor = "alice", .event = "action", .subject = "b", .detail = "{}" };
+		char *previous = NULL;
+		sqlite3 *conn = NULL;
+		sqlite3_stmt *stmt = NULL;
+		CHECK_INT(sqlite3_open(db, &conn), SQLITE_OK);
+		CHECK_INT(sqlite3_prepare_v2(conn, "SELECT at, previous_hash FROM audit WHERE id = 3", -1, &stmt, NULL),
+			  SQLITE_OK);
+		CHECK_INT(sqlite3_step(stmt), SQLITE_ROW);
+		e.at = sqlite3_column_int64(stmt, 0);
+		previous = plumb_xstrdup((const char *)sqlite3_column_text(stmt, 1));
+		sqlite3_finalize(stmt);
+		e.previous_hash = previous;
+		char hash[65];
+		expected_hash(hash, &e);
+		char *sql = plumb_xprintf("UPDATE audit SET detail = '{}', hash = '%s' WHERE id = 3", hash);
+		CHECK_INT(sqlite3_exec(conn, sql, NULL, NULL, NULL), SQLITE_OK);
+		free(sql);
+		free(previous);
+		sqlite3_close(conn);
+	}
+	check_broken("tamper-rehash", 4, 5, "entry 4's previous_hash is not the hash of entry 3");
+	free(db);
+
+	/* The first entry must start from the zero hash. */
+	db = make_audited_store("tamper-genesis");
+	CHECK_INT(run_sql(db, drop_triggers), SQLITE_OK);
+	CHECK_INT(run_sql(db, "UPDATE audit SET previous_hash = 'x' WHERE id = 1"), SQLITE_OK);
+	check_broken("tamper-genesis", 1, 5, "entry 1's previous_hash is not the 64 zeros");
+	free(db);
+}
+
 int main(void)
 {
 	/* The usual umask, under which SQLite alone would create a world-readable database. */
@@ -592,6 +1533,17 @@ int main(void)
 	RUN(test_garbage_file_is_refused);
 	RUN(test_state_dir_that_is_a_file_is_refused);
 	RUN(test_reader_does_not_wait_for_writer);
+	RUN(test_v1_store_is_upgraded_in_place);
+	RUN(test_failed_migration_step_is_rolled_back);
+	RUN(test_reopening_a_current_store_changes_nothing);
+	RUN(test_sync_get_and_list);
+	RUN(test_action_log);
+	RUN(test_drift_log);
+	RUN(test_audit_chain);
+	RUN(test_audit_entries_share_the_callers_transaction);
+	RUN(test_audit_chain_across_connections);
+	RUN(test_audit_log_is_append_only);
+	RUN(test_audit_verify_finds_tampering);
 
 	nftw(temp_root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 	TEST_EXIT();

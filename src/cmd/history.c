@@ -1,0 +1,389 @@
+#include "util/common.h"
+#include "cmd/cmd.h"
+#include "util/utf8.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+/* How many characters of a commit id the list shows, as git's short ids. */
+#define SHORT_COMMIT 7
+
+static const char *result_name(plumb_sync_result result)
+{
+	switch (result) {
+	case PLUMB_SYNC_SUCCEEDED:
+		return "succeeded";
+	case PLUMB_SYNC_FAILED:
+		return "failed";
+	default:
+		return "running";
+	}
+}
+
+static const char *outcome_name(plumb_outcome outcome)
+{
+	switch (outcome) {
+	case PLUMB_OUTCOME_NOOP:
+		return "noop";
+	case PLUMB_OUTCOME_CHANGED:
+		return "changed";
+	case PLUMB_OUTCOME_FAILED:
+		return "failed";
+	case PLUMB_OUTCOME_SKIPPED:
+		return "skipped";
+	default:
+		return "denied";
+	}
+}
+
+static void format_time(char *out, size_t size, int64_t when)
+{
+	time_t t = (time_t)when;
+	struct tm tm;
+	strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+}
+
+/* What a table cell shows for a value: "-" for none, since a blank cell reads as a misaligned column. */
+static const char *cell(const char *value)
+{
+	return value && *value ? value : "-";
+}
+
+/* A positive count, all digits, as --limit takes it. */
+static int parse_limit(unsigned *out, const char *text)
+{
+	char *end = NULL;
+
+	if (*text < '0' || *text > '9')
+		return -1;
+	errno = 0;
+	unsigned long value = strtoul(text, &end, 10);
+	if (errno || *end || value == 0 || value > UINT_MAX)
+		return -1;
+	*out = (unsigned)value;
+	return 0;
+}
+
+/*
+ * Take "--limit N" and "--limit=N" out of argv (compacting it in place and
+ * updating *argc), since the shared option parser does not know --limit.
+ * The value of an option that takes one is stepped over, so that
+ * "--state --limit" still names a directory called --limit; "--" ends the
+ * options as it does for getopt.
+ */
+static int take_limit(unsigned *limit, int *argc, char **argv)
+{
+	static const char *const with_value[] = { "--root", "--state", "--output", "-o" };
+	int kept = 1;
+	int i = 1;
+
+	while (i < *argc) {
+		const char *arg = argv[i];
+		const char *value = NULL;
+
+		if (!strcmp(arg, "--")) {
+			while (i < *argc)
+				argv[kept++] = argv[i++];
+			break;
+		}
+		if (!strcmp(arg, "--limit")) {
+			if (i + 1 >= *argc) {
+				fprintf(stderr, "plumb %s: option --limit needs a value\n", argv[0]);
+				return -1;
+			}
+			value = argv[i + 1];
+			i += 2;
+		} else if (!strncmp(arg, "--limit=", 8)) {
+			value = arg + 8;
+			i++;
+		}
+		if (value) {
+			if (parse_limit(limit, value) < 0) {
+				fprintf(stderr, "plumb %s: --limit must be a positive whole number, not '%s'\n",
+					argv[0], value);
+				return -1;
+			}
+			continue;
+		}
+		argv[kept++] = argv[i++];
+		for (size_t k = 0; k < PLUMB_ARRAY_SIZE(with_value); k++) {
+			if (!strcmp(arg, with_value[k]) && i < *argc) {
+				argv[kept++] = argv[i++];
+				break;
+			}
+		}
+	}
+	argv[kept] = NULL;
+	*argc = kept;
+	return 0;
+}
+
+static json_t *time_json(int64_t when)
+{
+	char text[32];
+
+	if (!when)
+		return json_null();
+	format_time(text, sizeof(text), when);
+	return json_string(text);
+}
+
+/*
+ * A string for JSON: jansson takes only UTF-8, and what the store holds
+ * came from git, manifests and the file system.
+ */
+static json_t *text_json(const char *value)
+{
+	plumb_buf repaired = PLUMB_BUF_INIT;
+
+	value = value ? value : "";
+	json_t *string = json_string(value);
+	if (string)
+		return string;
+	plumb_utf8_repair(&repaired, value, strlen(value));
+	string = json_string(repaired.ptr);
+	plumb_buf_release(&repaired);
+	return string;
+}
+
+static json_t *sync_json(const plumb_sync_record *s)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "id", json_integer(s->id));
+	json_object_set_new(o, "started_at", time_json(s->started_at));
+	json_object_set_new(o, "finished_at", time_json(s->finished_at));
+	json_object_set_new(o, "application", text_json(s->application));
+	json_object_set_new(o, "destination", text_json(s->destination));
+	json_object_set_new(o, "operation", text_json(s->operation));
+	json_object_set_new(o, "trigger", text_json(s->trigger));
+	json_object_set_new(o, "actor", text_json(s->actor));
+	json_object_set_new(o, "repo", text_json(s->repo));
+	json_object_set_new(o, "revision", text_json(s->revision));
+	json_object_set_new(o, "commit", text_json(s->commit));
+	json_object_set_new(o, "path", text_json(s->path));
+	json_object_set_new(o, "result", json_string(result_name(s->result)));
+	json_object_set_new(o, "created", json_integer(s->created));
+	json_object_set_new(o, "updated", json_integer(s->updated));
+	json_object_set_new(o, "deleted", json_integer(s->deleted));
+	json_object_set_new(o, "error", text_json(s->error));
+	return o;
+}
+
+static json_t *action_json(const plumb_action_record *a)
+{
+	json_t *o = json_object();
+	char when[32];
+
+	format_time(when, sizeof(when), a->at);
+	json_object_set_new(o, "id", json_integer(a->id));
+	json_object_set_new(o, "at", json_string(when));
+	json_object_set_new(o, "action", text_json(a->action));
+	json_object_set_new(o, "kind", text_json(a->kind));
+	json_object_set_new(o, "key", text_json(a->key));
+	json_object_set_new(o, "resource", text_json(a->resource));
+	json_object_set_new(o, "outcome", json_string(outcome_name(a->outcome)));
+	json_object_set_new(o, "reason", text_json(a->reason));
+	json_object_set_new(o, "before", text_json(a->before));
+	json_object_set_new(o, "after", text_json(a->after));
+	json_object_set_new(o, "error", text_json(a->error));
+	return o;
+}
+
+static void print_document(json_t *doc)
+{
+	json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	putchar('\n');
+	json_decref(doc);
+}
+
+static size_t widest(size_t width, const char *value)
+{
+	size_t len = strlen(cell(value));
+	return len > width ? len : width;
+}
+
+static void print_list(const plumb_sync_records *syncs)
+{
+	size_t application = strlen("APPLICATION"), operation = strlen("OPERATION"), trigger = strlen("TRIGGER");
+	size_t actor = strlen("ACTOR");
+	char when[32];
+
+	for (size_t i = 0; i < syncs->count; i++) {
+		const plumb_sync_record *s = &syncs->items[i];
+		application = widest(application, s->application);
+		operation = widest(operation, s->operation);
+		trigger = widest(trigger, s->trigger);
+		actor = widest(actor, s->actor);
+	}
+	printf("%6s  %-20s  %-*s  %-*s  %-*s  %-*s  %-7s  %7s  %7s  %7s  %s\n", "ID", "STARTED (UTC)",
+	       (int)application, "APPLICATION", (int)operation, "OPERATION", (int)trigger, "TRIGGER", (int)actor,
+	       "ACTOR", "COMMIT", "CREATED", "UPDATED", "DELETED", "RESULT");
+	for (size_t i = 0; i < syncs->count; i++) {
+		const plumb_sync_record *s = &syncs->items[i];
+		format_time(when, sizeof(when), s->started_at);
+		printf("%6lld  %-20s  %-*s  %-*s  %-*s  %-*s  %-7.*s  %7u  %7u  %7u  %s\n", (long long)s->id, when,
+		       (int)application, cell(s->application), (int)operation, cell(s->operation), (int)trigger,
+		       cell(s->trigger), (int)actor, cell(s->actor), SHORT_COMMIT, cell(s->commit), s->created,
+		       s->updated, s->deleted, result_name(s->result));
+		if (*s->error)
+			printf("%6s  error: %s\n", "", s->error);
+	}
+}
+
+static int list_syncs(const plumb_cli *cli, plumb_store *store, const char *application, unsigned limit)
+{
+	plumb_sync_records syncs = { 0 };
+	char *destination = cli->pipeline.root ? plumb_destination_path(cli->pipeline.root) : NULL;
+	int code = PLUMB_EXIT_ERROR;
+
+	if (plumb_store_sync_list(&syncs, store, destination, application, limit) < 0) {
+		fprintf(stderr, "plumb: store: %s\n", plumb_error_last());
+		goto done;
+	}
+	if (plumb_cli_json(cli)) {
+		json_t *doc = json_object();
+		json_t *list = json_array();
+		for (size_t i = 0; i < syncs.count; i++)
+			json_array_append_new(list, sync_json(&syncs.items[i]));
+		json_object_set_new(doc, "syncs", list);
+		print_document(doc);
+	} else if (syncs.count == 0) {
+		printf("No syncs recorded%s%s%s%s.\n", application ? " of application " : "",
+		       application ? application : "", destination ? " into " : "", destination ? destination : "");
+	} else {
+		print_list(&syncs);
+	}
+	code = PLUMB_EXIT_OK;
+
+done:
+	plumb_sync_records_release(&syncs);
+	free(destination);
+	return code;
+}
+
+static void print_sync(const plumb_sync_record *s, const plumb_action_records *actions)
+{
+	char when[32];
+
+	printf("Sync %lld: %s\n", (long long)s->id, result_name(s->result));
+	printf("  Application: %s\n", cell(s->application));
+	printf("  Destination: %s\n", cell(s->destination));
+	printf("  Operation:   %s\n", cell(s->operation));
+	printf("  Trigger:     %s\n", cell(s->trigger));
+	printf("  Actor:       %s\n", cell(s->actor));
+	printf("  Repository:  %s\n", cell(s->repo));
+	printf("  Revision:    %s\n", *s->revision ? s->revision : "HEAD");
+	printf("  Commit:      %s\n", cell(s->commit));
+	printf("  Path:        %s\n", *s->path ? s->path : "(the top of the repository)");
+	format_time(when, sizeof(when), s->started_at);
+	printf("  Started:     %s\n", when);
+	format_time(when, sizeof(when), s->finished_at);
+	printf("  Finished:    %s\n", s->finished_at ? when : "not yet");
+	printf("  Changes:     %u created, %u updated, %u deleted\n", s->created, s->updated, s->deleted);
+	if (*s->error)
+		printf("  Error:       %s\n", s->error);
+
+	printf("\nActions: %zu\n", actions->count);
+	for (size_t i = 0; i < actions->count; i++) {
+		const plumb_action_record *a = &actions->items[i];
+		printf("  %-7s %-10s %s  %s\n", cell(a->action), cell(a->kind), cell(a->key), outcome_name(a->outcome));
+		if (*a->reason)
+			printf("          reason: %s\n", a->reason);
+		if (*a->before || *a->after)
+			printf("          %s -> %s\n", *a->before ? a->before : "(none)",
+			       *a->after ? a->after : "(not observed)");
+		if (*a->error)
+			printf("          error: %s\n", a->error);
+	}
+}
+
+static int show_sync(const plumb_cli *cli, plumb_store *store, const char *id_text)
+{
+	plumb_sync_record sync = { 0 };
+	plumb_action_records actions = { 0 };
+	char *end = NULL;
+	int code = PLUMB_EXIT_ERROR;
+	int error;
+
+	errno = 0;
+	long long id = strtoll(id_text, &end, 10);
+	if (errno || !*id_text || *end || id < 1) {
+		fprintf(stderr, "plumb history show: '%s' is not a sync id (see 'plumb history')\n", id_text);
+		return PLUMB_EXIT_ERROR;
+	}
+	error = plumb_store_sync_get(&sync, store, (int64_t)id);
+	if (error == PLUMB_ENOTFOUND) {
+		fprintf(stderr, "plumb history show: no sync %lld\n", id);
+		goto done;
+	}
+	if (error < 0 || plumb_store_action_list(&actions, store, sync.id) < 0) {
+		fprintf(stderr, "plumb: store: %s\n", plumb_error_last());
+		goto done;
+	}
+	if (plumb_cli_json(cli)) {
+		json_t *doc = sync_json(&sync);
+		json_t *list = json_array();
+		for (size_t i = 0; i < actions.count; i++)
+			json_array_append_new(list, action_json(&actions.items[i]));
+		json_object_set_new(doc, "actions", list);
+		print_document(doc);
+	} else {
+		print_sync(&sync, &actions);
+	}
+	code = PLUMB_EXIT_OK;
+
+done:
+	plumb_action_records_release(&actions);
+	plumb_sync_record_release(&sync);
+	return code;
+}
+
+/* history: the syncs recorded in the store, or one of them with its actions; reads only the store. */
+int plumb_cmd_history(int argc, char **argv)
+{
+	plumb_cli cli;
+	plumb_store *store = NULL;
+	unsigned limit = 0;
+	char *state = NULL;
+	int code = PLUMB_EXIT_ERROR;
+
+	if (take_limit(&limit, &argc, argv) < 0 ||
+	    plumb_cli_parse(&cli, argc, argv, OPT_ROOT | OPT_STATE | OPT_OUTPUT) < 0)
+		return PLUMB_EXIT_ERROR;
+	if (strcmp(cli.output, "text") != 0 && !plumb_cli_json(&cli)) {
+		fprintf(stderr, "plumb history: -o must be text or json, not '%s'\n", cli.output);
+		return PLUMB_EXIT_ERROR;
+	}
+	int show = cli.arg_count > 0 && !strcmp(cli.args[0], "show");
+	if (show && cli.arg_count != 2) {
+		fprintf(stderr, "plumb history show: give one sync id (usage: plumb history show ID)\n");
+		return PLUMB_EXIT_ERROR;
+	}
+	if (show && (limit || cli.pipeline.root)) {
+		fprintf(stderr, "plumb history show: --limit and --root choose syncs to list, not one to show\n");
+		return PLUMB_EXIT_ERROR;
+	}
+	if (!show && cli.arg_count > 1) {
+		fprintf(stderr, "plumb history: one application at most, not '%s' and '%s'\n", cli.args[0],
+			cli.args[1]);
+		return PLUMB_EXIT_ERROR;
+	}
+
+	state = cli.pipeline.state ? plumb_xstrdup(cli.pipeline.state) : plumb_default_state_dir();
+	if (plumb_store_open(&store, state) < 0) {
+		fprintf(stderr, "plumb: store: %s\n", plumb_error_last());
+		goto done;
+	}
+	code = show ? show_sync(&cli, store, cli.args[1]) :
+		      list_syncs(&cli, store, cli.arg_count ? cli.args[0] : NULL, limit);
+
+done:
+	plumb_store_free(store);
+	free(state);
+	return code;
+}
