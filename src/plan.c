@@ -95,6 +95,18 @@ static void count_action(plumb_plan *plan, const plumb_action *action)
 	}
 }
 
+/* True when an action already planned makes a directory of a proper ancestor of key. */
+static int replaces_ancestor(const plumb_plan *plan, const char *key)
+{
+	for (size_t i = 0; i < plan->count; i++) {
+		const plumb_action *a = &plan->actions[i];
+		if ((a->type == PLUMB_ACTION_CREATE || a->type == PLUMB_ACTION_UPDATE) && !strcmp(a->kind, "Directory") &&
+		    strcmp(a->key, key) != 0 && plumb_path_is_within(key, a->key))
+			return 1;
+	}
+	return 0;
+}
+
 static int plan_declared(plumb_plan *plan, const plumb_manifest_set *set, const plumb_object *object,
 			 const plumb_inventory_entry *entry, const plumb_provider_context *ctx)
 {
@@ -105,7 +117,18 @@ static int plan_declared(plumb_plan *plan, const plumb_manifest_set *set, const 
 	if (entry && strcmp(entry->application, plan->application) != 0)
 		return plumb_error_set(PLUMB_ECONFLICT, "%s is managed by application '%s', not '%s'", object->display,
 				       entry->application, plan->application);
-	if ((error = object->provider->observe(&observed, ctx, object->key, object->kind)) < 0)
+	error = object->provider->observe(&observed, ctx, object->key, object->kind);
+	if (error == PLUMB_EUNSAFE && replaces_ancestor(plan, object->key)) {
+		/*
+		 * A symlink on the way that this plan turns into a directory first: below it there is
+		 * nothing yet. Observe as under a root that does not exist (every object absent).
+		 */
+		plumb_provider_context nothing = *ctx;
+		nothing.root_fd = -1;
+		plumb_observed_release(object->provider, &observed);
+		error = object->provider->observe(&observed, &nothing, object->key, object->kind);
+	}
+	if (error < 0)
 		goto done;
 	action = add_action(plan);
 	action->provider = object->provider;
@@ -147,9 +170,11 @@ static int plan_prune(plumb_plan *plan, const plumb_inventory_entry *entry, cons
 	action->created = entry->created;
 	action->in_inventory = 1;
 	action->forget = 1;
+	/* The inventory keeps a sensitive object's fingerprint keyed: that is how it is known to be one. */
+	action->sensitive = !strncmp(entry->fingerprint, "sensitive ", 10);
 	if ((error = provider->observe(&observed, ctx, entry->key, entry->kind)) < 0)
 		goto done;
-	action->fingerprint = plumb_xstrdup(observed.fingerprint);
+	action->fingerprint = plumb_plan_fingerprint(plan, observed.fingerprint, action->sensitive);
 	if (entry->created) {
 		if ((error = provider->compare(&action->change, ctx, NULL, &observed, entry->kind)) < 0)
 			goto done;

@@ -4,6 +4,7 @@
 #include "util/hash.h"
 #include "util/path.h"
 #include "source.h"
+#include "source_internal.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -20,27 +21,12 @@
 /* Trees nest at most this deep below the directory a walk starts from: input is never recursed without bound. */
 #define MAX_TREE_DEPTH 256
 
-#define REMOTE_NAME "origin"
 #define FETCH_BRANCHES "+refs/heads/*:refs/remotes/origin/*"
 #define FETCH_TAGS "+refs/tags/*:refs/tags/*"
-#define REMOTE_BRANCHES "refs/remotes/origin/"
 #define REMOTE_HEAD "refs/remotes/origin/HEAD"
 
-struct plumb_source {
-	char *name;    /* as given to plumb_source_open */
-	char *display; /* name with any password replaced by "***": what messages show */
-	bool is_url;
-	char *url;      /* the URL without its password (as stored in the cache's config), or the absolute local path */
-	char *user;     /* for a URL: the user and password it carries, percent-decoded; NULL if none */
-	char *password; /* kept in memory only, handed to libgit2 through the credentials callback */
-	git_repository *repo;
-	/* The tree of the commit looked up last: stat and walk on one commit look it up once. */
-	git_oid tree_commit;
-	git_tree *tree;
-};
-
 /* Our code for a libgit2 error code. */
-static int code_from_git(int git_code)
+int plumb_source_code_from_git(int git_code)
 {
 	switch (git_code) {
 	case GIT_ENOTFOUND:
@@ -62,8 +48,7 @@ static int code_from_git(int git_code)
  * overwritten by the next call. The message is folded onto one line (remote
  * servers send multi-line text).
  */
-static int git_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int git_fail(int code, const char *fmt, ...)
+int plumb_source_git_fail(int code, const char *fmt, ...)
 {
 	plumb_buf msg = PLUMB_BUF_INIT;
 	const git_error *last = git_error_last();
@@ -179,12 +164,6 @@ static void split_url_credentials(plumb_source *source)
 	source->display = plumb_xprintf("%.*s%.*s:***%s", (int)prefix_len, repo, (int)user_len, authority, at);
 }
 
-struct credential_state {
-	const plumb_source *source;
-	int ssh_attempt;     /* the next of: agent, id_ed25519, id_rsa */
-	bool password_tried; /* the URL's password is offered once; a refusal is final */
-};
-
 static const char *local_user(void)
 {
 	const struct passwd *pw = getpwuid(geteuid());
@@ -205,7 +184,7 @@ static const char *home_directory(void)
  * moves on to the next method every call and ends with an error instead
  * of offering the same key forever.
  */
-static int acquire_credential(git_credential **out, const char *url, const char *username_from_url,
+int plumb_source_acquire_credential(git_credential **out, const char *url, const char *username_from_url,
 			      unsigned int allowed_types, void *payload)
 {
 	struct credential_state *state = payload;
@@ -266,7 +245,7 @@ static int record_default_branch(plumb_source *source, const char *branch)
 			goto done;
 		}
 		if (error < 0 || (error = git_reference_delete(ref)) < 0)
-			error = git_fail(PLUMB_ERROR, "cannot update %s in the cache of %s", REMOTE_HEAD,
+			error = plumb_source_git_fail(PLUMB_ERROR, "cannot update %s in the cache of %s", REMOTE_HEAD,
 					 source->display);
 		goto done;
 	}
@@ -277,7 +256,7 @@ static int record_default_branch(plumb_source *source, const char *branch)
 	}
 	target = plumb_xprintf("%s%s", REMOTE_BRANCHES, branch + 11);
 	if (git_reference_symbolic_create(&ref, source->repo, REMOTE_HEAD, target, 1, "plumb: default branch") < 0)
-		error = git_fail(PLUMB_ERROR, "cannot update %s in the cache of %s", REMOTE_HEAD, source->display);
+		error = plumb_source_git_fail(PLUMB_ERROR, "cannot update %s in the cache of %s", REMOTE_HEAD, source->display);
 done:
 	git_reference_free(ref);
 	free(target);
@@ -291,7 +270,7 @@ done:
  * block per entry that does not match (libgit2 #6382). git_remote_lookup
  * applies insteadOf unconditionally, so it is not used either.
  */
-static int create_remote(git_remote **out, plumb_source *source, const char *name, const char *fetchspec)
+int plumb_source_create_remote(git_remote **out, plumb_source *source, const char *name, const char *fetchspec)
 {
 	git_remote_create_options options;
 
@@ -316,16 +295,16 @@ static int record_origin(plumb_source *source)
 	int error;
 
 	if (git_repository_config_snapshot(&config, source->repo) < 0)
-		return git_fail(PLUMB_ERROR, "cannot read the config of the cache of %s", source->display);
+		return plumb_source_git_fail(PLUMB_ERROR, "cannot read the config of the cache of %s", source->display);
 	error = git_config_get_string(&url, config, "remote." REMOTE_NAME ".url");
 	if (error == GIT_ENOTFOUND) {
-		error = create_remote(&origin, source, REMOTE_NAME, FETCH_BRANCHES);
+		error = plumb_source_create_remote(&origin, source, REMOTE_NAME, FETCH_BRANCHES);
 	} else if (error == 0 && strcmp(url, source->url) != 0) {
 		/* Only a cache whose config was edited by hand gets here: its directory is named after the URL. */
 		error = git_remote_set_url(source->repo, REMOTE_NAME, source->url);
 	}
 	if (error < 0)
-		error = git_fail(PLUMB_ERROR, "cannot set up the cache of %s", source->display);
+		error = plumb_source_git_fail(PLUMB_ERROR, "cannot set up the cache of %s", source->display);
 	git_remote_free(origin);
 	git_config_free(config);
 	return error;
@@ -352,17 +331,17 @@ static int fetch(plumb_source *source)
 	if ((error = record_origin(source)) < 0)
 		goto done;
 	/* An in-memory remote for the URL: the refspecs passed to the fetch below are all it follows. */
-	if (create_remote(&remote, source, NULL, NULL) < 0) {
-		error = git_fail(PLUMB_ERROR, "cannot set up the cache of %s", source->display);
+	if (plumb_source_create_remote(&remote, source, NULL, NULL) < 0) {
+		error = plumb_source_git_fail(PLUMB_ERROR, "cannot set up the cache of %s", source->display);
 		goto done;
 	}
 
-	callbacks.credentials = acquire_credential;
+	callbacks.credentials = plumb_source_acquire_credential;
 	callbacks.payload = &credentials;
 	/* Honour http.proxy and the *_proxy environment variables, as git does. */
 	proxy.type = GIT_PROXY_AUTO;
 	if (git_remote_connect(remote, GIT_DIRECTION_FETCH, &callbacks, &proxy, NULL) < 0) {
-		error = git_fail(PLUMB_ERROR, "cannot fetch %s", source->display);
+		error = plumb_source_git_fail(PLUMB_ERROR, "cannot fetch %s", source->display);
 		goto done;
 	}
 	/* Only a connected remote knows its HEAD; an empty remote has none. */
@@ -370,7 +349,7 @@ static int fetch(plumb_source *source)
 	if (error == 0) {
 		have_default = true;
 	} else if (error != GIT_ENOTFOUND) {
-		error = git_fail(PLUMB_ERROR, "cannot fetch %s", source->display);
+		error = plumb_source_git_fail(PLUMB_ERROR, "cannot fetch %s", source->display);
 		goto done;
 	}
 
@@ -381,7 +360,7 @@ static int fetch(plumb_source *source)
 	/* The tags refspec fetches every tag already; no automatic tag following on top. */
 	options.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
 	if (git_remote_fetch(remote, &refspecs, &options, "plumb: fetch") < 0) {
-		error = git_fail(PLUMB_ERROR, "cannot fetch %s", source->display);
+		error = plumb_source_git_fail(PLUMB_ERROR, "cannot fetch %s", source->display);
 		goto done;
 	}
 	error = record_default_branch(source, have_default ? default_branch.ptr : NULL);
@@ -415,7 +394,7 @@ static int open_cache(plumb_source *source, const char *state_dir)
 	error = git_repository_open_bare(&source->repo, cache_dir);
 	if (error == GIT_ENOTFOUND) {
 		if (git_repository_init(&source->repo, cache_dir, 1) < 0) {
-			error = git_fail(PLUMB_ERROR, "cannot create the cache of %s in %s", source->display,
+			error = plumb_source_git_fail(PLUMB_ERROR, "cannot create the cache of %s in %s", source->display,
 					 cache_dir);
 			goto done;
 		}
@@ -424,12 +403,12 @@ static int open_cache(plumb_source *source, const char *state_dir)
 		 * like "HEAD~1" mean in the cache what they mean upstream.
 		 */
 		if (git_reference_symbolic_create(&head, source->repo, "HEAD", REMOTE_HEAD, 1, NULL) < 0) {
-			error = git_fail(PLUMB_ERROR, "cannot create the cache of %s in %s", source->display,
+			error = plumb_source_git_fail(PLUMB_ERROR, "cannot create the cache of %s in %s", source->display,
 					 cache_dir);
 			goto done;
 		}
 	} else if (error < 0) {
-		error = git_fail(PLUMB_ERROR, "cannot open the cache of %s in %s", source->display, cache_dir);
+		error = plumb_source_git_fail(PLUMB_ERROR, "cannot open the cache of %s in %s", source->display, cache_dir);
 		goto done;
 	}
 	error = fetch(source);
@@ -464,7 +443,7 @@ int plumb_source_open(plumb_source **out, const char *repo, const char *state_di
 			goto done;
 		}
 		if (error < 0) {
-			error = git_fail(PLUMB_ERROR, "cannot open repository %s", repo);
+			error = plumb_source_git_fail(PLUMB_ERROR, "cannot open repository %s", repo);
 			goto done;
 		}
 	}
@@ -497,7 +476,7 @@ static int lookup_reference(git_object **out, plumb_source *source, const char *
 	if (error == GIT_ENOTFOUND || error == GIT_EINVALIDSPEC)
 		error = 0;
 	else if (error < 0)
-		error = git_fail(PLUMB_ERROR, "cannot read reference %s in %s", name, source->display);
+		error = plumb_source_git_fail(PLUMB_ERROR, "cannot read reference %s in %s", name, source->display);
 	git_reference_free(ref);
 	free(name);
 	return error;
@@ -525,11 +504,11 @@ int plumb_source_resolve(char out[PLUMB_OID_HEXSZ + 1], plumb_source *source, co
 			goto done;
 		}
 		if (error == GIT_EAMBIGUOUS) {
-			error = git_fail(PLUMB_EINVALID, "revision '%s' is ambiguous in %s", revision, source->display);
+			error = plumb_source_git_fail(PLUMB_EINVALID, "revision '%s' is ambiguous in %s", revision, source->display);
 			goto done;
 		}
 		if (error < 0) {
-			error = git_fail(PLUMB_ERROR, "cannot resolve revision '%s' in %s", revision, source->display);
+			error = plumb_source_git_fail(PLUMB_ERROR, "cannot resolve revision '%s' in %s", revision, source->display);
 			goto done;
 		}
 	}
@@ -540,7 +519,7 @@ int plumb_source_resolve(char out[PLUMB_OID_HEXSZ + 1], plumb_source *source, co
 		goto done;
 	}
 	if (error < 0) {
-		error = git_fail(PLUMB_ERROR, "cannot resolve revision '%s' in %s", revision, source->display);
+		error = plumb_source_git_fail(PLUMB_ERROR, "cannot resolve revision '%s' in %s", revision, source->display);
 		goto done;
 	}
 	git_oid_tostr(out, PLUMB_OID_HEXSZ + 1, git_object_id(commit));
@@ -551,7 +530,7 @@ done:
 }
 
 /* Parse a full object id; what ("commit", "blob") goes into the message. */
-static int parse_id(git_oid *out, const char *id, const char *what)
+int plumb_source_parse_id(git_oid *out, const char *id, const char *what)
 {
 	size_t len = strlen(id);
 	bool hex = len == PLUMB_OID_HEXSZ;
@@ -569,15 +548,15 @@ int plumb_source_commit_subject(char **out, plumb_source *source, const char *co
 	int error;
 
 	*out = NULL;
-	if ((error = parse_id(&oid, commit, "commit")) < 0)
+	if ((error = plumb_source_parse_id(&oid, commit, "commit")) < 0)
 		return error;
 	if ((error = git_commit_lookup(&object, source->repo, &oid)) < 0) {
-		error = git_fail(code_from_git(error), "commit %s not found in %s", commit, source->display);
+		error = plumb_source_git_fail(plumb_source_code_from_git(error), "commit %s not found in %s", commit, source->display);
 		goto done;
 	}
 	const char *summary = git_commit_summary(object);
 	if (!summary) {
-		error = git_fail(PLUMB_ERROR, "cannot read the message of commit %s in %s", commit, source->display);
+		error = plumb_source_git_fail(PLUMB_ERROR, "cannot read the message of commit %s in %s", commit, source->display);
 		goto done;
 	}
 	*out = plumb_xstrdup(summary);
@@ -595,18 +574,18 @@ static int commit_tree(git_tree **out, plumb_source *source, const char *commit)
 	int error;
 
 	*out = NULL;
-	if ((error = parse_id(&oid, commit, "commit")) < 0)
+	if ((error = plumb_source_parse_id(&oid, commit, "commit")) < 0)
 		return error;
 	if (source->tree && git_oid_equal(&oid, &source->tree_commit)) {
 		*out = source->tree;
 		return 0;
 	}
 	if ((error = git_commit_lookup(&object, source->repo, &oid)) < 0) {
-		error = git_fail(code_from_git(error), "commit %s not found in %s", commit, source->display);
+		error = plumb_source_git_fail(plumb_source_code_from_git(error), "commit %s not found in %s", commit, source->display);
 		goto done;
 	}
 	if ((error = git_commit_tree(&tree, object)) < 0) {
-		error = git_fail(code_from_git(error), "cannot read the tree of commit %s in %s", commit,
+		error = plumb_source_git_fail(plumb_source_code_from_git(error), "cannot read the tree of commit %s in %s", commit,
 				 source->display);
 		goto done;
 	}
@@ -666,7 +645,7 @@ static int lookup_path(plumb_source_entry *entry, git_tree_entry **tree_entry, p
 		return plumb_error_set(PLUMB_ENOTFOUND, "'%s' does not exist in commit %.12s of %s", path, commit,
 				       source->display);
 	if (error < 0)
-		return git_fail(code_from_git(error), "cannot look up '%s' in commit %.12s of %s", path, commit,
+		return plumb_source_git_fail(plumb_source_code_from_git(error), "cannot look up '%s' in commit %.12s of %s", path, commit,
 				source->display);
 	if (!entry_type_from_mode(&entry->type, git_tree_entry_filemode(*tree_entry)))
 		return plumb_error_set(PLUMB_EINVALID, "'%s' in commit %.12s of %s has unknown mode %06o", path, commit,
@@ -727,9 +706,17 @@ static int walk_tree(struct walk *walk, const git_tree *tree, unsigned depth)
 		plumb_source_entry entry;
 		int error;
 
+		const char *name = git_tree_entry_name(tree_entry);
+		/* git never writes such names, but a crafted tree can hold them: a path must not climb out. */
+		if (!*name || !strcmp(name, ".") || !strcmp(name, "..") || strchr(name, '/'))
+			return plumb_error_set(PLUMB_EINVALID,
+					       "a tree below '%s%s%s' in commit %.12s of %s has an entry named '%s', "
+					       "which is not a valid file name",
+					       *walk->dir ? walk->dir : ".", mark ? "/" : "", mark ? walk->path.ptr : "",
+					       walk->commit, walk->source->display, name);
 		if (mark)
 			plumb_buf_putc(&walk->path, '/');
-		plumb_buf_puts(&walk->path, git_tree_entry_name(tree_entry));
+		plumb_buf_puts(&walk->path, name);
 		if (!entry_type_from_mode(&entry.type, git_tree_entry_filemode(tree_entry)))
 			return plumb_error_set(PLUMB_EINVALID,
 					       "'%s' below '%s' in commit %.12s of %s has unknown mode %06o",
@@ -744,7 +731,7 @@ static int walk_tree(struct walk *walk, const git_tree *tree, unsigned depth)
 		if (entry.type == PLUMB_ENTRY_TREE) {
 			git_tree *subtree = NULL;
 			if (git_tree_lookup(&subtree, walk->source->repo, git_tree_entry_id(tree_entry)) < 0)
-				return git_fail(PLUMB_ERROR, "cannot read tree '%s' below '%s' in commit %.12s of %s",
+				return plumb_source_git_fail(PLUMB_ERROR, "cannot read tree '%s' below '%s' in commit %.12s of %s",
 						walk->path.ptr, *walk->dir ? walk->dir : ".", walk->commit,
 						walk->source->display);
 			error = walk_tree(walk, subtree, depth + 1);
@@ -784,7 +771,7 @@ int plumb_source_walk(plumb_source *source, const char *commit, const char *dir,
 	 */
 	git_oid_fromstr(&oid, entry.id);
 	if (git_tree_lookup(&tree, source->repo, &oid) < 0) {
-		error = git_fail(PLUMB_ERROR, "cannot read tree '%s' in commit %.12s of %s", dir, commit,
+		error = plumb_source_git_fail(PLUMB_ERROR, "cannot read tree '%s' in commit %.12s of %s", dir, commit,
 				 source->display);
 		goto done;
 	}
@@ -804,17 +791,17 @@ static int blob_header(size_t *size, git_oid *oid, plumb_source *source, const c
 	git_object_t type;
 	int error;
 
-	if ((error = parse_id(oid, id, "blob")) < 0)
+	if ((error = plumb_source_parse_id(oid, id, "blob")) < 0)
 		return error;
 	if (git_repository_odb(&odb, source->repo) < 0)
-		return git_fail(PLUMB_ERROR, "cannot open the object database of %s", source->display);
+		return plumb_source_git_fail(PLUMB_ERROR, "cannot open the object database of %s", source->display);
 	error = git_odb_read_header(size, &type, odb, oid);
 	if (error == GIT_ENOTFOUND) {
 		error = plumb_error_set(PLUMB_ENOTFOUND, "blob %s not found in %s", id, source->display);
 		goto done;
 	}
 	if (error < 0) {
-		error = git_fail(PLUMB_ERROR, "cannot read blob %s in %s", id, source->display);
+		error = plumb_source_git_fail(PLUMB_ERROR, "cannot read blob %s in %s", id, source->display);
 		goto done;
 	}
 	if (type != GIT_OBJECT_BLOB)
@@ -838,7 +825,7 @@ int plumb_source_read_blob(plumb_buf *out, plumb_source *source, const char *id,
 		return plumb_error_set(PLUMB_EINVALID, "blob %s in %s is %zu bytes, more than the limit of %zu", id,
 				       source->display, size, max);
 	if (git_blob_lookup(&blob, source->repo, &oid) < 0)
-		return git_fail(PLUMB_ERROR, "cannot read blob %s in %s", id, source->display);
+		return plumb_source_git_fail(PLUMB_ERROR, "cannot read blob %s in %s", id, source->display);
 	if (size)
 		plumb_buf_add(out, git_blob_rawcontent(blob), size);
 	git_blob_free(blob);
@@ -873,7 +860,7 @@ void plumb_source_free(plumb_source *source)
 int plumb_source_global_init(void)
 {
 	if (git_libgit2_init() < 0)
-		return git_fail(PLUMB_ERROR, "cannot initialise libgit2");
+		return plumb_source_git_fail(PLUMB_ERROR, "cannot initialise libgit2");
 	return 0;
 }
 

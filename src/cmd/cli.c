@@ -102,8 +102,9 @@ int plumb_cli_parse(plumb_cli *cli, int argc, char **argv, unsigned mask)
 		cli->output = "text";
 	}
 	if (strcmp(cli->output, "text") != 0 && strcmp(cli->output, "json") != 0 &&
-	    strcmp(cli->output, "yaml") != 0) {
-		fprintf(stderr, "plumb %s: -o must be text or json, not '%s'\n", argv[0], cli->output);
+	    !((mask & OPT_OUTPUT_YAML) && !strcmp(cli->output, "yaml"))) {
+		fprintf(stderr, "plumb %s: -o must be %s, not '%s'\n", argv[0],
+			(mask & OPT_OUTPUT_YAML) ? "yaml or json" : "text or json", cli->output);
 		return -1;
 	}
 	cli->args = argv + optind;

@@ -10,7 +10,7 @@ int plumb_cmd_render(int argc, char **argv)
 	plumb_pipeline p;
 	int code = PLUMB_EXIT_ERROR;
 
-	if (plumb_cli_parse(&cli, argc, argv, OPT_SOURCE | OPT_OUTPUT) < 0)
+	if (plumb_cli_parse(&cli, argc, argv, OPT_SOURCE | OPT_OUTPUT | OPT_OUTPUT_YAML) < 0)
 		return PLUMB_EXIT_ERROR;
 	int json = plumb_cli_json(&cli);
 	plumb_pipeline_init(&p, &cli.pipeline);

@@ -120,6 +120,11 @@ int plumb_fs_open_parent(int *dir_fd_out, const char **base_out, int root_fd, co
 		if (!slash)
 			break;
 		size_t len = (size_t)(slash - p);
+		/* rel is normalised by contract; a "..", "." or empty component here is refused, never resolved. */
+		if (!len || (len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.')) {
+			close(dir_fd);
+			return plumb_error_set(PLUMB_EUNSAFE, "/%s: a path component is empty, '.' or '..'", rel);
+		}
 		if (len > NAME_MAX) {
 			close(dir_fd);
 			return plumb_error_set(PLUMB_EINVALID, "/%s: a component is longer than %d bytes", rel, NAME_MAX);
@@ -133,6 +138,10 @@ int plumb_fs_open_parent(int *dir_fd_out, const char **base_out, int root_fd, co
 			return error;
 		dir_fd = next;
 		p = slash + 1;
+	}
+	if (!*p || !strcmp(p, ".") || !strcmp(p, "..")) {
+		close(dir_fd);
+		return plumb_error_set(PLUMB_EUNSAFE, "/%s: a path component is empty, '.' or '..'", rel);
 	}
 	if (strlen(p) > NAME_MAX) {
 		close(dir_fd);
@@ -364,6 +373,11 @@ int plumb_fs_make_directory(int root_fd, const char *rel, mode_t mode, uid_t uid
 	int error = plumb_fs_open_parent(&dir_fd, &base, root_fd, rel, 1);
 	if (error < 0)
 		return error;
+	/* A symlink holds no data of its own: it gives way to the directory (its target is left alone). */
+	if (fstatat(dir_fd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode) && unlinkat(dir_fd, base, 0) < 0) {
+		error = errno_error(errno, "cannot replace the symlink", rel);
+		goto done;
+	}
 	if (mkdirat(dir_fd, base, mode == PLUMB_FS_KEEP ? 0755 : (mode & 0777)) < 0 && errno != EEXIST) {
 		error = errno_error(errno, "cannot create directory", rel);
 		goto done;

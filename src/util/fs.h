@@ -70,7 +70,11 @@ int plumb_fs_write_file(int root_fd, const char *rel, const void *data, size_t l
 /* Atomically create or replace rel with a symlink to target (written as is). */
 int plumb_fs_write_symlink(int root_fd, const char *rel, const char *target);
 
-/* Make sure rel is a directory (mode PLUMB_FS_KEEP: 0755 on create) and set its mode and owner. */
+/*
+ * Make sure rel is a directory (mode PLUMB_FS_KEEP: 0755 on create) and set
+ * its mode and owner. A symlink there is replaced (its target is untouched);
+ * anything else that is not a directory is PLUMB_ECONFLICT.
+ */
 int plumb_fs_make_directory(int root_fd, const char *rel, mode_t mode, uid_t uid, gid_t gid);
 
 /* Set mode and owner of an existing file or directory (never through a symlink). */

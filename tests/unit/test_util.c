@@ -5,6 +5,7 @@
 #include "util/fs.h"
 #include "util/hash.h"
 #include "util/path.h"
+#include "util/utf8.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -128,6 +129,23 @@ static void blob_id_matches_git(void)
 	CHECK_STR(id, "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");
 }
 
+static void utf8_checked_and_repaired(void)
+{
+	static const char mixed[] = "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\xa7";
+	CHECK(plumb_utf8_valid(mixed, sizeof(mixed) - 1));
+	CHECK(!plumb_utf8_valid("caf\xe9", 4));          /* Latin-1 */
+	CHECK(!plumb_utf8_valid("\xc0\xaf", 2));         /* overlong "/" */
+	CHECK(!plumb_utf8_valid("\xed\xa0\x80", 3));     /* a surrogate */
+	CHECK(!plumb_utf8_valid("a\0b", 3));            /* NUL */
+	CHECK(!plumb_utf8_valid("\xe2\x82", 2));         /* cut short */
+	plumb_buf b = PLUMB_BUF_INIT;
+	static const char latin1[] = "caf\xe9 ok \xc3\xa9";
+	plumb_utf8_repair(&b, latin1, sizeof(latin1) - 1);
+	CHECK_STR(b.ptr, "caf\xef\xbf\xbd ok \xc3\xa9");
+	CHECK(plumb_utf8_valid(b.ptr, b.len));
+	plumb_buf_release(&b);
+}
+
 static int open_scratch_root(void)
 {
 	int fd = -1;
@@ -243,6 +261,7 @@ int main(void)
 	RUN(buf_read_fd_is_capped);
 	RUN(diags_sort_by_position);
 	RUN(blob_id_matches_git);
+	RUN(utf8_checked_and_repaired);
 	RUN(fs_write_is_atomic_with_mode);
 	RUN(fs_never_follows_symlinks);
 	RUN(fs_remove_and_symlinks);

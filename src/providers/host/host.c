@@ -4,6 +4,7 @@
 #include "util/fs.h"
 #include "util/hash.h"
 #include "util/path.h"
+#include "util/utf8.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -88,6 +89,10 @@ static const plumb_field file_fields[] = {
 static char *live_path(const plumb_value *value, const plumb_spec *spec, const char *field, plumb_diags *diags)
 {
 	char *path = NULL;
+	if (!plumb_utf8_valid(value->string, value->length)) {
+		plumb_diags_add(diags, value->position, "%s.%s: must be UTF-8 text", plumb_spec_name(spec), field);
+		return NULL;
+	}
 	if (plumb_path_normalize(&path, value->string, 1) < 0) {
 		plumb_diags_add(diags, value->position, "%s.%s: %s", plumb_spec_name(spec), field, plumb_error_last());
 		return NULL;
@@ -279,6 +284,15 @@ typedef struct {
 static int tree_entry(const plumb_source_entry *entry, void *payload)
 {
 	tree_walk *w = payload;
+	if (!plumb_utf8_valid(entry->path, strlen(entry->path))) {
+		plumb_buf name = PLUMB_BUF_INIT;
+		plumb_utf8_repair(&name, entry->path, strlen(entry->path));
+		plumb_diags_add(w->diags, w->position, "spec.source: %s/%s: file names must be UTF-8", w->source_path,
+				name.ptr);
+		plumb_buf_release(&name);
+		w->failed = 1;
+		return 0;
+	}
 	char *key = plumb_path_join(w->path, entry->path);
 	host_desired *d = NULL;
 	const char *kind = NULL;
@@ -345,6 +359,9 @@ static void expand_tree(plumb_manifest_set *set, size_t resource, const plumb_sp
 			plumb_diags_add(diags, v[0].position, "spec.source: '%s' does not exist in the repository", src);
 		else if (error < 0)
 			plumb_diags_add(diags, v[0].position, "spec.source: %s", plumb_error_last());
+		else if (entry.type == PLUMB_ENTRY_SYMLINK)
+			plumb_diags_add(diags, v[0].position,
+					"spec.source: '%s' is a symlink in the repository; plumb does not follow it", src);
 		else if (entry.type != PLUMB_ENTRY_TREE)
 			plumb_diags_add(diags, v[0].position, "spec.source: '%s' is not a folder", src);
 	}
@@ -575,7 +592,9 @@ static int compare(plumb_change *out, const plumb_provider_context *ctx, const p
 			goto done;
 		break;
 	case HOST_DIRECTORY:
-		if (live->type != HOST_DIRECTORY)
+		if (live->type == HOST_SYMLINK)
+			add_reason(&reason, "replace a symlink with a directory");
+		else if (live->type != HOST_DIRECTORY)
 			return plumb_error_set(PLUMB_ECONFLICT,
 					       "%s is a %s on the host; plumb will not replace it with a directory",
 					       object->display, type_kind[live->type]);
