@@ -89,6 +89,44 @@ int plumb_source_read_blob(plumb_buf *out, plumb_source *source, const char *id,
 /* The size of blob id in bytes, without reading it. */
 int plumb_source_blob_size(size_t *out, plumb_source *source, const char *id);
 
+/* --- writing: rollback commits (source_commit.c) ------------------------------------------- */
+
+/*
+ * The branch that revision names, as a new string ("main"): revision is a
+ * branch name, "refs/heads/NAME", or NULL/"" for the default branch (the
+ * remote's for a URL, HEAD's for a local repository). PLUMB_EINVALID when
+ * it names a tag or a commit: only a branch can take a new commit.
+ */
+int plumb_source_branch(char **out, plumb_source *source, const char *revision);
+
+/*
+ * Append one line per commit reachable from to and not from from that
+ * changed path ("" for any change), newest first, at most max:
+ * "SHORT_ID subject".
+ */
+int plumb_source_log(plumb_buf *out, plumb_source *source, const char *from, const char *to, const char *path,
+		     unsigned max);
+
+typedef struct {
+	const char *branch;  /* the branch to commit on */
+	const char *path;    /* what to restore ("" for the whole tree) */
+	const char *target;  /* the commit whose content at path is restored */
+	const char *message; /* the commit message */
+	const char *author_name;
+	const char *author_email;
+} plumb_restore_options;
+
+/*
+ * Commit onto the branch a tree that is its tip's tree with path as it was
+ * in target; the tip is the only parent. A local repository's branch moves
+ * only if it still points at the tip (else PLUMB_ECONFLICT); for a URL the
+ * commit is pushed to the remote branch, which must fast-forward
+ * (PLUMB_ECONFLICT when the remote moved or refused it), and the cache
+ * follows. PLUMB_EINVALID when path is already as in target. Sets out to
+ * the new commit's id.
+ */
+int plumb_source_restore(char out[PLUMB_OID_HEXSZ + 1], plumb_source *source, const plumb_restore_options *options);
+
 void plumb_source_free(plumb_source *source);
 
 /*

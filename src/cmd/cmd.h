@@ -80,6 +80,7 @@ int plumb_cmd_sync(int argc, char **argv);
 int plumb_cmd_status(int argc, char **argv);
 int plumb_cmd_history(int argc, char **argv);
 int plumb_cmd_audit(int argc, char **argv);
+int plumb_cmd_rollback(int argc, char **argv);
 int plumb_cmd_show(int argc, char **argv);
 int plumb_cmd_version(int argc, char **argv);
 int plumb_cmd_help(int argc, char **argv);

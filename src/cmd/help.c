@@ -77,6 +77,21 @@ static const plumb_command commands[] = {
 	  "subject and detail (compact JSON), joined by newlines; the first previous_hash is 64 zeros.\n\n"
 	  "  --state DIR         state directory (default: /var/lib/plumb as root, else\n"
 	  "                      $XDG_STATE_HOME/plumb)\n" },
+	{ "rollback", plumb_cmd_rollback, "restore an application to a revision through git",
+	  "usage: plumb rollback [APP] --to REV --repo PATH|URL [--revision BRANCH] [--path P] --root DIR\n"
+	  "                      [--author 'Name <email>'] [--no-commit]\n\n"
+	  "Restore the application's path (APP, or --path; default: the whole repository) to what it was\n"
+	  "at REV by a new commit on the tracked branch: its tree is the branch tip's with that path as in\n"
+	  "REV, and its message names REV and the commits it reverts. A remote repository gets the commit\n"
+	  "pushed (it must fast-forward); then plumb syncs it. Git stays the source of truth: nothing is\n"
+	  "rewritten.\n\n"
+	  "  --to REV            the revision to restore (a tag, a commit, a branch)\n"
+	  "  --revision BRANCH   the branch to commit on (default: the default branch)\n"
+	  "  --author A          'Name <email>' of the commit (default: plumb <plumb@HOST>)\n"
+	  "  --no-commit         emergency: sync REV directly without a commit; the application is\n"
+	  "                      ahead of git until the branch catches up (plumb status says so)\n"
+	  SOURCE_OPTIONS "  --root DIR          destination root (default: /)\n"
+	  "  --lock-timeout D    wait up to D for another apply to finish\n" },
 	{ "version", plumb_cmd_version, "print the version", "usage: plumb version\n" },
 	{ "help", plumb_cmd_help, "show help for a command", "usage: plumb help [COMMAND]\n" },
 	{ NULL, NULL, NULL, NULL },

@@ -25,6 +25,12 @@ static void format_time(char *out, size_t size, int64_t when)
 	strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
 }
 
+/* An emergency rollback synced a revision the branch does not hold: git is behind the host. */
+static int is_ahead_of_git(const plumb_sync_record *last)
+{
+	return !strcmp(last->operation, "rollback-no-commit") && last->result == PLUMB_SYNC_SUCCEEDED;
+}
+
 static void print_json(const char *destination, const plumb_sync_record *last, const plumb_inventory *inventory)
 {
 	json_t *doc = json_object();
@@ -49,9 +55,14 @@ static void print_json(const char *destination, const plumb_sync_record *last, c
 		json_object_set_new(sync, "updated", json_integer(last->updated));
 		json_object_set_new(sync, "deleted", json_integer(last->deleted));
 		json_object_set_new(sync, "error", json_string(last->error));
+		json_object_set_new(sync, "operation", json_string(last->operation));
+		json_object_set_new(sync, "trigger", json_string(last->trigger));
+		json_object_set_new(sync, "actor", json_string(last->actor));
 		json_object_set_new(doc, "last_sync", sync);
+		json_object_set_new(doc, "ahead_of_git", json_boolean(is_ahead_of_git(last)));
 	} else {
 		json_object_set_new(doc, "last_sync", json_null());
+		json_object_set_new(doc, "ahead_of_git", json_false());
 	}
 	for (size_t i = 0; i < inventory->count; i++) {
 		const plumb_inventory_entry *e = &inventory->items[i];
@@ -113,6 +124,10 @@ int plumb_cmd_status(int argc, char **argv)
 		       last.application, last.commit, *last.revision ? last.revision : "HEAD");
 		printf("             %u created, %u updated, %u deleted%s%s\n", last.created, last.updated, last.deleted,
 		       *last.error ? "; error: " : "", last.error);
+		if (is_ahead_of_git(&last))
+			printf("Ahead of git: commit %.12s was synced by 'plumb rollback --no-commit'; the branch does not "
+			       "hold it until it catches up\n",
+			       last.commit);
 	}
 	printf("Managed:     %zu object%s\n", inventory.count, inventory.count == 1 ? "" : "s");
 	for (size_t i = 0; i < inventory.count; i++) {

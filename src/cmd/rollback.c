@@ -1,0 +1,146 @@
+#include "util/common.h"
+#include "cmd/cmd.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* At most this many reverted commits are named in a rollback commit's message. */
+#define MAX_LISTED_COMMITS 50
+
+/* "Name <email>" into its parts; the default is plumb at this host. */
+static int parse_author(char **name, char **email, const char *author)
+{
+	char host[256] = "localhost";
+	if (!author) {
+		gethostname(host, sizeof(host) - 1);
+		host[sizeof(host) - 1] = '\0';
+		*name = plumb_xstrdup("plumb");
+		*email = plumb_xprintf("plumb@%s", host);
+		return 0;
+	}
+	const char *open = strchr(author, '<'), *close = open ? strchr(open, '>') : NULL;
+	if (!open || !close || close[1] || open == author || close == open + 1) {
+		fprintf(stderr, "plumb rollback: --author must look like 'Name <email>', not '%s'\n", author);
+		return -1;
+	}
+	const char *end = open;
+	while (end > author && end[-1] == ' ')
+		end--;
+	*name = plumb_xstrndup(author, (size_t)(end - author));
+	*email = plumb_xstrndup(open + 1, (size_t)(close - open - 1));
+	return 0;
+}
+
+/* Take --to, --author and --no-commit out of argv (the shared parser does not know them). */
+static int take_options(int *argc, char **argv, const char **to, const char **author, int *no_commit)
+{
+	int kept = 1;
+	for (int i = 1; i < *argc; i++) {
+		const char *arg = argv[i];
+		const char **slot = !strcmp(arg, "--to") ? to : !strcmp(arg, "--author") ? author : NULL;
+		if (slot) {
+			if (i + 1 >= *argc) {
+				fprintf(stderr, "plumb rollback: option %s needs a value\n", arg);
+				return -1;
+			}
+			*slot = argv[++i];
+		} else if (!strncmp(arg, "--to=", 5)) {
+			*to = arg + 5;
+		} else if (!strncmp(arg, "--author=", 9)) {
+			*author = arg + 9;
+		} else if (!strcmp(arg, "--no-commit")) {
+			*no_commit = 1;
+		} else {
+			argv[kept++] = argv[i];
+		}
+	}
+	*argc = kept;
+	argv[kept] = NULL;
+	return 0;
+}
+
+/*
+ * rollback: restore the application's path to what it was at a revision by
+ * a new commit on the tracked branch (pushed when the repository is
+ * remote), then sync it. Git stays the source of truth. With --no-commit,
+ * sync the old revision directly: an emergency that leaves the application
+ * ahead of git until the branch catches up.
+ */
+int plumb_cmd_rollback(int argc, char **argv)
+{
+	plumb_cli cli;
+	plumb_pipeline p;
+	plumb_lock *lock = NULL;
+	plumb_buf reverted = PLUMB_BUF_INIT, message = PLUMB_BUF_INIT;
+	const char *to = NULL, *author = NULL;
+	char *branch = NULL, *author_name = NULL, *author_email = NULL;
+	char target[PLUMB_OID_HEXSZ + 1], tip[PLUMB_OID_HEXSZ + 1], made[PLUMB_OID_HEXSZ + 1];
+	int no_commit = 0, code = PLUMB_EXIT_ERROR;
+
+	if (take_options(&argc, argv, &to, &author, &no_commit) < 0 ||
+	    plumb_cli_parse(&cli, argc, argv, OPT_SOURCE | OPT_ROOT | OPT_NO_COLOR | OPT_LOCK_TIMEOUT) < 0)
+		return PLUMB_EXIT_ERROR;
+	if (!to || cli.arg_count > 1) {
+		fprintf(stderr, "usage: plumb rollback [APP] --to REV --repo PATH|URL --root DIR [--no-commit]\n");
+		return PLUMB_EXIT_ERROR;
+	}
+	/* An application is named after its path until Applications name themselves. */
+	if (cli.arg_count == 1)
+		cli.pipeline.path = cli.args[0];
+	if (parse_author(&author_name, &author_email, author) < 0)
+		return PLUMB_EXIT_ERROR;
+	cli.pipeline.operation = no_commit ? "rollback-no-commit" : "rollback";
+
+	plumb_pipeline_init(&p, &cli.pipeline);
+	if (plumb_pipeline_resolve(&p, stdout) < 0)
+		goto done;
+	memcpy(tip, p.commit, sizeof(tip));
+	if (plumb_source_resolve(target, p.source, to) < 0 || plumb_source_branch(&branch, p.source, cli.pipeline.revision) < 0) {
+		fprintf(stderr, "plumb: %s\n", plumb_error_last());
+		goto done;
+	}
+	const char *path = cli.pipeline.path ? cli.pipeline.path : "";
+	if (plumb_source_log(&reverted, p.source, target, tip, path, MAX_LISTED_COMMITS) < 0) {
+		fprintf(stderr, "plumb: %s\n", plumb_error_last());
+		goto done;
+	}
+
+	if (no_commit) {
+		memcpy(p.commit, target, sizeof(p.commit));
+		printf("Syncing %s at %.12s (%s) without a commit: the application will be ahead of git until branch %s "
+		       "catches up.\n",
+		       *path ? path : ".", target, to, branch);
+	} else {
+		plumb_buf_printf(&message, "Roll back %s to %s\n\nRestores %s as it was in commit %s.\n",
+				 *path ? path : "the repository", to, *path ? path : "the repository", target);
+		if (reverted.len)
+			plumb_buf_printf(&message, "\nReverts:\n%s", reverted.ptr);
+		if (!p.actor)
+			p.actor = plumb_actor();
+		plumb_buf_printf(&message, "\nMade by plumb rollback, run by %s.\n", p.actor);
+		plumb_restore_options options = { branch, path, target, message.ptr, author_name, author_email };
+		if (plumb_source_restore(made, p.source, &options) < 0) {
+			fprintf(stderr, "plumb: %s\n", plumb_error_last());
+			goto done;
+		}
+		printf("Committed %s on branch %s of %s: %s as in %.12s\n", made, branch, plumb_source_name(p.source),
+		       *path ? path : "the repository", target);
+		memcpy(p.commit, made, sizeof(p.commit));
+	}
+	if (plumb_pipeline_load(&p) < 0 || !(lock = plumb_cli_lock(&cli, p.state_dir, "rollback")) ||
+	    plumb_pipeline_plan(&p) < 0)
+		goto done;
+	plumb_plan_print(&p.plan, stdout, cli.color);
+	if (plumb_pipeline_apply(&p, stdout) == 0)
+		code = PLUMB_EXIT_OK;
+done:
+	plumb_buf_release(&reverted);
+	plumb_buf_release(&message);
+	plumb_pipeline_release(&p);
+	plumb_lock_release(lock);
+	free(branch);
+	free(author_name);
+	free(author_email);
+	return code;
+}
