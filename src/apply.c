@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 static void fill_entry(plumb_inventory_entry *entry, const plumb_plan *plan, const plumb_action *action,
 		       const char *fingerprint)
@@ -114,6 +115,91 @@ static int run_action(const plumb_action *action, const plumb_provider_context *
 	}
 }
 
+/* Write a captured object's content to STATE/drift/NAME, 0600, durably. */
+static int write_capture(const char *state_dir, const char *name, const plumb_buf *content)
+{
+	char *dir = plumb_xprintf("%s/drift", state_dir);
+	int dir_fd = -1;
+	int error = plumb_fs_make_directories(dir, 0700);
+	if (error == 0)
+		error = plumb_fs_open_root(&dir_fd, dir, 0);
+	if (error == 0)
+		error = plumb_fs_write_file(dir_fd, name, content->ptr, content->len, 0600, (uid_t)-1, (gid_t)-1);
+	if (dir_fd >= 0)
+		close(dir_fd);
+	free(dir);
+	return error;
+}
+
+/*
+ * plumb is about to overwrite or remove what it did not leave there: keep
+ * it first, and record the drift. index makes the capture's name unique
+ * within the sync.
+ */
+static int keep_drift(const plumb_plan *plan, const plumb_action *action, size_t index,
+		      const plumb_provider_context *ctx, plumb_store *store, const plumb_apply_options *options)
+{
+	plumb_drift_record record = { 0 };
+	plumb_buf content = PLUMB_BUF_INIT, note = PLUMB_BUF_INIT;
+	char *name = NULL;
+	int has_content = 0, error = 0;
+
+	if (action->type != PLUMB_ACTION_UPDATE && action->type != PLUMB_ACTION_DELETE)
+		return 0;
+	if (!action->fingerprint || !strcmp(action->fingerprint, "absent"))
+		return 0;
+	if (action->expected && !strcmp(action->expected, action->fingerprint))
+		return 0;
+
+	plumb_buf_puts(&note, action->expected && *action->expected ? "changed since plumb last applied it"
+								     : "plumb never wrote it");
+	if (action->change.reason)
+		plumb_buf_printf(&note, " (%s)", action->change.reason);
+	if (action->sensitive) {
+		plumb_buf_puts(&note, "; sensitive: content not kept");
+	} else {
+		error = action->provider->capture(&content, &has_content, ctx, action->key, action->kind,
+						  options->capture_max);
+		if (error == PLUMB_EINVALID) {
+			plumb_buf_printf(&note, "; larger than %zu bytes: content not kept", options->capture_max);
+			has_content = 0;
+			error = 0;
+		} else if (error < 0) {
+			error = plumb_error_wrap(error, "cannot keep the drifted content of %s", action->display);
+			goto done;
+		}
+	}
+	if (has_content) {
+		name = plumb_xprintf("%lld-%zu", (long long)options->sync_id, index);
+		if ((error = write_capture(options->state_dir, name, &content)) < 0) {
+			error = plumb_error_wrap(error, "cannot keep the drifted content of %s; it was left as it is",
+						 action->display);
+			goto done;
+		}
+	}
+	record.sync_id = options->sync_id;
+	record.destination = plan->destination;
+	record.application = plan->application;
+	record.key = action->key;
+	record.kind = action->kind;
+	record.commit = plan->commit;
+	record.expected = action->expected ? action->expected : "";
+	record.observed = action->fingerprint;
+	record.capture = name ? plumb_xprintf("drift/%s", name) : plumb_xstrdup("");
+	record.capture_size = has_content ? (int64_t)content.len : 0;
+	record.sensitive = action->sensitive;
+	record.note = note.ptr;
+	error = plumb_store_drift_add(store, &record);
+	free(record.capture);
+	if (error < 0)
+		error = plumb_error_wrap(error, "cannot record the drift of %s; it was left as it is", action->display);
+done:
+	free(name);
+	plumb_buf_release(&content);
+	plumb_buf_release(&note);
+	return error;
+}
+
 /*
  * An interrupted apply can leave a temporary file next to a file it was
  * writing. Clear them from every directory this plan writes into, and,
@@ -154,7 +240,9 @@ int plumb_apply(plumb_apply_report *report, const plumb_plan *plan, const plumb_
 		int kept = 0;
 		if (action->type == PLUMB_ACTION_NONE && !action->forget)
 			continue;
-		error = run_action(action, ctx);
+		error = keep_drift(plan, action, i, ctx, store, options);
+		if (error == 0)
+			error = run_action(action, ctx);
 		if (error == PLUMB_ECONFLICT && action->type == PLUMB_ACTION_DELETE && !action->object) {
 			/* A pruned directory that still holds what plumb did not create stays, unmanaged. */
 			if (progress)

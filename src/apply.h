@@ -1,6 +1,12 @@
 /*
  * apply.h - carry out a plan, one atomic action at a time, and record it.
  *
+ * Before plumb overwrites or removes a live object that is not what it last
+ * left there (changed by hand, or never written by plumb), it keeps what is
+ * there: the content goes to STATE/drift/ (0600; sensitive content and
+ * content over the cap only as a note) and a drift event is recorded. If
+ * that cannot be done, the object is not touched and the apply fails.
+ *
  * Before anything changes, every object the plan will create is written to
  * the inventory as created by plumb (and every existing object it starts
  * managing as adopted), so that a crash part-way still leaves plumb knowing
@@ -30,7 +36,12 @@ typedef struct {
 	int after_crash;       /* the last apply to this destination never finished: look for its
 				* temporary files beside every object, not only those written now */
 	FILE *progress;        /* one line per action done; NULL for none */
+	const char *state_dir; /* drifted content is kept in STATE/drift/ */
+	size_t capture_max;    /* content larger than this is noted, not kept */
 } plumb_apply_options;
+
+/* Content plumb keeps by default before it overwrites a manual change. */
+#define PLUMB_CAPTURE_MAX (1u << 20)
 
 /*
  * Apply plan to the live state through ctx, recording every action (with

@@ -265,7 +265,8 @@ int plumb_pipeline_apply(plumb_pipeline *p, FILE *out)
 		error_line("store");
 		return error;
 	}
-	plumb_apply_options options = { record.id, after_crash, out };
+	plumb_apply_options options = { record.id, after_crash, out, p->state_dir,
+					p->options.capture_max ? p->options.capture_max : PLUMB_CAPTURE_MAX };
 	error = plumb_apply(&report, &p->plan, &ctx, p->store, &options);
 	record.created = report.created;
 	record.updated = report.updated;

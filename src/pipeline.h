@@ -27,6 +27,7 @@ typedef struct {
 	const char *state;    /* state directory; NULL: the default */
 	const char *operation; /* what is recorded for an apply: "sync", "apply", "apply-plan", "rollback", ... */
 	const char *trigger;   /* what started it: "cli" unless said otherwise */
+	size_t capture_max;    /* drifted content kept up to this size; 0: PLUMB_CAPTURE_MAX */
 } plumb_pipeline_options;
 
 typedef struct {

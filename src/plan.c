@@ -140,6 +140,7 @@ static int plan_declared(plumb_plan *plan, const plumb_manifest_set *set, const 
 	action->sensitive = object->sensitive;
 	action->fingerprint = plumb_plan_fingerprint(plan, observed.fingerprint, object->sensitive);
 	action->in_inventory = entry != NULL;
+	action->expected = entry ? plumb_xstrdup(entry->fingerprint) : NULL;
 	if ((error = object->provider->compare(&action->change, ctx, object, &observed, object->kind)) < 0)
 		goto done;
 	action->type = action->change.type;
@@ -169,6 +170,7 @@ static int plan_prune(plumb_plan *plan, const plumb_inventory_entry *entry, cons
 	action->resource = plumb_xstrdup(entry->resource);
 	action->created = entry->created;
 	action->in_inventory = 1;
+	action->expected = plumb_xstrdup(entry->fingerprint);
 	action->forget = 1;
 	/* The inventory keeps a sensitive object's fingerprint keyed: that is how it is known to be one. */
 	action->sensitive = !strncmp(entry->fingerprint, "sensitive ", 10);
@@ -305,6 +307,7 @@ void plumb_plan_release(plumb_plan *plan)
 		free(a->kind);
 		free(a->resource);
 		free(a->fingerprint);
+		free(a->expected);
 		plumb_change_release(&a->change);
 	}
 	free(plan->actions);

@@ -29,6 +29,7 @@ typedef struct {
 	char *kind;
 	char *resource;    /* identity of the declaring resource (for a prune: the one that declared it last) */
 	char *fingerprint; /* of the live object when it was observed */
+	char *expected;    /* what plumb last left there, from the inventory; NULL when plumb never wrote it */
 	int created;       /* for the inventory: plumb created (or will create) the object */
 	int in_inventory;  /* the object has an inventory row */
 	int forget;        /* the object leaves the inventory after this action */

@@ -99,33 +99,8 @@ char *plumb_planfile_format(const plumb_plan *plan)
 
 int plumb_planfile_write(const plumb_plan *plan, const char *path)
 {
-	char *dir = NULL, *text = NULL;
-	const char *base = strrchr(path, '/');
-	int dir_fd = -1, error;
-
-	if (base) {
-		dir = base == path ? plumb_xstrdup("/") : plumb_xstrndup(path, (size_t)(base - path));
-		base++;
-	} else {
-		dir = plumb_xstrdup(".");
-		base = path;
-	}
-	if (!*base) {
-		error = plumb_error_set(PLUMB_EINVALID, "%s: a plan file needs a file name", path);
-		goto done;
-	}
-	if ((error = plumb_fs_open_root(&dir_fd, dir, 0)) < 0) {
-		error = plumb_error_set(error, "cannot write the plan to %s: no directory %s", path, dir);
-		goto done;
-	}
-	text = plumb_planfile_format(plan);
-	error = plumb_fs_write_file(dir_fd, base, text, strlen(text), 0600, (uid_t)-1, (gid_t)-1);
-	if (error < 0)
-		error = plumb_error_set(error, "cannot write the plan to %s: %s", path, plumb_error_last());
-done:
-	if (dir_fd >= 0)
-		close(dir_fd);
-	free(dir);
+	char *text = plumb_planfile_format(plan);
+	int error = plumb_fs_write_path(path, text, strlen(text), 0600);
 	free(text);
 	return error;
 }

@@ -72,6 +72,7 @@ static int apply_saved(const plumb_cli *cli, const char *file)
 	options.revision = *saved.revision ? saved.revision : NULL;
 	options.path = saved.path;
 	options.root = saved.destination;
+	options.operation = "apply-plan";
 	plumb_pipeline_init(&p, &options);
 	if (plumb_pipeline_resolve(&p, stdout) < 0)
 		goto done;
@@ -111,7 +112,7 @@ int plumb_cmd_apply(int argc, char **argv)
 {
 	plumb_cli cli;
 	unsigned mask = OPT_SOURCE | OPT_ROOT | OPT_NO_COLOR | OPT_LOCK_TIMEOUT | OPT_AUTO_APPROVE |
-			OPT_ALLOW_MOVED_REVISION;
+			OPT_ALLOW_MOVED_REVISION | OPT_CAPTURE_MAX;
 
 	if (plumb_cli_parse(&cli, argc, argv, mask) < 0)
 		return PLUMB_EXIT_ERROR;
@@ -120,6 +121,7 @@ int plumb_cmd_apply(int argc, char **argv)
 			fprintf(stderr, "plumb apply: --allow-moved-revision goes with a plan file\n");
 			return PLUMB_EXIT_ERROR;
 		}
+		cli.pipeline.operation = "apply";
 		return plan_and_apply(&cli, "apply", 0);
 	}
 	/* A plan file names its repository, revision, path and root: nothing may override them. */
@@ -134,7 +136,8 @@ int plumb_cmd_apply(int argc, char **argv)
 int plumb_cmd_sync(int argc, char **argv)
 {
 	plumb_cli cli;
-	if (plumb_cli_parse(&cli, argc, argv, OPT_SOURCE | OPT_ROOT | OPT_NO_COLOR | OPT_LOCK_TIMEOUT) < 0)
+	if (plumb_cli_parse(&cli, argc, argv, OPT_SOURCE | OPT_ROOT | OPT_NO_COLOR | OPT_LOCK_TIMEOUT | OPT_CAPTURE_MAX) <
+	    0)
 		return PLUMB_EXIT_ERROR;
 	return plan_and_apply(&cli, "sync", 1);
 }

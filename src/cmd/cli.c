@@ -2,9 +2,12 @@
 #include "cmd/cmd.h"
 #include "util/duration.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 static const struct {
@@ -23,7 +26,30 @@ static const struct {
 	{ { "out", required_argument, NULL, 'O' }, OPT_OUT },
 	{ { "allow-moved-revision", no_argument, NULL, 'm' }, OPT_ALLOW_MOVED_REVISION },
 	{ { "lock-timeout", required_argument, NULL, 'l' }, OPT_LOCK_TIMEOUT },
+	{ { "capture-max", required_argument, NULL, 'c' }, OPT_CAPTURE_MAX },
+	{ { "limit", required_argument, NULL, 'L' }, OPT_LIMIT },
 };
+
+/* A size in bytes: digits and an optional K, M or G (powers of 1024). */
+static int parse_size(size_t *out, const char *text)
+{
+	char *end;
+	if (*text < '0' || *text > '9')
+		return -1;
+	errno = 0;
+	unsigned long long n = strtoull(text, &end, 10);
+	unsigned shift = 0;
+	if (*end == 'K' || *end == 'k')
+		shift = 10, end++;
+	else if (*end == 'M' || *end == 'm')
+		shift = 20, end++;
+	else if (*end == 'G' || *end == 'g')
+		shift = 30, end++;
+	if (*end || errno || n > (SIZE_MAX >> shift))
+		return -1;
+	*out = (size_t)(n << shift);
+	return 0;
+}
 
 int plumb_cli_parse(plumb_cli *cli, int argc, char **argv, unsigned mask)
 {
@@ -79,6 +105,25 @@ int plumb_cli_parse(plumb_cli *cli, int argc, char **argv, unsigned mask)
 		case 'm':
 			cli->allow_moved_revision = 1;
 			break;
+		case 'L': {
+			char *end;
+			errno = 0;
+			unsigned long count = optarg[0] >= '0' && optarg[0] <= '9' ? strtoul(optarg, &end, 10) : 0;
+			if (!count || errno || *end || count > UINT_MAX) {
+				fprintf(stderr, "plumb %s: --limit must be a positive whole number, not '%s'\n", argv[0],
+					optarg);
+				return -1;
+			}
+			cli->limit = (unsigned)count;
+			break;
+		}
+		case 'c':
+			if (parse_size(&cli->pipeline.capture_max, optarg) < 0 || !cli->pipeline.capture_max) {
+				fprintf(stderr, "plumb %s: --capture-max: '%s' is not a size such as 65536, 512K or 4M\n",
+					argv[0], optarg);
+				return -1;
+			}
+			break;
 		case 'l':
 			if (plumb_duration_parse(&cli->lock_timeout_ms, optarg) < 0) {
 				fprintf(stderr, "plumb %s: --lock-timeout: %s\n", argv[0], plumb_error_last());
@@ -127,4 +172,34 @@ plumb_lock *plumb_cli_lock(const plumb_cli *cli, const char *state_dir, const ch
 		return NULL;
 	}
 	return lock;
+}
+
+void plumb_format_time(char out[32], int64_t when)
+{
+	time_t t = (time_t)when;
+	struct tm tm;
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+}
+
+const char *plumb_sync_result_name(plumb_sync_result result)
+{
+	switch (result) {
+	case PLUMB_SYNC_SUCCEEDED:
+		return "succeeded";
+	case PLUMB_SYNC_FAILED:
+		return "failed";
+	default:
+		return "running";
+	}
+}
+
+int plumb_cli_parse_id(int64_t *out, const char *text)
+{
+	char *end = NULL;
+	errno = 0;
+	long long id = text[0] >= '0' && text[0] <= '9' ? strtoll(text, &end, 10) : 0;
+	if (errno || id < 1 || *end)
+		return -1;
+	*out = (int64_t)id;
+	return 0;
 }

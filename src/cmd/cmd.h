@@ -32,6 +32,8 @@ enum {
 	OPT_ALLOW_MOVED_REVISION = 1u << 10,
 	OPT_LOCK_TIMEOUT = 1u << 11,
 	OPT_OUTPUT_YAML = 1u << 12, /* -o yaml is a format too (render) */
+	OPT_CAPTURE_MAX = 1u << 13,
+	OPT_LIMIT = 1u << 14,
 };
 #define OPT_SOURCE (OPT_REPO | OPT_REVISION | OPT_PATH | OPT_STATE)
 
@@ -41,6 +43,7 @@ typedef struct {
 	const char *out;    /* --out FILE, or -o FILE when FILE is not a format name */
 	int allow_moved_revision;
 	unsigned lock_timeout_ms;
+	unsigned limit; /* --limit N: at most N entries (0: all) */
 	int auto_approve;
 	int detailed_exitcode;
 	int color; /* stdout is a terminal, NO_COLOR is unset and --no-color was not given */
@@ -62,6 +65,15 @@ typedef struct {
 	const char *usage; /* the full help text */
 } plumb_command;
 
+/* A time as people and JSON read it: "2026-11-21T22:24:41Z" (UTC). */
+void plumb_format_time(char out[32], int64_t when);
+
+/* "succeeded", "failed" or "running". */
+const char *plumb_sync_result_name(plumb_sync_result result);
+
+/* A record id as given on the command line: a positive whole number. 0 or -1 (not one). */
+int plumb_cli_parse_id(int64_t *out, const char *text);
+
 /* "json" asked for with -o. */
 int plumb_cli_json(const plumb_cli *cli);
 
@@ -81,6 +93,7 @@ int plumb_cmd_status(int argc, char **argv);
 int plumb_cmd_history(int argc, char **argv);
 int plumb_cmd_audit(int argc, char **argv);
 int plumb_cmd_rollback(int argc, char **argv);
+int plumb_cmd_drift(int argc, char **argv);
 int plumb_cmd_show(int argc, char **argv);
 int plumb_cmd_version(int argc, char **argv);
 int plumb_cmd_help(int argc, char **argv);

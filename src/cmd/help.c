@@ -42,12 +42,15 @@ static const plumb_command commands[] = {
 	  SOURCE_OPTIONS "  --root DIR          destination root (default: /)\n"
 	  "  --auto-approve      apply without asking\n"
 	  "  --lock-timeout D    wait up to D (e.g. 30s, 5m) for another apply to finish (default: 0)\n"
+	  "  --capture-max SIZE  keep drifted content up to SIZE (e.g. 512K, 4M; default 1M) before\n"
+	  "                      overwriting it; larger content is only noted\n"
 	  "  --no-color          no colours\n" },
 	{ "sync", plumb_cmd_sync, "plan and apply without asking",
 	  "usage: plumb sync --repo PATH|URL [--revision REV] [--path P] --root DIR\n\n"
 	  "Make the live state under DIR match the revision: create, update, and prune what plumb created\n"
 	  "and git no longer declares.\n\n" SOURCE_OPTIONS "  --root DIR          destination root (default: /)\n"
 	  "  --lock-timeout D    wait up to D for another apply to finish (default: 0, fail at once)\n"
+	  "  --capture-max SIZE  keep drifted content up to SIZE before overwriting it (default 1M)\n"
 	  "  --no-color          no colours\n" },
 	{ "status", plumb_cmd_status, "show what plumb manages under a root",
 	  "usage: plumb status --root DIR [--state DIR] [-o text|json]\n\n"
@@ -77,6 +80,19 @@ static const plumb_command commands[] = {
 	  "subject and detail (compact JSON), joined by newlines; the first previous_hash is 64 zeros.\n\n"
 	  "  --state DIR         state directory (default: /var/lib/plumb as root, else\n"
 	  "                      $XDG_STATE_HOME/plumb)\n" },
+	{ "drift", plumb_cmd_drift, "find, list and export what changed by hand",
+	  "usage: plumb drift [--root DIR] [--state DIR] [-o text|json]\n"
+	  "       plumb drift log [--root DIR] [--limit N] [-o text|json]\n"
+	  "       plumb drift show ID\n"
+	  "       plumb drift export ID [--out FILE]\n\n"
+	  "plumb drift compares every object plumb manages under DIR with what plumb last applied there\n"
+	  "and lists what drifted (changed, removed, mode or owner changed) with diffs; it exits 2 when\n"
+	  "anything did, so monitoring can call it. Before a sync overwrites or removes such an object,\n"
+	  "plumb keeps what it found in the state directory and records a drift event:\n\n"
+	  "log     the drift events, newest first\n"
+	  "show    one event: what was found, the kept content, and its difference from git\n"
+	  "export  a patch against the repository at the commit then in force that carries the manual\n"
+	  "        change into git ('git apply' it, review, commit)\n" },
 	{ "rollback", plumb_cmd_rollback, "restore an application to a revision through git",
 	  "usage: plumb rollback [APP] --to REV --repo PATH|URL [--revision BRANCH] [--path P] --root DIR\n"
 	  "                      [--author 'Name <email>'] [--no-commit]\n\n"

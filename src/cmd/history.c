@@ -2,27 +2,13 @@
 #include "cmd/cmd.h"
 #include "util/utf8.h"
 
-#include <errno.h>
 #include <jansson.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
 /* How many characters of a commit id the list shows, as git's short ids. */
 #define SHORT_COMMIT 7
-
-static const char *result_name(plumb_sync_result result)
-{
-	switch (result) {
-	case PLUMB_SYNC_SUCCEEDED:
-		return "succeeded";
-	case PLUMB_SYNC_FAILED:
-		return "failed";
-	default:
-		return "running";
-	}
-}
 
 static const char *outcome_name(plumb_outcome outcome)
 {
@@ -40,86 +26,10 @@ static const char *outcome_name(plumb_outcome outcome)
 	}
 }
 
-static void format_time(char *out, size_t size, int64_t when)
-{
-	time_t t = (time_t)when;
-	struct tm tm;
-	strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
-}
-
 /* What a table cell shows for a value: "-" for none, since a blank cell reads as a misaligned column. */
 static const char *cell(const char *value)
 {
 	return value && *value ? value : "-";
-}
-
-/* A positive count, all digits, as --limit takes it. */
-static int parse_limit(unsigned *out, const char *text)
-{
-	char *end = NULL;
-
-	if (*text < '0' || *text > '9')
-		return -1;
-	errno = 0;
-	unsigned long value = strtoul(text, &end, 10);
-	if (errno || *end || value == 0 || value > UINT_MAX)
-		return -1;
-	*out = (unsigned)value;
-	return 0;
-}
-
-/*
- * Take "--limit N" and "--limit=N" out of argv (compacting it in place and
- * updating *argc), since the shared option parser does not know --limit.
- * The value of an option that takes one is stepped over, so that
- * "--state --limit" still names a directory called --limit; "--" ends the
- * options as it does for getopt.
- */
-static int take_limit(unsigned *limit, int *argc, char **argv)
-{
-	static const char *const with_value[] = { "--root", "--state", "--output", "-o" };
-	int kept = 1;
-	int i = 1;
-
-	while (i < *argc) {
-		const char *arg = argv[i];
-		const char *value = NULL;
-
-		if (!strcmp(arg, "--")) {
-			while (i < *argc)
-				argv[kept++] = argv[i++];
-			break;
-		}
-		if (!strcmp(arg, "--limit")) {
-			if (i + 1 >= *argc) {
-				fprintf(stderr, "plumb %s: option --limit needs a value\n", argv[0]);
-				return -1;
-			}
-			value = argv[i + 1];
-			i += 2;
-		} else if (!strncmp(arg, "--limit=", 8)) {
-			value = arg + 8;
-			i++;
-		}
-		if (value) {
-			if (parse_limit(limit, value) < 0) {
-				fprintf(stderr, "plumb %s: --limit must be a positive whole number, not '%s'\n",
-					argv[0], value);
-				return -1;
-			}
-			continue;
-		}
-		argv[kept++] = argv[i++];
-		for (size_t k = 0; k < PLUMB_ARRAY_SIZE(with_value); k++) {
-			if (!strcmp(arg, with_value[k]) && i < *argc) {
-				argv[kept++] = argv[i++];
-				break;
-			}
-		}
-	}
-	argv[kept] = NULL;
-	*argc = kept;
-	return 0;
 }
 
 static json_t *time_json(int64_t when)
@@ -128,7 +38,7 @@ static json_t *time_json(int64_t when)
 
 	if (!when)
 		return json_null();
-	format_time(text, sizeof(text), when);
+	plumb_format_time(text, when);
 	return json_string(text);
 }
 
@@ -166,7 +76,7 @@ static json_t *sync_json(const plumb_sync_record *s)
 	json_object_set_new(o, "revision", text_json(s->revision));
 	json_object_set_new(o, "commit", text_json(s->commit));
 	json_object_set_new(o, "path", text_json(s->path));
-	json_object_set_new(o, "result", json_string(result_name(s->result)));
+	json_object_set_new(o, "result", json_string(plumb_sync_result_name(s->result)));
 	json_object_set_new(o, "created", json_integer(s->created));
 	json_object_set_new(o, "updated", json_integer(s->updated));
 	json_object_set_new(o, "deleted", json_integer(s->deleted));
@@ -179,7 +89,7 @@ static json_t *action_json(const plumb_action_record *a)
 	json_t *o = json_object();
 	char when[32];
 
-	format_time(when, sizeof(when), a->at);
+	plumb_format_time(when, a->at);
 	json_object_set_new(o, "id", json_integer(a->id));
 	json_object_set_new(o, "at", json_string(when));
 	json_object_set_new(o, "action", text_json(a->action));
@@ -225,11 +135,11 @@ static void print_list(const plumb_sync_records *syncs)
 	       "ACTOR", "COMMIT", "CREATED", "UPDATED", "DELETED", "RESULT");
 	for (size_t i = 0; i < syncs->count; i++) {
 		const plumb_sync_record *s = &syncs->items[i];
-		format_time(when, sizeof(when), s->started_at);
+		plumb_format_time(when, s->started_at);
 		printf("%6lld  %-20s  %-*s  %-*s  %-*s  %-*s  %-7.*s  %7u  %7u  %7u  %s\n", (long long)s->id, when,
 		       (int)application, cell(s->application), (int)operation, cell(s->operation), (int)trigger,
 		       cell(s->trigger), (int)actor, cell(s->actor), SHORT_COMMIT, cell(s->commit), s->created,
-		       s->updated, s->deleted, result_name(s->result));
+		       s->updated, s->deleted, plumb_sync_result_name(s->result));
 		if (*s->error)
 			printf("%6s  error: %s\n", "", s->error);
 	}
@@ -270,7 +180,7 @@ static void print_sync(const plumb_sync_record *s, const plumb_action_records *a
 {
 	char when[32];
 
-	printf("Sync %lld: %s\n", (long long)s->id, result_name(s->result));
+	printf("Sync %lld: %s\n", (long long)s->id, plumb_sync_result_name(s->result));
 	printf("  Application: %s\n", cell(s->application));
 	printf("  Destination: %s\n", cell(s->destination));
 	printf("  Operation:   %s\n", cell(s->operation));
@@ -280,9 +190,9 @@ static void print_sync(const plumb_sync_record *s, const plumb_action_records *a
 	printf("  Revision:    %s\n", *s->revision ? s->revision : "HEAD");
 	printf("  Commit:      %s\n", cell(s->commit));
 	printf("  Path:        %s\n", *s->path ? s->path : "(the top of the repository)");
-	format_time(when, sizeof(when), s->started_at);
+	plumb_format_time(when, s->started_at);
 	printf("  Started:     %s\n", when);
-	format_time(when, sizeof(when), s->finished_at);
+	plumb_format_time(when, s->finished_at);
 	printf("  Finished:    %s\n", s->finished_at ? when : "not yet");
 	printf("  Changes:     %u created, %u updated, %u deleted\n", s->created, s->updated, s->deleted);
 	if (*s->error)
@@ -306,19 +216,17 @@ static int show_sync(const plumb_cli *cli, plumb_store *store, const char *id_te
 {
 	plumb_sync_record sync = { 0 };
 	plumb_action_records actions = { 0 };
-	char *end = NULL;
+	int64_t id;
 	int code = PLUMB_EXIT_ERROR;
 	int error;
 
-	errno = 0;
-	long long id = strtoll(id_text, &end, 10);
-	if (errno || !*id_text || *end || id < 1) {
+	if (plumb_cli_parse_id(&id, id_text) < 0) {
 		fprintf(stderr, "plumb history show: '%s' is not a sync id (see 'plumb history')\n", id_text);
 		return PLUMB_EXIT_ERROR;
 	}
-	error = plumb_store_sync_get(&sync, store, (int64_t)id);
+	error = plumb_store_sync_get(&sync, store, id);
 	if (error == PLUMB_ENOTFOUND) {
-		fprintf(stderr, "plumb history show: no sync %lld\n", id);
+		fprintf(stderr, "plumb history show: no sync %lld\n", (long long)id);
 		goto done;
 	}
 	if (error < 0 || plumb_store_action_list(&actions, store, sync.id) < 0) {
@@ -348,12 +256,10 @@ int plumb_cmd_history(int argc, char **argv)
 {
 	plumb_cli cli;
 	plumb_store *store = NULL;
-	unsigned limit = 0;
 	char *state = NULL;
 	int code = PLUMB_EXIT_ERROR;
 
-	if (take_limit(&limit, &argc, argv) < 0 ||
-	    plumb_cli_parse(&cli, argc, argv, OPT_ROOT | OPT_STATE | OPT_OUTPUT) < 0)
+	if (plumb_cli_parse(&cli, argc, argv, OPT_ROOT | OPT_STATE | OPT_OUTPUT | OPT_LIMIT) < 0)
 		return PLUMB_EXIT_ERROR;
 	if (strcmp(cli.output, "text") != 0 && !plumb_cli_json(&cli)) {
 		fprintf(stderr, "plumb history: -o must be text or json, not '%s'\n", cli.output);
@@ -364,7 +270,7 @@ int plumb_cmd_history(int argc, char **argv)
 		fprintf(stderr, "plumb history show: give one sync id (usage: plumb history show ID)\n");
 		return PLUMB_EXIT_ERROR;
 	}
-	if (show && (limit || cli.pipeline.root)) {
+	if (show && (cli.limit || cli.pipeline.root)) {
 		fprintf(stderr, "plumb history show: --limit and --root choose syncs to list, not one to show\n");
 		return PLUMB_EXIT_ERROR;
 	}
@@ -380,7 +286,7 @@ int plumb_cmd_history(int argc, char **argv)
 		goto done;
 	}
 	code = show ? show_sync(&cli, store, cli.args[1]) :
-		      list_syncs(&cli, store, cli.arg_count ? cli.args[0] : NULL, limit);
+		      list_syncs(&cli, store, cli.arg_count ? cli.args[0] : NULL, cli.limit);
 
 done:
 	plumb_store_free(store);

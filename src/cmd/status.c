@@ -6,25 +6,6 @@
 #include <stdlib.h>
 #include <time.h>
 
-static const char *result_name(plumb_sync_result result)
-{
-	switch (result) {
-	case PLUMB_SYNC_SUCCEEDED:
-		return "succeeded";
-	case PLUMB_SYNC_FAILED:
-		return "failed";
-	default:
-		return "running";
-	}
-}
-
-static void format_time(char *out, size_t size, int64_t when)
-{
-	time_t t = (time_t)when;
-	struct tm tm;
-	strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
-}
-
 /* An emergency rollback synced a revision the branch does not hold: git is behind the host. */
 static int is_ahead_of_git(const plumb_sync_record *last)
 {
@@ -41,11 +22,11 @@ static void print_json(const char *destination, const plumb_sync_record *last, c
 	if (last) {
 		json_t *sync = json_object();
 		json_object_set_new(sync, "id", json_integer(last->id));
-		format_time(when, sizeof(when), last->started_at);
+		plumb_format_time(when, last->started_at);
 		json_object_set_new(sync, "started_at", json_string(when));
-		format_time(when, sizeof(when), last->finished_at);
+		plumb_format_time(when, last->finished_at);
 		json_object_set_new(sync, "finished_at", last->finished_at ? json_string(when) : json_null());
-		json_object_set_new(sync, "result", json_string(result_name(last->result)));
+		json_object_set_new(sync, "result", json_string(plumb_sync_result_name(last->result)));
 		json_object_set_new(sync, "application", json_string(last->application));
 		json_object_set_new(sync, "repo", json_string(last->repo));
 		json_object_set_new(sync, "revision", json_string(last->revision));
@@ -119,8 +100,8 @@ int plumb_cmd_status(int argc, char **argv)
 	if (error == PLUMB_ENOTFOUND) {
 		printf("Last sync:   never\n");
 	} else {
-		format_time(when, sizeof(when), last.started_at);
-		printf("Last sync:   %s %s, application %s, commit %s (%s)\n", when, result_name(last.result),
+		plumb_format_time(when, last.started_at);
+		printf("Last sync:   %s %s, application %s, commit %s (%s)\n", when, plumb_sync_result_name(last.result),
 		       last.application, last.commit, *last.revision ? last.revision : "HEAD");
 		printf("             %u created, %u updated, %u deleted%s%s\n", last.created, last.updated, last.deleted,
 		       *last.error ? "; error: " : "", last.error);

@@ -83,6 +83,22 @@ struct plumb_provider {
 
 	/* Delete the live object key of kind (a prune, or an Absent object). */
 	int (*remove)(const plumb_provider_context *ctx, const char *key, const char *kind);
+
+	/*
+	 * Append what the live object holds, to keep it before plumb overwrites
+	 * or removes it: a file's bytes, a symlink's target. *has_content is 0
+	 * for an object that holds none (a directory). PLUMB_EINVALID when it
+	 * holds more than max bytes (out unchanged).
+	 */
+	int (*capture)(plumb_buf *out, int *has_content, const plumb_provider_context *ctx, const char *key,
+		       const char *kind, size_t max);
+
+	/* Append the content object declares (for diffs against a capture); *has_content as for capture. */
+	int (*desired_content)(plumb_buf *out, int *has_content, const plumb_provider_context *ctx,
+			       const plumb_object *object);
+
+	/* The repository file object's content comes from, or NULL (inline content, none). Borrowed. */
+	const char *(*content_path)(const plumb_object *object);
 };
 
 /* Every provider plumb knows, NULL-terminated. */

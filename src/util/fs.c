@@ -69,6 +69,27 @@ int plumb_fs_open_root(int *fd_out, const char *root, int create)
 	return 0;
 }
 
+int plumb_fs_write_path(const char *path, const void *data, size_t len, mode_t mode)
+{
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	char *dir = !slash ? plumb_xstrdup(".") : slash == path ? plumb_xstrdup("/")
+								 : plumb_xstrndup(path, (size_t)(slash - path));
+	int dir_fd = -1, error;
+
+	if (!*base || !strcmp(base, ".") || !strcmp(base, "..")) {
+		error = plumb_error_set(PLUMB_EINVALID, "%s: not a file name", path);
+	} else if ((error = plumb_fs_open_root(&dir_fd, dir, 0)) < 0) {
+		error = plumb_error_set(error, "cannot write %s: no directory %s", path, dir);
+	} else if ((error = plumb_fs_write_file(dir_fd, base, data, len, mode, (uid_t)-1, (gid_t)-1)) < 0) {
+		error = plumb_error_set(error, "cannot write %s: %s", path, plumb_error_last());
+	}
+	if (dir_fd >= 0)
+		close(dir_fd);
+	free(dir);
+	return error;
+}
+
 /* Open one component beneath dir_fd as a directory, never following a symlink. */
 static int open_component(int *out, int dir_fd, const char *name, const char *rel, size_t rel_len, int create)
 {

@@ -35,6 +35,12 @@
  */
 int plumb_fs_make_directories(const char *dir, mode_t mode);
 
+/*
+ * Atomically write a file at an ordinary path given by the user (a plan
+ * file, a patch), not beneath a root: its directory must exist.
+ */
+int plumb_fs_write_path(const char *path, const void *data, size_t len, mode_t mode);
+
 /* Open root as a directory; with create, make it and its parents (0755). */
 int plumb_fs_open_root(int *fd_out, const char *root, int create);
 

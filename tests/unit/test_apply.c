@@ -19,6 +19,7 @@
 
 static plumb_source *source;
 static plumb_store *store;
+static char *state_dir;
 static char *root;
 static int root_fd = -1;
 
@@ -56,7 +57,7 @@ static int apply_run(run *r, plumb_apply_report *report)
 	record.application = "app";
 	if (plumb_store_sync_begin(store, &record) < 0)
 		return -100;
-	plumb_apply_options options = { record.id, 0, NULL };
+	plumb_apply_options options = { record.id, 0, NULL, state_dir, PLUMB_CAPTURE_MAX };
 	return plumb_apply(report, &r->plan, &ctx, store, &options);
 }
 
@@ -262,6 +263,7 @@ int main(void)
 	fixture_init("apply");
 	char *repo = fixture_path("repo");
 	char *state = fixture_path("state");
+	state_dir = state;
 	root = fixture_path("root");
 	if (plumb_source_global_init() < 0 || fixture_commit("empty") != 0 ||
 	    plumb_source_open(&source, repo, state) < 0 || plumb_store_open(&store, state) < 0 ||

@@ -32,6 +32,7 @@ typedef struct {
 	size_t content_length;
 	char blob[PLUMB_OID_HEXSZ + 1]; /* the id of the desired content */
 	char *target;
+	char *source_path; /* the repository file the content comes from; NULL for inline content */
 	int sensitive;
 } host_desired;
 
@@ -59,6 +60,7 @@ static void free_desired(void *p)
 	free(d->group);
 	free(d->content);
 	free(d->target);
+	free(d->source_path);
 	free(d);
 }
 
@@ -164,6 +166,7 @@ static void expand_file(plumb_manifest_set *set, size_t resource, const plumb_sp
 			plumb_diags_add(diags, v[F_SOURCE].position, "spec.source: '%s' is not a file", src);
 		} else {
 			memcpy(d->blob, entry.id, sizeof(d->blob));
+			d->source_path = plumb_xstrdup(src);
 			if (entry.type == PLUMB_ENTRY_EXECUTABLE)
 				d->create_mode = 0755;
 			/* Only the file: its folder may hold the manifest that names it. */
@@ -308,6 +311,7 @@ static int tree_entry(const plumb_source_entry *entry, void *payload)
 		kind = "File";
 		d->mode = entry->type == PLUMB_ENTRY_EXECUTABLE ? 0755 : 0644;
 		memcpy(d->blob, entry->id, sizeof(d->blob));
+		d->source_path = plumb_path_join(w->source_path, entry->path);
 		break;
 	case PLUMB_ENTRY_SYMLINK: {
 		plumb_buf target = PLUMB_BUF_INIT;
@@ -667,6 +671,54 @@ static int remove_object(const plumb_provider_context *ctx, const char *key, con
 	return plumb_fs_remove(ctx->root_fd, key, 0);
 }
 
+/* --- drift: capture and compare ------------------------------------------------------- */
+
+static int capture(plumb_buf *out, int *has_content, const plumb_provider_context *ctx, const char *key,
+		   const char *kind, size_t max)
+{
+	struct stat st;
+	int error = plumb_fs_lstat(&st, ctx->root_fd, key);
+	*has_content = 0;
+	if (error == PLUMB_ENOTFOUND)
+		return 0;
+	if (error < 0)
+		return error;
+	if (S_ISREG(st.st_mode)) {
+		*has_content = 1;
+		return plumb_fs_read(out, ctx->root_fd, key, max);
+	}
+	if (S_ISLNK(st.st_mode)) {
+		char *target = NULL;
+		if ((error = plumb_fs_readlink(&target, ctx->root_fd, key)) < 0)
+			return error;
+		*has_content = 1;
+		plumb_buf_puts(out, target);
+		free(target);
+	}
+	return 0;
+}
+
+static int desired_content_of(plumb_buf *out, int *has_content, const plumb_provider_context *ctx,
+			      const plumb_object *object)
+{
+	const host_desired *d = object->desired;
+	*has_content = 0;
+	if (d->type == HOST_SYMLINK) {
+		*has_content = 1;
+		plumb_buf_puts(out, d->target);
+		return 0;
+	}
+	if (d->type != HOST_FILE)
+		return 0;
+	*has_content = 1;
+	return desired_content(out, ctx, d, object->display);
+}
+
+static const char *content_path(const plumb_object *object)
+{
+	return ((const host_desired *)object->desired)->source_path;
+}
+
 static const char *const host_kinds[] = { "File", "Directory", "Symlink", "Absent", "Tree", NULL };
 
 const plumb_provider plumb_host_provider = {
@@ -680,4 +732,7 @@ const plumb_provider plumb_host_provider = {
 	.compare = compare,
 	.apply = apply,
 	.remove = remove_object,
+	.capture = capture,
+	.desired_content = desired_content_of,
+	.content_path = content_path,
 };
