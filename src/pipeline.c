@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <limits.h>
 #include <pwd.h>
 #include <sys/random.h>
@@ -80,6 +81,15 @@ int plumb_pipeline_resolve(plumb_pipeline *p, FILE *info)
 	}
 	if ((error = plumb_source_resolve(p->commit, p->source, p->options.revision)) < 0) {
 		error_line(NULL);
+		if (p->options.operation) {
+			json_t *detail = json_pack("{s:s, s:s, s:s}", "operation", p->options.operation, "revision",
+						   p->options.revision ? p->options.revision : "HEAD", "problem",
+						   plumb_error_last());
+			char *text = json_dumps(detail, JSON_COMPACT);
+			plumb_pipeline_record(p, "error", text);
+			free(text);
+			json_decref(detail);
+		}
 		return error;
 	}
 	if (info)
@@ -117,9 +127,34 @@ int plumb_pipeline_load(plumb_pipeline *p)
 	} else if (error < 0) {
 		error_line(NULL);
 	}
+	/* A revision that a run meant to apply and could not is part of the record. */
+	if (error < 0 && p->options.operation) {
+		json_t *detail = json_pack("{s:s, s:s, s:s, s:i}", "operation", p->options.operation, "commit", p->commit,
+					   "problem", error == PLUMB_EINVALID ? "invalid revision" : "cannot load",
+					   "errors", (int)diags.count);
+		char *text = json_dumps(detail, JSON_COMPACT);
+		plumb_pipeline_record(p, "error", text);
+		free(text);
+		json_decref(detail);
+	}
 	plumb_diags_release(&diags);
 	if (error == 0)
 		p->application = application_name(p->options.repo, p->set.path);
+	return error;
+}
+
+int plumb_pipeline_record(plumb_pipeline *p, const char *event, const char *detail)
+{
+	int error = 0;
+	if (!p->store && (error = plumb_store_open(&p->store, p->state_dir)) < 0)
+		goto done;
+	if (!p->actor)
+		p->actor = plumb_actor();
+	const char *subject = p->application ? p->application : p->source ? plumb_source_name(p->source) : "";
+	error = plumb_store_audit_append(p->store, p->actor, event, subject, detail);
+done:
+	if (error < 0)
+		fprintf(stderr, "plumb: cannot record the %s in the audit log: %s\n", event, plumb_error_last());
 	return error;
 }
 
@@ -213,7 +248,7 @@ int plumb_pipeline_plan(plumb_pipeline *p)
 		error_line(NULL);
 		return error;
 	}
-	if ((error = plumb_store_open(&p->store, p->state_dir)) < 0 ||
+	if ((!p->store && (error = plumb_store_open(&p->store, p->state_dir)) < 0) ||
 	    (error = plumb_store_inventory_list(&p->inventory, p->store, p->destination, NULL)) < 0) {
 		error_line("store");
 		return error;

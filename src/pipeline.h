@@ -69,6 +69,14 @@ int plumb_pipeline_plan(plumb_pipeline *p);
 /* Apply the plan (creating the destination root if needed) and record the sync; progress lines go to out. */
 int plumb_pipeline_apply(plumb_pipeline *p, FILE *out);
 
+/*
+ * Append an event to the audit log (opening the store if it is not yet
+ * open): "plan", "refusal", "error". subject defaults to the application
+ * (or the repository before one is known); detail is a compact JSON
+ * object. A failure to record is reported on stderr and returned.
+ */
+int plumb_pipeline_record(plumb_pipeline *p, const char *event, const char *detail);
+
 /* The provider context for the destination. */
 plumb_provider_context plumb_pipeline_context(const plumb_pipeline *p);
 

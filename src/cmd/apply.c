@@ -2,6 +2,7 @@
 #include "cmd/cmd.h"
 #include "planfile.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -50,6 +51,17 @@ done:
 	return code;
 }
 
+/* A refused plan is part of the record: which file, which commit, and why. */
+static void record_refusal(plumb_pipeline *p, const char *file, const plumb_plan *saved, const char *why)
+{
+	json_t *detail = json_pack("{s:s, s:s, s:s, s:s}", "plan", file, "planned_commit", saved->commit,
+				   "commit_now", p->commit, "why", why);
+	char *text = json_dumps(detail, JSON_COMPACT);
+	plumb_pipeline_record(p, "refusal", text);
+	free(text);
+	json_decref(detail);
+}
+
 /*
  * Apply a saved plan: exactly its actions, or nothing. The plan's commit is
  * planned again against the live state and must come out the same.
@@ -83,6 +95,7 @@ static int apply_saved(const plumb_cli *cli, const char *file)
 				"nothing was applied (make a new plan, or pass --allow-moved-revision to apply the "
 				"planned commit anyway)\n",
 				*saved.revision ? saved.revision : "HEAD", p.commit, saved.commit);
+			record_refusal(&p, file, &saved, "the revision moved");
 			goto done;
 		}
 		printf("Revision '%s' has moved to %.12s; applying the planned commit %.12s as allowed.\n",
@@ -94,6 +107,7 @@ static int apply_saved(const plumb_cli *cli, const char *file)
 		goto done;
 	if (plumb_planfile_compare(&saved, &p.plan, &stale) > 0) {
 		fprintf(stderr, "plumb: the plan is stale; nothing was applied:\n%s", stale.ptr);
+		record_refusal(&p, file, &saved, stale.ptr);
 		fprintf(stderr, "plumb: make a new plan and review it\n");
 		goto done;
 	}
@@ -139,5 +153,6 @@ int plumb_cmd_sync(int argc, char **argv)
 	if (plumb_cli_parse(&cli, argc, argv, OPT_SOURCE | OPT_ROOT | OPT_NO_COLOR | OPT_LOCK_TIMEOUT | OPT_CAPTURE_MAX) <
 	    0)
 		return PLUMB_EXIT_ERROR;
+	cli.pipeline.operation = "sync";
 	return plan_and_apply(&cli, "sync", 1);
 }

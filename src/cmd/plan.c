@@ -2,6 +2,7 @@
 #include "cmd/cmd.h"
 #include "planfile.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -21,6 +22,13 @@ int plumb_cmd_plan(int argc, char **argv)
 	if (plumb_pipeline_resolve(&p, json ? stderr : stdout) < 0 || plumb_pipeline_load(&p) < 0 ||
 	    plumb_pipeline_plan(&p) < 0)
 		goto done;
+	json_t *detail = json_pack("{s:s, s:s, s:i, s:i, s:i, s:s}", "commit", p.commit, "destination", p.destination,
+				   "create", (int)p.plan.to_create, "update", (int)p.plan.to_update, "delete",
+				   (int)p.plan.to_delete, "saved_to", cli.out ? cli.out : "");
+	char *detail_text = json_dumps(detail, JSON_COMPACT);
+	plumb_pipeline_record(&p, "plan", detail_text);
+	free(detail_text);
+	json_decref(detail);
 	if (json) {
 		char *text = plumb_planfile_format(&p.plan);
 		fputs(text, stdout);
