@@ -492,6 +492,9 @@ int plumb_source_resolve(char out[PLUMB_OID_HEXSZ + 1], plumb_source *source, co
 	out[0] = '\0';
 	if (!revision || !*revision)
 		revision = "HEAD";
+	/* A cache has no local branches: refs/heads/NAME is the remote's branch NAME. */
+	if (source->is_url && !strncmp(revision, "refs/heads/", 11))
+		revision += 11;
 	/* A cache has no local branches: a branch name means the remote's branch, a tag name the fetched tag. */
 	for (size_t i = 0; source->is_url && !object && i < PLUMB_ARRAY_SIZE(url_prefixes); i++)
 		if ((error = lookup_reference(&object, source, url_prefixes[i], revision)) < 0)

@@ -117,15 +117,23 @@ typedef struct {
 } plumb_restore_options;
 
 /*
- * Commit onto the branch a tree that is its tip's tree with path as it was
- * in target; the tip is the only parent. A local repository's branch moves
- * only if it still points at the tip (else PLUMB_ECONFLICT); for a URL the
- * commit is pushed to the remote branch, which must fast-forward
- * (PLUMB_ECONFLICT when the remote moved or refused it), and the cache
- * follows. PLUMB_EINVALID when path is already as in target. Sets out to
- * the new commit's id.
+ * Make (but do not publish) a commit whose tree is the branch tip's tree
+ * with path as it was in target; the tip is its only parent. Sets out to
+ * its id. PLUMB_EINVALID when path is already as in target. The commit can
+ * be loaded and planned before plumb_source_publish makes it the branch.
  */
-int plumb_source_restore(char out[PLUMB_OID_HEXSZ + 1], plumb_source *source, const plumb_restore_options *options);
+int plumb_source_restore_commit(char out[PLUMB_OID_HEXSZ + 1], plumb_source *source,
+				const plumb_restore_options *options);
+
+/*
+ * Make commit the branch, which must still be at tip: a local repository's
+ * branch moves only if it still points at tip (else PLUMB_ECONFLICT) and
+ * never when it is checked out in a work tree (PLUMB_EINVALID); for a URL
+ * the commit is pushed to the remote branch, which must fast-forward
+ * (PLUMB_ECONFLICT when the remote moved or refused it), and the cache
+ * follows.
+ */
+int plumb_source_publish(plumb_source *source, const char *branch, const char *commit, const char *tip);
 
 void plumb_source_free(plumb_source *source);
 

@@ -195,12 +195,12 @@ done:
 	return error;
 }
 
-int plumb_source_restore(char out[PLUMB_OID_HEXSZ + 1], plumb_source *source, const plumb_restore_options *options)
+int plumb_source_restore_commit(char out[PLUMB_OID_HEXSZ + 1], plumb_source *source,
+				const plumb_restore_options *options)
 {
 	git_commit *tip = NULL, *target = NULL;
 	git_tree *tip_tree = NULL, *new_tree = NULL;
 	git_signature *author = NULL;
-	git_reference *moved = NULL;
 	git_oid tree_oid, commit_oid, entry_oid, tip_entry_oid;
 	git_filemode_t mode, tip_mode;
 	int in_target = 0, in_tip = 0;
@@ -245,22 +245,48 @@ int plumb_source_restore(char out[PLUMB_OID_HEXSZ + 1], plumb_source *source, co
 		error = plumb_source_git_fail(PLUMB_ERROR, "cannot make the rollback commit");
 		goto done;
 	}
-	if (source->is_url) {
-		error = push(source, &commit_oid, options->branch);
-	} else if ((error = git_reference_create_matching(&moved, source->repo, branch_ref, &commit_oid, 1,
-							  git_commit_id(tip), "plumb: rollback")) < 0) {
-		error = plumb_source_git_fail(PLUMB_ECONFLICT, "cannot move branch %s of %s", options->branch,
-					      source->display);
-	}
 	if (error == 0)
 		git_oid_tostr(out, PLUMB_OID_HEXSZ + 1, &commit_oid);
 done:
-	git_reference_free(moved);
 	git_signature_free(author);
 	git_tree_free(new_tree);
 	git_tree_free(tip_tree);
 	git_commit_free(target);
 	git_commit_free(tip);
+	free(branch_ref);
+	return error;
+}
+
+int plumb_source_publish(plumb_source *source, const char *branch, const char *commit, const char *tip)
+{
+	git_reference *moved = NULL, *head = NULL;
+	git_oid commit_oid, tip_oid;
+	char *branch_ref = plumb_xprintf("refs/heads/%s", branch);
+	int error;
+
+	if ((error = plumb_source_parse_id(&commit_oid, commit, "commit")) < 0 ||
+	    (error = plumb_source_parse_id(&tip_oid, tip, "commit")) < 0)
+		goto done;
+	if (source->is_url) {
+		error = push(source, &commit_oid, branch);
+		goto done;
+	}
+	/* As git's receive.denyCurrentBranch: a checked-out branch would leave its work tree behind. */
+	if (!git_repository_is_bare(source->repo) && git_reference_lookup(&head, source->repo, "HEAD") == 0 &&
+	    git_reference_type(head) == GIT_REFERENCE_SYMBOLIC &&
+	    !strcmp(git_reference_symbolic_target(head), branch_ref)) {
+		error = plumb_error_set(PLUMB_EINVALID,
+					"branch %s is checked out in the work tree of %s; plumb will not move it under "
+					"the work tree (roll back through a bare repository or a remote)",
+					branch, source->display);
+		goto done;
+	}
+	if (git_reference_create_matching(&moved, source->repo, branch_ref, &commit_oid, 1, &tip_oid,
+					  "plumb: rollback") < 0)
+		error = plumb_source_git_fail(PLUMB_ECONFLICT, "cannot move branch %s of %s", branch, source->display);
+done:
+	git_reference_free(head);
+	git_reference_free(moved);
 	free(branch_ref);
 	return error;
 }

@@ -108,9 +108,13 @@ int plumb_cmd_rollback(int argc, char **argv)
 
 	if (no_commit) {
 		memcpy(p.commit, target, sizeof(p.commit));
-		printf("Syncing %s at %.12s (%s) without a commit: the application will be ahead of git until branch %s "
-		       "catches up.\n",
-		       *path ? path : ".", target, to, branch);
+		/* The branch already holds it: an ordinary sync, nothing ahead of git. */
+		if (!strcmp(target, tip))
+			p.options.operation = "sync";
+		else
+			printf("Syncing %s at %.12s (%s) without a commit: the application will be ahead of git until "
+			       "branch %s catches up.\n",
+			       *path ? path : ".", target, to, branch);
 	} else {
 		plumb_buf_printf(&message, "Roll back %s to %s\n\nRestores %s as it was in commit %s.\n",
 				 *path ? path : "the repository", to, *path ? path : "the repository", target);
@@ -120,17 +124,24 @@ int plumb_cmd_rollback(int argc, char **argv)
 			p.actor = plumb_actor();
 		plumb_buf_printf(&message, "\nMade by plumb rollback, run by %s.\n", p.actor);
 		plumb_restore_options options = { branch, path, target, message.ptr, author_name, author_email };
-		if (plumb_source_restore(made, p.source, &options) < 0) {
+		if (plumb_source_restore_commit(made, p.source, &options) < 0) {
 			fprintf(stderr, "plumb: %s\n", plumb_error_last());
+			goto done;
+		}
+		memcpy(p.commit, made, sizeof(p.commit));
+	}
+	/* Everything that can refuse the sync comes before the branch moves: git never runs ahead of a failure. */
+	if (plumb_pipeline_load(&p) < 0 || !(lock = plumb_cli_lock(&cli, p.state_dir, "rollback")) ||
+	    plumb_pipeline_plan(&p) < 0)
+		goto done;
+	if (!no_commit) {
+		if (plumb_source_publish(p.source, branch, made, tip) < 0) {
+			fprintf(stderr, "plumb: %s; nothing was synced\n", plumb_error_last());
 			goto done;
 		}
 		printf("Committed %s on branch %s of %s: %s as in %.12s\n", made, branch, plumb_source_name(p.source),
 		       *path ? path : "the repository", target);
-		memcpy(p.commit, made, sizeof(p.commit));
 	}
-	if (plumb_pipeline_load(&p) < 0 || !(lock = plumb_cli_lock(&cli, p.state_dir, "rollback")) ||
-	    plumb_pipeline_plan(&p) < 0)
-		goto done;
 	plumb_plan_print(&p.plan, stdout, cli.color);
 	if (plumb_pipeline_apply(&p, stdout) == 0)
 		code = PLUMB_EXIT_OK;

@@ -6,13 +6,36 @@
 #include <stdlib.h>
 #include <time.h>
 
-/* An emergency rollback synced a revision the branch does not hold: git is behind the host. */
-static int is_ahead_of_git(const plumb_sync_record *last)
+/*
+ * The applications whose last sync was an emergency rollback that the
+ * branch does not hold: git is behind the host for them. Appended to out,
+ * one name per entry.
+ */
+static int applications_ahead_of_git(json_t *out, plumb_store *store, const char *destination,
+				     const plumb_inventory *inventory)
 {
-	return !strcmp(last->operation, "rollback-no-commit") && last->result == PLUMB_SYNC_SUCCEEDED;
+	for (size_t i = 0; i < inventory->count; i++) {
+		const char *application = inventory->items[i].application;
+		int seen = 0;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = !strcmp(inventory->items[j].application, application);
+		if (seen)
+			continue;
+		plumb_sync_record last = { 0 };
+		int error = plumb_store_sync_last(&last, store, destination, application);
+		if (error == 0 && !strcmp(last.operation, "rollback-no-commit") && last.result == PLUMB_SYNC_SUCCEEDED) {
+			json_t *entry = json_pack("{s:s, s:s}", "application", application, "commit", last.commit);
+			json_array_append_new(out, entry);
+		}
+		plumb_sync_record_release(&last);
+		if (error < 0 && error != PLUMB_ENOTFOUND)
+			return error;
+	}
+	return 0;
 }
 
-static void print_json(const char *destination, const plumb_sync_record *last, const plumb_inventory *inventory)
+static void print_json(const char *destination, const plumb_sync_record *last, const plumb_inventory *inventory,
+		       json_t *ahead)
 {
 	json_t *doc = json_object();
 	json_t *objects = json_array();
@@ -40,10 +63,10 @@ static void print_json(const char *destination, const plumb_sync_record *last, c
 		json_object_set_new(sync, "trigger", json_string(last->trigger));
 		json_object_set_new(sync, "actor", json_string(last->actor));
 		json_object_set_new(doc, "last_sync", sync);
-		json_object_set_new(doc, "ahead_of_git", json_boolean(is_ahead_of_git(last)));
+
 	} else {
 		json_object_set_new(doc, "last_sync", json_null());
-		json_object_set_new(doc, "ahead_of_git", json_false());
+
 	}
 	for (size_t i = 0; i < inventory->count; i++) {
 		const plumb_inventory_entry *e = &inventory->items[i];
@@ -60,6 +83,8 @@ static void print_json(const char *destination, const plumb_sync_record *last, c
 		json_array_append_new(objects, o);
 	}
 	json_object_set_new(doc, "objects", objects);
+	json_object_set_new(doc, "ahead_of_git", json_boolean(json_array_size(ahead) > 0));
+	json_object_set_new(doc, "ahead_of_git_applications", json_incref(ahead));
 	json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	putchar('\n');
 	json_decref(doc);
@@ -74,15 +99,22 @@ int plumb_cmd_status(int argc, char **argv)
 	plumb_sync_record last = { 0 };
 	char *destination = NULL, *state = NULL;
 	char when[32];
+	json_t *ahead = json_array();
 	int code = PLUMB_EXIT_ERROR;
 	int error;
 
-	if (plumb_cli_parse(&cli, argc, argv, OPT_ROOT | OPT_STATE | OPT_OUTPUT) < 0)
+	if (plumb_cli_parse(&cli, argc, argv, OPT_ROOT | OPT_STATE | OPT_OUTPUT) < 0) {
+		json_decref(ahead);
 		return PLUMB_EXIT_ERROR;
+	}
 	destination = plumb_destination_path(cli.pipeline.root);
 	state = cli.pipeline.state ? plumb_xstrdup(cli.pipeline.state) : plumb_default_state_dir();
 	if ((error = plumb_store_open(&store, state)) < 0 ||
 	    (error = plumb_store_inventory_list(&inventory, store, destination, NULL)) < 0) {
+		fprintf(stderr, "plumb: store: %s\n", plumb_error_last());
+		goto done;
+	}
+	if (applications_ahead_of_git(ahead, store, destination, &inventory) < 0) {
 		fprintf(stderr, "plumb: store: %s\n", plumb_error_last());
 		goto done;
 	}
@@ -92,7 +124,7 @@ int plumb_cmd_status(int argc, char **argv)
 		goto done;
 	}
 	if (plumb_cli_json(&cli)) {
-		print_json(destination, error == 0 ? &last : NULL, &inventory);
+		print_json(destination, error == 0 ? &last : NULL, &inventory, ahead);
 		code = PLUMB_EXIT_OK;
 		goto done;
 	}
@@ -105,10 +137,13 @@ int plumb_cmd_status(int argc, char **argv)
 		       last.application, last.commit, *last.revision ? last.revision : "HEAD");
 		printf("             %u created, %u updated, %u deleted%s%s\n", last.created, last.updated, last.deleted,
 		       *last.error ? "; error: " : "", last.error);
-		if (is_ahead_of_git(&last))
-			printf("Ahead of git: commit %.12s was synced by 'plumb rollback --no-commit'; the branch does not "
-			       "hold it until it catches up\n",
-			       last.commit);
+	}
+	for (size_t i = 0; i < json_array_size(ahead); i++) {
+		json_t *entry = json_array_get(ahead, i);
+		printf("Ahead of git: application %s runs commit %.12s, synced by 'plumb rollback --no-commit'; the "
+		       "branch does not hold it until it catches up\n",
+		       json_string_value(json_object_get(entry, "application")),
+		       json_string_value(json_object_get(entry, "commit")));
 	}
 	printf("Managed:     %zu object%s\n", inventory.count, inventory.count == 1 ? "" : "s");
 	for (size_t i = 0; i < inventory.count; i++) {
@@ -118,6 +153,7 @@ int plumb_cmd_status(int argc, char **argv)
 	}
 	code = PLUMB_EXIT_OK;
 done:
+	json_decref(ahead);
 	plumb_sync_record_release(&last);
 	plumb_inventory_release(&inventory);
 	plumb_store_free(store);
