@@ -57,7 +57,9 @@ static int record_result(char **after, const plumb_plan *plan, const plumb_actio
 
 	if ((error = action->provider->observe(&observed, ctx, action->key, action->kind)) < 0)
 		return error;
-	*after = plumb_plan_fingerprint(plan, observed.fingerprint, action->sensitive);
+	/* Stored keyed as the object is now: one that stopped being sensitive is shown again from here on. */
+	*after = plumb_plan_fingerprint(plan, observed.fingerprint,
+					action->object ? action->object->sensitive : action->sensitive);
 	plumb_observed_release(action->provider, &observed);
 	if (action->forget)
 		return plumb_store_inventory_delete(store, plan->destination, action->key);

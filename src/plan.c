@@ -1,5 +1,6 @@
 #include "util/common.h"
 #include "plan.h"
+#include "util/clock.h"
 #include "util/path.h"
 
 #include <openssl/evp.h>
@@ -18,9 +19,7 @@ void plumb_plan_init(plumb_plan *plan, const char *repo, const char *revision, c
 	plan->application = plumb_xstrdup(application);
 	plan->destination = plumb_xstrdup(destination);
 	char when[32];
-	time_t now = time(NULL);
-	struct tm tm;
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+	plumb_format_time(when, (int64_t)time(NULL));
 	plan->created_at = plumb_xstrdup(when);
 }
 
@@ -137,12 +136,25 @@ static int plan_declared(plumb_plan *plan, const plumb_manifest_set *set, const 
 	action->display = plumb_xstrdup(object->display);
 	action->kind = plumb_xstrdup(object->kind);
 	action->resource = plumb_xstrdup(set->resources[object->resource].identity);
-	action->sensitive = object->sensitive;
-	action->fingerprint = plumb_plan_fingerprint(plan, observed.fingerprint, object->sensitive);
+	/*
+	 * Sensitive now, or when plumb last wrote it (its inventory fingerprint is
+	 * keyed): either way its content is shown nowhere in this plan, and both
+	 * fingerprints are compared keyed.
+	 */
+	int was_sensitive = entry && !strncmp(entry->fingerprint, "sensitive ", 10);
+	action->sensitive = object->sensitive || was_sensitive;
+	action->fingerprint = plumb_plan_fingerprint(plan, observed.fingerprint, action->sensitive);
 	action->in_inventory = entry != NULL;
-	action->expected = entry ? plumb_xstrdup(entry->fingerprint) : NULL;
+	if (entry)
+		action->expected = was_sensitive || !*entry->fingerprint
+					   ? plumb_xstrdup(entry->fingerprint)
+					   : plumb_plan_fingerprint(plan, entry->fingerprint, action->sensitive);
 	if ((error = object->provider->compare(&action->change, ctx, object, &observed, object->kind)) < 0)
 		goto done;
+	if (action->sensitive && !object->sensitive && action->change.diff.len) {
+		plumb_buf_clear(&action->change.diff);
+		plumb_buf_printf(&action->change.diff, "Sensitive content of %s changes (not shown)\n", object->display);
+	}
 	action->type = action->change.type;
 	action->created = entry ? entry->created : (action->type == PLUMB_ACTION_CREATE);
 	action->forget = !object->inventoried;
@@ -235,6 +247,36 @@ done:
 	return error;
 }
 
+static void action_release(plumb_action *a)
+{
+	free(a->key);
+	free(a->display);
+	free(a->kind);
+	free(a->resource);
+	free(a->fingerprint);
+	free(a->expected);
+	plumb_change_release(&a->change);
+}
+
+unsigned plumb_plan_drop_prunes(plumb_plan *plan)
+{
+	size_t kept = 0;
+	unsigned dropped = 0;
+	for (size_t i = 0; i < plan->count; i++) {
+		plumb_action *a = &plan->actions[i];
+		/* A prune: no declared object, leaving the inventory. */
+		if (!a->object && a->forget) {
+			dropped += a->type == PLUMB_ACTION_DELETE;
+			plan->to_delete -= a->type == PLUMB_ACTION_DELETE;
+			action_release(a);
+			continue;
+		}
+		plan->actions[kept++] = *a;
+	}
+	plan->count = kept;
+	return dropped;
+}
+
 int plumb_plan_has_changes(const plumb_plan *plan)
 {
 	return plan->to_create + plan->to_update + plan->to_delete > 0;
@@ -300,16 +342,8 @@ void plumb_plan_print(const plumb_plan *plan, FILE *out, int color)
 
 void plumb_plan_release(plumb_plan *plan)
 {
-	for (size_t i = 0; i < plan->count; i++) {
-		plumb_action *a = &plan->actions[i];
-		free(a->key);
-		free(a->display);
-		free(a->kind);
-		free(a->resource);
-		free(a->fingerprint);
-		free(a->expected);
-		plumb_change_release(&a->change);
-	}
+	for (size_t i = 0; i < plan->count; i++)
+		action_release(&plan->actions[i]);
 	free(plan->actions);
 	free(plan->repo);
 	free(plan->revision);

@@ -38,10 +38,15 @@ static const plumb_object *find_object(const plumb_manifest_set *set, const char
 	return NULL;
 }
 
-/* An object drifted when it is not what plumb last left there. */
+/*
+ * An object drifted when it is not what plumb last left there in a way
+ * plumb manages: a sync would change it back. (A mode that no manifest
+ * declares may change freely.)
+ */
 static int drifted(const plumb_action *a)
 {
-	return a->in_inventory && a->expected && a->fingerprint && strcmp(a->expected, a->fingerprint) != 0;
+	return a->in_inventory && a->expected && a->fingerprint && a->type != PLUMB_ACTION_NONE &&
+	       strcmp(a->expected, a->fingerprint) != 0;
 }
 
 static void print_drifted(const plumb_action *a, const char *commit)
