@@ -137,6 +137,9 @@ typedef struct {
 int plumb_store_sync_list(plumb_sync_records *out, plumb_store *store, const char *destination,
 			  const char *application, unsigned limit);
 
+/* "succeeded", "failed" or "running". */
+const char *plumb_sync_result_name(plumb_sync_result result);
+
 void plumb_sync_record_release(plumb_sync_record *record);
 void plumb_sync_records_release(plumb_sync_records *records);
 
@@ -214,6 +217,64 @@ int plumb_store_drift_list(plumb_drift_records *out, plumb_store *store, const c
 
 void plumb_drift_record_release(plumb_drift_record *record);
 void plumb_drift_records_release(plumb_drift_records *records);
+
+/* A plan waiting for a person (syncPolicy approval: prompted), and what became of it. */
+typedef enum {
+	PLUMB_APPROVAL_PENDING,
+	PLUMB_APPROVAL_APPROVED,   /* approved, not yet applied */
+	PLUMB_APPROVAL_REJECTED,
+	PLUMB_APPROVAL_APPLIED,
+	PLUMB_APPROVAL_SUPERSEDED, /* a newer plan replaced it, or it went stale */
+} plumb_approval_state;
+
+typedef struct {
+	int64_t id;
+	char *destination;
+	char *application;
+	char *commit;
+	char *plan;         /* the plan file document (planfile.h) */
+	char *summary;      /* one line: "Plan: 1 to create, 0 to update, 0 to delete." */
+	plumb_approval_state state;
+	char *requested_by; /* who made the plan: the daemon's actor */
+	char *decided_by;   /* who approved or rejected it; "" while pending */
+	char *note;         /* why: a rejection's reason, "stale", ... */
+	int64_t created_at;
+	int64_t decided_at; /* 0 while pending */
+} plumb_approval_record;
+
+typedef struct {
+	plumb_approval_record *items;
+	size_t count;
+	size_t capacity;
+} plumb_approval_records;
+
+/*
+ * Record a pending plan (created_at: now if 0; state is set PENDING); sets
+ * record->id. Every other pending or approved plan of the same destination
+ * and application becomes SUPERSEDED in the same transaction: one plan
+ * waits at a time.
+ */
+int plumb_store_approval_add(plumb_store *store, plumb_approval_record *record);
+
+/*
+ * Approve or reject pending plan id as actor (with an optional note).
+ * PLUMB_ENOTFOUND when there is no such plan, PLUMB_ECONFLICT (with a
+ * message saying its state) when it is not pending.
+ */
+int plumb_store_approval_decide(plumb_store *store, int64_t id, int approve, const char *actor, const char *note);
+
+/* Mark plan id APPLIED or SUPERSEDED (with a note), from PENDING or APPROVED; PLUMB_ECONFLICT otherwise. */
+int plumb_store_approval_finish(plumb_store *store, int64_t id, plumb_approval_state state, const char *note);
+
+int plumb_store_approval_get(plumb_approval_record *out, plumb_store *store, int64_t id);
+
+/* Append to out the plans of a destination (NULL: all) and application (NULL: all), newest first, at most limit (0: all). */
+int plumb_store_approval_list(plumb_approval_records *out, plumb_store *store, const char *destination,
+			      const char *application, unsigned limit);
+
+const char *plumb_approval_state_name(plumb_approval_state state);
+void plumb_approval_record_release(plumb_approval_record *record);
+void plumb_approval_records_release(plumb_approval_records *records);
 
 typedef struct {
 	int64_t id;

@@ -107,10 +107,10 @@ static void test_open_creates_private_directory_and_file(void)
 	CHECK(S_ISREG(mode_of(wal)));
 	CHECK_INT(mode_of(wal) & 07777, 0600);
 
-	CHECK_INT(query_int(db, "PRAGMA user_version"), 2);
+	CHECK_INT(query_int(db, "PRAGMA user_version"), 3);
 	CHECK_INT(query_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN"
-				" ('inventory', 'syncs', 'actions', 'drift', 'audit')"),
-		  5);
+				" ('inventory', 'syncs', 'actions', 'drift', 'audit', 'approvals')"),
+		  6);
 	plumb_store_free(store);
 	store = NULL;
 
@@ -451,7 +451,7 @@ static void test_newer_schema_is_refused(void)
 	CHECK_INT(plumb_store_open(&store, state), PLUMB_ERROR);
 	CHECK(store == NULL);
 	CHECK(strstr(plumb_error_last(), db) != NULL);
-	CHECK(strstr(plumb_error_last(), "newer plumb (schema 99, this plumb knows 2)") != NULL);
+	CHECK(strstr(plumb_error_last(), "newer plumb (schema 99, this plumb knows 3)") != NULL);
 	/* The newer store is left as it was: no tables of ours, and not switched to WAL. */
 	CHECK_INT(query_int(db, "PRAGMA user_version"), 99);
 	CHECK_INT(query_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'inventory'"), 0);
@@ -648,10 +648,10 @@ static void test_v1_store_is_upgraded_in_place(void)
 	CHECK_INT(plumb_store_open(&store, state), 0);
 	if (!store)
 		goto done;
-	CHECK_INT(query_int(db, "PRAGMA user_version"), 2);
+	CHECK_INT(query_int(db, "PRAGMA user_version"), 3);
 	CHECK_INT(query_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN"
-				" ('actions', 'drift', 'audit')"),
-		  3);
+				" ('actions', 'drift', 'audit', 'approvals')"),
+		  4);
 	CHECK_INT(query_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = 'audit'"),
 		  2);
 
@@ -742,7 +742,7 @@ static void test_failed_migration_step_is_rolled_back(void)
 	/* With the obstacle gone, the next open upgrades it. */
 	CHECK_INT(run_sql(db, "DROP TABLE audit;"), SQLITE_OK);
 	CHECK_INT(plumb_store_open(&store, state), 0);
-	CHECK_INT(query_int(db, "PRAGMA user_version"), 2);
+	CHECK_INT(query_int(db, "PRAGMA user_version"), 3);
 	CHECK_INT(query_int(db, "SELECT count(*) FROM syncs WHERE operation = '' AND trigger = '' AND actor = ''"), 2);
 
 	plumb_store_free(store);
@@ -768,7 +768,7 @@ static void test_reopening_a_current_store_changes_nothing(void)
 	store = NULL;
 	CHECK_INT(query_int(db, "PRAGMA schema_version"), schema_version);
 	CHECK_INT(query_int(db, "SELECT count(*) FROM sqlite_schema"), objects);
-	CHECK_INT(query_int(db, "PRAGMA user_version"), 2);
+	CHECK_INT(query_int(db, "PRAGMA user_version"), 3);
 
 	free(db);
 	free(state);
@@ -1515,6 +1515,448 @@ static void test_audit_verify_finds_tampering(void)
 	free(db);
 }
 
+/*
+ * A store at version 2 in a new state directory name: what plumb 0.2 left,
+ * a sync with an action and their audit entries. Made by dropping what step
+ * 3 adds, which is exactly version 2's schema since released steps never
+ * change. The path of its database.
+ */
+static char *make_v2_store(const char *name)
+{
+	char *state = state_path(name);
+	char *db = plumb_xprintf("%s/plumb.db", state);
+	plumb_store *store = NULL;
+
+	CHECK_INT(plumb_store_open(&store, state), 0);
+	if (store) {
+		plumb_inventory_entry e = entry("/d", "etc/motd", "web", "f1");
+		CHECK_INT(plumb_store_inventory_put(store, &e), 0);
+		plumb_sync_record sync = { .destination = "/d", .application = "web", .actor = "alice", .commit = "c1" };
+		CHECK_INT(plumb_store_sync_begin(store, &sync), 0);
+		plumb_action_record action = { .sync_id = sync.id, .key = "etc/motd", .outcome = PLUMB_OUTCOME_CHANGED };
+		CHECK_INT(plumb_store_action_add(store, &action), 0);
+		sync.result = PLUMB_SYNC_SUCCEEDED;
+		CHECK_INT(plumb_store_sync_finish(store, &sync), 0);
+	}
+	plumb_store_free(store);
+	CHECK_INT(run_sql(db, "DROP TABLE approvals; PRAGMA user_version = 2;"), SQLITE_OK);
+	CHECK_INT(query_int(db, "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'approvals%'"), 0);
+	free(state);
+	return db;
+}
+
+/* A pending plan of destination and application, as the daemon would record it. */
+static plumb_approval_record approval(const char *destination, const char *application, const char *commit)
+{
+	plumb_approval_record a = {
+		.destination = (char *)destination,
+		.application = (char *)application,
+		.commit = (char *)commit,
+		.plan = "{\"format\":\"plumb-plan\",\"actions\":[{\"diff\":\"+PLAN-BODY-MARKER\\n\"}]}",
+		.summary = "Plan: 1 to create, 0 to update, 0 to delete.",
+		.requested_by = "plumbd@host",
+	};
+	return a;
+}
+
+static void test_v2_store_is_upgraded_in_place(void)
+{
+	char *state = state_path("v2");
+	char *db = make_v2_store("v2");
+	plumb_store *store = NULL;
+	plumb_inventory inventory = { 0 };
+	plumb_sync_record sync = { 0 };
+	plumb_action_records actions = { 0 };
+	plumb_approval_records approvals = { 0 };
+	plumb_audit_verification verification = { 0 };
+
+	/* A table in the way of step 3 makes it fail, and leaves the store at version 2. */
+	CHECK_INT(run_sql(db, "CREATE TABLE approvals (x);"), SQLITE_OK);
+	CHECK_INT(plumb_store_open(&store, state), PLUMB_ERROR);
+	CHECK(strstr(plumb_error_last(), "migrating the schema from version 2 to 3") != NULL);
+	CHECK_INT(query_int(db, "PRAGMA user_version"), 2);
+	CHECK_INT(run_sql(db, "DROP TABLE approvals;"), SQLITE_OK);
+
+	CHECK_INT(plumb_store_open(&store, state), 0);
+	if (!store)
+		goto done;
+	CHECK_INT(query_int(db, "PRAGMA user_version"), 3);
+	CHECK_INT(query_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'approvals'"), 1);
+	CHECK_INT(query_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'approvals'"
+				" AND sql LIKE '%(destination, application, id)%'"),
+		  1);
+
+	/* What version 2 held is all there. */
+	CHECK_INT(plumb_store_inventory_list(&inventory, store, "/d", NULL), 0);
+	CHECK_INT(inventory.count, 1);
+	CHECK_INT(plumb_store_sync_get(&sync, store, 1), 0);
+	CHECK_STR(sync.actor, "alice");
+	CHECK_INT(sync.result, PLUMB_SYNC_SUCCEEDED);
+	CHECK_INT(plumb_store_action_list(&actions, store, 1), 0);
+	CHECK_INT(actions.count, 1);
+	CHECK_INT(plumb_store_approval_list(&approvals, store, NULL, NULL, 0), 0);
+	CHECK_INT(approvals.count, 0);
+
+	/* The old chain goes on: its three entries, then the first approval's. */
+	plumb_approval_record a = approval("/d", "web", "c2");
+	CHECK_INT(plumb_store_approval_add(store, &a), 0);
+	CHECK_INT(a.id, 1);
+	CHECK_INT(plumb_store_audit_verify(&verification, store), 0);
+	CHECK_INT(verification.entries, 4);
+	CHECK_INT(verification.first_bad_id, 0);
+
+done:
+	plumb_audit_verification_release(&verification);
+	plumb_approval_records_release(&approvals);
+	plumb_action_records_release(&actions);
+	plumb_sync_record_release(&sync);
+	plumb_inventory_release(&inventory);
+	plumb_store_free(store);
+	free(db);
+	free(state);
+}
+
+static void test_approval_states(void)
+{
+	char *state = state_path("approval-states");
+	plumb_store *store = NULL;
+	plumb_approval_record got = { 0 };
+
+	CHECK_INT(plumb_store_open(&store, state), 0);
+	if (!store)
+		goto done;
+
+	/* A plan needs somewhere to go and something to do. */
+	plumb_approval_record empty = approval("/d", "web", "c0");
+	empty.plan = "";
+	CHECK_INT(plumb_store_approval_add(store, &empty), PLUMB_EINVALID);
+	plumb_approval_record nowhere = approval(NULL, "web", "c0");
+	CHECK_INT(plumb_store_approval_add(store, &nowhere), PLUMB_EINVALID);
+
+	plumb_approval_record a = approval("/d", "web", "c1");
+	a.state = PLUMB_APPROVAL_REJECTED; /* ignored: a new plan waits */
+	a.created_at = 1700000000;
+	CHECK_INT(plumb_store_approval_add(store, &a), 0);
+	CHECK_INT(a.id, 1);
+	CHECK_INT(a.state, PLUMB_APPROVAL_PENDING);
+	CHECK_INT(plumb_store_approval_get(&got, store, a.id), 0);
+	CHECK_INT(got.id, 1);
+	CHECK_STR(got.destination, "/d");
+	CHECK_STR(got.application, "web");
+	CHECK_STR(got.commit, "c1");
+	CHECK_STR(got.plan, a.plan);
+	CHECK_STR(got.summary, "Plan: 1 to create, 0 to update, 0 to delete.");
+	CHECK_INT(got.state, PLUMB_APPROVAL_PENDING);
+	CHECK_STR(got.requested_by, "plumbd@host");
+	CHECK_STR(got.decided_by, "");
+	CHECK_STR(got.note, "");
+	CHECK_INT(got.created_at, 1700000000);
+	CHECK_INT(got.decided_at, 0);
+	plumb_approval_record_release(&got);
+
+	CHECK_INT(plumb_store_approval_get(&got, store, 99), PLUMB_ENOTFOUND);
+	CHECK(strstr(plumb_error_last(), "no approval 99") != NULL);
+	CHECK_INT(plumb_store_approval_decide(store, 99, 1, "alice", NULL), PLUMB_ENOTFOUND);
+	CHECK_INT(plumb_store_approval_finish(store, 99, PLUMB_APPROVAL_APPLIED, NULL), PLUMB_ENOTFOUND);
+	CHECK_INT(plumb_store_approval_decide(store, a.id, 1, "", NULL), PLUMB_EINVALID);
+	CHECK_INT(plumb_store_approval_decide(store, a.id, 1, NULL, NULL), PLUMB_EINVALID);
+
+	/* Approved once; a second decision, either way, is refused and names the state. */
+	time_t before = time(NULL);
+	CHECK_INT(plumb_store_approval_decide(store, a.id, 1, "alice", "ticket 42"), 0);
+	CHECK_INT(plumb_store_approval_decide(store, a.id, 1, "bob", NULL), PLUMB_ECONFLICT);
+	CHECK(strstr(plumb_error_last(), "approval 1 is approved, not pending") != NULL);
+	CHECK_INT(plumb_store_approval_decide(store, a.id, 0, "bob", NULL), PLUMB_ECONFLICT);
+	CHECK_INT(plumb_store_approval_get(&got, store, a.id), 0);
+	CHECK_INT(got.state, PLUMB_APPROVAL_APPROVED);
+	CHECK_STR(got.decided_by, "alice");
+	CHECK_STR(got.note, "ticket 42");
+	CHECK(got.decided_at >= before && got.decided_at <= time(NULL));
+	int64_t decided_at = got.decided_at;
+	plumb_approval_record_release(&got);
+
+	/* Applied: the decision (who, when, why) stays. Only APPLIED and SUPERSEDED end a plan. */
+	CHECK_INT(plumb_store_approval_finish(store, a.id, PLUMB_APPROVAL_REJECTED, NULL), PLUMB_EINVALID);
+	CHECK_INT(plumb_store_approval_finish(store, a.id, PLUMB_APPROVAL_PENDING, NULL), PLUMB_EINVALID);
+	CHECK_INT(plumb_store_approval_finish(store, a.id, PLUMB_APPROVAL_APPLIED, NULL), 0);
+	CHECK_INT(plumb_store_approval_get(&got, store, a.id), 0);
+	CHECK_INT(got.state, PLUMB_APPROVAL_APPLIED);
+	CHECK_STR(got.decided_by, "alice");
+	CHECK_STR(got.note, "ticket 42");
+	CHECK_INT(got.decided_at, decided_at);
+	plumb_approval_record_release(&got);
+	CHECK_INT(plumb_store_approval_finish(store, a.id, PLUMB_APPROVAL_SUPERSEDED, "stale"), PLUMB_ECONFLICT);
+	CHECK(strstr(plumb_error_last(), "approval 1 is applied") != NULL);
+	CHECK_INT(plumb_store_approval_decide(store, a.id, 0, "bob", NULL), PLUMB_ECONFLICT);
+
+	/* Rejected: final. */
+	plumb_approval_record b = approval("/d", "web", "c2");
+	CHECK_INT(plumb_store_approval_add(store, &b), 0);
+	CHECK_INT(b.id, 2);
+	CHECK_INT(plumb_store_approval_decide(store, b.id, 0, "bob", "not on a Friday"), 0);
+	CHECK_INT(plumb_store_approval_get(&got, store, b.id), 0);
+	CHECK_INT(got.state, PLUMB_APPROVAL_REJECTED);
+	CHECK_STR(got.decided_by, "bob");
+	CHECK_STR(got.note, "not on a Friday");
+	CHECK(got.decided_at > 0);
+	plumb_approval_record_release(&got);
+	CHECK_INT(plumb_store_approval_finish(store, b.id, PLUMB_APPROVAL_APPLIED, NULL), PLUMB_ECONFLICT);
+	CHECK(strstr(plumb_error_last(), "approval 2 is rejected") != NULL);
+	CHECK_INT(plumb_store_approval_finish(store, b.id, PLUMB_APPROVAL_SUPERSEDED, NULL), PLUMB_ECONFLICT);
+	CHECK_INT(plumb_store_approval_decide(store, b.id, 1, "alice", NULL), PLUMB_ECONFLICT);
+
+	/* A pending plan can go stale without anyone deciding: it ends, with no decider. */
+	plumb_approval_record c = approval("/d", "web", "c3");
+	CHECK_INT(plumb_store_approval_add(store, &c), 0);
+	CHECK_INT(plumb_store_approval_finish(store, c.id, PLUMB_APPROVAL_SUPERSEDED, "stale"), 0);
+	CHECK_INT(plumb_store_approval_get(&got, store, c.id), 0);
+	CHECK_INT(got.state, PLUMB_APPROVAL_SUPERSEDED);
+	CHECK_STR(got.decided_by, "");
+	CHECK_STR(got.note, "stale");
+	CHECK(got.decided_at > 0);
+	plumb_approval_record_release(&got);
+	CHECK_INT(plumb_store_approval_decide(store, c.id, 1, "alice", NULL), PLUMB_ECONFLICT);
+	CHECK(strstr(plumb_error_last(), "approval 3 is superseded, not pending") != NULL);
+
+	CHECK_STR(plumb_approval_state_name(PLUMB_APPROVAL_PENDING), "pending");
+	CHECK_STR(plumb_approval_state_name(PLUMB_APPROVAL_APPROVED), "approved");
+	CHECK_STR(plumb_approval_state_name(PLUMB_APPROVAL_REJECTED), "rejected");
+	CHECK_STR(plumb_approval_state_name(PLUMB_APPROVAL_APPLIED), "applied");
+	CHECK_STR(plumb_approval_state_name(PLUMB_APPROVAL_SUPERSEDED), "superseded");
+
+done:
+	plumb_store_free(store);
+	free(state);
+}
+
+/* The state of plan id, or -1. */
+static int state_of(plumb_store *store, int64_t id)
+{
+	plumb_approval_record got = { 0 };
+	int state = plumb_store_approval_get(&got, store, id) == 0 ? (int)got.state : -1;
+	plumb_approval_record_release(&got);
+	return state;
+}
+
+static void test_approval_add_supersedes(void)
+{
+	char *state = state_path("approval-supersede");
+	plumb_store *store = NULL;
+	plumb_approval_record got = { 0 };
+	collected log = { .count = 0 };
+
+	CHECK_INT(plumb_store_open(&store, state), 0);
+	if (!store)
+		goto done;
+
+	plumb_approval_record p1 = approval("/d", "web", "c1");
+	plumb_approval_record p2 = approval("/d", "web", "c2");
+	plumb_approval_record other_app = approval("/d", "db", "c3");
+	plumb_approval_record other_root = approval("/e", "web", "c4");
+	CHECK_INT(plumb_store_approval_add(store, &p1), 0);
+	CHECK_INT(plumb_store_approval_add(store, &p2), 0);
+	CHECK_INT(plumb_store_approval_decide(store, p2.id, 1, "alice", "ok"), 0);
+	CHECK_INT(plumb_store_approval_add(store, &other_app), 0);
+	CHECK_INT(plumb_store_approval_add(store, &other_root), 0);
+	/* p1 went when p2 came; p2 is approved and waits to be applied. */
+	CHECK_INT(state_of(store, p1.id), PLUMB_APPROVAL_SUPERSEDED);
+	CHECK_INT(state_of(store, p2.id), PLUMB_APPROVAL_APPROVED);
+
+	/* Rejected and applied plans stay as they were; pending and approved ones of (/d, web) only go. */
+	plumb_approval_record rejected = approval("/d", "web", "c5");
+	CHECK_INT(plumb_store_approval_add(store, &rejected), 0);
+	CHECK_INT(state_of(store, p2.id), PLUMB_APPROVAL_SUPERSEDED);
+	CHECK_INT(plumb_store_approval_decide(store, rejected.id, 0, "bob", "no"), 0);
+	int64_t entries_before = 0;
+	CHECK_INT(plumb_store_audit_each(store, collect, &log), 0);
+	entries_before = (int64_t)log.count;
+	collected_release(&log);
+
+	plumb_approval_record p3 = approval("/d", "web", "c6");
+	CHECK_INT(plumb_store_approval_add(store, &p3), 0);
+	CHECK_INT(state_of(store, p1.id), PLUMB_APPROVAL_SUPERSEDED);
+	CHECK_INT(state_of(store, p2.id), PLUMB_APPROVAL_SUPERSEDED);
+	CHECK_INT(state_of(store, rejected.id), PLUMB_APPROVAL_REJECTED);
+	CHECK_INT(state_of(store, other_app.id), PLUMB_APPROVAL_PENDING);
+	CHECK_INT(state_of(store, other_root.id), PLUMB_APPROVAL_PENDING);
+	CHECK_INT(state_of(store, p3.id), PLUMB_APPROVAL_PENDING);
+	/* Nothing was left to supersede: the new plan's request is the only entry. */
+	CHECK_INT(plumb_store_audit_each(store, collect, &log), 0);
+	CHECK_INT(log.count, entries_before + 1);
+	collected_release(&log);
+
+	/* The superseded plan says by which, and keeps its approver. */
+	CHECK_INT(plumb_store_approval_get(&got, store, p2.id), 0);
+	char *expected = plumb_xprintf("superseded by plan %lld", (long long)rejected.id);
+	CHECK_STR(got.note, expected);
+	free(expected);
+	CHECK_STR(got.decided_by, "alice");
+	plumb_approval_record_release(&got);
+
+	/* Each superseded plan has its own entry, after the request that replaced it. */
+	CHECK_INT(plumb_store_audit_each(store, collect, &log), 0);
+	const char *events[] = { "approval.request", "approval.request", "approval.superseded", "approval.approve",
+				 "approval.request", "approval.request", "approval.request", "approval.superseded",
+				 "approval.reject", "approval.request" };
+	CHECK_INT(log.count, PLUMB_ARRAY_SIZE(events));
+	for (size_t i = 0; i < log.count && i < PLUMB_ARRAY_SIZE(events); i++)
+		CHECK_STR(log.items[i].event, events[i]);
+	if (log.count == PLUMB_ARRAY_SIZE(events)) {
+		check_member(log.items[2].detail, "id", "1");
+		check_member(log.items[2].detail, "note", "\"superseded by plan 2\"");
+		CHECK_STR(log.items[2].actor, "plumbd@host");
+		CHECK_STR(log.items[2].subject, "web");
+		check_member(log.items[7].detail, "id", "2");
+	}
+	collected_release(&log);
+
+done:
+	plumb_store_free(store);
+	free(state);
+}
+
+static void test_approval_list(void)
+{
+	char *state = state_path("approval-list");
+	plumb_store *store = NULL;
+	plumb_approval_records list = { 0 };
+
+	CHECK_INT(plumb_store_open(&store, state), 0);
+	if (!store)
+		goto done;
+	CHECK_INT(plumb_store_approval_list(&list, store, NULL, NULL, 0), 0);
+	CHECK_INT(list.count, 0);
+
+	const char *rows[][2] = { { "/d", "web" }, { "/d", "db" }, { "/e", "web" }, { "/d", "web" }, { "/e", "db" } };
+	for (size_t i = 0; i < PLUMB_ARRAY_SIZE(rows); i++) {
+		plumb_approval_record a = approval(rows[i][0], rows[i][1], "c");
+		CHECK_INT(plumb_store_approval_add(store, &a), 0);
+		CHECK_INT(a.id, (int64_t)i + 1);
+	}
+
+	/* Newest first, every state. */
+	CHECK_INT(plumb_store_approval_list(&list, store, NULL, NULL, 0), 0);
+	CHECK_INT(list.count, 5);
+	for (size_t i = 0; i < list.count; i++)
+		CHECK_INT(list.items[i].id, 5 - (int64_t)i);
+	if (list.count == 5) {
+		CHECK_INT(list.items[1].state, PLUMB_APPROVAL_PENDING);
+		CHECK_INT(list.items[4].state, PLUMB_APPROVAL_SUPERSEDED);
+		CHECK_STR(list.items[0].destination, "/e");
+		CHECK_STR(list.items[0].application, "db");
+	}
+	plumb_approval_records_release(&list);
+
+	CHECK_INT(plumb_store_approval_list(&list, store, "/d", NULL, 0), 0);
+	CHECK_INT(list.count, 3);
+	if (list.count == 3) {
+		CHECK_INT(list.items[0].id, 4);
+		CHECK_INT(list.items[1].id, 2);
+		CHECK_INT(list.items[2].id, 1);
+	}
+	plumb_approval_records_release(&list);
+
+	CHECK_INT(plumb_store_approval_list(&list, store, NULL, "web", 0), 0);
+	CHECK_INT(list.count, 3);
+	plumb_approval_records_release(&list);
+
+	CHECK_INT(plumb_store_approval_list(&list, store, "/e", "web", 0), 0);
+	CHECK_INT(list.count, 1);
+	if (list.count == 1)
+		CHECK_INT(list.items[0].id, 3);
+	plumb_approval_records_release(&list);
+
+	CHECK_INT(plumb_store_approval_list(&list, store, "/nowhere", NULL, 0), 0);
+	CHECK_INT(list.count, 0);
+	plumb_approval_records_release(&list);
+
+	/* A limit keeps the newest; list appends to what out holds. */
+	CHECK_INT(plumb_store_approval_list(&list, store, NULL, NULL, 2), 0);
+	CHECK_INT(list.count, 2);
+	CHECK_INT(plumb_store_approval_list(&list, store, "/d", "web", 1), 0);
+	CHECK_INT(list.count, 3);
+	if (list.count == 3) {
+		CHECK_INT(list.items[0].id, 5);
+		CHECK_INT(list.items[1].id, 4);
+		CHECK_INT(list.items[2].id, 4);
+	}
+	plumb_approval_records_release(&list);
+
+done:
+	plumb_store_free(store);
+	free(state);
+}
+
+static void test_approval_audit(void)
+{
+	char *state = state_path("approval-audit");
+	plumb_store *store = NULL;
+	collected log = { .count = 0 };
+	plumb_approval_records list = { 0 };
+	plumb_audit_verification verification = { 0 };
+
+	CHECK_INT(plumb_store_open(&store, state), 0);
+	if (!store)
+		goto done;
+
+	plumb_approval_record a = approval("/d", "web", "c1");
+	CHECK_INT(plumb_store_approval_add(store, &a), 0);
+	CHECK_INT(plumb_store_approval_decide(store, a.id, 1, "alice@laptop", "ticket 42"), 0);
+	CHECK_INT(plumb_store_approval_finish(store, a.id, PLUMB_APPROVAL_APPLIED, "sync 7"), 0);
+	plumb_approval_record b = approval("/d", "web", "c2");
+	CHECK_INT(plumb_store_approval_add(store, &b), 0);
+	CHECK_INT(plumb_store_approval_decide(store, b.id, 0, "bob@desk", NULL), 0);
+
+	/* Rolled back with the caller's transaction: the plan and its entries both go. */
+	CHECK_INT(plumb_store_begin(store), 0);
+	plumb_approval_record gone = approval("/d", "web", "c3");
+	CHECK_INT(plumb_store_approval_add(store, &gone), 0);
+	CHECK_INT(plumb_store_approval_decide(store, gone.id, 1, "carol", NULL), 0);
+	plumb_store_rollback(store);
+	CHECK_INT(plumb_store_approval_list(&list, store, NULL, NULL, 0), 0);
+	CHECK_INT(list.count, 2);
+	plumb_approval_records_release(&list);
+
+	/* A refused change writes nothing. */
+	CHECK_INT(plumb_store_approval_decide(store, b.id, 1, "alice@laptop", NULL), PLUMB_ECONFLICT);
+
+	CHECK_INT(plumb_store_audit_each(store, collect, &log), 0);
+	CHECK_INT(log.count, 5);
+	if (log.count == 5) {
+		CHECK_STR(log.items[0].event, "approval.request");
+		CHECK_STR(log.items[0].actor, "plumbd@host");
+		CHECK_STR(log.items[0].subject, "web");
+		CHECK_STR(log.items[0].detail, "{\"id\":1,\"commit\":\"c1\",\"summary\":\"Plan: 1 to create, 0 to update,"
+					       " 0 to delete.\",\"requested_by\":\"plumbd@host\"}");
+		CHECK_STR(log.items[1].event, "approval.approve");
+		CHECK_STR(log.items[1].actor, "alice@laptop");
+		CHECK_STR(log.items[1].detail, "{\"id\":1,\"actor\":\"alice@laptop\",\"note\":\"ticket 42\"}");
+		CHECK_STR(log.items[2].event, "approval.applied");
+		CHECK_STR(log.items[2].actor, "plumbd@host");
+		CHECK_STR(log.items[2].detail, "{\"id\":1,\"note\":\"sync 7\"}");
+		CHECK_STR(log.items[3].event, "approval.request");
+		check_member(log.items[3].detail, "id", "2");
+		CHECK_STR(log.items[4].event, "approval.reject");
+		CHECK_STR(log.items[4].detail, "{\"id\":2,\"actor\":\"bob@desk\",\"note\":\"\"}");
+	}
+	/* The plan body is in the row, never in the log. */
+	for (size_t i = 0; i < log.count; i++) {
+		CHECK(strstr(log.items[i].detail, "PLAN-BODY-MARKER") == NULL);
+		CHECK(strstr(log.items[i].detail, "plumb-plan") == NULL);
+	}
+	collected_release(&log);
+
+	CHECK_INT(plumb_store_audit_verify(&verification, store), 0);
+	CHECK_INT(verification.entries, 5);
+	CHECK_INT(verification.first_bad_id, 0);
+	CHECK_STR(verification.problem, "");
+	plumb_audit_verification_release(&verification);
+
+done:
+	plumb_store_free(store);
+	free(state);
+}
+
 int main(void)
 {
 	/* The usual umask, under which SQLite alone would create a world-readable database. */
@@ -1544,6 +1986,11 @@ int main(void)
 	RUN(test_audit_chain_across_connections);
 	RUN(test_audit_log_is_append_only);
 	RUN(test_audit_verify_finds_tampering);
+	RUN(test_v2_store_is_upgraded_in_place);
+	RUN(test_approval_states);
+	RUN(test_approval_add_supersedes);
+	RUN(test_approval_list);
+	RUN(test_approval_audit);
 
 	nftw(temp_root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 	TEST_EXIT();
