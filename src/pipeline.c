@@ -16,6 +16,16 @@ void plumb_pipeline_init(plumb_pipeline *p, const plumb_pipeline_options *option
 	memset(p, 0, sizeof(*p));
 	p->options = *options;
 	p->root_fd = -1;
+	plumb_buf_init(&p->errors);
+}
+
+void plumb_pipeline_use_source(plumb_pipeline *p, plumb_source *source, const char *commit)
+{
+	p->source = source;
+	p->source_borrowed = 1;
+	memcpy(p->commit, commit, sizeof(p->commit));
+	if (!p->state_dir)
+		p->state_dir = p->options.state ? plumb_xstrdup(p->options.state) : plumb_default_state_dir();
 }
 
 void plumb_pipeline_release(plumb_pipeline *p)
@@ -26,13 +36,16 @@ void plumb_pipeline_release(plumb_pipeline *p)
 	if (p->root_fd >= 0)
 		close(p->root_fd);
 	plumb_manifest_set_release(&p->set);
-	plumb_source_free(p->source);
+	if (!p->source_borrowed)
+		plumb_source_free(p->source);
+	plumb_buf_release(&p->errors);
 	free(p->application);
 	free(p->destination);
 	free(p->actor);
 	free(p->state_dir);
 	memset(p, 0, sizeof(*p));
 	p->root_fd = -1;
+	plumb_buf_init(&p->errors);
 }
 
 char *plumb_actor(void)
@@ -98,8 +111,7 @@ int plumb_pipeline_resolve(plumb_pipeline *p, FILE *info)
 	return 0;
 }
 
-/* The implicit application of a path: the path itself, or the repository's name for the top. */
-static char *application_name(const char *repo, const char *path)
+char *plumb_application_name(const char *repo, const char *path)
 {
 	if (path && *path)
 		return plumb_xstrdup(path);
@@ -120,12 +132,22 @@ int plumb_pipeline_load(plumb_pipeline *p)
 	plumb_diags diags = PLUMB_DIAGS_INIT;
 	int error = plumb_load(&p->set, p->source, p->commit, p->options.path, &diags);
 	if (error == PLUMB_EINVALID && diags.count) {
+		char *text = NULL;
+		size_t size = 0;
+		FILE *out = open_memstream(&text, &size);
 		plumb_diags_sort(&diags);
-		plumb_diags_print(&diags, stderr);
-		fprintf(stderr, "plumb: commit %.12s is invalid: %zu error%s; nothing was applied\n", p->commit,
-			diags.count, diags.count == 1 ? "" : "s");
+		plumb_diags_print(&diags, out);
+		fprintf(out, "plumb: commit %.12s is invalid: %zu error%s; nothing was applied\n", p->commit, diags.count,
+			diags.count == 1 ? "" : "s");
+		fclose(out);
+		plumb_buf_add(&p->errors, text, size);
+		if (!p->quiet)
+			fputs(text, stderr);
+		free(text);
 	} else if (error < 0) {
-		error_line(NULL);
+		plumb_buf_printf(&p->errors, "plumb: %s\n", plumb_error_last());
+		if (!p->quiet)
+			error_line(NULL);
 	}
 	/* A revision that a run meant to apply and could not is part of the record. */
 	if (error < 0 && p->options.operation) {
@@ -139,7 +161,7 @@ int plumb_pipeline_load(plumb_pipeline *p)
 	}
 	plumb_diags_release(&diags);
 	if (error == 0)
-		p->application = application_name(p->options.repo, p->set.path);
+		p->application = plumb_application_name(p->options.repo, p->set.path);
 	return error;
 }
 

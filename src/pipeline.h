@@ -34,6 +34,9 @@ typedef struct {
 	plumb_pipeline_options options;
 	char *state_dir;
 	plumb_source *source;
+	int source_borrowed; /* the daemon keeps one source open across runs */
+	int quiet;           /* diagnostics go to errors only, not to stderr */
+	plumb_buf errors;    /* every diagnostic and error line of this run */
 	char commit[PLUMB_OID_HEXSZ + 1];
 	plumb_manifest_set set;
 	char *application;
@@ -57,7 +60,13 @@ char *plumb_default_state_dir(void);
  */
 int plumb_pipeline_resolve(plumb_pipeline *p, FILE *info);
 
-/* Load the manifests; every diagnostic is printed. */
+/*
+ * Use an open source (borrowed: not freed) and a commit already resolved,
+ * instead of plumb_pipeline_resolve.
+ */
+void plumb_pipeline_use_source(plumb_pipeline *p, plumb_source *source, const char *commit);
+
+/* Load the manifests; every diagnostic is printed (unless quiet) and kept in errors. */
 int plumb_pipeline_load(plumb_pipeline *p);
 
 /*
@@ -79,6 +88,9 @@ int plumb_pipeline_record(plumb_pipeline *p, const char *event, const char *deta
 
 /* The provider context for the destination. */
 plumb_provider_context plumb_pipeline_context(const plumb_pipeline *p);
+
+/* The implicit application of a path: the path itself, or the repository's name for the top. A new string. */
+char *plumb_application_name(const char *repo, const char *path);
 
 /* Who is running plumb, as recorded: "user@host". A new string. */
 char *plumb_actor(void);

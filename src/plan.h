@@ -76,6 +76,13 @@ int plumb_plan_build(plumb_plan *plan, const plumb_manifest_set *set, const plum
 /* The fingerprint plumb shows and stores for an observed one: keyed for a sensitive object. New string. */
 char *plumb_plan_fingerprint(const plumb_plan *plan, const char *observed, int sensitive);
 
+/*
+ * Without prune: keep what git no longer declares. Prune actions leave the
+ * plan (and its counts); the objects stay managed, and in the inventory,
+ * until pruning is allowed. Returns how many deletions were dropped.
+ */
+unsigned plumb_plan_drop_prunes(plumb_plan *plan);
+
 /* True when some action changes something. */
 int plumb_plan_has_changes(const plumb_plan *plan);
 

@@ -190,9 +190,6 @@ static int count_of(unsigned *out, json_t *summary, const char *field, const cha
 int plumb_planfile_read(plumb_plan *out, const char *path)
 {
 	plumb_buf text = PLUMB_BUF_INIT;
-	json_error_t json_error;
-	json_t *doc = NULL, *value;
-	char expected[72];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	int error = 0;
 
@@ -201,11 +198,23 @@ int plumb_planfile_read(plumb_plan *out, const char *path)
 		return plumb_error_set(PLUMB_ENOTFOUND, "cannot open plan %s: %s", path, strerror(errno));
 	error = plumb_buf_read_fd(&text, fd, PLUMB_PLAN_FILE_MAX);
 	close(fd);
-	if (error < 0) {
+	if (error < 0)
 		error = plumb_error_wrap(error, "plan %s", path);
-		goto done;
-	}
-	doc = json_loadb(text.ptr, text.len, JSON_REJECT_DUPLICATES, &json_error);
+	else
+		error = plumb_planfile_parse(out, text.ptr, text.len, path);
+	plumb_buf_release(&text);
+	return error;
+}
+
+int plumb_planfile_parse(plumb_plan *out, const char *text, size_t len, const char *path)
+{
+	json_error_t json_error;
+	json_t *doc = NULL, *value;
+	char expected[72];
+	int error = 0;
+
+	memset(out, 0, sizeof(*out));
+	doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &json_error);
 	if (!doc) {
 		error = plumb_error_set(PLUMB_EINVALID, "%s:%d:%d: not a plan file (truncated or not JSON): %s", path,
 					json_error.line, json_error.column, json_error.text);
@@ -270,7 +279,6 @@ int plumb_planfile_read(plumb_plan *out, const char *path)
 	}
 done:
 	json_decref(doc);
-	plumb_buf_release(&text);
 	return error;
 }
 

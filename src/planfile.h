@@ -38,6 +38,9 @@ int plumb_planfile_write(const plumb_plan *plan, const char *path);
  */
 int plumb_planfile_read(plumb_plan *out, const char *path);
 
+/* The same, from a plan document held in memory; name stands for it in messages. */
+int plumb_planfile_parse(plumb_plan *out, const char *text, size_t len, const char *name);
+
 /*
  * Compare a saved plan with a fresh plan of the same commit. Every
  * difference is appended to stale as one line naming the object; returns

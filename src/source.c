@@ -371,7 +371,7 @@ done:
 }
 
 /* Open or create the bare cache of a URL in STATE/repos/ and fetch into it. */
-static int open_cache(plumb_source *source, const char *state_dir)
+static int open_cache(plumb_source *source, const char *state_dir, int fetch_now)
 {
 	git_reference *head = NULL;
 	char *repos_dir = NULL;
@@ -411,7 +411,7 @@ static int open_cache(plumb_source *source, const char *state_dir)
 		error = plumb_source_git_fail(PLUMB_ERROR, "cannot open the cache of %s in %s", source->display, cache_dir);
 		goto done;
 	}
-	error = fetch(source);
+	error = fetch_now ? fetch(source) : 0;
 done:
 	git_reference_free(head);
 	free(repos_dir);
@@ -419,7 +419,27 @@ done:
 	return error;
 }
 
+static int open_source(plumb_source **out, const char *repo, const char *state_dir, int fetch_now);
+
 int plumb_source_open(plumb_source **out, const char *repo, const char *state_dir)
+{
+	return open_source(out, repo, state_dir, 1);
+}
+
+int plumb_source_open_cached(plumb_source **out, const char *repo, const char *state_dir)
+{
+	return open_source(out, repo, state_dir, 0);
+}
+
+int plumb_source_refresh(plumb_source *source)
+{
+	/* The tree looked up last may be of a commit the fetch pruned: look it up again. */
+	git_tree_free(source->tree);
+	source->tree = NULL;
+	return source->is_url ? fetch(source) : 0;
+}
+
+static int open_source(plumb_source **out, const char *repo, const char *state_dir, int fetch_now)
 {
 	plumb_source *source = plumb_xcalloc(1, sizeof(*source));
 	int error = 0;
@@ -429,7 +449,7 @@ int plumb_source_open(plumb_source **out, const char *repo, const char *state_di
 	source->is_url = looks_like_url(repo);
 	if (source->is_url) {
 		split_url_credentials(source);
-		if ((error = open_cache(source, state_dir)) < 0)
+		if ((error = open_cache(source, state_dir, fetch_now)) < 0)
 			goto done;
 	} else {
 		/* Absolute, so that what is recorded (plans, the store) means the same from any directory. */

@@ -44,6 +44,16 @@ typedef struct {
 int plumb_source_open(plumb_source **out, const char *repo, const char *state_dir);
 
 /*
+ * Open a repository without fetching: a URL's cache is opened (made empty
+ * if missing) as it is, so that a daemon can keep serving the last good
+ * revision while the remote is unreachable. Fetch with plumb_source_refresh.
+ */
+int plumb_source_open_cached(plumb_source **out, const char *repo, const char *state_dir);
+
+/* Fetch a URL's branches and tags again (a local repository: nothing to do). */
+int plumb_source_refresh(plumb_source *source);
+
+/*
  * The repository as plumb records it (in plans and the store): a local path
  * made absolute, or the URL without any password.
  */

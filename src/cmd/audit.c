@@ -7,13 +7,6 @@
 #include <stdlib.h>
 #include <time.h>
 
-static void format_time(char *out, size_t size, int64_t when)
-{
-	time_t t = (time_t)when;
-	struct tm tm;
-	strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
-}
-
 /*
  * A string for JSON. The store writes only UTF-8 into the log, but export
  * must print a log someone has edited too, so anything else is shown with
@@ -38,7 +31,7 @@ static int export_entry(const plumb_audit_entry *entry, void *payload)
 	json_t *o = json_object();
 	char when[32];
 
-	format_time(when, sizeof(when), entry->at);
+	plumb_format_time(when, entry->at);
 	json_object_set_new(o, "id", json_integer(entry->id));
 	json_object_set_new(o, "at", json_string(when));
 	json_object_set_new(o, "actor", text_json(entry->actor));

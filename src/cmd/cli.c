@@ -174,25 +174,6 @@ plumb_lock *plumb_cli_lock(const plumb_cli *cli, const char *state_dir, const ch
 	return lock;
 }
 
-void plumb_format_time(char out[32], int64_t when)
-{
-	time_t t = (time_t)when;
-	struct tm tm;
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
-}
-
-const char *plumb_sync_result_name(plumb_sync_result result)
-{
-	switch (result) {
-	case PLUMB_SYNC_SUCCEEDED:
-		return "succeeded";
-	case PLUMB_SYNC_FAILED:
-		return "failed";
-	default:
-		return "running";
-	}
-}
-
 int plumb_cli_parse_id(int64_t *out, const char *text)
 {
 	char *end = NULL;

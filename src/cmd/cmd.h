@@ -9,6 +9,7 @@
 #define PLUMB_CMD_H
 
 #include "lock.h"
+#include "util/clock.h"
 #include "pipeline.h"
 
 enum {
@@ -65,12 +66,6 @@ typedef struct {
 	const char *usage; /* the full help text */
 } plumb_command;
 
-/* A time as people and JSON read it: "2026-11-21T22:24:41Z" (UTC). */
-void plumb_format_time(char out[32], int64_t when);
-
-/* "succeeded", "failed" or "running". */
-const char *plumb_sync_result_name(plumb_sync_result result);
-
 /* A record id as given on the command line: a positive whole number. 0 or -1 (not one). */
 int plumb_cli_parse_id(int64_t *out, const char *text);
 
@@ -94,7 +89,11 @@ int plumb_cmd_history(int argc, char **argv);
 int plumb_cmd_audit(int argc, char **argv);
 int plumb_cmd_rollback(int argc, char **argv);
 int plumb_cmd_drift(int argc, char **argv);
+int plumb_cmd_serve(int argc, char **argv);
 int plumb_cmd_show(int argc, char **argv);
+int plumb_cmd_approvals(int argc, char **argv);
+int plumb_cmd_approve(int argc, char **argv);
+int plumb_cmd_reject(int argc, char **argv);
 int plumb_cmd_version(int argc, char **argv);
 int plumb_cmd_help(int argc, char **argv);
 

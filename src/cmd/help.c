@@ -80,6 +80,25 @@ static const plumb_command commands[] = {
 	  "subject and detail (compact JSON), joined by newlines; the first previous_hash is 64 zeros.\n\n"
 	  "  --state DIR         state directory (default: /var/lib/plumb as root, else\n"
 	  "                      $XDG_STATE_HOME/plumb)\n" },
+	{ "serve", plumb_cmd_serve, "keep a destination in sync: the reconciler daemon",
+	  "usage: plumb serve [--config FILE] [--repo PATH|URL] [--revision REV] [--path P] [--root DIR]\n"
+	  "                   [--listen ADDR] [--interval D] [--tokens FILE] [--webhook-secret FILE] ...\n\n"
+	  "Track a repository and keep the destination in sync: poll (every --interval, jittered), accept\n"
+	  "push webhooks, repair drift (periodically and on inotify events), and serve the JSON API,\n"
+	  "/healthz and /metrics. Every key of the config file (YAML) is also a flag of the same name;\n"
+	  "flags win. See docs/serve.md.\n\n"
+	  "  --config FILE              settings as YAML: the keys below\n"
+	  "  --repo, --revision, --path, --root, --state   as for sync\n"
+	  "  --listen ADDR              default 127.0.0.1:8080 (loopback unless told otherwise)\n"
+	  "  --interval D               poll interval, default 3m\n"
+	  "  --self-heal-interval D     periodic drift check, default 1m\n"
+	  "  --tokens FILE              API tokens: NAME ROLE SHA256HEX a line\n"
+	  "  --webhook-secret FILE      the shared secret of push webhooks\n"
+	  "  --prune B, --no-prune      delete what git no longer declares (default true)\n"
+	  "  --self-heal B, --no-self-heal   repair drift (default true); without, only report it\n"
+	  "  --approval MODE            auto (default), prompted (plumb approve ID), manual\n"
+	  "  --capture-max BYTES        drifted content kept before it is overwritten (default 1048576)\n\n"
+	  "SIGTERM finishes the sync in flight and exits; SIGHUP reloads the config and the tokens.\n" },
 	{ "drift", plumb_cmd_drift, "find, list and export what changed by hand",
 	  "usage: plumb drift [--root DIR] [--state DIR] [-o text|json]\n"
 	  "       plumb drift log [--root DIR] [--limit N] [-o text|json]\n"
@@ -108,6 +127,25 @@ static const plumb_command commands[] = {
 	  "                      ahead of git until the branch catches up (plumb status says so)\n"
 	  SOURCE_OPTIONS "  --root DIR          destination root (default: /)\n"
 	  "  --lock-timeout D    wait up to D for another apply to finish\n" },
+	{ "approvals", plumb_cmd_approvals, "list the plans awaiting approval, or show one",
+	  "usage: plumb approvals [--root DIR] [--state DIR] [--limit N] [-o text|json]\n"
+	  "       plumb approvals show ID [--state DIR] [-o text|json]\n\n"
+	  "An application with syncPolicy approval: prompted does not apply a plan until a person approves\n"
+	  "it. List those plans, newest first, with their state (pending, approved, rejected, applied,\n"
+	  "superseded) and who decided; 'approvals show ID' prints one plan's actions and diffs.\n\n"
+	  "  --root DIR          only the plans for this destination root (default: every root)\n"
+	  "  --state DIR         state directory (default: /var/lib/plumb as root, else\n"
+	  "                      $XDG_STATE_HOME/plumb)\n"
+	  "  --limit N           at most the N newest plans\n"
+	  "  -o text|json        print for people (default) or as JSON\n" },
+	{ "approve", plumb_cmd_approve, "approve a pending plan",
+	  "usage: plumb approve ID [--state DIR] [--note TEXT]\n\n"
+	  "Approve pending plan ID (see 'plumb approvals'), recorded with you as user@host and the note.\n"
+	  "Exit 1 when there is no such plan or it is not pending.\n" },
+	{ "reject", plumb_cmd_reject, "reject a pending plan",
+	  "usage: plumb reject ID [--state DIR] [--note TEXT]\n\n"
+	  "Reject pending plan ID: it is never applied. The note says why.\n"
+	  "Exit 1 when there is no such plan or it is not pending.\n" },
 	{ "version", plumb_cmd_version, "print the version", "usage: plumb version\n" },
 	{ "help", plumb_cmd_help, "show help for a command", "usage: plumb help [COMMAND]\n" },
 	{ NULL, NULL, NULL, NULL },

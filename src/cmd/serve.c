@@ -1,0 +1,197 @@
+#include "util/common.h"
+#include "cmd/cmd.h"
+#include "config.h"
+#include "daemon.h"
+#include "util/duration.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Every setting: a key of the config file, and a flag of the same name. */
+enum { K_REPO, K_REVISION, K_PATH, K_ROOT, K_STATE, K_LISTEN, K_INTERVAL, K_SELF_HEAL_INTERVAL, K_TOKENS,
+       K_WEBHOOK_SECRET, K_PRUNE, K_SELF_HEAL, K_APPROVAL, K_CAPTURE_MAX, K_COUNT };
+
+static const plumb_field settings[K_COUNT] = {
+	{ "repo", PLUMB_FIELD_STRING, 0 },     { "revision", PLUMB_FIELD_STRING, 0 },
+	{ "path", PLUMB_FIELD_STRING, 0 },     { "root", PLUMB_FIELD_STRING, 0 },
+	{ "state", PLUMB_FIELD_STRING, 0 },    { "listen", PLUMB_FIELD_STRING, 0 },
+	{ "interval", PLUMB_FIELD_STRING, 0 }, { "self-heal-interval", PLUMB_FIELD_STRING, 0 },
+	{ "tokens", PLUMB_FIELD_STRING, 0 },   { "webhook-secret", PLUMB_FIELD_STRING, 0 },
+	{ "prune", PLUMB_FIELD_BOOL, 0 },      { "self-heal", PLUMB_FIELD_BOOL, 0 },
+	{ "approval", PLUMB_FIELD_STRING, 0 }, { "capture-max", PLUMB_FIELD_STRING, 0 },
+};
+
+typedef struct {
+	const char *config;
+	const char *flag[K_COUNT]; /* a flag's value, NULL when not given: the config file's stands */
+} serve_args;
+
+static void set_string(char **slot, const char *value)
+{
+	free(*slot);
+	*slot = value ? plumb_xstrdup(value) : NULL;
+}
+
+/* Apply one setting (from the file or a flag); where names it for messages. */
+static int apply_setting(plumb_daemon_options *o, int key, const char *value, const char *where)
+{
+	unsigned ms;
+	switch (key) {
+	case K_REPO:
+		set_string(&o->repo, value);
+		return 0;
+	case K_REVISION:
+		set_string(&o->revision, value);
+		return 0;
+	case K_PATH:
+		set_string(&o->path, value);
+		return 0;
+	case K_ROOT:
+		set_string(&o->root, value);
+		return 0;
+	case K_STATE:
+		set_string(&o->state, value);
+		return 0;
+	case K_LISTEN:
+		set_string(&o->listen, value);
+		return 0;
+	case K_TOKENS:
+		set_string(&o->tokens_file, value);
+		return 0;
+	case K_WEBHOOK_SECRET:
+		set_string(&o->webhook_secret_file, value);
+		return 0;
+	case K_INTERVAL:
+	case K_SELF_HEAL_INTERVAL:
+		if (plumb_duration_parse(&ms, value) < 0 || ms < 100)
+			return plumb_error_set(PLUMB_EINVALID, "%s: '%s' is not a duration of 100ms or more (e.g. 30s, 3m)",
+					       where, value);
+		*(key == K_INTERVAL ? &o->interval_ms : &o->self_heal_interval_ms) = ms;
+		return 0;
+	case K_PRUNE:
+	case K_SELF_HEAL:
+		if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0)
+			return plumb_error_set(PLUMB_EINVALID, "%s: expected true or false, got '%s'", where, value);
+		*(key == K_PRUNE ? &o->prune : &o->self_heal) = value[0] == 't';
+		return 0;
+	case K_APPROVAL:
+		if (!strcmp(value, "auto"))
+			o->approval = PLUMB_APPROVAL_AUTO;
+		else if (!strcmp(value, "prompted"))
+			o->approval = PLUMB_APPROVAL_PROMPTED;
+		else if (!strcmp(value, "manual"))
+			o->approval = PLUMB_APPROVAL_MANUAL;
+		else
+			return plumb_error_set(PLUMB_EINVALID, "%s: approval is auto, prompted or manual, not '%s'", where,
+					       value);
+		return 0;
+	case K_CAPTURE_MAX: {
+		char *end;
+		unsigned long long n = strtoull(value, &end, 10);
+		if (*value < '0' || *value > '9' || *end || !n)
+			return plumb_error_set(PLUMB_EINVALID, "%s: '%s' is not a size in bytes", where, value);
+		o->capture_max = (size_t)n;
+		return 0;
+	}
+	}
+	return 0;
+}
+
+/* The options: defaults, then the config file, then the flags. */
+static int build_options(plumb_daemon_options *out, const serve_args *args)
+{
+	plumb_daemon_options_init(out);
+	if (args->config) {
+		plumb_value values[K_COUNT];
+		plumb_diags diags = PLUMB_DIAGS_INIT;
+		int error = plumb_config_load(values, settings, K_COUNT, args->config, &diags);
+		for (int k = 0; error == 0 && k < K_COUNT; k++) {
+			if (!values[k].present)
+				continue;
+			char *where = plumb_xprintf("%s:%u:%u: %s", args->config, values[k].position.line,
+						    values[k].position.column, settings[k].name);
+			error = apply_setting(out, k, values[k].string, where);
+			free(where);
+		}
+		if (diags.count) {
+			plumb_buf text = PLUMB_BUF_INIT;
+			for (size_t i = 0; i < diags.count; i++)
+				plumb_buf_printf(&text, "%s%s:%u:%u: %s", i ? "; " : "", diags.items[i].file,
+						 diags.items[i].line, diags.items[i].column, diags.items[i].message);
+			plumb_error_set(PLUMB_EINVALID, "%s", text.ptr);
+			plumb_buf_release(&text);
+		}
+		plumb_values_release(values, K_COUNT);
+		plumb_diags_release(&diags);
+		if (error < 0)
+			return error;
+	}
+	for (int k = 0; k < K_COUNT; k++) {
+		if (!args->flag[k])
+			continue;
+		char *where = plumb_xprintf("--%s", settings[k].name);
+		int error = apply_setting(out, k, args->flag[k], where);
+		free(where);
+		if (error < 0)
+			return error;
+	}
+	if (!out->repo)
+		return plumb_error_set(PLUMB_EINVALID, "a repository is required (--repo, or repo: in the config file)");
+	return 0;
+}
+
+static int reload(plumb_daemon_options *out, void *payload)
+{
+	plumb_daemon_options_release(out);
+	return build_options(out, payload);
+}
+
+int plumb_cmd_serve(int argc, char **argv)
+{
+	serve_args args;
+	plumb_daemon_options options;
+	struct option long_options[K_COUNT + 5];
+	int n = 0;
+
+	memset(&args, 0, sizeof(args));
+	for (int k = 0; k < K_COUNT; k++)
+		long_options[n++] = (struct option){ settings[k].name, required_argument, NULL, 1000 + k };
+	long_options[n++] = (struct option){ "config", required_argument, NULL, 'C' };
+	long_options[n++] = (struct option){ "no-prune", no_argument, NULL, 'P' };
+	long_options[n++] = (struct option){ "no-self-heal", no_argument, NULL, 'H' };
+	long_options[n++] = (struct option){ "help", no_argument, NULL, 'h' };
+	memset(&long_options[n], 0, sizeof(long_options[n]));
+
+	optind = 1;
+	opterr = 0;
+	for (int c; (c = getopt_long(argc, argv, ":h", long_options, NULL)) != -1;) {
+		if (c >= 1000)
+			args.flag[c - 1000] = optarg;
+		else if (c == 'C')
+			args.config = optarg;
+		else if (c == 'P')
+			args.flag[K_PRUNE] = "false";
+		else if (c == 'H')
+			args.flag[K_SELF_HEAL] = "false";
+		else if (c == 'h')
+			return plumb_cmd_help(2, (char *[]){ "help", "serve", NULL });
+		else {
+			fprintf(stderr, "plumb serve: %s %s (see 'plumb help serve')\n",
+				c == ':' ? "option needs a value:" : "unknown option", argv[optind - 1]);
+			return PLUMB_EXIT_ERROR;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "plumb serve: unexpected argument '%s'\n", argv[optind]);
+		return PLUMB_EXIT_ERROR;
+	}
+	if (build_options(&options, &args) < 0) {
+		fprintf(stderr, "plumb serve: %s\n", plumb_error_last());
+		plumb_daemon_options_release(&options);
+		return PLUMB_EXIT_ERROR;
+	}
+	int error = plumb_daemon_run(&options, reload, &args);
+	plumb_daemon_options_release(&options);
+	return error < 0 ? PLUMB_EXIT_ERROR : PLUMB_EXIT_OK;
+}

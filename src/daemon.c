@@ -1,0 +1,1050 @@
+#include "util/common.h"
+#include "daemon.h"
+#include "lock.h"
+#include "pipeline.h"
+#include "planfile.h"
+#include "server.h"
+#include "webhook.h"
+#include "util/clock.h"
+#include "util/fs.h"
+#include "util/path.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/inotify.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The loop looks at the store (approvals decided from the command line) at least this often. */
+#define TICK_MS 1000
+/* A manual edit is repaired this long after the last change event, so one edit is one repair. */
+#define DEBOUNCE_MS 300
+/* Watches on directories of managed objects, at most. */
+#define MAX_WATCHES 8192
+/* A webhook secret file is read up to this size. */
+#define MAX_SECRET 4096
+
+typedef struct {
+	/* Shared with the HTTP threads: everything below, under mutex. */
+	pthread_mutex_t mutex;
+	plumb_daemon_options options;
+	char *name;
+	char *branch; /* the tracked branch, for webhooks naming another */
+	char revision_commit[PLUMB_OID_HEXSZ + 1];
+	char synced_commit[PLUMB_OID_HEXSZ + 1];
+	const char *sync_status; /* static: Synced, OutOfSync, Unknown */
+	const char *health;      /* static: Healthy, Degraded, Unknown */
+	char *message;           /* the last problem, "" when none */
+	char *errors;            /* the diagnostics of an invalid revision, "" when none */
+	char *diff;              /* the plan of the last reconcile, as plumb plan prints it */
+	unsigned to_create, to_update, to_delete;
+	int64_t last_sync_at;
+	int64_t last_success_at;
+	char *last_result;
+	char *last_trigger;
+	int64_t pending_approval;
+	/* Triggers, set by any thread, taken by the loop. */
+	int sync_requested;
+	char *requested_by; /* trigger and actor of the request, "api token-name", "webhook github" */
+	char *secret;
+	size_t secret_len;
+	/* Metrics. */
+	unsigned long syncs_succeeded, syncs_failed, fetch_failures, drift_events;
+	double sync_seconds_sum;
+	unsigned long sync_seconds_count;
+	/* The loop's own (no lock needed). */
+	int wake_pipe[2];
+	plumb_source *source;
+	plumb_store *store;
+	int inotify_fd;
+	unsigned backoff_ms;
+	char *destination;
+} daemon_state;
+
+/* --- logs: one logfmt line per event ------------------------------------------------------- */
+
+static void log_value(plumb_buf *line, const char *key, const char *value)
+{
+	int quote = !*value || strpbrk(value, " \t\"=\\\n") != NULL;
+	plumb_buf_printf(line, " %s=", key);
+	if (!quote) {
+		plumb_buf_puts(line, value);
+		return;
+	}
+	plumb_buf_putc(line, '"');
+	for (const char *p = value; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			plumb_buf_putc(line, '\\');
+		plumb_buf_putc(line, *p == '\n' ? ' ' : *p);
+	}
+	plumb_buf_putc(line, '"');
+}
+
+/* log_event(level, msg, key, value, ..., NULL) */
+static void log_event(const char *level, const char *msg, ...)
+{
+	plumb_buf line = PLUMB_BUF_INIT;
+	char when[32];
+	va_list ap;
+
+	plumb_format_time(when, (int64_t)time(NULL));
+	plumb_buf_printf(&line, "time=%s level=%s", when, level);
+	log_value(&line, "msg", msg);
+	va_start(ap, msg);
+	for (;;) {
+		const char *key = va_arg(ap, const char *);
+		if (!key)
+			break;
+		const char *value = va_arg(ap, const char *);
+		log_value(&line, key, value ? value : "");
+	}
+	va_end(ap);
+	plumb_buf_putc(&line, '\n');
+	fputs(line.ptr, stderr);
+	fflush(stderr);
+	plumb_buf_release(&line);
+}
+
+/* --- small helpers ------------------------------------------------------------------------- */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void set_text(char **slot, const char *text)
+{
+	free(*slot);
+	*slot = plumb_xstrdup(text ? text : "");
+}
+
+static void wake(daemon_state *d)
+{
+	char byte = 1;
+	/* A full pipe already holds a wake-up: nothing is lost. */
+	if (write(d->wake_pipe[1], &byte, 1) < 0 && errno != EAGAIN)
+		log_event("error", "cannot wake the loop", "error", strerror(errno), NULL);
+}
+
+static void request_sync(daemon_state *d, const char *trigger, const char *actor)
+{
+	pthread_mutex_lock(&d->mutex);
+	d->sync_requested = 1;
+	free(d->requested_by);
+	d->requested_by = plumb_xprintf("%s %s", trigger, actor ? actor : "");
+	pthread_mutex_unlock(&d->mutex);
+	wake(d);
+}
+
+static int read_secret(daemon_state *d, const char *path)
+{
+	plumb_buf text = PLUMB_BUF_INIT;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return plumb_error_set(PLUMB_ERROR, "cannot read the webhook secret %s: %s", path, strerror(errno));
+	int error = plumb_buf_read_fd(&text, fd, MAX_SECRET);
+	close(fd);
+	if (error < 0)
+		return plumb_error_wrap(error, "webhook secret %s", path);
+	while (text.len && (text.ptr[text.len - 1] == '\n' || text.ptr[text.len - 1] == '\r'))
+		plumb_buf_truncate(&text, text.len - 1);
+	if (!text.len) {
+		plumb_buf_release(&text);
+		return plumb_error_set(PLUMB_EINVALID, "the webhook secret %s is empty", path);
+	}
+	pthread_mutex_lock(&d->mutex);
+	if (d->secret) {
+		OPENSSL_cleanse(d->secret, d->secret_len);
+		free(d->secret);
+	}
+	d->secret_len = text.len;
+	d->secret = plumb_buf_detach(&text, NULL);
+	pthread_mutex_unlock(&d->mutex);
+	return 0;
+}
+
+/* --- inotify: a manual edit under a managed directory wakes the loop ------------------------ */
+
+static void add_watch(int fd, const char *destination, const char *dir, unsigned *count)
+{
+	if (*count >= MAX_WATCHES)
+		return;
+	char *path = *dir ? plumb_xprintf("%s/%s", destination, dir) : plumb_xstrdup(destination);
+	uint32_t mask = IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
+			IN_DELETE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW;
+	if (inotify_add_watch(fd, path, mask) >= 0)
+		(*count)++;
+	free(path);
+}
+
+/*
+ * Watch the directories that hold managed objects (and managed
+ * directories). Made anew after each apply, which also drops the events
+ * plumb's own writes caused.
+ */
+static void watch_managed(daemon_state *d)
+{
+	plumb_inventory inventory = { 0 };
+	unsigned count = 0;
+
+	if (d->inotify_fd >= 0)
+		close(d->inotify_fd);
+	d->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (d->inotify_fd < 0 || plumb_store_inventory_list(&inventory, d->store, d->destination, d->name) < 0)
+		goto done;
+	for (size_t i = 0; i < inventory.count; i++) {
+		char *dir = plumb_path_dirname(inventory.items[i].key);
+		add_watch(d->inotify_fd, d->destination, dir, &count);
+		if (!strcmp(inventory.items[i].kind, "Directory"))
+			add_watch(d->inotify_fd, d->destination, inventory.items[i].key, &count);
+		free(dir);
+	}
+done:
+	plumb_inventory_release(&inventory);
+}
+
+/* --- status -------------------------------------------------------------------------------- */
+
+static void set_status(daemon_state *d, const char *sync_status, const char *health, const char *message)
+{
+	pthread_mutex_lock(&d->mutex);
+	d->sync_status = sync_status;
+	if (health)
+		d->health = health;
+	set_text(&d->message, message);
+	pthread_mutex_unlock(&d->mutex);
+}
+
+static void set_plan_status(daemon_state *d, const plumb_plan *plan)
+{
+	char *text = NULL;
+	size_t size = 0;
+	FILE *out = open_memstream(&text, &size);
+	plumb_plan_print(plan, out, 0);
+	fclose(out);
+	pthread_mutex_lock(&d->mutex);
+	free(d->diff);
+	d->diff = text;
+	d->to_create = plan->to_create;
+	d->to_update = plan->to_update;
+	d->to_delete = plan->to_delete;
+	pthread_mutex_unlock(&d->mutex);
+}
+
+/* --- reconcile ----------------------------------------------------------------------------- */
+
+static unsigned jittered(unsigned interval_ms)
+{
+	unsigned spread = interval_ms / 10, r = 0;
+	if (!spread || getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		return interval_ms;
+	return interval_ms - spread + r % (2 * spread + 1);
+}
+
+static void start_pipeline(plumb_pipeline *p, daemon_state *d, const char *commit, const char *trigger)
+{
+	plumb_pipeline_options options = { 0 };
+	options.repo = d->options.repo;
+	options.revision = d->options.revision;
+	options.path = d->options.path;
+	options.root = d->options.root;
+	options.state = d->options.state;
+	options.operation = "sync";
+	options.trigger = trigger;
+	options.capture_max = d->options.capture_max;
+	plumb_pipeline_init(p, &options);
+	p->quiet = 1;
+	plumb_pipeline_use_source(p, d->source, commit);
+}
+
+/* Apply p's plan under the state lock and record the outcome in the status and the metrics. */
+static int apply_plan(daemon_state *d, plumb_pipeline *p, const char *trigger)
+{
+	char *progress = NULL;
+	size_t size = 0;
+	int64_t started = now_ms();
+	FILE *out = open_memstream(&progress, &size);
+	int error = plumb_pipeline_apply(p, out);
+	fclose(out);
+	double seconds = (double)(now_ms() - started) / 1000.0;
+	char counts[64];
+	snprintf(counts, sizeof(counts), "%u/%u/%u", p->plan.to_create, p->plan.to_update, p->plan.to_delete);
+
+	pthread_mutex_lock(&d->mutex);
+	d->last_sync_at = (int64_t)time(NULL);
+	d->sync_seconds_sum += seconds;
+	d->sync_seconds_count++;
+	set_text(&d->last_trigger, trigger);
+	if (error == 0) {
+		d->syncs_succeeded++;
+		d->last_success_at = d->last_sync_at;
+		memcpy(d->synced_commit, p->commit, sizeof(d->synced_commit));
+		set_text(&d->last_result, "succeeded");
+	} else {
+		d->syncs_failed++;
+		set_text(&d->last_result, "failed");
+	}
+	pthread_mutex_unlock(&d->mutex);
+	if (error == 0) {
+		set_status(d, "Synced", "Healthy", "");
+		log_event("info", "synced", "app", d->name, "commit", p->commit, "trigger", trigger, "create/update/delete",
+			  counts, NULL);
+	} else {
+		set_status(d, "OutOfSync", "Degraded", plumb_error_last());
+		log_event("error", "sync failed", "app", d->name, "commit", p->commit, "trigger", trigger, "error",
+			  plumb_error_last(), NULL);
+	}
+	free(progress);
+	watch_managed(d);
+	return error;
+}
+
+/* Record a plan that waits for approval, unless the same plan already waits. */
+static void ask_approval(daemon_state *d, plumb_pipeline *p)
+{
+	plumb_approval_records pending = { 0 };
+	char summary[128];
+	snprintf(summary, sizeof(summary), "Plan: %u to create, %u to update, %u to delete.", p->plan.to_create,
+		 p->plan.to_update, p->plan.to_delete);
+	if (plumb_store_approval_list(&pending, d->store, d->destination, d->name, 1) == 0 && pending.count &&
+	    pending.items[0].state == PLUMB_APPROVAL_PENDING && !strcmp(pending.items[0].commit, p->commit) &&
+	    !strcmp(pending.items[0].summary, summary)) {
+		pthread_mutex_lock(&d->mutex);
+		d->pending_approval = pending.items[0].id;
+		pthread_mutex_unlock(&d->mutex);
+		plumb_approval_records_release(&pending);
+		return;
+	}
+	plumb_approval_records_release(&pending);
+
+	plumb_approval_record record = { 0 };
+	record.destination = d->destination;
+	record.application = d->name;
+	record.commit = p->commit;
+	record.plan = plumb_planfile_format(&p->plan);
+	record.summary = summary;
+	char *actor = plumb_actor();
+	record.requested_by = actor;
+	if (plumb_store_approval_add(d->store, &record) < 0) {
+		log_event("error", "cannot record the plan for approval", "app", d->name, "error", plumb_error_last(),
+			  NULL);
+	} else {
+		char id[32];
+		snprintf(id, sizeof(id), "%lld", (long long)record.id);
+		pthread_mutex_lock(&d->mutex);
+		d->pending_approval = record.id;
+		pthread_mutex_unlock(&d->mutex);
+		log_event("info", "plan waits for approval", "app", d->name, "commit", p->commit, "approval", id,
+			  "summary", summary, NULL);
+	}
+	free(record.plan);
+	free(actor);
+}
+
+/*
+ * Make the live state follow git: fetch (unless only checking drift),
+ * resolve, load, plan, and act as the policy says.
+ */
+static void reconcile(daemon_state *d, const char *trigger, int fetch)
+{
+	char commit[PLUMB_OID_HEXSZ + 1];
+	plumb_pipeline p;
+	plumb_lock *lock = NULL;
+	int started = 0;
+
+	if (fetch) {
+		if (plumb_source_refresh(d->source) < 0) {
+			unsigned cap = d->options.interval_ms * 4 > 1800000 ? 1800000 : d->options.interval_ms * 4;
+			d->backoff_ms = d->backoff_ms ? d->backoff_ms * 2 : 1000;
+			if (d->backoff_ms > cap)
+				d->backoff_ms = cap < 1000 ? 1000 : cap;
+			pthread_mutex_lock(&d->mutex);
+			d->fetch_failures++;
+			pthread_mutex_unlock(&d->mutex);
+			set_status(d, d->sync_status, NULL, plumb_error_last());
+			char backoff[32];
+			snprintf(backoff, sizeof(backoff), "%ums", d->backoff_ms);
+			log_event("warn", "fetch failed; keeping the last good revision", "app", d->name, "error",
+				  plumb_error_last(), "retry_in", backoff, NULL);
+			return;
+		}
+		d->backoff_ms = 0;
+	}
+	/* A drift check re-applies the commit in force; a fetch looks at what the revision names now. */
+	if (!fetch && *d->synced_commit) {
+		memcpy(commit, d->synced_commit, sizeof(commit));
+	} else if (plumb_source_resolve(commit, d->source, d->options.revision) < 0) {
+		set_status(d, "Unknown", NULL, plumb_error_last());
+		log_event("error", "cannot resolve the revision", "app", d->name, "error", plumb_error_last(), NULL);
+		return;
+	}
+	if (fetch) {
+		pthread_mutex_lock(&d->mutex);
+		memcpy(d->revision_commit, commit, sizeof(commit));
+		pthread_mutex_unlock(&d->mutex);
+	}
+
+	start_pipeline(&p, d, commit, trigger);
+	started = 1;
+	if (plumb_pipeline_load(&p) < 0) {
+		pthread_mutex_lock(&d->mutex);
+		set_text(&d->errors, p.errors.ptr);
+		pthread_mutex_unlock(&d->mutex);
+		set_status(d, "Unknown", NULL, "the revision is invalid; nothing was applied");
+		log_event("error", "invalid revision; keeping the last good one", "app", d->name, "commit", commit,
+			  "errors", p.errors.ptr, NULL);
+		goto done;
+	}
+	pthread_mutex_lock(&d->mutex);
+	set_text(&d->errors, "");
+	pthread_mutex_unlock(&d->mutex);
+	if (plumb_lock_acquire(&lock, p.state_dir, "plumb serve", 0) < 0) {
+		log_event("warn", "state directory busy; trying again soon", "app", d->name, "error", plumb_error_last(),
+			  NULL);
+		goto done;
+	}
+	if (plumb_pipeline_plan(&p) < 0) {
+		set_status(d, "Unknown", "Degraded", p.errors.len ? p.errors.ptr : plumb_error_last());
+		log_event("error", "cannot plan", "app", d->name, "error", plumb_error_last(), NULL);
+		goto done;
+	}
+	if (!d->options.prune)
+		plumb_plan_drop_prunes(&p.plan);
+	set_plan_status(d, &p.plan);
+	if (!plumb_plan_has_changes(&p.plan)) {
+		pthread_mutex_lock(&d->mutex);
+		int first = !*d->synced_commit || strcmp(d->synced_commit, commit) != 0;
+		memcpy(d->synced_commit, commit, sizeof(d->synced_commit));
+		d->pending_approval = 0;
+		pthread_mutex_unlock(&d->mutex);
+		set_status(d, "Synced", "Healthy", "");
+		if (first)
+			log_event("info", "in sync", "app", d->name, "commit", commit, "trigger", trigger, NULL);
+		goto done;
+	}
+	int drift = *d->synced_commit && !strcmp(d->synced_commit, commit);
+	if (drift) {
+		pthread_mutex_lock(&d->mutex);
+		d->drift_events++;
+		pthread_mutex_unlock(&d->mutex);
+		log_event("warn", "drift", "app", d->name, "commit", commit, "self_heal", d->options.self_heal ? "on" : "off",
+			  NULL);
+		if (!d->options.self_heal) {
+			set_status(d, "OutOfSync", NULL, "the live state drifted from git; selfHeal is off");
+			goto done;
+		}
+	}
+	switch (d->options.approval) {
+	case PLUMB_APPROVAL_AUTO:
+		apply_plan(d, &p, drift ? "drift" : trigger);
+		break;
+	case PLUMB_APPROVAL_PROMPTED:
+		set_status(d, "OutOfSync", NULL, "a plan waits for approval");
+		ask_approval(d, &p);
+		break;
+	case PLUMB_APPROVAL_MANUAL:
+		set_status(d, "OutOfSync", NULL, "approval is manual: run plumb sync");
+		break;
+	}
+done:
+	plumb_lock_release(lock);
+	if (started)
+		plumb_pipeline_release(&p);
+}
+
+/* An approved plan is applied exactly, or superseded as stale and asked for again. */
+static void apply_approved(daemon_state *d)
+{
+	plumb_approval_records latest = { 0 };
+	plumb_plan saved;
+	plumb_pipeline p;
+	plumb_lock *lock = NULL;
+	plumb_buf stale = PLUMB_BUF_INIT;
+	char note[64];
+
+	memset(&saved, 0, sizeof(saved));
+	if (plumb_store_approval_list(&latest, d->store, d->destination, d->name, 1) < 0 || !latest.count ||
+	    latest.items[0].state != PLUMB_APPROVAL_APPROVED) {
+		if (latest.count && latest.items[0].state == PLUMB_APPROVAL_REJECTED) {
+			pthread_mutex_lock(&d->mutex);
+			int was_pending = d->pending_approval == latest.items[0].id;
+			d->pending_approval = 0;
+			pthread_mutex_unlock(&d->mutex);
+			if (was_pending) {
+				set_status(d, "OutOfSync", NULL, "the plan was rejected");
+				log_event("info", "plan rejected", "app", d->name, "by", latest.items[0].decided_by, NULL);
+			}
+		}
+		plumb_approval_records_release(&latest);
+		return;
+	}
+	const plumb_approval_record *approval = &latest.items[0];
+	snprintf(note, sizeof(note), "%lld", (long long)approval->id);
+	if (plumb_planfile_parse(&saved, approval->plan, strlen(approval->plan), "the approved plan") < 0) {
+		plumb_store_approval_finish(d->store, approval->id, PLUMB_APPROVAL_SUPERSEDED, plumb_error_last());
+		goto out;
+	}
+	start_pipeline(&p, d, saved.commit, "approval");
+	if (plumb_pipeline_load(&p) < 0 || plumb_lock_acquire(&lock, p.state_dir, "plumb serve", 0) < 0 ||
+	    plumb_pipeline_plan(&p) < 0) {
+		log_event("warn", "cannot apply the approved plan yet", "app", d->name, "approval", note, "error",
+			  plumb_error_last(), NULL);
+		goto release;
+	}
+	if (!d->options.prune)
+		plumb_plan_drop_prunes(&p.plan);
+	if (plumb_planfile_compare(&saved, &p.plan, &stale) > 0) {
+		plumb_store_approval_finish(d->store, approval->id, PLUMB_APPROVAL_SUPERSEDED, "stale: the live state moved");
+		log_event("warn", "approved plan went stale; planning again", "app", d->name, "approval", note, "why",
+			  stale.ptr, NULL);
+		plumb_lock_release(lock);
+		lock = NULL;
+		plumb_pipeline_release(&p);
+		plumb_buf_release(&stale);
+		plumb_plan_release(&saved);
+		plumb_approval_records_release(&latest);
+		reconcile(d, "approval", 0);
+		return;
+	}
+	int error = apply_plan(d, &p, "approval");
+	plumb_store_approval_finish(d->store, approval->id,
+				    error == 0 ? PLUMB_APPROVAL_APPLIED : PLUMB_APPROVAL_SUPERSEDED,
+				    error == 0 ? "applied by plumb serve" : plumb_error_last());
+	pthread_mutex_lock(&d->mutex);
+	d->pending_approval = 0;
+	pthread_mutex_unlock(&d->mutex);
+release:
+	plumb_lock_release(lock);
+	plumb_pipeline_release(&p);
+out:
+	plumb_buf_release(&stale);
+	plumb_plan_release(&saved);
+	plumb_approval_records_release(&latest);
+}
+
+/* --- HTTP API ------------------------------------------------------------------------------ */
+
+static const char *const approval_names[] = { "auto", "prompted", "manual" };
+
+static json_t *time_or_null(int64_t when)
+{
+	char text[32];
+	if (!when)
+		return json_null();
+	plumb_format_time(text, when);
+	return json_string(text);
+}
+
+/* The application as the API shows it; with_detail adds the plan's diff and an invalid revision's errors. */
+static json_t *application_json(daemon_state *d, int with_detail)
+{
+	json_t *o = json_object();
+	pthread_mutex_lock(&d->mutex);
+	json_object_set_new(o, "name", json_string(d->name));
+	json_object_set_new(o, "repo", json_string(plumb_source_name(d->source)));
+	json_object_set_new(o, "revision", json_string(d->options.revision ? d->options.revision : ""));
+	json_object_set_new(o, "path", json_string(d->options.path ? d->options.path : ""));
+	json_object_set_new(o, "destination", json_string(d->destination));
+	json_object_set_new(o, "revision_commit", json_string(d->revision_commit));
+	json_object_set_new(o, "synced_commit", json_string(d->synced_commit));
+	json_object_set_new(o, "sync_status", json_string(d->sync_status));
+	json_object_set_new(o, "health", json_string(d->health));
+	json_object_set_new(o, "message", json_string(d->message));
+	json_object_set_new(o, "last_sync", time_or_null(d->last_sync_at));
+	json_object_set_new(o, "last_result", json_string(d->last_result));
+	json_object_set_new(o, "last_trigger", json_string(d->last_trigger));
+	json_object_set_new(o, "last_success", time_or_null(d->last_success_at));
+	json_object_set_new(o, "pending_approval", d->pending_approval ? json_integer(d->pending_approval) : json_null());
+	json_object_set_new(o, "changes", json_pack("{s:i, s:i, s:i}", "create", (int)d->to_create, "update",
+						      (int)d->to_update, "delete", (int)d->to_delete));
+	json_object_set_new(o, "policy",
+			    json_pack("{s:b, s:b, s:s}", "prune", d->options.prune, "selfHeal", d->options.self_heal,
+				      "approval", approval_names[d->options.approval]));
+	json_object_set_new(o, "drift_events", json_integer((json_int_t)d->drift_events));
+	if (with_detail) {
+		json_object_set_new(o, "errors", json_string(d->errors));
+		json_object_set_new(o, "diff", json_string(d->diff));
+	}
+	pthread_mutex_unlock(&d->mutex);
+	return o;
+}
+
+static void respond(plumb_response *response, unsigned status, json_t *doc)
+{
+	char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	plumb_response_json(response, status, text);
+	free(text);
+	json_decref(doc);
+}
+
+/* The route's {name} must be the application this daemon serves. */
+static int known_application(plumb_response *response, const plumb_request *request, daemon_state *d)
+{
+	if (request->param_count && !strcmp(request->params[0], d->name))
+		return 1;
+	plumb_response_error(response, 404, "no application '%s'", request->param_count ? request->params[0] : "");
+	return 0;
+}
+
+static void handle_healthz(plumb_response *response, const plumb_request *request, void *payload)
+{
+	plumb_response_json(response, 200, "{\"status\":\"ok\"}");
+}
+
+static void handle_applications(plumb_response *response, const plumb_request *request, void *payload)
+{
+	json_t *list = json_array();
+	json_array_append_new(list, application_json(payload, 0));
+	respond(response, 200, json_pack("{s:o}", "applications", list));
+}
+
+static void handle_application(plumb_response *response, const plumb_request *request, void *payload)
+{
+	if (known_application(response, request, payload))
+		respond(response, 200, application_json(payload, 1));
+}
+
+static void handle_sync(plumb_response *response, const plumb_request *request, void *payload)
+{
+	daemon_state *d = payload;
+	if (!known_application(response, request, d))
+		return;
+	request_sync(d, "api", request->token_name);
+	log_event("info", "sync requested", "app", d->name, "trigger", "api", "actor", request->token_name, NULL);
+	plumb_response_json(response, 202, "{\"queued\":true}");
+}
+
+/* Another connection to the store, for a handler thread: SQLite connections are not shared across threads. */
+static plumb_store *open_store(plumb_response *response, daemon_state *d)
+{
+	plumb_store *store = NULL;
+	char *state = d->options.state ? plumb_xstrdup(d->options.state) : plumb_default_state_dir();
+	if (plumb_store_open(&store, state) < 0)
+		plumb_response_error(response, 500, "store: %s", plumb_error_last());
+	free(state);
+	return store;
+}
+
+static void handle_history(plumb_response *response, const plumb_request *request, void *payload)
+{
+	daemon_state *d = payload;
+	plumb_sync_records syncs = { 0 };
+	plumb_store *store;
+	if (!known_application(response, request, d) || !(store = open_store(response, d)))
+		return;
+	if (plumb_store_sync_list(&syncs, store, d->destination, d->name, 100) < 0) {
+		plumb_response_error(response, 500, "store: %s", plumb_error_last());
+	} else {
+		json_t *list = json_array();
+		for (size_t i = 0; i < syncs.count; i++) {
+			const plumb_sync_record *s = &syncs.items[i];
+			json_array_append_new(list, json_pack("{s:I, s:o, s:o, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:s}",
+							      "id", (json_int_t)s->id, "started_at",
+							      time_or_null(s->started_at), "finished_at",
+							      time_or_null(s->finished_at), "operation", s->operation,
+							      "trigger", s->trigger, "actor", s->actor, "commit",
+							      s->commit, "result", plumb_sync_result_name(s->result),
+							      "created", (int)s->created, "updated", (int)s->updated,
+							      "deleted", (int)s->deleted, "error", s->error));
+		}
+		respond(response, 200, json_pack("{s:o}", "syncs", list));
+	}
+	plumb_sync_records_release(&syncs);
+	plumb_store_free(store);
+}
+
+/* Approve or reject: exactly the pending plan, named by its id when the body gives one. */
+static void decide(plumb_response *response, const plumb_request *request, daemon_state *d, int approve)
+{
+	json_error_t json_error;
+	json_t *body = request->body_len ? json_loadb(request->body, request->body_len, 0, &json_error) : NULL;
+	plumb_store *store = NULL;
+	int64_t wanted = 0;
+
+	if (!known_application(response, request, d))
+		goto done;
+	if (request->body_len && !json_is_object(body)) {
+		plumb_response_error(response, 400, "the body must be a JSON object such as {\"id\": 12}");
+		goto done;
+	}
+	json_t *id = json_object_get(body, "id");
+	if (id && !json_is_integer(id)) {
+		plumb_response_error(response, 400, "id must be a number");
+		goto done;
+	}
+	wanted = id ? (int64_t)json_integer_value(id) : 0;
+	pthread_mutex_lock(&d->mutex);
+	int64_t pending = d->pending_approval;
+	pthread_mutex_unlock(&d->mutex);
+	if (!pending) {
+		plumb_response_error(response, 409, "no plan of '%s' waits for approval", d->name);
+		goto done;
+	}
+	if (wanted && wanted != pending) {
+		plumb_response_error(response, 409, "plan %lld is not the one that waits (%lld is)", (long long)wanted,
+				     (long long)pending);
+		goto done;
+	}
+	if (!(store = open_store(response, d)))
+		goto done;
+	json_t *note = json_object_get(body, "note");
+	if (plumb_store_approval_decide(store, pending, approve, request->token_name,
+					json_is_string(note) ? json_string_value(note) : "") < 0) {
+		plumb_response_error(response, 409, "%s", plumb_error_last());
+		goto done;
+	}
+	log_event("info", approve ? "plan approved" : "plan rejected", "app", d->name, "by", request->token_name, NULL);
+	wake(d);
+	respond(response, 200, json_pack("{s:I, s:s}", "id", (json_int_t)pending, "state", approve ? "approved" : "rejected"));
+done:
+	plumb_store_free(store);
+	json_decref(body);
+}
+
+static void handle_approve(plumb_response *response, const plumb_request *request, void *payload)
+{
+	decide(response, request, payload, 1);
+}
+
+static void handle_reject(plumb_response *response, const plumb_request *request, void *payload)
+{
+	decide(response, request, payload, 0);
+}
+
+static void handle_audit_verify(plumb_response *response, const plumb_request *request, void *payload)
+{
+	plumb_audit_verification verification = { 0 };
+	plumb_store *store = open_store(response, payload);
+	if (!store)
+		return;
+	if (plumb_store_audit_verify(&verification, store) < 0)
+		plumb_response_error(response, 500, "store: %s", plumb_error_last());
+	else
+		respond(response, 200,
+			json_pack("{s:b, s:I, s:I, s:s}", "intact", verification.first_bad_id == 0, "entries",
+				  (json_int_t)verification.entries, "first_bad_id", (json_int_t)verification.first_bad_id,
+				  "problem", verification.problem ? verification.problem : ""));
+	plumb_audit_verification_release(&verification);
+	plumb_store_free(store);
+}
+
+static void handle_webhook(plumb_response *response, const plumb_request *request, void *payload)
+{
+	daemon_state *d = payload;
+	int kind = request->param_count ? plumb_webhook_kind_from_name(request->params[0]) : -1;
+	if (kind < 0) {
+		plumb_response_error(response, 404, "no webhook '%s' (github, gitea, gitlab, generic)",
+				     request->param_count ? request->params[0] : "");
+		return;
+	}
+	const char *proof = plumb_server_header(request, plumb_webhook_header((plumb_webhook_kind)kind));
+	pthread_mutex_lock(&d->mutex);
+	int valid = d->secret && plumb_webhook_verify((plumb_webhook_kind)kind, d->secret, d->secret_len, proof,
+						     request->body, request->body_len);
+	pthread_mutex_unlock(&d->mutex);
+	if (!valid) {
+		log_event("warn", "webhook refused: bad or missing signature", "kind", request->params[0], NULL);
+		plumb_response_error(response, 401, "the signature does not match");
+		return;
+	}
+	char *branch = plumb_webhook_pushed_branch(request->body, request->body_len);
+	if (branch && d->branch && strcmp(branch, d->branch) != 0) {
+		plumb_response_json(response, 202, "{\"queued\":false,\"reason\":\"another branch\"}");
+	} else {
+		request_sync(d, "webhook", request->params[0]);
+		plumb_response_json(response, 202, "{\"queued\":true}");
+	}
+	free(branch);
+}
+
+static void metric(plumb_buf *out, const char *name, const char *type, const char *help)
+{
+	plumb_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void handle_metrics(plumb_response *response, const plumb_request *request, void *payload)
+{
+	daemon_state *d = payload;
+	plumb_buf *out = &response->body;
+	pthread_mutex_lock(&d->mutex);
+	metric(out, "plumb_syncs_total", "counter", "Syncs that applied changes, by result.");
+	plumb_buf_printf(out, "plumb_syncs_total{application=\"%s\",result=\"succeeded\"} %lu\n", d->name,
+			 d->syncs_succeeded);
+	plumb_buf_printf(out, "plumb_syncs_total{application=\"%s\",result=\"failed\"} %lu\n", d->name, d->syncs_failed);
+	metric(out, "plumb_sync_failures_total", "counter", "Syncs that failed.");
+	plumb_buf_printf(out, "plumb_sync_failures_total{application=\"%s\"} %lu\n", d->name, d->syncs_failed);
+	metric(out, "plumb_fetch_failures_total", "counter", "Fetches of the repository that failed.");
+	plumb_buf_printf(out, "plumb_fetch_failures_total{application=\"%s\"} %lu\n", d->name, d->fetch_failures);
+	metric(out, "plumb_drift_events_total", "counter", "Times the live state was found drifted from git.");
+	plumb_buf_printf(out, "plumb_drift_events_total{application=\"%s\"} %lu\n", d->name, d->drift_events);
+	metric(out, "plumb_sync_duration_seconds", "summary", "Time spent applying syncs.");
+	plumb_buf_printf(out, "plumb_sync_duration_seconds_sum{application=\"%s\"} %.6f\n", d->name, d->sync_seconds_sum);
+	plumb_buf_printf(out, "plumb_sync_duration_seconds_count{application=\"%s\"} %lu\n", d->name,
+			 d->sync_seconds_count);
+	metric(out, "plumb_last_successful_sync_timestamp_seconds", "gauge", "When the last sync succeeded.");
+	plumb_buf_printf(out, "plumb_last_successful_sync_timestamp_seconds{application=\"%s\"} %lld\n", d->name,
+			 (long long)d->last_success_at);
+	metric(out, "plumb_application_synced", "gauge", "1 when the application is Synced.");
+	plumb_buf_printf(out, "plumb_application_synced{application=\"%s\"} %d\n", d->name,
+			 !strcmp(d->sync_status, "Synced"));
+	pthread_mutex_unlock(&d->mutex);
+	response->status = 200;
+	response->content_type = "text/plain; version=0.0.4";
+}
+
+/* --- the loop ------------------------------------------------------------------------------ */
+
+static int take_request(daemon_state *d, char **trigger_out)
+{
+	pthread_mutex_lock(&d->mutex);
+	int requested = d->sync_requested;
+	d->sync_requested = 0;
+	*trigger_out = d->requested_by;
+	d->requested_by = NULL;
+	pthread_mutex_unlock(&d->mutex);
+	return requested;
+}
+
+static void drain(int fd)
+{
+	char buffer[4096];
+	while (read(fd, buffer, sizeof(buffer)) > 0)
+		;
+}
+
+void plumb_daemon_options_init(plumb_daemon_options *options)
+{
+	memset(options, 0, sizeof(*options));
+	options->interval_ms = 180000;
+	options->self_heal_interval_ms = 60000;
+	options->prune = 1;
+	options->self_heal = 1;
+	options->approval = PLUMB_APPROVAL_AUTO;
+}
+
+void plumb_daemon_options_release(plumb_daemon_options *options)
+{
+	free(options->repo);
+	free(options->revision);
+	free(options->path);
+	free(options->root);
+	free(options->state);
+	free(options->listen);
+	free(options->tokens_file);
+	free(options->webhook_secret_file);
+	memset(options, 0, sizeof(*options));
+}
+
+static char *xstrdup_or_null(const char *s)
+{
+	return s ? plumb_xstrdup(s) : NULL;
+}
+
+static void copy_options(plumb_daemon_options *to, const plumb_daemon_options *from)
+{
+	*to = *from;
+	to->repo = xstrdup_or_null(from->repo);
+	to->revision = xstrdup_or_null(from->revision);
+	to->path = xstrdup_or_null(from->path);
+	to->root = xstrdup_or_null(from->root);
+	to->state = xstrdup_or_null(from->state);
+	to->listen = xstrdup_or_null(from->listen);
+	to->tokens_file = xstrdup_or_null(from->tokens_file);
+	to->webhook_secret_file = xstrdup_or_null(from->webhook_secret_file);
+}
+
+static const plumb_route *routes(daemon_state *d, size_t *count)
+{
+	static plumb_route table[11];
+	const plumb_route list[] = {
+		{ "GET", "/healthz", PLUMB_ROLE_NONE, handle_healthz, d },
+		{ "GET", "/metrics", PLUMB_ROLE_NONE, handle_metrics, d },
+		{ "POST", "/api/v1/webhooks/{kind}", PLUMB_ROLE_NONE, handle_webhook, d },
+		{ "GET", "/api/v1/applications", PLUMB_ROLE_VIEWER, handle_applications, d },
+		{ "GET", "/api/v1/applications/{name}", PLUMB_ROLE_VIEWER, handle_application, d },
+		{ "GET", "/api/v1/applications/{name}/history", PLUMB_ROLE_VIEWER, handle_history, d },
+		{ "POST", "/api/v1/applications/{name}/sync", PLUMB_ROLE_OPERATOR, handle_sync, d },
+		{ "POST", "/api/v1/applications/{name}/approve", PLUMB_ROLE_OPERATOR, handle_approve, d },
+		{ "POST", "/api/v1/applications/{name}/reject", PLUMB_ROLE_OPERATOR, handle_reject, d },
+		{ "GET", "/api/v1/audit/verify", PLUMB_ROLE_VIEWER, handle_audit_verify, d },
+	};
+	memcpy(table, list, sizeof(list));
+	*count = PLUMB_ARRAY_SIZE(list);
+	return table;
+}
+
+/* Read SIGHUP's new options: policy, intervals, tokens, the webhook secret. Where they point stays. */
+static void reload_options(daemon_state *d, plumb_server *server, plumb_daemon_reload reload, void *payload)
+{
+	plumb_daemon_options fresh;
+	plumb_daemon_options_init(&fresh);
+	if (!reload || reload(&fresh, payload) < 0) {
+		log_event("error", "reload failed; keeping the configuration", "error", plumb_error_last(), NULL);
+		plumb_daemon_options_release(&fresh);
+		return;
+	}
+	pthread_mutex_lock(&d->mutex);
+	d->options.interval_ms = fresh.interval_ms;
+	d->options.self_heal_interval_ms = fresh.self_heal_interval_ms;
+	d->options.prune = fresh.prune;
+	d->options.self_heal = fresh.self_heal;
+	d->options.approval = fresh.approval;
+	d->options.capture_max = fresh.capture_max;
+	pthread_mutex_unlock(&d->mutex);
+	if (plumb_server_reload_tokens(server) < 0)
+		log_event("error", "cannot reload the tokens", "error", plumb_error_last(), NULL);
+	if (fresh.webhook_secret_file && read_secret(d, fresh.webhook_secret_file) < 0)
+		log_event("error", "cannot reload the webhook secret", "error", plumb_error_last(), NULL);
+	log_event("info", "configuration reloaded", NULL);
+	plumb_daemon_options_release(&fresh);
+}
+
+int plumb_daemon_run(const plumb_daemon_options *options, plumb_daemon_reload reload, void *payload)
+{
+	daemon_state state, *d = &state;
+	plumb_server *server = NULL;
+	sigset_t signals;
+	int signal_fd = -1, error = 0;
+	size_t route_count;
+
+	memset(d, 0, sizeof(*d));
+	pthread_mutex_init(&d->mutex, NULL);
+	copy_options(&d->options, options);
+	d->sync_status = "Unknown";
+	d->health = "Unknown";
+	d->message = plumb_xstrdup("");
+	d->errors = plumb_xstrdup("");
+	d->diff = plumb_xstrdup("");
+	d->last_result = plumb_xstrdup("");
+	d->last_trigger = plumb_xstrdup("");
+	d->inotify_fd = -1;
+	d->wake_pipe[0] = d->wake_pipe[1] = -1;
+	d->destination = plumb_destination_path(d->options.root);
+	d->name = plumb_xstrdup("");
+
+	/* Signals arrive through a descriptor, so a sync in flight is never interrupted. */
+	sigemptyset(&signals);
+	sigaddset(&signals, SIGTERM);
+	sigaddset(&signals, SIGINT);
+	sigaddset(&signals, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &signals, NULL);
+	signal_fd = signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (signal_fd < 0 || pipe2(d->wake_pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
+		error = plumb_error_set(PLUMB_ERROR, "cannot set up signals: %s", strerror(errno));
+		goto done;
+	}
+	char *state_dir = d->options.state ? plumb_xstrdup(d->options.state) : plumb_default_state_dir();
+	error = plumb_store_open(&d->store, state_dir);
+	if (error == 0)
+		error = plumb_source_open_cached(&d->source, d->options.repo, state_dir);
+	free(state_dir);
+	if (error < 0)
+		goto done;
+	/* The implicit application is named after its path, or its repository for the top. */
+	free(d->name);
+	d->name = plumb_application_name(plumb_source_name(d->source), d->options.path);
+	if (plumb_source_branch(&d->branch, d->source, d->options.revision) < 0)
+		d->branch = NULL; /* a tag or a commit: every push may move nothing, but a poll still looks */
+	if (d->options.webhook_secret_file && (error = read_secret(d, d->options.webhook_secret_file)) < 0)
+		goto done;
+	const plumb_route *table = routes(d, &route_count);
+	if ((error = plumb_server_start(&server, d->options.listen ? d->options.listen : "127.0.0.1:8080",
+					d->options.tokens_file, table, route_count)) < 0)
+		goto done;
+	{
+		char port[16];
+		snprintf(port, sizeof(port), "%u", plumb_server_port(server));
+		log_event("info", "serving", "app", d->name, "repo", plumb_source_name(d->source), "destination",
+			  d->destination, "port", port, NULL);
+	}
+	watch_managed(d);
+
+	int64_t next_poll = now_ms(), next_heal = now_ms() + d->options.self_heal_interval_ms;
+	for (;;) {
+		int64_t now = now_ms();
+		int64_t due = next_poll < next_heal ? next_poll : next_heal;
+		int timeout = due <= now ? 0 : (int)(due - now > TICK_MS ? TICK_MS : due - now);
+		struct pollfd fds[3] = { { signal_fd, POLLIN, 0 }, { d->wake_pipe[0], POLLIN, 0 }, { d->inotify_fd, POLLIN, 0 } };
+		poll(fds, d->inotify_fd >= 0 ? 3 : 2, timeout);
+
+		struct signalfd_siginfo info;
+		int stop = 0;
+		while (read(signal_fd, &info, sizeof(info)) == (ssize_t)sizeof(info)) {
+			if (info.ssi_signo == SIGHUP)
+				reload_options(d, server, reload, payload);
+			else
+				stop = 1;
+		}
+		if (stop) {
+			log_event("info", "stopping", "app", d->name, NULL);
+			break;
+		}
+		drain(d->wake_pipe[0]);
+		if (d->inotify_fd >= 0 && (fds[2].revents & POLLIN)) {
+			/* Look soon: to repair with selfHeal, to report without. */
+			drain(d->inotify_fd);
+			next_heal = now_ms() + DEBOUNCE_MS;
+		}
+		char *requested = NULL;
+		now = now_ms();
+		if (take_request(d, &requested)) {
+			char trigger[32];
+			snprintf(trigger, sizeof(trigger), "%s", requested ? requested : "api");
+			*strchrnul(trigger, ' ') = '\0';
+			reconcile(d, trigger, 1);
+			next_poll = now_ms() + (d->backoff_ms ? d->backoff_ms : jittered(d->options.interval_ms));
+		} else if (now >= next_poll) {
+			reconcile(d, "poll", 1);
+			next_poll = now_ms() + (d->backoff_ms ? d->backoff_ms : jittered(d->options.interval_ms));
+		} else if (now >= next_heal) {
+			reconcile(d, "drift", 0);
+			next_heal = now_ms() + d->options.self_heal_interval_ms;
+		}
+		free(requested);
+		if (d->options.approval == PLUMB_APPROVAL_PROMPTED)
+			apply_approved(d);
+	}
+done:
+	if (error < 0)
+		log_event("error", "cannot start", "error", plumb_error_last(), NULL);
+	plumb_server_stop(server);
+	if (signal_fd >= 0)
+		close(signal_fd);
+	if (d->wake_pipe[0] >= 0) {
+		close(d->wake_pipe[0]);
+		close(d->wake_pipe[1]);
+	}
+	if (d->inotify_fd >= 0)
+		close(d->inotify_fd);
+	plumb_source_free(d->source);
+	plumb_store_free(d->store);
+	if (d->secret) {
+		OPENSSL_cleanse(d->secret, d->secret_len);
+		free(d->secret);
+	}
+	free(d->name);
+	free(d->branch);
+	free(d->message);
+	free(d->errors);
+	free(d->diff);
+	free(d->last_result);
+	free(d->last_trigger);
+	free(d->requested_by);
+	free(d->destination);
+	plumb_daemon_options_release(&d->options);
+	pthread_mutex_destroy(&d->mutex);
+	return error;
+}

@@ -1,0 +1,67 @@
+/*
+ * daemon.h - plumb serve: the reconciler.
+ *
+ * One application (the path's implicit application) is kept in sync with
+ * its repository, without anyone at a keyboard:
+ *
+ *   triggers  the poll timer (interval, jittered by up to a tenth), push
+ *             webhooks (verified, coalesced: a burst yields one fetch and
+ *             at most one more sync), the API, and drift (a periodic check
+ *             and inotify on the directories of managed objects);
+ *   policy    prune (delete what git no longer declares), selfHeal (repair
+ *             drift; without it drift is only reported), approval: auto
+ *             applies, prompted stores the plan and waits for plumb approve
+ *             (CLI or API), manual only plans;
+ *   failure   git unreachable: the last good revision stays, fetches back
+ *             off exponentially (capped), the error shows in status; an
+ *             invalid revision: its errors show with positions and nothing
+ *             is applied.
+ *
+ * It serves the JSON API under /api/v1, /healthz and Prometheus /metrics
+ * (server.h), logs one logfmt line per event to stderr, finishes the sync
+ * in flight on SIGTERM or SIGINT and exits, and reloads on SIGHUP.
+ */
+#ifndef PLUMB_DAEMON_H
+#define PLUMB_DAEMON_H
+
+#include <stddef.h>
+
+#include "util/common.h"
+
+typedef enum {
+	PLUMB_APPROVAL_AUTO,
+	PLUMB_APPROVAL_PROMPTED,
+	PLUMB_APPROVAL_MANUAL,
+} plumb_approval_mode;
+
+typedef struct {
+	char *repo;
+	char *revision; /* NULL: the default branch */
+	char *path;
+	char *root;
+	char *state;
+	char *listen;              /* default "127.0.0.1:8080" */
+	unsigned interval_ms;      /* poll; default 3 minutes */
+	unsigned self_heal_interval_ms; /* periodic drift check; default 1 minute */
+	char *tokens_file;         /* NULL: every API call that needs a role is refused */
+	char *webhook_secret_file; /* NULL: webhooks are refused */
+	int prune;
+	int self_heal;
+	plumb_approval_mode approval;
+	size_t capture_max;
+} plumb_daemon_options;
+
+/* Fill in the defaults (strings NULL, prune and selfHeal on, approval auto). */
+void plumb_daemon_options_init(plumb_daemon_options *options);
+void plumb_daemon_options_release(plumb_daemon_options *options);
+
+/*
+ * Called on SIGHUP to read the options again (the config file); on error
+ * the daemon keeps the options it has and logs why.
+ */
+typedef int (*plumb_daemon_reload)(plumb_daemon_options *out, void *payload);
+
+/* Run until SIGTERM or SIGINT. Returns 0 after a clean stop, or an error that kept it from starting. */
+int plumb_daemon_run(const plumb_daemon_options *options, plumb_daemon_reload reload, void *payload);
+
+#endif

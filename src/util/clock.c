@@ -1,0 +1,11 @@
+#include "util/common.h"
+#include "util/clock.h"
+
+#include <time.h>
+
+void plumb_format_time(char out[32], int64_t when)
+{
+	time_t t = (time_t)when;
+	struct tm tm;
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+}
