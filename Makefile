@@ -84,6 +84,8 @@ test: test-deps
 install: build/plumb
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 build/plumb $(DESTDIR)$(PREFIX)/bin/plumb
+	install -d $(DESTDIR)$(PREFIX)/share/doc/plumb
+	install -m 0644 README.md docs/*.md contrib/plumb.service $(DESTDIR)$(PREFIX)/share/doc/plumb/
 
 format:
 	clang-format -i $(SOURCES) $(wildcard src/*.h src/*/*.h src/*/*/*.h) $(UNIT_SOURCES)
