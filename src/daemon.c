@@ -7,6 +7,7 @@
 #include "webhook.h"
 #include "util/clock.h"
 #include "util/fs.h"
+#include "util/json.h"
 #include "util/path.h"
 
 #include <errno.h>
@@ -539,15 +540,6 @@ out:
 
 static const char *const approval_names[] = { "auto", "prompted", "manual" };
 
-static json_t *time_or_null(int64_t when)
-{
-	char text[32];
-	if (!when)
-		return json_null();
-	plumb_format_time(text, when);
-	return json_string(text);
-}
-
 /* The application as the API shows it; with_detail adds the plan's diff and an invalid revision's errors. */
 static json_t *application_json(daemon_state *d, int with_detail)
 {
@@ -563,10 +555,10 @@ static json_t *application_json(daemon_state *d, int with_detail)
 	json_object_set_new(o, "sync_status", json_string(d->sync_status));
 	json_object_set_new(o, "health", json_string(d->health));
 	json_object_set_new(o, "message", json_string(d->message));
-	json_object_set_new(o, "last_sync", time_or_null(d->last_sync_at));
+	json_object_set_new(o, "last_sync", plumb_json_time(d->last_sync_at));
 	json_object_set_new(o, "last_result", json_string(d->last_result));
 	json_object_set_new(o, "last_trigger", json_string(d->last_trigger));
-	json_object_set_new(o, "last_success", time_or_null(d->last_success_at));
+	json_object_set_new(o, "last_success", plumb_json_time(d->last_success_at));
 	json_object_set_new(o, "pending_approval", d->pending_approval ? json_integer(d->pending_approval) : json_null());
 	json_object_set_new(o, "changes", json_pack("{s:i, s:i, s:i}", "create", (int)d->to_create, "update",
 						      (int)d->to_update, "delete", (int)d->to_delete));
@@ -653,8 +645,8 @@ static void handle_history(plumb_response *response, const plumb_request *reques
 			const plumb_sync_record *s = &syncs.items[i];
 			json_array_append_new(list, json_pack("{s:I, s:o, s:o, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:s}",
 							      "id", (json_int_t)s->id, "started_at",
-							      time_or_null(s->started_at), "finished_at",
-							      time_or_null(s->finished_at), "operation", s->operation,
+							      plumb_json_time(s->started_at), "finished_at",
+							      plumb_json_time(s->finished_at), "operation", s->operation,
 							      "trigger", s->trigger, "actor", s->actor, "commit",
 							      s->commit, "result", plumb_sync_result_name(s->result),
 							      "created", (int)s->created, "updated", (int)s->updated,

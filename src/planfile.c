@@ -3,7 +3,7 @@
 #include "util/fs.h"
 #include "util/hash.h"
 #include "util/path.h"
-#include "util/utf8.h"
+#include "util/json.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,18 +20,6 @@ static int is_recorded(const plumb_action *action)
 	return action->type != PLUMB_ACTION_NONE || action->forget;
 }
 
-/* Diffs show content, which may be in any encoding; JSON carries UTF-8 only. */
-static json_t *display_text(const char *text, size_t len)
-{
-	if (plumb_utf8_valid(text, len))
-		return json_stringn(text, len);
-	plumb_buf repaired = PLUMB_BUF_INIT;
-	plumb_utf8_repair(&repaired, text, len);
-	json_t *value = json_stringn(repaired.ptr, repaired.len);
-	plumb_buf_release(&repaired);
-	return value;
-}
-
 static json_t *action_to_json(const plumb_action *a)
 {
 	json_t *o = json_object();
@@ -41,14 +29,14 @@ static json_t *action_to_json(const plumb_action *a)
 	json_object_set_new(o, "key", json_string(a->key));
 	json_object_set_new(o, "path", json_string(a->display));
 	json_object_set_new(o, "resource", json_string(a->resource));
-	json_object_set_new(o, "reason", display_text(a->change.reason ? a->change.reason : "",
+	json_object_set_new(o, "reason", plumb_json_text(a->change.reason ? a->change.reason : "",
 						       a->change.reason ? strlen(a->change.reason) : 0));
 	json_object_set_new(o, "observed", json_string(a->fingerprint ? a->fingerprint : ""));
 	json_object_set_new(o, "created", json_boolean(a->created));
 	json_object_set_new(o, "in_inventory", json_boolean(a->in_inventory));
 	json_object_set_new(o, "forget", json_boolean(a->forget));
 	json_object_set_new(o, "sensitive", json_boolean(a->sensitive));
-	json_object_set_new(o, "diff", display_text(a->change.diff.ptr, a->change.diff.len));
+	json_object_set_new(o, "diff", plumb_json_text(a->change.diff.ptr, a->change.diff.len));
 	return o;
 }
 

@@ -1086,15 +1086,21 @@ static int64_t sql_limit(unsigned limit)
 	return limit ? (int64_t)limit : -1;
 }
 
-int plumb_store_sync_list(plumb_sync_records *out, plumb_store *store, const char *destination,
-			  const char *application, unsigned limit)
+/*
+ * The rows of a table filtered by destination and application (NULL: any),
+ * newest first, at most limit, appended to a caller's array of item_size
+ * records (*items, *count, *capacity) with read; on failure the array is
+ * as it was given, released with release.
+ */
+typedef int (*row_reader)(void *item, plumb_store *store, sqlite3_stmt *stmt);
+typedef void (*row_release)(void *item);
+
+static int list_rows(void **items, size_t *count, size_t *capacity, size_t item_size, plumb_store *store,
+		     const char *sql, const char *what, const char *destination, const char *application,
+		     unsigned limit, row_reader read, row_release release)
 {
-	static const char sql[] = "SELECT " SYNC_COLUMNS " FROM syncs"
-				  " WHERE (?1 IS NULL OR destination = ?1) AND (?2 IS NULL OR application = ?2)"
-				  " ORDER BY id DESC LIMIT ?3";
-	static const char what[] = "listing the syncs";
 	sqlite3_stmt *stmt = NULL;
-	size_t first = out->count;
+	size_t first = *count;
 	int error;
 	int rc;
 
@@ -1104,21 +1110,47 @@ int plumb_store_sync_list(plumb_sync_records *out, plumb_store *store, const cha
 	    (error = bind_int64(store, stmt, 3, sql_limit(limit), what)) < 0)
 		goto done;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		PLUMB_GROW(out->items, out->count, out->capacity);
-		if ((error = read_sync(&out->items[out->count], store, stmt)) < 0)
+		if (*count >= *capacity) {
+			*capacity = *capacity ? *capacity * 2 : 8;
+			*items = plumb_xrealloc(*items, *capacity * item_size);
+		}
+		if ((error = read((char *)*items + *count * item_size, store, stmt)) < 0)
 			goto done;
-		out->count++;
+		(*count)++;
 	}
 	if (rc != SQLITE_DONE)
 		error = sqlite_error(store, rc, what);
 
 done:
 	sqlite3_finalize(stmt);
-	/* On failure out is as the caller gave it, not half-appended. */
 	if (error < 0) {
-		while (out->count > first)
-			plumb_sync_record_release(&out->items[--out->count]);
+		while (*count > first)
+			release((char *)*items + --(*count) * item_size);
 	}
+	return error;
+}
+
+static int read_sync_row(void *item, plumb_store *store, sqlite3_stmt *stmt)
+{
+	return read_sync(item, store, stmt);
+}
+
+static void release_sync_row(void *item)
+{
+	plumb_sync_record_release(item);
+}
+
+int plumb_store_sync_list(plumb_sync_records *out, plumb_store *store, const char *destination,
+			  const char *application, unsigned limit)
+{
+	static const char sql[] = "SELECT " SYNC_COLUMNS " FROM syncs"
+				  " WHERE (?1 IS NULL OR destination = ?1) AND (?2 IS NULL OR application = ?2)"
+				  " ORDER BY id DESC LIMIT ?3";
+	/* Through a void pointer of its own: a plumb_X_record ** is not a void **. */
+	void *items = out->items;
+	int error = list_rows(&items, &out->count, &out->capacity, sizeof(*out->items), store, sql,
+			 "listing the syncs", destination, application, limit, read_sync_row, release_sync_row);
+	out->items = items;
 	return error;
 }
 
@@ -1413,36 +1445,29 @@ done:
 	return error;
 }
 
+static int read_drift_row(void *item, plumb_store *store, sqlite3_stmt *stmt)
+{
+	read_drift(item, stmt);
+	return 0;
+}
+
+static void release_drift_row(void *item)
+{
+	plumb_drift_record_release(item);
+}
+
 int plumb_store_drift_list(plumb_drift_records *out, plumb_store *store, const char *destination,
 			   const char *application, unsigned limit)
 {
 	static const char sql[] = "SELECT " DRIFT_COLUMNS " FROM drift"
 				  " WHERE (?1 IS NULL OR destination = ?1) AND (?2 IS NULL OR application = ?2)"
 				  " ORDER BY id DESC LIMIT ?3";
-	static const char what[] = "listing the drift events";
-	sqlite3_stmt *stmt = NULL;
-	size_t first = out->count;
-	int error;
-	int rc;
-
-	if ((error = prepare(&stmt, store, sql, what)) < 0 ||
-	    (error = bind_filter(store, stmt, 1, destination, what)) < 0 ||
-	    (error = bind_filter(store, stmt, 2, application, what)) < 0 ||
-	    (error = bind_int64(store, stmt, 3, sql_limit(limit), what)) < 0)
-		goto done;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		PLUMB_GROW(out->items, out->count, out->capacity);
-		read_drift(&out->items[out->count++], stmt);
-	}
-	if (rc != SQLITE_DONE)
-		error = sqlite_error(store, rc, what);
-
-done:
-	sqlite3_finalize(stmt);
-	if (error < 0) {
-		while (out->count > first)
-			plumb_drift_record_release(&out->items[--out->count]);
-	}
+	/* Through a void pointer of its own: a plumb_X_record ** is not a void **. */
+	void *items = out->items;
+	int error = list_rows(&items, &out->count, &out->capacity, sizeof(*out->items), store, sql,
+			 "listing the drift events", destination, application, limit, read_drift_row,
+			 release_drift_row);
+	out->items = items;
 	return error;
 }
 
@@ -1809,39 +1834,28 @@ done:
 	return error;
 }
 
+static int read_approval_row(void *item, plumb_store *store, sqlite3_stmt *stmt)
+{
+	return read_approval(item, store, stmt);
+}
+
+static void release_approval_row(void *item)
+{
+	plumb_approval_record_release(item);
+}
+
 int plumb_store_approval_list(plumb_approval_records *out, plumb_store *store, const char *destination,
 			      const char *application, unsigned limit)
 {
 	static const char sql[] = "SELECT " APPROVAL_COLUMNS " FROM approvals"
 				  " WHERE (?1 IS NULL OR destination = ?1) AND (?2 IS NULL OR application = ?2)"
 				  " ORDER BY id DESC LIMIT ?3";
-	static const char what[] = "listing the plans awaiting approval";
-	sqlite3_stmt *stmt = NULL;
-	size_t first = out->count;
-	int error;
-	int rc;
-
-	if ((error = prepare(&stmt, store, sql, what)) < 0 ||
-	    (error = bind_filter(store, stmt, 1, destination, what)) < 0 ||
-	    (error = bind_filter(store, stmt, 2, application, what)) < 0 ||
-	    (error = bind_int64(store, stmt, 3, sql_limit(limit), what)) < 0)
-		goto done;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		PLUMB_GROW(out->items, out->count, out->capacity);
-		if ((error = read_approval(&out->items[out->count], store, stmt)) < 0)
-			goto done;
-		out->count++;
-	}
-	if (rc != SQLITE_DONE)
-		error = sqlite_error(store, rc, what);
-
-done:
-	sqlite3_finalize(stmt);
-	/* On failure out is as the caller gave it, not half-appended. */
-	if (error < 0) {
-		while (out->count > first)
-			plumb_approval_record_release(&out->items[--out->count]);
-	}
+	/* Through a void pointer of its own: a plumb_X_record ** is not a void **. */
+	void *items = out->items;
+	int error = list_rows(&items, &out->count, &out->capacity, sizeof(*out->items), store, sql,
+			 "listing the plans awaiting approval", destination, application, limit, read_approval_row,
+			 release_approval_row);
+	out->items = items;
 	return error;
 }
 

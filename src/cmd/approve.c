@@ -1,6 +1,6 @@
 #include "util/common.h"
 #include "cmd/cmd.h"
-#include "util/utf8.h"
+#include "util/json.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -9,53 +9,22 @@
 /* How many characters of a commit id the list shows, as git's short ids. */
 #define SHORT_COMMIT 7
 
-/* What a table cell shows for a value: "-" for none, since a blank cell reads as a misaligned column. */
-static const char *cell(const char *value)
-{
-	return value && *value ? value : "-";
-}
-
-static json_t *time_json(int64_t when)
-{
-	char text[32];
-
-	if (!when)
-		return json_null();
-	plumb_format_time(text, when);
-	return json_string(text);
-}
-
-/* A string for JSON: jansson takes only UTF-8, and what the store holds came from git and people. */
-static json_t *text_json(const char *value)
-{
-	plumb_buf repaired = PLUMB_BUF_INIT;
-
-	value = value ? value : "";
-	json_t *string = json_string(value);
-	if (string)
-		return string;
-	plumb_utf8_repair(&repaired, value, strlen(value));
-	string = json_string(repaired.ptr);
-	plumb_buf_release(&repaired);
-	return string;
-}
-
 /* Every field of a plan awaiting approval but the plan itself, which only 'approvals show' prints. */
 static json_t *approval_json(const plumb_approval_record *a)
 {
 	json_t *o = json_object();
 
 	json_object_set_new(o, "id", json_integer(a->id));
-	json_object_set_new(o, "created_at", time_json(a->created_at));
-	json_object_set_new(o, "application", text_json(a->application));
-	json_object_set_new(o, "destination", text_json(a->destination));
-	json_object_set_new(o, "commit", text_json(a->commit));
+	json_object_set_new(o, "created_at", plumb_json_time(a->created_at));
+	json_object_set_new(o, "application", plumb_json_string(a->application));
+	json_object_set_new(o, "destination", plumb_json_string(a->destination));
+	json_object_set_new(o, "commit", plumb_json_string(a->commit));
 	json_object_set_new(o, "state", json_string(plumb_approval_state_name(a->state)));
-	json_object_set_new(o, "summary", text_json(a->summary));
-	json_object_set_new(o, "requested_by", text_json(a->requested_by));
-	json_object_set_new(o, "decided_by", text_json(a->decided_by));
-	json_object_set_new(o, "decided_at", time_json(a->decided_at));
-	json_object_set_new(o, "note", text_json(a->note));
+	json_object_set_new(o, "summary", plumb_json_string(a->summary));
+	json_object_set_new(o, "requested_by", plumb_json_string(a->requested_by));
+	json_object_set_new(o, "decided_by", plumb_json_string(a->decided_by));
+	json_object_set_new(o, "decided_at", plumb_json_time(a->decided_at));
+	json_object_set_new(o, "note", plumb_json_string(a->note));
 	return o;
 }
 
@@ -68,7 +37,7 @@ static void print_document(json_t *doc)
 
 static size_t widest(size_t width, const char *value)
 {
-	size_t len = strlen(cell(value));
+	size_t len = strlen(plumb_cli_cell(value));
 	return len > width ? len : width;
 }
 
@@ -87,8 +56,8 @@ static void print_list(const plumb_approval_records *approvals)
 		const plumb_approval_record *a = &approvals->items[i];
 		plumb_format_time(when, a->created_at);
 		printf("%6lld  %-20s  %-*s  %-7.*s  %-10s  %-*s  %s\n", (long long)a->id, when, (int)application,
-		       cell(a->application), SHORT_COMMIT, cell(a->commit), plumb_approval_state_name(a->state),
-		       (int)summary, cell(a->summary), cell(a->decided_by));
+		       plumb_cli_cell(a->application), SHORT_COMMIT, plumb_cli_cell(a->commit), plumb_approval_state_name(a->state),
+		       (int)summary, plumb_cli_cell(a->summary), plumb_cli_cell(a->decided_by));
 		if (*a->note)
 			printf("%6s  note: %s\n", "", a->note);
 	}
@@ -188,13 +157,13 @@ static void print_approval(const plumb_approval_record *a)
 	char when[32];
 
 	printf("Plan %lld: %s\n", (long long)a->id, plumb_approval_state_name(a->state));
-	printf("  Application:  %s\n", cell(a->application));
-	printf("  Destination:  %s\n", cell(a->destination));
-	printf("  Commit:       %s\n", cell(a->commit));
-	printf("  Requested by: %s\n", cell(a->requested_by));
+	printf("  Application:  %s\n", plumb_cli_cell(a->application));
+	printf("  Destination:  %s\n", plumb_cli_cell(a->destination));
+	printf("  Commit:       %s\n", plumb_cli_cell(a->commit));
+	printf("  Requested by: %s\n", plumb_cli_cell(a->requested_by));
 	plumb_format_time(when, a->created_at);
 	printf("  Requested:    %s\n", when);
-	printf("  Decided by:   %s\n", cell(a->decided_by));
+	printf("  Decided by:   %s\n", plumb_cli_cell(a->decided_by));
 	plumb_format_time(when, a->decided_at);
 	printf("  Decided:      %s\n", a->decided_at ? when : "not yet");
 	if (*a->note)
@@ -226,7 +195,7 @@ static int show_approval(const plumb_cli *cli, plumb_store *store, const char *i
 		json_t *doc = approval_json(&approval);
 		/* The plan as the document it is, or as a string if it is not one. */
 		json_t *plan = json_loads(approval.plan, JSON_REJECT_DUPLICATES, NULL);
-		json_object_set_new(doc, "plan", plan ? plan : text_json(approval.plan));
+		json_object_set_new(doc, "plan", plan ? plan : plumb_json_string(approval.plan));
 		print_document(doc);
 		code = PLUMB_EXIT_OK;
 	} else {
@@ -376,8 +345,8 @@ static int decide(int argc, char **argv, int approve)
 		fprintf(stderr, "plumb: store: %s\n", plumb_error_last());
 		goto done;
 	}
-	printf("Plan %lld of %s (commit %.*s) %s by %s.\n", (long long)id, cell(approval.application), SHORT_COMMIT,
-	       cell(approval.commit), approve ? "approved" : "rejected", actor);
+	printf("Plan %lld of %s (commit %.*s) %s by %s.\n", (long long)id, plumb_cli_cell(approval.application), SHORT_COMMIT,
+	       plumb_cli_cell(approval.commit), approve ? "approved" : "rejected", actor);
 	code = PLUMB_EXIT_OK;
 
 done:

@@ -1,30 +1,11 @@
 #include "util/common.h"
 #include "cmd/cmd.h"
-#include "util/utf8.h"
+#include "util/json.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-
-/*
- * A string for JSON. The store writes only UTF-8 into the log, but export
- * must print a log someone has edited too, so anything else is shown with
- * U+FFFD for each byte it cannot carry (verify reports such an entry anyway).
- */
-static json_t *text_json(const char *value)
-{
-	plumb_buf repaired = PLUMB_BUF_INIT;
-
-	value = value ? value : "";
-	json_t *string = json_string(value);
-	if (string)
-		return string;
-	plumb_utf8_repair(&repaired, value, strlen(value));
-	string = json_string(repaired.ptr);
-	plumb_buf_release(&repaired);
-	return string;
-}
 
 static int export_entry(const plumb_audit_entry *entry, void *payload)
 {
@@ -34,14 +15,14 @@ static int export_entry(const plumb_audit_entry *entry, void *payload)
 	plumb_format_time(when, entry->at);
 	json_object_set_new(o, "id", json_integer(entry->id));
 	json_object_set_new(o, "at", json_string(when));
-	json_object_set_new(o, "actor", text_json(entry->actor));
-	json_object_set_new(o, "event", text_json(entry->event));
-	json_object_set_new(o, "subject", text_json(entry->subject));
+	json_object_set_new(o, "actor", plumb_json_string(entry->actor));
+	json_object_set_new(o, "event", plumb_json_string(entry->event));
+	json_object_set_new(o, "subject", plumb_json_string(entry->subject));
 	/* The detail is JSON already: embedded as the object it is, or as a string if an edit broke it. */
 	json_t *detail = json_loads(entry->detail, JSON_REJECT_DUPLICATES, NULL);
-	json_object_set_new(o, "detail", detail ? detail : text_json(entry->detail));
-	json_object_set_new(o, "previous_hash", text_json(entry->previous_hash));
-	json_object_set_new(o, "hash", text_json(entry->hash));
+	json_object_set_new(o, "detail", detail ? detail : plumb_json_string(entry->detail));
+	json_object_set_new(o, "previous_hash", plumb_json_string(entry->previous_hash));
+	json_object_set_new(o, "hash", plumb_json_string(entry->hash));
 	json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	putchar('\n');
 	json_decref(o);

@@ -184,3 +184,8 @@ int plumb_cli_parse_id(int64_t *out, const char *text)
 	*out = (int64_t)id;
 	return 0;
 }
+
+const char *plumb_cli_cell(const char *value)
+{
+	return value && *value ? value : "-";
+}

@@ -69,6 +69,9 @@ typedef struct {
 /* A record id as given on the command line: a positive whole number. 0 or -1 (not one). */
 int plumb_cli_parse_id(int64_t *out, const char *text);
 
+/* What a table cell shows for a value: "-" for none, since a blank cell reads as a misaligned column. */
+const char *plumb_cli_cell(const char *value);
+
 /* "json" asked for with -o. */
 int plumb_cli_json(const plumb_cli *cli);
 

@@ -1,6 +1,6 @@
 #include "util/common.h"
 #include "cmd/cmd.h"
-#include "util/utf8.h"
+#include "util/json.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -26,61 +26,27 @@ static const char *outcome_name(plumb_outcome outcome)
 	}
 }
 
-/* What a table cell shows for a value: "-" for none, since a blank cell reads as a misaligned column. */
-static const char *cell(const char *value)
-{
-	return value && *value ? value : "-";
-}
-
-static json_t *time_json(int64_t when)
-{
-	char text[32];
-
-	if (!when)
-		return json_null();
-	plumb_format_time(text, when);
-	return json_string(text);
-}
-
-/*
- * A string for JSON: jansson takes only UTF-8, and what the store holds
- * came from git, manifests and the file system.
- */
-static json_t *text_json(const char *value)
-{
-	plumb_buf repaired = PLUMB_BUF_INIT;
-
-	value = value ? value : "";
-	json_t *string = json_string(value);
-	if (string)
-		return string;
-	plumb_utf8_repair(&repaired, value, strlen(value));
-	string = json_string(repaired.ptr);
-	plumb_buf_release(&repaired);
-	return string;
-}
-
 static json_t *sync_json(const plumb_sync_record *s)
 {
 	json_t *o = json_object();
 
 	json_object_set_new(o, "id", json_integer(s->id));
-	json_object_set_new(o, "started_at", time_json(s->started_at));
-	json_object_set_new(o, "finished_at", time_json(s->finished_at));
-	json_object_set_new(o, "application", text_json(s->application));
-	json_object_set_new(o, "destination", text_json(s->destination));
-	json_object_set_new(o, "operation", text_json(s->operation));
-	json_object_set_new(o, "trigger", text_json(s->trigger));
-	json_object_set_new(o, "actor", text_json(s->actor));
-	json_object_set_new(o, "repo", text_json(s->repo));
-	json_object_set_new(o, "revision", text_json(s->revision));
-	json_object_set_new(o, "commit", text_json(s->commit));
-	json_object_set_new(o, "path", text_json(s->path));
+	json_object_set_new(o, "started_at", plumb_json_time(s->started_at));
+	json_object_set_new(o, "finished_at", plumb_json_time(s->finished_at));
+	json_object_set_new(o, "application", plumb_json_string(s->application));
+	json_object_set_new(o, "destination", plumb_json_string(s->destination));
+	json_object_set_new(o, "operation", plumb_json_string(s->operation));
+	json_object_set_new(o, "trigger", plumb_json_string(s->trigger));
+	json_object_set_new(o, "actor", plumb_json_string(s->actor));
+	json_object_set_new(o, "repo", plumb_json_string(s->repo));
+	json_object_set_new(o, "revision", plumb_json_string(s->revision));
+	json_object_set_new(o, "commit", plumb_json_string(s->commit));
+	json_object_set_new(o, "path", plumb_json_string(s->path));
 	json_object_set_new(o, "result", json_string(plumb_sync_result_name(s->result)));
 	json_object_set_new(o, "created", json_integer(s->created));
 	json_object_set_new(o, "updated", json_integer(s->updated));
 	json_object_set_new(o, "deleted", json_integer(s->deleted));
-	json_object_set_new(o, "error", text_json(s->error));
+	json_object_set_new(o, "error", plumb_json_string(s->error));
 	return o;
 }
 
@@ -92,15 +58,15 @@ static json_t *action_json(const plumb_action_record *a)
 	plumb_format_time(when, a->at);
 	json_object_set_new(o, "id", json_integer(a->id));
 	json_object_set_new(o, "at", json_string(when));
-	json_object_set_new(o, "action", text_json(a->action));
-	json_object_set_new(o, "kind", text_json(a->kind));
-	json_object_set_new(o, "key", text_json(a->key));
-	json_object_set_new(o, "resource", text_json(a->resource));
+	json_object_set_new(o, "action", plumb_json_string(a->action));
+	json_object_set_new(o, "kind", plumb_json_string(a->kind));
+	json_object_set_new(o, "key", plumb_json_string(a->key));
+	json_object_set_new(o, "resource", plumb_json_string(a->resource));
 	json_object_set_new(o, "outcome", json_string(outcome_name(a->outcome)));
-	json_object_set_new(o, "reason", text_json(a->reason));
-	json_object_set_new(o, "before", text_json(a->before));
-	json_object_set_new(o, "after", text_json(a->after));
-	json_object_set_new(o, "error", text_json(a->error));
+	json_object_set_new(o, "reason", plumb_json_string(a->reason));
+	json_object_set_new(o, "before", plumb_json_string(a->before));
+	json_object_set_new(o, "after", plumb_json_string(a->after));
+	json_object_set_new(o, "error", plumb_json_string(a->error));
 	return o;
 }
 
@@ -113,7 +79,7 @@ static void print_document(json_t *doc)
 
 static size_t widest(size_t width, const char *value)
 {
-	size_t len = strlen(cell(value));
+	size_t len = strlen(plumb_cli_cell(value));
 	return len > width ? len : width;
 }
 
@@ -137,8 +103,8 @@ static void print_list(const plumb_sync_records *syncs)
 		const plumb_sync_record *s = &syncs->items[i];
 		plumb_format_time(when, s->started_at);
 		printf("%6lld  %-20s  %-*s  %-*s  %-*s  %-*s  %-7.*s  %7u  %7u  %7u  %s\n", (long long)s->id, when,
-		       (int)application, cell(s->application), (int)operation, cell(s->operation), (int)trigger,
-		       cell(s->trigger), (int)actor, cell(s->actor), SHORT_COMMIT, cell(s->commit), s->created,
+		       (int)application, plumb_cli_cell(s->application), (int)operation, plumb_cli_cell(s->operation), (int)trigger,
+		       plumb_cli_cell(s->trigger), (int)actor, plumb_cli_cell(s->actor), SHORT_COMMIT, plumb_cli_cell(s->commit), s->created,
 		       s->updated, s->deleted, plumb_sync_result_name(s->result));
 		if (*s->error)
 			printf("%6s  error: %s\n", "", s->error);
@@ -181,14 +147,14 @@ static void print_sync(const plumb_sync_record *s, const plumb_action_records *a
 	char when[32];
 
 	printf("Sync %lld: %s\n", (long long)s->id, plumb_sync_result_name(s->result));
-	printf("  Application: %s\n", cell(s->application));
-	printf("  Destination: %s\n", cell(s->destination));
-	printf("  Operation:   %s\n", cell(s->operation));
-	printf("  Trigger:     %s\n", cell(s->trigger));
-	printf("  Actor:       %s\n", cell(s->actor));
-	printf("  Repository:  %s\n", cell(s->repo));
+	printf("  Application: %s\n", plumb_cli_cell(s->application));
+	printf("  Destination: %s\n", plumb_cli_cell(s->destination));
+	printf("  Operation:   %s\n", plumb_cli_cell(s->operation));
+	printf("  Trigger:     %s\n", plumb_cli_cell(s->trigger));
+	printf("  Actor:       %s\n", plumb_cli_cell(s->actor));
+	printf("  Repository:  %s\n", plumb_cli_cell(s->repo));
 	printf("  Revision:    %s\n", *s->revision ? s->revision : "HEAD");
-	printf("  Commit:      %s\n", cell(s->commit));
+	printf("  Commit:      %s\n", plumb_cli_cell(s->commit));
 	printf("  Path:        %s\n", *s->path ? s->path : "(the top of the repository)");
 	plumb_format_time(when, s->started_at);
 	printf("  Started:     %s\n", when);
@@ -201,7 +167,7 @@ static void print_sync(const plumb_sync_record *s, const plumb_action_records *a
 	printf("\nActions: %zu\n", actions->count);
 	for (size_t i = 0; i < actions->count; i++) {
 		const plumb_action_record *a = &actions->items[i];
-		printf("  %-7s %-10s %s  %s\n", cell(a->action), cell(a->kind), cell(a->key), outcome_name(a->outcome));
+		printf("  %-7s %-10s %s  %s\n", plumb_cli_cell(a->action), plumb_cli_cell(a->kind), plumb_cli_cell(a->key), outcome_name(a->outcome));
 		if (*a->reason)
 			printf("          reason: %s\n", a->reason);
 		if (*a->before || *a->after)
