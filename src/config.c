@@ -34,7 +34,7 @@ int plumb_config_load(plumb_value *values, const plumb_field *fields, size_t cou
 		goto done;
 	}
 	struct fy_node *root = fy_document_root(doc);
-	plumb_spec spec = { root, path, "config", root ? plumb_spec_node_position(root, path) : top };
+	plumb_spec spec = { root, path, "config", root ? plumb_spec_node_position(root, path) : top, NULL };
 	if (root)
 		plumb_spec_decode(values, &spec, fields, count, diags);
 	if (diags->count > before)

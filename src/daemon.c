@@ -44,6 +44,7 @@ typedef struct {
 	char *branch; /* the tracked branch, for webhooks naming another */
 	char revision_commit[PLUMB_OID_HEXSZ + 1];
 	char synced_commit[PLUMB_OID_HEXSZ + 1];
+	char invalid_commit[PLUMB_OID_HEXSZ + 1]; /* the last commit found invalid, logged once */
 	const char *sync_status; /* static: Synced, OutOfSync, Unknown */
 	const char *health;      /* static: Healthy, Degraded, Unknown */
 	char *message;           /* the last problem, "" when none */
@@ -383,6 +384,15 @@ static void reconcile(daemon_state *d, const char *trigger, int fetch)
 			return;
 		}
 		d->backoff_ms = 0;
+		/* A new cache knows the remote's default branch only after its first fetch. */
+		if (!d->branch && !d->options.revision) {
+			char *branch = NULL;
+			if (plumb_source_branch(&branch, d->source, NULL) == 0) {
+				pthread_mutex_lock(&d->mutex);
+				d->branch = branch;
+				pthread_mutex_unlock(&d->mutex);
+			}
+		}
 	}
 	/* A drift check re-applies the commit in force; a fetch looks at what the revision names now. */
 	if (!fetch && *d->synced_commit) {
@@ -405,8 +415,11 @@ static void reconcile(daemon_state *d, const char *trigger, int fetch)
 		set_text(&d->errors, p.errors.ptr);
 		pthread_mutex_unlock(&d->mutex);
 		set_status(d, "Unknown", NULL, "the revision is invalid; nothing was applied");
-		log_event("error", "invalid revision; keeping the last good one", "app", d->name, "commit", commit,
-			  "errors", p.errors.ptr, NULL);
+		/* Once per invalid commit: every poll finds it again. */
+		if (strcmp(d->invalid_commit, commit) != 0)
+			log_event("error", "invalid revision; keeping the last good one", "app", d->name, "commit", commit,
+				  "errors", p.errors.ptr, NULL);
+		memcpy(d->invalid_commit, commit, sizeof(d->invalid_commit));
 		goto done;
 	}
 	pthread_mutex_lock(&d->mutex);
@@ -753,7 +766,10 @@ static void handle_webhook(plumb_response *response, const plumb_request *reques
 		return;
 	}
 	char *branch = plumb_webhook_pushed_branch(request->body, request->body_len);
-	if (branch && d->branch && strcmp(branch, d->branch) != 0) {
+	pthread_mutex_lock(&d->mutex);
+	int other_branch = branch && d->branch && strcmp(branch, d->branch) != 0;
+	pthread_mutex_unlock(&d->mutex);
+	if (other_branch) {
 		plumb_response_json(response, 202, "{\"queued\":false,\"reason\":\"another branch\"}");
 	} else {
 		request_sync(d, "webhook", request->params[0]);
@@ -949,7 +965,7 @@ int plumb_daemon_run(const plumb_daemon_options *options, plumb_daemon_reload re
 	free(d->name);
 	d->name = plumb_application_name(plumb_source_name(d->source), d->options.path);
 	if (plumb_source_branch(&d->branch, d->source, d->options.revision) < 0)
-		d->branch = NULL; /* a tag or a commit: every push may move nothing, but a poll still looks */
+		d->branch = NULL; /* a tag, a commit, or a cache not fetched yet: every push wakes a fetch */
 	if (d->options.webhook_secret_file && (error = read_secret(d, d->options.webhook_secret_file)) < 0)
 		goto done;
 	const plumb_route *table = routes(d, &route_count);

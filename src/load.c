@@ -1,5 +1,6 @@
 #include "util/common.h"
 #include "load.h"
+#include "application.h"
 #include "providers/provider.h"
 #include "spec_internal.h"
 #include "util/buf.h"
@@ -73,6 +74,9 @@ void plumb_manifest_set_release(plumb_manifest_set *set)
 	}
 	for (size_t i = 0; i < set->content_path_count; i++)
 		free(set->content_paths[i]);
+	for (size_t i = 0; i < set->application_count; i++)
+		plumb_application_release(&set->applications[i]);
+	free(set->applications);
 	free(set->resources);
 	free(set->objects);
 	free(set->content_paths);
@@ -290,6 +294,31 @@ static void mask_content(struct fy_document *doc, struct fy_node *spec, json_t *
 		json_object_set_new(json_spec, "content", json_string(SENSITIVE_MASK));
 }
 
+/* Name the field at fault: kind when the apiVersion is known, else the apiVersion; list what is known. */
+static void report_unknown_kind(plumb_diags *diags, const plumb_resource *resource, struct fy_node *api_node,
+				struct fy_node *kind_node, const char *file)
+{
+	plumb_buf known = PLUMB_BUF_INIT;
+	int api_known = !strcmp(resource->api_version, PLUMB_ENGINE_API_VERSION);
+	for (const plumb_provider *const *p = plumb_providers(); *p; p++)
+		api_known |= !strcmp((*p)->api_version, resource->api_version);
+	if (!strcmp(resource->api_version, PLUMB_ENGINE_API_VERSION)) {
+		plumb_buf_puts(&known, "Application");
+	} else {
+		describe_known_kinds(&known, api_known ? resource->api_version : NULL);
+		if (!api_known)
+			plumb_buf_puts(&known, ", " PLUMB_ENGINE_API_VERSION);
+	}
+	if (api_known)
+		plumb_diags_add(diags, plumb_spec_node_position(kind_node, file),
+				"unknown kind \"%s\" for apiVersion %s (known: %s)", resource->kind, resource->api_version,
+				known.ptr);
+	else
+		plumb_diags_add(diags, plumb_spec_node_position(api_node, file), "unknown apiVersion \"%s\" (known: %s)",
+				resource->api_version, known.ptr);
+	plumb_buf_release(&known);
+}
+
 static void load_document(manifest_file *file, struct fy_document *doc, plumb_source *source)
 {
 	plumb_diags *diags = &file->diags;
@@ -325,24 +354,13 @@ static void load_document(manifest_file *file, struct fy_document *doc, plumb_so
 	}
 
 	if (resource.api_version && resource.kind) {
-		/* Name the field at fault: kind when the apiVersion is known, else the apiVersion. */
 		struct fy_node *api_node = fy_node_mapping_lookup_by_string(root, "apiVersion", FY_NT);
 		struct fy_node *kind_node = fy_node_mapping_lookup_by_string(root, "kind", FY_NT);
 		resource.provider = plumb_provider_find(resource.api_version, resource.kind);
-		if (!resource.provider) {
-			plumb_buf known = PLUMB_BUF_INIT;
-			int api_known = 0;
-			for (const plumb_provider *const *p = plumb_providers(); *p; p++)
-				api_known |= !strcmp((*p)->api_version, resource.api_version);
-			describe_known_kinds(&known, api_known ? resource.api_version : NULL);
-			if (api_known)
-				plumb_diags_add(diags, plumb_spec_node_position(kind_node, file->path), "unknown kind \"%s\" for apiVersion %s (known: %s)", resource.kind,
-						resource.api_version, known.ptr);
-			else
-				plumb_diags_add(diags, plumb_spec_node_position(api_node, file->path), "unknown apiVersion \"%s\" (known: %s)", resource.api_version,
-						known.ptr);
-			plumb_buf_release(&known);
-		}
+		int engine_kind = !strcmp(resource.api_version, PLUMB_ENGINE_API_VERSION) &&
+				  !strcmp(resource.kind, "Application");
+		if (!resource.provider && !engine_kind)
+			report_unknown_kind(diags, &resource, api_node, kind_node, file->path);
 	}
 
 	json_t *json = node_to_json(root, 0);
@@ -367,8 +385,11 @@ static void load_document(manifest_file *file, struct fy_document *doc, plumb_so
 	struct fy_node_pair *spec_pair = fy_node_mapping_lookup_pair_by_string(root, "spec", FY_NT);
 	struct fy_node *spec_node = spec_pair ? fy_node_pair_value(spec_pair) : NULL;
 	plumb_spec spec = { spec_node, file->path, "spec",
-			    spec_pair ? plumb_spec_node_position(fy_node_pair_key(spec_pair), file->path) : pos };
-	file->set.resources[index].provider->expand(&file->set, index, &spec, source, diags);
+			    spec_pair ? plumb_spec_node_position(fy_node_pair_key(spec_pair), file->path) : pos, NULL };
+	if (file->set.resources[index].provider)
+		file->set.resources[index].provider->expand(&file->set, index, &spec, source, diags);
+	else
+		plumb_application_decode(&file->set, index, &spec, diags);
 
 	/* Renderings are made after expansion, which still needed the content that masking hides. */
 	if (is_sensitive(spec_node))
@@ -528,14 +549,22 @@ static void merge_set(plumb_manifest_set *into, plumb_manifest_set *from)
 	}
 	for (size_t i = 0; i < from->object_count; i++) {
 		PLUMB_GROW(into->objects, into->object_count, into->object_capacity);
-		into->objects[into->object_count] = from->objects[i];
-		into->objects[into->object_count++].resource += offset;
+		plumb_object *o = &into->objects[into->object_count++];
+		*o = from->objects[i];
+		o->resource += offset;
+		/* The manifest file's name, as long as the set lives: the resource's copy of it. */
+		o->position.file = into->resources[o->resource].file;
+	}
+	for (size_t i = 0; i < from->application_count; i++) {
+		PLUMB_GROW(into->applications, into->application_count, into->application_capacity);
+		into->applications[into->application_count] = from->applications[i];
+		into->applications[into->application_count++].resource += offset;
 	}
 	for (size_t i = 0; i < from->content_path_count; i++) {
 		PLUMB_GROW(into->content_paths, into->content_path_count, into->content_path_capacity);
 		into->content_paths[into->content_path_count++] = from->content_paths[i];
 	}
-	from->resource_count = from->object_count = from->content_path_count = 0;
+	from->resource_count = from->object_count = from->content_path_count = from->application_count = 0;
 }
 
 static void merge_diags(plumb_diags *into, plumb_diags *from)

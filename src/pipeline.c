@@ -161,7 +161,8 @@ int plumb_pipeline_load(plumb_pipeline *p)
 	}
 	plumb_diags_release(&diags);
 	if (error == 0)
-		p->application = plumb_application_name(p->options.repo, p->set.path);
+		p->application = p->options.application ? plumb_xstrdup(p->options.application)
+							: plumb_application_name(p->options.repo, p->set.path);
 	return error;
 }
 

@@ -28,6 +28,7 @@ typedef struct {
 	const char *operation; /* what is recorded for an apply: "sync", "apply", "apply-plan", "rollback", ... */
 	const char *trigger;   /* what started it: "cli" unless said otherwise */
 	size_t capture_max;    /* drifted content kept up to this size; 0: PLUMB_CAPTURE_MAX */
+	const char *application; /* its name; NULL: the implicit application of path */
 } plumb_pipeline_options;
 
 typedef struct {

@@ -37,13 +37,40 @@ typedef struct {
 	char *display;      /* how people name it, e.g. "/etc/motd" */
 	const char *kind;   /* static: "File", "Directory", "Symlink", "Absent" */
 	size_t resource;    /* index of the declaring resource in the set */
-	plumb_position position; /* where in the manifest it was declared */
+	plumb_position position; /* where in the manifest it was declared; file lives as long as the set */
 	int inventoried;    /* 0 for objects that only assert absence: never in the inventory */
 	int sensitive;      /* its content is shown nowhere: not in diffs, plans, renderings or the store */
 	void *desired;      /* provider-owned description of the wanted state */
 } plumb_object;
 
-/* Everything one revision at one path declares. */
+/* The approval an Application asks for (syncPolicy.approval). */
+typedef enum {
+	PLUMB_APPLICATION_AUTO,
+	PLUMB_APPLICATION_PROMPTED,
+	PLUMB_APPLICATION_MANUAL,
+} plumb_application_approval;
+
+/*
+ * An Application (apiVersion plumb/v1): where its manifests come from,
+ * where they go, and how it is synced.
+ */
+typedef struct {
+	char *name;
+	char *repo;     /* spec.source.repo; NULL: the repository that declares it */
+	char *revision; /* spec.source.revision; NULL: the commit that declares it */
+	char *path;     /* spec.source.path, normalised */
+	char *root;     /* spec.destination.host.root, normalised, below the destination root ("" = it) */
+	int automated;
+	int prune;
+	int self_heal;
+	plumb_application_approval approval;
+	char **depends_on;
+	size_t depends_on_count;
+	long long wave;
+	size_t resource; /* the declaring resource in the set */
+	char *file;      /* the manifest that declares it (position.file points here) */
+	plumb_position position;
+} plumb_application;
 typedef struct {
 	char *commit;
 	char *path; /* the path in the repository that was loaded ("" = top) */
@@ -53,6 +80,9 @@ typedef struct {
 	plumb_object *objects;
 	size_t object_count;
 	size_t object_capacity;
+	plumb_application *applications;
+	size_t application_count;
+	size_t application_capacity;
 	/* Repository paths whose content resources read (Tree and File sources); never read as manifests. */
 	char **content_paths;
 	size_t content_path_count;

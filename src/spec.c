@@ -2,6 +2,7 @@
 #include "util/buf.h"
 #include "spec_internal.h"
 
+#include <errno.h>
 #include <stdlib.h>
 
 /*
@@ -81,10 +82,45 @@ static int decode_value(plumb_value *value, const plumb_spec *spec, const plumb_
 	size_t len = 0;
 	const char *text;
 
+	if (field->type == PLUMB_FIELD_MAP) {
+		if (fy_node_get_type(node) != FYNT_MAPPING) {
+			plumb_diags_add(diags, value->position, "%s.%s: expected a mapping, got %s", spec->name,
+					field->name, node_type_name(node));
+			return -1;
+		}
+		value->map = plumb_xcalloc(1, sizeof(*value->map));
+		value->map->node = node;
+		value->map->file = spec->file;
+		value->map->owned_name = plumb_xprintf("%s.%s", spec->name, field->name);
+		value->map->name = value->map->owned_name;
+		value->map->position = value->position;
+		return 0;
+	}
+	if (field->type == PLUMB_FIELD_LIST) {
+		void *iter = NULL;
+		struct fy_node *item;
+		if (fy_node_get_type(node) != FYNT_SEQUENCE) {
+			plumb_diags_add(diags, value->position, "%s.%s: expected a list, got %s", spec->name, field->name,
+					node_type_name(node));
+			return -1;
+		}
+		while ((item = fy_node_sequence_iterate(node, &iter)) != NULL) {
+			if (fy_node_get_type(item) != FYNT_SCALAR) {
+				plumb_diags_add(diags, plumb_spec_node_position(item, spec->file),
+						"%s.%s: every item must be a string", spec->name, field->name);
+				return -1;
+			}
+			text = fy_node_get_scalar(item, &len);
+			value->list = plumb_xrealloc(value->list, (value->list_count + 1) * sizeof(*value->list));
+			value->list[value->list_count++] = plumb_xstrndup(text ? text : "", text ? len : 0);
+		}
+		return 0;
+	}
 	if (fy_node_get_type(node) != FYNT_SCALAR) {
 		plumb_diags_add(diags, value->position, "%s.%s: expected %s, got %s", spec->name, field->name,
 				field->type == PLUMB_FIELD_BOOL	  ? "true or false"
 				: field->type == PLUMB_FIELD_MODE ? "an octal mode such as \"0644\""
+				: field->type == PLUMB_FIELD_INT  ? "a whole number"
 								  : "a string",
 				node_type_name(node));
 		return -1;
@@ -95,7 +131,20 @@ static int decode_value(plumb_value *value, const plumb_spec *spec, const plumb_
 
 	switch (field->type) {
 	case PLUMB_FIELD_STRING:
+	case PLUMB_FIELD_LIST:
+	case PLUMB_FIELD_MAP:
 		break;
+	case PLUMB_FIELD_INT: {
+		char *end;
+		errno = 0;
+		value->integer = strtoll(value->string, &end, 10);
+		if (errno || !*value->string || *end) {
+			plumb_diags_add(diags, value->position, "%s.%s: expected a whole number, got \"%s\"", spec->name,
+					field->name, value->string);
+			return -1;
+		}
+		break;
+	}
 	case PLUMB_FIELD_MODE:
 		if (parse_mode(&value->mode, value->string) < 0) {
 			plumb_diags_add(diags, value->position, "%s.%s: expected an octal mode such as \"0644\", got \"%s\"",
@@ -169,5 +218,15 @@ void plumb_values_release(plumb_value *values, size_t count)
 	for (size_t i = 0; i < count; i++) {
 		free(values[i].string);
 		values[i].string = NULL;
+		for (size_t j = 0; j < values[i].list_count; j++)
+			free(values[i].list[j]);
+		free(values[i].list);
+		values[i].list = NULL;
+		values[i].list_count = 0;
+		if (values[i].map) {
+			free(values[i].map->owned_name);
+			free(values[i].map);
+			values[i].map = NULL;
+		}
 	}
 }

@@ -21,6 +21,9 @@ typedef enum {
 	PLUMB_FIELD_STRING, /* any scalar, as written (multi-line text included) */
 	PLUMB_FIELD_MODE,   /* an octal permission mode, quoted or not: 644, "0644", 0o644 */
 	PLUMB_FIELD_BOOL,   /* true or false */
+	PLUMB_FIELD_INT,    /* a whole number */
+	PLUMB_FIELD_LIST,   /* a list of strings */
+	PLUMB_FIELD_MAP,    /* a mapping, decoded in turn with plumb_spec_decode (value.map) */
 } plumb_field_type;
 
 #define PLUMB_FIELD_REQUIRED 1u
@@ -38,6 +41,10 @@ typedef struct {
 	size_t length; /* of string */
 	unsigned mode; /* MODE */
 	int boolean;   /* BOOL */
+	long long integer; /* INT */
+	char **list;   /* LIST: the strings (owned) */
+	size_t list_count;
+	plumb_spec *map; /* MAP: the nested mapping, borrowed from the spec it came from */
 	plumb_position position;
 } plumb_value;
 

@@ -14,6 +14,7 @@ struct plumb_spec {
 	const char *file;     /* the manifest's path in the repository */
 	const char *name;     /* dotted field name, e.g. "spec" */
 	plumb_position position;
+	char *owned_name;     /* for a nested mapping: its name ("spec.source"), freed with it */
 };
 
 /* The position of a node (line and column from 1). */

@@ -25,30 +25,43 @@ static int confirmed(void)
 	return 1;
 }
 
-/* Plan, show, confirm, apply and record; sync is the same without the question. */
+typedef struct {
+	const plumb_cli *cli;
+	int always_approve;
+} apply_run;
+
+/* Plan, show, confirm, apply and record one application. */
+static int apply_one(plumb_pipeline *p, void *payload)
+{
+	apply_run *run = payload;
+	if (plumb_pipeline_plan(p) < 0)
+		return -1;
+	plumb_plan_print(&p->plan, stdout, run->cli->color);
+	if (plumb_plan_has_changes(&p->plan) && !run->always_approve && !run->cli->auto_approve && !confirmed())
+		return -1;
+	return plumb_pipeline_apply(p, stdout);
+}
+
+/* Every application in order under one lock; sync is apply without the question. */
 static int plan_and_apply(const plumb_cli *cli, const char *command, int always_approve)
 {
-	plumb_pipeline p;
+	apply_run run = { cli, always_approve };
 	plumb_lock *lock = NULL;
-	int code = PLUMB_EXIT_ERROR;
+	char *state;
 
-	if (cli->arg_count) {
-		fprintf(stderr, "plumb %s: unexpected argument '%s'\n", command, cli->args[0]);
+	if (cli->arg_count > 1) {
+		fprintf(stderr, "plumb %s: one application at most, not '%s' and '%s'\n", command, cli->args[0],
+			cli->args[1]);
 		return PLUMB_EXIT_ERROR;
 	}
-	plumb_pipeline_init(&p, &cli->pipeline);
-	if (plumb_pipeline_resolve(&p, stdout) < 0 || plumb_pipeline_load(&p) < 0 ||
-	    !(lock = plumb_cli_lock(cli, p.state_dir, command)) || plumb_pipeline_plan(&p) < 0)
-		goto done;
-	plumb_plan_print(&p.plan, stdout, cli->color);
-	if (plumb_plan_has_changes(&p.plan) && !always_approve && !cli->auto_approve && !confirmed())
-		goto done;
-	if (plumb_pipeline_apply(&p, stdout) == 0)
-		code = PLUMB_EXIT_OK;
-done:
-	plumb_pipeline_release(&p);
+	state = cli->pipeline.state ? plumb_xstrdup(cli->pipeline.state) : plumb_default_state_dir();
+	lock = plumb_cli_lock(cli, state, command);
+	free(state);
+	if (!lock)
+		return PLUMB_EXIT_ERROR;
+	int error = plumb_cli_each_application(cli, cli->arg_count ? cli->args[0] : NULL, stdout, apply_one, &run);
 	plumb_lock_release(lock);
-	return code;
+	return error < 0 ? PLUMB_EXIT_ERROR : PLUMB_EXIT_OK;
 }
 
 /* A refused plan is part of the record: which file, which commit, and why. */
@@ -130,7 +143,8 @@ int plumb_cmd_apply(int argc, char **argv)
 
 	if (plumb_cli_parse(&cli, argc, argv, mask) < 0)
 		return PLUMB_EXIT_ERROR;
-	if (cli.arg_count == 0) {
+	/* With --repo the operand names an application; without, a plan file. */
+	if (cli.arg_count == 0 || cli.pipeline.repo) {
 		if (cli.allow_moved_revision) {
 			fprintf(stderr, "plumb apply: --allow-moved-revision goes with a plan file\n");
 			return PLUMB_EXIT_ERROR;

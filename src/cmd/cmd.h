@@ -59,6 +59,19 @@ typedef struct {
  */
 int plumb_cli_parse(plumb_cli *cli, int argc, char **argv, unsigned mask);
 
+/*
+ * Run step for every application the command names: the applications that
+ * --path (default: the top) declares, in order (waves, then dependsOn), or
+ * the one named by operand (NULL: all). A path without Applications is one
+ * implicit application. Each step gets a pipeline resolved and loaded for
+ * its application (its repository, revision, path, destination below
+ * --root, name). An application whose dependency failed is not run: it
+ * says so. Returns 0 when every step returned 0, else the first error.
+ */
+typedef int (*plumb_application_step)(plumb_pipeline *p, void *payload);
+int plumb_cli_each_application(const plumb_cli *cli, const char *operand, FILE *info, plumb_application_step step,
+			       void *payload);
+
 typedef struct {
 	const char *name;
 	int (*run)(int argc, char **argv);

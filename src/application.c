@@ -1,0 +1,331 @@
+#include "util/common.h"
+#include "application.h"
+#include "load.h"
+#include "util/path.h"
+
+#include <stdlib.h>
+
+/* App of apps nest at most this deep. */
+#define MAX_NESTING 16
+
+static const plumb_field application_fields[] = {
+	{ "source", PLUMB_FIELD_MAP, PLUMB_FIELD_REQUIRED },
+	{ "destination", PLUMB_FIELD_MAP, 0 },
+	{ "syncPolicy", PLUMB_FIELD_MAP, 0 },
+	{ "dependsOn", PLUMB_FIELD_LIST, 0 },
+	{ "wave", PLUMB_FIELD_INT, 0 },
+};
+static const plumb_field source_fields[] = {
+	{ "path", PLUMB_FIELD_STRING, PLUMB_FIELD_REQUIRED },
+	{ "repo", PLUMB_FIELD_STRING, 0 },
+	{ "revision", PLUMB_FIELD_STRING, 0 },
+};
+static const plumb_field destination_fields[] = {
+	{ "host", PLUMB_FIELD_MAP, 0 },
+};
+static const plumb_field host_fields[] = {
+	{ "root", PLUMB_FIELD_STRING, 0 },
+};
+static const plumb_field policy_fields[] = {
+	{ "automated", PLUMB_FIELD_BOOL, 0 },
+	{ "prune", PLUMB_FIELD_BOOL, 0 },
+	{ "selfHeal", PLUMB_FIELD_BOOL, 0 },
+	{ "approval", PLUMB_FIELD_STRING, 0 },
+};
+
+void plumb_application_release(plumb_application *a)
+{
+	free(a->name);
+	free(a->repo);
+	free(a->revision);
+	free(a->path);
+	free(a->root);
+	free(a->file);
+	for (size_t i = 0; i < a->depends_on_count; i++)
+		free(a->depends_on[i]);
+	free(a->depends_on);
+	memset(a, 0, sizeof(*a));
+}
+
+static char *normalized(const plumb_value *value, int live, const char *field, plumb_diags *diags)
+{
+	char *out = NULL;
+	if (plumb_path_normalize(&out, value->string, live) < 0)
+		plumb_diags_add(diags, value->position, "%s: %s", field, plumb_error_last());
+	return out;
+}
+
+void plumb_application_decode(plumb_manifest_set *set, size_t resource, const plumb_spec *spec, plumb_diags *diags)
+{
+	plumb_value v[5], source[3], destination[1], host[1], policy[4];
+	plumb_application a;
+	size_t before = diags->count;
+
+	memset(&a, 0, sizeof(a));
+	memset(destination, 0, sizeof(destination));
+	memset(host, 0, sizeof(host));
+	memset(policy, 0, sizeof(policy));
+	memset(source, 0, sizeof(source));
+	a.name = plumb_xstrdup(set->resources[resource].name);
+	a.automated = a.prune = a.self_heal = 1;
+	a.resource = resource;
+	a.file = plumb_xstrdup(set->resources[resource].file);
+	a.position = plumb_spec_position(spec);
+	a.position.file = a.file;
+	a.root = plumb_xstrdup("");
+
+	plumb_spec_decode(v, spec, application_fields, PLUMB_ARRAY_SIZE(application_fields), diags);
+	if (v[0].map && !plumb_spec_decode(source, v[0].map, source_fields, 3, diags)) {
+		if (source[0].present)
+			a.path = normalized(&source[0], 0, "spec.source.path", diags);
+		if (source[1].present)
+			a.repo = plumb_xstrdup(source[1].string);
+		if (source[2].present)
+			a.revision = plumb_xstrdup(source[2].string);
+	}
+	if (v[1].map && !plumb_spec_decode(destination, v[1].map, destination_fields, 1, diags) && destination[0].map &&
+	    !plumb_spec_decode(host, destination[0].map, host_fields, 1, diags) && host[0].present) {
+		free(a.root);
+		a.root = normalized(&host[0], 1, "spec.destination.host.root", diags);
+	}
+	if (v[2].map && !plumb_spec_decode(policy, v[2].map, policy_fields, 4, diags)) {
+		if (policy[0].present)
+			a.automated = policy[0].boolean;
+		if (policy[1].present)
+			a.prune = policy[1].boolean;
+		if (policy[2].present)
+			a.self_heal = policy[2].boolean;
+		if (policy[3].present) {
+			if (!strcmp(policy[3].string, "auto"))
+				a.approval = PLUMB_APPLICATION_AUTO;
+			else if (!strcmp(policy[3].string, "prompted"))
+				a.approval = PLUMB_APPLICATION_PROMPTED;
+			else if (!strcmp(policy[3].string, "manual"))
+				a.approval = PLUMB_APPLICATION_MANUAL;
+			else
+				plumb_diags_add(diags, policy[3].position,
+						"spec.syncPolicy.approval: expected auto, prompted or manual, got \"%s\"",
+						policy[3].string);
+		}
+	}
+	if (v[3].present) {
+		a.depends_on = v[3].list;
+		a.depends_on_count = v[3].list_count;
+		v[3].list = NULL;
+		v[3].list_count = 0;
+	}
+	a.wave = v[4].present ? v[4].integer : 0;
+
+	if (diags->count == before) {
+		PLUMB_GROW(set->applications, set->application_count, set->application_capacity);
+		set->applications[set->application_count++] = a;
+	} else {
+		plumb_application_release(&a);
+	}
+	plumb_values_release(host, 1);
+	plumb_values_release(destination, 1);
+	plumb_values_release(policy, 4);
+	plumb_values_release(source, 3);
+	plumb_values_release(v, PLUMB_ARRAY_SIZE(application_fields));
+}
+
+static plumb_application copy_application(const plumb_application *from)
+{
+	plumb_application to = *from;
+	to.name = plumb_xstrdup(from->name);
+	to.repo = from->repo ? plumb_xstrdup(from->repo) : NULL;
+	to.revision = from->revision ? plumb_xstrdup(from->revision) : NULL;
+	to.path = plumb_xstrdup(from->path);
+	to.root = plumb_xstrdup(from->root);
+	to.file = plumb_xstrdup(from->file ? from->file : "");
+	to.position.file = to.file;
+	to.depends_on = plumb_xcalloc(from->depends_on_count ? from->depends_on_count : 1, sizeof(char *));
+	for (size_t i = 0; i < from->depends_on_count; i++)
+		to.depends_on[i] = plumb_xstrdup(from->depends_on[i]);
+	return to;
+}
+
+typedef struct {
+	plumb_source *source;
+	const char *commit;
+	plumb_diags *diags;
+	plumb_applications *out;
+	const char *stack[MAX_NESTING + 1]; /* the paths being expanded, outermost first */
+	size_t depth;
+} discovery;
+
+static void add_leaf(discovery *d, const plumb_application *application)
+{
+	PLUMB_GROW(d->out->items, d->out->count, d->out->capacity);
+	d->out->items[d->out->count++] = copy_application(application);
+}
+
+/* Expand path; parent is the Application that names it (NULL for the top). */
+static int expand(discovery *d, const char *path, const plumb_application *parent, const char *implicit_name)
+{
+	plumb_manifest_set set;
+	size_t before = d->diags->count;
+	int error;
+
+	memset(&set, 0, sizeof(set));
+	error = plumb_load(&set, d->source, d->commit, path, d->diags);
+	if (error < 0)
+		goto done;
+	if (!set.application_count) {
+		if (parent) {
+			add_leaf(d, parent);
+		} else {
+			plumb_application implicit;
+			memset(&implicit, 0, sizeof(implicit));
+			implicit.name = (char *)implicit_name;
+			implicit.path = set.path;
+			implicit.root = "";
+			implicit.automated = implicit.prune = implicit.self_heal = 1;
+			add_leaf(d, &implicit);
+		}
+		goto done;
+	}
+	if (set.object_count) {
+		const plumb_object *o = &set.objects[0];
+		plumb_diags_add(d->diags, o->position,
+				"'%s' holds Applications, so it holds nothing else: move %s to an application's path",
+				*set.path ? set.path : ".", set.resources[o->resource].identity);
+		error = PLUMB_EINVALID;
+		goto done;
+	}
+	for (size_t i = 0; i < set.application_count; i++) {
+		const plumb_application *a = &set.applications[i];
+		if (a->repo || a->revision) {
+			/* Another repository or revision is synced as it is: it is a leaf here. */
+			add_leaf(d, a);
+			continue;
+		}
+		size_t k;
+		for (k = 0; k < d->depth && strcmp(d->stack[k], a->path) != 0; k++)
+			;
+		if (k < d->depth || !strcmp(a->path, set.path)) {
+			plumb_buf cycle = PLUMB_BUF_INIT;
+			for (size_t j = k; j < d->depth; j++)
+				plumb_buf_printf(&cycle, "%s -> ", *d->stack[j] ? d->stack[j] : ".");
+			plumb_buf_printf(&cycle, "%s -> %s", *set.path ? set.path : ".", *a->path ? a->path : ".");
+			plumb_diags_add(d->diags, a->position, "Applications form a cycle: %s (Application %s)", cycle.ptr,
+					a->name);
+			plumb_buf_release(&cycle);
+			error = PLUMB_EINVALID;
+			continue;
+		}
+		if (d->depth >= MAX_NESTING) {
+			plumb_diags_add(d->diags, a->position, "Applications nest more than %d deep", MAX_NESTING);
+			error = PLUMB_EINVALID;
+			continue;
+		}
+		d->stack[d->depth] = set.path;
+		d->depth++;
+		int nested = expand(d, a->path, a, NULL);
+		d->depth--;
+		if (nested < 0 && (error == 0 || nested != PLUMB_EINVALID))
+			error = nested;
+	}
+done:
+	if (error == 0 && d->diags->count > before)
+		error = PLUMB_EINVALID;
+	plumb_manifest_set_release(&set);
+	return error;
+}
+
+/* Order the leaves: waves ascending, each after what it depends on (Kahn's algorithm, stable). */
+static int order(plumb_applications *apps, plumb_diags *diags)
+{
+	size_t n = apps->count;
+	int error = 0;
+	size_t *missing = plumb_xcalloc(n ? n : 1, sizeof(*missing)); /* dependencies not yet placed */
+	char *placed = plumb_xcalloc(n ? n : 1, 1);
+	plumb_application *sorted = plumb_xcalloc(n ? n : 1, sizeof(*sorted));
+
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(apps->items[i].name, apps->items[j].name)) {
+				plumb_diags_add(diags, apps->items[i].position,
+						"two Applications are called '%s' (the other is at %s:%u:%u)",
+						apps->items[i].name, apps->items[j].position.file,
+						apps->items[j].position.line, apps->items[j].position.column);
+				error = PLUMB_EINVALID;
+			}
+		for (size_t k = 0; k < apps->items[i].depends_on_count; k++) {
+			const char *dependency = apps->items[i].depends_on[k];
+			if (!plumb_applications_find(apps, dependency)) {
+				plumb_diags_add(diags, apps->items[i].position,
+						"Application '%s' depends on '%s', which no Application is called",
+						apps->items[i].name, dependency);
+				error = PLUMB_EINVALID;
+			}
+			missing[i]++;
+		}
+	}
+	if (error < 0)
+		goto done;
+	for (size_t placed_count = 0; placed_count < n; placed_count++) {
+		size_t best = n;
+		for (size_t i = 0; i < n; i++)
+			if (!placed[i] && !missing[i] && (best == n || apps->items[i].wave < apps->items[best].wave))
+				best = i;
+		if (best == n) {
+			plumb_buf names = PLUMB_BUF_INIT;
+			for (size_t i = 0; i < n; i++)
+				if (!placed[i])
+					plumb_buf_printf(&names, "%s%s", names.len ? ", " : "", apps->items[i].name);
+			for (size_t i = 0; i < n; i++)
+				if (!placed[i]) {
+					plumb_diags_add(diags, apps->items[i].position,
+							"dependsOn forms a cycle among the Applications %s", names.ptr);
+					break;
+				}
+			plumb_buf_release(&names);
+			error = PLUMB_EINVALID;
+			goto done;
+		}
+		placed[best] = 1;
+		sorted[placed_count] = apps->items[best];
+		for (size_t i = 0; i < n; i++)
+			for (size_t k = 0; k < apps->items[i].depends_on_count; k++)
+				if (!strcmp(apps->items[i].depends_on[k], apps->items[best].name))
+					missing[i]--;
+	}
+	memcpy(apps->items, sorted, n * sizeof(*sorted));
+done:
+	free(missing);
+	free(placed);
+	free(sorted);
+	return error;
+}
+
+int plumb_applications_discover(plumb_applications *out, plumb_source *source, const char *commit, const char *path,
+				const char *implicit_name, plumb_diags *diags)
+{
+	discovery d;
+	memset(&d, 0, sizeof(d));
+	d.source = source;
+	d.commit = commit;
+	d.diags = diags;
+	d.out = out;
+	int error = expand(&d, path ? path : "", NULL, implicit_name);
+	if (error == 0)
+		error = order(out, diags);
+	return error;
+}
+
+const plumb_application *plumb_applications_find(const plumb_applications *applications, const char *name)
+{
+	for (size_t i = 0; i < applications->count; i++)
+		if (!strcmp(applications->items[i].name, name))
+			return &applications->items[i];
+	return NULL;
+}
+
+void plumb_applications_release(plumb_applications *applications)
+{
+	for (size_t i = 0; i < applications->count; i++)
+		plumb_application_release(&applications->items[i]);
+	free(applications->items);
+	memset(applications, 0, sizeof(*applications));
+}
