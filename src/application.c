@@ -117,6 +117,9 @@ void plumb_application_decode(plumb_manifest_set *set, size_t resource, const pl
 	a.wave = v[4].present ? v[4].integer : 0;
 
 	if (diags->count == before) {
+		/* Its manifests are its own: the folder that declares it does not read them as well. */
+		if (!a.repo && !a.revision && *a.path)
+			plumb_manifest_add_content_path(set, a.path);
 		PLUMB_GROW(set->applications, set->application_count, set->application_capacity);
 		set->applications[set->application_count++] = a;
 	} else {
@@ -169,6 +172,11 @@ static int expand(discovery *d, const char *path, const plumb_application *paren
 
 	memset(&set, 0, sizeof(set));
 	error = plumb_load(&set, d->source, d->commit, path, d->diags);
+	if (error == PLUMB_ENOTFOUND && parent) {
+		plumb_diags_add(d->diags, parent->position, "spec.source.path: '%s' does not exist in commit %.12s", path,
+				d->commit);
+		error = PLUMB_EINVALID;
+	}
 	if (error < 0)
 		goto done;
 	if (!set.application_count) {
@@ -233,6 +241,67 @@ done:
 	return error;
 }
 
+static int same_declaration(const plumb_application *a, const plumb_application *b)
+{
+	return !strcmp(a->file, b->file) && a->position.line == b->position.line &&
+	       a->position.column == b->position.column;
+}
+
+/* One declaration reached through two app-of-apps paths is one application. */
+static void drop_repeats(plumb_applications *apps)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < apps->count; i++) {
+		size_t j;
+		for (j = 0; j < kept && !same_declaration(&apps->items[i], &apps->items[j]); j++)
+			;
+		if (j < kept)
+			plumb_application_release(&apps->items[i]);
+		else
+			apps->items[kept++] = apps->items[i];
+	}
+	apps->count = kept;
+}
+
+/*
+ * Name the applications of one dependency cycle among those not placed:
+ * follow unplaced dependencies from any of them until one repeats.
+ */
+static void report_cycle(const plumb_applications *apps, const char *placed, plumb_diags *diags)
+{
+	size_t n = apps->count;
+	size_t *path = plumb_xcalloc(n + 1, sizeof(*path));
+	size_t length = 0, current = 0;
+	while (placed[current])
+		current++;
+	for (;;) {
+		size_t seen;
+		for (seen = 0; seen < length && path[seen] != current; seen++)
+			;
+		if (seen < length) {
+			plumb_buf names = PLUMB_BUF_INIT;
+			for (size_t i = seen; i < length; i++)
+				plumb_buf_printf(&names, "%s -> ", apps->items[path[i]].name);
+			plumb_buf_puts(&names, apps->items[current].name);
+			plumb_diags_add(diags, apps->items[current].position, "dependsOn forms a cycle: %s", names.ptr);
+			plumb_buf_release(&names);
+			break;
+		}
+		path[length++] = current;
+		const plumb_application *a = &apps->items[current];
+		size_t next = n;
+		for (size_t k = 0; k < a->depends_on_count && next == n; k++) {
+			const plumb_application *d = plumb_applications_find(apps, a->depends_on[k]);
+			if (d && !placed[d - apps->items])
+				next = (size_t)(d - apps->items);
+		}
+		if (next == n || length > n)
+			break; /* cannot happen: an unplaced application waits on an unplaced dependency */
+		current = next;
+	}
+	free(path);
+}
+
 /* Order the leaves: waves ascending, each after what it depends on (Kahn's algorithm, stable). */
 static int order(plumb_applications *apps, plumb_diags *diags)
 {
@@ -244,7 +313,8 @@ static int order(plumb_applications *apps, plumb_diags *diags)
 
 	for (size_t i = 0; i < n; i++) {
 		for (size_t j = 0; j < i; j++)
-			if (!strcmp(apps->items[i].name, apps->items[j].name)) {
+			if (!strcmp(apps->items[i].name, apps->items[j].name) &&
+			    !same_declaration(&apps->items[i], &apps->items[j])) {
 				plumb_diags_add(diags, apps->items[i].position,
 						"two Applications are called '%s' (the other is at %s:%u:%u)",
 						apps->items[i].name, apps->items[j].position.file,
@@ -270,17 +340,7 @@ static int order(plumb_applications *apps, plumb_diags *diags)
 			if (!placed[i] && !missing[i] && (best == n || apps->items[i].wave < apps->items[best].wave))
 				best = i;
 		if (best == n) {
-			plumb_buf names = PLUMB_BUF_INIT;
-			for (size_t i = 0; i < n; i++)
-				if (!placed[i])
-					plumb_buf_printf(&names, "%s%s", names.len ? ", " : "", apps->items[i].name);
-			for (size_t i = 0; i < n; i++)
-				if (!placed[i]) {
-					plumb_diags_add(diags, apps->items[i].position,
-							"dependsOn forms a cycle among the Applications %s", names.ptr);
-					break;
-				}
-			plumb_buf_release(&names);
+			report_cycle(apps, placed, diags);
 			error = PLUMB_EINVALID;
 			goto done;
 		}
@@ -309,8 +369,10 @@ int plumb_applications_discover(plumb_applications *out, plumb_source *source, c
 	d.diags = diags;
 	d.out = out;
 	int error = expand(&d, path ? path : "", NULL, implicit_name);
-	if (error == 0)
+	if (error == 0) {
+		drop_repeats(out);
 		error = order(out, diags);
+	}
 	return error;
 }
 

@@ -1,5 +1,6 @@
 #include "util/common.h"
 #include "daemon.h"
+#include "application.h"
 #include "lock.h"
 #include "pipeline.h"
 #include "planfile.h"
@@ -36,13 +37,15 @@
 /* A webhook secret file is read up to this size. */
 #define MAX_SECRET 4096
 
+/* One application the daemon keeps in sync; shared with the HTTP threads under the daemon's mutex. */
 typedef struct {
-	/* Shared with the HTTP threads: everything below, under mutex. */
-	pthread_mutex_t mutex;
-	plumb_daemon_options options;
 	char *name;
-	char *branch; /* the tracked branch, for webhooks naming another */
-	char revision_commit[PLUMB_OID_HEXSZ + 1];
+	char *path;        /* its manifests in the repository */
+	char *destination; /* its root */
+	int prune;
+	int self_heal;
+	plumb_approval_mode approval;
+	int present;       /* declared by the last revision looked at */
 	char synced_commit[PLUMB_OID_HEXSZ + 1];
 	char invalid_commit[PLUMB_OID_HEXSZ + 1]; /* the last commit found invalid, logged once */
 	const char *sync_status; /* static: Synced, OutOfSync, Unknown */
@@ -56,23 +59,39 @@ typedef struct {
 	char *last_result;
 	char *last_trigger;
 	int64_t pending_approval;
+	int failed; /* the last reconcile failed: what depends on it waits */
+	/* Metrics. */
+	unsigned long syncs_succeeded, syncs_failed, drift_events;
+	double sync_seconds_sum;
+	unsigned long sync_seconds_count;
+} app_state;
+
+typedef struct {
+	/* Shared with the HTTP threads: everything below, under mutex. */
+	pthread_mutex_t mutex;
+	plumb_daemon_options options;
+	app_state **apps; /* each allocated once and kept to the end: handlers hold pointers to them */
+	size_t app_count;
+	size_t app_capacity;
+	char *branch; /* the tracked branch, for webhooks naming another */
+	char revision_commit[PLUMB_OID_HEXSZ + 1];
+	char synced_commit[PLUMB_OID_HEXSZ + 1]; /* the last commit whose applications were all looked at */
 	/* Triggers, set by any thread, taken by the loop. */
 	int sync_requested;
 	char *requested_by; /* trigger and actor of the request, "api token-name", "webhook github" */
 	char *secret;
 	size_t secret_len;
-	/* Metrics. */
-	unsigned long syncs_succeeded, syncs_failed, fetch_failures, drift_events;
-	double sync_seconds_sum;
-	unsigned long sync_seconds_count;
+	unsigned long fetch_failures;
 	/* The loop's own (no lock needed). */
+	app_state *app; /* the application being reconciled */
 	int wake_pipe[2];
 	plumb_source *source;
 	plumb_store *store;
 	int inotify_fd;
 	unsigned backoff_ms;
-	char *destination;
+	char *root; /* the destination root the applications' roots lie below */
 } daemon_state;
+
 
 /* --- logs: one logfmt line per event ------------------------------------------------------- */
 
@@ -199,23 +218,25 @@ static void add_watch(int fd, const char *destination, const char *dir, unsigned
  */
 static void watch_managed(daemon_state *d)
 {
-	plumb_inventory inventory = { 0 };
 	unsigned count = 0;
 
 	if (d->inotify_fd >= 0)
 		close(d->inotify_fd);
 	d->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (d->inotify_fd < 0 || plumb_store_inventory_list(&inventory, d->store, d->destination, d->name) < 0)
-		goto done;
-	for (size_t i = 0; i < inventory.count; i++) {
-		char *dir = plumb_path_dirname(inventory.items[i].key);
-		add_watch(d->inotify_fd, d->destination, dir, &count);
-		if (!strcmp(inventory.items[i].kind, "Directory"))
-			add_watch(d->inotify_fd, d->destination, inventory.items[i].key, &count);
-		free(dir);
+	for (size_t a = 0; d->inotify_fd >= 0 && a < d->app_count; a++) {
+		const app_state *app = d->apps[a];
+		plumb_inventory inventory = { 0 };
+		if (plumb_store_inventory_list(&inventory, d->store, app->destination, app->name) == 0) {
+			for (size_t i = 0; i < inventory.count; i++) {
+				char *dir = plumb_path_dirname(inventory.items[i].key);
+				add_watch(d->inotify_fd, app->destination, dir, &count);
+				if (!strcmp(inventory.items[i].kind, "Directory"))
+					add_watch(d->inotify_fd, app->destination, inventory.items[i].key, &count);
+				free(dir);
+			}
+		}
+		plumb_inventory_release(&inventory);
 	}
-done:
-	plumb_inventory_release(&inventory);
 }
 
 /* --- status -------------------------------------------------------------------------------- */
@@ -223,10 +244,10 @@ done:
 static void set_status(daemon_state *d, const char *sync_status, const char *health, const char *message)
 {
 	pthread_mutex_lock(&d->mutex);
-	d->sync_status = sync_status;
+	d->app->sync_status = sync_status;
 	if (health)
-		d->health = health;
-	set_text(&d->message, message);
+		d->app->health = health;
+	set_text(&d->app->message, message);
 	pthread_mutex_unlock(&d->mutex);
 }
 
@@ -238,11 +259,11 @@ static void set_plan_status(daemon_state *d, const plumb_plan *plan)
 	plumb_plan_print(plan, out, 0);
 	fclose(out);
 	pthread_mutex_lock(&d->mutex);
-	free(d->diff);
-	d->diff = text;
-	d->to_create = plan->to_create;
-	d->to_update = plan->to_update;
-	d->to_delete = plan->to_delete;
+	free(d->app->diff);
+	d->app->diff = text;
+	d->app->to_create = plan->to_create;
+	d->app->to_update = plan->to_update;
+	d->app->to_delete = plan->to_delete;
 	pthread_mutex_unlock(&d->mutex);
 }
 
@@ -261,8 +282,10 @@ static void start_pipeline(plumb_pipeline *p, daemon_state *d, const char *commi
 	plumb_pipeline_options options = { 0 };
 	options.repo = d->options.repo;
 	options.revision = d->options.revision;
-	options.path = d->options.path;
-	options.root = d->options.root;
+	options.path = d->app->path;
+	options.root = d->app->destination;
+	options.application = d->app->name;
+	options.keep_unlisted = !d->app->prune;
 	options.state = d->options.state;
 	options.operation = "sync";
 	options.trigger = trigger;
@@ -286,27 +309,27 @@ static int apply_plan(daemon_state *d, plumb_pipeline *p, const char *trigger)
 	snprintf(counts, sizeof(counts), "%u/%u/%u", p->plan.to_create, p->plan.to_update, p->plan.to_delete);
 
 	pthread_mutex_lock(&d->mutex);
-	d->last_sync_at = (int64_t)time(NULL);
-	d->sync_seconds_sum += seconds;
-	d->sync_seconds_count++;
-	set_text(&d->last_trigger, trigger);
+	d->app->last_sync_at = (int64_t)time(NULL);
+	d->app->sync_seconds_sum += seconds;
+	d->app->sync_seconds_count++;
+	set_text(&d->app->last_trigger, trigger);
 	if (error == 0) {
-		d->syncs_succeeded++;
-		d->last_success_at = d->last_sync_at;
-		memcpy(d->synced_commit, p->commit, sizeof(d->synced_commit));
-		set_text(&d->last_result, "succeeded");
+		d->app->syncs_succeeded++;
+		d->app->last_success_at = d->app->last_sync_at;
+		memcpy(d->app->synced_commit, p->commit, sizeof(d->app->synced_commit));
+		set_text(&d->app->last_result, "succeeded");
 	} else {
-		d->syncs_failed++;
-		set_text(&d->last_result, "failed");
+		d->app->syncs_failed++;
+		set_text(&d->app->last_result, "failed");
 	}
 	pthread_mutex_unlock(&d->mutex);
 	if (error == 0) {
 		set_status(d, "Synced", "Healthy", "");
-		log_event("info", "synced", "app", d->name, "commit", p->commit, "trigger", trigger, "create/update/delete",
+		log_event("info", "synced", "app", d->app->name, "commit", p->commit, "trigger", trigger, "create/update/delete",
 			  counts, NULL);
 	} else {
 		set_status(d, "OutOfSync", "Degraded", plumb_error_last());
-		log_event("error", "sync failed", "app", d->name, "commit", p->commit, "trigger", trigger, "error",
+		log_event("error", "sync failed", "app", d->app->name, "commit", p->commit, "trigger", trigger, "error",
 			  plumb_error_last(), NULL);
 	}
 	free(progress);
@@ -321,11 +344,11 @@ static void ask_approval(daemon_state *d, plumb_pipeline *p)
 	char summary[128];
 	snprintf(summary, sizeof(summary), "Plan: %u to create, %u to update, %u to delete.", p->plan.to_create,
 		 p->plan.to_update, p->plan.to_delete);
-	if (plumb_store_approval_list(&pending, d->store, d->destination, d->name, 1) == 0 && pending.count &&
+	if (plumb_store_approval_list(&pending, d->store, d->app->destination, d->app->name, 1) == 0 && pending.count &&
 	    pending.items[0].state == PLUMB_APPROVAL_PENDING && !strcmp(pending.items[0].commit, p->commit) &&
 	    !strcmp(pending.items[0].summary, summary)) {
 		pthread_mutex_lock(&d->mutex);
-		d->pending_approval = pending.items[0].id;
+		d->app->pending_approval = pending.items[0].id;
 		pthread_mutex_unlock(&d->mutex);
 		plumb_approval_records_release(&pending);
 		return;
@@ -333,40 +356,65 @@ static void ask_approval(daemon_state *d, plumb_pipeline *p)
 	plumb_approval_records_release(&pending);
 
 	plumb_approval_record record = { 0 };
-	record.destination = d->destination;
-	record.application = d->name;
+	record.destination = d->app->destination;
+	record.application = d->app->name;
 	record.commit = p->commit;
 	record.plan = plumb_planfile_format(&p->plan);
 	record.summary = summary;
 	char *actor = plumb_actor();
 	record.requested_by = actor;
 	if (plumb_store_approval_add(d->store, &record) < 0) {
-		log_event("error", "cannot record the plan for approval", "app", d->name, "error", plumb_error_last(),
+		log_event("error", "cannot record the plan for approval", "app", d->app->name, "error", plumb_error_last(),
 			  NULL);
 	} else {
 		char id[32];
 		snprintf(id, sizeof(id), "%lld", (long long)record.id);
 		pthread_mutex_lock(&d->mutex);
-		d->pending_approval = record.id;
+		d->app->pending_approval = record.id;
 		pthread_mutex_unlock(&d->mutex);
-		log_event("info", "plan waits for approval", "app", d->name, "commit", p->commit, "approval", id,
+		log_event("info", "plan waits for approval", "app", d->app->name, "commit", p->commit, "approval", id,
 			  "summary", summary, NULL);
 	}
 	free(record.plan);
 	free(actor);
 }
 
-/*
- * Make the live state follow git: fetch (unless only checking drift),
- * resolve, load, plan, and act as the policy says.
- */
-static void reconcile(daemon_state *d, const char *trigger, int fetch)
+/* The state of the application called name, made (and kept, in order) when new. */
+static app_state *app_named(daemon_state *d, const char *name)
 {
-	char commit[PLUMB_OID_HEXSZ + 1];
-	plumb_pipeline p;
-	plumb_lock *lock = NULL;
-	int started = 0;
+	for (size_t i = 0; i < d->app_count; i++)
+		if (!strcmp(d->apps[i]->name, name))
+			return d->apps[i];
+	app_state *a = plumb_xcalloc(1, sizeof(*a));
+	a->name = plumb_xstrdup(name);
+	a->path = plumb_xstrdup("");
+	a->destination = plumb_xstrdup(d->root);
+	a->sync_status = "Unknown";
+	a->health = "Unknown";
+	a->message = plumb_xstrdup("");
+	a->errors = plumb_xstrdup("");
+	a->diff = plumb_xstrdup("");
+	a->last_result = plumb_xstrdup("");
+	a->last_trigger = plumb_xstrdup("");
+	pthread_mutex_lock(&d->mutex);
+	PLUMB_GROW(d->apps, d->app_count, d->app_capacity);
+	d->apps[d->app_count++] = a;
+	pthread_mutex_unlock(&d->mutex);
+	return a;
+}
 
+/* Set every application's message (the repository could not be fetched or resolved). */
+static void set_all_messages(daemon_state *d, const char *message)
+{
+	pthread_mutex_lock(&d->mutex);
+	for (size_t i = 0; i < d->app_count; i++)
+		set_text(&d->apps[i]->message, message);
+	pthread_mutex_unlock(&d->mutex);
+}
+
+/* Fetch (or not, for a drift check) and resolve the revision; 0 and commit, or -1 after logging why. */
+static int fetch_and_resolve(daemon_state *d, char commit[PLUMB_OID_HEXSZ + 1], int fetch)
+{
 	if (fetch) {
 		if (plumb_source_refresh(d->source) < 0) {
 			unsigned cap = d->options.interval_ms * 4 > 1800000 ? 1800000 : d->options.interval_ms * 4;
@@ -376,12 +424,12 @@ static void reconcile(daemon_state *d, const char *trigger, int fetch)
 			pthread_mutex_lock(&d->mutex);
 			d->fetch_failures++;
 			pthread_mutex_unlock(&d->mutex);
-			set_status(d, d->sync_status, NULL, plumb_error_last());
+			set_all_messages(d, plumb_error_last());
 			char backoff[32];
 			snprintf(backoff, sizeof(backoff), "%ums", d->backoff_ms);
-			log_event("warn", "fetch failed; keeping the last good revision", "app", d->name, "error",
-				  plumb_error_last(), "retry_in", backoff, NULL);
-			return;
+			log_event("warn", "fetch failed; keeping the last good revision", "repo",
+				  plumb_source_name(d->source), "error", plumb_error_last(), "retry_in", backoff, NULL);
+			return -1;
 		}
 		d->backoff_ms = 0;
 		/* A new cache knows the remote's default branch only after its first fetch. */
@@ -396,74 +444,85 @@ static void reconcile(daemon_state *d, const char *trigger, int fetch)
 	}
 	/* A drift check re-applies the commit in force; a fetch looks at what the revision names now. */
 	if (!fetch && *d->synced_commit) {
-		memcpy(commit, d->synced_commit, sizeof(commit));
-	} else if (plumb_source_resolve(commit, d->source, d->options.revision) < 0) {
-		set_status(d, "Unknown", NULL, plumb_error_last());
-		log_event("error", "cannot resolve the revision", "app", d->name, "error", plumb_error_last(), NULL);
-		return;
+		memcpy(commit, d->synced_commit, PLUMB_OID_HEXSZ + 1);
+		return 0;
+	}
+	if (plumb_source_resolve(commit, d->source, d->options.revision) < 0) {
+		set_all_messages(d, plumb_error_last());
+		log_event("error", "cannot resolve the revision", "error", plumb_error_last(), NULL);
+		return -1;
 	}
 	if (fetch) {
 		pthread_mutex_lock(&d->mutex);
-		memcpy(d->revision_commit, commit, sizeof(commit));
+		memcpy(d->revision_commit, commit, PLUMB_OID_HEXSZ + 1);
 		pthread_mutex_unlock(&d->mutex);
 	}
+	return 0;
+}
 
+/* Make one application (d->app) follow commit: load, plan, and act as its policy says. */
+static void reconcile_app(daemon_state *d, const char *commit, const char *trigger)
+{
+	plumb_pipeline p;
+	plumb_lock *lock = NULL;
+	int started = 0;
+
+	d->app->failed = 1;
 	start_pipeline(&p, d, commit, trigger);
 	started = 1;
 	if (plumb_pipeline_load(&p) < 0) {
 		pthread_mutex_lock(&d->mutex);
-		set_text(&d->errors, p.errors.ptr);
+		set_text(&d->app->errors, p.errors.ptr);
 		pthread_mutex_unlock(&d->mutex);
 		set_status(d, "Unknown", NULL, "the revision is invalid; nothing was applied");
 		/* Once per invalid commit: every poll finds it again. */
-		if (strcmp(d->invalid_commit, commit) != 0)
-			log_event("error", "invalid revision; keeping the last good one", "app", d->name, "commit", commit,
+		if (strcmp(d->app->invalid_commit, commit) != 0)
+			log_event("error", "invalid revision; keeping the last good one", "app", d->app->name, "commit", commit,
 				  "errors", p.errors.ptr, NULL);
-		memcpy(d->invalid_commit, commit, sizeof(d->invalid_commit));
+		memcpy(d->app->invalid_commit, commit, sizeof(d->app->invalid_commit));
 		goto done;
 	}
 	pthread_mutex_lock(&d->mutex);
-	set_text(&d->errors, "");
+	set_text(&d->app->errors, "");
 	pthread_mutex_unlock(&d->mutex);
 	if (plumb_lock_acquire(&lock, p.state_dir, "plumb serve", 0) < 0) {
-		log_event("warn", "state directory busy; trying again soon", "app", d->name, "error", plumb_error_last(),
+		log_event("warn", "state directory busy; trying again soon", "app", d->app->name, "error", plumb_error_last(),
 			  NULL);
 		goto done;
 	}
 	if (plumb_pipeline_plan(&p) < 0) {
 		set_status(d, "Unknown", "Degraded", p.errors.len ? p.errors.ptr : plumb_error_last());
-		log_event("error", "cannot plan", "app", d->name, "error", plumb_error_last(), NULL);
+		log_event("error", "cannot plan", "app", d->app->name, "error", plumb_error_last(), NULL);
 		goto done;
 	}
-	if (!d->options.prune)
-		plumb_plan_drop_prunes(&p.plan);
 	set_plan_status(d, &p.plan);
 	if (!plumb_plan_has_changes(&p.plan)) {
 		pthread_mutex_lock(&d->mutex);
-		int first = !*d->synced_commit || strcmp(d->synced_commit, commit) != 0;
-		memcpy(d->synced_commit, commit, sizeof(d->synced_commit));
-		d->pending_approval = 0;
+		int first = !*d->app->synced_commit || strcmp(d->app->synced_commit, commit) != 0;
+		memcpy(d->app->synced_commit, commit, sizeof(d->app->synced_commit));
+		d->app->pending_approval = 0;
 		pthread_mutex_unlock(&d->mutex);
 		set_status(d, "Synced", "Healthy", "");
+		d->app->failed = 0;
 		if (first)
-			log_event("info", "in sync", "app", d->name, "commit", commit, "trigger", trigger, NULL);
+			log_event("info", "in sync", "app", d->app->name, "commit", commit, "trigger", trigger, NULL);
 		goto done;
 	}
-	int drift = *d->synced_commit && !strcmp(d->synced_commit, commit);
+	int drift = *d->app->synced_commit && !strcmp(d->app->synced_commit, commit);
 	if (drift) {
 		pthread_mutex_lock(&d->mutex);
-		d->drift_events++;
+		d->app->drift_events++;
 		pthread_mutex_unlock(&d->mutex);
-		log_event("warn", "drift", "app", d->name, "commit", commit, "self_heal", d->options.self_heal ? "on" : "off",
+		log_event("warn", "drift", "app", d->app->name, "commit", commit, "self_heal", d->app->self_heal ? "on" : "off",
 			  NULL);
-		if (!d->options.self_heal) {
+		if (!d->app->self_heal) {
 			set_status(d, "OutOfSync", NULL, "the live state drifted from git; selfHeal is off");
 			goto done;
 		}
 	}
-	switch (d->options.approval) {
+	switch (d->app->approval) {
 	case PLUMB_APPROVAL_AUTO:
-		apply_plan(d, &p, drift ? "drift" : trigger);
+		d->app->failed = apply_plan(d, &p, drift ? "drift" : trigger) < 0;
 		break;
 	case PLUMB_APPROVAL_PROMPTED:
 		set_status(d, "OutOfSync", NULL, "a plan waits for approval");
@@ -479,6 +538,109 @@ done:
 		plumb_pipeline_release(&p);
 }
 
+/* Keep what a leaf Application says of itself; the implicit application follows the daemon's options. */
+static void adopt_leaf(daemon_state *d, app_state *a, const plumb_application *leaf, int implicit)
+{
+	pthread_mutex_lock(&d->mutex);
+	a->present = 1;
+	set_text(&a->path, leaf->path);
+	free(a->destination);
+	a->destination = !*leaf->root		? plumb_xstrdup(d->root)
+			 : !strcmp(d->root, "/") ? plumb_xprintf("/%s", leaf->root)
+						 : plumb_path_join(d->root, leaf->root);
+	a->prune = implicit ? d->options.prune : leaf->prune;
+	a->self_heal = implicit ? d->options.self_heal : leaf->self_heal;
+	a->approval = implicit					      ? d->options.approval
+		      : leaf->approval == PLUMB_APPLICATION_PROMPTED ? PLUMB_APPROVAL_PROMPTED
+		      : leaf->approval == PLUMB_APPLICATION_MANUAL   ? PLUMB_APPROVAL_MANUAL
+		      : leaf->automated				     ? PLUMB_APPROVAL_AUTO
+								     : PLUMB_APPROVAL_MANUAL;
+	pthread_mutex_unlock(&d->mutex);
+}
+
+/* A revision whose applications cannot even be told apart: every one keeps its last good revision. */
+static void mark_invalid(daemon_state *d, const char *commit, plumb_diags *diags, const char *implicit)
+{
+	char *text = NULL;
+	size_t size = 0;
+	FILE *out = open_memstream(&text, &size);
+	plumb_diags_sort(diags);
+	plumb_diags_print(diags, out);
+	if (!diags->count)
+		fprintf(out, "%s\n", plumb_error_last());
+	fclose(out);
+	app_state *first = app_named(d, implicit);
+	int logged = !strcmp(first->invalid_commit, commit);
+	pthread_mutex_lock(&d->mutex);
+	for (size_t i = 0; i < d->app_count; i++) {
+		app_state *a = d->apps[i];
+		set_text(&a->errors, text);
+		set_text(&a->message, "the revision is invalid; nothing was applied");
+		a->sync_status = "Unknown";
+		memcpy(a->invalid_commit, commit, PLUMB_OID_HEXSZ + 1);
+	}
+	pthread_mutex_unlock(&d->mutex);
+	if (!logged)
+		log_event("error", "invalid revision; keeping the last good one", "commit", commit, "errors", text, NULL);
+	free(text);
+}
+
+/*
+ * Make the live state follow git: fetch (unless only checking drift),
+ * resolve, find the applications the path declares, and reconcile each in
+ * order; one whose dependency is not synced waits.
+ */
+static void reconcile(daemon_state *d, const char *trigger, int fetch)
+{
+	char commit[PLUMB_OID_HEXSZ + 1];
+	plumb_applications found = { 0 };
+	plumb_diags diags = PLUMB_DIAGS_INIT;
+	char *implicit = NULL;
+
+	if (fetch_and_resolve(d, commit, fetch) < 0)
+		return;
+	implicit = plumb_application_name(plumb_source_name(d->source), d->options.path);
+	if (plumb_applications_discover(&found, d->source, commit, d->options.path, implicit, &diags) < 0) {
+		mark_invalid(d, commit, &diags, implicit);
+		goto done;
+	}
+	for (size_t i = 0; i < d->app_count; i++)
+		d->apps[i]->present = 0;
+	for (size_t i = 0; i < found.count; i++) {
+		const plumb_application *leaf = &found.items[i];
+		app_state *a = app_named(d, leaf->name);
+		adopt_leaf(d, a, leaf, found.count == 1 && !*leaf->file);
+		d->app = a;
+		if (leaf->repo || leaf->revision) {
+			set_status(d, "Unknown", NULL,
+				   "plumb serve syncs the Applications of its own repository and revision; sync this "
+				   "one with plumb sync");
+			a->failed = 1;
+			continue;
+		}
+		const char *blocked = NULL;
+		for (size_t k = 0; k < leaf->depends_on_count && !blocked; k++) {
+			app_state *dependency = app_named(d, leaf->depends_on[k]);
+			if (dependency->failed)
+				blocked = dependency->name;
+		}
+		if (blocked) {
+			char *why = plumb_xprintf("waits: it depends on %s, which is not synced", blocked);
+			set_status(d, "OutOfSync", NULL, why);
+			free(why);
+			a->failed = 1;
+			continue;
+		}
+		reconcile_app(d, commit, trigger);
+	}
+	memcpy(d->synced_commit, commit, sizeof(commit));
+done:
+	d->app = NULL;
+	free(implicit);
+	plumb_diags_release(&diags);
+	plumb_applications_release(&found);
+}
+
 /* An approved plan is applied exactly, or superseded as stale and asked for again. */
 static void apply_approved(daemon_state *d)
 {
@@ -490,16 +652,16 @@ static void apply_approved(daemon_state *d)
 	char note[64];
 
 	memset(&saved, 0, sizeof(saved));
-	if (plumb_store_approval_list(&latest, d->store, d->destination, d->name, 1) < 0 || !latest.count ||
+	if (plumb_store_approval_list(&latest, d->store, d->app->destination, d->app->name, 1) < 0 || !latest.count ||
 	    latest.items[0].state != PLUMB_APPROVAL_APPROVED) {
 		if (latest.count && latest.items[0].state == PLUMB_APPROVAL_REJECTED) {
 			pthread_mutex_lock(&d->mutex);
-			int was_pending = d->pending_approval == latest.items[0].id;
-			d->pending_approval = 0;
+			int was_pending = d->app->pending_approval == latest.items[0].id;
+			d->app->pending_approval = 0;
 			pthread_mutex_unlock(&d->mutex);
 			if (was_pending) {
 				set_status(d, "OutOfSync", NULL, "the plan was rejected");
-				log_event("info", "plan rejected", "app", d->name, "by", latest.items[0].decided_by, NULL);
+				log_event("info", "plan rejected", "app", d->app->name, "by", latest.items[0].decided_by, NULL);
 			}
 		}
 		plumb_approval_records_release(&latest);
@@ -514,15 +676,13 @@ static void apply_approved(daemon_state *d)
 	start_pipeline(&p, d, saved.commit, "approval");
 	if (plumb_pipeline_load(&p) < 0 || plumb_lock_acquire(&lock, p.state_dir, "plumb serve", 0) < 0 ||
 	    plumb_pipeline_plan(&p) < 0) {
-		log_event("warn", "cannot apply the approved plan yet", "app", d->name, "approval", note, "error",
+		log_event("warn", "cannot apply the approved plan yet", "app", d->app->name, "approval", note, "error",
 			  plumb_error_last(), NULL);
 		goto release;
 	}
-	if (!d->options.prune)
-		plumb_plan_drop_prunes(&p.plan);
 	if (plumb_planfile_compare(&saved, &p.plan, &stale) > 0) {
 		plumb_store_approval_finish(d->store, approval->id, PLUMB_APPROVAL_SUPERSEDED, "stale: the live state moved");
-		log_event("warn", "approved plan went stale; planning again", "app", d->name, "approval", note, "why",
+		log_event("warn", "approved plan went stale; planning again", "app", d->app->name, "approval", note, "why",
 			  stale.ptr, NULL);
 		plumb_lock_release(lock);
 		lock = NULL;
@@ -538,7 +698,7 @@ static void apply_approved(daemon_state *d)
 				    error == 0 ? PLUMB_APPROVAL_APPLIED : PLUMB_APPROVAL_SUPERSEDED,
 				    error == 0 ? "applied by plumb serve" : plumb_error_last());
 	pthread_mutex_lock(&d->mutex);
-	d->pending_approval = 0;
+	d->app->pending_approval = 0;
 	pthread_mutex_unlock(&d->mutex);
 release:
 	plumb_lock_release(lock);
@@ -554,34 +714,34 @@ out:
 static const char *const approval_names[] = { "auto", "prompted", "manual" };
 
 /* The application as the API shows it; with_detail adds the plan's diff and an invalid revision's errors. */
-static json_t *application_json(daemon_state *d, int with_detail)
+static json_t *application_json(daemon_state *d, const app_state *a, int with_detail)
 {
 	json_t *o = json_object();
 	pthread_mutex_lock(&d->mutex);
-	json_object_set_new(o, "name", json_string(d->name));
+	json_object_set_new(o, "name", json_string(a->name));
 	json_object_set_new(o, "repo", json_string(plumb_source_name(d->source)));
 	json_object_set_new(o, "revision", json_string(d->options.revision ? d->options.revision : ""));
-	json_object_set_new(o, "path", json_string(d->options.path ? d->options.path : ""));
-	json_object_set_new(o, "destination", json_string(d->destination));
+	json_object_set_new(o, "path", json_string(a->path));
+	json_object_set_new(o, "destination", json_string(a->destination));
 	json_object_set_new(o, "revision_commit", json_string(d->revision_commit));
-	json_object_set_new(o, "synced_commit", json_string(d->synced_commit));
-	json_object_set_new(o, "sync_status", json_string(d->sync_status));
-	json_object_set_new(o, "health", json_string(d->health));
-	json_object_set_new(o, "message", json_string(d->message));
-	json_object_set_new(o, "last_sync", plumb_json_time(d->last_sync_at));
-	json_object_set_new(o, "last_result", json_string(d->last_result));
-	json_object_set_new(o, "last_trigger", json_string(d->last_trigger));
-	json_object_set_new(o, "last_success", plumb_json_time(d->last_success_at));
-	json_object_set_new(o, "pending_approval", d->pending_approval ? json_integer(d->pending_approval) : json_null());
-	json_object_set_new(o, "changes", json_pack("{s:i, s:i, s:i}", "create", (int)d->to_create, "update",
-						      (int)d->to_update, "delete", (int)d->to_delete));
+	json_object_set_new(o, "synced_commit", json_string(a->synced_commit));
+	json_object_set_new(o, "sync_status", json_string(a->sync_status));
+	json_object_set_new(o, "health", json_string(a->health));
+	json_object_set_new(o, "message", json_string(a->message));
+	json_object_set_new(o, "last_sync", plumb_json_time(a->last_sync_at));
+	json_object_set_new(o, "last_result", json_string(a->last_result));
+	json_object_set_new(o, "last_trigger", json_string(a->last_trigger));
+	json_object_set_new(o, "last_success", plumb_json_time(a->last_success_at));
+	json_object_set_new(o, "pending_approval", a->pending_approval ? json_integer(a->pending_approval) : json_null());
+	json_object_set_new(o, "changes", json_pack("{s:i, s:i, s:i}", "create", (int)a->to_create, "update",
+						      (int)a->to_update, "delete", (int)a->to_delete));
 	json_object_set_new(o, "policy",
-			    json_pack("{s:b, s:b, s:s}", "prune", d->options.prune, "selfHeal", d->options.self_heal,
-				      "approval", approval_names[d->options.approval]));
-	json_object_set_new(o, "drift_events", json_integer((json_int_t)d->drift_events));
+			    json_pack("{s:b, s:b, s:s}", "prune", a->prune, "selfHeal", a->self_heal,
+				      "approval", approval_names[a->approval]));
+	json_object_set_new(o, "drift_events", json_integer((json_int_t)a->drift_events));
 	if (with_detail) {
-		json_object_set_new(o, "errors", json_string(d->errors));
-		json_object_set_new(o, "diff", json_string(d->diff));
+		json_object_set_new(o, "errors", json_string(a->errors));
+		json_object_set_new(o, "diff", json_string(a->diff));
 	}
 	pthread_mutex_unlock(&d->mutex);
 	return o;
@@ -595,13 +755,18 @@ static void respond(plumb_response *response, unsigned status, json_t *doc)
 	json_decref(doc);
 }
 
-/* The route's {name} must be the application this daemon serves. */
-static int known_application(plumb_response *response, const plumb_request *request, daemon_state *d)
+/* The application the route's {name} names, or NULL after a 404. */
+static app_state *known_application(plumb_response *response, const plumb_request *request, daemon_state *d)
 {
-	if (request->param_count && !strcmp(request->params[0], d->name))
-		return 1;
-	plumb_response_error(response, 404, "no application '%s'", request->param_count ? request->params[0] : "");
-	return 0;
+	app_state *found = NULL;
+	pthread_mutex_lock(&d->mutex);
+	for (size_t i = 0; request->param_count && i < d->app_count && !found; i++)
+		if (!strcmp(request->params[0], d->apps[i]->name))
+			found = d->apps[i];
+	pthread_mutex_unlock(&d->mutex);
+	if (!found)
+		plumb_response_error(response, 404, "no application '%s'", request->param_count ? request->params[0] : "");
+	return found;
 }
 
 static void handle_healthz(plumb_response *response, const plumb_request *request, void *payload)
@@ -611,24 +776,33 @@ static void handle_healthz(plumb_response *response, const plumb_request *reques
 
 static void handle_applications(plumb_response *response, const plumb_request *request, void *payload)
 {
+	daemon_state *d = payload;
 	json_t *list = json_array();
-	json_array_append_new(list, application_json(payload, 0));
+	pthread_mutex_lock(&d->mutex);
+	size_t count = d->app_count;
+	pthread_mutex_unlock(&d->mutex);
+	/* The applications the last revision declared (or, before any, what is known). */
+	for (size_t i = 0; i < count; i++)
+		if (d->apps[i]->present || !*d->synced_commit)
+			json_array_append_new(list, application_json(d, d->apps[i], 0));
 	respond(response, 200, json_pack("{s:o}", "applications", list));
 }
 
 static void handle_application(plumb_response *response, const plumb_request *request, void *payload)
 {
-	if (known_application(response, request, payload))
-		respond(response, 200, application_json(payload, 1));
+	app_state *a = known_application(response, request, payload);
+	if (a)
+		respond(response, 200, application_json(payload, a, 1));
 }
 
 static void handle_sync(plumb_response *response, const plumb_request *request, void *payload)
 {
 	daemon_state *d = payload;
-	if (!known_application(response, request, d))
+	app_state *a = known_application(response, request, d);
+	if (!a)
 		return;
 	request_sync(d, "api", request->token_name);
-	log_event("info", "sync requested", "app", d->name, "trigger", "api", "actor", request->token_name, NULL);
+	log_event("info", "sync requested", "app", a->name, "trigger", "api", "actor", request->token_name, NULL);
 	plumb_response_json(response, 202, "{\"queued\":true}");
 }
 
@@ -648,9 +822,10 @@ static void handle_history(plumb_response *response, const plumb_request *reques
 	daemon_state *d = payload;
 	plumb_sync_records syncs = { 0 };
 	plumb_store *store;
-	if (!known_application(response, request, d) || !(store = open_store(response, d)))
+	app_state *a = known_application(response, request, d);
+	if (!a || !(store = open_store(response, d)))
 		return;
-	if (plumb_store_sync_list(&syncs, store, d->destination, d->name, 100) < 0) {
+	if (plumb_store_sync_list(&syncs, store, a->destination, a->name, 100) < 0) {
 		plumb_response_error(response, 500, "store: %s", plumb_error_last());
 	} else {
 		json_t *list = json_array();
@@ -678,8 +853,9 @@ static void decide(plumb_response *response, const plumb_request *request, daemo
 	json_t *body = request->body_len ? json_loadb(request->body, request->body_len, 0, &json_error) : NULL;
 	plumb_store *store = NULL;
 	int64_t wanted = 0;
+	app_state *a = known_application(response, request, d);
 
-	if (!known_application(response, request, d))
+	if (!a)
 		goto done;
 	if (request->body_len && !json_is_object(body)) {
 		plumb_response_error(response, 400, "the body must be a JSON object such as {\"id\": 12}");
@@ -692,10 +868,10 @@ static void decide(plumb_response *response, const plumb_request *request, daemo
 	}
 	wanted = id ? (int64_t)json_integer_value(id) : 0;
 	pthread_mutex_lock(&d->mutex);
-	int64_t pending = d->pending_approval;
+	int64_t pending = a->pending_approval;
 	pthread_mutex_unlock(&d->mutex);
 	if (!pending) {
-		plumb_response_error(response, 409, "no plan of '%s' waits for approval", d->name);
+		plumb_response_error(response, 409, "no plan of '%s' waits for approval", a->name);
 		goto done;
 	}
 	if (wanted && wanted != pending) {
@@ -711,7 +887,7 @@ static void decide(plumb_response *response, const plumb_request *request, daemo
 		plumb_response_error(response, 409, "%s", plumb_error_last());
 		goto done;
 	}
-	log_event("info", approve ? "plan approved" : "plan rejected", "app", d->name, "by", request->token_name, NULL);
+	log_event("info", approve ? "plan approved" : "plan rejected", "app", a->name, "by", request->token_name, NULL);
 	wake(d);
 	respond(response, 200, json_pack("{s:I, s:s}", "id", (json_int_t)pending, "state", approve ? "approved" : "rejected"));
 done:
@@ -785,29 +961,55 @@ static void metric(plumb_buf *out, const char *name, const char *type, const cha
 
 static void handle_metrics(plumb_response *response, const plumb_request *request, void *payload)
 {
+	static const struct {
+		const char *name, *type, *help;
+	} families[] = {
+		{ "plumb_syncs_total", "counter", "Syncs that applied changes, by result." },
+		{ "plumb_sync_failures_total", "counter", "Syncs that failed." },
+		{ "plumb_fetch_failures_total", "counter", "Fetches of the repository that failed." },
+		{ "plumb_drift_events_total", "counter", "Times the live state was found drifted from git." },
+		{ "plumb_sync_duration_seconds", "summary", "Time spent applying syncs." },
+		{ "plumb_last_successful_sync_timestamp_seconds", "gauge", "When the last sync succeeded." },
+		{ "plumb_application_synced", "gauge", "1 when the application is Synced." },
+	};
 	daemon_state *d = payload;
 	plumb_buf *out = &response->body;
 	pthread_mutex_lock(&d->mutex);
-	metric(out, "plumb_syncs_total", "counter", "Syncs that applied changes, by result.");
-	plumb_buf_printf(out, "plumb_syncs_total{application=\"%s\",result=\"succeeded\"} %lu\n", d->name,
-			 d->syncs_succeeded);
-	plumb_buf_printf(out, "plumb_syncs_total{application=\"%s\",result=\"failed\"} %lu\n", d->name, d->syncs_failed);
-	metric(out, "plumb_sync_failures_total", "counter", "Syncs that failed.");
-	plumb_buf_printf(out, "plumb_sync_failures_total{application=\"%s\"} %lu\n", d->name, d->syncs_failed);
-	metric(out, "plumb_fetch_failures_total", "counter", "Fetches of the repository that failed.");
-	plumb_buf_printf(out, "plumb_fetch_failures_total{application=\"%s\"} %lu\n", d->name, d->fetch_failures);
-	metric(out, "plumb_drift_events_total", "counter", "Times the live state was found drifted from git.");
-	plumb_buf_printf(out, "plumb_drift_events_total{application=\"%s\"} %lu\n", d->name, d->drift_events);
-	metric(out, "plumb_sync_duration_seconds", "summary", "Time spent applying syncs.");
-	plumb_buf_printf(out, "plumb_sync_duration_seconds_sum{application=\"%s\"} %.6f\n", d->name, d->sync_seconds_sum);
-	plumb_buf_printf(out, "plumb_sync_duration_seconds_count{application=\"%s\"} %lu\n", d->name,
-			 d->sync_seconds_count);
-	metric(out, "plumb_last_successful_sync_timestamp_seconds", "gauge", "When the last sync succeeded.");
-	plumb_buf_printf(out, "plumb_last_successful_sync_timestamp_seconds{application=\"%s\"} %lld\n", d->name,
-			 (long long)d->last_success_at);
-	metric(out, "plumb_application_synced", "gauge", "1 when the application is Synced.");
-	plumb_buf_printf(out, "plumb_application_synced{application=\"%s\"} %d\n", d->name,
-			 !strcmp(d->sync_status, "Synced"));
+	for (size_t f = 0; f < PLUMB_ARRAY_SIZE(families); f++) {
+		const char *family = families[f].name;
+		metric(out, family, families[f].type, families[f].help);
+		for (size_t i = 0; i < d->app_count; i++) {
+			const app_state *a = d->apps[i];
+			const char *n = a->name;
+			switch (f) {
+			case 0:
+				plumb_buf_printf(out, "%s{application=\"%s\",result=\"succeeded\"} %lu\n", family, n,
+						 a->syncs_succeeded);
+				plumb_buf_printf(out, "%s{application=\"%s\",result=\"failed\"} %lu\n", family, n,
+						 a->syncs_failed);
+				break;
+			case 1:
+				plumb_buf_printf(out, "%s{application=\"%s\"} %lu\n", family, n, a->syncs_failed);
+				break;
+			case 2:
+				plumb_buf_printf(out, "%s{application=\"%s\"} %lu\n", family, n, d->fetch_failures);
+				break;
+			case 3:
+				plumb_buf_printf(out, "%s{application=\"%s\"} %lu\n", family, n, a->drift_events);
+				break;
+			case 4:
+				plumb_buf_printf(out, "%s_sum{application=\"%s\"} %.6f\n", family, n, a->sync_seconds_sum);
+				plumb_buf_printf(out, "%s_count{application=\"%s\"} %lu\n", family, n, a->sync_seconds_count);
+				break;
+			case 5:
+				plumb_buf_printf(out, "%s{application=\"%s\"} %lld\n", family, n, (long long)a->last_success_at);
+				break;
+			default:
+				plumb_buf_printf(out, "%s{application=\"%s\"} %d\n", family, n, !strcmp(a->sync_status, "Synced"));
+				break;
+			}
+		}
+	}
 	pthread_mutex_unlock(&d->mutex);
 	response->status = 200;
 	response->content_type = "text/plain; version=0.0.4";
@@ -907,6 +1109,7 @@ static void reload_options(daemon_state *d, plumb_server *server, plumb_daemon_r
 	pthread_mutex_lock(&d->mutex);
 	d->options.interval_ms = fresh.interval_ms;
 	d->options.self_heal_interval_ms = fresh.self_heal_interval_ms;
+	/* The implicit application takes them at the next reconcile; Applications keep their own. */
 	d->options.prune = fresh.prune;
 	d->options.self_heal = fresh.self_heal;
 	d->options.approval = fresh.approval;
@@ -931,17 +1134,9 @@ int plumb_daemon_run(const plumb_daemon_options *options, plumb_daemon_reload re
 	memset(d, 0, sizeof(*d));
 	pthread_mutex_init(&d->mutex, NULL);
 	copy_options(&d->options, options);
-	d->sync_status = "Unknown";
-	d->health = "Unknown";
-	d->message = plumb_xstrdup("");
-	d->errors = plumb_xstrdup("");
-	d->diff = plumb_xstrdup("");
-	d->last_result = plumb_xstrdup("");
-	d->last_trigger = plumb_xstrdup("");
 	d->inotify_fd = -1;
 	d->wake_pipe[0] = d->wake_pipe[1] = -1;
-	d->destination = plumb_destination_path(d->options.root);
-	d->name = plumb_xstrdup("");
+	d->root = plumb_destination_path(d->options.root);
 
 	/* Signals arrive through a descriptor, so a sync in flight is never interrupted. */
 	sigemptyset(&signals);
@@ -962,8 +1157,6 @@ int plumb_daemon_run(const plumb_daemon_options *options, plumb_daemon_reload re
 	if (error < 0)
 		goto done;
 	/* The implicit application is named after its path, or its repository for the top. */
-	free(d->name);
-	d->name = plumb_application_name(plumb_source_name(d->source), d->options.path);
 	if (plumb_source_branch(&d->branch, d->source, d->options.revision) < 0)
 		d->branch = NULL; /* a tag, a commit, or a cache not fetched yet: every push wakes a fetch */
 	if (d->options.webhook_secret_file && (error = read_secret(d, d->options.webhook_secret_file)) < 0)
@@ -975,8 +1168,8 @@ int plumb_daemon_run(const plumb_daemon_options *options, plumb_daemon_reload re
 	{
 		char port[16];
 		snprintf(port, sizeof(port), "%u", plumb_server_port(server));
-		log_event("info", "serving", "app", d->name, "repo", plumb_source_name(d->source), "destination",
-			  d->destination, "port", port, NULL);
+		log_event("info", "serving", "repo", plumb_source_name(d->source), "path",
+			  d->options.path ? d->options.path : "", "destination", d->root, "port", port, NULL);
 	}
 	watch_managed(d);
 
@@ -997,7 +1190,7 @@ int plumb_daemon_run(const plumb_daemon_options *options, plumb_daemon_reload re
 				stop = 1;
 		}
 		if (stop) {
-			log_event("info", "stopping", "app", d->name, NULL);
+			log_event("info", "stopping", NULL);
 			break;
 		}
 		drain(d->wake_pipe[0]);
@@ -1022,8 +1215,12 @@ int plumb_daemon_run(const plumb_daemon_options *options, plumb_daemon_reload re
 			next_heal = now_ms() + d->options.self_heal_interval_ms;
 		}
 		free(requested);
-		if (d->options.approval == PLUMB_APPROVAL_PROMPTED)
-			apply_approved(d);
+		for (size_t i = 0; i < d->app_count; i++) {
+			d->app = d->apps[i];
+			if (d->app->present && d->app->approval == PLUMB_APPROVAL_PROMPTED)
+				apply_approved(d);
+			d->app = NULL;
+		}
 	}
 done:
 	if (error < 0)
@@ -1043,15 +1240,22 @@ done:
 		OPENSSL_cleanse(d->secret, d->secret_len);
 		free(d->secret);
 	}
-	free(d->name);
+	for (size_t i = 0; i < d->app_count; i++) {
+		app_state *a = d->apps[i];
+		free(a->name);
+		free(a->path);
+		free(a->destination);
+		free(a->message);
+		free(a->errors);
+		free(a->diff);
+		free(a->last_result);
+		free(a->last_trigger);
+		free(a);
+	}
+	free(d->apps);
+	free(d->root);
 	free(d->branch);
-	free(d->message);
-	free(d->errors);
-	free(d->diff);
-	free(d->last_result);
-	free(d->last_trigger);
 	free(d->requested_by);
-	free(d->destination);
 	plumb_daemon_options_release(&d->options);
 	pthread_mutex_destroy(&d->mutex);
 	return error;

@@ -29,6 +29,7 @@ typedef struct {
 	const char *trigger;   /* what started it: "cli" unless said otherwise */
 	size_t capture_max;    /* drifted content kept up to this size; 0: PLUMB_CAPTURE_MAX */
 	const char *application; /* its name; NULL: the implicit application of path */
+	int keep_unlisted;       /* do not prune (an Application's syncPolicy.prune: false) */
 } plumb_pipeline_options;
 
 typedef struct {

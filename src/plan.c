@@ -113,6 +113,9 @@ static int plan_declared(plumb_plan *plan, const plumb_manifest_set *set, const 
 	plumb_action *action;
 	int error;
 
+	if (entry && strcmp(entry->destination, plan->destination) != 0)
+		return plumb_error_set(PLUMB_ECONFLICT, "%s is managed by application '%s' under %s, not by '%s'",
+				       object->display, entry->application, entry->destination, plan->application);
 	if (entry && strcmp(entry->application, plan->application) != 0)
 		return plumb_error_set(PLUMB_ECONFLICT, "%s is managed by application '%s', not '%s'", object->display,
 				       entry->application, plan->application);
@@ -232,7 +235,9 @@ int plumb_plan_build(plumb_plan *plan, const plumb_manifest_set *set, const plum
 	size_t first_prune = plan->count;
 	for (size_t i = 0; i < inventory->count; i++) {
 		const plumb_inventory_entry *entry = &inventory->items[i];
-		if (declared[i] || strcmp(entry->application, plan->application) != 0)
+		/* Only this application's objects in this destination are its to prune. */
+		if (declared[i] || strcmp(entry->application, plan->application) != 0 ||
+		    strcmp(entry->destination, plan->destination) != 0)
 			continue;
 		if ((error = plan_prune(plan, entry, ctx)) < 0)
 			goto done;

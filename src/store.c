@@ -251,27 +251,29 @@ static int64_t now(void)
 static int create_private_file(const char *path)
 {
 	struct stat st;
-	int error = 0;
-	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 
-	if (fd < 0)
-		return plumb_error_set(PLUMB_ERROR, "cannot open %s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0) {
-		error = plumb_error_set(PLUMB_ERROR, "cannot stat %s: %s", path, strerror(errno));
-		goto done;
+	/*
+	 * Never open and close an existing database here: closing any descriptor
+	 * of the file drops every POSIX lock this process holds on it, including
+	 * those of another connection (the daemon's), which SQLite then finds
+	 * gone ("disk I/O error").
+	 */
+	if (lstat(path, &st) < 0) {
+		if (errno != ENOENT)
+			return plumb_error_set(PLUMB_ERROR, "cannot stat %s: %s", path, strerror(errno));
+		int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0 && errno != EEXIST)
+			return plumb_error_set(PLUMB_ERROR, "cannot create %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		if (lstat(path, &st) < 0)
+			return plumb_error_set(PLUMB_ERROR, "cannot stat %s: %s", path, strerror(errno));
 	}
-	if (!S_ISREG(st.st_mode)) {
-		error = plumb_error_set(PLUMB_ERROR, "%s is not a regular file", path);
-		goto done;
-	}
-	if ((st.st_mode & 0777) != 0600 && fchmod(fd, 0600) < 0) {
-		error = plumb_error_set(PLUMB_ERROR, "cannot make %s private (mode 0600): %s", path, strerror(errno));
-		goto done;
-	}
-
-done:
-	close(fd);
-	return error;
+	if (!S_ISREG(st.st_mode))
+		return plumb_error_set(PLUMB_ERROR, "%s is not a regular file", path);
+	if ((st.st_mode & 0777) != 0600 && chmod(path, 0600) < 0)
+		return plumb_error_set(PLUMB_ERROR, "cannot make %s private (mode 0600): %s", path, strerror(errno));
+	return 0;
 }
 
 /*
@@ -537,12 +539,19 @@ static int write_end(plumb_store *store, int own, int error)
 	return error;
 }
 
+/* Bind an optional filter: NULL (not "") when absent, which the query reads as "any". */
+static int bind_filter(plumb_store *store, sqlite3_stmt *stmt, int index, const char *value, const char *what)
+{
+	return value ? bind_text(store, stmt, index, value, what) : 0;
+}
+
 int plumb_store_inventory_list(plumb_inventory *out, plumb_store *store, const char *destination,
 			       const char *application)
 {
 	static const char sql[] = "SELECT destination, key, application, provider, kind, resource, created,"
 				  " fingerprint, commit_id, updated_at FROM inventory"
-				  " WHERE destination = ?1 AND (?2 IS NULL OR application = ?2) ORDER BY key";
+				  " WHERE (?1 IS NULL OR destination = ?1) AND (?2 IS NULL OR application = ?2)"
+				  " ORDER BY destination, key";
 	static const char what[] = "listing the inventory";
 	sqlite3_stmt *stmt = NULL;
 	size_t first = out->count;
@@ -550,7 +559,7 @@ int plumb_store_inventory_list(plumb_inventory *out, plumb_store *store, const c
 	int rc;
 
 	if ((error = prepare(&stmt, store, sql, what)) < 0 ||
-	    (error = bind_text(store, stmt, 1, destination, what)) < 0)
+	    (error = bind_filter(store, stmt, 1, destination, what)) < 0)
 		goto done;
 	/* Bound as NULL (not "") when absent: NULL means every application. */
 	if (application && (error = bind_text(store, stmt, 2, application, what)) < 0)
@@ -1072,12 +1081,6 @@ int plumb_store_sync_get(plumb_sync_record *out, plumb_store *store, int64_t id)
 done:
 	sqlite3_finalize(stmt);
 	return error;
-}
-
-/* Bind an optional filter: NULL (not "") when absent, which the query reads as "any". */
-static int bind_filter(plumb_store *store, sqlite3_stmt *stmt, int index, const char *value, const char *what)
-{
-	return value ? bind_text(store, stmt, index, value, what) : 0;
 }
 
 /* SQLite reads a negative LIMIT as no limit. */

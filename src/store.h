@@ -90,8 +90,8 @@ int plumb_store_commit(plumb_store *store);
 void plumb_store_rollback(plumb_store *store);
 
 /*
- * Append to out the inventory of one destination, ordered by key;
- * application NULL means every application.
+ * Append to out the inventory of one destination (NULL: every one),
+ * ordered by destination and key; application NULL means every application.
  */
 int plumb_store_inventory_list(plumb_inventory *out, plumb_store *store, const char *destination,
 			       const char *application);

@@ -80,6 +80,7 @@ int plumb_cli_each_application(const plumb_cli *cli, const char *operand, FILE *
 		options.path = a->path;
 		options.root = app_root;
 		options.application = a->name;
+		options.keep_unlisted = !a->prune;
 		if (a->repo)
 			options.repo = a->repo;
 		if (a->revision)

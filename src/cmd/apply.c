@@ -97,6 +97,7 @@ static int apply_saved(const plumb_cli *cli, const char *file)
 	options.revision = *saved.revision ? saved.revision : NULL;
 	options.path = saved.path;
 	options.root = saved.destination;
+	options.application = saved.application;
 	options.operation = "apply-plan";
 	plumb_pipeline_init(&p, &options);
 	if (plumb_pipeline_resolve(&p, stdout) < 0)
