@@ -34,6 +34,13 @@
 #define DEBOUNCE_MS 300
 /* Watches on directories of managed objects, at most. */
 #define MAX_WATCHES 8192
+/*
+ * Requests (webhooks, the API) are gathered this long after the last one,
+ * and at most REQUEST_GATHER_MAX_MS after the first, so that a burst of
+ * pushes is one fetch.
+ */
+#define REQUEST_GATHER_MS 200
+#define REQUEST_GATHER_MAX_MS 600
 /* A webhook secret file is read up to this size. */
 #define MAX_SECRET 4096
 
@@ -78,6 +85,8 @@ typedef struct {
 	char synced_commit[PLUMB_OID_HEXSZ + 1]; /* the last commit whose applications were all looked at */
 	/* Triggers, set by any thread, taken by the loop. */
 	int sync_requested;
+	int64_t request_first_ms; /* when the gathered requests began */
+	int64_t request_due_ms;   /* when they are acted on */
 	char *requested_by; /* trigger and actor of the request, "api token-name", "webhook github" */
 	char *secret;
 	size_t secret_len;
@@ -162,8 +171,14 @@ static void wake(daemon_state *d)
 
 static void request_sync(daemon_state *d, const char *trigger, const char *actor)
 {
+	int64_t now = now_ms();
 	pthread_mutex_lock(&d->mutex);
+	if (!d->sync_requested)
+		d->request_first_ms = now;
 	d->sync_requested = 1;
+	d->request_due_ms = now + REQUEST_GATHER_MS < d->request_first_ms + REQUEST_GATHER_MAX_MS
+				    ? now + REQUEST_GATHER_MS
+				    : d->request_first_ms + REQUEST_GATHER_MAX_MS;
 	free(d->requested_by);
 	d->requested_by = plumb_xprintf("%s %s", trigger, actor ? actor : "");
 	pthread_mutex_unlock(&d->mutex);
@@ -1017,13 +1032,18 @@ static void handle_metrics(plumb_response *response, const plumb_request *reques
 
 /* --- the loop ------------------------------------------------------------------------------ */
 
-static int take_request(daemon_state *d, char **trigger_out)
+/* Take the gathered requests once they are due; *due_ms says when otherwise (0: none waits). */
+static int take_request(daemon_state *d, char **trigger_out, int64_t *due_ms)
 {
 	pthread_mutex_lock(&d->mutex);
-	int requested = d->sync_requested;
-	d->sync_requested = 0;
-	*trigger_out = d->requested_by;
-	d->requested_by = NULL;
+	int requested = d->sync_requested && now_ms() >= d->request_due_ms;
+	*due_ms = d->sync_requested ? d->request_due_ms : 0;
+	*trigger_out = NULL;
+	if (requested) {
+		d->sync_requested = 0;
+		*trigger_out = d->requested_by;
+		d->requested_by = NULL;
+	}
 	pthread_mutex_unlock(&d->mutex);
 	return requested;
 }
@@ -1173,10 +1193,12 @@ int plumb_daemon_run(const plumb_daemon_options *options, plumb_daemon_reload re
 	}
 	watch_managed(d);
 
-	int64_t next_poll = now_ms(), next_heal = now_ms() + d->options.self_heal_interval_ms;
+	int64_t next_poll = now_ms(), next_heal = now_ms() + d->options.self_heal_interval_ms, request_due = 0;
 	for (;;) {
 		int64_t now = now_ms();
 		int64_t due = next_poll < next_heal ? next_poll : next_heal;
+		if (request_due && request_due < due)
+			due = request_due;
 		int timeout = due <= now ? 0 : (int)(due - now > TICK_MS ? TICK_MS : due - now);
 		struct pollfd fds[3] = { { signal_fd, POLLIN, 0 }, { d->wake_pipe[0], POLLIN, 0 }, { d->inotify_fd, POLLIN, 0 } };
 		poll(fds, d->inotify_fd >= 0 ? 3 : 2, timeout);
@@ -1201,7 +1223,8 @@ int plumb_daemon_run(const plumb_daemon_options *options, plumb_daemon_reload re
 		}
 		char *requested = NULL;
 		now = now_ms();
-		if (take_request(d, &requested)) {
+		if (take_request(d, &requested, &request_due)) {
+			request_due = 0;
 			char trigger[32];
 			snprintf(trigger, sizeof(trigger), "%s", requested ? requested : "api");
 			*strchrnul(trigger, ' ') = '\0';
