@@ -1,5 +1,7 @@
 #include "util/common.h"
+#include "application.h"
 #include "cmd/cmd.h"
+#include "util/path.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +63,35 @@ static int take_options(int *argc, char **argv, const char **to, const char **au
 }
 
 /*
+ * Point p at the application called name: an Application of the path
+ * (its path, root and name; the strings are the caller's to free), or,
+ * when none is called so, the path name.
+ */
+static void name_application(plumb_pipeline *p, const plumb_cli *cli, const char *name, char **path, char **root,
+			     char **application)
+{
+	plumb_applications apps = { 0 };
+	plumb_diags diags = PLUMB_DIAGS_INIT;
+	int error = plumb_applications_discover(&apps, p->source, p->commit, cli->pipeline.path, name, &diags);
+	const plumb_application *a = error == 0 ? plumb_applications_find(&apps, name) : NULL;
+	if (a && *a->file) {
+		char *base = plumb_destination_path(cli->pipeline.root);
+		*path = plumb_xstrdup(a->path);
+		*root = !*a->root ? plumb_xstrdup(base)
+			: !strcmp(base, "/") ? plumb_xprintf("/%s", a->root) : plumb_path_join(base, a->root);
+		free(base);
+		p->options.path = *path;
+		p->options.root = *root;
+		*application = plumb_xstrdup(a->name);
+		p->options.application = *application;
+	} else {
+		p->options.path = name;
+	}
+	plumb_diags_release(&diags);
+	plumb_applications_release(&apps);
+}
+
+/*
  * rollback: restore the application's path to what it was at a revision by
  * a new commit on the tracked branch (pushed when the repository is
  * remote), then sync it. Git stays the source of truth. With --no-commit,
@@ -74,7 +105,8 @@ int plumb_cmd_rollback(int argc, char **argv)
 	plumb_lock *lock = NULL;
 	plumb_buf reverted = PLUMB_BUF_INIT, message = PLUMB_BUF_INIT;
 	const char *to = NULL, *author = NULL;
-	char *branch = NULL, *author_name = NULL, *author_email = NULL;
+	char *branch = NULL, *author_name = NULL, *author_email = NULL, *app_path = NULL, *app_root = NULL,
+	     *app_name = NULL;
 	char target[PLUMB_OID_HEXSZ + 1], tip[PLUMB_OID_HEXSZ + 1], made[PLUMB_OID_HEXSZ + 1];
 	int no_commit = 0, code = PLUMB_EXIT_ERROR;
 
@@ -85,9 +117,6 @@ int plumb_cmd_rollback(int argc, char **argv)
 		fprintf(stderr, "usage: plumb rollback [APP] --to REV --repo PATH|URL --root DIR [--no-commit]\n");
 		return PLUMB_EXIT_ERROR;
 	}
-	/* An application is named after its path until Applications name themselves. */
-	if (cli.arg_count == 1)
-		cli.pipeline.path = cli.args[0];
 	if (parse_author(&author_name, &author_email, author) < 0)
 		return PLUMB_EXIT_ERROR;
 	cli.pipeline.operation = no_commit ? "rollback-no-commit" : "rollback";
@@ -95,12 +124,15 @@ int plumb_cmd_rollback(int argc, char **argv)
 	plumb_pipeline_init(&p, &cli.pipeline);
 	if (plumb_pipeline_resolve(&p, stdout) < 0)
 		goto done;
+	/* APP names an Application the path declares (its path and root), or is itself a path. */
+	if (cli.arg_count == 1)
+		name_application(&p, &cli, cli.args[0], &app_path, &app_root, &app_name);
 	memcpy(tip, p.commit, sizeof(tip));
 	if (plumb_source_resolve(target, p.source, to) < 0 || plumb_source_branch(&branch, p.source, cli.pipeline.revision) < 0) {
 		fprintf(stderr, "plumb: %s\n", plumb_error_last());
 		goto done;
 	}
-	const char *path = cli.pipeline.path ? cli.pipeline.path : "";
+	const char *path = p.options.path ? p.options.path : "";
 	if (plumb_source_log(&reverted, p.source, target, tip, path, MAX_LISTED_COMMITS) < 0) {
 		fprintf(stderr, "plumb: %s\n", plumb_error_last());
 		goto done;
@@ -151,6 +183,9 @@ done:
 	plumb_pipeline_release(&p);
 	plumb_lock_release(lock);
 	free(branch);
+	free(app_path);
+	free(app_root);
+	free(app_name);
 	free(author_name);
 	free(author_email);
 	return code;

@@ -413,3 +413,43 @@ if [ "$RC" = 0 ] && [ -f "$R4/etc/cache.conf" ] && [ -d "$R4/etc/other" ]; then
 else
 	fail "syncPolicy prune false: plumb sync keeps what left git" "$(show)" "$(tree_listing "$R4")"
 fi
+
+# --- rollback names an Application ------------------------------------------------------------
+# "plumb rollback web" restores web's path and syncs web into its own root, under web's name.
+
+RB="$T/rollback.git"
+RB_ROOT="$T/root-rollback"
+RB_STATE="$T/state-rollback"
+make_repo "$T/rollback-work"
+mkdir -p "$T/rollback-work/root" "$T/rollback-work/apps/web"
+cat >"$T/rollback-work/root/apps.yaml" <<'YAML'
+apiVersion: plumb/v1
+kind: Application
+metadata: {name: web}
+spec:
+  source: {path: apps/web}
+  destination: {host: {root: /srv/web}}
+YAML
+printf 'apiVersion: host/v1\nkind: File\nmetadata: {name: page}\nspec: {path: /index.html, content: "one\\n"}\n' \
+	>"$T/rollback-work/apps/web/page.yaml"
+commit_all "$T/rollback-work" "web one"
+git -C "$T/rollback-work" tag v1
+sed -i 's/one/two/' "$T/rollback-work/apps/web/page.yaml"
+commit_all "$T/rollback-work" "web two"
+git clone -q --bare "$T/rollback-work" "$RB"
+plumb sync --repo "$RB" --path root --root "$RB_ROOT" --state "$RB_STATE"
+expect_rc "rollback by name: the first sync exits 0" 0
+plumb rollback web --to v1 --repo "$RB" --path root --root "$RB_ROOT" --state "$RB_STATE"
+if [ "$RC" = 0 ] && [ "$(cat "$RB_ROOT/srv/web/index.html")" = one ] &&
+	[ "$(git -C "$RB" log -1 --format=%s main)" = "Roll back apps/web to v1" ]; then
+	ok "rollback by name: web's path is restored by a commit and synced into web's root"
+else
+	fail "rollback by name: web's path is restored by a commit and synced into web's root" "$(show)" \
+		"$(git -C "$RB" log --oneline -3 main)"
+fi
+plumb status --root "$RB_ROOT/srv/web" --state "$RB_STATE"
+if contains "$OUT" "/index.html  web  host/v1/File/page"; then
+	ok "rollback by name: the object stays web's in the inventory"
+else
+	fail "rollback by name: the object stays web's in the inventory" "$(show)"
+fi
