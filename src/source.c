@@ -97,22 +97,12 @@ static bool looks_like_url(const char *repo)
 	return at && at > repo && colon && at < colon && (!slash || colon < slash);
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)tolower((unsigned char)c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 static char *percent_decode(const char *s, size_t len)
 {
 	plumb_buf out = PLUMB_BUF_INIT;
 	for (size_t i = 0; i < len; i++) {
 		int hi, lo;
-		if (s[i] == '%' && i + 2 < len && (hi = hex_value(s[i + 1])) >= 0 && (lo = hex_value(s[i + 2])) >= 0) {
+		if (s[i] == '%' && i + 2 < len && (hi = plumb_hex_value(s[i + 1])) >= 0 && (lo = plumb_hex_value(s[i + 2])) >= 0) {
 			plumb_buf_putc(&out, (char)(hi * 16 + lo));
 			i += 2;
 		} else {

@@ -1,4 +1,5 @@
 #include "util/common.h"
+#include "util/hash.h"
 #include "webhook.h"
 
 #include <jansson.h>
@@ -41,17 +42,6 @@ const char *plumb_webhook_header(plumb_webhook_kind kind)
 	return kind_headers[kind];
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Decode exactly 2 * DIGEST_LEN hex digits and nothing after. The length is
  * public (every signature has it), so checking it first leaks nothing.
@@ -61,7 +51,7 @@ static int decode_digest(unsigned char out[DIGEST_LEN], const char *hex)
 	if (strlen(hex) != 2 * DIGEST_LEN)
 		return -1;
 	for (size_t i = 0; i < DIGEST_LEN; i++) {
-		int high = hex_value(hex[2 * i]), low = hex_value(hex[2 * i + 1]);
+		int high = plumb_hex_value(hex[2 * i]), low = plumb_hex_value(hex[2 * i + 1]);
 		if (high < 0 || low < 0)
 			return -1;
 		out[i] = (unsigned char)(high << 4 | low);

@@ -28,27 +28,14 @@ static json_t *approval_json(const plumb_approval_record *a)
 	return o;
 }
 
-static void print_document(json_t *doc)
-{
-	json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	putchar('\n');
-	json_decref(doc);
-}
-
-static size_t widest(size_t width, const char *value)
-{
-	size_t len = strlen(plumb_cli_cell(value));
-	return len > width ? len : width;
-}
-
 static void print_list(const plumb_approval_records *approvals)
 {
 	size_t application = strlen("APPLICATION"), summary = strlen("SUMMARY");
 	char when[32];
 
 	for (size_t i = 0; i < approvals->count; i++) {
-		application = widest(application, approvals->items[i].application);
-		summary = widest(summary, approvals->items[i].summary);
+		application = plumb_cli_widest(application, approvals->items[i].application);
+		summary = plumb_cli_widest(summary, approvals->items[i].summary);
 	}
 	printf("%6s  %-20s  %-*s  %-7s  %-10s  %-*s  %s\n", "ID", "CREATED (UTC)", (int)application, "APPLICATION",
 	       "COMMIT", "STATE", (int)summary, "SUMMARY", "DECIDED BY");
@@ -79,7 +66,7 @@ static int list_approvals(const plumb_cli *cli, plumb_store *store)
 		for (size_t i = 0; i < approvals.count; i++)
 			json_array_append_new(list, approval_json(&approvals.items[i]));
 		json_object_set_new(doc, "approvals", list);
-		print_document(doc);
+		plumb_cli_print_json(doc);
 	} else if (approvals.count == 0) {
 		printf("No plans awaiting approval recorded%s%s.\n", destination ? " for " : "",
 		       destination ? destination : "");
@@ -196,7 +183,7 @@ static int show_approval(const plumb_cli *cli, plumb_store *store, const char *i
 		/* The plan as the document it is, or as a string if it is not one. */
 		json_t *plan = json_loads(approval.plan, JSON_REJECT_DUPLICATES, NULL);
 		json_object_set_new(doc, "plan", plan ? plan : plumb_json_string(approval.plan));
-		print_document(doc);
+		plumb_cli_print_json(doc);
 		code = PLUMB_EXIT_OK;
 	} else {
 		print_approval(&approval);

@@ -189,3 +189,16 @@ const char *plumb_cli_cell(const char *value)
 {
 	return value && *value ? value : "-";
 }
+
+size_t plumb_cli_widest(size_t width, const char *value)
+{
+	size_t len = strlen(plumb_cli_cell(value));
+	return len > width ? len : width;
+}
+
+void plumb_cli_print_json(json_t *doc)
+{
+	json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	putchar('\n');
+	json_decref(doc);
+}

@@ -8,6 +8,8 @@
 #ifndef PLUMB_CMD_H
 #define PLUMB_CMD_H
 
+#include <jansson.h>
+
 #include "lock.h"
 #include "util/clock.h"
 #include "pipeline.h"
@@ -84,6 +86,12 @@ int plumb_cli_parse_id(int64_t *out, const char *text);
 
 /* What a table cell shows for a value: "-" for none, since a blank cell reads as a misaligned column. */
 const char *plumb_cli_cell(const char *value);
+
+/* The wider of width and value's cell (for aligning table columns). */
+size_t plumb_cli_widest(size_t width, const char *value);
+
+/* Print a JSON document for -o json, indented, and release it. */
+void plumb_cli_print_json(json_t *doc);
 
 /* "json" asked for with -o. */
 int plumb_cli_json(const plumb_cli *cli);

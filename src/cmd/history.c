@@ -70,19 +70,6 @@ static json_t *action_json(const plumb_action_record *a)
 	return o;
 }
 
-static void print_document(json_t *doc)
-{
-	json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	putchar('\n');
-	json_decref(doc);
-}
-
-static size_t widest(size_t width, const char *value)
-{
-	size_t len = strlen(plumb_cli_cell(value));
-	return len > width ? len : width;
-}
-
 static void print_list(const plumb_sync_records *syncs)
 {
 	size_t application = strlen("APPLICATION"), operation = strlen("OPERATION"), trigger = strlen("TRIGGER");
@@ -91,10 +78,10 @@ static void print_list(const plumb_sync_records *syncs)
 
 	for (size_t i = 0; i < syncs->count; i++) {
 		const plumb_sync_record *s = &syncs->items[i];
-		application = widest(application, s->application);
-		operation = widest(operation, s->operation);
-		trigger = widest(trigger, s->trigger);
-		actor = widest(actor, s->actor);
+		application = plumb_cli_widest(application, s->application);
+		operation = plumb_cli_widest(operation, s->operation);
+		trigger = plumb_cli_widest(trigger, s->trigger);
+		actor = plumb_cli_widest(actor, s->actor);
 	}
 	printf("%6s  %-20s  %-*s  %-*s  %-*s  %-*s  %-7s  %7s  %7s  %7s  %s\n", "ID", "STARTED (UTC)",
 	       (int)application, "APPLICATION", (int)operation, "OPERATION", (int)trigger, "TRIGGER", (int)actor,
@@ -127,7 +114,7 @@ static int list_syncs(const plumb_cli *cli, plumb_store *store, const char *appl
 		for (size_t i = 0; i < syncs.count; i++)
 			json_array_append_new(list, sync_json(&syncs.items[i]));
 		json_object_set_new(doc, "syncs", list);
-		print_document(doc);
+		plumb_cli_print_json(doc);
 	} else if (syncs.count == 0) {
 		printf("No syncs recorded%s%s%s%s.\n", application ? " of application " : "",
 		       application ? application : "", destination ? " into " : "", destination ? destination : "");
@@ -205,7 +192,7 @@ static int show_sync(const plumb_cli *cli, plumb_store *store, const char *id_te
 		for (size_t i = 0; i < actions.count; i++)
 			json_array_append_new(list, action_json(&actions.items[i]));
 		json_object_set_new(doc, "actions", list);
-		print_document(doc);
+		plumb_cli_print_json(doc);
 	} else {
 		print_sync(&sync, &actions);
 	}

@@ -71,3 +71,14 @@ void plumb_hash_sha256_hex(char out[65], const void *data, size_t len)
 	EVP_Digest(data, len, digest, &n, EVP_sha256(), NULL);
 	to_hex(out, digest, n);
 }
+
+int plumb_hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

@@ -21,6 +21,9 @@ void plumb_hash_blob_buf(char out[PLUMB_OID_HEXSZ + 1], const void *data, size_t
  */
 int plumb_hash_blob_fd(char out[PLUMB_OID_HEXSZ + 1], int fd, size_t size);
 
+/* The value of one hex digit (either case), or -1. */
+int plumb_hex_value(char c);
+
 /* SHA-256 of a buffer as 64 hex digits + NUL. */
 void plumb_hash_sha256_hex(char out[65], const void *data, size_t len);
 
