@@ -53,6 +53,9 @@ typedef struct {
 	int self_heal;
 	plumb_approval_mode approval;
 	int present;       /* declared by the last revision looked at */
+	char *repo;        /* an Application's own repository, or NULL: the daemon's */
+	char *revision;    /* an Application's own revision, or NULL: the daemon's commit */
+	plumb_source *source; /* open on repo while it is one of its own */
 	char synced_commit[PLUMB_OID_HEXSZ + 1];
 	char invalid_commit[PLUMB_OID_HEXSZ + 1]; /* the last commit found invalid, logged once */
 	const char *sync_status; /* static: Synced, OutOfSync, Unknown */
@@ -295,8 +298,8 @@ static unsigned jittered(unsigned interval_ms)
 static void start_pipeline(plumb_pipeline *p, daemon_state *d, const char *commit, const char *trigger)
 {
 	plumb_pipeline_options options = { 0 };
-	options.repo = d->options.repo;
-	options.revision = d->options.revision;
+	options.repo = d->app->repo ? d->app->repo : d->options.repo;
+	options.revision = d->app->repo || d->app->revision ? d->app->revision : d->options.revision;
 	options.path = d->app->path;
 	options.root = d->app->destination;
 	options.application = d->app->name;
@@ -307,7 +310,7 @@ static void start_pipeline(plumb_pipeline *p, daemon_state *d, const char *commi
 	options.capture_max = d->options.capture_max;
 	plumb_pipeline_init(p, &options);
 	p->quiet = 1;
-	plumb_pipeline_use_source(p, d->source, commit);
+	plumb_pipeline_use_source(p, d->app->source ? d->app->source : d->source, commit);
 }
 
 /* Apply p's plan under the state lock and record the outcome in the status and the metrics. */
@@ -601,6 +604,43 @@ static void mark_invalid(daemon_state *d, const char *commit, plumb_diags *diags
 }
 
 /*
+ * An Application with its own repository or revision: fetch it (its own
+ * cache) unless only checking drift, and resolve its revision.
+ */
+static int resolve_own(daemon_state *d, app_state *a, const plumb_application *leaf, char commit[PLUMB_OID_HEXSZ + 1],
+		       int fetch)
+{
+	const char *repo = leaf->repo ? leaf->repo : d->options.repo;
+	if (!a->source || strcmp(a->repo ? a->repo : "", repo) != 0) {
+		plumb_source_free(a->source);
+		a->source = NULL;
+		pthread_mutex_lock(&d->mutex);
+		set_text(&a->repo, repo);
+		set_text(&a->revision, leaf->revision);
+		pthread_mutex_unlock(&d->mutex);
+		char *state = d->options.state ? plumb_xstrdup(d->options.state) : plumb_default_state_dir();
+		int error = plumb_source_open_cached(&a->source, repo, state);
+		free(state);
+		if (error < 0)
+			goto fail;
+		fetch = 1;
+	}
+	if (!fetch && *a->synced_commit) {
+		memcpy(commit, a->synced_commit, PLUMB_OID_HEXSZ + 1);
+		return 0;
+	}
+	if ((fetch && plumb_source_refresh(a->source) < 0) || plumb_source_resolve(commit, a->source, leaf->revision) < 0)
+		goto fail;
+	return 0;
+fail:
+	d->app = a;
+	set_status(d, "Unknown", NULL, plumb_error_last());
+	log_event("warn", "cannot fetch the application's own repository; keeping its last good revision", "app",
+		  a->name, "repo", repo, "error", plumb_error_last(), NULL);
+	return -1;
+}
+
+/*
  * Make the live state follow git: fetch (unless only checking drift),
  * resolve, find the applications the path declares, and reconcile each in
  * order; one whose dependency is not synced waits.
@@ -626,10 +666,8 @@ static void reconcile(daemon_state *d, const char *trigger, int fetch)
 		app_state *a = app_named(d, leaf->name);
 		adopt_leaf(d, a, leaf, found.count == 1 && !*leaf->file);
 		d->app = a;
-		if (leaf->repo || leaf->revision) {
-			set_status(d, "Unknown", NULL,
-				   "plumb serve syncs the Applications of its own repository and revision; sync this "
-				   "one with plumb sync");
+		char own_commit[PLUMB_OID_HEXSZ + 1];
+		if ((leaf->repo || leaf->revision) && resolve_own(d, a, leaf, own_commit, fetch) < 0) {
 			a->failed = 1;
 			continue;
 		}
@@ -646,7 +684,7 @@ static void reconcile(daemon_state *d, const char *trigger, int fetch)
 			a->failed = 1;
 			continue;
 		}
-		reconcile_app(d, commit, trigger);
+		reconcile_app(d, leaf->repo || leaf->revision ? own_commit : commit, trigger);
 	}
 	memcpy(d->synced_commit, commit, sizeof(commit));
 done:
@@ -734,7 +772,7 @@ static json_t *application_json(daemon_state *d, const app_state *a, int with_de
 	json_t *o = json_object();
 	pthread_mutex_lock(&d->mutex);
 	json_object_set_new(o, "name", json_string(a->name));
-	json_object_set_new(o, "repo", json_string(plumb_source_name(d->source)));
+	json_object_set_new(o, "repo", json_string(a->source ? plumb_source_name(a->source) : plumb_source_name(d->source)));
 	json_object_set_new(o, "revision", json_string(d->options.revision ? d->options.revision : ""));
 	json_object_set_new(o, "path", json_string(a->path));
 	json_object_set_new(o, "destination", json_string(a->destination));
@@ -1273,6 +1311,9 @@ done:
 		free(a->diff);
 		free(a->last_result);
 		free(a->last_trigger);
+		free(a->repo);
+		free(a->revision);
+		plumb_source_free(a->source);
 		free(a);
 	}
 	free(d->apps);

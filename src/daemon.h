@@ -1,17 +1,20 @@
 /*
  * daemon.h - plumb serve: the reconciler.
  *
- * One application (the path's implicit application) is kept in sync with
- * its repository, without anyone at a keyboard:
+ * The applications that a path declares (its Applications, in order, or
+ * the path's implicit application) are kept in sync with git, without
+ * anyone at a keyboard; an Application with its own repository or revision
+ * is fetched and followed from there:
  *
  *   triggers  the poll timer (interval, jittered by up to a tenth), push
  *             webhooks (verified, coalesced: a burst yields one fetch and
  *             at most one more sync), the API, and drift (a periodic check
  *             and inotify on the directories of managed objects);
- *   policy    prune (delete what git no longer declares), selfHeal (repair
- *             drift; without it drift is only reported), approval: auto
- *             applies, prompted stores the plan and waits for plumb approve
- *             (CLI or API), manual only plans;
+ *   policy    each Application's syncPolicy (the implicit application's
+ *             comes from the options): prune (delete what git no longer
+ *             declares), selfHeal (repair drift; without it drift is only
+ *             reported), approval: auto applies, prompted stores the plan
+ *             and waits for plumb approve (CLI or API), manual only plans;
  *   failure   git unreachable: the last good revision stays, fetches back
  *             off exponentially (capped), the error shows in status; an
  *             invalid revision: its errors show with positions and nothing

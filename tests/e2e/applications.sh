@@ -453,3 +453,41 @@ if contains "$OUT" "/index.html  web  host/v1/File/page"; then
 else
 	fail "rollback by name: the object stays web's in the inventory" "$(show)"
 fi
+
+# --- an Application of another repository -----------------------------------------------------
+# plumb sync takes it from its own repository; plumb serve fetches that repository and follows it.
+
+OTHER="$T/other"
+MAIN="$T/main"
+make_repo "$OTHER"
+printf 'apiVersion: host/v1\nkind: File\nmetadata: {name: o}\nspec: {path: /other.txt, content: "other one\\n"}\n' \
+	>"$OTHER/o.yaml"
+commit_all "$OTHER" "other one"
+make_repo "$MAIN"
+mkdir -p "$MAIN/root"
+printf 'apiVersion: plumb/v1\nkind: Application\nmetadata: {name: ext}\nspec:\n  source: {repo: %s, path: .}\n' \
+	"$OTHER" >"$MAIN/root/apps.yaml"
+commit_all "$MAIN" "an application of another repository"
+plumb sync --repo "$MAIN" --path root --root "$T/root-ext" --state "$T/state-ext"
+if [ "$RC" = 0 ] && [ "$(cat "$T/root-ext/other.txt")" = "other one" ]; then
+	ok "another repository: plumb sync takes the Application from it"
+else
+	fail "another repository: plumb sync takes the Application from it" "$(show)"
+fi
+
+"$PLUMB" serve --repo "$MAIN" --path root --root "$T/root-ext" --state "$T/state-ext" --listen 127.0.0.1:0 \
+	--interval 300ms 2>"$T/serve-ext.log" &
+SERVE_EXT=$!
+sed -i 's/other one/other two/' "$OTHER/o.yaml"
+commit_all "$OTHER" "other two"
+deadline=$((SECONDS + 15))
+while [ "$(cat "$T/root-ext/other.txt")" != "other two" ] && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+kill -TERM "$SERVE_EXT"
+wait "$SERVE_EXT"
+serve_rc=$?
+if [ "$(cat "$T/root-ext/other.txt")" = "other two" ] && [ "$serve_rc" = 0 ] &&
+	grep -q 'msg=synced app=ext' "$T/serve-ext.log"; then
+	ok "another repository: plumb serve follows the Application's own repository"
+else
+	fail "another repository: plumb serve follows the Application's own repository" "$(cat "$T/serve-ext.log")"
+fi
