@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/diag.h"
+
 static char fixture_dir[64];
 
 /* Run a shell command in the fixture directory; returns its exit status. */
@@ -67,6 +69,18 @@ static int fixture_commit(const char *message)
 static char *fixture_path(const char *sub)
 {
 	return plumb_xprintf("%s/%s", fixture_dir, sub);
+}
+
+/* A diagnostic at FILE:LINE:COL whose message holds text; prints them all when there is none. */
+static inline int has_diag(const plumb_diags *d, const char *file, unsigned line, unsigned column, const char *text)
+{
+	for (size_t i = 0; i < d->count; i++)
+		if (!strcmp(d->items[i].file ? d->items[i].file : "", file) && d->items[i].line == line &&
+		    d->items[i].column == column && strstr(d->items[i].message, text))
+			return 1;
+	fprintf(stderr, "  missing %s:%u:%u: ...%s... among:\n", file, line, column, text);
+	plumb_diags_print(d, stderr);
+	return 0;
 }
 
 static void fixture_cleanup(void)

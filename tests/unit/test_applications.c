@@ -28,18 +28,6 @@ static int discover_head(plumb_applications *apps, const char *path, const char 
 	return error;
 }
 
-/* A diagnostic at FILE:LINE:COL whose message holds text. */
-static int has_diag(const plumb_diags *d, const char *file, unsigned line, unsigned column, const char *text)
-{
-	for (size_t i = 0; i < d->count; i++)
-		if (!strcmp(d->items[i].file ? d->items[i].file : "", file) && d->items[i].line == line &&
-		    d->items[i].column == column && strstr(d->items[i].message, text))
-			return 1;
-	fprintf(stderr, "  missing %s:%u:%u: ...%s... among:\n", file, line, column, text);
-	plumb_diags_print(d, stderr);
-	return 0;
-}
-
 /* Some diagnostic in FILE whose message holds text (and, if not NULL, not_text nowhere in it). */
 static int has_diag_in(const plumb_diags *d, const char *file, const char *text, const char *not_text)
 {

@@ -25,17 +25,6 @@ static int load_head(plumb_manifest_set *set, const char *path, plumb_diags *dia
 	return error;
 }
 
-static int has_diag(const plumb_diags *d, const char *file, unsigned line, unsigned column, const char *text)
-{
-	for (size_t i = 0; i < d->count; i++)
-		if (!strcmp(d->items[i].file ? d->items[i].file : "", file) && d->items[i].line == line &&
-		    d->items[i].column == column && strstr(d->items[i].message, text))
-			return 1;
-	fprintf(stderr, "  missing %s:%u:%u: ...%s... among:\n", file, line, column, text);
-	plumb_diags_print(d, stderr);
-	return 0;
-}
-
 static const plumb_object *find_object(const plumb_manifest_set *set, const char *key)
 {
 	for (size_t i = 0; i < set->object_count; i++)
