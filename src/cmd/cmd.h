@@ -99,8 +99,7 @@ int plumb_cli_json(const plumb_cli *cli);
 /* Take the state directory's lock for purpose, printing why not; NULL on failure. */
 plumb_lock *plumb_cli_lock(const plumb_cli *cli, const char *state_dir, const char *purpose);
 
-/* Every command, NULL-name terminated. */
-const plumb_command *plumb_commands(void);
+/* The command called name, or NULL. */
 const plumb_command *plumb_command_find(const char *name);
 
 int plumb_cmd_check(int argc, char **argv);

@@ -151,11 +151,6 @@ static const plumb_command commands[] = {
 	{ NULL, NULL, NULL, NULL },
 };
 
-const plumb_command *plumb_commands(void)
-{
-	return commands;
-}
-
 const plumb_command *plumb_command_find(const char *name)
 {
 	for (const plumb_command *c = commands; c->name; c++)

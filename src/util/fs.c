@@ -419,21 +419,6 @@ done:
 	return error;
 }
 
-int plumb_fs_set_attributes(int root_fd, const char *rel, mode_t mode, uid_t uid, gid_t gid)
-{
-	int dir_fd, fd = -1;
-	const char *base;
-	int error = plumb_fs_open_parent(&dir_fd, &base, root_fd, rel, 0);
-	if (error < 0)
-		return error;
-	if ((error = open_for_attributes(&fd, dir_fd, base, rel)) == 0) {
-		error = set_fd_attributes(fd, mode, uid, gid, rel);
-		close(fd);
-	}
-	close(dir_fd);
-	return error;
-}
-
 /* Remove everything inside the directory open as fd; takes ownership of fd. */
 static int remove_contents(int fd, const char *rel, unsigned depth)
 {

@@ -83,9 +83,6 @@ int plumb_fs_write_symlink(int root_fd, const char *rel, const char *target);
  */
 int plumb_fs_make_directory(int root_fd, const char *rel, mode_t mode, uid_t uid, gid_t gid);
 
-/* Set mode and owner of an existing file or directory (never through a symlink). */
-int plumb_fs_set_attributes(int root_fd, const char *rel, mode_t mode, uid_t uid, gid_t gid);
-
 /*
  * Remove rel: a file or symlink is unlinked; a directory is removed when
  * empty, or with everything below it when recursive. A missing rel is not
