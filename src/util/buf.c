@@ -22,6 +22,13 @@ void plumb_buf_release(plumb_buf *buf)
 	plumb_buf_init(buf);
 }
 
+void plumb_buf_wipe(plumb_buf *buf)
+{
+	if (buf->capacity)
+		explicit_bzero(buf->ptr, buf->capacity);
+	plumb_buf_release(buf);
+}
+
 char *plumb_buf_detach(plumb_buf *buf, size_t *len_out)
 {
 	char *p = buf->capacity ? buf->ptr : plumb_xstrdup("");

@@ -24,6 +24,8 @@ extern char plumb_buf_empty[];
 
 void plumb_buf_init(plumb_buf *buf);
 void plumb_buf_release(plumb_buf *buf);
+/* Overwrite every byte buf ever held with zeros, then release it: for secret values. */
+void plumb_buf_wipe(plumb_buf *buf);
 /* Hand the bytes to the caller (free() them); buf is left empty. */
 char *plumb_buf_detach(plumb_buf *buf, size_t *len_out);
 void plumb_buf_clear(plumb_buf *buf);
