@@ -305,6 +305,7 @@ static void start_pipeline(plumb_pipeline *p, daemon_state *d, const char *commi
 	options.application = d->app->name;
 	options.keep_unlisted = !d->app->prune;
 	options.state = d->options.state;
+	options.identity = d->options.identity;
 	options.operation = "sync";
 	options.trigger = trigger;
 	options.capture_max = d->options.capture_max;
@@ -1113,6 +1114,7 @@ void plumb_daemon_options_release(plumb_daemon_options *options)
 	free(options->listen);
 	free(options->tokens_file);
 	free(options->webhook_secret_file);
+	free(options->identity);
 	memset(options, 0, sizeof(*options));
 }
 
@@ -1132,6 +1134,7 @@ static void copy_options(plumb_daemon_options *to, const plumb_daemon_options *f
 	to->listen = xstrdup_or_null(from->listen);
 	to->tokens_file = xstrdup_or_null(from->tokens_file);
 	to->webhook_secret_file = xstrdup_or_null(from->webhook_secret_file);
+	to->identity = xstrdup_or_null(from->identity);
 }
 
 static const plumb_route *routes(daemon_state *d, size_t *count)

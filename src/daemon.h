@@ -48,6 +48,7 @@ typedef struct {
 	unsigned self_heal_interval_ms; /* periodic drift check; default 1 minute */
 	char *tokens_file;         /* NULL: every API call that needs a role is refused */
 	char *webhook_secret_file; /* NULL: webhooks are refused */
+	char *identity;            /* the age identity file for Secrets; NULL: STATE/identity */
 	int prune;
 	int self_heal;
 	plumb_approval_mode approval;

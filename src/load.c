@@ -1,6 +1,7 @@
 #include "util/common.h"
 #include "load.h"
 #include "application.h"
+#include "secret.h"
 #include "providers/provider.h"
 #include "spec_internal.h"
 #include "util/buf.h"
@@ -71,12 +72,16 @@ void plumb_manifest_set_release(plumb_manifest_set *set)
 			o->provider->free_desired(o->desired);
 		free(o->key);
 		free(o->display);
+		free(o->secret);
 	}
 	for (size_t i = 0; i < set->content_path_count; i++)
 		free(set->content_paths[i]);
 	for (size_t i = 0; i < set->application_count; i++)
 		plumb_application_release(&set->applications[i]);
+	for (size_t i = 0; i < set->secret_count; i++)
+		plumb_secret_release(&set->secrets[i]);
 	free(set->applications);
+	free(set->secrets);
 	free(set->resources);
 	free(set->objects);
 	free(set->content_paths);
@@ -303,7 +308,7 @@ static void report_unknown_kind(plumb_diags *diags, const plumb_resource *resour
 	for (const plumb_provider *const *p = plumb_providers(); *p; p++)
 		api_known |= !strcmp((*p)->api_version, resource->api_version);
 	if (!strcmp(resource->api_version, PLUMB_ENGINE_API_VERSION)) {
-		plumb_buf_puts(&known, "Application");
+		plumb_buf_puts(&known, "Application, Secret");
 	} else {
 		describe_known_kinds(&known, api_known ? resource->api_version : NULL);
 		if (!api_known)
@@ -358,7 +363,7 @@ static void load_document(manifest_file *file, struct fy_document *doc, plumb_so
 		struct fy_node *kind_node = fy_node_mapping_lookup_by_string(root, "kind", FY_NT);
 		resource.provider = plumb_provider_find(resource.api_version, resource.kind);
 		int engine_kind = !strcmp(resource.api_version, PLUMB_ENGINE_API_VERSION) &&
-				  !strcmp(resource.kind, "Application");
+				  (!strcmp(resource.kind, "Application") || !strcmp(resource.kind, "Secret"));
 		if (!resource.provider && !engine_kind)
 			report_unknown_kind(diags, &resource, api_node, kind_node, file->path);
 	}
@@ -388,6 +393,8 @@ static void load_document(manifest_file *file, struct fy_document *doc, plumb_so
 			    spec_pair ? plumb_spec_node_position(fy_node_pair_key(spec_pair), file->path) : pos, NULL };
 	if (file->set.resources[index].provider)
 		file->set.resources[index].provider->expand(&file->set, index, &spec, source, diags);
+	else if (!strcmp(resource.kind, "Secret"))
+		plumb_secret_decode(&file->set, index, &spec, source, diags);
 	else
 		plumb_application_decode(&file->set, index, &spec, diags);
 
@@ -554,17 +561,27 @@ static void merge_set(plumb_manifest_set *into, plumb_manifest_set *from)
 		o->resource += offset;
 		/* The manifest file's name, as long as the set lives: the resource's copy of it. */
 		o->position.file = into->resources[o->resource].file;
+		if (o->secret)
+			o->secret_position.file = o->position.file;
 	}
 	for (size_t i = 0; i < from->application_count; i++) {
 		PLUMB_GROW(into->applications, into->application_count, into->application_capacity);
 		into->applications[into->application_count] = from->applications[i];
 		into->applications[into->application_count++].resource += offset;
 	}
+	for (size_t i = 0; i < from->secret_count; i++) {
+		PLUMB_GROW(into->secrets, into->secret_count, into->secret_capacity);
+		plumb_secret *secret = &into->secrets[into->secret_count++];
+		*secret = from->secrets[i];
+		secret->resource += offset;
+		secret->position.file = into->resources[secret->resource].file;
+	}
 	for (size_t i = 0; i < from->content_path_count; i++) {
 		PLUMB_GROW(into->content_paths, into->content_path_count, into->content_path_capacity);
 		into->content_paths[into->content_path_count++] = from->content_paths[i];
 	}
 	from->resource_count = from->object_count = from->content_path_count = from->application_count = 0;
+	from->secret_count = 0;
 }
 
 static void merge_diags(plumb_diags *into, plumb_diags *from)
@@ -701,6 +718,7 @@ int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit
 	}
 	check_identities(out, diags);
 	check_claims(out, diags);
+	plumb_secret_check_references(out, diags);
 	if (diags->count > diags_before)
 		error = PLUMB_EINVALID;
 

@@ -1,5 +1,6 @@
 #include "util/common.h"
 #include "pipeline.h"
+#include "secret.h"
 #include "util/fs.h"
 
 #include <errno.h>
@@ -127,38 +128,49 @@ char *plumb_application_name(const char *repo, const char *path)
 	return n ? plumb_xstrndup(start, n) : plumb_xstrdup("default");
 }
 
+/* Print diagnostics in order and a closing line (unless quiet), and keep them all in p->errors. */
+static void report_diags(plumb_pipeline *p, plumb_diags *diags, const char *closing)
+{
+	char *text = NULL;
+	size_t size = 0;
+	FILE *out = open_memstream(&text, &size);
+	plumb_diags_sort(diags);
+	plumb_diags_print(diags, out);
+	fprintf(out, "plumb: commit %.12s %s: %zu error%s; nothing was applied\n", p->commit, closing, diags->count,
+		diags->count == 1 ? "" : "s");
+	fclose(out);
+	plumb_buf_add(&p->errors, text, size);
+	if (!p->quiet)
+		fputs(text, stderr);
+	free(text);
+}
+
+/* A revision that a run meant to apply and could not is part of the record. */
+static void record_refusal(plumb_pipeline *p, const char *problem, size_t errors)
+{
+	if (!p->options.operation)
+		return;
+	json_t *detail = json_pack("{s:s, s:s, s:s, s:i}", "operation", p->options.operation, "commit", p->commit,
+				   "problem", problem, "errors", (int)errors);
+	char *text = json_dumps(detail, JSON_COMPACT);
+	plumb_pipeline_record(p, "error", text);
+	free(text);
+	json_decref(detail);
+}
+
 int plumb_pipeline_load(plumb_pipeline *p)
 {
 	plumb_diags diags = PLUMB_DIAGS_INIT;
 	int error = plumb_load(&p->set, p->source, p->commit, p->options.path, &diags);
 	if (error == PLUMB_EINVALID && diags.count) {
-		char *text = NULL;
-		size_t size = 0;
-		FILE *out = open_memstream(&text, &size);
-		plumb_diags_sort(&diags);
-		plumb_diags_print(&diags, out);
-		fprintf(out, "plumb: commit %.12s is invalid: %zu error%s; nothing was applied\n", p->commit, diags.count,
-			diags.count == 1 ? "" : "s");
-		fclose(out);
-		plumb_buf_add(&p->errors, text, size);
-		if (!p->quiet)
-			fputs(text, stderr);
-		free(text);
+		report_diags(p, &diags, "is invalid");
 	} else if (error < 0) {
 		plumb_buf_printf(&p->errors, "plumb: %s\n", plumb_error_last());
 		if (!p->quiet)
 			error_line(NULL);
 	}
-	/* A revision that a run meant to apply and could not is part of the record. */
-	if (error < 0 && p->options.operation) {
-		json_t *detail = json_pack("{s:s, s:s, s:s, s:i}", "operation", p->options.operation, "commit", p->commit,
-					   "problem", error == PLUMB_EINVALID ? "invalid revision" : "cannot load",
-					   "errors", (int)diags.count);
-		char *text = json_dumps(detail, JSON_COMPACT);
-		plumb_pipeline_record(p, "error", text);
-		free(text);
-		json_decref(detail);
-	}
+	if (error < 0)
+		record_refusal(p, error == PLUMB_EINVALID ? "invalid revision" : "cannot load", diags.count);
 	plumb_diags_release(&diags);
 	if (error == 0)
 		p->application = p->options.application ? plumb_xstrdup(p->options.application)
@@ -302,9 +314,33 @@ static int list_related_inventory(plumb_inventory *out, plumb_store *store, cons
 	return error;
 }
 
+char *plumb_pipeline_identity(const plumb_pipeline *p)
+{
+	return p->options.identity ? plumb_xstrdup(p->options.identity) : plumb_xprintf("%s/identity", p->state_dir);
+}
+
+/* Read the Secrets the objects use; every one that cannot be read is reported, and nothing is planned. */
+static int bind_secrets(plumb_pipeline *p)
+{
+	plumb_diags diags = PLUMB_DIAGS_INIT;
+	char *identity = plumb_pipeline_identity(p);
+	plumb_secret_context ctx = { p->source, identity };
+	int error = plumb_secret_bind(&p->set, &ctx, &diags);
+	if (error < 0) {
+		report_diags(p, &diags, "needs secrets that cannot be read");
+		record_refusal(p, "secret unreadable", diags.count);
+	}
+	plumb_diags_release(&diags);
+	free(identity);
+	return error;
+}
+
 int plumb_pipeline_plan(plumb_pipeline *p)
 {
 	int error;
+
+	if ((error = bind_secrets(p)) < 0)
+		return error;
 
 	p->destination = plumb_destination_path(p->options.root);
 	error = plumb_fs_open_root(&p->root_fd, p->destination, 0);

@@ -30,6 +30,7 @@ typedef struct {
 	size_t capture_max;    /* drifted content kept up to this size; 0: PLUMB_CAPTURE_MAX */
 	const char *application; /* its name; NULL: the implicit application of path */
 	int keep_unlisted;       /* do not prune (an Application's syncPolicy.prune: false) */
+	const char *identity;    /* the age identity file for Secrets; NULL: STATE/identity */
 } plumb_pipeline_options;
 
 typedef struct {
@@ -71,9 +72,14 @@ void plumb_pipeline_use_source(plumb_pipeline *p, plumb_source *source, const ch
 /* Load the manifests; every diagnostic is printed (unless quiet) and kept in errors. */
 int plumb_pipeline_load(plumb_pipeline *p);
 
+/* The age identity file this run opens Secrets with (--identity, else STATE/identity). A new string. */
+char *plumb_pipeline_identity(const plumb_pipeline *p);
+
 /*
- * Open the destination and the store and build the plan. A destination
- * root that does not exist plans as empty: planning creates nothing.
+ * Read the Secrets that objects take content from (every one that cannot
+ * be read is a diagnostic naming it, and nothing is planned), open the
+ * destination and the store, and build the plan. A destination root that
+ * does not exist plans as empty: planning creates nothing.
  */
 int plumb_pipeline_plan(plumb_pipeline *p);
 

@@ -40,8 +40,36 @@ typedef struct {
 	plumb_position position; /* where in the manifest it was declared; file lives as long as the set */
 	int inventoried;    /* 0 for objects that only assert absence: never in the inventory */
 	int sensitive;      /* its content is shown nowhere: not in diffs, plans, renderings or the store */
+	char *secret;       /* the Secret its content comes from (contentFrom.secret), or NULL */
+	plumb_position secret_position; /* where that name is written */
 	void *desired;      /* provider-owned description of the wanted state */
 } plumb_object;
+
+/* Where a Secret's value comes from: exactly one source. */
+typedef enum {
+	PLUMB_SECRET_AGE,     /* an age-encrypted file in the repository */
+	PLUMB_SECRET_ENV,     /* an environment variable of the plumb process */
+	PLUMB_SECRET_FILE,    /* a file on the host, outside the repository */
+	PLUMB_SECRET_COMMAND, /* what a command prints on its standard output */
+} plumb_secret_source;
+
+/*
+ * A Secret (apiVersion plumb/v1): a reference to a value that never lives
+ * in git in plain text. Only the reference is loaded; the value is read
+ * when a command plans (see secret.h).
+ */
+typedef struct {
+	char *name;
+	plumb_secret_source source;
+	char *reference; /* AGE: the repository path; ENV: the variable; FILE: the absolute host path */
+	char blob[PLUMB_OID_HEXSZ + 1]; /* AGE: the encrypted file's blob id */
+	char **argv;     /* COMMAND: the program and its arguments, NULL-terminated */
+	size_t argc;
+	unsigned timeout_ms; /* COMMAND: killed after this long */
+	int trim_newline;    /* drop the trailing line break of the value (COMMAND: by default) */
+	size_t resource;     /* the declaring resource in the set */
+	plumb_position position; /* its source field's value; file lives as long as the set */
+} plumb_secret;
 
 /* The approval an Application asks for (syncPolicy.approval). */
 typedef enum {
@@ -83,6 +111,9 @@ typedef struct {
 	plumb_application *applications;
 	size_t application_count;
 	size_t application_capacity;
+	plumb_secret *secrets;
+	size_t secret_count;
+	size_t secret_capacity;
 	/* Repository paths whose content resources read (Tree and File sources); never read as manifests. */
 	char **content_paths;
 	size_t content_path_count;

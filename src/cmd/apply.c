@@ -139,7 +139,7 @@ done:
 int plumb_cmd_apply(int argc, char **argv)
 {
 	plumb_cli cli;
-	unsigned mask = OPT_SOURCE | OPT_ROOT | OPT_NO_COLOR | OPT_LOCK_TIMEOUT | OPT_AUTO_APPROVE |
+	unsigned mask = OPT_SOURCE | OPT_ROOT | OPT_IDENTITY | OPT_NO_COLOR | OPT_LOCK_TIMEOUT | OPT_AUTO_APPROVE |
 			OPT_ALLOW_MOVED_REVISION | OPT_CAPTURE_MAX;
 
 	if (plumb_cli_parse(&cli, argc, argv, mask) < 0)
@@ -155,7 +155,7 @@ int plumb_cmd_apply(int argc, char **argv)
 	}
 	/* A plan file names its repository, revision, path and root: nothing may override them. */
 	if (cli.arg_count > 1 || cli.pipeline.repo || cli.pipeline.revision || cli.pipeline.path || cli.pipeline.root) {
-		fprintf(stderr, "usage: plumb apply PLAN_FILE [--state DIR] [--allow-moved-revision] "
+		fprintf(stderr, "usage: plumb apply PLAN_FILE [--state DIR] [--identity FILE] [--allow-moved-revision] "
 				"[--lock-timeout D]\n(the plan names its repository, revision, path and root)\n");
 		return PLUMB_EXIT_ERROR;
 	}
@@ -165,8 +165,8 @@ int plumb_cmd_apply(int argc, char **argv)
 int plumb_cmd_sync(int argc, char **argv)
 {
 	plumb_cli cli;
-	if (plumb_cli_parse(&cli, argc, argv, OPT_SOURCE | OPT_ROOT | OPT_NO_COLOR | OPT_LOCK_TIMEOUT | OPT_CAPTURE_MAX) <
-	    0)
+	unsigned mask = OPT_SOURCE | OPT_ROOT | OPT_IDENTITY | OPT_NO_COLOR | OPT_LOCK_TIMEOUT | OPT_CAPTURE_MAX;
+	if (plumb_cli_parse(&cli, argc, argv, mask) < 0)
 		return PLUMB_EXIT_ERROR;
 	cli.pipeline.operation = "sync";
 	return plan_and_apply(&cli, "sync", 1);

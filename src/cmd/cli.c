@@ -28,6 +28,7 @@ static const struct {
 	{ { "lock-timeout", required_argument, NULL, 'l' }, OPT_LOCK_TIMEOUT },
 	{ { "capture-max", required_argument, NULL, 'c' }, OPT_CAPTURE_MAX },
 	{ { "limit", required_argument, NULL, 'L' }, OPT_LIMIT },
+	{ { "identity", required_argument, NULL, 'i' }, OPT_IDENTITY },
 };
 
 /* A size in bytes: digits and an optional K, M or G (powers of 1024). */
@@ -101,6 +102,9 @@ int plumb_cli_parse(plumb_cli *cli, int argc, char **argv, unsigned mask)
 			break;
 		case 'O':
 			cli->out = optarg;
+			break;
+		case 'i':
+			cli->pipeline.identity = optarg;
 			break;
 		case 'm':
 			cli->allow_moved_revision = 1;

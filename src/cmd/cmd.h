@@ -37,6 +37,7 @@ enum {
 	OPT_OUTPUT_YAML = 1u << 12, /* -o yaml is a format too (render) */
 	OPT_CAPTURE_MAX = 1u << 13,
 	OPT_LIMIT = 1u << 14,
+	OPT_IDENTITY = 1u << 15,
 };
 #define OPT_SOURCE (OPT_REPO | OPT_REVISION | OPT_PATH | OPT_STATE)
 
@@ -117,6 +118,7 @@ int plumb_cmd_show(int argc, char **argv);
 int plumb_cmd_approvals(int argc, char **argv);
 int plumb_cmd_approve(int argc, char **argv);
 int plumb_cmd_reject(int argc, char **argv);
+int plumb_cmd_secret(int argc, char **argv);
 int plumb_cmd_version(int argc, char **argv);
 int plumb_cmd_help(int argc, char **argv);
 

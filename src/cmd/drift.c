@@ -13,12 +13,14 @@
 
 /*
  * Load, at commit, the repository and path that a sync into its
- * destination used. With plan, also observe the destination.
+ * destination used. With plan, also observe the destination (opening
+ * Secrets with identity, NULL for the default).
  */
 static int load_in_force(plumb_pipeline *p, const plumb_sync_record *sync, const char *commit, const char *state,
-			 int plan)
+			 int plan, const char *identity)
 {
 	plumb_pipeline_options options = { 0 };
+	options.identity = identity;
 	options.repo = sync->repo;
 	options.revision = commit;
 	options.path = sync->path;
@@ -90,7 +92,7 @@ static int detect(const plumb_cli *cli, plumb_store *store, const char *state)
 			fprintf(stderr, "plumb: no sync of application %s into %s is recorded\n", application, destination);
 			goto done;
 		}
-		int failed = load_in_force(&p, &last, last.commit, state, 1) < 0;
+		int failed = load_in_force(&p, &last, last.commit, state, 1, cli->pipeline.identity) < 0;
 		for (size_t k = 0; !failed && k < p.plan.count; k++) {
 			const plumb_action *a = &p.plan.actions[k];
 			if (!drifted(a))
@@ -243,7 +245,7 @@ static int git_content(plumb_buf *out, int *found, const char **repository_path,
 	plumb_pipeline p;
 	int error = -1;
 	*found = 0;
-	if (load_in_force(&p, &e->sync, e->event.commit, state, 0) == 0) {
+	if (load_in_force(&p, &e->sync, e->event.commit, state, 0, NULL) == 0) {
 		const plumb_object *object = find_object(&p.set, e->event.key);
 		plumb_provider_context ctx = plumb_pipeline_context(&p);
 		error = 0;
@@ -354,13 +356,13 @@ int plumb_cmd_drift(int argc, char **argv)
 	char *state = NULL;
 	int code = PLUMB_EXIT_ERROR;
 
-	if (plumb_cli_parse(&cli, argc, argv, OPT_ROOT | OPT_STATE | OPT_OUTPUT | OPT_OUT | OPT_LIMIT) < 0)
+	if (plumb_cli_parse(&cli, argc, argv, OPT_ROOT | OPT_STATE | OPT_IDENTITY | OPT_OUTPUT | OPT_OUT | OPT_LIMIT) < 0)
 		return PLUMB_EXIT_ERROR;
 	const char *verb = cli.arg_count ? cli.args[0] : "";
 	int needs_id = !strcmp(verb, "show") || !strcmp(verb, "export");
 	if ((needs_id && cli.arg_count != 2) || (!needs_id && *verb && strcmp(verb, "log") != 0) ||
 	    (!needs_id && cli.arg_count > 1)) {
-		fprintf(stderr, "usage: plumb drift [--root DIR] | drift log | drift show ID | drift export ID [--out FILE]\n");
+		fprintf(stderr, "usage: plumb drift [--root DIR] [--identity FILE] | drift log | drift show ID | drift export ID [--out FILE]\n");
 		return PLUMB_EXIT_ERROR;
 	}
 	state = cli.pipeline.state ? plumb_xstrdup(cli.pipeline.state) : plumb_default_state_dir();

@@ -10,6 +10,8 @@
 	"  --state DIR         state directory (default: /var/lib/plumb as root, else\n"                   \
 	"                      $XDG_STATE_HOME/plumb)\n"
 
+#define IDENTITY_OPTION "  --identity FILE     the age identity that opens Secrets (default: STATE/identity)\n"
+
 static const plumb_command commands[] = {
 	{ "check", plumb_cmd_check, "validate the manifests of a revision",
 	  "usage: plumb check --repo PATH|URL [--revision REV] [--path P]\n\n"
@@ -27,7 +29,7 @@ static const plumb_command commands[] = {
 	  "  -o text|json        print the plan for people (default) or as the plan file's JSON\n"
 	  "  -o FILE, --out FILE also save the plan file for review and 'plumb apply FILE'\n"
 	  "  --detailed-exitcode exit 2 when there are changes, 0 when there are none, 1 on error\n"
-	  "  --no-color          no colours even on a terminal (NO_COLOR is respected too)\n" },
+	  IDENTITY_OPTION "  --no-color          no colours even on a terminal (NO_COLOR is respected too)\n" },
 	{ "show", plumb_cmd_show, "print a saved plan",
 	  "usage: plumb show PLAN_FILE [-o text|json]\n\n"
 	  "Verify a plan file (format, version, checksum) and print it as 'plumb plan' does, or as JSON.\n" },
@@ -44,14 +46,14 @@ static const plumb_command commands[] = {
 	  "  --lock-timeout D    wait up to D (e.g. 30s, 5m) for another apply to finish (default: 0)\n"
 	  "  --capture-max SIZE  keep drifted content up to SIZE (e.g. 512K, 4M; default 1M) before\n"
 	  "                      overwriting it; larger content is only noted\n"
-	  "  --no-color          no colours\n" },
+	  IDENTITY_OPTION "  --no-color          no colours\n" },
 	{ "sync", plumb_cmd_sync, "plan and apply without asking",
 	  "usage: plumb sync --repo PATH|URL [--revision REV] [--path P] --root DIR\n\n"
 	  "Make the live state under DIR match the revision: create, update, and prune what plumb created\n"
 	  "and git no longer declares.\n\n" SOURCE_OPTIONS "  --root DIR          destination root (default: /)\n"
 	  "  --lock-timeout D    wait up to D for another apply to finish (default: 0, fail at once)\n"
 	  "  --capture-max SIZE  keep drifted content up to SIZE before overwriting it (default 1M)\n"
-	  "  --no-color          no colours\n" },
+	  IDENTITY_OPTION "  --no-color          no colours\n" },
 	{ "status", plumb_cmd_status, "show what plumb manages under a root",
 	  "usage: plumb status --root DIR [--state DIR] [-o text|json]\n\n"
 	  "Print the last sync into DIR and every object plumb manages there.\n" },
@@ -97,10 +99,11 @@ static const plumb_command commands[] = {
 	  "  --prune B, --no-prune      delete what git no longer declares (default true)\n"
 	  "  --self-heal B, --no-self-heal   repair drift (default true); without, only report it\n"
 	  "  --approval MODE            auto (default), prompted (plumb approve ID), manual\n"
-	  "  --capture-max BYTES        drifted content kept before it is overwritten (default 1048576)\n\n"
+	  "  --capture-max BYTES        drifted content kept before it is overwritten (default 1048576)\n"
+	  "  --identity FILE            the age identity that opens Secrets (default: STATE/identity)\n\n"
 	  "SIGTERM finishes the sync in flight and exits; SIGHUP reloads the config and the tokens.\n" },
 	{ "drift", plumb_cmd_drift, "find, list and export what changed by hand",
-	  "usage: plumb drift [--root DIR] [--state DIR] [-o text|json]\n"
+	  "usage: plumb drift [--root DIR] [--state DIR] [--identity FILE] [-o text|json]\n"
 	  "       plumb drift log [--root DIR] [--limit N] [-o text|json]\n"
 	  "       plumb drift show ID\n"
 	  "       plumb drift export ID [--out FILE]\n\n"
@@ -146,6 +149,19 @@ static const plumb_command commands[] = {
 	  "usage: plumb reject ID [--state DIR] [--note TEXT]\n\n"
 	  "Reject pending plan ID: it is never applied. The note says why.\n"
 	  "Exit 1 when there is no such plan or it is not pending.\n" },
+	{ "secret", plumb_cmd_secret, "make an age identity and seal secrets for the repository",
+	  "usage: plumb secret keygen [-o FILE] [--state DIR]\n"
+	  "       plumb secret seal -r RECIPIENT... [-R FILE] [-a] [FILE]\n"
+	  "       plumb secret recipient [--identity FILE] [--state DIR]\n\n"
+	  "Secrets live in git only encrypted with age (the format of the age tool), to the X25519\n"
+	  "recipients of the hosts that apply them; a Secret manifest names the file (spec.age), and a\n"
+	  "File takes its content from it (contentFrom: {secret: NAME}). See docs/secrets.md.\n\n"
+	  "keygen     make an identity, write it 0600 to FILE (default: STATE/identity; never over an\n"
+	  "           existing one) and print its public recipient (age1...) on standard output\n"
+	  "seal       encrypt FILE (default: standard input) to every -r RECIPIENT and the recipients\n"
+	  "           of -R FILE (age1... lines), writing the age file to standard output; -a armors it\n"
+	  "           as text\n"
+	  "recipient  print the public recipient of an identity file\n" },
 	{ "version", plumb_cmd_version, "print the version", "usage: plumb version\n" },
 	{ "help", plumb_cmd_help, "show help for a command", "usage: plumb help [COMMAND]\n" },
 	{ NULL, NULL, NULL, NULL },

@@ -111,7 +111,7 @@ int plumb_cmd_rollback(int argc, char **argv)
 	int no_commit = 0, code = PLUMB_EXIT_ERROR;
 
 	if (take_options(&argc, argv, &to, &author, &no_commit) < 0 ||
-	    plumb_cli_parse(&cli, argc, argv, OPT_SOURCE | OPT_ROOT | OPT_NO_COLOR | OPT_LOCK_TIMEOUT | OPT_CAPTURE_MAX) < 0)
+	    plumb_cli_parse(&cli, argc, argv, OPT_SOURCE | OPT_ROOT | OPT_IDENTITY | OPT_NO_COLOR | OPT_LOCK_TIMEOUT | OPT_CAPTURE_MAX) < 0)
 		return PLUMB_EXIT_ERROR;
 	if (!to || cli.arg_count > 1) {
 		fprintf(stderr, "usage: plumb rollback [APP] --to REV --repo PATH|URL --root DIR [--no-commit]\n");

@@ -10,7 +10,7 @@
 
 /* Every setting: a key of the config file, and a flag of the same name. */
 enum { K_REPO, K_REVISION, K_PATH, K_ROOT, K_STATE, K_LISTEN, K_INTERVAL, K_SELF_HEAL_INTERVAL, K_TOKENS,
-       K_WEBHOOK_SECRET, K_PRUNE, K_SELF_HEAL, K_APPROVAL, K_CAPTURE_MAX, K_COUNT };
+       K_WEBHOOK_SECRET, K_PRUNE, K_SELF_HEAL, K_APPROVAL, K_CAPTURE_MAX, K_IDENTITY, K_COUNT };
 
 static const plumb_field settings[K_COUNT] = {
 	{ "repo", PLUMB_FIELD_STRING, 0 },     { "revision", PLUMB_FIELD_STRING, 0 },
@@ -20,6 +20,7 @@ static const plumb_field settings[K_COUNT] = {
 	{ "tokens", PLUMB_FIELD_STRING, 0 },   { "webhook-secret", PLUMB_FIELD_STRING, 0 },
 	{ "prune", PLUMB_FIELD_BOOL, 0 },      { "self-heal", PLUMB_FIELD_BOOL, 0 },
 	{ "approval", PLUMB_FIELD_STRING, 0 }, { "capture-max", PLUMB_FIELD_STRING, 0 },
+	{ "identity", PLUMB_FIELD_STRING, 0 },
 };
 
 typedef struct {
@@ -61,6 +62,9 @@ static int apply_setting(plumb_daemon_options *o, int key, const char *value, co
 		return 0;
 	case K_WEBHOOK_SECRET:
 		set_string(&o->webhook_secret_file, value);
+		return 0;
+	case K_IDENTITY:
+		set_string(&o->identity, value);
 		return 0;
 	case K_INTERVAL:
 	case K_SELF_HEAL_INTERVAL:

@@ -99,6 +99,13 @@ struct plumb_provider {
 
 	/* The repository file object's content comes from, or NULL (inline content, none). Borrowed. */
 	const char *(*content_path)(const plumb_object *object);
+
+	/*
+	 * Take value as the content of an object whose content comes from a
+	 * Secret (object->secret): copied, and wiped when the object is freed.
+	 * Called before the object is observed or compared.
+	 */
+	void (*bind_secret)(plumb_object *object, const char *value, size_t length);
 };
 
 /* Every provider plumb knows, NULL-terminated. */

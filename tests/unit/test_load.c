@@ -169,7 +169,7 @@ static void source_rules(void)
 	CHECK_INT(load_head(&set, "", &diags), PLUMB_EINVALID);
 	CHECK(has_diag(&diags, "m.yaml", 4, 26, "'files/missing' does not exist"));
 	CHECK(has_diag(&diags, "m.yaml", 9, 26, "is a symlink in the repository; plumb does not follow it"));
-	CHECK(has_diag(&diags, "m.yaml", 14, 1, "exactly one of \"content\" and \"source\""));
+	CHECK(has_diag(&diags, "m.yaml", 14, 1, "exactly one of \"content\", \"source\" and \"contentFrom\""));
 	CHECK(has_diag(&diags, "m.yaml", 19, 26, "'files/ok' is not a folder"));
 	plumb_manifest_set_release(&set);
 	plumb_diags_release(&diags);

@@ -58,6 +58,8 @@ static void free_desired(void *p)
 		return;
 	free(d->owner);
 	free(d->group);
+	if (d->content && d->sensitive)
+		explicit_bzero(d->content, d->content_length);
 	free(d->content);
 	free(d->target);
 	free(d->source_path);
@@ -75,16 +77,21 @@ static host_desired *new_desired(host_type type)
 
 /* --- expand: specs into objects --------------------------------------------------------- */
 
-enum { F_PATH, F_CONTENT, F_SOURCE, F_MODE, F_OWNER, F_GROUP, F_SENSITIVE, F_COUNT };
+enum { F_PATH, F_CONTENT, F_SOURCE, F_CONTENT_FROM, F_MODE, F_OWNER, F_GROUP, F_SENSITIVE, F_COUNT };
 
 static const plumb_field file_fields[] = {
 	{ "path", PLUMB_FIELD_STRING, PLUMB_FIELD_REQUIRED },
 	{ "content", PLUMB_FIELD_STRING, 0 },
 	{ "source", PLUMB_FIELD_STRING, 0 },
+	{ "contentFrom", PLUMB_FIELD_MAP, 0 },
 	{ "mode", PLUMB_FIELD_MODE, 0 },
 	{ "owner", PLUMB_FIELD_STRING, 0 },
 	{ "group", PLUMB_FIELD_STRING, 0 },
 	{ "sensitive", PLUMB_FIELD_BOOL, 0 },
+};
+
+static const plumb_field content_from_fields[] = {
+	{ "secret", PLUMB_FIELD_STRING, PLUMB_FIELD_REQUIRED },
 };
 
 /* A normalised live path from a spec value, or NULL after a diagnostic. */
@@ -130,20 +137,28 @@ static void set_owner(host_desired *d, const plumb_value *owner, const plumb_val
 static void expand_file(plumb_manifest_set *set, size_t resource, const plumb_spec *spec, plumb_source *source,
 			plumb_diags *diags)
 {
-	plumb_value v[F_COUNT];
+	plumb_value v[F_COUNT], from[1];
 	char *path = NULL, *src = NULL;
 	host_desired *d = NULL;
 	size_t before = diags->count;
 
+	memset(from, 0, sizeof(from));
 	plumb_spec_decode(v, spec, file_fields, PLUMB_ARRAY_SIZE(file_fields), diags);
 	if (v[F_PATH].present)
 		path = live_path(&v[F_PATH], spec, "path", diags);
-	if (v[F_CONTENT].present == v[F_SOURCE].present)
-		plumb_diags_add(diags, plumb_spec_position(spec), "%s: exactly one of \"content\" and \"source\" is required",
+	if (v[F_CONTENT].present + v[F_SOURCE].present + v[F_CONTENT_FROM].present != 1)
+		plumb_diags_add(diags, plumb_spec_position(spec),
+				"%s: exactly one of \"content\", \"source\" and \"contentFrom\" is required",
 				plumb_spec_name(spec));
+	if (v[F_CONTENT_FROM].map)
+		plumb_spec_decode(from, v[F_CONTENT_FROM].map, content_from_fields, PLUMB_ARRAY_SIZE(from), diags);
+	if (v[F_CONTENT_FROM].present && v[F_SENSITIVE].present && !v[F_SENSITIVE].boolean)
+		plumb_diags_add(diags, v[F_SENSITIVE].position,
+				"%s.sensitive: content from a Secret is always sensitive", plumb_spec_name(spec));
 
 	d = new_desired(HOST_FILE);
-	d->sensitive = v[F_SENSITIVE].present && v[F_SENSITIVE].boolean;
+	/* A secret's value is bound later (plumb_secret_bind), only by the commands that plan. */
+	d->sensitive = (v[F_SENSITIVE].present && v[F_SENSITIVE].boolean) || v[F_CONTENT_FROM].present;
 	if (v[F_MODE].present)
 		d->mode = v[F_MODE].mode;
 	set_owner(d, &v[F_OWNER], &v[F_GROUP]);
@@ -177,11 +192,16 @@ static void expand_file(plumb_manifest_set *set, size_t resource, const plumb_sp
 		plumb_object *o = plumb_manifest_add_object(set, resource, &plumb_host_provider, "File", path, d,
 							    v[F_PATH].position);
 		o->sensitive = d->sensitive;
+		if (from[0].present) {
+			o->secret = plumb_xstrdup(from[0].string);
+			o->secret_position = from[0].position;
+		}
 		d = NULL;
 	}
 	free_desired(d);
 	free(path);
 	free(src);
+	plumb_values_release(from, PLUMB_ARRAY_SIZE(from));
 	plumb_values_release(v, PLUMB_ARRAY_SIZE(file_fields));
 }
 
@@ -564,6 +584,9 @@ static int compare(plumb_change *out, const plumb_provider_context *ctx, const p
 	}
 
 	const host_desired *d = object->desired;
+	if (object->secret && !*d->blob)
+		return plumb_error_set(PLUMB_ERROR, "%s: the value of Secret %s was not read", object->display,
+				       object->secret);
 	if (d->type == HOST_ABSENT) {
 		if (observed->exists) {
 			out->type = PLUMB_ACTION_DELETE;
@@ -651,7 +674,7 @@ static int apply(const plumb_provider_context *ctx, const plumb_object *object, 
 			mode = d->create_mode;
 		if ((error = desired_content(&content, ctx, d, object->display)) == 0)
 			error = plumb_fs_write_file(ctx->root_fd, object->key, content.ptr, content.len, mode, uid, gid);
-		plumb_buf_release(&content);
+		plumb_buf_wipe(&content);
 		return error;
 	}
 	case HOST_DIRECTORY:
@@ -708,10 +731,24 @@ static int desired_content_of(plumb_buf *out, int *has_content, const plumb_prov
 		plumb_buf_puts(out, d->target);
 		return 0;
 	}
-	if (d->type != HOST_FILE)
+	/* Sensitive content goes nowhere but into the live file. */
+	if (d->type != HOST_FILE || d->sensitive)
 		return 0;
 	*has_content = 1;
 	return desired_content(out, ctx, d, object->display);
+}
+
+static void bind_secret(plumb_object *object, const char *value, size_t length)
+{
+	host_desired *d = object->desired;
+	if (d->content)
+		explicit_bzero(d->content, d->content_length);
+	free(d->content);
+	d->content = plumb_xmalloc(length + 1);
+	memcpy(d->content, value, length);
+	d->content[length] = '\0';
+	d->content_length = length;
+	plumb_hash_blob_buf(d->blob, d->content, d->content_length);
 }
 
 static const char *content_path(const plumb_object *object)
@@ -735,4 +772,5 @@ const plumb_provider plumb_host_provider = {
 	.capture = capture,
 	.desired_content = desired_content_of,
 	.content_path = content_path,
+	.bind_secret = bind_secret,
 };
