@@ -145,6 +145,18 @@ int plumb_source_restore_commit(char out[PLUMB_OID_HEXSZ + 1], plumb_source *sou
  */
 int plumb_source_publish(plumb_source *source, const char *branch, const char *commit, const char *tip);
 
+/* The folder git runs the hooks of a work tree's repository from (core.hooksPath honoured); a new string. */
+int plumb_source_hooks_dir(char **out, plumb_source *source);
+
+/*
+ * Make (but reference nowhere) a commit of what is staged in the index of a
+ * work tree: the index GIT_INDEX_FILE names when set (as in a pre-commit
+ * hook), else the repository's; HEAD is its parent. What is about to be
+ * committed can then be checked like any commit. PLUMB_EINVALID for a
+ * repository without a work tree or an index with conflicts.
+ */
+int plumb_source_index_commit(char out[PLUMB_OID_HEXSZ + 1], plumb_source *source);
+
 void plumb_source_free(plumb_source *source);
 
 /*

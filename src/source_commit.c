@@ -257,6 +257,81 @@ done:
 	return error;
 }
 
+int plumb_source_hooks_dir(char **out, plumb_source *source)
+{
+	git_config *config = NULL;
+	git_buf path = GIT_BUF_INIT;
+	int error = 0;
+
+	*out = NULL;
+	if (source->is_url || git_repository_is_bare(source->repo))
+		return plumb_error_set(PLUMB_EINVALID, "%s has no work tree to install hooks in", source->display);
+	if (git_repository_config_snapshot(&config, source->repo) < 0) {
+		error = plumb_source_git_fail(PLUMB_ERROR, "cannot read the configuration of %s", source->display);
+		goto done;
+	}
+	/* core.hooksPath moves the hooks (relative to the work tree); git runs only those then. */
+	if (git_config_get_path(&path, config, "core.hooksPath") == 0) {
+		const char *workdir = git_repository_workdir(source->repo);
+		*out = path.ptr[0] == '/' ? plumb_xstrdup(path.ptr) : plumb_xprintf("%s%s", workdir, path.ptr);
+	} else if (git_repository_item_path(&path, source->repo, GIT_REPOSITORY_ITEM_HOOKS) == 0) {
+		*out = plumb_xstrdup(path.ptr);
+	} else {
+		error = plumb_source_git_fail(PLUMB_ERROR, "cannot find the hooks folder of %s", source->display);
+	}
+done:
+	git_buf_dispose(&path);
+	git_config_free(config);
+	return error;
+}
+
+int plumb_source_index_commit(char out[PLUMB_OID_HEXSZ + 1], plumb_source *source)
+{
+	const char *index_file = getenv("GIT_INDEX_FILE");
+	git_index *index = NULL;
+	git_tree *tree = NULL;
+	git_object *head = NULL;
+	git_signature *author = NULL;
+	git_oid tree_oid, commit_oid;
+	int error = 0;
+
+	out[0] = '\0';
+	if (source->is_url || git_repository_is_bare(source->repo))
+		return plumb_error_set(PLUMB_EINVALID, "%s has no work tree: --staged checks the index of one",
+				       source->display);
+	/* In a pre-commit hook git names the index being committed (e.g. for commit -a) in GIT_INDEX_FILE. */
+	if ((index_file && *index_file ? git_index_open(&index, index_file) : git_repository_index(&index, source->repo)) <
+	    0) {
+		error = plumb_source_git_fail(PLUMB_ERROR, "cannot read the index of %s", source->display);
+		goto done;
+	}
+	if (git_index_has_conflicts(index)) {
+		error = plumb_error_set(PLUMB_EINVALID, "the index of %s has unresolved conflicts", source->display);
+		goto done;
+	}
+	if (git_index_write_tree_to(&tree_oid, index, source->repo) < 0 ||
+	    git_tree_lookup(&tree, source->repo, &tree_oid) < 0 ||
+	    git_signature_now(&author, "plumb", "plumb@localhost") < 0) {
+		error = plumb_source_git_fail(PLUMB_ERROR, "cannot write the tree of the index of %s", source->display);
+		goto done;
+	}
+	/* A repository without a commit yet has a first commit staged: no parent. */
+	int has_head = git_revparse_single(&head, source->repo, "HEAD^{commit}") == 0;
+	const git_commit *parents[] = { (const git_commit *)head };
+	if (git_commit_create(&commit_oid, source->repo, NULL, author, author, "UTF-8", "the staged changes\n", tree,
+			      has_head ? 1 : 0, parents) < 0) {
+		error = plumb_source_git_fail(PLUMB_ERROR, "cannot record the staged changes of %s", source->display);
+		goto done;
+	}
+	git_oid_tostr(out, PLUMB_OID_HEXSZ + 1, &commit_oid);
+done:
+	git_signature_free(author);
+	git_object_free(head);
+	git_tree_free(tree);
+	git_index_free(index);
+	return error;
+}
+
 int plumb_source_publish(plumb_source *source, const char *branch, const char *commit, const char *tip)
 {
 	git_reference *moved = NULL, *head = NULL;

@@ -29,6 +29,7 @@ static const struct {
 	{ { "capture-max", required_argument, NULL, 'c' }, OPT_CAPTURE_MAX },
 	{ { "limit", required_argument, NULL, 'L' }, OPT_LIMIT },
 	{ { "identity", required_argument, NULL, 'i' }, OPT_IDENTITY },
+	{ { "staged", no_argument, NULL, 'S' }, OPT_STAGED },
 };
 
 /* A size in bytes: digits and an optional K, M or G (powers of 1024). */
@@ -105,6 +106,9 @@ int plumb_cli_parse(plumb_cli *cli, int argc, char **argv, unsigned mask)
 			break;
 		case 'i':
 			cli->pipeline.identity = optarg;
+			break;
+		case 'S':
+			cli->staged = 1;
 			break;
 		case 'm':
 			cli->allow_moved_revision = 1;

@@ -38,6 +38,7 @@ enum {
 	OPT_CAPTURE_MAX = 1u << 13,
 	OPT_LIMIT = 1u << 14,
 	OPT_IDENTITY = 1u << 15,
+	OPT_STAGED = 1u << 16,
 };
 #define OPT_SOURCE (OPT_REPO | OPT_REVISION | OPT_PATH | OPT_STATE)
 
@@ -50,6 +51,7 @@ typedef struct {
 	unsigned limit; /* --limit N: at most N entries (0: all) */
 	int auto_approve;
 	int detailed_exitcode;
+	int staged; /* --staged: the index of a work tree, not a revision */
 	int color; /* stdout is a terminal, NO_COLOR is unset and --no-color was not given */
 	char **args; /* operands after the options */
 	int arg_count;
@@ -119,6 +121,7 @@ int plumb_cmd_approvals(int argc, char **argv);
 int plumb_cmd_approve(int argc, char **argv);
 int plumb_cmd_reject(int argc, char **argv);
 int plumb_cmd_secret(int argc, char **argv);
+int plumb_cmd_hook(int argc, char **argv);
 int plumb_cmd_version(int argc, char **argv);
 int plumb_cmd_help(int argc, char **argv);
 

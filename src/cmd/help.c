@@ -14,9 +14,16 @@
 
 static const plumb_command commands[] = {
 	{ "check", plumb_cmd_check, "validate the manifests of a revision",
-	  "usage: plumb check --repo PATH|URL [--revision REV] [--path P]\n\n"
+	  "usage: plumb check [--repo PATH|URL] [--revision REV | --staged] [--path P] [APP]\n\n"
 	  "Resolve the revision and load every manifest; report every error as FILE:LINE:COL: message.\n"
-	  "Exit 0 when the revision is valid, 1 otherwise.\n\n" SOURCE_OPTIONS },
+	  "Then scan every file of the revision (not only manifests) for plaintext secrets: private\n"
+	  "keys, well-known token formats, high-entropy values under keys like password or token; each\n"
+	  "is reported as FILE:LINE: RULE with the value masked. A reviewed false positive is allowed by\n"
+	  "\"plumb:allow-secret\" on its line or an entry in .plumb-allow-secrets (PATTERN [RULE]).\n"
+	  "Exit 0 when the revision is valid and holds no secret, 1 otherwise.\n\n" SOURCE_OPTIONS
+	  "                      (--repo defaults to the current folder)\n"
+	  "  --staged            check what is staged in the index of the work tree, before a commit\n"
+	  "                      ('plumb hook install' runs it as a pre-commit hook)\n" },
 	{ "render", plumb_cmd_render, "print the resources plumb loaded",
 	  "usage: plumb render --repo PATH|URL [--revision REV] [--path P] [-o yaml|json]\n\n"
 	  "Print every resource of the revision: YAML documents, or one JSON object per line.\n\n" SOURCE_OPTIONS
@@ -162,6 +169,15 @@ static const plumb_command commands[] = {
 	  "           of -R FILE (age1... lines), writing the age file to standard output; -a armors it\n"
 	  "           as text\n"
 	  "recipient  print the public recipient of an identity file\n" },
+	{ "hook", plumb_cmd_hook, "install git hooks that run plumb check before commit and push",
+	  "usage: plumb hook install [--repo DIR] [--path P] [--force]\n\n"
+	  "Install a pre-commit hook that runs 'plumb check --staged' (what is about to be committed:\n"
+	  "plaintext secrets and invalid manifests stop the commit) and a pre-push hook that runs\n"
+	  "'plumb check' on every commit being pushed, in the repository of the work tree DIR (default:\n"
+	  "the current folder; core.hooksPath is honoured). The hooks call this plumb binary by its\n"
+	  "absolute path.\n\n"
+	  "  --path P    the folder of manifests the hooks check (default: the top)\n"
+	  "  --force     replace hooks that plumb did not write (else they are left alone, and it fails)\n" },
 	{ "version", plumb_cmd_version, "print the version", "usage: plumb version\n" },
 	{ "help", plumb_cmd_help, "show help for a command", "usage: plumb help [COMMAND]\n" },
 	{ NULL, NULL, NULL, NULL },
