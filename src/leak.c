@@ -430,9 +430,37 @@ static int is_secret_name(const char *name)
 	return 0;
 }
 
+/*
+ * A name in the style of Kubernetes and DNS (grafana-admin-token-2024): lower
+ * case words joined by "-", one of them a word of letters. It names a
+ * thing, such as the Secret a File takes its content from; generated values
+ * in this alphabet (x9fk-2kd9-sl3k) have no such word.
+ */
+static int is_kebab_name(const char *value, size_t n)
+{
+	size_t letters = 0;
+	int has_word = 0, has_dash = 0, word_is_letters = 1;
+	for (size_t i = 0; i <= n; i++) {
+		unsigned char c = i < n ? (unsigned char)value[i] : '-';
+		if (c == '-') {
+			has_dash |= i < n;
+			has_word |= word_is_letters && letters >= 3;
+			letters = 0;
+			word_is_letters = 1;
+		} else if (in_class(LOWER, c)) {
+			letters++;
+		} else if (in_class(DIGIT, c)) {
+			word_is_letters = 0;
+		} else {
+			return 0;
+		}
+	}
+	return has_dash && has_word;
+}
+
 static int is_generic_secret(const char *value, size_t n)
 {
-	if (n < GENERIC_MIN_LENGTH)
+	if (n < GENERIC_MIN_LENGTH || is_kebab_name(value, n))
 		return 0;
 	for (size_t i = 0; i < PLUMB_ARRAY_SIZE(reference_prefixes); i++)
 		if (starts_with(value, n, 0, reference_prefixes[i]))

@@ -278,7 +278,11 @@ int plumb_source_hooks_dir(char **out, plumb_source *source)
 		*out = plumb_xstrdup(path.ptr);
 	} else {
 		error = plumb_source_git_fail(PLUMB_ERROR, "cannot find the hooks folder of %s", source->display);
+		goto done;
 	}
+	/* libgit2 ends folder paths with "/"; the hooks' paths are made by adding "/NAME". */
+	for (size_t n = strlen(*out); n > 1 && (*out)[n - 1] == '/'; n--)
+		(*out)[n - 1] = '\0';
 done:
 	git_buf_dispose(&path);
 	git_config_free(config);

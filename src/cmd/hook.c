@@ -43,13 +43,23 @@ static void hook_script(plumb_buf *out, const char *name, const char *plumb, con
 				 "exec %s --staged\n",
 				 command.ptr);
 	} else {
+		/*
+		 * Every commit the remote does not have yet: a secret added in one commit and
+		 * removed in the next would still reach the remote with the first.
+		 */
 		plumb_buf_printf(out,
 				 "# Checks every commit about to be pushed (standard input: LOCAL_REF LOCAL_SHA REMOTE_REF "
 				 "REMOTE_SHA).\n"
 				 "top=$(git rev-parse --show-toplevel) || exit 1\n"
+				 "remote=$1\n"
 				 "while read -r local_ref local_sha remote_ref remote_sha; do\n"
 				 "\tcase $local_sha in *[!0]*) ;; *) continue ;; esac # a deletion pushes nothing\n"
-				 "\t%s --revision \"$local_sha\" || exit 1\n"
+				 "\tknown=\n"
+				 "\tif git cat-file -e \"$remote_sha^{commit}\" 2>/dev/null; then known=^$remote_sha; fi\n"
+				 "\tcommits=$(git rev-list \"$local_sha\" $known --not --remotes=\"$remote\") || exit 1\n"
+				 "\tfor commit in $commits; do\n"
+				 "\t\t%s --revision \"$commit\" || exit 1\n"
+				 "\tdone\n"
 				 "done\n"
 				 "exit 0\n",
 				 command.ptr);

@@ -285,6 +285,10 @@ static void generic_secret_not_found(void)
 	CHECK(finds_nothing("api_key: Aa1Aa1Aa1Aa1Aa1Aa1Aa1Aa1\n"));
 	CHECK(finds_nothing("secret: abcdefghijklmnopqrstuvwx\n"));
 	CHECK(finds_nothing("existingSecret: postgres-admin-credentials\n"));
+	/* A name with words and digits (a Secret's, a Kubernetes object's) is no value; generated kebab is. */
+	CHECK(finds_nothing("contentFrom: {secret: grafana-admin-token-2024}\n"));
+	CHECK(finds_nothing("  secret: grafana-admin-token-2024\n"));
+	CHECK(finds("secret: x9fk-2kd9-sl3k-dk39-q0a7\n", "generic-secret", "****"));
 	CHECK(finds_nothing("password: \"q8#Zr !v2Lx9@mPw4\"\n"));
 	/* Not a secret's name, not an assignment. */
 	CHECK(finds_nothing("name: Zk3v9QmT7xLp2RwB8nYc\n"));
