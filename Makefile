@@ -11,7 +11,7 @@ CC ?= cc
 PKGS := libgit2 libfyaml jansson sqlite3 libcrypto libmicrohttpd
 # Debian packages that provide PKGS (same order), then what tests need.
 DEB_BUILD := libgit2-dev libfyaml-dev libjansson-dev libsqlite3-dev libssl-dev libmicrohttpd-dev pkg-config gcc libc6-dev make
-DEB_TEST := git curl sqlite3 openssl python3 python3-yaml util-linux procps age pass gnupg
+DEB_TEST := git curl sqlite3 openssl python3 python3-yaml util-linux procps age pass gnupg strace
 
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 WARNINGS := -std=c11 -Wall -Wextra -Werror -Wvla -Wstrict-prototypes -Wshadow -Wno-unused-parameter

@@ -55,11 +55,12 @@ static int record_result(char **after, const plumb_plan *plan, const plumb_actio
 	plumb_inventory_entry entry;
 	int error;
 
-	if ((error = action->provider->observe(&observed, ctx, action->key, action->kind)) < 0)
+	int sensitive = action->object ? action->object->sensitive : action->sensitive;
+	plumb_provider_context observe_ctx = plumb_plan_observe_context(ctx, action->key, sensitive || action->sensitive);
+	if ((error = action->provider->observe(&observed, &observe_ctx, action->key, action->kind)) < 0)
 		return error;
 	/* Stored keyed as the object is now: one that stopped being sensitive is shown again from here on. */
-	*after = plumb_plan_fingerprint(plan, observed.fingerprint,
-					action->object ? action->object->sensitive : action->sensitive);
+	*after = plumb_plan_fingerprint(plan, observed.fingerprint, sensitive);
 	plumb_observed_release(action->provider, &observed);
 	if (action->forget)
 		return plumb_store_inventory_delete(store, plan->destination, action->key);
@@ -225,66 +226,190 @@ static void remove_stale_temporaries(const plumb_plan *plan, const plumb_provide
 	free(previous);
 }
 
+/* An action run since the batch was last committed: recorded in the plan's order once it is. */
+typedef struct {
+	size_t index;
+	int staged; /* its write waits in the batch */
+} pending_action;
+
+/* What an apply has in hand: the plan, where it goes, and the actions run but not yet recorded. */
+typedef struct {
+	plumb_apply_report *report;
+	const plumb_plan *plan;
+	const plumb_provider_context *ctx; /* observe and record through this one: no batch */
+	plumb_provider_context staging;    /* create and update through this one */
+	plumb_store *store;
+	const plumb_apply_options *options;
+	pending_action *pending;
+	size_t pending_count;
+	size_t pending_capacity;
+	size_t next; /* the first action not run yet */
+} apply_run;
+
+static void log_undone(apply_run *run, size_t index, plumb_outcome outcome, const char *after, const char *text)
+{
+	const plumb_action *action = &run->plan->actions[index];
+	run->report->not_done += action->type != PLUMB_ACTION_NONE;
+	log_action(run->store, run->options->sync_id, action, outcome, after, text);
+}
+
+/*
+ * Action failed (its error in the slot): log it FAILED, and SKIPPED every
+ * action from run->next on (never run). Returns error, its message kept.
+ */
+static int fail_at(apply_run *run, size_t failed, const char *after, int error)
+{
+	/* Keep the message: recording the failure must not replace it. */
+	char *message = plumb_xstrdup(plumb_error_last());
+	run->report->failed = &run->plan->actions[failed];
+	log_undone(run, failed, PLUMB_OUTCOME_FAILED, after, message);
+	for (size_t j = run->next; j < run->plan->count; j++) {
+		const plumb_action *undone = &run->plan->actions[j];
+		if (j != failed && (undone->type != PLUMB_ACTION_NONE || undone->forget))
+			log_undone(run, j, PLUMB_OUTCOME_SKIPPED, NULL, "not done: an earlier action failed");
+	}
+	run->next = run->plan->count;
+	plumb_error_set(error, "%s", message);
+	free(message);
+	return error;
+}
+
+/* An action carried out (kept: a pruned directory that stays): record what plumb left, log it, count it. */
+static int finish(apply_run *run, size_t index, int kept)
+{
+	const plumb_action *action = &run->plan->actions[index];
+	FILE *progress = run->options->progress;
+	char *after = NULL;
+	int error;
+
+	if (kept && progress)
+		fprintf(progress, "kept %s %s: %s\n", action->kind, action->display, plumb_error_last());
+	else if (progress && action->type != PLUMB_ACTION_NONE)
+		fprintf(progress, "%s %s %s\n", verb(action->type), action->kind, action->display);
+	if ((error = record_result(&after, run->plan, action, run->ctx, run->store)) < 0) {
+		error = fail_at(run, index, after, error);
+		free(after);
+		return error;
+	}
+	plumb_outcome outcome = kept ? PLUMB_OUTCOME_SKIPPED
+			       : action->type == PLUMB_ACTION_NONE ? PLUMB_OUTCOME_NOOP
+								   : PLUMB_OUTCOME_CHANGED;
+	error = log_action(run->store, run->options->sync_id, action, outcome, after, kept ? "kept: not empty" : NULL);
+	free(after);
+	if (error < 0)
+		return plumb_error_wrap(error, "cannot record the action on %s", action->display);
+	run->report->created += action->type == PLUMB_ACTION_CREATE;
+	run->report->updated += action->type == PLUMB_ACTION_UPDATE;
+	run->report->deleted += action->type == PLUMB_ACTION_DELETE && !kept;
+	return 0;
+}
+
+/*
+ * Commit the staged writes (one flush for all of them), then record every
+ * pending action in the plan's order, in one transaction of the store. A
+ * write that cannot be put in place fails its action; the staged writes
+ * after it were taken back and are skipped, as is everything not run yet.
+ */
+static int commit_pending(apply_run *run)
+{
+	size_t done = 0, staged = 0, failed = 0;
+	int error = 0, commit_error;
+	char *message = NULL;
+
+	if (!run->pending_count)
+		return 0;
+	commit_error = plumb_fs_batch_commit(run->staging.batch, &done);
+	if (commit_error < 0)
+		message = plumb_xstrdup(plumb_error_last());
+	/* Recording thousands of actions in one transaction costs one commit, not thousands. */
+	int in_transaction = plumb_store_begin(run->store) == 0;
+	for (size_t i = 0; i < run->pending_count; i++) {
+		const pending_action *p = &run->pending[i];
+		if (error < 0) {
+			log_undone(run, p->index, PLUMB_OUTCOME_SKIPPED, NULL, "not recorded: an earlier action failed");
+		} else if (!p->staged || staged++ < done) {
+			error = finish(run, p->index, 0);
+		} else if (staged == done + 1) {
+			failed = p->index; /* the write that could not be put in place */
+			run->report->failed = &run->plan->actions[failed];
+			log_undone(run, failed, PLUMB_OUTCOME_FAILED, NULL, message);
+		} else {
+			log_undone(run, p->index, PLUMB_OUTCOME_SKIPPED, NULL, "not done: an earlier write failed");
+		}
+	}
+	run->pending_count = 0;
+	if (error == 0 && commit_error < 0) {
+		for (size_t j = run->next; j < run->plan->count; j++) {
+			const plumb_action *undone = &run->plan->actions[j];
+			if (undone->type != PLUMB_ACTION_NONE || undone->forget)
+				log_undone(run, j, PLUMB_OUTCOME_SKIPPED, NULL, "not done: an earlier action failed");
+		}
+		run->next = run->plan->count;
+		error = plumb_error_set(commit_error, "%s", message);
+	}
+	/* Kept even after a failure: what was applied, and the failure itself, are true. */
+	if (in_transaction && plumb_store_commit(run->store) < 0) {
+		plumb_store_rollback(run->store);
+		error = plumb_error_wrap(PLUMB_ERROR, "cannot record the actions applied");
+	}
+	free(message);
+	return error;
+}
+
+static void add_pending(apply_run *run, size_t index, int staged)
+{
+	PLUMB_GROW(run->pending, run->pending_count, run->pending_capacity);
+	run->pending[run->pending_count].index = index;
+	run->pending[run->pending_count++].staged = staged;
+}
+
 int plumb_apply(plumb_apply_report *report, const plumb_plan *plan, const plumb_provider_context *ctx,
 		plumb_store *store, const plumb_apply_options *options)
 {
-	FILE *progress = options->progress;
+	apply_run run = { report, plan, ctx, *ctx, store, options, NULL, 0, 0, 0 };
 	int error;
 
 	memset(report, 0, sizeof(*report));
 	if ((error = record_intent(plan, store)) < 0)
 		return plumb_error_wrap(error, "cannot record the inventory before applying");
 	remove_stale_temporaries(plan, ctx, options->after_crash);
+	run.staging.batch = plumb_fs_batch_new(ctx->root_fd);
 
-	for (size_t i = 0; i < plan->count; i++) {
+	while (error == 0 && run.next < plan->count) {
+		size_t i = run.next++;
 		const plumb_action *action = &plan->actions[i];
-		char *after = NULL;
-		int kept = 0;
+		int writes = action->type == PLUMB_ACTION_CREATE || action->type == PLUMB_ACTION_UPDATE;
 		if (action->type == PLUMB_ACTION_NONE && !action->forget)
 			continue;
+		/* A removal may concern what a staged write goes into: those are committed first. */
+		if (!writes && (error = commit_pending(&run)) < 0)
+			break;
+		size_t staged_before = plumb_fs_batch_count(run.staging.batch);
 		error = keep_drift(plan, action, i, ctx, store, options);
 		if (error == 0)
-			error = run_action(action, ctx);
-		if (error == PLUMB_ECONFLICT && action->type == PLUMB_ACTION_DELETE && !action->object) {
-			/* A pruned directory that still holds what plumb did not create stays, unmanaged. */
-			if (progress)
-				fprintf(progress, "kept %s %s: %s\n", action->kind, action->display, plumb_error_last());
-			kept = 1;
-			error = 0;
-		} else if (error == 0 && progress && action->type != PLUMB_ACTION_NONE) {
-			fprintf(progress, "%s %s %s\n", verb(action->type), action->kind, action->display);
-		}
-		if (error == 0)
-			error = record_result(&after, plan, action, ctx, store);
+			error = run_action(action, writes ? &run.staging : ctx);
 		if (error < 0) {
-			/* Keep the message: recording the failure must not replace it. */
+			int kept = error == PLUMB_ECONFLICT && action->type == PLUMB_ACTION_DELETE && !action->object;
+			/* What ran before this action is done: it is recorded before the failure is. */
 			char *message = plumb_xstrdup(plumb_error_last());
-			report->failed = action;
-			log_action(store, options->sync_id, action, PLUMB_OUTCOME_FAILED, after, message);
-			for (size_t j = i; j < plan->count; j++) {
-				const plumb_action *undone = &plan->actions[j];
-				if (undone->type == PLUMB_ACTION_NONE && !undone->forget)
-					continue;
-				report->not_done += undone->type != PLUMB_ACTION_NONE;
-				if (j > i)
-					log_action(store, options->sync_id, undone, PLUMB_OUTCOME_SKIPPED, NULL,
-						   "not done: an earlier action failed");
-			}
+			int commit_error = commit_pending(&run);
 			plumb_error_set(error, "%s", message);
 			free(message);
-			free(after);
-			return error;
+			if (commit_error < 0)
+				error = commit_error;
+			else if (kept) /* a pruned directory that still holds what plumb did not create stays, unmanaged */
+				error = finish(&run, i, 1);
+			else
+				error = fail_at(&run, i, NULL, error);
+			continue;
 		}
-		plumb_outcome outcome = kept ? PLUMB_OUTCOME_SKIPPED
-				       : action->type == PLUMB_ACTION_NONE ? PLUMB_OUTCOME_NOOP
-									   : PLUMB_OUTCOME_CHANGED;
-		error = log_action(store, options->sync_id, action, outcome, after, kept ? "kept: not empty" : NULL);
-		free(after);
-		if (error < 0)
-			return plumb_error_wrap(error, "cannot record the action on %s", action->display);
-		report->created += action->type == PLUMB_ACTION_CREATE;
-		report->updated += action->type == PLUMB_ACTION_UPDATE;
-		report->deleted += action->type == PLUMB_ACTION_DELETE && !kept;
+		add_pending(&run, i, plumb_fs_batch_count(run.staging.batch) > staged_before);
+		if (!writes || plumb_fs_batch_full(run.staging.batch))
+			error = commit_pending(&run);
 	}
-	return 0;
+	if (error == 0)
+		error = commit_pending(&run);
+	plumb_fs_batch_free(run.staging.batch);
+	free(run.pending);
+	return error;
 }

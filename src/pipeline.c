@@ -33,6 +33,7 @@ void plumb_pipeline_release(plumb_pipeline *p)
 {
 	plumb_plan_release(&p->plan);
 	plumb_inventory_release(&p->inventory);
+	plumb_stat_cache_free(p->stat_cache);
 	plumb_store_free(p->store);
 	if (p->root_fd >= 0)
 		close(p->root_fd);
@@ -230,7 +231,7 @@ char *plumb_destination_path(const char *root)
 
 plumb_provider_context plumb_pipeline_context(const plumb_pipeline *p)
 {
-	plumb_provider_context ctx = { p->root_fd, p->destination, p->source };
+	plumb_provider_context ctx = { p->root_fd, p->destination, p->source, NULL, p->stat_cache, NULL };
 	return ctx;
 }
 
@@ -361,11 +362,25 @@ int plumb_pipeline_plan(plumb_pipeline *p)
 		error_line("state");
 		return error;
 	}
+	plumb_stat_cache_free(p->stat_cache);
+	p->stat_cache = plumb_stat_cache_new();
+	if ((error = plumb_store_stat_cache_load(p->stat_cache, p->store, p->destination)) < 0) {
+		error_line("store");
+		return error;
+	}
+	plumb_fs_cursor cursor;
+	plumb_fs_cursor_init(&cursor, p->root_fd);
 	plumb_provider_context ctx = plumb_pipeline_context(p);
-	if ((error = plumb_plan_build(&p->plan, &p->set, &p->inventory, &ctx)) < 0) {
+	ctx.cursor = &cursor;
+	error = plumb_plan_build(&p->plan, &p->set, &p->inventory, &ctx);
+	plumb_fs_cursor_release(&cursor);
+	if (error < 0) {
 		error_line("plan");
 		return error;
 	}
+	/* A cache: a store that cannot take it now (a full disk) costs the next run some hashing, nothing more. */
+	if (plumb_store_stat_cache_save(p->store, p->destination, p->stat_cache) < 0)
+		plumb_error_clear();
 	if (p->options.keep_unlisted)
 		plumb_plan_drop_prunes(&p->plan);
 	return 0;

@@ -47,6 +47,7 @@ typedef struct {
 	char *actor;       /* who runs it: "user@host" */
 	int root_fd;       /* -1 when the root does not exist yet */
 	plumb_store *store;
+	plumb_stat_cache *stat_cache; /* of the destination, while a plan is made and applied */
 	plumb_inventory inventory;
 	plumb_plan plan;
 } plumb_pipeline;

@@ -23,6 +23,16 @@ void plumb_plan_init(plumb_plan *plan, const char *repo, const char *revision, c
 	plan->created_at = plumb_xstrdup(when);
 }
 
+plumb_provider_context plumb_plan_observe_context(const plumb_provider_context *ctx, const char *key, int sensitive)
+{
+	plumb_provider_context c = *ctx;
+	if (sensitive && c.stat_cache) {
+		plumb_stat_cache_forget(c.stat_cache, key);
+		c.stat_cache = NULL;
+	}
+	return c;
+}
+
 char *plumb_plan_fingerprint(const plumb_plan *plan, const char *observed, int sensitive)
 {
 	unsigned char mac[EVP_MAX_MD_SIZE];
@@ -119,7 +129,10 @@ static int plan_declared(plumb_plan *plan, const plumb_manifest_set *set, const 
 	if (entry && strcmp(entry->application, plan->application) != 0)
 		return plumb_error_set(PLUMB_ECONFLICT, "%s is managed by application '%s', not '%s'", object->display,
 				       entry->application, plan->application);
-	error = object->provider->observe(&observed, ctx, object->key, object->kind);
+	int was_sensitive = entry && !strncmp(entry->fingerprint, "sensitive ", 10);
+	plumb_provider_context observe_ctx =
+		plumb_plan_observe_context(ctx, object->key, object->sensitive || was_sensitive);
+	error = object->provider->observe(&observed, &observe_ctx, object->key, object->kind);
 	if (error == PLUMB_EUNSAFE && replaces_ancestor(plan, object->key)) {
 		/*
 		 * A symlink on the way that this plan turns into a directory first: below it there is
@@ -127,6 +140,7 @@ static int plan_declared(plumb_plan *plan, const plumb_manifest_set *set, const 
 		 */
 		plumb_provider_context nothing = *ctx;
 		nothing.root_fd = -1;
+		nothing.cursor = NULL;
 		plumb_observed_release(object->provider, &observed);
 		error = object->provider->observe(&observed, &nothing, object->key, object->kind);
 	}
@@ -144,8 +158,12 @@ static int plan_declared(plumb_plan *plan, const plumb_manifest_set *set, const 
 	 * keyed): either way its content is shown nowhere in this plan, and both
 	 * fingerprints are compared keyed.
 	 */
-	int was_sensitive = entry && !strncmp(entry->fingerprint, "sensitive ", 10);
 	action->sensitive = object->sensitive || was_sensitive;
+	if (object->secret) {
+		char *content = plumb_xprintf("content %s", object->secret_blob);
+		action->content = plumb_plan_fingerprint(plan, content, 1);
+		free(content);
+	}
 	action->fingerprint = plumb_plan_fingerprint(plan, observed.fingerprint, action->sensitive);
 	action->in_inventory = entry != NULL;
 	if (entry)
@@ -189,7 +207,8 @@ static int plan_prune(plumb_plan *plan, const plumb_inventory_entry *entry, cons
 	action->forget = 1;
 	/* The inventory keeps a sensitive object's fingerprint keyed: that is how it is known to be one. */
 	action->sensitive = !strncmp(entry->fingerprint, "sensitive ", 10);
-	if ((error = provider->observe(&observed, ctx, entry->key, entry->kind)) < 0)
+	plumb_provider_context observe_ctx = plumb_plan_observe_context(ctx, entry->key, action->sensitive);
+	if ((error = provider->observe(&observed, &observe_ctx, entry->key, entry->kind)) < 0)
 		goto done;
 	action->fingerprint = plumb_plan_fingerprint(plan, observed.fingerprint, action->sensitive);
 	if (entry->created) {
@@ -259,6 +278,7 @@ static void action_release(plumb_action *a)
 	free(a->kind);
 	free(a->resource);
 	free(a->fingerprint);
+	free(a->content);
 	free(a->expected);
 	plumb_change_release(&a->change);
 }

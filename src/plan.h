@@ -34,6 +34,12 @@ typedef struct {
 	int in_inventory;  /* the object has an inventory row */
 	int forget;        /* the object leaves the inventory after this action */
 	int sensitive;     /* the object's content is shown nowhere */
+	/*
+	 * For content from a Secret (which git does not pin): the keyed id of
+	 * the value planned, so that a saved plan applies that value or none.
+	 * NULL otherwise.
+	 */
+	char *content;
 	plumb_change change;
 } plumb_action;
 
@@ -75,6 +81,13 @@ int plumb_plan_build(plumb_plan *plan, const plumb_manifest_set *set, const plum
 
 /* The fingerprint plumb shows and stores for an observed one: keyed for a sensitive object. New string. */
 char *plumb_plan_fingerprint(const plumb_plan *plan, const char *observed, int sensitive);
+
+/*
+ * The context to observe key through: a sensitive object's content id is
+ * kept nowhere in plain, so it bypasses the stat cache (and is dropped
+ * from it).
+ */
+plumb_provider_context plumb_plan_observe_context(const plumb_provider_context *ctx, const char *key, int sensitive);
 
 /*
  * Without prune: keep what git no longer declares. Prune actions leave the

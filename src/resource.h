@@ -41,6 +41,7 @@ typedef struct {
 	int inventoried;    /* 0 for objects that only assert absence: never in the inventory */
 	int sensitive;      /* its content is shown nowhere: not in diffs, plans, renderings or the store */
 	char *secret;       /* the Secret its content comes from (contentFrom.secret), or NULL */
+	char secret_blob[PLUMB_OID_HEXSZ + 1]; /* the blob id of the value bound to it; in memory only */
 	plumb_position secret_position; /* where that name is written */
 	void *desired;      /* provider-owned description of the wanted state */
 } plumb_object;

@@ -29,6 +29,7 @@
 
 #include <stdint.h>
 
+#include "statcache.h"
 #include "util/common.h"
 
 typedef struct plumb_store plumb_store;
@@ -95,6 +96,12 @@ void plumb_store_rollback(plumb_store *store);
  */
 int plumb_store_inventory_list(plumb_inventory *out, plumb_store *store, const char *destination,
 			       const char *application);
+
+/* Fill cache with the stat cache of destination. */
+int plumb_store_stat_cache_load(plumb_stat_cache *cache, plumb_store *store, const char *destination);
+
+/* Write what changed in cache since it was loaded (in one write, or the caller's transaction). */
+int plumb_store_stat_cache_save(plumb_store *store, const char *destination, plumb_stat_cache *cache);
 
 /* Insert or replace the row of (entry->destination, entry->key). */
 int plumb_store_inventory_put(plumb_store *store, const plumb_inventory_entry *entry);

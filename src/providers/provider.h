@@ -22,7 +22,9 @@
 #include "resource.h"
 #include "source.h"
 #include "spec.h"
+#include "statcache.h"
 #include "util/buf.h"
+#include "util/fs.h"
 
 typedef enum {
 	PLUMB_ACTION_NONE,
@@ -36,6 +38,16 @@ typedef struct {
 	int root_fd;         /* the destination root, open */
 	const char *root;    /* its absolute path, for messages */
 	plumb_source *source; /* to read blobs the desired state names */
+	/* For a pass of observation only (NULL otherwise): keeps the folder last looked in open. */
+	plumb_fs_cursor *cursor;
+	/* What live files' stat data said their content was (NULL: hash every file). */
+	plumb_stat_cache *stat_cache;
+	/*
+	 * While applying (NULL otherwise): apply may stage a file write here
+	 * instead of making it durable at once; the engine commits the batch
+	 * before it observes the object again or runs any removal.
+	 */
+	plumb_fs_batch *batch;
 } plumb_provider_context;
 
 /* An observed live object; providers put their own state in detail. */

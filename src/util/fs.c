@@ -173,30 +173,87 @@ int plumb_fs_open_parent(int *dir_fd_out, const char **base_out, int root_fd, co
 	return 0;
 }
 
-int plumb_fs_lstat(struct stat *st, int root_fd, const char *rel)
+void plumb_fs_cursor_init(plumb_fs_cursor *cursor, int root_fd)
 {
-	int dir_fd;
+	cursor->root_fd = root_fd;
+	cursor->dir = NULL;
+	cursor->dir_fd = -1;
+}
+
+void plumb_fs_cursor_release(plumb_fs_cursor *cursor)
+{
+	if (cursor->dir_fd >= 0)
+		close(cursor->dir_fd);
+	free(cursor->dir);
+	plumb_fs_cursor_init(cursor, -1);
+}
+
+/*
+ * The parent directory of rel, open: the cursor's when it has one (borrowed,
+ * *owned 0; opened anew when rel lies in another directory), else a new
+ * descriptor the caller closes (*owned 1).
+ */
+static int parent_of(int *dir_fd, const char **base, int *owned, plumb_fs_cursor *cursor, int root_fd,
+		     const char *rel)
+{
+	*owned = !cursor;
+	if (!cursor)
+		return plumb_fs_open_parent(dir_fd, base, root_fd, rel, 0);
+	const char *slash = strrchr(rel, '/');
+	size_t len = slash ? (size_t)(slash - rel) : 0;
+	if (cursor->dir_fd >= 0 && strlen(cursor->dir) == len && !strncmp(cursor->dir, rel, len)) {
+		*dir_fd = cursor->dir_fd;
+		*base = slash ? slash + 1 : rel;
+		return 0;
+	}
+	int fd;
+	int error = plumb_fs_open_parent(&fd, base, cursor->root_fd, rel, 0);
+	if (error < 0)
+		return error;
+	if (cursor->dir_fd >= 0)
+		close(cursor->dir_fd);
+	free(cursor->dir);
+	cursor->dir = plumb_xstrndup(rel, len);
+	cursor->dir_fd = *dir_fd = fd;
+	return 0;
+}
+
+static int lstat_beneath(struct stat *st, plumb_fs_cursor *cursor, int root_fd, const char *rel)
+{
+	int dir_fd, owned;
 	const char *base;
-	int error = plumb_fs_open_parent(&dir_fd, &base, root_fd, rel, 0);
+	int error = parent_of(&dir_fd, &base, &owned, cursor, root_fd, rel);
 	if (error < 0)
 		return error;
 	if (fstatat(dir_fd, base, st, AT_SYMLINK_NOFOLLOW) < 0)
 		error = errno_error(errno, "cannot stat", rel);
-	close(dir_fd);
+	if (owned)
+		close(dir_fd);
 	return error;
 }
 
-/* Open a regular file read-only beneath root_fd without following symlinks. */
-static int open_regular(int *fd_out, struct stat *st, int root_fd, const char *rel)
+int plumb_fs_lstat(struct stat *st, int root_fd, const char *rel)
 {
-	int dir_fd;
+	return lstat_beneath(st, NULL, root_fd, rel);
+}
+
+int plumb_fs_cursor_lstat(plumb_fs_cursor *cursor, struct stat *st, const char *rel)
+{
+	return lstat_beneath(st, cursor, cursor->root_fd, rel);
+}
+
+/* Open a regular file read-only beneath root_fd without following symlinks. */
+static int open_regular(int *fd_out, struct stat *st, plumb_fs_cursor *cursor, int root_fd, const char *rel)
+{
+	int dir_fd, owned;
 	const char *base;
-	int error = plumb_fs_open_parent(&dir_fd, &base, root_fd, rel, 0);
+	int error = parent_of(&dir_fd, &base, &owned, cursor, root_fd, rel);
 	if (error < 0)
 		return error;
 	int fd = openat(dir_fd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	int err = errno;
-	close(dir_fd);
+	if (owned)
+		close(dir_fd);
 	if (fd < 0) {
 		if (err == ELOOP)
 			return plumb_error_set(PLUMB_ECONFLICT, "/%s is a symlink, not a file", rel);
@@ -214,7 +271,7 @@ int plumb_fs_read(plumb_buf *out, int root_fd, const char *rel, size_t max)
 {
 	int fd;
 	struct stat st;
-	int error = open_regular(&fd, &st, root_fd, rel);
+	int error = open_regular(&fd, &st, NULL, root_fd, rel);
 	if (error < 0)
 		return error;
 	error = plumb_buf_read_fd(out, fd, max);
@@ -224,10 +281,10 @@ int plumb_fs_read(plumb_buf *out, int root_fd, const char *rel, size_t max)
 	return 0;
 }
 
-int plumb_fs_hash(char out[PLUMB_OID_HEXSZ + 1], struct stat *st_out, int root_fd, const char *rel)
+int plumb_fs_cursor_hash(plumb_fs_cursor *cursor, char out[PLUMB_OID_HEXSZ + 1], struct stat *st_out, const char *rel)
 {
 	int fd;
-	int error = open_regular(&fd, st_out, root_fd, rel);
+	int error = open_regular(&fd, st_out, cursor, cursor->root_fd, rel);
 	if (error < 0)
 		return error;
 	error = plumb_hash_blob_fd(out, fd, (size_t)st_out->st_size);
@@ -237,21 +294,32 @@ int plumb_fs_hash(char out[PLUMB_OID_HEXSZ + 1], struct stat *st_out, int root_f
 	return 0;
 }
 
-int plumb_fs_readlink(char **out, int root_fd, const char *rel)
+static int readlink_beneath(char **out, plumb_fs_cursor *cursor, int root_fd, const char *rel)
 {
 	char target[PATH_MAX];
-	int dir_fd;
+	int dir_fd, owned;
 	const char *base;
-	int error = plumb_fs_open_parent(&dir_fd, &base, root_fd, rel, 0);
+	int error = parent_of(&dir_fd, &base, &owned, cursor, root_fd, rel);
 	if (error < 0)
 		return error;
 	ssize_t n = readlinkat(dir_fd, base, target, sizeof(target) - 1);
 	int err = errno;
-	close(dir_fd);
+	if (owned)
+		close(dir_fd);
 	if (n < 0)
 		return errno_error(err, "cannot read link", rel);
 	*out = plumb_xstrndup(target, (size_t)n);
 	return 0;
+}
+
+int plumb_fs_readlink(char **out, int root_fd, const char *rel)
+{
+	return readlink_beneath(out, NULL, root_fd, rel);
+}
+
+int plumb_fs_cursor_readlink(plumb_fs_cursor *cursor, char **out, const char *rel)
+{
+	return readlink_beneath(out, cursor, cursor->root_fd, rel);
 }
 
 /* A temporary name next to base, unique within this process and host. */
@@ -285,62 +353,196 @@ static int write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
-int plumb_fs_write_file(int root_fd, const char *rel, const void *data, size_t len, mode_t mode, uid_t uid,
-			gid_t gid)
+/*
+ * Put data in a new temporary file beside base in dir_fd, with its mode and
+ * owner (the file is never visible with the wrong ones), fsynced when
+ * durable; its name goes to tmp. Removed again on failure.
+ */
+static int write_temporary(char tmp[NAME_MAX + 1], int dir_fd, const char *base, const char *rel, const void *data,
+			   size_t len, mode_t mode, uid_t uid, gid_t gid, int durable)
 {
-	char tmp[NAME_MAX + 1];
-	int dir_fd, fd = -1;
-	const char *base;
 	struct stat old;
-	int error = plumb_fs_open_parent(&dir_fd, &base, root_fd, rel, 1);
-	if (error < 0)
-		return error;
+	int fd, error = 0;
 
 	if (fstatat(dir_fd, base, &old, AT_SYMLINK_NOFOLLOW) == 0) {
-		if (S_ISDIR(old.st_mode)) {
-			error = plumb_error_set(PLUMB_ECONFLICT, "/%s is a directory; refusing to replace it with a file",
-						rel);
-			goto done;
-		}
+		if (S_ISDIR(old.st_mode))
+			return plumb_error_set(PLUMB_ECONFLICT, "/%s is a directory; refusing to replace it with a file",
+					       rel);
 		if (mode == PLUMB_FS_KEEP && S_ISREG(old.st_mode))
 			mode = old.st_mode & 07777;
 	}
 	if (mode == PLUMB_FS_KEEP)
 		mode = 0644;
-
-	temp_name(tmp, sizeof(tmp), base);
+	temp_name(tmp, NAME_MAX + 1, base);
 	fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		error = errno_error(errno, "cannot create a temporary file for", rel);
-		goto done;
-	}
-	if (write_all(fd, data, len) < 0) {
+	if (fd < 0)
+		return errno_error(errno, "cannot create a temporary file for", rel);
+	if (write_all(fd, data, len) < 0)
 		error = errno_error(errno, "cannot write", rel);
-		goto fail;
-	}
-	/* Mode and owner go on before the rename: the file is never visible with the wrong ones. */
-	if ((error = set_fd_attributes(fd, mode, uid, gid, rel)) < 0)
-		goto fail;
-	if (fsync(fd) < 0) {
+	else if ((error = set_fd_attributes(fd, mode, uid, gid, rel)) < 0)
+		;
+	else if (durable && fsync(fd) < 0)
 		error = errno_error(errno, "cannot fsync", rel);
-		goto fail;
-	}
 	close(fd);
-	fd = -1;
-	if (renameat(dir_fd, tmp, dir_fd, base) < 0) {
-		error = errno_error(errno, "cannot rename into place", rel);
-		goto fail;
-	}
-	fsync(dir_fd);
-	goto done;
+	if (error < 0)
+		unlinkat(dir_fd, tmp, 0);
+	return error;
+}
 
-fail:
-	unlinkat(dir_fd, tmp, 0);
-done:
-	if (fd >= 0)
-		close(fd);
+int plumb_fs_write_file(int root_fd, const char *rel, const void *data, size_t len, mode_t mode, uid_t uid,
+			gid_t gid)
+{
+	char tmp[NAME_MAX + 1];
+	int dir_fd;
+	const char *base;
+	int error = plumb_fs_open_parent(&dir_fd, &base, root_fd, rel, 1);
+	if (error < 0)
+		return error;
+	if ((error = write_temporary(tmp, dir_fd, base, rel, data, len, mode, uid, gid, 1)) == 0) {
+		if (renameat(dir_fd, tmp, dir_fd, base) < 0) {
+			error = errno_error(errno, "cannot rename into place", rel);
+			unlinkat(dir_fd, tmp, 0);
+		} else {
+			fsync(dir_fd);
+		}
+	}
 	close(dir_fd);
 	return error;
+}
+
+/* --- batches of writes made durable together --------------------------------------------- */
+
+typedef struct {
+	size_t dir; /* index into the batch's directories */
+	char temporary[NAME_MAX + 1];
+	char *base;
+	char *rel; /* for messages */
+} staged_write;
+
+struct plumb_fs_batch {
+	int root_fd;
+	struct {
+		char *path;
+		int fd;
+	} *dirs;
+	size_t dir_count;
+	size_t dir_capacity;
+	staged_write *writes;
+	size_t count;
+	size_t capacity;
+};
+
+plumb_fs_batch *plumb_fs_batch_new(int root_fd)
+{
+	plumb_fs_batch *batch = plumb_xcalloc(1, sizeof(*batch));
+	batch->root_fd = root_fd;
+	return batch;
+}
+
+size_t plumb_fs_batch_count(const plumb_fs_batch *batch)
+{
+	return batch->count;
+}
+
+int plumb_fs_batch_full(const plumb_fs_batch *batch)
+{
+	return batch->count >= PLUMB_FS_BATCH_MAX_WRITES || batch->dir_count >= PLUMB_FS_BATCH_MAX_DIRS;
+}
+
+/* The open directory of rel's parent, shared by the writes into one folder. */
+static int batch_dir(size_t *index, const char **base, plumb_fs_batch *batch, const char *rel)
+{
+	const char *slash = strrchr(rel, '/');
+	size_t len = slash ? (size_t)(slash - rel) : 0;
+	for (size_t i = batch->dir_count; i-- > 0;) {
+		if (strlen(batch->dirs[i].path) == len && !strncmp(batch->dirs[i].path, rel, len)) {
+			*index = i;
+			*base = slash ? slash + 1 : rel;
+			return 0;
+		}
+	}
+	int fd;
+	int error = plumb_fs_open_parent(&fd, base, batch->root_fd, rel, 1);
+	if (error < 0)
+		return error;
+	PLUMB_GROW(batch->dirs, batch->dir_count, batch->dir_capacity);
+	batch->dirs[batch->dir_count].path = plumb_xstrndup(rel, len);
+	batch->dirs[batch->dir_count].fd = fd;
+	*index = batch->dir_count++;
+	return 0;
+}
+
+int plumb_fs_batch_write(plumb_fs_batch *batch, const char *rel, const void *data, size_t len, mode_t mode,
+			 uid_t uid, gid_t gid)
+{
+	staged_write write;
+	const char *base;
+	int error = batch_dir(&write.dir, &base, batch, rel);
+	if (error < 0 ||
+	    (error = write_temporary(write.temporary, batch->dirs[write.dir].fd, base, rel, data, len, mode, uid, gid,
+				     0)) < 0)
+		return error;
+	write.base = plumb_xstrdup(base);
+	write.rel = plumb_xstrdup(rel);
+	PLUMB_GROW(batch->writes, batch->count, batch->capacity);
+	batch->writes[batch->count++] = write;
+	return 0;
+}
+
+/* Forget every write and directory (removing the temporary files of writes from first on). */
+static void batch_clear(plumb_fs_batch *batch, size_t first)
+{
+	for (size_t i = 0; i < batch->count; i++) {
+		staged_write *w = &batch->writes[i];
+		if (i >= first)
+			unlinkat(batch->dirs[w->dir].fd, w->temporary, 0);
+		free(w->base);
+		free(w->rel);
+	}
+	for (size_t i = 0; i < batch->dir_count; i++) {
+		close(batch->dirs[i].fd);
+		free(batch->dirs[i].path);
+	}
+	batch->count = batch->dir_count = 0;
+}
+
+int plumb_fs_batch_commit(plumb_fs_batch *batch, size_t *done)
+{
+	int error = 0;
+	*done = 0;
+	if (!batch->count) {
+		batch_clear(batch, 0);
+		return 0;
+	}
+	/* One flush makes every temporary file durable before any of them replaces what is there. */
+	if (syncfs(batch->dirs[0].fd) < 0) {
+		error = errno_error(errno, "cannot flush the files written for", batch->writes[0].rel);
+		batch_clear(batch, 0);
+		return error;
+	}
+	for (; *done < batch->count; (*done)++) {
+		staged_write *w = &batch->writes[*done];
+		int dir_fd = batch->dirs[w->dir].fd;
+		if (renameat(dir_fd, w->temporary, dir_fd, w->base) < 0) {
+			error = errno_error(errno, "cannot rename into place", w->rel);
+			break;
+		}
+	}
+	/* The renames are durable once their directories are. */
+	for (size_t i = 0; i < batch->dir_count; i++)
+		fsync(batch->dirs[i].fd);
+	batch_clear(batch, *done);
+	return error;
+}
+
+void plumb_fs_batch_free(plumb_fs_batch *batch)
+{
+	if (!batch)
+		return;
+	batch_clear(batch, 0);
+	free(batch->dirs);
+	free(batch->writes);
+	free(batch);
 }
 
 int plumb_fs_write_symlink(int root_fd, const char *rel, const char *target)

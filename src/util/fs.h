@@ -59,11 +59,32 @@ int plumb_fs_lstat(struct stat *st, int root_fd, const char *rel);
 /* Read a regular file (never through a symlink), at most max bytes. */
 int plumb_fs_read(plumb_buf *out, int root_fd, const char *rel, size_t max);
 
-/* The git blob id of a regular file's content, and its stat. */
-int plumb_fs_hash(char out[PLUMB_OID_HEXSZ + 1], struct stat *st_out, int root_fd, const char *rel);
-
 /* The target of a symlink, as a new string. */
 int plumb_fs_readlink(char **out, int root_fd, const char *rel);
+
+/*
+ * A cursor keeps the directory of the last path looked up open, so that a
+ * run of lookups in one folder (paths in sorted order) walks to it once
+ * instead of once a path. It is for reading only: a directory removed or
+ * replaced after the cursor opened it is still the one it reads, so a
+ * cursor lives for one pass of observation, never across changes.
+ */
+typedef struct {
+	int root_fd; /* borrowed */
+	char *dir;   /* the relative path of the directory held open, or NULL */
+	int dir_fd;
+} plumb_fs_cursor;
+
+void plumb_fs_cursor_init(plumb_fs_cursor *cursor, int root_fd);
+void plumb_fs_cursor_release(plumb_fs_cursor *cursor);
+
+/* plumb_fs_lstat and plumb_fs_readlink through a cursor. */
+int plumb_fs_cursor_lstat(plumb_fs_cursor *cursor, struct stat *st, const char *rel);
+int plumb_fs_cursor_readlink(plumb_fs_cursor *cursor, char **out, const char *rel);
+
+/* The git blob id of a regular file's content, and the stat of the file it opened. */
+int plumb_fs_cursor_hash(plumb_fs_cursor *cursor, char out[PLUMB_OID_HEXSZ + 1], struct stat *st_out,
+			 const char *rel);
 
 /*
  * Atomically create or replace the file rel with data. mode PLUMB_FS_KEEP
@@ -72,6 +93,36 @@ int plumb_fs_readlink(char **out, int root_fd, const char *rel);
  */
 int plumb_fs_write_file(int root_fd, const char *rel, const void *data, size_t len, mode_t mode, uid_t uid,
 			gid_t gid);
+
+/*
+ * A batch of file writes made durable together, so that a thousand files
+ * cost one flush instead of a thousand. plumb_fs_batch_write does what
+ * plumb_fs_write_file does up to the rename: content, mode and owner in a
+ * temporary file beside the target, not yet flushed. plumb_fs_batch_commit
+ * then flushes the file system once (syncfs), renames each temporary file
+ * into place in the order written, and fsyncs each directory once: after a
+ * crash every file is old or new, as with plumb_fs_write_file.
+ */
+typedef struct plumb_fs_batch plumb_fs_batch;
+
+/* Writes and open directories a batch should hold at most before it is committed. */
+#define PLUMB_FS_BATCH_MAX_WRITES 4096
+#define PLUMB_FS_BATCH_MAX_DIRS 256
+
+plumb_fs_batch *plumb_fs_batch_new(int root_fd);
+size_t plumb_fs_batch_count(const plumb_fs_batch *batch);
+/* Whether it holds as much as it should (see the maxima above). */
+int plumb_fs_batch_full(const plumb_fs_batch *batch);
+int plumb_fs_batch_write(plumb_fs_batch *batch, const char *rel, const void *data, size_t len, mode_t mode,
+			 uid_t uid, gid_t gid);
+/*
+ * Commit every write; *done counts those now in place, in order. On a
+ * failure (the error names the file) the writes after it are taken back.
+ * The batch is empty afterwards either way, ready for more.
+ */
+int plumb_fs_batch_commit(plumb_fs_batch *batch, size_t *done);
+/* Free a batch; writes not committed are taken back (their temporary files removed). */
+void plumb_fs_batch_free(plumb_fs_batch *batch);
 
 /* Atomically create or replace rel with a symlink to target (written as is). */
 int plumb_fs_write_symlink(int root_fd, const char *rel, const char *target);

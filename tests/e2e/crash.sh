@@ -263,12 +263,14 @@ if [ "${#unexpected[@]}" -eq 0 ]; then
 else
 	fail "every sync that was not killed exited 0, even right after a crash" "${unexpected[@]:0:5}"
 fi
-# A kill that lands mid-apply leaves a tree with files of both commits: the
-# run must have caught plumb at work, not only before or after it.
-if [ "$mixed" -ge $((KILLS / 10)) ]; then
-	ok "kills landed in the middle of applying ($mixed of them)"
+# A kill that lands mid-apply leaves a tree with files of both commits (while
+# renames put a batch in place) or temporary files (while a batch is written):
+# the run must have caught plumb at work, not only before or after it.
+if [ $((mixed + with_tmp)) -ge $((KILLS / 10)) ]; then
+	ok "kills landed in the middle of applying ($mixed left both commits' files, $with_tmp temporaries)"
 else
-	fail "kills landed in the middle of applying" "only $mixed of $landed kills left files of both commits"
+	fail "kills landed in the middle of applying" \
+		"only $mixed of $landed kills left files of both commits and $with_tmp left temporaries"
 fi
 
 # --- the final, uninterrupted sync ------------------------------------------------------------------

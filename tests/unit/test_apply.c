@@ -45,13 +45,13 @@ static int plan_head(run *r)
 	if ((error = plumb_store_inventory_list(&r->inventory, store, root, NULL)) < 0)
 		return error;
 	plumb_plan_init(&r->plan, "repo", "main", commit, "", "app", root);
-	plumb_provider_context ctx = { root_fd, root, source };
+	plumb_provider_context ctx = { root_fd, root, source, NULL, NULL, NULL };
 	return plumb_plan_build(&r->plan, &r->set, &r->inventory, &ctx);
 }
 
 static int apply_run(run *r, plumb_apply_report *report)
 {
-	plumb_provider_context ctx = { root_fd, root, source };
+	plumb_provider_context ctx = { root_fd, root, source, NULL, NULL, NULL };
 	plumb_sync_record record = { 0 };
 	record.destination = root;
 	record.application = "app";

@@ -107,10 +107,10 @@ static void test_open_creates_private_directory_and_file(void)
 	CHECK(S_ISREG(mode_of(wal)));
 	CHECK_INT(mode_of(wal) & 07777, 0600);
 
-	CHECK_INT(query_int(db, "PRAGMA user_version"), 3);
+	CHECK_INT(query_int(db, "PRAGMA user_version"), 4);
 	CHECK_INT(query_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN"
-				" ('inventory', 'syncs', 'actions', 'drift', 'audit', 'approvals')"),
-		  6);
+				" ('inventory', 'syncs', 'actions', 'drift', 'audit', 'approvals', 'stat_cache')"),
+		  7);
 	plumb_store_free(store);
 	store = NULL;
 
@@ -451,7 +451,7 @@ static void test_newer_schema_is_refused(void)
 	CHECK_INT(plumb_store_open(&store, state), PLUMB_ERROR);
 	CHECK(store == NULL);
 	CHECK(strstr(plumb_error_last(), db) != NULL);
-	CHECK(strstr(plumb_error_last(), "newer plumb (schema 99, this plumb knows 3)") != NULL);
+	CHECK(strstr(plumb_error_last(), "newer plumb (schema 99, this plumb knows 4)") != NULL);
 	/* The newer store is left as it was: no tables of ours, and not switched to WAL. */
 	CHECK_INT(query_int(db, "PRAGMA user_version"), 99);
 	CHECK_INT(query_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'inventory'"), 0);
@@ -648,10 +648,10 @@ static void test_v1_store_is_upgraded_in_place(void)
 	CHECK_INT(plumb_store_open(&store, state), 0);
 	if (!store)
 		goto done;
-	CHECK_INT(query_int(db, "PRAGMA user_version"), 3);
+	CHECK_INT(query_int(db, "PRAGMA user_version"), 4);
 	CHECK_INT(query_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN"
-				" ('actions', 'drift', 'audit', 'approvals')"),
-		  4);
+				" ('actions', 'drift', 'audit', 'approvals', 'stat_cache')"),
+		  5);
 	CHECK_INT(query_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = 'audit'"),
 		  2);
 
@@ -742,7 +742,7 @@ static void test_failed_migration_step_is_rolled_back(void)
 	/* With the obstacle gone, the next open upgrades it. */
 	CHECK_INT(run_sql(db, "DROP TABLE audit;"), SQLITE_OK);
 	CHECK_INT(plumb_store_open(&store, state), 0);
-	CHECK_INT(query_int(db, "PRAGMA user_version"), 3);
+	CHECK_INT(query_int(db, "PRAGMA user_version"), 4);
 	CHECK_INT(query_int(db, "SELECT count(*) FROM syncs WHERE operation = '' AND trigger = '' AND actor = ''"), 2);
 
 	plumb_store_free(store);
@@ -768,7 +768,7 @@ static void test_reopening_a_current_store_changes_nothing(void)
 	store = NULL;
 	CHECK_INT(query_int(db, "PRAGMA schema_version"), schema_version);
 	CHECK_INT(query_int(db, "SELECT count(*) FROM sqlite_schema"), objects);
-	CHECK_INT(query_int(db, "PRAGMA user_version"), 3);
+	CHECK_INT(query_int(db, "PRAGMA user_version"), 4);
 
 	free(db);
 	free(state);
@@ -1539,7 +1539,7 @@ static char *make_v2_store(const char *name)
 		CHECK_INT(plumb_store_sync_finish(store, &sync), 0);
 	}
 	plumb_store_free(store);
-	CHECK_INT(run_sql(db, "DROP TABLE approvals; PRAGMA user_version = 2;"), SQLITE_OK);
+	CHECK_INT(run_sql(db, "DROP TABLE approvals; DROP TABLE stat_cache; PRAGMA user_version = 2;"), SQLITE_OK);
 	CHECK_INT(query_int(db, "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'approvals%'"), 0);
 	free(state);
 	return db;
@@ -1580,7 +1580,7 @@ static void test_v2_store_is_upgraded_in_place(void)
 	CHECK_INT(plumb_store_open(&store, state), 0);
 	if (!store)
 		goto done;
-	CHECK_INT(query_int(db, "PRAGMA user_version"), 3);
+	CHECK_INT(query_int(db, "PRAGMA user_version"), 4);
 	CHECK_INT(query_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'approvals'"), 1);
 	CHECK_INT(query_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'approvals'"
 				" AND sql LIKE '%(destination, application, id)%'"),

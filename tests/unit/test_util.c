@@ -159,7 +159,10 @@ static void fs_write_is_atomic_with_mode(void)
 	struct stat st;
 	char id[PLUMB_OID_HEXSZ + 1];
 	CHECK_INT(plumb_fs_write_file(root, "etc/deep/motd", "hello\n", 6, 0640, (uid_t)-1, (gid_t)-1), 0);
-	CHECK_INT(plumb_fs_hash(id, &st, root, "etc/deep/motd"), 0);
+	plumb_fs_cursor cursor;
+	plumb_fs_cursor_init(&cursor, root);
+	CHECK_INT(plumb_fs_cursor_hash(&cursor, id, &st, "etc/deep/motd"), 0);
+	plumb_fs_cursor_release(&cursor);
 	CHECK_STR(id, "ce013625030ba8dba906f756967f9e9ca394464a");
 	CHECK_INT(st.st_mode & 07777, 0640);
 	/* Replacing keeps the mode when none is asked for. */
@@ -177,6 +180,77 @@ static void fs_write_is_atomic_with_mode(void)
 	CHECK_INT(plumb_fs_lstat(&st, root, "etc/dir"), 0);
 	CHECK(S_ISDIR(st.st_mode));
 	CHECK_INT(st.st_mode & 07777, 0700);
+	close(root);
+}
+
+/* How many temporary files plumb left in dir below the scratch root. */
+static int temporaries_in(const char *dir)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "exit $(ls -A %s/%s | grep -c plumb-tmp)", scratch, dir);
+	int rc = system(cmd);
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static void fs_batch_puts_every_write_in_place_at_commit(void)
+{
+	int root = open_scratch_root();
+	plumb_buf content = PLUMB_BUF_INIT;
+	struct stat st;
+	size_t done = 99;
+
+	CHECK_INT(plumb_fs_write_file(root, "b/one", "old\n", 4, 0644, (uid_t)-1, (gid_t)-1), 0);
+	plumb_fs_batch *batch = plumb_fs_batch_new(root);
+	CHECK_INT(plumb_fs_batch_write(batch, "b/one", "new one\n", 8, 0600, (uid_t)-1, (gid_t)-1), 0);
+	CHECK_INT(plumb_fs_batch_write(batch, "b/sub/two", "two\n", 4, PLUMB_FS_KEEP, (uid_t)-1, (gid_t)-1), 0);
+	CHECK_INT(plumb_fs_batch_write(batch, "b/three", "three\n", 6, 0640, (uid_t)-1, (gid_t)-1), 0);
+	CHECK_INT(plumb_fs_batch_count(batch), 3);
+	/* Staged: nothing is in place yet, only temporary files beside the targets. */
+	CHECK_INT(plumb_fs_read(&content, root, "b/one", 64), 0);
+	CHECK_STR(content.ptr, "old\n");
+	CHECK_INT(plumb_fs_lstat(&st, root, "b/three"), PLUMB_ENOTFOUND);
+	CHECK_INT(temporaries_in("b"), 2);
+	CHECK_INT(plumb_fs_batch_commit(batch, &done), 0);
+	CHECK_INT(done, 3);
+	plumb_buf_clear(&content);
+	CHECK_INT(plumb_fs_read(&content, root, "b/one", 64), 0);
+	CHECK_STR(content.ptr, "new one\n");
+	CHECK_INT(plumb_fs_lstat(&st, root, "b/one"), 0);
+	CHECK_INT(st.st_mode & 07777, 0600);
+	CHECK_INT(plumb_fs_lstat(&st, root, "b/sub/two"), 0);
+	CHECK_INT(st.st_mode & 07777, 0644);
+	CHECK_INT(temporaries_in("b"), 0);
+	CHECK_INT(temporaries_in("b/sub"), 0);
+	CHECK_INT(plumb_fs_batch_count(batch), 0);
+
+	/* A write whose target became a directory meanwhile fails; the writes after it are taken back. */
+	CHECK_INT(plumb_fs_batch_write(batch, "b/one", "newer\n", 6, 0600, (uid_t)-1, (gid_t)-1), 0);
+	CHECK_INT(plumb_fs_batch_write(batch, "b/three", "3\n", 2, 0600, (uid_t)-1, (gid_t)-1), 0);
+	CHECK_INT(plumb_fs_batch_write(batch, "b/sub/two", "2\n", 2, 0600, (uid_t)-1, (gid_t)-1), 0);
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "rm %s/b/three && mkdir %s/b/three && touch %s/b/three/inside", scratch, scratch,
+		 scratch);
+	CHECK_INT(system(cmd), 0);
+	CHECK_INT(plumb_fs_batch_commit(batch, &done), PLUMB_ERROR);
+	CHECK(strstr(plumb_error_last(), "/b/three") != NULL);
+	CHECK_INT(done, 1);
+	plumb_buf_clear(&content);
+	CHECK_INT(plumb_fs_read(&content, root, "b/one", 64), 0);
+	CHECK_STR(content.ptr, "newer\n");
+	plumb_buf_clear(&content);
+	CHECK_INT(plumb_fs_read(&content, root, "b/sub/two", 64), 0);
+	CHECK_STR(content.ptr, "two\n");
+	CHECK_INT(temporaries_in("b"), 0);
+	CHECK_INT(temporaries_in("b/sub"), 0);
+
+	/* Freed before commit: nothing goes in place, no temporary file stays. */
+	CHECK_INT(plumb_fs_batch_write(batch, "b/one", "never\n", 6, 0600, (uid_t)-1, (gid_t)-1), 0);
+	plumb_fs_batch_free(batch);
+	plumb_buf_clear(&content);
+	CHECK_INT(plumb_fs_read(&content, root, "b/one", 64), 0);
+	CHECK_STR(content.ptr, "newer\n");
+	CHECK_INT(temporaries_in("b"), 0);
+	plumb_buf_release(&content);
 	close(root);
 }
 
@@ -263,6 +337,7 @@ int main(void)
 	RUN(blob_id_matches_git);
 	RUN(utf8_checked_and_repaired);
 	RUN(fs_write_is_atomic_with_mode);
+	RUN(fs_batch_puts_every_write_in_place_at_commit);
 	RUN(fs_never_follows_symlinks);
 	RUN(fs_remove_and_symlinks);
 	RUN(fs_lookup_owner);

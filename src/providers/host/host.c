@@ -445,10 +445,29 @@ static void free_observed(plumb_observed *observed)
 	observed->detail = NULL;
 }
 
+/* The blob id of a regular file: from the stat cache while its stat data is unchanged, else hashed (and cached). */
+static int file_blob(host_live *live, const plumb_provider_context *ctx, const char *key, int64_t looked_at)
+{
+	const char *cached = ctx->stat_cache ? plumb_stat_cache_lookup(ctx->stat_cache, key, &live->st) : NULL;
+	if (cached) {
+		memcpy(live->blob, cached, sizeof(live->blob));
+		return 0;
+	}
+	plumb_fs_cursor own;
+	plumb_fs_cursor_init(&own, ctx->root_fd);
+	int error = plumb_fs_cursor_hash(ctx->cursor ? ctx->cursor : &own, live->blob, &live->st, key);
+	plumb_fs_cursor_release(&own);
+	if (error == 0 && ctx->stat_cache)
+		plumb_stat_cache_remember(ctx->stat_cache, key, &live->st, live->blob, looked_at);
+	return error;
+}
+
 static int observe(plumb_observed *out, const plumb_provider_context *ctx, const char *key, const char *kind)
 {
 	host_live *live = plumb_xcalloc(1, sizeof(*live));
-	int error = plumb_fs_lstat(&live->st, ctx->root_fd, key);
+	int64_t looked_at = plumb_stat_cache_now();
+	int error = ctx->cursor ? plumb_fs_cursor_lstat(ctx->cursor, &live->st, key)
+				: plumb_fs_lstat(&live->st, ctx->root_fd, key);
 
 	memset(out, 0, sizeof(*out));
 	out->detail = live;
@@ -463,7 +482,7 @@ static int observe(plumb_observed *out, const plumb_provider_context *ctx, const
 	out->exists = 1;
 	if (S_ISREG(live->st.st_mode)) {
 		live->type = HOST_FILE;
-		if ((error = plumb_fs_hash(live->blob, &live->st, ctx->root_fd, key)) < 0)
+		if ((error = file_blob(live, ctx, key, looked_at)) < 0)
 			return error;
 		out->fingerprint = plumb_xprintf("file %04o %u:%u %s", (unsigned)(live->st.st_mode & 07777),
 						 (unsigned)live->st.st_uid, (unsigned)live->st.st_gid, live->blob);
@@ -473,7 +492,8 @@ static int observe(plumb_observed *out, const plumb_provider_context *ctx, const
 						 (unsigned)live->st.st_uid, (unsigned)live->st.st_gid);
 	} else if (S_ISLNK(live->st.st_mode)) {
 		live->type = HOST_SYMLINK;
-		if ((error = plumb_fs_readlink(&live->target, ctx->root_fd, key)) < 0)
+		if ((error = ctx->cursor ? plumb_fs_cursor_readlink(ctx->cursor, &live->target, key)
+					 : plumb_fs_readlink(&live->target, ctx->root_fd, key)) < 0)
 			return error;
 		char id[PLUMB_OID_HEXSZ + 1];
 		plumb_hash_blob_buf(id, live->target, strlen(live->target));
@@ -673,7 +693,10 @@ static int apply(const plumb_provider_context *ctx, const plumb_object *object, 
 		if (mode == PLUMB_FS_KEEP && change->type == PLUMB_ACTION_CREATE)
 			mode = d->create_mode;
 		if ((error = desired_content(&content, ctx, d, object->display)) == 0)
-			error = plumb_fs_write_file(ctx->root_fd, object->key, content.ptr, content.len, mode, uid, gid);
+			error = ctx->batch ? plumb_fs_batch_write(ctx->batch, object->key, content.ptr, content.len, mode,
+								  uid, gid)
+					   : plumb_fs_write_file(ctx->root_fd, object->key, content.ptr, content.len, mode,
+								 uid, gid);
 		plumb_buf_wipe(&content);
 		return error;
 	}

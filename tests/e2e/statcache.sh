@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Speed by construction, checked by what plumb asks of the kernel (strace),
+# not by the clock: a converge of many files is made durable with one flush,
+# not a flush a file; a no-change plan of settled files reads none of them
+# (the stat cache answers); and a file changed behind the cache's back (same
+# size, mtime set back) is still seen, because its ctime moved.
+. "$(dirname "$0")/lib.sh"
+
+REPO="$T/repo"
+ROOT="$T/root"
+STATE="$T/state"
+FILES=240
+SRC=(--repo "$REPO" --root "$ROOT" --state "$STATE")
+
+make_repo "$REPO"
+for i in $(seq 1 $FILES); do
+	d="$REPO/files/d$((i / 50))"
+	mkdir -p "$d"
+	printf 'file %d of the tree, some text to make it ~200 bytes %0150d\n' "$i" 0 >"$d/f$i.txt"
+done
+cat >"$REPO/app.yaml" <<'EOF'
+apiVersion: host/v1
+kind: Tree
+metadata: {name: files}
+spec: {source: files, path: /srv/files}
+EOF
+commit_all "$REPO" "a tree"
+
+# trace NAME SYSCALLS COMMAND...: run COMMAND under strace; its trace goes to $T/NAME.trace.
+# (LeakSanitizer cannot run under ptrace: the rest of the suite checks leaks.)
+trace() {
+	local name=$1 calls=$2
+	shift 2
+	capture env ASAN_OPTIONS=detect_leaks=0 strace -f -qq -e trace="$calls" -o "$T/$name.trace" "$@"
+}
+
+# --- a converge: one flush for the batch ---------------------------------------------------------
+trace converge fsync,fdatasync,syncfs "$PLUMB" sync "${SRC[@]}"
+if [ "$RC" = 0 ] && contains "$OUT" "Apply complete: 246 created"; then
+	ok "the first sync creates every file and folder"
+else
+	fail "the first sync creates every file and folder" "$(show)"
+fi
+syncfs=$(grep -c 'syncfs(' "$T/converge.trace")
+fsyncs=$(grep -cE '(fsync|fdatasync)\(' "$T/converge.trace")
+if [ "$syncfs" -eq 1 ] && [ "$fsyncs" -lt 40 ]; then
+	ok "the $FILES files are made durable with one syncfs ($fsyncs fsyncs: folders and the store)"
+else
+	fail "the $FILES files are made durable with one syncfs" "syncfs: $syncfs, fsync/fdatasync: $fsyncs"
+fi
+if [ -z "$(find "$ROOT" -name '.plumb-tmp.*')" ] && [ "$(find "$ROOT/srv/files" -type f | wc -l)" -eq $FILES ]; then
+	ok "every file is in place and no temporary file is left"
+else
+	fail "every file is in place and no temporary file is left" "$(find "$ROOT" | head)"
+fi
+
+# --- no change: one lstat a file, nothing read ---------------------------------------------------
+sleep 2.1 # what was written settles (statcache.h): from now on the stat data is trusted
+capture "$PLUMB" plan "${SRC[@]}"
+if [ "$RC" = 0 ] && contains "$OUT" "No changes"; then ok "a plan after the sync: No changes"; else fail "a plan after the sync: No changes" "$(show)"; fi
+rows=$(sqlite3 "$STATE/plumb.db" "SELECT count(*) FROM stat_cache")
+if [ "$rows" -eq $FILES ]; then
+	ok "the stat cache holds one row a file ($rows)"
+else
+	fail "the stat cache holds one row a file" "rows: $rows"
+fi
+
+trace nochange openat,open,newfstatat,lstat,statx "$PLUMB" plan "${SRC[@]}"
+if [ "$RC" = 0 ] && contains "$OUT" "No changes"; then ok "a second plan: No changes"; else fail "a second plan: No changes" "$(show)"; fi
+opened=$(grep -E 'open(at)?\(' "$T/nochange.trace" | grep -cE 'f[0-9]+\.txt"')
+statted=$(grep -E '(newfstatat|lstat|statx)\(' "$T/nochange.trace" | grep -cE 'f[0-9]+\.txt"')
+if [ "$opened" -eq 0 ] && [ "$statted" -eq $FILES ]; then
+	ok "a no-change plan stats each managed file once and opens none"
+else
+	fail "a no-change plan stats each managed file once and opens none" "opened: $opened, statted: $statted" \
+		"$(grep -E 'f[0-9]+\.txt"' "$T/nochange.trace" | head -5)"
+fi
+
+# --- a change the stat data nearly hides ---------------------------------------------------------
+target="$ROOT/srv/files/d1/f60.txt"
+touch -r "$target" "$T/stamp"
+printf 'FILE %d of the tree, some text to make it ~200 bytes %0150d\n' 60 0 >"$target" # same size
+touch -r "$T/stamp" "$target"                                                          # same mtime
+capture "$PLUMB" plan "${SRC[@]}"
+if [ "$RC" = 0 ] && contains "$OUT" "Plan: 0 to create, 1 to update, 0 to delete." && contains "$OUT" "-FILE 60 of the tree"; then
+	ok "a file rewritten with its size and mtime kept is seen as changed (its ctime moved)"
+else
+	fail "a file rewritten with its size and mtime kept is seen as changed (its ctime moved)" "$(show)"
+fi
+capture "$PLUMB" sync "${SRC[@]}"
+if [ "$RC" = 0 ] && grep -q "^file 60 of the tree" "$target"; then ok "sync repairs it"; else fail "sync repairs it" "$(show)"; fi
+
+# A file swapped for another inode with the same size, mtime and mode: a new inode, so hashed again.
+sleep 2.1
+capture "$PLUMB" plan "${SRC[@]}"
+target="$ROOT/srv/files/d2/f120.txt"
+cp -p "$target" "$T/copy"
+sed -i 's/^file/FILE/' "$T/copy"
+touch -r "$target" "$T/copy"
+mv "$T/copy" "$target"
+capture "$PLUMB" plan "${SRC[@]}"
+if [ "$RC" = 0 ] && contains "$OUT" "Plan: 0 to create, 1 to update, 0 to delete." && contains "$OUT" "/srv/files/d2/f120.txt"; then
+	ok "a file replaced by another inode of the same size and mtime is seen as changed"
+else
+	fail "a file replaced by another inode of the same size and mtime is seen as changed" "$(show)"
+fi
+
+exit 0
