@@ -36,6 +36,8 @@ static json_t *action_to_json(const plumb_action *a)
 	json_object_set_new(o, "in_inventory", json_boolean(a->in_inventory));
 	json_object_set_new(o, "forget", json_boolean(a->forget));
 	json_object_set_new(o, "sensitive", json_boolean(a->sensitive));
+	if (a->content)
+		json_object_set_new(o, "content", json_string(a->content));
 	json_object_set_new(o, "diff", plumb_json_text(a->change.diff.ptr, a->change.diff.len));
 	return o;
 }
@@ -140,7 +142,8 @@ static int read_action(plumb_action *a, json_t *o, const char *path, size_t inde
 	    (error = get_bool(&a->created, o, "created", path, where)) < 0 ||
 	    (error = get_bool(&a->in_inventory, o, "in_inventory", path, where)) < 0 ||
 	    (error = get_bool(&a->forget, o, "forget", path, where)) < 0 ||
-	    (error = get_bool(&a->sensitive, o, "sensitive", path, where)) < 0)
+	    (error = get_bool(&a->sensitive, o, "sensitive", path, where)) < 0 ||
+	    (json_object_get(o, "content") && (error = get_string(&a->content, o, "content", path, where)) < 0))
 		goto done;
 	error = field_error(path, where, "action", "is not none, create, update or delete");
 	for (size_t i = 0; i < PLUMB_ARRAY_SIZE(action_names); i++) {
@@ -303,6 +306,8 @@ unsigned plumb_planfile_compare(const plumb_plan *saved, const plumb_plan *fresh
 		} else if (strcmp(f->fingerprint ? f->fingerprint : "", s->fingerprint) != 0) {
 			plumb_buf_printf(stale, "%s: changed since the plan was made (observed \"%s\", now \"%s\")\n",
 					 s->display, s->fingerprint, f->fingerprint ? f->fingerprint : "");
+		} else if (strcmp(f->content ? f->content : "", s->content ? s->content : "") != 0) {
+			plumb_buf_printf(stale, "%s: the value of its Secret is not the one planned\n", s->display);
 		} else {
 			continue;
 		}

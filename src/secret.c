@@ -3,6 +3,7 @@
 #include "providers/provider.h"
 #include "util/age.h"
 #include "util/duration.h"
+#include "util/hash.h"
 #include "util/path.h"
 #include "util/process.h"
 
@@ -165,11 +166,22 @@ static const plumb_secret *find_secret(const plumb_manifest_set *set, const char
 	return NULL;
 }
 
+/* A Secret resource of that name, valid or not (an invalid one has its own diagnostics). */
+static int declared(const plumb_manifest_set *set, const char *name)
+{
+	for (size_t i = 0; i < set->resource_count; i++) {
+		const plumb_resource *r = &set->resources[i];
+		if (!r->provider && !strcmp(r->kind, "Secret") && !strcmp(r->name, name))
+			return 1;
+	}
+	return 0;
+}
+
 void plumb_secret_check_references(const plumb_manifest_set *set, plumb_diags *diags)
 {
 	for (size_t i = 0; i < set->object_count; i++) {
 		const plumb_object *o = &set->objects[i];
-		if (!o->secret || find_secret(set, o->secret))
+		if (!o->secret || declared(set, o->secret))
 			continue;
 		plumb_buf known = PLUMB_BUF_INIT;
 		for (size_t j = 0; j < set->secret_count; j++)
@@ -317,9 +329,11 @@ int plumb_secret_bind(plumb_manifest_set *set, const plumb_secret_context *ctx, 
 		for (size_t i = 0; i < set->object_count; i++) {
 			plumb_object *o = &set->objects[i];
 			const plumb_secret *secret = o->secret ? find_secret(set, o->secret) : NULL;
-			if (secret)
-				o->provider->bind_secret(o, values[secret - set->secrets].ptr,
-							 values[secret - set->secrets].len);
+			if (secret) {
+				const plumb_buf *value = &values[secret - set->secrets];
+				o->provider->bind_secret(o, value->ptr, value->len);
+				plumb_hash_blob_buf(o->secret_blob, value->ptr, value->len);
+			}
 		}
 	}
 	for (size_t i = 0; i < set->secret_count; i++)
