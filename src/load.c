@@ -550,6 +550,7 @@ static int lies_in_content(const char *file, const char *load_path, manifest_fil
 static void merge_set(plumb_manifest_set *into, plumb_manifest_set *from)
 {
 	size_t offset = into->resource_count;
+	PLUMB_RESERVE(into->objects, into->object_count, into->object_capacity, from->object_count);
 	for (size_t i = 0; i < from->resource_count; i++) {
 		PLUMB_GROW(into->resources, into->resource_count, into->resource_capacity);
 		into->resources[into->resource_count++] = from->resources[i];

@@ -281,7 +281,7 @@ done:
 static int list_related_inventory(plumb_inventory *out, plumb_store *store, const char *destination)
 {
 	plumb_inventory all = { 0 };
-	int error = plumb_store_inventory_list(&all, store, NULL, NULL);
+	int error = plumb_store_inventory_related(&all, store, destination);
 	size_t ours = strlen(destination);
 	for (size_t i = 0; error == 0 && i < all.count; i++) {
 		plumb_inventory_entry *e = &all.items[i];

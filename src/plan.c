@@ -237,6 +237,9 @@ int plumb_plan_build(plumb_plan *plan, const plumb_manifest_set *set, const plum
 	char *declared = plumb_xcalloc(inventory->count, 1);
 	int error = 0;
 
+	/* At most one action an object and one a row: thousands of them are not grown by doubling. */
+	PLUMB_RESERVE(plan->actions, plan->count, plan->capacity, set->object_count + inventory->count);
+
 	for (size_t i = 0; i < set->object_count; i++)
 		objects[i] = &set->objects[i];
 	qsort(objects, set->object_count, sizeof(*objects), compare_object_ptr);

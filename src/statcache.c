@@ -4,17 +4,23 @@
 #include <time.h>
 
 typedef struct {
-	char *key; /* NULL: an empty slot */
+	char *key;
 	plumb_stat_entry entry;
 	unsigned char present; /* 0: dropped (kept so that saving deletes it) */
 	unsigned char changed; /* to be saved */
-} slot;
+} record;
 
-/* Open addressing with linear probing; at most half full, so probes stay short. */
+/*
+ * Open addressing with linear probing over small slots that index the
+ * records (0: empty, else the record's index + 1); at most half full, so
+ * probes stay short, and the table costs 4 bytes a slot, not a record.
+ */
 struct plumb_stat_cache {
-	slot *slots;
+	uint32_t *slots;
 	size_t capacity; /* a power of two */
-	size_t used;
+	record *records;
+	size_t count;
+	size_t records_capacity;
 };
 
 static uint64_t hash_key(const char *key)
@@ -29,7 +35,7 @@ plumb_stat_cache *plumb_stat_cache_new(void)
 {
 	plumb_stat_cache *cache = plumb_xcalloc(1, sizeof(*cache));
 	cache->capacity = 1024;
-	cache->slots = plumb_xcalloc(cache->capacity, sizeof(slot));
+	cache->slots = plumb_xcalloc(cache->capacity, sizeof(*cache->slots));
 	return cache;
 }
 
@@ -37,47 +43,60 @@ void plumb_stat_cache_free(plumb_stat_cache *cache)
 {
 	if (!cache)
 		return;
-	for (size_t i = 0; i < cache->capacity; i++)
-		free(cache->slots[i].key);
+	for (size_t i = 0; i < cache->count; i++)
+		free(cache->records[i].key);
+	free(cache->records);
 	free(cache->slots);
 	free(cache);
 }
 
-static slot *find(const plumb_stat_cache *cache, const char *key)
+/* The slot that holds key, or the empty slot where it would go. */
+static uint32_t *find_slot(const plumb_stat_cache *cache, const char *key)
 {
 	size_t mask = cache->capacity - 1;
 	for (size_t i = hash_key(key) & mask;; i = (i + 1) & mask) {
-		slot *s = &cache->slots[i];
-		if (!s->key || !strcmp(s->key, key))
+		uint32_t *s = &cache->slots[i];
+		if (!*s || !strcmp(cache->records[*s - 1].key, key))
 			return s;
 	}
 }
 
-static void grow(plumb_stat_cache *cache)
+static record *find(const plumb_stat_cache *cache, const char *key)
 {
-	slot *old = cache->slots;
-	size_t old_capacity = cache->capacity;
-	cache->capacity *= 2;
-	cache->slots = plumb_xcalloc(cache->capacity, sizeof(slot));
-	for (size_t i = 0; i < old_capacity; i++)
-		if (old[i].key)
-			*find(cache, old[i].key) = old[i];
-	free(old);
+	uint32_t *s = find_slot(cache, key);
+	return *s ? &cache->records[*s - 1] : NULL;
 }
 
-/* The slot of key, made (empty, not present) when missing. */
-static slot *slot_of(plumb_stat_cache *cache, const char *key)
+static void grow(plumb_stat_cache *cache)
 {
-	slot *s = find(cache, key);
-	if (s->key)
-		return s;
-	if (2 * (cache->used + 1) > cache->capacity) {
+	free(cache->slots);
+	cache->capacity *= 2;
+	cache->slots = plumb_xcalloc(cache->capacity, sizeof(*cache->slots));
+	for (size_t i = 0; i < cache->count; i++)
+		*find_slot(cache, cache->records[i].key) = (uint32_t)(i + 1);
+}
+
+void plumb_stat_cache_reserve(plumb_stat_cache *cache, size_t count)
+{
+	PLUMB_RESERVE(cache->records, cache->count, cache->records_capacity, count);
+	while (2 * (cache->count + count) > cache->capacity)
 		grow(cache);
-		s = find(cache, key);
-	}
-	s->key = plumb_xstrdup(key);
-	cache->used++;
-	return s;
+}
+
+/* The record of key, made (not present) when missing. */
+static record *record_of(plumb_stat_cache *cache, const char *key)
+{
+	record *r = find(cache, key);
+	if (r)
+		return r;
+	if (2 * (cache->count + 1) > cache->capacity)
+		grow(cache);
+	PLUMB_GROW(cache->records, cache->count, cache->records_capacity);
+	r = &cache->records[cache->count];
+	memset(r, 0, sizeof(*r));
+	r->key = plumb_xstrdup(key);
+	*find_slot(cache, key) = (uint32_t)++cache->count;
+	return r;
 }
 
 void plumb_stat_entry_from(plumb_stat_entry *out, const struct stat *st)
@@ -109,8 +128,8 @@ static int same_stat(const plumb_stat_entry *a, const plumb_stat_entry *b)
 const char *plumb_stat_cache_lookup(plumb_stat_cache *cache, const char *key, const struct stat *st)
 {
 	plumb_stat_entry now;
-	slot *s = find(cache, key);
-	if (!s->key || !s->present)
+	record *s = find(cache, key);
+	if (!s || !s->present)
 		return NULL;
 	plumb_stat_entry_from(&now, st);
 	return same_stat(&now, &s->entry) ? s->entry.blob : NULL;
@@ -123,8 +142,8 @@ void plumb_stat_cache_remember(plumb_stat_cache *cache, const char *key, const s
 	plumb_stat_entry_from(&entry, st);
 	int settled = entry.ctime_ns < looked_at - PLUMB_STAT_CACHE_SETTLE_NS &&
 		      entry.mtime_ns < looked_at - PLUMB_STAT_CACHE_SETTLE_NS;
-	slot *s = settled ? slot_of(cache, key) : find(cache, key);
-	if (!s->key)
+	record *s = settled ? record_of(cache, key) : find(cache, key);
+	if (!s)
 		return; /* not settled, and nothing to drop */
 	if (settled) {
 		memcpy(entry.blob, blob, sizeof(entry.blob));
@@ -142,8 +161,8 @@ void plumb_stat_cache_remember(plumb_stat_cache *cache, const char *key, const s
 
 void plumb_stat_cache_forget(plumb_stat_cache *cache, const char *key)
 {
-	slot *s = find(cache, key);
-	if (s->key && s->present) {
+	record *s = find(cache, key);
+	if (s && s->present) {
 		s->present = 0;
 		s->changed = 1;
 	}
@@ -151,7 +170,7 @@ void plumb_stat_cache_forget(plumb_stat_cache *cache, const char *key)
 
 void plumb_stat_cache_put(plumb_stat_cache *cache, const char *key, const plumb_stat_entry *entry)
 {
-	slot *s = slot_of(cache, key);
+	record *s = record_of(cache, key);
 	s->entry = *entry;
 	s->present = 1;
 	s->changed = 0;
@@ -159,9 +178,9 @@ void plumb_stat_cache_put(plumb_stat_cache *cache, const char *key, const plumb_
 
 int plumb_stat_cache_each_changed(plumb_stat_cache *cache, plumb_stat_cache_cb cb, void *payload)
 {
-	for (size_t i = 0; i < cache->capacity; i++) {
-		slot *s = &cache->slots[i];
-		if (!s->key || !s->changed)
+	for (size_t i = 0; i < cache->count; i++) {
+		record *s = &cache->records[i];
+		if (!s->changed)
 			continue;
 		int rc = cb(s->key, s->present ? &s->entry : NULL, payload);
 		if (rc)

@@ -457,7 +457,13 @@ int plumb_store_open(plumb_store **out, const char *state_dir)
 	if ((error = set_journal_mode_wal(store)) < 0)
 		goto done;
 	/* In WAL mode NORMAL loses no integrity on a crash, only the last commits before a power loss. */
+	/*
+	 * Reads are mostly one pass over a table (the inventory, the stat cache):
+	 * a page cache of 512 KiB, not SQLite's 2 MiB, keeps memory growing with
+	 * the rows plumb holds, not with the cache.
+	 */
 	if ((error = exec(store, "PRAGMA synchronous = NORMAL", "setting synchronous mode")) < 0 ||
+	    (error = exec(store, "PRAGMA cache_size = -512", "sizing the page cache")) < 0 ||
 	    (error = exec(store, "PRAGMA foreign_keys = ON", "enabling foreign keys")) < 0)
 		goto done;
 	if (version < SCHEMA_VERSION && (error = migrate(store)) < 0)
@@ -555,25 +561,15 @@ static int bind_filter(plumb_store *store, sqlite3_stmt *stmt, int index, const 
 	return value ? bind_text(store, stmt, index, value, what) : 0;
 }
 
-int plumb_store_inventory_list(plumb_inventory *out, plumb_store *store, const char *destination,
-			       const char *application)
-{
-	static const char sql[] = "SELECT destination, key, application, provider, kind, resource, created,"
-				  " fingerprint, commit_id, updated_at FROM inventory"
-				  " WHERE (?1 IS NULL OR destination = ?1) AND (?2 IS NULL OR application = ?2)"
-				  " ORDER BY destination, key";
-	static const char what[] = "listing the inventory";
-	sqlite3_stmt *stmt = NULL;
-	size_t first = out->count;
-	int error;
-	int rc;
+#define INVENTORY_COLUMNS                                                                                  \
+	"SELECT destination, key, application, provider, kind, resource, created, fingerprint, commit_id,"  \
+	" updated_at FROM inventory"
 
-	if ((error = prepare(&stmt, store, sql, what)) < 0 ||
-	    (error = bind_filter(store, stmt, 1, destination, what)) < 0)
-		goto done;
-	/* Bound as NULL (not "") when absent: NULL means every application. */
-	if (application && (error = bind_text(store, stmt, 2, application, what)) < 0)
-		goto done;
+/* Append the rows stmt selects (INVENTORY_COLUMNS) to out; on failure out is as it was. */
+static int read_inventory(plumb_inventory *out, plumb_store *store, sqlite3_stmt *stmt, const char *what)
+{
+	size_t first = out->count;
+	int error = 0, rc;
 
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		PLUMB_GROW(out->items, out->count, out->capacity);
@@ -591,9 +587,6 @@ int plumb_store_inventory_list(plumb_inventory *out, plumb_store *store, const c
 	}
 	if (rc != SQLITE_DONE)
 		error = sqlite_error(store, rc, what);
-
-done:
-	sqlite3_finalize(stmt);
 	/* On failure out is as the caller gave it, not half-appended. */
 	if (error < 0) {
 		while (out->count > first)
@@ -610,6 +603,16 @@ int plumb_store_stat_cache_load(plumb_stat_cache *cache, plumb_store *store, con
 	sqlite3_stmt *stmt = NULL;
 	int error, rc;
 
+	if ((error = prepare(&stmt, store, "SELECT count(*) FROM stat_cache WHERE destination = ?1", what)) < 0 ||
+	    (error = bind_text(store, stmt, 1, destination, what)) < 0)
+		goto done;
+	if ((rc = sqlite3_step(stmt)) != SQLITE_ROW) {
+		error = sqlite_error(store, rc, what);
+		goto done;
+	}
+	plumb_stat_cache_reserve(cache, (size_t)sqlite3_column_int64(stmt, 0));
+	sqlite3_finalize(stmt);
+	stmt = NULL;
 	if ((error = prepare(&stmt, store, sql, what)) < 0 || (error = bind_text(store, stmt, 1, destination, what)) < 0)
 		goto done;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -685,6 +688,55 @@ int plumb_store_stat_cache_save(plumb_store *store, const char *destination, plu
 	sqlite3_finalize(save.put);
 	sqlite3_finalize(save.drop);
 	return write_end(store, own, error);
+}
+
+int plumb_store_inventory_list(plumb_inventory *out, plumb_store *store, const char *destination,
+			       const char *application)
+{
+	static const char sql[] = INVENTORY_COLUMNS " WHERE (?1 IS NULL OR destination = ?1) AND (?2 IS NULL OR application = ?2)"
+				  " ORDER BY destination, key";
+	static const char what[] = "listing the inventory";
+	sqlite3_stmt *stmt = NULL;
+	int error;
+
+	if ((error = prepare(&stmt, store, sql, what)) == 0 && (error = bind_filter(store, stmt, 1, destination, what)) == 0 &&
+	    /* Bound as NULL (not "") when absent: NULL means every application. */
+	    (!application || (error = bind_text(store, stmt, 2, application, what)) == 0))
+		error = read_inventory(out, store, stmt, what);
+	sqlite3_finalize(stmt);
+	return error;
+}
+
+int plumb_store_inventory_related(plumb_inventory *out, plumb_store *store, const char *destination)
+{
+	/* The destination, the roots below it (a key range), and the roots above it (its ancestors). */
+	static const char sql[] = INVENTORY_COLUMNS " WHERE destination = ?1 OR (destination > ?2 AND destination < ?3)"
+				  " OR destination IN (SELECT value FROM json_each(?4)) ORDER BY destination, key";
+	static const char what[] = "listing the inventory";
+	sqlite3_stmt *stmt = NULL;
+	size_t len = strlen(destination);
+	int root = len == 1 && destination[0] == '/';
+	char *low = root ? plumb_xstrdup("/") : plumb_xprintf("%s/", destination);
+	char *high = root ? plumb_xstrdup("0") : plumb_xprintf("%s0", destination); /* '0' follows '/' */
+	json_t *ancestors = json_array();
+	int error;
+
+	for (size_t i = 1; !root && i < len; i++)
+		if (destination[i] == '/')
+			json_array_append_new(ancestors, json_stringn(destination, i));
+	if (!root)
+		json_array_append_new(ancestors, json_string("/"));
+	char *ancestors_json = json_dumps(ancestors, JSON_COMPACT);
+	if ((error = prepare(&stmt, store, sql, what)) == 0 && (error = bind_text(store, stmt, 1, destination, what)) == 0 &&
+	    (error = bind_text(store, stmt, 2, low, what)) == 0 && (error = bind_text(store, stmt, 3, high, what)) == 0 &&
+	    (error = bind_text(store, stmt, 4, ancestors_json, what)) == 0)
+		error = read_inventory(out, store, stmt, what);
+	sqlite3_finalize(stmt);
+	free(ancestors_json);
+	json_decref(ancestors);
+	free(low);
+	free(high);
+	return error;
 }
 
 int plumb_store_inventory_put(plumb_store *store, const plumb_inventory_entry *entry)

@@ -97,6 +97,13 @@ void plumb_store_rollback(plumb_store *store);
 int plumb_store_inventory_list(plumb_inventory *out, plumb_store *store, const char *destination,
 			       const char *application);
 
+/*
+ * Append to out the inventory of destination and of every destination
+ * whose root lies below or above it (applications whose roots nest), by
+ * destination and key.
+ */
+int plumb_store_inventory_related(plumb_inventory *out, plumb_store *store, const char *destination);
+
 /* Fill cache with the stat cache of destination. */
 int plumb_store_stat_cache_load(plumb_stat_cache *cache, plumb_store *store, const char *destination);
 

@@ -22,6 +22,15 @@ char *plumb_xprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * Grow the array *items (of *count used, *capacity allocated elements) so
  * that one more element fits; items may start NULL with capacity 0.
  */
+/* Make room for more items at once when their number is known: no doubling past what is needed. */
+#define PLUMB_RESERVE(items, count, capacity, more)                                   \
+	do {                                                                        \
+		if ((count) + (more) > (capacity)) {                                \
+			(capacity) = (count) + (more);                              \
+			(items) = plumb_xrealloc((items), (capacity) * sizeof(*(items))); \
+		}                                                                   \
+	} while (0)
+
 #define PLUMB_GROW(items, count, capacity)                                          \
 	do {                                                                        \
 		if ((count) >= (capacity)) {                                        \
