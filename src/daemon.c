@@ -72,6 +72,10 @@ typedef struct {
 	int failed; /* the last reconcile failed: what depends on it waits */
 	/* Metrics. */
 	unsigned long syncs_succeeded, syncs_failed, drift_events;
+	unsigned long manifest_loads; /* times the manifests were read and parsed */
+	/* The manifests of loaded_commit, kept between reconciles: an unchanged commit is not parsed again. */
+	plumb_manifest_set loaded;
+	char loaded_commit[PLUMB_OID_HEXSZ + 1];
 	double sync_seconds_sum;
 	unsigned long sync_seconds_count;
 } app_state;
@@ -489,7 +493,15 @@ static void reconcile_app(daemon_state *d, const char *commit, const char *trigg
 	d->app->failed = 1;
 	start_pipeline(&p, d, commit, trigger);
 	started = 1;
-	if (plumb_pipeline_load(&p) < 0) {
+	if (d->app->loaded.commit && !strcmp(d->app->loaded_commit, commit)) {
+		plumb_pipeline_adopt_set(&p, &d->app->loaded);
+	} else {
+		plumb_manifest_set_release(&d->app->loaded);
+		pthread_mutex_lock(&d->mutex);
+		d->app->manifest_loads++;
+		pthread_mutex_unlock(&d->mutex);
+	}
+	if (!p.set.commit && plumb_pipeline_load(&p) < 0) {
 		pthread_mutex_lock(&d->mutex);
 		set_text(&d->app->errors, p.errors.ptr);
 		pthread_mutex_unlock(&d->mutex);
@@ -553,6 +565,11 @@ static void reconcile_app(daemon_state *d, const char *commit, const char *trigg
 	}
 done:
 	plumb_lock_release(lock);
+	if (started && p.application) {
+		/* Loaded (or adopted) and valid: kept for the next reconcile of this commit. */
+		plumb_pipeline_detach_set(&p, &d->app->loaded);
+		memcpy(d->app->loaded_commit, commit, sizeof(d->app->loaded_commit));
+	}
 	if (started)
 		plumb_pipeline_release(&p);
 }
@@ -1025,6 +1042,7 @@ static void handle_metrics(plumb_response *response, const plumb_request *reques
 		{ "plumb_sync_duration_seconds", "summary", "Time spent applying syncs." },
 		{ "plumb_last_successful_sync_timestamp_seconds", "gauge", "When the last sync succeeded." },
 		{ "plumb_application_synced", "gauge", "1 when the application is Synced." },
+		{ "plumb_manifest_loads_total", "counter", "Times the manifests were read and parsed (once a commit)." },
 	};
 	daemon_state *d = payload;
 	plumb_buf *out = &response->body;
@@ -1058,8 +1076,11 @@ static void handle_metrics(plumb_response *response, const plumb_request *reques
 			case 5:
 				plumb_buf_printf(out, "%s{application=\"%s\"} %lld\n", family, n, (long long)a->last_success_at);
 				break;
-			default:
+			case 6:
 				plumb_buf_printf(out, "%s{application=\"%s\"} %d\n", family, n, !strcmp(a->sync_status, "Synced"));
+				break;
+			default:
+				plumb_buf_printf(out, "%s{application=\"%s\"} %lu\n", family, n, a->manifest_loads);
 				break;
 			}
 		}
@@ -1317,6 +1338,7 @@ done:
 		free(a->repo);
 		free(a->revision);
 		plumb_source_free(a->source);
+		plumb_manifest_set_release(&a->loaded);
 		free(a);
 	}
 	free(d->apps);

@@ -179,6 +179,22 @@ int plumb_pipeline_load(plumb_pipeline *p)
 	return error;
 }
 
+void plumb_pipeline_adopt_set(plumb_pipeline *p, plumb_manifest_set *set)
+{
+	plumb_manifest_set_release(&p->set);
+	p->set = *set;
+	memset(set, 0, sizeof(*set));
+	p->application = p->options.application ? plumb_xstrdup(p->options.application)
+						: plumb_application_name(p->options.repo, p->set.path);
+}
+
+void plumb_pipeline_detach_set(plumb_pipeline *p, plumb_manifest_set *out)
+{
+	plumb_manifest_set_release(out);
+	*out = p->set;
+	memset(&p->set, 0, sizeof(p->set));
+}
+
 int plumb_pipeline_record(plumb_pipeline *p, const char *event, const char *detail)
 {
 	int error = 0;

@@ -77,6 +77,20 @@ int plumb_pipeline_load(plumb_pipeline *p);
 char *plumb_pipeline_identity(const plumb_pipeline *p);
 
 /*
+ * Instead of plumb_pipeline_load: take over set, loaded earlier from this
+ * pipeline's commit and path (set is left empty). A daemon keeps the set of
+ * a commit between runs, so that an unchanged commit is not parsed again.
+ */
+void plumb_pipeline_adopt_set(plumb_pipeline *p, plumb_manifest_set *set);
+
+/*
+ * Hand the loaded set over to out (released first), leaving p without one.
+ * Call it after the plan and apply are done with: their actions point into
+ * the set.
+ */
+void plumb_pipeline_detach_set(plumb_pipeline *p, plumb_manifest_set *out);
+
+/*
  * Read the Secrets that objects take content from (every one that cannot
  * be read is a diagnostic naming it, and nothing is planned), open the
  * destination and the store, and build the plan. A destination root that

@@ -596,6 +596,7 @@ if field_is $H synced_commit "$C_BURST"; then ok "after the burst the API shows 
 
 printf 'edited by hand\nsecond line\n' >"$T/hand-motd"
 drift_before=$(metric $H 'plumb_drift_events_total{application="homelab"}')
+loads_before=$(metric $H 'plumb_manifest_loads_total{application="homelab"}')
 t0=$(now_ms)
 cp "$T/hand-motd" "$HR/etc/motd"
 if wait_until $((t0 + 2000)) file_is "$HR/etc/motd" "homelab burst"; then
@@ -607,6 +608,13 @@ if wait_for 2000 metric_above $H 'plumb_drift_events_total{application="homelab"
 	ok "self-heal: plumb_drift_events_total grows"
 else
 	fail "self-heal: plumb_drift_events_total grows" "before ${drift_before:-?}, now $(metric $H 'plumb_drift_events_total{application="homelab"}')"
+fi
+loads_after=$(metric $H 'plumb_manifest_loads_total{application="homelab"}')
+# At least the startup commit and the pushed one were parsed; the repair of this one parses nothing.
+if [[ "$loads_before" =~ ^[0-9]+$ ]] && [ "$loads_before" -ge 2 ] && [ "$loads_after" = "$loads_before" ]; then
+	ok "self-heal of an unchanged commit parses no manifest again (plumb_manifest_loads_total stays $loads_before)"
+else
+	fail "self-heal of an unchanged commit parses no manifest again" "loads before: ${loads_before:-?}, after: ${loads_after:-?}"
 fi
 capture "$PLUMB" drift log --state "${DSTATE[$H]}" -o json
 printf '%s\n' "$OUT" >"$T/drift.json"
