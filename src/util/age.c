@@ -225,6 +225,14 @@ static int x25519_public(unsigned char pub[KEY_SIZE], const unsigned char secret
 	return ok ? 0 : crypto_failed("derive an X25519 public key");
 }
 
+/* A fresh X25519 key pair: secret from the system's random source, pub from it. */
+static int new_key_pair(unsigned char secret[KEY_SIZE], unsigned char pub[KEY_SIZE])
+{
+	if (RAND_bytes(secret, KEY_SIZE) != 1)
+		return crypto_failed("generate random bytes");
+	return x25519_public(pub, secret);
+}
+
 /*
  * X25519(secret, point). -1 without a message when the result is all
  * zeros (a low-order point, which OpenSSL refuses too): callers say which
@@ -316,11 +324,7 @@ int plumb_age_keygen(char **identity_out, char **recipient_out)
 	int error;
 
 	*identity_out = *recipient_out = NULL;
-	if (RAND_bytes(secret, KEY_SIZE) != 1) {
-		error = crypto_failed("generate random bytes");
-		goto done;
-	}
-	if ((error = x25519_public(pub, secret)) < 0)
+	if ((error = new_key_pair(secret, pub)) < 0)
 		goto done;
 	*identity_out = bech32_encode("age-secret-key-", secret, true);
 	*recipient_out = bech32_encode(recipient_hrp, pub, false);
@@ -381,11 +385,7 @@ static int wrap_file_key(plumb_buf *out, EVP_CIPHER_CTX *ctx, const unsigned cha
 		error = plumb_age_recipient_valid(recipient);
 		goto done;
 	}
-	if (RAND_bytes(ephemeral, KEY_SIZE) != 1) {
-		error = crypto_failed("generate random bytes");
-		goto done;
-	}
-	if ((error = x25519_public(share, ephemeral)) < 0)
+	if ((error = new_key_pair(ephemeral, share)) < 0)
 		goto done;
 	if (x25519(shared, ephemeral, pub) < 0) {
 		error = plumb_error_set(PLUMB_EINVALID, "age recipient '%s' is a low-order point", recipient);
