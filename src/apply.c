@@ -392,15 +392,20 @@ int plumb_apply(plumb_apply_report *report, const plumb_plan *plan, const plumb_
 			int kept = error == PLUMB_ECONFLICT && action->type == PLUMB_ACTION_DELETE && !action->object;
 			/* What ran before this action is done: it is recorded before the failure is. */
 			char *message = plumb_xstrdup(plumb_error_last());
+			run.next = i; /* should the commit fail, this action is among those skipped */
 			int commit_error = commit_pending(&run);
 			plumb_error_set(error, "%s", message);
 			free(message);
-			if (commit_error < 0)
+			if (commit_error < 0) {
 				error = commit_error;
-			else if (kept) /* a pruned directory that still holds what plumb did not create stays, unmanaged */
+			} else if (kept) {
+				/* A pruned directory that still holds what plumb did not create stays, unmanaged. */
+				run.next = i + 1;
 				error = finish(&run, i, 1);
-			else
+			} else {
+				run.next = i + 1;
 				error = fail_at(&run, i, NULL, error);
+			}
 			continue;
 		}
 		add_pending(&run, i, plumb_fs_batch_count(run.staging.batch) > staged_before);
