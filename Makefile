@@ -56,6 +56,10 @@ build/test/unit/%: tests/unit/%.c tests/unit/test.h $(SAN_LIB_OBJECTS)
 
 -include $(OBJECTS:.o=.d) $(SAN_OBJECTS:.o=.d)
 
+# The dashboard is assembled into web.o (.incbin), which -MMD cannot see.
+WEB_ASSETS := web/index.html web/app.js web/style.css
+build/release/src/web.o build/test/src/web.o: $(WEB_ASSETS)
+
 # Install what pkg-config cannot find, and nothing when all is present.
 deps:
 	@missing=""; \

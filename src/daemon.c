@@ -5,11 +5,13 @@
 #include "pipeline.h"
 #include "planfile.h"
 #include "server.h"
+#include "web.h"
 #include "webhook.h"
 #include "util/clock.h"
 #include "util/fs.h"
 #include "util/json.h"
 #include "util/path.h"
+#include "util/utf8.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,6 +45,24 @@
 #define REQUEST_GATHER_MAX_MS 600
 /* A webhook secret file is read up to this size. */
 #define MAX_SECRET 4096
+/* The API lists at most this many syncs and drift events of an application. */
+#define LIST_MAX 100
+/* The kept content of a drift event is shown up to this size. */
+#define CAPTURE_SHOWN_MAX (64u << 10)
+/* Audit entries in one answer: by default, and at most. */
+#define AUDIT_PAGE 100
+#define AUDIT_PAGE_MAX 1000
+
+/* One object of an application's last plan, as the API lists it: what and why, never any content. */
+typedef struct {
+	char *path;
+	char *kind;
+	char *resource;
+	char *reason;
+	const char *status; /* static: Synced, OutOfSync, Missing, Prune */
+	const char *action; /* static: none, create, update, delete */
+	int sensitive;
+} app_object;
 
 /* One application the daemon keeps in sync; shared with the HTTP threads under the daemon's mutex. */
 typedef struct {
@@ -58,11 +78,15 @@ typedef struct {
 	plumb_source *source; /* open on repo while it is one of its own */
 	char synced_commit[PLUMB_OID_HEXSZ + 1];
 	char invalid_commit[PLUMB_OID_HEXSZ + 1]; /* the last commit found invalid, logged once */
+	char revision_commit[PLUMB_OID_HEXSZ + 1]; /* what its revision resolved to at the last fetch ("": none yet) */
+	char *commit_subject; /* the subject of revision_commit: read from git once a commit, not once a request */
 	const char *sync_status; /* static: Synced, OutOfSync, Unknown */
 	const char *health;      /* static: Healthy, Degraded, Unknown */
 	char *message;           /* the last problem, "" when none */
 	char *errors;            /* the diagnostics of an invalid revision, "" when none */
 	char *diff;              /* the plan of the last reconcile, as plumb plan prints it */
+	app_object *objects;     /* the objects of that plan, in its order */
+	size_t object_count;
 	unsigned to_create, to_update, to_delete;
 	int64_t last_sync_at;
 	int64_t last_success_at;
@@ -273,20 +297,85 @@ static void set_status(daemon_state *d, const char *sync_status, const char *hea
 	pthread_mutex_unlock(&d->mutex);
 }
 
+static void release_object(app_object *object)
+{
+	free(object->path);
+	free(object->kind);
+	free(object->resource);
+	free(object->reason);
+}
+
+static void release_objects(app_object *objects, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		release_object(&objects[i]);
+	free(objects);
+}
+
+/* What the API says of an object: what a sync would do to it, in the words of Argo CD's resource status. */
+static const char *object_status(const plumb_action *a)
+{
+	if (!a->object)
+		return "Prune"; /* no longer declared: it leaves (deleted, or only forgotten) */
+	switch (a->type) {
+	case PLUMB_ACTION_NONE:
+		return "Synced";
+	case PLUMB_ACTION_CREATE:
+		return "Missing";
+	default:
+		return "OutOfSync";
+	}
+}
+
 static void set_plan_status(daemon_state *d, const plumb_plan *plan)
 {
+	static const char *const action_names[] = { "none", "create", "update", "delete" };
+	app_object *objects = plumb_xcalloc(plan->count, sizeof(*objects));
 	char *text = NULL;
 	size_t size = 0;
 	FILE *out = open_memstream(&text, &size);
 	plumb_plan_print(plan, out, 0);
 	fclose(out);
+	for (size_t i = 0; i < plan->count; i++) {
+		const plumb_action *a = &plan->actions[i];
+		objects[i] = (app_object){ plumb_xstrdup(a->display), plumb_xstrdup(a->kind), plumb_xstrdup(a->resource),
+					   plumb_xstrdup(a->change.reason ? a->change.reason : ""), object_status(a),
+					   action_names[a->type], a->sensitive };
+	}
 	pthread_mutex_lock(&d->mutex);
 	free(d->app->diff);
 	d->app->diff = text;
 	d->app->to_create = plan->to_create;
 	d->app->to_update = plan->to_update;
 	d->app->to_delete = plan->to_delete;
+	app_object *old = d->app->objects;
+	size_t old_count = d->app->object_count;
+	d->app->objects = objects;
+	d->app->object_count = plan->count;
 	pthread_mutex_unlock(&d->mutex);
+	release_objects(old, old_count);
+}
+
+/*
+ * After a successful apply every object is as the plan wanted it: the
+ * pruned ones are gone and the rest are in sync, without waiting for the
+ * next plan to say so. The caller holds the mutex.
+ */
+static void settle_objects(app_state *a)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < a->object_count; i++) {
+		app_object *o = &a->objects[i];
+		if (!strcmp(o->status, "Prune")) {
+			release_object(o);
+			continue;
+		}
+		o->status = "Synced";
+		o->action = "none";
+		set_text(&o->reason, "");
+		a->objects[kept++] = *o;
+	}
+	a->object_count = kept;
 }
 
 /* --- reconcile ----------------------------------------------------------------------------- */
@@ -339,6 +428,7 @@ static int apply_plan(daemon_state *d, plumb_pipeline *p, const char *trigger)
 	if (error == 0) {
 		d->app->syncs_succeeded++;
 		d->app->last_success_at = d->app->last_sync_at;
+		settle_objects(d->app);
 		memcpy(d->app->synced_commit, p->commit, sizeof(d->app->synced_commit));
 		set_text(&d->app->last_result, "succeeded");
 	} else {
@@ -417,6 +507,7 @@ static app_state *app_named(daemon_state *d, const char *name)
 	a->message = plumb_xstrdup("");
 	a->errors = plumb_xstrdup("");
 	a->diff = plumb_xstrdup("");
+	a->commit_subject = plumb_xstrdup("");
 	a->last_result = plumb_xstrdup("");
 	a->last_trigger = plumb_xstrdup("");
 	pthread_mutex_lock(&d->mutex);
@@ -481,6 +572,27 @@ static int fetch_and_resolve(daemon_state *d, char commit[PLUMB_OID_HEXSZ + 1], 
 		pthread_mutex_unlock(&d->mutex);
 	}
 	return 0;
+}
+
+/*
+ * Remember the commit a's revision resolved to at a fetch, and its
+ * subject. Read here, once a commit, on the loop's thread: a list of a
+ * thousand applications costs no git reads, and the HTTP threads never
+ * touch a repository.
+ */
+static void note_revision(daemon_state *d, app_state *a, plumb_source *source, const char *commit)
+{
+	char *subject = NULL;
+	if (!strcmp(a->revision_commit, commit))
+		return;
+	if (plumb_source_commit_subject(&subject, source, commit) < 0)
+		log_event("warn", "cannot read the commit's subject", "app", a->name, "commit", commit, "error",
+			  plumb_error_last(), NULL);
+	pthread_mutex_lock(&d->mutex);
+	memcpy(a->revision_commit, commit, sizeof(a->revision_commit));
+	set_text(&a->commit_subject, subject);
+	pthread_mutex_unlock(&d->mutex);
+	free(subject);
 }
 
 /* Make one application (d->app) follow commit: load, plan, and act as its policy says. */
@@ -594,8 +706,11 @@ static void adopt_leaf(daemon_state *d, app_state *a, const plumb_application *l
 	pthread_mutex_unlock(&d->mutex);
 }
 
-/* A revision whose applications cannot even be told apart: every one keeps its last good revision. */
-static void mark_invalid(daemon_state *d, const char *commit, plumb_diags *diags, const char *implicit)
+/*
+ * A revision whose applications cannot even be told apart: every one keeps
+ * its last good revision. fetched: commit is what the revision names now.
+ */
+static void mark_invalid(daemon_state *d, const char *commit, plumb_diags *diags, const char *implicit, int fetched)
 {
 	char *text = NULL;
 	size_t size = 0;
@@ -607,6 +722,8 @@ static void mark_invalid(daemon_state *d, const char *commit, plumb_diags *diags
 	fclose(out);
 	app_state *first = app_named(d, implicit);
 	int logged = !strcmp(first->invalid_commit, commit);
+	for (size_t i = 0; fetched && i < d->app_count; i++)
+		note_revision(d, d->apps[i], d->source, commit);
 	pthread_mutex_lock(&d->mutex);
 	for (size_t i = 0; i < d->app_count; i++) {
 		app_state *a = d->apps[i];
@@ -674,7 +791,7 @@ static void reconcile(daemon_state *d, const char *trigger, int fetch)
 		return;
 	implicit = plumb_application_name(plumb_source_name(d->source), d->options.path);
 	if (plumb_applications_discover(&found, d->source, commit, d->options.path, implicit, &diags) < 0) {
-		mark_invalid(d, commit, &diags, implicit);
+		mark_invalid(d, commit, &diags, implicit, fetch);
 		goto done;
 	}
 	for (size_t i = 0; i < d->app_count; i++)
@@ -685,10 +802,13 @@ static void reconcile(daemon_state *d, const char *trigger, int fetch)
 		adopt_leaf(d, a, leaf, found.count == 1 && !*leaf->file);
 		d->app = a;
 		char own_commit[PLUMB_OID_HEXSZ + 1];
-		if ((leaf->repo || leaf->revision) && resolve_own(d, a, leaf, own_commit, fetch) < 0) {
+		int own = leaf->repo || leaf->revision;
+		if (own && resolve_own(d, a, leaf, own_commit, fetch) < 0) {
 			a->failed = 1;
 			continue;
 		}
+		if (fetch)
+			note_revision(d, a, own ? a->source : d->source, own ? own_commit : commit);
 		const char *blocked = NULL;
 		for (size_t k = 0; k < leaf->depends_on_count && !blocked; k++) {
 			app_state *dependency = app_named(d, leaf->depends_on[k]);
@@ -702,7 +822,7 @@ static void reconcile(daemon_state *d, const char *trigger, int fetch)
 			a->failed = 1;
 			continue;
 		}
-		reconcile_app(d, leaf->repo || leaf->revision ? own_commit : commit, trigger);
+		reconcile_app(d, own ? own_commit : commit, trigger);
 	}
 	memcpy(d->synced_commit, commit, sizeof(commit));
 done:
@@ -794,7 +914,8 @@ static json_t *application_json(daemon_state *d, const app_state *a, int with_de
 	json_object_set_new(o, "revision", json_string(d->options.revision ? d->options.revision : ""));
 	json_object_set_new(o, "path", json_string(a->path));
 	json_object_set_new(o, "destination", json_string(a->destination));
-	json_object_set_new(o, "revision_commit", json_string(d->revision_commit));
+	json_object_set_new(o, "revision_commit", json_string(*a->revision_commit ? a->revision_commit : d->revision_commit));
+	json_object_set_new(o, "commit_subject", plumb_json_string(a->commit_subject));
 	json_object_set_new(o, "synced_commit", json_string(a->synced_commit));
 	json_object_set_new(o, "sync_status", json_string(a->sync_status));
 	json_object_set_new(o, "health", json_string(a->health));
@@ -888,33 +1009,320 @@ static plumb_store *open_store(plumb_response *response, daemon_state *d)
 	return store;
 }
 
+/*
+ * The name and destination of a (new strings): copied under the mutex,
+ * since the loop may rewrite them (an Application that moved its root)
+ * while a handler uses them.
+ */
+static void app_identity(daemon_state *d, const app_state *a, char **name, char **destination)
+{
+	pthread_mutex_lock(&d->mutex);
+	*name = plumb_xstrdup(a->name);
+	*destination = plumb_xstrdup(a->destination);
+	pthread_mutex_unlock(&d->mutex);
+}
+
+/* A positive id in decimal, as a route's {id} or a query gives it; 0 for anything else. */
+static int64_t parse_id(const char *text)
+{
+	char *end = NULL;
+	if (!text || text[0] < '0' || text[0] > '9')
+		return 0;
+	errno = 0;
+	long long id = strtoll(text, &end, 10);
+	return errno || *end || id < 1 ? 0 : (int64_t)id;
+}
+
+static json_t *sync_json(const plumb_sync_record *s)
+{
+	return json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:i, s:i, s:i, s:o}", "id", (json_int_t)s->id,
+			 "started_at", plumb_json_time(s->started_at), "finished_at", plumb_json_time(s->finished_at),
+			 "operation", plumb_json_string(s->operation), "trigger", plumb_json_string(s->trigger), "actor",
+			 plumb_json_string(s->actor), "commit", plumb_json_string(s->commit), "result",
+			 plumb_sync_result_name(s->result), "created", (int)s->created, "updated", (int)s->updated,
+			 "deleted", (int)s->deleted, "error", plumb_json_string(s->error));
+}
+
 static void handle_history(plumb_response *response, const plumb_request *request, void *payload)
 {
 	daemon_state *d = payload;
 	plumb_sync_records syncs = { 0 };
-	plumb_store *store;
+	plumb_store *store = NULL;
+	char *name = NULL, *destination = NULL;
 	app_state *a = known_application(response, request, d);
+
 	if (!a || !(store = open_store(response, d)))
-		return;
-	if (plumb_store_sync_list(&syncs, store, a->destination, a->name, 100) < 0) {
+		goto done;
+	app_identity(d, a, &name, &destination);
+	if (plumb_store_sync_list(&syncs, store, destination, name, LIST_MAX) < 0) {
 		plumb_response_error(response, 500, "store: %s", plumb_error_last());
-	} else {
-		json_t *list = json_array();
-		for (size_t i = 0; i < syncs.count; i++) {
-			const plumb_sync_record *s = &syncs.items[i];
-			json_array_append_new(list, json_pack("{s:I, s:o, s:o, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:s}",
-							      "id", (json_int_t)s->id, "started_at",
-							      plumb_json_time(s->started_at), "finished_at",
-							      plumb_json_time(s->finished_at), "operation", s->operation,
-							      "trigger", s->trigger, "actor", s->actor, "commit",
-							      s->commit, "result", plumb_sync_result_name(s->result),
-							      "created", (int)s->created, "updated", (int)s->updated,
-							      "deleted", (int)s->deleted, "error", s->error));
-		}
-		respond(response, 200, json_pack("{s:o}", "syncs", list));
+		goto done;
 	}
+	json_t *list = json_array();
+	for (size_t i = 0; i < syncs.count; i++)
+		json_array_append_new(list, sync_json(&syncs.items[i]));
+	respond(response, 200, json_pack("{s:o}", "syncs", list));
+done:
+	free(name);
+	free(destination);
 	plumb_sync_records_release(&syncs);
 	plumb_store_free(store);
+}
+
+/* One sync of the application, with what became of each of its actions. */
+static void handle_sync_detail(plumb_response *response, const plumb_request *request, void *payload)
+{
+	daemon_state *d = payload;
+	plumb_sync_record sync = { 0 };
+	plumb_action_records actions = { 0 };
+	plumb_store *store = NULL;
+	char *name = NULL, *destination = NULL;
+	int64_t id = request->param_count > 1 ? parse_id(request->params[1]) : 0;
+	int error;
+	app_state *a = known_application(response, request, d);
+
+	if (!a || !(store = open_store(response, d)))
+		goto done;
+	app_identity(d, a, &name, &destination);
+	error = id ? plumb_store_sync_get(&sync, store, id) : PLUMB_ENOTFOUND;
+	if (error == PLUMB_ENOTFOUND ||
+	    (error == 0 && (strcmp(sync.application, name) != 0 || strcmp(sync.destination, destination) != 0))) {
+		plumb_response_error(response, 404, "no sync %s of '%s'", request->params[1], name);
+		goto done;
+	}
+	if (error < 0 || plumb_store_action_list(&actions, store, id) < 0) {
+		plumb_response_error(response, 500, "store: %s", plumb_error_last());
+		goto done;
+	}
+	json_t *list = json_array();
+	for (size_t i = 0; i < actions.count; i++) {
+		const plumb_action_record *r = &actions.items[i];
+		json_array_append_new(
+			list, json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:o}", "id", (json_int_t)r->id,
+					"at", plumb_json_time(r->at), "key", plumb_json_string(r->key), "kind",
+					plumb_json_string(r->kind), "resource", plumb_json_string(r->resource), "action",
+					plumb_json_string(r->action), "reason", plumb_json_string(r->reason), "outcome",
+					plumb_outcome_name(r->outcome), "error", plumb_json_string(r->error), "before",
+					plumb_json_string(r->before), "after", plumb_json_string(r->after)));
+	}
+	json_t *doc = sync_json(&sync);
+	json_object_set_new(doc, "actions", list);
+	respond(response, 200, doc);
+done:
+	free(name);
+	free(destination);
+	plumb_action_records_release(&actions);
+	plumb_sync_record_release(&sync);
+	plumb_store_free(store);
+}
+
+/* The objects of the application's last plan: each one's status and what a sync would do, never content. */
+static void handle_objects(plumb_response *response, const plumb_request *request, void *payload)
+{
+	daemon_state *d = payload;
+	app_state *a = known_application(response, request, d);
+	if (!a)
+		return;
+	json_t *list = json_array();
+	pthread_mutex_lock(&d->mutex);
+	for (size_t i = 0; i < a->object_count; i++) {
+		const app_object *o = &a->objects[i];
+		json_array_append_new(list, json_pack("{s:o, s:o, s:o, s:s, s:s, s:o, s:b}", "path",
+						      plumb_json_string(o->path), "kind", plumb_json_string(o->kind),
+						      "resource", plumb_json_string(o->resource), "status", o->status,
+						      "action", o->action, "reason", plumb_json_string(o->reason),
+						      "sensitive", o->sensitive));
+	}
+	pthread_mutex_unlock(&d->mutex);
+	respond(response, 200, json_pack("{s:o}", "objects", list));
+}
+
+/* len, less the end of a UTF-8 sequence that a cut at len left incomplete. */
+static size_t whole_sequences(const char *text, size_t len)
+{
+	for (size_t back = 1; back <= 3 && back <= len; back++) {
+		unsigned char c = (unsigned char)text[len - back];
+		if ((c & 0xc0) == 0x80)
+			continue;
+		size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+		return need > back ? len - back : len;
+	}
+	return len;
+}
+
+/*
+ * The drift event as the API shows it, with the content that was kept
+ * (the start of it, when long) if the object is not sensitive and the
+ * content is text.
+ */
+static json_t *drift_json(const plumb_drift_record *e, int state_fd)
+{
+	plumb_buf kept = PLUMB_BUF_INIT;
+	int truncated = 0, binary = 0;
+	json_t *content = NULL;
+
+	if (!e->sensitive && *e->capture && state_fd >= 0 &&
+	    plumb_fs_read_head(&kept, &truncated, state_fd, e->capture, CAPTURE_SHOWN_MAX) == 0) {
+		size_t len = truncated ? whole_sequences(kept.ptr, kept.len) : kept.len;
+		binary = !plumb_utf8_valid(kept.ptr, len);
+		if (!binary)
+			content = plumb_json_text(kept.ptr, len);
+	}
+	char *path = plumb_xprintf("/%s", e->key);
+	json_t *o = json_pack("{s:I, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:b, s:I, s:o, s:b, s:b}", "id",
+			      (json_int_t)e->id, "at", plumb_json_time(e->at), "sync", (json_int_t)e->sync_id, "path",
+			      plumb_json_string(path), "key", plumb_json_string(e->key), "kind", plumb_json_string(e->kind),
+			      "commit", plumb_json_string(e->commit), "note", plumb_json_string(e->note), "expected",
+			      plumb_json_string(e->expected), "observed", plumb_json_string(e->observed), "sensitive",
+			      e->sensitive, "kept", *e->capture != '\0', "size", (json_int_t)e->capture_size, "content",
+			      content ? content : json_string(""), "content_binary", binary, "content_truncated",
+			      truncated && !binary);
+	free(path);
+	plumb_buf_release(&kept);
+	return o;
+}
+
+/* The application's drift events, newest first, with what each repair overwrote. */
+static void handle_drift(plumb_response *response, const plumb_request *request, void *payload)
+{
+	daemon_state *d = payload;
+	plumb_drift_records events = { 0 };
+	plumb_store *store = NULL;
+	char *name = NULL, *destination = NULL;
+	char *state = d->options.state ? plumb_xstrdup(d->options.state) : plumb_default_state_dir();
+	int state_fd = -1;
+	app_state *a = known_application(response, request, d);
+
+	if (!a || !(store = open_store(response, d)))
+		goto done;
+	app_identity(d, a, &name, &destination);
+	if (plumb_store_drift_list(&events, store, destination, name, LIST_MAX) < 0) {
+		plumb_response_error(response, 500, "store: %s", plumb_error_last());
+		goto done;
+	}
+	/* Captures are read beneath the state directory, never through a symlink: the store names them, not the request. */
+	if (events.count && plumb_fs_open_root(&state_fd, state, 0) < 0)
+		state_fd = -1;
+	json_t *list = json_array();
+	for (size_t i = 0; i < events.count; i++)
+		json_array_append_new(list, drift_json(&events.items[i], state_fd));
+	respond(response, 200, json_pack("{s:o}", "events", list));
+done:
+	if (state_fd >= 0)
+		close(state_fd);
+	free(state);
+	free(name);
+	free(destination);
+	plumb_drift_records_release(&events);
+	plumb_store_free(store);
+}
+
+/* The plan that waits for approval, exactly as it would be applied. */
+static void handle_approval(plumb_response *response, const plumb_request *request, void *payload)
+{
+	daemon_state *d = payload;
+	plumb_approval_record record = { 0 };
+	plumb_store *store = NULL;
+	app_state *a = known_application(response, request, d);
+	int error;
+
+	if (!a)
+		goto done;
+	pthread_mutex_lock(&d->mutex);
+	int64_t pending = a->pending_approval;
+	pthread_mutex_unlock(&d->mutex);
+	if (!pending) {
+		plumb_response_error(response, 404, "no plan waits");
+		goto done;
+	}
+	if (!(store = open_store(response, d)))
+		goto done;
+	error = plumb_store_approval_get(&record, store, pending);
+	/* Decided (from the command line, say) since the loop last looked: it no longer waits. */
+	if (error == PLUMB_ENOTFOUND || (error == 0 && record.state != PLUMB_APPROVAL_PENDING)) {
+		plumb_response_error(response, 404, "no plan waits");
+		goto done;
+	}
+	if (error < 0) {
+		plumb_response_error(response, 500, "store: %s", plumb_error_last());
+		goto done;
+	}
+	json_t *plan = json_loads(record.plan, 0, NULL);
+	if (!plan) {
+		plumb_response_error(response, 500, "the plan of approval %lld is not JSON", (long long)record.id);
+		goto done;
+	}
+	respond(response, 200,
+		json_pack("{s:I, s:o, s:o, s:o, s:o, s:o}", "id", (json_int_t)record.id, "summary",
+			  plumb_json_string(record.summary), "created_at", plumb_json_time(record.created_at),
+			  "requested_by", plumb_json_string(record.requested_by), "commit",
+			  plumb_json_string(record.commit), "plan", plan));
+done:
+	plumb_approval_record_release(&record);
+	plumb_store_free(store);
+}
+
+/* A page of the audit log, newest first, and whether its hash chain holds. */
+static void handle_audit(plumb_response *response, const plumb_request *request, void *payload)
+{
+	plumb_audit_entries entries = { 0 };
+	plumb_audit_verification verification = { 0 };
+	plumb_store *store = NULL;
+	const char *limit_text = plumb_server_query(request, "limit");
+	const char *before_text = plumb_server_query(request, "before");
+	int64_t limit = limit_text ? parse_id(limit_text) : AUDIT_PAGE;
+	int64_t before = before_text ? parse_id(before_text) : 0;
+
+	if (!limit || (before_text && !before)) {
+		plumb_response_error(response, 400, "limit and before must be positive numbers");
+		goto done;
+	}
+	if (!(store = open_store(response, payload)))
+		goto done;
+	if (plumb_store_audit_list(&entries, store, before, limit > AUDIT_PAGE_MAX ? AUDIT_PAGE_MAX : (unsigned)limit) < 0 ||
+	    plumb_store_audit_verify(&verification, store) < 0) {
+		plumb_response_error(response, 500, "store: %s", plumb_error_last());
+		goto done;
+	}
+	json_t *list = json_array();
+	for (size_t i = 0; i < entries.count; i++) {
+		const plumb_audit_entry *e = &entries.items[i];
+		/* The detail is JSON already: embedded as the object it is, or as a string if an edit broke it. */
+		json_t *detail = json_loads(e->detail, JSON_REJECT_DUPLICATES, NULL);
+		json_array_append_new(list, json_pack("{s:I, s:o, s:o, s:o, s:o, s:o}", "id", (json_int_t)e->id, "at",
+						      plumb_json_time(e->at), "actor", plumb_json_string(e->actor),
+						      "event", plumb_json_string(e->event), "subject",
+						      plumb_json_string(e->subject), "detail",
+						      detail ? detail : plumb_json_string(e->detail)));
+	}
+	respond(response, 200,
+		json_pack("{s:o, s:b, s:I, s:s}", "entries", list, "intact", verification.first_bad_id == 0,
+			  "first_bad_id", (json_int_t)verification.first_bad_id, "problem",
+			  verification.problem ? verification.problem : ""));
+done:
+	plumb_audit_verification_release(&verification);
+	plumb_audit_entries_release(&entries);
+	plumb_store_free(store);
+}
+
+/*
+ * The dashboard's files. Besides the policy that keeps the page to its
+ * own scripts and styles, it may not be framed (clickjacking its buttons)
+ * nor tell other sites where it was.
+ */
+static void handle_dashboard(plumb_response *response, const plumb_request *request, void *payload)
+{
+	const plumb_web_asset *asset = plumb_web_asset_find(request->path);
+	if (!asset) {
+		plumb_response_error(response, 404, "not found");
+		return;
+	}
+	response->status = 200;
+	response->content_type = asset->content_type;
+	plumb_buf_add(&response->body, asset->data, asset->size);
+	plumb_response_header(response, "Content-Security-Policy", PLUMB_WEB_CSP);
+	plumb_response_header(response, "Referrer-Policy", "no-referrer");
+	plumb_response_header(response, "X-Frame-Options", "DENY");
 }
 
 /* Approve or reject: exactly the pending plan, named by its id when the body gives one. */
@@ -1158,24 +1566,33 @@ static void copy_options(plumb_daemon_options *to, const plumb_daemon_options *f
 	to->identity = xstrdup_or_null(from->identity);
 }
 
-static const plumb_route *routes(daemon_state *d, size_t *count)
+/* The routes of the API and the dashboard (the server adds /api/v1/session); the server copies them. */
+#define ROUTE_COUNT 19
+static void routes(plumb_route out[ROUTE_COUNT], daemon_state *d)
 {
-	static plumb_route table[11];
 	const plumb_route list[] = {
+		{ "GET", "/", PLUMB_ROLE_NONE, handle_dashboard, NULL },
+		{ "GET", "/index.html", PLUMB_ROLE_NONE, handle_dashboard, NULL },
+		{ "GET", "/app.js", PLUMB_ROLE_NONE, handle_dashboard, NULL },
+		{ "GET", "/style.css", PLUMB_ROLE_NONE, handle_dashboard, NULL },
 		{ "GET", "/healthz", PLUMB_ROLE_NONE, handle_healthz, d },
 		{ "GET", "/metrics", PLUMB_ROLE_NONE, handle_metrics, d },
 		{ "POST", "/api/v1/webhooks/{kind}", PLUMB_ROLE_NONE, handle_webhook, d },
 		{ "GET", "/api/v1/applications", PLUMB_ROLE_VIEWER, handle_applications, d },
 		{ "GET", "/api/v1/applications/{name}", PLUMB_ROLE_VIEWER, handle_application, d },
+		{ "GET", "/api/v1/applications/{name}/objects", PLUMB_ROLE_VIEWER, handle_objects, d },
 		{ "GET", "/api/v1/applications/{name}/history", PLUMB_ROLE_VIEWER, handle_history, d },
+		{ "GET", "/api/v1/applications/{name}/history/{id}", PLUMB_ROLE_VIEWER, handle_sync_detail, d },
+		{ "GET", "/api/v1/applications/{name}/drift", PLUMB_ROLE_VIEWER, handle_drift, d },
+		{ "GET", "/api/v1/applications/{name}/approval", PLUMB_ROLE_VIEWER, handle_approval, d },
 		{ "POST", "/api/v1/applications/{name}/sync", PLUMB_ROLE_OPERATOR, handle_sync, d },
 		{ "POST", "/api/v1/applications/{name}/approve", PLUMB_ROLE_OPERATOR, handle_approve, d },
 		{ "POST", "/api/v1/applications/{name}/reject", PLUMB_ROLE_OPERATOR, handle_reject, d },
+		{ "GET", "/api/v1/audit", PLUMB_ROLE_VIEWER, handle_audit, d },
 		{ "GET", "/api/v1/audit/verify", PLUMB_ROLE_VIEWER, handle_audit_verify, d },
 	};
-	memcpy(table, list, sizeof(list));
-	*count = PLUMB_ARRAY_SIZE(list);
-	return table;
+	_Static_assert(sizeof(list) == ROUTE_COUNT * sizeof(plumb_route), "ROUTE_COUNT counts the routes");
+	memcpy(out, list, sizeof(list));
 }
 
 /* Read SIGHUP's new options: policy, intervals, tokens, the webhook secret. Where they point stays. */
@@ -1211,7 +1628,7 @@ int plumb_daemon_run(const plumb_daemon_options *options, plumb_daemon_reload re
 	plumb_server *server = NULL;
 	sigset_t signals;
 	int signal_fd = -1, error = 0;
-	size_t route_count;
+	plumb_route table[ROUTE_COUNT];
 
 	memset(d, 0, sizeof(*d));
 	pthread_mutex_init(&d->mutex, NULL);
@@ -1243,9 +1660,9 @@ int plumb_daemon_run(const plumb_daemon_options *options, plumb_daemon_reload re
 		d->branch = NULL; /* a tag, a commit, or a cache not fetched yet: every push wakes a fetch */
 	if (d->options.webhook_secret_file && (error = read_secret(d, d->options.webhook_secret_file)) < 0)
 		goto done;
-	const plumb_route *table = routes(d, &route_count);
+	routes(table, d);
 	if ((error = plumb_server_start(&server, d->options.listen ? d->options.listen : "127.0.0.1:8080",
-					d->options.tokens_file, table, route_count)) < 0)
+					d->options.tokens_file, table, ROUTE_COUNT)) < 0)
 		goto done;
 	{
 		char port[16];
@@ -1333,6 +1750,8 @@ done:
 		free(a->message);
 		free(a->errors);
 		free(a->diff);
+		free(a->commit_subject);
+		release_objects(a->objects, a->object_count);
 		free(a->last_result);
 		free(a->last_trigger);
 		free(a->repo);

@@ -20,9 +20,10 @@
  *             invalid revision: its errors show with positions and nothing
  *             is applied.
  *
- * It serves the JSON API under /api/v1, /healthz and Prometheus /metrics
- * (server.h), logs one logfmt line per event to stderr, finishes the sync
- * in flight on SIGTERM or SIGINT and exits, and reloads on SIGHUP.
+ * It serves the JSON API under /api/v1, /healthz, Prometheus /metrics
+ * (server.h) and the dashboard at / (web.h), logs one logfmt line per
+ * event to stderr, finishes the sync in flight on SIGTERM or SIGINT and
+ * exits, and reloads on SIGHUP.
  */
 #ifndef PLUMB_DAEMON_H
 #define PLUMB_DAEMON_H

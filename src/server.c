@@ -1,13 +1,17 @@
 #include "util/common.h"
 #include "util/buf.h"
+#include "util/hash.h"
 #include "util/utf8.h"
 #include "server.h"
+#include "session.h"
 #include "tokens.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <jansson.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -49,9 +53,14 @@ struct plumb_server {
 	server_route *routes;
 	size_t route_count;
 	char *tokens_file;
-	/* Held only to look a token up or to swap in reloaded ones: a request copies the name it needs. */
+	/*
+	 * Held only to look a token up or to swap in reloaded ones: a request
+	 * copies the name it needs. Making a session from a token holds it too,
+	 * so that no session outlives the reload that ends them all.
+	 */
 	pthread_mutex_t tokens_lock;
 	plumb_tokens *tokens;
+	plumb_sessions *sessions;
 	atomic_uint in_flight; /* requests presented to answer() and not yet completed */
 };
 
@@ -62,6 +71,8 @@ typedef struct {
 	size_t param_count;
 	char *token_name;
 	plumb_role role;
+	plumb_session session; /* a copy of the session that authenticated it, when has_session */
+	int has_session;
 	plumb_buf body;
 	size_t discarded; /* bytes dropped once the body passed the cap */
 	int too_large;
@@ -103,6 +114,27 @@ static void error_body(plumb_buf *out, const char *fmt, va_list ap)
 	plumb_buf_release(&message);
 }
 
+void plumb_response_header(plumb_response *response, const char *name, const char *value)
+{
+	response->headers = plumb_xrealloc(response->headers, (response->header_count + 1) * sizeof(*response->headers));
+	response->headers[response->header_count].name = plumb_xstrdup(name);
+	response->headers[response->header_count].value = plumb_xstrdup(value);
+	response->header_count++;
+}
+
+static void release_headers(plumb_response *response)
+{
+	for (size_t i = 0; i < response->header_count; i++) {
+		free(response->headers[i].name);
+		/* A Set-Cookie value holds a session id: not left behind in freed memory. */
+		OPENSSL_cleanse(response->headers[i].value, strlen(response->headers[i].value));
+		free(response->headers[i].value);
+	}
+	free(response->headers);
+	response->headers = NULL;
+	response->header_count = 0;
+}
+
 void plumb_response_json(plumb_response *response, unsigned status, const char *json)
 {
 	response->status = status;
@@ -137,12 +169,12 @@ const char *plumb_server_query(const plumb_request *request, const char *name)
 }
 
 /*
- * Queue a response; body is taken over (left empty). Every response says
- * not to cache it (API answers hold live state and are behind tokens) and
- * not to guess its type.
+ * Queue a response of body (taken over, left empty) with more header
+ * fields. Every response says not to cache it (API answers hold live
+ * state and are behind tokens) and not to guess its type.
  */
 static enum MHD_Result queue(struct MHD_Connection *connection, unsigned status, const char *content_type,
-			     plumb_buf *body, const char *extra_header, const char *extra_value)
+			     plumb_buf *body, const plumb_header *headers, size_t header_count)
 {
 	size_t len = 0;
 	char *data = plumb_buf_detach(body, &len);
@@ -155,8 +187,8 @@ static enum MHD_Result queue(struct MHD_Connection *connection, unsigned status,
 				content_type ? content_type : "application/json");
 	MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	MHD_add_response_header(response, "X-Content-Type-Options", "nosniff");
-	if (extra_header)
-		MHD_add_response_header(response, extra_header, extra_value);
+	for (size_t i = 0; i < header_count; i++)
+		MHD_add_response_header(response, headers[i].name, headers[i].value);
 	enum MHD_Result result = MHD_queue_response(connection, status, response);
 	MHD_destroy_response(response);
 	return result;
@@ -169,11 +201,13 @@ static enum MHD_Result queue_error(struct MHD_Connection *connection, unsigned s
 				   const char *extra_value, const char *fmt, ...)
 {
 	plumb_buf body = PLUMB_BUF_INIT;
+	/* Only read by queue: the casts let nothing write through them. */
+	plumb_header extra = { (char *)extra_header, (char *)extra_value };
 	va_list ap;
 	va_start(ap, fmt);
 	error_body(&body, fmt, ap);
 	va_end(ap);
-	return queue(connection, status, "application/json", &body, extra_header, extra_value);
+	return queue(connection, status, "application/json", &body, &extra, extra_header ? 1 : 0);
 }
 
 static int is_capture(const char *segment)
@@ -211,6 +245,54 @@ static int route_matches(const server_route *route, const char *path)
 	return 0;
 }
 
+/* A "%XX" at p: its byte value, or -1. */
+static int escaped_byte(const char *p)
+{
+	int high = p[0] == '%' ? plumb_hex_value(p[1]) : -1, low = high >= 0 ? plumb_hex_value(p[2]) : -1;
+	return low >= 0 ? high * 16 + low : -1;
+}
+
+/*
+ * libmicrohttpd decodes the path before it is routed, which would cut an
+ * application named "hosts/web" (sent as hosts%2Fweb) into two segments.
+ * This decoder leaves "%2F", "%25" and "%00" as they are; each captured
+ * segment is decoded in full once the route is chosen.
+ */
+static size_t decode_keeping_separators(void *cls, struct MHD_Connection *connection, char *s)
+{
+	char *out = s;
+	(void)cls;
+	(void)connection;
+	for (const char *p = s; *p;) {
+		int byte = escaped_byte(p);
+		if (byte < 0 || byte == '/' || byte == '%' || byte == 0) {
+			*out++ = *p++;
+		} else {
+			*out++ = (char)byte;
+			p += 3;
+		}
+	}
+	*out = '\0';
+	return (size_t)(out - s);
+}
+
+/* A captured segment, with what decode_keeping_separators kept decoded too ("%00" stays: no NUL in names). */
+static char *decode_segment(const char *p, size_t len)
+{
+	char *out = plumb_xstrndup(p, len), *w = out;
+	for (const char *r = out; *r;) {
+		int byte = escaped_byte(r);
+		if (byte > 0) {
+			*w++ = (char)byte;
+			r += 3;
+		} else {
+			*w++ = *r++;
+		}
+	}
+	*w = '\0';
+	return out;
+}
+
 static void copy_params(request_state *state, const server_route *route, const char *path)
 {
 	const char *p = path + 1;
@@ -219,7 +301,7 @@ static void copy_params(request_state *state, const server_route *route, const c
 		size_t len = slash ? (size_t)(slash - p) : strlen(p);
 		if (is_capture(route->segments[i])) {
 			state->params = plumb_xrealloc(state->params, (state->param_count + 1) * sizeof(char *));
-			state->params[state->param_count++] = plumb_xstrndup(p, len);
+			state->params[state->param_count++] = decode_segment(p, len);
 		}
 		p = slash ? slash + 1 : p + len;
 	}
@@ -256,6 +338,96 @@ static int list_has(const char *list, const char *word)
 	return 0;
 }
 
+/* Sessions age on a clock that neither jumps with the wall clock nor stops while the machine sleeps. */
+static int64_t session_clock(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+typedef struct {
+	plumb_server *server;
+	plumb_session *out;
+	int64_t now;
+	int presented; /* a plumb_session cookie was there, whether or not it is a session */
+	int found;
+} session_search;
+
+/* For each Cookie header (a client may send several): the first of its plumb_session cookies that is a session. */
+static enum MHD_Result search_cookie(void *payload, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	session_search *search = payload;
+	const char *cursor = value, *id = NULL;
+	size_t len = 0;
+
+	if (strcasecmp(key, MHD_HTTP_HEADER_COOKIE) != 0 || !value)
+		return MHD_YES;
+	while (!search->found && plumb_cookie_next(&id, &len, &cursor, PLUMB_SESSION_COOKIE)) {
+		search->presented = 1;
+		search->found = plumb_sessions_lookup(search->out, search->server->sessions, id, len, search->now) == 0;
+	}
+	return search->found ? MHD_NO : MHD_YES;
+}
+
+/* Does the request carry the session's CSRF token? Compared in constant time. */
+static int csrf_matches(struct MHD_Connection *connection, const plumb_session *session)
+{
+	const char *value = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "X-CSRF-Token");
+	return value && strlen(value) == PLUMB_SESSION_SECRET_LEN &&
+	       CRYPTO_memcmp(value, session->csrf, PLUMB_SESSION_SECRET_LEN) == 0;
+}
+
+/*
+ * Who sent the request to a route that needs a role: a bearer token,
+ * else a session cookie. Fills in state's role, token_name and session and
+ * returns 0, or queues the refusal in *result and returns -1.
+ */
+static int authenticate(enum MHD_Result *result, plumb_server *server, request_state *state,
+			struct MHD_Connection *connection, const char *method)
+{
+	const char *token = bearer_token(connection);
+	session_search search = { .server = server, .out = &state->session, .now = session_clock() };
+	plumb_role role = PLUMB_ROLE_NONE;
+
+	if (token) {
+		const char *name = NULL;
+		pthread_mutex_lock(&server->tokens_lock);
+		role = plumb_tokens_lookup(server->tokens, token, strlen(token), &name);
+		if (name)
+			state->token_name = plumb_xstrdup(name);
+		pthread_mutex_unlock(&server->tokens_lock);
+	} else {
+		MHD_get_connection_values(connection, MHD_HEADER_KIND, search_cookie, &search);
+		if (search.found) {
+			state->has_session = 1;
+			state->token_name = plumb_xstrdup(state->session.name);
+			role = state->session.role;
+		}
+	}
+	if (role == PLUMB_ROLE_NONE) {
+		*result = queue_error(connection, MHD_HTTP_UNAUTHORIZED, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+				      "Bearer realm=\"plumb\"", "%s",
+				      token		   ? "unknown token"
+				      : search.presented ? "the session has ended: sign in again"
+							 : "this needs \"Authorization: Bearer TOKEN\"");
+		return -1;
+	}
+	/* A cookie rides along with requests that other sites make; the header, which only the page can read, does not. */
+	if (state->has_session && strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
+	    !csrf_matches(connection, &state->session)) {
+		*result = queue_error(connection, MHD_HTTP_FORBIDDEN, NULL, NULL, "missing or wrong CSRF token");
+		return -1;
+	}
+	if (role < state->route->role) {
+		*result = queue_error(connection, MHD_HTTP_FORBIDDEN, NULL, NULL, "token %s has role %s; this needs %s",
+				      state->token_name, plumb_role_name(role), plumb_role_name(state->route->role));
+		return -1;
+	}
+	state->role = role;
+	return 0;
+}
+
 /* Find the route, check the token and the announced length: everything that can be refused before the body. */
 static enum MHD_Result begin_request(plumb_server *server, request_state *state, struct MHD_Connection *connection,
 				     const char *url, const char *method)
@@ -285,33 +457,9 @@ static enum MHD_Result begin_request(plumb_server *server, request_state *state,
 		goto done;
 	}
 
-	if (state->route->role != PLUMB_ROLE_NONE) {
-		const char *token = bearer_token(connection);
-		const char *name = NULL;
-		plumb_role role = PLUMB_ROLE_NONE;
-
-		if (token) {
-			pthread_mutex_lock(&server->tokens_lock);
-			role = plumb_tokens_lookup(server->tokens, token, strlen(token), &name);
-			if (name)
-				state->token_name = plumb_xstrdup(name);
-			pthread_mutex_unlock(&server->tokens_lock);
-		}
-		if (role == PLUMB_ROLE_NONE) {
-			state->answered = 1;
-			result = queue_error(connection, MHD_HTTP_UNAUTHORIZED, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-					     "Bearer realm=\"plumb\"", "%s",
-					     token ? "unknown token" : "this needs \"Authorization: Bearer TOKEN\"");
-			goto done;
-		}
-		if (role < state->route->role) {
-			state->answered = 1;
-			result = queue_error(connection, MHD_HTTP_FORBIDDEN, NULL, NULL,
-					     "token %s has role %s; this needs %s", state->token_name,
-					     plumb_role_name(role), plumb_role_name(state->route->role));
-			goto done;
-		}
-		state->role = role;
+	if (state->route->role != PLUMB_ROLE_NONE && authenticate(&result, server, state, connection, method) < 0) {
+		state->answered = 1;
+		goto done;
 	}
 
 	/* A length announced too long is refused before a byte of the body is read (nor "100 Continue" sent). */
@@ -366,19 +514,24 @@ static enum MHD_Result finish_request(request_state *state, struct MHD_Connectio
 		.body_len = state->body.len,
 		.token_name = state->token_name,
 		.role = state->role,
+		.session = state->has_session ? &state->session : NULL,
 		.connection = connection,
 	};
 	plumb_response response = { .status = MHD_HTTP_OK, .content_type = NULL, .body = PLUMB_BUF_INIT };
+	enum MHD_Result result;
 
 	state->route->handler(&response, &request, state->route->payload);
 	if (response.status < 200 || response.status > 599) {
 		/* A handler bug: say so rather than send a status no client can read. */
-		unsigned status = response.status;
 		plumb_buf_release(&response.body);
-		return queue_error(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL,
-				   "the handler answered with status %u", status);
+		result = queue_error(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL,
+				     "the handler answered with status %u", response.status);
+	} else {
+		result = queue(connection, response.status, response.content_type, &response.body, response.headers,
+			       response.header_count);
 	}
-	return queue(connection, response.status, response.content_type, &response.body, NULL, NULL);
+	release_headers(&response);
+	return result;
 }
 
 /*
@@ -423,6 +576,7 @@ static void request_completed(void *cls, struct MHD_Connection *connection, void
 		free(state->params[i]);
 	free(state->params);
 	free(state->token_name);
+	plumb_session_release(&state->session);
 	plumb_buf_release(&state->body);
 	free(state);
 	*con_cls = NULL;
@@ -606,12 +760,108 @@ static void release_route(server_route *route)
 	free(route->segments);
 }
 
+/* --- the session routes -------------------------------------------------------------------- */
+
+#define SESSION_PATH "/api/v1/session"
+#define SESSION_COOKIE_FLAGS "; Path=/; HttpOnly; SameSite=Strict; Max-Age="
+
+/* {"name", "role", "csrf"}: who is signed in, and the CSRF token the page sends back. */
+static void session_answer(plumb_response *response, unsigned status, const char *name, plumb_role role,
+			   const char *csrf)
+{
+	json_t *doc = json_pack("{s:s, s:s, s:s}", "name", name, "role", plumb_role_name(role), "csrf", csrf);
+	char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	plumb_response_json(response, status, text);
+	free(text);
+	json_decref(doc);
+}
+
+/* "application/json", with parameters or not: what a form on another site cannot send without asking first. */
+static int is_json_type(const char *type)
+{
+	static const char json[] = "application/json";
+	size_t len = sizeof(json) - 1;
+	return type && strncasecmp(type, json, len) == 0 && (type[len] == '\0' || type[len] == ';' || type[len] == ' ');
+}
+
+/* POST /api/v1/session {"token": "..."}: sign in. */
+static void session_create(plumb_response *response, const plumb_request *request, void *payload)
+{
+	plumb_server *server = payload;
+	plumb_session session = { 0 };
+	json_error_t json_error;
+	json_t *body = NULL;
+	char *cookie = NULL;
+	int error = 0;
+
+	/*
+	 * Only JSON: a form on another site could otherwise sign a browser in
+	 * with the form's author's token, without any preflight to stop it.
+	 */
+	if (!is_json_type(plumb_server_header(request, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+		plumb_response_error(response, 415, "the body must be JSON (Content-Type: application/json)");
+		goto done;
+	}
+	body = json_loadb(request->body, request->body_len, 0, &json_error);
+	json_t *token = json_object_get(body, "token");
+	if (!json_is_string(token)) {
+		plumb_response_error(response, 400, "the body must be {\"token\": \"TOKEN\"}");
+		goto done;
+	}
+	const char *name = NULL;
+	pthread_mutex_lock(&server->tokens_lock);
+	plumb_role role = plumb_tokens_lookup(server->tokens, json_string_value(token), json_string_length(token), &name);
+	if (role != PLUMB_ROLE_NONE)
+		error = plumb_sessions_create(&session, server->sessions, name, role, session_clock());
+	pthread_mutex_unlock(&server->tokens_lock);
+	if (role == PLUMB_ROLE_NONE) {
+		plumb_response_error(response, 401, "unknown token");
+		goto done;
+	}
+	if (error < 0) {
+		plumb_response_error(response, 500, "%s", plumb_error_last());
+		goto done;
+	}
+	cookie = plumb_xprintf(PLUMB_SESSION_COOKIE "=%s" SESSION_COOKIE_FLAGS "%d", session.id,
+			       PLUMB_SESSION_LIFETIME_S);
+	plumb_response_header(response, MHD_HTTP_HEADER_SET_COOKIE, cookie);
+	session_answer(response, 201, session.name, session.role, session.csrf);
+
+done:
+	if (cookie) {
+		OPENSSL_cleanse(cookie, strlen(cookie));
+		free(cookie);
+	}
+	plumb_session_release(&session);
+	json_decref(body);
+}
+
+/* GET /api/v1/session: who is signed in; a bearer token has no CSRF token (it needs none). */
+static void session_show(plumb_response *response, const plumb_request *request, void *payload)
+{
+	if (request->session)
+		session_answer(response, 200, request->session->name, request->session->role, request->session->csrf);
+	else
+		session_answer(response, 200, request->token_name, request->role, "");
+}
+
+/* DELETE /api/v1/session: sign out; the browser is told to drop the cookie either way. */
+static void session_end(plumb_response *response, const plumb_request *request, void *payload)
+{
+	plumb_server *server = payload;
+	int ended = request->session &&
+		    plumb_sessions_remove(server->sessions, request->session->id, PLUMB_SESSION_SECRET_LEN) == 0;
+	plumb_response_header(response, MHD_HTTP_HEADER_SET_COOKIE, PLUMB_SESSION_COOKIE "=" SESSION_COOKIE_FLAGS "0");
+	plumb_response_json(response, 200, ended ? "{\"signed_out\":true}" : "{\"signed_out\":false}");
+}
+
 static void server_free(plumb_server *server)
 {
 	for (size_t i = 0; i < server->route_count; i++)
 		release_route(&server->routes[i]);
 	free(server->routes);
 	plumb_tokens_free(server->tokens);
+	plumb_sessions_free(server->sessions);
 	free(server->tokens_file);
 	pthread_mutex_destroy(&server->tokens_lock);
 	free(server);
@@ -624,12 +874,20 @@ int plumb_server_start(plumb_server **out, const char *listen_address, const cha
 	int error = 0;
 	int fd = -1;
 
+	const plumb_route session_routes[] = {
+		{ "POST", SESSION_PATH, PLUMB_ROLE_NONE, session_create, server },
+		{ "GET", SESSION_PATH, PLUMB_ROLE_VIEWER, session_show, server },
+		{ "DELETE", SESSION_PATH, PLUMB_ROLE_VIEWER, session_end, server },
+	};
+
 	*out = NULL;
 	pthread_mutex_init(&server->tokens_lock, NULL);
-	server->routes = plumb_xcalloc(route_count, sizeof(*server->routes));
-	for (size_t i = 0; i < route_count; i++) {
+	server->sessions = plumb_sessions_new(PLUMB_SESSION_MAX, PLUMB_SESSION_LIFETIME_S);
+	server->routes = plumb_xcalloc(route_count + PLUMB_ARRAY_SIZE(session_routes), sizeof(*server->routes));
+	for (size_t i = 0; i < route_count + PLUMB_ARRAY_SIZE(session_routes); i++) {
+		const plumb_route *route = i < route_count ? &routes[i] : &session_routes[i - route_count];
 		server->route_count++;
-		if ((error = copy_route(&server->routes[i], &routes[i])) < 0)
+		if ((error = copy_route(&server->routes[i], route)) < 0)
 			goto done;
 	}
 	if (tokens_file) {
@@ -644,6 +902,7 @@ int plumb_server_start(plumb_server **out, const char *listen_address, const cha
 						  MHD_USE_AUTO | MHD_USE_ITC,
 					  0, NULL, NULL, answer, server, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 					  MHD_OPTION_NOTIFY_COMPLETED, request_completed, server,
+					  MHD_OPTION_UNESCAPE_CALLBACK, decode_keeping_separators, NULL,
 					  MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
 					  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
 					  MHD_OPTION_END);
@@ -686,6 +945,8 @@ int plumb_server_reload_tokens(plumb_server *server)
 	pthread_mutex_lock(&server->tokens_lock);
 	old = server->tokens;
 	server->tokens = tokens;
+	/* A session carries the name and role its token had: either may have changed. */
+	plumb_sessions_clear(server->sessions);
 	pthread_mutex_unlock(&server->tokens_lock);
 	/* No request holds on to old: lookups copy the name while the lock is held. */
 	plumb_tokens_free(old);

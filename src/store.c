@@ -1335,6 +1335,13 @@ static const char *const outcome_names[] = {
 	[PLUMB_OUTCOME_DENIED] = "denied",
 };
 
+const char *plumb_outcome_name(plumb_outcome outcome)
+{
+	if ((unsigned)outcome >= PLUMB_ARRAY_SIZE(outcome_names))
+		return "unknown";
+	return outcome_names[outcome];
+}
+
 static int parse_outcome(plumb_outcome *out, const char *name)
 {
 	for (size_t i = 0; i < PLUMB_ARRAY_SIZE(outcome_names); i++) {
@@ -2041,6 +2048,59 @@ static void audit_entry_release(plumb_audit_entry *entry)
 	memset(entry, 0, sizeof(*entry));
 }
 
+#define AUDIT_COLUMNS "id, at, actor, event, subject, detail, previous_hash, hash"
+
+/* Fill out from a row of AUDIT_COLUMNS. */
+static void read_audit(plumb_audit_entry *out, sqlite3_stmt *stmt)
+{
+	out->id = sqlite3_column_int64(stmt, 0);
+	out->at = sqlite3_column_int64(stmt, 1);
+	out->actor = column_string(stmt, 2);
+	out->event = column_string(stmt, 3);
+	out->subject = column_string(stmt, 4);
+	out->detail = column_string(stmt, 5);
+	out->previous_hash = column_string(stmt, 6);
+	out->hash = column_string(stmt, 7);
+}
+
+int plumb_store_audit_list(plumb_audit_entries *out, plumb_store *store, int64_t before, unsigned limit)
+{
+	static const char what[] = "listing the audit log";
+	sqlite3_stmt *stmt = NULL;
+	size_t first = out->count;
+	int error;
+	int rc;
+
+	/* A range of the primary key, read from its end: a page costs the same however long the log is. */
+	if ((error = prepare(&stmt, store, "SELECT " AUDIT_COLUMNS " FROM audit WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
+			     what)) < 0 ||
+	    (error = bind_int64(store, stmt, 1, before > 0 ? before : INT64_MAX, what)) < 0 ||
+	    (error = bind_int64(store, stmt, 2, sql_limit(limit), what)) < 0)
+		goto done;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		PLUMB_GROW(out->items, out->count, out->capacity);
+		read_audit(&out->items[out->count++], stmt);
+	}
+	if (rc != SQLITE_DONE)
+		error = sqlite_error(store, rc, what);
+
+done:
+	sqlite3_finalize(stmt);
+	if (error < 0) {
+		while (out->count > first)
+			audit_entry_release(&out->items[--out->count]);
+	}
+	return error;
+}
+
+void plumb_audit_entries_release(plumb_audit_entries *entries)
+{
+	for (size_t i = 0; i < entries->count; i++)
+		audit_entry_release(&entries->items[i]);
+	free(entries->items);
+	memset(entries, 0, sizeof(*entries));
+}
+
 int plumb_store_audit_each(plumb_store *store, plumb_audit_cb cb, void *payload)
 {
 	static const char what[] = "reading the audit log";
@@ -2049,21 +2109,11 @@ int plumb_store_audit_each(plumb_store *store, plumb_audit_cb cb, void *payload)
 	int rc;
 
 	/* One statement reads one snapshot: an entry appended meanwhile is not half-seen. */
-	if ((error = prepare(&stmt, store,
-			     "SELECT id, at, actor, event, subject, detail, previous_hash, hash FROM audit ORDER BY id",
-			     what)) < 0)
+	if ((error = prepare(&stmt, store, "SELECT " AUDIT_COLUMNS " FROM audit ORDER BY id", what)) < 0)
 		return error;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		plumb_audit_entry entry = {
-			.id = sqlite3_column_int64(stmt, 0),
-			.at = sqlite3_column_int64(stmt, 1),
-			.actor = column_string(stmt, 2),
-			.event = column_string(stmt, 3),
-			.subject = column_string(stmt, 4),
-			.detail = column_string(stmt, 5),
-			.previous_hash = column_string(stmt, 6),
-			.hash = column_string(stmt, 7),
-		};
+		plumb_audit_entry entry;
+		read_audit(&entry, stmt);
 		error = cb(&entry, payload);
 		audit_entry_release(&entry);
 		if (error)

@@ -187,6 +187,9 @@ typedef struct {
 	size_t capacity;
 } plumb_action_records;
 
+/* "noop", "changed", "failed", "skipped" or "denied". */
+const char *plumb_outcome_name(plumb_outcome outcome);
+
 /* Record one action of sync record->sync_id (at: now if 0); sets record->id. */
 int plumb_store_action_add(plumb_store *store, plumb_action_record *record);
 
@@ -307,6 +310,20 @@ typedef struct {
  */
 int plumb_store_audit_append(plumb_store *store, const char *actor, const char *event, const char *subject,
 			     const char *detail);
+
+typedef struct {
+	plumb_audit_entry *items;
+	size_t count;
+	size_t capacity;
+} plumb_audit_entries;
+
+/*
+ * Append to out the audit entries whose id is below before (0: any),
+ * newest first, at most limit (0: all): a page of the log, and the next
+ * one starts before the last id of this one.
+ */
+int plumb_store_audit_list(plumb_audit_entries *out, plumb_store *store, int64_t before, unsigned limit);
+void plumb_audit_entries_release(plumb_audit_entries *entries);
 
 /* Call cb for every audit entry in order; stops and returns cb's value when it is non-zero. */
 typedef int (*plumb_audit_cb)(const plumb_audit_entry *entry, void *payload);

@@ -10,22 +10,6 @@
 /* How many characters of a commit id the list shows, as git's short ids. */
 #define SHORT_COMMIT 7
 
-static const char *outcome_name(plumb_outcome outcome)
-{
-	switch (outcome) {
-	case PLUMB_OUTCOME_NOOP:
-		return "noop";
-	case PLUMB_OUTCOME_CHANGED:
-		return "changed";
-	case PLUMB_OUTCOME_FAILED:
-		return "failed";
-	case PLUMB_OUTCOME_SKIPPED:
-		return "skipped";
-	default:
-		return "denied";
-	}
-}
-
 static json_t *sync_json(const plumb_sync_record *s)
 {
 	json_t *o = json_object();
@@ -62,7 +46,7 @@ static json_t *action_json(const plumb_action_record *a)
 	json_object_set_new(o, "kind", plumb_json_string(a->kind));
 	json_object_set_new(o, "key", plumb_json_string(a->key));
 	json_object_set_new(o, "resource", plumb_json_string(a->resource));
-	json_object_set_new(o, "outcome", json_string(outcome_name(a->outcome)));
+	json_object_set_new(o, "outcome", json_string(plumb_outcome_name(a->outcome)));
 	json_object_set_new(o, "reason", plumb_json_string(a->reason));
 	json_object_set_new(o, "before", plumb_json_string(a->before));
 	json_object_set_new(o, "after", plumb_json_string(a->after));
@@ -154,7 +138,7 @@ static void print_sync(const plumb_sync_record *s, const plumb_action_records *a
 	printf("\nActions: %zu\n", actions->count);
 	for (size_t i = 0; i < actions->count; i++) {
 		const plumb_action_record *a = &actions->items[i];
-		printf("  %-7s %-10s %s  %s\n", plumb_cli_cell(a->action), plumb_cli_cell(a->kind), plumb_cli_cell(a->key), outcome_name(a->outcome));
+		printf("  %-7s %-10s %s  %s\n", plumb_cli_cell(a->action), plumb_cli_cell(a->kind), plumb_cli_cell(a->key), plumb_outcome_name(a->outcome));
 		if (*a->reason)
 			printf("          reason: %s\n", a->reason);
 		if (*a->before || *a->after)

@@ -281,6 +281,41 @@ int plumb_fs_read(plumb_buf *out, int root_fd, const char *rel, size_t max)
 	return 0;
 }
 
+int plumb_fs_read_head(plumb_buf *out, int *truncated, int root_fd, const char *rel, size_t max)
+{
+	int fd;
+	struct stat st;
+	size_t start = out->len;
+	int error = open_regular(&fd, &st, NULL, root_fd, rel);
+
+	*truncated = 0;
+	if (error < 0)
+		return error;
+	/* One byte past max is enough to know there is more. */
+	plumb_buf_grow(out, max + 1);
+	while (out->len - start <= max) {
+		ssize_t n = read(fd, out->ptr + out->len, max + 1 - (out->len - start));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			error = errno_error(errno, "cannot read", rel);
+			plumb_buf_truncate(out, start);
+			goto done;
+		}
+		if (n == 0)
+			break;
+		out->len += (size_t)n;
+		out->ptr[out->len] = '\0';
+	}
+	if (out->len - start > max) {
+		*truncated = 1;
+		plumb_buf_truncate(out, start + max);
+	}
+done:
+	close(fd);
+	return error;
+}
+
 int plumb_fs_cursor_hash(plumb_fs_cursor *cursor, char out[PLUMB_OID_HEXSZ + 1], struct stat *st_out, const char *rel)
 {
 	int fd;

@@ -59,6 +59,13 @@ int plumb_fs_lstat(struct stat *st, int root_fd, const char *rel);
 /* Read a regular file (never through a symlink), at most max bytes. */
 int plumb_fs_read(plumb_buf *out, int root_fd, const char *rel, size_t max);
 
+/*
+ * Read the first max bytes of a regular file (never through a symlink),
+ * however large it is; *truncated says whether it holds more. For showing
+ * the start of what may be too large to show whole.
+ */
+int plumb_fs_read_head(plumb_buf *out, int *truncated, int root_fd, const char *rel, size_t max);
+
 /* The target of a symlink, as a new string. */
 int plumb_fs_readlink(char **out, int root_fd, const char *rel);
 

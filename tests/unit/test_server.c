@@ -1,5 +1,6 @@
 #include "util/common.h"
 #include "server.h"
+#include "session.h"
 #include "tokens.h"
 #include "util/hash.h"
 #include "test.h"
@@ -153,6 +154,22 @@ static void bad_status(plumb_response *response, const plumb_request *request, v
 	response->status = 42;
 }
 
+/* Who the server says called: the token's name and role, and whether a session cookie did it. */
+static void whoami(plumb_response *response, const plumb_request *request, void *payload)
+{
+	plumb_buf_printf(&response->body, "token=%s role=%d session=%d", request->token_name, (int)request->role,
+			 request->session != NULL);
+	response->content_type = "text/plain";
+}
+
+static void with_headers(plumb_response *response, const plumb_request *request, void *payload)
+{
+	plumb_response_header(response, "X-Frame-Options", "DENY");
+	plumb_response_header(response, "Set-Cookie", "a=1; Path=/");
+	plumb_response_header(response, "Set-Cookie", "b=2; Path=/");
+	plumb_response_json(response, 200, "{}");
+}
+
 static const plumb_route routes[] = {
 	{ "GET", "/healthz", PLUMB_ROLE_NONE, healthz, NULL },
 	{ "GET", "/api/v1/applications", PLUMB_ROLE_VIEWER, echo, "list" },
@@ -165,6 +182,11 @@ static const plumb_route routes[] = {
 	{ "GET", "/busy/{name}", PLUMB_ROLE_NONE, fail, NULL },
 	{ "GET", "/bad", PLUMB_ROLE_NONE, bad_status, NULL },
 	{ "GET", "/slow", PLUMB_ROLE_NONE, slow, NULL },
+	{ "GET", "/whoami", PLUMB_ROLE_VIEWER, whoami, NULL },
+	{ "POST", "/whoami", PLUMB_ROLE_VIEWER, whoami, NULL },
+	{ "DELETE", "/whoami", PLUMB_ROLE_VIEWER, whoami, NULL },
+	{ "POST", "/operate", PLUMB_ROLE_OPERATOR, whoami, NULL },
+	{ "GET", "/headers", PLUMB_ROLE_NONE, with_headers, NULL },
 };
 
 /* ---- the client ---- */
@@ -394,6 +416,16 @@ static void test_routing(void)
 	http(&r, port, "GET", "/api/v1/applications/my%20app/resources/x", VIEWER_TOKEN);
 	CHECK_INT(r.status, 200);
 	CHECK(contains(r.body, "[my app] [x]"));
+	http_release(&r);
+
+	/* An escaped "/" (an application named after its path) stays inside its segment; so does "%25". */
+	http(&r, port, "GET", "/api/v1/applications/hosts%2Fweb/resources/100%25", VIEWER_TOKEN);
+	CHECK_INT(r.status, 200);
+	CHECK(contains(r.body, "params=2 [hosts/web] [100%]"));
+	http_release(&r);
+	http(&r, port, "GET", "/api/v1/applications/hosts%252Fweb/resources/x", VIEWER_TOKEN);
+	CHECK_INT(r.status, 200);
+	CHECK(contains(r.body, "[hosts%2Fweb] [x]"));
 	http_release(&r);
 
 	const char *not_found[] = {
@@ -791,6 +823,300 @@ done:
 	free(tokens);
 }
 
+static void test_response_headers(void)
+{
+	http_result r;
+	plumb_server *server = start(NULL);
+	if (!server)
+		return;
+	http(&r, plumb_server_port(server), "GET", "/headers", NULL);
+	CHECK_INT(r.status, 200);
+	CHECK(contains(r.headers, "X-Frame-Options: DENY"));
+	CHECK(contains(r.headers, "Set-Cookie: a=1; Path=/"));
+	CHECK(contains(r.headers, "Set-Cookie: b=2; Path=/"));
+	/* Besides those every response carries. */
+	CHECK(contains(r.headers, "X-Content-Type-Options: nosniff"));
+	CHECK(contains(r.headers, "Cache-Control: no-store"));
+	http_release(&r);
+	plumb_server_stop(server);
+}
+
+static int is_hex64(const char *text)
+{
+	for (int i = 0; i < 64; i++)
+		if (!text[i] || !strchr("0123456789abcdef", text[i]))
+			return 0;
+	return 1;
+}
+
+static void test_session_table(void)
+{
+	plumb_sessions *sessions = plumb_sessions_new(3, 100);
+	plumb_session a, b, c, d, found;
+
+	CHECK_INT(plumb_sessions_create(&a, sessions, "alice", PLUMB_ROLE_VIEWER, 1000), 0);
+	CHECK(is_hex64(a.id) && a.id[64] == '\0');
+	CHECK(is_hex64(a.csrf) && a.csrf[64] == '\0');
+	CHECK(strcmp(a.id, a.csrf) != 0);
+	CHECK_STR(a.name, "alice");
+	CHECK_INT(a.role, PLUMB_ROLE_VIEWER);
+
+	CHECK_INT(plumb_sessions_lookup(&found, sessions, a.id, 64, 1050), 0);
+	CHECK_STR(found.name, "alice");
+	CHECK_STR(found.csrf, a.csrf);
+	CHECK_STR(found.id, a.id);
+	CHECK_INT(found.role, PLUMB_ROLE_VIEWER);
+	CHECK_INT(found.created_at, 1000);
+	plumb_session_release(&found);
+
+	/* A session lasts its lifetime from its creation, however often it is used. */
+	CHECK_INT(plumb_sessions_lookup(&found, sessions, a.id, 64, 1099), 0);
+	plumb_session_release(&found);
+	CHECK_INT(plumb_sessions_lookup(&found, sessions, a.id, 64, 1100), PLUMB_ENOTFOUND);
+	CHECK(found.name == NULL);
+
+	/* Another id, a prefix of it, or the CSRF token: none is the session. */
+	CHECK_INT(plumb_sessions_create(&b, sessions, "bob", PLUMB_ROLE_OPERATOR, 1100), 0);
+	CHECK(strcmp(a.id, b.id) != 0);
+	CHECK_INT(plumb_sessions_lookup(&found, sessions, b.id, 63, 1100), PLUMB_ENOTFOUND);
+	CHECK_INT(plumb_sessions_lookup(&found, sessions, b.csrf, 64, 1100), PLUMB_ENOTFOUND);
+	CHECK_INT(plumb_sessions_lookup(&found, sessions, "", 0, 1100), PLUMB_ENOTFOUND);
+
+	/* Making one drops the expired ones (a went when b was made), then, at the bound, the one used least recently. */
+	CHECK_INT(plumb_sessions_count(sessions), 1);
+	CHECK_INT(plumb_sessions_create(&c, sessions, "carol", PLUMB_ROLE_ADMIN, 1101), 0);
+	CHECK_INT(plumb_sessions_create(&d, sessions, "dave", PLUMB_ROLE_VIEWER, 1102), 0);
+	CHECK_INT(plumb_sessions_count(sessions), 3);
+	CHECK_INT(plumb_sessions_lookup(&found, sessions, b.id, 64, 1103), 0); /* b is now the most recent */
+	plumb_session_release(&found);
+	plumb_session e;
+	CHECK_INT(plumb_sessions_create(&e, sessions, "erin", PLUMB_ROLE_VIEWER, 1104), 0);
+	CHECK_INT(plumb_sessions_count(sessions), 3);
+	CHECK_INT(plumb_sessions_lookup(&found, sessions, c.id, 64, 1105), PLUMB_ENOTFOUND);
+	CHECK_INT(plumb_sessions_lookup(&found, sessions, b.id, 64, 1105), 0);
+	plumb_session_release(&found);
+	CHECK_INT(plumb_sessions_lookup(&found, sessions, d.id, 64, 1105), 0);
+	plumb_session_release(&found);
+
+	/* Removing ends one; clearing ends them all. */
+	CHECK_INT(plumb_sessions_remove(sessions, b.id, 64), 0);
+	CHECK_INT(plumb_sessions_remove(sessions, b.id, 64), PLUMB_ENOTFOUND);
+	CHECK_INT(plumb_sessions_lookup(&found, sessions, b.id, 64, 1106), PLUMB_ENOTFOUND);
+	CHECK_INT(plumb_sessions_lookup(&found, sessions, e.id, 64, 1106), 0);
+	plumb_session_release(&found);
+	plumb_sessions_clear(sessions);
+	CHECK_INT(plumb_sessions_count(sessions), 0);
+	CHECK_INT(plumb_sessions_lookup(&found, sessions, e.id, 64, 1106), PLUMB_ENOTFOUND);
+
+	plumb_session_release(&a);
+	plumb_session_release(&b);
+	plumb_session_release(&c);
+	plumb_session_release(&d);
+	plumb_session_release(&e);
+	plumb_sessions_free(sessions);
+	plumb_sessions_free(NULL);
+}
+
+/* Every value of the cookie called name in header, joined by "|". */
+static char *cookie_values(const char *header, const char *name)
+{
+	plumb_buf out = PLUMB_BUF_INIT;
+	const char *cursor = header, *value = NULL;
+	size_t len = 0;
+	while (plumb_cookie_next(&value, &len, &cursor, name))
+		plumb_buf_printf(&out, "%s%.*s", out.len ? "|" : "", (int)len, value);
+	return plumb_buf_detach(&out, NULL);
+}
+
+static void test_cookie_header(void)
+{
+	static const struct {
+		const char *header, *expected;
+	} cases[] = {
+		{ "plumb_session=abc", "abc" },
+		{ "a=1; plumb_session=abc; b=2", "abc" },
+		{ "a=1;plumb_session=abc;b=2", "abc" },
+		{ "  plumb_session = abc  ;", "abc" },
+		{ "plumb_session=\"abc\"", "abc" },
+		{ "plumb_session=", "" },
+		{ "plumb_session=one; other=x; plumb_session=two", "one|two" },
+		{ "xplumb_session=abc; plumb_sessionx=def; plumb_session", "" },
+		{ "a=plumb_session=abc", "" },
+		{ "", "" },
+		{ ";;; ;", "" },
+	};
+	for (size_t i = 0; i < PLUMB_ARRAY_SIZE(cases); i++) {
+		char *values = cookie_values(cases[i].header, "plumb_session");
+		if (strcmp(values, cases[i].expected) != 0)
+			fprintf(stderr, "  Cookie: %s\n", cases[i].header);
+		CHECK_STR(values, cases[i].expected);
+		free(values);
+	}
+}
+
+/* The 64 hex digits that follow marker in text, or "" (a static buffer: one at a time). */
+static const char *after(const char *text, const char *marker)
+{
+	static char value[65];
+	const char *at = text ? strstr(text, marker) : NULL;
+	value[0] = '\0';
+	if (at && is_hex64(at + strlen(marker))) {
+		memcpy(value, at + strlen(marker), 64);
+		value[64] = '\0';
+	}
+	return value;
+}
+
+static void test_sessions_over_http(void)
+{
+	http_result r;
+	char *tokens = write_tokens("tokens", NULL);
+	char *jar = temp_path("cookies");
+	char *sign_in = temp_path("sign-in.json");
+	char *bad = temp_path("bad-sign-in.json");
+	plumb_server *server = start(tokens);
+	char id[65] = "", csrf[65] = "";
+	if (!server)
+		goto done;
+	unsigned port = plumb_server_port(server);
+	char *with_jar = plumb_xprintf("-b '%s' -c '%s'", jar, jar);
+	char *json_jar = plumb_xprintf("-H 'Content-Type: application/json' %s", with_jar);
+
+	/* Signing in: only JSON, only a known token. */
+	write_text(sign_in, "{\"token\": \"" OPERATOR_TOKEN "\"}");
+	http_at(&r, NULL, port, "POST", "/api/v1/session", NULL, "-H 'Content-Type: text/plain'", sign_in);
+	CHECK_INT(r.status, 415);
+	http_release(&r);
+	write_text(bad, "{\"token\": \"" OPERATOR_TOKEN "x\"}");
+	http_at(&r, NULL, port, "POST", "/api/v1/session", NULL, json_jar, bad);
+	CHECK_INT(r.status, 401);
+	CHECK(contains(r.body, "unknown token"));
+	CHECK(strstr(r.headers, "Set-Cookie") == NULL);
+	http_release(&r);
+	write_text(bad, "[\"" OPERATOR_TOKEN "\"]");
+	http_at(&r, NULL, port, "POST", "/api/v1/session", NULL, json_jar, bad);
+	CHECK_INT(r.status, 400);
+	http_release(&r);
+
+	http_at(&r, NULL, port, "POST", "/api/v1/session", NULL, json_jar, sign_in);
+	CHECK_INT(r.status, 201);
+	snprintf(id, sizeof(id), "%s", after(r.headers, "Set-Cookie: plumb_session="));
+	snprintf(csrf, sizeof(csrf), "%s", after(r.body, "\"csrf\":\""));
+	CHECK(is_hex64(id));
+	CHECK(is_hex64(csrf));
+	char *cookie = plumb_xprintf("Set-Cookie: plumb_session=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200\r\n", id);
+	CHECK(contains(r.headers, cookie));
+	free(cookie);
+	CHECK(contains(r.body, "\"name\":\"bob\""));
+	CHECK(contains(r.body, "\"role\":\"operator\""));
+	http_release(&r);
+
+	/* The cookie authenticates as the token; reading needs no CSRF token. */
+	http_at(&r, NULL, port, "GET", "/whoami", NULL, with_jar, NULL);
+	CHECK_INT(r.status, 200);
+	CHECK_STR(r.body, "token=bob role=2 session=1");
+	http_release(&r);
+	http_at(&r, NULL, port, "GET", "/api/v1/session", NULL, with_jar, NULL);
+	CHECK_INT(r.status, 200);
+	char *expect = plumb_xprintf("{\"name\":\"bob\",\"role\":\"operator\",\"csrf\":\"%s\"}", csrf);
+	CHECK_STR(r.body, expect);
+	free(expect);
+	http_release(&r);
+
+	/* Anything else needs the CSRF token as well: missing, wrong, or the session id instead, it is refused. */
+	char *header = NULL;
+	http_at(&r, NULL, port, "POST", "/whoami", NULL, with_jar, NULL);
+	CHECK_INT(r.status, 403);
+	CHECK_STR(r.body, "{\"error\": \"missing or wrong CSRF token\"}\n");
+	http_release(&r);
+	char wrong[65];
+	memcpy(wrong, csrf, sizeof(wrong));
+	wrong[63] = wrong[63] == '0' ? '1' : '0';
+	header = plumb_xprintf("%s -H 'X-CSRF-Token: %s'", with_jar, wrong);
+	http_at(&r, NULL, port, "POST", "/whoami", NULL, header, NULL);
+	CHECK_INT(r.status, 403);
+	http_release(&r);
+	free(header);
+	header = plumb_xprintf("%s -H 'X-CSRF-Token: %s'", with_jar, id);
+	http_at(&r, NULL, port, "POST", "/whoami", NULL, header, NULL);
+	CHECK_INT(r.status, 403);
+	http_release(&r);
+	free(header);
+	header = plumb_xprintf("%s -H 'X-CSRF-Token: %sx'", with_jar, csrf);
+	http_at(&r, NULL, port, "POST", "/whoami", NULL, header, NULL);
+	CHECK_INT(r.status, 403);
+	http_release(&r);
+	free(header);
+	header = plumb_xprintf("%s -H 'X-CSRF-Token: %s'", with_jar, csrf);
+	http_at(&r, NULL, port, "POST", "/operate", NULL, header, NULL);
+	CHECK_INT(r.status, 200);
+	CHECK_STR(r.body, "token=bob role=2 session=1");
+	http_release(&r);
+
+	/* A bearer token goes first, and needs no CSRF token; an unknown one is not saved by a good cookie. */
+	http_at(&r, NULL, port, "POST", "/whoami", VIEWER_TOKEN, with_jar, NULL);
+	CHECK_INT(r.status, 200);
+	CHECK_STR(r.body, "token=alice role=1 session=0");
+	http_release(&r);
+	http_at(&r, NULL, port, "POST", "/operate", VIEWER_TOKEN, header, NULL);
+	CHECK_INT(r.status, 403);
+	http_release(&r);
+	http_at(&r, NULL, port, "GET", "/whoami", "nonsense", with_jar, NULL);
+	CHECK_INT(r.status, 401);
+	http_release(&r);
+	http(&r, port, "GET", "/api/v1/session", VIEWER_TOKEN);
+	CHECK_STR(r.body, "{\"name\":\"alice\",\"role\":\"viewer\",\"csrf\":\"\"}");
+	http_release(&r);
+
+	/* Among several plumb_session cookies (one planted for another path, say), the one that is a session counts. */
+	char *planted = plumb_xprintf("-H 'Cookie: plumb_session=%064d; plumb_session=%s'", 7, id);
+	http_at(&r, NULL, port, "GET", "/whoami", NULL, planted, NULL);
+	CHECK_INT(r.status, 200);
+	http_release(&r);
+	free(planted);
+
+	/* Signing out needs the CSRF token too, ends the session on the server, and clears the cookie. */
+	http_at(&r, NULL, port, "DELETE", "/api/v1/session", NULL, with_jar, NULL);
+	CHECK_INT(r.status, 403);
+	http_release(&r);
+	http_at(&r, NULL, port, "DELETE", "/api/v1/session", NULL, header, NULL);
+	CHECK_INT(r.status, 200);
+	CHECK(contains(r.headers, "Set-Cookie: plumb_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0\r\n"));
+	CHECK(contains(r.body, "\"signed_out\":true"));
+	http_release(&r);
+	char *old = plumb_xprintf("-H 'Cookie: plumb_session=%s' -H 'X-CSRF-Token: %s'", id, csrf);
+	http_at(&r, NULL, port, "GET", "/whoami", NULL, old, NULL);
+	CHECK_INT(r.status, 401);
+	CHECK(contains(r.body, "sign in again"));
+	http_release(&r);
+	free(old);
+
+	/* Reloading the tokens ends every session. */
+	http_at(&r, NULL, port, "POST", "/api/v1/session", NULL, json_jar, sign_in);
+	CHECK_INT(r.status, 201);
+	http_release(&r);
+	http_at(&r, NULL, port, "GET", "/whoami", NULL, with_jar, NULL);
+	CHECK_INT(r.status, 200);
+	http_release(&r);
+	CHECK_INT(plumb_server_reload_tokens(server), 0);
+	http_at(&r, NULL, port, "GET", "/whoami", NULL, with_jar, NULL);
+	CHECK_INT(r.status, 401);
+	http_release(&r);
+	http(&r, port, "GET", "/whoami", OPERATOR_TOKEN);
+	CHECK_INT(r.status, 200);
+	http_release(&r);
+
+	free(header);
+	free(with_jar);
+	free(json_jar);
+	plumb_server_stop(server);
+done:
+	free(tokens);
+	free(jar);
+	free(sign_in);
+	free(bad);
+}
+
 int main(void)
 {
 	if (!mkdtemp(temp_root)) {
@@ -808,6 +1134,10 @@ int main(void)
 	RUN(test_reload_tokens);
 	RUN(test_slow_handler_and_stop);
 	RUN(test_reload_under_load);
+	RUN(test_response_headers);
+	RUN(test_session_table);
+	RUN(test_cookie_header);
+	RUN(test_sessions_over_http);
 	nftw(temp_root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 	TEST_EXIT();
 }

@@ -1351,6 +1351,53 @@ done:
 	free(state);
 }
 
+/* Pages of the log, newest first: what the dashboard reads, without walking the whole chain. */
+static void test_audit_list(void)
+{
+	char *state = state_path("audit-list");
+	plumb_store *store = NULL;
+	plumb_audit_entries page = { 0 };
+
+	CHECK_INT(plumb_store_open(&store, state), 0);
+	if (!store)
+		goto done;
+	CHECK_INT(plumb_store_audit_list(&page, store, 0, 10), 0);
+	CHECK_INT(page.count, 0);
+	for (int i = 1; i <= 7; i++) {
+		char *detail = plumb_xprintf("{\"n\":%d}", i);
+		CHECK_INT(plumb_store_audit_append(store, "alice", "plan", "p.json", detail), 0);
+		free(detail);
+	}
+	CHECK_INT(plumb_store_audit_list(&page, store, 0, 3), 0);
+	CHECK_INT(page.count, 3);
+	if (page.count == 3) {
+		CHECK_INT(page.items[0].id, 7);
+		CHECK_INT(page.items[2].id, 5);
+		CHECK_STR(page.items[0].actor, "alice");
+		CHECK_STR(page.items[0].event, "plan");
+		CHECK_STR(page.items[0].subject, "p.json");
+		CHECK_STR(page.items[0].detail, "{\"n\":7}");
+		CHECK_INT(strlen(page.items[0].hash), 64);
+		CHECK_STR(page.items[0].previous_hash, page.items[1].hash);
+	}
+	/* The next page starts below the last id of this one, appended to what out holds. */
+	CHECK_INT(plumb_store_audit_list(&page, store, page.items[page.count - 1].id, 3), 0);
+	CHECK_INT(page.count, 6);
+	if (page.count == 6)
+		CHECK_INT(page.items[5].id, 2);
+	plumb_audit_entries_release(&page);
+	CHECK_INT(plumb_store_audit_list(&page, store, 2, 0), 0);
+	CHECK_INT(page.count, 1);
+	plumb_audit_entries_release(&page);
+	CHECK_INT(plumb_store_audit_list(&page, store, 0, 0), 0);
+	CHECK_INT(page.count, 7);
+	plumb_audit_entries_release(&page);
+	CHECK_INT(page.count, 0);
+done:
+	plumb_store_free(store);
+	free(state);
+}
+
 /* A store of state name whose audit log holds five entries (a sync, two actions, a plan, its end). */
 static char *make_audited_store(const char *name)
 {
@@ -1984,6 +2031,7 @@ int main(void)
 	RUN(test_audit_chain);
 	RUN(test_audit_entries_share_the_callers_transaction);
 	RUN(test_audit_chain_across_connections);
+	RUN(test_audit_list);
 	RUN(test_audit_log_is_append_only);
 	RUN(test_audit_verify_finds_tampering);
 	RUN(test_v2_store_is_upgraded_in_place);

@@ -254,6 +254,33 @@ static void fs_batch_puts_every_write_in_place_at_commit(void)
 	close(root);
 }
 
+static void fs_read_head_reads_the_start_of_a_file(void)
+{
+	int root = open_scratch_root();
+	plumb_buf content = PLUMB_BUF_INIT;
+	int truncated = -1;
+
+	CHECK_INT(plumb_fs_write_file(root, "h/ten", "0123456789", 10, 0644, (uid_t)-1, (gid_t)-1), 0);
+	CHECK_INT(plumb_fs_read_head(&content, &truncated, root, "h/ten", 10), 0);
+	CHECK_STR(content.ptr, "0123456789");
+	CHECK_INT(truncated, 0);
+	plumb_buf_clear(&content);
+	CHECK_INT(plumb_fs_read_head(&content, &truncated, root, "h/ten", 4), 0);
+	CHECK_STR(content.ptr, "0123");
+	CHECK_INT(content.len, 4);
+	CHECK_INT(truncated, 1);
+	/* Appended to what the buffer holds. */
+	CHECK_INT(plumb_fs_read_head(&content, &truncated, root, "h/ten", 100), 0);
+	CHECK_STR(content.ptr, "01230123456789");
+	CHECK_INT(truncated, 0);
+	plumb_buf_clear(&content);
+	CHECK_INT(plumb_fs_read_head(&content, &truncated, root, "h/missing", 4), PLUMB_ENOTFOUND);
+	CHECK_INT(content.len, 0);
+	CHECK_INT(plumb_fs_read_head(&content, &truncated, root, "h", 4), PLUMB_ECONFLICT);
+	plumb_buf_release(&content);
+	close(root);
+}
+
 static void fs_never_follows_symlinks(void)
 {
 	int root = open_scratch_root();
@@ -338,6 +365,7 @@ int main(void)
 	RUN(utf8_checked_and_repaired);
 	RUN(fs_write_is_atomic_with_mode);
 	RUN(fs_batch_puts_every_write_in_place_at_commit);
+	RUN(fs_read_head_reads_the_start_of_a_file);
 	RUN(fs_never_follows_symlinks);
 	RUN(fs_remove_and_symlinks);
 	RUN(fs_lookup_owner);
