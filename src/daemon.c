@@ -357,13 +357,17 @@ static void set_plan_status(daemon_state *d, const plumb_plan *plan)
 }
 
 /*
- * After a successful apply every object is as the plan wanted it: the
- * pruned ones are gone and the rest are in sync, without waiting for the
- * next plan to say so. The caller holds the mutex.
+ * After a successful apply of commit every object is as the plan wanted
+ * it: the pruned ones are gone, the rest are in sync and nothing is left
+ * to change, without waiting for the next plan to say so. The caller holds
+ * the mutex.
  */
-static void settle_objects(app_state *a)
+static void settle_objects(app_state *a, const char *commit)
 {
 	size_t kept = 0;
+	free(a->diff);
+	a->diff = plumb_xprintf("No changes. The live state matches commit %.12s.\n", commit);
+	a->to_create = a->to_update = a->to_delete = 0;
 	for (size_t i = 0; i < a->object_count; i++) {
 		app_object *o = &a->objects[i];
 		if (!strcmp(o->status, "Prune")) {
@@ -428,7 +432,7 @@ static int apply_plan(daemon_state *d, plumb_pipeline *p, const char *trigger)
 	if (error == 0) {
 		d->app->syncs_succeeded++;
 		d->app->last_success_at = d->app->last_sync_at;
-		settle_objects(d->app);
+		settle_objects(d->app, p->commit);
 		memcpy(d->app->synced_commit, p->commit, sizeof(d->app->synced_commit));
 		set_text(&d->app->last_result, "succeeded");
 	} else {
@@ -845,6 +849,7 @@ static void apply_approved(daemon_state *d)
 	memset(&saved, 0, sizeof(saved));
 	if (plumb_store_approval_list(&latest, d->store, d->app->destination, d->app->name, 1) < 0 || !latest.count ||
 	    latest.items[0].state != PLUMB_APPROVAL_APPROVED) {
+		/* A rejection through the API was settled when it was made; one made with plumb reject is seen here. */
 		if (latest.count && latest.items[0].state == PLUMB_APPROVAL_REJECTED) {
 			pthread_mutex_lock(&d->mutex);
 			int was_pending = d->app->pending_approval == latest.items[0].id;
@@ -1367,6 +1372,13 @@ static void decide(plumb_response *response, const plumb_request *request, daemo
 		goto done;
 	}
 	log_event("info", approve ? "plan approved" : "plan rejected", "app", a->name, "by", request->token_name, NULL);
+	/* Decided: it no longer waits, though the loop applies (or drops) it a moment later. */
+	pthread_mutex_lock(&d->mutex);
+	if (a->pending_approval == pending) {
+		a->pending_approval = 0;
+		set_text(&a->message, approve ? "the plan was approved; applying it" : "the plan was rejected");
+	}
+	pthread_mutex_unlock(&d->mutex);
 	wake(d);
 	respond(response, 200, json_pack("{s:I, s:s}", "id", (json_int_t)pending, "state", approve ? "approved" : "rejected"));
 done:
