@@ -11,7 +11,10 @@ CC ?= cc
 PKGS := libgit2 libfyaml jansson sqlite3 libcrypto libmicrohttpd
 # Debian packages that provide PKGS (same order), then what tests need.
 DEB_BUILD := libgit2-dev libfyaml-dev libjansson-dev libsqlite3-dev libssl-dev libmicrohttpd-dev pkg-config gcc libc6-dev make
-DEB_TEST := git curl sqlite3 openssl python3 python3-yaml util-linux procps age pass gnupg strace
+DEB_TEST := git curl sqlite3 openssl python3 python3-yaml util-linux procps age pass gnupg strace chromium
+# The dashboard's browser test: Playwright's library (no browser download) drives Debian's chromium.
+PLAYWRIGHT := playwright-core@1.60.0
+NODE_MODULES := build/test/node/node_modules
 
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 WARNINGS := -std=c11 -Wall -Wextra -Werror -Wvla -Wstrict-prototypes -Wshadow -Wno-unused-parameter
@@ -72,10 +75,13 @@ deps:
 test-deps: deps
 	@missing=""; \
 	for p in $(DEB_TEST); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
+	@[ -d $(NODE_MODULES)/playwright-core ] || \
+		npm install --no-audit --no-fund --loglevel=error --prefix build/test/node $(PLAYWRIGHT)
 
 run: deps
 	$(MAKE) build/plumb
