@@ -118,28 +118,38 @@ static int run_action(const plumb_action *action, const plumb_provider_context *
 	}
 }
 
-/* Write a captured object's content to STATE/drift/NAME, 0600, durably. */
-static int write_capture(const char *state_dir, const char *name, const plumb_buf *content)
+/*
+ * Stage a captured object's content as STATE/drift/NAME (0600) in captures,
+ * the batch of STATE/drift, opened (and made) on first use: it is made
+ * durable (commit_captures) before the object is overwritten or removed.
+ */
+static int stage_capture(plumb_fs_batch **captures, const char *state_dir, const char *name, const plumb_buf *content)
 {
-	char *dir = plumb_xprintf("%s/drift", state_dir);
-	int dir_fd = -1;
-	int error = plumb_fs_make_directories(dir, 0700);
-	if (error == 0)
-		error = plumb_fs_open_root(&dir_fd, dir, 0);
-	if (error == 0)
-		error = plumb_fs_write_file(dir_fd, name, content->ptr, content->len, 0600, (uid_t)-1, (gid_t)-1);
-	if (dir_fd >= 0)
-		close(dir_fd);
-	free(dir);
-	return error;
+	if (!*captures) {
+		char *dir = plumb_xprintf("%s/drift", state_dir);
+		int dir_fd = -1;
+		int error = plumb_fs_make_directories(dir, 0700);
+		if (error == 0 && (error = plumb_fs_open_root(&dir_fd, dir, 0)) == 0) {
+			/* Left by an apply that was killed before its captures were committed. */
+			plumb_fs_remove_stale_temporaries(dir_fd, "");
+			*captures = plumb_fs_batch_new(dir_fd);
+		}
+		free(dir);
+		if (error < 0)
+			return error;
+	}
+	return plumb_fs_batch_write(*captures, name, content->ptr, content->len, 0600, (uid_t)-1, (gid_t)-1);
 }
 
 /*
  * plumb is about to overwrite or remove what it did not leave there: keep
- * it first, and record the drift. index makes the capture's name unique
- * within the sync.
+ * it first (staged in *captures, made durable before the object changes),
+ * and record the drift. index makes the capture's name unique within the
+ * sync. Should plumb be killed before the captures are committed, the
+ * record names a capture that is not there, but the object was not
+ * changed either: the next sync keeps it again.
  */
-static int keep_drift(const plumb_plan *plan, const plumb_action *action, size_t index,
+static int keep_drift(plumb_fs_batch **captures, const plumb_plan *plan, const plumb_action *action, size_t index,
 		      const plumb_provider_context *ctx, plumb_store *store, const plumb_apply_options *options)
 {
 	plumb_drift_record record = { 0 };
@@ -174,7 +184,7 @@ static int keep_drift(const plumb_plan *plan, const plumb_action *action, size_t
 	}
 	if (has_content) {
 		name = plumb_xprintf("%lld-%zu", (long long)options->sync_id, index);
-		if ((error = write_capture(options->state_dir, name, &content)) < 0) {
+		if ((error = stage_capture(captures, options->state_dir, name, &content)) < 0) {
 			error = plumb_error_wrap(error, "cannot keep the drifted content of %s; it was left as it is",
 						 action->display);
 			goto done;
@@ -240,6 +250,7 @@ typedef struct {
 	plumb_provider_context staging;    /* create and update through this one */
 	plumb_store *store;
 	const plumb_apply_options *options;
+	plumb_fs_batch *captures; /* drifted content kept, beneath STATE/drift; NULL until needed */
 	pending_action *pending;
 	size_t pending_count;
 	size_t pending_capacity;
@@ -304,6 +315,16 @@ static int finish(apply_run *run, size_t index, int kept)
 	return 0;
 }
 
+/* Make the drifted content kept so far durable: it must be before what it was taken from changes. */
+static int commit_captures(apply_run *run)
+{
+	size_t done;
+	if (!run->captures || !plumb_fs_batch_count(run->captures))
+		return 0;
+	int error = plumb_fs_batch_commit(run->captures, &done);
+	return error < 0 ? plumb_error_wrap(error, "cannot keep the drifted content; nothing was overwritten") : 0;
+}
+
 /*
  * Commit the staged writes (one flush for all of them), then record every
  * pending action in the plan's order, in one transaction of the store. A
@@ -318,7 +339,10 @@ static int commit_pending(apply_run *run)
 
 	if (!run->pending_count)
 		return 0;
-	commit_error = plumb_fs_batch_commit(run->staging.batch, &done);
+	if ((commit_error = commit_captures(run)) < 0)
+		plumb_fs_batch_discard(run->staging.batch);
+	else
+		commit_error = plumb_fs_batch_commit(run->staging.batch, &done);
 	if (commit_error < 0)
 		message = plumb_xstrdup(plumb_error_last());
 	/* Recording thousands of actions in one transaction costs one commit, not thousands. */
@@ -366,7 +390,7 @@ static void add_pending(apply_run *run, size_t index, int staged)
 int plumb_apply(plumb_apply_report *report, const plumb_plan *plan, const plumb_provider_context *ctx,
 		plumb_store *store, const plumb_apply_options *options)
 {
-	apply_run run = { report, plan, ctx, *ctx, store, options, NULL, 0, 0, 0 };
+	apply_run run = { report, plan, ctx, *ctx, store, options, NULL, NULL, 0, 0, 0 };
 	int error;
 
 	memset(report, 0, sizeof(*report));
@@ -385,7 +409,11 @@ int plumb_apply(plumb_apply_report *report, const plumb_plan *plan, const plumb_
 		if (!writes && (error = commit_pending(&run)) < 0)
 			break;
 		size_t staged_before = plumb_fs_batch_count(run.staging.batch);
-		error = keep_drift(plan, action, i, ctx, store, options);
+		error = keep_drift(&run.captures, plan, action, i, ctx, store, options);
+		/* What changes the live object at once needs what was kept of it durable first. */
+		int staged = writes && action->object && action->provider->stages && action->provider->stages(action->object);
+		if (error == 0 && !staged)
+			error = commit_captures(&run);
 		if (error == 0)
 			error = run_action(action, writes ? &run.staging : ctx);
 		if (error < 0) {
@@ -415,6 +443,11 @@ int plumb_apply(plumb_apply_report *report, const plumb_plan *plan, const plumb_
 	if (error == 0)
 		error = commit_pending(&run);
 	plumb_fs_batch_free(run.staging.batch);
+	if (run.captures) {
+		int drift_fd = plumb_fs_batch_root(run.captures);
+		plumb_fs_batch_free(run.captures);
+		close(drift_fd);
+	}
 	free(run.pending);
 	return error;
 }

@@ -93,6 +93,13 @@ struct plumb_provider {
 	/* Carry out a CREATE or UPDATE of object, atomically. */
 	int (*apply)(const plumb_provider_context *ctx, const plumb_object *object, const plumb_change *change);
 
+	/*
+	 * Whether apply stages its write of object in ctx->batch (when there is
+	 * one) rather than changing the live object at once: the engine makes
+	 * what it kept of the object durable before either happens.
+	 */
+	int (*stages)(const plumb_object *object);
+
 	/* Delete the live object key of kind (a prune, or an Absent object). */
 	int (*remove)(const plumb_provider_context *ctx, const char *key, const char *kind);
 

@@ -474,6 +474,11 @@ plumb_fs_batch *plumb_fs_batch_new(int root_fd)
 	return batch;
 }
 
+int plumb_fs_batch_root(const plumb_fs_batch *batch)
+{
+	return batch->root_fd;
+}
+
 size_t plumb_fs_batch_count(const plumb_fs_batch *batch)
 {
 	return batch->count;
@@ -568,6 +573,11 @@ int plumb_fs_batch_commit(plumb_fs_batch *batch, size_t *done)
 		fsync(batch->dirs[i].fd);
 	batch_clear(batch, *done);
 	return error;
+}
+
+void plumb_fs_batch_discard(plumb_fs_batch *batch)
+{
+	batch_clear(batch, 0);
 }
 
 void plumb_fs_batch_free(plumb_fs_batch *batch)

@@ -116,7 +116,9 @@ typedef struct plumb_fs_batch plumb_fs_batch;
 #define PLUMB_FS_BATCH_MAX_WRITES 4096
 #define PLUMB_FS_BATCH_MAX_DIRS 256
 
+/* A batch beneath root_fd (borrowed: the caller closes it after plumb_fs_batch_free). */
 plumb_fs_batch *plumb_fs_batch_new(int root_fd);
+int plumb_fs_batch_root(const plumb_fs_batch *batch);
 size_t plumb_fs_batch_count(const plumb_fs_batch *batch);
 /* Whether it holds as much as it should (see the maxima above). */
 int plumb_fs_batch_full(const plumb_fs_batch *batch);
@@ -128,6 +130,9 @@ int plumb_fs_batch_write(plumb_fs_batch *batch, const char *rel, const void *dat
  * The batch is empty afterwards either way, ready for more.
  */
 int plumb_fs_batch_commit(plumb_fs_batch *batch, size_t *done);
+/* Take back every write not committed (their temporary files removed); the batch stays, empty. */
+void plumb_fs_batch_discard(plumb_fs_batch *batch);
+
 /* Free a batch; writes not committed are taken back (their temporary files removed). */
 void plumb_fs_batch_free(plumb_fs_batch *batch);
 

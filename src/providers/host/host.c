@@ -761,6 +761,11 @@ static int desired_content_of(plumb_buf *out, int *has_content, const plumb_prov
 	return desired_content(out, ctx, d, object->display);
 }
 
+static int stages(const plumb_object *object)
+{
+	return ((const host_desired *)object->desired)->type == HOST_FILE;
+}
+
 static void bind_secret(plumb_object *object, const char *value, size_t length)
 {
 	host_desired *d = object->desired;
@@ -791,6 +796,7 @@ const plumb_provider plumb_host_provider = {
 	.free_observed = free_observed,
 	.compare = compare,
 	.apply = apply,
+	.stages = stages,
 	.remove = remove_object,
 	.capture = capture,
 	.desired_content = desired_content_of,
