@@ -345,8 +345,18 @@ static int commit_pending(apply_run *run)
 		commit_error = plumb_fs_batch_commit(run->staging.batch, &done);
 	if (commit_error < 0)
 		message = plumb_xstrdup(plumb_error_last());
-	/* Recording thousands of actions in one transaction costs one commit, not thousands. */
+	/*
+	 * Recording thousands of actions in one transaction costs one commit, not
+	 * thousands; observing them through a cursor opens each folder once.
+	 * Nothing changes the live tree while they are recorded.
+	 */
 	int in_transaction = plumb_store_begin(run->store) == 0;
+	const plumb_provider_context *ctx = run->ctx;
+	plumb_provider_context recording = *ctx;
+	plumb_fs_cursor cursor;
+	plumb_fs_cursor_init(&cursor, ctx->root_fd);
+	recording.cursor = &cursor;
+	run->ctx = &recording;
 	for (size_t i = 0; i < run->pending_count; i++) {
 		const pending_action *p = &run->pending[i];
 		if (error < 0) {
@@ -361,6 +371,8 @@ static int commit_pending(apply_run *run)
 			log_undone(run, p->index, PLUMB_OUTCOME_SKIPPED, NULL, "not done: an earlier write failed");
 		}
 	}
+	run->ctx = ctx;
+	plumb_fs_cursor_release(&cursor);
 	run->pending_count = 0;
 	if (error == 0 && commit_error < 0) {
 		for (size_t j = run->next; j < run->plan->count; j++) {
