@@ -565,33 +565,68 @@ static int bind_filter(plumb_store *store, sqlite3_stmt *stmt, int index, const 
 	"SELECT destination, key, application, provider, kind, resource, created, fingerprint, commit_id,"  \
 	" updated_at FROM inventory"
 
-/* Append the rows stmt selects (INVENTORY_COLUMNS) to out; on failure out is as it was. */
-static int read_inventory(plumb_inventory *out, plumb_store *store, sqlite3_stmt *stmt, const char *what)
+typedef int (*row_reader)(void *item, plumb_store *store, sqlite3_stmt *stmt);
+typedef void (*row_release)(void *item);
+
+/*
+ * Append the rows stmt (prepared and bound) yields to a caller's array of
+ * item_size records (*items, *count, *capacity), each read with read; on
+ * failure the array is as it was given, what was appended released with
+ * release.
+ */
+static int collect_rows(void **items, size_t *count, size_t *capacity, size_t item_size, plumb_store *store,
+			sqlite3_stmt *stmt, const char *what, row_reader read, row_release release)
 {
-	size_t first = out->count;
+	size_t first = *count;
 	int error = 0, rc;
 
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		PLUMB_GROW(out->items, out->count, out->capacity);
-		plumb_inventory_entry *entry = &out->items[out->count++];
-		entry->destination = column_string(stmt, 0);
-		entry->key = column_string(stmt, 1);
-		entry->application = column_string(stmt, 2);
-		entry->provider = column_string(stmt, 3);
-		entry->kind = column_string(stmt, 4);
-		entry->resource = column_string(stmt, 5);
-		entry->created = sqlite3_column_int64(stmt, 6) != 0;
-		entry->fingerprint = column_string(stmt, 7);
-		entry->commit = column_string(stmt, 8);
-		entry->updated_at = sqlite3_column_int64(stmt, 9);
+		if (*count >= *capacity) {
+			*capacity = *capacity ? *capacity * 2 : 8;
+			*items = plumb_xrealloc(*items, *capacity * item_size);
+		}
+		if ((error = read((char *)*items + *count * item_size, store, stmt)) < 0)
+			break;
+		(*count)++;
 	}
-	if (rc != SQLITE_DONE)
+	if (error == 0 && rc != SQLITE_DONE)
 		error = sqlite_error(store, rc, what);
-	/* On failure out is as the caller gave it, not half-appended. */
 	if (error < 0) {
-		while (out->count > first)
-			plumb_inventory_entry_release(&out->items[--out->count]);
+		while (*count > first)
+			release((char *)*items + --(*count) * item_size);
 	}
+	return error;
+}
+
+static int read_inventory_row(void *item, plumb_store *store, sqlite3_stmt *stmt)
+{
+	plumb_inventory_entry *entry = item;
+	entry->destination = column_string(stmt, 0);
+	entry->key = column_string(stmt, 1);
+	entry->application = column_string(stmt, 2);
+	entry->provider = column_string(stmt, 3);
+	entry->kind = column_string(stmt, 4);
+	entry->resource = column_string(stmt, 5);
+	entry->created = sqlite3_column_int64(stmt, 6) != 0;
+	entry->fingerprint = column_string(stmt, 7);
+	entry->commit = column_string(stmt, 8);
+	entry->updated_at = sqlite3_column_int64(stmt, 9);
+	return 0;
+}
+
+static void release_inventory_row(void *item)
+{
+	plumb_inventory_entry_release(item);
+}
+
+/* Append the rows stmt selects (INVENTORY_COLUMNS) to out; on failure out is as it was. */
+static int read_inventory(plumb_inventory *out, plumb_store *store, sqlite3_stmt *stmt, const char *what)
+{
+	/* Through a void pointer of its own: a plumb_inventory_entry ** is not a void **. */
+	void *items = out->items;
+	int error = collect_rows(&items, &out->count, &out->capacity, sizeof(*out->items), store, stmt, what,
+				 read_inventory_row, release_inventory_row);
+	out->items = items;
 	return error;
 }
 
@@ -1238,45 +1273,21 @@ static int64_t sql_limit(unsigned limit)
 
 /*
  * The rows of a table filtered by destination and application (NULL: any),
- * newest first, at most limit, appended to a caller's array of item_size
- * records (*items, *count, *capacity) with read; on failure the array is
- * as it was given, released with release.
+ * newest first, at most limit, appended with collect_rows.
  */
-typedef int (*row_reader)(void *item, plumb_store *store, sqlite3_stmt *stmt);
-typedef void (*row_release)(void *item);
-
 static int list_rows(void **items, size_t *count, size_t *capacity, size_t item_size, plumb_store *store,
 		     const char *sql, const char *what, const char *destination, const char *application,
 		     unsigned limit, row_reader read, row_release release)
 {
 	sqlite3_stmt *stmt = NULL;
-	size_t first = *count;
 	int error;
-	int rc;
 
-	if ((error = prepare(&stmt, store, sql, what)) < 0 ||
-	    (error = bind_filter(store, stmt, 1, destination, what)) < 0 ||
-	    (error = bind_filter(store, stmt, 2, application, what)) < 0 ||
-	    (error = bind_int64(store, stmt, 3, sql_limit(limit), what)) < 0)
-		goto done;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		if (*count >= *capacity) {
-			*capacity = *capacity ? *capacity * 2 : 8;
-			*items = plumb_xrealloc(*items, *capacity * item_size);
-		}
-		if ((error = read((char *)*items + *count * item_size, store, stmt)) < 0)
-			goto done;
-		(*count)++;
-	}
-	if (rc != SQLITE_DONE)
-		error = sqlite_error(store, rc, what);
-
-done:
+	if ((error = prepare(&stmt, store, sql, what)) == 0 &&
+	    (error = bind_filter(store, stmt, 1, destination, what)) == 0 &&
+	    (error = bind_filter(store, stmt, 2, application, what)) == 0 &&
+	    (error = bind_int64(store, stmt, 3, sql_limit(limit), what)) == 0)
+		error = collect_rows(items, count, capacity, item_size, store, stmt, what, read, release);
 	sqlite3_finalize(stmt);
-	if (error < 0) {
-		while (*count > first)
-			release((char *)*items + --(*count) * item_size);
-	}
 	return error;
 }
 
@@ -2063,33 +2074,33 @@ static void read_audit(plumb_audit_entry *out, sqlite3_stmt *stmt)
 	out->hash = column_string(stmt, 7);
 }
 
+static int read_audit_row(void *item, plumb_store *store, sqlite3_stmt *stmt)
+{
+	read_audit(item, stmt);
+	return 0;
+}
+
+static void release_audit_row(void *item)
+{
+	audit_entry_release(item);
+}
+
 int plumb_store_audit_list(plumb_audit_entries *out, plumb_store *store, int64_t before, unsigned limit)
 {
 	static const char what[] = "listing the audit log";
 	sqlite3_stmt *stmt = NULL;
-	size_t first = out->count;
+	void *items = out->items;
 	int error;
-	int rc;
 
 	/* A range of the primary key, read from its end: a page costs the same however long the log is. */
 	if ((error = prepare(&stmt, store, "SELECT " AUDIT_COLUMNS " FROM audit WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
-			     what)) < 0 ||
-	    (error = bind_int64(store, stmt, 1, before > 0 ? before : INT64_MAX, what)) < 0 ||
-	    (error = bind_int64(store, stmt, 2, sql_limit(limit), what)) < 0)
-		goto done;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		PLUMB_GROW(out->items, out->count, out->capacity);
-		read_audit(&out->items[out->count++], stmt);
-	}
-	if (rc != SQLITE_DONE)
-		error = sqlite_error(store, rc, what);
-
-done:
+			     what)) == 0 &&
+	    (error = bind_int64(store, stmt, 1, before > 0 ? before : INT64_MAX, what)) == 0 &&
+	    (error = bind_int64(store, stmt, 2, sql_limit(limit), what)) == 0)
+		error = collect_rows(&items, &out->count, &out->capacity, sizeof(*out->items), store, stmt, what,
+				     read_audit_row, release_audit_row);
+	out->items = items;
 	sqlite3_finalize(stmt);
-	if (error < 0) {
-		while (out->count > first)
-			audit_entry_release(&out->items[--out->count]);
-	}
 	return error;
 }
 
