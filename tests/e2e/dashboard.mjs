@@ -519,6 +519,41 @@ async function main(browser) {
     assert(await page.evaluate(() => typeof window.__pwned) === 'undefined', 'window.__pwned is set');
   });
 
+  // 9. A thousand applications: the list answered by a stand-in of the API with 1,000 of them ----------
+  const ctxK = await newContext();
+  const pk = await ctxK.newPage();
+  watch(pk, 'viewer@1000');
+  const real = (await apiGet(AUTO, '/api/v1/applications')).applications[0];
+  const fleet = Array.from({ length: 1000 }, (_, i) => ({
+    ...real, name: `fleet/host-${String(i).padStart(4, '0')}`,
+    sync_status: ['Synced', 'OutOfSync', 'Unknown'][i % 3], drift_events: i % 7,
+  }));
+  let fleetAnswers = 0;
+  await pk.route('**/api/v1/applications', (route) => {
+    fleetAnswers++;
+    return route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ applications: fleet }) });
+  });
+  const visibleRows = () => pk.$$eval('table#apps tbody tr[data-app]', (trs) => trs.filter((tr) => tr.offsetParent !== null).length);
+  await openSignin(pk, AUTO);
+  await signIn(pk, VIEWER);
+  await check('1,000 applications: every one has its row within 10 s', async () => {
+    await until('1,000 rows', async () => ((await visibleRows()) === 1000 ? true : null), 10000);
+  });
+  await shot(pk, 'list-1000');
+  await check('1,000 applications: the filter narrows them to the one named within 3 s', async () => {
+    await pk.fill('#filter', 'host-0420');
+    await until('one row', async () => ((await visibleRows()) === 1 ? true : null), 3000);
+  });
+  await check('1,000 applications: the page keeps polling them, and the filtered view holds across polls', async () => {
+    const before = fleetAnswers;
+    await until('two more polls', async () => (fleetAnswers >= before + 2 ? true : null), 10000);
+    assert((await visibleRows()) === 1, `rows shown: ${await visibleRows()}`);
+    const shown = await pk.$$eval('table#apps tbody tr[data-app]', (trs) =>
+      trs.filter((tr) => tr.offsetParent !== null).map((tr) => tr.dataset.app));
+    assert(show(shown) === show(['fleet/host-0420']), `rows shown: ${show(shown)}`);
+  });
+  await ctxK.close();
+
   // 7. No console error and no page error, but the expected 401s and 409s -----------------------------
   const expected = /Failed to load resource: the server responded with a status of (401|409)\b/;
   await check('no console error during the run but the expected 401/409 answers', async () => {
