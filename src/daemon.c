@@ -830,6 +830,11 @@ static void reconcile(daemon_state *d, const char *trigger, int fetch)
 	}
 	memcpy(d->synced_commit, commit, sizeof(commit));
 done:
+	/* What this round did not load is no longer declared: let it go. */
+	plumb_load_sweep(d->source);
+	for (size_t i = 0; i < d->app_count; i++)
+		if (d->apps[i]->source)
+			plumb_load_sweep(d->apps[i]->source);
 	d->app = NULL;
 	free(implicit);
 	plumb_diags_release(&diags);
@@ -1462,7 +1467,8 @@ static void handle_metrics(plumb_response *response, const plumb_request *reques
 		{ "plumb_sync_duration_seconds", "summary", "Time spent applying syncs." },
 		{ "plumb_last_successful_sync_timestamp_seconds", "gauge", "When the last sync succeeded." },
 		{ "plumb_application_synced", "gauge", "1 when the application is Synced." },
-		{ "plumb_manifest_loads_total", "counter", "Times the manifests were read and parsed (once a commit)." },
+		{ "plumb_manifest_loads_total", "counter",
+		  "Times the application's manifests were loaded (once a commit; unchanged files are not parsed again)." },
 	};
 	daemon_state *d = payload;
 	plumb_buf *out = &response->body;
@@ -1506,6 +1512,9 @@ static void handle_metrics(plumb_response *response, const plumb_request *reques
 		}
 	}
 	pthread_mutex_unlock(&d->mutex);
+	metric(out, "plumb_manifest_files_parsed_total", "counter",
+	       "Manifest files parsed; a file whose blob and looked-up paths are unchanged is not parsed again.");
+	plumb_buf_printf(out, "plumb_manifest_files_parsed_total %lu\n", plumb_load_files_parsed());
 	response->status = 200;
 	response->content_type = "text/plain; version=0.0.4";
 }

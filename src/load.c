@@ -8,16 +8,33 @@
 #include "util/path.h"
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 /* Manifests nest a few levels; anything deeper is hostile or a mistake. */
 #define MAX_YAML_DEPTH 64
 
-typedef struct {
+/*
+ * One manifest file as parsed: what it declares, and the paths its
+ * resources looked up in the commit (a Tree's folder, a File's source).
+ * Loaded sets are views of parts; the cache of a source keeps parts by path
+ * and blob id, so that a file is parsed again only when its blob or
+ * something it looked up changed. A part in the cache is never changed.
+ */
+struct plumb_manifest_part {
+	atomic_uint references;
 	char *path;
 	char blob[PLUMB_OID_HEXSZ + 1];
-	plumb_manifest_set set; /* what this file declares, merged into the result unless the file is content */
+	plumb_manifest_set set; /* owns what the file declares */
 	plumb_diags diags;
+	plumb_source_lookups lookups;
+	int used;                         /* by a load since the last sweep */
+	struct plumb_manifest_part *next; /* in its bucket of the cache */
+};
+typedef struct plumb_manifest_part manifest_part;
+
+typedef struct {
+	manifest_part *part;
 	int is_content; /* read as content by some resource, so not a manifest */
 } manifest_file;
 
@@ -35,8 +52,9 @@ plumb_object *plumb_manifest_add_object(plumb_manifest_set *set, size_t resource
 	plumb_object *object = &set->objects[set->object_count++];
 	memset(object, 0, sizeof(*object));
 	object->provider = provider;
-	object->key = plumb_xstrdup(key);
+	/* One allocation for both names: there is one object per managed file. */
 	object->display = plumb_xprintf("/%s", key);
+	object->key = object->display + 1;
 	object->kind = kind;
 	object->resource = resource;
 	object->position = position;
@@ -62,16 +80,26 @@ static void resource_release(plumb_resource *r)
 	free(r->yaml);
 }
 
+static void part_unref(struct plumb_manifest_part *part);
+
 void plumb_manifest_set_release(plumb_manifest_set *set)
 {
+	if (set->part_count) {
+		/* A view: the parts own what it lists. */
+		for (size_t i = 0; i < set->part_count; i++)
+			part_unref(set->parts[i]);
+		set->resource_count = set->object_count = set->content_path_count = 0;
+		set->application_count = set->secret_count = 0;
+	}
 	for (size_t i = 0; i < set->resource_count; i++)
 		resource_release(&set->resources[i]);
 	for (size_t i = 0; i < set->object_count; i++) {
 		plumb_object *o = &set->objects[i];
 		if (o->desired && o->provider && o->provider->free_desired)
 			o->provider->free_desired(o->desired);
-		free(o->key);
 		free(o->display);
+		if (o->secret)
+			free(o->secret->name);
 		free(o->secret);
 	}
 	for (size_t i = 0; i < set->content_path_count; i++)
@@ -85,6 +113,7 @@ void plumb_manifest_set_release(plumb_manifest_set *set)
 	free(set->resources);
 	free(set->objects);
 	free(set->content_paths);
+	free(set->parts);
 	free(set->commit);
 	free(set->path);
 	memset(set, 0, sizeof(*set));
@@ -101,6 +130,142 @@ static int is_hidden(const char *path)
 	return path[0] == '.' || strstr(path, "/.") != NULL;
 }
 
+static manifest_part *part_new(const char *path, const char *blob)
+{
+	manifest_part *part = plumb_xcalloc(1, sizeof(*part));
+	atomic_init(&part->references, 1);
+	part->path = plumb_xstrdup(path);
+	memcpy(part->blob, blob, sizeof(part->blob));
+	part->diags = (plumb_diags)PLUMB_DIAGS_INIT;
+	return part;
+}
+
+static manifest_part *part_ref(manifest_part *part)
+{
+	atomic_fetch_add(&part->references, 1);
+	return part;
+}
+
+static void part_unref(manifest_part *part)
+{
+	if (!part || atomic_fetch_sub(&part->references, 1) != 1)
+		return;
+	plumb_manifest_set_release(&part->set);
+	plumb_diags_release(&part->diags);
+	plumb_source_lookups_release(&part->lookups);
+	free(part->path);
+	free(part);
+}
+
+/* --- the parse cache ------------------------------------------------------------------------- */
+
+#define CACHE_BUCKETS 1024u
+
+typedef struct {
+	manifest_part *buckets[CACHE_BUCKETS];
+} manifest_cache;
+
+/* Manifest files parsed by this process: what the cache could not serve. */
+static atomic_ulong files_parsed;
+
+unsigned long plumb_load_files_parsed(void)
+{
+	return atomic_load(&files_parsed);
+}
+
+static unsigned bucket_of(const char *path, const char *blob)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (const char *c = blob; *c; c++)
+		h = (h ^ (unsigned char)*c) * 16777619u;
+	for (const char *c = path; *c; c++)
+		h = (h ^ (unsigned char)*c) * 16777619u;
+	return h % CACHE_BUCKETS;
+}
+
+static void cache_release(void *data)
+{
+	manifest_cache *cache = data;
+	for (unsigned i = 0; i < CACHE_BUCKETS; i++)
+		for (manifest_part *part = cache->buckets[i], *next; part; part = next) {
+			next = part->next;
+			part_unref(part);
+		}
+	free(cache);
+}
+
+static manifest_cache *cache_of(plumb_source *source)
+{
+	manifest_cache *cache = plumb_source_attached(source);
+	if (!cache) {
+		cache = plumb_xcalloc(1, sizeof(*cache));
+		plumb_source_attach(source, cache, cache_release);
+	}
+	return cache;
+}
+
+/*
+ * The part parsed from path at blob whose lookups still hold in commit (a
+ * new reference), or NULL. A part whose lookups no longer hold is dropped.
+ */
+static manifest_part *cache_take(manifest_cache *cache, plumb_source *source, const char *commit, const char *path,
+				 const char *blob)
+{
+	manifest_part **link = &cache->buckets[bucket_of(path, blob)];
+	for (; *link; link = &(*link)->next) {
+		manifest_part *part = *link;
+		if (strcmp(part->blob, blob) != 0 || strcmp(part->path, path) != 0)
+			continue;
+		if (!plumb_source_lookups_hold(source, commit, &part->lookups)) {
+			*link = part->next;
+			part_unref(part);
+			return NULL;
+		}
+		part->used = 1;
+		return part_ref(part);
+	}
+	return NULL;
+}
+
+/*
+ * Keep part for later loads, unless it holds diagnostics (they are rare and
+ * cheap to find again) or objects whose content a Secret gives: those are
+ * bound to the value in place, so each load keeps its own.
+ */
+static void cache_put(manifest_cache *cache, manifest_part *part)
+{
+	if (part->diags.count)
+		return;
+	for (size_t i = 0; i < part->set.object_count; i++)
+		if (part->set.objects[i].secret)
+			return;
+	manifest_part **bucket = &cache->buckets[bucket_of(part->path, part->blob)];
+	part->used = 1;
+	part->next = *bucket;
+	*bucket = part_ref(part);
+}
+
+void plumb_load_sweep(plumb_source *source)
+{
+	manifest_cache *cache = plumb_source_attached(source);
+	if (!cache)
+		return;
+	for (unsigned i = 0; i < CACHE_BUCKETS; i++)
+		for (manifest_part **link = &cache->buckets[i]; *link;) {
+			manifest_part *part = *link;
+			/* A set still viewing it keeps it worth keeping. */
+			if (!part->used && atomic_load(&part->references) == 1) {
+				*link = part->next;
+				part_unref(part);
+				continue;
+			}
+			part->used = 0;
+			link = &part->next;
+		}
+}
+
+/* --- finding the manifest files ---------------------------------------------------------------- */
+
 static int collect_file(const plumb_source_entry *entry, void *payload)
 {
 	manifest_files *files = payload;
@@ -111,8 +276,9 @@ static int collect_file(const plumb_source_entry *entry, void *payload)
 	PLUMB_GROW(files->items, files->count, files->capacity);
 	manifest_file *file = &files->items[files->count++];
 	memset(file, 0, sizeof(*file));
-	file->path = plumb_path_join(files->base, entry->path);
-	memcpy(file->blob, entry->id, sizeof(file->blob));
+	char *path = plumb_path_join(files->base, entry->path);
+	file->part = part_new(path, entry->id);
+	free(path);
 	return 0;
 }
 
@@ -324,7 +490,7 @@ static void report_unknown_kind(plumb_diags *diags, const plumb_resource *resour
 	plumb_buf_release(&known);
 }
 
-static void load_document(manifest_file *file, struct fy_document *doc, plumb_source *source)
+static void load_document(manifest_part *file, struct fy_document *doc, plumb_source *source)
 {
 	plumb_diags *diags = &file->diags;
 	struct fy_node *root = fy_document_root(doc);
@@ -444,7 +610,7 @@ static void keep_diag_output(struct fy_diag *diag, void *user, const char *buf, 
 }
 
 /* Turn the library's "INPUT:LINE:COL: error: message" lines into diagnostics of file. */
-static void add_syntax_errors(manifest_file *file, const char *text)
+static void add_syntax_errors(manifest_part *file, const char *text)
 {
 	for (const char *line = text; *line;) {
 		const char *end = strchrnul(line, '\n');
@@ -470,7 +636,7 @@ static void add_syntax_errors(manifest_file *file, const char *text)
 	}
 }
 
-static int load_file(manifest_file *file, plumb_source *source)
+static int load_file(manifest_part *file, plumb_source *source)
 {
 	plumb_buf text = PLUMB_BUF_INIT;
 	struct fy_diag_cfg diag_cfg;
@@ -534,7 +700,7 @@ done:
 static int lies_in_content(const char *file, const char *load_path, manifest_files *files)
 {
 	for (size_t i = 0; i < files->count; i++) {
-		plumb_manifest_set *set = &files->items[i].set;
+		plumb_manifest_set *set = &files->items[i].part->set;
 		for (size_t j = 0; j < set->content_path_count; j++) {
 			const char *content = set->content_paths[j];
 			if (!strcmp(file, content))
@@ -547,23 +713,22 @@ static int lies_in_content(const char *file, const char *load_path, manifest_fil
 	return 0;
 }
 
-static void merge_set(plumb_manifest_set *into, plumb_manifest_set *from)
+/* Add what part declares to the view into (taking a reference to part). */
+static void view_part(plumb_manifest_set *into, manifest_part *part)
 {
+	const plumb_manifest_set *from = &part->set;
 	size_t offset = into->resource_count;
+	PLUMB_GROW(into->parts, into->part_count, into->part_capacity);
+	into->parts[into->part_count++] = part_ref(part);
 	PLUMB_RESERVE(into->objects, into->object_count, into->object_capacity, from->object_count);
 	for (size_t i = 0; i < from->resource_count; i++) {
 		PLUMB_GROW(into->resources, into->resource_count, into->resource_capacity);
 		into->resources[into->resource_count++] = from->resources[i];
 	}
 	for (size_t i = 0; i < from->object_count; i++) {
-		PLUMB_GROW(into->objects, into->object_count, into->object_capacity);
 		plumb_object *o = &into->objects[into->object_count++];
 		*o = from->objects[i];
 		o->resource += offset;
-		/* The manifest file's name, as long as the set lives: the resource's copy of it. */
-		o->position.file = into->resources[o->resource].file;
-		if (o->secret)
-			o->secret_position.file = o->position.file;
 	}
 	for (size_t i = 0; i < from->application_count; i++) {
 		PLUMB_GROW(into->applications, into->application_count, into->application_capacity);
@@ -575,23 +740,20 @@ static void merge_set(plumb_manifest_set *into, plumb_manifest_set *from)
 		plumb_secret *secret = &into->secrets[into->secret_count++];
 		*secret = from->secrets[i];
 		secret->resource += offset;
-		secret->position.file = into->resources[secret->resource].file;
 	}
 	for (size_t i = 0; i < from->content_path_count; i++) {
 		PLUMB_GROW(into->content_paths, into->content_path_count, into->content_path_capacity);
 		into->content_paths[into->content_path_count++] = from->content_paths[i];
 	}
-	from->resource_count = from->object_count = from->content_path_count = from->application_count = 0;
-	from->secret_count = 0;
 }
 
-static void merge_diags(plumb_diags *into, plumb_diags *from)
+static void copy_diags(plumb_diags *into, const plumb_diags *from)
 {
 	for (size_t i = 0; i < from->count; i++) {
-		PLUMB_GROW(into->items, into->count, into->capacity);
-		into->items[into->count++] = from->items[i];
+		const plumb_diag *d = &from->items[i];
+		plumb_position pos = { d->file, d->line, d->column };
+		plumb_diags_add(into, pos, "%s", d->message);
 	}
-	from->count = 0;
 }
 
 static int compare_identity(const void *a, const void *b)
@@ -692,30 +854,48 @@ int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit
 		files.base = load_path;
 		PLUMB_GROW(files.items, files.count, files.capacity);
 		memset(&files.items[0], 0, sizeof(files.items[0]));
-		files.items[0].path = plumb_xstrdup(load_path);
-		memcpy(files.items[0].blob, entry.id, sizeof(entry.id));
+		files.items[0].part = part_new(load_path, entry.id);
 		files.count = 1;
 	} else {
 		error = plumb_error_set(PLUMB_EINVALID, "path '%s' is neither a folder nor a file", load_path);
 		goto done;
 	}
 
+	manifest_cache *cache = cache_of(source);
 	for (size_t i = 0; i < files.count; i++) {
+		manifest_part *found = cache_take(cache, source, commit, files.items[i].part->path,
+						  files.items[i].part->blob);
+		if (found) {
+			part_unref(files.items[i].part);
+			files.items[i].part = found;
+			continue;
+		}
+		manifest_part *part = files.items[i].part;
 		/* Providers read content from the commit of the set they expand into. */
-		files.items[i].set.commit = plumb_xstrdup(commit);
-		if ((error = load_file(&files.items[i], source)) < 0)
+		part->set.commit = plumb_xstrdup(commit);
+		plumb_source_record_lookups(&part->lookups);
+		error = load_file(part, source);
+		plumb_source_record_lookups(NULL);
+		atomic_fetch_add(&files_parsed, 1);
+		if (error < 0)
 			goto done;
+		/* Kept for as long as the commit is served: without the room left for growth. */
+		if (part->set.object_capacity > part->set.object_count && part->set.object_count) {
+			part->set.objects = plumb_xrealloc(part->set.objects, part->set.object_count * sizeof(plumb_object));
+			part->set.object_capacity = part->set.object_count;
+		}
+		cache_put(cache, part);
 	}
 
-	/* Decide what is content before merging: merging moves each file's content paths. */
 	for (size_t i = 0; i < files.count; i++)
-		files.items[i].is_content = files.count > 1 && lies_in_content(files.items[i].path, load_path, &files);
+		files.items[i].is_content = files.count > 1 &&
+					    lies_in_content(files.items[i].part->path, load_path, &files);
 	for (size_t i = 0; i < files.count; i++) {
 		manifest_file *file = &files.items[i];
 		if (file->is_content)
 			continue;
-		merge_diags(diags, &file->diags);
-		merge_set(out, &file->set);
+		copy_diags(diags, &file->part->diags);
+		view_part(out, file->part);
 	}
 	check_identities(out, diags);
 	check_claims(out, diags);
@@ -724,11 +904,8 @@ int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit
 		error = PLUMB_EINVALID;
 
 done:
-	for (size_t i = 0; i < files.count; i++) {
-		free(files.items[i].path);
-		plumb_manifest_set_release(&files.items[i].set);
-		plumb_diags_release(&files.items[i].diags);
-	}
+	for (size_t i = 0; i < files.count; i++)
+		part_unref(files.items[i].part);
 	free(files.items);
 	free(load_path);
 	return error;

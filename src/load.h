@@ -13,6 +13,14 @@
  * identities, two objects claiming one live path or one path beneath
  * another that is not a directory. Each is a diagnostic "FILE:LINE:COL:
  * message" with FILE the manifest's path in the repository.
+ *
+ * A source keeps the files it parsed, by path and blob id: a later load
+ * (the same commit, or a new one) parses again only the files whose blob
+ * changed, or whose resources looked up a path that now resolves to
+ * something else (a Tree's folder, a File's source, an age file). Files
+ * with problems, and files with content from a Secret, are parsed every
+ * time. A loaded set is a view of those files: it stays valid after the
+ * source is freed.
  */
 #ifndef PLUMB_LOAD_H
 #define PLUMB_LOAD_H
@@ -32,5 +40,15 @@
  */
 int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit, const char *path,
 	       plumb_diags *diags);
+
+/*
+ * Forget the parsed manifest files that no load of source used since the
+ * last sweep (and that no loaded set still holds). A daemon sweeps once a
+ * round, so that what it keeps follows what its applications declare now.
+ */
+void plumb_load_sweep(plumb_source *source);
+
+/* How many manifest files this process has parsed: each load parses only what its source's cache could not give. */
+unsigned long plumb_load_files_parsed(void);
 
 #endif

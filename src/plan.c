@@ -160,7 +160,7 @@ static int plan_declared(plumb_plan *plan, const plumb_manifest_set *set, const 
 	 */
 	action->sensitive = object->sensitive || was_sensitive;
 	if (object->secret) {
-		char *content = plumb_xprintf("content %s", object->secret_blob);
+		char *content = plumb_xprintf("content %s", object->secret->blob);
 		action->content = plumb_plan_fingerprint(plan, content, 1);
 		free(content);
 	}

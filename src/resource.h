@@ -31,18 +31,23 @@ typedef struct {
 	const plumb_provider *provider;
 } plumb_resource;
 
+/* The Secret an object's content comes from (contentFrom.secret). */
+typedef struct {
+	char *name;
+	char blob[PLUMB_OID_HEXSZ + 1]; /* the blob id of the value bound to the object; in memory only */
+	plumb_position position;        /* where the name is written */
+} plumb_object_secret;
+
 typedef struct {
 	const plumb_provider *provider;
-	char *key;          /* the provider's identity of the live object, e.g. "etc/motd" */
-	char *display;      /* how people name it, e.g. "/etc/motd" */
+	char *key;          /* the provider's identity of the live object, e.g. "etc/motd": points into display */
+	char *display;      /* how people name it, "/" and the key, e.g. "/etc/motd" */
 	const char *kind;   /* static: "File", "Directory", "Symlink", "Absent" */
 	size_t resource;    /* index of the declaring resource in the set */
 	plumb_position position; /* where in the manifest it was declared; file lives as long as the set */
 	int inventoried;    /* 0 for objects that only assert absence: never in the inventory */
 	int sensitive;      /* its content is shown nowhere: not in diffs, plans, renderings or the store */
-	char *secret;       /* the Secret its content comes from (contentFrom.secret), or NULL */
-	char secret_blob[PLUMB_OID_HEXSZ + 1]; /* the blob id of the value bound to it; in memory only */
-	plumb_position secret_position; /* where that name is written */
+	plumb_object_secret *secret; /* where its content comes from; NULL unless a Secret gives it */
 	void *desired;      /* provider-owned description of the wanted state */
 } plumb_object;
 
@@ -119,11 +124,21 @@ typedef struct {
 	char **content_paths;
 	size_t content_path_count;
 	size_t content_path_capacity;
+	/*
+	 * A set that plumb_load made is a view of the manifest files it parsed
+	 * (load.c), which own every resource, object, application, secret and
+	 * content path above; the set owns its arrays, commit and path, and
+	 * holds a reference to each file. Empty in a set that owns everything
+	 * (one a provider expands into).
+	 */
+	struct plumb_manifest_part **parts;
+	size_t part_count;
+	size_t part_capacity;
 } plumb_manifest_set;
 
 /*
- * Append an object for resource index; key and display are copied, desired
- * is taken over (freed with the provider's free_desired).
+ * Append an object for resource index; key is copied (into display),
+ * desired is taken over (freed with the provider's free_desired).
  */
 plumb_object *plumb_manifest_add_object(plumb_manifest_set *set, size_t resource, const plumb_provider *provider,
 					const char *kind, const char *key, void *desired, plumb_position position);

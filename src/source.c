@@ -639,8 +639,8 @@ static bool entry_type_from_mode(plumb_entry_type *out, git_filemode_t mode)
  * itself is described and *tree_entry stays NULL; otherwise the caller
  * frees *tree_entry.
  */
-static int lookup_path(plumb_source_entry *entry, git_tree_entry **tree_entry, plumb_source *source,
-		       const char *commit, const char *path)
+static int find_path(plumb_source_entry *entry, git_tree_entry **tree_entry, plumb_source *source,
+		     const char *commit, const char *path)
 {
 	git_tree *tree = NULL;
 	int error;
@@ -665,6 +665,57 @@ static int lookup_path(plumb_source_entry *entry, git_tree_entry **tree_entry, p
 				       source->display, (unsigned)git_tree_entry_filemode_raw(*tree_entry));
 	git_oid_tostr(entry->id, sizeof(entry->id), git_tree_entry_id(*tree_entry));
 	return 0;
+}
+
+/* Where this thread records the paths it looks up (plumb_source_record_lookups), or NULL. */
+static _Thread_local plumb_source_lookups *recording;
+
+void plumb_source_record_lookups(plumb_source_lookups *lookups)
+{
+	recording = lookups;
+}
+
+void plumb_source_lookups_release(plumb_source_lookups *lookups)
+{
+	for (size_t i = 0; i < lookups->count; i++)
+		free(lookups->items[i].path);
+	free(lookups->items);
+	memset(lookups, 0, sizeof(*lookups));
+}
+
+/* find_path, recorded when this thread records: a missing path is as much a fact as a found one. */
+static int lookup_path(plumb_source_entry *entry, git_tree_entry **tree_entry, plumb_source *source,
+		       const char *commit, const char *path)
+{
+	int error = find_path(entry, tree_entry, source, commit, path);
+	if (recording && (error == 0 || error == PLUMB_ENOTFOUND)) {
+		PLUMB_GROW(recording->items, recording->count, recording->capacity);
+		plumb_source_lookup *lookup = &recording->items[recording->count++];
+		memset(lookup, 0, sizeof(*lookup));
+		lookup->path = plumb_xstrdup(path);
+		lookup->found = error == 0;
+		lookup->type = entry->type;
+		if (lookup->found)
+			memcpy(lookup->id, entry->id, sizeof(lookup->id));
+	}
+	return error;
+}
+
+int plumb_source_lookups_hold(plumb_source *source, const char *commit, const plumb_source_lookups *lookups)
+{
+	for (size_t i = 0; i < lookups->count; i++) {
+		const plumb_source_lookup *lookup = &lookups->items[i];
+		plumb_source_entry entry;
+		git_tree_entry *tree_entry = NULL;
+		memset(&entry, 0, sizeof(entry));
+		int error = find_path(&entry, &tree_entry, source, commit, lookup->path);
+		git_tree_entry_free(tree_entry);
+		if (error == PLUMB_ENOTFOUND ? lookup->found
+					     : error < 0 || !lookup->found || entry.type != lookup->type ||
+						       strcmp(entry.id, lookup->id) != 0)
+			return 0;
+	}
+	return 1;
 }
 
 /* "" stays the top; anything else is normalised, so "./a//b/" finds "a/b". */
@@ -854,10 +905,24 @@ int plumb_source_blob_size(size_t *out, plumb_source *source, const char *id)
 	return error;
 }
 
+void plumb_source_attach(plumb_source *source, void *data, void (*release)(void *data))
+{
+	if (source->attached && source->release_attached)
+		source->release_attached(source->attached);
+	source->attached = data;
+	source->release_attached = release;
+}
+
+void *plumb_source_attached(const plumb_source *source)
+{
+	return source->attached;
+}
+
 void plumb_source_free(plumb_source *source)
 {
 	if (!source)
 		return;
+	plumb_source_attach(source, NULL, NULL);
 	git_tree_free(source->tree);
 	git_repository_free(source->repo);
 	if (source->password)

@@ -91,6 +91,35 @@ int plumb_source_walk(plumb_source *source, const char *commit, const char *dir,
 		      void *payload);
 
 /*
+ * What a path resolved to in a commit: what was derived from looking it up
+ * (a Tree's objects, a File's blob id) still holds at another commit where
+ * it resolves to the same entry.
+ */
+typedef struct {
+	char *path;
+	int found; /* 0: the path did not exist */
+	plumb_entry_type type;
+	char id[PLUMB_OID_HEXSZ + 1];
+} plumb_source_lookup;
+
+typedef struct {
+	plumb_source_lookup *items;
+	size_t count;
+	size_t capacity;
+} plumb_source_lookups;
+
+/*
+ * Record every path this thread looks up (plumb_source_stat, and the
+ * folder of plumb_source_walk) into lookups, until called with NULL.
+ */
+void plumb_source_record_lookups(plumb_source_lookups *lookups);
+
+/* Whether every lookup recorded finds the same entry (or again nothing) in commit. */
+int plumb_source_lookups_hold(plumb_source *source, const char *commit, const plumb_source_lookups *lookups);
+
+void plumb_source_lookups_release(plumb_source_lookups *lookups);
+
+/*
  * Append the content of blob id to out. PLUMB_EINVALID if it is larger
  * than max bytes (out unchanged), PLUMB_ENOTFOUND if there is no such blob.
  */
@@ -156,6 +185,16 @@ int plumb_source_hooks_dir(char **out, plumb_source *source);
  * repository without a work tree or an index with conflicts.
  */
 int plumb_source_index_commit(char out[PLUMB_OID_HEXSZ + 1], plumb_source *source);
+
+/*
+ * Keep data for as long as the source is open (the loader keeps the
+ * manifests it parsed from this repository): one slot, whose data is
+ * released with the source by release. Replaces (releasing) what was kept.
+ */
+void plumb_source_attach(plumb_source *source, void *data, void (*release)(void *data));
+
+/* What plumb_source_attach kept, or NULL. */
+void *plumb_source_attached(const plumb_source *source);
 
 void plumb_source_free(plumb_source *source);
 

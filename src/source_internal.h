@@ -26,6 +26,8 @@ struct plumb_source {
 	/* The tree of the commit looked up last: stat and walk on one commit look it up once. */
 	git_oid tree_commit;
 	git_tree *tree;
+	void *attached; /* see plumb_source_attach */
+	void (*release_attached)(void *data);
 };
 
 /* Credentials offered to libgit2, one method per call until none is left. */

@@ -597,6 +597,7 @@ if field_is $H synced_commit "$C_BURST"; then ok "after the burst the API shows 
 printf 'edited by hand\nsecond line\n' >"$T/hand-motd"
 drift_before=$(metric $H 'plumb_drift_events_total{application="homelab"}')
 loads_before=$(metric $H 'plumb_manifest_loads_total{application="homelab"}')
+parsed_before_heal=$(metric $H plumb_manifest_files_parsed_total)
 t0=$(now_ms)
 cp "$T/hand-motd" "$HR/etc/motd"
 if wait_until $((t0 + 2000)) file_is "$HR/etc/motd" "homelab burst"; then
@@ -610,11 +611,17 @@ else
 	fail "self-heal: plumb_drift_events_total grows" "before ${drift_before:-?}, now $(metric $H 'plumb_drift_events_total{application="homelab"}')"
 fi
 loads_after=$(metric $H 'plumb_manifest_loads_total{application="homelab"}')
+parsed_after_heal=$(metric $H plumb_manifest_files_parsed_total)
 # At least the startup commit and the pushed one were parsed; the repair of this one parses nothing.
 if [[ "$loads_before" =~ ^[0-9]+$ ]] && [ "$loads_before" -ge 2 ] && [ "$loads_after" = "$loads_before" ]; then
 	ok "self-heal of an unchanged commit parses no manifest again (plumb_manifest_loads_total stays $loads_before)"
 else
 	fail "self-heal of an unchanged commit parses no manifest again" "loads before: ${loads_before:-?}, after: ${loads_after:-?}"
+fi
+if [[ "$parsed_before_heal" =~ ^[0-9]+$ ]] && [ "$parsed_before_heal" -ge 1 ] && [ "$parsed_after_heal" = "$parsed_before_heal" ]; then
+	ok "self-heal of an unchanged commit parses no manifest file (plumb_manifest_files_parsed_total stays $parsed_before_heal)"
+else
+	fail "self-heal of an unchanged commit parses no manifest file" "before: ${parsed_before_heal:-?}, after: ${parsed_after_heal:-?}"
 fi
 capture "$PLUMB" drift log --state "${DSTATE[$H]}" -o json
 printf '%s\n' "$OUT" >"$T/drift.json"
@@ -691,6 +698,31 @@ if wait_for 2000 field_is $H synced_commit "$C_FIXED" && field_is $H errors "" &
 	ok "after the fix the API shows Synced, no errors, no message"
 else
 	fail "after the fix the API shows Synced, no errors, no message" "$(app_dump $H)"
+fi
+
+# --- a new commit parses only the manifest files that changed ---------------------------------------
+
+# Discovery and the application's load both read the new commit; unchanged files come from the cache.
+parsed_before=$(metric $H plumb_manifest_files_parsed_total)
+cat >"$WORKS/$H/manifests/extra.yaml" <<'EOF'
+apiVersion: host/v1
+kind: File
+metadata: {name: extra}
+spec: {path: /etc/extra.conf, content: "extra\n"}
+EOF
+commit_all "$WORKS/$H" "extra: one more manifest"
+C_EXTRA=$(head_of "$WORKS/$H")
+push $H >/dev/null
+webhook $H generic
+if wait_for 3000 field_is $H synced_commit "$C_EXTRA" && file_is "$HR/etc/extra.conf" "extra" && file_is "$HR/etc/motd" "homelab fixed"; then
+	parsed_after=$(metric $H plumb_manifest_files_parsed_total)
+	if [[ "$parsed_before" =~ ^[0-9]+$ ]] && [ $((parsed_after - parsed_before)) = 1 ]; then
+		ok "a commit that adds one manifest file parses that file only (plumb_manifest_files_parsed_total +1)"
+	else
+		fail "a commit that adds one manifest file parses that file only" "parsed before: ${parsed_before:-?}, after: ${parsed_after:-?}"
+	fi
+else
+	fail "a commit that adds one manifest file is synced" "$(app_dump $H)" "$(log_tail $H)"
 fi
 
 # --- SIGHUP reloads the tokens ---------------------------------------------------------------------

@@ -200,6 +200,154 @@ static void path_selects_a_folder_or_a_file(void)
 	plumb_diags_release(&diags);
 }
 
+/* Commit, load path and say how many manifest files the load parsed (-1 when it did not load). */
+static long parsed_by(plumb_manifest_set *set, const char *path, int expected_error)
+{
+	plumb_diags diags = PLUMB_DIAGS_INIT;
+	unsigned long before = plumb_load_files_parsed();
+	int error = load_head(set, path, &diags);
+	if (error != expected_error) {
+		fprintf(stderr, "  load of %s: expected %d, got %d (%s)\n", path, expected_error, error,
+			diags.count ? diags.items[0].message : plumb_error_last());
+		test_failed = 1;
+	}
+	plumb_diags_release(&diags);
+	return (long)(plumb_load_files_parsed() - before);
+}
+
+/* The content object declares, as a new string. */
+static char *desired_text(const plumb_object *object)
+{
+	plumb_buf out = PLUMB_BUF_INIT;
+	plumb_provider_context ctx;
+	int has_content = 0;
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.source = source;
+	ctx.root_fd = -1;
+	if (!object || object->provider->desired_content(&out, &has_content, &ctx, object) < 0 || !has_content)
+		plumb_buf_puts(&out, "(none)");
+	return plumb_buf_detach(&out, NULL);
+}
+
+static const char *const cache_manifests[][2] = {
+	{ "app/dir.yaml", "apiVersion: host/v1\nkind: Directory\nmetadata: {name: d}\nspec: {path: /d}\n" },
+	{ "app/inline.yaml", "apiVersion: host/v1\nkind: File\nmetadata: {name: i}\nspec: {path: /i, content: one}\n" },
+	{ "app/tree.yaml", "apiVersion: host/v1\nkind: Tree\nmetadata: {name: t}\nspec: {source: files/t, path: /t}\n" },
+	{ "app/sourced.yaml", "apiVersion: host/v1\nkind: File\nmetadata: {name: s}\nspec: {source: files/s.txt, path: /s}\n" },
+};
+
+static void parses_only_what_changed(void)
+{
+	plumb_manifest_set set;
+	fixture_sh("rm -rf repo/*");
+	for (size_t i = 0; i < PLUMB_ARRAY_SIZE(cache_manifests); i++)
+		fixture_write(cache_manifests[i][0], cache_manifests[i][1]);
+	fixture_write("files/t/x", "x\n");
+	fixture_write("files/s.txt", "first\n");
+	fixture_write("app/sub/more.yml", "apiVersion: host/v1\nkind: Directory\nmetadata: {name: m}\nspec: {path: /m}\n");
+
+	CHECK_INT(parsed_by(&set, "app", 0), 5);
+	CHECK_INT(set.object_count, 6); /* /d, /i, /t, /t/x, /s, /m */
+	plumb_manifest_set_release(&set);
+
+	/* The same commit, and a new commit that changes nothing the manifests read: nothing is parsed. */
+	CHECK_INT(parsed_by(&set, "app", 0), 0);
+	CHECK_INT(set.object_count, 6);
+	CHECK(find_object(&set, "t/x") != NULL);
+	CHECK_STR(set.resources[set.objects[0].resource].file, set.objects[0].position.file);
+	plumb_manifest_set_release(&set);
+	fixture_write("unrelated.txt", "elsewhere\n");
+	CHECK_INT(parsed_by(&set, "app", 0), 0);
+	plumb_manifest_set_release(&set);
+
+	/* One manifest changed: that one only. */
+	fixture_write("app/inline.yaml", "apiVersion: host/v1\nkind: File\nmetadata: {name: i}\nspec: {path: /i, content: two}\n");
+	CHECK_INT(parsed_by(&set, "app", 0), 1);
+	char *text = desired_text(find_object(&set, "i"));
+	CHECK_STR(text, "two");
+	free(text);
+	plumb_manifest_set_release(&set);
+
+	/* The Tree's folder changed (its manifest did not): the Tree is expanded again. */
+	fixture_write("files/t/y", "y\n");
+	CHECK_INT(parsed_by(&set, "app", 0), 1);
+	CHECK(find_object(&set, "t/y") != NULL);
+	CHECK_INT(set.object_count, 7);
+	plumb_manifest_set_release(&set);
+
+	/* A File's source changed: its manifest is read again, and it declares the new content. */
+	fixture_write("files/s.txt", "second\n");
+	CHECK_INT(parsed_by(&set, "app", 0), 1);
+	text = desired_text(find_object(&set, "s"));
+	CHECK_STR(text, "second\n");
+	free(text);
+	plumb_manifest_set_release(&set);
+
+	/* A folder that disappears is a problem found again at every load, until it is back. */
+	fixture_sh("rm -rf repo/files/t");
+	CHECK_INT(parsed_by(&set, "app", PLUMB_EINVALID), 1);
+	plumb_manifest_set_release(&set);
+	CHECK_INT(parsed_by(&set, "app", PLUMB_EINVALID), 1);
+	plumb_manifest_set_release(&set);
+	fixture_write("files/t/x", "x\n");
+	CHECK_INT(parsed_by(&set, "app", 0), 1);
+	CHECK(find_object(&set, "t/x") && !find_object(&set, "t/y"));
+	plumb_manifest_set_release(&set);
+
+	/* The same file at another path is another file (positions name the path). */
+	fixture_write("other/dir.yaml", cache_manifests[0][1]);
+	CHECK_INT(parsed_by(&set, "other", 0), 1);
+	CHECK_STR(set.resources[0].file, "other/dir.yaml");
+	plumb_manifest_set_release(&set);
+}
+
+static void a_set_outlives_its_source(void)
+{
+	plumb_manifest_set set;
+	plumb_diags diags = PLUMB_DIAGS_INIT;
+	plumb_source *own = NULL;
+	char commit[PLUMB_OID_HEXSZ + 1];
+	fixture_sh("rm -rf repo/*");
+	fixture_write("m.yaml", "apiVersion: host/v1\nkind: Directory\nmetadata: {name: keep}\nspec: {path: /keep}\n");
+	CHECK_INT(fixture_commit("own"), 0);
+	CHECK_INT(plumb_source_open(&own, repo, fixture_dir), 0);
+	CHECK_INT(plumb_source_resolve(commit, own, "main"), 0);
+	memset(&set, 0, sizeof(set));
+	CHECK_INT(plumb_load(&set, own, commit, "", &diags), 0);
+	plumb_source_free(own);
+	CHECK(set.object_count == 1 && !strcmp(set.objects[0].key, "keep"));
+	CHECK(set.resource_count == 1 && !strcmp(set.resources[0].identity, "host/v1/Directory/keep"));
+	plumb_manifest_set_release(&set);
+	plumb_diags_release(&diags);
+}
+
+static void sweep_forgets_what_no_load_used(void)
+{
+	plumb_manifest_set set, held;
+	fixture_sh("rm -rf repo/*");
+	fixture_write("a.yaml", "apiVersion: host/v1\nkind: Directory\nmetadata: {name: a}\nspec: {path: /swept-a}\n");
+	fixture_write("b.yaml", "apiVersion: host/v1\nkind: Directory\nmetadata: {name: b}\nspec: {path: /swept-b}\n");
+	CHECK_INT(parsed_by(&set, "", 0), 2);
+	plumb_manifest_set_release(&set);
+	plumb_load_sweep(source); /* used since the last sweep: kept */
+	CHECK_INT(parsed_by(&set, "", 0), 0);
+	plumb_manifest_set_release(&set);
+	plumb_load_sweep(source);
+	plumb_load_sweep(source); /* a round without a load: forgotten */
+	CHECK_INT(parsed_by(&set, "", 0), 2);
+	plumb_manifest_set_release(&set);
+
+	/* A set that still views the files keeps them through rounds without loads. */
+	CHECK_INT(parsed_by(&held, "", 0), 0);
+	plumb_load_sweep(source);
+	plumb_load_sweep(source);
+	plumb_load_sweep(source);
+	CHECK_INT(parsed_by(&set, "", 0), 0);
+	CHECK_INT(held.object_count, 2);
+	plumb_manifest_set_release(&set);
+	plumb_manifest_set_release(&held);
+}
+
 int main(void)
 {
 	fixture_init("load");
@@ -212,6 +360,9 @@ int main(void)
 	RUN(two_resources_one_path);
 	RUN(source_rules);
 	RUN(path_selects_a_folder_or_a_file);
+	RUN(parses_only_what_changed);
+	RUN(a_set_outlives_its_source);
+	RUN(sweep_forgets_what_no_load_used);
 	plumb_source_free(source);
 	plumb_source_global_shutdown();
 	free(repo);

@@ -193,8 +193,9 @@ static void expand_file(plumb_manifest_set *set, size_t resource, const plumb_sp
 							    v[F_PATH].position);
 		o->sensitive = d->sensitive;
 		if (from[0].present) {
-			o->secret = plumb_xstrdup(from[0].string);
-			o->secret_position = from[0].position;
+			o->secret = plumb_xcalloc(1, sizeof(*o->secret));
+			o->secret->name = plumb_xstrdup(from[0].string);
+			o->secret->position = from[0].position;
 		}
 		d = NULL;
 	}
@@ -404,7 +405,6 @@ static void expand_tree(plumb_manifest_set *set, size_t resource, const plumb_sp
 			/* All or nothing: drop the objects this Tree added. */
 			for (size_t i = first_object; i < set->object_count; i++) {
 				free_desired(set->objects[i].desired);
-				free(set->objects[i].key);
 				free(set->objects[i].display);
 			}
 			set->object_count = first_object;
@@ -606,7 +606,7 @@ static int compare(plumb_change *out, const plumb_provider_context *ctx, const p
 	const host_desired *d = object->desired;
 	if (object->secret && !*d->blob)
 		return plumb_error_set(PLUMB_ERROR, "%s: the value of Secret %s was not read", object->display,
-				       object->secret);
+				       object->secret->name);
 	if (d->type == HOST_ABSENT) {
 		if (observed->exists) {
 			out->type = PLUMB_ACTION_DELETE;
