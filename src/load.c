@@ -801,9 +801,14 @@ static void report_claim(plumb_manifest_set *set, const plumb_object *a, const p
 static void check_claims(plumb_manifest_set *set, plumb_diags *diags)
 {
 	const plumb_object **sorted = plumb_xcalloc(set->object_count, sizeof(*sorted));
-	for (size_t i = 0; i < set->object_count; i++)
+	int in_order = 1;
+	for (size_t i = 0; i < set->object_count; i++) {
 		sorted[i] = &set->objects[i];
-	qsort(sorted, set->object_count, sizeof(*sorted), compare_object);
+		in_order = in_order && (i == 0 || compare_object(&sorted[i - 1], &sorted[i]) < 0);
+	}
+	/* A Tree declares its objects in git's order, which is mostly this order already. */
+	if (!in_order)
+		qsort(sorted, set->object_count, sizeof(*sorted), compare_object);
 	for (size_t i = 0; i + 1 < set->object_count; i++) {
 		const plumb_object *a = sorted[i];
 		for (size_t j = i + 1; j < set->object_count; j++) {
