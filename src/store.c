@@ -30,7 +30,17 @@ struct plumb_store {
 	 * mode, and refuses rather than write outside the caller's transaction.
 	 */
 	int transaction_open;
+	/*
+	 * Rows written since the WAL was last made durable (make_durable):
+	 * sqlite3_total_changes64 at that moment, and how many rows since were
+	 * written by deferred writes, which need not reach the disk at once.
+	 */
+	int64_t changes_durable;
+	int64_t changes_deferred;
 };
+
+/* How many bytes of WAL a closing store leaves for the next one to read back, at most: then it checkpoints. */
+#define WAL_CHECKPOINT_BYTES (256 * 1024)
 
 /*
  * The migrations: step N takes a store from schema version N-1 to N, and
@@ -456,18 +466,32 @@ int plumb_store_open(plumb_store **out, const char *state_dir)
 		goto done;
 	if ((error = set_journal_mode_wal(store)) < 0)
 		goto done;
-	/* In WAL mode NORMAL loses no integrity on a crash, only the last commits before a power loss. */
 	/*
+	 * In WAL mode NORMAL loses no integrity on a crash, only the last commits
+	 * before a power loss: what must outlive one is synced by make_durable.
 	 * Reads are mostly one pass over a table (the inventory, the stat cache):
 	 * a page cache of 512 KiB, not SQLite's 2 MiB, keeps memory growing with
-	 * the rows plumb holds, not with the cache.
+	 * the rows plumb holds, not with the cache. A WAL that a checkpoint has
+	 * emptied is cut back to 1 MiB (to nothing by one at close).
 	 */
 	if ((error = exec(store, "PRAGMA synchronous = NORMAL", "setting synchronous mode")) < 0 ||
 	    (error = exec(store, "PRAGMA cache_size = -512", "sizing the page cache")) < 0 ||
-	    (error = exec(store, "PRAGMA foreign_keys = ON", "enabling foreign keys")) < 0)
+	    (error = exec(store, "PRAGMA foreign_keys = ON", "enabling foreign keys")) < 0 ||
+	    (error = exec(store, "PRAGMA journal_size_limit = 1048576", "limiting the WAL")) < 0)
 		goto done;
 	if (version < SCHEMA_VERSION && (error = migrate(store)) < 0)
 		goto done;
+	/*
+	 * Keep the WAL file between runs, and do not checkpoint on every close
+	 * (see plumb_store_free): creating, syncing and deleting it each time
+	 * costs a run that has nothing to do more than the rest of its store work.
+	 */
+	int persist = 1;
+	if ((rc = sqlite3_file_control(store->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist)) != SQLITE_OK ||
+	    (rc = sqlite3_db_config(store->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL)) != SQLITE_OK) {
+		error = sqlite_error(store, rc, "configuring the WAL");
+		goto done;
+	}
 
 	*out = store;
 	store = NULL;
@@ -478,10 +502,66 @@ done:
 	return error < 0 ? PLUMB_ERROR : 0;
 }
 
+/*
+ * Commits do not sync the WAL (synchronous = NORMAL) and closing does not
+ * checkpoint it, so a run that changes nothing costs no fsync. What must
+ * survive a power loss is made durable here, by syncing the WAL, which
+ * holds every commit since the last checkpoint: at the end of a sync that
+ * changed something, and when the store closes after any other write.
+ * Rows of deferred writes alone (the stat cache, the record of a sync that
+ * changed nothing) are left for the next sync or checkpoint to carry.
+ * Returns an SQLite result code; sets no error.
+ */
+static int sync_wal(plumb_store *store)
+{
+	int64_t total = sqlite3_total_changes64(store->db);
+	sqlite3_file *wal = NULL;
+	int rc;
+
+	if (total - store->changes_durable <= store->changes_deferred)
+		return SQLITE_OK;
+	rc = sqlite3_file_control(store->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal);
+	if (rc == SQLITE_OK && wal && wal->pMethods)
+		rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
+	if (rc == SQLITE_OK) {
+		store->changes_durable = total;
+		store->changes_deferred = 0;
+	}
+	return rc;
+}
+
+static int make_durable(plumb_store *store)
+{
+	int rc = sync_wal(store);
+	if (rc != SQLITE_OK)
+		return plumb_error_set(PLUMB_ERROR, "%s: cannot make the records durable: %s", store->path,
+				       sqlite3_errstr(rc));
+	return 0;
+}
+
+/* Count the rows written since total_before as deferred: see sync_wal. */
+static void defer_changes(plumb_store *store, int64_t total_before)
+{
+	store->changes_deferred += sqlite3_total_changes64(store->db) - total_before;
+}
+
 void plumb_store_free(plumb_store *store)
 {
+	struct stat st;
+
 	if (!store)
 		return;
+	if (store->db) {
+		char *wal = plumb_xprintf("%s-wal", store->path);
+		/*
+		 * Each open reads the WAL back, so once it has grown the last one out
+		 * checkpoints it into the database and empties it; so does one that
+		 * could not sync it, which is the other way to make it durable.
+		 */
+		if (sync_wal(store) != SQLITE_OK || (stat(wal, &st) == 0 && st.st_size > WAL_CHECKPOINT_BYTES))
+			sqlite3_db_config(store->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
+		free(wal);
+	}
 	/* Every statement is finalized where it was prepared, so close cannot find one left over. */
 	sqlite3_close(store->db);
 	free(store->path);
@@ -709,6 +789,7 @@ int plumb_store_stat_cache_save(plumb_store *store, const char *destination, plu
 {
 	static const char what[] = "writing the stat cache";
 	struct stat_cache_save save = { store, destination, NULL, NULL };
+	int64_t total_before = sqlite3_total_changes64(store->db);
 	int own, error;
 
 	if ((error = write_begin(store, &own)) < 0)
@@ -722,6 +803,8 @@ int plumb_store_stat_cache_save(plumb_store *store, const char *destination, plu
 		error = plumb_stat_cache_each_changed(cache, save_stat_entry, &save);
 	sqlite3_finalize(save.put);
 	sqlite3_finalize(save.drop);
+	/* A cache: what a power loss takes from it costs the next run some hashing. */
+	defer_changes(store, total_before);
 	return write_end(store, own, error);
 }
 
@@ -1067,6 +1150,7 @@ int plumb_store_sync_begin(plumb_store *store, plumb_sync_record *record)
 	static const char what[] = "recording the start of a sync";
 	sqlite3_stmt *stmt = NULL;
 	int64_t started_at = record->started_at ? record->started_at : now();
+	int64_t total_before = sqlite3_total_changes64(store->db);
 	int64_t id = 0;
 	char *detail = NULL;
 	int own = 0;
@@ -1109,6 +1193,8 @@ int plumb_store_sync_begin(plumb_store *store, plumb_sync_record *record)
 done:
 	sqlite3_finalize(stmt);
 	free(detail);
+	/* Made durable with what the sync changes, if it changes anything: see plumb_store_sync_finish. */
+	defer_changes(store, total_before);
 	if ((error = write_end(store, own, error)) < 0)
 		return error;
 	/* The caller's record now says what the row says. */
@@ -1152,6 +1238,7 @@ int plumb_store_sync_finish(plumb_store *store, const plumb_sync_record *record)
 	sqlite3_stmt *stmt = NULL;
 	char *application = NULL, *actor = NULL, *detail = NULL;
 	int64_t finished_at = now();
+	int64_t total_before = sqlite3_total_changes64(store->db);
 	int own = 0;
 	int error;
 
@@ -1197,7 +1284,13 @@ int plumb_store_sync_finish(plumb_store *store, const plumb_sync_record *record)
 
 done:
 	sqlite3_finalize(stmt);
+	/* A sync that succeeded and changed nothing has nothing a power loss could cost. */
+	if (record->result == PLUMB_SYNC_SUCCEEDED && !record->created && !record->updated && !record->deleted)
+		defer_changes(store, total_before);
 	error = write_end(store, own, error);
+	/* The end of a sync is where what it did must be on disk: its actions, its inventory, this record. */
+	if (error == 0 && own)
+		error = make_durable(store);
 	free(detail);
 	free(actor);
 	free(application);

@@ -10,6 +10,13 @@
  * where its captured content lies). Readers never block a writer: the
  * database runs in WAL mode.
  *
+ * What is recorded is on disk (synced) once the sync that wrote it has
+ * finished (plumb_store_sync_finish) or the store is closed: a power loss
+ * cannot take it. Only the stat cache and the records of a sync that
+ * succeeded and changed nothing are left for a later write to carry to the
+ * disk, so that such a run costs no fsync; a power loss may lose those,
+ * never the store's integrity.
+ *
  * The audit log is append-only and hash-chained: every entry carries the
  * SHA-256 of the previous entry's hash and its own fields, so that editing
  * or removing an entry breaks the chain at that entry. Recording a sync
@@ -83,6 +90,8 @@ typedef struct {
  * opened or is not a plumb store.
  */
 int plumb_store_open(plumb_store **out, const char *state_dir);
+
+/* Close the store, making what was written durable first (see above). */
 void plumb_store_free(plumb_store *store);
 
 /* Transactions group writes; they do not nest. */
@@ -125,7 +134,11 @@ void plumb_inventory_release(plumb_inventory *inventory);
  */
 int plumb_store_sync_begin(plumb_store *store, plumb_sync_record *record);
 
-/* Record the end of sync record->id: result, counts, error and finished_at (now). */
+/*
+ * Record the end of sync record->id: result, counts, error and finished_at
+ * (now); then everything recorded so far is on disk (outside a caller's
+ * transaction), unless the sync succeeded and changed nothing.
+ */
 int plumb_store_sync_finish(plumb_store *store, const plumb_sync_record *record);
 
 /*
