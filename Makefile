@@ -19,7 +19,8 @@ NODE_MODULES := build/test/node/node_modules
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 WARNINGS := -std=c11 -Wall -Wextra -Werror -Wvla -Wstrict-prototypes -Wshadow -Wno-unused-parameter
 BASE_CFLAGS = $(WARNINGS) -Isrc -DPLUMB_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libmicrohttpd is not linked: the server loads it when it starts (src/server.c).
+LIBS = $(shell pkg-config --libs $(filter-out libmicrohttpd,$(PKGS)) 2>/dev/null)
 
 CFLAGS ?= -O2 -g
 # gcc 12 with -fsanitize=undefined misreads vsnprintf(NULL, 0, ...) as a null format string.

@@ -7,6 +7,7 @@
 #include "tokens.h"
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <jansson.h>
 #include <microhttpd.h>
@@ -36,6 +37,65 @@
 #define DISCARD_MAX (4 * (size_t)PLUMB_SERVER_BODY_MAX)
 /* How long stopping waits for requests in flight to be answered before cutting their connections. */
 #define STOP_GRACE_MS 10000
+
+/*
+ * libmicrohttpd is loaded when the first server starts, not with plumb: it
+ * brings GnuTLS and a dozen libraries more, whose loading and set-up cost
+ * every command about 2.5 ms and 2.6 MB of memory, and only serve answers
+ * HTTP. Its functions are called through this table, typed from its header.
+ * The name is that of its ABI (the soname), which the header's functions
+ * are compiled against.
+ */
+#define MHD_LIBRARY "libmicrohttpd.so.12"
+
+static struct {
+	__typeof__(MHD_start_daemon) *start_daemon;
+	__typeof__(MHD_quiesce_daemon) *quiesce_daemon;
+	__typeof__(MHD_stop_daemon) *stop_daemon;
+	__typeof__(MHD_lookup_connection_value) *lookup_connection_value;
+	__typeof__(MHD_lookup_connection_value_n) *lookup_connection_value_n;
+	__typeof__(MHD_get_connection_values) *get_connection_values;
+	__typeof__(MHD_create_response_from_buffer) *create_response_from_buffer;
+	__typeof__(MHD_add_response_header) *add_response_header;
+	__typeof__(MHD_queue_response) *queue_response;
+	__typeof__(MHD_destroy_response) *destroy_response;
+} mhd;
+static pthread_once_t mhd_once = PTHREAD_ONCE_INIT;
+static char mhd_problem[512]; /* why it could not be loaded; "" once it is */
+
+/* Point *slot (a function pointer of the table) at symbol; 0 when lib has no such symbol. */
+static int resolve(void *lib, const char *symbol, void *slot)
+{
+	void *address = dlsym(lib, symbol);
+	_Static_assert(sizeof(address) == sizeof(mhd.stop_daemon), "POSIX: a function pointer fits in a void *");
+	if (!address) {
+		snprintf(mhd_problem, sizeof(mhd_problem), "%s has no %s", MHD_LIBRARY, symbol);
+		return 0;
+	}
+	memcpy(slot, &address, sizeof(address));
+	return 1;
+}
+
+/* Once per process; the library stays loaded (a daemon's threads may run in it until exit). */
+static void load_mhd(void)
+{
+	void *lib = dlopen(MHD_LIBRARY, RTLD_NOW | RTLD_LOCAL);
+	if (!lib) {
+		snprintf(mhd_problem, sizeof(mhd_problem), "%s", dlerror());
+		return;
+	}
+	if (!resolve(lib, "MHD_start_daemon", &mhd.start_daemon) ||
+	    !resolve(lib, "MHD_quiesce_daemon", &mhd.quiesce_daemon) ||
+	    !resolve(lib, "MHD_stop_daemon", &mhd.stop_daemon) ||
+	    !resolve(lib, "MHD_lookup_connection_value", &mhd.lookup_connection_value) ||
+	    !resolve(lib, "MHD_lookup_connection_value_n", &mhd.lookup_connection_value_n) ||
+	    !resolve(lib, "MHD_get_connection_values", &mhd.get_connection_values) ||
+	    !resolve(lib, "MHD_create_response_from_buffer", &mhd.create_response_from_buffer) ||
+	    !resolve(lib, "MHD_add_response_header", &mhd.add_response_header) ||
+	    !resolve(lib, "MHD_queue_response", &mhd.queue_response) ||
+	    !resolve(lib, "MHD_destroy_response", &mhd.destroy_response))
+		memset(&mhd, 0, sizeof(mhd));
+}
 
 typedef struct {
 	char *method;
@@ -155,13 +215,13 @@ void plumb_response_error(plumb_response *response, unsigned status, const char 
 
 const char *plumb_server_header(const plumb_request *request, const char *name)
 {
-	return MHD_lookup_connection_value(request->connection, MHD_HEADER_KIND, name);
+	return mhd.lookup_connection_value(request->connection, MHD_HEADER_KIND, name);
 }
 
 const char *plumb_server_query(const plumb_request *request, const char *name)
 {
 	const char *value = NULL;
-	if (MHD_lookup_connection_value_n(request->connection, MHD_GET_ARGUMENT_KIND, name, strlen(name), &value,
+	if (mhd.lookup_connection_value_n(request->connection, MHD_GET_ARGUMENT_KIND, name, strlen(name), &value,
 					  NULL) != MHD_YES)
 		return NULL;
 	/* "?force" without "=" is present, with an empty value. */
@@ -178,19 +238,19 @@ static enum MHD_Result queue(struct MHD_Connection *connection, unsigned status,
 {
 	size_t len = 0;
 	char *data = plumb_buf_detach(body, &len);
-	struct MHD_Response *response = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+	struct MHD_Response *response = mhd.create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
 	if (!response) {
 		free(data);
 		return MHD_NO;
 	}
-	MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+	mhd.add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
 				content_type ? content_type : "application/json");
-	MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	MHD_add_response_header(response, "X-Content-Type-Options", "nosniff");
+	mhd.add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	mhd.add_response_header(response, "X-Content-Type-Options", "nosniff");
 	for (size_t i = 0; i < header_count; i++)
-		MHD_add_response_header(response, headers[i].name, headers[i].value);
-	enum MHD_Result result = MHD_queue_response(connection, status, response);
-	MHD_destroy_response(response);
+		mhd.add_response_header(response, headers[i].name, headers[i].value);
+	enum MHD_Result result = mhd.queue_response(connection, status, response);
+	mhd.destroy_response(response);
 	return result;
 }
 
@@ -313,7 +373,7 @@ static void copy_params(request_state *state, const server_route *route, const c
  */
 static const char *bearer_token(struct MHD_Connection *connection)
 {
-	const char *value = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *value = mhd.lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	if (!value || strncasecmp(value, "Bearer ", 7) != 0)
 		return NULL;
 	value += 7;
@@ -373,7 +433,7 @@ static enum MHD_Result search_cookie(void *payload, enum MHD_ValueKind kind, con
 /* Does the request carry the session's CSRF token? Compared in constant time. */
 static int csrf_matches(struct MHD_Connection *connection, const plumb_session *session)
 {
-	const char *value = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "X-CSRF-Token");
+	const char *value = mhd.lookup_connection_value(connection, MHD_HEADER_KIND, "X-CSRF-Token");
 	return value && strlen(value) == PLUMB_SESSION_SECRET_LEN &&
 	       CRYPTO_memcmp(value, session->csrf, PLUMB_SESSION_SECRET_LEN) == 0;
 }
@@ -398,7 +458,7 @@ static int authenticate(enum MHD_Result *result, plumb_server *server, request_s
 			state->token_name = plumb_xstrdup(name);
 		pthread_mutex_unlock(&server->tokens_lock);
 	} else {
-		MHD_get_connection_values(connection, MHD_HEADER_KIND, search_cookie, &search);
+		mhd.get_connection_values(connection, MHD_HEADER_KIND, search_cookie, &search);
 		if (search.found) {
 			state->has_session = 1;
 			state->token_name = plumb_xstrdup(state->session.name);
@@ -463,7 +523,7 @@ static enum MHD_Result begin_request(plumb_server *server, request_state *state,
 	}
 
 	/* A length announced too long is refused before a byte of the body is read (nor "100 Continue" sent). */
-	const char *length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *length = mhd.lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (length) {
 		char *end = NULL;
 		errno = 0;
@@ -895,10 +955,15 @@ int plumb_server_start(plumb_server **out, const char *listen_address, const cha
 		if ((error = plumb_tokens_load(&server->tokens, tokens_file)) < 0)
 			goto done;
 	}
+	pthread_once(&mhd_once, load_mhd);
+	if (!mhd.start_daemon) {
+		error = plumb_error_set(PLUMB_ERROR, "cannot start the HTTP server: %s", mhd_problem);
+		goto done;
+	}
 	if ((error = open_listener(&fd, &server->port, listen_address)) < 0)
 		goto done;
 
-	server->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+	server->daemon = mhd.start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
 						  MHD_USE_AUTO | MHD_USE_ITC,
 					  0, NULL, NULL, answer, server, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 					  MHD_OPTION_NOTIFY_COMPLETED, request_completed, server,
@@ -968,12 +1033,12 @@ void plumb_server_stop(plumb_server *server)
 	 * answered: a client whose sync completes should hear so. Idle
 	 * keep-alive connections hold no request, so they do not hold this up.
 	 */
-	MHD_socket listener = MHD_quiesce_daemon(server->daemon);
+	MHD_socket listener = mhd.quiesce_daemon(server->daemon);
 	if (listener != MHD_INVALID_SOCKET)
 		for (long waited = 0; atomic_load(&server->in_flight) && waited < STOP_GRACE_MS; waited += 10)
 			sleep_ms(10);
 	/* Joins every connection thread, so no handler runs once this returns. */
-	MHD_stop_daemon(server->daemon);
+	mhd.stop_daemon(server->daemon);
 	/* Quiescing handed the listening socket back to us; it may only be closed now. */
 	if (listener != MHD_INVALID_SOCKET)
 		close(listener);

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# What every command pays before it does anything: the libraries it loads.
+# The HTTP server's library (libmicrohttpd, and GnuTLS with it) is loaded by
+# the server when it starts, so that a sync or a plan does not load it; that
+# serve still loads it and answers is what serve.sh and test_server check.
+. "$(dirname "$0")/lib.sh"
+
+REPO="$T/repo"
+ROOT="$T/root"
+STATE="$T/state"
+SRC=(--repo "$REPO" --root "$ROOT" --state "$STATE")
+
+make_repo "$REPO"
+cat >"$REPO/m.yaml" <<'YAML'
+apiVersion: host/v1
+kind: File
+metadata: {name: motd}
+spec: {path: /etc/motd, content: "one\n"}
+YAML
+commit_all "$REPO" "one"
+
+# libraries NAME COMMAND...: run COMMAND under strace; the shared libraries it opened go to $T/NAME.libs.
+libraries() {
+	local name=$1
+	shift
+	capture env ASAN_OPTIONS=detect_leaks=0 strace -f -qq -e trace=openat,open -o "$T/$name.trace" "$@"
+	grep -v ENOENT "$T/$name.trace" | grep -oE '"[^"]*\.so[.0-9]*"' | tr -d '"' | xargs -rn1 basename | sort -u >"$T/$name.libs"
+}
+
+for command in sync plan; do
+	libraries "$command" "$PLUMB" "$command" "${SRC[@]}"
+	if [ "$RC" = 0 ] && grep -q '^libgit2' "$T/$command.libs" && ! grep -qE '^lib(microhttpd|gnutls)' "$T/$command.libs"; then
+		ok "plumb $command loads neither libmicrohttpd nor GnuTLS"
+	else
+		fail "plumb $command loads neither libmicrohttpd nor GnuTLS" "$(show)" "$(cat "$T/$command.libs")"
+	fi
+done
+
+exit 0
