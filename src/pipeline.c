@@ -288,49 +288,6 @@ done:
 	return error;
 }
 
-/*
- * The inventory of destination, and what plumb manages under roots nested
- * in it or around it, with keys made relative to destination (those rows
- * keep their own destination): two applications whose roots nest must not
- * claim one live file.
- */
-static int list_related_inventory(plumb_inventory *out, plumb_store *store, const char *destination)
-{
-	plumb_inventory all = { 0 };
-	int error = plumb_store_inventory_related(&all, store, destination);
-	size_t ours = strlen(destination);
-	for (size_t i = 0; error == 0 && i < all.count; i++) {
-		plumb_inventory_entry *e = &all.items[i];
-		size_t theirs = strlen(e->destination);
-		char *key = NULL;
-		if (!strcmp(e->destination, destination)) {
-			key = plumb_xstrdup(e->key);
-		} else if (theirs > ours && !strncmp(e->destination, destination, ours) &&
-			   (e->destination[ours] == '/' || !strcmp(destination, "/"))) {
-			/* Their root lies below ours: their key, seen from ours. */
-			const char *below = e->destination + ours + (e->destination[ours] == '/');
-			key = plumb_xprintf("%s/%s", below, e->key);
-		} else if (ours > theirs && !strncmp(destination, e->destination, theirs) &&
-			   (destination[theirs] == '/' || !strcmp(e->destination, "/"))) {
-			/* Our root lies below theirs: only what they manage inside ours. */
-			const char *below = destination + theirs + (destination[theirs] == '/');
-			size_t n = strlen(below);
-			if (!strncmp(e->key, below, n) && e->key[n] == '/')
-				key = plumb_xstrdup(e->key + n + 1);
-		}
-		if (!key)
-			continue;
-		PLUMB_GROW(out->items, out->count, out->capacity);
-		plumb_inventory_entry *copy = &out->items[out->count++];
-		*copy = *e;
-		memset(e, 0, sizeof(*e));
-		free(copy->key);
-		copy->key = key;
-	}
-	plumb_inventory_release(&all);
-	return error;
-}
-
 char *plumb_pipeline_identity(const plumb_pipeline *p)
 {
 	return p->options.identity ? plumb_xstrdup(p->options.identity) : plumb_xprintf("%s/identity", p->state_dir);
@@ -368,7 +325,7 @@ int plumb_pipeline_plan(plumb_pipeline *p)
 		return error;
 	}
 	if ((!p->store && (error = plumb_store_open(&p->store, p->state_dir)) < 0) ||
-	    (error = list_related_inventory(&p->inventory, p->store, p->destination)) < 0) {
+	    (error = plumb_store_inventory_related(&p->inventory, p->store, p->destination)) < 0) {
 		error_line("store");
 		return error;
 	}

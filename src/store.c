@@ -2,6 +2,7 @@
 #include "util/buf.h"
 #include "util/fs.h"
 #include "util/hash.h"
+#include "util/strpool.h"
 #include "util/utf8.h"
 #include "store.h"
 
@@ -678,36 +679,61 @@ static int collect_rows(void **items, size_t *count, size_t *capacity, size_t it
 	return error;
 }
 
-static int read_inventory_row(void *item, plumb_store *store, sqlite3_stmt *stmt)
+/* A text column ("" for NULL) as the pool's copy; interned ones are shared with the rows before. */
+static char *column_pooled(plumb_strpool *pool, sqlite3_stmt *stmt, int column, int intern)
 {
-	plumb_inventory_entry *entry = item;
-	entry->destination = column_string(stmt, 0);
-	entry->key = column_string(stmt, 1);
-	entry->application = column_string(stmt, 2);
-	entry->provider = column_string(stmt, 3);
-	entry->kind = column_string(stmt, 4);
-	entry->resource = column_string(stmt, 5);
+	const char *text = (const char *)sqlite3_column_text(stmt, column);
+	size_t len = text ? (size_t)sqlite3_column_bytes(stmt, column) : 0;
+	return intern ? plumb_strpool_intern(pool, text ? text : "", len) : plumb_strpool_add(pool, text ? text : "", len);
+}
+
+/*
+ * One row of INVENTORY_COLUMNS, its strings in pool: the key and the
+ * fingerprint are the row's own, the other columns repeat from row to row
+ * (one destination, a few applications, kinds and resources) and are shared.
+ */
+static void read_inventory_row(plumb_inventory_entry *entry, plumb_strpool *pool, sqlite3_stmt *stmt)
+{
+	entry->destination = column_pooled(pool, stmt, 0, 1);
+	entry->key = column_pooled(pool, stmt, 1, 0);
+	entry->application = column_pooled(pool, stmt, 2, 1);
+	entry->provider = column_pooled(pool, stmt, 3, 1);
+	entry->kind = column_pooled(pool, stmt, 4, 1);
+	entry->resource = column_pooled(pool, stmt, 5, 1);
 	entry->created = sqlite3_column_int64(stmt, 6) != 0;
-	entry->fingerprint = column_string(stmt, 7);
-	entry->commit = column_string(stmt, 8);
+	entry->fingerprint = column_pooled(pool, stmt, 7, 0);
+	entry->commit = column_pooled(pool, stmt, 8, 1);
 	entry->updated_at = sqlite3_column_int64(stmt, 9);
+}
+
+/* Whether to keep a row just read into entry; it may point entry's strings at others in pool. */
+typedef int (*inventory_filter)(plumb_inventory_entry *entry, plumb_strpool *pool, const void *payload);
+
+/*
+ * Append the rows stmt selects (INVENTORY_COLUMNS) that keep keeps (NULL:
+ * every one) to out; on failure out holds the rows it held. Not through
+ * collect_rows: the strings belong to the inventory, not to each row.
+ */
+static int read_inventory(plumb_inventory *out, plumb_store *store, sqlite3_stmt *stmt, const char *what,
+			  inventory_filter keep, const void *payload)
+{
+	size_t first = out->count;
+	int rc;
+
+	if (!out->strings)
+		out->strings = plumb_strpool_new();
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		PLUMB_GROW(out->items, out->count, out->capacity);
+		plumb_inventory_entry *entry = &out->items[out->count];
+		read_inventory_row(entry, out->strings, stmt);
+		if (!keep || keep(entry, out->strings, payload))
+			out->count++;
+	}
+	if (rc != SQLITE_DONE) {
+		out->count = first;
+		return sqlite_error(store, rc, what);
+	}
 	return 0;
-}
-
-static void release_inventory_row(void *item)
-{
-	plumb_inventory_entry_release(item);
-}
-
-/* Append the rows stmt selects (INVENTORY_COLUMNS) to out; on failure out is as it was. */
-static int read_inventory(plumb_inventory *out, plumb_store *store, sqlite3_stmt *stmt, const char *what)
-{
-	/* Through a void pointer of its own: a plumb_inventory_entry ** is not a void **. */
-	void *items = out->items;
-	int error = collect_rows(&items, &out->count, &out->capacity, sizeof(*out->items), store, stmt, what,
-				 read_inventory_row, release_inventory_row);
-	out->items = items;
-	return error;
 }
 
 int plumb_store_stat_cache_load(plumb_stat_cache *cache, plumb_store *store, const char *destination)
@@ -820,38 +846,95 @@ int plumb_store_inventory_list(plumb_inventory *out, plumb_store *store, const c
 	if ((error = prepare(&stmt, store, sql, what)) == 0 && (error = bind_filter(store, stmt, 1, destination, what)) == 0 &&
 	    /* Bound as NULL (not "") when absent: NULL means every application. */
 	    (!application || (error = bind_text(store, stmt, 2, application, what)) == 0))
-		error = read_inventory(out, store, stmt, what);
+		error = read_inventory(out, store, stmt, what, NULL, NULL);
 	sqlite3_finalize(stmt);
 	return error;
 }
 
+/*
+ * A row of a destination nested in (or around) destination (the payload),
+ * with its key made relative to destination; rows outside it are dropped.
+ */
+static int relative_to(plumb_inventory_entry *e, plumb_strpool *pool, const void *payload)
+{
+	const char *destination = payload;
+
+	if (!strcmp(e->destination, destination))
+		return 1;
+	size_t ours = strlen(destination), theirs = strlen(e->destination);
+	if (theirs > ours && !strncmp(e->destination, destination, ours) &&
+	    (e->destination[ours] == '/' || !strcmp(destination, "/"))) {
+		/* Their root lies below ours: their key, seen from ours. */
+		const char *below = e->destination + ours + (e->destination[ours] == '/');
+		size_t n = strlen(below), k = strlen(e->key);
+		char *key = plumb_strpool_alloc(pool, n + 1 + k + 1);
+		memcpy(key, below, n);
+		key[n] = '/';
+		memcpy(key + n + 1, e->key, k + 1);
+		e->key = key;
+		return 1;
+	}
+	if (ours > theirs && !strncmp(destination, e->destination, theirs) &&
+	    (destination[theirs] == '/' || !strcmp(e->destination, "/"))) {
+		/* Our root lies below theirs: only what they manage inside ours. */
+		const char *below = destination + theirs + (destination[theirs] == '/');
+		size_t n = strlen(below);
+		if (!strncmp(e->key, below, n) && e->key[n] == '/') {
+			e->key += n + 1;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Append the rows of the destination that is the first len bytes of name, relative to destination. */
+static int read_related(plumb_inventory *out, plumb_store *store, sqlite3_stmt *stmt, const char *name, size_t len,
+			const char *destination, const char *what)
+{
+	int rc;
+	sqlite3_reset(stmt);
+	/* SQLITE_STATIC: the rows are read before name can go away. */
+	if ((rc = sqlite3_bind_text(stmt, 1, name, (int)len, SQLITE_STATIC)) != SQLITE_OK)
+		return sqlite_error(store, rc, what);
+	return read_inventory(out, store, stmt, what, relative_to, destination);
+}
+
 int plumb_store_inventory_related(plumb_inventory *out, plumb_store *store, const char *destination)
 {
-	/* The destination, the roots below it (a key range), and the roots above it (its ancestors). */
-	static const char sql[] = INVENTORY_COLUMNS " WHERE destination = ?1 OR (destination > ?2 AND destination < ?3)"
-				  " OR destination IN (SELECT value FROM json_each(?4)) ORDER BY destination, key";
+	/*
+	 * The roots above destination ("/" first), destination, then the roots
+	 * below it (a key range): each read in the primary key's order, so that
+	 * together they come by destination and key with nothing to sort.
+	 */
+	static const char one[] = INVENTORY_COLUMNS " WHERE destination = ?1 ORDER BY key";
+	static const char below[] = INVENTORY_COLUMNS " WHERE destination > ?1 AND destination < ?2 ORDER BY destination, key";
 	static const char what[] = "listing the inventory";
 	sqlite3_stmt *stmt = NULL;
 	size_t len = strlen(destination);
 	int root = len == 1 && destination[0] == '/';
 	char *low = root ? plumb_xstrdup("/") : plumb_xprintf("%s/", destination);
 	char *high = root ? plumb_xstrdup("0") : plumb_xprintf("%s0", destination); /* '0' follows '/' */
-	json_t *ancestors = json_array();
+	size_t first = out->count;
 	int error;
 
-	for (size_t i = 1; !root && i < len; i++)
+	if ((error = prepare(&stmt, store, one, what)) < 0)
+		goto done;
+	/* "/", each ancestor below it ("/srv", "/srv/a" for "/srv/a/b"), destination itself. */
+	error = read_related(out, store, stmt, "/", 1, destination, what);
+	for (size_t i = 1; error == 0 && i < len; i++)
 		if (destination[i] == '/')
-			json_array_append_new(ancestors, json_stringn(destination, i));
-	if (!root)
-		json_array_append_new(ancestors, json_string("/"));
-	char *ancestors_json = json_dumps(ancestors, JSON_COMPACT);
-	if ((error = prepare(&stmt, store, sql, what)) == 0 && (error = bind_text(store, stmt, 1, destination, what)) == 0 &&
-	    (error = bind_text(store, stmt, 2, low, what)) == 0 && (error = bind_text(store, stmt, 3, high, what)) == 0 &&
-	    (error = bind_text(store, stmt, 4, ancestors_json, what)) == 0)
-		error = read_inventory(out, store, stmt, what);
+			error = read_related(out, store, stmt, destination, i, destination, what);
+	if (error == 0 && !root)
+		error = read_related(out, store, stmt, destination, len, destination, what);
 	sqlite3_finalize(stmt);
-	free(ancestors_json);
-	json_decref(ancestors);
+	stmt = NULL;
+	if (error == 0 && (error = prepare(&stmt, store, below, what)) == 0 &&
+	    (error = bind_text(store, stmt, 1, low, what)) == 0 && (error = bind_text(store, stmt, 2, high, what)) == 0)
+		error = read_inventory(out, store, stmt, what, relative_to, destination);
+done:
+	if (error < 0)
+		out->count = first;
+	sqlite3_finalize(stmt);
 	free(low);
 	free(high);
 	return error;
@@ -906,24 +989,10 @@ done:
 	return error;
 }
 
-void plumb_inventory_entry_release(plumb_inventory_entry *entry)
-{
-	free(entry->destination);
-	free(entry->key);
-	free(entry->application);
-	free(entry->provider);
-	free(entry->kind);
-	free(entry->resource);
-	free(entry->fingerprint);
-	free(entry->commit);
-	memset(entry, 0, sizeof(*entry));
-}
-
 void plumb_inventory_release(plumb_inventory *inventory)
 {
-	for (size_t i = 0; i < inventory->count; i++)
-		plumb_inventory_entry_release(&inventory->items[i]);
 	free(inventory->items);
+	plumb_strpool_free(inventory->strings);
 	memset(inventory, 0, sizeof(*inventory));
 }
 

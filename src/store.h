@@ -28,8 +28,9 @@
  * open, one step at a time in a transaction each; a store written by a
  * newer plumb is refused.
  *
- * Strings in the structs below are owned by the struct and freed by its
- * release function; strings passed in are copied by the store.
+ * Strings in the structs below are owned by the struct (an inventory
+ * entry's by the inventory) and freed by its release function; strings
+ * passed in are copied by the store.
  */
 #ifndef PLUMB_STORE_H
 #define PLUMB_STORE_H
@@ -38,6 +39,7 @@
 
 #include "statcache.h"
 #include "util/common.h"
+#include "util/strpool.h"
 
 typedef struct plumb_store plumb_store;
 
@@ -58,6 +60,13 @@ typedef struct {
 	plumb_inventory_entry *items;
 	size_t count;
 	size_t capacity;
+	/*
+	 * Every string of the entries: an inventory read from the store owns
+	 * them (released with it, never one by one), and entries share those
+	 * that repeat (destination, application, kind, ...): treat them as
+	 * read-only.
+	 */
+	plumb_strpool *strings;
 } plumb_inventory;
 
 typedef enum {
@@ -107,9 +116,12 @@ int plumb_store_inventory_list(plumb_inventory *out, plumb_store *store, const c
 			       const char *application);
 
 /*
- * Append to out the inventory of destination and of every destination
- * whose root lies below or above it (applications whose roots nest), by
- * destination and key.
+ * Append to out the inventory of destination and what plumb manages under
+ * roots nested in it or around it (applications whose roots nest), by
+ * destination and key, with keys made relative to destination: a row of a
+ * root below keeps its destination, its key seen from destination; of a
+ * root above, only the rows inside destination, their keys seen from it.
+ * Two applications whose roots nest must not claim one live file.
  */
 int plumb_store_inventory_related(plumb_inventory *out, plumb_store *store, const char *destination);
 
@@ -125,7 +137,6 @@ int plumb_store_inventory_put(plumb_store *store, const plumb_inventory_entry *e
 /* Delete the row of (destination, key); deleting a missing row is not an error. */
 int plumb_store_inventory_delete(plumb_store *store, const char *destination, const char *key);
 
-void plumb_inventory_entry_release(plumb_inventory_entry *entry);
 void plumb_inventory_release(plumb_inventory *inventory);
 
 /*

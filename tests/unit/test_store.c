@@ -261,6 +261,80 @@ done:
 	free(state);
 }
 
+/* The inventory of a destination and of the roots nested in it or around it, keys seen from it. */
+static void test_inventory_related(void)
+{
+	char *state = state_path("related");
+	plumb_store *store = NULL;
+	plumb_inventory inventory = { 0 };
+	static const char *const rows[][2] = {
+		{ "/", "srv/a/x" },   { "/", "srv/a/b/r" }, { "/", "srv/ab/q" },   { "/", "etc/motd" },
+		{ "/srv", "a" },      { "/srv", "a/y" },    { "/srv", "ab/z" },	   { "/srv/a", "own1" },
+		{ "/srv/a", "own2" }, { "/srv/a", "b/s" },  { "/srv/a/b", "k" },   { "/srv/a/b/c", "m" },
+		{ "/srv/ab", "no" },  { "/srv/a-x", "no" }, { "/srv/a0", "no" },   { "/other", "srv/a/x" },
+	};
+	/* By destination, then key; each key relative to /srv/a. */
+	static const char *const expected[][2] = {
+		{ "/", "b/r" },	      { "/", "x" },	   { "/srv", "y" },	       { "/srv/a", "b/s" },
+		{ "/srv/a", "own1" }, { "/srv/a", "own2" }, { "/srv/a/b", "b/k" }, { "/srv/a/b/c", "b/c/m" },
+	};
+
+	CHECK_INT(plumb_store_open(&store, state), 0);
+	if (!store)
+		goto done;
+	for (size_t i = 0; i < PLUMB_ARRAY_SIZE(rows); i++) {
+		plumb_inventory_entry e = entry(rows[i][0], rows[i][1], "app", "f");
+		CHECK_INT(plumb_store_inventory_put(store, &e), 0);
+	}
+	CHECK_INT(plumb_store_inventory_related(&inventory, store, "/srv/a"), 0);
+	CHECK_INT(inventory.count, PLUMB_ARRAY_SIZE(expected));
+	for (size_t i = 0; i < inventory.count && i < PLUMB_ARRAY_SIZE(expected); i++) {
+		CHECK_STR(inventory.items[i].destination, expected[i][0]);
+		CHECK_STR(inventory.items[i].key, expected[i][1]);
+		CHECK_STR(inventory.items[i].application, "app");
+		CHECK_STR(inventory.items[i].resource, "plumb.dev/v1/File/motd");
+	}
+	/* What repeats from row to row is held once. */
+	if (inventory.count == PLUMB_ARRAY_SIZE(expected)) {
+		CHECK(inventory.items[3].destination == inventory.items[4].destination);
+		CHECK(inventory.items[0].application == inventory.items[7].application);
+		CHECK(inventory.items[0].kind == inventory.items[7].kind);
+	}
+	/* It appends to what out holds. */
+	size_t before = inventory.count;
+	CHECK_INT(plumb_store_inventory_related(&inventory, store, "/srv/a/b"), 0);
+	CHECK_INT(inventory.count, before + 4);
+	if (inventory.count == before + 4) {
+		CHECK_STR(inventory.items[before].key, "r");
+		CHECK_STR(inventory.items[before + 1].key, "s");
+		CHECK_STR(inventory.items[before + 2].key, "k");
+		CHECK_STR(inventory.items[before + 3].key, "c/m");
+	}
+	plumb_inventory_release(&inventory);
+	CHECK(inventory.items == NULL && inventory.count == 0 && inventory.strings == NULL);
+
+	/* From the root: every destination, keys below the root. */
+	CHECK_INT(plumb_store_inventory_related(&inventory, store, "/"), 0);
+	CHECK_INT(inventory.count, PLUMB_ARRAY_SIZE(rows));
+	if (inventory.count == PLUMB_ARRAY_SIZE(rows)) {
+		CHECK_STR(inventory.items[0].key, "etc/motd");
+		CHECK_STR(inventory.items[4].destination, "/other");
+		CHECK_STR(inventory.items[4].key, "other/srv/a/x");
+		CHECK_STR(inventory.items[5].key, "srv/a");
+		CHECK_STR(inventory.items[PLUMB_ARRAY_SIZE(rows) - 1].key, "srv/ab/no");
+	}
+	plumb_inventory_release(&inventory);
+
+	/* A destination nothing is managed in or around. */
+	CHECK_INT(plumb_store_inventory_related(&inventory, store, "/nowhere/deep"), 0);
+	CHECK_INT(inventory.count, 0);
+	plumb_inventory_release(&inventory);
+
+done:
+	plumb_store_free(store);
+	free(state);
+}
+
 static void test_transactions(void)
 {
 	char *state = state_path("transactions");
@@ -2015,6 +2089,7 @@ int main(void)
 
 	RUN(test_open_creates_private_directory_and_file);
 	RUN(test_inventory_put_list_replace_delete);
+	RUN(test_inventory_related);
 	RUN(test_transactions);
 	RUN(test_sync_log);
 	RUN(test_newer_schema_is_refused);

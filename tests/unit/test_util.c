@@ -1,10 +1,11 @@
-/* Unit tests of src/util: paths, buffers, diagnostics, blob ids and confined file operations. */
+/* Unit tests of src/util: paths, buffers, string pools, diagnostics, blob ids and confined file operations. */
 #include "util/common.h"
 #include "util/buf.h"
 #include "util/diag.h"
 #include "util/fs.h"
 #include "util/hash.h"
 #include "util/path.h"
+#include "util/strpool.h"
 #include "util/utf8.h"
 
 #include <fcntl.h>
@@ -350,6 +351,62 @@ static void fs_lookup_owner(void)
 	CHECK(strstr(plumb_error_last(), "no-such-user-plumb") != NULL);
 }
 
+static void strpool_copies_and_shares(void)
+{
+	plumb_strpool *pool = plumb_strpool_new();
+	char *keys[3000];
+	char text[64];
+
+	/* A copy of exactly len bytes, terminated: the source need not be. */
+	char *a = plumb_strpool_add(pool, "etc/motd and more", 8);
+	CHECK_STR(a, "etc/motd");
+	char *b = plumb_strpool_add(pool, "etc/motd", 8);
+	CHECK(a != b);
+	/* Interned: one copy per text, apart from the added ones. */
+	char *host = plumb_strpool_intern(pool, "host", 4);
+	CHECK_STR(host, "host");
+	CHECK(plumb_strpool_intern(pool, "hostname", 4) == host);
+	CHECK(plumb_strpool_intern(pool, "File", 4) != host);
+	CHECK(plumb_strpool_intern(pool, "etc/motd", 8) != a);
+	CHECK(plumb_strpool_intern(pool, "", 0) == plumb_strpool_intern(pool, "x", 0));
+
+	/* Many strings, interned ones among them, and some too long to share a block: each stays as it was. */
+	for (size_t i = 0; i < PLUMB_ARRAY_SIZE(keys); i++) {
+		int n = snprintf(text, sizeof(text), "srv/files/d%04zu/f%05zu.txt", i / 50, i);
+		keys[i] = plumb_strpool_add(pool, text, (size_t)n);
+		char *kind = plumb_strpool_intern(pool, i % 2 ? "File" : "Directory", i % 2 ? 4 : 9);
+		CHECK_STR(kind, i % 2 ? "File" : "Directory");
+		n = snprintf(text, sizeof(text), "resource-%zu", i % 300);
+		CHECK(plumb_strpool_intern(pool, text, (size_t)n) == plumb_strpool_intern(pool, text, (size_t)n));
+	}
+	size_t long_len = 10000;
+	char *long_text = plumb_xmalloc(long_len);
+	memset(long_text, 'z', long_len);
+	char *long_copy = plumb_strpool_add(pool, long_text, long_len);
+	char *after = plumb_strpool_add(pool, "after", 5);
+	CHECK_INT(strlen(long_copy), long_len);
+	CHECK(!memcmp(long_copy, long_text, long_len));
+	CHECK_STR(after, "after");
+	/* Room for a string written in place. */
+	char *joined = plumb_strpool_alloc(pool, 8);
+	memcpy(joined, "srv/", 4);
+	memcpy(joined + 4, "key", 4);
+	CHECK_STR(joined, "srv/key");
+	CHECK_STR(after, "after");
+	for (size_t i = 0; i < PLUMB_ARRAY_SIZE(keys); i++) {
+		snprintf(text, sizeof(text), "srv/files/d%04zu/f%05zu.txt", i / 50, i);
+		if (strcmp(keys[i], text) != 0) {
+			CHECK_STR(keys[i], text);
+			break;
+		}
+	}
+	CHECK_STR(a, "etc/motd");
+	CHECK_STR(host, "host");
+	free(long_text);
+	plumb_strpool_free(pool);
+	plumb_strpool_free(NULL);
+}
+
 int main(void)
 {
 	snprintf(scratch, sizeof(scratch), "/tmp/plumb-test-util.XXXXXX");
@@ -360,6 +417,7 @@ int main(void)
 	RUN(path_helpers);
 	RUN(buf_grows_and_detaches);
 	RUN(buf_read_fd_is_capped);
+	RUN(strpool_copies_and_shares);
 	RUN(diags_sort_by_position);
 	RUN(blob_id_matches_git);
 	RUN(utf8_checked_and_repaired);
