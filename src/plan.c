@@ -62,20 +62,41 @@ static int compare_entry_ptr(const void *a, const void *b)
 	return strcmp(ea->key, eb->key);
 }
 
-static const plumb_inventory_entry *find_entry(const plumb_inventory_entry **sorted, size_t count, const char *key)
+/*
+ * The entry of key in sorted (by key), or NULL. Objects come in path order
+ * and entries mostly do too: the one after the last found (*next) is tried
+ * first, and *next moves past the one found.
+ */
+static const plumb_inventory_entry *find_entry(const plumb_inventory_entry **sorted, size_t count, const char *key,
+					       size_t *next)
 {
 	size_t lo = 0, hi = count;
+	if (*next < count && !strcmp(sorted[*next]->key, key))
+		return sorted[(*next)++];
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		int c = strcmp(sorted[mid]->key, key);
-		if (c == 0)
+		if (c == 0) {
+			*next = mid + 1;
 			return sorted[mid];
+		}
 		if (c < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	return NULL;
+}
+
+/* qsort, unless the array is in order already: a Tree's walk and the store's reads mostly are. */
+static void sort_unless_sorted(void *base, size_t count, size_t size, int (*compare)(const void *, const void *))
+{
+	for (size_t i = 1; i < count; i++) {
+		if (compare((const char *)base + (i - 1) * size, (const char *)base + i * size) > 0) {
+			qsort(base, count, size, compare);
+			return;
+		}
+	}
 }
 
 static plumb_action *add_action(plumb_plan *plan)
@@ -242,13 +263,14 @@ int plumb_plan_build(plumb_plan *plan, const plumb_manifest_set *set, const plum
 
 	for (size_t i = 0; i < set->object_count; i++)
 		objects[i] = &set->objects[i];
-	qsort(objects, set->object_count, sizeof(*objects), compare_object_ptr);
+	sort_unless_sorted(objects, set->object_count, sizeof(*objects), compare_object_ptr);
 	for (size_t i = 0; i < inventory->count; i++)
 		entries[i] = &inventory->items[i];
-	qsort(entries, inventory->count, sizeof(*entries), compare_entry_ptr);
+	sort_unless_sorted(entries, inventory->count, sizeof(*entries), compare_entry_ptr);
 
+	size_t next_entry = 0;
 	for (size_t i = 0; i < set->object_count; i++) {
-		const plumb_inventory_entry *entry = find_entry(entries, inventory->count, objects[i]->key);
+		const plumb_inventory_entry *entry = find_entry(entries, inventory->count, objects[i]->key, &next_entry);
 		if (entry)
 			declared[entry - inventory->items] = 1;
 		if ((error = plan_declared(plan, set, objects[i], entry, ctx)) < 0)

@@ -185,6 +185,58 @@ static void prune_only_what_plumb_created(void)
 	plumb_inventory_release(&inventory);
 }
 
+/*
+ * Names whose path order ("a", "a/b", "a-b") is not their byte order ("a",
+ * "a-b", "a/b"): the plan still comes parents first, every object finds its
+ * inventory row, and a second plan has nothing to do.
+ */
+static void path_order_and_byte_order(void)
+{
+	run r;
+	plumb_apply_report report;
+	fixture_sh("rm -rf repo/*");
+	/* Declared in neither order. */
+	fixture_write("m.yaml", "apiVersion: host/v1\nkind: File\nmetadata: {name: dash}\n"
+				"spec: {path: /o/a-b, content: dash}\n"
+				"---\n"
+				"apiVersion: host/v1\nkind: File\nmetadata: {name: inner}\n"
+				"spec: {path: /o/a/b, content: inner}\n"
+				"---\n"
+				"apiVersion: host/v1\nkind: Directory\nmetadata: {name: dir}\nspec: {path: /o/a}\n"
+				"---\n"
+				"apiVersion: host/v1\nkind: File\nmetadata: {name: dot}\n"
+				"spec: {path: /o/a.txt, content: dot}\n");
+	CHECK_INT(plan_head(&r), 0);
+	/* Then the prunes of what earlier tests left. */
+	CHECK(r.plan.count >= 4);
+	static const char *const order[] = { "o/a", "o/a/b", "o/a-b", "o/a.txt" };
+	for (size_t i = 0; i < r.plan.count && i < PLUMB_ARRAY_SIZE(order); i++) {
+		const plumb_action *a = &r.plan.actions[i];
+		CHECK_STR(a->key, order[i]);
+	}
+	CHECK_INT(apply_run(&r, &report), 0);
+	CHECK_INT(report.created, 4);
+	run_release(&r);
+
+	CHECK_INT(plan_head(&r), 0);
+	CHECK(!plumb_plan_has_changes(&r.plan));
+	for (size_t i = 0; i < r.plan.count; i++) {
+		const plumb_action *a = &r.plan.actions[i];
+		CHECK(a->in_inventory && a->created && a->expected && !strcmp(a->expected, a->fingerprint));
+	}
+	run_release(&r);
+
+	/* Pruned. */
+	fixture_write("m.yaml", "apiVersion: host/v1\nkind: Directory\nmetadata: {name: keep}\nspec: {path: /keep}\n");
+	CHECK_INT(plan_head(&r), 0);
+	const plumb_action *a = find_action(&r, "o/a-b");
+	CHECK(a && !a->object && a->type == PLUMB_ACTION_DELETE && !strcmp(a->display, "/o/a-b") &&
+	      !strcmp(a->kind, "File") && !strcmp(a->resource, "host/v1/File/dash"));
+	CHECK_INT(apply_run(&r, &report), 0);
+	CHECK_INT(report.deleted, 4);
+	run_release(&r);
+}
+
 static void another_application_owns_it(void)
 {
 	run r;
@@ -271,6 +323,7 @@ int main(void)
 		return 2;
 	RUN(create_then_nothing_then_update);
 	RUN(prune_only_what_plumb_created);
+	RUN(path_order_and_byte_order);
 	RUN(another_application_owns_it);
 	RUN(stops_at_the_first_failure);
 	RUN(binary_and_directory_conflicts);
