@@ -48,6 +48,16 @@ char *plumb_plan_fingerprint(const plumb_plan *plan, const char *observed, int s
 	return plumb_xprintf("sensitive %s", hex);
 }
 
+/* As plumb_plan_fingerprint, but the observed one itself when it is shown as it is (observed keeps none). */
+static char *take_fingerprint(const plumb_plan *plan, plumb_observed *observed, int sensitive)
+{
+	char *fingerprint = observed->fingerprint;
+	if (sensitive && strcmp(fingerprint, "absent") != 0)
+		return plumb_plan_fingerprint(plan, fingerprint, sensitive);
+	observed->fingerprint = NULL;
+	return fingerprint;
+}
+
 static int compare_object_ptr(const void *a, const void *b)
 {
 	const plumb_object *oa = *(const plumb_object *const *)a, *ob = *(const plumb_object *const *)b;
@@ -170,10 +180,12 @@ static int plan_declared(plumb_plan *plan, const plumb_manifest_set *set, const 
 	action = add_action(plan);
 	action->provider = object->provider;
 	action->object = object;
-	action->key = plumb_xstrdup(object->key);
-	action->display = plumb_xstrdup(object->display);
-	action->kind = plumb_xstrdup(object->kind);
-	action->resource = plumb_xstrdup(set->resources[object->resource].identity);
+	/* The set outlives the plan's use of it (plumb_pipeline_detach_set): thousands of copies spared. */
+	action->borrows_names = 1;
+	action->key = object->key;
+	action->display = object->display;
+	action->kind = (char *)object->kind;
+	action->resource = set->resources[object->resource].identity;
 	/*
 	 * Sensitive now, or when plumb last wrote it (its inventory fingerprint is
 	 * keyed): either way its content is shown nowhere in this plan, and both
@@ -185,7 +197,6 @@ static int plan_declared(plumb_plan *plan, const plumb_manifest_set *set, const 
 		action->content = plumb_plan_fingerprint(plan, content, 1);
 		free(content);
 	}
-	action->fingerprint = plumb_plan_fingerprint(plan, observed.fingerprint, action->sensitive);
 	action->in_inventory = entry != NULL;
 	if (entry)
 		action->expected = was_sensitive || !*entry->fingerprint
@@ -193,6 +204,7 @@ static int plan_declared(plumb_plan *plan, const plumb_manifest_set *set, const 
 					   : plumb_plan_fingerprint(plan, entry->fingerprint, action->sensitive);
 	if ((error = object->provider->compare(&action->change, ctx, object, &observed, object->kind)) < 0)
 		goto done;
+	action->fingerprint = take_fingerprint(plan, &observed, action->sensitive);
 	if (action->sensitive && !object->sensitive && action->change.diff.len) {
 		plumb_buf_clear(&action->change.diff);
 		plumb_buf_printf(&action->change.diff, "Sensitive content of %s changes (not shown)\n", object->display);
@@ -231,13 +243,13 @@ static int plan_prune(plumb_plan *plan, const plumb_inventory_entry *entry, cons
 	plumb_provider_context observe_ctx = plumb_plan_observe_context(ctx, entry->key, action->sensitive);
 	if ((error = provider->observe(&observed, &observe_ctx, entry->key, entry->kind)) < 0)
 		goto done;
-	action->fingerprint = plumb_plan_fingerprint(plan, observed.fingerprint, action->sensitive);
 	if (entry->created) {
 		if ((error = provider->compare(&action->change, ctx, NULL, &observed, entry->kind)) < 0)
 			goto done;
 	} else {
 		action->change.reason = plumb_xstrdup("no longer declared in git; left in place (plumb did not create it)");
 	}
+	action->fingerprint = take_fingerprint(plan, &observed, action->sensitive);
 	action->type = action->change.type;
 	count_action(plan, action);
 done:
@@ -298,10 +310,12 @@ done:
 
 static void action_release(plumb_action *a)
 {
-	free(a->key);
-	free(a->display);
-	free(a->kind);
-	free(a->resource);
+	if (!a->borrows_names) {
+		free(a->key);
+		free(a->display);
+		free(a->kind);
+		free(a->resource);
+	}
 	free(a->fingerprint);
 	free(a->content);
 	free(a->expected);

@@ -24,10 +24,16 @@ typedef struct {
 	plumb_action_type type;
 	const plumb_provider *provider;
 	const plumb_object *object; /* the declared object (borrowed from the manifest set); NULL for a prune */
+	/*
+	 * key, display, kind and resource: the action's own strings, or, with
+	 * borrows_names, the declared object's and its resource's (borrowed
+	 * from the manifest set, as object is).
+	 */
 	char *key;
 	char *display;
 	char *kind;
 	char *resource;    /* identity of the declaring resource (for a prune: the one that declared it last) */
+	int borrows_names;
 	char *fingerprint; /* of the live object when it was observed */
 	char *expected;    /* what plumb last left there, from the inventory; NULL when plumb never wrote it */
 	int created;       /* for the inventory: plumb created (or will create) the object */

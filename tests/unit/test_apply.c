@@ -213,6 +213,8 @@ static void path_order_and_byte_order(void)
 	for (size_t i = 0; i < r.plan.count && i < PLUMB_ARRAY_SIZE(order); i++) {
 		const plumb_action *a = &r.plan.actions[i];
 		CHECK_STR(a->key, order[i]);
+		/* A declared object's names are its own, not copies. */
+		CHECK(a->object && a->key == a->object->key && a->display == a->object->display);
 	}
 	CHECK_INT(apply_run(&r, &report), 0);
 	CHECK_INT(report.created, 4);
@@ -226,9 +228,10 @@ static void path_order_and_byte_order(void)
 	}
 	run_release(&r);
 
-	/* Pruned. */
+	/* Pruned, with names of their own that outlive the inventory they came from. */
 	fixture_write("m.yaml", "apiVersion: host/v1\nkind: Directory\nmetadata: {name: keep}\nspec: {path: /keep}\n");
 	CHECK_INT(plan_head(&r), 0);
+	plumb_inventory_release(&r.inventory);
 	const plumb_action *a = find_action(&r, "o/a-b");
 	CHECK(a && !a->object && a->type == PLUMB_ACTION_DELETE && !strcmp(a->display, "/o/a-b") &&
 	      !strcmp(a->kind, "File") && !strcmp(a->resource, "host/v1/File/dash"));
