@@ -1,34 +1,46 @@
 #include "util/common.h"
 #include "statcache.h"
+#include "util/strpool.h"
 
 #include <time.h>
 
 typedef struct {
-	char *key;
+	const char *key; /* in the cache's pool */
 	plumb_stat_entry entry;
 	unsigned char present; /* 0: dropped (kept so that saving deletes it) */
 	unsigned char changed; /* to be saved */
 } record;
 
 /*
- * Open addressing with linear probing over small slots that index the
- * records (0: empty, else the record's index + 1); at most half full, so
- * probes stay short, and the table costs 4 bytes a slot, not a record.
+ * A slot indexes a record (0: empty, else the record's index + 1) and holds
+ * part of its key's hash, so that a probe past other keys compares two
+ * numbers and does not touch their records.
+ */
+typedef struct {
+	uint32_t index;
+	uint32_t hash;
+} slot;
+
+/*
+ * Open addressing with linear probing over slots, at most half full, so
+ * probes stay short; the table costs 8 bytes a slot, not a record. Keys
+ * live in a pool: thousands of them, freed at once.
  */
 struct plumb_stat_cache {
-	uint32_t *slots;
+	slot *slots;
 	size_t capacity; /* a power of two */
 	record *records;
 	size_t count;
 	size_t records_capacity;
+	plumb_strpool *keys;
 };
 
-static uint64_t hash_key(const char *key)
+static uint32_t hash_key(const char *key)
 {
 	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
 	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
 		h = (h ^ *p) * 1099511628211ULL;
-	return h;
+	return (uint32_t)(h ^ (h >> 32));
 }
 
 plumb_stat_cache *plumb_stat_cache_new(void)
@@ -36,6 +48,7 @@ plumb_stat_cache *plumb_stat_cache_new(void)
 	plumb_stat_cache *cache = plumb_xcalloc(1, sizeof(*cache));
 	cache->capacity = 1024;
 	cache->slots = plumb_xcalloc(cache->capacity, sizeof(*cache->slots));
+	cache->keys = plumb_strpool_new();
 	return cache;
 }
 
@@ -43,59 +56,63 @@ void plumb_stat_cache_free(plumb_stat_cache *cache)
 {
 	if (!cache)
 		return;
-	for (size_t i = 0; i < cache->count; i++)
-		free(cache->records[i].key);
+	plumb_strpool_free(cache->keys);
 	free(cache->records);
 	free(cache->slots);
 	free(cache);
 }
 
-/* The slot that holds key, or the empty slot where it would go. */
-static uint32_t *find_slot(const plumb_stat_cache *cache, const char *key)
+/* The slot that holds key (of hash h), or the empty slot where it would go. */
+static slot *find_slot(const plumb_stat_cache *cache, const char *key, uint32_t h)
 {
 	size_t mask = cache->capacity - 1;
-	for (size_t i = hash_key(key) & mask;; i = (i + 1) & mask) {
-		uint32_t *s = &cache->slots[i];
-		if (!*s || !strcmp(cache->records[*s - 1].key, key))
+	for (size_t i = h & mask;; i = (i + 1) & mask) {
+		slot *s = &cache->slots[i];
+		if (!s->index || (s->hash == h && !strcmp(cache->records[s->index - 1].key, key)))
 			return s;
 	}
 }
 
 static record *find(const plumb_stat_cache *cache, const char *key)
 {
-	uint32_t *s = find_slot(cache, key);
-	return *s ? &cache->records[*s - 1] : NULL;
+	slot *s = find_slot(cache, key, hash_key(key));
+	return s->index ? &cache->records[s->index - 1] : NULL;
 }
 
 static void grow(plumb_stat_cache *cache)
 {
-	free(cache->slots);
+	slot *old = cache->slots;
+	size_t old_capacity = cache->capacity;
 	cache->capacity *= 2;
 	cache->slots = plumb_xcalloc(cache->capacity, sizeof(*cache->slots));
-	for (size_t i = 0; i < cache->count; i++)
-		*find_slot(cache, cache->records[i].key) = (uint32_t)(i + 1);
-}
-
-void plumb_stat_cache_reserve(plumb_stat_cache *cache, size_t count)
-{
-	PLUMB_RESERVE(cache->records, cache->count, cache->records_capacity, count);
-	while (2 * (cache->count + count) > cache->capacity)
-		grow(cache);
+	for (size_t i = 0; i < old_capacity; i++) {
+		if (!old[i].index)
+			continue;
+		size_t mask = cache->capacity - 1, j = old[i].hash & mask;
+		while (cache->slots[j].index)
+			j = (j + 1) & mask;
+		cache->slots[j] = old[i];
+	}
+	free(old);
 }
 
 /* The record of key, made (not present) when missing. */
 static record *record_of(plumb_stat_cache *cache, const char *key)
 {
-	record *r = find(cache, key);
-	if (r)
-		return r;
-	if (2 * (cache->count + 1) > cache->capacity)
+	uint32_t h = hash_key(key);
+	slot *s = find_slot(cache, key, h);
+	if (s->index)
+		return &cache->records[s->index - 1];
+	if (2 * (cache->count + 1) > cache->capacity) {
 		grow(cache);
+		s = find_slot(cache, key, h);
+	}
 	PLUMB_GROW(cache->records, cache->count, cache->records_capacity);
-	r = &cache->records[cache->count];
+	record *r = &cache->records[cache->count];
 	memset(r, 0, sizeof(*r));
-	r->key = plumb_xstrdup(key);
-	*find_slot(cache, key) = (uint32_t)++cache->count;
+	r->key = plumb_strpool_add(cache->keys, key, strlen(key));
+	s->index = (uint32_t)++cache->count;
+	s->hash = h;
 	return r;
 }
 

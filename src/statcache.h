@@ -65,9 +65,6 @@ void plumb_stat_cache_remember(plumb_stat_cache *cache, const char *key, const s
 /* Drop what is cached for key (saved as a removal). */
 void plumb_stat_cache_forget(plumb_stat_cache *cache, const char *key);
 
-/* Make room for count more entries at once (when loading a known number of them). */
-void plumb_stat_cache_reserve(plumb_stat_cache *cache, size_t count);
-
 /* Put an entry as the store holds it (not marked to be saved); key and entry are copied. */
 void plumb_stat_cache_put(plumb_stat_cache *cache, const char *key, const plumb_stat_entry *entry);
 

@@ -744,16 +744,6 @@ int plumb_store_stat_cache_load(plumb_stat_cache *cache, plumb_store *store, con
 	sqlite3_stmt *stmt = NULL;
 	int error, rc;
 
-	if ((error = prepare(&stmt, store, "SELECT count(*) FROM stat_cache WHERE destination = ?1", what)) < 0 ||
-	    (error = bind_text(store, stmt, 1, destination, what)) < 0)
-		goto done;
-	if ((rc = sqlite3_step(stmt)) != SQLITE_ROW) {
-		error = sqlite_error(store, rc, what);
-		goto done;
-	}
-	plumb_stat_cache_reserve(cache, (size_t)sqlite3_column_int64(stmt, 0));
-	sqlite3_finalize(stmt);
-	stmt = NULL;
 	if ((error = prepare(&stmt, store, sql, what)) < 0 || (error = bind_text(store, stmt, 1, destination, what)) < 0)
 		goto done;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {

@@ -97,6 +97,17 @@ static void only_what_changed_is_saved(void)
 		snprintf(key, sizeof(key), "files/f%05d", i);
 		plumb_stat_cache_put(cache, key, &loaded);
 	}
+	/* Each is found again after the table grew, by its own stat data only. */
+	int found = 0, crossed = 0;
+	for (int i = 0; i < 5000; i++) {
+		snprintf(key, sizeof(key), "files/f%05d", i);
+		st.st_ino = (ino_t)i;
+		found += plumb_stat_cache_lookup(cache, key, &st) != NULL;
+		st.st_ino = (ino_t)(i + 1);
+		crossed += plumb_stat_cache_lookup(cache, key, &st) != NULL;
+	}
+	CHECK_INT(found, 5000);
+	CHECK_INT(crossed, 0);
 	st.st_ino = 4321;
 	CHECK_STR(plumb_stat_cache_lookup(cache, "files/f04321", &st), blob_a);
 	/* The same again changes nothing; a new blob, a new key and a forgotten key do. */
