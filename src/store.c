@@ -645,6 +645,7 @@ static int bind_filter(plumb_store *store, sqlite3_stmt *stmt, int index, const 
 #define INVENTORY_COLUMNS                                                                                  \
 	"SELECT destination, key, application, provider, kind, resource, created, fingerprint, commit_id,"  \
 	" updated_at FROM inventory"
+#define INVENTORY_COLUMN_COUNT 10
 
 typedef int (*row_reader)(void *item, plumb_store *store, sqlite3_stmt *stmt);
 typedef void (*row_release)(void *item);
@@ -679,12 +680,31 @@ static int collect_rows(void **items, size_t *count, size_t *capacity, size_t it
 	return error;
 }
 
+/*
+ * The strings of the row read last, per column: a column that repeats
+ * (most rows of an inventory share destination, application, kind, ...)
+ * is then found without hashing it.
+ */
+typedef struct {
+	const char *text[INVENTORY_COLUMN_COUNT];
+	size_t len[INVENTORY_COLUMN_COUNT];
+} inventory_memo;
+
 /* A text column ("" for NULL) as the pool's copy; interned ones are shared with the rows before. */
-static char *column_pooled(plumb_strpool *pool, sqlite3_stmt *stmt, int column, int intern)
+static char *column_pooled(plumb_strpool *pool, inventory_memo *memo, sqlite3_stmt *stmt, int column, int intern)
 {
 	const char *text = (const char *)sqlite3_column_text(stmt, column);
 	size_t len = text ? (size_t)sqlite3_column_bytes(stmt, column) : 0;
-	return intern ? plumb_strpool_intern(pool, text ? text : "", len) : plumb_strpool_add(pool, text ? text : "", len);
+	if (!text)
+		text = "";
+	if (!intern)
+		return plumb_strpool_add(pool, text, len);
+	if (memo->text[column] && memo->len[column] == len && !memcmp(memo->text[column], text, len))
+		return (char *)memo->text[column]; /* the pool's, shared */
+	char *shared = plumb_strpool_intern(pool, text, len);
+	memo->text[column] = shared;
+	memo->len[column] = len;
+	return shared;
 }
 
 /*
@@ -692,17 +712,18 @@ static char *column_pooled(plumb_strpool *pool, sqlite3_stmt *stmt, int column, 
  * fingerprint are the row's own, the other columns repeat from row to row
  * (one destination, a few applications, kinds and resources) and are shared.
  */
-static void read_inventory_row(plumb_inventory_entry *entry, plumb_strpool *pool, sqlite3_stmt *stmt)
+static void read_inventory_row(plumb_inventory_entry *entry, plumb_strpool *pool, inventory_memo *memo,
+			       sqlite3_stmt *stmt)
 {
-	entry->destination = column_pooled(pool, stmt, 0, 1);
-	entry->key = column_pooled(pool, stmt, 1, 0);
-	entry->application = column_pooled(pool, stmt, 2, 1);
-	entry->provider = column_pooled(pool, stmt, 3, 1);
-	entry->kind = column_pooled(pool, stmt, 4, 1);
-	entry->resource = column_pooled(pool, stmt, 5, 1);
+	entry->destination = column_pooled(pool, memo, stmt, 0, 1);
+	entry->key = column_pooled(pool, memo, stmt, 1, 0);
+	entry->application = column_pooled(pool, memo, stmt, 2, 1);
+	entry->provider = column_pooled(pool, memo, stmt, 3, 1);
+	entry->kind = column_pooled(pool, memo, stmt, 4, 1);
+	entry->resource = column_pooled(pool, memo, stmt, 5, 1);
 	entry->created = sqlite3_column_int64(stmt, 6) != 0;
-	entry->fingerprint = column_pooled(pool, stmt, 7, 0);
-	entry->commit = column_pooled(pool, stmt, 8, 1);
+	entry->fingerprint = column_pooled(pool, memo, stmt, 7, 0);
+	entry->commit = column_pooled(pool, memo, stmt, 8, 1);
 	entry->updated_at = sqlite3_column_int64(stmt, 9);
 }
 
@@ -717,6 +738,7 @@ typedef int (*inventory_filter)(plumb_inventory_entry *entry, plumb_strpool *poo
 static int read_inventory(plumb_inventory *out, plumb_store *store, sqlite3_stmt *stmt, const char *what,
 			  inventory_filter keep, const void *payload)
 {
+	inventory_memo memo = { { NULL }, { 0 } };
 	size_t first = out->count;
 	int rc;
 
@@ -725,7 +747,7 @@ static int read_inventory(plumb_inventory *out, plumb_store *store, sqlite3_stmt
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		PLUMB_GROW(out->items, out->count, out->capacity);
 		plumb_inventory_entry *entry = &out->items[out->count];
-		read_inventory_row(entry, out->strings, stmt);
+		read_inventory_row(entry, out->strings, &memo, stmt);
 		if (!keep || keep(entry, out->strings, payload))
 			out->count++;
 	}
