@@ -7,6 +7,7 @@
 #include "source.h"
 #include "store.h"
 #include "util/fs.h"
+#include "util/hash.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -240,6 +241,46 @@ static void path_order_and_byte_order(void)
 	run_release(&r);
 }
 
+/* What observe reports of a file and a directory: type, mode (four octal digits), owner:group, content id. */
+static void fingerprints_as_observed(void)
+{
+	run r;
+	plumb_apply_report report;
+	char blob[PLUMB_OID_HEXSZ + 1], expected[160];
+	fixture_sh("rm -rf repo/*");
+	fixture_write("m.yaml", "apiVersion: host/v1\nkind: File\nmetadata: {name: f}\n"
+				"spec: {path: /fp/f, content: \"x\\n\"}\n"
+				"---\n"
+				"apiVersion: host/v1\nkind: Directory\nmetadata: {name: d}\nspec: {path: /fp}\n");
+	CHECK_INT(plan_head(&r), 0);
+	CHECK_INT(apply_run(&r, &report), 0);
+	run_release(&r);
+	/* Owners and modes plumb leaves as they are, with every digit of each in use. */
+	CHECK_INT(fchownat(root_fd, "fp/f", 1234567, 89, AT_SYMLINK_NOFOLLOW), 0);
+	CHECK_INT(fchmodat(root_fd, "fp/f", 04751, 0), 0);
+	CHECK_INT(fchownat(root_fd, "fp", 0, 7, AT_SYMLINK_NOFOLLOW), 0);
+	CHECK_INT(fchmodat(root_fd, "fp", 01707, 0), 0);
+
+	CHECK_INT(plan_head(&r), 0);
+	const plumb_action *f = find_action(&r, "fp/f"), *d = find_action(&r, "fp");
+	plumb_hash_blob_buf(blob, "x\n", 2);
+	snprintf(expected, sizeof(expected), "file %04o %u:%u %s", 04751u, 1234567u, 89u, blob);
+	CHECK(f && f->fingerprint);
+	if (f && f->fingerprint)
+		CHECK_STR(f->fingerprint, expected);
+	CHECK(d && d->fingerprint);
+	if (d && d->fingerprint)
+		CHECK_STR(d->fingerprint, "directory 1707 0:7");
+	run_release(&r);
+
+	/* Leave only /keep, as the tests before. */
+	fixture_write("m.yaml", "apiVersion: host/v1\nkind: Directory\nmetadata: {name: keep}\nspec: {path: /keep}\n");
+	CHECK_INT(plan_head(&r), 0);
+	CHECK_INT(apply_run(&r, &report), 0);
+	CHECK_INT(report.deleted, 2);
+	run_release(&r);
+}
+
 static void another_application_owns_it(void)
 {
 	run r;
@@ -327,6 +368,7 @@ int main(void)
 	RUN(create_then_nothing_then_update);
 	RUN(prune_only_what_plumb_created);
 	RUN(path_order_and_byte_order);
+	RUN(fingerprints_as_observed);
 	RUN(another_application_owns_it);
 	RUN(stops_at_the_first_failure);
 	RUN(binary_and_directory_conflicts);

@@ -462,6 +462,48 @@ static int file_blob(host_live *live, const plumb_provider_context *ctx, const c
 	return error;
 }
 
+/* Append n in decimal at p; returns the end. */
+static char *put_decimal(char *p, unsigned long n)
+{
+	char digits[24];
+	size_t count = 0;
+	do
+		digits[count++] = (char)('0' + n % 10);
+	while ((n /= 10) != 0);
+	while (count)
+		*p++ = digits[--count];
+	return p;
+}
+
+/*
+ * "TYPE MODE UID:GID" and, given, " BLOB": the fingerprint of a file or a
+ * directory, as printf("%s %04o %u:%u %s") would write it, without printf:
+ * a plan makes one an object.
+ */
+static char *stat_fingerprint(const char *type, const struct stat *st, const char *blob)
+{
+	char text[128];
+	char *p = text;
+	size_t n = strlen(type);
+	unsigned mode = (unsigned)(st->st_mode & 07777);
+
+	memcpy(p, type, n);
+	p += n;
+	*p++ = ' ';
+	for (int shift = 9; shift >= 0; shift -= 3)
+		*p++ = (char)('0' + ((mode >> shift) & 7));
+	*p++ = ' ';
+	p = put_decimal(p, (unsigned long)st->st_uid);
+	*p++ = ':';
+	p = put_decimal(p, (unsigned long)st->st_gid);
+	if (blob) {
+		*p++ = ' ';
+		memcpy(p, blob, PLUMB_OID_HEXSZ);
+		p += PLUMB_OID_HEXSZ;
+	}
+	return plumb_xstrndup(text, (size_t)(p - text));
+}
+
 static int observe(plumb_observed *out, const plumb_provider_context *ctx, const char *key, const char *kind)
 {
 	host_live *live = plumb_xcalloc(1, sizeof(*live));
@@ -484,12 +526,10 @@ static int observe(plumb_observed *out, const plumb_provider_context *ctx, const
 		live->type = HOST_FILE;
 		if ((error = file_blob(live, ctx, key, looked_at)) < 0)
 			return error;
-		out->fingerprint = plumb_xprintf("file %04o %u:%u %s", (unsigned)(live->st.st_mode & 07777),
-						 (unsigned)live->st.st_uid, (unsigned)live->st.st_gid, live->blob);
+		out->fingerprint = stat_fingerprint("file", &live->st, live->blob);
 	} else if (S_ISDIR(live->st.st_mode)) {
 		live->type = HOST_DIRECTORY;
-		out->fingerprint = plumb_xprintf("directory %04o %u:%u", (unsigned)(live->st.st_mode & 07777),
-						 (unsigned)live->st.st_uid, (unsigned)live->st.st_gid);
+		out->fingerprint = stat_fingerprint("directory", &live->st, NULL);
 	} else if (S_ISLNK(live->st.st_mode)) {
 		live->type = HOST_SYMLINK;
 		if ((error = ctx->cursor ? plumb_fs_cursor_readlink(ctx->cursor, &live->target, key)
