@@ -176,22 +176,28 @@ int plumb_fs_open_parent(int *dir_fd_out, const char **base_out, int root_fd, co
 void plumb_fs_cursor_init(plumb_fs_cursor *cursor, int root_fd)
 {
 	cursor->root_fd = root_fd;
-	cursor->dir = NULL;
-	cursor->dir_fd = -1;
+	for (size_t i = 0; i < PLUMB_FS_CURSOR_DIRS; i++) {
+		cursor->dirs[i] = NULL;
+		cursor->dir_fds[i] = -1;
+	}
+	cursor->last = 0;
 }
 
 void plumb_fs_cursor_release(plumb_fs_cursor *cursor)
 {
-	if (cursor->dir_fd >= 0)
-		close(cursor->dir_fd);
-	free(cursor->dir);
+	for (size_t i = 0; i < PLUMB_FS_CURSOR_DIRS; i++) {
+		if (cursor->dir_fds[i] >= 0)
+			close(cursor->dir_fds[i]);
+		free(cursor->dirs[i]);
+	}
 	plumb_fs_cursor_init(cursor, -1);
 }
 
 /*
- * The parent directory of rel, open: the cursor's when it has one (borrowed,
- * *owned 0; opened anew when rel lies in another directory), else a new
- * descriptor the caller closes (*owned 1).
+ * The parent directory of rel, open: one the cursor holds when it has one
+ * (borrowed, *owned 0; else opened, from the deepest directory it holds
+ * above it or from the root, and held in place of the one used less
+ * recently), else a new descriptor the caller closes (*owned 1).
  */
 static int parent_of(int *dir_fd, const char **base, int *owned, plumb_fs_cursor *cursor, int root_fd,
 		     const char *rel)
@@ -201,20 +207,36 @@ static int parent_of(int *dir_fd, const char **base, int *owned, plumb_fs_cursor
 		return plumb_fs_open_parent(dir_fd, base, root_fd, rel, 0);
 	const char *slash = strrchr(rel, '/');
 	size_t len = slash ? (size_t)(slash - rel) : 0;
-	if (cursor->dir_fd >= 0 && strlen(cursor->dir) == len && !strncmp(cursor->dir, rel, len)) {
-		*dir_fd = cursor->dir_fd;
-		*base = slash ? slash + 1 : rel;
-		return 0;
+	size_t from_len = 0;
+	int from = -1;
+	for (unsigned i = 0; i < PLUMB_FS_CURSOR_DIRS; i++) {
+		if (cursor->dir_fds[i] < 0)
+			continue;
+		size_t n = strlen(cursor->dirs[i]);
+		if (n == len && !strncmp(cursor->dirs[i], rel, len)) {
+			cursor->last = i;
+			*dir_fd = cursor->dir_fds[i];
+			*base = slash ? slash + 1 : rel;
+			return 0;
+		}
+		if (n && n < len && rel[n] == '/' && !strncmp(cursor->dirs[i], rel, n) && n > from_len) {
+			from = (int)i;
+			from_len = n;
+		}
 	}
 	int fd;
-	int error = plumb_fs_open_parent(&fd, base, cursor->root_fd, rel, 0);
-	if (error < 0)
+	int error = from >= 0 ? plumb_fs_open_parent(&fd, base, cursor->dir_fds[from], rel + from_len + 1, 0) : -1;
+	/* From the root otherwise, and after a failure, whose message then names the whole path. */
+	if (error < 0 && (error = plumb_fs_open_parent(&fd, base, cursor->root_fd, rel, 0)) < 0)
 		return error;
-	if (cursor->dir_fd >= 0)
-		close(cursor->dir_fd);
-	free(cursor->dir);
-	cursor->dir = plumb_xstrndup(rel, len);
-	cursor->dir_fd = *dir_fd = fd;
+	_Static_assert(PLUMB_FS_CURSOR_DIRS == 2, "the one used less recently is the other one");
+	unsigned slot = cursor->dir_fds[0] < 0 ? 0 : cursor->dir_fds[1] < 0 ? 1 : 1 - cursor->last;
+	if (cursor->dir_fds[slot] >= 0)
+		close(cursor->dir_fds[slot]);
+	free(cursor->dirs[slot]);
+	cursor->dirs[slot] = plumb_xstrndup(rel, len);
+	cursor->dir_fds[slot] = *dir_fd = fd;
+	cursor->last = slot;
 	return 0;
 }
 

@@ -70,16 +70,21 @@ int plumb_fs_read_head(plumb_buf *out, int *truncated, int root_fd, const char *
 int plumb_fs_readlink(char **out, int root_fd, const char *rel);
 
 /*
- * A cursor keeps the directory of the last path looked up open, so that a
- * run of lookups in one folder (paths in sorted order) walks to it once
- * instead of once a path. It is for reading only: a directory removed or
- * replaced after the cursor opened it is still the one it reads, so a
- * cursor lives for one pass of observation, never across changes.
+ * A cursor keeps the directories of the last paths looked up open, so that
+ * a run of lookups in one folder (paths in sorted order) walks to it once
+ * instead of once a path. It holds two, as a walk in path order goes back
+ * and forth between a folder (for its subfolders) and one of those (for
+ * what they hold), and opens a folder beneath one it holds from there. It
+ * is for reading only: a directory removed or replaced after the cursor
+ * opened it is still the one it reads, so a cursor lives for one pass of
+ * observation, never across changes.
  */
+#define PLUMB_FS_CURSOR_DIRS 2
 typedef struct {
 	int root_fd; /* borrowed */
-	char *dir;   /* the relative path of the directory held open, or NULL */
-	int dir_fd;
+	char *dirs[PLUMB_FS_CURSOR_DIRS]; /* the relative paths of the directories held open, or NULL */
+	int dir_fds[PLUMB_FS_CURSOR_DIRS];
+	unsigned last; /* the one used last */
 } plumb_fs_cursor;
 
 void plumb_fs_cursor_init(plumb_fs_cursor *cursor, int root_fd);

@@ -76,6 +76,16 @@ else
 		"$(grep -E 'f[0-9]+\.txt"' "$T/nochange.trace" | head -5)"
 fi
 
+# Going from a folder to those it holds and back, each folder is opened once, from the one above it.
+folders=$(grep -cE 'open(at)?\(.*"(srv|files|d[0-9]+)"' "$T/nochange.trace")
+dirs=$(find "$ROOT/srv" -type d | wc -l)
+if [ "$folders" -le "$dirs" ]; then
+	ok "a no-change plan opens each of the $dirs folders of the tree at most once ($folders opens)"
+else
+	fail "a no-change plan opens each of the $dirs folders of the tree at most once" "opens: $folders" \
+		"$(grep -E 'open(at)?\(' "$T/nochange.trace" | head -20)"
+fi
+
 # --- a change the stat data nearly hides ---------------------------------------------------------
 target="$ROOT/srv/files/d1/f60.txt"
 touch -r "$target" "$T/stamp"

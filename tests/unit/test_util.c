@@ -315,6 +315,50 @@ static void fs_never_follows_symlinks(void)
 	close(root);
 }
 
+/*
+ * A cursor going through a tree in path order, back and forth between a
+ * folder and those it holds, finds what plain lookups find, and a symlink
+ * met beneath a folder it holds is refused, named by its whole path.
+ */
+static void fs_cursor_walks_a_tree(void)
+{
+	int root = open_scratch_root();
+	static const char *const files[] = { "walk/top", "walk/a/one", "walk/a/two", "walk/a/b/three", "walk/c/four" };
+	static const char *const order[] = { "walk",	 "walk/a",	   "walk/a/b",	"walk/a/b/three", "walk/a/one",
+					     "walk/a/two", "walk/c",	   "walk/c/four", "walk/c/gone",    "walk/gone/x",
+					     "walk/top",   "walk/trap/x", "walk/a/b/three", "walk/c/four" };
+	char outside[128], link[128];
+	struct stat st, plain;
+	plumb_fs_cursor cursor;
+
+	for (size_t i = 0; i < PLUMB_ARRAY_SIZE(files); i++)
+		CHECK_INT(plumb_fs_write_file(root, files[i], files[i], strlen(files[i]), 0644, (uid_t)-1, (gid_t)-1), 0);
+	snprintf(outside, sizeof(outside), "%s-walk", scratch);
+	CHECK(mkdir(outside, 0755) == 0);
+	snprintf(link, sizeof(link), "%s/walk/trap", scratch);
+	CHECK(symlink(outside, link) == 0);
+
+	plumb_fs_cursor_init(&cursor, root);
+	for (size_t i = 0; i < PLUMB_ARRAY_SIZE(order); i++) {
+		int error = plumb_fs_cursor_lstat(&cursor, &st, order[i]);
+		int expected = plumb_fs_lstat(&plain, root, order[i]);
+		CHECK_INT(error, expected);
+		if (error == 0 && expected == 0)
+			CHECK(st.st_ino == plain.st_ino && st.st_mode == plain.st_mode);
+		if (!strcmp(order[i], "walk/trap/x")) {
+			CHECK_INT(error, PLUMB_EUNSAFE);
+			CHECK(strstr(plumb_error_last(), "/walk/trap is a symlink") != NULL);
+		}
+	}
+	/* Read through one as well. */
+	char id[PLUMB_OID_HEXSZ + 1];
+	CHECK_INT(plumb_fs_cursor_hash(&cursor, id, &st, "walk/a/b/three"), 0);
+	plumb_fs_cursor_release(&cursor);
+	CHECK_INT(plumb_fs_remove(root, "walk", 1), 0);
+	rmdir(outside);
+	close(root);
+}
+
 static void fs_remove_and_symlinks(void)
 {
 	int root = open_scratch_root();
@@ -425,6 +469,7 @@ int main(void)
 	RUN(fs_batch_puts_every_write_in_place_at_commit);
 	RUN(fs_read_head_reads_the_start_of_a_file);
 	RUN(fs_never_follows_symlinks);
+	RUN(fs_cursor_walks_a_tree);
 	RUN(fs_remove_and_symlinks);
 	RUN(fs_lookup_owner);
 	char cmd[128];
