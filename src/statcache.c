@@ -22,16 +22,21 @@ typedef struct {
 } slot;
 
 /*
- * Open addressing with linear probing over slots, at most half full, so
- * probes stay short; the table costs 8 bytes a slot, not a record. Keys
- * live in a pool: thousands of them, freed at once.
+ * The records in the order they came. The store gives them in key order,
+ * and a plan asks for them in much the same order, so while they are in
+ * order (sorted) a lookup tries the record after the last one found, then
+ * a binary search; no table is built. A record added out of order makes
+ * the table: open addressing with linear probing over slots, at most half
+ * full, 8 bytes a slot. Keys live in a pool: thousands of them, freed at once.
  */
 struct plumb_stat_cache {
-	slot *slots;
-	size_t capacity; /* a power of two */
 	record *records;
 	size_t count;
 	size_t records_capacity;
+	int sorted;  /* the records are in strictly ascending key order, and there is no table */
+	size_t next; /* the record after the one found last */
+	slot *slots; /* the table, once the records are not sorted */
+	size_t capacity; /* a power of two */
 	plumb_strpool *keys;
 };
 
@@ -46,8 +51,7 @@ static uint32_t hash_key(const char *key)
 plumb_stat_cache *plumb_stat_cache_new(void)
 {
 	plumb_stat_cache *cache = plumb_xcalloc(1, sizeof(*cache));
-	cache->capacity = 1024;
-	cache->slots = plumb_xcalloc(cache->capacity, sizeof(*cache->slots));
+	cache->sorted = 1;
 	cache->keys = plumb_strpool_new();
 	return cache;
 }
@@ -73,47 +77,90 @@ static slot *find_slot(const plumb_stat_cache *cache, const char *key, uint32_t 
 	}
 }
 
-static record *find(const plumb_stat_cache *cache, const char *key)
+/* Put records[i] in the table (which has room). */
+static void index_record(plumb_stat_cache *cache, size_t i)
 {
-	slot *s = find_slot(cache, key, hash_key(key));
-	return s->index ? &cache->records[s->index - 1] : NULL;
+	uint32_t h = hash_key(cache->records[i].key);
+	slot *s = find_slot(cache, cache->records[i].key, h);
+	s->index = (uint32_t)(i + 1);
+	s->hash = h;
 }
 
-static void grow(plumb_stat_cache *cache)
+/* A table with room for one more record: made from the records the first time, doubled when half full. */
+static void make_room(plumb_stat_cache *cache)
 {
-	slot *old = cache->slots;
-	size_t old_capacity = cache->capacity;
-	cache->capacity *= 2;
+	if (cache->slots && 2 * (cache->count + 1) <= cache->capacity)
+		return;
+	size_t capacity = cache->capacity ? cache->capacity : 1024;
+	while (2 * (cache->count + 1) > capacity)
+		capacity *= 2;
+	free(cache->slots);
+	cache->capacity = capacity;
 	cache->slots = plumb_xcalloc(cache->capacity, sizeof(*cache->slots));
-	for (size_t i = 0; i < old_capacity; i++) {
-		if (!old[i].index)
-			continue;
-		size_t mask = cache->capacity - 1, j = old[i].hash & mask;
-		while (cache->slots[j].index)
-			j = (j + 1) & mask;
-		cache->slots[j] = old[i];
+	for (size_t i = 0; i < cache->count; i++)
+		index_record(cache, i);
+	cache->sorted = 0;
+}
+
+static record *find(plumb_stat_cache *cache, const char *key)
+{
+	size_t found;
+	if (cache->next < cache->count && !strcmp(cache->records[cache->next].key, key)) {
+		found = cache->next;
+	} else if (cache->sorted) {
+		size_t lo = 0, hi = cache->count;
+		for (;;) {
+			if (lo >= hi)
+				return NULL;
+			size_t mid = lo + (hi - lo) / 2;
+			int c = strcmp(cache->records[mid].key, key);
+			if (c == 0) {
+				found = mid;
+				break;
+			}
+			if (c < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+	} else {
+		slot *s = find_slot(cache, key, hash_key(key));
+		if (!s->index)
+			return NULL;
+		found = s->index - 1;
 	}
-	free(old);
+	cache->next = found + 1;
+	return &cache->records[found];
+}
+
+/* Whether key sorts after every record: then, while they are sorted, it is not among them. */
+static int after_last(const plumb_stat_cache *cache, const char *key)
+{
+	return !cache->count || strcmp(cache->records[cache->count - 1].key, key) < 0;
+}
+
+/* Append a record for key, which the cache does not hold. */
+static record *add(plumb_stat_cache *cache, const char *key)
+{
+	if (!cache->sorted || !after_last(cache, key))
+		make_room(cache); /* out of order: from now on, the table */
+	PLUMB_GROW(cache->records, cache->count, cache->records_capacity);
+	record *r = &cache->records[cache->count];
+	memset(r, 0, sizeof(*r));
+	r->key = plumb_strpool_add(cache->keys, key, strlen(key));
+	if (!cache->sorted)
+		index_record(cache, cache->count);
+	cache->count++;
+	return r;
 }
 
 /* The record of key, made (not present) when missing. */
 static record *record_of(plumb_stat_cache *cache, const char *key)
 {
-	uint32_t h = hash_key(key);
-	slot *s = find_slot(cache, key, h);
-	if (s->index)
-		return &cache->records[s->index - 1];
-	if (2 * (cache->count + 1) > cache->capacity) {
-		grow(cache);
-		s = find_slot(cache, key, h);
-	}
-	PLUMB_GROW(cache->records, cache->count, cache->records_capacity);
-	record *r = &cache->records[cache->count];
-	memset(r, 0, sizeof(*r));
-	r->key = plumb_strpool_add(cache->keys, key, strlen(key));
-	s->index = (uint32_t)++cache->count;
-	s->hash = h;
-	return r;
+	if (cache->sorted && after_last(cache, key))
+		return add(cache, key);
+	record *r = find(cache, key);
+	return r ? r : add(cache, key);
 }
 
 void plumb_stat_entry_from(plumb_stat_entry *out, const struct stat *st)

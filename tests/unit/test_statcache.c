@@ -128,10 +128,80 @@ static void only_what_changed_is_saved(void)
 	plumb_stat_cache_free(cache);
 }
 
+/* Count the keys files/f00000.. (count of them) whose own stat data finds their entry. */
+static int count_found(plumb_stat_cache *cache, int count, int stride)
+{
+	char key[32];
+	int found = 0;
+	for (int n = 0; n < count; n++) {
+		int i = (int)(((long long)n * stride) % count);
+		struct stat st = stat_at(1000, i, 10);
+		snprintf(key, sizeof(key), "files/f%05d", i);
+		found += plumb_stat_cache_lookup(cache, key, &st) != NULL;
+	}
+	return found;
+}
+
+/*
+ * Entries come in key order from the store and are asked for in much the
+ * same order; in any other order, or added out of order, they are found
+ * all the same.
+ */
+static void any_order_finds_every_entry(void)
+{
+	plumb_stat_cache *cache = plumb_stat_cache_new();
+	plumb_stat_entry loaded;
+	char key[32];
+	struct stat st;
+	int counts[2] = { 0, 0 };
+
+	/* In order, as the store gives them: asked for in order, backwards, and scattered. */
+	for (int i = 0; i < 3000; i++) {
+		st = stat_at(1000, i, 10);
+		plumb_stat_entry_from(&loaded, &st);
+		memcpy(loaded.blob, blob_a, sizeof(loaded.blob));
+		snprintf(key, sizeof(key), "files/f%05d", i);
+		plumb_stat_cache_put(cache, key, &loaded);
+	}
+	CHECK_INT(count_found(cache, 3000, 1), 3000);
+	CHECK_INT(count_found(cache, 3000, 2999), 3000);
+	CHECK_INT(count_found(cache, 3000, 7919), 3000);
+	st = stat_at(1000, 0, 10);
+	CHECK(plumb_stat_cache_lookup(cache, "files/f", &st) == NULL);
+	CHECK(plumb_stat_cache_lookup(cache, "files/f99999", &st) == NULL);
+	CHECK(plumb_stat_cache_lookup(cache, "a", &st) == NULL);
+
+	/* One out of order among them (before the first); then more, scattered, and a few again. */
+	st = stat_at(1000, 77777, 10);
+	plumb_stat_cache_remember(cache, "early", &st, blob_b, 2000 * second);
+	CHECK_STR(plumb_stat_cache_lookup(cache, "early", &st), blob_b);
+	for (int n = 0; n < 3000; n++) {
+		int i = 3000 + (int)(((long long)n * 7919) % 3000);
+		st = stat_at(1000, i, 10);
+		snprintf(key, sizeof(key), "files/f%05d", i);
+		plumb_stat_cache_remember(cache, key, &st, blob_a, 2000 * second);
+	}
+	st = stat_at(1000, 5, 10);
+	plumb_stat_cache_remember(cache, "files/f00005", &st, blob_b, 2000 * second);
+	CHECK_INT(count_found(cache, 6000, 1), 6000);
+	CHECK_INT(count_found(cache, 6000, 7919), 6000);
+	CHECK_STR(plumb_stat_cache_lookup(cache, "files/f00005", &st), blob_b);
+	struct stat other = stat_at(1000, 1, 10);
+	CHECK(plumb_stat_cache_lookup(cache, "early", &other) == NULL);
+	st = stat_at(1000, 77777, 10);
+	CHECK_STR(plumb_stat_cache_lookup(cache, "early", &st), blob_b);
+	/* Saved: the 3,000 new ones, "early" and the one that changed; none twice. */
+	CHECK_INT(plumb_stat_cache_each_changed(cache, count_changed, counts), 0);
+	CHECK_INT(counts[0], 3002);
+	CHECK_INT(counts[1], 0);
+	plumb_stat_cache_free(cache);
+}
+
 int main(void)
 {
 	RUN(settled_entries_answer_while_the_stat_data_is_the_same);
 	RUN(a_file_changed_just_before_the_look_is_not_kept);
 	RUN(only_what_changed_is_saved);
+	RUN(any_order_finds_every_entry);
 	TEST_EXIT();
 }
