@@ -28,6 +28,9 @@
  * open, one step at a time in a transaction each; a store written by a
  * newer plumb is refused.
  *
+ * A store (one connection) is for one thread at a time: a thread that
+ * runs beside others opens its own.
+ *
  * Strings in the structs below are owned by the struct (an inventory
  * entry's by the inventory) and freed by its release function; strings
  * passed in are copied by the store.
