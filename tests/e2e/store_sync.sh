@@ -105,10 +105,9 @@ fi
 # --- a sync that fails is made durable too --------------------------------------------------------
 sed -i 's/one/two/' "$REPO/m.yaml"
 commit_all "$REPO" "two"
-chattr +i "$ROOT/etc" 2>/dev/null || chmod 0555 "$ROOT/etc"
+rm -rf "$ROOT/etc"
+echo "a file where /etc should be a folder" >"$ROOT/etc"
 trace failed "$PLUMB" sync "${SRC[@]}"
-chattr -i "$ROOT/etc" 2>/dev/null
-chmod 0755 "$ROOT/etc"
 written=$(last_wal_write "$T/failed.trace")
 synced=$(last_wal_sync "$T/failed.trace")
 if [ "$RC" = 1 ] && [ -n "$written" ] && [ -n "$synced" ] && [ "$synced" -gt "$written" ]; then
