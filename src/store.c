@@ -18,6 +18,9 @@
 /* How long a statement waits for another connection's write lock before giving up. */
 #define BUSY_TIMEOUT_MS 5000
 
+/* At most this many statements are kept prepared (prepare_kept); there are fewer than that. */
+#define KEPT_STATEMENTS 16
+
 /* The previous_hash of the first audit entry: there is no entry before it. */
 static const char audit_genesis_hash[] = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -38,6 +41,12 @@ struct plumb_store {
 	 */
 	int64_t changes_durable;
 	int64_t changes_deferred;
+	/* Statements prepared once and run many times (prepare_kept), finalized by plumb_store_free. */
+	struct {
+		const char *sql;
+		sqlite3_stmt *stmt;
+	} kept[KEPT_STATEMENTS];
+	size_t kept_count;
 };
 
 /* How many bytes of WAL a closing store leaves for the next one to read back, at most: then it checkpoints. */
@@ -216,6 +225,49 @@ static int prepare(sqlite3_stmt **out, plumb_store *store, const char *sql, cons
 	return 0;
 }
 
+/*
+ * Prepare a statement that runs once an action or an object (thousands of
+ * times a sync) only once a connection, and keep it: parsing the SQL costs
+ * more than running it. sql is a static string, known by its address.
+ * The statement comes back reset, with nothing bound; the caller runs it
+ * to its end before it asks for the same one again, and hands it back
+ * with statement_done, never sqlite3_finalize.
+ */
+static int prepare_kept(sqlite3_stmt **out, plumb_store *store, const char *sql, const char *what)
+{
+	for (size_t i = 0; i < store->kept_count; i++) {
+		if (store->kept[i].sql == sql) {
+			*out = store->kept[i].stmt;
+			return 0;
+		}
+	}
+	if (store->kept_count == KEPT_STATEMENTS)
+		return prepare(out, store, sql, what); /* statement_done finalizes it */
+	int rc = sqlite3_prepare_v3(store->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL);
+	if (rc != SQLITE_OK)
+		return sqlite_error(store, rc, what);
+	store->kept[store->kept_count].sql = sql;
+	store->kept[store->kept_count++].stmt = *out;
+	return 0;
+}
+
+/*
+ * Done with stmt (NULL is fine): a kept statement is reset and unbound,
+ * which also lets go of what its bound strings point to; any other is
+ * finalized.
+ */
+static void statement_done(plumb_store *store, sqlite3_stmt *stmt)
+{
+	for (size_t i = 0; stmt && i < store->kept_count; i++) {
+		if (store->kept[i].stmt == stmt) {
+			sqlite3_reset(stmt);
+			sqlite3_clear_bindings(stmt);
+			return;
+		}
+	}
+	sqlite3_finalize(stmt);
+}
+
 /* Bind a string; NULL is stored as "" so that readers need not tell the two apart. */
 static int bind_text(plumb_store *store, sqlite3_stmt *stmt, int index, const char *value, const char *what)
 {
@@ -251,6 +303,22 @@ static int exec(plumb_store *store, const char *sql, const char *what)
 		return sqlite_error(store, rc, what);
 	return 0;
 }
+
+/* exec for one statement that runs once an action (transaction control): kept prepared. */
+static int exec_kept(plumb_store *store, const char *sql, const char *what)
+{
+	sqlite3_stmt *stmt = NULL;
+	int error = prepare_kept(&stmt, store, sql, what);
+	if (error == 0)
+		error = step_done(store, stmt, what);
+	statement_done(store, stmt);
+	return error;
+}
+
+static const char sql_begin[] = "BEGIN IMMEDIATE";
+static const char sql_commit[] = "COMMIT";
+static const char sql_savepoint[] = "SAVEPOINT plumb_write";
+static const char sql_release[] = "RELEASE plumb_write";
 
 /* A text column as a new string; NULL reads as "". */
 static char *column_string(sqlite3_stmt *stmt, int column)
@@ -569,7 +637,9 @@ void plumb_store_free(plumb_store *store)
 			sqlite3_db_config(store->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
 		free(wal);
 	}
-	/* Every statement is finalized where it was prepared, so close cannot find one left over. */
+	/* The kept statements go here; every other is finalized where it was prepared. */
+	for (size_t i = 0; i < store->kept_count; i++)
+		sqlite3_finalize(store->kept[i].stmt);
 	sqlite3_close(store->db);
 	free(store->path);
 	free(store);
@@ -581,14 +651,14 @@ int plumb_store_begin(plumb_store *store)
 		return plumb_error_set(PLUMB_EINVALID, "%s: a transaction is already open; they do not nest",
 				       store->path);
 	/* IMMEDIATE takes the write lock now, so a later write cannot fail for want of it. */
-	int error = exec(store, "BEGIN IMMEDIATE", "starting a transaction");
+	int error = exec_kept(store, sql_begin, "starting a transaction");
 	store->transaction_open = error == 0;
 	return error;
 }
 
 int plumb_store_commit(plumb_store *store)
 {
-	int error = exec(store, "COMMIT", "committing a transaction");
+	int error = exec_kept(store, sql_commit, "committing a transaction");
 	/* A COMMIT that fails may leave the transaction open (SQLITE_BUSY), for the caller to roll back. */
 	store->transaction_open = !sqlite3_get_autocommit(store->db);
 	return error;
@@ -615,21 +685,21 @@ static int write_begin(plumb_store *store, int *own)
 {
 	*own = 0;
 	if (!sqlite3_get_autocommit(store->db))
-		return exec(store, "SAVEPOINT plumb_write", "starting a write");
+		return exec_kept(store, sql_savepoint, "starting a write");
 	if (store->transaction_open)
 		return plumb_error_set(PLUMB_ERROR,
 				       "%s: the open transaction was rolled back by SQLite after an earlier error",
 				       store->path);
 	*own = 1;
-	return exec(store, "BEGIN IMMEDIATE", "starting a write");
+	return exec_kept(store, sql_begin, "starting a write");
 }
 
 /* Keep the writes when error is 0 and return 0, or take them back and return error (or the commit's). */
 static int write_end(plumb_store *store, int own, int error)
 {
 	if (error == 0)
-		error = own ? exec(store, "COMMIT", "committing a write") :
-			      exec(store, "RELEASE plumb_write", "committing a write");
+		error = own ? exec_kept(store, sql_commit, "committing a write") :
+			      exec_kept(store, sql_release, "committing a write");
 	if (error == 0)
 		return 0;
 	/* These fail harmlessly when SQLite has rolled back already. */
@@ -971,7 +1041,7 @@ int plumb_store_inventory_put(plumb_store *store, const plumb_inventory_entry *e
 		return plumb_error_set(PLUMB_EINVALID, "%s: an inventory entry needs a destination and a key",
 				       store->path);
 
-	if ((error = prepare(&stmt, store, sql, what)) < 0 ||
+	if ((error = prepare_kept(&stmt, store, sql, what)) < 0 ||
 	    (error = bind_text(store, stmt, 1, entry->destination, what)) < 0 ||
 	    (error = bind_text(store, stmt, 2, entry->key, what)) < 0 ||
 	    (error = bind_text(store, stmt, 3, entry->application, what)) < 0 ||
@@ -986,24 +1056,25 @@ int plumb_store_inventory_put(plumb_store *store, const plumb_inventory_entry *e
 	error = step_done(store, stmt, what);
 
 done:
-	sqlite3_finalize(stmt);
+	statement_done(store, stmt);
 	return error;
 }
 
 int plumb_store_inventory_delete(plumb_store *store, const char *destination, const char *key)
 {
+	static const char sql[] = "DELETE FROM inventory WHERE destination = ?1 AND key = ?2";
 	static const char what[] = "deleting an inventory entry";
 	sqlite3_stmt *stmt = NULL;
 	int error;
 
-	if ((error = prepare(&stmt, store, "DELETE FROM inventory WHERE destination = ?1 AND key = ?2", what)) < 0 ||
+	if ((error = prepare_kept(&stmt, store, sql, what)) < 0 ||
 	    (error = bind_text(store, stmt, 1, destination, what)) < 0 ||
 	    (error = bind_text(store, stmt, 2, key, what)) < 0)
 		goto done;
 	error = step_done(store, stmt, what);
 
 done:
-	sqlite3_finalize(stmt);
+	statement_done(store, stmt);
 	return error;
 }
 
@@ -1101,6 +1172,9 @@ static void audit_hash(char out[65], const char *previous_hash, int64_t id, int6
 static int append_audit(plumb_store *store, const char *actor, const char *event, const char *subject,
 			const char *detail)
 {
+	static const char last_sql[] = "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1";
+	static const char insert_sql[] = "INSERT INTO audit (id, at, actor, event, subject, detail, previous_hash, hash)"
+					 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 	static const char what[] = "appending to the audit log";
 	sqlite3_stmt *stmt = NULL;
 	char *clean_actor = clean_text(actor, 1), *clean_event = clean_text(event, 1);
@@ -1111,7 +1185,7 @@ static int append_audit(plumb_store *store, const char *actor, const char *event
 	int error;
 	int rc;
 
-	if ((error = prepare(&stmt, store, "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", what)) < 0)
+	if ((error = prepare_kept(&stmt, store, last_sql, what)) < 0)
 		goto done;
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW) {
@@ -1123,14 +1197,11 @@ static int append_audit(plumb_store *store, const char *actor, const char *event
 		error = sqlite_error(store, rc, what);
 		goto done;
 	}
-	sqlite3_finalize(stmt);
+	statement_done(store, stmt);
 	stmt = NULL;
 
 	audit_hash(hash, previous_hash, id, at, clean_actor, clean_event, clean_subject, detail);
-	if ((error = prepare(&stmt, store,
-			     "INSERT INTO audit (id, at, actor, event, subject, detail, previous_hash, hash)"
-			     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-			     what)) < 0 ||
+	if ((error = prepare_kept(&stmt, store, insert_sql, what)) < 0 ||
 	    (error = bind_int64(store, stmt, 1, id, what)) < 0 || (error = bind_int64(store, stmt, 2, at, what)) < 0 ||
 	    (error = bind_text(store, stmt, 3, clean_actor, what)) < 0 ||
 	    (error = bind_text(store, stmt, 4, clean_event, what)) < 0 ||
@@ -1142,7 +1213,7 @@ static int append_audit(plumb_store *store, const char *actor, const char *event
 	error = step_done(store, stmt, what);
 
 done:
-	sqlite3_finalize(stmt);
+	statement_done(store, stmt);
 	free(previous_hash);
 	free(clean_subject);
 	free(clean_event);
@@ -1293,12 +1364,13 @@ done:
 /* The application and actor of sync id, for the audit entries of what follows it. */
 static int read_sync_owner(char **application, char **actor, plumb_store *store, int64_t id, const char *what)
 {
+	static const char sql[] = "SELECT application, actor FROM syncs WHERE id = ?1";
 	sqlite3_stmt *stmt = NULL;
 	int error;
 	int rc;
 
 	*application = *actor = NULL;
-	if ((error = prepare(&stmt, store, "SELECT application, actor FROM syncs WHERE id = ?1", what)) < 0 ||
+	if ((error = prepare_kept(&stmt, store, sql, what)) < 0 ||
 	    (error = bind_int64(store, stmt, 1, id, what)) < 0)
 		goto done;
 	rc = sqlite3_step(stmt);
@@ -1313,7 +1385,7 @@ static int read_sync_owner(char **application, char **actor, plumb_store *store,
 	}
 
 done:
-	sqlite3_finalize(stmt);
+	statement_done(store, stmt);
 	return error;
 }
 
@@ -1563,7 +1635,7 @@ int plumb_store_action_add(plumb_store *store, plumb_action_record *record)
 	if ((error = write_begin(store, &own)) < 0)
 		return error;
 	if ((error = read_sync_owner(&application, &actor, store, record->sync_id, what)) < 0 ||
-	    (error = prepare(&stmt, store, sql, what)) < 0 ||
+	    (error = prepare_kept(&stmt, store, sql, what)) < 0 ||
 	    (error = bind_int64(store, stmt, 1, record->sync_id, what)) < 0 ||
 	    (error = bind_text(store, stmt, 2, record->key, what)) < 0 ||
 	    (error = bind_text(store, stmt, 3, record->kind, what)) < 0 ||
@@ -1596,7 +1668,7 @@ int plumb_store_action_add(plumb_store *store, plumb_action_record *record)
 	error = append_audit(store, actor, "action", record->key, detail);
 
 done:
-	sqlite3_finalize(stmt);
+	statement_done(store, stmt);
 	free(detail);
 	free(actor);
 	free(application);
@@ -1695,7 +1767,7 @@ int plumb_store_drift_add(plumb_store *store, plumb_drift_record *record)
 	/* Drift repaired by a sync is on behalf of whoever ran it; drift found outside one has no actor. */
 	if (record->sync_id && (error = read_sync_owner(&application, &actor, store, record->sync_id, what)) < 0)
 		goto done;
-	if ((error = prepare(&stmt, store, sql, what)) < 0)
+	if ((error = prepare_kept(&stmt, store, sql, what)) < 0)
 		goto done;
 	/* sync_id 0 is stored as NULL: no sync, which the foreign key allows. */
 	if (record->sync_id && (error = bind_int64(store, stmt, 1, record->sync_id, what)) < 0)
@@ -1734,7 +1806,7 @@ int plumb_store_drift_add(plumb_store *store, plumb_drift_record *record)
 	error = append_audit(store, actor, "drift", record->key, detail);
 
 done:
-	sqlite3_finalize(stmt);
+	statement_done(store, stmt);
 	free(detail);
 	free(actor);
 	free(application);
