@@ -46,7 +46,8 @@ static int record_intent(const plumb_plan *plan, plumb_store *store)
 
 /*
  * After an action: what plumb left there (its fingerprint into *after, a
- * new string), or no inventory row at all.
+ * new string), or no inventory row at all. What a create or update wrote
+ * is known without reading it back (observe_applied).
  */
 static int record_result(char **after, const plumb_plan *plan, const plumb_action *action,
 			 const plumb_provider_context *ctx, plumb_store *store)
@@ -56,8 +57,13 @@ static int record_result(char **after, const plumb_plan *plan, const plumb_actio
 	int error;
 
 	int sensitive = action->object ? action->object->sensitive : action->sensitive;
+	int wrote = (action->type == PLUMB_ACTION_CREATE || action->type == PLUMB_ACTION_UPDATE) && action->object;
 	plumb_provider_context observe_ctx = plumb_plan_observe_context(ctx, action->key, sensitive || action->sensitive);
-	if ((error = action->provider->observe(&observed, &observe_ctx, action->key, action->kind)) < 0)
+	if (wrote && action->provider->observe_applied)
+		error = action->provider->observe_applied(&observed, &observe_ctx, action->object);
+	else
+		error = action->provider->observe(&observed, &observe_ctx, action->key, action->kind);
+	if (error < 0)
 		return error;
 	/* Stored keyed as the object is now: one that stopped being sensitive is shown again from here on. */
 	*after = plumb_plan_fingerprint(plan, observed.fingerprint, sensitive);

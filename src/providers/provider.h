@@ -94,6 +94,20 @@ struct plumb_provider {
 	int (*apply)(const plumb_provider_context *ctx, const plumb_object *object, const plumb_change *change);
 
 	/*
+	 * Observe object right after apply carried out a CREATE or UPDATE of
+	 * it (and the engine committed what apply staged): the same result, to
+	 * the byte of its fingerprint, as observe(ctx, object->key,
+	 * object->kind), derived from what apply wrote instead of read back.
+	 * A content id comes from the content apply wrote; what apply does not
+	 * decide alone (a file's mode kept from the file it replaced, its owner
+	 * when left as is) is still looked at, through ctx->cursor when there
+	 * is one. When the object is no longer the kind apply made, it is
+	 * observed. Never consults or fills ctx->stat_cache: a file just written
+	 * has not settled. NULL: the engine calls observe.
+	 */
+	int (*observe_applied)(plumb_observed *out, const plumb_provider_context *ctx, const plumb_object *object);
+
+	/*
 	 * Whether apply stages its write of object in ctx->batch (when there is
 	 * one) rather than changing the live object at once: the engine makes
 	 * what it kept of the object durable before either happens.

@@ -504,6 +504,12 @@ static char *stat_fingerprint(const char *type, const struct stat *st, const cha
 	return plumb_xstrndup(text, (size_t)(p - text));
 }
 
+/* A regular file's fingerprint, from its stat data and its content's blob id. */
+static char *file_fingerprint(const struct stat *st, const char *blob)
+{
+	return stat_fingerprint("file", st, blob);
+}
+
 static int observe(plumb_observed *out, const plumb_provider_context *ctx, const char *key, const char *kind)
 {
 	host_live *live = plumb_xcalloc(1, sizeof(*live));
@@ -542,6 +548,36 @@ static int observe(plumb_observed *out, const plumb_provider_context *ctx, const
 		live->type = HOST_OTHER;
 		out->fingerprint = plumb_xprintf("other %o", (unsigned)live->st.st_mode);
 	}
+	return 0;
+}
+
+/*
+ * A file apply just wrote holds exactly the content whose blob id is
+ * d->blob (the content it wrote is that blob's, or hashed into it): only
+ * its stat data is read, for the mode and owner it ended up with. A
+ * directory or symlink costs observe no content read, so it is observed.
+ */
+static int observe_applied(plumb_observed *out, const plumb_provider_context *ctx, const plumb_object *object)
+{
+	const host_desired *d = object->desired;
+	struct stat st;
+	int error;
+
+	if (d->type != HOST_FILE)
+		return observe(out, ctx, object->key, object->kind);
+	error = ctx->cursor ? plumb_fs_cursor_lstat(ctx->cursor, &st, object->key)
+			    : plumb_fs_lstat(&st, ctx->root_fd, object->key);
+	/* Gone or replaced by something else since: what is there now is what plumb left. */
+	if (error < 0 || !S_ISREG(st.st_mode))
+		return observe(out, ctx, object->key, object->kind);
+	host_live *live = plumb_xcalloc(1, sizeof(*live));
+	live->type = HOST_FILE;
+	live->st = st;
+	memcpy(live->blob, d->blob, sizeof(live->blob));
+	memset(out, 0, sizeof(*out));
+	out->exists = 1;
+	out->detail = live;
+	out->fingerprint = file_fingerprint(&live->st, live->blob);
 	return 0;
 }
 
@@ -836,6 +872,7 @@ const plumb_provider plumb_host_provider = {
 	.free_observed = free_observed,
 	.compare = compare,
 	.apply = apply,
+	.observe_applied = observe_applied,
 	.stages = stages,
 	.remove = remove_object,
 	.capture = capture,
