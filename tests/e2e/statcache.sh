@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Speed by construction, checked by what plumb asks of the kernel (strace),
 # not by the clock: a converge of many files is made durable with one flush,
-# not a flush a file; a no-change plan of settled files reads none of them
+# not a flush a file, and records what it wrote without reading any of it
+# back; a no-change plan of settled files reads none of them
 # (the stat cache answers); and a file changed behind the cache's back (same
 # size, mtime set back) is still seen, because its ctime moved.
 . "$(dirname "$0")/lib.sh"
@@ -35,7 +36,7 @@ trace() {
 }
 
 # --- a converge: one flush for the batch ---------------------------------------------------------
-trace converge fsync,fdatasync,syncfs "$PLUMB" sync "${SRC[@]}"
+trace converge fsync,fdatasync,syncfs,openat,open "$PLUMB" sync "${SRC[@]}"
 if [ "$RC" = 0 ] && contains "$OUT" "Apply complete: 246 created"; then
 	ok "the first sync creates every file and folder"
 else
@@ -52,6 +53,26 @@ if [ -z "$(find "$ROOT" -name '.plumb-tmp.*')" ] && [ "$(find "$ROOT/srv/files" 
 	ok "every file is in place and no temporary file is left"
 else
 	fail "every file is in place and no temporary file is left" "$(find "$ROOT" | head)"
+fi
+# A file is opened under its own name only to be read: the converge writes temporary files.
+opened=$(grep -E 'open(at)?\(' "$T/converge.trace" | grep -cE '"f[0-9]+\.txt"')
+written=$(grep -E 'open(at)?\(' "$T/converge.trace" | grep -E 'O_CREAT' | grep -cE '\.plumb-tmp\.[^"]*f[0-9]+\.txt"')
+if [ "$opened" -eq 0 ] && [ "$written" -eq $FILES ]; then
+	ok "the converge writes each file once and reads none of them back"
+else
+	fail "the converge writes each file once and reads none of them back" "opened: $opened, written: $written" \
+		"$(grep -E '"f[0-9]+\.txt"' "$T/converge.trace" | head -5)"
+fi
+# What it recorded instead is what is there: mode, owner and the content's blob id, as a plan observes them.
+mismatched=$(cd "$ROOT" && find srv/files -type f -printf '%P\n' | sort | while IFS= read -r f; do
+	printf 'srv/files/%s|file %04o %s %s\n' "$f" "0$(stat -c %a "srv/files/$f")" "$(stat -c %u:%g "srv/files/$f")" \
+		"$(git hash-object "srv/files/$f")"
+done | diff - <(sqlite3 "$STATE/plumb.db" "SELECT key, fingerprint FROM inventory WHERE kind = 'File' ORDER BY key" |
+	LC_ALL=C sort) | head -5)
+if [ -z "$mismatched" ]; then
+	ok "the inventory holds each file's live fingerprint"
+else
+	fail "the inventory holds each file's live fingerprint" "$mismatched"
 fi
 
 # --- no change: one lstat a file, nothing read ---------------------------------------------------

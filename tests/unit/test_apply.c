@@ -354,6 +354,118 @@ static void binary_and_directory_conflicts(void)
 	run_release(&r);
 }
 
+static const plumb_inventory_entry *find_entry(const plumb_inventory *inventory, const char *key)
+{
+	for (size_t i = 0; i < inventory->count; i++)
+		if (!strcmp(inventory->items[i].key, key))
+			return &inventory->items[i];
+	return NULL;
+}
+
+/*
+ * What apply records for an object it wrote (observe_applied) is what
+ * observing it gives: for every kind, mode (given, kept from the file
+ * replaced, or from git's executable bit), owner, and sensitive content.
+ */
+static void applied_fingerprints_are_observed_ones(void)
+{
+	run r;
+	plumb_apply_report report;
+	char manifests[2048];
+
+	fixture_sh("rm -rf repo/*");
+	/* An existing file whose mode plumb keeps: the manifest gives none. */
+	CHECK_INT(plumb_fs_write_file(root_fd, "obs/kept", "old\n", 4, 0600, (uid_t)-1, (gid_t)-1), 0);
+	snprintf(manifests, sizeof(manifests),
+		 "apiVersion: host/v1\nkind: File\nmetadata: {name: inline}\n"
+		 "spec: {path: /obs/inline, content: \"inline\\n\", mode: \"0640\"}\n"
+		 "---\napiVersion: host/v1\nkind: File\nmetadata: {name: kept}\n"
+		 "spec: {path: /obs/kept, content: \"new\\n\"}\n"
+		 "---\napiVersion: host/v1\nkind: File\nmetadata: {name: owned}\n"
+		 "spec: {path: /obs/owned, content: owned, owner: \"%u\", group: \"%u\", mode: \"2750\"}\n"
+		 "---\napiVersion: host/v1\nkind: File\nmetadata: {name: secret}\n"
+		 "spec: {path: /obs/secret, content: \"s3cret\\n\", sensitive: true}\n"
+		 "---\napiVersion: host/v1\nkind: Directory\nmetadata: {name: dir}\nspec: {path: /obs/dir, mode: \"0700\"}\n"
+		 "---\napiVersion: host/v1\nkind: Symlink\nmetadata: {name: link}\n"
+		 "spec: {path: /obs/link, target: inline}\n"
+		 "---\napiVersion: host/v1\nkind: Tree\nmetadata: {name: tree}\nspec: {path: /obs/tree, source: files/obs}\n",
+		 (unsigned)getuid(), (unsigned)getgid());
+	fixture_write("m.yaml", manifests);
+	fixture_write("files/obs/plain", "plain\n");
+	fixture_write("files/obs/sub/tool", "#!/bin/sh\n");
+	fixture_sh("chmod 0755 repo/files/obs/sub/tool");
+	CHECK_INT(plan_head(&r), 0);
+	const plumb_action *kept = find_action(&r, "obs/kept");
+	CHECK(kept && kept->type == PLUMB_ACTION_UPDATE);
+	CHECK_INT(apply_run(&r, &report), 0);
+
+	plumb_inventory inventory = { 0 };
+	CHECK_INT(plumb_store_inventory_list(&inventory, store, root, "app"), 0);
+	plumb_fs_cursor cursor;
+	plumb_fs_cursor_init(&cursor, root_fd);
+	plumb_provider_context ctx = { root_fd, root, source, &cursor, NULL, NULL };
+	size_t compared = 0;
+	for (size_t i = 0; i < r.plan.count; i++) {
+		const plumb_action *a = &r.plan.actions[i];
+		if (!a->object || (a->type != PLUMB_ACTION_CREATE && a->type != PLUMB_ACTION_UPDATE))
+			continue;
+		plumb_observed applied = { 0 }, observed = { 0 };
+		CHECK_INT(a->provider->observe_applied(&applied, &ctx, a->object), 0);
+		CHECK_INT(a->provider->observe(&observed, &ctx, a->key, a->kind), 0);
+		if (applied.fingerprint && observed.fingerprint) {
+			CHECK_STR(applied.fingerprint, observed.fingerprint);
+			CHECK_INT(applied.exists, observed.exists);
+			/* And that is what the inventory holds, keyed for the sensitive file. */
+			const plumb_inventory_entry *entry = find_entry(&inventory, a->key);
+			char *recorded = plumb_plan_fingerprint(&r.plan, observed.fingerprint, a->sensitive);
+			CHECK(entry != NULL);
+			if (entry)
+				CHECK_STR(entry->fingerprint, recorded);
+			free(recorded);
+			compared++;
+		}
+		plumb_observed_release(a->provider, &applied);
+		plumb_observed_release(a->provider, &observed);
+	}
+	/* obs, its five objects, the Tree's folder, sub, and its two files. */
+	CHECK_INT(compared, 10);
+
+	/* The modes that were not given in full by the manifest are the live ones. */
+	const plumb_inventory_entry *entry = find_entry(&inventory, "obs/kept");
+	CHECK(entry && !strncmp(entry->fingerprint, "file 0600 ", 10));
+	entry = find_entry(&inventory, "obs/tree/sub/tool");
+	CHECK(entry && !strncmp(entry->fingerprint, "file 0755 ", 10));
+	entry = find_entry(&inventory, "obs/secret");
+	CHECK(entry && !strncmp(entry->fingerprint, "sensitive ", 10));
+	plumb_inventory_release(&inventory);
+
+	/* Replaced behind plumb's back right after the write: what is there is observed. */
+	const plumb_action *inline_file = find_action(&r, "obs/inline");
+	CHECK_INT(plumb_fs_remove(root_fd, "obs/inline", 0), 0);
+	CHECK_INT(plumb_fs_write_symlink(root_fd, "obs/inline", "elsewhere"), 0);
+	plumb_fs_cursor_release(&cursor);
+	plumb_fs_cursor_init(&cursor, root_fd);
+	if (inline_file) {
+		plumb_observed applied = { 0 }, observed = { 0 };
+		CHECK_INT(inline_file->provider->observe_applied(&applied, &ctx, inline_file->object), 0);
+		CHECK_INT(inline_file->provider->observe(&observed, &ctx, "obs/inline", "File"), 0);
+		CHECK(applied.fingerprint && !strncmp(applied.fingerprint, "symlink ", 8));
+		CHECK_STR(applied.fingerprint, observed.fingerprint ? observed.fingerprint : "");
+		plumb_observed_release(inline_file->provider, &applied);
+		plumb_observed_release(inline_file->provider, &observed);
+	}
+	plumb_fs_cursor_release(&cursor);
+	run_release(&r);
+	CHECK_INT(plumb_fs_remove(root_fd, "obs/inline", 0), 0);
+
+	/* A plan of what was applied finds nothing to do but the file just replaced. */
+	CHECK_INT(plan_head(&r), 0);
+	CHECK_INT(r.plan.to_create + r.plan.to_update + r.plan.to_delete, 1);
+	const plumb_action *again = find_action(&r, "obs/inline");
+	CHECK(again && again->type == PLUMB_ACTION_CREATE);
+	run_release(&r);
+}
+
 int main(void)
 {
 	fixture_init("apply");
@@ -372,6 +484,7 @@ int main(void)
 	RUN(another_application_owns_it);
 	RUN(stops_at_the_first_failure);
 	RUN(binary_and_directory_conflicts);
+	RUN(applied_fingerprints_are_observed_ones);
 	close(root_fd);
 	plumb_store_free(store);
 	plumb_source_free(source);
