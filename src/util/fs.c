@@ -481,6 +481,7 @@ struct plumb_fs_batch {
 	struct {
 		char *path;
 		int fd;
+		dev_t device; /* the file system it is on */
 	} *dirs;
 	size_t dir_count;
 	size_t dir_capacity;
@@ -524,12 +525,19 @@ static int batch_dir(size_t *index, const char **base, plumb_fs_batch *batch, co
 		}
 	}
 	int fd;
+	struct stat st;
 	int error = plumb_fs_open_parent(&fd, base, batch->root_fd, rel, 1);
 	if (error < 0)
 		return error;
+	if (fstat(fd, &st) < 0) {
+		error = errno_error(errno, "cannot stat the directory of", rel);
+		close(fd);
+		return error;
+	}
 	PLUMB_GROW(batch->dirs, batch->dir_count, batch->dir_capacity);
 	batch->dirs[batch->dir_count].path = plumb_xstrndup(rel, len);
 	batch->dirs[batch->dir_count].fd = fd;
+	batch->dirs[batch->dir_count].device = st.st_dev;
 	*index = batch->dir_count++;
 	return 0;
 }
@@ -548,6 +556,26 @@ int plumb_fs_batch_write(plumb_fs_batch *batch, const char *rel, const void *dat
 	write.rel = plumb_xstrdup(rel);
 	PLUMB_GROW(batch->writes, batch->count, batch->capacity);
 	batch->writes[batch->count++] = write;
+	return 0;
+}
+
+/*
+ * Flush every file system the batch's directories are on, one syncfs each:
+ * 0, or the errno of the first that fails (its directory's index in *failed).
+ */
+static int batch_flush(const plumb_fs_batch *batch, size_t *failed)
+{
+	for (size_t i = 0; i < batch->dir_count; i++) {
+		size_t j = 0;
+		while (j < i && batch->dirs[j].device != batch->dirs[i].device)
+			j++;
+		if (j < i)
+			continue; /* flushed with directory j */
+		if (syncfs(batch->dirs[i].fd) < 0) {
+			*failed = i;
+			return errno;
+		}
+	}
 	return 0;
 }
 
@@ -570,15 +598,20 @@ static void batch_clear(plumb_fs_batch *batch, size_t first)
 
 int plumb_fs_batch_commit(plumb_fs_batch *batch, size_t *done)
 {
-	int error = 0;
+	int error = 0, err;
+	size_t failed = 0;
 	*done = 0;
 	if (!batch->count) {
 		batch_clear(batch, 0);
 		return 0;
 	}
-	/* One flush makes every temporary file durable before any of them replaces what is there. */
-	if (syncfs(batch->dirs[0].fd) < 0) {
-		error = errno_error(errno, "cannot flush the files written for", batch->writes[0].rel);
+	/*
+	 * One flush (of each file system written to) makes every temporary file
+	 * durable before any of them replaces what is there.
+	 */
+	if ((err = batch_flush(batch, &failed)) != 0) {
+		error = plumb_error_set(PLUMB_ERROR, "cannot flush the files written in /%s: %s",
+					batch->dirs[failed].path, strerror(err));
 		batch_clear(batch, 0);
 		return error;
 	}

@@ -111,9 +111,10 @@ int plumb_fs_write_file(int root_fd, const char *rel, const void *data, size_t l
  * cost one flush instead of a thousand. plumb_fs_batch_write does what
  * plumb_fs_write_file does up to the rename: content, mode and owner in a
  * temporary file beside the target, not yet flushed. plumb_fs_batch_commit
- * then flushes the file system once (syncfs), renames each temporary file
- * into place in the order written, and fsyncs each directory once: after a
- * crash every file is old or new, as with plumb_fs_write_file.
+ * then flushes each file system the batch writes to once (syncfs), renames
+ * each temporary file into place in the order written, and fsyncs each
+ * directory once: after a crash every file is old or new, as with
+ * plumb_fs_write_file.
  */
 typedef struct plumb_fs_batch plumb_fs_batch;
 

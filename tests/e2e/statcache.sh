@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Speed by construction, checked by what plumb asks of the kernel (strace),
 # not by the clock: a converge of many files is made durable with one flush,
-# not a flush a file, and records what it wrote without reading any of it
-# back; a no-change plan of settled files reads none of them
+# not a flush a file (and a destination that spans two file systems gets
+# both flushed), and records what it wrote without reading any of it back;
+# a no-change plan of settled files reads none of them
 # (the stat cache answers); and a file changed behind the cache's back (same
 # size, mtime set back) is still seen, because its ctime moved.
 . "$(dirname "$0")/lib.sh"
@@ -27,12 +28,13 @@ spec: {source: files, path: /srv/files}
 EOF
 commit_all "$REPO" "a tree"
 
-# trace NAME SYSCALLS COMMAND...: run COMMAND under strace; its trace goes to $T/NAME.trace.
-# (LeakSanitizer cannot run under ptrace: the rest of the suite checks leaks.)
+# trace NAME SYSCALLS COMMAND...: run COMMAND under strace; its trace goes to $T/NAME.trace,
+# with the path of every descriptor (-y). (LeakSanitizer cannot run under ptrace: the rest of
+# the suite checks leaks.)
 trace() {
 	local name=$1 calls=$2
 	shift 2
-	capture env ASAN_OPTIONS=detect_leaks=0 strace -f -qq -e trace="$calls" -o "$T/$name.trace" "$@"
+	capture env ASAN_OPTIONS=detect_leaks=0 strace -f -qq -y -e trace="$calls" -o "$T/$name.trace" "$@"
 }
 
 # --- a converge: one flush for the batch ---------------------------------------------------------
@@ -134,6 +136,25 @@ if [ "$RC" = 0 ] && contains "$OUT" "Plan: 0 to create, 1 to update, 0 to delete
 	ok "a file replaced by another inode of the same size and mtime is seen as changed"
 else
 	fail "a file replaced by another inode of the same size and mtime is seen as changed" "$(show)"
+fi
+
+# --- a destination on two file systems: each is flushed ---------------------------------------------
+ROOT2="$T/root2"
+mkdir -p "$ROOT2/srv/files/d3"
+if mount -t tmpfs -o size=4m plumb-e2e "$ROOT2/srv/files/d3" 2>"$T/mount.err"; then
+	trap 'umount "$ROOT2/srv/files/d3" 2>/dev/null; cleanup' EXIT
+	trace split syncfs "$PLUMB" sync --repo "$REPO" --root "$ROOT2" --state "$T/state2"
+	on_disk=$(grep 'syncfs(' "$T/split.trace" | grep -vc "<$ROOT2/srv/files/d3")
+	on_tmpfs=$(grep 'syncfs(' "$T/split.trace" | grep -c "<$ROOT2/srv/files/d3")
+	if [ "$RC" = 0 ] && [ "$on_disk" -eq 1 ] && [ "$on_tmpfs" -eq 1 ] &&
+		[ "$(find "$ROOT2/srv/files/d3" -type f | wc -l)" -eq 50 ]; then
+		ok "a converge into two file systems flushes both before its renames"
+	else
+		fail "a converge into two file systems flushes both before its renames" "$(show)" \
+			"$(cat "$T/split.trace")"
+	fi
+else
+	fail "a tmpfs can be mounted inside a destination" "$(cat "$T/mount.err")"
 fi
 
 exit 0
