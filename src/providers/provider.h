@@ -44,8 +44,9 @@ typedef struct {
 	plumb_stat_cache *stat_cache;
 	/*
 	 * While applying (NULL otherwise): apply may stage a file write here
-	 * instead of making it durable at once; the engine commits the batch
-	 * before it observes the object again or runs any removal.
+	 * instead of making it durable at once, and leave the durability of a
+	 * directory it makes to the batch; the engine commits the batch before
+	 * it observes the object again or runs any removal.
 	 */
 	plumb_fs_batch *batch;
 } plumb_provider_context;

@@ -488,6 +488,7 @@ struct plumb_fs_batch {
 	staged_write *writes;
 	size_t count;
 	size_t capacity;
+	int made; /* directories were made (plumb_fs_batch_make_directory) since the last commit */
 };
 
 plumb_fs_batch *plumb_fs_batch_new(int root_fd)
@@ -594,6 +595,7 @@ static void batch_clear(plumb_fs_batch *batch, size_t first)
 		free(batch->dirs[i].path);
 	}
 	batch->count = batch->dir_count = 0;
+	batch->made = 0;
 }
 
 int plumb_fs_batch_commit(plumb_fs_batch *batch, size_t *done)
@@ -601,7 +603,7 @@ int plumb_fs_batch_commit(plumb_fs_batch *batch, size_t *done)
 	int error = 0, err;
 	size_t failed = 0;
 	*done = 0;
-	if (!batch->count) {
+	if (!batch->count && !batch->made) {
 		batch_clear(batch, 0);
 		return 0;
 	}
@@ -609,7 +611,7 @@ int plumb_fs_batch_commit(plumb_fs_batch *batch, size_t *done)
 	 * One flush (of each file system written to) makes every temporary file
 	 * durable before any of them replaces what is there.
 	 */
-	if ((err = batch_flush(batch, &failed)) != 0) {
+	if (batch->count && (err = batch_flush(batch, &failed)) != 0) {
 		error = plumb_error_set(PLUMB_ERROR, "cannot flush the files written in /%s: %s",
 					batch->dirs[failed].path, strerror(err));
 		batch_clear(batch, 0);
@@ -623,9 +625,12 @@ int plumb_fs_batch_commit(plumb_fs_batch *batch, size_t *done)
 			break;
 		}
 	}
-	/* The renames are durable once their directories are. */
-	for (size_t i = 0; i < batch->dir_count; i++)
-		fsync(batch->dirs[i].fd);
+	/*
+	 * The renames, and the directories made, are durable once their
+	 * directories are: a second flush, not an fsync of each directory
+	 * (each of which would flush the device on its own).
+	 */
+	batch_flush(batch, &failed);
 	batch_clear(batch, *done);
 	return error;
 }
@@ -688,37 +693,47 @@ static int open_for_attributes(int *fd_out, int dir_fd, const char *base, const 
 	return 0;
 }
 
+/* plumb_fs_make_directory of base in dir_fd, short of making it durable. */
+static int make_directory_in(int dir_fd, const char *base, const char *rel, mode_t mode, uid_t uid, gid_t gid)
+{
+	int fd = -1, error = 0;
+	struct stat st;
+	/* A symlink holds no data of its own: it gives way to the directory (its target is left alone). */
+	if (fstatat(dir_fd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode) && unlinkat(dir_fd, base, 0) < 0)
+		return errno_error(errno, "cannot replace the symlink", rel);
+	if (mkdirat(dir_fd, base, mode == PLUMB_FS_KEEP ? 0755 : (mode & 0777)) < 0 && errno != EEXIST)
+		return errno_error(errno, "cannot create directory", rel);
+	if (fstatat(dir_fd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+		return plumb_error_set(PLUMB_ECONFLICT, "/%s exists and is not a directory", rel);
+	if ((error = open_for_attributes(&fd, dir_fd, base, rel)) < 0)
+		return error;
+	error = set_fd_attributes(fd, mode, uid, gid, rel);
+	close(fd);
+	return error;
+}
+
 int plumb_fs_make_directory(int root_fd, const char *rel, mode_t mode, uid_t uid, gid_t gid)
 {
-	int dir_fd, fd = -1;
+	int dir_fd;
 	const char *base;
-	struct stat st;
 	int error = plumb_fs_open_parent(&dir_fd, &base, root_fd, rel, 1);
 	if (error < 0)
 		return error;
-	/* A symlink holds no data of its own: it gives way to the directory (its target is left alone). */
-	if (fstatat(dir_fd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode) && unlinkat(dir_fd, base, 0) < 0) {
-		error = errno_error(errno, "cannot replace the symlink", rel);
-		goto done;
-	}
-	if (mkdirat(dir_fd, base, mode == PLUMB_FS_KEEP ? 0755 : (mode & 0777)) < 0 && errno != EEXIST) {
-		error = errno_error(errno, "cannot create directory", rel);
-		goto done;
-	}
-	if (fstatat(dir_fd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode)) {
-		error = plumb_error_set(PLUMB_ECONFLICT, "/%s exists and is not a directory", rel);
-		goto done;
-	}
-	if ((error = open_for_attributes(&fd, dir_fd, base, rel)) < 0)
-		goto done;
-	error = set_fd_attributes(fd, mode, uid, gid, rel);
-	if (error == 0)
+	if ((error = make_directory_in(dir_fd, base, rel, mode, uid, gid)) == 0)
 		fsync(dir_fd);
-done:
-	if (fd >= 0)
-		close(fd);
 	close(dir_fd);
 	return error;
+}
+
+int plumb_fs_batch_make_directory(plumb_fs_batch *batch, const char *rel, mode_t mode, uid_t uid, gid_t gid)
+{
+	size_t index;
+	const char *base;
+	int error = batch_dir(&index, &base, batch, rel);
+	if (error < 0 || (error = make_directory_in(batch->dirs[index].fd, base, rel, mode, uid, gid)) < 0)
+		return error;
+	batch->made = 1;
+	return 0;
 }
 
 /* Remove everything inside the directory open as fd; takes ownership of fd. */

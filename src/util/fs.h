@@ -112,9 +112,10 @@ int plumb_fs_write_file(int root_fd, const char *rel, const void *data, size_t l
  * plumb_fs_write_file does up to the rename: content, mode and owner in a
  * temporary file beside the target, not yet flushed. plumb_fs_batch_commit
  * then flushes each file system the batch writes to once (syncfs), renames
- * each temporary file into place in the order written, and fsyncs each
- * directory once: after a crash every file is old or new, as with
- * plumb_fs_write_file.
+ * each temporary file into place in the order written, and flushes them
+ * again: after a crash every file is old or new, as with
+ * plumb_fs_write_file. Directories made with plumb_fs_batch_make_directory
+ * are made durable by that second flush too.
  */
 typedef struct plumb_fs_batch plumb_fs_batch;
 
@@ -136,6 +137,11 @@ int plumb_fs_batch_write(plumb_fs_batch *batch, const char *rel, const void *dat
  * The batch is empty afterwards either way, ready for more.
  */
 int plumb_fs_batch_commit(plumb_fs_batch *batch, size_t *done);
+/*
+ * plumb_fs_make_directory, made durable by the batch's next commit instead
+ * of at once; the directory is there (to write into) when this returns.
+ */
+int plumb_fs_batch_make_directory(plumb_fs_batch *batch, const char *rel, mode_t mode, uid_t uid, gid_t gid);
 /* Take back every write not committed (their temporary files removed); the batch stays, empty. */
 void plumb_fs_batch_discard(plumb_fs_batch *batch);
 

@@ -255,6 +255,40 @@ static void fs_batch_puts_every_write_in_place_at_commit(void)
 	close(root);
 }
 
+static void fs_batch_makes_directories_at_once(void)
+{
+	int root = open_scratch_root();
+	struct stat st;
+	size_t done = 99;
+	char cmd[256];
+
+	plumb_fs_batch *batch = plumb_fs_batch_new(root);
+	CHECK_INT(plumb_fs_batch_make_directory(batch, "m/made", 0750, (uid_t)-1, (gid_t)-1), 0);
+	/* There at once, with its mode, to be written into. */
+	CHECK_INT(plumb_fs_lstat(&st, root, "m/made"), 0);
+	CHECK(S_ISDIR(st.st_mode));
+	CHECK_INT(st.st_mode & 07777, 0750);
+	CHECK_INT(plumb_fs_batch_count(batch), 0);
+	CHECK_INT(plumb_fs_batch_commit(batch, &done), 0);
+	CHECK_INT(done, 0);
+
+	/* As plumb_fs_make_directory: a symlink gives way, a file does not. */
+	snprintf(cmd, sizeof(cmd), "ln -s made %s/m/link && echo x > %s/m/file", scratch, scratch);
+	CHECK_INT(system(cmd), 0);
+	CHECK_INT(plumb_fs_batch_make_directory(batch, "m/link", PLUMB_FS_KEEP, (uid_t)-1, (gid_t)-1), 0);
+	CHECK_INT(plumb_fs_lstat(&st, root, "m/link"), 0);
+	CHECK(S_ISDIR(st.st_mode));
+	CHECK_INT(st.st_mode & 07777, 0755);
+	CHECK_INT(plumb_fs_batch_make_directory(batch, "m/file", PLUMB_FS_KEEP, (uid_t)-1, (gid_t)-1), PLUMB_ECONFLICT);
+	CHECK_INT(plumb_fs_batch_write(batch, "m/link/inside", "in\n", 3, 0644, (uid_t)-1, (gid_t)-1), 0);
+	CHECK_INT(plumb_fs_batch_commit(batch, &done), 0);
+	CHECK_INT(done, 1);
+	CHECK_INT(plumb_fs_lstat(&st, root, "m/link/inside"), 0);
+	CHECK_INT(plumb_fs_lstat(&st, root, "m/made/inside"), PLUMB_ENOTFOUND);
+	plumb_fs_batch_free(batch);
+	close(root);
+}
+
 static void fs_read_head_reads_the_start_of_a_file(void)
 {
 	int root = open_scratch_root();
@@ -467,6 +501,7 @@ int main(void)
 	RUN(utf8_checked_and_repaired);
 	RUN(fs_write_is_atomic_with_mode);
 	RUN(fs_batch_puts_every_write_in_place_at_commit);
+	RUN(fs_batch_makes_directories_at_once);
 	RUN(fs_read_head_reads_the_start_of_a_file);
 	RUN(fs_never_follows_symlinks);
 	RUN(fs_cursor_walks_a_tree);

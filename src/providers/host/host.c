@@ -777,7 +777,8 @@ static int apply(const plumb_provider_context *ctx, const plumb_object *object, 
 		return error;
 	}
 	case HOST_DIRECTORY:
-		return plumb_fs_make_directory(ctx->root_fd, object->key, d->mode, uid, gid);
+		return ctx->batch ? plumb_fs_batch_make_directory(ctx->batch, object->key, d->mode, uid, gid)
+				  : plumb_fs_make_directory(ctx->root_fd, object->key, d->mode, uid, gid);
 	case HOST_SYMLINK:
 		return plumb_fs_write_symlink(ctx->root_fd, object->key, d->target);
 	case HOST_ABSENT:
