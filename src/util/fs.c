@@ -124,12 +124,12 @@ static int open_component(int *out, int dir_fd, const char *name, const char *re
 int plumb_fs_open_parent(int *dir_fd_out, const char **base_out, int root_fd, const char *rel, int create)
 {
 	char name[NAME_MAX + 1];
-	int dir_fd = fcntl(root_fd, F_DUPFD_CLOEXEC, 0);
 	const char *p = rel;
 
 	*dir_fd_out = -1;
 	if (root_fd < 0)
 		return plumb_error_set(PLUMB_ENOTFOUND, "/%s does not exist (the root does not exist yet)", rel);
+	int dir_fd = fcntl(root_fd, F_DUPFD_CLOEXEC, 0);
 	if (dir_fd < 0)
 		return plumb_error_set(PLUMB_ERROR, "dup: %s", strerror(errno));
 	if (!*rel) {
