@@ -147,16 +147,63 @@ static int stage_capture(plumb_fs_batch **captures, const char *state_dir, const
 	return plumb_fs_batch_write(*captures, name, content->ptr, content->len, 0600, (uid_t)-1, (gid_t)-1);
 }
 
+/* Drift found since the captures were last committed, to be recorded once they are (record_drift). */
+typedef struct {
+	struct {
+		plumb_drift_record record; /* capture and note owned; the other strings borrowed from the plan */
+		const char *display;       /* the object, for messages */
+	} *items;
+	size_t count;
+	size_t capacity;
+} drift_found;
+
+static void drift_found_clear(drift_found *found)
+{
+	for (size_t i = 0; i < found->count; i++) {
+		free(found->items[i].record.capture);
+		free(found->items[i].record.note);
+	}
+	found->count = 0;
+}
+
+/*
+ * Record the drift found, in one transaction: a thousand drifted files
+ * cost one commit of the store, not a thousand. Nothing is overwritten
+ * unless this succeeds.
+ */
+static int record_drift(plumb_store *store, drift_found *found)
+{
+	int error = 0;
+	if (!found->count)
+		return 0;
+	if ((error = plumb_store_begin(store)) < 0)
+		return plumb_error_wrap(error, "cannot record the drift of %s; it was left as it is",
+					found->items[0].display);
+	for (size_t i = 0; i < found->count && error == 0; i++) {
+		if ((error = plumb_store_drift_add(store, &found->items[i].record)) < 0)
+			error = plumb_error_wrap(error, "cannot record the drift of %s; it was left as it is",
+						 found->items[i].display);
+	}
+	if (error == 0 && (error = plumb_store_commit(store)) < 0)
+		error = plumb_error_wrap(error, "cannot record the drift of %s; it was left as it is",
+					 found->items[0].display);
+	if (error < 0)
+		plumb_store_rollback(store);
+	return error;
+}
+
 /*
  * plumb is about to overwrite or remove what it did not leave there: keep
- * it first (staged in *captures, made durable before the object changes),
- * and record the drift. index makes the capture's name unique within the
- * sync. Should plumb be killed before the captures are committed, the
- * record names a capture that is not there, but the object was not
- * changed either: the next sync keeps it again.
+ * it first (staged in *captures) and note the drift in found. Both are
+ * committed before the object changes (commit_captures): the content made
+ * durable, then the drift recorded. index makes the capture's name unique
+ * within the sync. Should plumb be killed in between, a capture stays that
+ * no record names, but the object was not changed either: the next sync
+ * keeps it again.
  */
-static int keep_drift(plumb_fs_batch **captures, const plumb_plan *plan, const plumb_action *action, size_t index,
-		      const plumb_provider_context *ctx, plumb_store *store, const plumb_apply_options *options)
+static int keep_drift(plumb_fs_batch **captures, drift_found *found, const plumb_plan *plan,
+		      const plumb_action *action, size_t index, const plumb_provider_context *ctx,
+		      const plumb_apply_options *options)
 {
 	plumb_drift_record record = { 0 };
 	plumb_buf content = PLUMB_BUF_INIT, note = PLUMB_BUF_INIT;
@@ -207,11 +254,10 @@ static int keep_drift(plumb_fs_batch **captures, const plumb_plan *plan, const p
 	record.capture = name ? plumb_xprintf("drift/%s", name) : plumb_xstrdup("");
 	record.capture_size = has_content ? (int64_t)content.len : 0;
 	record.sensitive = action->sensitive;
-	record.note = note.ptr;
-	error = plumb_store_drift_add(store, &record);
-	free(record.capture);
-	if (error < 0)
-		error = plumb_error_wrap(error, "cannot record the drift of %s; it was left as it is", action->display);
+	record.note = plumb_buf_detach(&note, NULL);
+	PLUMB_GROW(found->items, found->count, found->capacity);
+	found->items[found->count].record = record;
+	found->items[found->count++].display = action->display;
 done:
 	free(name);
 	plumb_buf_release(&content);
@@ -257,6 +303,7 @@ typedef struct {
 	plumb_store *store;
 	const plumb_apply_options *options;
 	plumb_fs_batch *captures; /* drifted content kept, beneath STATE/drift; NULL until needed */
+	drift_found found;        /* the drift those captures were taken for */
 	pending_action *pending;
 	size_t pending_count;
 	size_t pending_capacity;
@@ -321,14 +368,23 @@ static int finish(apply_run *run, size_t index, int kept)
 	return 0;
 }
 
-/* Make the drifted content kept so far durable: it must be before what it was taken from changes. */
+/*
+ * Make the drifted content kept so far durable, then record the drift it
+ * was kept for: both must be done before what it was taken from changes.
+ * When either fails, what was found is dropped (the objects stay as they
+ * are, and the next sync finds them again).
+ */
 static int commit_captures(apply_run *run)
 {
 	size_t done;
-	if (!run->captures || !plumb_fs_batch_count(run->captures))
-		return 0;
-	int error = plumb_fs_batch_commit(run->captures, &done);
-	return error < 0 ? plumb_error_wrap(error, "cannot keep the drifted content; nothing was overwritten") : 0;
+	int error = 0;
+	if (run->captures && plumb_fs_batch_count(run->captures) &&
+	    (error = plumb_fs_batch_commit(run->captures, &done)) < 0)
+		error = plumb_error_wrap(error, "cannot keep the drifted content; nothing was overwritten");
+	if (error == 0)
+		error = record_drift(run->store, &run->found);
+	drift_found_clear(&run->found);
+	return error;
 }
 
 /*
@@ -408,7 +464,7 @@ static void add_pending(apply_run *run, size_t index, int staged)
 int plumb_apply(plumb_apply_report *report, const plumb_plan *plan, const plumb_provider_context *ctx,
 		plumb_store *store, const plumb_apply_options *options)
 {
-	apply_run run = { report, plan, ctx, *ctx, store, options, NULL, NULL, 0, 0, 0 };
+	apply_run run = { report, plan, ctx, *ctx, store, options, NULL, { NULL, 0, 0 }, NULL, 0, 0, 0 };
 	int error;
 
 	memset(report, 0, sizeof(*report));
@@ -427,7 +483,7 @@ int plumb_apply(plumb_apply_report *report, const plumb_plan *plan, const plumb_
 		if (!writes && (error = commit_pending(&run)) < 0)
 			break;
 		size_t staged_before = plumb_fs_batch_count(run.staging.batch);
-		error = keep_drift(&run.captures, plan, action, i, ctx, store, options);
+		error = keep_drift(&run.captures, &run.found, plan, action, i, ctx, options);
 		/* What changes the live object at once needs what was kept of it durable first. */
 		int staged = writes && action->object && action->provider->stages && action->provider->stages(action->object);
 		if (error == 0 && !staged)
@@ -466,6 +522,9 @@ int plumb_apply(plumb_apply_report *report, const plumb_plan *plan, const plumb_
 		plumb_fs_batch_free(run.captures);
 		close(drift_fd);
 	}
+	/* Drift found for an action that failed before its captures were committed: that object was not changed. */
+	drift_found_clear(&run.found);
+	free(run.found.items);
 	free(run.pending);
 	return error;
 }

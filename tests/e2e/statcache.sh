@@ -3,8 +3,9 @@
 # not by the clock: a converge of many files is made durable with a flush
 # before its renames and one after, not a flush a file or a folder (and a
 # destination that spans two file systems gets both flushed); it records
-# what it wrote without reading any of it back; a no-change plan of settled
-# files reads none of them
+# what it wrote without reading any of it back; a drift repair records the
+# drift of many files in one commit of the store, not one a file; a
+# no-change plan of settled files reads none of them
 # (the stat cache answers); and a file changed behind the cache's back (same
 # size, mtime set back) is still seen, because its ctime moved.
 . "$(dirname "$0")/lib.sh"
@@ -138,6 +139,33 @@ if [ "$RC" = 0 ] && contains "$OUT" "Plan: 0 to create, 1 to update, 0 to delete
 	ok "a file replaced by another inode of the same size and mtime is seen as changed"
 else
 	fail "a file replaced by another inode of the same size and mtime is seen as changed" "$(show)"
+fi
+
+# --- a drift repair: the drift found is recorded in one commit, not one a file ---------------------
+capture "$PLUMB" sync "${SRC[@]}" # the file swapped above is put back first
+EDITED=60
+for i in $(seq 1 $EDITED); do
+	printf 'edited by hand\n' >"$(echo "$ROOT"/srv/files/d*/"f$i.txt")"
+done
+trace repair pwrite64 "$PLUMB" sync "${SRC[@]}"
+if [ "$RC" = 0 ] && contains "$OUT" "Apply complete: 0 created, $EDITED updated, 0 deleted."; then
+	ok "a sync repairs the $EDITED files edited by hand"
+else
+	fail "a sync repairs the $EDITED files edited by hand" "$(show)"
+fi
+recorded=$(sqlite3 "$STATE/plumb.db" "SELECT count(*) FROM drift WHERE sync_id = (SELECT max(id) FROM syncs)")
+kept=$(grep -lx 'edited by hand' "$STATE"/drift/* 2>/dev/null | wc -l)
+if [ "$recorded" -eq $EDITED ] && [ "$kept" -eq $EDITED ]; then
+	ok "each of them is recorded as drift, its content kept"
+else
+	fail "each of them is recorded as drift, its content kept" "recorded: $recorded, kept: $kept"
+fi
+# A commit of the store writes each page it changed to the log: a commit a drifted file costs ~10 writes a file.
+logged=$(grep -c 'plumb\.db-wal>' "$T/repair.trace")
+if [ "$logged" -lt $((3 * EDITED)) ]; then
+	ok "the drift of $EDITED files costs the store's log fewer than $((3 * EDITED)) writes ($logged)"
+else
+	fail "the drift of $EDITED files costs the store's log fewer than $((3 * EDITED)) writes" "writes: $logged"
 fi
 
 # --- a destination on two file systems: each is flushed ---------------------------------------------
