@@ -289,11 +289,11 @@ static int open_regular(int *fd_out, struct stat *st, plumb_fs_cursor *cursor, i
 	return 0;
 }
 
-int plumb_fs_read(plumb_buf *out, int root_fd, const char *rel, size_t max)
+static int read_beneath(plumb_buf *out, plumb_fs_cursor *cursor, int root_fd, const char *rel, size_t max)
 {
 	int fd;
 	struct stat st;
-	int error = open_regular(&fd, &st, NULL, root_fd, rel);
+	int error = open_regular(&fd, &st, cursor, root_fd, rel);
 	if (error < 0)
 		return error;
 	error = plumb_buf_read_fd(out, fd, max);
@@ -301,6 +301,16 @@ int plumb_fs_read(plumb_buf *out, int root_fd, const char *rel, size_t max)
 	if (error < 0)
 		return plumb_error_wrap(error, "/%s", rel);
 	return 0;
+}
+
+int plumb_fs_read(plumb_buf *out, int root_fd, const char *rel, size_t max)
+{
+	return read_beneath(out, NULL, root_fd, rel, max);
+}
+
+int plumb_fs_cursor_read(plumb_fs_cursor *cursor, plumb_buf *out, const char *rel, size_t max)
+{
+	return read_beneath(out, cursor, cursor->root_fd, rel, max);
 }
 
 int plumb_fs_read_head(plumb_buf *out, int *truncated, int root_fd, const char *rel, size_t max)

@@ -90,8 +90,9 @@ typedef struct {
 void plumb_fs_cursor_init(plumb_fs_cursor *cursor, int root_fd);
 void plumb_fs_cursor_release(plumb_fs_cursor *cursor);
 
-/* plumb_fs_lstat and plumb_fs_readlink through a cursor. */
+/* plumb_fs_lstat, plumb_fs_read and plumb_fs_readlink through a cursor. */
 int plumb_fs_cursor_lstat(plumb_fs_cursor *cursor, struct stat *st, const char *rel);
+int plumb_fs_cursor_read(plumb_fs_cursor *cursor, plumb_buf *out, const char *rel, size_t max);
 int plumb_fs_cursor_readlink(plumb_fs_cursor *cursor, char **out, const char *rel);
 
 /* The git blob id of a regular file's content, and the stat of the file it opened. */

@@ -163,6 +163,17 @@ static void fs_write_is_atomic_with_mode(void)
 	plumb_fs_cursor cursor;
 	plumb_fs_cursor_init(&cursor, root);
 	CHECK_INT(plumb_fs_cursor_hash(&cursor, id, &st, "etc/deep/motd"), 0);
+	/* Read through the cursor as plumb_fs_read reads: a regular file only, never through a symlink. */
+	plumb_buf read = PLUMB_BUF_INIT;
+	CHECK_INT(plumb_fs_cursor_read(&cursor, &read, "etc/deep/motd", 64), 0);
+	CHECK_STR(read.ptr, "hello\n");
+	CHECK_INT(plumb_fs_cursor_read(&cursor, &read, "etc/deep/motd", 3), PLUMB_EINVALID);
+	CHECK_STR(read.ptr, "hello\n");
+	CHECK_INT(plumb_fs_write_symlink(root, "etc/deep/link", "motd"), 0);
+	CHECK_INT(plumb_fs_cursor_read(&cursor, &read, "etc/deep/link", 64), PLUMB_ECONFLICT);
+	CHECK_INT(plumb_fs_cursor_read(&cursor, &read, "etc/deep/none", 64), PLUMB_ENOTFOUND);
+	CHECK_INT(plumb_fs_remove(root, "etc/deep/link", 0), 0);
+	plumb_buf_release(&read);
 	plumb_fs_cursor_release(&cursor);
 	CHECK_STR(id, "ce013625030ba8dba906f756967f9e9ca394464a");
 	CHECK_INT(st.st_mode & 07777, 0640);

@@ -640,7 +640,8 @@ static int file_diff(plumb_change *out, const plumb_provider_context *ctx, const
 	if ((error = desired_content(&desired, ctx, d, object->display)) < 0)
 		goto done;
 	if (live->type == HOST_FILE) {
-		if ((error = plumb_fs_read(&current, ctx->root_fd, object->key, MAX_DIFF_INPUT)) < 0)
+		if ((error = ctx->cursor ? plumb_fs_cursor_read(ctx->cursor, &current, object->key, MAX_DIFF_INPUT)
+					 : plumb_fs_read(&current, ctx->root_fd, object->key, MAX_DIFF_INPUT)) < 0)
 			goto done;
 		error = plumb_diff(&out->diff, object->key, current.ptr, current.len, desired.ptr, desired.len);
 	} else {
