@@ -268,7 +268,10 @@ expect "a made-up session id: 401" 401
 api auto POST "/api/v1/applications/$APP/sync" -b "$JAR"
 expect "POST sync with the cookie and no X-CSRF-Token: 403, missing or wrong CSRF token" 403 \
 	'assert d["error"] == "missing or wrong CSRF token"'
-api auto POST "/api/v1/applications/$APP/sync" -b "$JAR" -H "X-CSRF-Token: ${CSRF%?}0"
+# The token with its last character changed: "0" unless it already ends in one.
+WRONG_CSRF="${CSRF%?}0"
+[ "$WRONG_CSRF" != "$CSRF" ] || WRONG_CSRF="${CSRF%?}1"
+api auto POST "/api/v1/applications/$APP/sync" -b "$JAR" -H "X-CSRF-Token: $WRONG_CSRF"
 expect "POST sync with the cookie and a wrong X-CSRF-Token: 403" 403 'assert d["error"] == "missing or wrong CSRF token"'
 api auto POST "/api/v1/applications/$APP/sync" -b "$JAR" -H "X-CSRF-Token: $SESSION_ID"
 expect "POST sync with the session id as the CSRF token: 403" 403
