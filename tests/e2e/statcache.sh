@@ -183,6 +183,9 @@ if mount -t tmpfs -o size=4m plumb-e2e "$ROOT2/srv/files/d3" 2>"$T/mount.err"; t
 		fail "a converge into two file systems flushes both, before and after its renames" "$(show)" \
 			"$(cat "$T/split.trace")"
 	fi
+elif grep -qi "permission denied\|not permitted" "$T/mount.err"; then
+	# A container without the right to mount: this case cannot be set up here, and is not counted.
+	echo "# not run: no permission to mount a tmpfs ($(cat "$T/mount.err"))"
 else
 	fail "a tmpfs can be mounted inside a destination" "$(cat "$T/mount.err")"
 fi
