@@ -142,6 +142,18 @@ commit_all() {
 			git -C "$dir" commit -q --allow-empty --no-verify -m "$msg"
 }
 
+# make_motd_repo DIR: a repository whose one manifest declares /etc/motd holding "one".
+make_motd_repo() {
+	make_repo "$1"
+	cat >"$1/m.yaml" <<'YAML'
+apiVersion: host/v1
+kind: File
+metadata: {name: motd}
+spec: {path: /etc/motd, content: "one\n"}
+YAML
+	commit_all "$1" "one"
+}
+
 head_of() {
 	git -C "$1" rev-parse --verify -q "${2:-HEAD}^{commit}"
 }

@@ -10,14 +10,7 @@ ROOT="$T/root"
 STATE="$T/state"
 SRC=(--repo "$REPO" --root "$ROOT" --state "$STATE")
 
-make_repo "$REPO"
-cat >"$REPO/m.yaml" <<'YAML'
-apiVersion: host/v1
-kind: File
-metadata: {name: motd}
-spec: {path: /etc/motd, content: "one\n"}
-YAML
-commit_all "$REPO" "one"
+make_motd_repo "$REPO"
 
 # libraries NAME COMMAND...: run COMMAND under strace; the shared libraries it opened go to $T/NAME.libs.
 libraries() {

@@ -9,14 +9,7 @@ ROOT="$T/root"
 DISK="$T/disk"
 STATE="$DISK/state"
 
-make_repo "$REPO"
-cat >"$REPO/m.yaml" <<'YAML'
-apiVersion: host/v1
-kind: File
-metadata: {name: motd}
-spec: {path: /etc/motd, content: "one\n"}
-YAML
-commit_all "$REPO" "one"
+make_motd_repo "$REPO"
 
 mkdir -p "$DISK"
 if ! mount -t tmpfs -o size=512k plumb-e2e "$DISK" 2>"$T/mount.err"; then

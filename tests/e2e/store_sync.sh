@@ -12,14 +12,7 @@ STATE="$T/state"
 DB="$STATE/plumb.db"
 SRC=(--repo "$REPO" --root "$ROOT" --state "$STATE")
 
-make_repo "$REPO"
-cat >"$REPO/m.yaml" <<'YAML'
-apiVersion: host/v1
-kind: File
-metadata: {name: motd}
-spec: {path: /etc/motd, content: "one\n"}
-YAML
-commit_all "$REPO" "one"
+make_motd_repo "$REPO"
 
 # trace NAME COMMAND...: run COMMAND under strace, descriptors shown with their paths (-y).
 # (LeakSanitizer cannot run under ptrace: the rest of the suite checks leaks.)
