@@ -19,7 +19,7 @@ NODE_MODULES := build/test/node/node_modules
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 WARNINGS := -std=c11 -Wall -Wextra -Werror -Wvla -Wstrict-prototypes -Wshadow -Wno-unused-parameter
 BASE_CFLAGS = $(WARNINGS) -Isrc -DPLUMB_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-# libmicrohttpd is not linked: the server loads it when it starts (src/server.c).
+# libmicrohttpd is not linked: the server loads it when it starts (src/serve/server.c).
 LIBS = $(shell pkg-config --libs $(filter-out libmicrohttpd,$(PKGS)) 2>/dev/null)
 
 CFLAGS ?= -O2 -g
@@ -27,7 +27,7 @@ CFLAGS ?= -O2 -g
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
 	-Wno-format-truncation
 
-SOURCES := $(sort $(wildcard src/*.c src/util/*.c src/cmd/*.c src/providers/*.c src/providers/*/*.c))
+SOURCES := $(sort $(shell find src -name "*.c"))
 LIB_SOURCES := $(filter-out src/main.c,$(SOURCES))
 UNIT_SOURCES := $(sort $(wildcard tests/unit/test_*.c))
 
@@ -62,7 +62,7 @@ build/test/unit/%: tests/unit/%.c tests/unit/test.h $(SAN_LIB_OBJECTS)
 
 # The dashboard is assembled into web.o (.incbin), which -MMD cannot see.
 WEB_ASSETS := web/index.html web/app.js web/style.css
-build/release/src/web.o build/test/src/web.o: $(WEB_ASSETS)
+build/release/src/serve/web.o build/test/src/serve/web.o: $(WEB_ASSETS)
 
 # Install what pkg-config cannot find, and nothing when all is present.
 deps:

@@ -1,6 +1,6 @@
 #include "util/common.h"
 #include "cmd/cmd.h"
-#include "leak.h"
+#include "secrets/leak.h"
 
 #include <stdio.h>
 

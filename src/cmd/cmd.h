@@ -10,9 +10,9 @@
 
 #include <jansson.h>
 
-#include "lock.h"
+#include "store/lock.h"
 #include "util/clock.h"
-#include "pipeline.h"
+#include "pipeline/pipeline.h"
 
 enum {
 	PLUMB_EXIT_OK = 0,
@@ -77,13 +77,6 @@ typedef int (*plumb_application_step)(plumb_pipeline *p, void *payload);
 int plumb_cli_each_application(const plumb_cli *cli, const char *operand, FILE *info, plumb_application_step step,
 			       void *payload);
 
-typedef struct {
-	const char *name;
-	int (*run)(int argc, char **argv);
-	const char *summary;
-	const char *usage; /* the full help text */
-} plumb_command;
-
 /* A record id as given on the command line: a positive whole number. 0 or -1 (not one). */
 int plumb_cli_parse_id(int64_t *out, const char *text);
 
@@ -101,9 +94,6 @@ int plumb_cli_json(const plumb_cli *cli);
 
 /* Take the state directory's lock for purpose, printing why not; NULL on failure. */
 plumb_lock *plumb_cli_lock(const plumb_cli *cli, const char *state_dir, const char *purpose);
-
-/* The command called name, or NULL. */
-const plumb_command *plumb_command_find(const char *name);
 
 int plumb_cmd_check(int argc, char **argv);
 int plumb_cmd_render(int argc, char **argv);
@@ -123,6 +113,7 @@ int plumb_cmd_reject(int argc, char **argv);
 int plumb_cmd_secret(int argc, char **argv);
 int plumb_cmd_hook(int argc, char **argv);
 int plumb_cmd_version(int argc, char **argv);
+/* "plumb help [COMMAND]": every command with its summary, or COMMAND's options; 1 for an unknown one. */
 int plumb_cmd_help(int argc, char **argv);
 
 #endif

@@ -1,6 +1,6 @@
 #include "util/common.h"
 #include "cmd/cmd.h"
-#include "diff.h"
+#include "util/diff.h"
 #include "util/fs.h"
 
 #include <jansson.h>

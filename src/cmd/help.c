@@ -12,8 +12,15 @@
 
 #define IDENTITY_OPTION "  --identity FILE     the age identity that opens Secrets (default: STATE/identity)\n"
 
-static const plumb_command commands[] = {
-	{ "check", plumb_cmd_check, "validate the manifests of a revision",
+/* What each command is for and its options; main.c holds what runs it. */
+typedef struct {
+	const char *name;
+	const char *summary;
+	const char *usage; /* the full help text */
+} command_help;
+
+static const command_help commands[] = {
+	{ "check", "validate the manifests of a revision",
 	  "usage: plumb check [--repo PATH|URL] [--revision REV | --staged] [--path P] [APP]\n\n"
 	  "Resolve the revision and load every manifest; report every error as FILE:LINE:COL: message.\n"
 	  "Then scan every file of the revision (not only manifests) for plaintext secrets: private\n"
@@ -24,11 +31,11 @@ static const plumb_command commands[] = {
 	  "                      (--repo defaults to the current folder)\n"
 	  "  --staged            check what is staged in the index of the work tree, before a commit\n"
 	  "                      ('plumb hook install' runs it as a pre-commit hook)\n" },
-	{ "render", plumb_cmd_render, "print the resources plumb loaded",
+	{ "render", "print the resources plumb loaded",
 	  "usage: plumb render --repo PATH|URL [--revision REV] [--path P] [-o yaml|json]\n\n"
 	  "Print every resource of the revision: YAML documents, or one JSON object per line.\n\n" SOURCE_OPTIONS
 	  "  -o, --output FMT    yaml (default) or json\n" },
-	{ "plan", plumb_cmd_plan, "show what a sync would change",
+	{ "plan", "show what a sync would change",
 	  "usage: plumb plan --repo PATH|URL [--revision REV] [--path P] --root DIR [-o text|json|FILE]\n\n"
 	  "Compare the revision with the live state under DIR and print what would change, with unified\n"
 	  "diffs for text. Nothing is changed.\n\n" SOURCE_OPTIONS
@@ -37,10 +44,10 @@ static const plumb_command commands[] = {
 	  "  -o FILE, --out FILE also save the plan file for review and 'plumb apply FILE'\n"
 	  "  --detailed-exitcode exit 2 when there are changes, 0 when there are none, 1 on error\n"
 	  IDENTITY_OPTION "  --no-color          no colours even on a terminal (NO_COLOR is respected too)\n" },
-	{ "show", plumb_cmd_show, "print a saved plan",
+	{ "show", "print a saved plan",
 	  "usage: plumb show PLAN_FILE [-o text|json]\n\n"
 	  "Verify a plan file (format, version, checksum) and print it as 'plumb plan' does, or as JSON.\n" },
-	{ "apply", plumb_cmd_apply, "apply a saved plan, or plan, confirm and apply",
+	{ "apply", "apply a saved plan, or plan, confirm and apply",
 	  "usage: plumb apply PLAN_FILE [--allow-moved-revision] [--state DIR] [--lock-timeout D]\n"
 	  "       plumb apply --repo PATH|URL [--revision REV] [--path P] --root DIR [--auto-approve]\n\n"
 	  "With a plan file: carry out exactly its actions. The plan is refused, and nothing changes, when\n"
@@ -54,17 +61,17 @@ static const plumb_command commands[] = {
 	  "  --capture-max SIZE  keep drifted content up to SIZE (e.g. 512K, 4M; default 1M) before\n"
 	  "                      overwriting it; larger content is only noted\n"
 	  IDENTITY_OPTION "  --no-color          no colours\n" },
-	{ "sync", plumb_cmd_sync, "plan and apply without asking",
+	{ "sync", "plan and apply without asking",
 	  "usage: plumb sync --repo PATH|URL [--revision REV] [--path P] --root DIR\n\n"
 	  "Make the live state under DIR match the revision: create, update, and prune what plumb created\n"
 	  "and git no longer declares.\n\n" SOURCE_OPTIONS "  --root DIR          destination root (default: /)\n"
 	  "  --lock-timeout D    wait up to D for another apply to finish (default: 0, fail at once)\n"
 	  "  --capture-max SIZE  keep drifted content up to SIZE before overwriting it (default 1M)\n"
 	  IDENTITY_OPTION "  --no-color          no colours\n" },
-	{ "status", plumb_cmd_status, "show what plumb manages under a root",
+	{ "status", "show what plumb manages under a root",
 	  "usage: plumb status --root DIR [--state DIR] [-o text|json]\n\n"
 	  "Print the last sync into DIR and every object plumb manages there.\n" },
-	{ "history", plumb_cmd_history, "list the syncs plumb recorded, or show one",
+	{ "history", "list the syncs plumb recorded, or show one",
 	  "usage: plumb history [APP] [--root DIR] [--state DIR] [--limit N] [-o text|json]\n"
 	  "       plumb history show ID [--state DIR] [-o text|json]\n\n"
 	  "List the syncs recorded in the state directory, newest first: when, which application, how\n"
@@ -75,7 +82,7 @@ static const plumb_command commands[] = {
 	  "                      $XDG_STATE_HOME/plumb)\n"
 	  "  --limit N           at most the N newest syncs\n"
 	  "  -o text|json        print for people (default) or as JSON\n" },
-	{ "audit", plumb_cmd_audit, "verify or export the audit log",
+	{ "audit", "verify or export the audit log",
 	  "usage: plumb audit verify [--state DIR]\n"
 	  "       plumb audit export [--state DIR]\n\n"
 	  "The audit log records every sync, action and drift event as a hash chain: each entry holds\n"
@@ -89,7 +96,7 @@ static const plumb_command commands[] = {
 	  "subject and detail (compact JSON), joined by newlines; the first previous_hash is 64 zeros.\n\n"
 	  "  --state DIR         state directory (default: /var/lib/plumb as root, else\n"
 	  "                      $XDG_STATE_HOME/plumb)\n" },
-	{ "serve", plumb_cmd_serve, "keep a destination in sync: the reconciler daemon",
+	{ "serve", "keep a destination in sync: the reconciler daemon",
 	  "usage: plumb serve [--config FILE] [--repo PATH|URL] [--revision REV] [--path P] [--root DIR]\n"
 	  "                   [--listen ADDR] [--interval D] [--tokens FILE] [--webhook-secret FILE] ...\n\n"
 	  "Track a repository and keep the destination in sync: poll (every --interval, jittered), accept\n"
@@ -109,7 +116,7 @@ static const plumb_command commands[] = {
 	  "  --capture-max BYTES        drifted content kept before it is overwritten (default 1048576)\n"
 	  "  --identity FILE            the age identity that opens Secrets (default: STATE/identity)\n\n"
 	  "SIGTERM finishes the sync in flight and exits; SIGHUP reloads the config and the tokens.\n" },
-	{ "drift", plumb_cmd_drift, "find, list and export what changed by hand",
+	{ "drift", "find, list and export what changed by hand",
 	  "usage: plumb drift [--root DIR] [--state DIR] [--identity FILE] [-o text|json]\n"
 	  "       plumb drift log [--root DIR] [--limit N] [-o text|json]\n"
 	  "       plumb drift show ID\n"
@@ -122,7 +129,7 @@ static const plumb_command commands[] = {
 	  "show    one event: what was found, the kept content, and its difference from git\n"
 	  "export  a patch against the repository at the commit then in force that carries the manual\n"
 	  "        change into git ('git apply' it, review, commit)\n" },
-	{ "rollback", plumb_cmd_rollback, "restore an application to a revision through git",
+	{ "rollback", "restore an application to a revision through git",
 	  "usage: plumb rollback [APP] --to REV --repo PATH|URL [--revision BRANCH] [--path P] --root DIR\n"
 	  "                      [--author 'Name <email>'] [--no-commit]\n\n"
 	  "Restore the application's path (APP, or --path; default: the whole repository) to what it was\n"
@@ -137,7 +144,7 @@ static const plumb_command commands[] = {
 	  "                      ahead of git until the branch catches up (plumb status says so)\n"
 	  SOURCE_OPTIONS "  --root DIR          destination root (default: /)\n"
 	  "  --lock-timeout D    wait up to D for another apply to finish\n" },
-	{ "approvals", plumb_cmd_approvals, "list the plans awaiting approval, or show one",
+	{ "approvals", "list the plans awaiting approval, or show one",
 	  "usage: plumb approvals [--root DIR] [--state DIR] [--limit N] [-o text|json]\n"
 	  "       plumb approvals show ID [--state DIR] [-o text|json]\n\n"
 	  "An application with syncPolicy approval: prompted does not apply a plan until a person approves\n"
@@ -148,15 +155,15 @@ static const plumb_command commands[] = {
 	  "                      $XDG_STATE_HOME/plumb)\n"
 	  "  --limit N           at most the N newest plans\n"
 	  "  -o text|json        print for people (default) or as JSON\n" },
-	{ "approve", plumb_cmd_approve, "approve a pending plan",
+	{ "approve", "approve a pending plan",
 	  "usage: plumb approve ID [--state DIR] [--note TEXT]\n\n"
 	  "Approve pending plan ID (see 'plumb approvals'), recorded with you as user@host and the note.\n"
 	  "Exit 1 when there is no such plan or it is not pending.\n" },
-	{ "reject", plumb_cmd_reject, "reject a pending plan",
+	{ "reject", "reject a pending plan",
 	  "usage: plumb reject ID [--state DIR] [--note TEXT]\n\n"
 	  "Reject pending plan ID: it is never applied. The note says why.\n"
 	  "Exit 1 when there is no such plan or it is not pending.\n" },
-	{ "secret", plumb_cmd_secret, "make an age identity and seal secrets for the repository",
+	{ "secret", "make an age identity and seal secrets for the repository",
 	  "usage: plumb secret keygen [-o FILE] [--state DIR]\n"
 	  "       plumb secret seal -r RECIPIENT... [-R FILE] [-a] [FILE]\n"
 	  "       plumb secret recipient [--identity FILE] [--state DIR]\n\n"
@@ -169,7 +176,7 @@ static const plumb_command commands[] = {
 	  "           of -R FILE (age1... lines), writing the age file to standard output; -a armors it\n"
 	  "           as text\n"
 	  "recipient  print the public recipient of an identity file\n" },
-	{ "hook", plumb_cmd_hook, "install git hooks that run plumb check before commit and push",
+	{ "hook", "install git hooks that run plumb check before commit and push",
 	  "usage: plumb hook install [--repo DIR] [--path P] [--force]\n\n"
 	  "Install a pre-commit hook that runs 'plumb check --staged' (what is about to be committed:\n"
 	  "plaintext secrets and invalid manifests stop the commit) and a pre-push hook that runs\n"
@@ -178,14 +185,14 @@ static const plumb_command commands[] = {
 	  "absolute path.\n\n"
 	  "  --path P    the folder of manifests the hooks check (default: the top)\n"
 	  "  --force     replace hooks that plumb did not write (else they are left alone, and it fails)\n" },
-	{ "version", plumb_cmd_version, "print the version", "usage: plumb version\n" },
-	{ "help", plumb_cmd_help, "show help for a command", "usage: plumb help [COMMAND]\n" },
-	{ NULL, NULL, NULL, NULL },
+	{ "version", "print the version", "usage: plumb version\n" },
+	{ "help", "show help for a command", "usage: plumb help [COMMAND]\n" },
+	{ NULL, NULL, NULL },
 };
 
-const plumb_command *plumb_command_find(const char *name)
+static const command_help *find(const char *name)
 {
-	for (const plumb_command *c = commands; c->name; c++)
+	for (const command_help *c = commands; c->name; c++)
 		if (!strcmp(c->name, name))
 			return c;
 	return NULL;
@@ -194,7 +201,7 @@ const plumb_command *plumb_command_find(const char *name)
 int plumb_cmd_help(int argc, char **argv)
 {
 	if (argc > 1) {
-		const plumb_command *c = plumb_command_find(argv[1]);
+		const command_help *c = find(argv[1]);
 		if (!c) {
 			fprintf(stderr, "plumb help: unknown command '%s'\n", argv[1]);
 			return PLUMB_EXIT_ERROR;
@@ -204,7 +211,7 @@ int plumb_cmd_help(int argc, char **argv)
 	}
 	printf("usage: plumb COMMAND [OPTIONS]\n\n"
 	       "plumb makes a host match a git repository.\n\nCommands:\n");
-	for (const plumb_command *c = commands; c->name; c++)
+	for (const command_help *c = commands; c->name; c++)
 		printf("  %-9s %s\n", c->name, c->summary);
 	printf("\nRun 'plumb help COMMAND' for the options of one.\n"
 	       "Exit codes: 0 success, 1 error, 2 plan found changes (with --detailed-exitcode).\n");

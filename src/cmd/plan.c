@@ -1,6 +1,6 @@
 #include "util/common.h"
 #include "cmd/cmd.h"
-#include "planfile.h"
+#include "plan/planfile.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 #include "util/common.h"
-#include "application.h"
+#include "load/discover.h"
 #include "cmd/cmd.h"
 #include "util/path.h"
 

@@ -1,7 +1,7 @@
 #include "util/common.h"
 #include "cmd/cmd.h"
-#include "config.h"
-#include "daemon.h"
+#include "serve/config.h"
+#include "serve/daemon.h"
 #include "util/duration.h"
 
 #include <getopt.h>

@@ -19,10 +19,10 @@
 #ifndef PLUMB_PROVIDER_H
 #define PLUMB_PROVIDER_H
 
-#include "resource.h"
-#include "source.h"
-#include "spec.h"
-#include "statcache.h"
+#include "resource/resource.h"
+#include "source/source.h"
+#include "resource/spec.h"
+#include "store/statcache.h"
 #include "util/buf.h"
 #include "util/fs.h"
 

@@ -1,6 +1,6 @@
 /* Unit tests of src/util/age: keys, round trips, tampering, and interoperability with the real age tool. */
 #include "util/common.h"
-#include "util/age.h"
+#include "secrets/age.h"
 #include "util/buf.h"
 
 #include <ctype.h>

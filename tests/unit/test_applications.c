@@ -4,8 +4,8 @@
  * problem reported as a diagnostic with its position.
  */
 #include "util/common.h"
-#include "application.h"
-#include "source.h"
+#include "load/discover.h"
+#include "source/source.h"
 
 #include <stdio.h>
 #include <stdlib.h>

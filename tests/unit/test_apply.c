@@ -1,11 +1,11 @@
 /* Unit tests of plan and apply with the host provider: actions, prune rules, inventory and failures. */
 #include "util/common.h"
-#include "apply.h"
-#include "load.h"
-#include "plan.h"
+#include "apply/apply.h"
+#include "load/load.h"
+#include "plan/plan.h"
 #include "providers/provider.h"
-#include "source.h"
-#include "store.h"
+#include "source/source.h"
+#include "store/store.h"
 #include "util/fs.h"
 #include "util/hash.h"
 

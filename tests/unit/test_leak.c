@@ -7,8 +7,8 @@
  * lengths are right by construction.
  */
 #include "util/common.h"
-#include "leak.h"
-#include "source.h"
+#include "secrets/leak.h"
+#include "source/source.h"
 #include "util/buf.h"
 
 #include <stdio.h>

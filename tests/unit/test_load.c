@@ -1,8 +1,8 @@
 /* Unit tests of load: manifests of a real git commit into resources, objects and diagnostics. */
 #include "util/common.h"
-#include "load.h"
+#include "load/load.h"
 #include "providers/provider.h"
-#include "source.h"
+#include "source/source.h"
 
 #include <stdio.h>
 #include <stdlib.h>

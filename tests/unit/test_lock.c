@@ -1,5 +1,5 @@
 #include "util/common.h"
-#include "lock.h"
+#include "store/lock.h"
 #include "util/duration.h"
 #include "test.h"
 

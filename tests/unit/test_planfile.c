@@ -1,6 +1,6 @@
 /* Unit tests of plan files: round trip, verification, and the stale comparison. */
 #include "util/common.h"
-#include "planfile.h"
+#include "plan/planfile.h"
 #include "providers/host/host.h"
 
 #include <stdio.h>

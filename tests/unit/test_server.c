@@ -1,7 +1,7 @@
 #include "util/common.h"
-#include "server.h"
-#include "session.h"
-#include "tokens.h"
+#include "serve/server.h"
+#include "serve/session.h"
+#include "serve/tokens.h"
 #include "util/hash.h"
 #include "test.h"
 

@@ -5,7 +5,7 @@
 #include "util/common.h"
 #include "util/buf.h"
 #include "util/hash.h"
-#include "source.h"
+#include "source/source.h"
 #include "test.h"
 
 #include <arpa/inet.h>

@@ -1,5 +1,5 @@
 #include "util/common.h"
-#include "statcache.h"
+#include "store/statcache.h"
 #include "test.h"
 
 #include <stdio.h>

@@ -1,5 +1,5 @@
 #include "util/common.h"
-#include "store.h"
+#include "store/store.h"
 #include "test.h"
 #include "util/hash.h"
 

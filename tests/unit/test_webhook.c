@@ -1,5 +1,5 @@
 #include "util/common.h"
-#include "webhook.h"
+#include "serve/webhook.h"
 #include "test.h"
 
 #include <unistd.h>

@@ -1,6 +1,6 @@
 #include "util/common.h"
 #include "providers/host/host.h"
-#include "diff.h"
+#include "util/diff.h"
 #include "util/fs.h"
 #include "util/hash.h"
 #include "util/path.h"

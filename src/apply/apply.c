@@ -1,0 +1,530 @@
+#include "util/common.h"
+#include "apply/apply.h"
+#include "util/fs.h"
+#include "util/path.h"
+
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+static void fill_entry(plumb_inventory_entry *entry, const plumb_plan *plan, const plumb_action *action,
+		       const char *fingerprint)
+{
+	memset(entry, 0, sizeof(*entry));
+	entry->destination = plan->destination;
+	entry->key = action->key;
+	entry->application = plan->application;
+	entry->provider = (char *)action->provider->name;
+	entry->kind = action->kind;
+	entry->resource = action->resource;
+	entry->created = action->created;
+	entry->fingerprint = (char *)fingerprint;
+	entry->commit = plan->commit;
+	entry->updated_at = (int64_t)time(NULL);
+}
+
+/* Record intent: every object the plan declares gets its row before anything live changes. */
+static int record_intent(const plumb_plan *plan, plumb_store *store)
+{
+	int error = plumb_store_begin(store);
+	if (error < 0)
+		return error;
+	for (size_t i = 0; i < plan->count && error == 0; i++) {
+		const plumb_action *action = &plan->actions[i];
+		plumb_inventory_entry entry;
+		if (action->forget || action->in_inventory)
+			continue;
+		fill_entry(&entry, plan, action, action->type == PLUMB_ACTION_NONE ? action->fingerprint : "");
+		error = plumb_store_inventory_put(store, &entry);
+	}
+	if (error < 0) {
+		plumb_store_rollback(store);
+		return error;
+	}
+	return plumb_store_commit(store);
+}
+
+/*
+ * After an action: what plumb left there (its fingerprint into *after, a
+ * new string), or no inventory row at all. What a create or update wrote
+ * is known without reading it back (observe_applied).
+ */
+static int record_result(char **after, const plumb_plan *plan, const plumb_action *action,
+			 const plumb_provider_context *ctx, plumb_store *store)
+{
+	plumb_observed observed = { 0 };
+	plumb_inventory_entry entry;
+	int error;
+
+	int sensitive = action->object ? action->object->sensitive : action->sensitive;
+	int wrote = (action->type == PLUMB_ACTION_CREATE || action->type == PLUMB_ACTION_UPDATE) && action->object;
+	plumb_provider_context observe_ctx = plumb_plan_observe_context(ctx, action->key, sensitive || action->sensitive);
+	if (wrote && action->provider->observe_applied)
+		error = action->provider->observe_applied(&observed, &observe_ctx, action->object);
+	else
+		error = action->provider->observe(&observed, &observe_ctx, action->key, action->kind);
+	if (error < 0)
+		return error;
+	/* Stored keyed as the object is now: one that stopped being sensitive is shown again from here on. */
+	*after = plumb_plan_fingerprint(plan, observed.fingerprint, sensitive);
+	plumb_observed_release(action->provider, &observed);
+	if (action->forget)
+		return plumb_store_inventory_delete(store, plan->destination, action->key);
+	fill_entry(&entry, plan, action, *after);
+	return plumb_store_inventory_put(store, &entry);
+}
+
+static const char *const action_names[] = { "none", "create", "update", "delete" };
+
+/* One row of the action log; its failure is the apply's failure (an unrecorded change is not allowed). */
+static int log_action(plumb_store *store, int64_t sync_id, const plumb_action *action, plumb_outcome outcome,
+		      const char *after, const char *error_text)
+{
+	plumb_action_record record = { 0 };
+	record.sync_id = sync_id;
+	record.key = action->key;
+	record.kind = action->kind;
+	record.resource = action->resource;
+	record.action = (char *)action_names[action->type];
+	record.reason = action->change.reason ? action->change.reason : "";
+	record.before = action->fingerprint ? action->fingerprint : "";
+	record.after = (char *)(after ? after : "");
+	record.outcome = outcome;
+	record.error = (char *)(error_text ? error_text : "");
+	return plumb_store_action_add(store, &record);
+}
+
+static const char *verb(plumb_action_type type)
+{
+	switch (type) {
+	case PLUMB_ACTION_CREATE:
+		return "created";
+	case PLUMB_ACTION_UPDATE:
+		return "updated";
+	case PLUMB_ACTION_DELETE:
+		return "deleted";
+	default:
+		return "unchanged";
+	}
+}
+
+static int run_action(const plumb_action *action, const plumb_provider_context *ctx)
+{
+	switch (action->type) {
+	case PLUMB_ACTION_CREATE:
+	case PLUMB_ACTION_UPDATE:
+		return action->provider->apply(ctx, action->object, &action->change);
+	case PLUMB_ACTION_DELETE:
+		/* A declared object that must be absent, or a prune of what plumb created. */
+		if (action->object)
+			return action->provider->apply(ctx, action->object, &action->change);
+		return action->provider->remove(ctx, action->key, action->kind);
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Stage a captured object's content as STATE/drift/NAME (0600) in captures,
+ * the batch of STATE/drift, opened (and made) on first use: it is made
+ * durable (commit_captures) before the object is overwritten or removed.
+ */
+static int stage_capture(plumb_fs_batch **captures, const char *state_dir, const char *name, const plumb_buf *content)
+{
+	if (!*captures) {
+		char *dir = plumb_xprintf("%s/drift", state_dir);
+		int dir_fd = -1;
+		int error = plumb_fs_make_directories(dir, 0700);
+		if (error == 0 && (error = plumb_fs_open_root(&dir_fd, dir, 0)) == 0) {
+			/* Left by an apply that was killed before its captures were committed. */
+			plumb_fs_remove_stale_temporaries(dir_fd, "");
+			*captures = plumb_fs_batch_new(dir_fd);
+		}
+		free(dir);
+		if (error < 0)
+			return error;
+	}
+	return plumb_fs_batch_write(*captures, name, content->ptr, content->len, 0600, (uid_t)-1, (gid_t)-1);
+}
+
+/* Drift found since the captures were last committed, to be recorded once they are (record_drift). */
+typedef struct {
+	struct {
+		plumb_drift_record record; /* capture and note owned; the other strings borrowed from the plan */
+		const char *display;       /* the object, for messages */
+	} *items;
+	size_t count;
+	size_t capacity;
+} drift_found;
+
+static void drift_found_clear(drift_found *found)
+{
+	for (size_t i = 0; i < found->count; i++) {
+		free(found->items[i].record.capture);
+		free(found->items[i].record.note);
+	}
+	found->count = 0;
+}
+
+/*
+ * Record the drift found, in one transaction: a thousand drifted files
+ * cost one commit of the store, not a thousand. Nothing is overwritten
+ * unless this succeeds.
+ */
+static int record_drift(plumb_store *store, drift_found *found)
+{
+	int error = 0;
+	if (!found->count)
+		return 0;
+	if ((error = plumb_store_begin(store)) < 0)
+		return plumb_error_wrap(error, "cannot record the drift of %s; it was left as it is",
+					found->items[0].display);
+	for (size_t i = 0; i < found->count && error == 0; i++) {
+		if ((error = plumb_store_drift_add(store, &found->items[i].record)) < 0)
+			error = plumb_error_wrap(error, "cannot record the drift of %s; it was left as it is",
+						 found->items[i].display);
+	}
+	if (error == 0 && (error = plumb_store_commit(store)) < 0)
+		error = plumb_error_wrap(error, "cannot record the drift of %s; it was left as it is",
+					 found->items[0].display);
+	if (error < 0)
+		plumb_store_rollback(store);
+	return error;
+}
+
+/*
+ * plumb is about to overwrite or remove what it did not leave there: keep
+ * it first (staged in *captures) and note the drift in found. Both are
+ * committed before the object changes (commit_captures): the content made
+ * durable, then the drift recorded. index makes the capture's name unique
+ * within the sync. Should plumb be killed in between, a capture stays that
+ * no record names, but the object was not changed either: the next sync
+ * keeps it again.
+ */
+static int keep_drift(plumb_fs_batch **captures, drift_found *found, const plumb_plan *plan,
+		      const plumb_action *action, size_t index, const plumb_provider_context *ctx,
+		      const plumb_apply_options *options)
+{
+	plumb_drift_record record = { 0 };
+	plumb_buf content = PLUMB_BUF_INIT, note = PLUMB_BUF_INIT;
+	char *name = NULL;
+	int has_content = 0, error = 0;
+
+	if (action->type != PLUMB_ACTION_UPDATE && action->type != PLUMB_ACTION_DELETE)
+		return 0;
+	if (!action->fingerprint || !strcmp(action->fingerprint, "absent"))
+		return 0;
+	if (action->expected && !strcmp(action->expected, action->fingerprint))
+		return 0;
+
+	plumb_buf_puts(&note, action->expected && *action->expected ? "changed since plumb last applied it"
+								     : "plumb never wrote it");
+	if (action->change.reason)
+		plumb_buf_printf(&note, " (%s)", action->change.reason);
+	if (action->sensitive) {
+		plumb_buf_puts(&note, "; sensitive: content not kept");
+	} else {
+		error = action->provider->capture(&content, &has_content, ctx, action->key, action->kind,
+						  options->capture_max);
+		if (error == PLUMB_EINVALID) {
+			plumb_buf_printf(&note, "; larger than %zu bytes: content not kept", options->capture_max);
+			has_content = 0;
+			error = 0;
+		} else if (error < 0) {
+			error = plumb_error_wrap(error, "cannot keep the drifted content of %s", action->display);
+			goto done;
+		}
+	}
+	if (has_content) {
+		name = plumb_xprintf("%lld-%zu", (long long)options->sync_id, index);
+		if ((error = stage_capture(captures, options->state_dir, name, &content)) < 0) {
+			error = plumb_error_wrap(error, "cannot keep the drifted content of %s; it was left as it is",
+						 action->display);
+			goto done;
+		}
+	}
+	record.sync_id = options->sync_id;
+	record.destination = plan->destination;
+	record.application = plan->application;
+	record.key = action->key;
+	record.kind = action->kind;
+	record.commit = plan->commit;
+	record.expected = action->expected ? action->expected : "";
+	record.observed = action->fingerprint;
+	record.capture = name ? plumb_xprintf("drift/%s", name) : plumb_xstrdup("");
+	record.capture_size = has_content ? (int64_t)content.len : 0;
+	record.sensitive = action->sensitive;
+	record.note = plumb_buf_detach(&note, NULL);
+	PLUMB_GROW(found->items, found->count, found->capacity);
+	found->items[found->count].record = record;
+	found->items[found->count++].display = action->display;
+done:
+	free(name);
+	plumb_buf_release(&content);
+	plumb_buf_release(&note);
+	return error;
+}
+
+/*
+ * An interrupted apply can leave a temporary file next to a file it was
+ * writing. Clear them from every directory this plan writes into, and,
+ * after a crash (everywhere), from every directory the plan touches.
+ */
+static void remove_stale_temporaries(const plumb_plan *plan, const plumb_provider_context *ctx, int after_crash)
+{
+	char *previous = NULL;
+	for (size_t i = 0; i < plan->count; i++) {
+		const plumb_action *action = &plan->actions[i];
+		int writes = action->type == PLUMB_ACTION_CREATE || action->type == PLUMB_ACTION_UPDATE;
+		if (!writes && !after_crash)
+			continue;
+		char *dir = plumb_path_dirname(action->key);
+		/* Actions come parents first, so one directory's objects are mostly adjacent. */
+		if (!previous || strcmp(previous, dir) != 0)
+			plumb_fs_remove_stale_temporaries(ctx->root_fd, dir);
+		free(previous);
+		previous = dir;
+	}
+	free(previous);
+}
+
+/* An action run since the batch was last committed: recorded in the plan's order once it is. */
+typedef struct {
+	size_t index;
+	int staged; /* its write waits in the batch */
+} pending_action;
+
+/* What an apply has in hand: the plan, where it goes, and the actions run but not yet recorded. */
+typedef struct {
+	plumb_apply_report *report;
+	const plumb_plan *plan;
+	const plumb_provider_context *ctx; /* observe and record through this one: no batch */
+	plumb_provider_context staging;    /* create and update through this one */
+	plumb_store *store;
+	const plumb_apply_options *options;
+	plumb_fs_batch *captures; /* drifted content kept, beneath STATE/drift; NULL until needed */
+	drift_found found;        /* the drift those captures were taken for */
+	pending_action *pending;
+	size_t pending_count;
+	size_t pending_capacity;
+	size_t next; /* the first action not run yet */
+} apply_run;
+
+static void log_undone(apply_run *run, size_t index, plumb_outcome outcome, const char *after, const char *text)
+{
+	const plumb_action *action = &run->plan->actions[index];
+	run->report->not_done += action->type != PLUMB_ACTION_NONE;
+	log_action(run->store, run->options->sync_id, action, outcome, after, text);
+}
+
+/*
+ * Action failed (its error in the slot): log it FAILED, and SKIPPED every
+ * action from run->next on (never run). Returns error, its message kept.
+ */
+static int fail_at(apply_run *run, size_t failed, const char *after, int error)
+{
+	/* Keep the message: recording the failure must not replace it. */
+	char *message = plumb_xstrdup(plumb_error_last());
+	run->report->failed = &run->plan->actions[failed];
+	log_undone(run, failed, PLUMB_OUTCOME_FAILED, after, message);
+	for (size_t j = run->next; j < run->plan->count; j++) {
+		const plumb_action *undone = &run->plan->actions[j];
+		if (j != failed && (undone->type != PLUMB_ACTION_NONE || undone->forget))
+			log_undone(run, j, PLUMB_OUTCOME_SKIPPED, NULL, "not done: an earlier action failed");
+	}
+	run->next = run->plan->count;
+	plumb_error_set(error, "%s", message);
+	free(message);
+	return error;
+}
+
+/* An action carried out (kept: a pruned directory that stays): record what plumb left, log it, count it. */
+static int finish(apply_run *run, size_t index, int kept)
+{
+	const plumb_action *action = &run->plan->actions[index];
+	FILE *progress = run->options->progress;
+	char *after = NULL;
+	int error;
+
+	if (kept && progress)
+		fprintf(progress, "kept %s %s: %s\n", action->kind, action->display, plumb_error_last());
+	else if (progress && action->type != PLUMB_ACTION_NONE)
+		fprintf(progress, "%s %s %s\n", verb(action->type), action->kind, action->display);
+	if ((error = record_result(&after, run->plan, action, run->ctx, run->store)) < 0) {
+		error = fail_at(run, index, after, error);
+		free(after);
+		return error;
+	}
+	plumb_outcome outcome = kept ? PLUMB_OUTCOME_SKIPPED
+			       : action->type == PLUMB_ACTION_NONE ? PLUMB_OUTCOME_NOOP
+								   : PLUMB_OUTCOME_CHANGED;
+	error = log_action(run->store, run->options->sync_id, action, outcome, after, kept ? "kept: not empty" : NULL);
+	free(after);
+	if (error < 0)
+		return plumb_error_wrap(error, "cannot record the action on %s", action->display);
+	run->report->created += action->type == PLUMB_ACTION_CREATE;
+	run->report->updated += action->type == PLUMB_ACTION_UPDATE;
+	run->report->deleted += action->type == PLUMB_ACTION_DELETE && !kept;
+	return 0;
+}
+
+/*
+ * Make the drifted content kept so far durable, then record the drift it
+ * was kept for: both must be done before what it was taken from changes.
+ * When either fails, what was found is dropped (the objects stay as they
+ * are, and the next sync finds them again).
+ */
+static int commit_captures(apply_run *run)
+{
+	size_t done;
+	int error = 0;
+	if (run->captures && plumb_fs_batch_count(run->captures) &&
+	    (error = plumb_fs_batch_commit(run->captures, &done)) < 0)
+		error = plumb_error_wrap(error, "cannot keep the drifted content; nothing was overwritten");
+	if (error == 0)
+		error = record_drift(run->store, &run->found);
+	drift_found_clear(&run->found);
+	return error;
+}
+
+/*
+ * Commit the staged writes (one flush for all of them), then record every
+ * pending action in the plan's order, in one transaction of the store. A
+ * write that cannot be put in place fails its action; the staged writes
+ * after it were taken back and are skipped, as is everything not run yet.
+ */
+static int commit_pending(apply_run *run)
+{
+	size_t done = 0, staged = 0, failed = 0;
+	int error = 0, commit_error;
+	char *message = NULL;
+
+	if (!run->pending_count)
+		return 0;
+	if ((commit_error = commit_captures(run)) < 0)
+		plumb_fs_batch_discard(run->staging.batch);
+	else
+		commit_error = plumb_fs_batch_commit(run->staging.batch, &done);
+	if (commit_error < 0)
+		message = plumb_xstrdup(plumb_error_last());
+	/*
+	 * Recording thousands of actions in one transaction costs one commit, not
+	 * thousands; observing them through a cursor opens each folder once.
+	 * Nothing changes the live tree while they are recorded.
+	 */
+	int in_transaction = plumb_store_begin(run->store) == 0;
+	const plumb_provider_context *ctx = run->ctx;
+	plumb_provider_context recording = *ctx;
+	plumb_fs_cursor cursor;
+	plumb_fs_cursor_init(&cursor, ctx->root_fd);
+	recording.cursor = &cursor;
+	run->ctx = &recording;
+	for (size_t i = 0; i < run->pending_count; i++) {
+		const pending_action *p = &run->pending[i];
+		if (error < 0) {
+			log_undone(run, p->index, PLUMB_OUTCOME_SKIPPED, NULL, "not recorded: an earlier action failed");
+		} else if (!p->staged || staged++ < done) {
+			error = finish(run, p->index, 0);
+		} else if (staged == done + 1) {
+			failed = p->index; /* the write that could not be put in place */
+			run->report->failed = &run->plan->actions[failed];
+			log_undone(run, failed, PLUMB_OUTCOME_FAILED, NULL, message);
+		} else {
+			log_undone(run, p->index, PLUMB_OUTCOME_SKIPPED, NULL, "not done: an earlier write failed");
+		}
+	}
+	run->ctx = ctx;
+	plumb_fs_cursor_release(&cursor);
+	run->pending_count = 0;
+	if (error == 0 && commit_error < 0) {
+		for (size_t j = run->next; j < run->plan->count; j++) {
+			const plumb_action *undone = &run->plan->actions[j];
+			if (undone->type != PLUMB_ACTION_NONE || undone->forget)
+				log_undone(run, j, PLUMB_OUTCOME_SKIPPED, NULL, "not done: an earlier action failed");
+		}
+		run->next = run->plan->count;
+		error = plumb_error_set(commit_error, "%s", message);
+	}
+	/* Kept even after a failure: what was applied, and the failure itself, are true. */
+	if (in_transaction && plumb_store_commit(run->store) < 0) {
+		plumb_store_rollback(run->store);
+		error = plumb_error_wrap(PLUMB_ERROR, "cannot record the actions applied");
+	}
+	free(message);
+	return error;
+}
+
+static void add_pending(apply_run *run, size_t index, int staged)
+{
+	PLUMB_GROW(run->pending, run->pending_count, run->pending_capacity);
+	run->pending[run->pending_count].index = index;
+	run->pending[run->pending_count++].staged = staged;
+}
+
+int plumb_apply(plumb_apply_report *report, const plumb_plan *plan, const plumb_provider_context *ctx,
+		plumb_store *store, const plumb_apply_options *options)
+{
+	apply_run run = { report, plan, ctx, *ctx, store, options, NULL, { NULL, 0, 0 }, NULL, 0, 0, 0 };
+	int error;
+
+	memset(report, 0, sizeof(*report));
+	if ((error = record_intent(plan, store)) < 0)
+		return plumb_error_wrap(error, "cannot record the inventory before applying");
+	remove_stale_temporaries(plan, ctx, options->after_crash);
+	run.staging.batch = plumb_fs_batch_new(ctx->root_fd);
+
+	while (error == 0 && run.next < plan->count) {
+		size_t i = run.next++;
+		const plumb_action *action = &plan->actions[i];
+		int writes = action->type == PLUMB_ACTION_CREATE || action->type == PLUMB_ACTION_UPDATE;
+		if (action->type == PLUMB_ACTION_NONE && !action->forget)
+			continue;
+		/* A removal may concern what a staged write goes into: those are committed first. */
+		if (!writes && (error = commit_pending(&run)) < 0)
+			break;
+		size_t staged_before = plumb_fs_batch_count(run.staging.batch);
+		error = keep_drift(&run.captures, &run.found, plan, action, i, ctx, options);
+		/* What changes the live object at once needs what was kept of it durable first. */
+		int staged = writes && action->object && action->provider->stages && action->provider->stages(action->object);
+		if (error == 0 && !staged)
+			error = commit_captures(&run);
+		if (error == 0)
+			error = run_action(action, writes ? &run.staging : ctx);
+		if (error < 0) {
+			int kept = error == PLUMB_ECONFLICT && action->type == PLUMB_ACTION_DELETE && !action->object;
+			/* What ran before this action is done: it is recorded before the failure is. */
+			char *message = plumb_xstrdup(plumb_error_last());
+			run.next = i; /* should the commit fail, this action is among those skipped */
+			int commit_error = commit_pending(&run);
+			plumb_error_set(error, "%s", message);
+			free(message);
+			if (commit_error < 0) {
+				error = commit_error;
+			} else if (kept) {
+				/* A pruned directory that still holds what plumb did not create stays, unmanaged. */
+				run.next = i + 1;
+				error = finish(&run, i, 1);
+			} else {
+				run.next = i + 1;
+				error = fail_at(&run, i, NULL, error);
+			}
+			continue;
+		}
+		add_pending(&run, i, plumb_fs_batch_count(run.staging.batch) > staged_before);
+		if (!writes || plumb_fs_batch_full(run.staging.batch))
+			error = commit_pending(&run);
+	}
+	if (error == 0)
+		error = commit_pending(&run);
+	plumb_fs_batch_free(run.staging.batch);
+	if (run.captures) {
+		int drift_fd = plumb_fs_batch_root(run.captures);
+		plumb_fs_batch_free(run.captures);
+		close(drift_fd);
+	}
+	/* Drift found for an action that failed before its captures were committed: that object was not changed. */
+	drift_found_clear(&run.found);
+	free(run.found.items);
+	free(run.pending);
+	return error;
+}

@@ -1,0 +1,55 @@
+/*
+ * apply.h - carry out a plan, one atomic action at a time, and record it.
+ *
+ * Before plumb overwrites or removes a live object that is not what it last
+ * left there (changed by hand, or never written by plumb), it keeps what is
+ * there: the content goes to STATE/drift/ (0600; sensitive content and
+ * content over the cap only as a note) and a drift event is recorded. If
+ * that cannot be done, the object is not touched and the apply fails.
+ *
+ * Before anything changes, every object the plan will create is written to
+ * the inventory as created by plumb (and every existing object it starts
+ * managing as adopted), so that a crash part-way still leaves plumb knowing
+ * what it may prune. Then each action runs in the plan's order; the first
+ * failure stops the apply, and the report says what was done and what was
+ * not. After each action its inventory row is updated (or removed, for a
+ * prune) with the fingerprint of what plumb left there.
+ */
+#ifndef PLUMB_APPLY_H
+#define PLUMB_APPLY_H
+
+#include <stdio.h>
+
+#include "plan/plan.h"
+#include "store/store.h"
+
+typedef struct {
+	unsigned created;
+	unsigned updated;
+	unsigned deleted;
+	unsigned not_done; /* actions left undone after a failure (the failed one included) */
+	const plumb_action *failed; /* the action that failed, or NULL */
+} plumb_apply_report;
+
+typedef struct {
+	int64_t sync_id;       /* the sync each action is recorded under */
+	int after_crash;       /* the last apply to this destination never finished: look for its
+				* temporary files beside every object, not only those written now */
+	FILE *progress;        /* one line per action done; NULL for none */
+	const char *state_dir; /* drifted content is kept in STATE/drift/ */
+	size_t capture_max;    /* content larger than this is noted, not kept */
+} plumb_apply_options;
+
+/* Content plumb keeps by default before it overwrites a manual change. */
+#define PLUMB_CAPTURE_MAX (1u << 20)
+
+/*
+ * Apply plan to the live state through ctx, recording every action (with
+ * its outcome and the fingerprints before and after) and the inventory in
+ * store. Returns 0, or the failing action's error (message in the error
+ * slot, naming the object); the actions left undone are recorded SKIPPED.
+ */
+int plumb_apply(plumb_apply_report *report, const plumb_plan *plan, const plumb_provider_context *ctx,
+		plumb_store *store, const plumb_apply_options *options);
+
+#endif

@@ -1,0 +1,129 @@
+#include "util/common.h"
+#include "load/application.h"
+#include "util/path.h"
+
+#include <stdlib.h>
+
+static const plumb_field application_fields[] = {
+	{ "source", PLUMB_FIELD_MAP, PLUMB_FIELD_REQUIRED },
+	{ "destination", PLUMB_FIELD_MAP, 0 },
+	{ "syncPolicy", PLUMB_FIELD_MAP, 0 },
+	{ "dependsOn", PLUMB_FIELD_LIST, 0 },
+	{ "wave", PLUMB_FIELD_INT, 0 },
+};
+static const plumb_field source_fields[] = {
+	{ "path", PLUMB_FIELD_STRING, PLUMB_FIELD_REQUIRED },
+	{ "repo", PLUMB_FIELD_STRING, 0 },
+	{ "revision", PLUMB_FIELD_STRING, 0 },
+};
+static const plumb_field destination_fields[] = {
+	{ "host", PLUMB_FIELD_MAP, 0 },
+};
+static const plumb_field host_fields[] = {
+	{ "root", PLUMB_FIELD_STRING, 0 },
+};
+static const plumb_field policy_fields[] = {
+	{ "automated", PLUMB_FIELD_BOOL, 0 },
+	{ "prune", PLUMB_FIELD_BOOL, 0 },
+	{ "selfHeal", PLUMB_FIELD_BOOL, 0 },
+	{ "approval", PLUMB_FIELD_STRING, 0 },
+};
+
+void plumb_application_release(plumb_application *a)
+{
+	free(a->name);
+	free(a->repo);
+	free(a->revision);
+	free(a->path);
+	free(a->root);
+	free(a->file);
+	for (size_t i = 0; i < a->depends_on_count; i++)
+		free(a->depends_on[i]);
+	free(a->depends_on);
+	memset(a, 0, sizeof(*a));
+}
+
+static char *normalized(const plumb_value *value, int live, const char *field, plumb_diags *diags)
+{
+	char *out = NULL;
+	if (plumb_path_normalize(&out, value->string, live) < 0)
+		plumb_diags_add(diags, value->position, "%s: %s", field, plumb_error_last());
+	return out;
+}
+
+void plumb_application_decode(plumb_manifest_set *set, size_t resource, const plumb_spec *spec, plumb_diags *diags)
+{
+	plumb_value v[5], source[3], destination[1], host[1], policy[4];
+	plumb_application a;
+	size_t before = diags->count;
+
+	memset(&a, 0, sizeof(a));
+	memset(destination, 0, sizeof(destination));
+	memset(host, 0, sizeof(host));
+	memset(policy, 0, sizeof(policy));
+	memset(source, 0, sizeof(source));
+	a.name = plumb_xstrdup(set->resources[resource].name);
+	a.automated = a.prune = a.self_heal = 1;
+	a.resource = resource;
+	a.file = plumb_xstrdup(set->resources[resource].file);
+	a.position = plumb_spec_position(spec);
+	a.position.file = a.file;
+	a.root = plumb_xstrdup("");
+
+	plumb_spec_decode(v, spec, application_fields, PLUMB_ARRAY_SIZE(application_fields), diags);
+	if (v[0].map && !plumb_spec_decode(source, v[0].map, source_fields, 3, diags)) {
+		if (source[0].present)
+			a.path = normalized(&source[0], 0, "spec.source.path", diags);
+		if (source[1].present)
+			a.repo = plumb_xstrdup(source[1].string);
+		if (source[2].present)
+			a.revision = plumb_xstrdup(source[2].string);
+	}
+	if (v[1].map && !plumb_spec_decode(destination, v[1].map, destination_fields, 1, diags) && destination[0].map &&
+	    !plumb_spec_decode(host, destination[0].map, host_fields, 1, diags) && host[0].present) {
+		free(a.root);
+		a.root = normalized(&host[0], 1, "spec.destination.host.root", diags);
+	}
+	if (v[2].map && !plumb_spec_decode(policy, v[2].map, policy_fields, 4, diags)) {
+		if (policy[0].present)
+			a.automated = policy[0].boolean;
+		if (policy[1].present)
+			a.prune = policy[1].boolean;
+		if (policy[2].present)
+			a.self_heal = policy[2].boolean;
+		if (policy[3].present) {
+			if (!strcmp(policy[3].string, "auto"))
+				a.approval = PLUMB_APPLICATION_AUTO;
+			else if (!strcmp(policy[3].string, "prompted"))
+				a.approval = PLUMB_APPLICATION_PROMPTED;
+			else if (!strcmp(policy[3].string, "manual"))
+				a.approval = PLUMB_APPLICATION_MANUAL;
+			else
+				plumb_diags_add(diags, policy[3].position,
+						"spec.syncPolicy.approval: expected auto, prompted or manual, got \"%s\"",
+						policy[3].string);
+		}
+	}
+	if (v[3].present) {
+		a.depends_on = v[3].list;
+		a.depends_on_count = v[3].list_count;
+		v[3].list = NULL;
+		v[3].list_count = 0;
+	}
+	a.wave = v[4].present ? v[4].integer : 0;
+
+	if (diags->count == before) {
+		/* Its manifests are its own: the folder that declares it does not read them as well. */
+		if (!a.repo && !a.revision && *a.path)
+			plumb_manifest_add_content_path(set, a.path);
+		PLUMB_GROW(set->applications, set->application_count, set->application_capacity);
+		set->applications[set->application_count++] = a;
+	} else {
+		plumb_application_release(&a);
+	}
+	plumb_values_release(host, 1);
+	plumb_values_release(destination, 1);
+	plumb_values_release(policy, 4);
+	plumb_values_release(source, 3);
+	plumb_values_release(v, PLUMB_ARRAY_SIZE(application_fields));
+}

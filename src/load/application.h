@@ -1,0 +1,32 @@
+/*
+ * application.h - the Application kind: where an application's manifests
+ * come from, where they go, and how it is synced.
+ *
+ *   apiVersion: plumb/v1
+ *   kind: Application
+ *   metadata: {name: web}
+ *   spec:
+ *     source: {path: apps/web, repo: URL, revision: REV}   # repo, revision: optional
+ *     destination: {host: {root: /}}                        # below the destination root
+ *     syncPolicy: {automated: true, prune: true, selfHeal: true, approval: auto}
+ *     dependsOn: [db]
+ *     wave: 0
+ *
+ * discover.h finds the applications a path declares (app of apps).
+ */
+#ifndef PLUMB_APPLICATION_H
+#define PLUMB_APPLICATION_H
+
+#include "resource/resource.h"
+#include "resource/spec.h"
+#include "util/diag.h"
+
+#define PLUMB_ENGINE_API_VERSION "plumb/v1"
+
+/* Decode an Application's spec (set->resources[resource]) into set->applications. */
+void plumb_application_decode(plumb_manifest_set *set, size_t resource, const plumb_spec *spec,
+			      plumb_diags *diags);
+
+void plumb_application_release(plumb_application *application);
+
+#endif

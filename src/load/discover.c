@@ -1,0 +1,269 @@
+#include "util/common.h"
+#include "load/discover.h"
+#include "load/load.h"
+#include "util/path.h"
+
+#include <stdlib.h>
+
+/* App of apps nest at most this deep. */
+#define MAX_NESTING 16
+
+static plumb_application copy_application(const plumb_application *from)
+{
+	plumb_application to = *from;
+	to.name = plumb_xstrdup(from->name);
+	to.repo = from->repo ? plumb_xstrdup(from->repo) : NULL;
+	to.revision = from->revision ? plumb_xstrdup(from->revision) : NULL;
+	to.path = plumb_xstrdup(from->path);
+	to.root = plumb_xstrdup(from->root);
+	to.file = plumb_xstrdup(from->file ? from->file : "");
+	to.position.file = to.file;
+	to.depends_on = plumb_xcalloc(from->depends_on_count ? from->depends_on_count : 1, sizeof(char *));
+	for (size_t i = 0; i < from->depends_on_count; i++)
+		to.depends_on[i] = plumb_xstrdup(from->depends_on[i]);
+	return to;
+}
+
+typedef struct {
+	plumb_source *source;
+	const char *commit;
+	plumb_diags *diags;
+	plumb_applications *out;
+	const char *stack[MAX_NESTING + 1]; /* the paths being expanded, outermost first */
+	size_t depth;
+} discovery;
+
+static void add_leaf(discovery *d, const plumb_application *application)
+{
+	PLUMB_GROW(d->out->items, d->out->count, d->out->capacity);
+	d->out->items[d->out->count++] = copy_application(application);
+}
+
+/* Expand path; parent is the Application that names it (NULL for the top). */
+static int expand(discovery *d, const char *path, const plumb_application *parent, const char *implicit_name)
+{
+	plumb_manifest_set set;
+	size_t before = d->diags->count;
+	int error;
+
+	memset(&set, 0, sizeof(set));
+	error = plumb_load(&set, d->source, d->commit, path, d->diags);
+	if (error == PLUMB_ENOTFOUND && parent) {
+		plumb_diags_add(d->diags, parent->position, "spec.source.path: '%s' does not exist in commit %.12s", path,
+				d->commit);
+		error = PLUMB_EINVALID;
+	}
+	if (error < 0)
+		goto done;
+	if (!set.application_count) {
+		if (parent) {
+			add_leaf(d, parent);
+		} else {
+			plumb_application implicit;
+			memset(&implicit, 0, sizeof(implicit));
+			implicit.name = (char *)implicit_name;
+			implicit.path = set.path;
+			implicit.root = "";
+			implicit.automated = implicit.prune = implicit.self_heal = 1;
+			add_leaf(d, &implicit);
+		}
+		goto done;
+	}
+	if (set.object_count) {
+		const plumb_object *o = &set.objects[0];
+		plumb_diags_add(d->diags, o->position,
+				"'%s' holds Applications, so it holds nothing else: move %s to an application's path",
+				*set.path ? set.path : ".", set.resources[o->resource].identity);
+		error = PLUMB_EINVALID;
+		goto done;
+	}
+	for (size_t i = 0; i < set.application_count; i++) {
+		const plumb_application *a = &set.applications[i];
+		if (a->repo || a->revision) {
+			/* Another repository or revision is synced as it is: it is a leaf here. */
+			add_leaf(d, a);
+			continue;
+		}
+		size_t k;
+		for (k = 0; k < d->depth && strcmp(d->stack[k], a->path) != 0; k++)
+			;
+		if (k < d->depth || !strcmp(a->path, set.path)) {
+			plumb_buf cycle = PLUMB_BUF_INIT;
+			for (size_t j = k; j < d->depth; j++)
+				plumb_buf_printf(&cycle, "%s -> ", *d->stack[j] ? d->stack[j] : ".");
+			plumb_buf_printf(&cycle, "%s -> %s", *set.path ? set.path : ".", *a->path ? a->path : ".");
+			plumb_diags_add(d->diags, a->position, "Applications form a cycle: %s (Application %s)", cycle.ptr,
+					a->name);
+			plumb_buf_release(&cycle);
+			error = PLUMB_EINVALID;
+			continue;
+		}
+		if (d->depth >= MAX_NESTING) {
+			plumb_diags_add(d->diags, a->position, "Applications nest more than %d deep", MAX_NESTING);
+			error = PLUMB_EINVALID;
+			continue;
+		}
+		d->stack[d->depth] = set.path;
+		d->depth++;
+		int nested = expand(d, a->path, a, NULL);
+		d->depth--;
+		if (nested < 0 && (error == 0 || nested != PLUMB_EINVALID))
+			error = nested;
+	}
+done:
+	if (error == 0 && d->diags->count > before)
+		error = PLUMB_EINVALID;
+	plumb_manifest_set_release(&set);
+	return error;
+}
+
+static int same_declaration(const plumb_application *a, const plumb_application *b)
+{
+	return !strcmp(a->file, b->file) && a->position.line == b->position.line &&
+	       a->position.column == b->position.column;
+}
+
+/* One declaration reached through two app-of-apps paths is one application. */
+static void drop_repeats(plumb_applications *apps)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < apps->count; i++) {
+		size_t j;
+		for (j = 0; j < kept && !same_declaration(&apps->items[i], &apps->items[j]); j++)
+			;
+		if (j < kept)
+			plumb_application_release(&apps->items[i]);
+		else
+			apps->items[kept++] = apps->items[i];
+	}
+	apps->count = kept;
+}
+
+/*
+ * Name the applications of one dependency cycle among those not placed:
+ * follow unplaced dependencies from any of them until one repeats.
+ */
+static void report_cycle(const plumb_applications *apps, const char *placed, plumb_diags *diags)
+{
+	size_t n = apps->count;
+	size_t *path = plumb_xcalloc(n + 1, sizeof(*path));
+	size_t length = 0, current = 0;
+	while (placed[current])
+		current++;
+	for (;;) {
+		size_t seen;
+		for (seen = 0; seen < length && path[seen] != current; seen++)
+			;
+		if (seen < length) {
+			plumb_buf names = PLUMB_BUF_INIT;
+			for (size_t i = seen; i < length; i++)
+				plumb_buf_printf(&names, "%s -> ", apps->items[path[i]].name);
+			plumb_buf_puts(&names, apps->items[current].name);
+			plumb_diags_add(diags, apps->items[current].position, "dependsOn forms a cycle: %s", names.ptr);
+			plumb_buf_release(&names);
+			break;
+		}
+		path[length++] = current;
+		const plumb_application *a = &apps->items[current];
+		size_t next = n;
+		for (size_t k = 0; k < a->depends_on_count && next == n; k++) {
+			const plumb_application *d = plumb_applications_find(apps, a->depends_on[k]);
+			if (d && !placed[d - apps->items])
+				next = (size_t)(d - apps->items);
+		}
+		if (next == n || length > n)
+			break; /* cannot happen: an unplaced application waits on an unplaced dependency */
+		current = next;
+	}
+	free(path);
+}
+
+/* Order the leaves: waves ascending, each after what it depends on (Kahn's algorithm, stable). */
+static int order(plumb_applications *apps, plumb_diags *diags)
+{
+	size_t n = apps->count;
+	int error = 0;
+	size_t *missing = plumb_xcalloc(n ? n : 1, sizeof(*missing)); /* dependencies not yet placed */
+	char *placed = plumb_xcalloc(n ? n : 1, 1);
+	plumb_application *sorted = plumb_xcalloc(n ? n : 1, sizeof(*sorted));
+
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(apps->items[i].name, apps->items[j].name) &&
+			    !same_declaration(&apps->items[i], &apps->items[j])) {
+				plumb_diags_add(diags, apps->items[i].position,
+						"two Applications are called '%s' (the other is at %s:%u:%u)",
+						apps->items[i].name, apps->items[j].position.file,
+						apps->items[j].position.line, apps->items[j].position.column);
+				error = PLUMB_EINVALID;
+			}
+		for (size_t k = 0; k < apps->items[i].depends_on_count; k++) {
+			const char *dependency = apps->items[i].depends_on[k];
+			if (!plumb_applications_find(apps, dependency)) {
+				plumb_diags_add(diags, apps->items[i].position,
+						"Application '%s' depends on '%s', which no Application is called",
+						apps->items[i].name, dependency);
+				error = PLUMB_EINVALID;
+			}
+			missing[i]++;
+		}
+	}
+	if (error < 0)
+		goto done;
+	for (size_t placed_count = 0; placed_count < n; placed_count++) {
+		size_t best = n;
+		for (size_t i = 0; i < n; i++)
+			if (!placed[i] && !missing[i] && (best == n || apps->items[i].wave < apps->items[best].wave))
+				best = i;
+		if (best == n) {
+			report_cycle(apps, placed, diags);
+			error = PLUMB_EINVALID;
+			goto done;
+		}
+		placed[best] = 1;
+		sorted[placed_count] = apps->items[best];
+		for (size_t i = 0; i < n; i++)
+			for (size_t k = 0; k < apps->items[i].depends_on_count; k++)
+				if (!strcmp(apps->items[i].depends_on[k], apps->items[best].name))
+					missing[i]--;
+	}
+	memcpy(apps->items, sorted, n * sizeof(*sorted));
+done:
+	free(missing);
+	free(placed);
+	free(sorted);
+	return error;
+}
+
+int plumb_applications_discover(plumb_applications *out, plumb_source *source, const char *commit, const char *path,
+				const char *implicit_name, plumb_diags *diags)
+{
+	discovery d;
+	memset(&d, 0, sizeof(d));
+	d.source = source;
+	d.commit = commit;
+	d.diags = diags;
+	d.out = out;
+	int error = expand(&d, path ? path : "", NULL, implicit_name);
+	if (error == 0) {
+		drop_repeats(out);
+		error = order(out, diags);
+	}
+	return error;
+}
+
+const plumb_application *plumb_applications_find(const plumb_applications *applications, const char *name)
+{
+	for (size_t i = 0; i < applications->count; i++)
+		if (!strcmp(applications->items[i].name, name))
+			return &applications->items[i];
+	return NULL;
+}
+
+void plumb_applications_release(plumb_applications *applications)
+{
+	for (size_t i = 0; i < applications->count; i++)
+		plumb_application_release(&applications->items[i]);
+	free(applications->items);
+	memset(applications, 0, sizeof(*applications));
+}

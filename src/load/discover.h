@@ -1,0 +1,41 @@
+/*
+ * discover.h - the applications a path declares: a path that holds
+ * Applications is an app of apps.
+ *
+ * A path that holds no Application is one implicit application named
+ * after it. A path that holds Applications holds nothing else; an
+ * Application whose path holds Applications is an app of apps in turn
+ * (nesting works; a cycle is an error naming it). The applications to sync
+ * are the leaves, ordered by wave, then so that each comes after what it
+ * depends on.
+ */
+#ifndef PLUMB_DISCOVER_H
+#define PLUMB_DISCOVER_H
+
+#include "load/application.h"
+#include "source/source.h"
+#include "util/diag.h"
+
+/* The leaves to sync, in order; each owned. */
+typedef struct {
+	plumb_application *items;
+	size_t count;
+	size_t capacity;
+} plumb_applications;
+
+/*
+ * Find the applications that path of commit declares. An implicit
+ * application is named implicit_name. Problems (a cycle, an unknown
+ * dependency, a dependency cycle, Applications mixed with other kinds,
+ * invalid manifests anywhere on the way) become diagnostics:
+ * PLUMB_EINVALID. Other errors: the repository could not be read.
+ */
+int plumb_applications_discover(plumb_applications *out, plumb_source *source, const char *commit, const char *path,
+				const char *implicit_name, plumb_diags *diags);
+
+void plumb_applications_release(plumb_applications *applications);
+
+/* The application called name, or NULL. */
+const plumb_application *plumb_applications_find(const plumb_applications *applications, const char *name);
+
+#endif

@@ -1,0 +1,417 @@
+#include "util/common.h"
+#include "pipeline/pipeline.h"
+#include "secrets/secret.h"
+#include "util/fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <pwd.h>
+#include <sys/random.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+void plumb_pipeline_init(plumb_pipeline *p, const plumb_pipeline_options *options)
+{
+	memset(p, 0, sizeof(*p));
+	p->options = *options;
+	p->root_fd = -1;
+	plumb_buf_init(&p->errors);
+}
+
+void plumb_pipeline_use_source(plumb_pipeline *p, plumb_source *source, const char *commit)
+{
+	p->source = source;
+	p->source_borrowed = 1;
+	memcpy(p->commit, commit, sizeof(p->commit));
+	if (!p->state_dir)
+		p->state_dir = p->options.state ? plumb_xstrdup(p->options.state) : plumb_default_state_dir();
+}
+
+void plumb_pipeline_release(plumb_pipeline *p)
+{
+	plumb_plan_release(&p->plan);
+	plumb_inventory_release(&p->inventory);
+	plumb_stat_cache_free(p->stat_cache);
+	plumb_store_free(p->store);
+	if (p->root_fd >= 0)
+		close(p->root_fd);
+	plumb_manifest_set_release(&p->set);
+	if (!p->source_borrowed)
+		plumb_source_free(p->source);
+	plumb_buf_release(&p->errors);
+	free(p->application);
+	free(p->destination);
+	free(p->actor);
+	free(p->state_dir);
+	memset(p, 0, sizeof(*p));
+	p->root_fd = -1;
+	plumb_buf_init(&p->errors);
+}
+
+char *plumb_actor(void)
+{
+	char host[256] = "localhost";
+	struct passwd pw, *found = NULL;
+	char scratch[4096];
+	const char *user = NULL;
+
+	gethostname(host, sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	if (getpwuid_r(geteuid(), &pw, scratch, sizeof(scratch), &found) == 0 && found)
+		user = found->pw_name;
+	if (user)
+		return plumb_xprintf("%s@%s", user, host);
+	return plumb_xprintf("uid%u@%s", (unsigned)geteuid(), host);
+}
+
+char *plumb_default_state_dir(void)
+{
+	const char *xdg = getenv("XDG_STATE_HOME");
+	const char *home = getenv("HOME");
+	if (geteuid() == 0)
+		return plumb_xstrdup("/var/lib/plumb");
+	if (xdg && *xdg == '/')
+		return plumb_xprintf("%s/plumb", xdg);
+	return plumb_xprintf("%s/.local/state/plumb", home && *home ? home : ".");
+}
+
+static void error_line(const char *what)
+{
+	fprintf(stderr, "plumb: %s%s%s\n", what ? what : "", what ? ": " : "", plumb_error_last());
+}
+
+int plumb_pipeline_resolve(plumb_pipeline *p, FILE *info)
+{
+	int error;
+	if (!p->options.repo || !*p->options.repo) {
+		fprintf(stderr, "plumb: --repo is required\n");
+		return PLUMB_EINVALID;
+	}
+	p->state_dir = p->options.state ? plumb_xstrdup(p->options.state) : plumb_default_state_dir();
+	if ((error = plumb_source_open(&p->source, p->options.repo, p->state_dir)) < 0) {
+		error_line(NULL);
+		return error;
+	}
+	if ((error = plumb_source_resolve(p->commit, p->source, p->options.revision)) < 0) {
+		error_line(NULL);
+		if (p->options.operation) {
+			json_t *detail = json_pack("{s:s, s:s, s:s}", "operation", p->options.operation, "revision",
+						   p->options.revision ? p->options.revision : "HEAD", "problem",
+						   plumb_error_last());
+			char *text = json_dumps(detail, JSON_COMPACT);
+			plumb_pipeline_record(p, "error", text);
+			free(text);
+			json_decref(detail);
+		}
+		return error;
+	}
+	if (info)
+		fprintf(info, "commit %s (%s)\n", p->commit,
+			p->options.revision && *p->options.revision ? p->options.revision : "HEAD");
+	return 0;
+}
+
+char *plumb_application_name(const char *repo, const char *path)
+{
+	if (path && *path)
+		return plumb_xstrdup(path);
+	size_t len = strlen(repo);
+	while (len > 1 && repo[len - 1] == '/')
+		len--;
+	const char *start = repo + len;
+	while (start > repo && start[-1] != '/' && start[-1] != ':')
+		start--;
+	size_t n = (size_t)(repo + len - start);
+	if (n > 4 && !strncmp(start + n - 4, ".git", 4))
+		n -= 4;
+	return n ? plumb_xstrndup(start, n) : plumb_xstrdup("default");
+}
+
+/* Print diagnostics in order and a closing line (unless quiet), and keep them all in p->errors. */
+static void report_diags(plumb_pipeline *p, plumb_diags *diags, const char *closing)
+{
+	char *text = NULL;
+	size_t size = 0;
+	FILE *out = open_memstream(&text, &size);
+	plumb_diags_sort(diags);
+	plumb_diags_print(diags, out);
+	fprintf(out, "plumb: commit %.12s %s: %zu error%s; nothing was applied\n", p->commit, closing, diags->count,
+		diags->count == 1 ? "" : "s");
+	fclose(out);
+	plumb_buf_add(&p->errors, text, size);
+	if (!p->quiet)
+		fputs(text, stderr);
+	free(text);
+}
+
+/* A revision that a run meant to apply and could not is part of the record. */
+static void record_refusal(plumb_pipeline *p, const char *problem, size_t errors)
+{
+	if (!p->options.operation)
+		return;
+	json_t *detail = json_pack("{s:s, s:s, s:s, s:i}", "operation", p->options.operation, "commit", p->commit,
+				   "problem", problem, "errors", (int)errors);
+	char *text = json_dumps(detail, JSON_COMPACT);
+	plumb_pipeline_record(p, "error", text);
+	free(text);
+	json_decref(detail);
+}
+
+int plumb_pipeline_load(plumb_pipeline *p)
+{
+	plumb_diags diags = PLUMB_DIAGS_INIT;
+	int error = plumb_load(&p->set, p->source, p->commit, p->options.path, &diags);
+	if (error == PLUMB_EINVALID && diags.count) {
+		report_diags(p, &diags, "is invalid");
+	} else if (error < 0) {
+		plumb_buf_printf(&p->errors, "plumb: %s\n", plumb_error_last());
+		if (!p->quiet)
+			error_line(NULL);
+	}
+	if (error < 0)
+		record_refusal(p, error == PLUMB_EINVALID ? "invalid revision" : "cannot load", diags.count);
+	plumb_diags_release(&diags);
+	if (error == 0)
+		p->application = p->options.application ? plumb_xstrdup(p->options.application)
+							: plumb_application_name(p->options.repo, p->set.path);
+	return error;
+}
+
+void plumb_pipeline_adopt_set(plumb_pipeline *p, plumb_manifest_set *set)
+{
+	plumb_manifest_set_release(&p->set);
+	p->set = *set;
+	memset(set, 0, sizeof(*set));
+	p->application = p->options.application ? plumb_xstrdup(p->options.application)
+						: plumb_application_name(p->options.repo, p->set.path);
+}
+
+void plumb_pipeline_detach_set(plumb_pipeline *p, plumb_manifest_set *out)
+{
+	plumb_manifest_set_release(out);
+	*out = p->set;
+	memset(&p->set, 0, sizeof(p->set));
+}
+
+int plumb_pipeline_record(plumb_pipeline *p, const char *event, const char *detail)
+{
+	int error = 0;
+	if (!p->store && (error = plumb_store_open(&p->store, p->state_dir)) < 0)
+		goto done;
+	if (!p->actor)
+		p->actor = plumb_actor();
+	const char *subject = p->application ? p->application : p->source ? plumb_source_name(p->source) : "";
+	error = plumb_store_audit_append(p->store, p->actor, event, subject, detail);
+done:
+	if (error < 0)
+		fprintf(stderr, "plumb: cannot record the %s in the audit log: %s\n", event, plumb_error_last());
+	return error;
+}
+
+char *plumb_destination_path(const char *root)
+{
+	char resolved[PATH_MAX];
+	char cwd[PATH_MAX];
+	char *joined, *out;
+
+	if (!root || !*root)
+		root = "/";
+	if (realpath(root, resolved))
+		return plumb_xstrdup(resolved);
+	if (*root == '/' || !getcwd(cwd, sizeof(cwd)))
+		joined = plumb_xstrdup(root);
+	else
+		joined = plumb_xprintf("%s/%s", cwd, root);
+	/* Not there yet: drop empty and "." components and trailing slashes. */
+	out = plumb_xcalloc(strlen(joined) + 2, 1);
+	size_t n = 0;
+	for (const char *s = joined; *s;) {
+		while (*s == '/')
+			s++;
+		const char *end = strchrnul(s, '/');
+		if (end > s && !(end - s == 1 && *s == '.')) {
+			out[n++] = '/';
+			memcpy(out + n, s, (size_t)(end - s));
+			n += (size_t)(end - s);
+		}
+		s = end;
+	}
+	if (!n)
+		out[n++] = '/';
+	out[n] = '\0';
+	free(joined);
+	return out;
+}
+
+plumb_provider_context plumb_pipeline_context(const plumb_pipeline *p)
+{
+	plumb_provider_context ctx = { p->root_fd, p->destination, p->source, NULL, p->stat_cache, NULL };
+	return ctx;
+}
+
+/*
+ * The state directory's fingerprint key: 32 random bytes in STATE/fingerprint.key
+ * (0600), made on first use. The store has been opened, so the directory exists.
+ */
+static int load_fingerprint_key(unsigned char key[32], const char *state_dir)
+{
+	char *path = plumb_xprintf("%s/fingerprint.key", state_dir);
+	int error = 0;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		unsigned char fresh[32];
+		if (getrandom(fresh, sizeof(fresh), 0) != (ssize_t)sizeof(fresh)) {
+			error = plumb_error_set(PLUMB_ERROR, "cannot get random bytes: %s", strerror(errno));
+			goto done;
+		}
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			int written = write(fd, fresh, sizeof(fresh)) == (ssize_t)sizeof(fresh) && fsync(fd) == 0;
+			close(fd);
+			if (!written) {
+				unlink(path);
+				error = plumb_error_set(PLUMB_ERROR, "cannot write %s", path);
+				goto done;
+			}
+		}
+		/* Made here or by a plumb that raced us: read what is there. */
+		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	}
+	if (fd < 0 || read(fd, key, 32) != 32)
+		error = plumb_error_set(PLUMB_ERROR, "cannot read %s: %s", path, fd < 0 ? strerror(errno) : "too short");
+	if (fd >= 0)
+		close(fd);
+done:
+	free(path);
+	return error;
+}
+
+char *plumb_pipeline_identity(const plumb_pipeline *p)
+{
+	return p->options.identity ? plumb_xstrdup(p->options.identity) : plumb_xprintf("%s/identity", p->state_dir);
+}
+
+/* Read the Secrets the objects use; every one that cannot be read is reported, and nothing is planned. */
+static int bind_secrets(plumb_pipeline *p)
+{
+	plumb_diags diags = PLUMB_DIAGS_INIT;
+	char *identity = plumb_pipeline_identity(p);
+	plumb_secret_context ctx = { p->source, identity };
+	int error = plumb_secret_bind(&p->set, &ctx, &diags);
+	if (error < 0) {
+		report_diags(p, &diags, "needs secrets that cannot be read");
+		record_refusal(p, "secret unreadable", diags.count);
+	}
+	plumb_diags_release(&diags);
+	free(identity);
+	return error;
+}
+
+int plumb_pipeline_plan(plumb_pipeline *p)
+{
+	int error;
+
+	if ((error = bind_secrets(p)) < 0)
+		return error;
+
+	p->destination = plumb_destination_path(p->options.root);
+	error = plumb_fs_open_root(&p->root_fd, p->destination, 0);
+	if (error == PLUMB_ENOTFOUND) {
+		p->root_fd = -1; /* nothing there yet: every object is absent */
+	} else if (error < 0) {
+		error_line(NULL);
+		return error;
+	}
+	if ((!p->store && (error = plumb_store_open(&p->store, p->state_dir)) < 0) ||
+	    (error = plumb_store_inventory_related(&p->inventory, p->store, p->destination)) < 0) {
+		error_line("store");
+		return error;
+	}
+	plumb_plan_init(&p->plan, plumb_source_name(p->source), p->options.revision, p->commit, p->set.path,
+			p->application, p->destination);
+	if ((error = load_fingerprint_key(p->plan.fingerprint_key, p->state_dir)) < 0) {
+		error_line("state");
+		return error;
+	}
+	plumb_stat_cache_free(p->stat_cache);
+	p->stat_cache = plumb_stat_cache_new();
+	if ((error = plumb_store_stat_cache_load(p->stat_cache, p->store, p->destination)) < 0) {
+		error_line("store");
+		return error;
+	}
+	plumb_fs_cursor cursor;
+	plumb_fs_cursor_init(&cursor, p->root_fd);
+	plumb_provider_context ctx = plumb_pipeline_context(p);
+	ctx.cursor = &cursor;
+	error = plumb_plan_build(&p->plan, &p->set, &p->inventory, &ctx);
+	plumb_fs_cursor_release(&cursor);
+	if (error < 0) {
+		error_line("plan");
+		return error;
+	}
+	/* A cache: a store that cannot take it now (a full disk) costs the next run some hashing, nothing more. */
+	if (plumb_store_stat_cache_save(p->store, p->destination, p->stat_cache) < 0)
+		plumb_error_clear();
+	if (p->options.keep_unlisted)
+		plumb_plan_drop_prunes(&p->plan);
+	return 0;
+}
+
+int plumb_pipeline_apply(plumb_pipeline *p, FILE *out)
+{
+	plumb_sync_record record = { 0 };
+	plumb_apply_report report;
+	plumb_provider_context ctx = plumb_pipeline_context(p);
+	int error;
+
+	if (p->root_fd < 0 && (error = plumb_fs_open_root(&p->root_fd, p->destination, 1)) < 0) {
+		error_line(NULL);
+		return error;
+	}
+	ctx.root_fd = p->root_fd;
+
+	plumb_sync_record last = { 0 };
+	int after_crash = plumb_store_sync_last(&last, p->store, p->destination, p->application) == 0 &&
+			  last.result == PLUMB_SYNC_RUNNING;
+	plumb_sync_record_release(&last);
+
+	if (!p->actor)
+		p->actor = plumb_actor();
+	record.operation = (char *)(p->options.operation ? p->options.operation : "sync");
+	record.trigger = (char *)(p->options.trigger ? p->options.trigger : "cli");
+	record.actor = p->actor;
+	record.application = p->application;
+	record.destination = p->destination;
+	record.repo = (char *)plumb_source_name(p->source);
+	record.revision = p->plan.revision;
+	record.commit = p->commit;
+	record.path = p->set.path;
+	if ((error = plumb_store_sync_begin(p->store, &record)) < 0) {
+		error_line("store");
+		return error;
+	}
+	plumb_apply_options options = { record.id, after_crash, out, p->state_dir,
+					p->options.capture_max ? p->options.capture_max : PLUMB_CAPTURE_MAX };
+	error = plumb_apply(&report, &p->plan, &ctx, p->store, &options);
+	record.created = report.created;
+	record.updated = report.updated;
+	record.deleted = report.deleted;
+	record.result = error < 0 ? PLUMB_SYNC_FAILED : PLUMB_SYNC_SUCCEEDED;
+	record.error = error < 0 ? (char *)plumb_error_last() : "";
+	if (error < 0) {
+		fprintf(stderr, "plumb: apply failed: %s\n", plumb_error_last());
+		fprintf(stderr, "plumb: done before the failure: %u created, %u updated, %u deleted; not done: %u\n",
+			report.created, report.updated, report.deleted, report.not_done);
+	}
+	int store_error = plumb_store_sync_finish(p->store, &record);
+	if (store_error < 0 && error == 0) {
+		error_line("store");
+		error = store_error;
+	}
+	if (error == 0)
+		fprintf(out, "Apply complete: %u created, %u updated, %u deleted. Commit %s.\n", report.created,
+			report.updated, report.deleted, p->commit);
+	return error;
+}

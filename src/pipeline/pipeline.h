@@ -1,0 +1,124 @@
+/*
+ * pipeline.h - the stages every command runs a prefix of:
+ *
+ *   source (resolve the revision) → load (manifests → objects)
+ *   → plan (observe and compare against the destination) → apply → record
+ *
+ * A pipeline owns what each stage produced and releases it all at once.
+ * The stage functions print diagnostics and errors to stderr themselves, in
+ * plumb's one format, so that every command reports them alike.
+ */
+#ifndef PLUMB_PIPELINE_H
+#define PLUMB_PIPELINE_H
+
+#include <stdio.h>
+
+#include "apply/apply.h"
+#include "load/load.h"
+#include "plan/plan.h"
+#include "source/source.h"
+#include "store/store.h"
+
+typedef struct {
+	const char *repo;     /* path or URL */
+	const char *revision; /* NULL: the default branch */
+	const char *path;     /* in the repository; NULL: the top */
+	const char *root;     /* destination root; NULL: "/" */
+	const char *state;    /* state directory; NULL: the default */
+	const char *operation; /* what is recorded for an apply: "sync", "apply", "apply-plan", "rollback", ... */
+	const char *trigger;   /* what started it: "cli" unless said otherwise */
+	size_t capture_max;    /* drifted content kept up to this size; 0: PLUMB_CAPTURE_MAX */
+	const char *application; /* its name; NULL: the implicit application of path */
+	int keep_unlisted;       /* do not prune (an Application's syncPolicy.prune: false) */
+	const char *identity;    /* the age identity file for Secrets; NULL: STATE/identity */
+} plumb_pipeline_options;
+
+typedef struct {
+	plumb_pipeline_options options;
+	char *state_dir;
+	plumb_source *source;
+	int source_borrowed; /* the daemon keeps one source open across runs */
+	int quiet;           /* diagnostics go to errors only, not to stderr */
+	plumb_buf errors;    /* every diagnostic and error line of this run */
+	char commit[PLUMB_OID_HEXSZ + 1];
+	plumb_manifest_set set;
+	char *application;
+	char *destination; /* absolute */
+	char *actor;       /* who runs it: "user@host" */
+	int root_fd;       /* -1 when the root does not exist yet */
+	plumb_store *store;
+	plumb_stat_cache *stat_cache; /* of the destination, while a plan is made and applied */
+	plumb_inventory inventory;
+	plumb_plan plan;
+} plumb_pipeline;
+
+void plumb_pipeline_init(plumb_pipeline *p, const plumb_pipeline_options *options);
+void plumb_pipeline_release(plumb_pipeline *p);
+
+/* The state directory: /var/lib/plumb for root, else $XDG_STATE_HOME/plumb (~/.local/state/plumb). */
+char *plumb_default_state_dir(void);
+
+/*
+ * Open the repository and resolve the revision; prints "commit ID (REV)" to
+ * info (NULL for none). Returns 0 or an error already printed.
+ */
+int plumb_pipeline_resolve(plumb_pipeline *p, FILE *info);
+
+/*
+ * Use an open source (borrowed: not freed) and a commit already resolved,
+ * instead of plumb_pipeline_resolve.
+ */
+void plumb_pipeline_use_source(plumb_pipeline *p, plumb_source *source, const char *commit);
+
+/* Load the manifests; every diagnostic is printed (unless quiet) and kept in errors. */
+int plumb_pipeline_load(plumb_pipeline *p);
+
+/* The age identity file this run opens Secrets with (--identity, else STATE/identity). A new string. */
+char *plumb_pipeline_identity(const plumb_pipeline *p);
+
+/*
+ * Instead of plumb_pipeline_load: take over set, loaded earlier from this
+ * pipeline's commit and path (set is left empty). A daemon keeps the set of
+ * a commit between runs, so that an unchanged commit is not parsed again.
+ */
+void plumb_pipeline_adopt_set(plumb_pipeline *p, plumb_manifest_set *set);
+
+/*
+ * Hand the loaded set over to out (released first), leaving p without one.
+ * Call it after the plan and apply are done with: their actions point into
+ * the set.
+ */
+void plumb_pipeline_detach_set(plumb_pipeline *p, plumb_manifest_set *out);
+
+/*
+ * Read the Secrets that objects take content from (every one that cannot
+ * be read is a diagnostic naming it, and nothing is planned), open the
+ * destination and the store, and build the plan. A destination root that
+ * does not exist plans as empty: planning creates nothing.
+ */
+int plumb_pipeline_plan(plumb_pipeline *p);
+
+/* Apply the plan (creating the destination root if needed) and record the sync; progress lines go to out. */
+int plumb_pipeline_apply(plumb_pipeline *p, FILE *out);
+
+/*
+ * Append an event to the audit log (opening the store if it is not yet
+ * open): "plan", "refusal", "error". subject defaults to the application
+ * (or the repository before one is known); detail is a compact JSON
+ * object. A failure to record is reported on stderr and returned.
+ */
+int plumb_pipeline_record(plumb_pipeline *p, const char *event, const char *detail);
+
+/* The provider context for the destination. */
+plumb_provider_context plumb_pipeline_context(const plumb_pipeline *p);
+
+/* The implicit application of a path: the path itself, or the repository's name for the top. A new string. */
+char *plumb_application_name(const char *repo, const char *path);
+
+/* Who is running plumb, as recorded: "user@host". A new string. */
+char *plumb_actor(void);
+
+/* An absolute, normalised form of a destination root (resolving symlinks when it exists). */
+char *plumb_destination_path(const char *root);
+
+#endif

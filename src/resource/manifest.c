@@ -1,0 +1,28 @@
+#include "util/common.h"
+#include "resource/resource.h"
+
+#include <stdlib.h>
+
+plumb_object *plumb_manifest_add_object(plumb_manifest_set *set, size_t resource, const plumb_provider *provider,
+					const char *kind, const char *key, void *desired, plumb_position position)
+{
+	PLUMB_GROW(set->objects, set->object_count, set->object_capacity);
+	plumb_object *object = &set->objects[set->object_count++];
+	memset(object, 0, sizeof(*object));
+	object->provider = provider;
+	/* One allocation for both names: there is one object per managed file. */
+	object->display = plumb_xprintf("/%s", key);
+	object->key = object->display + 1;
+	object->kind = kind;
+	object->resource = resource;
+	object->position = position;
+	object->inventoried = 1;
+	object->desired = desired;
+	return object;
+}
+
+void plumb_manifest_add_content_path(plumb_manifest_set *set, const char *path)
+{
+	PLUMB_GROW(set->content_paths, set->content_path_count, set->content_path_capacity);
+	set->content_paths[set->content_path_count++] = plumb_xstrdup(path);
+}

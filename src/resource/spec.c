@@ -1,0 +1,232 @@
+#include "util/common.h"
+#include "util/buf.h"
+#include "resource/spec_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+/*
+ * libfyaml 0.7 keeps marks on tokens only, so a collection is placed where
+ * its first scalar is: a mapping at its first key, a list at its first
+ * item. An empty collection has no position (0:0).
+ */
+plumb_position plumb_spec_node_position(struct fy_node *node, const char *file)
+{
+	plumb_position pos = { file, 0, 0 };
+	for (unsigned depth = 0; node && depth < 64; depth++) {
+		void *iter = NULL;
+		if (fy_node_get_type(node) == FYNT_SCALAR) {
+			struct fy_token *token = fy_node_get_scalar_token(node);
+			const struct fy_mark *mark = token ? fy_token_start_mark(token) : NULL;
+			if (mark) {
+				pos.line = (unsigned)mark->line + 1;
+				pos.column = (unsigned)mark->column + 1;
+			}
+			break;
+		}
+		if (fy_node_get_type(node) == FYNT_MAPPING) {
+			struct fy_node_pair *pair = fy_node_mapping_iterate(node, &iter);
+			node = pair ? fy_node_pair_key(pair) : NULL;
+		} else {
+			node = fy_node_sequence_iterate(node, &iter);
+		}
+	}
+	return pos;
+}
+
+plumb_position plumb_spec_position(const plumb_spec *spec)
+{
+	return spec->position;
+}
+
+const char *plumb_spec_name(const plumb_spec *spec)
+{
+	return spec->name;
+}
+
+static const char *node_type_name(struct fy_node *node)
+{
+	switch (fy_node_get_type(node)) {
+	case FYNT_MAPPING:
+		return "a mapping";
+	case FYNT_SEQUENCE:
+		return "a list";
+	default:
+		return "a scalar";
+	}
+}
+
+/* Parse an octal mode: digits 0-7 only (an optional 0o prefix), at most 07777. */
+static int parse_mode(unsigned *out, const char *text)
+{
+	const char *p = text;
+	unsigned mode = 0;
+	if (p[0] == '0' && (p[1] == 'o' || p[1] == 'O'))
+		p += 2;
+	if (!*p || strlen(p) > 5)
+		return -1;
+	for (; *p; p++) {
+		if (*p < '0' || *p > '7')
+			return -1;
+		mode = mode * 8 + (unsigned)(*p - '0');
+	}
+	if (mode > 07777)
+		return -1;
+	*out = mode;
+	return 0;
+}
+
+static int decode_value(plumb_value *value, const plumb_spec *spec, const plumb_field *field, struct fy_node *node,
+			plumb_diags *diags)
+{
+	size_t len = 0;
+	const char *text;
+
+	if (field->type == PLUMB_FIELD_MAP) {
+		if (fy_node_get_type(node) != FYNT_MAPPING) {
+			plumb_diags_add(diags, value->position, "%s.%s: expected a mapping, got %s", spec->name,
+					field->name, node_type_name(node));
+			return -1;
+		}
+		value->map = plumb_xcalloc(1, sizeof(*value->map));
+		value->map->node = node;
+		value->map->file = spec->file;
+		value->map->owned_name = plumb_xprintf("%s.%s", spec->name, field->name);
+		value->map->name = value->map->owned_name;
+		value->map->position = value->position;
+		return 0;
+	}
+	if (field->type == PLUMB_FIELD_LIST) {
+		void *iter = NULL;
+		struct fy_node *item;
+		if (fy_node_get_type(node) != FYNT_SEQUENCE) {
+			plumb_diags_add(diags, value->position, "%s.%s: expected a list, got %s", spec->name, field->name,
+					node_type_name(node));
+			return -1;
+		}
+		while ((item = fy_node_sequence_iterate(node, &iter)) != NULL) {
+			if (fy_node_get_type(item) != FYNT_SCALAR) {
+				plumb_diags_add(diags, plumb_spec_node_position(item, spec->file),
+						"%s.%s: every item must be a string", spec->name, field->name);
+				return -1;
+			}
+			text = fy_node_get_scalar(item, &len);
+			value->list = plumb_xrealloc(value->list, (value->list_count + 1) * sizeof(*value->list));
+			value->list[value->list_count++] = plumb_xstrndup(text ? text : "", text ? len : 0);
+		}
+		return 0;
+	}
+	if (fy_node_get_type(node) != FYNT_SCALAR) {
+		plumb_diags_add(diags, value->position, "%s.%s: expected %s, got %s", spec->name, field->name,
+				field->type == PLUMB_FIELD_BOOL	  ? "true or false"
+				: field->type == PLUMB_FIELD_MODE ? "an octal mode such as \"0644\""
+				: field->type == PLUMB_FIELD_INT  ? "a whole number"
+								  : "a string",
+				node_type_name(node));
+		return -1;
+	}
+	text = fy_node_get_scalar(node, &len);
+	value->string = plumb_xstrndup(text ? text : "", text ? len : 0);
+	value->length = text ? len : 0;
+
+	switch (field->type) {
+	case PLUMB_FIELD_STRING:
+	case PLUMB_FIELD_LIST:
+	case PLUMB_FIELD_MAP:
+		break;
+	case PLUMB_FIELD_INT: {
+		char *end;
+		errno = 0;
+		value->integer = strtoll(value->string, &end, 10);
+		if (errno || !*value->string || *end) {
+			plumb_diags_add(diags, value->position, "%s.%s: expected a whole number, got \"%s\"", spec->name,
+					field->name, value->string);
+			return -1;
+		}
+		break;
+	}
+	case PLUMB_FIELD_MODE:
+		if (parse_mode(&value->mode, value->string) < 0) {
+			plumb_diags_add(diags, value->position, "%s.%s: expected an octal mode such as \"0644\", got \"%s\"",
+					spec->name, field->name, value->string);
+			return -1;
+		}
+		break;
+	case PLUMB_FIELD_BOOL:
+		if (!strcmp(value->string, "true")) {
+			value->boolean = 1;
+		} else if (!strcmp(value->string, "false")) {
+			value->boolean = 0;
+		} else {
+			plumb_diags_add(diags, value->position, "%s.%s: expected true or false, got \"%s\"", spec->name,
+					field->name, value->string);
+			return -1;
+		}
+		break;
+	}
+	return 0;
+}
+
+unsigned plumb_spec_decode(plumb_value *values, const plumb_spec *spec, const plumb_field *fields, size_t count,
+			   plumb_diags *diags)
+{
+	size_t before = diags->count;
+	void *iter = NULL;
+	struct fy_node_pair *pair;
+
+	memset(values, 0, count * sizeof(*values));
+	if (spec->node && fy_node_get_type(spec->node) != FYNT_MAPPING) {
+		plumb_diags_add(diags, spec->position, "%s: expected a mapping, got %s", spec->name,
+				node_type_name(spec->node));
+		return (unsigned)(diags->count - before);
+	}
+	while (spec->node && (pair = fy_node_mapping_iterate(spec->node, &iter)) != NULL) {
+		struct fy_node *key = fy_node_pair_key(pair);
+		struct fy_node *node = fy_node_pair_value(pair);
+		plumb_position pos = plumb_spec_node_position(key, spec->file);
+		size_t len = 0;
+		const char *name = key && fy_node_get_type(key) == FYNT_SCALAR ? fy_node_get_scalar(key, &len) : NULL;
+		size_t i;
+
+		for (i = 0; name && i < count; i++)
+			if (strlen(fields[i].name) == len && !memcmp(fields[i].name, name, len))
+				break;
+		if (!name || i == count) {
+			plumb_diags_add(diags, pos, "%s: unknown field \"%.*s\"", spec->name, (int)len, name ? name : "?");
+			continue;
+		}
+		values[i].present = 1;
+		values[i].position = plumb_spec_node_position(node ? node : key, spec->file);
+		if (!node) {
+			plumb_diags_add(diags, pos, "%s.%s: has no value", spec->name, fields[i].name);
+			values[i].present = 0;
+			continue;
+		}
+		if (decode_value(&values[i], spec, &fields[i], node, diags) < 0)
+			values[i].present = 0;
+	}
+	for (size_t i = 0; i < count; i++) {
+		if ((fields[i].flags & PLUMB_FIELD_REQUIRED) && !values[i].present && !values[i].string)
+			plumb_diags_add(diags, spec->position, "%s: missing required field \"%s\"", spec->name,
+					fields[i].name);
+	}
+	return (unsigned)(diags->count - before);
+}
+
+void plumb_values_release(plumb_value *values, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		free(values[i].string);
+		values[i].string = NULL;
+		for (size_t j = 0; j < values[i].list_count; j++)
+			free(values[i].list[j]);
+		free(values[i].list);
+		values[i].list = NULL;
+		values[i].list_count = 0;
+		if (values[i].map) {
+			free(values[i].map->owned_name);
+			free(values[i].map);
+			values[i].map = NULL;
+		}
+	}
+}
