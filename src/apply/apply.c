@@ -50,24 +50,25 @@ static int record_intent(const plumb_plan *plan, plumb_store *store)
  * is known without reading it back (observe_applied).
  */
 static int record_result(char **after, const plumb_plan *plan, const plumb_action *action,
-			 const plumb_provider_context *ctx, plumb_store *store)
+			 plumb_destination *destination, plumb_store *store)
 {
-	plumb_observed observed = { 0 };
+	int sensitive = action->object ? action->object->sensitive : action->sensitive;
+	plumb_observation item = { action->object, action->key, action->kind, sensitive || action->sensitive, { 0 } };
 	plumb_inventory_entry entry;
 	int error;
 
-	int sensitive = action->object ? action->object->sensitive : action->sensitive;
 	int wrote = (action->type == PLUMB_ACTION_CREATE || action->type == PLUMB_ACTION_UPDATE) && action->object;
-	plumb_provider_context observe_ctx = plumb_plan_observe_context(ctx, action->key, sensitive || action->sensitive);
 	if (wrote && action->provider->observe_applied)
-		error = action->provider->observe_applied(&observed, &observe_ctx, action->object);
+		error = action->provider->observe_applied(&item.observed, destination, action->object);
 	else
-		error = action->provider->observe(&observed, &observe_ctx, action->key, action->kind);
-	if (error < 0)
+		error = action->provider->observe(destination, &item, 1);
+	if (error < 0) {
+		plumb_observed_release(action->provider, &item.observed);
 		return error;
+	}
 	/* Stored keyed as the object is now: one that stopped being sensitive is shown again from here on. */
-	*after = plumb_plan_fingerprint(plan, observed.fingerprint, sensitive);
-	plumb_observed_release(action->provider, &observed);
+	*after = plumb_plan_fingerprint(plan, item.observed.fingerprint, sensitive);
+	plumb_observed_release(action->provider, &item.observed);
 	if (action->forget)
 		return plumb_store_inventory_delete(store, plan->destination, action->key);
 	fill_entry(&entry, plan, action, *after);
@@ -108,17 +109,17 @@ static const char *verb(plumb_action_type type)
 	}
 }
 
-static int run_action(const plumb_action *action, const plumb_provider_context *ctx)
+static int run_action(const plumb_action *action, plumb_destination *destination)
 {
 	switch (action->type) {
 	case PLUMB_ACTION_CREATE:
 	case PLUMB_ACTION_UPDATE:
-		return action->provider->apply(ctx, action->object, &action->change);
+		return action->provider->apply(destination, action->object, &action->change);
 	case PLUMB_ACTION_DELETE:
 		/* A declared object that must be absent, or a prune of what plumb created. */
 		if (action->object)
-			return action->provider->apply(ctx, action->object, &action->change);
-		return action->provider->remove(ctx, action->key, action->kind);
+			return action->provider->apply(destination, action->object, &action->change);
+		return action->provider->remove(destination, action->key, action->kind);
 	default:
 		return 0;
 	}
@@ -202,7 +203,7 @@ static int record_drift(plumb_store *store, drift_found *found)
  * keeps it again.
  */
 static int keep_drift(plumb_fs_batch **captures, drift_found *found, const plumb_plan *plan,
-		      const plumb_action *action, size_t index, const plumb_provider_context *ctx,
+		      const plumb_action *action, size_t index, plumb_destination *destination,
 		      const plumb_apply_options *options)
 {
 	plumb_drift_record record = { 0 };
@@ -224,7 +225,7 @@ static int keep_drift(plumb_fs_batch **captures, drift_found *found, const plumb
 	if (action->sensitive) {
 		plumb_buf_puts(&note, "; sensitive: content not kept");
 	} else {
-		error = action->provider->capture(&content, &has_content, ctx, action->key, action->kind,
+		error = action->provider->capture(&content, &has_content, destination, action->key, action->kind,
 						  options->capture_max);
 		if (error == PLUMB_EINVALID) {
 			plumb_buf_printf(&note, "; larger than %zu bytes: content not kept", options->capture_max);
@@ -266,40 +267,41 @@ done:
 }
 
 /*
- * An interrupted apply can leave a temporary file next to a file it was
- * writing. Clear them from every directory this plan writes into, and,
- * after a crash (everywhere), from every directory the plan touches.
+ * Every destination the plan goes to begins its apply: made when it does
+ * not exist yet, and cleared of what an interrupted apply may have left
+ * beside the objects this plan writes (after a crash: beside every object
+ * it touches).
  */
-static void remove_stale_temporaries(const plumb_plan *plan, const plumb_provider_context *ctx, int after_crash)
+static int begin_destinations(const plumb_plan *plan, plumb_destinations *destinations, int after_crash)
 {
-	char *previous = NULL;
-	for (size_t i = 0; i < plan->count; i++) {
-		const plumb_action *action = &plan->actions[i];
-		int writes = action->type == PLUMB_ACTION_CREATE || action->type == PLUMB_ACTION_UPDATE;
-		if (!writes && !after_crash)
-			continue;
-		char *dir = plumb_path_dirname(action->key);
-		/* Actions come parents first, so one directory's objects are mostly adjacent. */
-		if (!previous || strcmp(previous, dir) != 0)
-			plumb_fs_remove_stale_temporaries(ctx->root_fd, dir);
-		free(previous);
-		previous = dir;
+	const char **keys = plumb_xcalloc(plan->count ? plan->count : 1, sizeof(*keys));
+	int error = 0;
+	for (size_t d = 0; d < destinations->count && error == 0; d++) {
+		const plumb_provider *provider = destinations->opened[d].provider;
+		size_t count = 0;
+		for (size_t i = 0; i < plan->count; i++) {
+			const plumb_action *action = &plan->actions[i];
+			int writes = action->type == PLUMB_ACTION_CREATE || action->type == PLUMB_ACTION_UPDATE;
+			if (action->provider == provider && (writes || after_crash))
+				keys[count++] = action->key;
+		}
+		error = provider->begin_apply(destinations->opened[d].destination, keys, count);
 	}
-	free(previous);
+	free(keys);
+	return error;
 }
 
-/* An action run since the batch was last committed: recorded in the plan's order once it is. */
+/* An action run since the staged writes were last committed: recorded in the plan's order once they are. */
 typedef struct {
 	size_t index;
-	int staged; /* its write waits in the batch */
+	int staged; /* its write waits among its destination's staged writes */
 } pending_action;
 
 /* What an apply has in hand: the plan, where it goes, and the actions run but not yet recorded. */
 typedef struct {
 	plumb_apply_report *report;
 	const plumb_plan *plan;
-	const plumb_provider_context *ctx; /* observe and record through this one: no batch */
-	plumb_provider_context staging;    /* create and update through this one */
+	plumb_destinations *destinations;
 	plumb_store *store;
 	const plumb_apply_options *options;
 	plumb_fs_batch *captures; /* drifted content kept, beneath STATE/drift; NULL until needed */
@@ -350,7 +352,9 @@ static int finish(apply_run *run, size_t index, int kept)
 		fprintf(progress, "kept %s %s: %s\n", action->kind, action->display, plumb_error_last());
 	else if (progress && action->type != PLUMB_ACTION_NONE)
 		fprintf(progress, "%s %s %s\n", verb(action->type), action->kind, action->display);
-	if ((error = record_result(&after, run->plan, action, run->ctx, run->store)) < 0) {
+	plumb_destination *destination;
+	if ((error = plumb_destinations_get(&destination, run->destinations, action->provider)) < 0 ||
+	    (error = record_result(&after, run->plan, action, destination, run->store)) < 0) {
 		error = fail_at(run, index, after, error);
 		free(after);
 		return error;
@@ -388,6 +392,34 @@ static int commit_captures(apply_run *run)
 }
 
 /*
+ * Commit each destination's staged writes, in order; *done[d] says how
+ * many of destination d's were carried out. At the first that fails, the
+ * destinations after it drop theirs. Returns that failure.
+ */
+static int commit_destinations(plumb_destinations *destinations, size_t *done)
+{
+	int error = 0;
+	for (size_t d = 0; d < destinations->count; d++) {
+		const plumb_provider *provider = destinations->opened[d].provider;
+		plumb_destination *destination = destinations->opened[d].destination;
+		done[d] = 0;
+		if (error < 0)
+			provider->discard(destination);
+		else
+			error = provider->commit(destination, &done[d]);
+	}
+	return error;
+}
+
+static size_t destination_index(const plumb_destinations *destinations, const plumb_provider *provider)
+{
+	size_t d = 0;
+	while (d < destinations->count && destinations->opened[d].provider != provider)
+		d++;
+	return d;
+}
+
+/*
  * Commit the staged writes (one flush for all of them), then record every
  * pending action in the plan's order, in one transaction of the store. A
  * write that cannot be put in place fails its action; the staged writes
@@ -395,46 +427,42 @@ static int commit_captures(apply_run *run)
  */
 static int commit_pending(apply_run *run)
 {
-	size_t done = 0, staged = 0, failed = 0;
-	int error = 0, commit_error;
+	plumb_destinations *destinations = run->destinations;
+	size_t *done = plumb_xcalloc(destinations->count + 1, sizeof(*done));
+	size_t *staged = plumb_xcalloc(destinations->count + 1, sizeof(*staged));
+	int error = 0, commit_error, failed_write = 0;
 	char *message = NULL;
 
 	if (!run->pending_count)
-		return 0;
-	if ((commit_error = commit_captures(run)) < 0)
-		plumb_fs_batch_discard(run->staging.batch);
-	else
-		commit_error = plumb_fs_batch_commit(run->staging.batch, &done);
+		goto done;
+	if ((commit_error = commit_captures(run)) < 0) {
+		for (size_t d = 0; d < destinations->count; d++)
+			destinations->opened[d].provider->discard(destinations->opened[d].destination);
+	} else {
+		commit_error = commit_destinations(destinations, done);
+	}
 	if (commit_error < 0)
 		message = plumb_xstrdup(plumb_error_last());
 	/*
 	 * Recording thousands of actions in one transaction costs one commit, not
-	 * thousands; observing them through a cursor opens each folder once.
-	 * Nothing changes the live tree while they are recorded.
+	 * thousands. Nothing changes the live objects while they are recorded.
 	 */
 	int in_transaction = plumb_store_begin(run->store) == 0;
-	const plumb_provider_context *ctx = run->ctx;
-	plumb_provider_context recording = *ctx;
-	plumb_fs_cursor cursor;
-	plumb_fs_cursor_init(&cursor, ctx->root_fd);
-	recording.cursor = &cursor;
-	run->ctx = &recording;
 	for (size_t i = 0; i < run->pending_count; i++) {
 		const pending_action *p = &run->pending[i];
+		size_t d = destination_index(destinations, run->plan->actions[p->index].provider);
 		if (error < 0) {
 			log_undone(run, p->index, PLUMB_OUTCOME_SKIPPED, NULL, "not recorded: an earlier action failed");
-		} else if (!p->staged || staged++ < done) {
+		} else if (!p->staged || staged[d]++ < done[d]) {
 			error = finish(run, p->index, 0);
-		} else if (staged == done + 1) {
-			failed = p->index; /* the write that could not be put in place */
-			run->report->failed = &run->plan->actions[failed];
-			log_undone(run, failed, PLUMB_OUTCOME_FAILED, NULL, message);
+		} else if (!failed_write) {
+			failed_write = 1; /* the write that could not be put in place */
+			run->report->failed = &run->plan->actions[p->index];
+			log_undone(run, p->index, PLUMB_OUTCOME_FAILED, NULL, message);
 		} else {
 			log_undone(run, p->index, PLUMB_OUTCOME_SKIPPED, NULL, "not done: an earlier write failed");
 		}
 	}
-	run->ctx = ctx;
-	plumb_fs_cursor_release(&cursor);
 	run->pending_count = 0;
 	if (error == 0 && commit_error < 0) {
 		for (size_t j = run->next; j < run->plan->count; j++) {
@@ -450,7 +478,10 @@ static int commit_pending(apply_run *run)
 		plumb_store_rollback(run->store);
 		error = plumb_error_wrap(PLUMB_ERROR, "cannot record the actions applied");
 	}
+done:
 	free(message);
+	free(done);
+	free(staged);
 	return error;
 }
 
@@ -461,17 +492,28 @@ static void add_pending(apply_run *run, size_t index, int staged)
 	run->pending[run->pending_count++].staged = staged;
 }
 
-int plumb_apply(plumb_apply_report *report, const plumb_plan *plan, const plumb_provider_context *ctx,
+/* How many writes destination holds staged, and whether as many as should wait for one commit. */
+static size_t staged_writes(plumb_destination *destination, const plumb_provider *provider, int *full)
+{
+	*full = 0;
+	return provider->staged ? provider->staged(destination, full) : 0;
+}
+
+int plumb_apply(plumb_apply_report *report, const plumb_plan *plan, plumb_destinations *destinations,
 		plumb_store *store, const plumb_apply_options *options)
 {
-	apply_run run = { report, plan, ctx, *ctx, store, options, NULL, { NULL, 0, 0 }, NULL, 0, 0, 0 };
+	apply_run run = { report, plan, destinations, store, options, NULL, { NULL, 0, 0 }, NULL, 0, 0, 0 };
 	int error;
 
 	memset(report, 0, sizeof(*report));
 	if ((error = record_intent(plan, store)) < 0)
 		return plumb_error_wrap(error, "cannot record the inventory before applying");
-	remove_stale_temporaries(plan, ctx, options->after_crash);
-	run.staging.batch = plumb_fs_batch_new(ctx->root_fd);
+	for (size_t i = 0; i < plan->count && error == 0; i++) {
+		plumb_destination *destination;
+		error = plumb_destinations_get(&destination, destinations, plan->actions[i].provider);
+	}
+	if (error == 0)
+		error = begin_destinations(plan, destinations, options->after_crash);
 
 	while (error == 0 && run.next < plan->count) {
 		size_t i = run.next++;
@@ -479,17 +521,21 @@ int plumb_apply(plumb_apply_report *report, const plumb_plan *plan, const plumb_
 		int writes = action->type == PLUMB_ACTION_CREATE || action->type == PLUMB_ACTION_UPDATE;
 		if (action->type == PLUMB_ACTION_NONE && !action->forget)
 			continue;
+		plumb_destination *destination;
+		if ((error = plumb_destinations_get(&destination, destinations, action->provider)) < 0)
+			break;
 		/* A removal may concern what a staged write goes into: those are committed first. */
 		if (!writes && (error = commit_pending(&run)) < 0)
 			break;
-		size_t staged_before = plumb_fs_batch_count(run.staging.batch);
-		error = keep_drift(&run.captures, &run.found, plan, action, i, ctx, options);
+		int full;
+		size_t staged_before = staged_writes(destination, action->provider, &full);
+		error = keep_drift(&run.captures, &run.found, plan, action, i, destination, options);
 		/* What changes the live object at once needs what was kept of it durable first. */
 		int staged = writes && action->object && action->provider->stages && action->provider->stages(action->object);
 		if (error == 0 && !staged)
 			error = commit_captures(&run);
 		if (error == 0)
-			error = run_action(action, writes ? &run.staging : ctx);
+			error = run_action(action, destination);
 		if (error < 0) {
 			int kept = error == PLUMB_ECONFLICT && action->type == PLUMB_ACTION_DELETE && !action->object;
 			/* What ran before this action is done: it is recorded before the failure is. */
@@ -510,13 +556,15 @@ int plumb_apply(plumb_apply_report *report, const plumb_plan *plan, const plumb_
 			}
 			continue;
 		}
-		add_pending(&run, i, plumb_fs_batch_count(run.staging.batch) > staged_before);
-		if (!writes || plumb_fs_batch_full(run.staging.batch))
+		add_pending(&run, i, staged_writes(destination, action->provider, &full) > staged_before);
+		if (!writes || full)
 			error = commit_pending(&run);
 	}
 	if (error == 0)
 		error = commit_pending(&run);
-	plumb_fs_batch_free(run.staging.batch);
+	/* Whatever is still staged (an apply that failed) is taken back. */
+	for (size_t d = 0; d < destinations->count; d++)
+		destinations->opened[d].provider->discard(destinations->opened[d].destination);
 	if (run.captures) {
 		int drift_fd = plumb_fs_batch_root(run.captures);
 		plumb_fs_batch_free(run.captures);

@@ -44,12 +44,14 @@ typedef struct {
 #define PLUMB_CAPTURE_MAX (1u << 20)
 
 /*
- * Apply plan to the live state through ctx, recording every action (with
- * its outcome and the fingerprints before and after) and the inventory in
- * store. Returns 0, or the failing action's error (message in the error
- * slot, naming the object); the actions left undone are recorded SKIPPED.
+ * Apply plan to the live state through destinations (the ones it was
+ * planned against; each begins its apply first, made if it does not exist
+ * yet), recording every action (with its outcome and the fingerprints
+ * before and after) and the inventory in store. Returns 0, or the failing
+ * action's error (message in the error slot, naming the object); the
+ * actions left undone are recorded SKIPPED.
  */
-int plumb_apply(plumb_apply_report *report, const plumb_plan *plan, const plumb_provider_context *ctx,
+int plumb_apply(plumb_apply_report *report, const plumb_plan *plan, plumb_destinations *destinations,
 		plumb_store *store, const plumb_apply_options *options);
 
 #endif

@@ -247,9 +247,8 @@ static int git_content(plumb_buf *out, int *found, const char **repository_path,
 	*found = 0;
 	if (load_in_force(&p, &e->sync, e->event.commit, state, 0, NULL) == 0) {
 		const plumb_object *object = find_object(&p.set, e->event.key);
-		plumb_provider_context ctx = plumb_pipeline_context(&p);
 		error = 0;
-		if (object && object->provider->desired_content(out, found, &ctx, object) < 0) {
+		if (object && object->provider->desired_content(out, found, p.source, object) < 0) {
 			fprintf(stderr, "plumb: %s\n", plumb_error_last());
 			error = -1;
 		}

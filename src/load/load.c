@@ -1,5 +1,6 @@
 #include "util/common.h"
 #include "load/load.h"
+#include "providers/registry.h"
 #include "load/application.h"
 #include "secrets/secret.h"
 #include "providers/provider.h"
@@ -399,20 +400,15 @@ static void check_string_map(struct fy_node *map, const char *where, const char 
 static const char *const document_fields[] = { "apiVersion", "kind", "metadata", "spec", NULL };
 static const char *const metadata_fields[] = { "name", "labels", "annotations", NULL };
 
+/* What providers claim: their apiVersions (api_version NULL), or their kinds of api_version. */
 static void describe_known_kinds(plumb_buf *out, const char *api_version)
 {
 	const char *sep = "";
 	for (const plumb_provider *const *p = plumb_providers(); *p; p++) {
-		if (api_version && strcmp((*p)->api_version, api_version) != 0)
-			continue;
-		for (const char *const *k = (*p)->kinds; *k; k++) {
-			if (api_version)
-				plumb_buf_printf(out, "%s%s", sep, *k);
-			else
-				plumb_buf_printf(out, "%s%s", sep, (*p)->api_version);
+		const char *claimed = (*p)->describe(api_version);
+		if (claimed) {
+			plumb_buf_printf(out, "%s%s", sep, claimed);
 			sep = ", ";
-			if (!api_version)
-				break;
 		}
 	}
 }
@@ -448,7 +444,7 @@ static void report_unknown_kind(plumb_diags *diags, const plumb_resource *resour
 	plumb_buf known = PLUMB_BUF_INIT;
 	int api_known = !strcmp(resource->api_version, PLUMB_ENGINE_API_VERSION);
 	for (const plumb_provider *const *p = plumb_providers(); *p; p++)
-		api_known |= !strcmp((*p)->api_version, resource->api_version);
+		api_known |= (*p)->describe(resource->api_version) != NULL;
 	if (!strcmp(resource->api_version, PLUMB_ENGINE_API_VERSION)) {
 		plumb_buf_puts(&known, "Application, Secret");
 	} else {

@@ -1,5 +1,6 @@
 #include "util/common.h"
 #include "pipeline/pipeline.h"
+#include "providers/registry.h"
 #include "secrets/secret.h"
 #include "util/fs.h"
 
@@ -16,7 +17,6 @@ void plumb_pipeline_init(plumb_pipeline *p, const plumb_pipeline_options *option
 {
 	memset(p, 0, sizeof(*p));
 	p->options = *options;
-	p->root_fd = -1;
 	plumb_buf_init(&p->errors);
 }
 
@@ -33,10 +33,8 @@ void plumb_pipeline_release(plumb_pipeline *p)
 {
 	plumb_plan_release(&p->plan);
 	plumb_inventory_release(&p->inventory);
-	plumb_stat_cache_free(p->stat_cache);
+	plumb_destinations_release(&p->destinations);
 	plumb_store_free(p->store);
-	if (p->root_fd >= 0)
-		close(p->root_fd);
 	plumb_manifest_set_release(&p->set);
 	if (!p->source_borrowed)
 		plumb_source_free(p->source);
@@ -46,7 +44,6 @@ void plumb_pipeline_release(plumb_pipeline *p)
 	free(p->actor);
 	free(p->state_dir);
 	memset(p, 0, sizeof(*p));
-	p->root_fd = -1;
 	plumb_buf_init(&p->errors);
 }
 
@@ -245,12 +242,6 @@ char *plumb_destination_path(const char *root)
 	return out;
 }
 
-plumb_provider_context plumb_pipeline_context(const plumb_pipeline *p)
-{
-	plumb_provider_context ctx = { p->root_fd, p->destination, p->source, NULL, p->stat_cache, NULL };
-	return ctx;
-}
-
 /*
  * The state directory's fingerprint key: 32 random bytes in STATE/fingerprint.key
  * (0600), made on first use. The store has been opened, so the directory exists.
@@ -317,13 +308,6 @@ int plumb_pipeline_plan(plumb_pipeline *p)
 		return error;
 
 	p->destination = plumb_destination_path(p->options.root);
-	error = plumb_fs_open_root(&p->root_fd, p->destination, 0);
-	if (error == PLUMB_ENOTFOUND) {
-		p->root_fd = -1; /* nothing there yet: every object is absent */
-	} else if (error < 0) {
-		error_line(NULL);
-		return error;
-	}
 	if ((!p->store && (error = plumb_store_open(&p->store, p->state_dir)) < 0) ||
 	    (error = plumb_store_inventory_related(&p->inventory, p->store, p->destination)) < 0) {
 		error_line("store");
@@ -335,25 +319,21 @@ int plumb_pipeline_plan(plumb_pipeline *p)
 		error_line("state");
 		return error;
 	}
-	plumb_stat_cache_free(p->stat_cache);
-	p->stat_cache = plumb_stat_cache_new();
-	if ((error = plumb_store_stat_cache_load(p->stat_cache, p->store, p->destination)) < 0) {
-		error_line("store");
+	/* An application's destination is a host root: its provider's destination is opened before anything is observed. */
+	plumb_destinations_release(&p->destinations);
+	plumb_destination_options destination = { p->destination, p->source, p->store };
+	plumb_destinations_init(&p->destinations, &destination);
+	plumb_destination *opened;
+	if ((error = plumb_destinations_get(&opened, &p->destinations, plumb_provider_by_name("host"))) < 0) {
+		error_line(NULL);
 		return error;
 	}
-	plumb_fs_cursor cursor;
-	plumb_fs_cursor_init(&cursor, p->root_fd);
-	plumb_provider_context ctx = plumb_pipeline_context(p);
-	ctx.cursor = &cursor;
-	error = plumb_plan_build(&p->plan, &p->set, &p->inventory, &ctx);
-	plumb_fs_cursor_release(&cursor);
-	if (error < 0) {
+	if ((error = plumb_plan_build(&p->plan, &p->set, &p->inventory, &p->destinations)) < 0) {
 		error_line("plan");
 		return error;
 	}
-	/* A cache: a store that cannot take it now (a full disk) costs the next run some hashing, nothing more. */
-	if (plumb_store_stat_cache_save(p->store, p->destination, p->stat_cache) < 0)
-		plumb_error_clear();
+	/* What observing learnt (the stat cache): a store that cannot take it now costs the next run some speed. */
+	plumb_destinations_save(&p->destinations);
 	if (p->options.keep_unlisted)
 		plumb_plan_drop_prunes(&p->plan);
 	return 0;
@@ -363,14 +343,7 @@ int plumb_pipeline_apply(plumb_pipeline *p, FILE *out)
 {
 	plumb_sync_record record = { 0 };
 	plumb_apply_report report;
-	plumb_provider_context ctx = plumb_pipeline_context(p);
 	int error;
-
-	if (p->root_fd < 0 && (error = plumb_fs_open_root(&p->root_fd, p->destination, 1)) < 0) {
-		error_line(NULL);
-		return error;
-	}
-	ctx.root_fd = p->root_fd;
 
 	plumb_sync_record last = { 0 };
 	int after_crash = plumb_store_sync_last(&last, p->store, p->destination, p->application) == 0 &&
@@ -394,7 +367,7 @@ int plumb_pipeline_apply(plumb_pipeline *p, FILE *out)
 	}
 	plumb_apply_options options = { record.id, after_crash, out, p->state_dir,
 					p->options.capture_max ? p->options.capture_max : PLUMB_CAPTURE_MAX };
-	error = plumb_apply(&report, &p->plan, &ctx, p->store, &options);
+	error = plumb_apply(&report, &p->plan, &p->destinations, p->store, &options);
 	record.created = report.created;
 	record.updated = report.updated;
 	record.deleted = report.deleted;

@@ -45,9 +45,8 @@ typedef struct {
 	char *application;
 	char *destination; /* absolute */
 	char *actor;       /* who runs it: "user@host" */
-	int root_fd;       /* -1 when the root does not exist yet */
 	plumb_store *store;
-	plumb_stat_cache *stat_cache; /* of the destination, while a plan is made and applied */
+	plumb_destinations destinations; /* opened by the plan, used by its apply */
 	plumb_inventory inventory;
 	plumb_plan plan;
 } plumb_pipeline;
@@ -108,9 +107,6 @@ int plumb_pipeline_apply(plumb_pipeline *p, FILE *out);
  * object. A failure to record is reported on stderr and returned.
  */
 int plumb_pipeline_record(plumb_pipeline *p, const char *event, const char *detail);
-
-/* The provider context for the destination. */
-plumb_provider_context plumb_pipeline_context(const plumb_pipeline *p);
 
 /* The implicit application of a path: the path itself, or the repository's name for the top. A new string. */
 char *plumb_application_name(const char *repo, const char *path);

@@ -1,5 +1,6 @@
 #include "util/common.h"
 #include "plan/plan.h"
+#include "providers/registry.h"
 #include "util/clock.h"
 #include "util/path.h"
 
@@ -21,16 +22,6 @@ void plumb_plan_init(plumb_plan *plan, const char *repo, const char *revision, c
 	char when[32];
 	plumb_format_time(when, (int64_t)time(NULL));
 	plan->created_at = plumb_xstrdup(when);
-}
-
-plumb_provider_context plumb_plan_observe_context(const plumb_provider_context *ctx, const char *key, int sensitive)
-{
-	plumb_provider_context c = *ctx;
-	if (sensitive && c.stat_cache) {
-		plumb_stat_cache_forget(c.stat_cache, key);
-		c.stat_cache = NULL;
-	}
-	return c;
 }
 
 char *plumb_plan_fingerprint(const plumb_plan *plan, const char *observed, int sensitive)
@@ -135,49 +126,22 @@ static void count_action(plumb_plan *plan, const plumb_action *action)
 	}
 }
 
-/* True when an action already planned makes a directory of a proper ancestor of key. */
-static int replaces_ancestor(const plumb_plan *plan, const char *key)
+/* Whether the inventory keeps a keyed fingerprint for entry: that is how a sensitive object is known to be one. */
+static int was_sensitive(const plumb_inventory_entry *entry)
 {
-	for (size_t i = 0; i < plan->count; i++) {
-		const plumb_action *a = &plan->actions[i];
-		if ((a->type == PLUMB_ACTION_CREATE || a->type == PLUMB_ACTION_UPDATE) && !strcmp(a->kind, "Directory") &&
-		    strcmp(a->key, key) != 0 && plumb_path_is_within(key, a->key))
-			return 1;
-	}
-	return 0;
+	return entry && !strncmp(entry->fingerprint, "sensitive ", 10);
 }
 
+/*
+ * The action for a declared object, from what was observed of it (taken
+ * over) and its inventory row (NULL when plumb does not manage it yet).
+ */
 static int plan_declared(plumb_plan *plan, const plumb_manifest_set *set, const plumb_object *object,
-			 const plumb_inventory_entry *entry, const plumb_provider_context *ctx)
+			 const plumb_inventory_entry *entry, plumb_observed *observed, plumb_destination *destination)
 {
-	plumb_observed observed = { 0 };
-	plumb_action *action;
+	plumb_action *action = add_action(plan);
 	int error;
 
-	if (entry && strcmp(entry->destination, plan->destination) != 0)
-		return plumb_error_set(PLUMB_ECONFLICT, "%s is managed by application '%s' under %s, not by '%s'",
-				       object->display, entry->application, entry->destination, plan->application);
-	if (entry && strcmp(entry->application, plan->application) != 0)
-		return plumb_error_set(PLUMB_ECONFLICT, "%s is managed by application '%s', not '%s'", object->display,
-				       entry->application, plan->application);
-	int was_sensitive = entry && !strncmp(entry->fingerprint, "sensitive ", 10);
-	plumb_provider_context observe_ctx =
-		plumb_plan_observe_context(ctx, object->key, object->sensitive || was_sensitive);
-	error = object->provider->observe(&observed, &observe_ctx, object->key, object->kind);
-	if (error == PLUMB_EUNSAFE && replaces_ancestor(plan, object->key)) {
-		/*
-		 * A symlink on the way that this plan turns into a directory first: below it there is
-		 * nothing yet. Observe as under a root that does not exist (every object absent).
-		 */
-		plumb_provider_context nothing = *ctx;
-		nothing.root_fd = -1;
-		nothing.cursor = NULL;
-		plumb_observed_release(object->provider, &observed);
-		error = object->provider->observe(&observed, &nothing, object->key, object->kind);
-	}
-	if (error < 0)
-		goto done;
-	action = add_action(plan);
 	action->provider = object->provider;
 	action->object = object;
 	/* The set outlives the plan's use of it (plumb_pipeline_detach_set): thousands of copies spared. */
@@ -191,7 +155,7 @@ static int plan_declared(plumb_plan *plan, const plumb_manifest_set *set, const 
 	 * keyed): either way its content is shown nowhere in this plan, and both
 	 * fingerprints are compared keyed.
 	 */
-	action->sensitive = object->sensitive || was_sensitive;
+	action->sensitive = object->sensitive || was_sensitive(entry);
 	if (object->secret) {
 		char *content = plumb_xprintf("content %s", object->secret->blob);
 		action->content = plumb_plan_fingerprint(plan, content, 1);
@@ -199,12 +163,12 @@ static int plan_declared(plumb_plan *plan, const plumb_manifest_set *set, const 
 	}
 	action->in_inventory = entry != NULL;
 	if (entry)
-		action->expected = was_sensitive || !*entry->fingerprint
+		action->expected = was_sensitive(entry) || !*entry->fingerprint
 					   ? plumb_xstrdup(entry->fingerprint)
 					   : plumb_plan_fingerprint(plan, entry->fingerprint, action->sensitive);
-	if ((error = object->provider->compare(&action->change, ctx, object, &observed, object->kind)) < 0)
-		goto done;
-	action->fingerprint = take_fingerprint(plan, &observed, action->sensitive);
+	if ((error = object->provider->compare(&action->change, destination, object, observed, object->kind)) < 0)
+		return error;
+	action->fingerprint = take_fingerprint(plan, observed, action->sensitive);
 	if (action->sensitive && !object->sensitive && action->change.diff.len) {
 		plumb_buf_clear(&action->change.diff);
 		plumb_buf_printf(&action->change.diff, "Sensitive content of %s changes (not shown)\n", object->display);
@@ -213,22 +177,16 @@ static int plan_declared(plumb_plan *plan, const plumb_manifest_set *set, const 
 	action->created = entry ? entry->created : (action->type == PLUMB_ACTION_CREATE);
 	action->forget = !object->inventoried;
 	count_action(plan, action);
-done:
-	plumb_observed_release(object->provider, &observed);
-	return error;
+	return 0;
 }
 
-static int plan_prune(plumb_plan *plan, const plumb_inventory_entry *entry, const plumb_provider_context *ctx)
+/* The action for an object of the inventory that git no longer declares, from what was observed of it (taken over). */
+static int plan_prune(plumb_plan *plan, const plumb_provider *provider, const plumb_inventory_entry *entry,
+		      plumb_observed *observed, plumb_destination *destination)
 {
-	const plumb_provider *provider = plumb_provider_by_name(entry->provider);
-	plumb_observed observed = { 0 };
-	plumb_action *action;
-	int error = 0;
+	plumb_action *action = add_action(plan);
+	int error;
 
-	if (!provider)
-		return plumb_error_set(PLUMB_EINVALID, "the inventory names an unknown provider '%s' for %s",
-				       entry->provider, entry->key);
-	action = add_action(plan);
 	action->provider = provider;
 	action->key = plumb_xstrdup(entry->key);
 	action->display = plumb_xprintf("/%s", entry->key);
@@ -238,23 +196,17 @@ static int plan_prune(plumb_plan *plan, const plumb_inventory_entry *entry, cons
 	action->in_inventory = 1;
 	action->expected = plumb_xstrdup(entry->fingerprint);
 	action->forget = 1;
-	/* The inventory keeps a sensitive object's fingerprint keyed: that is how it is known to be one. */
-	action->sensitive = !strncmp(entry->fingerprint, "sensitive ", 10);
-	plumb_provider_context observe_ctx = plumb_plan_observe_context(ctx, entry->key, action->sensitive);
-	if ((error = provider->observe(&observed, &observe_ctx, entry->key, entry->kind)) < 0)
-		goto done;
+	action->sensitive = was_sensitive(entry);
 	if (entry->created) {
-		if ((error = provider->compare(&action->change, ctx, NULL, &observed, entry->kind)) < 0)
-			goto done;
+		if ((error = provider->compare(&action->change, destination, NULL, observed, entry->kind)) < 0)
+			return error;
 	} else {
 		action->change.reason = plumb_xstrdup("no longer declared in git; left in place (plumb did not create it)");
 	}
-	action->fingerprint = take_fingerprint(plan, &observed, action->sensitive);
+	action->fingerprint = take_fingerprint(plan, observed, action->sensitive);
 	action->type = action->change.type;
 	count_action(plan, action);
-done:
-	plumb_observed_release(provider, &observed);
-	return error;
+	return 0;
 }
 
 static int compare_action_deepest_first(const void *a, const void *b)
@@ -262,16 +214,47 @@ static int compare_action_deepest_first(const void *a, const void *b)
 	return plumb_path_compare(((const plumb_action *)b)->key, ((const plumb_action *)a)->key);
 }
 
+/* One object to observe, and what the plan needs to make its action. */
+typedef struct {
+	const plumb_provider *provider;
+	const plumb_inventory_entry *entry;
+} observed_for;
+
+/*
+ * Observe items[0..count) (whose providers are in for), each provider's
+ * run of neighbours in one pass through its destination.
+ */
+static int observe_all(plumb_observation *items, const observed_for *of, size_t count,
+		       plumb_destinations *destinations)
+{
+	for (size_t start = 0, end; start < count; start = end) {
+		const plumb_provider *provider = of[start].provider;
+		for (end = start + 1; end < count && of[end].provider == provider; end++)
+			;
+		plumb_destination *destination;
+		int error = plumb_destinations_get(&destination, destinations, provider);
+		if (error == 0)
+			error = provider->observe(destination, items + start, end - start);
+		if (error < 0)
+			return error;
+	}
+	return 0;
+}
+
 int plumb_plan_build(plumb_plan *plan, const plumb_manifest_set *set, const plumb_inventory *inventory,
-		     const plumb_provider_context *ctx)
+		     plumb_destinations *destinations)
 {
 	const plumb_object **objects = plumb_xcalloc(set->object_count, sizeof(*objects));
 	const plumb_inventory_entry **entries = plumb_xcalloc(inventory->count, sizeof(*entries));
 	char *declared = plumb_xcalloc(inventory->count, 1);
+	size_t capacity = set->object_count + inventory->count;
+	plumb_observation *items = plumb_xcalloc(capacity ? capacity : 1, sizeof(*items));
+	observed_for *of = plumb_xcalloc(capacity ? capacity : 1, sizeof(*of));
+	size_t count = 0, base = plan->count;
 	int error = 0;
 
 	/* At most one action an object and one a row: thousands of them are not grown by doubling. */
-	PLUMB_RESERVE(plan->actions, plan->count, plan->capacity, set->object_count + inventory->count);
+	PLUMB_RESERVE(plan->actions, plan->count, plan->capacity, capacity);
 
 	for (size_t i = 0; i < set->object_count; i++)
 		objects[i] = &set->objects[i];
@@ -280,28 +263,62 @@ int plumb_plan_build(plumb_plan *plan, const plumb_manifest_set *set, const plum
 		entries[i] = &inventory->items[i];
 	sort_unless_sorted(entries, inventory->count, sizeof(*entries), compare_entry_ptr);
 
+	/* Each declared object, with its inventory row: one that another application manages is not this plan's. */
 	size_t next_entry = 0;
 	for (size_t i = 0; i < set->object_count; i++) {
-		const plumb_inventory_entry *entry = find_entry(entries, inventory->count, objects[i]->key, &next_entry);
+		const plumb_object *object = objects[i];
+		const plumb_inventory_entry *entry = find_entry(entries, inventory->count, object->key, &next_entry);
+		if (entry && strcmp(entry->destination, plan->destination) != 0) {
+			error = plumb_error_set(PLUMB_ECONFLICT, "%s is managed by application '%s' under %s, not by '%s'",
+						object->display, entry->application, entry->destination, plan->application);
+			goto done;
+		}
+		if (entry && strcmp(entry->application, plan->application) != 0) {
+			error = plumb_error_set(PLUMB_ECONFLICT, "%s is managed by application '%s', not '%s'",
+						object->display, entry->application, plan->application);
+			goto done;
+		}
 		if (entry)
 			declared[entry - inventory->items] = 1;
-		if ((error = plan_declared(plan, set, objects[i], entry, ctx)) < 0)
-			goto done;
+		items[count] = (plumb_observation){ object, object->key, object->kind,
+						    object->sensitive || was_sensitive(entry), { 0 } };
+		of[count++] = (observed_for){ object->provider, entry };
 	}
-	size_t first_prune = plan->count;
+	size_t first_prune = count;
 	for (size_t i = 0; i < inventory->count; i++) {
 		const plumb_inventory_entry *entry = &inventory->items[i];
 		/* Only this application's objects in this destination are its to prune. */
 		if (declared[i] || strcmp(entry->application, plan->application) != 0 ||
 		    strcmp(entry->destination, plan->destination) != 0)
 			continue;
-		if ((error = plan_prune(plan, entry, ctx)) < 0)
+		const plumb_provider *provider = plumb_provider_by_name(entry->provider);
+		if (!provider) {
+			error = plumb_error_set(PLUMB_EINVALID, "the inventory names an unknown provider '%s' for %s",
+						entry->provider, entry->key);
 			goto done;
+		}
+		items[count] = (plumb_observation){ NULL, entry->key, entry->kind, was_sensitive(entry), { 0 } };
+		of[count++] = (observed_for){ provider, entry };
 	}
-	if (plan->count > first_prune)
-		qsort(plan->actions + first_prune, plan->count - first_prune, sizeof(*plan->actions),
+
+	if ((error = observe_all(items, of, count, destinations)) < 0)
+		goto done;
+	for (size_t i = 0; i < count && error == 0; i++) {
+		plumb_destination *destination;
+		if ((error = plumb_destinations_get(&destination, destinations, of[i].provider)) < 0)
+			break;
+		error = items[i].object ? plan_declared(plan, set, items[i].object, of[i].entry, &items[i].observed,
+							destination)
+					: plan_prune(plan, of[i].provider, of[i].entry, &items[i].observed, destination);
+	}
+	if (error == 0 && plan->count > base + first_prune)
+		qsort(plan->actions + base + first_prune, plan->count - base - first_prune, sizeof(*plan->actions),
 		      compare_action_deepest_first);
 done:
+	for (size_t i = 0; i < count; i++)
+		plumb_observed_release(of[i].provider, &items[i].observed);
+	free(items);
+	free(of);
 	free(objects);
 	free(entries);
 	free(declared);

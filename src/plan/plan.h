@@ -78,22 +78,16 @@ void plumb_plan_init(plumb_plan *plan, const char *repo, const char *revision, c
 /*
  * Observe and compare every object of set, and every row of inventory (the
  * whole destination's) that belongs to plan->application and is no longer
- * declared. Fails (PLUMB_ECONFLICT) when a declared object is managed by
+ * declared: each provider observes its objects in one pass through its
+ * destination (opened in destinations on first use). Fails (PLUMB_ECONFLICT) when a declared object is managed by
  * another application, or with the provider's error when one cannot be
  * observed or compared; the message names the object.
  */
 int plumb_plan_build(plumb_plan *plan, const plumb_manifest_set *set, const plumb_inventory *inventory,
-		     const plumb_provider_context *ctx);
+		     plumb_destinations *destinations);
 
 /* The fingerprint plumb shows and stores for an observed one: keyed for a sensitive object. New string. */
 char *plumb_plan_fingerprint(const plumb_plan *plan, const char *observed, int sensitive);
-
-/*
- * The context to observe key through: a sensitive object's content id is
- * kept nowhere in plain, so it bypasses the stat cache (and is dropped
- * from it).
- */
-plumb_provider_context plumb_plan_observe_context(const plumb_provider_context *ctx, const char *key, int sensitive);
 
 /*
  * Without prune: keep what git no longer declares. Prune actions leave the

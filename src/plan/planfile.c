@@ -1,5 +1,6 @@
 #include "util/common.h"
 #include "plan/planfile.h"
+#include "providers/registry.h"
 #include "util/fs.h"
 #include "util/hash.h"
 #include "util/path.h"

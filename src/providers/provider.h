@@ -1,30 +1,36 @@
 /*
  * provider.h - the contract between the engine and a family of live objects.
  *
- * A provider owns the objects of one apiVersion (host/v1: files,
- * directories, symlinks). The engine never touches live state itself; it
- * asks the provider to:
+ * A provider owns the objects of one kind of destination: the host
+ * provider files, directories and symlinks beneath a root; a cluster
+ * provider every kind a Kubernetes API server serves. The engine never
+ * touches live state itself. It asks the provider to:
  *
+ *   claim    say which documents are its own (apiVersion and kind),
  *   expand   turn a resource's spec into live objects (at load; bad input
  *            becomes diagnostics with positions),
- *   observe  read the live object and a fingerprint of it,
- *   compare  decide what would make it match what is desired (an action,
+ *   open     connect to a destination (a host root, a cluster) and hold
+ *            what the provider keeps for it while a plan or an apply runs,
+ *   observe  read many live objects in one pass, each with a fingerprint,
+ *   compare  decide what would make one match what is desired (an action,
  *            a one-line reason, a human diff),
- *   apply    make one planned change true, atomically,
- *   remove   delete an object plumb created and git no longer declares.
+ *   apply    make one planned change true, atomically (or stage it, to
+ *            make a batch of them true together: commit),
+ *   remove   delete an object plumb created and git no longer declares,
+ *   close    let the destination go.
  *
  * Adding a provider is adding a folder with one of these tables and listing
- * it in providers/registry.c.
+ * it in providers/registry.c. provider.c holds what the engine does with
+ * any provider's results (releasing them) and destinations.
  */
 #ifndef PLUMB_PROVIDER_H
 #define PLUMB_PROVIDER_H
 
 #include "resource/resource.h"
-#include "source/source.h"
 #include "resource/spec.h"
-#include "store/statcache.h"
+#include "source/source.h"
+#include "store/store.h"
 #include "util/buf.h"
-#include "util/fs.h"
 
 typedef enum {
 	PLUMB_ACTION_NONE,
@@ -33,23 +39,20 @@ typedef enum {
 	PLUMB_ACTION_DELETE,
 } plumb_action_type;
 
-/* What the live side looks like to providers. */
+/*
+ * A destination a provider opened: what it holds for it is its own (the
+ * host: the root's descriptor, the stat cache of the files beneath it, a
+ * cursor on the folder it last looked in, the writes an apply staged).
+ * The engine only hands it back.
+ */
+typedef struct plumb_destination plumb_destination;
+
+/* What the engine tells a provider about the destination it opens. */
 typedef struct {
-	int root_fd;         /* the destination root, open */
-	const char *root;    /* its absolute path, for messages */
-	plumb_source *source; /* to read blobs the desired state names */
-	/* For a pass of observation only (NULL otherwise): keeps the folder last looked in open. */
-	plumb_fs_cursor *cursor;
-	/* What live files' stat data said their content was (NULL: hash every file). */
-	plumb_stat_cache *stat_cache;
-	/*
-	 * While applying (NULL otherwise): apply may stage a file write here
-	 * instead of making it durable at once, and leave the durability of a
-	 * directory it makes to the batch; the engine commits the batch before
-	 * it observes the object again or runs any removal.
-	 */
-	plumb_fs_batch *batch;
-} plumb_provider_context;
+	const char *location; /* the host: the root's absolute path (it need not exist yet) */
+	plumb_source *source; /* to read the blobs desired state names; borrowed */
+	plumb_store *store;   /* where the provider keeps what it learns between runs; borrowed */
+} plumb_destination_options;
 
 /* An observed live object; providers put their own state in detail. */
 typedef struct {
@@ -57,6 +60,15 @@ typedef struct {
 	char *fingerprint; /* "absent", or type, mode, owner and content id: changes when the object does */
 	void *detail;      /* provider-owned, freed by free_observed */
 } plumb_observed;
+
+/* One object to observe in a pass, and what was observed of it. */
+typedef struct {
+	const plumb_object *object; /* the declared object; NULL when only the inventory knows it (a prune) */
+	const char *key;            /* the provider's identity of the live object */
+	const char *kind;
+	int sensitive;              /* what it holds is shown and kept nowhere in plain: no cache sees its content id */
+	plumb_observed observed;    /* filled by observe */
+} plumb_observation;
 
 /* The outcome of compare: what to do and why. */
 typedef struct {
@@ -66,9 +78,18 @@ typedef struct {
 } plumb_change;
 
 struct plumb_provider {
-	const char *name;          /* "host" */
-	const char *api_version;   /* "host/v1" */
-	const char *const *kinds;  /* NULL-terminated */
+	const char *name; /* "host": how the inventory names it */
+
+	/* Whether documents of api_version and kind are this provider's to expand. */
+	int (*claims)(const char *api_version, const char *kind);
+
+	/*
+	 * What it claims, for a message about an unknown apiVersion or kind:
+	 * with api_version NULL its apiVersions ("host/v1"), else the kinds it
+	 * claims of api_version ("File, Directory, ..."), or NULL when it claims
+	 * none of it. Static.
+	 */
+	const char *(*describe)(const char *api_version);
 
 	/*
 	 * Decode spec of set->resources[resource] and append its objects (and
@@ -79,8 +100,30 @@ struct plumb_provider {
 		       plumb_diags *diags);
 	void (*free_desired)(void *desired);
 
-	/* Read the live object named key (kind is the object's kind). Errors are real I/O trouble, not absence. */
-	int (*observe)(plumb_observed *out, const plumb_provider_context *ctx, const char *key, const char *kind);
+	/*
+	 * Open the destination options name, for a plan and the apply that may
+	 * follow. A destination that does not exist yet opens as empty (every
+	 * object absent); apply makes it (begin_apply). Errors: the
+	 * destination cannot be reached or read.
+	 */
+	int (*open)(plumb_destination **out, const plumb_destination_options *options);
+
+	/* Keep what observing taught the provider for the next run (the host: its stat cache); failure only costs speed. */
+	int (*save)(plumb_destination *destination);
+
+	/* Let the destination go. NULL-safe. */
+	void (*close)(plumb_destination *destination);
+
+	/*
+	 * Observe items in one pass, filling each one's observed: absence is a
+	 * fingerprint ("absent"), not an error. Items come in the plan's order
+	 * (the host's parents first); a provider reads them as suits its
+	 * destination (the host one folder at a time, a cluster one list a
+	 * kind). Errors are real trouble reading, with the message naming the
+	 * object; items then hold what was observed so far (released with
+	 * plumb_observed_release either way).
+	 */
+	int (*observe)(plumb_destination *destination, plumb_observation *items, size_t count);
 	void (*free_observed)(plumb_observed *observed);
 
 	/*
@@ -88,35 +131,57 @@ struct plumb_provider {
 	 * is no longer declared and plumb created it (a prune): DELETE if it is
 	 * still there and still the kind plumb made (inventory_kind), else NONE.
 	 */
-	int (*compare)(plumb_change *out, const plumb_provider_context *ctx, const plumb_object *object,
+	int (*compare)(plumb_change *out, plumb_destination *destination, const plumb_object *object,
 		       const plumb_observed *observed, const char *inventory_kind);
 
-	/* Carry out a CREATE or UPDATE of object, atomically. */
-	int (*apply)(const plumb_provider_context *ctx, const plumb_object *object, const plumb_change *change);
-
 	/*
-	 * Observe object right after apply carried out a CREATE or UPDATE of
-	 * it (and the engine committed what apply staged): the same result, to
-	 * the byte of its fingerprint, as observe(ctx, object->key,
-	 * object->kind), derived from what apply wrote instead of read back.
-	 * A content id comes from the content apply wrote; what apply does not
-	 * decide alone (a file's mode kept from the file it replaced, its owner
-	 * when left as is) is still looked at, through ctx->cursor when there
-	 * is one. When the object is no longer the kind apply made, it is
-	 * observed. Never consults or fills ctx->stat_cache: a file just written
-	 * has not settled. NULL: the engine calls observe.
+	 * Before an apply's first action: make the destination exist, and clear
+	 * what an apply that was interrupted may have left beside the objects
+	 * named in keys (the host: temporary files in their folders).
 	 */
-	int (*observe_applied)(plumb_observed *out, const plumb_provider_context *ctx, const plumb_object *object);
+	int (*begin_apply)(plumb_destination *destination, const char *const *keys, size_t count);
 
 	/*
-	 * Whether apply stages its write of object in ctx->batch (when there is
-	 * one) rather than changing the live object at once: the engine makes
-	 * what it kept of the object durable before either happens.
+	 * Carry out a CREATE or UPDATE of object, atomically, or (stages)
+	 * stage it to be carried out with the others at commit; a DELETE of a
+	 * declared object that must be absent. Never staged: a DELETE.
+	 */
+	int (*apply)(plumb_destination *destination, const plumb_object *object, const plumb_change *change);
+
+	/*
+	 * Whether apply stages object's CREATE or UPDATE rather than changing
+	 * the live object at once: the engine makes what it kept of the object
+	 * durable before either happens.
 	 */
 	int (*stages)(const plumb_object *object);
 
-	/* Delete the live object key of kind (a prune, or an Absent object). */
-	int (*remove)(const plumb_provider_context *ctx, const char *key, const char *kind);
+	/* How many writes are staged, and whether that is as many as should wait for one commit. */
+	size_t (*staged)(plumb_destination *destination, int *full);
+
+	/*
+	 * Carry out the staged writes, in the order they were staged. *done
+	 * says how many were; on an error the rest were dropped, and the
+	 * message names the first that could not be carried out.
+	 */
+	int (*commit)(plumb_destination *destination, size_t *done);
+
+	/* Drop the staged writes: none of them happens. */
+	void (*discard)(plumb_destination *destination);
+
+	/*
+	 * Observe object right after apply carried out a CREATE or UPDATE of
+	 * it (committed): the same result, to the byte of its fingerprint, as
+	 * observing it, derived from what apply wrote instead of read back.
+	 * What apply does not decide alone (a file's mode kept from the file
+	 * it replaced, its owner when left as is) is still looked at. When the
+	 * object is no longer the kind apply made, it is observed. Never
+	 * consults or fills a cache: what was just written has not settled.
+	 * NULL: the engine observes.
+	 */
+	int (*observe_applied)(plumb_observed *out, plumb_destination *destination, const plumb_object *object);
+
+	/* Delete the live object key of kind (a prune). */
+	int (*remove)(plumb_destination *destination, const char *key, const char *kind);
 
 	/*
 	 * Append what the live object holds, to keep it before plumb overwrites
@@ -124,12 +189,11 @@ struct plumb_provider {
 	 * for an object that holds none (a directory). PLUMB_EINVALID when it
 	 * holds more than max bytes (out unchanged).
 	 */
-	int (*capture)(plumb_buf *out, int *has_content, const plumb_provider_context *ctx, const char *key,
+	int (*capture)(plumb_buf *out, int *has_content, plumb_destination *destination, const char *key,
 		       const char *kind, size_t max);
 
 	/* Append the content object declares (for diffs against a capture); *has_content as for capture. */
-	int (*desired_content)(plumb_buf *out, int *has_content, const plumb_provider_context *ctx,
-			       const plumb_object *object);
+	int (*desired_content)(plumb_buf *out, int *has_content, plumb_source *source, const plumb_object *object);
 
 	/* The repository file object's content comes from, or NULL (inline content, none). Borrowed. */
 	const char *(*content_path)(const plumb_object *object);
@@ -142,16 +206,32 @@ struct plumb_provider {
 	void (*bind_secret)(plumb_object *object, const char *value, size_t length);
 };
 
-/* Every provider plumb knows, NULL-terminated. */
-const plumb_provider *const *plumb_providers(void);
-
-/* The provider of apiVersion that handles kind, or NULL. */
-const plumb_provider *plumb_provider_find(const char *api_version, const char *kind);
-
-/* The provider called name ("host"), or NULL. */
-const plumb_provider *plumb_provider_by_name(const char *name);
-
 void plumb_observed_release(const plumb_provider *provider, plumb_observed *observed);
 void plumb_change_release(plumb_change *change);
+
+/*
+ * The destinations one plan and its apply use: each provider's, opened on
+ * first use with the same options, closed together.
+ */
+typedef struct {
+	plumb_destination_options options; /* strings borrowed: they outlive the destinations */
+	struct {
+		const plumb_provider *provider;
+		plumb_destination *destination;
+	} *opened;
+	size_t count;
+	size_t capacity;
+} plumb_destinations;
+
+void plumb_destinations_init(plumb_destinations *destinations, const plumb_destination_options *options);
+
+/* provider's destination, opened now if it is not yet. Borrowed: it lives until release. */
+int plumb_destinations_get(plumb_destination **out, plumb_destinations *destinations, const plumb_provider *provider);
+
+/* Each opened destination saves what it learnt (save); a failure only costs the next run speed. */
+void plumb_destinations_save(plumb_destinations *destinations);
+
+/* Close every destination. */
+void plumb_destinations_release(plumb_destinations *destinations);
 
 #endif

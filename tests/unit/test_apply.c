@@ -4,6 +4,7 @@
 #include "load/load.h"
 #include "plan/plan.h"
 #include "providers/provider.h"
+#include "providers/host/host.h"
 #include "source/source.h"
 #include "store/store.h"
 #include "util/fs.h"
@@ -28,7 +29,15 @@ typedef struct {
 	plumb_manifest_set set;
 	plumb_inventory inventory;
 	plumb_plan plan;
+	plumb_destinations destinations; /* the plan's, used by its apply */
 } run;
+
+/* The destinations of the test root: no stat cache is kept between runs (no store). */
+static void destinations_init(plumb_destinations *destinations)
+{
+	plumb_destination_options options = { root, source, NULL };
+	plumb_destinations_init(destinations, &options);
+}
 
 /* Commit the work tree, load it and plan against the root for application "app". */
 static int plan_head(run *r)
@@ -46,25 +55,25 @@ static int plan_head(run *r)
 	if ((error = plumb_store_inventory_list(&r->inventory, store, root, NULL)) < 0)
 		return error;
 	plumb_plan_init(&r->plan, "repo", "main", commit, "", "app", root);
-	plumb_provider_context ctx = { root_fd, root, source, NULL, NULL, NULL };
-	return plumb_plan_build(&r->plan, &r->set, &r->inventory, &ctx);
+	destinations_init(&r->destinations);
+	return plumb_plan_build(&r->plan, &r->set, &r->inventory, &r->destinations);
 }
 
 static int apply_run(run *r, plumb_apply_report *report)
 {
-	plumb_provider_context ctx = { root_fd, root, source, NULL, NULL, NULL };
 	plumb_sync_record record = { 0 };
 	record.destination = root;
 	record.application = "app";
 	if (plumb_store_sync_begin(store, &record) < 0)
 		return -100;
 	plumb_apply_options options = { record.id, 0, NULL, state_dir, PLUMB_CAPTURE_MAX };
-	return plumb_apply(report, &r->plan, &ctx, store, &options);
+	return plumb_apply(report, &r->plan, &r->destinations, store, &options);
 }
 
 static void run_release(run *r)
 {
 	plumb_plan_release(&r->plan);
+	plumb_destinations_release(&r->destinations);
 	plumb_inventory_release(&r->inventory);
 	plumb_manifest_set_release(&r->set);
 }
@@ -401,23 +410,26 @@ static void applied_fingerprints_are_observed_ones(void)
 
 	plumb_inventory inventory = { 0 };
 	CHECK_INT(plumb_store_inventory_list(&inventory, store, root, "app"), 0);
-	plumb_fs_cursor cursor;
-	plumb_fs_cursor_init(&cursor, root_fd);
-	plumb_provider_context ctx = { root_fd, root, source, &cursor, NULL, NULL };
+	plumb_destinations looking;
+	plumb_destination *destination = NULL;
+	destinations_init(&looking);
+	CHECK_INT(plumb_destinations_get(&destination, &looking, &plumb_host_provider), 0);
 	size_t compared = 0;
 	for (size_t i = 0; i < r.plan.count; i++) {
 		const plumb_action *a = &r.plan.actions[i];
 		if (!a->object || (a->type != PLUMB_ACTION_CREATE && a->type != PLUMB_ACTION_UPDATE))
 			continue;
-		plumb_observed applied = { 0 }, observed = { 0 };
-		CHECK_INT(a->provider->observe_applied(&applied, &ctx, a->object), 0);
-		CHECK_INT(a->provider->observe(&observed, &ctx, a->key, a->kind), 0);
-		if (applied.fingerprint && observed.fingerprint) {
-			CHECK_STR(applied.fingerprint, observed.fingerprint);
-			CHECK_INT(applied.exists, observed.exists);
+		plumb_observed applied = { 0 };
+		plumb_observation item = { a->object, a->key, a->kind, a->object->sensitive, { 0 } };
+		plumb_observed *observed = &item.observed;
+		CHECK_INT(a->provider->observe_applied(&applied, destination, a->object), 0);
+		CHECK_INT(a->provider->observe(destination, &item, 1), 0);
+		if (applied.fingerprint && observed->fingerprint) {
+			CHECK_STR(applied.fingerprint, observed->fingerprint);
+			CHECK_INT(applied.exists, observed->exists);
 			/* And that is what the inventory holds, keyed for the sensitive file. */
 			const plumb_inventory_entry *entry = find_entry(&inventory, a->key);
-			char *recorded = plumb_plan_fingerprint(&r.plan, observed.fingerprint, a->sensitive);
+			char *recorded = plumb_plan_fingerprint(&r.plan, observed->fingerprint, a->sensitive);
 			CHECK(entry != NULL);
 			if (entry)
 				CHECK_STR(entry->fingerprint, recorded);
@@ -425,7 +437,7 @@ static void applied_fingerprints_are_observed_ones(void)
 			compared++;
 		}
 		plumb_observed_release(a->provider, &applied);
-		plumb_observed_release(a->provider, &observed);
+		plumb_observed_release(a->provider, observed);
 	}
 	/* obs, its five objects, the Tree's folder, sub, and its two files. */
 	CHECK_INT(compared, 10);
@@ -443,18 +455,20 @@ static void applied_fingerprints_are_observed_ones(void)
 	const plumb_action *inline_file = find_action(&r, "obs/inline");
 	CHECK_INT(plumb_fs_remove(root_fd, "obs/inline", 0), 0);
 	CHECK_INT(plumb_fs_write_symlink(root_fd, "obs/inline", "elsewhere"), 0);
-	plumb_fs_cursor_release(&cursor);
-	plumb_fs_cursor_init(&cursor, root_fd);
+	/* A destination opened afresh: the folders it looks in are the ones there now. */
+	plumb_destinations_release(&looking);
+	CHECK_INT(plumb_destinations_get(&destination, &looking, &plumb_host_provider), 0);
 	if (inline_file) {
-		plumb_observed applied = { 0 }, observed = { 0 };
-		CHECK_INT(inline_file->provider->observe_applied(&applied, &ctx, inline_file->object), 0);
-		CHECK_INT(inline_file->provider->observe(&observed, &ctx, "obs/inline", "File"), 0);
+		plumb_observed applied = { 0 };
+		plumb_observation item = { NULL, "obs/inline", "File", 0, { 0 } };
+		CHECK_INT(inline_file->provider->observe_applied(&applied, destination, inline_file->object), 0);
+		CHECK_INT(inline_file->provider->observe(destination, &item, 1), 0);
 		CHECK(applied.fingerprint && !strncmp(applied.fingerprint, "symlink ", 8));
-		CHECK_STR(applied.fingerprint, observed.fingerprint ? observed.fingerprint : "");
+		CHECK_STR(applied.fingerprint, item.observed.fingerprint ? item.observed.fingerprint : "");
 		plumb_observed_release(inline_file->provider, &applied);
-		plumb_observed_release(inline_file->provider, &observed);
+		plumb_observed_release(inline_file->provider, &item.observed);
 	}
-	plumb_fs_cursor_release(&cursor);
+	plumb_destinations_release(&looking);
 	run_release(&r);
 	CHECK_INT(plumb_fs_remove(root_fd, "obs/inline", 0), 0);
 

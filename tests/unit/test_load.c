@@ -219,12 +219,8 @@ static long parsed_by(plumb_manifest_set *set, const char *path, int expected_er
 static char *desired_text(const plumb_object *object)
 {
 	plumb_buf out = PLUMB_BUF_INIT;
-	plumb_provider_context ctx;
 	int has_content = 0;
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.source = source;
-	ctx.root_fd = -1;
-	if (!object || object->provider->desired_content(&out, &has_content, &ctx, object) < 0 || !has_content)
+	if (!object || object->provider->desired_content(&out, &has_content, source, object) < 0 || !has_content)
 		plumb_buf_puts(&out, "(none)");
 	return plumb_buf_detach(&out, NULL);
 }

@@ -1,40 +1,28 @@
+/*
+ * The host provider at work: a destination root, observed through a
+ * cursor and a stat cache, compared by blob id, and written through a
+ * batch of staged writes (expand.c decodes the specs).
+ */
 #include "util/common.h"
-#include "providers/host/host.h"
+#include "providers/host/internal.h"
+#include "store/statcache.h"
 #include "util/diff.h"
 #include "util/fs.h"
 #include "util/hash.h"
 #include "util/path.h"
-#include "util/utf8.h"
 
-#include <errno.h>
 #include <stdarg.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* Desired file content is read whole into memory one object at a time; beyond this it is refused. */
 #define MAX_CONTENT (256u << 20)
 /* Live content larger than this is not diffed, only reported as changed. */
 #define MAX_DIFF_INPUT (1u << 20)
 
-typedef enum { HOST_FILE, HOST_DIRECTORY, HOST_SYMLINK, HOST_ABSENT, HOST_OTHER } host_type;
-
 static const char *const type_kind[] = { "File", "Directory", "Symlink", "Absent", "other" };
-
-typedef struct {
-	host_type type;
-	mode_t mode; /* PLUMB_FS_KEEP when not given */
-	mode_t create_mode;
-	char *owner; /* as written; NULL leaves the owner as it is */
-	char *group;
-	char *content; /* inline content, or NULL when it comes from the blob */
-	size_t content_length;
-	char blob[PLUMB_OID_HEXSZ + 1]; /* the id of the desired content */
-	char *target;
-	char *source_path; /* the repository file the content comes from; NULL for inline content */
-	int sensitive;
-} host_desired;
 
 typedef struct {
 	host_type type;
@@ -43,394 +31,27 @@ typedef struct {
 	char *target;
 } host_live;
 
+struct plumb_destination {
+	char *root;    /* absolute, for messages and the store */
+	int root_fd;   /* -1 while the root does not exist */
+	plumb_source *source; /* borrowed */
+	plumb_store *store;   /* borrowed; NULL keeps no stat cache between runs */
+	/* What live files' stat data said their content was. */
+	plumb_stat_cache *stat_cache;
+	/* On the folders last looked in; let go whenever the tree changes (tree_changed). */
+	plumb_fs_cursor cursor;
+	/* The writes an apply staged, made durable together; NULL until an apply begins. */
+	plumb_fs_batch *batch;
+};
+
+static void close_destination(plumb_destination *dest);
+
 static host_type type_of_kind(const char *kind)
 {
 	for (size_t i = 0; i < PLUMB_ARRAY_SIZE(type_kind); i++)
 		if (!strcmp(type_kind[i], kind))
 			return (host_type)i;
 	return HOST_OTHER;
-}
-
-static void free_desired(void *p)
-{
-	host_desired *d = p;
-	if (!d)
-		return;
-	free(d->owner);
-	free(d->group);
-	if (d->content && d->sensitive)
-		explicit_bzero(d->content, d->content_length);
-	free(d->content);
-	free(d->target);
-	free(d->source_path);
-	free(d);
-}
-
-static host_desired *new_desired(host_type type)
-{
-	host_desired *d = plumb_xcalloc(1, sizeof(*d));
-	d->type = type;
-	d->mode = PLUMB_FS_KEEP;
-	d->create_mode = type == HOST_DIRECTORY ? 0755 : 0644;
-	return d;
-}
-
-/* --- expand: specs into objects --------------------------------------------------------- */
-
-enum { F_PATH, F_CONTENT, F_SOURCE, F_CONTENT_FROM, F_MODE, F_OWNER, F_GROUP, F_SENSITIVE, F_COUNT };
-
-static const plumb_field file_fields[] = {
-	{ "path", PLUMB_FIELD_STRING, PLUMB_FIELD_REQUIRED },
-	{ "content", PLUMB_FIELD_STRING, 0 },
-	{ "source", PLUMB_FIELD_STRING, 0 },
-	{ "contentFrom", PLUMB_FIELD_MAP, 0 },
-	{ "mode", PLUMB_FIELD_MODE, 0 },
-	{ "owner", PLUMB_FIELD_STRING, 0 },
-	{ "group", PLUMB_FIELD_STRING, 0 },
-	{ "sensitive", PLUMB_FIELD_BOOL, 0 },
-};
-
-static const plumb_field content_from_fields[] = {
-	{ "secret", PLUMB_FIELD_STRING, PLUMB_FIELD_REQUIRED },
-};
-
-/* A normalised live path from a spec value, or NULL after a diagnostic. */
-static char *live_path(const plumb_value *value, const plumb_spec *spec, const char *field, plumb_diags *diags)
-{
-	char *path = NULL;
-	if (!plumb_utf8_valid(value->string, value->length)) {
-		plumb_diags_add(diags, value->position, "%s.%s: must be UTF-8 text", plumb_spec_name(spec), field);
-		return NULL;
-	}
-	if (plumb_path_normalize(&path, value->string, 1) < 0) {
-		plumb_diags_add(diags, value->position, "%s.%s: %s", plumb_spec_name(spec), field, plumb_error_last());
-		return NULL;
-	}
-	if (!*path) {
-		plumb_diags_add(diags, value->position, "%s.%s: the destination root itself cannot be managed",
-				plumb_spec_name(spec), field);
-		free(path);
-		return NULL;
-	}
-	return path;
-}
-
-/* A normalised repository path from a spec value, or NULL after a diagnostic. */
-static char *repo_path(const plumb_value *value, const plumb_spec *spec, plumb_diags *diags)
-{
-	char *path = NULL;
-	if (plumb_path_normalize(&path, value->string, 0) < 0) {
-		plumb_diags_add(diags, value->position, "%s.source: %s", plumb_spec_name(spec), plumb_error_last());
-		return NULL;
-	}
-	return path;
-}
-
-static void set_owner(host_desired *d, const plumb_value *owner, const plumb_value *group)
-{
-	if (owner->present)
-		d->owner = plumb_xstrdup(owner->string);
-	if (group->present)
-		d->group = plumb_xstrdup(group->string);
-}
-
-static void expand_file(plumb_manifest_set *set, size_t resource, const plumb_spec *spec, plumb_source *source,
-			plumb_diags *diags)
-{
-	plumb_value v[F_COUNT], from[1];
-	char *path = NULL, *src = NULL;
-	host_desired *d = NULL;
-	size_t before = diags->count;
-
-	memset(from, 0, sizeof(from));
-	plumb_spec_decode(v, spec, file_fields, PLUMB_ARRAY_SIZE(file_fields), diags);
-	if (v[F_PATH].present)
-		path = live_path(&v[F_PATH], spec, "path", diags);
-	if (v[F_CONTENT].present + v[F_SOURCE].present + v[F_CONTENT_FROM].present != 1)
-		plumb_diags_add(diags, plumb_spec_position(spec),
-				"%s: exactly one of \"content\", \"source\" and \"contentFrom\" is required",
-				plumb_spec_name(spec));
-	if (v[F_CONTENT_FROM].map)
-		plumb_spec_decode(from, v[F_CONTENT_FROM].map, content_from_fields, PLUMB_ARRAY_SIZE(from), diags);
-	if (v[F_CONTENT_FROM].present && v[F_SENSITIVE].present && !v[F_SENSITIVE].boolean)
-		plumb_diags_add(diags, v[F_SENSITIVE].position,
-				"%s.sensitive: content from a Secret is always sensitive", plumb_spec_name(spec));
-
-	d = new_desired(HOST_FILE);
-	/* A secret's value is bound later (plumb_secret_bind), only by the commands that plan. */
-	d->sensitive = (v[F_SENSITIVE].present && v[F_SENSITIVE].boolean) || v[F_CONTENT_FROM].present;
-	if (v[F_MODE].present)
-		d->mode = v[F_MODE].mode;
-	set_owner(d, &v[F_OWNER], &v[F_GROUP]);
-	if (v[F_CONTENT].present) {
-		d->content = plumb_xstrndup(v[F_CONTENT].string, v[F_CONTENT].length);
-		d->content_length = v[F_CONTENT].length;
-		plumb_hash_blob_buf(d->blob, d->content, d->content_length);
-	} else if (v[F_SOURCE].present && (src = repo_path(&v[F_SOURCE], spec, diags)) != NULL) {
-		plumb_source_entry entry;
-		int error = plumb_source_stat(&entry, source, set->commit, src);
-		if (error == PLUMB_ENOTFOUND) {
-			plumb_diags_add(diags, v[F_SOURCE].position, "spec.source: '%s' does not exist in the repository",
-					src);
-		} else if (error < 0) {
-			plumb_diags_add(diags, v[F_SOURCE].position, "spec.source: %s", plumb_error_last());
-		} else if (entry.type == PLUMB_ENTRY_SYMLINK) {
-			plumb_diags_add(diags, v[F_SOURCE].position,
-					"spec.source: '%s' is a symlink in the repository; plumb does not follow it", src);
-		} else if (entry.type != PLUMB_ENTRY_FILE && entry.type != PLUMB_ENTRY_EXECUTABLE) {
-			plumb_diags_add(diags, v[F_SOURCE].position, "spec.source: '%s' is not a file", src);
-		} else {
-			memcpy(d->blob, entry.id, sizeof(d->blob));
-			d->source_path = plumb_xstrdup(src);
-			if (entry.type == PLUMB_ENTRY_EXECUTABLE)
-				d->create_mode = 0755;
-			/* Only the file: its folder may hold the manifest that names it. */
-			plumb_manifest_add_content_path(set, src);
-		}
-	}
-	if (diags->count == before) {
-		plumb_object *o = plumb_manifest_add_object(set, resource, &plumb_host_provider, "File", path, d,
-							    v[F_PATH].position);
-		o->sensitive = d->sensitive;
-		if (from[0].present) {
-			o->secret = plumb_xcalloc(1, sizeof(*o->secret));
-			o->secret->name = plumb_xstrdup(from[0].string);
-			o->secret->position = from[0].position;
-		}
-		d = NULL;
-	}
-	free_desired(d);
-	free(path);
-	free(src);
-	plumb_values_release(from, PLUMB_ARRAY_SIZE(from));
-	plumb_values_release(v, PLUMB_ARRAY_SIZE(file_fields));
-}
-
-static const plumb_field directory_fields[] = {
-	{ "path", PLUMB_FIELD_STRING, PLUMB_FIELD_REQUIRED },
-	{ "mode", PLUMB_FIELD_MODE, 0 },
-	{ "owner", PLUMB_FIELD_STRING, 0 },
-	{ "group", PLUMB_FIELD_STRING, 0 },
-};
-
-static void expand_directory(plumb_manifest_set *set, size_t resource, const plumb_spec *spec, plumb_source *source,
-			     plumb_diags *diags)
-{
-	plumb_value v[4];
-	size_t before = diags->count;
-	char *path = NULL;
-
-	plumb_spec_decode(v, spec, directory_fields, 4, diags);
-	if (v[0].present)
-		path = live_path(&v[0], spec, "path", diags);
-	if (diags->count == before) {
-		host_desired *d = new_desired(HOST_DIRECTORY);
-		if (v[1].present)
-			d->mode = v[1].mode;
-		set_owner(d, &v[2], &v[3]);
-		plumb_manifest_add_object(set, resource, &plumb_host_provider, "Directory", path, d, v[0].position);
-	}
-	free(path);
-	plumb_values_release(v, 4);
-}
-
-static const plumb_field symlink_fields[] = {
-	{ "path", PLUMB_FIELD_STRING, PLUMB_FIELD_REQUIRED },
-	{ "target", PLUMB_FIELD_STRING, PLUMB_FIELD_REQUIRED },
-};
-
-static void expand_symlink(plumb_manifest_set *set, size_t resource, const plumb_spec *spec, plumb_source *source,
-			   plumb_diags *diags)
-{
-	plumb_value v[2];
-	size_t before = diags->count;
-	char *path = NULL;
-
-	plumb_spec_decode(v, spec, symlink_fields, 2, diags);
-	if (v[0].present)
-		path = live_path(&v[0], spec, "path", diags);
-	if (v[1].present && (!v[1].length || v[1].length >= PATH_MAX || memchr(v[1].string, '\0', v[1].length)))
-		plumb_diags_add(diags, v[1].position, "spec.target: must be a non-empty path shorter than %d bytes",
-				PATH_MAX);
-	if (diags->count == before) {
-		host_desired *d = new_desired(HOST_SYMLINK);
-		d->target = plumb_xstrdup(v[1].string);
-		plumb_manifest_add_object(set, resource, &plumb_host_provider, "Symlink", path, d, v[0].position);
-	}
-	free(path);
-	plumb_values_release(v, 2);
-}
-
-static const plumb_field absent_fields[] = {
-	{ "path", PLUMB_FIELD_STRING, PLUMB_FIELD_REQUIRED },
-};
-
-static void expand_absent(plumb_manifest_set *set, size_t resource, const plumb_spec *spec, plumb_source *source,
-			  plumb_diags *diags)
-{
-	plumb_value v[1];
-	size_t before = diags->count;
-	char *path = NULL;
-
-	plumb_spec_decode(v, spec, absent_fields, 1, diags);
-	if (v[0].present)
-		path = live_path(&v[0], spec, "path", diags);
-	if (diags->count == before) {
-		plumb_object *o = plumb_manifest_add_object(set, resource, &plumb_host_provider, "Absent", path,
-							    new_desired(HOST_ABSENT), v[0].position);
-		o->inventoried = 0;
-	}
-	free(path);
-	plumb_values_release(v, 1);
-}
-
-static const plumb_field tree_fields[] = {
-	{ "source", PLUMB_FIELD_STRING, PLUMB_FIELD_REQUIRED },
-	{ "path", PLUMB_FIELD_STRING, PLUMB_FIELD_REQUIRED },
-	{ "owner", PLUMB_FIELD_STRING, 0 },
-	{ "group", PLUMB_FIELD_STRING, 0 },
-	{ "sensitive", PLUMB_FIELD_BOOL, 0 },
-};
-
-typedef struct {
-	plumb_manifest_set *set;
-	size_t resource;
-	const char *path; /* the live directory */
-	const plumb_value *owner, *group;
-	plumb_position position;
-	plumb_source *source;
-	const char *source_path;
-	plumb_diags *diags;
-	int sensitive;
-	int failed;
-} tree_walk;
-
-static int tree_entry(const plumb_source_entry *entry, void *payload)
-{
-	tree_walk *w = payload;
-	if (!plumb_utf8_valid(entry->path, strlen(entry->path))) {
-		plumb_buf name = PLUMB_BUF_INIT;
-		plumb_utf8_repair(&name, entry->path, strlen(entry->path));
-		plumb_diags_add(w->diags, w->position, "spec.source: %s/%s: file names must be UTF-8", w->source_path,
-				name.ptr);
-		plumb_buf_release(&name);
-		w->failed = 1;
-		return 0;
-	}
-	char *key = plumb_path_join(w->path, entry->path);
-	host_desired *d = NULL;
-	const char *kind = NULL;
-
-	switch (entry->type) {
-	case PLUMB_ENTRY_TREE:
-		d = new_desired(HOST_DIRECTORY);
-		kind = "Directory";
-		break;
-	case PLUMB_ENTRY_FILE:
-	case PLUMB_ENTRY_EXECUTABLE:
-		d = new_desired(HOST_FILE);
-		kind = "File";
-		d->mode = entry->type == PLUMB_ENTRY_EXECUTABLE ? 0755 : 0644;
-		memcpy(d->blob, entry->id, sizeof(d->blob));
-		d->source_path = plumb_path_join(w->source_path, entry->path);
-		break;
-	case PLUMB_ENTRY_SYMLINK: {
-		plumb_buf target = PLUMB_BUF_INIT;
-		if (plumb_source_read_blob(&target, w->source, entry->id, PATH_MAX - 1) < 0 || !target.len ||
-		    memchr(target.ptr, '\0', target.len)) {
-			plumb_diags_add(w->diags, w->position, "spec.source: %s/%s is a symlink with an unusable target",
-					w->source_path, entry->path);
-			w->failed = 1;
-			plumb_buf_release(&target);
-			break;
-		}
-		d = new_desired(HOST_SYMLINK);
-		kind = "Symlink";
-		d->target = plumb_buf_detach(&target, NULL);
-		break;
-	}
-	case PLUMB_ENTRY_SUBMODULE:
-		plumb_diags_add(w->diags, w->position, "spec.source: %s/%s is a git submodule, which a Tree cannot mirror",
-				w->source_path, entry->path);
-		w->failed = 1;
-		break;
-	}
-	if (d) {
-		if (d->type != HOST_SYMLINK)
-			set_owner(d, w->owner, w->group);
-		d->sensitive = w->sensitive && d->type == HOST_FILE;
-		plumb_object *o = plumb_manifest_add_object(w->set, w->resource, &plumb_host_provider, kind, key, d,
-							    w->position);
-		o->sensitive = d->sensitive;
-	}
-	free(key);
-	return 0;
-}
-
-static void expand_tree(plumb_manifest_set *set, size_t resource, const plumb_spec *spec, plumb_source *source,
-			plumb_diags *diags)
-{
-	plumb_value v[5];
-	size_t before = diags->count;
-	char *path = NULL, *src = NULL;
-	plumb_source_entry entry;
-
-	plumb_spec_decode(v, spec, tree_fields, 5, diags);
-	if (v[1].present)
-		path = live_path(&v[1], spec, "path", diags);
-	if (v[0].present && (src = repo_path(&v[0], spec, diags)) != NULL) {
-		int error = plumb_source_stat(&entry, source, set->commit, src);
-		if (error == PLUMB_ENOTFOUND)
-			plumb_diags_add(diags, v[0].position, "spec.source: '%s' does not exist in the repository", src);
-		else if (error < 0)
-			plumb_diags_add(diags, v[0].position, "spec.source: %s", plumb_error_last());
-		else if (entry.type == PLUMB_ENTRY_SYMLINK)
-			plumb_diags_add(diags, v[0].position,
-					"spec.source: '%s' is a symlink in the repository; plumb does not follow it", src);
-		else if (entry.type != PLUMB_ENTRY_TREE)
-			plumb_diags_add(diags, v[0].position, "spec.source: '%s' is not a folder", src);
-	}
-	if (diags->count == before) {
-		size_t first_object = set->object_count;
-		tree_walk w = { set, resource, path, &v[2], &v[3], v[1].position, source, src, diags,
-				v[4].present && v[4].boolean, 0 };
-		host_desired *top = new_desired(HOST_DIRECTORY);
-		set_owner(top, &v[2], &v[3]);
-		plumb_manifest_add_object(set, resource, &plumb_host_provider, "Directory", path, top, w.position);
-		if (plumb_source_walk(source, set->commit, src, tree_entry, &w) < 0) {
-			plumb_diags_add(diags, v[0].position, "spec.source: %s", plumb_error_last());
-			w.failed = 1;
-		}
-		if (w.failed) {
-			/* All or nothing: drop the objects this Tree added. */
-			for (size_t i = first_object; i < set->object_count; i++) {
-				free_desired(set->objects[i].desired);
-				free(set->objects[i].display);
-			}
-			set->object_count = first_object;
-		} else {
-			plumb_manifest_add_content_path(set, src);
-		}
-	}
-	free(path);
-	free(src);
-	plumb_values_release(v, 5);
-}
-
-static void expand(plumb_manifest_set *set, size_t resource, const plumb_spec *spec, plumb_source *source,
-		   plumb_diags *diags)
-{
-	const char *kind = set->resources[resource].kind;
-	if (!strcmp(kind, "File"))
-		expand_file(set, resource, spec, source, diags);
-	else if (!strcmp(kind, "Directory"))
-		expand_directory(set, resource, spec, source, diags);
-	else if (!strcmp(kind, "Symlink"))
-		expand_symlink(set, resource, spec, source, diags);
-	else if (!strcmp(kind, "Absent"))
-		expand_absent(set, resource, spec, source, diags);
-	else
-		expand_tree(set, resource, spec, source, diags);
 }
 
 /* --- observe ---------------------------------------------------------------------------- */
@@ -446,19 +67,17 @@ static void free_observed(plumb_observed *observed)
 }
 
 /* The blob id of a regular file: from the stat cache while its stat data is unchanged, else hashed (and cached). */
-static int file_blob(host_live *live, const plumb_provider_context *ctx, const char *key, int64_t looked_at)
+static int file_blob(host_live *live, plumb_destination *dest, plumb_stat_cache *cache, const char *key,
+		     int64_t looked_at)
 {
-	const char *cached = ctx->stat_cache ? plumb_stat_cache_lookup(ctx->stat_cache, key, &live->st) : NULL;
+	const char *cached = cache ? plumb_stat_cache_lookup(cache, key, &live->st) : NULL;
 	if (cached) {
 		memcpy(live->blob, cached, sizeof(live->blob));
 		return 0;
 	}
-	plumb_fs_cursor own;
-	plumb_fs_cursor_init(&own, ctx->root_fd);
-	int error = plumb_fs_cursor_hash(ctx->cursor ? ctx->cursor : &own, live->blob, &live->st, key);
-	plumb_fs_cursor_release(&own);
-	if (error == 0 && ctx->stat_cache)
-		plumb_stat_cache_remember(ctx->stat_cache, key, &live->st, live->blob, looked_at);
+	int error = plumb_fs_cursor_hash(&dest->cursor, live->blob, &live->st, key);
+	if (error == 0 && cache)
+		plumb_stat_cache_remember(cache, key, &live->st, live->blob, looked_at);
 	return error;
 }
 
@@ -510,12 +129,20 @@ static char *file_fingerprint(const struct stat *st, const char *blob)
 	return stat_fingerprint("file", st, blob);
 }
 
-static int observe(plumb_observed *out, const plumb_provider_context *ctx, const char *key, const char *kind)
+/*
+ * Observe the object at key. A sensitive object's content id is kept
+ * nowhere in plain: it bypasses the stat cache (and is dropped from it).
+ */
+static int observe_one(plumb_observed *out, plumb_destination *dest, const char *key, int sensitive)
 {
+	plumb_stat_cache *cache = dest->stat_cache;
+	if (sensitive && cache) {
+		plumb_stat_cache_forget(cache, key);
+		cache = NULL;
+	}
 	host_live *live = plumb_xcalloc(1, sizeof(*live));
 	int64_t looked_at = plumb_stat_cache_now();
-	int error = ctx->cursor ? plumb_fs_cursor_lstat(ctx->cursor, &live->st, key)
-				: plumb_fs_lstat(&live->st, ctx->root_fd, key);
+	int error = plumb_fs_cursor_lstat(&dest->cursor, &live->st, key);
 
 	memset(out, 0, sizeof(*out));
 	out->detail = live;
@@ -530,7 +157,7 @@ static int observe(plumb_observed *out, const plumb_provider_context *ctx, const
 	out->exists = 1;
 	if (S_ISREG(live->st.st_mode)) {
 		live->type = HOST_FILE;
-		if ((error = file_blob(live, ctx, key, looked_at)) < 0)
+		if ((error = file_blob(live, dest, cache, key, looked_at)) < 0)
 			return error;
 		out->fingerprint = stat_fingerprint("file", &live->st, live->blob);
 	} else if (S_ISDIR(live->st.st_mode)) {
@@ -538,8 +165,7 @@ static int observe(plumb_observed *out, const plumb_provider_context *ctx, const
 		out->fingerprint = stat_fingerprint("directory", &live->st, NULL);
 	} else if (S_ISLNK(live->st.st_mode)) {
 		live->type = HOST_SYMLINK;
-		if ((error = ctx->cursor ? plumb_fs_cursor_readlink(ctx->cursor, &live->target, key)
-					 : plumb_fs_readlink(&live->target, ctx->root_fd, key)) < 0)
+		if ((error = plumb_fs_cursor_readlink(&dest->cursor, &live->target, key)) < 0)
 			return error;
 		char id[PLUMB_OID_HEXSZ + 1];
 		plumb_hash_blob_buf(id, live->target, strlen(live->target));
@@ -551,25 +177,78 @@ static int observe(plumb_observed *out, const plumb_provider_context *ctx, const
 	return 0;
 }
 
+/* What observe_one makes of an object that cannot be there (nothing is below a root that does not exist). */
+static void observe_absent(plumb_observed *out)
+{
+	host_live *live = plumb_xcalloc(1, sizeof(*live));
+	live->type = HOST_ABSENT;
+	memset(out, 0, sizeof(*out));
+	out->detail = live;
+	out->fingerprint = plumb_xstrdup("absent");
+}
+
+static int compare(plumb_change *out, plumb_destination *dest, const plumb_object *object,
+		   const plumb_observed *observed, const char *inventory_kind);
+
+/*
+ * Whether items[i] lies below a directory declared before it that this
+ * plan makes (or turns from a symlink into a directory) first: then what
+ * is on the way now is not what items[i] will be below.
+ */
+static int made_on_the_way(plumb_destination *dest, const plumb_observation *items, size_t i)
+{
+	for (size_t j = 0; j < i; j++) {
+		const plumb_observation *ancestor = &items[j];
+		if (!ancestor->object || strcmp(ancestor->kind, "Directory") != 0 ||
+		    !strcmp(ancestor->key, items[i].key) || !plumb_path_is_within(items[i].key, ancestor->key))
+			continue;
+		plumb_change change;
+		int made = compare(&change, dest, ancestor->object, &ancestor->observed, ancestor->kind) == 0 &&
+			   (change.type == PLUMB_ACTION_CREATE || change.type == PLUMB_ACTION_UPDATE);
+		plumb_change_release(&change);
+		plumb_error_clear();
+		if (made)
+			return 1;
+	}
+	return 0;
+}
+
+/* One pass through the cursor: the folder of one object is opened once for all of its neighbours. */
+static int observe(plumb_destination *dest, plumb_observation *items, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		plumb_observation *item = &items[i];
+		int error = observe_one(&item->observed, dest, item->key, item->sensitive);
+		if (error == PLUMB_EUNSAFE && item->object && made_on_the_way(dest, items, i)) {
+			free_observed(&item->observed);
+			free(item->observed.fingerprint);
+			observe_absent(&item->observed);
+			error = 0;
+		}
+		if (error < 0)
+			return error;
+	}
+	return 0;
+}
+
 /*
  * A file apply just wrote holds exactly the content whose blob id is
  * d->blob (the content it wrote is that blob's, or hashed into it): only
  * its stat data is read, for the mode and owner it ended up with. A
  * directory or symlink costs observe no content read, so it is observed.
  */
-static int observe_applied(plumb_observed *out, const plumb_provider_context *ctx, const plumb_object *object)
+static int observe_applied(plumb_observed *out, plumb_destination *dest, const plumb_object *object)
 {
 	const host_desired *d = object->desired;
 	struct stat st;
 	int error;
 
 	if (d->type != HOST_FILE)
-		return observe(out, ctx, object->key, object->kind);
-	error = ctx->cursor ? plumb_fs_cursor_lstat(ctx->cursor, &st, object->key)
-			    : plumb_fs_lstat(&st, ctx->root_fd, object->key);
+		return observe_one(out, dest, object->key, object->sensitive);
+	error = plumb_fs_cursor_lstat(&dest->cursor, &st, object->key);
 	/* Gone or replaced by something else since: what is there now is what plumb left. */
 	if (error < 0 || !S_ISREG(st.st_mode))
-		return observe(out, ctx, object->key, object->kind);
+		return observe_one(out, dest, object->key, object->sensitive);
 	host_live *live = plumb_xcalloc(1, sizeof(*live));
 	live->type = HOST_FILE;
 	live->st = st;
@@ -606,18 +285,17 @@ static void add_reason(plumb_buf *reason, const char *fmt, ...)
 }
 
 /* The desired content of a file, read from the repository when not inline. */
-static int desired_content(plumb_buf *out, const plumb_provider_context *ctx, const host_desired *d,
-			   const char *display)
+static int desired_content(plumb_buf *out, plumb_source *source, const host_desired *d, const char *display)
 {
 	if (d->content) {
 		plumb_buf_add(out, d->content, d->content_length);
 		return 0;
 	}
-	int error = plumb_source_read_blob(out, ctx->source, d->blob, MAX_CONTENT);
+	int error = plumb_source_read_blob(out, source, d->blob, MAX_CONTENT);
 	return error < 0 ? plumb_error_wrap(error, "%s", display) : 0;
 }
 
-static int file_diff(plumb_change *out, const plumb_provider_context *ctx, const plumb_object *object,
+static int file_diff(plumb_change *out, plumb_destination *dest, const plumb_object *object,
 		     const host_live *live)
 {
 	const host_desired *d = object->desired;
@@ -630,18 +308,17 @@ static int file_diff(plumb_change *out, const plumb_provider_context *ctx, const
 				 live->type == HOST_FILE ? "changes" : "is written");
 		return 0;
 	}
-	if (!d->content && (error = plumb_source_blob_size(&desired_size, ctx->source, d->blob)) < 0)
+	if (!d->content && (error = plumb_source_blob_size(&desired_size, dest->source, d->blob)) < 0)
 		return error;
 	if (desired_size > MAX_DIFF_INPUT || (live->type == HOST_FILE && (size_t)live->st.st_size > MAX_DIFF_INPUT)) {
 		plumb_buf_printf(&out->diff, "Content of %s is too large to diff (%zu bytes)\n", object->display,
 				 desired_size);
 		return 0;
 	}
-	if ((error = desired_content(&desired, ctx, d, object->display)) < 0)
+	if ((error = desired_content(&desired, dest->source, d, object->display)) < 0)
 		goto done;
 	if (live->type == HOST_FILE) {
-		if ((error = ctx->cursor ? plumb_fs_cursor_read(ctx->cursor, &current, object->key, MAX_DIFF_INPUT)
-					 : plumb_fs_read(&current, ctx->root_fd, object->key, MAX_DIFF_INPUT)) < 0)
+		if ((error = plumb_fs_cursor_read(&dest->cursor, &current, object->key, MAX_DIFF_INPUT)) < 0)
 			goto done;
 		error = plumb_diff(&out->diff, object->key, current.ptr, current.len, desired.ptr, desired.len);
 	} else {
@@ -660,7 +337,7 @@ static int conflict(const plumb_object *object, const host_live *live)
 			       object->kind);
 }
 
-static int compare(plumb_change *out, const plumb_provider_context *ctx, const plumb_object *object,
+static int compare(plumb_change *out, plumb_destination *dest, const plumb_object *object,
 		   const plumb_observed *observed, const char *inventory_kind)
 {
 	const host_live *live = observed->detail;
@@ -697,7 +374,7 @@ static int compare(plumb_change *out, const plumb_provider_context *ctx, const p
 	if (!observed->exists) {
 		out->type = PLUMB_ACTION_CREATE;
 		if (d->type == HOST_FILE)
-			error = file_diff(out, ctx, object, live);
+			error = file_diff(out, dest, object, live);
 		else if (d->type == HOST_SYMLINK)
 			out->reason = plumb_xprintf("-> %s", d->target);
 		goto done;
@@ -712,7 +389,7 @@ static int compare(plumb_change *out, const plumb_provider_context *ctx, const p
 		} else if (strcmp(live->blob, d->blob) != 0) {
 			add_reason(&reason, "content changed");
 		}
-		if (reason.len && (error = file_diff(out, ctx, object, live)) < 0)
+		if (reason.len && (error = file_diff(out, dest, object, live)) < 0)
 			goto done;
 		break;
 	case HOST_DIRECTORY:
@@ -754,7 +431,39 @@ done:
 
 /* --- apply and remove ------------------------------------------------------------------- */
 
-static int apply(const plumb_provider_context *ctx, const plumb_object *object, const plumb_change *change)
+/*
+ * What apply changes, a cursor opened before may no longer see as it is (a
+ * folder removed, a symlink made a directory): it is let go, and opens
+ * afresh when next asked.
+ */
+static void tree_changed(plumb_destination *dest)
+{
+	plumb_fs_cursor_release(&dest->cursor);
+	plumb_fs_cursor_init(&dest->cursor, dest->root_fd);
+}
+
+static int begin_apply(plumb_destination *dest, const char *const *keys, size_t count)
+{
+	int error;
+	if (dest->root_fd < 0 && (error = plumb_fs_open_root(&dest->root_fd, dest->root, 1)) < 0)
+		return error;
+	tree_changed(dest);
+	char *previous = NULL;
+	for (size_t i = 0; i < count; i++) {
+		char *dir = plumb_path_dirname(keys[i]);
+		/* Keys come parents first, so one folder's objects are mostly adjacent. */
+		if (!previous || strcmp(previous, dir) != 0)
+			plumb_fs_remove_stale_temporaries(dest->root_fd, dir);
+		free(previous);
+		previous = dir;
+	}
+	free(previous);
+	if (!dest->batch)
+		dest->batch = plumb_fs_batch_new(dest->root_fd);
+	return 0;
+}
+
+static int apply(plumb_destination *dest, const plumb_object *object, const plumb_change *change)
 {
 	const host_desired *d = object->desired;
 	uid_t uid;
@@ -762,6 +471,8 @@ static int apply(const plumb_provider_context *ctx, const plumb_object *object, 
 	int error = resolve_owner(&uid, &gid, d, object->display);
 	if (error < 0)
 		return error;
+	if (!dest->batch)
+		return plumb_error_set(PLUMB_ERROR, "%s: applied before the apply began", object->display);
 
 	switch (d->type) {
 	case HOST_FILE: {
@@ -769,39 +480,64 @@ static int apply(const plumb_provider_context *ctx, const plumb_object *object, 
 		mode_t mode = d->mode;
 		if (mode == PLUMB_FS_KEEP && change->type == PLUMB_ACTION_CREATE)
 			mode = d->create_mode;
-		if ((error = desired_content(&content, ctx, d, object->display)) == 0)
-			error = ctx->batch ? plumb_fs_batch_write(ctx->batch, object->key, content.ptr, content.len, mode,
-								  uid, gid)
-					   : plumb_fs_write_file(ctx->root_fd, object->key, content.ptr, content.len, mode,
-								 uid, gid);
+		if ((error = desired_content(&content, dest->source, d, object->display)) == 0)
+			error = plumb_fs_batch_write(dest->batch, object->key, content.ptr, content.len, mode, uid, gid);
 		plumb_buf_wipe(&content);
 		return error;
 	}
 	case HOST_DIRECTORY:
-		return ctx->batch ? plumb_fs_batch_make_directory(ctx->batch, object->key, d->mode, uid, gid)
-				  : plumb_fs_make_directory(ctx->root_fd, object->key, d->mode, uid, gid);
+		return plumb_fs_batch_make_directory(dest->batch, object->key, d->mode, uid, gid);
 	case HOST_SYMLINK:
-		return plumb_fs_write_symlink(ctx->root_fd, object->key, d->target);
+		tree_changed(dest);
+		return plumb_fs_write_symlink(dest->root_fd, object->key, d->target);
 	case HOST_ABSENT:
-		return plumb_fs_remove(ctx->root_fd, object->key, 1);
+		tree_changed(dest);
+		return plumb_fs_remove(dest->root_fd, object->key, 1);
 	default:
 		return plumb_error_set(PLUMB_ERROR, "%s: nothing to apply", object->display);
 	}
 }
 
-static int remove_object(const plumb_provider_context *ctx, const char *key, const char *kind)
+static int stages(const plumb_object *object)
 {
+	return ((const host_desired *)object->desired)->type == HOST_FILE;
+}
+
+static size_t staged(plumb_destination *dest, int *full)
+{
+	*full = dest->batch && plumb_fs_batch_full(dest->batch);
+	return dest->batch ? plumb_fs_batch_count(dest->batch) : 0;
+}
+
+static int commit(plumb_destination *dest, size_t *done)
+{
+	*done = 0;
+	if (!dest->batch)
+		return 0;
+	tree_changed(dest);
+	return plumb_fs_batch_commit(dest->batch, done);
+}
+
+static void discard(plumb_destination *dest)
+{
+	if (dest->batch)
+		plumb_fs_batch_discard(dest->batch);
+}
+
+static int remove_object(plumb_destination *dest, const char *key, const char *kind)
+{
+	tree_changed(dest);
 	/* A pruned directory goes only when empty: what is left in it, plumb did not create. */
-	return plumb_fs_remove(ctx->root_fd, key, 0);
+	return plumb_fs_remove(dest->root_fd, key, 0);
 }
 
 /* --- drift: capture and compare ------------------------------------------------------- */
 
-static int capture(plumb_buf *out, int *has_content, const plumb_provider_context *ctx, const char *key,
+static int capture(plumb_buf *out, int *has_content, plumb_destination *dest, const char *key,
 		   const char *kind, size_t max)
 {
 	struct stat st;
-	int error = plumb_fs_lstat(&st, ctx->root_fd, key);
+	int error = plumb_fs_lstat(&st, dest->root_fd, key);
 	*has_content = 0;
 	if (error == PLUMB_ENOTFOUND)
 		return 0;
@@ -809,11 +545,11 @@ static int capture(plumb_buf *out, int *has_content, const plumb_provider_contex
 		return error;
 	if (S_ISREG(st.st_mode)) {
 		*has_content = 1;
-		return plumb_fs_read(out, ctx->root_fd, key, max);
+		return plumb_fs_read(out, dest->root_fd, key, max);
 	}
 	if (S_ISLNK(st.st_mode)) {
 		char *target = NULL;
-		if ((error = plumb_fs_readlink(&target, ctx->root_fd, key)) < 0)
+		if ((error = plumb_fs_readlink(&target, dest->root_fd, key)) < 0)
 			return error;
 		*has_content = 1;
 		plumb_buf_puts(out, target);
@@ -822,8 +558,7 @@ static int capture(plumb_buf *out, int *has_content, const plumb_provider_contex
 	return 0;
 }
 
-static int desired_content_of(plumb_buf *out, int *has_content, const plumb_provider_context *ctx,
-			      const plumb_object *object)
+static int desired_content_of(plumb_buf *out, int *has_content, plumb_source *source, const plumb_object *object)
 {
 	const host_desired *d = object->desired;
 	*has_content = 0;
@@ -836,12 +571,7 @@ static int desired_content_of(plumb_buf *out, int *has_content, const plumb_prov
 	if (d->type != HOST_FILE || d->sensitive)
 		return 0;
 	*has_content = 1;
-	return desired_content(out, ctx, d, object->display);
-}
-
-static int stages(const plumb_object *object)
-{
-	return ((const host_desired *)object->desired)->type == HOST_FILE;
+	return desired_content(out, source, d, object->display);
 }
 
 static void bind_secret(plumb_object *object, const char *value, size_t length)
@@ -862,20 +592,87 @@ static const char *content_path(const plumb_object *object)
 	return ((const host_desired *)object->desired)->source_path;
 }
 
+/* --- the destination: a root and what the provider keeps for it ------------------------ */
+
 static const char *const host_kinds[] = { "File", "Directory", "Symlink", "Absent", "Tree", NULL };
+
+static int claims(const char *api_version, const char *kind)
+{
+	if (strcmp(api_version, PLUMB_HOST_API_VERSION) != 0)
+		return 0;
+	for (const char *const *k = host_kinds; *k; k++)
+		if (!strcmp(*k, kind))
+			return 1;
+	return 0;
+}
+
+static const char *describe(const char *api_version)
+{
+	if (!api_version)
+		return PLUMB_HOST_API_VERSION;
+	return !strcmp(api_version, PLUMB_HOST_API_VERSION) ? "File, Directory, Symlink, Absent, Tree" : NULL;
+}
+
+static int open_destination(plumb_destination **out, const plumb_destination_options *options)
+{
+	plumb_destination *dest = plumb_xcalloc(1, sizeof(*dest));
+	int error = plumb_fs_open_root(&dest->root_fd, options->location, 0);
+	if (error == PLUMB_ENOTFOUND) {
+		dest->root_fd = -1; /* nothing there yet: every object is absent */
+		error = 0;
+	}
+	dest->root = plumb_xstrdup(options->location);
+	dest->source = options->source;
+	dest->store = options->store;
+	plumb_fs_cursor_init(&dest->cursor, dest->root_fd);
+	dest->stat_cache = plumb_stat_cache_new();
+	if (error == 0 && dest->store && (error = plumb_store_stat_cache_load(dest->stat_cache, dest->store, dest->root)) < 0)
+		error = plumb_error_wrap(error, "store");
+	if (error < 0) {
+		close_destination(dest);
+		return error;
+	}
+	*out = dest;
+	return 0;
+}
+
+static int save(plumb_destination *dest)
+{
+	return dest->store ? plumb_store_stat_cache_save(dest->store, dest->root, dest->stat_cache) : 0;
+}
+
+static void close_destination(plumb_destination *dest)
+{
+	if (!dest)
+		return;
+	plumb_fs_batch_free(dest->batch);
+	plumb_fs_cursor_release(&dest->cursor);
+	plumb_stat_cache_free(dest->stat_cache);
+	if (dest->root_fd >= 0)
+		close(dest->root_fd);
+	free(dest->root);
+	free(dest);
+}
 
 const plumb_provider plumb_host_provider = {
 	.name = "host",
-	.api_version = "host/v1",
-	.kinds = host_kinds,
-	.expand = expand,
-	.free_desired = free_desired,
+	.claims = claims,
+	.describe = describe,
+	.expand = plumb_host_expand,
+	.free_desired = plumb_host_free_desired,
+	.open = open_destination,
+	.save = save,
+	.close = close_destination,
 	.observe = observe,
 	.free_observed = free_observed,
 	.compare = compare,
+	.begin_apply = begin_apply,
 	.apply = apply,
-	.observe_applied = observe_applied,
 	.stages = stages,
+	.staged = staged,
+	.commit = commit,
+	.discard = discard,
+	.observe_applied = observe_applied,
 	.remove = remove_object,
 	.capture = capture,
 	.desired_content = desired_content_of,

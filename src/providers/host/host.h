@@ -20,11 +20,20 @@
  *
  * Live objects are keyed by their normalised path ("etc/motd"). Content is
  * compared by git blob id. Writes are atomic (util/fs.h).
+ *
+ * Its destination is a root folder (which need not exist until an apply
+ * makes it). For it the provider keeps the stat cache of the files below
+ * (saved in the store), a cursor that holds the folders last looked in, so
+ * that a pass of observation opens each folder once, and the batch an
+ * apply stages its file writes and new folders in, made durable with one
+ * flush.
  */
 #ifndef PLUMB_PROVIDERS_HOST_H
 #define PLUMB_PROVIDERS_HOST_H
 
 #include "providers/provider.h"
+
+#define PLUMB_HOST_API_VERSION "host/v1"
 
 extern const plumb_provider plumb_host_provider;
 

@@ -1,0 +1,60 @@
+#include "util/common.h"
+#include "providers/provider.h"
+
+#include <stdlib.h>
+
+void plumb_observed_release(const plumb_provider *provider, plumb_observed *observed)
+{
+	if (provider && provider->free_observed)
+		provider->free_observed(observed);
+	free(observed->fingerprint);
+	memset(observed, 0, sizeof(*observed));
+}
+
+void plumb_change_release(plumb_change *change)
+{
+	free(change->reason);
+	change->reason = NULL;
+	plumb_buf_release(&change->diff);
+}
+
+void plumb_destinations_init(plumb_destinations *destinations, const plumb_destination_options *options)
+{
+	memset(destinations, 0, sizeof(*destinations));
+	destinations->options = *options;
+}
+
+int plumb_destinations_get(plumb_destination **out, plumb_destinations *destinations, const plumb_provider *provider)
+{
+	for (size_t i = 0; i < destinations->count; i++) {
+		if (destinations->opened[i].provider == provider) {
+			*out = destinations->opened[i].destination;
+			return 0;
+		}
+	}
+	plumb_destination *destination = NULL;
+	int error = provider->open(&destination, &destinations->options);
+	if (error < 0)
+		return error;
+	PLUMB_GROW(destinations->opened, destinations->count, destinations->capacity);
+	destinations->opened[destinations->count].provider = provider;
+	destinations->opened[destinations->count++].destination = destination;
+	*out = destination;
+	return 0;
+}
+
+void plumb_destinations_save(plumb_destinations *destinations)
+{
+	for (size_t i = 0; i < destinations->count; i++)
+		if (destinations->opened[i].provider->save(destinations->opened[i].destination) < 0)
+			plumb_error_clear();
+}
+
+void plumb_destinations_release(plumb_destinations *destinations)
+{
+	for (size_t i = 0; i < destinations->count; i++)
+		destinations->opened[i].provider->close(destinations->opened[i].destination);
+	free(destinations->opened);
+	destinations->opened = NULL;
+	destinations->count = destinations->capacity = 0;
+}
