@@ -26,3 +26,14 @@ void plumb_manifest_add_content_path(plumb_manifest_set *set, const char *path)
 	PLUMB_GROW(set->content_paths, set->content_path_count, set->content_path_capacity);
 	set->content_paths[set->content_path_count++] = plumb_xstrdup(path);
 }
+
+void plumb_resource_release(plumb_resource *r)
+{
+	free(r->api_version);
+	free(r->kind);
+	free(r->name);
+	free(r->identity);
+	free(r->file);
+	free(r->json);
+	free(r->yaml);
+}

@@ -136,6 +136,9 @@ typedef struct {
 	size_t part_capacity;
 } plumb_manifest_set;
 
+/* Free what a resource owns. */
+void plumb_resource_release(plumb_resource *resource);
+
 /*
  * Append an object for resource index; key is copied (into display),
  * desired is taken over (freed with the provider's free_desired).

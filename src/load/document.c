@@ -1,0 +1,427 @@
+/*
+ * One manifest file parsed: YAML documents checked and turned into
+ * resources (with their JSON and YAML renderings), each handed to the
+ * provider that claims it, or decoded here when it is plumb's own
+ * (Application, Secret).
+ */
+#include "util/common.h"
+#include "load/internal.h"
+#include "load/application.h"
+#include "providers/registry.h"
+#include "resource/spec_internal.h"
+#include "secrets/secret.h"
+#include "util/buf.h"
+#include "util/path.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+
+/* Manifests nest a few levels; anything deeper is hostile or a mistake. */
+#define MAX_YAML_DEPTH 64
+
+/* --- YAML to JSON, for render and for plan files ------------------------------------------ */
+
+static json_t *scalar_to_json(struct fy_node *node)
+{
+	size_t len = 0;
+	const char *text = fy_node_get_scalar(node, &len);
+	char *s = plumb_xstrndup(text ? text : "", len);
+	json_t *value = NULL;
+
+	if (fy_node_get_style(node) == FYNS_PLAIN) {
+		char *end;
+		if (!strcmp(s, "true") || !strcmp(s, "false")) {
+			value = json_boolean(s[0] == 't');
+		} else if (!strcmp(s, "null") || !strcmp(s, "~") || !*s) {
+			value = json_null();
+		} else if ((s[0] >= '0' && s[0] <= '9') || s[0] == '-') {
+			long long n = strtoll(s, &end, 10);
+			/* Leading zeros stay strings: 0644 is a mode, not the number 644. */
+			if (!*end && !(s[0] == '0' && s[1]) && !(s[0] == '-' && s[1] == '0'))
+				value = json_integer(n);
+		}
+	}
+	if (!value)
+		value = json_stringn(s, len);
+	free(s);
+	return value;
+}
+
+static json_t *node_to_json(struct fy_node *node, unsigned depth)
+{
+	if (!node)
+		return json_null();
+	if (depth > MAX_YAML_DEPTH)
+		return NULL;
+	switch (fy_node_get_type(node)) {
+	case FYNT_SCALAR:
+		return scalar_to_json(node);
+	case FYNT_SEQUENCE: {
+		json_t *array = json_array();
+		void *iter = NULL;
+		struct fy_node *item;
+		while ((item = fy_node_sequence_iterate(node, &iter)) != NULL) {
+			json_t *v = node_to_json(item, depth + 1);
+			if (!v) {
+				json_decref(array);
+				return NULL;
+			}
+			json_array_append_new(array, v);
+		}
+		return array;
+	}
+	case FYNT_MAPPING: {
+		json_t *object = json_object();
+		void *iter = NULL;
+		struct fy_node_pair *pair;
+		while ((pair = fy_node_mapping_iterate(node, &iter)) != NULL) {
+			struct fy_node *key = fy_node_pair_key(pair);
+			size_t len = 0;
+			const char *k = key && fy_node_get_type(key) == FYNT_SCALAR ? fy_node_get_scalar(key, &len) : "";
+			char *name = plumb_xstrndup(k ? k : "", len);
+			json_t *v = node_to_json(fy_node_pair_value(pair), depth + 1);
+			if (!v) {
+				free(name);
+				json_decref(object);
+				return NULL;
+			}
+			json_object_set_new(object, name, v);
+			free(name);
+		}
+		return object;
+	}
+	}
+	return NULL;
+}
+
+/* --- documents to resources ---------------------------------------------------------------- */
+
+/* A scalar field of a mapping as a new string; NULL (with a diagnostic if required) otherwise. */
+static char *string_field(struct fy_node *map, const char *name, const char *where, const char *file,
+			  plumb_position map_pos, plumb_diags *diags)
+{
+	struct fy_node *node = map ? fy_node_mapping_lookup_by_string(map, name, FY_NT) : NULL;
+	size_t len = 0;
+	const char *text;
+
+	if (!node) {
+		plumb_diags_add(diags, map_pos, "missing required field \"%s%s\"", where, name);
+		return NULL;
+	}
+	if (fy_node_get_type(node) != FYNT_SCALAR || !(text = fy_node_get_scalar(node, &len)) || !len) {
+		plumb_diags_add(diags, plumb_spec_node_position(node, file), "%s%s: expected a non-empty string", where,
+				name);
+		return NULL;
+	}
+	return plumb_xstrndup(text, len);
+}
+
+/* Report every key of map not in allowed; returns how many. */
+static unsigned unknown_keys(struct fy_node *map, const char *const *allowed, const char *where, const char *file,
+			     plumb_diags *diags)
+{
+	unsigned n = 0;
+	void *iter = NULL;
+	struct fy_node_pair *pair;
+	while ((pair = fy_node_mapping_iterate(map, &iter)) != NULL) {
+		struct fy_node *key = fy_node_pair_key(pair);
+		size_t len = 0;
+		const char *k = key && fy_node_get_type(key) == FYNT_SCALAR ? fy_node_get_scalar(key, &len) : NULL;
+		const char *const *a;
+		for (a = allowed; k && *a; a++)
+			if (strlen(*a) == len && !memcmp(*a, k, len))
+				break;
+		if (!k || !*a) {
+			plumb_diags_add(diags, plumb_spec_node_position(key, file), "%sunknown field \"%.*s\"", where,
+					(int)len, k ? k : "?");
+			n++;
+		}
+	}
+	return n;
+}
+
+static void check_string_map(struct fy_node *map, const char *where, const char *file, plumb_diags *diags)
+{
+	if (!map)
+		return;
+	if (fy_node_get_type(map) != FYNT_MAPPING) {
+		plumb_diags_add(diags, plumb_spec_node_position(map, file), "%s: expected a mapping of strings", where);
+		return;
+	}
+	void *iter = NULL;
+	struct fy_node_pair *pair;
+	while ((pair = fy_node_mapping_iterate(map, &iter)) != NULL) {
+		struct fy_node *value = fy_node_pair_value(pair);
+		if (value && fy_node_get_type(value) != FYNT_SCALAR)
+			plumb_diags_add(diags, plumb_spec_node_position(value, file), "%s: values must be strings", where);
+	}
+}
+
+static const char *const document_fields[] = { "apiVersion", "kind", "metadata", "spec", NULL };
+static const char *const metadata_fields[] = { "name", "labels", "annotations", NULL };
+
+/* What providers claim: their apiVersions (api_version NULL), or their kinds of api_version. */
+static void describe_known_kinds(plumb_buf *out, const char *api_version)
+{
+	const char *sep = "";
+	for (const plumb_provider *const *p = plumb_providers(); *p; p++) {
+		const char *claimed = (*p)->describe(api_version);
+		if (claimed) {
+			plumb_buf_printf(out, "%s%s", sep, claimed);
+			sep = ", ";
+		}
+	}
+}
+
+/* spec.sensitive: true marks a resource whose content is shown nowhere. */
+static int is_sensitive(struct fy_node *spec)
+{
+	struct fy_node *flag = spec && fy_node_get_type(spec) == FYNT_MAPPING
+				       ? fy_node_mapping_lookup_by_string(spec, "sensitive", FY_NT)
+				       : NULL;
+	size_t len = 0;
+	const char *text = flag && fy_node_get_type(flag) == FYNT_SCALAR ? fy_node_get_scalar(flag, &len) : NULL;
+	return text && len == 4 && !memcmp(text, "true", 4);
+}
+
+#define SENSITIVE_MASK "(sensitive)"
+
+/* Replace spec.content in both renderings of a sensitive resource. */
+static void mask_content(struct fy_document *doc, struct fy_node *spec, json_t *json)
+{
+	struct fy_node_pair *pair = fy_node_mapping_lookup_pair_by_string(spec, "content", FY_NT);
+	if (pair)
+		fy_node_pair_set_value(pair, fy_node_create_scalar(doc, SENSITIVE_MASK, FY_NT));
+	json_t *json_spec = json_object_get(json, "spec");
+	if (json_object_get(json_spec, "content"))
+		json_object_set_new(json_spec, "content", json_string(SENSITIVE_MASK));
+}
+
+/* Name the field at fault: kind when the apiVersion is known, else the apiVersion; list what is known. */
+static void report_unknown_kind(plumb_diags *diags, const plumb_resource *resource, struct fy_node *api_node,
+				struct fy_node *kind_node, const char *file)
+{
+	plumb_buf known = PLUMB_BUF_INIT;
+	int api_known = !strcmp(resource->api_version, PLUMB_ENGINE_API_VERSION);
+	for (const plumb_provider *const *p = plumb_providers(); *p; p++)
+		api_known |= (*p)->describe(resource->api_version) != NULL;
+	if (!strcmp(resource->api_version, PLUMB_ENGINE_API_VERSION)) {
+		plumb_buf_puts(&known, "Application, Secret");
+	} else {
+		describe_known_kinds(&known, api_known ? resource->api_version : NULL);
+		if (!api_known)
+			plumb_buf_puts(&known, ", " PLUMB_ENGINE_API_VERSION);
+	}
+	if (api_known)
+		plumb_diags_add(diags, plumb_spec_node_position(kind_node, file),
+				"unknown kind \"%s\" for apiVersion %s (known: %s)", resource->kind, resource->api_version,
+				known.ptr);
+	else
+		plumb_diags_add(diags, plumb_spec_node_position(api_node, file), "unknown apiVersion \"%s\" (known: %s)",
+				resource->api_version, known.ptr);
+	plumb_buf_release(&known);
+}
+
+static void load_document(manifest_part *file, struct fy_document *doc, plumb_source *source)
+{
+	plumb_diags *diags = &file->diags;
+	struct fy_node *root = fy_document_root(doc);
+	plumb_position pos = plumb_spec_node_position(root, file->path);
+	size_t errors = diags->count;
+	plumb_resource resource;
+
+	memset(&resource, 0, sizeof(resource));
+	if (!root)
+		return; /* an empty document, e.g. after a trailing "---" */
+	if (fy_node_get_type(root) != FYNT_MAPPING) {
+		plumb_diags_add(diags, pos, "a manifest must be a mapping with apiVersion, kind, metadata and spec");
+		return;
+	}
+	unknown_keys(root, document_fields, "", file->path, diags);
+	resource.api_version = string_field(root, "apiVersion", "", file->path, pos, diags);
+	resource.kind = string_field(root, "kind", "", file->path, pos, diags);
+
+	struct fy_node *metadata = fy_node_mapping_lookup_by_string(root, "metadata", FY_NT);
+	if (!metadata) {
+		plumb_diags_add(diags, pos, "missing required field \"metadata\"");
+	} else if (fy_node_get_type(metadata) != FYNT_MAPPING) {
+		plumb_diags_add(diags, plumb_spec_node_position(metadata, file->path), "metadata: expected a mapping");
+	} else {
+		unknown_keys(metadata, metadata_fields, "metadata: ", file->path, diags);
+		resource.name = string_field(metadata, "name", "metadata.", file->path,
+					     plumb_spec_node_position(metadata, file->path), diags);
+		check_string_map(fy_node_mapping_lookup_by_string(metadata, "labels", FY_NT), "metadata.labels",
+				 file->path, diags);
+		check_string_map(fy_node_mapping_lookup_by_string(metadata, "annotations", FY_NT),
+				 "metadata.annotations", file->path, diags);
+	}
+
+	if (resource.api_version && resource.kind) {
+		struct fy_node *api_node = fy_node_mapping_lookup_by_string(root, "apiVersion", FY_NT);
+		struct fy_node *kind_node = fy_node_mapping_lookup_by_string(root, "kind", FY_NT);
+		resource.provider = plumb_provider_find(resource.api_version, resource.kind);
+		int engine_kind = !strcmp(resource.api_version, PLUMB_ENGINE_API_VERSION) &&
+				  (!strcmp(resource.kind, "Application") || !strcmp(resource.kind, "Secret"));
+		if (!resource.provider && !engine_kind)
+			report_unknown_kind(diags, &resource, api_node, kind_node, file->path);
+	}
+
+	json_t *json = node_to_json(root, 0);
+	if (!json)
+		plumb_diags_add(diags, pos, "the document nests deeper than %d levels", MAX_YAML_DEPTH);
+
+	if (diags->count > errors) {
+		json_decref(json);
+		plumb_resource_release(&resource);
+		return;
+	}
+	resource.identity = plumb_xprintf("%s/%s/%s", resource.api_version, resource.kind, resource.name);
+	resource.file = plumb_xstrdup(file->path);
+	resource.line = pos.line;
+	resource.column = pos.column;
+
+	PLUMB_GROW(file->set.resources, file->set.resource_count, file->set.resource_capacity);
+	size_t index = file->set.resource_count++;
+	file->set.resources[index] = resource;
+
+	/* Problems with the spec as a whole are reported at its "spec:" key. */
+	struct fy_node_pair *spec_pair = fy_node_mapping_lookup_pair_by_string(root, "spec", FY_NT);
+	struct fy_node *spec_node = spec_pair ? fy_node_pair_value(spec_pair) : NULL;
+	plumb_spec spec = { spec_node, file->path, "spec",
+			    spec_pair ? plumb_spec_node_position(fy_node_pair_key(spec_pair), file->path) : pos, NULL };
+	if (file->set.resources[index].provider)
+		file->set.resources[index].provider->expand(&file->set, index, &spec, source, diags);
+	else if (!strcmp(resource.kind, "Secret"))
+		plumb_secret_decode(&file->set, index, &spec, source, diags);
+	else
+		plumb_application_decode(&file->set, index, &spec, diags);
+
+	/* Renderings are made after expansion, which still needed the content that masking hides. */
+	if (is_sensitive(spec_node))
+		mask_content(doc, spec_node, json);
+	file->set.resources[index].json = json_dumps(json, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(json);
+	file->set.resources[index].yaml = fy_emit_document_to_string(
+		doc, FYECF_MODE_BLOCK | FYECF_WIDTH_INF | FYECF_DOC_START_MARK_OFF);
+	if (!file->set.resources[index].yaml)
+		file->set.resources[index].yaml = plumb_xstrdup("");
+}
+
+/* Find an alias anywhere below node: plumb does not expand them (they can multiply a small file enormously). */
+static struct fy_node *find_alias(struct fy_node *node, unsigned depth)
+{
+	if (!node || depth > MAX_YAML_DEPTH)
+		return NULL;
+	if (fy_node_is_alias(node))
+		return node;
+	void *iter = NULL;
+	if (fy_node_get_type(node) == FYNT_SEQUENCE) {
+		struct fy_node *item, *found;
+		while ((item = fy_node_sequence_iterate(node, &iter)) != NULL)
+			if ((found = find_alias(item, depth + 1)) != NULL)
+				return found;
+	} else if (fy_node_get_type(node) == FYNT_MAPPING) {
+		struct fy_node_pair *pair;
+		struct fy_node *found;
+		while ((pair = fy_node_mapping_iterate(node, &iter)) != NULL) {
+			if ((found = find_alias(fy_node_pair_key(pair), depth + 1)) != NULL ||
+			    (found = find_alias(fy_node_pair_value(pair), depth + 1)) != NULL)
+				return found;
+		}
+	}
+	return NULL;
+}
+
+/* libfyaml 0.7 reports errors only as text ("INPUT:LINE:COL: error: message"); keep it to parse. */
+static void keep_diag_output(struct fy_diag *diag, void *user, const char *buf, size_t len)
+{
+	plumb_buf *out = user;
+	(void)diag;
+	if (out->len + len < 65536)
+		plumb_buf_add(out, buf, len);
+}
+
+/* Turn the library's "INPUT:LINE:COL: error: message" lines into diagnostics of file. */
+static void add_syntax_errors(manifest_part *file, const char *text)
+{
+	for (const char *line = text; *line;) {
+		const char *end = strchrnul(line, '\n');
+		const char *marker = memmem(line, (size_t)(end - line), ": error: ", 9);
+		if (marker) {
+			/* Walk back over ":COL" and ":LINE". */
+			const char *p = marker;
+			unsigned numbers[2] = { 0, 0 };
+			int ok = 1;
+			for (int i = 1; i >= 0 && ok; i--) {
+				const char *digits = p;
+				while (digits > line && digits[-1] >= '0' && digits[-1] <= '9')
+					digits--;
+				ok = digits < p && digits > line && digits[-1] == ':';
+				if (ok)
+					numbers[i] = (unsigned)strtoul(digits, NULL, 10);
+				p = digits - 1;
+			}
+			plumb_position pos = { file->path, ok ? numbers[0] : 0, ok ? numbers[1] : 0 };
+			plumb_diags_add(&file->diags, pos, "YAML syntax error: %.*s", (int)(end - marker - 9), marker + 9);
+		}
+		line = *end ? end + 1 : end;
+	}
+}
+
+int plumb_load_file(manifest_part *file, plumb_source *source)
+{
+	plumb_buf text = PLUMB_BUF_INIT;
+	struct fy_diag_cfg diag_cfg;
+	struct fy_diag *diag = NULL;
+	plumb_buf diag_text = PLUMB_BUF_INIT;
+	struct fy_parse_cfg cfg = { .flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_DEFAULT_VERSION_1_2 };
+	struct fy_parser *parser = NULL;
+	struct fy_document *doc;
+	plumb_position file_pos = { file->path, 0, 0 };
+	int error = plumb_source_read_blob(&text, source, file->blob, PLUMB_MANIFEST_MAX);
+
+	if (error == PLUMB_EINVALID) {
+		plumb_diags_add(&file->diags, file_pos, "manifest is larger than %u bytes", PLUMB_MANIFEST_MAX);
+		return 0;
+	}
+	if (error < 0)
+		return plumb_error_wrap(error, "%s", file->path);
+
+	/* Errors are collected with their positions, never printed by the library. */
+	fy_diag_cfg_default(&diag_cfg);
+	diag_cfg.fp = NULL;
+	diag_cfg.output_fn = keep_diag_output;
+	diag_cfg.user = &diag_text;
+	diag_cfg.colorize = false;
+	diag_cfg.show_source = false;
+	diag = fy_diag_create(&diag_cfg);
+	cfg.diag = diag;
+	parser = diag ? fy_parser_create(&cfg) : NULL;
+	if (!parser || fy_parser_set_string(parser, text.ptr, text.len) != 0) {
+		error = plumb_error_set(PLUMB_ERROR, "%s: cannot set up the YAML parser", file->path);
+		goto done;
+	}
+	while ((doc = fy_parse_load_document(parser)) != NULL) {
+		struct fy_node *alias = find_alias(fy_document_root(doc), 0);
+		if (alias)
+			plumb_diags_add(&file->diags, plumb_spec_node_position(alias, file->path),
+					"YAML aliases are not supported in manifests");
+		else
+			load_document(file, doc, source);
+		fy_parse_document_destroy(parser, doc);
+	}
+	if (fy_parser_get_stream_error(parser)) {
+		size_t before = file->diags.count;
+		add_syntax_errors(file, diag_text.ptr);
+		if (file->diags.count == before)
+			plumb_diags_add(&file->diags, file_pos, "YAML syntax error");
+	}
+done:
+	if (parser)
+		fy_parser_destroy(parser);
+	if (diag)
+		fy_diag_destroy(diag);
+	plumb_buf_release(&diag_text);
+	plumb_buf_release(&text);
+	return error;
+}

@@ -1,0 +1,39 @@
+/*
+ * load/internal.h - what the loader's files share: a manifest file as
+ * parsed (load.c keeps them in a cache and merges them into sets;
+ * document.c parses one).
+ */
+#ifndef PLUMB_LOAD_INTERNAL_H
+#define PLUMB_LOAD_INTERNAL_H
+
+#include <stdatomic.h>
+
+#include "load/load.h"
+
+/*
+ * One manifest file as parsed: what it declares, and the paths its
+ * resources looked up in the commit (a Tree's folder, a File's source).
+ * Loaded sets are views of parts; the cache of a source keeps parts by path
+ * and blob id, so that a file is parsed again only when its blob or
+ * something it looked up changed. A part in the cache is never changed.
+ */
+struct plumb_manifest_part {
+	atomic_uint references;
+	char *path;
+	char blob[PLUMB_OID_HEXSZ + 1];
+	plumb_manifest_set set; /* owns what the file declares */
+	plumb_diags diags;
+	plumb_source_lookups lookups;
+	int used;                         /* by a load since the last sweep */
+	struct plumb_manifest_part *next; /* in its bucket of the cache */
+};
+typedef struct plumb_manifest_part manifest_part;
+
+/*
+ * Parse file->path (blob file->blob) of source into file->set, every
+ * problem a diagnostic in file->diags. Errors: the repository could not be
+ * read, or the parser could not be set up (message in the error slot).
+ */
+int plumb_load_file(manifest_part *file, plumb_source *source);
+
+#endif
