@@ -1,6 +1,8 @@
 #include "util/common.h"
 #include "apply/apply.h"
 #include "util/fs.h"
+#include "util/fs_batch.h"
+#include "util/fs_cursor.h"
 #include "util/path.h"
 
 #include <stdlib.h>

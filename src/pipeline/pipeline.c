@@ -2,7 +2,6 @@
 #include "pipeline/pipeline.h"
 #include "providers/registry.h"
 #include "secrets/secret.h"
-#include "util/fs.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 #include "util/common.h"
 #include "util/fs.h"
-#include "util/hash.h"
+#include "util/fs_internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -16,7 +16,7 @@
 /* Directory trees below a root are bounded; deeper removal stops here. */
 #define MAX_REMOVE_DEPTH 256
 
-static int errno_error(int err, const char *what, const char *rel)
+int plumb_fs_errno_error(int err, const char *what, const char *rel)
 {
 	int code = PLUMB_ERROR;
 	if (err == ENOENT)
@@ -173,113 +173,32 @@ int plumb_fs_open_parent(int *dir_fd_out, const char **base_out, int root_fd, co
 	return 0;
 }
 
-void plumb_fs_cursor_init(plumb_fs_cursor *cursor, int root_fd)
+int plumb_fs_lstat_in(struct stat *st, int dir_fd, const char *base, const char *rel)
 {
-	cursor->root_fd = root_fd;
-	for (size_t i = 0; i < PLUMB_FS_CURSOR_DIRS; i++) {
-		cursor->dirs[i] = NULL;
-		cursor->dir_fds[i] = -1;
-	}
-	cursor->last = 0;
-}
-
-void plumb_fs_cursor_release(plumb_fs_cursor *cursor)
-{
-	for (size_t i = 0; i < PLUMB_FS_CURSOR_DIRS; i++) {
-		if (cursor->dir_fds[i] >= 0)
-			close(cursor->dir_fds[i]);
-		free(cursor->dirs[i]);
-	}
-	plumb_fs_cursor_init(cursor, -1);
-}
-
-/*
- * The parent directory of rel, open: one the cursor holds when it has one
- * (borrowed, *owned 0; else opened, from the deepest directory it holds
- * above it or from the root, and held in place of the one used less
- * recently), else a new descriptor the caller closes (*owned 1).
- */
-static int parent_of(int *dir_fd, const char **base, int *owned, plumb_fs_cursor *cursor, int root_fd,
-		     const char *rel)
-{
-	*owned = !cursor;
-	if (!cursor)
-		return plumb_fs_open_parent(dir_fd, base, root_fd, rel, 0);
-	const char *slash = strrchr(rel, '/');
-	size_t len = slash ? (size_t)(slash - rel) : 0;
-	size_t from_len = 0;
-	int from = -1;
-	for (unsigned i = 0; i < PLUMB_FS_CURSOR_DIRS; i++) {
-		if (cursor->dir_fds[i] < 0)
-			continue;
-		size_t n = strlen(cursor->dirs[i]);
-		if (n == len && !strncmp(cursor->dirs[i], rel, len)) {
-			cursor->last = i;
-			*dir_fd = cursor->dir_fds[i];
-			*base = slash ? slash + 1 : rel;
-			return 0;
-		}
-		if (n && n < len && rel[n] == '/' && !strncmp(cursor->dirs[i], rel, n) && n > from_len) {
-			from = (int)i;
-			from_len = n;
-		}
-	}
-	int fd;
-	int error = from >= 0 ? plumb_fs_open_parent(&fd, base, cursor->dir_fds[from], rel + from_len + 1, 0) : -1;
-	/* From the root otherwise, and after a failure, whose message then names the whole path. */
-	if (error < 0 && (error = plumb_fs_open_parent(&fd, base, cursor->root_fd, rel, 0)) < 0)
-		return error;
-	_Static_assert(PLUMB_FS_CURSOR_DIRS == 2, "the one used less recently is the other one");
-	unsigned slot = cursor->dir_fds[0] < 0 ? 0 : cursor->dir_fds[1] < 0 ? 1 : 1 - cursor->last;
-	if (cursor->dir_fds[slot] >= 0)
-		close(cursor->dir_fds[slot]);
-	free(cursor->dirs[slot]);
-	cursor->dirs[slot] = plumb_xstrndup(rel, len);
-	cursor->dir_fds[slot] = *dir_fd = fd;
-	cursor->last = slot;
-	return 0;
-}
-
-static int lstat_beneath(struct stat *st, plumb_fs_cursor *cursor, int root_fd, const char *rel)
-{
-	int dir_fd, owned;
-	const char *base;
-	int error = parent_of(&dir_fd, &base, &owned, cursor, root_fd, rel);
-	if (error < 0)
-		return error;
 	if (fstatat(dir_fd, base, st, AT_SYMLINK_NOFOLLOW) < 0)
-		error = errno_error(errno, "cannot stat", rel);
-	if (owned)
-		close(dir_fd);
-	return error;
+		return plumb_fs_errno_error(errno, "cannot stat", rel);
+	return 0;
 }
 
 int plumb_fs_lstat(struct stat *st, int root_fd, const char *rel)
 {
-	return lstat_beneath(st, NULL, root_fd, rel);
-}
-
-int plumb_fs_cursor_lstat(plumb_fs_cursor *cursor, struct stat *st, const char *rel)
-{
-	return lstat_beneath(st, cursor, cursor->root_fd, rel);
-}
-
-/* Open a regular file read-only beneath root_fd without following symlinks. */
-static int open_regular(int *fd_out, struct stat *st, plumb_fs_cursor *cursor, int root_fd, const char *rel)
-{
-	int dir_fd, owned;
+	int dir_fd;
 	const char *base;
-	int error = parent_of(&dir_fd, &base, &owned, cursor, root_fd, rel);
+	int error = plumb_fs_open_parent(&dir_fd, &base, root_fd, rel, 0);
 	if (error < 0)
 		return error;
+	error = plumb_fs_lstat_in(st, dir_fd, base, rel);
+	close(dir_fd);
+	return error;
+}
+
+int plumb_fs_open_regular_in(int *fd_out, struct stat *st, int dir_fd, const char *base, const char *rel)
+{
 	int fd = openat(dir_fd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	int err = errno;
-	if (owned)
-		close(dir_fd);
 	if (fd < 0) {
-		if (err == ELOOP)
+		if (errno == ELOOP)
 			return plumb_error_set(PLUMB_ECONFLICT, "/%s is a symlink, not a file", rel);
-		return errno_error(err, "cannot open", rel);
+		return plumb_fs_errno_error(errno, "cannot open", rel);
 	}
 	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
 		close(fd);
@@ -289,11 +208,11 @@ static int open_regular(int *fd_out, struct stat *st, plumb_fs_cursor *cursor, i
 	return 0;
 }
 
-static int read_beneath(plumb_buf *out, plumb_fs_cursor *cursor, int root_fd, const char *rel, size_t max)
+int plumb_fs_read_in(plumb_buf *out, int dir_fd, const char *base, const char *rel, size_t max)
 {
 	int fd;
 	struct stat st;
-	int error = open_regular(&fd, &st, cursor, root_fd, rel);
+	int error = plumb_fs_open_regular_in(&fd, &st, dir_fd, base, rel);
 	if (error < 0)
 		return error;
 	error = plumb_buf_read_fd(out, fd, max);
@@ -305,22 +224,29 @@ static int read_beneath(plumb_buf *out, plumb_fs_cursor *cursor, int root_fd, co
 
 int plumb_fs_read(plumb_buf *out, int root_fd, const char *rel, size_t max)
 {
-	return read_beneath(out, NULL, root_fd, rel, max);
-}
-
-int plumb_fs_cursor_read(plumb_fs_cursor *cursor, plumb_buf *out, const char *rel, size_t max)
-{
-	return read_beneath(out, cursor, cursor->root_fd, rel, max);
+	int dir_fd;
+	const char *base;
+	int error = plumb_fs_open_parent(&dir_fd, &base, root_fd, rel, 0);
+	if (error < 0)
+		return error;
+	error = plumb_fs_read_in(out, dir_fd, base, rel, max);
+	close(dir_fd);
+	return error;
 }
 
 int plumb_fs_read_head(plumb_buf *out, int *truncated, int root_fd, const char *rel, size_t max)
 {
-	int fd;
+	int dir_fd, fd;
+	const char *base;
 	struct stat st;
 	size_t start = out->len;
-	int error = open_regular(&fd, &st, NULL, root_fd, rel);
+	int error = plumb_fs_open_parent(&dir_fd, &base, root_fd, rel, 0);
 
 	*truncated = 0;
+	if (error < 0)
+		return error;
+	error = plumb_fs_open_regular_in(&fd, &st, dir_fd, base, rel);
+	close(dir_fd);
 	if (error < 0)
 		return error;
 	/* One byte past max is enough to know there is more. */
@@ -330,7 +256,7 @@ int plumb_fs_read_head(plumb_buf *out, int *truncated, int root_fd, const char *
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			error = errno_error(errno, "cannot read", rel);
+			error = plumb_fs_errno_error(errno, "cannot read", rel);
 			plumb_buf_truncate(out, start);
 			goto done;
 		}
@@ -348,45 +274,26 @@ done:
 	return error;
 }
 
-int plumb_fs_cursor_hash(plumb_fs_cursor *cursor, char out[PLUMB_OID_HEXSZ + 1], struct stat *st_out, const char *rel)
-{
-	int fd;
-	int error = open_regular(&fd, st_out, cursor, cursor->root_fd, rel);
-	if (error < 0)
-		return error;
-	error = plumb_hash_blob_fd(out, fd, (size_t)st_out->st_size);
-	close(fd);
-	if (error < 0)
-		return plumb_error_wrap(error, "cannot read /%s", rel);
-	return 0;
-}
-
-static int readlink_beneath(char **out, plumb_fs_cursor *cursor, int root_fd, const char *rel)
+int plumb_fs_readlink_in(char **out, int dir_fd, const char *base, const char *rel)
 {
 	char target[PATH_MAX];
-	int dir_fd, owned;
-	const char *base;
-	int error = parent_of(&dir_fd, &base, &owned, cursor, root_fd, rel);
-	if (error < 0)
-		return error;
 	ssize_t n = readlinkat(dir_fd, base, target, sizeof(target) - 1);
-	int err = errno;
-	if (owned)
-		close(dir_fd);
 	if (n < 0)
-		return errno_error(err, "cannot read link", rel);
+		return plumb_fs_errno_error(errno, "cannot read link", rel);
 	*out = plumb_xstrndup(target, (size_t)n);
 	return 0;
 }
 
 int plumb_fs_readlink(char **out, int root_fd, const char *rel)
 {
-	return readlink_beneath(out, NULL, root_fd, rel);
-}
-
-int plumb_fs_cursor_readlink(plumb_fs_cursor *cursor, char **out, const char *rel)
-{
-	return readlink_beneath(out, cursor, cursor->root_fd, rel);
+	int dir_fd;
+	const char *base;
+	int error = plumb_fs_open_parent(&dir_fd, &base, root_fd, rel, 0);
+	if (error < 0)
+		return error;
+	error = plumb_fs_readlink_in(out, dir_fd, base, rel);
+	close(dir_fd);
+	return error;
 }
 
 /* A temporary name next to base, unique within this process and host. */
@@ -420,13 +327,8 @@ static int write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
-/*
- * Put data in a new temporary file beside base in dir_fd, with its mode and
- * owner (the file is never visible with the wrong ones), fsynced when
- * durable; its name goes to tmp. Removed again on failure.
- */
-static int write_temporary(char tmp[NAME_MAX + 1], int dir_fd, const char *base, const char *rel, const void *data,
-			   size_t len, mode_t mode, uid_t uid, gid_t gid, int durable)
+int plumb_fs_write_temporary(char tmp[NAME_MAX + 1], int dir_fd, const char *base, const char *rel, const void *data,
+			     size_t len, mode_t mode, uid_t uid, gid_t gid, int durable)
 {
 	struct stat old;
 	int fd, error = 0;
@@ -443,13 +345,13 @@ static int write_temporary(char tmp[NAME_MAX + 1], int dir_fd, const char *base,
 	temp_name(tmp, NAME_MAX + 1, base);
 	fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return errno_error(errno, "cannot create a temporary file for", rel);
+		return plumb_fs_errno_error(errno, "cannot create a temporary file for", rel);
 	if (write_all(fd, data, len) < 0)
-		error = errno_error(errno, "cannot write", rel);
+		error = plumb_fs_errno_error(errno, "cannot write", rel);
 	else if ((error = set_fd_attributes(fd, mode, uid, gid, rel)) < 0)
 		;
 	else if (durable && fsync(fd) < 0)
-		error = errno_error(errno, "cannot fsync", rel);
+		error = plumb_fs_errno_error(errno, "cannot fsync", rel);
 	close(fd);
 	if (error < 0)
 		unlinkat(dir_fd, tmp, 0);
@@ -465,9 +367,9 @@ int plumb_fs_write_file(int root_fd, const char *rel, const void *data, size_t l
 	int error = plumb_fs_open_parent(&dir_fd, &base, root_fd, rel, 1);
 	if (error < 0)
 		return error;
-	if ((error = write_temporary(tmp, dir_fd, base, rel, data, len, mode, uid, gid, 1)) == 0) {
+	if ((error = plumb_fs_write_temporary(tmp, dir_fd, base, rel, data, len, mode, uid, gid, 1)) == 0) {
 		if (renameat(dir_fd, tmp, dir_fd, base) < 0) {
-			error = errno_error(errno, "cannot rename into place", rel);
+			error = plumb_fs_errno_error(errno, "cannot rename into place", rel);
 			unlinkat(dir_fd, tmp, 0);
 		} else {
 			fsync(dir_fd);
@@ -475,189 +377,6 @@ int plumb_fs_write_file(int root_fd, const char *rel, const void *data, size_t l
 	}
 	close(dir_fd);
 	return error;
-}
-
-/* --- batches of writes made durable together --------------------------------------------- */
-
-typedef struct {
-	size_t dir; /* index into the batch's directories */
-	char temporary[NAME_MAX + 1];
-	char *base;
-	char *rel; /* for messages */
-} staged_write;
-
-struct plumb_fs_batch {
-	int root_fd;
-	struct {
-		char *path;
-		int fd;
-		dev_t device; /* the file system it is on */
-	} *dirs;
-	size_t dir_count;
-	size_t dir_capacity;
-	staged_write *writes;
-	size_t count;
-	size_t capacity;
-	int made; /* directories were made (plumb_fs_batch_make_directory) since the last commit */
-};
-
-plumb_fs_batch *plumb_fs_batch_new(int root_fd)
-{
-	plumb_fs_batch *batch = plumb_xcalloc(1, sizeof(*batch));
-	batch->root_fd = root_fd;
-	return batch;
-}
-
-int plumb_fs_batch_root(const plumb_fs_batch *batch)
-{
-	return batch->root_fd;
-}
-
-size_t plumb_fs_batch_count(const plumb_fs_batch *batch)
-{
-	return batch->count;
-}
-
-int plumb_fs_batch_full(const plumb_fs_batch *batch)
-{
-	return batch->count >= PLUMB_FS_BATCH_MAX_WRITES || batch->dir_count >= PLUMB_FS_BATCH_MAX_DIRS;
-}
-
-/* The open directory of rel's parent, shared by the writes into one folder. */
-static int batch_dir(size_t *index, const char **base, plumb_fs_batch *batch, const char *rel)
-{
-	const char *slash = strrchr(rel, '/');
-	size_t len = slash ? (size_t)(slash - rel) : 0;
-	for (size_t i = batch->dir_count; i-- > 0;) {
-		if (strlen(batch->dirs[i].path) == len && !strncmp(batch->dirs[i].path, rel, len)) {
-			*index = i;
-			*base = slash ? slash + 1 : rel;
-			return 0;
-		}
-	}
-	int fd;
-	struct stat st;
-	int error = plumb_fs_open_parent(&fd, base, batch->root_fd, rel, 1);
-	if (error < 0)
-		return error;
-	if (fstat(fd, &st) < 0) {
-		error = errno_error(errno, "cannot stat the directory of", rel);
-		close(fd);
-		return error;
-	}
-	PLUMB_GROW(batch->dirs, batch->dir_count, batch->dir_capacity);
-	batch->dirs[batch->dir_count].path = plumb_xstrndup(rel, len);
-	batch->dirs[batch->dir_count].fd = fd;
-	batch->dirs[batch->dir_count].device = st.st_dev;
-	*index = batch->dir_count++;
-	return 0;
-}
-
-int plumb_fs_batch_write(plumb_fs_batch *batch, const char *rel, const void *data, size_t len, mode_t mode,
-			 uid_t uid, gid_t gid)
-{
-	staged_write write;
-	const char *base;
-	int error = batch_dir(&write.dir, &base, batch, rel);
-	if (error < 0 ||
-	    (error = write_temporary(write.temporary, batch->dirs[write.dir].fd, base, rel, data, len, mode, uid, gid,
-				     0)) < 0)
-		return error;
-	write.base = plumb_xstrdup(base);
-	write.rel = plumb_xstrdup(rel);
-	PLUMB_GROW(batch->writes, batch->count, batch->capacity);
-	batch->writes[batch->count++] = write;
-	return 0;
-}
-
-/*
- * Flush every file system the batch's directories are on, one syncfs each:
- * 0, or the errno of the first that fails (its directory's index in *failed).
- */
-static int batch_flush(const plumb_fs_batch *batch, size_t *failed)
-{
-	for (size_t i = 0; i < batch->dir_count; i++) {
-		size_t j = 0;
-		while (j < i && batch->dirs[j].device != batch->dirs[i].device)
-			j++;
-		if (j < i)
-			continue; /* flushed with directory j */
-		if (syncfs(batch->dirs[i].fd) < 0) {
-			*failed = i;
-			return errno;
-		}
-	}
-	return 0;
-}
-
-/* Forget every write and directory (removing the temporary files of writes from first on). */
-static void batch_clear(plumb_fs_batch *batch, size_t first)
-{
-	for (size_t i = 0; i < batch->count; i++) {
-		staged_write *w = &batch->writes[i];
-		if (i >= first)
-			unlinkat(batch->dirs[w->dir].fd, w->temporary, 0);
-		free(w->base);
-		free(w->rel);
-	}
-	for (size_t i = 0; i < batch->dir_count; i++) {
-		close(batch->dirs[i].fd);
-		free(batch->dirs[i].path);
-	}
-	batch->count = batch->dir_count = 0;
-	batch->made = 0;
-}
-
-int plumb_fs_batch_commit(plumb_fs_batch *batch, size_t *done)
-{
-	int error = 0, err;
-	size_t failed = 0;
-	*done = 0;
-	if (!batch->count && !batch->made) {
-		batch_clear(batch, 0);
-		return 0;
-	}
-	/*
-	 * One flush (of each file system written to) makes every temporary file
-	 * durable before any of them replaces what is there.
-	 */
-	if (batch->count && (err = batch_flush(batch, &failed)) != 0) {
-		error = plumb_error_set(PLUMB_ERROR, "cannot flush the files written in /%s: %s",
-					batch->dirs[failed].path, strerror(err));
-		batch_clear(batch, 0);
-		return error;
-	}
-	for (; *done < batch->count; (*done)++) {
-		staged_write *w = &batch->writes[*done];
-		int dir_fd = batch->dirs[w->dir].fd;
-		if (renameat(dir_fd, w->temporary, dir_fd, w->base) < 0) {
-			error = errno_error(errno, "cannot rename into place", w->rel);
-			break;
-		}
-	}
-	/*
-	 * The renames, and the directories made, are durable once their
-	 * directories are: a second flush, not an fsync of each directory
-	 * (each of which would flush the device on its own).
-	 */
-	batch_flush(batch, &failed);
-	batch_clear(batch, *done);
-	return error;
-}
-
-void plumb_fs_batch_discard(plumb_fs_batch *batch)
-{
-	batch_clear(batch, 0);
-}
-
-void plumb_fs_batch_free(plumb_fs_batch *batch)
-{
-	if (!batch)
-		return;
-	batch_clear(batch, 0);
-	free(batch->dirs);
-	free(batch->writes);
-	free(batch);
 }
 
 int plumb_fs_write_symlink(int root_fd, const char *rel, const char *target)
@@ -676,11 +395,11 @@ int plumb_fs_write_symlink(int root_fd, const char *rel, const char *target)
 	}
 	temp_name(tmp, sizeof(tmp), base);
 	if (symlinkat(target, dir_fd, tmp) < 0) {
-		error = errno_error(errno, "cannot create symlink", rel);
+		error = plumb_fs_errno_error(errno, "cannot create symlink", rel);
 		goto done;
 	}
 	if (renameat(dir_fd, tmp, dir_fd, base) < 0) {
-		error = errno_error(errno, "cannot rename into place", rel);
+		error = plumb_fs_errno_error(errno, "cannot rename into place", rel);
 		unlinkat(dir_fd, tmp, 0);
 		goto done;
 	}
@@ -697,22 +416,21 @@ static int open_for_attributes(int *fd_out, int dir_fd, const char *base, const 
 	if (fd < 0) {
 		if (errno == ELOOP)
 			return plumb_error_set(PLUMB_ECONFLICT, "/%s is a symlink", rel);
-		return errno_error(errno, "cannot open", rel);
+		return plumb_fs_errno_error(errno, "cannot open", rel);
 	}
 	*fd_out = fd;
 	return 0;
 }
 
-/* plumb_fs_make_directory of base in dir_fd, short of making it durable. */
-static int make_directory_in(int dir_fd, const char *base, const char *rel, mode_t mode, uid_t uid, gid_t gid)
+int plumb_fs_make_directory_in(int dir_fd, const char *base, const char *rel, mode_t mode, uid_t uid, gid_t gid)
 {
 	int fd = -1, error = 0;
 	struct stat st;
 	/* A symlink holds no data of its own: it gives way to the directory (its target is left alone). */
 	if (fstatat(dir_fd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode) && unlinkat(dir_fd, base, 0) < 0)
-		return errno_error(errno, "cannot replace the symlink", rel);
+		return plumb_fs_errno_error(errno, "cannot replace the symlink", rel);
 	if (mkdirat(dir_fd, base, mode == PLUMB_FS_KEEP ? 0755 : (mode & 0777)) < 0 && errno != EEXIST)
-		return errno_error(errno, "cannot create directory", rel);
+		return plumb_fs_errno_error(errno, "cannot create directory", rel);
 	if (fstatat(dir_fd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
 		return plumb_error_set(PLUMB_ECONFLICT, "/%s exists and is not a directory", rel);
 	if ((error = open_for_attributes(&fd, dir_fd, base, rel)) < 0)
@@ -729,22 +447,12 @@ int plumb_fs_make_directory(int root_fd, const char *rel, mode_t mode, uid_t uid
 	int error = plumb_fs_open_parent(&dir_fd, &base, root_fd, rel, 1);
 	if (error < 0)
 		return error;
-	if ((error = make_directory_in(dir_fd, base, rel, mode, uid, gid)) == 0)
+	if ((error = plumb_fs_make_directory_in(dir_fd, base, rel, mode, uid, gid)) == 0)
 		fsync(dir_fd);
 	close(dir_fd);
 	return error;
 }
 
-int plumb_fs_batch_make_directory(plumb_fs_batch *batch, const char *rel, mode_t mode, uid_t uid, gid_t gid)
-{
-	size_t index;
-	const char *base;
-	int error = batch_dir(&index, &base, batch, rel);
-	if (error < 0 || (error = make_directory_in(batch->dirs[index].fd, base, rel, mode, uid, gid)) < 0)
-		return error;
-	batch->made = 1;
-	return 0;
-}
 
 /* Remove everything inside the directory open as fd; takes ownership of fd. */
 static int remove_contents(int fd, const char *rel, unsigned depth)
@@ -757,7 +465,7 @@ static int remove_contents(int fd, const char *rel, unsigned depth)
 	DIR *dir = fdopendir(fd);
 	if (!dir) {
 		close(fd);
-		return errno_error(errno, "cannot read directory", rel);
+		return plumb_fs_errno_error(errno, "cannot read directory", rel);
 	}
 	int error = 0;
 	struct dirent *entry;
@@ -771,15 +479,15 @@ static int remove_contents(int fd, const char *rel, unsigned depth)
 		if (S_ISDIR(st.st_mode)) {
 			int child = openat(dirfd(dir), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (child < 0) {
-				error = errno_error(errno, "cannot open", rel);
+				error = plumb_fs_errno_error(errno, "cannot open", rel);
 				break;
 			}
 			if ((error = remove_contents(child, rel, depth + 1)) < 0)
 				break;
 			if (unlinkat(dirfd(dir), name, AT_REMOVEDIR) < 0)
-				error = errno_error(errno, "cannot remove a directory below", rel);
+				error = plumb_fs_errno_error(errno, "cannot remove a directory below", rel);
 		} else if (unlinkat(dirfd(dir), name, 0) < 0) {
-			error = errno_error(errno, "cannot remove a file below", rel);
+			error = plumb_fs_errno_error(errno, "cannot remove a file below", rel);
 		}
 	}
 	closedir(dir);
@@ -797,14 +505,14 @@ int plumb_fs_remove(int root_fd, const char *rel, int recursive)
 	if (error < 0)
 		return error;
 	if (fstatat(dir_fd, base, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		error = errno == ENOENT ? 0 : errno_error(errno, "cannot stat", rel);
+		error = errno == ENOENT ? 0 : plumb_fs_errno_error(errno, "cannot stat", rel);
 		goto done;
 	}
 	if (S_ISDIR(st.st_mode)) {
 		if (recursive) {
 			int fd = openat(dir_fd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (fd < 0) {
-				error = errno_error(errno, "cannot open", rel);
+				error = plumb_fs_errno_error(errno, "cannot open", rel);
 				goto done;
 			}
 			if ((error = remove_contents(fd, rel, 0)) < 0)
@@ -813,11 +521,11 @@ int plumb_fs_remove(int root_fd, const char *rel, int recursive)
 		if (unlinkat(dir_fd, base, AT_REMOVEDIR) < 0) {
 			error = (errno == ENOTEMPTY || errno == EEXIST)
 					? plumb_error_set(PLUMB_ECONFLICT, "/%s is not empty", rel)
-					: errno_error(errno, "cannot remove", rel);
+					: plumb_fs_errno_error(errno, "cannot remove", rel);
 			goto done;
 		}
 	} else if (unlinkat(dir_fd, base, 0) < 0) {
-		error = errno_error(errno, "cannot remove", rel);
+		error = plumb_fs_errno_error(errno, "cannot remove", rel);
 		goto done;
 	}
 	fsync(dir_fd);

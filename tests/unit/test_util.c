@@ -3,6 +3,8 @@
 #include "util/buf.h"
 #include "util/diag.h"
 #include "util/fs.h"
+#include "util/fs_batch.h"
+#include "util/fs_cursor.h"
 #include "util/hash.h"
 #include "util/path.h"
 #include "util/strpool.h"

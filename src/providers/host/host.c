@@ -8,6 +8,8 @@
 #include "store/statcache.h"
 #include "util/diff.h"
 #include "util/fs.h"
+#include "util/fs_batch.h"
+#include "util/fs_cursor.h"
 #include "util/hash.h"
 #include "util/path.h"
 
