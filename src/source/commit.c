@@ -1,6 +1,7 @@
 #include "util/common.h"
 #include "source/source.h"
 #include "source/internal.h"
+#include "source/remote.h"
 
 #include <stdlib.h>
 

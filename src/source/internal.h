@@ -1,8 +1,8 @@
 /*
- * source_internal.h - what the source modules share: the repository
- * handle and the helpers that turn libgit2's errors and credentials into
- * plumb's. source.c reads; source_commit.c writes (rollback commits).
- * Nothing outside src/source*.c includes this.
+ * internal.h - what the files of src/source share: the repository handle,
+ * the layout of a URL's cache, and the helpers that turn libgit2's errors
+ * into plumb's. source.c reads, remote.c opens and fetches, commit.c
+ * writes (rollback commits). Nothing outside src/source/ includes this.
  */
 #ifndef PLUMB_SOURCE_INTERNAL_H
 #define PLUMB_SOURCE_INTERNAL_H
@@ -12,7 +12,7 @@
 
 #include "source/source.h"
 
-#define REMOTE_NAME "origin"
+/* Where the cache of a URL keeps the remote's branches: it has no local ones. */
 #define REMOTE_BRANCHES "refs/remotes/origin/"
 
 struct plumb_source {
@@ -30,14 +30,6 @@ struct plumb_source {
 	void (*release_attached)(void *data);
 };
 
-/* Credentials offered to libgit2, one method per call until none is left. */
-struct credential_state {
-	const plumb_source *source;
-	int ssh_attempt;     /* the next of: agent, id_ed25519, id_rsa */
-	bool password_tried; /* the URL's password is offered once; a refusal is final */
-	char **rejection;    /* for a push: where the first refused reference is reported */
-};
-
 /* Our code for a libgit2 error code. */
 int plumb_source_code_from_git(int git_code);
 
@@ -47,13 +39,6 @@ int plumb_source_code_from_git(int git_code);
  * overwritten by the next call.
  */
 int plumb_source_git_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* libgit2's credentials callback; payload is a struct credential_state. */
-int plumb_source_acquire_credential(git_credential **out, const char *url, const char *username_from_url,
-				    unsigned int allowed_types, void *payload);
-
-/* A remote for the source's URL (name NULL: in memory), without url.*.insteadOf rewrites. */
-int plumb_source_create_remote(git_remote **out, plumb_source *source, const char *name, const char *fetchspec);
 
 /* Parse a full object id; what ("commit", "blob") goes into the message. */
 int plumb_source_parse_id(git_oid *out, const char *id, const char *what);

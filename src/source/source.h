@@ -34,6 +34,8 @@ typedef struct {
 	const char *path;             /* borrowed, valid during the call that hands it out */
 } plumb_source_entry;
 
+/* --- opening (remote.c) -------------------------------------------------------------------- */
+
 /*
  * Open a repository. A URL is cloned (bare, no checkout) into the cache in
  * state_dir on first use and fetched on every open; a local path is opened
@@ -52,6 +54,8 @@ int plumb_source_open_cached(plumb_source **out, const char *repo, const char *s
 
 /* Fetch a URL's branches and tags again (a local repository: nothing to do). */
 int plumb_source_refresh(plumb_source *source);
+
+/* --- reading (source.c) -------------------------------------------------------------------- */
 
 /*
  * The repository as plumb records it (in plans and the store): a local path
@@ -128,7 +132,7 @@ int plumb_source_read_blob(plumb_buf *out, plumb_source *source, const char *id,
 /* The size of blob id in bytes, without reading it. */
 int plumb_source_blob_size(size_t *out, plumb_source *source, const char *id);
 
-/* --- writing: rollback commits (source_commit.c) ------------------------------------------- */
+/* --- writing: rollback commits (commit.c) -------------------------------------------------- */
 
 /*
  * The branch that revision names, as a new string ("main"): revision is a
@@ -185,6 +189,8 @@ int plumb_source_hooks_dir(char **out, plumb_source *source);
  * repository without a work tree or an index with conflicts.
  */
 int plumb_source_index_commit(char out[PLUMB_OID_HEXSZ + 1], plumb_source *source);
+
+/* --- the handle (source.c) ----------------------------------------------------------------- */
 
 /*
  * Keep data for as long as the source is open (the loader keeps the
