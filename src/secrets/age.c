@@ -1,3 +1,16 @@
+/*
+ * age.c - the age v1 file format (age.h), natively with OpenSSL.
+ *
+ * This file reads best whole: it is one specification, written in the
+ * spec's order (the strict base64 and bech32 encodings, the X25519, HKDF,
+ * ChaCha20-Poly1305 and HMAC primitives, keys, then encryption and the
+ * decryption that mirrors it), and its two halves share every constant,
+ * label and primitive, so that one reads each rule of the format once,
+ * next to where it is written and where it is checked. Split, the
+ * primitives that handle secret scalars and file keys would have to leave
+ * this file through a header; whole, they stay static, and every place
+ * key material and plaintext pass through, and are wiped, is in sight.
+ */
 #include "util/common.h"
 #include "secrets/age.h"
 
