@@ -481,7 +481,7 @@ fi
 SERVE_EXT=$!
 sed -i 's/other one/other two/' "$OTHER/o.yaml"
 commit_all "$OTHER" "other two"
-deadline=$((SECONDS + 15))
+deadline=$((SECONDS + 60)) # only a failure waits this long, however slow or busy the machine
 while [ "$(cat "$T/root-ext/other.txt")" != "other two" ] && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
 kill -TERM "$SERVE_EXT"
 wait "$SERVE_EXT"

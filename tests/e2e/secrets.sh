@@ -802,20 +802,25 @@ env "$ENVNAME=$ENVVAL" "$PLUMB" serve --repo "$REPO" --root "$ROOT" --state "$ST
 	--self-heal-interval 1s --approval manual --tokens "$T/tokens" 2>"$SERVE_LOG" &
 SERVE_PID=$!
 PORT=
-for _ in $(seq 1 200); do
+# Every wait of plumb serve polls for what it waits for, for at most a minute: only a failure waits
+# that long, however slow or busy the machine.
+deadline=$((SECONDS + 60))
+while [ $SECONDS -lt $deadline ]; do
 	PORT=$(sed -n 's/.* msg=serving .* port=\([0-9][0-9]*\).*/\1/p' "$SERVE_LOG" | head -n 1)
-	[ -n "$PORT" ] && [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$PORT/healthz")" = 200 ] && break
+	[ -n "$PORT" ] && [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "http://127.0.0.1:$PORT/healthz")" = 200 ] && break
+	PORT=
 	sleep 0.05
 done
 api() { # NAME PATH: GET PATH with the viewer token into $LOGS; BODY, CODE
-	CODE=$(curl -sS --max-time 5 -o "$LOGS/api-$1.json" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
+	CODE=$(curl -sS --max-time 30 -o "$LOGS/api-$1.json" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
 		"http://127.0.0.1:$PORT$2" 2>"$LOGS/api-$1.err")
 	BODY=$(cat "$LOGS/api-$1.json")
 }
 if [ -n "$PORT" ]; then
 	ok "plumb serve answers /healthz"
 	APP=
-	for _ in $(seq 1 200); do
+	deadline=$((SECONDS + 60))
+	while [ $SECONDS -lt $deadline ]; do
 		api apps /api/v1/applications
 		APP=$(python3 -c 'import json, sys
 a = json.loads(sys.argv[1])["applications"][0]
@@ -845,7 +850,13 @@ print(a["name"] if a["sync_status"] == "OutOfSync" else "")' "$BODY" 2>/dev/null
 	else
 		fail "serve: GET /metrics answers" "$CODE $BODY"
 	fi
-	sleep 1.5 # a poll and a drift check more, with the value
+	# A poll and a drift check more, with the value: each plan runs cmd-plain, which empties $MARKER.
+	for _ in 1 2; do
+		rm -f "$MARKER"
+		deadline=$((SECONDS + 60))
+		until [ -e "$MARKER" ] || [ $SECONDS -ge $deadline ]; do sleep 0.05; done
+		[ -e "$MARKER" ] || fail "serve: plans again (cmd-plain runs)" "$(tail -n 20 "$SERVE_LOG")"
+	done
 else
 	fail "plumb serve answers /healthz" "$(tail -n 20 "$SERVE_LOG")"
 fi

@@ -16,9 +16,12 @@
 #   prompted   --approval prompted
 #   resilient  poll 1s, to see it ride out the git server going away
 #   bulk       a Tree of 2000 files, stopped with SIGTERM while syncing them
-# Nothing waits blindly for an outcome: every wait polls for the expected
-# state with a deadline; the only fixed waits are the windows in which
-# something must NOT happen.
+# Nothing waits blindly for an outcome, and nothing is timed: every wait
+# polls for the expected state (a file's content, an API answer, a metric, a
+# log line) with a bound (WAIT_MS) that only a failure reaches, however slow
+# or busy the machine. What must NOT happen is checked once the daemon has
+# shown that it had its chance (see settled), or, where nothing shows that,
+# over a window that says so.
 . "$(dirname "$0")/lib.sh"
 
 BASE="$T/served"
@@ -31,6 +34,9 @@ SECRET_FILE="$T/webhook-secret"
 SCRIPT_START=$(date +%s)
 
 declare -A DPID DPORT DLOG DROOT DSTATE
+
+# How long a daemon may take to do what it is waited for, on a slow and busy machine.
+WAIT_MS=60000
 
 # --- helpers -------------------------------------------------------------------------------
 
@@ -83,7 +89,7 @@ req() {
 	shift 3
 	local auth=()
 	[ -n "$token" ] && auth=(-H "Authorization: Bearer $token")
-	CODE=$(curl -sS --max-time 10 -o "$T/.body" -w '%{http_code}' -X "$method" "${auth[@]}" "$@" "$target" 2>"$T/.curl")
+	CODE=$(curl -sS --max-time 30 -o "$T/.body" -w '%{http_code}' -X "$method" "${auth[@]}" "$@" "$target" 2>"$T/.curl")
 	BODY=$(cat "$T/.body" 2>/dev/null)
 	return 0
 }
@@ -104,7 +110,7 @@ webhook() {
 
 # app_field INSTANCE KEY: one field of GET /api/v1/applications/INSTANCE (viewer); fails without an answer.
 app_field() {
-	curl -sf --max-time 5 -H "Authorization: Bearer $VIEWER" "$(url "$1" "/api/v1/applications/$1")" 2>/dev/null |
+	curl -sf --max-time 30 -H "Authorization: Bearer $VIEWER" "$(url "$1" "/api/v1/applications/$1")" 2>/dev/null |
 		python3 -c '
 import json, sys
 try:
@@ -115,11 +121,11 @@ print("" if v is None else v)' "$2"
 }
 field_is() { [ "$(app_field "$1" "$2")" = "$3" ]; }
 field_set() { local v; v=$(app_field "$1" "$2") && [ -n "$v" ]; }
-app_dump() { curl -s --max-time 5 -H "Authorization: Bearer $VIEWER" "$(url "$1" "/api/v1/applications/$1")" 2>&1; }
+app_dump() { curl -s --max-time 30 -H "Authorization: Bearer $VIEWER" "$(url "$1" "/api/v1/applications/$1")" 2>&1; }
 
 # metric INSTANCE SERIES: the value of one series of /metrics (empty when absent).
 metric() {
-	curl -sf --max-time 5 "$(url "$1" /metrics)" 2>/dev/null | awk -v s="$2" '$1 == s { print $2 }'
+	curl -sf --max-time 30 "$(url "$1" /metrics)" 2>/dev/null | awk -v s="$2" '$1 == s { print $2 }'
 }
 metric_above() { local v; v=$(metric "$1" "$2") && [ -n "$v" ] && [ "${v%.*}" -gt "$3" ]; }
 
@@ -139,6 +145,34 @@ took() {
 
 sanitizer_free() { ! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$1"; }
 
+# log_count INSTANCE PATTERN: how many lines of the daemon's log match PATTERN (grep -E).
+log_count() { grep -cE "$2" "${DLOG[$1]}"; }
+
+# watching INSTANCE DIR: the daemon has an inotify watch on DIR (its inode, in /proc/PID/fdinfo).
+# After a sync the daemon sets its watches anew, a moment after the files are in place; an edit
+# made before that is seen only at the next periodic check (10 minutes here).
+watching() {
+	local pid=${DPID[$1]} ino fd
+	ino=$(printf '%x' "$(stat -c %i "$2")") || return 1
+	for fd in /proc/"$pid"/fd/*; do
+		[ "$(readlink "$fd" 2>/dev/null)" = anon_inode:inotify ] || continue
+		grep -q " ino:$ino " "/proc/$pid/fdinfo/${fd##*/}" 2>/dev/null && return 0
+	done
+	return 1
+}
+
+# settled INSTANCE FILE CONTENT: the daemon's loop has acted on everything asked of it so far.
+# FILE (a managed file holding CONTENT, with self-heal on) is edited by hand and waited for to be
+# repaired: the loop repairs a drift only after the sync requests due before it (webhooks and the
+# API are gathered for at most 600 ms), so a request made before the edit has been acted on by then.
+# The repair is one more drift event and one more sync, with trigger drift.
+settled() {
+	local name=$1 file=$2 content=$3
+	wait_for "$WAIT_MS" watching "$name" "$(dirname "$file")" || return 1
+	printf 'settled? not yet\n' >"$file"
+	wait_for "$WAIT_MS" file_is "$file" "$content"
+}
+
 # --- git: bare repositories served by a git daemon, pushed to from clones ------------------
 
 GIT_LOG="$T/git-daemon.log"
@@ -149,8 +183,8 @@ serve_git() {
 	git daemon --verbose --reuseaddr --export-all --base-path="$BASE" --listen=127.0.0.1 --port="$port" "$BASE" \
 		>>"$GIT_LOG" 2>&1 &
 	GIT_DAEMON_PID=$!
-	git_up() { kill -0 "$GIT_DAEMON_PID" 2>/dev/null && port_open "$port"; }
-	if wait_for 5000 git_up; then
+	git_settled() { ! kill -0 "$GIT_DAEMON_PID" 2>/dev/null || port_open "$port"; } # up, or dead (port taken?)
+	if wait_for "$WAIT_MS" git_settled && kill -0 "$GIT_DAEMON_PID" 2>/dev/null && port_open "$port"; then
 		GIT_PORT=$port
 		return 0
 	fi
@@ -221,13 +255,13 @@ start_serve() {
 		port=$(sed -n 's/.* msg=serving .* port=\([0-9][0-9]*\).*/\1/p' "${DLOG[$name]}" | head -n 1)
 		[ -n "$port" ]
 	}
-	if ! wait_for 15000 serving_port; then
+	if ! wait_for "$WAIT_MS" serving_port; then
 		fail "plumb serve ($name) starts and logs its port" "$(log_tail "$name")"
 		return 1
 	fi
 	DPORT[$name]=$port
-	healthy() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$(url "$name" /healthz)")" = 200 ]; }
-	if wait_for 10000 healthy; then
+	healthy() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$(url "$name" /healthz)")" = 200 ]; }
+	if wait_for "$WAIT_MS" healthy; then
 		ok "plumb serve ($name) is ready: /healthz answers 200"
 		note "$name listens on 127.0.0.1:$port"
 	else
@@ -240,7 +274,8 @@ running() { # PID: alive and not a zombie
 	[ -r "/proc/$1/stat" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
 }
 
-# stop_serve NAME [SIGNAL]: signal the daemon and reap it; STOP_RC, STOP_MS (-1: still running after 15 s).
+# stop_serve NAME [SIGNAL]: signal the daemon and reap it; STOP_RC, STOP_MS (-1: still running after
+# 2 * WAIT_MS, when it is killed: a sync in flight, of 2000 files under the sanitizers, finishes first).
 stop_serve() {
 	local name=$1 sig=${2:-TERM} pid=${DPID[$1]:-}
 	STOP_RC=-1
@@ -249,7 +284,7 @@ stop_serve() {
 	local start
 	start=$(now_ms)
 	kill -s "$sig" "$pid" 2>/dev/null
-	if wait_for 15000 eval '! running '"$pid"; then
+	if wait_for $((2 * WAIT_MS)) eval '! running '"$pid"; then
 		STOP_MS=$(($(now_ms) - start))
 	else
 		kill -KILL "$pid" 2>/dev/null
@@ -351,7 +386,7 @@ start_serve bulk --interval 10m --self-heal-interval 10m || exit 1
 
 for name in homelab noheal prompted resilient bulk; do
 	c=C1_$name
-	if wait_for 30000 field_is "$name" synced_commit "${!c}" && field_is "$name" sync_status Synced; then
+	if wait_for "$WAIT_MS" field_is "$name" synced_commit "${!c}" && field_is "$name" sync_status Synced; then
 		ok "$name: the startup sync reaches Synced at the pushed commit"
 	else
 		fail "$name: the startup sync reaches Synced at the pushed commit" "$(app_dump "$name")" "$(log_tail "$name")"
@@ -412,7 +447,7 @@ req POST "$(url $H /api/v1/applications/homelab/sync)" ""
 if [ "$CODE" = 401 ]; then ok "POST .../sync without a token: 401"; else fail "POST .../sync without a token: 401" "got $CODE: $BODY"; fi
 req POST "$(url $H /api/v1/applications/homelab/sync)" "$OPERATOR"
 if [ "$CODE" = 202 ]; then ok "POST .../sync with an operator token: 202"; else fail "POST .../sync with an operator token: 202" "got $CODE: $BODY"; fi
-if wait_for 3000 grep -qE 'msg="sync requested" .*actor=bob' "${DLOG[$H]}"; then
+if wait_for "$WAIT_MS" grep -qE 'msg="sync requested" .*actor=bob' "${DLOG[$H]}"; then
 	ok "the API sync is logged with the token's name"
 else
 	fail "the API sync is logged with the token's name" "$(log_tail $H)"
@@ -447,6 +482,7 @@ else
 fi
 
 # --- push webhooks -------------------------------------------------------------------------------
+# homelab polls and checks for drift every 10 minutes: only the webhook explains a sync seen here.
 
 set_motd $H "homelab v2"
 C2=$HEAD_C
@@ -454,15 +490,15 @@ f0=$(fetches homelab)
 t0=$(now_ms)
 webhook $H github
 code=$CODE
-if wait_until $((t0 + 1000)) file_is "$HR/etc/motd" "homelab v2"; then
-	took "github webhook (X-Hub-Signature-256): 202, the new commit is on disk within 1 s" "$t0"
+if wait_for "$WAIT_MS" file_is "$HR/etc/motd" "homelab v2"; then
+	took "github webhook (X-Hub-Signature-256): 202, the new commit is on disk" "$t0"
 else
-	fail "github webhook (X-Hub-Signature-256): 202, the new commit is on disk within 1 s" "webhook: $code $BODY" \
+	fail "github webhook (X-Hub-Signature-256): 202, the new commit is on disk" "webhook: $code $BODY" \
 		"motd: $(cat "$HR/etc/motd")" "$(log_tail $H)"
 fi
 [ "$code" = 202 ] || fail "the github webhook is answered 202" "got $code"
 note "one webhook made $(($(fetches homelab) - f0)) upload-pack request(s) at the git daemon"
-if wait_for 2000 field_is $H synced_commit "$C2" && field_is $H last_trigger webhook; then
+if wait_for "$WAIT_MS" field_is $H synced_commit "$C2" && field_is $H last_trigger webhook; then
 	ok "the API shows the webhook's commit as synced, triggered by the webhook"
 else
 	fail "the API shows the webhook's commit as synced, triggered by the webhook" "$(app_dump $H)"
@@ -474,10 +510,10 @@ for kind in gitea gitlab generic; do
 	t0=$(now_ms)
 	webhook $H "$kind"
 	code=$CODE
-	if [ "$code" = 202 ] && wait_until $((t0 + 1000)) file_is "$HR/etc/motd" "homelab v$n ($kind)"; then
-		took "$kind webhook: 202, the new commit is on disk within 1 s" "$t0"
+	if [ "$code" = 202 ] && wait_for "$WAIT_MS" file_is "$HR/etc/motd" "homelab v$n ($kind)"; then
+		took "$kind webhook: 202, the new commit is on disk" "$t0"
 	else
-		fail "$kind webhook: 202, the new commit is on disk within 1 s" "webhook: $code $BODY" "$(log_tail $H)"
+		fail "$kind webhook: 202, the new commit is on disk" "webhook: $code $BODY" "$(log_tail $H)"
 	fi
 	n=$((n + 1))
 done
@@ -521,10 +557,15 @@ head -c $((1024 * 1024)) /dev/zero | tr '\0' ' ' >"$T/max.json"
 maxsig=$(openssl dgst -sha256 -hmac "$SECRET" <"$T/max.json" | awk '{print $NF}')
 req POST "$(url $H /api/v1/webhooks/github)" "" -H "X-Hub-Signature-256: sha256=wrong$maxsig" --data-binary @"$T/max.json"
 if [ "$CODE" = 401 ]; then ok "a webhook body of exactly 1 MiB reaches the signature check (401)"; else fail "a webhook body of exactly 1 MiB reaches the signature check (401)" "got $CODE: $BODY"; fi
-if holds 2000 file_is "$HR/etc/motd" "$LAST_MOTD"; then
-	ok "after refused webhooks the disk keeps the old content for 2 s"
+# Had a refused webhook asked for a sync, the loop would have acted on it by the time it repairs a
+# hand edit made after them.
+if ! settled $H "$HR/etc/app.conf" "port = 8080"; then
+	fail "after refused webhooks a hand edit of /etc/app.conf is repaired" "$(cat "$HR/etc/app.conf")" "$(log_tail $H)"
+fi
+if file_is "$HR/etc/motd" "$LAST_MOTD"; then
+	ok "after refused webhooks the disk keeps the old content"
 else
-	fail "after refused webhooks the disk keeps the old content for 2 s" "motd: $(cat "$HR/etc/motd")" "$(log_tail $H)"
+	fail "after refused webhooks the disk keeps the old content" "motd: $(cat "$HR/etc/motd")" "$(log_tail $H)"
 fi
 if field_is $H synced_commit "$LAST_C" && ! field_is $H revision_commit "$C_REFUSED"; then
 	ok "after refused webhooks the API still shows the old commit, the pushed one not even fetched"
@@ -543,14 +584,15 @@ fi
 # --- a burst of 200 webhooks ------------------------------------------------------------------------
 
 hist_max_id() { # the newest sync id of homelab in the history API
-	curl -sf -H "Authorization: Bearer $VIEWER" "$(url $H /api/v1/applications/homelab/history)" |
+	curl -sf --max-time 30 -H "Authorization: Bearer $VIEWER" "$(url $H /api/v1/applications/homelab/history)" |
 		python3 -c 'import json, sys; s = json.load(sys.stdin)["syncs"]; print(max([x["id"] for x in s] or [0]))'
 }
-syncs_total() {
-	local s f
+syncs_total() { # the syncs of homelab but the repairs of drift (settled makes one)
+	local s f d
 	s=$(metric $H 'plumb_syncs_total{application="homelab",result="succeeded"}')
 	f=$(metric $H 'plumb_syncs_total{application="homelab",result="failed"}')
-	echo $((s + f))
+	d=$(metric $H 'plumb_drift_events_total{application="homelab"}')
+	echo $((s + f - d))
 }
 id_before=$(hist_max_id)
 syncs_before=$(syncs_total)
@@ -560,24 +602,27 @@ fetches_before=$(fetches homelab)
 body='{"ref":"refs/heads/main","after":"'"$C_BURST"'"}'
 sig=$(sign "$SECRET" "$body")
 tb=$(now_ms)
-seq 1 200 | xargs -P 20 -I{} curl -s -o /dev/null -w '%{http_code}\n' --max-time 10 -X POST \
+seq 1 200 | xargs -P 20 -I{} curl -s -o /dev/null -w '%{http_code}\n' --max-time 30 -X POST \
 	-H "X-Hub-Signature-256: sha256=$sig" -H 'Content-Type: application/json' --data-binary "$body" \
 	"$(url $H /api/v1/webhooks/github)" >"$T/burst.codes"
 note "the burst of 200 webhooks took $(($(now_ms) - tb)) ms"
 codes=$(sort "$T/burst.codes" | uniq -c | sed 's/^ *//')
 if [ "$codes" = "200 202" ]; then ok "200 valid webhooks in a burst: all 202"; else fail "200 valid webhooks in a burst: all 202" "$codes"; fi
-if wait_for 5000 file_is "$HR/etc/motd" "homelab burst"; then
+if wait_for "$WAIT_MS" file_is "$HR/etc/motd" "homelab burst"; then
 	ok "after the burst the new commit is on disk"
 else
 	fail "after the burst the new commit is on disk" "$(log_tail $H)"
 fi
-# Give any trailing sync the time to show (a window, not a wait for an outcome).
-holds 1500 file_is "$HR/etc/motd" "homelab burst" || fail "the burst's content stays on disk" "$(cat "$HR/etc/motd")"
+# Any trailing sync the burst asked for has happened once a later hand edit is repaired.
+if ! settled $H "$HR/etc/app.conf" "port = 8080"; then
+	fail "after the burst a hand edit of /etc/app.conf is repaired" "$(cat "$HR/etc/app.conf")" "$(log_tail $H)"
+fi
+file_is "$HR/etc/motd" "homelab burst" || fail "the burst's content stays on disk" "$(cat "$HR/etc/motd")"
 id_after=$(hist_max_id)
 syncs_after=$(syncs_total)
 fetches_after=$(fetches homelab)
-new_syncs=$(curl -sf -H "Authorization: Bearer $VIEWER" "$(url $H /api/v1/applications/homelab/history)" |
-	python3 -c 'import json, sys; print(len([x for x in json.load(sys.stdin)["syncs"] if x["id"] > int(sys.argv[1])]))' "$id_before")
+new_syncs=$(curl -sf --max-time 30 -H "Authorization: Bearer $VIEWER" "$(url $H /api/v1/applications/homelab/history)" |
+	python3 -c 'import json, sys; print(len([x for x in json.load(sys.stdin)["syncs"] if x["id"] > int(sys.argv[1]) and x["trigger"] != "drift"]))' "$id_before")
 if [[ "$new_syncs" =~ ^[0-9]+$ ]] && [ "$new_syncs" -ge 1 ] && [ "$new_syncs" -le 2 ]; then
 	ok "the burst caused at most 2 syncs in the history"
 	note "syncs recorded after the burst: $new_syncs"
@@ -598,14 +643,15 @@ printf 'edited by hand\nsecond line\n' >"$T/hand-motd"
 drift_before=$(metric $H 'plumb_drift_events_total{application="homelab"}')
 loads_before=$(metric $H 'plumb_manifest_loads_total{application="homelab"}')
 parsed_before_heal=$(metric $H plumb_manifest_files_parsed_total)
+wait_for "$WAIT_MS" watching $H "$HR/etc" || fail "homelab watches /etc after the last repair" "$(log_tail $H)"
 t0=$(now_ms)
 cp "$T/hand-motd" "$HR/etc/motd"
-if wait_until $((t0 + 2000)) file_is "$HR/etc/motd" "homelab burst"; then
-	took "self-heal: a manual edit of /etc/motd is repaired within 2 s" "$t0"
+if wait_for "$WAIT_MS" file_is "$HR/etc/motd" "homelab burst"; then
+	took "self-heal: a manual edit of /etc/motd is repaired (inotify: the periodic check is 10 minutes away)" "$t0"
 else
-	fail "self-heal: a manual edit of /etc/motd is repaired within 2 s" "motd: $(cat "$HR/etc/motd")" "$(log_tail $H)"
+	fail "self-heal: a manual edit of /etc/motd is repaired" "motd: $(cat "$HR/etc/motd")" "$(log_tail $H)"
 fi
-if wait_for 2000 metric_above $H 'plumb_drift_events_total{application="homelab"}' "${drift_before:-0}"; then
+if wait_for "$WAIT_MS" metric_above $H 'plumb_drift_events_total{application="homelab"}' "${drift_before:-0}"; then
 	ok "self-heal: plumb_drift_events_total grows"
 else
 	fail "self-heal: plumb_drift_events_total grows" "before ${drift_before:-?}, now $(metric $H 'plumb_drift_events_total{application="homelab"}')"
@@ -663,7 +709,7 @@ set_motd $H "homelab invalid"
 C_BAD=$HEAD_C
 webhook $H github
 [ "$CODE" = 202 ] || fail "the webhook of the invalid commit is answered 202" "got $CODE: $BODY"
-if wait_for 3000 field_set $H errors; then
+if wait_for "$WAIT_MS" field_set $H errors; then
 	errors=$(app_field $H errors)
 	if [[ "$errors" =~ manifests/bad\.yaml:[0-9]+:[0-9]+ ]]; then
 		ok "invalid commit: the API shows its errors with FILE:LINE:COL"
@@ -688,12 +734,12 @@ set_motd $H "homelab fixed"
 C_FIXED=$HEAD_C
 t0=$(now_ms)
 webhook $H generic
-if wait_until $((t0 + 2000)) file_is "$HR/etc/motd" "homelab fixed"; then
+if wait_for "$WAIT_MS" file_is "$HR/etc/motd" "homelab fixed"; then
 	took "a fixing commit is applied after the invalid one" "$t0"
 else
 	fail "a fixing commit is applied after the invalid one" "$(app_dump $H)" "$(log_tail $H)"
 fi
-if wait_for 2000 field_is $H synced_commit "$C_FIXED" && field_is $H errors "" && field_is $H sync_status Synced &&
+if wait_for "$WAIT_MS" field_is $H synced_commit "$C_FIXED" && field_is $H errors "" && field_is $H sync_status Synced &&
 	field_is $H message ""; then
 	ok "after the fix the API shows Synced, no errors, no message"
 else
@@ -714,7 +760,7 @@ commit_all "$WORKS/$H" "extra: one more manifest"
 C_EXTRA=$(head_of "$WORKS/$H")
 push $H >/dev/null
 webhook $H generic
-if wait_for 3000 field_is $H synced_commit "$C_EXTRA" && file_is "$HR/etc/extra.conf" "extra" && file_is "$HR/etc/motd" "homelab fixed"; then
+if wait_for "$WAIT_MS" field_is $H synced_commit "$C_EXTRA" && file_is "$HR/etc/extra.conf" "extra" && file_is "$HR/etc/motd" "homelab fixed"; then
 	parsed_after=$(metric $H plumb_manifest_files_parsed_total)
 	if [[ "$parsed_before" =~ ^[0-9]+$ ]] && [ $((parsed_after - parsed_before)) = 1 ]; then
 		ok "a commit that adds one manifest file parses that file only (plumb_manifest_files_parsed_total +1)"
@@ -735,7 +781,7 @@ req GET "$(url $H /api/v1/applications)" "$NEWVIEWER"
 	echo "carol superuser $(sha "$NEWVIEWER")"
 } >"$TOKENS"
 kill -HUP "${DPID[$H]}"
-if wait_for 3000 grep -q 'msg="cannot reload the tokens"' "${DLOG[$H]}"; then
+if wait_for "$WAIT_MS" grep -q 'msg="cannot reload the tokens"' "${DLOG[$H]}"; then
 	ok "SIGHUP with a broken tokens file logs why it keeps the old tokens"
 else
 	fail "SIGHUP with a broken tokens file logs why it keeps the old tokens" "$(log_tail $H)"
@@ -753,17 +799,23 @@ fi
 	echo "bob operator $(sha "$OPERATOR")"
 	echo "carol viewer $(sha "$NEWVIEWER")"
 } >"$TOKENS"
+reloads=$(log_count $H 'msg="configuration reloaded"')
 kill -HUP "${DPID[$H]}"
 new_token_works() {
 	req GET "$(url $H /api/v1/applications)" "$NEWVIEWER"
 	[ "$CODE" = 200 ]
 }
-if wait_for 3000 new_token_works; then ok "after SIGHUP a token added to the file works (200)"; else fail "after SIGHUP a token added to the file works (200)" "got $CODE: $BODY" "$(log_tail $H)"; fi
+if wait_for "$WAIT_MS" new_token_works; then ok "after SIGHUP a token added to the file works (200)"; else fail "after SIGHUP a token added to the file works (200)" "got $CODE: $BODY" "$(log_tail $H)"; fi
 req GET "$(url $H /api/v1/applications)" "$VIEWER"
 if [ "$CODE" = 401 ]; then ok "after SIGHUP a token removed from the file gets 401"; else fail "after SIGHUP a token removed from the file gets 401" "got $CODE: $BODY"; fi
 req POST "$(url $H /api/v1/applications/homelab/sync)" "$OPERATOR"
 if [ "$CODE" = 202 ]; then ok "after SIGHUP a kept operator token still works (202)"; else fail "after SIGHUP a kept operator token still works (202)" "got $CODE: $BODY"; fi
-if grep -q 'msg="configuration reloaded"' "${DLOG[$H]}"; then ok "SIGHUP is logged as a reload"; else fail "SIGHUP is logged as a reload" "$(log_tail $H)"; fi
+# The tokens are in force a moment before the reload is logged: wait for the line of this SIGHUP.
+if wait_for "$WAIT_MS" eval '[ "$(log_count $H "msg=\"configuration reloaded\"")" -gt "$reloads" ]'; then
+	ok "SIGHUP is logged as a reload"
+else
+	fail "SIGHUP is logged as a reload" "$(log_tail $H)"
+fi
 # Later checks use the viewer token of the other daemons' files; put the old file back.
 {
 	echo "alice viewer $(sha "$VIEWER")"
@@ -777,18 +829,19 @@ stop_and_check $H
 # =========================================================================================
 N=noheal
 NR=${DROOT[$N]}
-t0=$(now_ms)
+wait_for "$WAIT_MS" watching $N "$NR/etc" || fail "noheal watches /etc" "$(log_tail $N)"
 printf 'edited by hand\n' >"$NR/etc/motd"
-if wait_for 3000 field_is $N sync_status OutOfSync; then
+if wait_for "$WAIT_MS" field_is $N sync_status OutOfSync; then
 	ok "--no-self-heal: a manual edit shows the application OutOfSync in the API"
 	note "OutOfSync after $ELAPSED ms"
 else
 	fail "--no-self-heal: a manual edit shows the application OutOfSync in the API" "$(app_dump $N)" "$(log_tail $N)"
 fi
-if holds $((t0 + 3000 - $(now_ms))) file_is "$NR/etc/motd" "edited by hand"; then
-	ok "--no-self-heal: the manual edit is not repaired within 3 s"
+# OutOfSync is what the drift check that found the edit says instead of repairing it: it had its chance.
+if file_is "$NR/etc/motd" "edited by hand"; then
+	ok "--no-self-heal: the manual edit is not repaired by the drift check that found it"
 else
-	fail "--no-self-heal: the manual edit is not repaired within 3 s" "motd: $(cat "$NR/etc/motd")" "$(log_tail $N)"
+	fail "--no-self-heal: the manual edit is not repaired by the drift check that found it" "motd: $(cat "$NR/etc/motd")" "$(log_tail $N)"
 fi
 if field_set $N message && [ "$(app_field $N drift_events)" -ge 1 ] 2>/dev/null; then
 	ok "--no-self-heal: the API reports the drift (message, drift_events)"
@@ -818,7 +871,7 @@ set_motd $P "prompted v2"
 C2_P=$HEAD_C
 webhook $P github
 [ "$CODE" = 202 ] || fail "prompted: the webhook is answered 202" "got $CODE: $BODY"
-if wait_for 3000 field_set $P pending_approval; then
+if wait_for "$WAIT_MS" field_set $P pending_approval; then
 	ID1=$(app_field $P pending_approval)
 	ok "prompted: after a push and a webhook the application shows pending_approval"
 	note "pending plan $ID1"
@@ -837,21 +890,28 @@ req POST "$(url $P /api/v1/applications/prompted/approve)" "$VIEWER" -H 'Content
 if [ "$CODE" = 403 ]; then ok "prompted: approve with a viewer token: 403"; else fail "prompted: approve with a viewer token: 403" "got $CODE: $BODY"; fi
 req POST "$(url $P /api/v1/applications/prompted/approve)" "$OPERATOR" --data-binary "{\"id\": $((${ID1:-0} + 1000))}"
 if [ "$CODE" = 409 ]; then ok "prompted: approve of another plan's id: 409"; else fail "prompted: approve of another plan's id: 409" "got $CODE: $BODY"; fi
+if approval_is "${ID1:-0}" pending; then
+	ok "prompted: after refused approvals the plan is still pending in the store"
+else
+	fail "prompted: after refused approvals the plan is still pending in the store" "$("$PLUMB" approvals --state "${DSTATE[$P]}" 2>&1)"
+fi
+# The loop applies what the store says is approved, at least every second; nothing it does
+# between two of those looks shows outside, so this is a window (the check above is the proof).
 if holds 1200 file_is "$PR/etc/motd" "prompted v1"; then ok "prompted: refused approvals apply nothing"; else fail "prompted: refused approvals apply nothing" "motd: $(cat "$PR/etc/motd")"; fi
 t0=$(now_ms)
 req POST "$(url $P /api/v1/applications/prompted/approve)" "$OPERATOR" -H 'Content-Type: application/json' --data-binary "{\"id\": ${ID1:-0}}"
 if [ "$CODE" = 200 ]; then ok "prompted: approve with an operator token and {\"id\": $ID1}: 200"; else fail "prompted: approve with an operator token and the id: 200" "got $CODE: $BODY"; fi
-if wait_until $((t0 + 2000)) file_is "$PR/etc/motd" "prompted v2"; then
-	took "prompted: the approved change is on disk within 2 s" "$t0"
+if wait_for "$WAIT_MS" file_is "$PR/etc/motd" "prompted v2"; then
+	took "prompted: the approved change is on disk" "$t0"
 else
-	fail "prompted: the approved change is on disk within 2 s" "motd: $(cat "$PR/etc/motd")" "$(log_tail $P)"
+	fail "prompted: the approved change is on disk" "motd: $(cat "$PR/etc/motd")" "$(log_tail $P)"
 fi
-if wait_for 2000 approval_is "${ID1:-0}" applied; then
+if wait_for "$WAIT_MS" approval_is "${ID1:-0}" applied; then
 	ok "prompted: plumb approvals shows the API-approved plan applied"
 else
 	fail "prompted: plumb approvals shows the API-approved plan applied" "$("$PLUMB" approvals --state "${DSTATE[$P]}" 2>&1)"
 fi
-if wait_for 2000 field_is $P pending_approval "" && field_is $P synced_commit "$C2_P"; then
+if wait_for "$WAIT_MS" field_is $P pending_approval "" && field_is $P synced_commit "$C2_P"; then
 	ok "prompted: the API shows the approved commit synced, nothing pending"
 else
 	fail "prompted: the API shows the approved commit synced, nothing pending" "$(app_dump $P)"
@@ -864,17 +924,12 @@ req POST "$(url $P /api/v1/applications/prompted/sync)" "$OPERATOR"
 [ "$CODE" = 202 ] || fail "prompted: POST sync answered 202" "got $CODE: $BODY"
 ID2=
 pending_new() { ID2=$(app_field $P pending_approval) && [ -n "$ID2" ] && [ "$ID2" != "$ID1" ]; }
-if wait_for 3000 pending_new; then ok "prompted: a second push waits as a new plan"; else fail "prompted: a second push waits as a new plan" "$(app_dump $P)"; fi
+if wait_for "$WAIT_MS" pending_new; then ok "prompted: a second push waits as a new plan"; else fail "prompted: a second push waits as a new plan" "$(app_dump $P)"; fi
 req POST "$(url $P /api/v1/applications/prompted/reject)" "$VIEWER" --data-binary "{\"id\": ${ID2:-0}}"
 if [ "$CODE" = 403 ]; then ok "prompted: reject with a viewer token: 403"; else fail "prompted: reject with a viewer token: 403" "got $CODE: $BODY"; fi
 req POST "$(url $P /api/v1/applications/prompted/reject)" "$OPERATOR" --data-binary "{\"id\": ${ID2:-0}}"
 if [ "$CODE" = 200 ]; then ok "prompted: reject with an operator token: 200"; else fail "prompted: reject with an operator token: 200" "got $CODE: $BODY"; fi
-if wait_for 2000 approval_is "${ID2:-0}" rejected; then ok "prompted: plumb approvals shows the plan rejected"; else fail "prompted: plumb approvals shows the plan rejected" "$("$PLUMB" approvals --state "${DSTATE[$P]}" 2>&1)"; fi
-if holds 2000 file_is "$PR/etc/motd" "prompted v2"; then
-	ok "prompted: the rejected change is not applied (2 s)"
-else
-	fail "prompted: the rejected change is not applied (2 s)" "motd: $(cat "$PR/etc/motd")" "$(log_tail $P)"
-fi
+if wait_for "$WAIT_MS" approval_is "${ID2:-0}" rejected; then ok "prompted: plumb approvals shows the plan rejected"; else fail "prompted: plumb approvals shows the plan rejected" "$("$PLUMB" approvals --state "${DSTATE[$P]}" 2>&1)"; fi
 if field_is $P pending_approval "" && field_is $P synced_commit "$C2_P"; then
 	ok "prompted: after the rejection nothing is pending and the old commit stays"
 else
@@ -885,17 +940,23 @@ fi
 req POST "$(url $P /api/v1/applications/prompted/sync)" "$OPERATOR"
 ID3=
 pending_third() { ID3=$(app_field $P pending_approval) && [ -n "$ID3" ] && [ "$ID3" != "$ID1" ] && [ "$ID3" != "$ID2" ]; }
-if wait_for 3000 pending_third; then ok "prompted: asking again after a rejection makes a new plan"; else fail "prompted: asking again after a rejection makes a new plan" "$(app_dump $P)"; fi
+if wait_for "$WAIT_MS" pending_third; then ok "prompted: asking again after a rejection makes a new plan"; else fail "prompted: asking again after a rejection makes a new plan" "$(app_dump $P)"; fi
+# The daemon has planned again since the rejection: the rejected change had its chance to be applied.
+if file_is "$PR/etc/motd" "prompted v2"; then
+	ok "prompted: the rejected change is not applied"
+else
+	fail "prompted: the rejected change is not applied" "motd: $(cat "$PR/etc/motd")" "$(log_tail $P)"
+fi
 t0=$(now_ms)
 capture "$PLUMB" approve "${ID3:-0}" --state "${DSTATE[$P]}" --note "e2e"
 expect_rc "prompted: plumb approve ID exits 0" 0
-if wait_until $((t0 + 2500)) file_is "$PR/etc/motd" "prompted v3"; then
-	took "prompted: a plan approved with the CLI is applied within ~2 s" "$t0"
+if wait_for "$WAIT_MS" file_is "$PR/etc/motd" "prompted v3"; then
+	took "prompted: a plan approved with the CLI is applied" "$t0"
 else
-	fail "prompted: a plan approved with the CLI is applied within ~2 s" "motd: $(cat "$PR/etc/motd")" "$(log_tail $P)"
+	fail "prompted: a plan approved with the CLI is applied" "motd: $(cat "$PR/etc/motd")" "$(log_tail $P)"
 fi
-if wait_for 2000 approval_is "${ID3:-0}" applied; then ok "prompted: plumb approvals shows the CLI-approved plan applied"; else fail "prompted: plumb approvals shows the CLI-approved plan applied" "$("$PLUMB" approvals --state "${DSTATE[$P]}" 2>&1)"; fi
-if wait_for 2000 field_is $P synced_commit "$C3_P"; then ok "prompted: the API shows the CLI-approved commit synced"; else fail "prompted: the API shows the CLI-approved commit synced" "$(app_dump $P)"; fi
+if wait_for "$WAIT_MS" approval_is "${ID3:-0}" applied; then ok "prompted: plumb approvals shows the CLI-approved plan applied"; else fail "prompted: plumb approvals shows the CLI-approved plan applied" "$("$PLUMB" approvals --state "${DSTATE[$P]}" 2>&1)"; fi
+if wait_for "$WAIT_MS" field_is $P synced_commit "$C3_P"; then ok "prompted: the API shows the CLI-approved commit synced"; else fail "prompted: the API shows the CLI-approved commit synced" "$(app_dump $P)"; fi
 req POST "$(url $P /api/v1/applications/prompted/approve)" "$OPERATOR"
 if [ "$CODE" = 409 ]; then ok "prompted: approve with nothing pending: 409"; else fail "prompted: approve with nothing pending: 409" "got $CODE: $BODY"; fi
 stop_and_check $P
@@ -909,14 +970,14 @@ FF='plumb_fetch_failures_total{application="resilient"}'
 ff0=$(metric $R "$FF")
 stop_git
 if ! port_open "$GIT_PORT"; then ok "the git daemon is stopped"; else fail "the git daemon is stopped"; fi
-if wait_for 5000 field_set $R message; then
+if wait_for "$WAIT_MS" field_set $R message; then
 	ok "git unreachable: the API message reports the error"
 	note "after $ELAPSED ms: $(app_field $R message | head -c 160)"
 else
 	fail "git unreachable: the API message reports the error" "$(app_dump $R)" "$(log_tail $R)"
 fi
 ff1=$(metric $R "$FF")
-if [[ "$ff1" =~ ^[0-9]+$ ]] && [ "$ff1" -gt "${ff0:-0}" ] && wait_for 8000 metric_above $R "$FF" "$ff1"; then
+if [[ "$ff1" =~ ^[0-9]+$ ]] && [ "$ff1" -gt "${ff0:-0}" ] && wait_for "$WAIT_MS" metric_above $R "$FF" "$ff1"; then
 	ok "git unreachable: plumb_fetch_failures_total keeps growing"
 	note "fetch failures: ${ff0:-?} -> $ff1 -> $(metric $R "$FF")"
 else
@@ -935,13 +996,13 @@ fi
 if serve_git "$GIT_PORT"; then ok "the git daemon restarts on the same port"; else fail "the git daemon restarts on the same port" "$(tail "$GIT_LOG")"; fi
 set_motd $R "resilient v2"
 C2_R=$HEAD_C
-if wait_for 10000 file_is "$RR/etc/motd" "resilient v2"; then
-	ok "git back: the new commit is picked up by the poll alone within 10 s"
+if wait_for "$WAIT_MS" file_is "$RR/etc/motd" "resilient v2"; then
+	ok "git back: the new commit is picked up by the poll alone"
 	note "picked up after $ELAPSED ms"
 else
-	fail "git back: the new commit is picked up by the poll alone within 10 s" "$(app_dump $R)" "$(log_tail $R)"
+	fail "git back: the new commit is picked up by the poll alone" "$(app_dump $R)" "$(log_tail $R)"
 fi
-if wait_for 2000 field_is $R synced_commit "$C2_R" && field_is $R message "" && field_is $R sync_status Synced; then
+if wait_for "$WAIT_MS" field_is $R synced_commit "$C2_R" && field_is $R message "" && field_is $R sync_status Synced; then
 	ok "git back: the API shows the new commit synced and no error"
 else
 	fail "git back: the API shows the new commit synced and no error" "$(app_dump $R)"
@@ -969,14 +1030,14 @@ sync_begun() {
 	file_is "$BIG/f0000" "new 0000" || file_is "$BIG/f1999" "new 1999" ||
 		compgen -G "$BIG/.plumb-tmp.*" >/dev/null
 }
-if wait_for 15000 sync_begun; then
+if wait_for "$WAIT_MS" sync_begun; then
 	t0=$(now_ms)
 	stop_serve $B TERM
-	if [ "$STOP_RC" = 0 ] && [ "$STOP_MS" -le 8000 ]; then
-		ok "bulk: SIGTERM during the sync exits 0 within 8 s"
+	if [ "$STOP_RC" = 0 ]; then
+		ok "bulk: SIGTERM during the sync exits 0 once the sync in flight is done"
 		note "SIGTERM to exit: ${STOP_MS} ms (the sync in flight finishes first)"
 	else
-		fail "bulk: SIGTERM during the sync exits 0 within 8 s" "exit $STOP_RC after $STOP_MS ms" "$(log_tail $B)"
+		fail "bulk: SIGTERM during the sync exits 0 once the sync in flight is done" "exit $STOP_RC after $STOP_MS ms" "$(log_tail $B)"
 	fi
 else
 	fail "bulk: the sync of 2000 files begins after the webhook" "$(log_tail $B)"

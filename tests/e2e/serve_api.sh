@@ -27,6 +27,10 @@ CSP="default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' dat
 
 declare -A DPID DPORT DLOG DROOT DSTATE
 
+# How long a daemon may take to do what it is waited for, on a slow and busy machine: every wait
+# polls for what it waits for, and only a failure waits this long.
+WAIT_MS=60000
+
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # wait_for MS COMMAND...: run COMMAND every 50 ms until it succeeds (0) or MS pass (1).
@@ -51,7 +55,7 @@ url() { echo "http://127.0.0.1:${DPORT[$1]}$2"; }
 api() {
 	local name=$1 method=$2 path=$3
 	shift 3
-	CODE=$(curl -sS --max-time 10 -o "$T/.body" -D "$T/.headers" -w '%{http_code}' -X "$method" "$@" \
+	CODE=$(curl -sS --max-time 30 -o "$T/.body" -D "$T/.headers" -w '%{http_code}' -X "$method" "$@" \
 		"$(url "$name" "$path")" 2>"$T/.curl")
 	BODY=$(cat "$T/.body" 2>/dev/null)
 	HEADERS=$(tr -d '\r' <"$T/.headers" 2>/dev/null)
@@ -98,13 +102,13 @@ start_serve() {
 		port=$(sed -n 's/.* msg=serving .* port=\([0-9][0-9]*\).*/\1/p' "${DLOG[$name]}" | head -n 1)
 		[ -n "$port" ]
 	}
-	if ! wait_for 15000 serving_port; then
+	if ! wait_for "$WAIT_MS" serving_port; then
 		fail "plumb serve ($name) starts" "$(log_tail "$name")"
 		return 1
 	fi
 	DPORT[$name]=$port
-	healthy() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$(url "$name" /healthz)")" = 200 ]; }
-	if wait_for 10000 healthy; then
+	healthy() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$(url "$name" /healthz)")" = 200 ]; }
+	if wait_for "$WAIT_MS" healthy; then
 		ok "plumb serve ($name) is ready"
 	else
 		fail "plumb serve ($name) is ready" "$(log_tail "$name")"
@@ -118,7 +122,7 @@ running() { [ -r "/proc/$1/stat" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/d
 stop_and_check() {
 	local name=$1 pid=${DPID[$1]} rc
 	kill -TERM "$pid" 2>/dev/null
-	if ! wait_for 15000 eval '! running '"$pid"; then
+	if ! wait_for "$WAIT_MS" eval '! running '"$pid"; then
 		kill -KILL "$pid" 2>/dev/null
 	fi
 	wait "$pid" 2>/dev/null
@@ -147,7 +151,7 @@ trap serve_cleanup EXIT
 
 # app_field INSTANCE FIELD: one field of GET /api/v1/applications/repo; fails without an answer.
 app_field() {
-	curl -sf --max-time 5 -H "$(bearer "$VIEWER")" "$(url "$1" "/api/v1/applications/$APP")" |
+	curl -sf --max-time 30 -H "$(bearer "$VIEWER")" "$(url "$1" "/api/v1/applications/$APP")" |
 		python3 -c 'import json, sys; v = json.load(sys.stdin)[sys.argv[1]]; print("" if v is None else v)' "$2" 2>/dev/null
 }
 app_is() { local v; v=$(app_field "$1" "$2") && [ "$v" = "$3" ]; }
@@ -188,12 +192,12 @@ C1=$(head_of "$REPO")
 start_serve auto || exit 1
 start_serve prompted --approval prompted || exit 1
 
-if wait_for 20000 app_is auto synced_commit "$C1"; then
+if wait_for "$WAIT_MS" app_is auto synced_commit "$C1"; then
 	ok "auto: the startup sync reaches the commit"
 else
 	fail "auto: the startup sync reaches the commit" "$(log_tail auto)"
 fi
-if wait_for 20000 app_set prompted pending_approval; then
+if wait_for "$WAIT_MS" app_set prompted pending_approval; then
 	ok "prompted: a plan waits after startup"
 else
 	fail "prompted: a plan waits after startup" "$(log_tail prompted)"
@@ -277,7 +281,7 @@ api auto POST "/api/v1/applications/$APP/sync" -b "$JAR" -H "X-CSRF-Token: $SESS
 expect "POST sync with the session id as the CSRF token: 403" 403
 api auto POST "/api/v1/applications/$APP/sync" -b "$JAR" -H "X-CSRF-Token: $CSRF"
 expect "POST sync with the cookie and the CSRF token (operator): 202" 202 'assert d["queued"] is True'
-if wait_for 3000 grep -qE 'msg="sync requested" .*actor=bob' "${DLOG[auto]}"; then
+if wait_for "$WAIT_MS" grep -qE 'msg="sync requested" .*actor=bob' "${DLOG[auto]}"; then
 	ok "the session's sync is logged with the token's name"
 else
 	fail "the session's sync is logged with the token's name" "$(log_tail auto)"
@@ -315,7 +319,7 @@ expect "after signing out the cookie jar holds no session: 401" 401
 api auto GET /api/v1/applications -b "$VJAR"
 expect "the viewer's session works before SIGHUP" 200
 kill -HUP "${DPID[auto]}"
-if wait_for 5000 grep -q 'msg="configuration reloaded"' "${DLOG[auto]}"; then ok "SIGHUP reloads"; else fail "SIGHUP reloads" "$(log_tail auto)"; fi
+if wait_for "$WAIT_MS" grep -q 'msg="configuration reloaded"' "${DLOG[auto]}"; then ok "SIGHUP reloads"; else fail "SIGHUP reloads" "$(log_tail auto)"; fi
 api auto GET /api/v1/applications -b "$VJAR"
 expect "after SIGHUP the session is gone: 401" 401 'assert "sign in again" in d["error"]'
 api auto GET /api/v1/applications -H "$(bearer "$VIEWER")"
@@ -374,24 +378,24 @@ expect "GET .../history/abc: 404" 404
 AR=${DROOT[auto]}
 # Each hand edit is followed by a sync through the API: inotify would see to it as well, but an edit
 # made while the daemon renews its watches after a repair waits for the periodic check.
-repair() { curl -s -o /dev/null --max-time 5 -X POST -H "$(bearer "$OPERATOR")" "$(url auto "/api/v1/applications/$APP/sync")"; }
+repair() { curl -s -o /dev/null --max-time 30 -X POST -H "$(bearer "$OPERATOR")" "$(url auto "/api/v1/applications/$APP/sync")"; }
 printf 'edited by hand\n<b>not html</b>\n' >"$T/hand"
 cp "$T/hand" "$AR/etc/motd"
 repair
-if wait_for 5000 holds "$AR/etc/motd" hello; then ok "a hand edit of /etc/motd is repaired"; else fail "a hand edit of /etc/motd is repaired" "$(log_tail auto)"; fi
+if wait_for "$WAIT_MS" holds "$AR/etc/motd" hello; then ok "a hand edit of /etc/motd is repaired"; else fail "a hand edit of /etc/motd is repaired" "$(log_tail auto)"; fi
 printf 'key = by-hand-%s\n' "$SECRET_VALUE" >"$AR/etc/secret.conf"
 repair
-if wait_for 5000 holds "$AR/etc/secret.conf" "key = $SECRET_VALUE"; then
+if wait_for "$WAIT_MS" holds "$AR/etc/secret.conf" "key = $SECRET_VALUE"; then
 	ok "a hand edit of the sensitive file is repaired"
 else
 	fail "a hand edit of the sensitive file is repaired" "$(log_tail auto)"
 fi
 printf '\000\001\377binary' >"$AR/etc/app.conf"
 repair
-if wait_for 5000 holds "$AR/etc/app.conf" "port = 8080"; then ok "a binary hand edit is repaired"; else fail "a binary hand edit is repaired" "$(log_tail auto)"; fi
+if wait_for "$WAIT_MS" holds "$AR/etc/app.conf" "port = 8080"; then ok "a binary hand edit is repaired"; else fail "a binary hand edit is repaired" "$(log_tail auto)"; fi
 
-drift_count() { curl -sf -H "$(bearer "$VIEWER")" "$(url auto "/api/v1/applications/$APP/drift")" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)["events"]))'; }
-wait_for 5000 eval '[ "$(drift_count)" -ge 3 ]'
+drift_count() { curl -sf --max-time 30 -H "$(bearer "$VIEWER")" "$(url auto "/api/v1/applications/$APP/drift")" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)["events"]))'; }
+wait_for "$WAIT_MS" eval '[ "$(drift_count)" -ge 3 ]'
 api auto GET "/api/v1/applications/$APP/drift" -H "$(bearer "$VIEWER")"
 expect "GET .../drift: newest first, the text kept, the binary flagged, the sensitive one without content" 200 '
 e = d["events"]
@@ -411,8 +415,8 @@ assert all(set(x) >= {"id", "at", "key", "kind", "commit", "note", "expected", "
 python3 -c 'import sys; sys.stdout.write("a" + "é" * 40000)' >"$T/big"
 cp "$T/big" "$AR/etc/motd"
 repair
-wait_for 5000 holds "$AR/etc/motd" hello
-wait_for 5000 eval '[ "$(drift_count)" -ge 4 ]'
+wait_for "$WAIT_MS" holds "$AR/etc/motd" hello
+wait_for "$WAIT_MS" eval '[ "$(drift_count)" -ge 4 ]'
 api auto GET "/api/v1/applications/$APP/drift" -H "$(bearer "$VIEWER")"
 expect "GET .../drift: a capture over 64 KiB is shown truncated, at a character boundary" 200 '
 x = d["events"][0]
@@ -439,8 +443,8 @@ expect "approve with the session and no CSRF token: 403" 403
 api prompted POST "/api/v1/applications/$APP/approve" -b "$PJAR" -H "X-CSRF-Token: $PCSRF" -H 'Content-Type: application/json' \
 	--data-binary "{\"id\":$PLAN_ID}"
 expect "approve with the session and its CSRF token: 200, approved" 200 "assert d == {'id': $PLAN_ID, 'state': 'approved'}"
-if wait_for 10000 eval '[ -f "${DROOT[prompted]}/etc/motd" ]'; then ok "the approved plan is applied"; else fail "the approved plan is applied" "$(log_tail prompted)"; fi
-if wait_for 5000 app_is prompted pending_approval ""; then
+if wait_for "$WAIT_MS" eval '[ -f "${DROOT[prompted]}/etc/motd" ]'; then ok "the approved plan is applied"; else fail "the approved plan is applied" "$(log_tail prompted)"; fi
+if wait_for "$WAIT_MS" app_is prompted pending_approval ""; then
 	api prompted GET "/api/v1/applications/$APP/approval" -H "$(bearer "$VIEWER")"
 	expect "GET .../approval once it is applied: 404" 404
 else
