@@ -170,14 +170,17 @@ port_open() {
 	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# Each attempt waits up to a minute for the port to open (only a failure waits that long, however
+# slow or busy the machine); a daemon that dies (its port taken since) is tried again on another.
 start_git_daemon() {
-	local base=$1 port
+	local base=$1 port deadline
 	for _ in 1 2 3 4 5; do
 		port=$(free_port) || port=$((20000 + RANDOM % 20000))
 		git daemon --reuseaddr --export-all --enable=receive-pack --base-path="$base" \
 			--listen=127.0.0.1 --port="$port" "$base" >"$T/git-daemon.log" 2>&1 &
 		GIT_DAEMON_PID=$!
-		for _ in $(seq 1 100); do
+		deadline=$((SECONDS + 60))
+		while [ $SECONDS -lt $deadline ]; do
 			if ! kill -0 "$GIT_DAEMON_PID" 2>/dev/null; then
 				break
 			fi

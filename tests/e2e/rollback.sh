@@ -437,15 +437,17 @@ tip=$(served_tip)
 syncs=$(sync_count)
 listing=$(tree_listing "$ROOT")
 
-# Another apply holds the state lock (flock on STATE/lock) all along. (Not
-# lib.sh's python3 function: $! must be the holder itself, to end it.)
+# Another apply holds the state lock (flock on STATE/lock) all along: until it is ended below,
+# or for 5 minutes should the script not get there. (Not lib.sh's python3 function: $! must be the
+# holder itself, to end it.) It is waited for to hold the lock, for up to a minute.
 /usr/bin/python3 -c 'import fcntl, sys, time
 f = open(sys.argv[1], "a")
 fcntl.flock(f, fcntl.LOCK_EX)
 open(sys.argv[2], "w").close()
-time.sleep(60)' "$STATE/lock" "$T/locked" &
+time.sleep(300)' "$STATE/lock" "$T/locked" &
 holder=$!
-for _ in $(seq 1 100); do [ -e "$T/locked" ] && break; sleep 0.05; done
+deadline=$((SECONDS + 60))
+until [ -e "$T/locked" ] || [ $SECONDS -ge $deadline ]; do sleep 0.05; done
 plumb rollback apps/web --to v1 --repo "$URL" --root "$ROOT" --state "$STATE"
 if contains "$ERR" "locked"; then ok "a rollback while the state is locked says so"; else fail "a rollback while the state is locked says so" "$(show)"; fi
 kill "$holder" 2>/dev/null

@@ -127,7 +127,7 @@ capture "$PLUMB" sync "${SRC[@]}"
 if [ "$RC" = 0 ] && grep -q "^file 60 of the tree" "$target"; then ok "sync repairs it"; else fail "sync repairs it" "$(show)"; fi
 
 # A file swapped for another inode with the same size, mtime and mode: a new inode, so hashed again.
-sleep 2.1
+sleep 2.1 # as above: the stat data of what the sync wrote is trusted once its ctime is 2 s old (a rule, not a guess)
 capture "$PLUMB" plan "${SRC[@]}"
 target="$ROOT/srv/files/d2/f120.txt"
 cp -p "$target" "$T/copy"
