@@ -27,9 +27,12 @@ static char temp_root[] = "/tmp/plumb-test-server-XXXXXX";
 
 /* How many times the upload handler ran: an oversized body must never get there. */
 static atomic_int upload_calls;
-/* The slow handler's progress: entered, then finished about SLOW_MS later. */
-static atomic_int slow_entered, slow_finished;
-#define SLOW_MS 300
+/*
+ * The slow handler's progress: entered, then (once slow_release is set, or after a minute)
+ * finished about SLOW_MS later.
+ */
+static atomic_int slow_entered, slow_release, slow_finished;
+#define SLOW_MS 500
 
 static char *temp_path(const char *name)
 {
@@ -144,6 +147,8 @@ static void fail(plumb_response *response, const plumb_request *request, void *p
 static void slow(plumb_response *response, const plumb_request *request, void *payload)
 {
 	atomic_store(&slow_entered, 1);
+	for (int i = 0; i < 6000 && !atomic_load(&slow_release); i++)
+		sleep_ms(10);
 	sleep_ms(SLOW_MS);
 	atomic_store(&slow_finished, 1);
 	plumb_response_json(response, 200, "{\"slow\": true}");
@@ -764,21 +769,25 @@ static void test_slow_handler_and_stop(void)
 	if (!server)
 		return;
 	atomic_store(&slow_entered, 0);
+	atomic_store(&slow_release, 0);
 	atomic_store(&slow_finished, 0);
-	char *command = plumb_xprintf("curl -q -s --noproxy '*' --max-time 20 -o /dev/null -w '%%{http_code}' "
+	char *command = plumb_xprintf("curl -q -s --noproxy '*' --max-time 120 -o /dev/null -w '%%{http_code}' "
 				      "'http://127.0.0.1:%u/slow' 2>/dev/null",
 				      plumb_server_port(server));
 	FILE *client = popen(command, "r");
 	CHECK(client != NULL);
-	for (int i = 0; i < 500 && !atomic_load(&slow_entered); i++)
+	for (int i = 0; i < 6000 && !atomic_load(&slow_entered); i++)
 		sleep_ms(10);
 	CHECK(atomic_load(&slow_entered));
 
+	/* Answered while the slow handler is held up (it is, until released below). */
 	http(&r, plumb_server_port(server), "GET", "/healthz", NULL);
 	CHECK_INT(r.status, 200);
 	CHECK(!atomic_load(&slow_finished));
 	http_release(&r);
 
+	/* Released, it takes SLOW_MS more: stopping at once must wait for it. */
+	atomic_store(&slow_release, 1);
 	plumb_server_stop(server);
 	CHECK(atomic_load(&slow_finished));
 	if (client) {

@@ -491,7 +491,8 @@ static int start_daemon(void)
 			_exit(127);
 		}
 		daemon_pid = pid;
-		for (int i = 0; i < 100 && daemon_pid && !port_accepts(daemon_port); i++) {
+		/* Up to a minute (1200 pauses): only a failure waits that long, however busy the machine. */
+		for (int i = 0; i < 1200 && daemon_pid && !port_accepts(daemon_port); i++) {
 			if (waitpid(pid, NULL, WNOHANG) == pid)
 				daemon_pid = 0; /* it died (the port was taken?): try another */
 			else
