@@ -484,6 +484,11 @@ fi
 # --- push webhooks -------------------------------------------------------------------------------
 # homelab polls and checks for drift every 10 minutes: only the webhook explains a sync seen here.
 
+# The sync asked for through the API above must be over before the push, or it would be the one to
+# apply the pushed commit (trigger api, not webhook).
+if ! settled $H "$HR/etc/app.conf" "port = 8080"; then
+	fail "after the API's sync a hand edit of /etc/app.conf is repaired" "$(cat "$HR/etc/app.conf")" "$(log_tail $H)"
+fi
 set_motd $H "homelab v2"
 C2=$HEAD_C
 f0=$(fetches homelab)
