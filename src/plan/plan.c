@@ -214,31 +214,55 @@ static int compare_action_deepest_first(const void *a, const void *b)
 	return plumb_path_compare(((const plumb_action *)b)->key, ((const plumb_action *)a)->key);
 }
 
-/* One object to observe, and what the plan needs to make its action. */
+/*
+ * Objects are observed this many at a time: a provider reads each batch in
+ * one pass (and what it keeps for its destination, a cursor or a list,
+ * serves the next), and what was observed is let go once compared, so that
+ * a plan holds one batch of observations, not every object's.
+ */
+#define OBSERVE_BATCH 256
+
+/* One object the plan observes: declared (object), or known only to the inventory (a prune). */
 typedef struct {
+	const plumb_object *object;
+	const plumb_inventory_entry *entry; /* its inventory row; NULL for a declared object plumb does not manage yet */
 	const plumb_provider *provider;
-	const plumb_inventory_entry *entry;
-} observed_for;
+} planned;
 
 /*
- * Observe items[0..count) (whose providers are in for), each provider's
- * run of neighbours in one pass through its destination.
+ * Observe planned[0..count) in batches of one provider's neighbours, and
+ * make each one's action from what was observed.
  */
-static int observe_all(plumb_observation *items, const observed_for *of, size_t count,
-		       plumb_destinations *destinations)
+static int observe_and_compare(plumb_plan *plan, const plumb_manifest_set *set, const planned *work, size_t count,
+			       plumb_destinations *destinations)
 {
-	for (size_t start = 0, end; start < count; start = end) {
-		const plumb_provider *provider = of[start].provider;
-		for (end = start + 1; end < count && of[end].provider == provider; end++)
+	plumb_observation items[OBSERVE_BATCH];
+	int error = 0;
+
+	for (size_t start = 0, end; start < count && error == 0; start = end) {
+		const plumb_provider *provider = work[start].provider;
+		for (end = start + 1; end < count && end - start < OBSERVE_BATCH && work[end].provider == provider; end++)
 			;
 		plumb_destination *destination;
-		int error = plumb_destinations_get(&destination, destinations, provider);
-		if (error == 0)
-			error = provider->observe(destination, items + start, end - start);
-		if (error < 0)
-			return error;
+		if ((error = plumb_destinations_get(&destination, destinations, provider)) < 0)
+			break;
+		for (size_t i = start; i < end; i++) {
+			const planned *w = &work[i];
+			items[i - start] = (plumb_observation){
+				w->object, w->object ? w->object->key : w->entry->key, w->object ? w->object->kind : w->entry->kind,
+				(w->object && w->object->sensitive) || was_sensitive(w->entry), { 0 }
+			};
+		}
+		error = provider->observe(destination, items, end - start);
+		for (size_t i = start; i < end && error == 0; i++) {
+			const planned *w = &work[i];
+			error = w->object ? plan_declared(plan, set, w->object, w->entry, &items[i - start].observed, destination)
+					  : plan_prune(plan, provider, w->entry, &items[i - start].observed, destination);
+		}
+		for (size_t i = start; i < end; i++)
+			plumb_observed_release(provider, &items[i - start].observed);
 	}
-	return 0;
+	return error;
 }
 
 int plumb_plan_build(plumb_plan *plan, const plumb_manifest_set *set, const plumb_inventory *inventory,
@@ -248,8 +272,7 @@ int plumb_plan_build(plumb_plan *plan, const plumb_manifest_set *set, const plum
 	const plumb_inventory_entry **entries = plumb_xcalloc(inventory->count, sizeof(*entries));
 	char *declared = plumb_xcalloc(inventory->count, 1);
 	size_t capacity = set->object_count + inventory->count;
-	plumb_observation *items = plumb_xcalloc(capacity ? capacity : 1, sizeof(*items));
-	observed_for *of = plumb_xcalloc(capacity ? capacity : 1, sizeof(*of));
+	planned *work = plumb_xcalloc(capacity ? capacity : 1, sizeof(*work));
 	size_t count = 0, base = plan->count;
 	int error = 0;
 
@@ -280,9 +303,7 @@ int plumb_plan_build(plumb_plan *plan, const plumb_manifest_set *set, const plum
 		}
 		if (entry)
 			declared[entry - inventory->items] = 1;
-		items[count] = (plumb_observation){ object, object->key, object->kind,
-						    object->sensitive || was_sensitive(entry), { 0 } };
-		of[count++] = (observed_for){ object->provider, entry };
+		work[count++] = (planned){ object, entry, object->provider };
 	}
 	size_t first_prune = count;
 	for (size_t i = 0; i < inventory->count; i++) {
@@ -297,28 +318,16 @@ int plumb_plan_build(plumb_plan *plan, const plumb_manifest_set *set, const plum
 						entry->provider, entry->key);
 			goto done;
 		}
-		items[count] = (plumb_observation){ NULL, entry->key, entry->kind, was_sensitive(entry), { 0 } };
-		of[count++] = (observed_for){ provider, entry };
+		work[count++] = (planned){ NULL, entry, provider };
 	}
 
-	if ((error = observe_all(items, of, count, destinations)) < 0)
+	if ((error = observe_and_compare(plan, set, work, count, destinations)) < 0)
 		goto done;
-	for (size_t i = 0; i < count && error == 0; i++) {
-		plumb_destination *destination;
-		if ((error = plumb_destinations_get(&destination, destinations, of[i].provider)) < 0)
-			break;
-		error = items[i].object ? plan_declared(plan, set, items[i].object, of[i].entry, &items[i].observed,
-							destination)
-					: plan_prune(plan, of[i].provider, of[i].entry, &items[i].observed, destination);
-	}
-	if (error == 0 && plan->count > base + first_prune)
+	if (plan->count > base + first_prune)
 		qsort(plan->actions + base + first_prune, plan->count - base - first_prune, sizeof(*plan->actions),
 		      compare_action_deepest_first);
 done:
-	for (size_t i = 0; i < count; i++)
-		plumb_observed_release(of[i].provider, &items[i].observed);
-	free(items);
-	free(of);
+	free(work);
 	free(objects);
 	free(entries);
 	free(declared);

@@ -44,6 +44,10 @@ struct plumb_destination {
 	plumb_fs_cursor cursor;
 	/* The writes an apply staged, made durable together; NULL until an apply begins. */
 	plumb_fs_batch *batch;
+	/* While planning: the declared directories the plan makes or changes, in the order observed. */
+	char **made;
+	size_t made_count;
+	size_t made_capacity;
 };
 
 static void close_destination(plumb_destination *dest);
@@ -193,35 +197,49 @@ static int compare(plumb_change *out, plumb_destination *dest, const plumb_objec
 		   const plumb_observed *observed, const char *inventory_kind);
 
 /*
- * Whether items[i] lies below a directory declared before it that this
- * plan makes (or turns from a symlink into a directory) first: then what
- * is on the way now is not what items[i] will be below.
+ * Whether key lies below a directory observed before it that this plan
+ * makes (or turns from a symlink into a directory) first: then what is on
+ * the way now is not what key will be below.
  */
-static int made_on_the_way(plumb_destination *dest, const plumb_observation *items, size_t i)
+static int made_on_the_way(const plumb_destination *dest, const char *key)
 {
-	for (size_t j = 0; j < i; j++) {
-		const plumb_observation *ancestor = &items[j];
-		if (!ancestor->object || strcmp(ancestor->kind, "Directory") != 0 ||
-		    !strcmp(ancestor->key, items[i].key) || !plumb_path_is_within(items[i].key, ancestor->key))
-			continue;
-		plumb_change change;
-		int made = compare(&change, dest, ancestor->object, &ancestor->observed, ancestor->kind) == 0 &&
-			   (change.type == PLUMB_ACTION_CREATE || change.type == PLUMB_ACTION_UPDATE);
-		plumb_change_release(&change);
-		plumb_error_clear();
-		if (made)
+	for (size_t i = 0; i < dest->made_count; i++)
+		if (strcmp(dest->made[i], key) != 0 && plumb_path_is_within(key, dest->made[i]))
 			return 1;
-	}
 	return 0;
 }
 
-/* One pass through the cursor: the folder of one object is opened once for all of its neighbours. */
+/* Note a declared directory that the plan will make or change (remembered for made_on_the_way). */
+static void note_directory(plumb_destination *dest, const plumb_observation *item)
+{
+	plumb_change change;
+	int made = compare(&change, dest, item->object, &item->observed, item->kind) == 0 &&
+		   (change.type == PLUMB_ACTION_CREATE || change.type == PLUMB_ACTION_UPDATE);
+	plumb_change_release(&change);
+	plumb_error_clear();
+	if (made) {
+		PLUMB_GROW(dest->made, dest->made_count, dest->made_capacity);
+		dest->made[dest->made_count++] = plumb_xstrdup(item->key);
+	}
+}
+
+static void forget_directories(plumb_destination *dest)
+{
+	for (size_t i = 0; i < dest->made_count; i++)
+		free(dest->made[i]);
+	dest->made_count = 0;
+}
+
+/*
+ * Through the cursor: the folder of one object is opened once for all of
+ * its neighbours, and for the batches that follow while they are in it.
+ */
 static int observe(plumb_destination *dest, plumb_observation *items, size_t count)
 {
 	for (size_t i = 0; i < count; i++) {
 		plumb_observation *item = &items[i];
 		int error = observe_one(&item->observed, dest, item->key, item->sensitive);
-		if (error == PLUMB_EUNSAFE && item->object && made_on_the_way(dest, items, i)) {
+		if (error == PLUMB_EUNSAFE && item->object && made_on_the_way(dest, item->key)) {
 			free_observed(&item->observed);
 			free(item->observed.fingerprint);
 			observe_absent(&item->observed);
@@ -229,6 +247,8 @@ static int observe(plumb_destination *dest, plumb_observation *items, size_t cou
 		}
 		if (error < 0)
 			return error;
+		if (item->object && !strcmp(item->kind, "Directory"))
+			note_directory(dest, item);
 	}
 	return 0;
 }
@@ -450,6 +470,7 @@ static int begin_apply(plumb_destination *dest, const char *const *keys, size_t 
 	if (dest->root_fd < 0 && (error = plumb_fs_open_root(&dest->root_fd, dest->root, 1)) < 0)
 		return error;
 	tree_changed(dest);
+	forget_directories(dest);
 	char *previous = NULL;
 	for (size_t i = 0; i < count; i++) {
 		char *dir = plumb_path_dirname(keys[i]);
@@ -649,6 +670,8 @@ static void close_destination(plumb_destination *dest)
 		return;
 	plumb_fs_batch_free(dest->batch);
 	plumb_fs_cursor_release(&dest->cursor);
+	forget_directories(dest);
+	free(dest->made);
 	plumb_stat_cache_free(dest->stat_cache);
 	if (dest->root_fd >= 0)
 		close(dest->root_fd);
