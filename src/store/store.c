@@ -1,205 +1,26 @@
 #include "util/common.h"
 #include "util/buf.h"
-#include "util/fs.h"
 #include "util/hash.h"
 #include "util/strpool.h"
 #include "util/utf8.h"
 #include "store/store.h"
+#include "store/internal.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
-
-/* How long a statement waits for another connection's write lock before giving up. */
-#define BUSY_TIMEOUT_MS 5000
-
-/* At most this many statements are kept prepared (prepare_kept); there are fewer than that. */
-#define KEPT_STATEMENTS 16
-
-/* The previous_hash of the first audit entry: there is no entry before it. */
-static const char audit_genesis_hash[] = "0000000000000000000000000000000000000000000000000000000000000000";
-
-struct plumb_store {
-	sqlite3 *db;
-	char *path; /* STATE/plumb.db, for messages */
-	/*
-	 * plumb_store_begin was called and neither commit nor rollback since.
-	 * SQLite may end a transaction on its own after some errors (a full
-	 * disk); a write then finds this set while SQLite is back in autocommit
-	 * mode, and refuses rather than write outside the caller's transaction.
-	 */
-	int transaction_open;
-	/*
-	 * Rows written since the WAL was last made durable (make_durable):
-	 * sqlite3_total_changes64 at that moment, and how many rows since were
-	 * written by deferred writes, which need not reach the disk at once.
-	 */
-	int64_t changes_durable;
-	int64_t changes_deferred;
-	/* Statements prepared once and run many times (prepare_kept), finalized by plumb_store_free. */
-	struct {
-		const char *sql;
-		sqlite3_stmt *stmt;
-	} kept[KEPT_STATEMENTS];
-	size_t kept_count;
-};
 
 /* How many bytes of WAL a closing store leaves for the next one to read back, at most: then it checkpoints. */
 #define WAL_CHECKPOINT_BYTES (256 * 1024)
 
-/*
- * The migrations: step N takes a store from schema version N-1 to N, and
- * PRAGMA user_version holds the last step run. A released step never
- * changes, so that every store at version N has the same schema whichever
- * plumb wrote it; a change to the schema is a new step at the end.
- *
- * The primary key columns are NOT NULL because SQLite, for historical
- * reasons, lets NULL into a non-INTEGER primary key; every other NULL is
- * read back as "".
- */
-static const char migration_1[] =
-	"CREATE TABLE inventory ("
-	" destination TEXT NOT NULL,"
-	" key TEXT NOT NULL,"
-	" application TEXT,"
-	" provider TEXT,"
-	" kind TEXT,"
-	" resource TEXT,"
-	" created INTEGER,"
-	" fingerprint TEXT,"
-	" commit_id TEXT,"
-	" updated_at INTEGER,"
-	" PRIMARY KEY (destination, key));"
-	"CREATE TABLE syncs ("
-	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	" application TEXT,"
-	" destination TEXT,"
-	" repo TEXT,"
-	" revision TEXT,"
-	" commit_id TEXT,"
-	" path TEXT,"
-	" started_at INTEGER,"
-	" finished_at INTEGER,"
-	" result TEXT CHECK (result IN ('running', 'succeeded', 'failed')),"
-	" created INTEGER,"
-	" updated INTEGER,"
-	" deleted INTEGER,"
-	" error TEXT);"
-	"CREATE INDEX syncs_by_destination ON syncs (destination, application, id);";
+static const char sql_begin[] = "BEGIN IMMEDIATE";
+static const char sql_commit[] = "COMMIT";
+static const char sql_savepoint[] = "SAVEPOINT plumb_write";
+static const char sql_release[] = "RELEASE plumb_write";
 
-/*
- * Who ran each sync and how; the action and drift logs; the audit log.
- *
- * actions and drift take AUTOINCREMENT as syncs do, so that an id is never
- * given twice and one named in an audit entry always means one row. The
- * audit log must not: its ids are the chain's positions, assigned by the
- * store as the last id + 1, and a gap is how a removed entry shows. Drift
- * found outside a sync has sync_id NULL (read back as 0).
- */
-static const char migration_2[] =
-	"ALTER TABLE syncs ADD COLUMN operation TEXT NOT NULL DEFAULT '';"
-	"ALTER TABLE syncs ADD COLUMN trigger TEXT NOT NULL DEFAULT '';"
-	"ALTER TABLE syncs ADD COLUMN actor TEXT NOT NULL DEFAULT '';"
-	"CREATE TABLE actions ("
-	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	" sync_id INTEGER NOT NULL REFERENCES syncs (id),"
-	" key TEXT,"
-	" kind TEXT,"
-	" resource TEXT,"
-	" action TEXT,"
-	" reason TEXT,"
-	" fingerprint_before TEXT,"
-	" fingerprint_after TEXT,"
-	" outcome TEXT CHECK (outcome IN ('noop', 'changed', 'failed', 'skipped', 'denied')),"
-	" error TEXT,"
-	" at INTEGER);"
-	"CREATE INDEX actions_by_sync ON actions (sync_id, id);"
-	"CREATE TABLE drift ("
-	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	" sync_id INTEGER REFERENCES syncs (id),"
-	" destination TEXT,"
-	" application TEXT,"
-	" key TEXT,"
-	" kind TEXT,"
-	" commit_id TEXT,"
-	" expected TEXT,"
-	" observed TEXT,"
-	" capture TEXT,"
-	" capture_size INTEGER,"
-	" sensitive INTEGER,"
-	" note TEXT,"
-	" at INTEGER);"
-	"CREATE INDEX drift_by_destination ON drift (destination, application, id);"
-	"CREATE TABLE audit ("
-	" id INTEGER PRIMARY KEY,"
-	" at INTEGER NOT NULL,"
-	" actor TEXT NOT NULL,"
-	" event TEXT NOT NULL,"
-	" subject TEXT NOT NULL,"
-	" detail TEXT NOT NULL,"
-	" previous_hash TEXT NOT NULL,"
-	" hash TEXT NOT NULL);"
-	/* Through SQL the log only grows; the hash chain is what catches an edit made around these. */
-	"CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
-	" BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
-	"CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
-	" BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;";
-
-/*
- * Plans that wait for a person (syncPolicy approval: prompted). The plan
- * document itself lives here, not in the audit log: the log names a plan
- * by id and summary, and a plan of sensitive objects or large diffs stays
- * out of the chain that is exported to be kept elsewhere.
- */
-static const char migration_3[] =
-	"CREATE TABLE approvals ("
-	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	" destination TEXT,"
-	" application TEXT,"
-	" commit_id TEXT,"
-	" plan TEXT,"
-	" summary TEXT,"
-	" state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'rejected', 'applied', 'superseded')),"
-	" requested_by TEXT,"
-	" decided_by TEXT,"
-	" note TEXT,"
-	" created_at INTEGER,"
-	" decided_at INTEGER);"
-	"CREATE INDEX approvals_by_destination ON approvals (destination, application, id);";
-
-/* The stat cache (statcache.h): a cache, not a record; rows may go at any time. */
-static const char migration_4[] =
-	"CREATE TABLE stat_cache ("
-	" destination TEXT NOT NULL,"
-	" key TEXT NOT NULL,"
-	" device INTEGER, inode INTEGER, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER,"
-	" mode INTEGER, uid INTEGER, gid INTEGER,"
-	" blob TEXT NOT NULL,"
-	" PRIMARY KEY (destination, key)) WITHOUT ROWID;";
-
-static const char *const migrations[] = { migration_1, migration_2, migration_3, migration_4 };
-
-/* The schema this code reads and writes, kept in PRAGMA user_version: every migration run. */
-enum { SCHEMA_VERSION = 4 };
-_Static_assert(PLUMB_ARRAY_SIZE(migrations) == SCHEMA_VERSION, "one migration per schema version");
-
-static const char *const result_names[] = {
-	[PLUMB_SYNC_RUNNING] = "running",
-	[PLUMB_SYNC_SUCCEEDED] = "succeeded",
-	[PLUMB_SYNC_FAILED] = "failed",
-};
-
-/*
- * Turn the SQLite error rc into ours, with a message naming the file and
- * what was being done. Call it right after the failing call: that is the
- * only moment sqlite3_errmsg describes this failure.
- */
-static int sqlite_error(plumb_store *store, int rc, const char *what)
+int plumb_store_sqlite_error(plumb_store *store, int rc, const char *what)
 {
 	int code = PLUMB_ERROR;
 
@@ -217,23 +38,15 @@ static int sqlite_error(plumb_store *store, int rc, const char *what)
 	return plumb_error_set(code, "%s: %s: %s", store->path, what, message);
 }
 
-static int prepare(sqlite3_stmt **out, plumb_store *store, const char *sql, const char *what)
+int plumb_store_prepare(sqlite3_stmt **out, plumb_store *store, const char *sql, const char *what)
 {
 	int rc = sqlite3_prepare_v2(store->db, sql, -1, out, NULL);
 	if (rc != SQLITE_OK)
-		return sqlite_error(store, rc, what);
+		return plumb_store_sqlite_error(store, rc, what);
 	return 0;
 }
 
-/*
- * Prepare a statement that runs once an action or an object (thousands of
- * times a sync) only once a connection, and keep it: parsing the SQL costs
- * more than running it. sql is a static string, known by its address.
- * The statement comes back reset, with nothing bound; the caller runs it
- * to its end before it asks for the same one again, and hands it back
- * with statement_done, never sqlite3_finalize.
- */
-static int prepare_kept(sqlite3_stmt **out, plumb_store *store, const char *sql, const char *what)
+int plumb_store_prepare_kept(sqlite3_stmt **out, plumb_store *store, const char *sql, const char *what)
 {
 	for (size_t i = 0; i < store->kept_count; i++) {
 		if (store->kept[i].sql == sql) {
@@ -242,21 +55,16 @@ static int prepare_kept(sqlite3_stmt **out, plumb_store *store, const char *sql,
 		}
 	}
 	if (store->kept_count == KEPT_STATEMENTS)
-		return prepare(out, store, sql, what); /* statement_done finalizes it */
+		return plumb_store_prepare(out, store, sql, what); /* plumb_store_statement_done finalizes it */
 	int rc = sqlite3_prepare_v3(store->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL);
 	if (rc != SQLITE_OK)
-		return sqlite_error(store, rc, what);
+		return plumb_store_sqlite_error(store, rc, what);
 	store->kept[store->kept_count].sql = sql;
 	store->kept[store->kept_count++].stmt = *out;
 	return 0;
 }
 
-/*
- * Done with stmt (NULL is fine): a kept statement is reset and unbound,
- * which also lets go of what its bound strings point to; any other is
- * finalized.
- */
-static void statement_done(plumb_store *store, sqlite3_stmt *stmt)
+void plumb_store_statement_done(plumb_store *store, sqlite3_stmt *stmt)
 {
 	for (size_t i = 0; stmt && i < store->kept_count; i++) {
 		if (store->kept[i].stmt == stmt) {
@@ -268,313 +76,64 @@ static void statement_done(plumb_store *store, sqlite3_stmt *stmt)
 	sqlite3_finalize(stmt);
 }
 
-/* Bind a string; NULL is stored as "" so that readers need not tell the two apart. */
-static int bind_text(plumb_store *store, sqlite3_stmt *stmt, int index, const char *value, const char *what)
+int plumb_store_bind_text(plumb_store *store, sqlite3_stmt *stmt, int index, const char *value, const char *what)
 {
 	/* SQLITE_STATIC: every caller steps the statement before value can go away. */
 	int rc = sqlite3_bind_text(stmt, index, value ? value : "", -1, SQLITE_STATIC);
 	if (rc != SQLITE_OK)
-		return sqlite_error(store, rc, what);
+		return plumb_store_sqlite_error(store, rc, what);
 	return 0;
 }
 
-static int bind_int64(plumb_store *store, sqlite3_stmt *stmt, int index, int64_t value, const char *what)
+int plumb_store_bind_int64(plumb_store *store, sqlite3_stmt *stmt, int index, int64_t value, const char *what)
 {
 	int rc = sqlite3_bind_int64(stmt, index, value);
 	if (rc != SQLITE_OK)
-		return sqlite_error(store, rc, what);
+		return plumb_store_sqlite_error(store, rc, what);
 	return 0;
 }
 
-/* Run a statement that returns no rows. */
-static int step_done(plumb_store *store, sqlite3_stmt *stmt, const char *what)
+int plumb_store_bind_filter(plumb_store *store, sqlite3_stmt *stmt, int index, const char *value, const char *what)
+{
+	return value ? plumb_store_bind_text(store, stmt, index, value, what) : 0;
+}
+
+int plumb_store_step_done(plumb_store *store, sqlite3_stmt *stmt, const char *what)
 {
 	int rc = sqlite3_step(stmt);
 	if (rc != SQLITE_DONE)
-		return sqlite_error(store, rc, what);
+		return plumb_store_sqlite_error(store, rc, what);
 	return 0;
 }
 
-/* Run SQL that has no values in it (pragmas, transaction control, the schema). */
-static int exec(plumb_store *store, const char *sql, const char *what)
+int plumb_store_exec(plumb_store *store, const char *sql, const char *what)
 {
 	int rc = sqlite3_exec(store->db, sql, NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
-		return sqlite_error(store, rc, what);
+		return plumb_store_sqlite_error(store, rc, what);
 	return 0;
 }
 
-/* exec for one statement that runs once an action (transaction control): kept prepared. */
+/* plumb_store_exec for one statement that runs once an action (transaction control): kept prepared. */
 static int exec_kept(plumb_store *store, const char *sql, const char *what)
 {
 	sqlite3_stmt *stmt = NULL;
-	int error = prepare_kept(&stmt, store, sql, what);
+	int error = plumb_store_prepare_kept(&stmt, store, sql, what);
 	if (error == 0)
-		error = step_done(store, stmt, what);
-	statement_done(store, stmt);
+		error = plumb_store_step_done(store, stmt, what);
+	plumb_store_statement_done(store, stmt);
 	return error;
 }
 
-static const char sql_begin[] = "BEGIN IMMEDIATE";
-static const char sql_commit[] = "COMMIT";
-static const char sql_savepoint[] = "SAVEPOINT plumb_write";
-static const char sql_release[] = "RELEASE plumb_write";
-
-/* A text column as a new string; NULL reads as "". */
-static char *column_string(sqlite3_stmt *stmt, int column)
+char *plumb_store_column_string(sqlite3_stmt *stmt, int column)
 {
 	const unsigned char *text = sqlite3_column_text(stmt, column);
 	return plumb_xstrdup(text ? (const char *)text : "");
 }
 
-static int64_t now(void)
+int64_t plumb_store_now(void)
 {
 	return (int64_t)time(NULL);
-}
-
-/*
- * Create the database file ourselves, 0600, before SQLite opens it: SQLite
- * would create it 0644, and gives its -wal and -shm files the mode of the
- * database file. An existing file that others can read is tightened.
- */
-static int create_private_file(const char *path)
-{
-	struct stat st;
-
-	/*
-	 * Never open and close an existing database here: closing any descriptor
-	 * of the file drops every POSIX lock this process holds on it, including
-	 * those of another connection (the daemon's), which SQLite then finds
-	 * gone ("disk I/O error").
-	 */
-	if (lstat(path, &st) < 0) {
-		if (errno != ENOENT)
-			return plumb_error_set(PLUMB_ERROR, "cannot stat %s: %s", path, strerror(errno));
-		int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd < 0 && errno != EEXIST)
-			return plumb_error_set(PLUMB_ERROR, "cannot create %s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		if (lstat(path, &st) < 0)
-			return plumb_error_set(PLUMB_ERROR, "cannot stat %s: %s", path, strerror(errno));
-	}
-	if (!S_ISREG(st.st_mode))
-		return plumb_error_set(PLUMB_ERROR, "%s is not a regular file", path);
-	if ((st.st_mode & 0777) != 0600 && chmod(path, 0600) < 0)
-		return plumb_error_set(PLUMB_ERROR, "cannot make %s private (mode 0600): %s", path, strerror(errno));
-	return 0;
-}
-
-/*
- * Read PRAGMA user_version. This is the first read of the file, so it is
- * where a file that is not a database shows itself.
- */
-static int read_schema_version(int *out, plumb_store *store)
-{
-	sqlite3_stmt *stmt = NULL;
-	int error = 0;
-	int rc = sqlite3_prepare_v2(store->db, "PRAGMA user_version", -1, &stmt, NULL);
-
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(stmt);
-	if (rc != SQLITE_ROW) {
-		if ((rc & 0xff) == SQLITE_NOTADB)
-			error = plumb_error_set(PLUMB_ERROR, "%s is not a SQLite database, so not a plumb store",
-						store->path);
-		else
-			error = sqlite_error(store, rc, "reading the schema version");
-		goto done;
-	}
-	*out = sqlite3_column_int(stmt, 0);
-
-done:
-	sqlite3_finalize(stmt);
-	return error;
-}
-
-static int check_schema_version(plumb_store *store, int version)
-{
-	if (version > SCHEMA_VERSION)
-		return plumb_error_set(PLUMB_ERROR, "%s was written by a newer plumb (schema %d, this plumb knows %d)",
-				       store->path, version, SCHEMA_VERSION);
-	if (version < 0)
-		return plumb_error_set(PLUMB_ERROR, "%s is not a plumb store (schema version %d)", store->path,
-				       version);
-	return 0;
-}
-
-static int set_journal_mode_wal(plumb_store *store)
-{
-	sqlite3_stmt *stmt = NULL;
-	int error;
-	int rc;
-
-	if ((error = prepare(&stmt, store, "PRAGMA journal_mode = WAL", "switching to WAL mode")) < 0)
-		goto done;
-	rc = sqlite3_step(stmt);
-	if (rc != SQLITE_ROW) {
-		error = sqlite_error(store, rc, "switching to WAL mode");
-		goto done;
-	}
-	/* SQLite answers with the mode now in force, which is the old one when WAL is not possible here. */
-	const unsigned char *mode = sqlite3_column_text(stmt, 0);
-	if (!mode || sqlite3_stricmp((const char *)mode, "wal") != 0)
-		error = plumb_error_set(PLUMB_ERROR, "%s: cannot switch to WAL mode (journal mode stays %s)",
-					store->path, mode ? (const char *)mode : "unknown");
-
-done:
-	sqlite3_finalize(stmt);
-	return error;
-}
-
-/* Schema version 0 with tables in it is some other program's database: leave it alone. */
-static int check_empty(plumb_store *store)
-{
-	sqlite3_stmt *stmt = NULL;
-	int error;
-	int rc;
-
-	if ((error = prepare(&stmt, store, "SELECT 1 FROM sqlite_schema LIMIT 1", "reading the schema")) < 0)
-		return error;
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
-		error = plumb_error_set(PLUMB_ERROR, "%s is not a plumb store (it holds tables but no schema version)",
-					store->path);
-	else if (rc != SQLITE_DONE)
-		error = sqlite_error(store, rc, "reading the schema");
-	sqlite3_finalize(stmt);
-	return error;
-}
-
-/*
- * Run one migration step, from the version found to the next, in a
- * transaction of its own, so that a store is always at some version and
- * never half-way between two. The version is read again under the write
- * lock, so that two plumbs opening an old store at once run each step once.
- * *done is set when there is nothing left to run.
- */
-static int migrate_one_step(plumb_store *store, int *done)
-{
-	int version = 0;
-	char *what = NULL, *set_version = NULL;
-	int error;
-
-	*done = 0;
-	if ((error = exec(store, "BEGIN IMMEDIATE", "starting a schema migration")) < 0)
-		return error;
-	if ((error = read_schema_version(&version, store)) < 0 || (error = check_schema_version(store, version)) < 0)
-		goto done;
-	if (version == SCHEMA_VERSION) {
-		*done = 1;
-		goto done;
-	}
-	if (version == 0 && (error = check_empty(store)) < 0)
-		goto done;
-
-	what = plumb_xprintf("migrating the schema from version %d to %d", version, version + 1);
-	set_version = plumb_xprintf("PRAGMA user_version = %d", version + 1);
-	if ((error = exec(store, migrations[version], what)) < 0 || (error = exec(store, set_version, what)) < 0)
-		goto done;
-	error = exec(store, "COMMIT", what);
-
-done:
-	/* Still open only when nothing was written or something failed: either way there is nothing to keep. */
-	if (!sqlite3_get_autocommit(store->db))
-		sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
-	free(set_version);
-	free(what);
-	return error;
-}
-
-/* Bring a store (a fresh one is at version 0) to SCHEMA_VERSION. */
-static int migrate(plumb_store *store)
-{
-	int done = 0;
-	int error = 0;
-
-	while (!done && error == 0)
-		error = migrate_one_step(store, &done);
-	return error;
-}
-
-int plumb_store_open(plumb_store **out, const char *state_dir)
-{
-	plumb_store *store = plumb_xcalloc(1, sizeof(*store));
-	int version = 0;
-	int error = 0;
-	int rc;
-
-	*out = NULL;
-	size_t len = strlen(state_dir);
-	while (len > 1 && state_dir[len - 1] == '/')
-		len--;
-	if (len == 0) {
-		store->path = plumb_xstrdup("plumb.db");
-		error = plumb_error_set(PLUMB_ERROR, "no state directory given for %s", store->path);
-		goto done;
-	}
-	store->path = plumb_xprintf("%.*s%splumb.db", (int)len, state_dir, state_dir[len - 1] == '/' ? "" : "/");
-
-	if ((error = plumb_fs_make_directories(state_dir, 0700)) < 0 || (error = create_private_file(store->path)) < 0)
-		goto done;
-
-	/*
-	 * A connection is used by one thread at a time (a daemon's handler
-	 * threads open their own), so SQLite need not lock it around every call:
-	 * reading thousands of rows makes a dozen calls a row.
-	 */
-	rc = sqlite3_open_v2(store->path, &store->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
-			     NULL);
-	if (rc != SQLITE_OK) {
-		error = sqlite_error(store, rc, "opening the database");
-		goto done;
-	}
-	sqlite3_extended_result_codes(store->db, 1);
-	rc = sqlite3_busy_timeout(store->db, BUSY_TIMEOUT_MS);
-	if (rc != SQLITE_OK) {
-		error = sqlite_error(store, rc, "setting the busy timeout");
-		goto done;
-	}
-
-	/* Check the version before anything writes to the file: a newer plumb's store stays untouched. */
-	if ((error = read_schema_version(&version, store)) < 0 || (error = check_schema_version(store, version)) < 0)
-		goto done;
-	if ((error = set_journal_mode_wal(store)) < 0)
-		goto done;
-	/*
-	 * In WAL mode NORMAL loses no integrity on a crash, only the last commits
-	 * before a power loss: what must outlive one is synced by make_durable.
-	 * Reads are mostly one pass over a table (the inventory, the stat cache):
-	 * a page cache of 512 KiB, not SQLite's 2 MiB, keeps memory growing with
-	 * the rows plumb holds, not with the cache. A WAL that a checkpoint has
-	 * emptied is cut back to 1 MiB (to nothing by one at close).
-	 */
-	if ((error = exec(store, "PRAGMA synchronous = NORMAL", "setting synchronous mode")) < 0 ||
-	    (error = exec(store, "PRAGMA cache_size = -512", "sizing the page cache")) < 0 ||
-	    (error = exec(store, "PRAGMA foreign_keys = ON", "enabling foreign keys")) < 0 ||
-	    (error = exec(store, "PRAGMA journal_size_limit = 1048576", "limiting the WAL")) < 0)
-		goto done;
-	if (version < SCHEMA_VERSION && (error = migrate(store)) < 0)
-		goto done;
-	/*
-	 * Keep the WAL file between runs, and do not checkpoint on every close
-	 * (see plumb_store_free): creating, syncing and deleting it each time
-	 * costs a run that has nothing to do more than the rest of its store work.
-	 */
-	int persist = 1;
-	if ((rc = sqlite3_file_control(store->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist)) != SQLITE_OK ||
-	    (rc = sqlite3_db_config(store->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL)) != SQLITE_OK) {
-		error = sqlite_error(store, rc, "configuring the WAL");
-		goto done;
-	}
-
-	*out = store;
-	store = NULL;
-
-done:
-	plumb_store_free(store);
-	/* The contract gives one code for every way open fails; the message says which. */
-	return error < 0 ? PLUMB_ERROR : 0;
 }
 
 /*
@@ -605,7 +164,7 @@ static int sync_wal(plumb_store *store)
 	return rc;
 }
 
-static int make_durable(plumb_store *store)
+int plumb_store_make_durable(plumb_store *store)
 {
 	int rc = sync_wal(store);
 	if (rc != SQLITE_OK)
@@ -614,8 +173,7 @@ static int make_durable(plumb_store *store)
 	return 0;
 }
 
-/* Count the rows written since total_before as deferred: see sync_wal. */
-static void defer_changes(plumb_store *store, int64_t total_before)
+void plumb_store_defer_changes(plumb_store *store, int64_t total_before)
 {
 	store->changes_deferred += sqlite3_total_changes64(store->db) - total_before;
 }
@@ -674,14 +232,7 @@ void plumb_store_rollback(plumb_store *store)
 	sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-/*
- * Writes of several rows that stand or fall together (a sync and its audit
- * entry) go between write_begin and write_end. Inside the caller's
- * transaction they take a savepoint, so that a failure takes back only
- * their own rows and leaves the caller's transaction as it was; otherwise
- * they run in a transaction of their own (*own set), committed by write_end.
- */
-static int write_begin(plumb_store *store, int *own)
+int plumb_store_write_begin(plumb_store *store, int *own)
 {
 	*own = 0;
 	if (!sqlite3_get_autocommit(store->db))
@@ -694,8 +245,7 @@ static int write_begin(plumb_store *store, int *own)
 	return exec_kept(store, sql_begin, "starting a write");
 }
 
-/* Keep the writes when error is 0 and return 0, or take them back and return error (or the commit's). */
-static int write_end(plumb_store *store, int own, int error)
+int plumb_store_write_end(plumb_store *store, int own, int error)
 {
 	if (error == 0)
 		error = own ? exec_kept(store, sql_commit, "committing a write") :
@@ -712,28 +262,9 @@ static int write_end(plumb_store *store, int own, int error)
 	return error;
 }
 
-/* Bind an optional filter: NULL (not "") when absent, which the query reads as "any". */
-static int bind_filter(plumb_store *store, sqlite3_stmt *stmt, int index, const char *value, const char *what)
-{
-	return value ? bind_text(store, stmt, index, value, what) : 0;
-}
-
-#define INVENTORY_COLUMNS                                                                                  \
-	"SELECT destination, key, application, provider, kind, resource, created, fingerprint, commit_id,"  \
-	" updated_at FROM inventory"
-#define INVENTORY_COLUMN_COUNT 10
-
-typedef int (*row_reader)(void *item, plumb_store *store, sqlite3_stmt *stmt);
-typedef void (*row_release)(void *item);
-
-/*
- * Append the rows stmt (prepared and bound) yields to a caller's array of
- * item_size records (*items, *count, *capacity), each read with read; on
- * failure the array is as it was given, what was appended released with
- * release.
- */
-static int collect_rows(void **items, size_t *count, size_t *capacity, size_t item_size, plumb_store *store,
-			sqlite3_stmt *stmt, const char *what, row_reader read, row_release release)
+int plumb_store_collect_rows(void **items, size_t *count, size_t *capacity, size_t item_size, plumb_store *store,
+			     sqlite3_stmt *stmt, const char *what, plumb_store_row_reader read,
+			     plumb_store_row_release release)
 {
 	size_t first = *count;
 	int error = 0, rc;
@@ -748,13 +279,48 @@ static int collect_rows(void **items, size_t *count, size_t *capacity, size_t it
 		(*count)++;
 	}
 	if (error == 0 && rc != SQLITE_DONE)
-		error = sqlite_error(store, rc, what);
+		error = plumb_store_sqlite_error(store, rc, what);
 	if (error < 0) {
 		while (*count > first)
 			release((char *)*items + --(*count) * item_size);
 	}
 	return error;
 }
+
+int64_t plumb_store_sql_limit(unsigned limit)
+{
+	return limit ? (int64_t)limit : -1;
+}
+
+int plumb_store_list_rows(void **items, size_t *count, size_t *capacity, size_t item_size, plumb_store *store,
+			  const char *sql, const char *what, const char *destination, const char *application,
+			  unsigned limit, plumb_store_row_reader read, plumb_store_row_release release)
+{
+	sqlite3_stmt *stmt = NULL;
+	int error;
+
+	if ((error = plumb_store_prepare(&stmt, store, sql, what)) == 0 &&
+	    (error = plumb_store_bind_filter(store, stmt, 1, destination, what)) == 0 &&
+	    (error = plumb_store_bind_filter(store, stmt, 2, application, what)) == 0 &&
+	    (error = plumb_store_bind_int64(store, stmt, 3, plumb_store_sql_limit(limit), what)) == 0)
+		error = plumb_store_collect_rows(items, count, capacity, item_size, store, stmt, what, read, release);
+	sqlite3_finalize(stmt);
+	return error;
+}
+
+/* The previous_hash of the first audit entry: there is no entry before it. */
+static const char audit_genesis_hash[] = "0000000000000000000000000000000000000000000000000000000000000000";
+
+static const char *const result_names[] = {
+	[PLUMB_SYNC_RUNNING] = "running",
+	[PLUMB_SYNC_SUCCEEDED] = "succeeded",
+	[PLUMB_SYNC_FAILED] = "failed",
+};
+
+#define INVENTORY_COLUMNS                                                                                  \
+	"SELECT destination, key, application, provider, kind, resource, created, fingerprint, commit_id,"  \
+	" updated_at FROM inventory"
+#define INVENTORY_COLUMN_COUNT 10
 
 /*
  * The strings of the row read last, per column: a column that repeats
@@ -809,7 +375,7 @@ typedef int (*inventory_filter)(plumb_inventory_entry *entry, plumb_strpool *poo
 /*
  * Append the rows stmt selects (INVENTORY_COLUMNS) that keep keeps (NULL:
  * every one) to out; on failure out holds the rows it held. Not through
- * collect_rows: the strings belong to the inventory, not to each row.
+ * plumb_store_collect_rows: the strings belong to the inventory, not to each row.
  */
 static int read_inventory(plumb_inventory *out, plumb_store *store, sqlite3_stmt *stmt, const char *what,
 			  inventory_filter keep, const void *payload)
@@ -829,7 +395,7 @@ static int read_inventory(plumb_inventory *out, plumb_store *store, sqlite3_stmt
 	}
 	if (rc != SQLITE_DONE) {
 		out->count = first;
-		return sqlite_error(store, rc, what);
+		return plumb_store_sqlite_error(store, rc, what);
 	}
 	return 0;
 }
@@ -842,7 +408,7 @@ int plumb_store_stat_cache_load(plumb_stat_cache *cache, plumb_store *store, con
 	sqlite3_stmt *stmt = NULL;
 	int error, rc;
 
-	if ((error = prepare(&stmt, store, sql, what)) < 0 || (error = bind_text(store, stmt, 1, destination, what)) < 0)
+	if ((error = plumb_store_prepare(&stmt, store, sql, what)) < 0 || (error = plumb_store_bind_text(store, stmt, 1, destination, what)) < 0)
 		goto done;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		plumb_stat_entry entry;
@@ -862,7 +428,7 @@ int plumb_store_stat_cache_load(plumb_stat_cache *cache, plumb_store *store, con
 		plumb_stat_cache_put(cache, (const char *)key, &entry);
 	}
 	if (rc != SQLITE_DONE)
-		error = sqlite_error(store, rc, what);
+		error = plumb_store_sqlite_error(store, rc, what);
 done:
 	sqlite3_finalize(stmt);
 	return error;
@@ -883,20 +449,20 @@ static int save_stat_entry(const char *key, const plumb_stat_entry *entry, void 
 	int error;
 
 	sqlite3_reset(stmt);
-	if ((error = bind_text(save->store, stmt, 1, save->destination, what)) < 0 ||
-	    (error = bind_text(save->store, stmt, 2, key, what)) < 0)
+	if ((error = plumb_store_bind_text(save->store, stmt, 1, save->destination, what)) < 0 ||
+	    (error = plumb_store_bind_text(save->store, stmt, 2, key, what)) < 0)
 		return error;
 	if (entry) {
 		const int64_t values[] = { (int64_t)entry->device, (int64_t)entry->inode, (int64_t)entry->size,
 					   entry->mtime_ns,	  entry->ctime_ns,	 entry->mode,
 					   entry->uid,		  entry->gid };
 		for (int i = 0; i < (int)PLUMB_ARRAY_SIZE(values); i++)
-			if ((error = bind_int64(save->store, stmt, 3 + i, values[i], what)) < 0)
+			if ((error = plumb_store_bind_int64(save->store, stmt, 3 + i, values[i], what)) < 0)
 				return error;
-		if ((error = bind_text(save->store, stmt, 11, entry->blob, what)) < 0)
+		if ((error = plumb_store_bind_text(save->store, stmt, 11, entry->blob, what)) < 0)
 			return error;
 	}
-	return step_done(save->store, stmt, what);
+	return plumb_store_step_done(save->store, stmt, what);
 }
 
 int plumb_store_stat_cache_save(plumb_store *store, const char *destination, plumb_stat_cache *cache)
@@ -906,20 +472,20 @@ int plumb_store_stat_cache_save(plumb_store *store, const char *destination, plu
 	int64_t total_before = sqlite3_total_changes64(store->db);
 	int own, error;
 
-	if ((error = write_begin(store, &own)) < 0)
+	if ((error = plumb_store_write_begin(store, &own)) < 0)
 		return error;
-	if ((error = prepare(&save.put, store,
+	if ((error = plumb_store_prepare(&save.put, store,
 			     "INSERT OR REPLACE INTO stat_cache (destination, key, device, inode, size, mtime_ns,"
 			     " ctime_ns, mode, uid, gid, blob) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
 			     what)) == 0 &&
-	    (error = prepare(&save.drop, store, "DELETE FROM stat_cache WHERE destination = ?1 AND key = ?2", what)) ==
+	    (error = plumb_store_prepare(&save.drop, store, "DELETE FROM stat_cache WHERE destination = ?1 AND key = ?2", what)) ==
 		    0)
 		error = plumb_stat_cache_each_changed(cache, save_stat_entry, &save);
 	sqlite3_finalize(save.put);
 	sqlite3_finalize(save.drop);
 	/* A cache: what a power loss takes from it costs the next run some hashing. */
-	defer_changes(store, total_before);
-	return write_end(store, own, error);
+	plumb_store_defer_changes(store, total_before);
+	return plumb_store_write_end(store, own, error);
 }
 
 int plumb_store_inventory_list(plumb_inventory *out, plumb_store *store, const char *destination,
@@ -931,9 +497,9 @@ int plumb_store_inventory_list(plumb_inventory *out, plumb_store *store, const c
 	sqlite3_stmt *stmt = NULL;
 	int error;
 
-	if ((error = prepare(&stmt, store, sql, what)) == 0 && (error = bind_filter(store, stmt, 1, destination, what)) == 0 &&
+	if ((error = plumb_store_prepare(&stmt, store, sql, what)) == 0 && (error = plumb_store_bind_filter(store, stmt, 1, destination, what)) == 0 &&
 	    /* Bound as NULL (not "") when absent: NULL means every application. */
-	    (!application || (error = bind_text(store, stmt, 2, application, what)) == 0))
+	    (!application || (error = plumb_store_bind_text(store, stmt, 2, application, what)) == 0))
 		error = read_inventory(out, store, stmt, what, NULL, NULL);
 	sqlite3_finalize(stmt);
 	return error;
@@ -983,7 +549,7 @@ static int read_related(plumb_inventory *out, plumb_store *store, sqlite3_stmt *
 	sqlite3_reset(stmt);
 	/* SQLITE_STATIC: the rows are read before name can go away. */
 	if ((rc = sqlite3_bind_text(stmt, 1, name, (int)len, SQLITE_STATIC)) != SQLITE_OK)
-		return sqlite_error(store, rc, what);
+		return plumb_store_sqlite_error(store, rc, what);
 	return read_inventory(out, store, stmt, what, relative_to, destination);
 }
 
@@ -1005,7 +571,7 @@ int plumb_store_inventory_related(plumb_inventory *out, plumb_store *store, cons
 	size_t first = out->count;
 	int error;
 
-	if ((error = prepare(&stmt, store, one, what)) < 0)
+	if ((error = plumb_store_prepare(&stmt, store, one, what)) < 0)
 		goto done;
 	/* "/", each ancestor below it ("/srv", "/srv/a" for "/srv/a/b"), destination itself. */
 	error = read_related(out, store, stmt, "/", 1, destination, what);
@@ -1016,8 +582,8 @@ int plumb_store_inventory_related(plumb_inventory *out, plumb_store *store, cons
 		error = read_related(out, store, stmt, destination, len, destination, what);
 	sqlite3_finalize(stmt);
 	stmt = NULL;
-	if (error == 0 && (error = prepare(&stmt, store, below, what)) == 0 &&
-	    (error = bind_text(store, stmt, 1, low, what)) == 0 && (error = bind_text(store, stmt, 2, high, what)) == 0)
+	if (error == 0 && (error = plumb_store_prepare(&stmt, store, below, what)) == 0 &&
+	    (error = plumb_store_bind_text(store, stmt, 1, low, what)) == 0 && (error = plumb_store_bind_text(store, stmt, 2, high, what)) == 0)
 		error = read_inventory(out, store, stmt, what, relative_to, destination);
 done:
 	if (error < 0)
@@ -1041,22 +607,22 @@ int plumb_store_inventory_put(plumb_store *store, const plumb_inventory_entry *e
 		return plumb_error_set(PLUMB_EINVALID, "%s: an inventory entry needs a destination and a key",
 				       store->path);
 
-	if ((error = prepare_kept(&stmt, store, sql, what)) < 0 ||
-	    (error = bind_text(store, stmt, 1, entry->destination, what)) < 0 ||
-	    (error = bind_text(store, stmt, 2, entry->key, what)) < 0 ||
-	    (error = bind_text(store, stmt, 3, entry->application, what)) < 0 ||
-	    (error = bind_text(store, stmt, 4, entry->provider, what)) < 0 ||
-	    (error = bind_text(store, stmt, 5, entry->kind, what)) < 0 ||
-	    (error = bind_text(store, stmt, 6, entry->resource, what)) < 0 ||
-	    (error = bind_int64(store, stmt, 7, entry->created != 0, what)) < 0 ||
-	    (error = bind_text(store, stmt, 8, entry->fingerprint, what)) < 0 ||
-	    (error = bind_text(store, stmt, 9, entry->commit, what)) < 0 ||
-	    (error = bind_int64(store, stmt, 10, entry->updated_at ? entry->updated_at : now(), what)) < 0)
+	if ((error = plumb_store_prepare_kept(&stmt, store, sql, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 1, entry->destination, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 2, entry->key, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 3, entry->application, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 4, entry->provider, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 5, entry->kind, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 6, entry->resource, what)) < 0 ||
+	    (error = plumb_store_bind_int64(store, stmt, 7, entry->created != 0, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 8, entry->fingerprint, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 9, entry->commit, what)) < 0 ||
+	    (error = plumb_store_bind_int64(store, stmt, 10, entry->updated_at ? entry->updated_at : plumb_store_now(), what)) < 0)
 		goto done;
-	error = step_done(store, stmt, what);
+	error = plumb_store_step_done(store, stmt, what);
 
 done:
-	statement_done(store, stmt);
+	plumb_store_statement_done(store, stmt);
 	return error;
 }
 
@@ -1067,14 +633,14 @@ int plumb_store_inventory_delete(plumb_store *store, const char *destination, co
 	sqlite3_stmt *stmt = NULL;
 	int error;
 
-	if ((error = prepare_kept(&stmt, store, sql, what)) < 0 ||
-	    (error = bind_text(store, stmt, 1, destination, what)) < 0 ||
-	    (error = bind_text(store, stmt, 2, key, what)) < 0)
+	if ((error = plumb_store_prepare_kept(&stmt, store, sql, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 1, destination, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 2, key, what)) < 0)
 		goto done;
-	error = step_done(store, stmt, what);
+	error = plumb_store_step_done(store, stmt, what);
 
 done:
-	statement_done(store, stmt);
+	plumb_store_statement_done(store, stmt);
 	return error;
 }
 
@@ -1166,7 +732,7 @@ static void audit_hash(char out[65], const char *previous_hash, int64_t id, int6
 
 /*
  * Append an audit entry, detail already compact JSON, inside a write the
- * caller has begun (write_begin): the last id and hash are read under its
+ * caller has begun (plumb_store_write_begin): the last id and hash are read under its
  * write lock, so that two plumbs never give out one id twice.
  */
 static int append_audit(plumb_store *store, const char *actor, const char *event, const char *subject,
@@ -1181,39 +747,39 @@ static int append_audit(plumb_store *store, const char *actor, const char *event
 	char *clean_subject = clean_text(subject, 1);
 	char *previous_hash = NULL;
 	char hash[65];
-	int64_t id = 1, at = now();
+	int64_t id = 1, at = plumb_store_now();
 	int error;
 	int rc;
 
-	if ((error = prepare_kept(&stmt, store, last_sql, what)) < 0)
+	if ((error = plumb_store_prepare_kept(&stmt, store, last_sql, what)) < 0)
 		goto done;
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW) {
 		id = sqlite3_column_int64(stmt, 0) + 1;
-		previous_hash = column_string(stmt, 1);
+		previous_hash = plumb_store_column_string(stmt, 1);
 	} else if (rc == SQLITE_DONE) {
 		previous_hash = plumb_xstrdup(audit_genesis_hash);
 	} else {
-		error = sqlite_error(store, rc, what);
+		error = plumb_store_sqlite_error(store, rc, what);
 		goto done;
 	}
-	statement_done(store, stmt);
+	plumb_store_statement_done(store, stmt);
 	stmt = NULL;
 
 	audit_hash(hash, previous_hash, id, at, clean_actor, clean_event, clean_subject, detail);
-	if ((error = prepare_kept(&stmt, store, insert_sql, what)) < 0 ||
-	    (error = bind_int64(store, stmt, 1, id, what)) < 0 || (error = bind_int64(store, stmt, 2, at, what)) < 0 ||
-	    (error = bind_text(store, stmt, 3, clean_actor, what)) < 0 ||
-	    (error = bind_text(store, stmt, 4, clean_event, what)) < 0 ||
-	    (error = bind_text(store, stmt, 5, clean_subject, what)) < 0 ||
-	    (error = bind_text(store, stmt, 6, detail, what)) < 0 ||
-	    (error = bind_text(store, stmt, 7, previous_hash, what)) < 0 ||
-	    (error = bind_text(store, stmt, 8, hash, what)) < 0)
+	if ((error = plumb_store_prepare_kept(&stmt, store, insert_sql, what)) < 0 ||
+	    (error = plumb_store_bind_int64(store, stmt, 1, id, what)) < 0 || (error = plumb_store_bind_int64(store, stmt, 2, at, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 3, clean_actor, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 4, clean_event, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 5, clean_subject, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 6, detail, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 7, previous_hash, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 8, hash, what)) < 0)
 		goto done;
-	error = step_done(store, stmt, what);
+	error = plumb_store_step_done(store, stmt, what);
 
 done:
-	statement_done(store, stmt);
+	plumb_store_statement_done(store, stmt);
 	free(previous_hash);
 	free(clean_subject);
 	free(clean_event);
@@ -1241,10 +807,10 @@ int plumb_store_audit_append(plumb_store *store, const char *actor, const char *
 	}
 	char *compact = detail_dump(parsed);
 
-	if ((error = write_begin(store, &own)) < 0)
+	if ((error = plumb_store_write_begin(store, &own)) < 0)
 		goto done;
 	error = append_audit(store, actor, event, subject, compact);
-	error = write_end(store, own, error);
+	error = plumb_store_write_end(store, own, error);
 
 done:
 	free(compact);
@@ -1269,7 +835,7 @@ static int parse_result(plumb_sync_result *out, const char *name)
 /* Fill out (which the caller has not filled) from a row of SYNC_COLUMNS. */
 static int read_sync(plumb_sync_record *out, plumb_store *store, sqlite3_stmt *stmt)
 {
-	char *result = column_string(stmt, 12);
+	char *result = plumb_store_column_string(stmt, 12);
 	int error = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -1281,21 +847,21 @@ static int read_sync(plumb_sync_record *out, plumb_store *store, sqlite3_stmt *s
 	}
 	free(result);
 	out->id = sqlite3_column_int64(stmt, 0);
-	out->operation = column_string(stmt, 1);
-	out->trigger = column_string(stmt, 2);
-	out->actor = column_string(stmt, 3);
-	out->application = column_string(stmt, 4);
-	out->destination = column_string(stmt, 5);
-	out->repo = column_string(stmt, 6);
-	out->revision = column_string(stmt, 7);
-	out->commit = column_string(stmt, 8);
-	out->path = column_string(stmt, 9);
+	out->operation = plumb_store_column_string(stmt, 1);
+	out->trigger = plumb_store_column_string(stmt, 2);
+	out->actor = plumb_store_column_string(stmt, 3);
+	out->application = plumb_store_column_string(stmt, 4);
+	out->destination = plumb_store_column_string(stmt, 5);
+	out->repo = plumb_store_column_string(stmt, 6);
+	out->revision = plumb_store_column_string(stmt, 7);
+	out->commit = plumb_store_column_string(stmt, 8);
+	out->path = plumb_store_column_string(stmt, 9);
 	out->started_at = sqlite3_column_int64(stmt, 10);
 	out->finished_at = sqlite3_column_int64(stmt, 11);
 	out->created = (unsigned)sqlite3_column_int64(stmt, 13);
 	out->updated = (unsigned)sqlite3_column_int64(stmt, 14);
 	out->deleted = (unsigned)sqlite3_column_int64(stmt, 15);
-	out->error = column_string(stmt, 16);
+	out->error = plumb_store_column_string(stmt, 16);
 	return 0;
 }
 
@@ -1307,7 +873,7 @@ int plumb_store_sync_begin(plumb_store *store, plumb_sync_record *record)
 				  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, 'running', 0, 0, 0, '')";
 	static const char what[] = "recording the start of a sync";
 	sqlite3_stmt *stmt = NULL;
-	int64_t started_at = record->started_at ? record->started_at : now();
+	int64_t started_at = record->started_at ? record->started_at : plumb_store_now();
 	int64_t total_before = sqlite3_total_changes64(store->db);
 	int64_t id = 0;
 	char *detail = NULL;
@@ -1317,19 +883,19 @@ int plumb_store_sync_begin(plumb_store *store, plumb_sync_record *record)
 	if (!record->destination || !*record->destination)
 		return plumb_error_set(PLUMB_EINVALID, "%s: a sync needs a destination", store->path);
 
-	if ((error = write_begin(store, &own)) < 0)
+	if ((error = plumb_store_write_begin(store, &own)) < 0)
 		return error;
-	if ((error = prepare(&stmt, store, sql, what)) < 0 ||
-	    (error = bind_text(store, stmt, 1, record->operation, what)) < 0 ||
-	    (error = bind_text(store, stmt, 2, record->trigger, what)) < 0 ||
-	    (error = bind_text(store, stmt, 3, record->actor, what)) < 0 ||
-	    (error = bind_text(store, stmt, 4, record->application, what)) < 0 ||
-	    (error = bind_text(store, stmt, 5, record->destination, what)) < 0 ||
-	    (error = bind_text(store, stmt, 6, record->repo, what)) < 0 ||
-	    (error = bind_text(store, stmt, 7, record->revision, what)) < 0 ||
-	    (error = bind_text(store, stmt, 8, record->commit, what)) < 0 ||
-	    (error = bind_text(store, stmt, 9, record->path, what)) < 0 ||
-	    (error = bind_int64(store, stmt, 10, started_at, what)) < 0 || (error = step_done(store, stmt, what)) < 0)
+	if ((error = plumb_store_prepare(&stmt, store, sql, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 1, record->operation, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 2, record->trigger, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 3, record->actor, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 4, record->application, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 5, record->destination, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 6, record->repo, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 7, record->revision, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 8, record->commit, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 9, record->path, what)) < 0 ||
+	    (error = plumb_store_bind_int64(store, stmt, 10, started_at, what)) < 0 || (error = plumb_store_step_done(store, stmt, what)) < 0)
 		goto done;
 	id = sqlite3_last_insert_rowid(store->db);
 
@@ -1352,8 +918,8 @@ done:
 	sqlite3_finalize(stmt);
 	free(detail);
 	/* Made durable with what the sync changes, if it changes anything: see plumb_store_sync_finish. */
-	defer_changes(store, total_before);
-	if ((error = write_end(store, own, error)) < 0)
+	plumb_store_defer_changes(store, total_before);
+	if ((error = plumb_store_write_end(store, own, error)) < 0)
 		return error;
 	/* The caller's record now says what the row says. */
 	record->id = id;
@@ -1370,22 +936,22 @@ static int read_sync_owner(char **application, char **actor, plumb_store *store,
 	int rc;
 
 	*application = *actor = NULL;
-	if ((error = prepare_kept(&stmt, store, sql, what)) < 0 ||
-	    (error = bind_int64(store, stmt, 1, id, what)) < 0)
+	if ((error = plumb_store_prepare_kept(&stmt, store, sql, what)) < 0 ||
+	    (error = plumb_store_bind_int64(store, stmt, 1, id, what)) < 0)
 		goto done;
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW) {
-		*application = column_string(stmt, 0);
-		*actor = column_string(stmt, 1);
+		*application = plumb_store_column_string(stmt, 0);
+		*actor = plumb_store_column_string(stmt, 1);
 	} else if (rc == SQLITE_DONE) {
 		error = plumb_error_set(PLUMB_ENOTFOUND, "%s: %s: there is no sync %lld", store->path, what,
 					(long long)id);
 	} else {
-		error = sqlite_error(store, rc, what);
+		error = plumb_store_sqlite_error(store, rc, what);
 	}
 
 done:
-	statement_done(store, stmt);
+	plumb_store_statement_done(store, stmt);
 	return error;
 }
 
@@ -1396,7 +962,7 @@ int plumb_store_sync_finish(plumb_store *store, const plumb_sync_record *record)
 	static const char what[] = "recording the end of a sync";
 	sqlite3_stmt *stmt = NULL;
 	char *application = NULL, *actor = NULL, *detail = NULL;
-	int64_t finished_at = now();
+	int64_t finished_at = plumb_store_now();
 	int64_t total_before = sqlite3_total_changes64(store->db);
 	int own = 0;
 	int error;
@@ -1419,7 +985,7 @@ int plumb_store_sync_finish(plumb_store *store, const plumb_sync_record *record)
 	detail_int(fields, "finished_at", finished_at);
 	detail = detail_dump(fields);
 
-	if ((error = write_begin(store, &own)) < 0) {
+	if ((error = plumb_store_write_begin(store, &own)) < 0) {
 		free(detail);
 		return error;
 	}
@@ -1430,14 +996,14 @@ int plumb_store_sync_finish(plumb_store *store, const plumb_sync_record *record)
 						(long long)record->id);
 		goto done;
 	}
-	if ((error = prepare(&stmt, store, sql, what)) < 0 ||
-	    (error = bind_int64(store, stmt, 1, finished_at, what)) < 0 ||
-	    (error = bind_text(store, stmt, 2, result_names[record->result], what)) < 0 ||
-	    (error = bind_int64(store, stmt, 3, record->created, what)) < 0 ||
-	    (error = bind_int64(store, stmt, 4, record->updated, what)) < 0 ||
-	    (error = bind_int64(store, stmt, 5, record->deleted, what)) < 0 ||
-	    (error = bind_text(store, stmt, 6, record->error, what)) < 0 ||
-	    (error = bind_int64(store, stmt, 7, record->id, what)) < 0 || (error = step_done(store, stmt, what)) < 0)
+	if ((error = plumb_store_prepare(&stmt, store, sql, what)) < 0 ||
+	    (error = plumb_store_bind_int64(store, stmt, 1, finished_at, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 2, result_names[record->result], what)) < 0 ||
+	    (error = plumb_store_bind_int64(store, stmt, 3, record->created, what)) < 0 ||
+	    (error = plumb_store_bind_int64(store, stmt, 4, record->updated, what)) < 0 ||
+	    (error = plumb_store_bind_int64(store, stmt, 5, record->deleted, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 6, record->error, what)) < 0 ||
+	    (error = plumb_store_bind_int64(store, stmt, 7, record->id, what)) < 0 || (error = plumb_store_step_done(store, stmt, what)) < 0)
 		goto done;
 	error = append_audit(store, actor, "sync.finish", application, detail);
 
@@ -1445,11 +1011,11 @@ done:
 	sqlite3_finalize(stmt);
 	/* A sync that succeeded and changed nothing has nothing a power loss could cost. */
 	if (record->result == PLUMB_SYNC_SUCCEEDED && !record->created && !record->updated && !record->deleted)
-		defer_changes(store, total_before);
-	error = write_end(store, own, error);
+		plumb_store_defer_changes(store, total_before);
+	error = plumb_store_write_end(store, own, error);
 	/* The end of a sync is where what it did must be on disk: its actions, its inventory, this record. */
 	if (error == 0 && own)
-		error = make_durable(store);
+		error = plumb_store_make_durable(store);
 	free(detail);
 	free(actor);
 	free(application);
@@ -1467,7 +1033,7 @@ static int read_one_sync(plumb_sync_record *out, plumb_store *store, sqlite3_stm
 	if (rc == SQLITE_DONE)
 		return PLUMB_ENOTFOUND;
 	if (rc != SQLITE_ROW)
-		return sqlite_error(store, rc, what);
+		return plumb_store_sqlite_error(store, rc, what);
 	return read_sync(out, store, stmt);
 }
 
@@ -1482,10 +1048,10 @@ int plumb_store_sync_last(plumb_sync_record *out, plumb_store *store, const char
 	int error;
 
 	memset(out, 0, sizeof(*out));
-	if ((error = prepare(&stmt, store, sql, what)) < 0 ||
-	    (error = bind_text(store, stmt, 1, destination, what)) < 0)
+	if ((error = plumb_store_prepare(&stmt, store, sql, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 1, destination, what)) < 0)
 		goto done;
-	if (application && (error = bind_text(store, stmt, 2, application, what)) < 0)
+	if (application && (error = plumb_store_bind_text(store, stmt, 2, application, what)) < 0)
 		goto done;
 	error = read_one_sync(out, store, stmt, what);
 	if (error == PLUMB_ENOTFOUND)
@@ -1505,8 +1071,8 @@ int plumb_store_sync_get(plumb_sync_record *out, plumb_store *store, int64_t id)
 	int error;
 
 	memset(out, 0, sizeof(*out));
-	if ((error = prepare(&stmt, store, "SELECT " SYNC_COLUMNS " FROM syncs WHERE id = ?1", what)) < 0 ||
-	    (error = bind_int64(store, stmt, 1, id, what)) < 0)
+	if ((error = plumb_store_prepare(&stmt, store, "SELECT " SYNC_COLUMNS " FROM syncs WHERE id = ?1", what)) < 0 ||
+	    (error = plumb_store_bind_int64(store, stmt, 1, id, what)) < 0)
 		goto done;
 	error = read_one_sync(out, store, stmt, what);
 	if (error == PLUMB_ENOTFOUND)
@@ -1517,31 +1083,7 @@ done:
 	return error;
 }
 
-/* SQLite reads a negative LIMIT as no limit. */
-static int64_t sql_limit(unsigned limit)
-{
-	return limit ? (int64_t)limit : -1;
-}
 
-/*
- * The rows of a table filtered by destination and application (NULL: any),
- * newest first, at most limit, appended with collect_rows.
- */
-static int list_rows(void **items, size_t *count, size_t *capacity, size_t item_size, plumb_store *store,
-		     const char *sql, const char *what, const char *destination, const char *application,
-		     unsigned limit, row_reader read, row_release release)
-{
-	sqlite3_stmt *stmt = NULL;
-	int error;
-
-	if ((error = prepare(&stmt, store, sql, what)) == 0 &&
-	    (error = bind_filter(store, stmt, 1, destination, what)) == 0 &&
-	    (error = bind_filter(store, stmt, 2, application, what)) == 0 &&
-	    (error = bind_int64(store, stmt, 3, sql_limit(limit), what)) == 0)
-		error = collect_rows(items, count, capacity, item_size, store, stmt, what, read, release);
-	sqlite3_finalize(stmt);
-	return error;
-}
 
 static int read_sync_row(void *item, plumb_store *store, sqlite3_stmt *stmt)
 {
@@ -1561,7 +1103,7 @@ int plumb_store_sync_list(plumb_sync_records *out, plumb_store *store, const cha
 				  " ORDER BY id DESC LIMIT ?3";
 	/* Through a void pointer of its own: a plumb_X_record ** is not a void **. */
 	void *items = out->items;
-	int error = list_rows(&items, &out->count, &out->capacity, sizeof(*out->items), store, sql,
+	int error = plumb_store_list_rows(&items, &out->count, &out->capacity, sizeof(*out->items), store, sql,
 			 "listing the syncs", destination, application, limit, read_sync_row, release_sync_row);
 	out->items = items;
 	return error;
@@ -1624,7 +1166,7 @@ int plumb_store_action_add(plumb_store *store, plumb_action_record *record)
 	static const char what[] = "recording an action";
 	sqlite3_stmt *stmt = NULL;
 	char *application = NULL, *actor = NULL, *detail = NULL;
-	int64_t at = record->at ? record->at : now();
+	int64_t at = record->at ? record->at : plumb_store_now();
 	int64_t id = 0;
 	int own = 0;
 	int error;
@@ -1632,21 +1174,21 @@ int plumb_store_action_add(plumb_store *store, plumb_action_record *record)
 	if ((unsigned)record->outcome >= PLUMB_ARRAY_SIZE(outcome_names))
 		return plumb_error_set(PLUMB_EINVALID, "%s: an action of sync %lld has an unknown outcome %d",
 				       store->path, (long long)record->sync_id, (int)record->outcome);
-	if ((error = write_begin(store, &own)) < 0)
+	if ((error = plumb_store_write_begin(store, &own)) < 0)
 		return error;
 	if ((error = read_sync_owner(&application, &actor, store, record->sync_id, what)) < 0 ||
-	    (error = prepare_kept(&stmt, store, sql, what)) < 0 ||
-	    (error = bind_int64(store, stmt, 1, record->sync_id, what)) < 0 ||
-	    (error = bind_text(store, stmt, 2, record->key, what)) < 0 ||
-	    (error = bind_text(store, stmt, 3, record->kind, what)) < 0 ||
-	    (error = bind_text(store, stmt, 4, record->resource, what)) < 0 ||
-	    (error = bind_text(store, stmt, 5, record->action, what)) < 0 ||
-	    (error = bind_text(store, stmt, 6, record->reason, what)) < 0 ||
-	    (error = bind_text(store, stmt, 7, record->before, what)) < 0 ||
-	    (error = bind_text(store, stmt, 8, record->after, what)) < 0 ||
-	    (error = bind_text(store, stmt, 9, outcome_names[record->outcome], what)) < 0 ||
-	    (error = bind_text(store, stmt, 10, record->error, what)) < 0 ||
-	    (error = bind_int64(store, stmt, 11, at, what)) < 0 || (error = step_done(store, stmt, what)) < 0)
+	    (error = plumb_store_prepare_kept(&stmt, store, sql, what)) < 0 ||
+	    (error = plumb_store_bind_int64(store, stmt, 1, record->sync_id, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 2, record->key, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 3, record->kind, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 4, record->resource, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 5, record->action, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 6, record->reason, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 7, record->before, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 8, record->after, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 9, outcome_names[record->outcome], what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 10, record->error, what)) < 0 ||
+	    (error = plumb_store_bind_int64(store, stmt, 11, at, what)) < 0 || (error = plumb_store_step_done(store, stmt, what)) < 0)
 		goto done;
 	id = sqlite3_last_insert_rowid(store->db);
 
@@ -1668,11 +1210,11 @@ int plumb_store_action_add(plumb_store *store, plumb_action_record *record)
 	error = append_audit(store, actor, "action", record->key, detail);
 
 done:
-	statement_done(store, stmt);
+	plumb_store_statement_done(store, stmt);
 	free(detail);
 	free(actor);
 	free(application);
-	if ((error = write_end(store, own, error)) < 0)
+	if ((error = plumb_store_write_end(store, own, error)) < 0)
 		return error;
 	record->id = id;
 	record->at = at;
@@ -1689,11 +1231,11 @@ int plumb_store_action_list(plumb_action_records *out, plumb_store *store, int64
 	int error;
 	int rc;
 
-	if ((error = prepare(&stmt, store, sql, what)) < 0 || (error = bind_int64(store, stmt, 1, sync_id, what)) < 0)
+	if ((error = plumb_store_prepare(&stmt, store, sql, what)) < 0 || (error = plumb_store_bind_int64(store, stmt, 1, sync_id, what)) < 0)
 		goto done;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		plumb_outcome outcome;
-		char *name = column_string(stmt, 9);
+		char *name = plumb_store_column_string(stmt, 9);
 		if (parse_outcome(&outcome, name) < 0) {
 			error = plumb_error_set(PLUMB_ERROR, "%s: action %lld has an unknown outcome '%s'", store->path,
 						(long long)sqlite3_column_int64(stmt, 0), name);
@@ -1705,19 +1247,19 @@ int plumb_store_action_list(plumb_action_records *out, plumb_store *store, int64
 		plumb_action_record *record = &out->items[out->count++];
 		record->id = sqlite3_column_int64(stmt, 0);
 		record->sync_id = sqlite3_column_int64(stmt, 1);
-		record->key = column_string(stmt, 2);
-		record->kind = column_string(stmt, 3);
-		record->resource = column_string(stmt, 4);
-		record->action = column_string(stmt, 5);
-		record->reason = column_string(stmt, 6);
-		record->before = column_string(stmt, 7);
-		record->after = column_string(stmt, 8);
+		record->key = plumb_store_column_string(stmt, 2);
+		record->kind = plumb_store_column_string(stmt, 3);
+		record->resource = plumb_store_column_string(stmt, 4);
+		record->action = plumb_store_column_string(stmt, 5);
+		record->reason = plumb_store_column_string(stmt, 6);
+		record->before = plumb_store_column_string(stmt, 7);
+		record->after = plumb_store_column_string(stmt, 8);
 		record->outcome = outcome;
-		record->error = column_string(stmt, 10);
+		record->error = plumb_store_column_string(stmt, 10);
 		record->at = sqlite3_column_int64(stmt, 11);
 	}
 	if (rc != SQLITE_DONE)
-		error = sqlite_error(store, rc, what);
+		error = plumb_store_sqlite_error(store, rc, what);
 
 done:
 	sqlite3_finalize(stmt);
@@ -1757,33 +1299,33 @@ int plumb_store_drift_add(plumb_store *store, plumb_drift_record *record)
 	static const char what[] = "recording a drift event";
 	sqlite3_stmt *stmt = NULL;
 	char *application = NULL, *actor = NULL, *detail = NULL;
-	int64_t at = record->at ? record->at : now();
+	int64_t at = record->at ? record->at : plumb_store_now();
 	int64_t id = 0;
 	int own = 0;
 	int error;
 
-	if ((error = write_begin(store, &own)) < 0)
+	if ((error = plumb_store_write_begin(store, &own)) < 0)
 		return error;
 	/* Drift repaired by a sync is on behalf of whoever ran it; drift found outside one has no actor. */
 	if (record->sync_id && (error = read_sync_owner(&application, &actor, store, record->sync_id, what)) < 0)
 		goto done;
-	if ((error = prepare_kept(&stmt, store, sql, what)) < 0)
+	if ((error = plumb_store_prepare_kept(&stmt, store, sql, what)) < 0)
 		goto done;
 	/* sync_id 0 is stored as NULL: no sync, which the foreign key allows. */
-	if (record->sync_id && (error = bind_int64(store, stmt, 1, record->sync_id, what)) < 0)
+	if (record->sync_id && (error = plumb_store_bind_int64(store, stmt, 1, record->sync_id, what)) < 0)
 		goto done;
-	if ((error = bind_text(store, stmt, 2, record->destination, what)) < 0 ||
-	    (error = bind_text(store, stmt, 3, record->application, what)) < 0 ||
-	    (error = bind_text(store, stmt, 4, record->key, what)) < 0 ||
-	    (error = bind_text(store, stmt, 5, record->kind, what)) < 0 ||
-	    (error = bind_text(store, stmt, 6, record->commit, what)) < 0 ||
-	    (error = bind_text(store, stmt, 7, record->expected, what)) < 0 ||
-	    (error = bind_text(store, stmt, 8, record->observed, what)) < 0 ||
-	    (error = bind_text(store, stmt, 9, record->capture, what)) < 0 ||
-	    (error = bind_int64(store, stmt, 10, record->capture_size, what)) < 0 ||
-	    (error = bind_int64(store, stmt, 11, record->sensitive != 0, what)) < 0 ||
-	    (error = bind_text(store, stmt, 12, record->note, what)) < 0 ||
-	    (error = bind_int64(store, stmt, 13, at, what)) < 0 || (error = step_done(store, stmt, what)) < 0)
+	if ((error = plumb_store_bind_text(store, stmt, 2, record->destination, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 3, record->application, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 4, record->key, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 5, record->kind, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 6, record->commit, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 7, record->expected, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 8, record->observed, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 9, record->capture, what)) < 0 ||
+	    (error = plumb_store_bind_int64(store, stmt, 10, record->capture_size, what)) < 0 ||
+	    (error = plumb_store_bind_int64(store, stmt, 11, record->sensitive != 0, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 12, record->note, what)) < 0 ||
+	    (error = plumb_store_bind_int64(store, stmt, 13, at, what)) < 0 || (error = plumb_store_step_done(store, stmt, what)) < 0)
 		goto done;
 	id = sqlite3_last_insert_rowid(store->db);
 
@@ -1806,11 +1348,11 @@ int plumb_store_drift_add(plumb_store *store, plumb_drift_record *record)
 	error = append_audit(store, actor, "drift", record->key, detail);
 
 done:
-	statement_done(store, stmt);
+	plumb_store_statement_done(store, stmt);
 	free(detail);
 	free(actor);
 	free(application);
-	if ((error = write_end(store, own, error)) < 0)
+	if ((error = plumb_store_write_end(store, own, error)) < 0)
 		return error;
 	record->id = id;
 	record->at = at;
@@ -1827,17 +1369,17 @@ static void read_drift(plumb_drift_record *out, sqlite3_stmt *stmt)
 	memset(out, 0, sizeof(*out));
 	out->id = sqlite3_column_int64(stmt, 0);
 	out->sync_id = sqlite3_column_int64(stmt, 1);
-	out->destination = column_string(stmt, 2);
-	out->application = column_string(stmt, 3);
-	out->key = column_string(stmt, 4);
-	out->kind = column_string(stmt, 5);
-	out->commit = column_string(stmt, 6);
-	out->expected = column_string(stmt, 7);
-	out->observed = column_string(stmt, 8);
-	out->capture = column_string(stmt, 9);
+	out->destination = plumb_store_column_string(stmt, 2);
+	out->application = plumb_store_column_string(stmt, 3);
+	out->key = plumb_store_column_string(stmt, 4);
+	out->kind = plumb_store_column_string(stmt, 5);
+	out->commit = plumb_store_column_string(stmt, 6);
+	out->expected = plumb_store_column_string(stmt, 7);
+	out->observed = plumb_store_column_string(stmt, 8);
+	out->capture = plumb_store_column_string(stmt, 9);
 	out->capture_size = sqlite3_column_int64(stmt, 10);
 	out->sensitive = sqlite3_column_int64(stmt, 11) != 0;
-	out->note = column_string(stmt, 12);
+	out->note = plumb_store_column_string(stmt, 12);
 	out->at = sqlite3_column_int64(stmt, 13);
 }
 
@@ -1849,8 +1391,8 @@ int plumb_store_drift_get(plumb_drift_record *out, plumb_store *store, int64_t i
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((error = prepare(&stmt, store, "SELECT " DRIFT_COLUMNS " FROM drift WHERE id = ?1", what)) < 0 ||
-	    (error = bind_int64(store, stmt, 1, id, what)) < 0)
+	if ((error = plumb_store_prepare(&stmt, store, "SELECT " DRIFT_COLUMNS " FROM drift WHERE id = ?1", what)) < 0 ||
+	    (error = plumb_store_bind_int64(store, stmt, 1, id, what)) < 0)
 		goto done;
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW)
@@ -1858,7 +1400,7 @@ int plumb_store_drift_get(plumb_drift_record *out, plumb_store *store, int64_t i
 	else if (rc == SQLITE_DONE)
 		error = plumb_error_set(PLUMB_ENOTFOUND, "%s: no drift event %lld", store->path, (long long)id);
 	else
-		error = sqlite_error(store, rc, what);
+		error = plumb_store_sqlite_error(store, rc, what);
 
 done:
 	sqlite3_finalize(stmt);
@@ -1884,7 +1426,7 @@ int plumb_store_drift_list(plumb_drift_records *out, plumb_store *store, const c
 				  " ORDER BY id DESC LIMIT ?3";
 	/* Through a void pointer of its own: a plumb_X_record ** is not a void **. */
 	void *items = out->items;
-	int error = list_rows(&items, &out->count, &out->capacity, sizeof(*out->items), store, sql,
+	int error = plumb_store_list_rows(&items, &out->count, &out->capacity, sizeof(*out->items), store, sql,
 			 "listing the drift events", destination, application, limit, read_drift_row,
 			 release_drift_row);
 	out->items = items;
@@ -1946,7 +1488,7 @@ static int parse_approval_state(plumb_approval_state *out, const char *name)
 /* Fill out (which the caller has not filled) from a row of APPROVAL_COLUMNS. */
 static int read_approval(plumb_approval_record *out, plumb_store *store, sqlite3_stmt *stmt)
 {
-	char *state = column_string(stmt, 6);
+	char *state = plumb_store_column_string(stmt, 6);
 	int error = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -1958,14 +1500,14 @@ static int read_approval(plumb_approval_record *out, plumb_store *store, sqlite3
 	}
 	free(state);
 	out->id = sqlite3_column_int64(stmt, 0);
-	out->destination = column_string(stmt, 1);
-	out->application = column_string(stmt, 2);
-	out->commit = column_string(stmt, 3);
-	out->plan = column_string(stmt, 4);
-	out->summary = column_string(stmt, 5);
-	out->requested_by = column_string(stmt, 7);
-	out->decided_by = column_string(stmt, 8);
-	out->note = column_string(stmt, 9);
+	out->destination = plumb_store_column_string(stmt, 1);
+	out->application = plumb_store_column_string(stmt, 2);
+	out->commit = plumb_store_column_string(stmt, 3);
+	out->plan = plumb_store_column_string(stmt, 4);
+	out->summary = plumb_store_column_string(stmt, 5);
+	out->requested_by = plumb_store_column_string(stmt, 7);
+	out->decided_by = plumb_store_column_string(stmt, 8);
+	out->note = plumb_store_column_string(stmt, 9);
 	out->created_at = sqlite3_column_int64(stmt, 10);
 	out->decided_at = sqlite3_column_int64(stmt, 11);
 	return 0;
@@ -1985,9 +1527,9 @@ static int read_approval_owner(plumb_approval_state *state, char **application, 
 	int rc;
 
 	*application = *requested_by = NULL;
-	if ((error = prepare(&stmt, store, "SELECT state, application, requested_by FROM approvals WHERE id = ?1",
+	if ((error = plumb_store_prepare(&stmt, store, "SELECT state, application, requested_by FROM approvals WHERE id = ?1",
 			     what)) < 0 ||
-	    (error = bind_int64(store, stmt, 1, id, what)) < 0)
+	    (error = plumb_store_bind_int64(store, stmt, 1, id, what)) < 0)
 		goto done;
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_DONE) {
@@ -1995,17 +1537,17 @@ static int read_approval_owner(plumb_approval_state *state, char **application, 
 		goto done;
 	}
 	if (rc != SQLITE_ROW) {
-		error = sqlite_error(store, rc, what);
+		error = plumb_store_sqlite_error(store, rc, what);
 		goto done;
 	}
-	name = column_string(stmt, 0);
+	name = plumb_store_column_string(stmt, 0);
 	if (parse_approval_state(state, name) < 0) {
 		error = plumb_error_set(PLUMB_ERROR, "%s: approval %lld has an unknown state '%s'", store->path,
 					(long long)id, name);
 		goto done;
 	}
-	*application = column_string(stmt, 1);
-	*requested_by = column_string(stmt, 2);
+	*application = plumb_store_column_string(stmt, 1);
+	*requested_by = plumb_store_column_string(stmt, 2);
 
 done:
 	free(name);
@@ -2039,11 +1581,11 @@ static int approval_end(plumb_store *store, int64_t id, plumb_approval_state sta
 					plumb_approval_state_name(state));
 		goto done;
 	}
-	if ((error = prepare(&stmt, store, sql, what)) < 0 ||
-	    (error = bind_text(store, stmt, 1, approval_state_names[state], what)) < 0 ||
-	    (error = bind_filter(store, stmt, 2, note, what)) < 0 ||
-	    (error = bind_int64(store, stmt, 3, now(), what)) < 0 || (error = bind_int64(store, stmt, 4, id, what)) < 0 ||
-	    (error = step_done(store, stmt, what)) < 0)
+	if ((error = plumb_store_prepare(&stmt, store, sql, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 1, approval_state_names[state], what)) < 0 ||
+	    (error = plumb_store_bind_filter(store, stmt, 2, note, what)) < 0 ||
+	    (error = plumb_store_bind_int64(store, stmt, 3, plumb_store_now(), what)) < 0 || (error = plumb_store_bind_int64(store, stmt, 4, id, what)) < 0 ||
+	    (error = plumb_store_step_done(store, stmt, what)) < 0)
 		goto done;
 
 	json_t *fields = json_object();
@@ -2075,17 +1617,17 @@ static int approval_open_ids(int64_t **out, size_t *count, plumb_store *store, c
 
 	*out = NULL;
 	*count = 0;
-	if ((error = prepare(&stmt, store, sql, what)) < 0 ||
-	    (error = bind_text(store, stmt, 1, destination, what)) < 0 ||
-	    (error = bind_text(store, stmt, 2, application, what)) < 0 ||
-	    (error = bind_int64(store, stmt, 3, except, what)) < 0)
+	if ((error = plumb_store_prepare(&stmt, store, sql, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 1, destination, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 2, application, what)) < 0 ||
+	    (error = plumb_store_bind_int64(store, stmt, 3, except, what)) < 0)
 		goto done;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		PLUMB_GROW(*out, *count, capacity);
 		(*out)[(*count)++] = sqlite3_column_int64(stmt, 0);
 	}
 	if (rc != SQLITE_DONE)
-		error = sqlite_error(store, rc, what);
+		error = plumb_store_sqlite_error(store, rc, what);
 
 done:
 	sqlite3_finalize(stmt);
@@ -2099,7 +1641,7 @@ int plumb_store_approval_add(plumb_store *store, plumb_approval_record *record)
 				  " VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, '', '', ?7, 0)";
 	static const char what[] = "recording a plan awaiting approval";
 	sqlite3_stmt *stmt = NULL;
-	int64_t created_at = record->created_at ? record->created_at : now();
+	int64_t created_at = record->created_at ? record->created_at : plumb_store_now();
 	int64_t id = 0;
 	int64_t *superseded = NULL;
 	size_t superseded_count = 0;
@@ -2111,16 +1653,16 @@ int plumb_store_approval_add(plumb_store *store, plumb_approval_record *record)
 		return plumb_error_set(PLUMB_EINVALID, "%s: a plan awaiting approval needs a destination and a plan",
 				       store->path);
 
-	if ((error = write_begin(store, &own)) < 0)
+	if ((error = plumb_store_write_begin(store, &own)) < 0)
 		return error;
-	if ((error = prepare(&stmt, store, sql, what)) < 0 ||
-	    (error = bind_text(store, stmt, 1, record->destination, what)) < 0 ||
-	    (error = bind_text(store, stmt, 2, record->application, what)) < 0 ||
-	    (error = bind_text(store, stmt, 3, record->commit, what)) < 0 ||
-	    (error = bind_text(store, stmt, 4, record->plan, what)) < 0 ||
-	    (error = bind_text(store, stmt, 5, record->summary, what)) < 0 ||
-	    (error = bind_text(store, stmt, 6, record->requested_by, what)) < 0 ||
-	    (error = bind_int64(store, stmt, 7, created_at, what)) < 0 || (error = step_done(store, stmt, what)) < 0)
+	if ((error = plumb_store_prepare(&stmt, store, sql, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 1, record->destination, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 2, record->application, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 3, record->commit, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 4, record->plan, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 5, record->summary, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 6, record->requested_by, what)) < 0 ||
+	    (error = plumb_store_bind_int64(store, stmt, 7, created_at, what)) < 0 || (error = plumb_store_step_done(store, stmt, what)) < 0)
 		goto done;
 	id = sqlite3_last_insert_rowid(store->db);
 
@@ -2148,7 +1690,7 @@ done:
 	sqlite3_finalize(stmt);
 	free(superseded);
 	free(detail);
-	if ((error = write_end(store, own, error)) < 0)
+	if ((error = plumb_store_write_end(store, own, error)) < 0)
 		return error;
 	record->id = id;
 	record->created_at = created_at;
@@ -2179,7 +1721,7 @@ int plumb_store_approval_decide(plumb_store *store, int64_t id, int approve, con
 	detail_text(fields, "note", note);
 	detail = detail_dump(fields);
 
-	if ((error = write_begin(store, &own)) < 0) {
+	if ((error = plumb_store_write_begin(store, &own)) < 0) {
 		free(detail);
 		return error;
 	}
@@ -2192,17 +1734,17 @@ int plumb_store_approval_decide(plumb_store *store, int64_t id, int approve, con
 					approve ? "approved" : "rejected");
 		goto done;
 	}
-	if ((error = prepare(&stmt, store, sql, what)) < 0 ||
-	    (error = bind_text(store, stmt, 1, approval_state_names[state], what)) < 0 ||
-	    (error = bind_text(store, stmt, 2, actor, what)) < 0 || (error = bind_text(store, stmt, 3, note, what)) < 0 ||
-	    (error = bind_int64(store, stmt, 4, now(), what)) < 0 || (error = bind_int64(store, stmt, 5, id, what)) < 0 ||
-	    (error = step_done(store, stmt, what)) < 0)
+	if ((error = plumb_store_prepare(&stmt, store, sql, what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 1, approval_state_names[state], what)) < 0 ||
+	    (error = plumb_store_bind_text(store, stmt, 2, actor, what)) < 0 || (error = plumb_store_bind_text(store, stmt, 3, note, what)) < 0 ||
+	    (error = plumb_store_bind_int64(store, stmt, 4, plumb_store_now(), what)) < 0 || (error = plumb_store_bind_int64(store, stmt, 5, id, what)) < 0 ||
+	    (error = plumb_store_step_done(store, stmt, what)) < 0)
 		goto done;
 	error = append_audit(store, actor, approve ? "approval.approve" : "approval.reject", application, detail);
 
 done:
 	sqlite3_finalize(stmt);
-	error = write_end(store, own, error);
+	error = plumb_store_write_end(store, own, error);
 	free(detail);
 	free(requested_by);
 	free(application);
@@ -2220,10 +1762,10 @@ int plumb_store_approval_finish(plumb_store *store, int64_t id, plumb_approval_s
 				       store->path, (long long)id, plumb_approval_state_name(state));
 	/* A copy: note may be the error slot, which a failure below would overwrite. */
 	note_copy = note ? plumb_xstrdup(note) : NULL;
-	if ((error = write_begin(store, &own)) < 0)
+	if ((error = plumb_store_write_begin(store, &own)) < 0)
 		goto done;
 	error = approval_end(store, id, state, note_copy, NULL);
-	error = write_end(store, own, error);
+	error = plumb_store_write_end(store, own, error);
 
 done:
 	free(note_copy);
@@ -2238,8 +1780,8 @@ int plumb_store_approval_get(plumb_approval_record *out, plumb_store *store, int
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((error = prepare(&stmt, store, "SELECT " APPROVAL_COLUMNS " FROM approvals WHERE id = ?1", what)) < 0 ||
-	    (error = bind_int64(store, stmt, 1, id, what)) < 0)
+	if ((error = plumb_store_prepare(&stmt, store, "SELECT " APPROVAL_COLUMNS " FROM approvals WHERE id = ?1", what)) < 0 ||
+	    (error = plumb_store_bind_int64(store, stmt, 1, id, what)) < 0)
 		goto done;
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW)
@@ -2247,7 +1789,7 @@ int plumb_store_approval_get(plumb_approval_record *out, plumb_store *store, int
 	else if (rc == SQLITE_DONE)
 		error = plumb_error_set(PLUMB_ENOTFOUND, "%s: no approval %lld", store->path, (long long)id);
 	else
-		error = sqlite_error(store, rc, what);
+		error = plumb_store_sqlite_error(store, rc, what);
 
 done:
 	sqlite3_finalize(stmt);
@@ -2272,7 +1814,7 @@ int plumb_store_approval_list(plumb_approval_records *out, plumb_store *store, c
 				  " ORDER BY id DESC LIMIT ?3";
 	/* Through a void pointer of its own: a plumb_X_record ** is not a void **. */
 	void *items = out->items;
-	int error = list_rows(&items, &out->count, &out->capacity, sizeof(*out->items), store, sql,
+	int error = plumb_store_list_rows(&items, &out->count, &out->capacity, sizeof(*out->items), store, sql,
 			 "listing the plans awaiting approval", destination, application, limit, read_approval_row,
 			 release_approval_row);
 	out->items = items;
@@ -2318,12 +1860,12 @@ static void read_audit(plumb_audit_entry *out, sqlite3_stmt *stmt)
 {
 	out->id = sqlite3_column_int64(stmt, 0);
 	out->at = sqlite3_column_int64(stmt, 1);
-	out->actor = column_string(stmt, 2);
-	out->event = column_string(stmt, 3);
-	out->subject = column_string(stmt, 4);
-	out->detail = column_string(stmt, 5);
-	out->previous_hash = column_string(stmt, 6);
-	out->hash = column_string(stmt, 7);
+	out->actor = plumb_store_column_string(stmt, 2);
+	out->event = plumb_store_column_string(stmt, 3);
+	out->subject = plumb_store_column_string(stmt, 4);
+	out->detail = plumb_store_column_string(stmt, 5);
+	out->previous_hash = plumb_store_column_string(stmt, 6);
+	out->hash = plumb_store_column_string(stmt, 7);
 }
 
 static int read_audit_row(void *item, plumb_store *store, sqlite3_stmt *stmt)
@@ -2345,11 +1887,11 @@ int plumb_store_audit_list(plumb_audit_entries *out, plumb_store *store, int64_t
 	int error;
 
 	/* A range of the primary key, read from its end: a page costs the same however long the log is. */
-	if ((error = prepare(&stmt, store, "SELECT " AUDIT_COLUMNS " FROM audit WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
+	if ((error = plumb_store_prepare(&stmt, store, "SELECT " AUDIT_COLUMNS " FROM audit WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
 			     what)) == 0 &&
-	    (error = bind_int64(store, stmt, 1, before > 0 ? before : INT64_MAX, what)) == 0 &&
-	    (error = bind_int64(store, stmt, 2, sql_limit(limit), what)) == 0)
-		error = collect_rows(&items, &out->count, &out->capacity, sizeof(*out->items), store, stmt, what,
+	    (error = plumb_store_bind_int64(store, stmt, 1, before > 0 ? before : INT64_MAX, what)) == 0 &&
+	    (error = plumb_store_bind_int64(store, stmt, 2, plumb_store_sql_limit(limit), what)) == 0)
+		error = plumb_store_collect_rows(&items, &out->count, &out->capacity, sizeof(*out->items), store, stmt, what,
 				     read_audit_row, release_audit_row);
 	out->items = items;
 	sqlite3_finalize(stmt);
@@ -2372,7 +1914,7 @@ int plumb_store_audit_each(plumb_store *store, plumb_audit_cb cb, void *payload)
 	int rc;
 
 	/* One statement reads one snapshot: an entry appended meanwhile is not half-seen. */
-	if ((error = prepare(&stmt, store, "SELECT " AUDIT_COLUMNS " FROM audit ORDER BY id", what)) < 0)
+	if ((error = plumb_store_prepare(&stmt, store, "SELECT " AUDIT_COLUMNS " FROM audit ORDER BY id", what)) < 0)
 		return error;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		plumb_audit_entry entry;
@@ -2383,7 +1925,7 @@ int plumb_store_audit_each(plumb_store *store, plumb_audit_cb cb, void *payload)
 			break;
 	}
 	if (!error && rc != SQLITE_DONE)
-		error = sqlite_error(store, rc, what);
+		error = plumb_store_sqlite_error(store, rc, what);
 	sqlite3_finalize(stmt);
 	return error;
 }
