@@ -1190,7 +1190,7 @@ static int stop_at_second(const plumb_audit_entry *entry, void *payload)
 	return ++*seen == 2 ? 7 : 0;
 }
 
-/* The hash of an entry computed here, from the form store.c documents, not from its code. */
+/* The hash of an entry computed here, from the form audit.c documents, not from its code. */
 static void expected_hash(char out[65], const plumb_audit_entry *e)
 {
 	char *text = plumb_xprintf("%s\n%lld\n%lld\n%s\n%s\n%s\n%s", e->previous_hash, (long long)e->id,
