@@ -145,9 +145,16 @@ int plumb_store_collect_rows(void **items, size_t *count, size_t *capacity, size
 			     plumb_store_row_release release);
 
 /*
- * The rows sql selects from a table filtered by destination (?1) and
- * application (?2) (NULL: any), newest first, at most limit (?3; 0: all),
- * appended with plumb_store_collect_rows.
+ * How the queries of plumb_store_list_rows end: the rows of destination ?1
+ * and application ?2 (NULL: any), newest first, at most ?3.
+ */
+#define PLUMB_STORE_NEWEST_MATCHING \
+	" WHERE (?1 IS NULL OR destination = ?1) AND (?2 IS NULL OR application = ?2) ORDER BY id DESC LIMIT ?3"
+
+/*
+ * Append with plumb_store_collect_rows the rows that sql ("SELECT ... FROM
+ * table" PLUMB_STORE_NEWEST_MATCHING) selects: those of destination and
+ * application (NULL: any), newest first, at most limit (0: all).
  */
 int plumb_store_list_rows(void **items, size_t *count, size_t *capacity, size_t item_size, plumb_store *store,
 			  const char *sql, const char *what, const char *destination, const char *application,

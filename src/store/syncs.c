@@ -311,9 +311,7 @@ static void release_sync_row(void *item)
 int plumb_store_sync_list(plumb_sync_records *out, plumb_store *store, const char *destination,
 			  const char *application, unsigned limit)
 {
-	static const char sql[] = "SELECT " SYNC_COLUMNS " FROM syncs"
-				  " WHERE (?1 IS NULL OR destination = ?1) AND (?2 IS NULL OR application = ?2)"
-				  " ORDER BY id DESC LIMIT ?3";
+	static const char sql[] = "SELECT " SYNC_COLUMNS " FROM syncs" PLUMB_STORE_NEWEST_MATCHING;
 	/* Through a void pointer of its own: a plumb_X_record ** is not a void **. */
 	void *items = out->items;
 	int error = plumb_store_list_rows(&items, &out->count, &out->capacity, sizeof(*out->items), store, sql,
