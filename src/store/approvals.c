@@ -28,15 +28,10 @@ const char *plumb_approval_state_name(plumb_approval_state state)
 	return approval_state_names[state];
 }
 
-static int parse_approval_state(plumb_approval_state *out, const char *name)
+/* The state named name, or -1 when it names none. */
+static int approval_state_index(const char *name)
 {
-	for (size_t i = 0; i < PLUMB_ARRAY_SIZE(approval_state_names); i++) {
-		if (strcmp(name, approval_state_names[i]) == 0) {
-			*out = (plumb_approval_state)i;
-			return 0;
-		}
-	}
-	return -1;
+	return plumb_store_name_index(approval_state_names, PLUMB_ARRAY_SIZE(approval_state_names), name);
 }
 
 #define APPROVAL_COLUMNS                                                                                \
@@ -47,16 +42,18 @@ static int parse_approval_state(plumb_approval_state *out, const char *name)
 static int read_approval(plumb_approval_record *out, plumb_store *store, sqlite3_stmt *stmt)
 {
 	char *state = plumb_store_column_string(stmt, 6);
+	int index = approval_state_index(state);
 	int error = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (parse_approval_state(&out->state, state) < 0) {
+	if (index < 0) {
 		error = plumb_error_set(PLUMB_ERROR, "%s: approval %lld has an unknown state '%s'", store->path,
 					(long long)sqlite3_column_int64(stmt, 0), state);
 		free(state);
 		return error;
 	}
 	free(state);
+	out->state = (plumb_approval_state)index;
 	out->id = sqlite3_column_int64(stmt, 0);
 	out->destination = plumb_store_column_string(stmt, 1);
 	out->application = plumb_store_column_string(stmt, 2);
@@ -99,11 +96,13 @@ static int read_approval_owner(plumb_approval_state *state, char **application, 
 		goto done;
 	}
 	name = plumb_store_column_string(stmt, 0);
-	if (parse_approval_state(state, name) < 0) {
+	int index = approval_state_index(name);
+	if (index < 0) {
 		error = plumb_error_set(PLUMB_ERROR, "%s: approval %lld has an unknown state '%s'", store->path,
 					(long long)id, name);
 		goto done;
 	}
+	*state = (plumb_approval_state)index;
 	*application = plumb_store_column_string(stmt, 1);
 	*requested_by = plumb_store_column_string(stmt, 2);
 

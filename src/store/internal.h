@@ -94,6 +94,12 @@ int plumb_store_step_done(plumb_store *store, sqlite3_stmt *stmt, const char *wh
 /* Run SQL that has no values in it (pragmas, transaction control, the schema). */
 int plumb_store_exec(plumb_store *store, const char *sql, const char *what);
 
+/*
+ * The index of name among the count names (an enum's names, indexed by its
+ * values), or -1 when it is none of them: an enum stored by name, read back.
+ */
+int plumb_store_name_index(const char *const *names, size_t count, const char *name);
+
 /* A text column as a new string, the caller's to free; NULL reads as "". */
 char *plumb_store_column_string(sqlite3_stmt *stmt, int column);
 

@@ -126,6 +126,15 @@ static int exec_kept(plumb_store *store, const char *sql, const char *what)
 	return error;
 }
 
+int plumb_store_name_index(const char *const *names, size_t count, const char *name)
+{
+	for (size_t i = 0; i < count; i++) {
+		if (strcmp(name, names[i]) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
 char *plumb_store_column_string(sqlite3_stmt *stmt, int column)
 {
 	const unsigned char *text = sqlite3_column_text(stmt, column);

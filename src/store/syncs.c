@@ -23,17 +23,6 @@ static const char *const result_names[] = {
 	"id, operation, trigger, actor, application, destination, repo, revision, commit_id, path, started_at," \
 	" finished_at, result, created, updated, deleted, error"
 
-static int parse_result(plumb_sync_result *out, const char *name)
-{
-	for (size_t i = 0; i < PLUMB_ARRAY_SIZE(result_names); i++) {
-		if (strcmp(name, result_names[i]) == 0) {
-			*out = (plumb_sync_result)i;
-			return 0;
-		}
-	}
-	return -1;
-}
-
 const char *plumb_sync_result_name(plumb_sync_result result)
 {
 	switch (result) {
@@ -50,16 +39,18 @@ const char *plumb_sync_result_name(plumb_sync_result result)
 static int read_sync(plumb_sync_record *out, plumb_store *store, sqlite3_stmt *stmt)
 {
 	char *result = plumb_store_column_string(stmt, 12);
+	int index = plumb_store_name_index(result_names, PLUMB_ARRAY_SIZE(result_names), result);
 	int error = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (parse_result(&out->result, result) < 0) {
+	if (index < 0) {
 		error = plumb_error_set(PLUMB_ERROR, "%s: sync %lld has an unknown result '%s'", store->path,
 					(long long)sqlite3_column_int64(stmt, 0), result);
 		free(result);
 		return error;
 	}
 	free(result);
+	out->result = (plumb_sync_result)index;
 	out->id = sqlite3_column_int64(stmt, 0);
 	out->operation = plumb_store_column_string(stmt, 1);
 	out->trigger = plumb_store_column_string(stmt, 2);
@@ -359,17 +350,6 @@ const char *plumb_outcome_name(plumb_outcome outcome)
 	return outcome_names[outcome];
 }
 
-static int parse_outcome(plumb_outcome *out, const char *name)
-{
-	for (size_t i = 0; i < PLUMB_ARRAY_SIZE(outcome_names); i++) {
-		if (strcmp(name, outcome_names[i]) == 0) {
-			*out = (plumb_outcome)i;
-			return 0;
-		}
-	}
-	return -1;
-}
-
 int plumb_store_action_add(plumb_store *store, plumb_action_record *record)
 {
 	static const char sql[] = "INSERT INTO actions (sync_id, key, kind, resource, action, reason,"
@@ -448,9 +428,9 @@ int plumb_store_action_list(plumb_action_records *out, plumb_store *store, int64
 	    (error = plumb_store_bind_int64(store, stmt, 1, sync_id, what)) < 0)
 		goto done;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		plumb_outcome outcome;
 		char *name = plumb_store_column_string(stmt, 9);
-		if (parse_outcome(&outcome, name) < 0) {
+		int outcome = plumb_store_name_index(outcome_names, PLUMB_ARRAY_SIZE(outcome_names), name);
+		if (outcome < 0) {
 			error = plumb_error_set(PLUMB_ERROR, "%s: action %lld has an unknown outcome '%s'", store->path,
 						(long long)sqlite3_column_int64(stmt, 0), name);
 			free(name);
@@ -468,7 +448,7 @@ int plumb_store_action_list(plumb_action_records *out, plumb_store *store, int64
 		record->reason = plumb_store_column_string(stmt, 6);
 		record->before = plumb_store_column_string(stmt, 7);
 		record->after = plumb_store_column_string(stmt, 8);
-		record->outcome = outcome;
+		record->outcome = (plumb_outcome)outcome;
 		record->error = plumb_store_column_string(stmt, 10);
 		record->at = sqlite3_column_int64(stmt, 11);
 	}
