@@ -28,37 +28,7 @@
 #ifndef PLUMB_DAEMON_H
 #define PLUMB_DAEMON_H
 
-#include <stddef.h>
-
-#include "util/common.h"
-
-typedef enum {
-	PLUMB_APPROVAL_AUTO,
-	PLUMB_APPROVAL_PROMPTED,
-	PLUMB_APPROVAL_MANUAL,
-} plumb_approval_mode;
-
-typedef struct {
-	char *repo;
-	char *revision; /* NULL: the default branch */
-	char *path;
-	char *root;
-	char *state;
-	char *listen;              /* default "127.0.0.1:8080" */
-	unsigned interval_ms;      /* poll; default 3 minutes */
-	unsigned self_heal_interval_ms; /* periodic drift check; default 1 minute */
-	char *tokens_file;         /* NULL: every API call that needs a role is refused */
-	char *webhook_secret_file; /* NULL: webhooks are refused */
-	char *identity;            /* the age identity file for Secrets; NULL: STATE/identity */
-	int prune;
-	int self_heal;
-	plumb_approval_mode approval;
-	size_t capture_max;
-} plumb_daemon_options;
-
-/* Fill in the defaults (strings NULL, prune and selfHeal on, approval auto). */
-void plumb_daemon_options_init(plumb_daemon_options *options);
-void plumb_daemon_options_release(plumb_daemon_options *options);
+#include "serve/options.h"
 
 /*
  * Called on SIGHUP to read the options again (the config file); on error

@@ -1,0 +1,48 @@
+/*
+ * options.h - what plumb serve is told: where to look (repository,
+ * revision, path), where to act (root, state directory), where to listen,
+ * how often to look, and the policy of the implicit application. The
+ * flags and the config file set them (cmd/serve.c); SIGHUP reads them
+ * again (daemon.h).
+ *
+ * The strings are owned by the options and freed by
+ * plumb_daemon_options_release.
+ */
+#ifndef PLUMB_SERVE_OPTIONS_H
+#define PLUMB_SERVE_OPTIONS_H
+
+#include <stddef.h>
+
+typedef enum {
+	PLUMB_APPROVAL_AUTO,
+	PLUMB_APPROVAL_PROMPTED,
+	PLUMB_APPROVAL_MANUAL,
+} plumb_approval_mode;
+
+typedef struct {
+	char *repo;
+	char *revision; /* NULL: the default branch */
+	char *path;
+	char *root;
+	char *state;
+	char *listen;              /* default "127.0.0.1:8080" */
+	unsigned interval_ms;      /* poll; default 3 minutes */
+	unsigned self_heal_interval_ms; /* periodic drift check; default 1 minute */
+	char *tokens_file;         /* NULL: every API call that needs a role is refused */
+	char *webhook_secret_file; /* NULL: webhooks are refused */
+	char *identity;            /* the age identity file for Secrets; NULL: STATE/identity */
+	int prune;
+	int self_heal;
+	plumb_approval_mode approval;
+	size_t capture_max;
+} plumb_daemon_options;
+
+/* Fill in the defaults (strings NULL, prune and selfHeal on, approval auto). */
+void plumb_daemon_options_init(plumb_daemon_options *options);
+
+/* Make to a copy of from with strings of its own; to holds nothing that needs freeing. */
+void plumb_daemon_options_copy(plumb_daemon_options *to, const plumb_daemon_options *from);
+
+void plumb_daemon_options_release(plumb_daemon_options *options);
+
+#endif
