@@ -240,3 +240,105 @@ same_listing() {
 		fail "$name" "$(diff -u <(printf '%s\n' "$2") <(printf '%s\n' "$3") | sed '1,2d')"
 	fi
 }
+
+# --- daemons -----------------------------------------------------------------------------
+#
+# For the scripts that run plumb serve: each keeps a daemon's pid in DPID[NAME] and its
+# log (standard error) in DLOG[NAME], and sets "trap serve_cleanup EXIT".
+#
+#   now_ms                       milliseconds since the epoch
+#   wait_for MS COMMAND...       run COMMAND every 50 ms until it succeeds or MS pass; ELAPSED
+#   wait_until DEADLINE COMMAND  the same, until an absolute now_ms deadline
+#   running PID                  alive and not a zombie
+#   log_tail NAME [N]            the last N (15) lines of DLOG[NAME]
+#   sanitizer_free LOG           no AddressSanitizer, LeakSanitizer or UBSan report in LOG
+#   stop_serve NAME [SIG] [PID]  signal a daemon and reap it: STOP_RC, STOP_MS
+#   stop_and_check NAME [PID]    SIGTERM stops it with exit 0, and its log is sanitizer-free
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# wait_for MS COMMAND...: run COMMAND every 50 ms until it succeeds (0) or MS pass (1).
+# ELAPSED is how long it took, in ms.
+wait_for() {
+	local ms=$1 start
+	shift
+	start=$(now_ms)
+	wait_until $((start + ms)) "$@"
+	local rc=$?
+	ELAPSED=$(($(now_ms) - start))
+	return $rc
+}
+
+# wait_until DEADLINE_MS COMMAND...: as wait_for, with an absolute deadline (now_ms clock).
+wait_until() {
+	local deadline=$1
+	shift
+	while :; do
+		"$@" && return 0
+		[ "$(now_ms)" -ge "$deadline" ] && return 1
+		sleep 0.05
+	done
+}
+
+running() { # PID: alive and not a zombie
+	[ -r "/proc/$1/stat" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+
+log_tail() { tail -n "${2:-15}" "${DLOG[$1]}" 2>/dev/null; }
+
+sanitizer_free() { ! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$1"; }
+
+# stop_serve NAME [SIGNAL] [PID]: send SIGNAL (TERM) to PID (default DPID[NAME]; the daemon's own
+# pid when DPID[NAME] is a wrapper such as strace, which exits with the daemon's status), then reap
+# DPID[NAME]. STOP_RC is its exit status and STOP_MS how long it took (-1: still running after
+# 2 * WAIT_MS, when it is killed: a sync in flight, of 2000 files under the sanitizers, finishes first).
+stop_serve() {
+	local name=$1 sig=${2:-TERM} pid=${3:-${DPID[$1]:-}}
+	STOP_RC=-1
+	STOP_MS=-1
+	[ -n "$pid" ] || return 0
+	local start
+	start=$(now_ms)
+	kill -s "$sig" "$pid" 2>/dev/null
+	if wait_for $((2 * ${WAIT_MS:-60000})) eval '! running '"$pid"; then
+		STOP_MS=$(($(now_ms) - start))
+	else
+		kill -KILL "$pid" 2>/dev/null
+	fi
+	wait "${DPID[$name]}" 2>/dev/null
+	local rc=$?
+	[ "$STOP_MS" -ge 0 ] && STOP_RC=$rc
+	DPID[$name]=
+}
+
+# stop_and_check NAME [PID]: SIGTERM (to PID, as stop_serve) ends it with exit 0 after it logs that
+# it stops, and its log holds no sanitizer report.
+stop_and_check() {
+	stop_serve "$1" TERM "${2:-}"
+	if [ "$STOP_RC" = 0 ] && grep -q 'msg=stopping' "${DLOG[$1]}"; then
+		ok "plumb serve ($1) stops on SIGTERM with exit 0"
+		echo "# $1 stopped in ${STOP_MS} ms"
+	else
+		fail "plumb serve ($1) stops on SIGTERM with exit 0" "exit $STOP_RC after ${STOP_MS} ms" "$(log_tail "$1")"
+	fi
+	if sanitizer_free "${DLOG[$1]}"; then
+		ok "plumb serve ($1) logged no sanitizer report"
+	else
+		fail "plumb serve ($1) logged no sanitizer report" "$(grep -A 30 -E 'Sanitizer|runtime error' "${DLOG[$1]}" | head -n 60)"
+	fi
+}
+
+# serve_cleanup: the EXIT trap of such a script: stop the daemons still running (and what a
+# wrapper of one runs), then clean up as cleanup does.
+serve_cleanup() {
+	local rc=$? name
+	for name in "${!DPID[@]}"; do
+		if [ -n "${DPID[$name]}" ]; then
+			pkill -TERM -P "${DPID[$name]}" 2>/dev/null
+			kill -TERM "${DPID[$name]}" 2>/dev/null
+			wait "${DPID[$name]}" 2>/dev/null
+		fi
+	done
+	(exit "$rc")
+	cleanup
+}

@@ -40,31 +40,6 @@ WAIT_MS=60000
 
 # --- helpers -------------------------------------------------------------------------------
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-
-# wait_for MS COMMAND...: run COMMAND every 50 ms until it succeeds (0) or MS pass (1).
-# ELAPSED is how long it took, in ms.
-wait_for() {
-	local ms=$1 start
-	shift
-	start=$(now_ms)
-	wait_until $((start + ms)) "$@"
-	local rc=$?
-	ELAPSED=$(($(now_ms) - start))
-	return $rc
-}
-
-# wait_until DEADLINE_MS COMMAND...: as wait_for, with an absolute deadline (now_ms clock).
-wait_until() {
-	local deadline=$1
-	shift
-	while :; do
-		"$@" && return 0
-		[ "$(now_ms)" -ge "$deadline" ] && return 1
-		sleep 0.05
-	done
-}
-
 # holds MS COMMAND...: COMMAND keeps succeeding for MS (checked every 100 ms); 1 at the first miss.
 holds() {
 	local deadline=$(($(now_ms) + $1))
@@ -132,8 +107,6 @@ metric_above() { local v; v=$(metric "$1" "$2") && [ -n "$v" ] && [ "${v%.*}" -g
 file_is() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
 file_not() { ! file_is "$1" "$2"; }
 
-log_tail() { tail -n "${2:-15}" "${DLOG[$1]}" 2>/dev/null; }
-
 # note TEXT: a TAP comment (measurements; never part of a test's name).
 note() { printf '# %s\n' "$*"; }
 
@@ -142,8 +115,6 @@ took() {
 	ok "$1"
 	note "took $(($(now_ms) - $2)) ms"
 }
-
-sanitizer_free() { ! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$1"; }
 
 # log_count INSTANCE PATTERN: how many lines of the daemon's log match PATTERN (grep -E).
 log_count() { grep -cE "$2" "${DLOG[$1]}"; }
@@ -270,58 +241,6 @@ start_serve() {
 	fi
 }
 
-running() { # PID: alive and not a zombie
-	[ -r "/proc/$1/stat" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
-}
-
-# stop_serve NAME [SIGNAL]: signal the daemon and reap it; STOP_RC, STOP_MS (-1: still running after
-# 2 * WAIT_MS, when it is killed: a sync in flight, of 2000 files under the sanitizers, finishes first).
-stop_serve() {
-	local name=$1 sig=${2:-TERM} pid=${DPID[$1]:-}
-	STOP_RC=-1
-	STOP_MS=-1
-	[ -n "$pid" ] || return 0
-	local start
-	start=$(now_ms)
-	kill -s "$sig" "$pid" 2>/dev/null
-	if wait_for $((2 * WAIT_MS)) eval '! running '"$pid"; then
-		STOP_MS=$(($(now_ms) - start))
-	else
-		kill -KILL "$pid" 2>/dev/null
-	fi
-	wait "$pid" 2>/dev/null
-	local rc=$?
-	[ "$STOP_MS" -ge 0 ] && STOP_RC=$rc
-	DPID[$name]=
-}
-
-# stop_and_check NAME: SIGTERM ends it with exit 0, and its log holds no sanitizer report.
-stop_and_check() {
-	stop_serve "$1"
-	if [ "$STOP_RC" = 0 ] && grep -q 'msg=stopping' "${DLOG[$1]}"; then
-		ok "plumb serve ($1) stops on SIGTERM with exit 0"
-		note "$1 stopped in ${STOP_MS} ms"
-	else
-		fail "plumb serve ($1) stops on SIGTERM with exit 0" "exit $STOP_RC after ${STOP_MS} ms" "$(log_tail "$1")"
-	fi
-	if sanitizer_free "${DLOG[$1]}"; then
-		ok "plumb serve ($1) logged no sanitizer report"
-	else
-		fail "plumb serve ($1) logged no sanitizer report" "$(grep -A 30 -E 'Sanitizer|runtime error' "${DLOG[$1]}" | head -n 60)"
-	fi
-}
-
-serve_cleanup() {
-	local rc=$? name
-	for name in "${!DPID[@]}"; do
-		if [ -n "${DPID[$name]}" ]; then
-			kill -TERM "${DPID[$name]}" 2>/dev/null
-			wait "${DPID[$name]}" 2>/dev/null
-		fi
-	done
-	(exit "$rc")
-	cleanup
-}
 trap serve_cleanup EXIT
 
 # --- set up --------------------------------------------------------------------------------

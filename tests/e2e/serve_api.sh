@@ -31,19 +31,6 @@ declare -A DPID DPORT DLOG DROOT DSTATE
 # polls for what it waits for, and only a failure waits this long.
 WAIT_MS=60000
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-
-# wait_for MS COMMAND...: run COMMAND every 50 ms until it succeeds (0) or MS pass (1).
-wait_for() {
-	local deadline=$(($(now_ms) + $1))
-	shift
-	while :; do
-		"$@" && return 0
-		[ "$(now_ms)" -ge "$deadline" ] && return 1
-		sleep 0.05
-	done
-}
-
 sha() { printf %s "$1" | sha256sum | cut -d' ' -f1; }
 
 # holds FILE TEXT: FILE holds exactly TEXT and a newline (binary content and all).
@@ -86,8 +73,6 @@ exec(sys.argv[1])' "$check" "$@" 2>"$T/.py"; then
 	fi
 }
 
-log_tail() { tail -n "${2:-15}" "${DLOG[$1]}" 2>/dev/null; }
-
 # start_serve NAME [FLAGS...]: plumb serve of $REPO on a free loopback port, ready once /healthz answers.
 start_serve() {
 	local name=$1 port=
@@ -116,37 +101,6 @@ start_serve() {
 	fi
 }
 
-running() { [ -r "/proc/$1/stat" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
-
-# stop_and_check NAME: SIGTERM ends it with exit 0, and its log holds no sanitizer report.
-stop_and_check() {
-	local name=$1 pid=${DPID[$1]} rc
-	kill -TERM "$pid" 2>/dev/null
-	if ! wait_for "$WAIT_MS" eval '! running '"$pid"; then
-		kill -KILL "$pid" 2>/dev/null
-	fi
-	wait "$pid" 2>/dev/null
-	rc=$?
-	DPID[$name]=
-	if [ "$rc" = 0 ]; then ok "plumb serve ($name) stops on SIGTERM with exit 0"; else fail "plumb serve ($name) stops on SIGTERM with exit 0" "exit $rc" "$(log_tail "$name")"; fi
-	if ! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "${DLOG[$name]}"; then
-		ok "plumb serve ($name) logged no sanitizer report"
-	else
-		fail "plumb serve ($name) logged no sanitizer report" "$(grep -A 30 -E 'Sanitizer|runtime error' "${DLOG[$name]}" | head -n 60)"
-	fi
-}
-
-serve_cleanup() {
-	local rc=$? name
-	for name in "${!DPID[@]}"; do
-		if [ -n "${DPID[$name]}" ]; then
-			kill -TERM "${DPID[$name]}" 2>/dev/null
-			wait "${DPID[$name]}" 2>/dev/null
-		fi
-	done
-	(exit "$rc")
-	cleanup
-}
 trap serve_cleanup EXIT
 
 # app_field INSTANCE FIELD: one field of GET /api/v1/applications/repo; fails without an answer.
