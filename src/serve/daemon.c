@@ -80,7 +80,7 @@ static int take_request(daemon_state *d, char **trigger_out, int64_t *due_ms)
 	return requested;
 }
 
-/* Read whatever fd holds (wake-ups, inotify events) until it would block. */
+/* Read the wake-ups the pipe at fd holds, until it would block. */
 static void drain(int fd)
 {
 	char buffer[4096];
@@ -126,7 +126,7 @@ int plumb_daemon_run(const plumb_daemon_options *options, plumb_daemon_reload re
 	memset(d, 0, sizeof(*d));
 	pthread_mutex_init(&d->mutex, NULL);
 	plumb_daemon_options_copy(&d->options, options);
-	d->inotify_fd = -1;
+	d->watch = plumb_watch_new();
 	d->wake_pipe[0] = d->wake_pipe[1] = -1;
 	d->root = plumb_destination_path(d->options.root);
 
@@ -163,8 +163,6 @@ int plumb_daemon_run(const plumb_daemon_options *options, plumb_daemon_reload re
 		plumb_log_event("info", "serving", "repo", plumb_source_name(d->source), "path",
 				d->options.path ? d->options.path : "", "destination", d->root, "port", port, NULL);
 	}
-	plumb_watch_managed(d);
-
 	int64_t next_poll = plumb_serve_now_ms(), request_due = 0;
 	int64_t next_heal = next_poll + d->options.self_heal_interval_ms;
 	for (;;) {
@@ -173,8 +171,9 @@ int plumb_daemon_run(const plumb_daemon_options *options, plumb_daemon_reload re
 		if (request_due && request_due < due)
 			due = request_due;
 		int timeout = due <= now ? 0 : (int)(due - now > TICK_MS ? TICK_MS : due - now);
-		struct pollfd fds[3] = { { signal_fd, POLLIN, 0 }, { d->wake_pipe[0], POLLIN, 0 }, { d->inotify_fd, POLLIN, 0 } };
-		poll(fds, d->inotify_fd >= 0 ? 3 : 2, timeout);
+		int watch_fd = plumb_watch_fd(d->watch);
+		struct pollfd fds[3] = { { signal_fd, POLLIN, 0 }, { d->wake_pipe[0], POLLIN, 0 }, { watch_fd, POLLIN, 0 } };
+		poll(fds, watch_fd >= 0 ? 3 : 2, timeout);
 
 		struct signalfd_siginfo info;
 		int stop = 0;
@@ -189,12 +188,11 @@ int plumb_daemon_run(const plumb_daemon_options *options, plumb_daemon_reload re
 			break;
 		}
 		drain(d->wake_pipe[0]);
-		if (d->inotify_fd >= 0 && (fds[2].revents & POLLIN)) {
-			/* Look soon: to repair with selfHeal, to report without. */
-			drain(d->inotify_fd);
+		/* A change under a managed directory: look soon, to repair with selfHeal, to report without. */
+		if (watch_fd >= 0 && (fds[2].revents & POLLIN) && plumb_watch_changed(d->watch))
 			next_heal = plumb_serve_now_ms() + DEBOUNCE_MS;
-		}
 		char *requested = NULL;
+		int worked = 1;
 		now = plumb_serve_now_ms();
 		if (take_request(d, &requested, &request_due)) {
 			request_due = 0;
@@ -209,9 +207,21 @@ int plumb_daemon_run(const plumb_daemon_options *options, plumb_daemon_reload re
 		} else if (now >= next_heal) {
 			plumb_reconcile(d, "drift", 0);
 			next_heal = plumb_serve_now_ms() + d->options.self_heal_interval_ms;
+		} else {
+			worked = 0;
 		}
 		free(requested);
-		plumb_reconcile_approved(d);
+		if (plumb_reconcile_approved(d))
+			worked = 1;
+		/*
+		 * The watches follow what is managed after every round, whatever
+		 * it changed. A directory watched for the first time may have
+		 * changed before its watch was set, and a change seen while the
+		 * round ran (before an apply) has no event left to wake the loop:
+		 * look soon.
+		 */
+		if (worked && (plumb_watch_update(d->watch, d) > 0 || plumb_watch_changed(d->watch)))
+			next_heal = plumb_serve_now_ms() + DEBOUNCE_MS;
 	}
 done:
 	if (error < 0)
@@ -223,8 +233,7 @@ done:
 		close(d->wake_pipe[0]);
 		close(d->wake_pipe[1]);
 	}
-	if (d->inotify_fd >= 0)
-		close(d->inotify_fd);
+	plumb_watch_free(d->watch);
 	plumb_source_free(d->source);
 	plumb_store_free(d->store);
 	if (d->secret) {

@@ -96,7 +96,7 @@ typedef struct {
 	int wake_pipe[2];
 	plumb_source *source;
 	plumb_store *store;
-	int inotify_fd;
+	struct plumb_watch *watch; /* inotify on the managed directories (watch.h) */
 	unsigned backoff_ms;
 	char *root; /* the destination root the applications' roots lie below */
 } daemon_state;

@@ -117,7 +117,9 @@ static int apply_plan(daemon_state *d, plumb_pipeline *p, const char *trigger)
 	size_t size = 0;
 	int64_t started = plumb_serve_now_ms();
 	FILE *out = open_memstream(&progress, &size);
+	plumb_watch_before_writes(d->watch);
 	int error = plumb_pipeline_apply(p, out);
+	plumb_watch_after_writes(d->watch);
 	fclose(out);
 	double seconds = (double)(plumb_serve_now_ms() - started) / 1000.0;
 	char counts[64];
@@ -149,7 +151,6 @@ static int apply_plan(daemon_state *d, plumb_pipeline *p, const char *trigger)
 				plumb_error_last(), NULL);
 	}
 	free(progress);
-	plumb_watch_managed(d);
 	return error;
 }
 
@@ -510,8 +511,12 @@ done:
 	plumb_applications_release(&found);
 }
 
-/* An approved plan is applied exactly, or superseded as stale and asked for again. */
-static void apply_approved(daemon_state *d)
+/*
+ * An approved plan is applied exactly, or superseded as stale and asked
+ * for again. Returns 1 when it applied or planned, 0 when there was
+ * nothing to do.
+ */
+static int apply_approved(daemon_state *d)
 {
 	plumb_approval_records latest = { 0 };
 	plumb_plan saved;
@@ -519,6 +524,7 @@ static void apply_approved(daemon_state *d)
 	plumb_lock *lock = NULL;
 	plumb_buf stale = PLUMB_BUF_INIT;
 	char note[64];
+	int worked = 0;
 
 	memset(&saved, 0, sizeof(saved));
 	if (plumb_store_approval_list(&latest, d->store, d->app->destination, d->app->name, 1) < 0 || !latest.count ||
@@ -536,7 +542,7 @@ static void apply_approved(daemon_state *d)
 			}
 		}
 		plumb_approval_records_release(&latest);
-		return;
+		return 0;
 	}
 	const plumb_approval_record *approval = &latest.items[0];
 	snprintf(note, sizeof(note), "%lld", (long long)approval->id);
@@ -562,9 +568,10 @@ static void apply_approved(daemon_state *d)
 		plumb_plan_release(&saved);
 		plumb_approval_records_release(&latest);
 		plumb_reconcile(d, "approval", 0);
-		return;
+		return 1;
 	}
 	int error = apply_plan(d, &p, "approval");
+	worked = 1;
 	plumb_store_approval_finish(d->store, approval->id,
 				    error == 0 ? PLUMB_APPROVAL_APPLIED : PLUMB_APPROVAL_SUPERSEDED,
 				    error == 0 ? "applied by plumb serve" : plumb_error_last());
@@ -578,14 +585,17 @@ out:
 	plumb_buf_release(&stale);
 	plumb_plan_release(&saved);
 	plumb_approval_records_release(&latest);
+	return worked;
 }
 
-void plumb_reconcile_approved(daemon_state *d)
+int plumb_reconcile_approved(daemon_state *d)
 {
+	int worked = 0;
 	for (size_t i = 0; i < d->app_count; i++) {
 		d->app = d->apps[i];
-		if (d->app->present && d->app->approval == PLUMB_APPROVAL_PROMPTED)
-			apply_approved(d);
+		if (d->app->present && d->app->approval == PLUMB_APPROVAL_PROMPTED && apply_approved(d))
+			worked = 1;
 		d->app = NULL;
 	}
+	return worked;
 }

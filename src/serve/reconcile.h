@@ -8,7 +8,8 @@
  * only report. One whose dependency is not synced waits. It logs what
  * happens, and keeps each application's status, plan and metrics in the
  * daemon's state for the API. Both functions run on the loop's thread and
- * report through the state and the log, not by a return value.
+ * report through the state and the log. Around each apply, the watches
+ * (watch.h) are told that plumb writes.
  */
 #ifndef PLUMB_SERVE_RECONCILE_H
 #define PLUMB_SERVE_RECONCILE_H
@@ -25,8 +26,10 @@ void plumb_reconcile(daemon_state *d, const char *trigger, int fetch);
 /*
  * Act on the decisions made on the plans that wait (approval: prompted),
  * through the API or the command line: apply an approved plan exactly, or
- * plan again when it went stale; note a rejection.
+ * plan again when it went stale; note a rejection. Returns 1 when it
+ * applied or planned (the live state may have changed), 0 when there was
+ * nothing to do.
  */
-void plumb_reconcile_approved(daemon_state *d);
+int plumb_reconcile_approved(daemon_state *d);
 
 #endif
