@@ -1,6 +1,6 @@
 #include "util/common.h"
 #include "cmd/cmd.h"
-#include "util/json.h"
+#include "store/json.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -8,25 +8,6 @@
 
 /* How many characters of a commit id the list shows, as git's short ids. */
 #define SHORT_COMMIT 7
-
-/* Every field of a plan awaiting approval but the plan itself, which only 'approvals show' prints. */
-static json_t *approval_json(const plumb_approval_record *a)
-{
-	json_t *o = json_object();
-
-	json_object_set_new(o, "id", json_integer(a->id));
-	json_object_set_new(o, "created_at", plumb_json_time(a->created_at));
-	json_object_set_new(o, "application", plumb_json_string(a->application));
-	json_object_set_new(o, "destination", plumb_json_string(a->destination));
-	json_object_set_new(o, "commit", plumb_json_string(a->commit));
-	json_object_set_new(o, "state", json_string(plumb_approval_state_name(a->state)));
-	json_object_set_new(o, "summary", plumb_json_string(a->summary));
-	json_object_set_new(o, "requested_by", plumb_json_string(a->requested_by));
-	json_object_set_new(o, "decided_by", plumb_json_string(a->decided_by));
-	json_object_set_new(o, "decided_at", plumb_json_time(a->decided_at));
-	json_object_set_new(o, "note", plumb_json_string(a->note));
-	return o;
-}
 
 static void print_list(const plumb_approval_records *approvals)
 {
@@ -61,12 +42,7 @@ static int list_approvals(const plumb_cli *cli, plumb_store *store)
 		goto done;
 	}
 	if (plumb_cli_json(cli)) {
-		json_t *doc = json_object();
-		json_t *list = json_array();
-		for (size_t i = 0; i < approvals.count; i++)
-			json_array_append_new(list, approval_json(&approvals.items[i]));
-		json_object_set_new(doc, "approvals", list);
-		plumb_cli_print_json(doc);
+		plumb_cli_print_json(json_pack("{s:o}", "approvals", plumb_approval_records_json(&approvals)));
 	} else if (approvals.count == 0) {
 		printf("No plans awaiting approval recorded%s%s.\n", destination ? " for " : "",
 		       destination ? destination : "");
@@ -179,11 +155,7 @@ static int show_approval(const plumb_cli *cli, plumb_store *store, const char *i
 		goto done;
 	}
 	if (plumb_cli_json(cli)) {
-		json_t *doc = approval_json(&approval);
-		/* The plan as the document it is, or as a string if it is not one. */
-		json_t *plan = json_loads(approval.plan, JSON_REJECT_DUPLICATES, NULL);
-		json_object_set_new(doc, "plan", plan ? plan : plumb_json_string(approval.plan));
-		plumb_cli_print_json(doc);
+		plumb_cli_print_json(plumb_approval_record_json(&approval, 1));
 		code = PLUMB_EXIT_OK;
 	} else {
 		print_approval(&approval);

@@ -1,5 +1,6 @@
 #include "util/common.h"
 #include "cmd/cmd.h"
+#include "store/json.h"
 #include "util/diff.h"
 #include "util/fs.h"
 
@@ -140,51 +141,36 @@ done:
 	return code;
 }
 
-static int list_events(const plumb_cli *cli, plumb_store *store)
+static int list_events(const plumb_cli *cli, plumb_store *store, const char *state)
 {
 	plumb_drift_records events = { 0 };
 	char *destination = cli->pipeline.root ? plumb_destination_path(cli->pipeline.root) : NULL;
 	char when[32];
-	int code = PLUMB_EXIT_ERROR;
+	int state_fd = -1, code = PLUMB_EXIT_ERROR;
 
 	if (plumb_store_drift_list(&events, store, destination, NULL, cli->limit) < 0) {
 		fprintf(stderr, "plumb: store: %s\n", plumb_error_last());
 		goto done;
 	}
-	json_t *list = json_array();
-	for (size_t i = 0; i < events.count; i++) {
-		const plumb_drift_record *e = &events.items[i];
-		plumb_format_time(when, e->at);
-		if (plumb_cli_json(cli)) {
-			json_t *o = json_object();
-			json_object_set_new(o, "id", json_integer(e->id));
-			json_object_set_new(o, "at", json_string(when));
-			json_object_set_new(o, "sync", json_integer(e->sync_id));
-			json_object_set_new(o, "destination", json_string(e->destination));
-			json_object_set_new(o, "application", json_string(e->application));
-			char *path = plumb_xprintf("/%s", e->key);
-			json_object_set_new(o, "path", json_string(path));
-			free(path);
-			json_object_set_new(o, "kind", json_string(e->kind));
-			json_object_set_new(o, "commit", json_string(e->commit));
-			json_object_set_new(o, "note", json_string(e->note));
-			json_object_set_new(o, "kept", json_boolean(*e->capture != '\0'));
-			json_object_set_new(o, "size", json_integer(e->capture_size));
-			json_array_append_new(list, o);
-		} else {
+	if (plumb_cli_json(cli)) {
+		/* The kept content is read beneath the state directory, as the API reads it. */
+		if (events.count && plumb_fs_open_root(&state_fd, state, 0) < 0)
+			state_fd = -1;
+		plumb_cli_print_json(json_pack("{s:o}", "events", plumb_drift_records_json(&events, state_fd)));
+	} else if (!events.count) {
+		printf("No drift has been recorded.\n");
+	} else {
+		for (size_t i = 0; i < events.count; i++) {
+			const plumb_drift_record *e = &events.items[i];
+			plumb_format_time(when, e->at);
 			printf("%-5lld %s  %s  /%s  %s%s\n", (long long)e->id, when, e->application, e->key, e->note,
 			       *e->capture ? "; content kept" : "");
 		}
 	}
-	if (plumb_cli_json(cli)) {
-		json_dumpf(list, stdout, JSON_INDENT(2));
-		putchar('\n');
-	} else if (!events.count) {
-		printf("No drift has been recorded.\n");
-	}
-	json_decref(list);
 	code = PLUMB_EXIT_OK;
 done:
+	if (state_fd >= 0)
+		close(state_fd);
 	plumb_drift_records_release(&events);
 	free(destination);
 	return code;
@@ -372,7 +358,7 @@ int plumb_cmd_drift(int argc, char **argv)
 	if (!*verb)
 		code = detect(&cli, store, state);
 	else if (!strcmp(verb, "log"))
-		code = list_events(&cli, store);
+		code = list_events(&cli, store, state);
 	else if (!strcmp(verb, "show"))
 		code = show_event(store, state, cli.args[1]);
 	else

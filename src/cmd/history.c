@@ -1,6 +1,6 @@
 #include "util/common.h"
 #include "cmd/cmd.h"
-#include "util/json.h"
+#include "store/json.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -9,50 +9,6 @@
 
 /* How many characters of a commit id the list shows, as git's short ids. */
 #define SHORT_COMMIT 7
-
-static json_t *sync_json(const plumb_sync_record *s)
-{
-	json_t *o = json_object();
-
-	json_object_set_new(o, "id", json_integer(s->id));
-	json_object_set_new(o, "started_at", plumb_json_time(s->started_at));
-	json_object_set_new(o, "finished_at", plumb_json_time(s->finished_at));
-	json_object_set_new(o, "application", plumb_json_string(s->application));
-	json_object_set_new(o, "destination", plumb_json_string(s->destination));
-	json_object_set_new(o, "operation", plumb_json_string(s->operation));
-	json_object_set_new(o, "trigger", plumb_json_string(s->trigger));
-	json_object_set_new(o, "actor", plumb_json_string(s->actor));
-	json_object_set_new(o, "repo", plumb_json_string(s->repo));
-	json_object_set_new(o, "revision", plumb_json_string(s->revision));
-	json_object_set_new(o, "commit", plumb_json_string(s->commit));
-	json_object_set_new(o, "path", plumb_json_string(s->path));
-	json_object_set_new(o, "result", json_string(plumb_sync_result_name(s->result)));
-	json_object_set_new(o, "created", json_integer(s->created));
-	json_object_set_new(o, "updated", json_integer(s->updated));
-	json_object_set_new(o, "deleted", json_integer(s->deleted));
-	json_object_set_new(o, "error", plumb_json_string(s->error));
-	return o;
-}
-
-static json_t *action_json(const plumb_action_record *a)
-{
-	json_t *o = json_object();
-	char when[32];
-
-	plumb_format_time(when, a->at);
-	json_object_set_new(o, "id", json_integer(a->id));
-	json_object_set_new(o, "at", json_string(when));
-	json_object_set_new(o, "action", plumb_json_string(a->action));
-	json_object_set_new(o, "kind", plumb_json_string(a->kind));
-	json_object_set_new(o, "key", plumb_json_string(a->key));
-	json_object_set_new(o, "resource", plumb_json_string(a->resource));
-	json_object_set_new(o, "outcome", json_string(plumb_outcome_name(a->outcome)));
-	json_object_set_new(o, "reason", plumb_json_string(a->reason));
-	json_object_set_new(o, "before", plumb_json_string(a->before));
-	json_object_set_new(o, "after", plumb_json_string(a->after));
-	json_object_set_new(o, "error", plumb_json_string(a->error));
-	return o;
-}
 
 static void print_list(const plumb_sync_records *syncs)
 {
@@ -93,12 +49,7 @@ static int list_syncs(const plumb_cli *cli, plumb_store *store, const char *appl
 		goto done;
 	}
 	if (plumb_cli_json(cli)) {
-		json_t *doc = json_object();
-		json_t *list = json_array();
-		for (size_t i = 0; i < syncs.count; i++)
-			json_array_append_new(list, sync_json(&syncs.items[i]));
-		json_object_set_new(doc, "syncs", list);
-		plumb_cli_print_json(doc);
+		plumb_cli_print_json(json_pack("{s:o}", "syncs", plumb_sync_records_json(&syncs)));
 	} else if (syncs.count == 0) {
 		printf("No syncs recorded%s%s%s%s.\n", application ? " of application " : "",
 		       application ? application : "", destination ? " into " : "", destination ? destination : "");
@@ -171,12 +122,7 @@ static int show_sync(const plumb_cli *cli, plumb_store *store, const char *id_te
 		goto done;
 	}
 	if (plumb_cli_json(cli)) {
-		json_t *doc = sync_json(&sync);
-		json_t *list = json_array();
-		for (size_t i = 0; i < actions.count; i++)
-			json_array_append_new(list, action_json(&actions.items[i]));
-		json_object_set_new(doc, "actions", list);
-		plumb_cli_print_json(doc);
+		plumb_cli_print_json(plumb_sync_record_json(&sync, &actions));
 	} else {
 		print_sync(&sync, &actions);
 	}

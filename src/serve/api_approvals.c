@@ -2,7 +2,7 @@
 #include "serve/api_approvals.h"
 #include "serve/api_common.h"
 #include "serve/log.h"
-#include "util/json.h"
+#include "store/json.h"
 
 /* The plan that waits for approval, exactly as it would be applied. */
 void plumb_api_approval_show(plumb_response *response, const plumb_request *request, void *payload)
@@ -34,16 +34,7 @@ void plumb_api_approval_show(plumb_response *response, const plumb_request *requ
 		plumb_response_error(response, 500, "store: %s", plumb_error_last());
 		goto done;
 	}
-	json_t *plan = json_loads(record.plan, 0, NULL);
-	if (!plan) {
-		plumb_response_error(response, 500, "the plan of approval %lld is not JSON", (long long)record.id);
-		goto done;
-	}
-	plumb_api_respond(response, 200,
-		json_pack("{s:I, s:o, s:o, s:o, s:o, s:o}", "id", (json_int_t)record.id, "summary",
-			  plumb_json_string(record.summary), "created_at", plumb_json_time(record.created_at),
-			  "requested_by", plumb_json_string(record.requested_by), "commit",
-			  plumb_json_string(record.commit), "plan", plan));
+	plumb_api_respond(response, 200, plumb_approval_record_json(&record, 1));
 done:
 	plumb_approval_record_release(&record);
 	plumb_store_free(store);

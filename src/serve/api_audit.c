@@ -1,7 +1,7 @@
 #include "util/common.h"
 #include "serve/api_audit.h"
 #include "serve/api_common.h"
-#include "util/json.h"
+#include "store/json.h"
 
 /* Audit entries in one answer: by default, and at most. */
 #define AUDIT_PAGE 100
@@ -29,20 +29,9 @@ void plumb_api_audit_list(plumb_response *response, const plumb_request *request
 		plumb_response_error(response, 500, "store: %s", plumb_error_last());
 		goto done;
 	}
-	json_t *list = json_array();
-	for (size_t i = 0; i < entries.count; i++) {
-		const plumb_audit_entry *e = &entries.items[i];
-		/* The detail is JSON already: embedded as the object it is, or as a string if an edit broke it. */
-		json_t *detail = json_loads(e->detail, JSON_REJECT_DUPLICATES, NULL);
-		json_array_append_new(list, json_pack("{s:I, s:o, s:o, s:o, s:o, s:o}", "id", (json_int_t)e->id, "at",
-						      plumb_json_time(e->at), "actor", plumb_json_string(e->actor),
-						      "event", plumb_json_string(e->event), "subject",
-						      plumb_json_string(e->subject), "detail",
-						      detail ? detail : plumb_json_string(e->detail)));
-	}
 	plumb_api_respond(response, 200,
-		json_pack("{s:o, s:b, s:I, s:s}", "entries", list, "intact", verification.first_bad_id == 0,
-			  "first_bad_id", (json_int_t)verification.first_bad_id, "problem",
+		json_pack("{s:o, s:b, s:I, s:s}", "entries", plumb_audit_entries_json(&entries), "intact",
+			  verification.first_bad_id == 0, "first_bad_id", (json_int_t)verification.first_bad_id, "problem",
 			  verification.problem ? verification.problem : ""));
 done:
 	plumb_audit_verification_release(&verification);

@@ -107,7 +107,7 @@ block() {
 events() {
 	"$PLUMB" drift log --state "$1" -o json 2>>"$LOG" | tee -a "$LOG" | python3 -c '
 import json, sys
-for e in sorted(json.load(sys.stdin), key=lambda e: e["path"]):
+for e in sorted(json.load(sys.stdin)["events"], key=lambda e: e["path"]):
     print(e["path"], e["kind"], "kept" if e["kept"] else "not-kept", e["size"], e["sync"])'
 }
 
@@ -115,7 +115,7 @@ for e in sorted(json.load(sys.stdin), key=lambda e: e["path"]):
 event_field() {
 	"$PLUMB" drift log --state "$1" -o json 2>>"$LOG" | tee -a "$LOG" | python3 -c '
 import json, sys
-hits = [e for e in json.load(sys.stdin) if e["path"] == sys.argv[1]]
+hits = [e for e in json.load(sys.stdin)["events"] if e["path"] == sys.argv[1]]
 print(hits[0][sys.argv[2]] if len(hits) == 1 else "")' "$2" "$3"
 }
 

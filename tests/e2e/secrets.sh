@@ -763,7 +763,7 @@ run drift-log "$PLUMB" drift log --root "$ROOT" --state "$STATE"
 run drift-log-json "$PLUMB" drift log --root "$ROOT" --state "$STATE" -o json
 DRIFT_ID=$(python3 -c '
 import json, sys
-hits = [e for e in json.loads(sys.argv[1]) if e["path"] == "/etc/app/host.key"]
+hits = [e for e in json.loads(sys.argv[1])["events"] if e["path"] == "/etc/app/host.key"]
 print(hits[0]["id"] if len(hits) == 1 else "")' "$OUT" 2>/dev/null)
 if [ -n "$DRIFT_ID" ]; then ok "drift log holds one event for the secret file"; else fail "drift log holds one event for the secret file" "$(show)"; fi
 run drift-show "$PLUMB" drift show "${DRIFT_ID:-1}" --state "$STATE"

@@ -597,7 +597,7 @@ capture "$PLUMB" drift log --state "${DSTATE[$H]}" -o json
 printf '%s\n' "$OUT" >"$T/drift.json"
 drift_id=$(python3 -c '
 import json, sys
-hits = [e for e in json.load(open(sys.argv[1])) if e["path"] == "/etc/motd" and e["kept"]]
+hits = [e for e in json.load(open(sys.argv[1]))["events"] if e["path"] == "/etc/motd" and e["kept"]]
 print(hits[0]["id"] if len(hits) == 1 else "")' "$T/drift.json" 2>/dev/null)
 if [ "$RC" = 0 ] && [ -n "$drift_id" ]; then
 	ok "plumb drift log --state lists the overwritten /etc/motd, content kept"

@@ -6,8 +6,9 @@
 # every session, a bearer token still working), and the read endpoints the
 # pages use: applications with their commit's subject, objects, one sync
 # with its actions, drift events with the content kept, the plan that
-# waits, and the audit log by pages. A sensitive File's content appears in
-# no answer.
+# waits, and the audit log by pages. The command line's -o json (and audit
+# export) gives each of those records exactly as the API does. A sensitive
+# File's content appears in no answer and no output.
 #
 # Two daemons on local repositories (loopback, port 0):
 #   auto      approval auto: a hand edit repaired by inotify (content kept)
@@ -110,6 +111,37 @@ app_field() {
 }
 app_is() { local v; v=$(app_field "$1" "$2") && [ "$v" = "$3" ]; }
 app_set() { local v; v=$(app_field "$1" "$2") && [ -n "$v" ]; }
+
+# agree NAME API_EXPRESSION CLI_EXPRESSION: what the Python expressions pick (from d) of the last
+# answer and of the last capture's output is equal JSON. For a list, each of the API's records
+# must be the command line's record of the same id (the command line may list more: others'
+# records, newer ones). Every output goes to $T/cli-outputs, where the sensitive content is
+# looked for at the end.
+agree() {
+	printf '%s' "$BODY" >"$T/api.json"
+	printf '%s' "$OUT" >"$T/cli.json"
+	printf '%s\n' "$OUT" >>"$T/cli-outputs"
+	if [ "$RC" = 0 ] && python3 - "$2" "$3" "$T/api.json" "$T/cli.json" >"$T/.agree" 2>&1 <<'EOF'
+import json, sys
+def pick(expression, path):
+    d = json.load(open(path))
+    return eval(expression)
+api, cli = pick(sys.argv[1], sys.argv[3]), pick(sys.argv[2], sys.argv[4])
+show = lambda r: json.dumps(r, sort_keys=True)
+if isinstance(api, list):
+    assert api, "the API gave no record"
+    by_id = {r["id"]: r for r in cli}
+    for r in api:
+        assert r == by_id.get(r["id"]), "record %s\nAPI: %s\nCLI: %s" % (r["id"], show(r), show(by_id.get(r["id"])))
+else:
+    assert api == cli, "API: %s\nCLI: %s" % (show(api), show(cli))
+EOF
+	then
+		ok "$1"
+	else
+		fail "$1" "exit $RC" "$(cat "$T/.agree")"
+	fi
+}
 
 # --- set up --------------------------------------------------------------------------------
 
@@ -377,6 +409,21 @@ x = d["events"][0]
 assert x["key"] == "etc/motd" and x["content_truncated"] and not x["content_binary"] and x["size"] == 80001
 assert x["content"] == "a" + "é" * 32767, len(x["content"])'
 
+# --- the command line prints the same records ---------------------------------------------------
+
+api auto GET "/api/v1/applications/$APP/history" -H "$(bearer "$VIEWER")"
+SYNC_IDS=$(json '" ".join(str(s["id"]) for s in d["syncs"])')
+capture "$PLUMB" history "$APP" --state "${DSTATE[auto]}" -o json
+agree "history -o json lists the syncs GET .../history does, field for field" 'd["syncs"]' 'd["syncs"]'
+for id in $SYNC_IDS; do
+	api auto GET "/api/v1/applications/$APP/history/$id" -H "$(bearer "$VIEWER")"
+	capture "$PLUMB" history show "$id" --state "${DSTATE[auto]}" -o json
+	agree "history show $id -o json is GET .../history/$id: the sync and its actions" d d
+done
+api auto GET "/api/v1/applications/$APP/drift" -H "$(bearer "$VIEWER")"
+capture "$PLUMB" drift log --state "${DSTATE[auto]}" -o json
+agree "drift log -o json lists the events GET .../drift does, the content kept included" 'd["events"]' 'd["events"]'
+
 # --- the plan that waits ------------------------------------------------------------------------
 
 api auto GET "/api/v1/applications/$APP/approval" -H "$(bearer "$VIEWER")"
@@ -388,6 +435,8 @@ assert d['created_at'] and d['requested_by'] and d['plan']['format'] == 'plumb-p
 assert sorted(a['path'] for a in d['plan']['actions']) == ['/etc/app.conf', '/etc/motd', '/etc/secret.conf']
 assert [a['sensitive'] for a in d['plan']['actions'] if a['path'] == '/etc/secret.conf'] == [True]"
 PLAN_ID=$(json 'd["id"]')
+capture "$PLUMB" approvals show "$PLAN_ID" --state "${DSTATE[prompted]}" -o json
+agree "approvals show ID -o json is GET .../approval: the plan that waits, and its document" d d
 
 PJAR="$T/prompted-jar"
 api prompted POST /api/v1/session -H 'Content-Type: application/json' --data-binary "{\"token\":\"$OPERATOR\"}" -c "$PJAR"
@@ -429,6 +478,13 @@ expect "GET /api/v1/audit?before=0: 400" 400
 api auto GET /api/v1/audit
 expect "GET /api/v1/audit without a token: 401" 401
 
+for name in auto prompted; do
+	api "$name" GET "/api/v1/audit?limit=1000" -H "$(bearer "$VIEWER")"
+	capture "$PLUMB" audit export --state "${DSTATE[$name]}"
+	OUT=$(printf '%s\n' "$OUT" | python3 -c 'import json, sys; print(json.dumps([json.loads(l) for l in sys.stdin if l.strip()]))')
+	agree "$name: audit export prints the entries GET /api/v1/audit does, hashes and all" 'd["entries"]' d
+done
+
 # --- a sensitive File's content reaches no answer -------------------------------------------------
 
 for name in auto prompted; do
@@ -446,6 +502,11 @@ if [ -s "$T/answers" ] && ! grep -q "$SECRET_VALUE" "$T/answers"; then
 	ok "the sensitive content is in none of the $(grep -c '^GET \|^POST \|^DELETE ' "$T/answers") answers"
 else
 	fail "the sensitive content is in none of the answers" "$(grep -B3 "$SECRET_VALUE" "$T/answers" | head -20)"
+fi
+if [ -s "$T/cli-outputs" ] && ! grep -q "$SECRET_VALUE" "$T/cli-outputs"; then
+	ok "the sensitive content is in none of the command line's outputs"
+else
+	fail "the sensitive content is in none of the command line's outputs" "$(grep -B3 "$SECRET_VALUE" "$T/cli-outputs" | head -20)"
 fi
 if grep -q "$SECRET_VALUE" "${DROOT[auto]}/etc/secret.conf"; then ok "(the sensitive file itself holds it)"; else fail "(the sensitive file itself holds it)"; fi
 
