@@ -24,14 +24,6 @@ app_state *plumb_api_application(plumb_response *response, const plumb_request *
 	return found;
 }
 
-void plumb_api_app_identity(daemon_state *d, const app_state *a, char **name, char **destination)
-{
-	pthread_mutex_lock(&d->mutex);
-	*name = plumb_xstrdup(a->name);
-	*destination = plumb_xstrdup(a->destination);
-	pthread_mutex_unlock(&d->mutex);
-}
-
 plumb_store *plumb_api_open_store(plumb_response *response, daemon_state *d)
 {
 	plumb_store *store = NULL;
@@ -39,6 +31,22 @@ plumb_store *plumb_api_open_store(plumb_response *response, daemon_state *d)
 	if (plumb_store_open(&store, state) < 0)
 		plumb_response_error(response, 500, "store: %s", plumb_error_last());
 	free(state);
+	return store;
+}
+
+plumb_store *plumb_api_application_store(plumb_response *response, const plumb_request *request, daemon_state *d,
+					 char **name, char **destination)
+{
+	app_state *a = plumb_api_application(response, request, d);
+	plumb_store *store = a ? plumb_api_open_store(response, d) : NULL;
+
+	*name = *destination = NULL;
+	if (!store)
+		return NULL;
+	pthread_mutex_lock(&d->mutex);
+	*name = plumb_xstrdup(a->name);
+	*destination = plumb_xstrdup(a->destination);
+	pthread_mutex_unlock(&d->mutex);
 	return store;
 }
 

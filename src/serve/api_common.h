@@ -23,18 +23,21 @@ void plumb_api_respond(plumb_response *response, unsigned status, json_t *doc);
 app_state *plumb_api_application(plumb_response *response, const plumb_request *request, daemon_state *d);
 
 /*
- * The name and destination of a, as new strings: copied under the mutex,
- * since the loop may rewrite them (an Application that moved its root)
- * while a handler uses them.
- */
-void plumb_api_app_identity(daemon_state *d, const app_state *a, char **name, char **destination);
-
-/*
  * A connection to the store of the handler's own (SQLite connections are
  * not shared across threads; free it with plumb_store_free), or NULL
  * after answering 500.
  */
 plumb_store *plumb_api_open_store(plumb_response *response, daemon_state *d);
+
+/*
+ * For a handler that reads what the store recorded of the application the
+ * route names: a store connection of its own (as plumb_api_open_store),
+ * and in *name and *destination the application's, as new strings copied
+ * under the mutex (the loop may rewrite them: an Application that moved
+ * its root). NULL after answering 404 or 500; the strings are then NULL.
+ */
+plumb_store *plumb_api_application_store(plumb_response *response, const plumb_request *request, daemon_state *d,
+					 char **name, char **destination);
 
 /* A positive id in decimal, as a route's {id} or a query gives it; 0 for anything else. */
 int64_t plumb_api_parse_id(const char *text);

@@ -15,11 +15,9 @@ void plumb_api_drift_list(plumb_response *response, const plumb_request *request
 	char *name = NULL, *destination = NULL;
 	char *state = plumb_serve_state_dir(d);
 	int state_fd = -1;
-	app_state *a = plumb_api_application(response, request, d);
 
-	if (!a || !(store = plumb_api_open_store(response, d)))
+	if (!(store = plumb_api_application_store(response, request, d, &name, &destination)))
 		goto done;
-	plumb_api_app_identity(d, a, &name, &destination);
 	if (plumb_store_drift_list(&events, store, destination, name, PLUMB_API_LIST_MAX) < 0) {
 		plumb_response_error(response, 500, "store: %s", plumb_error_last());
 		goto done;

@@ -9,11 +9,9 @@ void plumb_api_history_list(plumb_response *response, const plumb_request *reque
 	plumb_sync_records syncs = { 0 };
 	plumb_store *store = NULL;
 	char *name = NULL, *destination = NULL;
-	app_state *a = plumb_api_application(response, request, d);
 
-	if (!a || !(store = plumb_api_open_store(response, d)))
+	if (!(store = plumb_api_application_store(response, request, d, &name, &destination)))
 		goto done;
-	plumb_api_app_identity(d, a, &name, &destination);
 	if (plumb_store_sync_list(&syncs, store, destination, name, PLUMB_API_LIST_MAX) < 0) {
 		plumb_response_error(response, 500, "store: %s", plumb_error_last());
 		goto done;
@@ -36,11 +34,9 @@ void plumb_api_history_show(plumb_response *response, const plumb_request *reque
 	char *name = NULL, *destination = NULL;
 	int64_t id = request->param_count > 1 ? plumb_api_parse_id(request->params[1]) : 0;
 	int error;
-	app_state *a = plumb_api_application(response, request, d);
 
-	if (!a || !(store = plumb_api_open_store(response, d)))
+	if (!(store = plumb_api_application_store(response, request, d, &name, &destination)))
 		goto done;
-	plumb_api_app_identity(d, a, &name, &destination);
 	error = id ? plumb_store_sync_get(&sync, store, id) : PLUMB_ENOTFOUND;
 	if (error == PLUMB_ENOTFOUND ||
 	    (error == 0 && (strcmp(sync.application, name) != 0 || strcmp(sync.destination, destination) != 0))) {
