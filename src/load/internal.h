@@ -8,7 +8,9 @@
 
 #include <stdatomic.h>
 
-#include "load/load.h"
+#include "resource/resource.h"
+#include "source/source.h"
+#include "util/diag.h"
 
 /*
  * One manifest file as parsed: what it declares, and the paths its
@@ -28,6 +30,9 @@ struct plumb_manifest_part {
 	struct plumb_manifest_part *next; /* in its bucket of the cache */
 };
 typedef struct plumb_manifest_part manifest_part;
+
+/* The largest manifest file plumb reads. */
+#define PLUMB_MANIFEST_MAX (16u << 20)
 
 /*
  * Parse file->path (blob file->blob) of source into file->set, every

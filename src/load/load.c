@@ -1,4 +1,5 @@
 #include "util/common.h"
+#include "load/load.h"
 #include "load/internal.h"
 #include "load/application.h"
 #include "providers/provider.h"

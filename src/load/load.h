@@ -29,9 +29,6 @@
 #include "source/source.h"
 #include "util/diag.h"
 
-/* The largest manifest file plumb reads. */
-#define PLUMB_MANIFEST_MAX (16u << 20)
-
 /*
  * Fill out (zeroed by the caller) from path of commit. Returns 0, or
  * PLUMB_EINVALID when diagnostics were added (out then holds nothing usable

@@ -3,9 +3,10 @@
 
 #include <stdlib.h>
 
-plumb_object *plumb_manifest_add_object(plumb_manifest_set *set, size_t resource, const plumb_provider *provider,
-					const char *kind, const char *key, void *desired, plumb_position position)
+plumb_object *plumb_manifest_add_object(plumb_manifest_set *set, size_t resource, const char *kind, const char *key,
+					void *desired, plumb_position position)
 {
+	const plumb_provider *provider = set->resources[resource].provider;
 	PLUMB_GROW(set->objects, set->object_count, set->object_capacity);
 	plumb_object *object = &set->objects[set->object_count++];
 	memset(object, 0, sizeof(*object));

@@ -140,11 +140,12 @@ typedef struct {
 void plumb_resource_release(plumb_resource *resource);
 
 /*
- * Append an object for resource index; key is copied (into display),
- * desired is taken over (freed with the provider's free_desired).
+ * Append an object for resource index, of the provider that expands it
+ * (the resource's); key is copied (into display), desired is taken over
+ * (freed with the provider's free_desired).
  */
-plumb_object *plumb_manifest_add_object(plumb_manifest_set *set, size_t resource, const plumb_provider *provider,
-					const char *kind, const char *key, void *desired, plumb_position position);
+plumb_object *plumb_manifest_add_object(plumb_manifest_set *set, size_t resource, const char *kind, const char *key,
+					void *desired, plumb_position position);
 
 /* Note that a repository path is content, not manifests (copied). */
 void plumb_manifest_add_content_path(plumb_manifest_set *set, const char *path);

@@ -148,7 +148,7 @@ static void expand_file(plumb_manifest_set *set, size_t resource, const plumb_sp
 		}
 	}
 	if (diags->count == before) {
-		plumb_object *o = plumb_manifest_add_object(set, resource, &plumb_host_provider, "File", path, d,
+		plumb_object *o = plumb_manifest_add_object(set, resource, "File", path, d,
 							    v[F_PATH].position);
 		o->sensitive = d->sensitive;
 		if (from[0].present) {
@@ -187,7 +187,7 @@ static void expand_directory(plumb_manifest_set *set, size_t resource, const plu
 		if (v[1].present)
 			d->mode = v[1].mode;
 		set_owner(d, &v[2], &v[3]);
-		plumb_manifest_add_object(set, resource, &plumb_host_provider, "Directory", path, d, v[0].position);
+		plumb_manifest_add_object(set, resource, "Directory", path, d, v[0].position);
 	}
 	free(path);
 	plumb_values_release(v, 4);
@@ -214,7 +214,7 @@ static void expand_symlink(plumb_manifest_set *set, size_t resource, const plumb
 	if (diags->count == before) {
 		host_desired *d = new_desired(HOST_SYMLINK);
 		d->target = plumb_xstrdup(v[1].string);
-		plumb_manifest_add_object(set, resource, &plumb_host_provider, "Symlink", path, d, v[0].position);
+		plumb_manifest_add_object(set, resource, "Symlink", path, d, v[0].position);
 	}
 	free(path);
 	plumb_values_release(v, 2);
@@ -235,7 +235,7 @@ static void expand_absent(plumb_manifest_set *set, size_t resource, const plumb_
 	if (v[0].present)
 		path = live_path(&v[0], spec, "path", diags);
 	if (diags->count == before) {
-		plumb_object *o = plumb_manifest_add_object(set, resource, &plumb_host_provider, "Absent", path,
+		plumb_object *o = plumb_manifest_add_object(set, resource, "Absent", path,
 							    new_desired(HOST_ABSENT), v[0].position);
 		o->inventoried = 0;
 	}
@@ -318,7 +318,7 @@ static int tree_entry(const plumb_source_entry *entry, void *payload)
 		if (d->type != HOST_SYMLINK)
 			set_owner(d, w->owner, w->group);
 		d->sensitive = w->sensitive && d->type == HOST_FILE;
-		plumb_object *o = plumb_manifest_add_object(w->set, w->resource, &plumb_host_provider, kind, key, d,
+		plumb_object *o = plumb_manifest_add_object(w->set, w->resource, kind, key, d,
 							    w->position);
 		o->sensitive = d->sensitive;
 	}
@@ -355,7 +355,7 @@ static void expand_tree(plumb_manifest_set *set, size_t resource, const plumb_sp
 				v[4].present && v[4].boolean, 0 };
 		host_desired *top = new_desired(HOST_DIRECTORY);
 		set_owner(top, &v[2], &v[3]);
-		plumb_manifest_add_object(set, resource, &plumb_host_provider, "Directory", path, top, w.position);
+		plumb_manifest_add_object(set, resource, "Directory", path, top, w.position);
 		if (plumb_source_walk(source, set->commit, src, tree_entry, &w) < 0) {
 			plumb_diags_add(diags, v[0].position, "spec.source: %s", plumb_error_last());
 			w.failed = 1;

@@ -4,6 +4,7 @@
  * batch of staged writes (expand.c decodes the specs).
  */
 #include "util/common.h"
+#include "providers/host/host.h"
 #include "providers/host/internal.h"
 #include "store/statcache.h"
 #include "util/diff.h"

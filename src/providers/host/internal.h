@@ -8,7 +8,7 @@
 
 #include <sys/stat.h>
 
-#include "providers/host/host.h"
+#include "providers/provider.h"
 
 typedef enum { HOST_FILE, HOST_DIRECTORY, HOST_SYMLINK, HOST_ABSENT, HOST_OTHER } host_type;
 
