@@ -2,8 +2,6 @@
 #include "apply/apply.h"
 #include "util/fs.h"
 #include "util/fs_batch.h"
-#include "util/fs_cursor.h"
-#include "util/path.h"
 
 #include <stdlib.h>
 #include <time.h>
