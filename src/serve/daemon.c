@@ -107,11 +107,20 @@ static void reload_options(daemon_state *d, plumb_server *server, plumb_daemon_r
 	d->options.approval = fresh.approval;
 	d->options.capture_max = fresh.capture_max;
 	pthread_mutex_unlock(&d->mutex);
-	if (plumb_server_reload_tokens(server) < 0)
+	int kept_old = 0;
+	if (plumb_server_reload_tokens(server) < 0) {
 		plumb_log_event("error", "cannot reload the tokens", "error", plumb_error_last(), NULL);
-	if (fresh.webhook_secret_file && read_secret(d, fresh.webhook_secret_file) < 0)
+		kept_old = 1;
+	}
+	if (fresh.webhook_secret_file && read_secret(d, fresh.webhook_secret_file) < 0) {
 		plumb_log_event("error", "cannot reload the webhook secret", "error", plumb_error_last(), NULL);
-	plumb_log_event("info", "configuration reloaded", NULL);
+		kept_old = 1;
+	}
+	/* Said only of a reload that took everything: one that kept old tokens or an old secret says so. */
+	if (kept_old)
+		plumb_log_event("warn", "configuration reloaded in part; what could not be read is kept as it was", NULL);
+	else
+		plumb_log_event("info", "configuration reloaded", NULL);
 	plumb_daemon_options_release(&fresh);
 }
 

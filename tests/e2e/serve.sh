@@ -710,6 +710,13 @@ if wait_for "$WAIT_MS" grep -q 'msg="cannot reload the tokens"' "${DLOG[$H]}"; t
 else
 	fail "SIGHUP with a broken tokens file logs why it keeps the old tokens" "$(log_tail $H)"
 fi
+# The reload goes on with the rest, and says it took only part: never "configuration reloaded".
+if wait_for "$WAIT_MS" grep -q 'msg="configuration reloaded in part; ' "${DLOG[$H]}" &&
+	! grep -q 'msg="configuration reloaded"' "${DLOG[$H]}"; then
+	ok "SIGHUP with a broken tokens file is logged as a reload in part, not as a reload"
+else
+	fail "SIGHUP with a broken tokens file is logged as a reload in part, not as a reload" "$(log_tail $H)"
+fi
 req GET "$(url $H /api/v1/applications)" "$NEWVIEWER"
 code1=$CODE
 req POST "$(url $H /api/v1/applications/homelab/sync)" "$OPERATOR"
