@@ -347,8 +347,9 @@ static void reconcile_app(daemon_state *d, const char *commit, const char *trigg
 		d->app->failed = apply_plan(d, &p, drift ? "drift" : trigger) < 0;
 		break;
 	case PLUMB_APPROVAL_PROMPTED:
-		set_status(d, "OutOfSync", NULL, "a plan waits for approval");
+		/* The plan is recorded first, so that whoever reads OutOfSync finds the plan waiting. */
 		ask_approval(d, &p);
+		set_status(d, "OutOfSync", NULL, "a plan waits for approval");
 		break;
 	case PLUMB_APPROVAL_MANUAL:
 		set_status(d, "OutOfSync", NULL, "approval is manual: run plumb sync");
