@@ -27,7 +27,7 @@ static void close_pipe(int fds[2])
 	fds[0] = fds[1] = -1;
 }
 
-static int start(pid_t *pid, char *const argv[], int out_pipe[2], int err_pipe[2])
+static int start(pid_t *pid, char *const argv[], char *const envp[], int out_pipe[2], int err_pipe[2])
 {
 	posix_spawn_file_actions_t actions;
 	posix_spawnattr_t attr;
@@ -41,7 +41,7 @@ static int start(pid_t *pid, char *const argv[], int out_pipe[2], int err_pipe[2
 	/* A group of its own: the deadline kills whatever the program started too. */
 	posix_spawnattr_setpgroup(&attr, 0);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-	rc = posix_spawnp(pid, argv[0], &actions, &attr, argv, environ);
+	rc = posix_spawnp(pid, argv[0], &actions, &attr, argv, envp ? envp : environ);
 	posix_spawn_file_actions_destroy(&actions);
 	posix_spawnattr_destroy(&attr);
 	if (rc != 0)
@@ -71,6 +71,12 @@ static int drain(int fd, plumb_buf *to, size_t room, int *overflow)
 int plumb_process_run(plumb_process_result *result, plumb_buf *out, char *const argv[], unsigned timeout_ms,
 		      size_t output_max)
 {
+	return plumb_process_run_env(result, out, argv, NULL, timeout_ms, output_max);
+}
+
+int plumb_process_run_env(plumb_process_result *result, plumb_buf *out, char *const argv[], char *const envp[],
+			  unsigned timeout_ms, size_t output_max)
+{
 	int out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 };
 	size_t start_len = out->len;
 	long long deadline = now_ms() + timeout_ms;
@@ -83,7 +89,7 @@ int plumb_process_run(plumb_process_result *result, plumb_buf *out, char *const 
 		error = plumb_error_set(PLUMB_ERROR, "cannot run %s: %s", argv[0], strerror(errno));
 		goto done;
 	}
-	if ((error = start(&pid, argv, out_pipe, err_pipe)) < 0)
+	if ((error = start(&pid, argv, envp, out_pipe, err_pipe)) < 0)
 		goto done;
 	close(out_pipe[1]);
 	close(err_pipe[1]);

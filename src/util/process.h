@@ -33,6 +33,14 @@ typedef struct {
 int plumb_process_run(plumb_process_result *result, plumb_buf *out, char *const argv[], unsigned timeout_ms,
 		      size_t output_max);
 
+/*
+ * The same, with envp ("NAME=value" strings, NULL-terminated) as the
+ * program's whole environment; NULL is plumb's own. argv[0] is still looked
+ * up in plumb's PATH.
+ */
+int plumb_process_run_env(plumb_process_result *result, plumb_buf *out, char *const argv[], char *const envp[],
+			  unsigned timeout_ms, size_t output_max);
+
 void plumb_process_result_release(plumb_process_result *result);
 
 #endif
