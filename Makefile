@@ -8,9 +8,10 @@
 
 PREFIX ?= /usr/local
 CC ?= cc
-PKGS := libgit2 libfyaml jansson sqlite3 libcrypto libmicrohttpd
+PKGS := libgit2 libfyaml jansson sqlite3 libcrypto libmicrohttpd libcurl
 # Debian packages that provide PKGS (same order), then what tests need.
-DEB_BUILD := libgit2-dev libfyaml-dev libjansson-dev libsqlite3-dev libssl-dev libmicrohttpd-dev pkg-config gcc libc6-dev make
+DEB_BUILD := libgit2-dev libfyaml-dev libjansson-dev libsqlite3-dev libssl-dev libmicrohttpd-dev \
+	libcurl4-openssl-dev pkg-config gcc libc6-dev make
 DEB_TEST := git curl sqlite3 openssl python3 python3-yaml util-linux procps age pass gnupg strace chromium
 # The dashboard's browser test: Playwright's library (no browser download) drives Debian's chromium.
 PLAYWRIGHT := playwright-core@1.60.0
@@ -19,8 +20,10 @@ NODE_MODULES := build/test/node/node_modules
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 WARNINGS := -std=c11 -Wall -Wextra -Werror -Wvla -Wstrict-prototypes -Wshadow -Wno-unused-parameter
 BASE_CFLAGS = $(WARNINGS) -Isrc -DPLUMB_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-# libmicrohttpd is not linked: the server loads it when it starts (src/serve/server.c).
-LIBS = $(shell pkg-config --libs $(filter-out libmicrohttpd,$(PKGS)) 2>/dev/null)
+# libmicrohttpd and libcurl are not linked: the server loads the one when it starts
+# (src/serve/http.c), a cluster connection the other when it opens
+# (src/providers/kubernetes/client.c).
+LIBS = $(shell pkg-config --libs $(filter-out libmicrohttpd libcurl,$(PKGS)) 2>/dev/null)
 
 CFLAGS ?= -O2 -g
 # gcc 12 with -fsanitize=undefined misreads vsnprintf(NULL, 0, ...) as a null format string.
