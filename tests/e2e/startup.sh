@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # What every command pays before it does anything: the libraries it loads.
 # The HTTP server's library (libmicrohttpd, and GnuTLS with it) is loaded by
-# the server when it starts, so that a sync or a plan does not load it; that
-# serve still loads it and answers is what serve.sh and test_server check.
+# the server when it starts, and libcurl by a cluster connection when it
+# opens, so that a sync or a plan of a host loads neither; that serve still
+# loads its library and answers is what serve.sh and test_server check, that
+# a cluster connection loads curl what kube_client.sh checks.
 . "$(dirname "$0")/lib.sh"
 
 REPO="$T/repo"
@@ -22,10 +24,10 @@ libraries() {
 
 for command in sync plan; do
 	libraries "$command" "$PLUMB" "$command" "${SRC[@]}"
-	if [ "$RC" = 0 ] && grep -q '^libgit2' "$T/$command.libs" && ! grep -qE '^lib(microhttpd|gnutls)' "$T/$command.libs"; then
-		ok "plumb $command loads neither libmicrohttpd nor GnuTLS"
+	if [ "$RC" = 0 ] && grep -q '^libgit2' "$T/$command.libs" && ! grep -qE '^lib(microhttpd|gnutls|curl)' "$T/$command.libs"; then
+		ok "plumb $command loads neither libmicrohttpd, GnuTLS nor libcurl"
 	else
-		fail "plumb $command loads neither libmicrohttpd nor GnuTLS" "$(show)" "$(cat "$T/$command.libs")"
+		fail "plumb $command loads neither libmicrohttpd, GnuTLS nor libcurl" "$(show)" "$(cat "$T/$command.libs")"
 	fi
 done
 

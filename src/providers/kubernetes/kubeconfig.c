@@ -300,6 +300,7 @@ static void take_exec_credential(plumb_kubeconfig *config, plumb_kube_exec_crede
 	config->client_certificate = credential->client_certificate;
 	config->client_key = credential->client_key;
 	config->exec_expiry = credential->expiry;
+	config->credentials_changed++;
 	plumb_buf_init(&credential->token);
 	plumb_buf_init(&credential->client_certificate);
 	plumb_buf_init(&credential->client_key);

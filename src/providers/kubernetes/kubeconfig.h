@@ -66,6 +66,7 @@ typedef struct {
 	struct stat token_seen;          /* which token file was read last (private to kubeconfig.c) */
 	plumb_kube_exec *exec;           /* the exec plugin that gave the credentials; NULL: none */
 	long long exec_expiry;           /* when its credentials expire (Unix seconds); 0: never said */
+	unsigned credentials_changed;    /* counts the exec plugin's answers: a client sets its certificate again */
 } plumb_kubeconfig;
 
 /*
