@@ -61,6 +61,13 @@ build/test/unit/%: tests/unit/%.c tests/unit/test.h $(SAN_LIB_OBJECTS)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -Itests/unit $(SAN_FLAGS) -o $@ $< $(SAN_LIB_OBJECTS) $(LIBS)
 
+# The cluster connection's test, run against a real API server by tests/e2e/kube_client.sh.
+KUBE_TEST_BINARIES := build/test/kube/test_client
+
+build/test/kube/%: tests/kube/%.c tests/unit/test.h $(SAN_LIB_OBJECTS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -Itests/unit $(SAN_FLAGS) -o $@ $< $(SAN_LIB_OBJECTS) $(LIBS)
+
 -include $(OBJECTS:.o=.d) $(SAN_OBJECTS:.o=.d)
 
 # The dashboard is assembled into web.o (.incbin), which -MMD cannot see.

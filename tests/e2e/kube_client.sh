@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The cluster connection (src/providers/kubernetes/: kubeconfig, client,
+# discovery) against a real kube-apiserver: start one on loopback
+# (tests/kube/start), run build/test/kube/test_client with what the server's
+# env file says, and stop the server. The program prints the TAP lines.
+#
+# The binaries come from tests/kube/build (make test builds them first);
+# without them this script fails rather than pass with nothing tested.
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+. "$here/lib.sh"
+
+PROGRAM="$root/build/test/kube/test_client"
+STATE="$T/kube"
+started=0
+kube_cleanup() {
+	local rc=$?
+	if [ "$started" -eq 1 ]; then
+		"$root/tests/kube/stop" "$STATE" >/dev/null 2>&1
+	fi
+	(exit "$rc")
+	cleanup
+}
+trap kube_cleanup EXIT
+
+if [ ! -x "$PROGRAM" ]; then
+	fail "build/test/kube/test_client is built" "run: make build/test/kube/test_client"
+	exit 1
+fi
+if "$root/tests/kube/start" "$STATE" >"$T/start.out" 2>"$T/start.err"; then
+	started=1
+	ok "a kube-apiserver starts for the cluster connection's tests"
+else
+	fail "a kube-apiserver starts for the cluster connection's tests" "$(tail -n 40 "$T/start.err")"
+	exit 1
+fi
+
+mkdir -p "$T/client"
+# The proxy variables of the machine would send loopback requests elsewhere.
+(
+	set -a
+	# shellcheck source=/dev/null
+	. "$STATE/env"
+	set +a
+	unset HTTPS_PROXY https_proxy HTTP_PROXY http_proxy ALL_PROXY all_proxy KUBECONFIG
+	KUBE_TEST_DIR="$T/client" "$PROGRAM"
+)
+rc=$?
+if [ "$rc" -eq 0 ]; then
+	ok "test_client exits 0"
+else
+	fail "test_client exits 0" "exit $rc"
+fi
+
+check "stop ends the server" "$root/tests/kube/stop" "$STATE"
+started=0
+[ "$TAP_FAILED" -eq 0 ] && [ "$rc" -eq 0 ]
