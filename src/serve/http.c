@@ -1,10 +1,10 @@
 #include "util/common.h"
 #include "util/buf.h"
+#include "util/library.h"
 #include "util/utf8.h"
 #include "serve/http.h"
 #include "serve/http_internal.h"
 
-#include <dlfcn.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -21,37 +21,21 @@ static plumb_mhd_functions mhd;
 static pthread_once_t mhd_once = PTHREAD_ONCE_INIT;
 static char mhd_problem[512]; /* why it could not be loaded; "" once it is */
 
-/* Point *slot (a function pointer of the table) at symbol; 0 when lib has no such symbol. */
-static int resolve(void *lib, const char *symbol, void *slot)
-{
-	void *address = dlsym(lib, symbol);
-	_Static_assert(sizeof(address) == sizeof(mhd.stop_daemon), "POSIX: a function pointer fits in a void *");
-	if (!address) {
-		snprintf(mhd_problem, sizeof(mhd_problem), "%s has no %s", MHD_LIBRARY, symbol);
-		return 0;
-	}
-	memcpy(slot, &address, sizeof(address));
-	return 1;
-}
-
 static void load_mhd(void)
 {
-	void *lib = dlopen(MHD_LIBRARY, RTLD_NOW | RTLD_LOCAL);
-	if (!lib) {
-		snprintf(mhd_problem, sizeof(mhd_problem), "%s", dlerror());
-		return;
-	}
-	if (!resolve(lib, "MHD_start_daemon", &mhd.start_daemon) ||
-	    !resolve(lib, "MHD_quiesce_daemon", &mhd.quiesce_daemon) ||
-	    !resolve(lib, "MHD_stop_daemon", &mhd.stop_daemon) ||
-	    !resolve(lib, "MHD_lookup_connection_value", &mhd.lookup_connection_value) ||
-	    !resolve(lib, "MHD_lookup_connection_value_n", &mhd.lookup_connection_value_n) ||
-	    !resolve(lib, "MHD_get_connection_values", &mhd.get_connection_values) ||
-	    !resolve(lib, "MHD_create_response_from_buffer", &mhd.create_response_from_buffer) ||
-	    !resolve(lib, "MHD_add_response_header", &mhd.add_response_header) ||
-	    !resolve(lib, "MHD_queue_response", &mhd.queue_response) ||
-	    !resolve(lib, "MHD_destroy_response", &mhd.destroy_response))
-		memset(&mhd, 0, sizeof(mhd));
+	const plumb_library_symbol symbols[] = {
+		{ "MHD_start_daemon", &mhd.start_daemon },
+		{ "MHD_quiesce_daemon", &mhd.quiesce_daemon },
+		{ "MHD_stop_daemon", &mhd.stop_daemon },
+		{ "MHD_lookup_connection_value", &mhd.lookup_connection_value },
+		{ "MHD_lookup_connection_value_n", &mhd.lookup_connection_value_n },
+		{ "MHD_get_connection_values", &mhd.get_connection_values },
+		{ "MHD_create_response_from_buffer", &mhd.create_response_from_buffer },
+		{ "MHD_add_response_header", &mhd.add_response_header },
+		{ "MHD_queue_response", &mhd.queue_response },
+		{ "MHD_destroy_response", &mhd.destroy_response },
+	};
+	plumb_library_load(MHD_LIBRARY, symbols, PLUMB_ARRAY_SIZE(symbols), mhd_problem, sizeof(mhd_problem));
 }
 
 int plumb_http_load(void)

@@ -1,11 +1,11 @@
 #include "util/common.h"
 #include "providers/kubernetes/client.h"
 #include "util/buf.h"
+#include "util/library.h"
 
 /* The functions are called through pointers, which curl's type-checking macros would not let through. */
 #define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
-#include <dlfcn.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
@@ -35,36 +35,16 @@ static curl_functions curl;
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static char curl_problem[512]; /* why it could not be loaded */
 
-static int resolve_symbol(void *lib, const char *symbol, void *slot)
-{
-	void *address = dlsym(lib, symbol);
-	_Static_assert(sizeof(address) == sizeof(curl.easy_init), "POSIX: a function pointer fits in a void *");
-	if (!address) {
-		snprintf(curl_problem, sizeof(curl_problem), "%s has no %s", CURL_LIBRARY, symbol);
-		return 0;
-	}
-	memcpy(slot, &address, sizeof(address));
-	return 1;
-}
-
 static void load_curl(void)
 {
-	void *lib = dlopen(CURL_LIBRARY, RTLD_NOW | RTLD_LOCAL);
-	if (!lib) {
-		snprintf(curl_problem, sizeof(curl_problem), "%s", dlerror());
+	const plumb_library_symbol symbols[] = {
+		{ "curl_global_init", &curl.global_init },   { "curl_easy_init", &curl.easy_init },
+		{ "curl_easy_setopt", &curl.easy_setopt },   { "curl_easy_perform", &curl.easy_perform },
+		{ "curl_easy_getinfo", &curl.easy_getinfo }, { "curl_easy_header", &curl.easy_header },
+		{ "curl_easy_strerror", &curl.easy_strerror }, { "curl_easy_cleanup", &curl.easy_cleanup },
+	};
+	if (plumb_library_load(CURL_LIBRARY, symbols, PLUMB_ARRAY_SIZE(symbols), curl_problem, sizeof(curl_problem)) < 0)
 		return;
-	}
-	if (!resolve_symbol(lib, "curl_global_init", &curl.global_init) ||
-	    !resolve_symbol(lib, "curl_easy_init", &curl.easy_init) ||
-	    !resolve_symbol(lib, "curl_easy_setopt", &curl.easy_setopt) ||
-	    !resolve_symbol(lib, "curl_easy_perform", &curl.easy_perform) ||
-	    !resolve_symbol(lib, "curl_easy_getinfo", &curl.easy_getinfo) ||
-	    !resolve_symbol(lib, "curl_easy_header", &curl.easy_header) ||
-	    !resolve_symbol(lib, "curl_easy_strerror", &curl.easy_strerror) ||
-	    !resolve_symbol(lib, "curl_easy_cleanup", &curl.easy_cleanup)) {
-		memset(&curl, 0, sizeof(curl));
-		return;
-	}
 	/* Once per process, before any handle; the library then stays loaded. */
 	if (curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		snprintf(curl_problem, sizeof(curl_problem), "curl_global_init failed");
