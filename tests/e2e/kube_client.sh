@@ -11,24 +11,15 @@ root=$(cd "$here/../.." && pwd)
 . "$here/lib.sh"
 
 PROGRAM="$root/build/test/kube/test_client"
-STATE="$T/kube"
-started=0
-kube_cleanup() {
-	local rc=$?
-	if [ "$started" -eq 1 ]; then
-		"$root/tests/kube/stop" "$STATE" >/dev/null 2>&1
-	fi
-	(exit "$rc")
-	cleanup
-}
+KUBE_STATE="$T/kube"
 trap kube_cleanup EXIT
 
 if [ ! -x "$PROGRAM" ]; then
 	fail "build/test/kube/test_client is built" "run: make build/test/kube/test_client"
 	exit 1
 fi
-if "$root/tests/kube/start" "$STATE" >"$T/start.out" 2>"$T/start.err"; then
-	started=1
+if "$root/tests/kube/start" "$KUBE_STATE" >"$T/start.out" 2>"$T/start.err"; then
+	KUBE_STARTED=1
 	ok "a kube-apiserver starts for the cluster connection's tests"
 else
 	fail "a kube-apiserver starts for the cluster connection's tests" "$(tail -n 40 "$T/start.err")"
@@ -40,7 +31,7 @@ mkdir -p "$T/client"
 (
 	set -a
 	# shellcheck source=/dev/null
-	. "$STATE/env"
+	. "$KUBE_STATE/env"
 	set +a
 	unset HTTPS_PROXY https_proxy HTTP_PROXY http_proxy ALL_PROXY all_proxy KUBECONFIG
 	KUBE_TEST_DIR="$T/client" "$PROGRAM"
@@ -52,6 +43,6 @@ else
 	fail "test_client exits 0" "exit $rc"
 fi
 
-check "stop ends the server" "$root/tests/kube/stop" "$STATE"
-started=0
+check "stop ends the server" "$root/tests/kube/stop" "$KUBE_STATE"
+KUBE_STARTED=0
 [ "$TAP_FAILED" -eq 0 ] && [ "$rc" -eq 0 ]

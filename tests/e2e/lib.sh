@@ -17,6 +17,7 @@
 #   tree_listing DIR             an exact, sorted description of the tree under DIR
 #   stat_listing DIR             path, inode and mtime (ns) of everything under DIR
 #   same_listing NAME A B        compare two listings (files or strings) and report
+#   kube_cleanup                 an EXIT trap that also stops the API server in $KUBE_STATE
 
 set -u
 umask 022
@@ -339,6 +340,22 @@ serve_cleanup() {
 			wait "${DPID[$name]}" 2>/dev/null
 		fi
 	done
+	(exit "$rc")
+	cleanup
+}
+
+# --- the Kubernetes API server (tests/kube) --------------------------------------------------------
+#
+# A script that starts one with tests/kube/start sets KUBE_STATE to its directory and
+# "trap kube_cleanup EXIT"; KUBE_STARTED=1 while it runs, and kube_cleanup stops it before it
+# cleans up as cleanup does.
+
+KUBE_STARTED=0
+kube_cleanup() {
+	local rc=$?
+	if [ "$KUBE_STARTED" -eq 1 ]; then
+		"$(dirname "${BASH_SOURCE[0]}")/../kube/stop" "$KUBE_STATE" >/dev/null 2>&1
+	fi
 	(exit "$rc")
 	cleanup
 }

@@ -32,15 +32,7 @@ fi
 . "$here/../e2e/lib.sh"
 
 STATE="$T/kube"
-started=0
-kube_cleanup() {
-	local rc=$?
-	if [ "$started" -eq 1 ]; then
-		"$here/stop" "$STATE" >/dev/null 2>&1
-	fi
-	(exit "$rc")
-	cleanup
-}
+KUBE_STATE=$STATE
 trap kube_cleanup EXIT
 
 note() { echo "# $*"; }
@@ -115,7 +107,7 @@ fi
 START=$(date +%s)
 if "$here/start" "$STATE" >"$T/start.out" 2>"$T/start.err"; then
 	ok "start brings up etcd and kube-apiserver"
-	started=1
+	KUBE_STARTED=1
 else
 	fail "start brings up etcd and kube-apiserver" "$(cat "$T/start.err")"
 	exit 1
@@ -274,7 +266,7 @@ fi
 API_PORT=${KUBE_SERVER##*:}
 ETCD_PORT=${KUBE_ETCD##*:}
 check "stop ends the servers" "$here/stop" "$STATE"
-started=0
+KUBE_STARTED=0
 gone=1
 for pid in $KUBE_PIDS; do
 	if [ -e "/proc/$pid" ] && ! grep -qE '^[0-9]+ \(.*\) Z' "/proc/$pid/stat" 2>/dev/null; then

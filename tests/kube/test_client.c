@@ -152,6 +152,15 @@ static char *whoami(plumb_kube_client *client)
 		free(who_);                    \
 	} while (0)
 
+/* Connect with the kubeconfig at path: the server must take it for expected. */
+#define CHECK_CONNECTS_AS(path, expected)                          \
+	do {                                                       \
+		plumb_kube_client *client_ = connect_to(path);     \
+		CHECK(client_ != NULL);                            \
+		CHECK_WHO(client_, expected);                      \
+		plumb_kube_client_close(client_);                  \
+	} while (0)
+
 #define CHECK_CONTAINS(text, part)                                                                        \
 	do {                                                                                              \
 		const char *t_ = (text), *p_ = (part);                                                    \
@@ -265,10 +274,7 @@ static void client_certificate_files(void)
 	const char *path = write_kubeconfig("files/kubeconfig", cluster,
 					    "    client-certificate: pki/admin.crt\n    client-key: pki/admin.key\n", NULL);
 	free(cluster);
-	plumb_kube_client *client = connect_to(path);
-	CHECK(client != NULL);
-	CHECK_WHO(client, "plumb-admin");
-	plumb_kube_client_close(client);
+	CHECK_CONNECTS_AS(path, "plumb-admin");
 }
 
 static void bearer_token_file(void)
@@ -280,10 +286,7 @@ static void bearer_token_file(void)
 	const char *path = write_kubeconfig("token/kubeconfig", cluster, "    tokenFile: restricted\n",
 					    "    namespace: plumb-test\n");
 	free(cluster);
-	plumb_kube_client *client = connect_to(path);
-	CHECK(client != NULL);
-	CHECK_WHO(client, "system:serviceaccount:plumb-test:plumb-restricted");
-	plumb_kube_client_close(client);
+	CHECK_CONNECTS_AS(path, "system:serviceaccount:plumb-test:plumb-restricted");
 }
 
 static void token_file_rotation(void)
@@ -624,14 +627,12 @@ static void tls_server_name(void)
 				      "    tls-server-name: kubernetes.default.svc\n",
 				      server, ca);
 	char *user = plumb_xprintf("    client-certificate: %s\n    client-key: %s\n", admin_cert, admin_key);
-	plumb_kube_client *client = connect_to(write_kubeconfig("tls/name", cluster, user, NULL));
-	CHECK_WHO(client, "plumb-admin");
-	plumb_kube_client_close(client);
+	CHECK_CONNECTS_AS(write_kubeconfig("tls/name", cluster, user, NULL), "plumb-admin");
 	free(cluster);
 
 	cluster = plumb_xprintf("    server: %s\n    certificate-authority-data: %s\n    tls-server-name: other.example\n",
 				server, ca);
-	client = connect_to(write_kubeconfig("tls/other-name", cluster, user, NULL));
+	plumb_kube_client *client = connect_to(write_kubeconfig("tls/other-name", cluster, user, NULL));
 	CHECK(client != NULL && whoami(client) == NULL);
 	CHECK_CONTAINS(plumb_error_last(), "cannot reach");
 	plumb_kube_client_close(client);
