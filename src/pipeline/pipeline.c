@@ -306,9 +306,32 @@ int plumb_pipeline_plan(plumb_pipeline *p)
 	if ((error = bind_secrets(p)) < 0)
 		return error;
 
-	p->destination = plumb_destination_path(p->options.root);
-	if ((!p->store && (error = plumb_store_open(&p->store, p->state_dir)) < 0) ||
-	    (error = plumb_store_inventory_related(&p->inventory, p->store, p->destination)) < 0) {
+	char *location = plumb_destination_path(p->options.root);
+	if (!p->store && (error = plumb_store_open(&p->store, p->state_dir)) < 0) {
+		free(location);
+		error_line("store");
+		return error;
+	}
+	/*
+	 * An application's destination is a host root: its provider's destination is opened before
+	 * anything is observed, and says what the plan, the inventory and the audit log call it.
+	 */
+	plumb_destinations_release(&p->destinations);
+	plumb_destination_options destination = { .location = location, .source = p->source, .store = p->store,
+						   .state_dir = p->state_dir };
+	plumb_destinations_init(&p->destinations, &destination);
+	const plumb_provider *provider = plumb_provider_by_name("host");
+	plumb_destination *opened;
+	error = plumb_destinations_get(&opened, &p->destinations, provider);
+	/* The destinations keep their own copy of what they need of the location. */
+	p->destinations.options.location = NULL;
+	free(location);
+	if (error < 0) {
+		error_line(NULL);
+		return error;
+	}
+	p->destination = plumb_xstrdup(provider->destination_name(opened));
+	if ((error = plumb_store_inventory_related(&p->inventory, p->store, p->destination)) < 0) {
 		error_line("store");
 		return error;
 	}
@@ -318,19 +341,15 @@ int plumb_pipeline_plan(plumb_pipeline *p)
 		error_line("state");
 		return error;
 	}
-	/* An application's destination is a host root: its provider's destination is opened before anything is observed. */
-	plumb_destinations_release(&p->destinations);
-	plumb_destination_options destination = { p->destination, p->source, p->store };
-	plumb_destinations_init(&p->destinations, &destination);
-	plumb_destination *opened;
-	if ((error = plumb_destinations_get(&opened, &p->destinations, plumb_provider_by_name("host"))) < 0) {
-		error_line(NULL);
-		return error;
-	}
-	if ((error = plumb_plan_build(&p->plan, &p->set, &p->inventory, &p->destinations)) < 0) {
+	plumb_diags diags = PLUMB_DIAGS_INIT;
+	error = plumb_plan_build(&p->plan, &p->set, &p->inventory, &p->destinations, &diags);
+	if (diags.count)
+		report_diags(p, &diags, "places objects where the destination cannot take them");
+	else if (error < 0)
 		error_line("plan");
+	plumb_diags_release(&diags);
+	if (error < 0)
 		return error;
-	}
 	/* What observing learnt (the stat cache): a store that cannot take it now costs the next run some speed. */
 	plumb_destinations_save(&p->destinations);
 	if (p->options.keep_unlisted)

@@ -134,22 +134,34 @@ static int was_sensitive(const plumb_inventory_entry *entry)
 
 /*
  * The action for a declared object, from what was observed of it (taken
- * over) and its inventory row (NULL when plumb does not manage it yet).
+ * over), its inventory row (NULL when plumb does not manage it yet) and
+ * where its destination places it (*key and *display taken over, or NULL:
+ * where the object says).
  */
 static int plan_declared(plumb_plan *plan, const plumb_manifest_set *set, const plumb_object *object,
-			 const plumb_inventory_entry *entry, plumb_observed *observed, plumb_destination *destination)
+			 const plumb_inventory_entry *entry, char **key, char **display, plumb_observed *observed,
+			 plumb_destination *destination)
 {
 	plumb_action *action = add_action(plan);
 	int error;
 
 	action->provider = object->provider;
 	action->object = object;
-	/* The set outlives the plan's use of it (plumb_pipeline_detach_set): thousands of copies spared. */
-	action->borrows_names = 1;
-	action->key = object->key;
-	action->display = object->display;
-	action->kind = (char *)object->kind;
-	action->resource = set->resources[object->resource].identity;
+	if (*key) {
+		/* Where the destination places it: the action's own names, taken over. */
+		action->key = *key;
+		action->display = *display;
+		action->kind = plumb_xstrdup(object->kind);
+		action->resource = plumb_xstrdup(set->resources[object->resource].identity);
+		*key = *display = NULL;
+	} else {
+		/* The set outlives the plan's use of it (plumb_pipeline_detach_set): thousands of copies spared. */
+		action->borrows_names = 1;
+		action->key = object->key;
+		action->display = object->display;
+		action->kind = (char *)object->kind;
+		action->resource = set->resources[object->resource].identity;
+	}
 	/*
 	 * Sensitive now, or when plumb last wrote it (its inventory fingerprint is
 	 * keyed): either way its content is shown nowhere in this plan, and both
@@ -227,13 +239,15 @@ typedef struct {
 	const plumb_object *object;
 	const plumb_inventory_entry *entry; /* its inventory row; NULL for a declared object plumb does not manage yet */
 	const plumb_provider *provider;
+	char *key;     /* where its destination places a declared object, when not object->key (resolve); owned */
+	char *display;
 } planned;
 
 /*
  * Observe planned[0..count) in batches of one provider's neighbours, and
  * make each one's action from what was observed.
  */
-static int observe_and_compare(plumb_plan *plan, const plumb_manifest_set *set, const planned *work, size_t count,
+static int observe_and_compare(plumb_plan *plan, const plumb_manifest_set *set, planned *work, size_t count,
 			       plumb_destinations *destinations)
 {
 	plumb_observation items[OBSERVE_BATCH];
@@ -249,14 +263,16 @@ static int observe_and_compare(plumb_plan *plan, const plumb_manifest_set *set, 
 		for (size_t i = start; i < end; i++) {
 			const planned *w = &work[i];
 			items[i - start] = (plumb_observation){
-				w->object, w->object ? w->object->key : w->entry->key, w->object ? w->object->kind : w->entry->kind,
+				w->object, w->key ? w->key : w->object ? w->object->key : w->entry->key,
+				w->object ? w->object->kind : w->entry->kind,
 				(w->object && w->object->sensitive) || was_sensitive(w->entry), { 0 }
 			};
 		}
 		error = provider->observe(destination, items, end - start);
 		for (size_t i = start; i < end && error == 0; i++) {
-			const planned *w = &work[i];
-			error = w->object ? plan_declared(plan, set, w->object, w->entry, &items[i - start].observed, destination)
+			planned *w = &work[i];
+			error = w->object ? plan_declared(plan, set, w->object, w->entry, &w->key, &w->display,
+							  &items[i - start].observed, destination)
 					  : plan_prune(plan, provider, w->entry, &items[i - start].observed, destination);
 		}
 		for (size_t i = start; i < end; i++)
@@ -265,8 +281,39 @@ static int observe_and_compare(plumb_plan *plan, const plumb_manifest_set *set, 
 	return error;
 }
 
+/*
+ * Where each object's destination places it (work[i].key and .display),
+ * for the providers that say (resolve). Every object one cannot take is a
+ * diagnostic; then PLUMB_EINVALID, once all were asked.
+ */
+static int place(planned *work, size_t count, plumb_destinations *destinations, plumb_diags *diags)
+{
+	int error = 0;
+	for (size_t i = 0; i < count; i++) {
+		const plumb_provider *provider = work[i].provider;
+		plumb_destination *destination;
+		if (!provider->resolve)
+			continue;
+		int e = plumb_destinations_get(&destination, destinations, provider);
+		if (e == 0)
+			e = provider->resolve(&work[i].key, &work[i].display, destination, work[i].object, diags);
+		if (e < 0 && e != PLUMB_EINVALID)
+			return e;
+		if (e < 0)
+			error = e;
+	}
+	return error;
+}
+
+static int compare_planned_key(const void *a, const void *b)
+{
+	const planned *pa = a, *pb = b;
+	int c = strcmp(pa->provider->name, pb->provider->name);
+	return c ? c : strcmp(pa->key ? pa->key : pa->object->key, pb->key ? pb->key : pb->object->key);
+}
+
 int plumb_plan_build(plumb_plan *plan, const plumb_manifest_set *set, const plumb_inventory *inventory,
-		     plumb_destinations *destinations)
+		     plumb_destinations *destinations, plumb_diags *diags)
 {
 	const plumb_object **objects = plumb_xcalloc(set->object_count, sizeof(*objects));
 	const plumb_inventory_entry **entries = plumb_xcalloc(inventory->count, sizeof(*entries));
@@ -286,24 +333,38 @@ int plumb_plan_build(plumb_plan *plan, const plumb_manifest_set *set, const plum
 		entries[i] = &inventory->items[i];
 	sort_unless_sorted(entries, inventory->count, sizeof(*entries), compare_entry_ptr);
 
+	for (size_t i = 0; i < set->object_count; i++)
+		work[count++] = (planned){ objects[i], NULL, objects[i]->provider, NULL, NULL };
+	if ((error = place(work, count, destinations, diags)) < 0)
+		goto done;
+	/* Placed elsewhere than their manifests say: in the order of where they are. */
+	for (size_t i = 0; i < count; i++) {
+		if (work[i].key) {
+			qsort(work, count, sizeof(*work), compare_planned_key);
+			break;
+		}
+	}
+
 	/* Each declared object, with its inventory row: one that another application manages is not this plan's. */
 	size_t next_entry = 0;
-	for (size_t i = 0; i < set->object_count; i++) {
-		const plumb_object *object = objects[i];
-		const plumb_inventory_entry *entry = find_entry(entries, inventory->count, object->key, &next_entry);
+	for (size_t i = 0; i < count; i++) {
+		const plumb_object *object = work[i].object;
+		const char *key = work[i].key ? work[i].key : object->key;
+		const char *display = work[i].display ? work[i].display : object->display;
+		const plumb_inventory_entry *entry = find_entry(entries, inventory->count, key, &next_entry);
 		if (entry && strcmp(entry->destination, plan->destination) != 0) {
 			error = plumb_error_set(PLUMB_ECONFLICT, "%s is managed by application '%s' under %s, not by '%s'",
-						object->display, entry->application, entry->destination, plan->application);
+						display, entry->application, entry->destination, plan->application);
 			goto done;
 		}
 		if (entry && strcmp(entry->application, plan->application) != 0) {
-			error = plumb_error_set(PLUMB_ECONFLICT, "%s is managed by application '%s', not '%s'",
-						object->display, entry->application, plan->application);
+			error = plumb_error_set(PLUMB_ECONFLICT, "%s is managed by application '%s', not '%s'", display,
+						entry->application, plan->application);
 			goto done;
 		}
 		if (entry)
 			declared[entry - inventory->items] = 1;
-		work[count++] = (planned){ object, entry, object->provider };
+		work[i].entry = entry;
 	}
 	size_t first_prune = count;
 	for (size_t i = 0; i < inventory->count; i++) {
@@ -318,7 +379,7 @@ int plumb_plan_build(plumb_plan *plan, const plumb_manifest_set *set, const plum
 						entry->provider, entry->key);
 			goto done;
 		}
-		work[count++] = (planned){ NULL, entry, provider };
+		work[count++] = (planned){ NULL, entry, provider, NULL, NULL };
 	}
 
 	if ((error = observe_and_compare(plan, set, work, count, destinations)) < 0)
@@ -327,6 +388,10 @@ int plumb_plan_build(plumb_plan *plan, const plumb_manifest_set *set, const plum
 		qsort(plan->actions + base + first_prune, plan->count - base - first_prune, sizeof(*plan->actions),
 		      compare_action_deepest_first);
 done:
+	for (size_t i = 0; i < count; i++) {
+		free(work[i].key);
+		free(work[i].display);
+	}
 	free(work);
 	free(objects);
 	free(entries);

@@ -79,12 +79,14 @@ void plumb_plan_init(plumb_plan *plan, const char *repo, const char *revision, c
  * Observe and compare every object of set, and every row of inventory (the
  * whole destination's) that belongs to plan->application and is no longer
  * declared: each provider observes its objects in one pass through its
- * destination (opened in destinations on first use). Fails (PLUMB_ECONFLICT) when a declared object is managed by
+ * destination (opened in destinations on first use). Where a destination
+ * places an object (plumb_provider.resolve) is asked first: every object
+ * it cannot take is a diagnostic in diags, and then PLUMB_EINVALID. Fails (PLUMB_ECONFLICT) when a declared object is managed by
  * another application, or with the provider's error when one cannot be
  * observed or compared; the message names the object.
  */
 int plumb_plan_build(plumb_plan *plan, const plumb_manifest_set *set, const plumb_inventory *inventory,
-		     plumb_destinations *destinations);
+		     plumb_destinations *destinations, plumb_diags *diags);
 
 /* The fingerprint plumb shows and stores for an observed one: keyed for a sensitive object. New string. */
 char *plumb_plan_fingerprint(const plumb_plan *plan, const char *observed, int sensitive);

@@ -47,11 +47,17 @@ typedef enum {
  */
 typedef struct plumb_destination plumb_destination;
 
-/* What the engine tells a provider about the destination it opens. */
+/* What the engine tells a provider about the destination it opens; every string borrowed. */
 typedef struct {
 	const char *location; /* the host: the root's absolute path (it need not exist yet) */
-	plumb_source *source; /* to read the blobs desired state names; borrowed */
-	plumb_store *store;   /* where the provider keeps what it learns between runs; borrowed */
+	plumb_source *source; /* to read the blobs desired state names */
+	plumb_store *store;   /* where the provider keeps what it learns between runs */
+	const char *state_dir; /* where it may cache what it learns of a destination (a cluster's discovery) */
+	/* A cluster: */
+	const char *kubeconfig; /* --kubeconfig; NULL: $KUBECONFIG, ~/.kube/config, else in-cluster */
+	const char *context;    /* the kubeconfig context; NULL: its current one */
+	const char *namespace;  /* what a namespaced object without one goes to; NULL: the context's, else "default" */
+	int allow_exec;         /* a kubeconfig's exec credential plugin may run */
 } plumb_destination_options;
 
 /* An observed live object; providers put their own state in detail. */
@@ -107,6 +113,26 @@ struct plumb_provider {
 	 * destination cannot be reached or read.
 	 */
 	int (*open)(plumb_destination **out, const plumb_destination_options *options);
+
+	/*
+	 * What the destination is called wherever plans, the inventory and the
+	 * audit log name it: the host root's absolute path; "kubernetes
+	 * https://SERVER" for a cluster. Borrowed: it lives as long as the
+	 * destination.
+	 */
+	const char *(*destination_name)(plumb_destination *destination);
+
+	/*
+	 * Where object is at this destination, when that depends on the
+	 * destination (a namespaced Kubernetes object without a namespace goes
+	 * to the destination's; whether a kind is namespaced is the server's to
+	 * say): *key and *display new strings. 0 with both NULL: object->key and
+	 * object->display are where it is. PLUMB_EINVALID after a diagnostic at
+	 * the object's position (a cluster-scoped kind given a namespace, a kind
+	 * the server does not serve). NULL: every object is where it says.
+	 */
+	int (*resolve)(char **key, char **display, plumb_destination *destination, const plumb_object *object,
+		       plumb_diags *diags);
 
 	/* Keep what observing taught the provider for the next run (the host: its stat cache); failure only costs speed. */
 	int (*save)(plumb_destination *destination);

@@ -35,7 +35,7 @@ typedef struct {
 /* The destinations of the test root: no stat cache is kept between runs (no store). */
 static void destinations_init(plumb_destinations *destinations)
 {
-	plumb_destination_options options = { root, source, NULL };
+	plumb_destination_options options = { .location = root, .source = source };
 	plumb_destinations_init(destinations, &options);
 }
 
@@ -56,7 +56,10 @@ static int plan_head(run *r)
 		return error;
 	plumb_plan_init(&r->plan, "repo", "main", commit, "", "app", root);
 	destinations_init(&r->destinations);
-	return plumb_plan_build(&r->plan, &r->set, &r->inventory, &r->destinations);
+	plumb_diags placed = PLUMB_DIAGS_INIT;
+	error = plumb_plan_build(&r->plan, &r->set, &r->inventory, &r->destinations, &placed);
+	plumb_diags_release(&placed);
+	return error;
 }
 
 static int apply_run(run *r, plumb_apply_report *report)

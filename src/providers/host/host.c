@@ -660,6 +660,11 @@ static int open_destination(plumb_destination **out, const plumb_destination_opt
 	return 0;
 }
 
+static const char *destination_name(plumb_destination *dest)
+{
+	return dest->root;
+}
+
 static int save(plumb_destination *dest)
 {
 	return dest->store ? plumb_store_stat_cache_save(dest->store, dest->root, dest->stat_cache) : 0;
@@ -687,6 +692,7 @@ const plumb_provider plumb_host_provider = {
 	.expand = plumb_host_expand,
 	.free_desired = plumb_host_free_desired,
 	.open = open_destination,
+	.destination_name = destination_name,
 	.save = save,
 	.close = close_destination,
 	.observe = observe,
