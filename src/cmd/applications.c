@@ -76,6 +76,18 @@ int plumb_cli_each_application(const plumb_cli *cli, const char *operand, FILE *
 		char *app_root = !*a->root	    ? plumb_xstrdup(root)
 				 : !strcmp(root, "/") ? plumb_xprintf("/%s", a->root)
 						      : plumb_path_join(root, a->root);
+		/*
+		 * An Application says where it goes; the implicit one goes where the command line
+		 * says (a cluster when one is named). The command line's context and namespace are
+		 * the defaults of an Application that names none.
+		 */
+		int implicit_app = !*a->file;
+		if (!implicit_app)
+			options.kubernetes = a->kubernetes;
+		if (a->context)
+			options.context = a->context;
+		if (a->namespace)
+			options.namespace = a->namespace;
 		plumb_pipeline p;
 		options.path = a->path;
 		options.root = app_root;
@@ -86,7 +98,8 @@ int plumb_cli_each_application(const plumb_cli *cli, const char *operand, FILE *
 		if (a->revision)
 			options.revision = a->revision;
 		if (apps.count > 1 && info)
-			fprintf(info, "== Application %s: %s -> %s\n", a->name, *a->path ? a->path : ".", app_root);
+			fprintf(info, "== Application %s: %s -> %s\n", a->name, *a->path ? a->path : ".",
+				options.kubernetes ? "kubernetes" : app_root);
 		plumb_pipeline_init(&p, &options);
 		int step_error = 0;
 		if (a->repo || a->revision)

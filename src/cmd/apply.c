@@ -139,7 +139,7 @@ done:
 int plumb_cmd_apply(int argc, char **argv)
 {
 	plumb_cli cli;
-	unsigned mask = OPT_SOURCE | OPT_ROOT | OPT_IDENTITY | OPT_NO_COLOR | OPT_LOCK_TIMEOUT | OPT_AUTO_APPROVE |
+	unsigned mask = OPT_SOURCE | OPT_ROOT | OPT_CLUSTER | OPT_IDENTITY | OPT_NO_COLOR | OPT_LOCK_TIMEOUT | OPT_AUTO_APPROVE |
 			OPT_ALLOW_MOVED_REVISION | OPT_CAPTURE_MAX;
 
 	if (plumb_cli_parse(&cli, argc, argv, mask) < 0)
@@ -165,7 +165,7 @@ int plumb_cmd_apply(int argc, char **argv)
 int plumb_cmd_sync(int argc, char **argv)
 {
 	plumb_cli cli;
-	unsigned mask = OPT_SOURCE | OPT_ROOT | OPT_IDENTITY | OPT_NO_COLOR | OPT_LOCK_TIMEOUT | OPT_CAPTURE_MAX;
+	unsigned mask = OPT_SOURCE | OPT_ROOT | OPT_CLUSTER | OPT_IDENTITY | OPT_NO_COLOR | OPT_LOCK_TIMEOUT | OPT_CAPTURE_MAX;
 	if (plumb_cli_parse(&cli, argc, argv, mask) < 0)
 		return PLUMB_EXIT_ERROR;
 	cli.pipeline.operation = "sync";

@@ -30,6 +30,10 @@ static const struct {
 	{ { "limit", required_argument, NULL, 'L' }, OPT_LIMIT },
 	{ { "identity", required_argument, NULL, 'i' }, OPT_IDENTITY },
 	{ { "staged", no_argument, NULL, 'S' }, OPT_STAGED },
+	{ { "kubeconfig", required_argument, NULL, 'K' }, OPT_CLUSTER },
+	{ { "context", required_argument, NULL, 'C' }, OPT_CLUSTER },
+	{ { "namespace", required_argument, NULL, 'N' }, OPT_CLUSTER },
+	{ { "allow-exec-credentials", no_argument, NULL, 'E' }, OPT_CLUSTER },
 };
 
 /* A size in bytes: digits and an optional K, M or G (powers of 1024). */
@@ -109,6 +113,22 @@ int plumb_cli_parse(plumb_cli *cli, int argc, char **argv, unsigned mask)
 			break;
 		case 'S':
 			cli->staged = 1;
+			break;
+		/* Naming a cluster makes the implicit application a Kubernetes one. */
+		case 'K':
+			cli->pipeline.kubeconfig = optarg;
+			cli->pipeline.kubernetes = 1;
+			break;
+		case 'C':
+			cli->pipeline.context = optarg;
+			cli->pipeline.kubernetes = 1;
+			break;
+		case 'N':
+			cli->pipeline.namespace = optarg;
+			cli->pipeline.kubernetes = 1;
+			break;
+		case 'E':
+			cli->pipeline.allow_exec = 1;
 			break;
 		case 'm':
 			cli->allow_moved_revision = 1;

@@ -39,6 +39,7 @@ enum {
 	OPT_LIMIT = 1u << 14,
 	OPT_IDENTITY = 1u << 15,
 	OPT_STAGED = 1u << 16,
+	OPT_CLUSTER = 1u << 17, /* --kubeconfig, --context, --namespace, --allow-exec-credentials */
 };
 #define OPT_SOURCE (OPT_REPO | OPT_REVISION | OPT_PATH | OPT_STATE)
 

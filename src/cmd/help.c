@@ -12,6 +12,14 @@
 
 #define IDENTITY_OPTION "  --identity FILE     the age identity that opens Secrets (default: STATE/identity)\n"
 
+#define CLUSTER_OPTIONS                                                                                        \
+	"  --kubeconfig FILE   a cluster instead of a host root: the kubeconfig (default: $KUBECONFIG,\n"        \
+	"                      ~/.kube/config, else the pod's ServiceAccount); an Application whose\n"         \
+	"                      destination is kubernetes uses it too\n"                                        \
+	"  --context NAME      the kubeconfig context (default: its current one, or the Application's)\n"      \
+	"  --namespace NS      where namespaced objects without a namespace go (default: the context's)\n"    \
+	"  --allow-exec-credentials  let a kubeconfig run its exec credential plugin\n"
+
 /* What each command is for and its options; main.c holds what runs it. */
 typedef struct {
 	const char *name;
@@ -43,7 +51,7 @@ static const command_help commands[] = {
 	  "  -o text|json        print the plan for people (default) or as the plan file's JSON\n"
 	  "  -o FILE, --out FILE also save the plan file for review and 'plumb apply FILE'\n"
 	  "  --detailed-exitcode exit 2 when there are changes, 0 when there are none, 1 on error\n"
-	  IDENTITY_OPTION "  --no-color          no colours even on a terminal (NO_COLOR is respected too)\n" },
+	  CLUSTER_OPTIONS IDENTITY_OPTION "  --no-color          no colours even on a terminal (NO_COLOR is respected too)\n" },
 	{ "show", "print a saved plan",
 	  "usage: plumb show PLAN_FILE [-o text|json]\n\n"
 	  "Verify a plan file (format, version, checksum) and print it as 'plumb plan' does, or as JSON.\n" },
@@ -60,14 +68,14 @@ static const command_help commands[] = {
 	  "  --lock-timeout D    wait up to D (e.g. 30s, 5m) for another apply to finish (default: 0)\n"
 	  "  --capture-max SIZE  keep drifted content up to SIZE (e.g. 512K, 4M; default 1M) before\n"
 	  "                      overwriting it; larger content is only noted\n"
-	  IDENTITY_OPTION "  --no-color          no colours\n" },
+	  CLUSTER_OPTIONS IDENTITY_OPTION "  --no-color          no colours\n" },
 	{ "sync", "plan and apply without asking",
 	  "usage: plumb sync --repo PATH|URL [--revision REV] [--path P] --root DIR\n\n"
 	  "Make the live state under DIR match the revision: create, update, and prune what plumb created\n"
 	  "and git no longer declares.\n\n" SOURCE_OPTIONS "  --root DIR          destination root (default: /)\n"
 	  "  --lock-timeout D    wait up to D for another apply to finish (default: 0, fail at once)\n"
 	  "  --capture-max SIZE  keep drifted content up to SIZE before overwriting it (default 1M)\n"
-	  IDENTITY_OPTION "  --no-color          no colours\n" },
+	  CLUSTER_OPTIONS IDENTITY_OPTION "  --no-color          no colours\n" },
 	{ "status", "show what plumb manages under a root",
 	  "usage: plumb status --root DIR [--state DIR] [-o text|json]\n\n"
 	  "Print the last sync into DIR and every object plumb manages there.\n" },

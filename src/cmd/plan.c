@@ -49,7 +49,8 @@ static int plan_one(plumb_pipeline *p, void *payload)
 int plumb_cmd_plan(int argc, char **argv)
 {
 	plumb_cli cli;
-	unsigned mask = OPT_SOURCE | OPT_ROOT | OPT_IDENTITY | OPT_DETAILED_EXITCODE | OPT_NO_COLOR | OPT_OUTPUT | OPT_OUT;
+	unsigned mask = OPT_SOURCE | OPT_ROOT | OPT_CLUSTER | OPT_IDENTITY | OPT_DETAILED_EXITCODE | OPT_NO_COLOR | OPT_OUTPUT |
+			OPT_OUT;
 
 	if (plumb_cli_parse(&cli, argc, argv, mask) < 0)
 		return PLUMB_EXIT_ERROR;

@@ -18,15 +18,21 @@ static const plumb_field source_fields[] = {
 };
 static const plumb_field destination_fields[] = {
 	{ "host", PLUMB_FIELD_MAP, 0 },
+	{ "kubernetes", PLUMB_FIELD_MAP, 0 },
 };
 static const plumb_field host_fields[] = {
 	{ "root", PLUMB_FIELD_STRING, 0 },
+};
+static const plumb_field kubernetes_fields[] = {
+	{ "context", PLUMB_FIELD_STRING, 0 },
+	{ "namespace", PLUMB_FIELD_STRING, 0 },
 };
 static const plumb_field policy_fields[] = {
 	{ "automated", PLUMB_FIELD_BOOL, 0 },
 	{ "prune", PLUMB_FIELD_BOOL, 0 },
 	{ "selfHeal", PLUMB_FIELD_BOOL, 0 },
 	{ "approval", PLUMB_FIELD_STRING, 0 },
+	{ "createNamespace", PLUMB_FIELD_BOOL, 0 },
 };
 
 void plumb_application_release(plumb_application *a)
@@ -36,6 +42,8 @@ void plumb_application_release(plumb_application *a)
 	free(a->revision);
 	free(a->path);
 	free(a->root);
+	free(a->context);
+	free(a->namespace);
 	free(a->file);
 	for (size_t i = 0; i < a->depends_on_count; i++)
 		free(a->depends_on[i]);
@@ -53,13 +61,14 @@ static char *normalized(const plumb_value *value, int live, const char *field, p
 
 void plumb_application_decode(plumb_manifest_set *set, size_t resource, const plumb_spec *spec, plumb_diags *diags)
 {
-	plumb_value v[5], source[3], destination[1], host[1], policy[4];
+	plumb_value v[5], source[3], destination[2], host[1], kubernetes[2], policy[5];
 	plumb_application a;
 	size_t before = diags->count;
 
 	memset(&a, 0, sizeof(a));
 	memset(destination, 0, sizeof(destination));
 	memset(host, 0, sizeof(host));
+	memset(kubernetes, 0, sizeof(kubernetes));
 	memset(policy, 0, sizeof(policy));
 	memset(source, 0, sizeof(source));
 	a.name = plumb_xstrdup(set->resources[resource].name);
@@ -79,12 +88,24 @@ void plumb_application_decode(plumb_manifest_set *set, size_t resource, const pl
 		if (source[2].present)
 			a.revision = plumb_xstrdup(source[2].string);
 	}
-	if (v[1].map && !plumb_spec_decode(destination, v[1].map, destination_fields, 1, diags) && destination[0].map &&
-	    !plumb_spec_decode(host, destination[0].map, host_fields, 1, diags) && host[0].present) {
-		free(a.root);
-		a.root = normalized(&host[0], 1, "spec.destination.host.root", diags);
+	if (v[1].map && !plumb_spec_decode(destination, v[1].map, destination_fields, 2, diags)) {
+		if (destination[0].map && !plumb_spec_decode(host, destination[0].map, host_fields, 1, diags) &&
+		    host[0].present) {
+			free(a.root);
+			a.root = normalized(&host[0], 1, "spec.destination.host.root", diags);
+		}
+		if (destination[0].map && destination[1].map)
+			plumb_diags_add(diags, destination[1].position,
+					"spec.destination: host and kubernetes are two destinations; give one");
+		if (destination[1].map && !plumb_spec_decode(kubernetes, destination[1].map, kubernetes_fields, 2, diags)) {
+			a.kubernetes = 1;
+			if (kubernetes[0].present)
+				a.context = plumb_xstrdup(kubernetes[0].string);
+			if (kubernetes[1].present)
+				a.namespace = plumb_xstrdup(kubernetes[1].string);
+		}
 	}
-	if (v[2].map && !plumb_spec_decode(policy, v[2].map, policy_fields, 4, diags)) {
+	if (v[2].map && !plumb_spec_decode(policy, v[2].map, policy_fields, 5, diags)) {
 		if (policy[0].present)
 			a.automated = policy[0].boolean;
 		if (policy[1].present)
@@ -103,6 +124,8 @@ void plumb_application_decode(plumb_manifest_set *set, size_t resource, const pl
 						"spec.syncPolicy.approval: expected auto, prompted or manual, got \"%s\"",
 						policy[3].string);
 		}
+		if (policy[4].present)
+			a.create_namespace = policy[4].boolean;
 	}
 	if (v[3].present) {
 		a.depends_on = v[3].list;
@@ -122,8 +145,9 @@ void plumb_application_decode(plumb_manifest_set *set, size_t resource, const pl
 		plumb_application_release(&a);
 	}
 	plumb_values_release(host, 1);
-	plumb_values_release(destination, 1);
-	plumb_values_release(policy, 4);
+	plumb_values_release(kubernetes, 2);
+	plumb_values_release(destination, 2);
+	plumb_values_release(policy, 5);
 	plumb_values_release(source, 3);
 	plumb_values_release(v, PLUMB_ARRAY_SIZE(application_fields));
 }

@@ -8,7 +8,9 @@
  *   spec:
  *     source: {path: apps/web, repo: URL, revision: REV}   # repo, revision: optional
  *     destination: {host: {root: /}}                        # below the destination root
- *     syncPolicy: {automated: true, prune: true, selfHeal: true, approval: auto}
+ *     # or a cluster: {kubernetes: {context: homelab, namespace: shop}}
+ *     syncPolicy: {automated: true, prune: true, selfHeal: true, approval: auto,
+ *                  createNamespace: false}
  *     dependsOn: [db]
  *     wave: 0
  *

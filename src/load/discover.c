@@ -16,6 +16,8 @@ static plumb_application copy_application(const plumb_application *from)
 	to.revision = from->revision ? plumb_xstrdup(from->revision) : NULL;
 	to.path = plumb_xstrdup(from->path);
 	to.root = plumb_xstrdup(from->root);
+	to.context = from->context ? plumb_xstrdup(from->context) : NULL;
+	to.namespace = from->namespace ? plumb_xstrdup(from->namespace) : NULL;
 	to.file = plumb_xstrdup(from->file ? from->file : "");
 	to.position.file = to.file;
 	to.depends_on = plumb_xcalloc(from->depends_on_count ? from->depends_on_count : 1, sizeof(char *));

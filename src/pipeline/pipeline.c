@@ -1,6 +1,7 @@
 #include "util/common.h"
 #include "pipeline/pipeline.h"
 #include "providers/registry.h"
+#include "providers/host/host.h"
 #include "secrets/secret.h"
 
 #include <errno.h>
@@ -155,10 +156,43 @@ static void record_refusal(plumb_pipeline *p, const char *problem, size_t errors
 	json_decref(detail);
 }
 
+/*
+ * Every object goes to the application's destination: a host object in an
+ * application whose destination is a cluster, or a Kubernetes object in one
+ * whose destination is a host root, is a diagnostic at its document.
+ */
+static void check_destination(const plumb_pipeline *p, plumb_diags *diags)
+{
+	const char *kind = p->options.kubernetes ? "kubernetes" : "host";
+	for (size_t i = 0; i < p->set.object_count; i++) {
+		const plumb_object *o = &p->set.objects[i];
+		if (!strcmp(o->provider->name, kind))
+			continue;
+		const plumb_resource *r = &p->set.resources[o->resource];
+		plumb_position at = { r->file, r->line, r->column };
+		if (p->options.kubernetes)
+			plumb_diags_add(diags, at, "%s %s is a host object; this application's destination is a cluster",
+					r->kind, r->name);
+		else
+			plumb_diags_add(diags, at,
+					"unknown apiVersion \"%s\" for a host destination (known: %s, plumb/v1); other "
+					"apiVersions are Kubernetes objects, for an application whose destination is kubernetes",
+					r->api_version, PLUMB_HOST_API_VERSION);
+		/* One diagnostic a document: a Tree's many objects are one mistake. */
+		while (i + 1 < p->set.object_count && p->set.objects[i + 1].resource == o->resource)
+			i++;
+	}
+}
+
 int plumb_pipeline_load(plumb_pipeline *p)
 {
 	plumb_diags diags = PLUMB_DIAGS_INIT;
 	int error = plumb_load(&p->set, p->source, p->commit, p->options.path, &diags);
+	if (error == 0) {
+		check_destination(p, &diags);
+		if (diags.count)
+			error = PLUMB_EINVALID;
+	}
 	if (error == PLUMB_EINVALID && diags.count) {
 		report_diags(p, &diags, "is invalid");
 	} else if (error < 0) {
@@ -313,16 +347,25 @@ int plumb_pipeline_plan(plumb_pipeline *p)
 		return error;
 	}
 	/*
-	 * An application's destination is a host root: its provider's destination is opened before
-	 * anything is observed, and says what the plan, the inventory and the audit log call it.
+	 * An application's destination (a host root or a cluster) is opened before anything is
+	 * observed, and says what the plan, the inventory and the audit log call it.
 	 */
 	plumb_destinations_release(&p->destinations);
-	plumb_destination_options destination = { .location = location, .source = p->source, .store = p->store,
-						   .state_dir = p->state_dir };
+	plumb_destination_options destination = { .location = location,
+						   .source = p->source,
+						   .store = p->store,
+						   .state_dir = p->state_dir,
+						   .kubeconfig = p->options.kubeconfig,
+						   .context = p->options.context,
+						   .namespace = p->options.namespace,
+						   .allow_exec = p->options.allow_exec };
 	plumb_destinations_init(&p->destinations, &destination);
-	const plumb_provider *provider = plumb_provider_by_name("host");
-	plumb_destination *opened;
-	error = plumb_destinations_get(&opened, &p->destinations, provider);
+	const char *kind = p->options.kubernetes ? "kubernetes" : "host";
+	const plumb_provider *provider = plumb_provider_by_name(kind);
+	plumb_destination *opened = NULL;
+	p->destinations.only = provider;
+	error = provider ? plumb_destinations_get(&opened, &p->destinations, provider)
+			 : plumb_error_set(PLUMB_EINVALID, "this plumb has no %s provider", kind);
 	/* The destinations keep their own copy of what they need of the location. */
 	p->destinations.options.location = NULL;
 	free(location);

@@ -31,6 +31,12 @@ typedef struct {
 	const char *application; /* its name; NULL: the implicit application of path */
 	int keep_unlisted;       /* do not prune (an Application's syncPolicy.prune: false) */
 	const char *identity;    /* the age identity file for Secrets; NULL: STATE/identity */
+	/* A cluster instead of a host root (an Application whose destination is kubernetes): */
+	int kubernetes;
+	const char *kubeconfig;  /* --kubeconfig; NULL: $KUBECONFIG, ~/.kube/config, else in-cluster */
+	const char *context;     /* NULL: the kubeconfig's current context */
+	const char *namespace;   /* where namespaced objects without one go; NULL: the context's, else "default" */
+	int allow_exec;          /* --allow-exec-credentials: a kubeconfig's exec plugin may run */
 } plumb_pipeline_options;
 
 typedef struct {
@@ -92,8 +98,9 @@ void plumb_pipeline_detach_set(plumb_pipeline *p, plumb_manifest_set *out);
 /*
  * Read the Secrets that objects take content from (every one that cannot
  * be read is a diagnostic naming it, and nothing is planned), open the
- * destination and the store, and build the plan. A destination root that
- * does not exist plans as empty: planning creates nothing.
+ * store and the destination (a host root, or with options.kubernetes a
+ * cluster), and build the plan. A destination root that does not exist
+ * plans as empty: planning creates nothing.
  */
 int plumb_pipeline_plan(plumb_pipeline *p);
 

@@ -32,6 +32,9 @@ int plumb_destinations_get(plumb_destination **out, plumb_destinations *destinat
 			return 0;
 		}
 	}
+	if (destinations->only && provider != destinations->only)
+		return plumb_error_set(PLUMB_EINVALID, "a %s object has no place in an application whose destination is %s",
+				       provider->name, destinations->only->name);
 	plumb_destination *destination = NULL;
 	int error = provider->open(&destination, &destinations->options);
 	if (error < 0)

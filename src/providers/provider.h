@@ -241,6 +241,12 @@ void plumb_change_release(plumb_change *change);
  */
 typedef struct {
 	plumb_destination_options options; /* strings borrowed: they outlive the destinations */
+	/*
+	 * The provider of the application's destination, when set: an object of
+	 * another provider has no destination here (a Kubernetes object in an
+	 * application bound for a host root opens no cluster).
+	 */
+	const plumb_provider *only;
 	struct {
 		const plumb_provider *provider;
 		plumb_destination *destination;
@@ -251,7 +257,10 @@ typedef struct {
 
 void plumb_destinations_init(plumb_destinations *destinations, const plumb_destination_options *options);
 
-/* provider's destination, opened now if it is not yet. Borrowed: it lives until release. */
+/*
+ * provider's destination, opened now if it is not yet. Borrowed: it lives
+ * until release. PLUMB_EINVALID for a provider other than only.
+ */
 int plumb_destinations_get(plumb_destination **out, plumb_destinations *destinations, const plumb_provider *provider);
 
 /* Each opened destination saves what it learnt (save); a failure only costs the next run speed. */

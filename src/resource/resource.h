@@ -94,6 +94,10 @@ typedef struct {
 	char *revision; /* spec.source.revision; NULL: the commit that declares it */
 	char *path;     /* spec.source.path, normalised */
 	char *root;     /* spec.destination.host.root, normalised, below the destination root ("" = it) */
+	int kubernetes;   /* spec.destination.kubernetes: a cluster, not a host root */
+	char *context;    /* spec.destination.kubernetes.context; NULL: the command line's, else the current one */
+	char *namespace;  /* spec.destination.kubernetes.namespace; NULL: the context's, else "default" */
+	int create_namespace; /* spec.syncPolicy.createNamespace */
 	int automated;
 	int prune;
 	int self_heal;

@@ -497,6 +497,13 @@ void plumb_reconcile(daemon_state *d, const char *trigger, int fetch)
 			a->failed = 1;
 			continue;
 		}
+		if (leaf->kubernetes) {
+			/* Watching a cluster is not the daemon's yet: said, never taken for a host root. */
+			set_status(d, "Unknown", "Unknown",
+				   "plumb serve does not sync Kubernetes applications yet; plumb sync does (--context)");
+			a->failed = 1;
+			continue;
+		}
 		reconcile_app(d, own ? own_commit : commit, trigger);
 	}
 	memcpy(d->synced_commit, commit, sizeof(commit));

@@ -668,6 +668,45 @@ static void invalid_application_fields(void)
 	plumb_diags_release(&diags);
 }
 
+/* destination.kubernetes names a cluster; host and kubernetes together are refused where kubernetes is. */
+static void a_kubernetes_destination_is_decoded(void)
+{
+	plumb_applications apps;
+	plumb_diags diags = PLUMB_DIAGS_INIT;
+	fixture_sh("rm -rf repo/*");
+	write_apps("root/apps.yaml",
+		   app("shop", "apps/shop",
+		       "  destination: {kubernetes: {context: homelab, namespace: shop}}\n"
+		       "  syncPolicy: {createNamespace: true}\n"),
+		   app("plain", "apps/plain", "  destination: {kubernetes: {}}\n"), app("web", "apps/web", NULL), NULL);
+	write_host("apps/shop/m.yaml", "s", "/s");
+	write_host("apps/plain/m.yaml", "p", "/p");
+	write_host("apps/web/m.yaml", "w", "/w");
+	CHECK_INT(discover_head(&apps, "root", "root", &diags), 0);
+	const plumb_application *shop = plumb_applications_find(&apps, "shop");
+	const plumb_application *plain = plumb_applications_find(&apps, "plain");
+	const plumb_application *web = plumb_applications_find(&apps, "web");
+	CHECK(shop && shop->kubernetes && shop->create_namespace);
+	CHECK_STR(shop ? shop->context : NULL, "homelab");
+	CHECK_STR(shop ? shop->namespace : NULL, "shop");
+	CHECK(plain && plain->kubernetes && !plain->context && !plain->namespace && !plain->create_namespace);
+	CHECK(web && !web->kubernetes);
+	plumb_applications_release(&apps);
+	plumb_diags_release(&diags);
+
+	fixture_write("root/apps.yaml", "apiVersion: plumb/v1\n"                                        /* 1 */
+					"kind: Application\n"                                           /* 2 */
+					"metadata: {name: both}\n"                                      /* 3 */
+					"spec:\n"                                                       /* 4 */
+					"  source: {path: apps/web}\n"                                  /* 5 */
+					"  destination: {host: {root: /srv}, kubernetes: {context: c}}\n" /* 6 */);
+	CHECK_INT(discover_head(&apps, "root", "root", &diags), PLUMB_EINVALID);
+	CHECK(has_diag(&diags, "root/apps.yaml", 6, 50,
+		       "spec.destination: host and kubernetes are two destinations; give one"));
+	plumb_applications_release(&apps);
+	plumb_diags_release(&diags);
+}
+
 /* A problem in a nested path is reported with its own file. */
 static void errors_deep_in_the_nesting_keep_their_position(void)
 {
@@ -722,6 +761,7 @@ int main(void)
 	RUN(one_declaration_reached_twice_is_not_a_duplicate);
 	RUN(applications_and_host_resources_do_not_mix);
 	RUN(invalid_application_fields);
+	RUN(a_kubernetes_destination_is_decoded);
 	RUN(errors_deep_in_the_nesting_keep_their_position);
 	RUN(a_missing_source_path_is_reported_at_its_application);
 	plumb_source_free(source);
