@@ -197,6 +197,26 @@ static void mask_content(struct fy_document *doc, struct fy_node *spec, json_t *
 		json_object_set_new(json_spec, "content", json_string(SENSITIVE_MASK));
 }
 
+/*
+ * Replace every value of the top-level map field (a Kubernetes Secret's data
+ * or stringData) in both renderings of a sensitive document.
+ */
+static void mask_values(struct fy_document *doc, struct fy_node *root, json_t *json, const char *field)
+{
+	struct fy_node *map = fy_node_mapping_lookup_by_string(root, field, FY_NT);
+	if (map && fy_node_get_type(map) == FYNT_MAPPING) {
+		void *iter = NULL;
+		struct fy_node_pair *pair;
+		while ((pair = fy_node_mapping_iterate(map, &iter)) != NULL)
+			fy_node_pair_set_value(pair, fy_node_create_scalar(doc, SENSITIVE_MASK, FY_NT));
+	}
+	json_t *values = json_object_get(json, field);
+	const char *key;
+	json_t *value;
+	json_object_foreach(values, key, value)
+		json_object_set_new(values, key, json_string(SENSITIVE_MASK));
+}
+
 /* Name the field at fault: kind when the apiVersion is known, else the apiVersion; list what is known. */
 static void report_unknown_kind(plumb_diags *diags, const plumb_resource *resource, struct fy_node *api_node,
 				struct fy_node *kind_node, const char *file)
@@ -237,9 +257,17 @@ static void load_document(manifest_part *file, struct fy_document *doc, plumb_so
 		plumb_diags_add(diags, pos, "a manifest must be a mapping with apiVersion, kind, metadata and spec");
 		return;
 	}
-	unknown_keys(root, document_fields, "", file->path, diags);
 	resource.api_version = string_field(root, "apiVersion", "", file->path, pos, diags);
 	resource.kind = string_field(root, "kind", "", file->path, pos, diags);
+	if (resource.api_version && resource.kind)
+		resource.provider = plumb_provider_find(resource.api_version, resource.kind);
+	/* plumb's own kinds have the host's shape; a provider may take any top-level field. */
+	const char *const *top_fields = resource.provider ? resource.provider->document_fields : document_fields;
+	const char *const *meta_fields = resource.provider && resource.provider->metadata_fields
+						 ? resource.provider->metadata_fields
+						 : metadata_fields;
+	if (top_fields)
+		unknown_keys(root, top_fields, "", file->path, diags);
 
 	struct fy_node *metadata = fy_node_mapping_lookup_by_string(root, "metadata", FY_NT);
 	if (!metadata) {
@@ -247,7 +275,7 @@ static void load_document(manifest_part *file, struct fy_document *doc, plumb_so
 	} else if (fy_node_get_type(metadata) != FYNT_MAPPING) {
 		plumb_diags_add(diags, plumb_spec_node_position(metadata, file->path), "metadata: expected a mapping");
 	} else {
-		unknown_keys(metadata, metadata_fields, "metadata: ", file->path, diags);
+		unknown_keys(metadata, meta_fields, "metadata: ", file->path, diags);
 		resource.name = string_field(metadata, "name", "metadata.", file->path,
 					     plumb_spec_node_position(metadata, file->path), diags);
 		check_string_map(fy_node_mapping_lookup_by_string(metadata, "labels", FY_NT), "metadata.labels",
@@ -259,7 +287,6 @@ static void load_document(manifest_part *file, struct fy_document *doc, plumb_so
 	if (resource.api_version && resource.kind) {
 		struct fy_node *api_node = fy_node_mapping_lookup_by_string(root, "apiVersion", FY_NT);
 		struct fy_node *kind_node = fy_node_mapping_lookup_by_string(root, "kind", FY_NT);
-		resource.provider = plumb_provider_find(resource.api_version, resource.kind);
 		int engine_kind = !strcmp(resource.api_version, PLUMB_ENGINE_API_VERSION) &&
 				  (!strcmp(resource.kind, "Application") || !strcmp(resource.kind, "Secret"));
 		if (!resource.provider && !engine_kind)
@@ -289,6 +316,9 @@ static void load_document(manifest_part *file, struct fy_document *doc, plumb_so
 	struct fy_node *spec_node = spec_pair ? fy_node_pair_value(spec_pair) : NULL;
 	plumb_spec spec = { spec_node, file->path, "spec",
 			    spec_pair ? plumb_spec_node_position(fy_node_pair_key(spec_pair), file->path) : pos, NULL };
+	/* The whole document, for a provider that takes it as the desired state. */
+	file->set.resources[index].json = json_dumps(json, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	size_t objects_before = file->set.object_count;
 	if (file->set.resources[index].provider)
 		file->set.resources[index].provider->expand(&file->set, index, &spec, source, diags);
 	else if (!strcmp(resource.kind, "Secret"))
@@ -297,9 +327,22 @@ static void load_document(manifest_part *file, struct fy_document *doc, plumb_so
 		plumb_application_decode(&file->set, index, &spec, diags);
 
 	/* Renderings are made after expansion, which still needed the content that masking hides. */
-	if (is_sensitive(spec_node))
+	int masked = 0;
+	if (is_sensitive(spec_node)) {
 		mask_content(doc, spec_node, json);
-	file->set.resources[index].json = json_dumps(json, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		masked = 1;
+	}
+	for (size_t i = objects_before; i < file->set.object_count && !masked; i++) {
+		if (file->set.objects[i].sensitive) {
+			mask_values(doc, root, json, "data");
+			mask_values(doc, root, json, "stringData");
+			masked = 1;
+		}
+	}
+	if (masked) {
+		free(file->set.resources[index].json);
+		file->set.resources[index].json = json_dumps(json, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	}
 	json_decref(json);
 	file->set.resources[index].yaml = fy_emit_document_to_string(
 		doc, FYECF_MODE_BLOCK | FYECF_WIDTH_INF | FYECF_DOC_START_MARK_OFF);

@@ -98,7 +98,17 @@ struct plumb_provider {
 	const char *(*describe)(const char *api_version);
 
 	/*
-	 * Decode spec of set->resources[resource] and append its objects (and
+	 * The fields its documents may have at their top and in their metadata,
+	 * NULL-terminated; NULL: any at the top (a Kubernetes object's fields
+	 * are its kind's). Any other field is an error at its position.
+	 */
+	const char *const *document_fields;
+	const char *const *metadata_fields;
+
+	/*
+	 * Decode spec of set->resources[resource] (whose json, the whole
+	 * document, is there to read while expand runs; later renderings of a
+	 * sensitive document mask what expand read) and append its objects (and
 	 * content paths) to set. Problems become diagnostics; nothing is added
 	 * for a resource that has any.
 	 */

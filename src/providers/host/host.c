@@ -619,6 +619,8 @@ static const char *content_path(const plumb_object *object)
 /* --- the destination: a root and what the provider keeps for it ------------------------ */
 
 static const char *const host_kinds[] = { "File", "Directory", "Symlink", "Absent", "Tree", NULL };
+static const char *const host_document_fields[] = { "apiVersion", "kind", "metadata", "spec", NULL };
+static const char *const host_metadata_fields[] = { "name", "labels", "annotations", NULL };
 
 static int claims(const char *api_version, const char *kind)
 {
@@ -689,6 +691,8 @@ const plumb_provider plumb_host_provider = {
 	.name = "host",
 	.claims = claims,
 	.describe = describe,
+	.document_fields = host_document_fields,
+	.metadata_fields = host_metadata_fields,
 	.expand = plumb_host_expand,
 	.free_desired = plumb_host_free_desired,
 	.open = open_destination,
