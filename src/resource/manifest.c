@@ -22,6 +22,21 @@ plumb_object *plumb_manifest_add_object(plumb_manifest_set *set, size_t resource
 	return object;
 }
 
+plumb_object *plumb_manifest_add_object_named(plumb_manifest_set *set, size_t resource, const char *kind,
+					      const char *key, const char *display, void *desired,
+					      plumb_position position)
+{
+	plumb_object *object = plumb_manifest_add_object(set, resource, kind, "", desired, position);
+	size_t display_length = strlen(display), key_length = strlen(key);
+	/* Still one allocation, freed with display: "DISPLAY\0KEY\0". */
+	free(object->display);
+	object->display = plumb_xmalloc(display_length + key_length + 2);
+	memcpy(object->display, display, display_length + 1);
+	object->key = object->display + display_length + 1;
+	memcpy(object->key, key, key_length + 1);
+	return object;
+}
+
 void plumb_manifest_add_content_path(plumb_manifest_set *set, const char *path)
 {
 	PLUMB_GROW(set->content_paths, set->content_path_count, set->content_path_capacity);

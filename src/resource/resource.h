@@ -41,7 +41,7 @@ typedef struct {
 typedef struct {
 	const plumb_provider *provider;
 	char *key;          /* the provider's identity of the live object, e.g. "etc/motd": points into display */
-	char *display;      /* how people name it, "/" and the key, e.g. "/etc/motd" */
+	char *display;      /* how people name it, "/" and the key, e.g. "/etc/motd"; owns key's memory */
 	const char *kind;   /* static: "File", "Directory", "Symlink", "Absent" */
 	size_t resource;    /* index of the declaring resource in the set */
 	plumb_position position; /* where in the manifest it was declared; file lives as long as the set */
@@ -150,6 +150,15 @@ void plumb_resource_release(plumb_resource *resource);
  */
 plumb_object *plumb_manifest_add_object(plumb_manifest_set *set, size_t resource, const char *kind, const char *key,
 					void *desired, plumb_position position);
+
+/*
+ * The same for an object whose display is not "/" and its key (a cluster's
+ * "ConfigMap shop/conf" for "/ConfigMap/shop/conf"): both are copied, into
+ * one allocation that display owns.
+ */
+plumb_object *plumb_manifest_add_object_named(plumb_manifest_set *set, size_t resource, const char *kind,
+					      const char *key, const char *display, void *desired,
+					      plumb_position position);
 
 /* Note that a repository path is content, not manifests (copied). */
 void plumb_manifest_add_content_path(plumb_manifest_set *set, const char *path);
