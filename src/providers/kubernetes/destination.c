@@ -1,0 +1,213 @@
+/*
+ * A cluster as a destination: opened through the kubeconfig, described by
+ * discovery, and where each declared object goes in it.
+ */
+#include "util/common.h"
+#include "providers/kubernetes/destination.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+/* How long an apply waits for the server to serve a kind a definition it applied defines. */
+#define DEFINITION_WAIT_TRIES 20
+#define DEFINITION_WAIT_MS 250
+
+/*
+ * The key Secret values are hashed with: the state directory's
+ * fingerprint.key (made on first use, as the engine makes it), so that a
+ * plan's diff of a Secret is the same from one run to the next; without a
+ * state directory, random bytes for this destination alone.
+ */
+static int load_hash_key(unsigned char key[PLUMB_KUBE_HASH_KEY_SIZE], const char *state_dir)
+{
+	if (!state_dir) {
+		if (getrandom(key, PLUMB_KUBE_HASH_KEY_SIZE, 0) != PLUMB_KUBE_HASH_KEY_SIZE)
+			return plumb_error_set(PLUMB_ERROR, "cannot get random bytes: %s", strerror(errno));
+		return 0;
+	}
+	char *path = plumb_xprintf("%s/fingerprint.key", state_dir);
+	int error = 0;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		unsigned char fresh[PLUMB_KUBE_HASH_KEY_SIZE];
+		if (getrandom(fresh, sizeof(fresh), 0) != (ssize_t)sizeof(fresh)) {
+			error = plumb_error_set(PLUMB_ERROR, "cannot get random bytes: %s", strerror(errno));
+			goto done;
+		}
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			int written = write(fd, fresh, sizeof(fresh)) == (ssize_t)sizeof(fresh) && fsync(fd) == 0;
+			close(fd);
+			explicit_bzero(fresh, sizeof(fresh));
+			if (!written) {
+				unlink(path);
+				error = plumb_error_set(PLUMB_ERROR, "cannot write %s", path);
+				goto done;
+			}
+		}
+		/* Made here or by a plumb that raced us: read what is there. */
+		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	}
+	if (fd < 0 || read(fd, key, PLUMB_KUBE_HASH_KEY_SIZE) != PLUMB_KUBE_HASH_KEY_SIZE)
+		error = plumb_error_set(PLUMB_ERROR, "cannot read %s: %s", path, fd < 0 ? strerror(errno) : "too short");
+	if (fd >= 0)
+		close(fd);
+done:
+	free(path);
+	return error;
+}
+
+int plumb_kube_open(plumb_destination **out, const plumb_destination_options *options)
+{
+	plumb_kubeconfig_options config_options = { options->kubeconfig, options->context, options->allow_exec, NULL,
+						    NULL };
+	plumb_kubeconfig *config = NULL;
+	plumb_destination *dest = plumb_xcalloc(1, sizeof(*dest));
+	int error;
+
+	*out = NULL;
+	if ((error = plumb_kubeconfig_load(&config, &config_options)) < 0)
+		goto fail;
+	dest->name = plumb_xprintf("kubernetes %s", config->server);
+	dest->namespace = plumb_xstrdup(options->namespace     ? options->namespace
+					: config->namespace ? config->namespace
+							    : "default");
+	/* The client takes config, opened or not. */
+	if ((error = plumb_kube_client_open(&dest->client, config, NULL)) < 0)
+		goto fail;
+	if ((error = plumb_kube_discover(&dest->discovery, dest->client, options->state_dir)) < 0)
+		goto fail;
+	if ((error = load_hash_key(dest->hash_key, options->state_dir)) < 0)
+		goto fail;
+	*out = dest;
+	return 0;
+fail:
+	plumb_kube_close(dest);
+	return error;
+}
+
+const char *plumb_kube_destination_name(plumb_destination *dest)
+{
+	return dest->name;
+}
+
+void plumb_kube_close(plumb_destination *dest)
+{
+	if (!dest)
+		return;
+	plumb_kube_discovery_free(dest->discovery);
+	plumb_kube_client_close(dest->client);
+	for (size_t i = 0; i < dest->defined_count; i++) {
+		free(dest->defined[i].group);
+		free(dest->defined[i].kind);
+	}
+	free(dest->defined);
+	for (size_t i = 0; i < dest->applied_count; i++) {
+		free(dest->applied[i].key);
+		plumb_kube_json_free(dest->applied[i].live);
+	}
+	free(dest->applied);
+	free(dest->namespace);
+	free(dest->name);
+	explicit_bzero(dest->hash_key, sizeof(dest->hash_key));
+	free(dest);
+}
+
+/* --- where objects are ------------------------------------------------------------------ */
+
+const plumb_kube_resource *plumb_kube_find_kind(const plumb_destination *dest, const char *group, const char *kind)
+{
+	size_t count;
+	const plumb_kube_resource *resources = plumb_kube_discovery_resources(dest->discovery, &count);
+	const plumb_kube_resource *found = NULL;
+	for (size_t i = 0; i < count; i++) {
+		const plumb_kube_resource *r = &resources[i];
+		if (!strcmp(r->group, group) && !strcmp(r->kind, kind) && (!found || (r->preferred && !found->preferred)))
+			found = r;
+	}
+	return found;
+}
+
+static const plumb_kube_defined_kind *find_defined(const plumb_destination *dest, const char *group,
+						   const char *kind)
+{
+	for (size_t i = 0; i < dest->defined_count; i++)
+		if (!strcmp(dest->defined[i].group, group) && !strcmp(dest->defined[i].kind, kind))
+			return &dest->defined[i];
+	return NULL;
+}
+
+/* Remember the kind a definition of the sync defines, for its objects resolved after it. */
+static void note_defined(plumb_destination *dest, const plumb_kube_desired *d)
+{
+	if (!d->defines_kind || find_defined(dest, d->defines_group, d->defines_kind))
+		return;
+	PLUMB_GROW(dest->defined, dest->defined_count, dest->defined_capacity);
+	dest->defined[dest->defined_count++] = (plumb_kube_defined_kind){ plumb_xstrdup(d->defines_group),
+									  plumb_xstrdup(d->defines_kind),
+									  d->defines_namespaced };
+}
+
+int plumb_kube_locate(plumb_kube_place *out, plumb_destination *dest, const plumb_kube_desired *d)
+{
+	const plumb_kube_resource *resource = NULL;
+	memset(out, 0, sizeof(*out));
+	note_defined(dest, d);
+	int error = plumb_kube_discovery_find(&resource, dest->discovery, d->api_version, d->kind);
+	if (error == 0) {
+		out->resource = resource;
+		out->namespaced = resource->namespaced;
+	} else {
+		const plumb_kube_defined_kind *defined = find_defined(dest, d->group, d->kind);
+		if (!defined)
+			return error;
+		plumb_error_clear();
+		out->namespaced = defined->namespaced;
+	}
+	if (!out->namespaced && *d->namespace)
+		return plumb_error_set(PLUMB_EINVALID, "%s is cluster-scoped: metadata.namespace must not be set",
+				       d->kind);
+	out->namespace = !out->namespaced ? "" : *d->namespace ? d->namespace : dest->namespace;
+	return 0;
+}
+
+int plumb_kube_locate_served(plumb_kube_place *out, plumb_destination *dest, const plumb_kube_desired *d)
+{
+	int error = plumb_kube_locate(out, dest, d);
+	for (int tries = 0; error == 0 && !out->resource && tries < DEFINITION_WAIT_TRIES; tries++) {
+		if (tries) {
+			struct timespec pause = { 0, DEFINITION_WAIT_MS * 1000000L };
+			nanosleep(&pause, NULL);
+		}
+		if ((error = plumb_kube_discovery_refresh(dest->discovery, dest->client)) < 0)
+			return error;
+		error = plumb_kube_locate(out, dest, d);
+	}
+	if (error == 0 && !out->resource)
+		return plumb_error_set(PLUMB_ENOTFOUND, "%s does not serve %s %s yet", dest->name + strlen("kubernetes "),
+				       d->api_version, d->kind);
+	return error;
+}
+
+int plumb_kube_resolve(char **key, char **display, plumb_destination *dest, const plumb_object *object,
+		       plumb_diags *diags)
+{
+	const plumb_kube_desired *d = object->desired;
+	plumb_kube_place place;
+	*key = *display = NULL;
+	int error = plumb_kube_locate(&place, dest, d);
+	if (error < 0) {
+		plumb_diags_add(diags, object->position, "%s: %s", object->display, plumb_error_last());
+		plumb_error_clear();
+		return PLUMB_EINVALID;
+	}
+	if (!strcmp(place.namespace, d->namespace))
+		return 0;
+	*key = plumb_kube_key(d->group, d->kind, place.namespace, d->name);
+	*display = plumb_kube_display(d->kind, place.namespace, d->name);
+	return 0;
+}

@@ -1,0 +1,75 @@
+/*
+ * destination.h - a cluster the kubernetes provider opened: the
+ * connection, what the server serves, the namespace objects without one go
+ * to, and where each object is (resolve).
+ */
+#ifndef PLUMB_PROVIDERS_KUBERNETES_DESTINATION_H
+#define PLUMB_PROVIDERS_KUBERNETES_DESTINATION_H
+
+#include <jansson.h>
+
+#include "providers/kubernetes/client.h"
+#include "providers/kubernetes/compare.h"
+#include "providers/kubernetes/discovery.h"
+#include "providers/kubernetes/object.h"
+#include "providers/provider.h"
+
+/* A kind a CustomResourceDefinition of the sync defines (resolve noted it). */
+typedef struct {
+	char *group;
+	char *kind;
+	int namespaced;
+} plumb_kube_defined_kind;
+
+/* What an apply answered for an object: the live object it left (observe_applied). */
+typedef struct {
+	char *key;
+	json_t *live;
+} plumb_kube_applied;
+
+struct plumb_destination {
+	plumb_kube_client *client;
+	plumb_kube_discovery *discovery;
+	char *namespace; /* for namespaced objects that name none */
+	char *name;      /* "kubernetes https://SERVER" */
+	unsigned char hash_key[PLUMB_KUBE_HASH_KEY_SIZE];
+	plumb_kube_defined_kind *defined;
+	size_t defined_count;
+	size_t defined_capacity;
+	plumb_kube_applied *applied;
+	size_t applied_count;
+	size_t applied_capacity;
+};
+
+/* Where a declared object is at the destination. */
+typedef struct {
+	const plumb_kube_resource *resource; /* NULL: a kind a definition of this sync defines, not served yet */
+	int namespaced;
+	const char *namespace;               /* "" when cluster-scoped; borrowed from the object or destination */
+} plumb_kube_place;
+
+/* The provider's open, destination_name, resolve and close hooks (provider.h). */
+int plumb_kube_open(plumb_destination **out, const plumb_destination_options *options);
+const char *plumb_kube_destination_name(plumb_destination *destination);
+int plumb_kube_resolve(char **key, char **display, plumb_destination *destination, const plumb_object *object,
+		       plumb_diags *diags);
+void plumb_kube_close(plumb_destination *destination);
+
+/*
+ * Where d is. PLUMB_ENOTFOUND when the server does not serve its kind and
+ * no definition of the sync defines it, PLUMB_EINVALID for a
+ * cluster-scoped kind given a namespace; the message says why.
+ */
+int plumb_kube_locate(plumb_kube_place *out, plumb_destination *destination, const plumb_kube_desired *d);
+
+/*
+ * Where d is, asking the server again what it serves when its kind is not
+ * served yet (a definition applied moments ago), for a few seconds.
+ */
+int plumb_kube_locate_served(plumb_kube_place *out, plumb_destination *destination, const plumb_kube_desired *d);
+
+/* The served resource of group and kind (its preferred version), or NULL. */
+const plumb_kube_resource *plumb_kube_find_kind(const plumb_destination *destination, const char *group,
+						const char *kind);
+
+#endif

@@ -1,0 +1,231 @@
+/*
+ * A Kubernetes document expanded into one object: its identity, checked
+ * names, and the wiping of a Secret's values wherever plumb held them.
+ */
+#include "util/common.h"
+#include "providers/kubernetes/object.h"
+
+#include <stdlib.h>
+
+/* The longest names the API server takes: a DNS subdomain, a DNS label. */
+#define MAX_SUBDOMAIN 253
+#define MAX_LABEL 63
+
+/* --- names ------------------------------------------------------------------------------ */
+
+static int is_lower_alphanumeric(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/* Why name is not a DNS subdomain (RFC 1123, as the API server checks most names), or NULL when it is. */
+static const char *subdomain_problem(const char *name)
+{
+	size_t length = strlen(name);
+	if (length == 0)
+		return "must not be empty";
+	if (length > MAX_SUBDOMAIN)
+		return "must be at most 253 characters";
+	for (size_t i = 0; i < length; i++)
+		if (!is_lower_alphanumeric(name[i]) && name[i] != '-' && name[i] != '.')
+			return "must consist of lower case letters, digits, '-' and '.'";
+	if (!is_lower_alphanumeric(name[0]) || !is_lower_alphanumeric(name[length - 1]))
+		return "must start and end with a lower case letter or a digit";
+	return NULL;
+}
+
+/* Why namespace is not a DNS label (as the API server checks namespaces), or NULL when it is. */
+static const char *label_problem(const char *name)
+{
+	size_t length = strlen(name);
+	if (length > MAX_LABEL)
+		return "must be at most 63 characters";
+	for (size_t i = 0; i < length; i++)
+		if (!is_lower_alphanumeric(name[i]) && name[i] != '-')
+			return "must consist of lower case letters, digits and '-'";
+	if (!is_lower_alphanumeric(name[0]) || !is_lower_alphanumeric(name[length - 1]))
+		return "must start and end with a lower case letter or a digit";
+	return NULL;
+}
+
+/*
+ * Why name is not a path segment name, the rule of the kinds the server
+ * does not hold to DNS names (RBAC's roles and bindings: "system:viewer"),
+ * or NULL when it is one.
+ */
+static const char *segment_problem(const char *name)
+{
+	if (!*name)
+		return "must not be empty";
+	if (!strcmp(name, ".") || !strcmp(name, ".."))
+		return "must not be '.' or '..'";
+	if (strchr(name, '/') || strchr(name, '%'))
+		return "must not contain '/' or '%'";
+	return NULL;
+}
+
+static const char *name_problem(const char *group, const char *name)
+{
+	return !strcmp(group, "rbac.authorization.k8s.io") ? segment_problem(name) : subdomain_problem(name);
+}
+
+/* --- keys ------------------------------------------------------------------------------- */
+
+char *plumb_kube_group_of(const char *api_version)
+{
+	const char *slash = strchr(api_version, '/');
+	return slash ? plumb_xstrndup(api_version, (size_t)(slash - api_version)) : plumb_xstrdup("");
+}
+
+char *plumb_kube_key(const char *group, const char *kind, const char *namespace, const char *name)
+{
+	return plumb_xprintf("%s/%s/%s/%s", group, kind, namespace, name);
+}
+
+char *plumb_kube_display(const char *kind, const char *namespace, const char *name)
+{
+	return *namespace ? plumb_xprintf("%s %s/%s", kind, namespace, name) : plumb_xprintf("%s %s", kind, name);
+}
+
+int plumb_kube_identity_parse(plumb_kube_identity *out, const char *key)
+{
+	char *parts[4];
+	memset(out, 0, sizeof(*out));
+	out->copy = plumb_xstrdup(key);
+	parts[0] = out->copy;
+	for (int i = 1; i < 4; i++) {
+		char *slash = strchr(parts[i - 1], '/');
+		if (!slash) {
+			plumb_kube_identity_release(out);
+			return plumb_error_set(PLUMB_EINVALID, "'%s' is not a Kubernetes object's key", key);
+		}
+		*slash = '\0';
+		parts[i] = slash + 1;
+	}
+	out->group = parts[0];
+	out->kind = parts[1];
+	out->namespace = parts[2];
+	out->name = parts[3];
+	return 0;
+}
+
+void plumb_kube_identity_release(plumb_kube_identity *identity)
+{
+	free(identity->copy);
+	memset(identity, 0, sizeof(*identity));
+}
+
+/* --- Secret values: wiped wherever plumb held them --------------------------------------- */
+
+static int is_secret(const json_t *object)
+{
+	const char *api_version = json_string_value(json_object_get(object, "apiVersion"));
+	const char *kind = json_string_value(json_object_get(object, "kind"));
+	return api_version && kind && !strcmp(api_version, "v1") && !strcmp(kind, "Secret");
+}
+
+/* Overwrite the text of every string value of a mapping (jansson keeps each in a buffer of its own). */
+static void wipe_values(json_t *mapping)
+{
+	const char *name;
+	json_t *value;
+	json_object_foreach(mapping, name, value) {
+		if (json_is_string(value))
+			explicit_bzero((char *)json_string_value(value), json_string_length(value));
+	}
+}
+
+void plumb_kube_json_free(json_t *object)
+{
+	if (object && object->refcount == 1 && is_secret(object)) {
+		wipe_values(json_object_get(object, "data"));
+		wipe_values(json_object_get(object, "stringData"));
+	}
+	json_decref(object);
+}
+
+char *plumb_kube_json_text(const json_t *object)
+{
+	return json_dumps(object, JSON_COMPACT);
+}
+
+void plumb_kube_text_free(char *text)
+{
+	if (text)
+		explicit_bzero(text, strlen(text));
+	free(text);
+}
+
+/* --- expand ----------------------------------------------------------------------------- */
+
+void plumb_kube_free_desired(void *p)
+{
+	plumb_kube_desired *d = p;
+	if (!d)
+		return;
+	plumb_kube_json_free(d->document);
+	free(d->group);
+	free(d);
+}
+
+/* A CustomResourceDefinition: note the group, kind and scope it defines, for its objects in the same sync. */
+static void note_definition(plumb_kube_desired *d)
+{
+	json_t *spec = json_object_get(d->document, "spec");
+	const char *group = json_string_value(json_object_get(spec, "group"));
+	const char *kind = json_string_value(json_object_get(json_object_get(spec, "names"), "kind"));
+	const char *scope = json_string_value(json_object_get(spec, "scope"));
+	if (!group || !kind)
+		return; /* the server's dry run says what is missing */
+	d->defines_group = group;
+	d->defines_kind = kind;
+	d->defines_namespaced = !scope || strcmp(scope, "Cluster") != 0;
+}
+
+void plumb_kube_expand(plumb_manifest_set *set, size_t resource, const plumb_spec *spec, plumb_source *source,
+		       plumb_diags *diags)
+{
+	const plumb_resource *r = &set->resources[resource];
+	plumb_position position = { r->file, r->line, r->column };
+	json_t *document = json_loads(r->json, 0, NULL);
+	json_t *metadata = json_object_get(document, "metadata");
+	json_t *namespace_value = json_object_get(metadata, "namespace");
+	const char *name = json_string_value(json_object_get(metadata, "name"));
+	const char *namespace = json_string_value(namespace_value);
+	char *group = plumb_kube_group_of(r->api_version);
+	const char *problem;
+	size_t before = diags->count;
+
+	if (!json_is_object(metadata) || !name) {
+		plumb_diags_add(diags, position, "%s %s: metadata.name must be given", r->kind, r->name);
+	} else if ((problem = name_problem(group, name))) {
+		plumb_diags_add(diags, position, "%s %s: metadata.name %s", r->kind, name, problem);
+	}
+	if (namespace_value && !namespace)
+		plumb_diags_add(diags, position, "%s %s: metadata.namespace must be a string", r->kind, r->name);
+	else if (namespace && *namespace && (problem = label_problem(namespace)))
+		plumb_diags_add(diags, position, "%s %s: metadata.namespace %s", r->kind, r->name, problem);
+	if (diags->count > before) {
+		plumb_kube_json_free(document);
+		free(group);
+		return;
+	}
+
+	plumb_kube_desired *d = plumb_xcalloc(1, sizeof(*d));
+	d->document = document;
+	d->group = group;
+	d->api_version = json_string_value(json_object_get(document, "apiVersion"));
+	d->kind = json_string_value(json_object_get(document, "kind"));
+	d->name = name;
+	d->namespace = namespace ? namespace : "";
+	d->secret = is_secret(document);
+	if (!strcmp(group, "apiextensions.k8s.io") && !strcmp(d->kind, "CustomResourceDefinition"))
+		note_definition(d);
+
+	char *key = plumb_kube_key(group, d->kind, d->namespace, name);
+	char *display = plumb_kube_display(d->kind, d->namespace, name);
+	plumb_object *object = plumb_manifest_add_object_named(set, resource, d->kind, key, display, d, position);
+	object->sensitive = d->secret;
+	free(key);
+	free(display);
+}

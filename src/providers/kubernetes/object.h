@@ -1,0 +1,72 @@
+/*
+ * object.h - a Kubernetes object as the kubernetes provider holds it: the
+ * document git declares (expand), its identity (the key), and the body a
+ * server-side apply sends.
+ *
+ * The key is "GROUP/KIND/NAMESPACE/NAME": GROUP "" for the core group,
+ * NAMESPACE "" for a cluster-scoped object (or, before resolve, for one
+ * that does not say). The version is not part of it: one object is served
+ * in every version of its group. The display is "KIND NAMESPACE/NAME", or
+ * "KIND NAME" without a namespace. (What plumb applies for it, labelled
+ * and annotated, provider.c makes.)
+ */
+#ifndef PLUMB_PROVIDERS_KUBERNETES_OBJECT_H
+#define PLUMB_PROVIDERS_KUBERNETES_OBJECT_H
+
+#include <jansson.h>
+
+#include "resource/resource.h"
+#include "resource/spec.h"
+#include "source/source.h"
+#include "util/buf.h"
+
+/* What expand makes of a document: the object's desired (object->desired). */
+typedef struct {
+	json_t *document;        /* the whole manifest (apiVersion, kind, metadata, spec, data, ...) */
+	char *group;             /* of api_version; "" in the core group */
+	const char *api_version; /* borrowed from document, as are kind and name */
+	const char *kind;
+	const char *name;
+	const char *namespace;   /* metadata.namespace; "" when not given */
+	int secret;              /* a v1 Secret: its values are shown nowhere */
+	/* A CustomResourceDefinition: the kind it defines, and where its objects live. */
+	const char *defines_group;
+	const char *defines_kind;
+	int defines_namespaced;
+} plumb_kube_desired;
+
+/* One identity, split out of a key; the strings are a copy the struct owns (release). */
+typedef struct {
+	char *copy;
+	const char *group;
+	const char *kind;
+	const char *namespace;
+	const char *name;
+} plumb_kube_identity;
+
+/* The provider's expand hook: see provider.h. */
+void plumb_kube_expand(plumb_manifest_set *set, size_t resource, const plumb_spec *spec, plumb_source *source,
+		       plumb_diags *diags);
+
+/* The provider's free_desired hook: a Secret's values are wiped first. */
+void plumb_kube_free_desired(void *desired);
+
+/* "GROUP/KIND/NAMESPACE/NAME" and "KIND NAMESPACE/NAME" (or "KIND NAME"): new strings. */
+char *plumb_kube_key(const char *group, const char *kind, const char *namespace, const char *name);
+char *plumb_kube_display(const char *kind, const char *namespace, const char *name);
+
+/* Split key; PLUMB_EINVALID when it is not four parts. */
+int plumb_kube_identity_parse(plumb_kube_identity *out, const char *key);
+void plumb_kube_identity_release(plumb_kube_identity *identity);
+
+/* The group of an apiVersion ("apps/v1" -> "apps", "v1" -> ""): a new string. */
+char *plumb_kube_group_of(const char *api_version);
+
+/* Drop a reference to object, wiping a v1 Secret's values first when it is the last one. NULL-safe. */
+void plumb_kube_json_free(json_t *object);
+
+/* Text for a JSON value, wiped when a Secret's (plumb_kube_text_free). */
+char *plumb_kube_json_text(const json_t *object);
+void plumb_kube_text_free(char *text);
+
+#endif
