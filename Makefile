@@ -61,8 +61,9 @@ build/test/unit/%: tests/unit/%.c tests/unit/test.h $(SAN_LIB_OBJECTS)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -Itests/unit $(SAN_FLAGS) -o $@ $< $(SAN_LIB_OBJECTS) $(LIBS)
 
-# The cluster connection's test, run against a real API server by tests/e2e/kube_client.sh.
-KUBE_TEST_BINARIES := build/test/kube/test_client
+# The cluster connection's and the kubernetes provider's tests, run against a real API server
+# by tests/e2e/kube_client.sh and tests/e2e/kube_provider.sh.
+KUBE_TEST_BINARIES := build/test/kube/test_client build/test/kube/test_provider
 
 build/test/kube/%: tests/kube/%.c tests/unit/test.h $(SAN_LIB_OBJECTS)
 	@mkdir -p $(dir $@)
