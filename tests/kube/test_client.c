@@ -161,24 +161,6 @@ static char *whoami(plumb_kube_client *client)
 		plumb_kube_client_close(client_);                  \
 	} while (0)
 
-#define CHECK_CONTAINS(text, part)                                                                        \
-	do {                                                                                              \
-		const char *t_ = (text), *p_ = (part);                                                    \
-		if (!t_ || !strstr(t_, p_)) {                                                             \
-			fprintf(stderr, "  %s:%d: \"%s\" not in \"%s\"\n", __FILE__, __LINE__, p_, t_ ? t_ : "(null)"); \
-			test_failed = 1;                                                                  \
-		}                                                                                         \
-	} while (0)
-
-#define CHECK_LACKS(text, part)                                                                       \
-	do {                                                                                          \
-		const char *t_ = (text), *p_ = (part);                                                \
-		if (t_ && strstr(t_, p_)) {                                                           \
-			fprintf(stderr, "  %s:%d: \"%s\" found in \"%s\"\n", __FILE__, __LINE__, p_, t_); \
-			test_failed = 1;                                                              \
-		}                                                                                     \
-	} while (0)
-
 /* A kubeconfig with one context "test" of cluster "test" and user "test"; the three bodies as YAML lines. */
 static const char *write_kubeconfig(const char *name, const char *cluster, const char *user, const char *context_extra)
 {

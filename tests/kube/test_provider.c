@@ -22,24 +22,6 @@ static const char *admin_kubeconfig, *restricted_kubeconfig, *namespace, *dir;
 static const plumb_provider *const provider = &plumb_kubernetes_provider;
 static plumb_kube_client *admin; /* for what another field manager does */
 
-#define CHECK_CONTAINS(text, part)                                                                        \
-	do {                                                                                              \
-		const char *t_ = (text), *p_ = (part);                                                    \
-		if (!t_ || !strstr(t_, p_)) {                                                             \
-			fprintf(stderr, "  %s:%d: \"%s\" not in \"%s\"\n", __FILE__, __LINE__, p_, t_ ? t_ : "(null)"); \
-			test_failed = 1;                                                                  \
-		}                                                                                         \
-	} while (0)
-
-#define CHECK_LACKS(text, part)                                                                       \
-	do {                                                                                          \
-		const char *t_ = (text), *p_ = (part);                                                \
-		if (t_ && strstr(t_, p_)) {                                                           \
-			fprintf(stderr, "  %s:%d: \"%s\" found in \"%s\"\n", __FILE__, __LINE__, p_, t_); \
-			test_failed = 1;                                                              \
-		}                                                                                     \
-	} while (0)
-
 static const char *need_env(const char *name)
 {
 	const char *value = getenv(name);

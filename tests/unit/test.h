@@ -43,6 +43,26 @@ static int test_any_failed;
 		}                                                                                        \
 	} while (0)
 
+/* text holds part (text may be NULL: then it fails). */
+#define CHECK_CONTAINS(text, part)                                                                        \
+	do {                                                                                              \
+		const char *t_ = (text), *p_ = (part);                                                    \
+		if (!t_ || !strstr(t_, p_)) {                                                             \
+			fprintf(stderr, "  %s:%d: \"%s\" not in \"%s\"\n", __FILE__, __LINE__, p_, t_ ? t_ : "(null)"); \
+			test_failed = 1;                                                                  \
+		}                                                                                         \
+	} while (0)
+
+/* text does not hold part. */
+#define CHECK_LACKS(text, part)                                                                       \
+	do {                                                                                          \
+		const char *t_ = (text), *p_ = (part);                                                \
+		if (t_ && strstr(t_, p_)) {                                                           \
+			fprintf(stderr, "  %s:%d: \"%s\" found in \"%s\"\n", __FILE__, __LINE__, p_, t_); \
+			test_failed = 1;                                                              \
+		}                                                                                     \
+	} while (0)
+
 #define RUN(fn)                                                                          \
 	do {                                                                             \
 		test_failed = 0;                                                         \
