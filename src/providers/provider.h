@@ -105,6 +105,9 @@ struct plumb_provider {
 	const char *const *document_fields;
 	const char *const *metadata_fields;
 
+	/* How people name the live object key (a prune's, which no manifest names): a new string. NULL: "/" and the key. */
+	char *(*display_of)(const char *key);
+
 	/*
 	 * Decode spec of set->resources[resource] (whose json, the whole
 	 * document, is there to read while expand runs; later renderings of a

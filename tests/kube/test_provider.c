@@ -203,13 +203,13 @@ static void expand_keys_and_displays(void)
 	CHECK_INT(set.object_count, 4);
 	if (set.object_count == 4) {
 		CHECK_STR(set.objects[0].key, "/ConfigMap/shop/conf");
-		CHECK_STR(set.objects[0].display, "ConfigMap shop/conf");
+		CHECK_STR(set.objects[0].display, "shop/conf");
 		CHECK_STR(set.objects[0].kind, "ConfigMap");
 		CHECK_INT(set.objects[0].position.line, 1);
 		CHECK_STR(set.objects[1].key, "apps/Deployment/shop/web");
-		CHECK_STR(set.objects[1].display, "Deployment shop/web");
+		CHECK_STR(set.objects[1].display, "shop/web");
 		CHECK_STR(set.objects[2].key, "/Namespace//shop");
-		CHECK_STR(set.objects[2].display, "Namespace shop");
+		CHECK_STR(set.objects[2].display, "shop");
 		CHECK_STR(set.objects[3].key, "/Secret//db");
 		CHECK_INT(set.objects[0].sensitive, 0);
 		CHECK_INT(set.objects[3].sensitive, 1);
@@ -276,7 +276,7 @@ static void resolve_places_objects(void)
 	/* A namespaced kind without a namespace: the context's. */
 	CHECK_INT(provider->resolve(&key, &display, dest, &set.objects[0], &diags), 0);
 	CHECK_STR(key, "/ConfigMap/plumb-test/conf");
-	CHECK_STR(display, "ConfigMap plumb-test/conf");
+	CHECK_STR(display, "plumb-test/conf");
 	free(key);
 	free(display);
 	/* ... or the one the destination was opened with. */

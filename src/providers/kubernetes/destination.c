@@ -201,13 +201,13 @@ int plumb_kube_resolve(char **key, char **display, plumb_destination *dest, cons
 	*key = *display = NULL;
 	int error = plumb_kube_locate(&place, dest, d);
 	if (error < 0) {
-		plumb_diags_add(diags, object->position, "%s: %s", object->display, plumb_error_last());
+		plumb_diags_add(diags, object->position, "%s %s: %s", object->kind, object->display, plumb_error_last());
 		plumb_error_clear();
 		return PLUMB_EINVALID;
 	}
 	if (!strcmp(place.namespace, d->namespace))
 		return 0;
 	*key = plumb_kube_key(d->group, d->kind, place.namespace, d->name);
-	*display = plumb_kube_display(d->kind, place.namespace, d->name);
+	*display = plumb_kube_object_display(place.namespace, d->name);
 	return 0;
 }

@@ -87,6 +87,11 @@ char *plumb_kube_display(const char *kind, const char *namespace, const char *na
 	return *namespace ? plumb_xprintf("%s %s/%s", kind, namespace, name) : plumb_xprintf("%s %s", kind, name);
 }
 
+char *plumb_kube_object_display(const char *namespace, const char *name)
+{
+	return *namespace ? plumb_xprintf("%s/%s", namespace, name) : plumb_xstrdup(name);
+}
+
 int plumb_kube_identity_parse(plumb_kube_identity *out, const char *key)
 {
 	char *parts[4];
@@ -223,7 +228,7 @@ void plumb_kube_expand(plumb_manifest_set *set, size_t resource, const plumb_spe
 		note_definition(d);
 
 	char *key = plumb_kube_key(group, d->kind, d->namespace, name);
-	char *display = plumb_kube_display(d->kind, d->namespace, name);
+	char *display = plumb_kube_object_display(d->namespace, name);
 	plumb_object *object = plumb_manifest_add_object_named(set, resource, d->kind, key, display, d, position);
 	object->sensitive = d->secret;
 	free(key);

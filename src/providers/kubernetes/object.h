@@ -55,6 +55,13 @@ void plumb_kube_free_desired(void *desired);
 char *plumb_kube_key(const char *group, const char *kind, const char *namespace, const char *name);
 char *plumb_kube_display(const char *kind, const char *namespace, const char *name);
 
+/*
+ * What the engine shows an object as, beside its kind: "NAMESPACE/NAME", or
+ * "NAME" for a cluster-scoped one (the plan prints "+ ConfigMap shop/conf").
+ * A new string.
+ */
+char *plumb_kube_object_display(const char *namespace, const char *name);
+
 /* Split key; PLUMB_EINVALID when it is not four parts. */
 int plumb_kube_identity_parse(plumb_kube_identity *out, const char *key);
 void plumb_kube_identity_release(plumb_kube_identity *identity);

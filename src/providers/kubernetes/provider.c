@@ -89,7 +89,7 @@ static int path_of_object(char **path, plumb_kube_place *place, plumb_destinatio
 	int error = plumb_kube_locate(place, dest, d);
 	*path = NULL;
 	if (error < 0)
-		return plumb_error_wrap(error, "%s", object->display);
+		return plumb_error_wrap(error, "%s %s", object->kind, object->display);
 	if (place->resource)
 		*path = plumb_kube_resource_path(place->resource, place->namespace, d->name);
 	return 0;
@@ -374,7 +374,7 @@ static int apply(plumb_destination *dest, const plumb_object *object, const plum
 	/* The kind may be served only since a definition this apply made. */
 	int error = plumb_kube_locate_served(&place, dest, d);
 	if (error < 0)
-		return plumb_error_wrap(error, "%s", object->display);
+		return plumb_error_wrap(error, "%s %s", object->kind, object->display);
 	path = plumb_kube_resource_path(place.resource, place.namespace, d->name);
 	display = plumb_kube_display(d->kind, place.namespace, d->name);
 	if (change->type == PLUMB_ACTION_DELETE) {
@@ -401,7 +401,7 @@ static int observe_applied(plumb_observed *out, plumb_destination *dest, const p
 	int error = plumb_kube_locate(&place, dest, d);
 	if (error < 0) {
 		observed_from(out, dest, NULL);
-		return plumb_error_wrap(error, "%s", object->display);
+		return plumb_error_wrap(error, "%s %s", object->kind, object->display);
 	}
 	char *key = plumb_kube_key(d->group, d->kind, place.namespace, d->name);
 	json_t *live = take_applied(dest, key);
@@ -529,10 +529,29 @@ plumb_kube_health plumb_kube_object_health(const plumb_observed *observed, char 
 	return plumb_kube_health_of(observed->detail, message);
 }
 
+/* A Kubernetes object's metadata as git may give it; generateName is not: plumb needs the name it will have. */
+static const char *const metadata_fields[] = { "name", "namespace", "labels", "annotations", "finalizers", NULL };
+
+/* How people name the live object of an inventory key: "NAMESPACE/NAME". */
+static char *display_of(const char *key)
+{
+	plumb_kube_identity id;
+	if (plumb_kube_identity_parse(&id, key) < 0) {
+		plumb_kube_identity_release(&id);
+		plumb_error_clear();
+		return plumb_xstrdup(key);
+	}
+	char *display = plumb_kube_object_display(id.namespace, id.name);
+	plumb_kube_identity_release(&id);
+	return display;
+}
+
 const plumb_provider plumb_kubernetes_provider = {
 	.name = "kubernetes",
 	.claims = claims,
 	.describe = describe,
+	.metadata_fields = metadata_fields,
+	.display_of = display_of,
 	.expand = plumb_kube_expand,
 	.free_desired = plumb_kube_free_desired,
 	.open = plumb_kube_open,
