@@ -31,7 +31,8 @@ int plumb_cli_each_application(const plumb_cli *cli, const char *operand, FILE *
 	if ((error = plumb_pipeline_resolve(&top, info)) < 0)
 		goto done;
 	implicit = plumb_application_name(plumb_source_name(top.source), cli->pipeline.path);
-	error = plumb_applications_discover(&apps, top.source, top.commit, cli->pipeline.path, implicit, &diags);
+	error = plumb_applications_discover(&apps, top.source, top.commit, cli->pipeline.path, implicit,
+					    cli->pipeline.kubernetes, &diags);
 	if (error == PLUMB_EINVALID && diags.count) {
 		plumb_diags_sort(&diags);
 		plumb_diags_print(&diags, stderr);
@@ -78,12 +79,10 @@ int plumb_cli_each_application(const plumb_cli *cli, const char *operand, FILE *
 						      : plumb_path_join(root, a->root);
 		/*
 		 * An Application says where it goes; the implicit one goes where the command line
-		 * says (a cluster when one is named). The command line's context and namespace are
-		 * the defaults of an Application that names none.
+		 * says (a cluster when one is named: discovery was told). The command line's
+		 * context and namespace are the defaults of an Application that names none.
 		 */
-		int implicit_app = !*a->file;
-		if (!implicit_app)
-			options.kubernetes = a->kubernetes;
+		options.kubernetes = a->kubernetes;
 		if (a->context)
 			options.context = a->context;
 		if (a->namespace)

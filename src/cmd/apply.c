@@ -96,7 +96,11 @@ static int apply_saved(const plumb_cli *cli, const char *file)
 	options.repo = saved.repo;
 	options.revision = *saved.revision ? saved.revision : NULL;
 	options.path = saved.path;
-	options.root = saved.destination;
+	/* A cluster's plan goes to the cluster that --kubeconfig and --context (or their defaults) name. */
+	if (!strncmp(saved.destination, "kubernetes ", 11))
+		options.kubernetes = 1;
+	else
+		options.root = saved.destination;
 	options.application = saved.application;
 	options.operation = "apply-plan";
 	plumb_pipeline_init(&p, &options);
@@ -119,6 +123,11 @@ static int apply_saved(const plumb_cli *cli, const char *file)
 	if (plumb_pipeline_load(&p) < 0 || !(lock = plumb_cli_lock(cli, p.state_dir, "apply")) ||
 	    plumb_pipeline_plan(&p) < 0)
 		goto done;
+	if (strcmp(p.destination, saved.destination) != 0) {
+		fprintf(stderr, "plumb: the plan was made for %s, not %s; nothing was applied\n", saved.destination,
+			p.destination);
+		goto done;
+	}
 	if (plumb_planfile_compare(&saved, &p.plan, &stale) > 0) {
 		fprintf(stderr, "plumb: the plan is stale; nothing was applied:\n%s", stale.ptr);
 		record_refusal(&p, file, &saved, stale.ptr);

@@ -72,7 +72,7 @@ static void name_application(plumb_pipeline *p, const plumb_cli *cli, const char
 {
 	plumb_applications apps = { 0 };
 	plumb_diags diags = PLUMB_DIAGS_INIT;
-	int error = plumb_applications_discover(&apps, p->source, p->commit, cli->pipeline.path, name, &diags);
+	int error = plumb_applications_discover(&apps, p->source, p->commit, cli->pipeline.path, name, 0, &diags);
 	const plumb_application *a = error == 0 ? plumb_applications_find(&apps, name) : NULL;
 	if (a && *a->file) {
 		char *base = plumb_destination_path(cli->pipeline.root);

@@ -1,6 +1,8 @@
 #include "util/common.h"
 #include "load/discover.h"
 #include "load/load.h"
+#include "providers/host/host.h"
+#include "providers/provider.h"
 #include "util/path.h"
 
 #include <stdlib.h>
@@ -31,6 +33,7 @@ typedef struct {
 	const char *commit;
 	plumb_diags *diags;
 	plumb_applications *out;
+	int implicit_kubernetes; /* the implicit application goes to a cluster */
 	const char *stack[MAX_NESTING + 1]; /* the paths being expanded, outermost first */
 	size_t depth;
 } discovery;
@@ -39,6 +42,34 @@ static void add_leaf(discovery *d, const plumb_application *application)
 {
 	PLUMB_GROW(d->out->items, d->out->count, d->out->capacity);
 	d->out->items[d->out->count++] = copy_application(application);
+}
+
+/*
+ * Every object goes to its application's destination: a host object in an
+ * application bound for a cluster, or a Kubernetes object in one bound for a
+ * host root, is a diagnostic at its document (one a document: a Tree's many
+ * objects are one mistake).
+ */
+static void check_destination(const plumb_manifest_set *set, int kubernetes, plumb_diags *diags)
+{
+	const char *kind = kubernetes ? "kubernetes" : "host";
+	for (size_t i = 0; i < set->object_count; i++) {
+		const plumb_object *o = &set->objects[i];
+		if (!strcmp(o->provider->name, kind))
+			continue;
+		const plumb_resource *r = &set->resources[o->resource];
+		plumb_position at = { r->file, r->line, r->column };
+		if (kubernetes)
+			plumb_diags_add(diags, at, "%s %s is a host object; its application's destination is a cluster",
+					r->kind, r->name);
+		else
+			plumb_diags_add(diags, at,
+					"unknown apiVersion \"%s\" for a host destination (known: %s, plumb/v1); other "
+					"apiVersions are Kubernetes objects, for an application whose destination is kubernetes",
+					r->api_version, PLUMB_HOST_API_VERSION);
+		while (i + 1 < set->object_count && set->objects[i + 1].resource == o->resource)
+			i++;
+	}
 }
 
 /* Expand path; parent is the Application that names it (NULL for the top). */
@@ -55,6 +86,9 @@ static int expand(discovery *d, const char *path, const plumb_application *paren
 				d->commit);
 		error = PLUMB_EINVALID;
 	}
+	/* Even a path that does not load cleanly is told what of it cannot go where its application goes. */
+	if ((error == 0 || error == PLUMB_EINVALID) && !set.application_count)
+		check_destination(&set, parent ? parent->kubernetes : d->implicit_kubernetes, d->diags);
 	if (error < 0)
 		goto done;
 	if (!set.application_count) {
@@ -66,6 +100,7 @@ static int expand(discovery *d, const char *path, const plumb_application *paren
 			implicit.name = (char *)implicit_name;
 			implicit.path = set.path;
 			implicit.root = "";
+			implicit.kubernetes = d->implicit_kubernetes;
 			implicit.automated = implicit.prune = implicit.self_heal = 1;
 			add_leaf(d, &implicit);
 		}
@@ -238,7 +273,7 @@ done:
 }
 
 int plumb_applications_discover(plumb_applications *out, plumb_source *source, const char *commit, const char *path,
-				const char *implicit_name, plumb_diags *diags)
+				const char *implicit_name, int implicit_kubernetes, plumb_diags *diags)
 {
 	discovery d;
 	memset(&d, 0, sizeof(d));
@@ -246,6 +281,7 @@ int plumb_applications_discover(plumb_applications *out, plumb_source *source, c
 	d.commit = commit;
 	d.diags = diags;
 	d.out = out;
+	d.implicit_kubernetes = implicit_kubernetes;
 	int error = expand(&d, path ? path : "", NULL, implicit_name);
 	if (error == 0) {
 		drop_repeats(out);

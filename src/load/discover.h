@@ -25,13 +25,16 @@ typedef struct {
 
 /*
  * Find the applications that path of commit declares. An implicit
- * application is named implicit_name. Problems (a cycle, an unknown
- * dependency, a dependency cycle, Applications mixed with other kinds,
- * invalid manifests anywhere on the way) become diagnostics:
- * PLUMB_EINVALID. Other errors: the repository could not be read.
+ * application is named implicit_name, and goes to a cluster when
+ * implicit_kubernetes (the command line named one), else to a host root.
+ * Problems (a cycle, an unknown dependency, a dependency cycle,
+ * Applications mixed with other kinds, objects that do not go to their
+ * application's destination, invalid manifests anywhere on the way) become
+ * diagnostics: PLUMB_EINVALID. Other errors: the repository could not be
+ * read.
  */
 int plumb_applications_discover(plumb_applications *out, plumb_source *source, const char *commit, const char *path,
-				const char *implicit_name, plumb_diags *diags);
+				const char *implicit_name, int implicit_kubernetes, plumb_diags *diags);
 
 void plumb_applications_release(plumb_applications *applications);
 

@@ -1,7 +1,6 @@
 #include "util/common.h"
 #include "pipeline/pipeline.h"
 #include "providers/registry.h"
-#include "providers/host/host.h"
 #include "secrets/secret.h"
 
 #include <errno.h>
@@ -156,43 +155,10 @@ static void record_refusal(plumb_pipeline *p, const char *problem, size_t errors
 	json_decref(detail);
 }
 
-/*
- * Every object goes to the application's destination: a host object in an
- * application whose destination is a cluster, or a Kubernetes object in one
- * whose destination is a host root, is a diagnostic at its document.
- */
-static void check_destination(const plumb_pipeline *p, plumb_diags *diags)
-{
-	const char *kind = p->options.kubernetes ? "kubernetes" : "host";
-	for (size_t i = 0; i < p->set.object_count; i++) {
-		const plumb_object *o = &p->set.objects[i];
-		if (!strcmp(o->provider->name, kind))
-			continue;
-		const plumb_resource *r = &p->set.resources[o->resource];
-		plumb_position at = { r->file, r->line, r->column };
-		if (p->options.kubernetes)
-			plumb_diags_add(diags, at, "%s %s is a host object; this application's destination is a cluster",
-					r->kind, r->name);
-		else
-			plumb_diags_add(diags, at,
-					"unknown apiVersion \"%s\" for a host destination (known: %s, plumb/v1); other "
-					"apiVersions are Kubernetes objects, for an application whose destination is kubernetes",
-					r->api_version, PLUMB_HOST_API_VERSION);
-		/* One diagnostic a document: a Tree's many objects are one mistake. */
-		while (i + 1 < p->set.object_count && p->set.objects[i + 1].resource == o->resource)
-			i++;
-	}
-}
-
 int plumb_pipeline_load(plumb_pipeline *p)
 {
 	plumb_diags diags = PLUMB_DIAGS_INIT;
 	int error = plumb_load(&p->set, p->source, p->commit, p->options.path, &diags);
-	if (error == 0) {
-		check_destination(p, &diags);
-		if (diags.count)
-			error = PLUMB_EINVALID;
-	}
 	if (error == PLUMB_EINVALID && diags.count) {
 		report_diags(p, &diags, "is invalid");
 	} else if (error < 0) {

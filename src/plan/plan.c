@@ -201,7 +201,7 @@ static int plan_prune(plumb_plan *plan, const plumb_provider *provider, const pl
 
 	action->provider = provider;
 	action->key = plumb_xstrdup(entry->key);
-	action->display = plumb_xprintf("/%s", entry->key);
+	action->display = provider->display_of ? provider->display_of(entry->key) : plumb_xprintf("/%s", entry->key);
 	action->kind = plumb_xstrdup(entry->kind);
 	action->resource = plumb_xstrdup(entry->resource);
 	action->created = entry->created;
@@ -288,20 +288,38 @@ static int observe_and_compare(plumb_plan *plan, const plumb_manifest_set *set, 
  */
 static int place(planned *work, size_t count, plumb_destinations *destinations, plumb_diags *diags)
 {
+	plumb_diags first = PLUMB_DIAGS_INIT;
+	char *again = plumb_xcalloc(count ? count : 1, 1);
 	int error = 0;
-	for (size_t i = 0; i < count; i++) {
-		const plumb_provider *provider = work[i].provider;
-		plumb_destination *destination;
-		if (!provider->resolve)
-			continue;
-		int e = plumb_destinations_get(&destination, destinations, provider);
-		if (e == 0)
-			e = provider->resolve(&work[i].key, &work[i].display, destination, work[i].object, diags);
-		if (e < 0 && e != PLUMB_EINVALID)
-			return e;
-		if (e < 0)
-			error = e;
+
+	/*
+	 * Two rounds: an object may be placeable only once another of the set is
+	 * (a custom resource once the definition of its kind was resolved), so
+	 * what the first round cannot place is asked again, and only the second
+	 * round's diagnostics count.
+	 */
+	for (int round = 0; round < 2 && error == 0; round++) {
+		for (size_t i = 0; i < count; i++) {
+			const plumb_provider *provider = work[i].provider;
+			plumb_destination *destination;
+			if (!provider->resolve || (round == 1 && !again[i]))
+				continue;
+			int e = plumb_destinations_get(&destination, destinations, provider);
+			if (e == 0)
+				e = provider->resolve(&work[i].key, &work[i].display, destination, work[i].object,
+						      round == 0 ? &first : diags);
+			if (e == PLUMB_EINVALID) {
+				again[i] = 1;
+				if (round == 1)
+					error = e;
+			} else if (e < 0) {
+				error = e;
+				break;
+			}
+		}
 	}
+	plumb_diags_release(&first);
+	free(again);
 	return error;
 }
 

@@ -1,12 +1,14 @@
 #include "util/common.h"
 #include "providers/registry.h"
 #include "providers/host/host.h"
+#include "providers/kubernetes/provider.h"
 
 #include <stdlib.h>
 
 const plumb_provider *const *plumb_providers(void)
 {
-	static const plumb_provider *const providers[] = { &plumb_host_provider, NULL };
+	/* The host first: the kubernetes provider claims every apiVersion that is not plumb's own. */
+	static const plumb_provider *const providers[] = { &plumb_host_provider, &plumb_kubernetes_provider, NULL };
 	return providers;
 }
 

@@ -465,7 +465,7 @@ void plumb_reconcile(daemon_state *d, const char *trigger, int fetch)
 	if (fetch_and_resolve(d, commit, fetch) < 0)
 		return;
 	implicit = plumb_application_name(plumb_source_name(d->source), d->options.path);
-	if (plumb_applications_discover(&found, d->source, commit, d->options.path, implicit, &diags) < 0) {
+	if (plumb_applications_discover(&found, d->source, commit, d->options.path, implicit, 0, &diags) < 0) {
 		mark_invalid(d, commit, &diags, implicit, fetch);
 		goto done;
 	}

@@ -23,7 +23,7 @@ static int discover_head(plumb_applications *apps, const char *path, const char 
 	if (fixture_commit("test") != 0 || plumb_source_resolve(commit, source, "main") < 0)
 		return -100;
 	memset(apps, 0, sizeof(*apps));
-	int error = plumb_applications_discover(apps, source, commit, path, implicit, diags);
+	int error = plumb_applications_discover(apps, source, commit, path, implicit, 0, diags);
 	plumb_diags_sort(diags);
 	return error;
 }
@@ -679,8 +679,8 @@ static void a_kubernetes_destination_is_decoded(void)
 		       "  destination: {kubernetes: {context: homelab, namespace: shop}}\n"
 		       "  syncPolicy: {createNamespace: true}\n"),
 		   app("plain", "apps/plain", "  destination: {kubernetes: {}}\n"), app("web", "apps/web", NULL), NULL);
-	write_host("apps/shop/m.yaml", "s", "/s");
-	write_host("apps/plain/m.yaml", "p", "/p");
+	fixture_write("apps/shop/m.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: s}\ndata: {a: b}\n");
+	fixture_write("apps/plain/m.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: p}\n");
 	write_host("apps/web/m.yaml", "w", "/w");
 	CHECK_INT(discover_head(&apps, "root", "root", &diags), 0);
 	const plumb_application *shop = plumb_applications_find(&apps, "shop");
@@ -693,6 +693,16 @@ static void a_kubernetes_destination_is_decoded(void)
 	CHECK(web && !web->kubernetes);
 	plumb_applications_release(&apps);
 	plumb_diags_release(&diags);
+
+	/* Objects go where their application goes: a host File bound for a cluster, a ConfigMap for a root. */
+	write_host("apps/shop/host.yaml", "f", "/f");
+	fixture_write("apps/web/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n");
+	CHECK_INT(discover_head(&apps, "root", "root", &diags), PLUMB_EINVALID);
+	CHECK(has_diag(&diags, "apps/shop/host.yaml", 1, 1, "File f is a host object; its application's destination is a cluster"));
+	CHECK(has_diag(&diags, "apps/web/cm.yaml", 1, 1, "unknown apiVersion \"v1\" for a host destination"));
+	plumb_applications_release(&apps);
+	plumb_diags_release(&diags);
+	fixture_sh("rm repo/apps/shop/host.yaml repo/apps/web/cm.yaml");
 
 	fixture_write("root/apps.yaml", "apiVersion: plumb/v1\n"                                        /* 1 */
 					"kind: Application\n"                                           /* 2 */

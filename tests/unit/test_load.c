@@ -124,7 +124,9 @@ static void reports_every_error_with_its_position(void)
 	CHECK(has_diag(&diags, "a.yaml", 7, 9, "spec.mode: expected an octal mode"));
 	CHECK(has_diag(&diags, "a.yaml", 8, 3, "unknown field \"colour\""));
 	CHECK(has_diag(&diags, "a.yaml", 11, 7, "unknown kind \"Gadget\" for apiVersion host/v1 (known: File"));
-	CHECK(has_diag(&diags, "a.yaml", 14, 13, "unknown apiVersion \"example.com/v9\""));
+	/* Any other apiVersion is a Kubernetes object: whether its application goes to a cluster is the pipeline's to check. */
+	for (size_t i = 0; i < diags.count; i++)
+		CHECK(!strstr(diags.items[i].message, "example.com/v9"));
 	CHECK(has_diag(&diags, "a.yaml", 21, 1, "missing required field \"path\""));
 	CHECK(has_diag(&diags, "a.yaml", 26, 14, "'..'"));
 	CHECK(has_diag(&diags, "b.yaml", 1, 1, "duplicate resource host/v1/File/one (first declared at a.yaml:1:1)"));

@@ -1,0 +1,269 @@
+#!/usr/bin/env bash
+# plumb plan, sync and prune a Kubernetes application, from the command line,
+# against a real kube-apiserver (tests/kube/start): what the cluster holds is
+# checked with kubectl, Secret values are looked for in every output and the
+# state directory, and bad manifests are errors at their file and line.
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+. "$here/lib.sh"
+
+KUBECTL="$root/build/kube/bin/kubectl"
+KUBE_STATE="$T/kube"
+trap kube_cleanup EXIT
+
+if "$root/tests/kube/start" "$KUBE_STATE" >"$T/start.out" 2>"$T/start.err"; then
+	KUBE_STARTED=1
+	ok "a kube-apiserver starts for plumb's Kubernetes syncs"
+else
+	fail "a kube-apiserver starts for plumb's Kubernetes syncs" "$(tail -n 40 "$T/start.err")"
+	exit 1
+fi
+set -a
+# shellcheck source=/dev/null
+. "$KUBE_STATE/env"
+set +a
+# Loopback requests go straight to the server, whatever proxy the machine names.
+unset HTTPS_PROXY https_proxy HTTP_PROXY http_proxy ALL_PROXY all_proxy KUBECONFIG
+NS=$KUBE_NAMESPACE
+kc() { "$KUBECTL" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
+
+SECRET_ONE=s3cr3t-value-4217
+SECRET_TWO=an0ther-secret-9981
+REPO="$T/repo"
+STATE="$T/state"
+make_repo "$REPO"
+mkdir -p "$REPO/apps/shop"
+write_app() { # SECRET CONFIG_VALUE [with-deployment]
+	cat >"$REPO/apps/shop/app.yaml" <<EOF
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: conf}
+data: {greeting: "$2", size: "3"}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: db}
+stringData: {password: $1}
+EOF
+	if [ "${3:-}" = with-deployment ]; then
+		cat >>"$REPO/apps/shop/app.yaml" <<'EOF'
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: "nginx:1.27"}]
+EOF
+	fi
+}
+write_app "$SECRET_ONE" hello with-deployment
+commit_all "$REPO" "shop"
+ARGS=(--repo "$REPO" --path apps/shop --state "$STATE" --kubeconfig "$KUBECONFIG_ADMIN" --namespace "$NS")
+ALL_OUTPUT="$T/all-output"
+: >"$ALL_OUTPUT"
+run() { capture "$PLUMB" "$@"; printf '%s\n%s\n' "$OUT" "$ERR" >>"$ALL_OUTPUT"; }
+
+# --- a first plan and sync -------------------------------------------------------------------
+
+run plan "${ARGS[@]}" --detailed-exitcode
+if [ "$RC" = 2 ] && contains "$OUT" "+ ConfigMap $NS/conf" && contains "$OUT" "+ Deployment $NS/web" &&
+	contains "$OUT" "Plan: 3 to create, 0 to update, 0 to delete."; then
+	ok "plan shows the three objects to create in the destination's namespace (exit 2)"
+else
+	fail "plan shows the three objects to create in the destination's namespace (exit 2)" "$(show)"
+fi
+if contains "$OUT" "+  greeting: hello" && contains "$OUT" "+  password: (sensitive "; then
+	ok "the plan's diff shows the ConfigMap's data and the Secret's key, its value as a keyed hash"
+else
+	fail "the plan's diff shows the ConfigMap's data and the Secret's key, its value as a keyed hash" "$(show)"
+fi
+if kc get configmap conf -n "$NS" >/dev/null 2>&1; then fail "plan creates nothing"; else ok "plan creates nothing"; fi
+
+run sync "${ARGS[@]}"
+if [ "$RC" = 0 ] && contains "$OUT" "Apply complete: 3 created, 0 updated, 0 deleted."; then
+	ok "sync creates them"
+else
+	fail "sync creates them" "$(show)"
+fi
+greeting=$(kc get configmap conf -n "$NS" -o 'jsonpath={.data.greeting}' 2>&1)
+password=$(kc get secret db -n "$NS" -o 'jsonpath={.data.password}' 2>&1 | base64 -d 2>/dev/null)
+replicas=$(kc get deployment web -n "$NS" -o 'jsonpath={.spec.replicas}' 2>&1)
+managed=$(kc get configmap conf -n "$NS" -o 'jsonpath={.metadata.labels.app\.kubernetes\.io/managed-by}' 2>&1)
+if [ "$greeting" = hello ] && [ "$password" = "$SECRET_ONE" ] && [ "$replicas" = 2 ] && [ "$managed" = plumb ]; then
+	ok "the cluster holds what git declares, labelled managed by plumb"
+else
+	fail "the cluster holds what git declares, labelled managed by plumb" \
+		"greeting=$greeting replicas=$replicas managed=$managed password matches: $([ "$password" = "$SECRET_ONE" ] && echo yes || echo no)"
+fi
+managers=$(kc get configmap conf -n "$NS" --show-managed-fields -o 'jsonpath={.metadata.managedFields[*].manager}')
+if [ "$managers" = plumb ]; then ok "plumb applies server-side as field manager plumb"; else fail "plumb applies server-side as field manager plumb" "managers: $managers"; fi
+
+# --- nothing to do: what the server defaults never shows as a change -------------------------
+
+run plan "${ARGS[@]}" --detailed-exitcode
+if [ "$RC" = 0 ] && contains "$OUT" "No changes."; then
+	ok "a plan right after the sync finds no changes (the Deployment's defaults are not a diff)"
+else
+	fail "a plan right after the sync finds no changes (the Deployment's defaults are not a diff)" "$(show)"
+fi
+
+# --- a change in git, the Secret's value among them ------------------------------------------
+
+write_app "$SECRET_TWO" "hello again" with-deployment
+commit_all "$REPO" "change"
+run plan "${ARGS[@]}" --detailed-exitcode
+if [ "$RC" = 2 ] && contains "$OUT" "~ ConfigMap $NS/conf" && contains "$OUT" '-  greeting: hello' &&
+	contains "$OUT" '+  greeting: hello again' && contains "$OUT" "~ Secret $NS/db" &&
+	contains "$OUT" "Plan: 0 to create, 2 to update, 0 to delete."; then
+	ok "a change shows as a YAML diff of what changed, and a Secret's new value as changed"
+else
+	fail "a change shows as a YAML diff of what changed, and a Secret's new value as changed" "$(show)"
+fi
+run sync "${ARGS[@]}"
+greeting=$(kc get configmap conf -n "$NS" -o 'jsonpath={.data.greeting}' 2>&1)
+password=$(kc get secret db -n "$NS" -o 'jsonpath={.data.password}' 2>&1 | base64 -d 2>/dev/null)
+if [ "$RC" = 0 ] && [ "$greeting" = "hello again" ] && [ "$password" = "$SECRET_TWO" ]; then
+	ok "sync applies the change"
+else
+	fail "sync applies the change" "$(show)" "greeting=$greeting"
+fi
+
+# --- prune: what plumb created and git dropped goes; what it did not create stays ------------
+
+kc create configmap someone-elses -n "$NS" --from-literal=k=v >/dev/null 2>&1
+write_app "$SECRET_TWO" "hello again"
+commit_all "$REPO" "drop the deployment"
+run plan "${ARGS[@]}"
+if [ "$RC" = 0 ] && contains "$OUT" "- Deployment $NS/web: no longer declared in git" &&
+	contains "$OUT" "Plan: 0 to create, 0 to update, 1 to delete." &&
+	! contains "$OUT" someone-elses; then
+	ok "a Deployment dropped from git is planned for deletion, a ConfigMap plumb did not create is not"
+else
+	fail "a Deployment dropped from git is planned for deletion, a ConfigMap plumb did not create is not" "$(show)"
+fi
+run sync "${ARGS[@]}"
+if [ "$RC" = 0 ] && ! kc get deployment web -n "$NS" >/dev/null 2>&1 && kc get configmap someone-elses -n "$NS" >/dev/null 2>&1; then
+	ok "sync prunes it, and leaves the other alone"
+else
+	fail "sync prunes it, and leaves the other alone" "$(show)"
+fi
+
+# --- a saved plan is applied exactly, or refused once the cluster moved -----------------------
+
+write_app "$SECRET_TWO" "planned"
+commit_all "$REPO" "planned"
+run plan "${ARGS[@]}" -o "$T/plan.json"
+# Someone adds a key plumb does not manage: the live object is no longer what was planned against.
+kc patch configmap conf -n "$NS" --type merge -p '{"data":{"added":"by hand"}}' >/dev/null 2>&1
+# The plan names its cluster by its server; the kubeconfig and namespace are given again.
+run apply "$T/plan.json" --state "$STATE" --kubeconfig "$KUBECONFIG_ADMIN" --namespace "$NS"
+greeting=$(kc get configmap conf -n "$NS" -o 'jsonpath={.data.greeting}' 2>&1)
+if [ "$RC" = 1 ] && contains "$ERR" "stale" && [ "$greeting" = "hello again" ]; then
+	ok "a saved plan is refused as stale once the object changed in the cluster, and nothing is applied"
+else
+	fail "a saved plan is refused as stale once the object changed in the cluster, and nothing is applied" "$(show)" "greeting=$greeting"
+fi
+run plan "${ARGS[@]}" -o "$T/plan.json"
+run apply "$T/plan.json" --state "$STATE" --kubeconfig "$KUBECONFIG_ADMIN" --namespace "$NS"
+greeting=$(kc get configmap conf -n "$NS" -o 'jsonpath={.data.greeting}' 2>&1)
+if [ "$RC" = 0 ] && [ "$greeting" = planned ]; then
+	ok "a fresh saved plan is applied exactly"
+else
+	fail "a fresh saved plan is applied exactly" "$(show)" "greeting=$greeting"
+fi
+
+# --- a field another manager took: the conflict names the field and the manager -------------
+
+kc patch configmap conf -n "$NS" --type merge -p '{"data":{"size":"5"}}' >/dev/null 2>&1
+run plan "${ARGS[@]}"
+if [ "$RC" = 1 ] && contains "$ERR" ".data.size" && contains "$ERR" "kubectl-patch"; then
+	ok "a field another field manager took is a conflict naming the field and the manager"
+else
+	fail "a field another field manager took is a conflict naming the field and the manager" "$(show)"
+fi
+
+# --- bad manifests: errors at their file and line, nothing applied ----------------------------
+
+mkdir -p "$REPO/apps/bad"
+cat >"$REPO/apps/bad/bad.yaml" <<'EOF'
+apiVersion: v1
+kind: Namespace
+metadata: {name: extra, namespace: shop}
+---
+apiVersion: apps/v1
+kind: Deploymnet
+metadata: {name: typo}
+spec: {}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: fine}
+EOF
+commit_all "$REPO" "bad"
+BAD_ARGS=(--repo "$REPO" --path apps/bad --state "$STATE" --kubeconfig "$KUBECONFIG_ADMIN" --namespace "$NS")
+run sync "${BAD_ARGS[@]}"
+if [ "$RC" = 1 ] && contains "$ERR" "apps/bad/bad.yaml:1:1: Namespace shop/extra: Namespace is cluster-scoped" &&
+	contains "$ERR" "apps/bad/bad.yaml:5:1: Deploymnet typo:" && contains "$ERR" "did you mean apps/v1 Deployment?"; then
+	ok "a cluster-scoped kind with a namespace and an unknown kind are errors at FILE:LINE:COL, naming what the server serves"
+else
+	fail "a cluster-scoped kind with a namespace and an unknown kind are errors at FILE:LINE:COL, naming what the server serves" "$(show)"
+fi
+if ! kc get configmap fine -n "$NS" >/dev/null 2>&1; then ok "one bad object applies nothing"; else fail "one bad object applies nothing"; fi
+
+cat >"$REPO/apps/bad/bad.yaml" <<'EOF'
+apiVersion: host/v1
+kind: File
+metadata: {name: motd}
+spec: {path: /etc/motd, content: "hi\n"}
+EOF
+commit_all "$REPO" "host object"
+run check --repo "$REPO" --path apps/bad --state "$STATE"
+run sync "${BAD_ARGS[@]}"
+if [ "$RC" = 1 ] && contains "$ERR" "apps/bad/bad.yaml:1:1: File motd is a host object; its application's destination is a cluster"; then
+	ok "a host object in an application bound for a cluster is an error at its document"
+else
+	fail "a host object in an application bound for a cluster is an error at its document" "$(show)"
+fi
+cat >"$REPO/apps/bad/bad.yaml" <<'EOF'
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: lost}
+EOF
+commit_all "$REPO" "kubernetes object for a host"
+run sync --repo "$REPO" --path apps/bad --state "$STATE" --root "$T/root"
+if [ "$RC" = 1 ] && contains "$ERR" 'apps/bad/bad.yaml:1:1: unknown apiVersion "v1" for a host destination'; then
+	ok "a Kubernetes object in an application bound for a host root is an error at its document"
+else
+	fail "a Kubernetes object in an application bound for a host root is an error at its document" "$(show)"
+fi
+
+# --- RBAC: what the credentials may not do is named ----------------------------------------
+
+RESTRICTED=(--repo "$REPO" --path apps/shop --state "$T/state-restricted" --kubeconfig "$KUBECONFIG_RESTRICTED" --namespace "$NS")
+run sync "${RESTRICTED[@]}"
+if [ "$RC" = 1 ] && contains "$ERR" "secrets" && contains "$ERR" "$NS" && ! contains "$ERR" "$SECRET_TWO"; then
+	ok "a ServiceAccount that may only touch ConfigMaps is refused, naming the resource and namespace"
+else
+	fail "a ServiceAccount that may only touch ConfigMaps is refused, naming the resource and namespace" "$(show)"
+fi
+
+# --- no Secret value anywhere -----------------------------------------------------------------
+
+leaks=$(grep -rlaF -e "$SECRET_ONE" -e "$SECRET_TWO" "$ALL_OUTPUT" "$STATE" "$T/state-restricted" 2>/dev/null)
+encoded_one=$(printf %s "$SECRET_ONE" | base64)
+encoded_two=$(printf %s "$SECRET_TWO" | base64)
+leaks="$leaks$(grep -rlaF -e "$encoded_one" -e "$encoded_two" "$ALL_OUTPUT" "$STATE" "$T/state-restricted" 2>/dev/null)"
+if [ -z "$leaks" ]; then
+	ok "no Secret value, plain or base64, in any output or the state directory"
+else
+	fail "no Secret value, plain or base64, in any output or the state directory" "$leaks"
+fi
+
+check "stop ends the server" "$root/tests/kube/stop" "$KUBE_STATE"
+KUBE_STARTED=0
+[ "$TAP_FAILED" -eq 0 ]
