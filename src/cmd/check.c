@@ -50,7 +50,7 @@ int plumb_cmd_check(int argc, char **argv)
 	char commit[PLUMB_OID_HEXSZ + 1];
 	int code = PLUMB_EXIT_ERROR;
 
-	if (plumb_cli_parse(&cli, argc, argv, OPT_SOURCE | OPT_STAGED) < 0)
+	if (plumb_cli_parse(&cli, argc, argv, OPT_SOURCE | OPT_STAGED | OPT_CLUSTER) < 0)
 		return PLUMB_EXIT_ERROR;
 	if (cli.arg_count > 1) {
 		fprintf(stderr, "plumb check: one application at most\n");

@@ -36,12 +36,16 @@ static const command_help commands[] = {
 	  "is reported as FILE:LINE: RULE with the value masked. A reviewed false positive is allowed by\n"
 	  "\"plumb:allow-secret\" on its line or an entry in .plumb-allow-secrets (PATTERN [RULE]).\n"
 	  "Exit 0 when the revision is valid and holds no secret, 1 otherwise.\n\n" SOURCE_OPTIONS
+	  "  --kubeconfig, --context, --namespace  the implicit application goes to a cluster (no\n"
+	  "                      connection is made: the manifests are read as Kubernetes objects)\n"
 	  "                      (--repo defaults to the current folder)\n"
 	  "  --staged            check what is staged in the index of the work tree, before a commit\n"
 	  "                      ('plumb hook install' runs it as a pre-commit hook)\n" },
 	{ "render", "print the resources plumb loaded",
 	  "usage: plumb render --repo PATH|URL [--revision REV] [--path P] [-o yaml|json]\n\n"
 	  "Print every resource of the revision: YAML documents, or one JSON object per line.\n\n" SOURCE_OPTIONS
+	  "  --kubeconfig, --context, --namespace  the implicit application goes to a cluster (no\n"
+	  "                      connection is made: the manifests are read as Kubernetes objects)\n"
 	  "  -o, --output FMT    yaml (default) or json\n" },
 	{ "plan", "show what a sync would change",
 	  "usage: plumb plan --repo PATH|URL [--revision REV] [--path P] --root DIR [-o text|json|FILE]\n\n"

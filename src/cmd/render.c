@@ -20,7 +20,7 @@ static int print_resources(plumb_pipeline *p, void *payload)
 int plumb_cmd_render(int argc, char **argv)
 {
 	plumb_cli cli;
-	if (plumb_cli_parse(&cli, argc, argv, OPT_SOURCE | OPT_OUTPUT | OPT_OUTPUT_YAML) < 0)
+	if (plumb_cli_parse(&cli, argc, argv, OPT_SOURCE | OPT_OUTPUT | OPT_OUTPUT_YAML | OPT_CLUSTER) < 0)
 		return PLUMB_EXIT_ERROR;
 	int json = plumb_cli_json(&cli);
 	/* stdout carries the documents, so the commit line goes to stderr. */

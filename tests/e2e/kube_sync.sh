@@ -68,6 +68,17 @@ ALL_OUTPUT="$T/all-output"
 : >"$ALL_OUTPUT"
 run() { capture "$PLUMB" "$@"; printf '%s\n%s\n' "$OUT" "$ERR" >>"$ALL_OUTPUT"; }
 
+# --- without a cluster: check and render read the manifests as Kubernetes objects -----------
+
+run check --repo "$REPO" --path apps/shop --state "$STATE" --namespace "$NS"
+if [ "$RC" = 0 ] && contains "$OUT" "3 objects"; then ok "check --namespace reads the folder as a cluster's"; else fail "check --namespace reads the folder as a cluster's" "$(show)"; fi
+run render --repo "$REPO" --path apps/shop --state "$STATE" --namespace "$NS"
+if [ "$RC" = 0 ] && contains "$OUT" "password: (sensitive)" && contains "$OUT" 'greeting: "hello"'; then
+	ok "render shows the objects, a Secret's values masked"
+else
+	fail "render shows the objects, a Secret's values masked" "$(show)"
+fi
+
 # --- a first plan and sync -------------------------------------------------------------------
 
 run plan "${ARGS[@]}" --detailed-exitcode
