@@ -323,10 +323,13 @@ static int place(planned *work, size_t count, plumb_destinations *destinations, 
 	return error;
 }
 
-static int compare_planned_key(const void *a, const void *b)
+/* The order a sync applies declared objects in: each provider's, else by where they are. */
+static int compare_planned(const void *a, const void *b)
 {
 	const planned *pa = a, *pb = b;
 	int c = strcmp(pa->provider->name, pb->provider->name);
+	if (!c && pa->provider->order)
+		c = pa->provider->order(pa->object, pb->object);
 	return c ? c : strcmp(pa->key ? pa->key : pa->object->key, pb->key ? pb->key : pb->object->key);
 }
 
@@ -355,10 +358,10 @@ int plumb_plan_build(plumb_plan *plan, const plumb_manifest_set *set, const plum
 		work[count++] = (planned){ objects[i], NULL, objects[i]->provider, NULL, NULL };
 	if ((error = place(work, count, destinations, diags)) < 0)
 		goto done;
-	/* Placed elsewhere than their manifests say: in the order of where they are. */
+	/* Placed elsewhere than their manifests say, or ordered by their provider: sorted again. */
 	for (size_t i = 0; i < count; i++) {
-		if (work[i].key) {
-			qsort(work, count, sizeof(*work), compare_planned_key);
+		if (work[i].key || work[i].provider->order) {
+			qsort(work, count, sizeof(*work), compare_planned);
 			break;
 		}
 	}

@@ -105,6 +105,12 @@ struct plumb_provider {
 	const char *const *document_fields;
 	const char *const *metadata_fields;
 
+	/*
+	 * The order a sync applies two of its objects in (<0: a first); a prune
+	 * goes the other way. NULL: by key, which puts a host's parents first.
+	 */
+	int (*order)(const plumb_object *a, const plumb_object *b);
+
 	/* How people name the live object key (a prune's, which no manifest names): a new string. NULL: "/" and the key. */
 	char *(*display_of)(const char *key);
 

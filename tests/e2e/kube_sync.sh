@@ -188,6 +188,43 @@ else
 	fail "a fresh saved plan is applied exactly" "$(show)" "greeting=$greeting"
 fi
 
+# --- a definition and its custom resource in one revision: the definition goes first --------
+
+mkdir -p "$REPO/apps/crd"
+cat >"$REPO/apps/crd/widgets.yaml" <<'EOF'
+apiVersion: aaa.example.com/v1
+kind: Widget
+metadata: {name: first}
+spec: {size: 3}
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.aaa.example.com}
+spec:
+  group: aaa.example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec: {type: object, properties: {size: {type: integer}}}
+EOF
+commit_all "$REPO" "widgets"
+run sync --repo "$REPO" --path apps/crd --state "$STATE" --kubeconfig "$KUBECONFIG_ADMIN" --namespace "$NS"
+size=$(kc get widgets.aaa.example.com first -n "$NS" -o 'jsonpath={.spec.size}' 2>&1)
+crd_line=$(grep -n '^created CustomResourceDefinition' <<<"$OUT" | cut -d: -f1)
+widget_line=$(grep -n '^created Widget' <<<"$OUT" | cut -d: -f1)
+if [ "$RC" = 0 ] && [ "$size" = 3 ] && [ -n "$crd_line" ] && [ -n "$widget_line" ] && [ "$crd_line" -lt "$widget_line" ]; then
+	ok "a CustomResourceDefinition is applied before the custom resource it defines, in one sync"
+else
+	fail "a CustomResourceDefinition is applied before the custom resource it defines, in one sync" "$(show)" "size=$size"
+fi
+
 # --- a field another manager took: the conflict names the field and the manager -------------
 
 kc patch configmap conf -n "$NS" --type merge -p '{"data":{"size":"5"}}' >/dev/null 2>&1

@@ -210,6 +210,11 @@ void plumb_kube_expand(plumb_manifest_set *set, size_t resource, const plumb_spe
 		plumb_diags_add(diags, position, "%s %s: metadata.namespace must be a string", r->kind, r->name);
 	else if (namespace && *namespace && (problem = label_problem(namespace)))
 		plumb_diags_add(diags, position, "%s %s: metadata.namespace %s", r->kind, r->name, problem);
+	plumb_kube_order order;
+	if (plumb_kube_order_of(&order, document) < 0) {
+		plumb_diags_add(diags, position, "%s %s: %s", r->kind, r->name, plumb_error_last());
+		plumb_error_clear();
+	}
 	if (diags->count > before) {
 		plumb_kube_json_free(document);
 		free(group);
@@ -224,6 +229,7 @@ void plumb_kube_expand(plumb_manifest_set *set, size_t resource, const plumb_spe
 	d->name = name;
 	d->namespace = namespace ? namespace : "";
 	d->secret = is_secret(document);
+	d->order = order;
 	if (!strcmp(group, "apiextensions.k8s.io") && !strcmp(d->kind, "CustomResourceDefinition"))
 		note_definition(d);
 

@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "providers/kubernetes/order.h"
 #include "resource/resource.h"
 #include "resource/spec.h"
 #include "source/source.h"
@@ -33,6 +34,7 @@ typedef struct {
 	const char *defines_group;
 	const char *defines_kind;
 	int defines_namespaced;
+	plumb_kube_order order;  /* where a sync applies it (order.h); strings borrowed from document */
 } plumb_kube_desired;
 
 /* One identity, split out of a key; the strings are a copy the struct owns (release). */

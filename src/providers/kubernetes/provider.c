@@ -532,6 +532,13 @@ plumb_kube_health plumb_kube_object_health(const plumb_observed *observed, char 
 /* A Kubernetes object's metadata as git may give it; generateName is not: plumb needs the name it will have. */
 static const char *const metadata_fields[] = { "name", "namespace", "labels", "annotations", "finalizers", NULL };
 
+/* Namespaces and definitions, then waves, then Helm's kind order (order.h). */
+static int order(const plumb_object *a, const plumb_object *b)
+{
+	return plumb_kube_order_compare(&((const plumb_kube_desired *)a->desired)->order,
+					&((const plumb_kube_desired *)b->desired)->order);
+}
+
 /* How people name the live object of an inventory key: "NAMESPACE/NAME". */
 static char *display_of(const char *key)
 {
@@ -552,6 +559,7 @@ const plumb_provider plumb_kubernetes_provider = {
 	.describe = describe,
 	.metadata_fields = metadata_fields,
 	.display_of = display_of,
+	.order = order,
 	.expand = plumb_kube_expand,
 	.free_desired = plumb_kube_free_desired,
 	.open = plumb_kube_open,
