@@ -33,6 +33,7 @@ static const struct {
 	{ { "kubeconfig", required_argument, NULL, 'K' }, OPT_CLUSTER },
 	{ { "context", required_argument, NULL, 'C' }, OPT_CLUSTER },
 	{ { "namespace", required_argument, NULL, 'N' }, OPT_CLUSTER },
+	{ { "create-namespace", no_argument, NULL, 'Z' }, OPT_CLUSTER },
 	{ { "allow-exec-credentials", no_argument, NULL, 'E' }, OPT_CLUSTER },
 };
 
@@ -125,6 +126,10 @@ int plumb_cli_parse(plumb_cli *cli, int argc, char **argv, unsigned mask)
 			break;
 		case 'N':
 			cli->pipeline.namespace = optarg;
+			cli->pipeline.kubernetes = 1;
+			break;
+		case 'Z':
+			cli->pipeline.create_namespace = 1;
 			cli->pipeline.kubernetes = 1;
 			break;
 		case 'E':

@@ -18,6 +18,7 @@
 	"                      destination is kubernetes uses it too\n"                                        \
 	"  --context NAME      the kubeconfig context (default: its current one, or the Application's)\n"      \
 	"  --namespace NS      where namespaced objects without a namespace go (default: the context's)\n"    \
+	"  --create-namespace  make that namespace when it does not exist (as syncPolicy.createNamespace)\n"  \
 	"  --allow-exec-credentials  let a kubeconfig run its exec credential plugin\n"
 
 /* What each command is for and its options; main.c holds what runs it. */

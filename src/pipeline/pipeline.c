@@ -324,7 +324,8 @@ int plumb_pipeline_plan(plumb_pipeline *p)
 						   .kubeconfig = p->options.kubeconfig,
 						   .context = p->options.context,
 						   .namespace = p->options.namespace,
-						   .allow_exec = p->options.allow_exec };
+						   .allow_exec = p->options.allow_exec,
+						   .create_namespace = p->options.create_namespace };
 	plumb_destinations_init(&p->destinations, &destination);
 	const char *kind = p->options.kubernetes ? "kubernetes" : "host";
 	const plumb_provider *provider = plumb_provider_by_name(kind);

@@ -37,6 +37,7 @@ typedef struct {
 	const char *context;     /* NULL: the kubeconfig's current context */
 	const char *namespace;   /* where namespaced objects without one go; NULL: the context's, else "default" */
 	int allow_exec;          /* --allow-exec-credentials: a kubeconfig's exec plugin may run */
+	int create_namespace;    /* make namespace when it does not exist (syncPolicy.createNamespace, --create-namespace) */
 } plumb_pipeline_options;
 
 typedef struct {

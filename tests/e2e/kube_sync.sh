@@ -235,6 +235,102 @@ else
 	fail "a field another field manager took is a conflict naming the field and the manager" "$(show)"
 fi
 
+# --- createNamespace: the destination's namespace is made first, and never pruned ------------
+
+mkdir -p "$REPO/nsroot" "$REPO/apps/nsapp"
+write_ns_app() { # CREATE_NAMESPACE
+	cat >"$REPO/nsroot/ns-app.yaml" <<EOF
+apiVersion: plumb/v1
+kind: Application
+metadata: {name: nsapp}
+spec:
+  source: {path: apps/nsapp}
+  destination: {kubernetes: {namespace: fresh-ns}}
+  syncPolicy: {prune: true, createNamespace: $1}
+EOF
+}
+write_ns_app false
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: one}\ndata: {k: v}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: two}\ndata: {k: v}\n' >"$REPO/apps/nsapp/conf.yaml"
+commit_all "$REPO" "an application in a namespace that does not exist"
+NS_ARGS=(--repo "$REPO" --path nsroot --state "$STATE" --kubeconfig "$KUBECONFIG_ADMIN")
+run plan "${NS_ARGS[@]}"
+if [ "$RC" = 1 ] && contains "$ERR" "namespace fresh-ns does not exist" && contains "$ERR" "syncPolicy.createNamespace" &&
+	contains "$ERR" "--create-namespace" && [ "$(grep -c 'fresh-ns does not exist' <<<"$ERR")" = 1 ]; then
+	ok "without createNamespace, a missing namespace is one error naming it and the option"
+else
+	fail "without createNamespace, a missing namespace is one error naming it and the option" "$(show)"
+fi
+write_ns_app true
+commit_all "$REPO" "createNamespace"
+run plan "${NS_ARGS[@]}" --detailed-exitcode
+if [ "$RC" = 2 ] && contains "$OUT" "+ ConfigMap fresh-ns/one: namespace fresh-ns will be created" &&
+	contains "$OUT" "+ ConfigMap fresh-ns/two" && contains "$OUT" "Plan: 2 to create, 0 to update, 0 to delete."; then
+	ok "with createNamespace, the plan shows its objects to create, the namespace to be created (no dry run)"
+else
+	fail "with createNamespace, the plan shows its objects to create, the namespace to be created (no dry run)" "$(show)"
+fi
+if kc get namespace fresh-ns >/dev/null 2>&1; then fail "the plan makes no namespace"; else ok "the plan makes no namespace"; fi
+run sync "${NS_ARGS[@]}"
+managed=$(kc get namespace fresh-ns -o 'jsonpath={.metadata.labels.app\.kubernetes\.io/managed-by}' 2>&1)
+if [ "$RC" = 0 ] && contains "$OUT" "Apply complete: 2 created" && [ "$managed" = plumb ] &&
+	kc get configmap one -n fresh-ns >/dev/null 2>&1 && kc get configmap two -n fresh-ns >/dev/null 2>&1; then
+	ok "sync makes the namespace, labelled managed by plumb, then its objects"
+else
+	fail "sync makes the namespace, labelled managed by plumb, then its objects" "$(show)" "managed=$managed"
+fi
+run plan "${NS_ARGS[@]}" --detailed-exitcode
+if [ "$RC" = 0 ] && contains "$OUT" "No changes."; then ok "a plan after it finds no changes"; else fail "a plan after it finds no changes" "$(show)"; fi
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: two}\ndata: {k: v}\n' >"$REPO/apps/nsapp/conf.yaml"
+commit_all "$REPO" "drop one"
+run sync "${NS_ARGS[@]}"
+if [ "$RC" = 0 ] && contains "$OUT" "1 deleted" && ! contains "$OUT" "Namespace" &&
+	! kc get configmap one -n fresh-ns >/dev/null 2>&1 && kc get namespace fresh-ns >/dev/null 2>&1; then
+	ok "a prune deletes the object and leaves the namespace plumb made"
+else
+	fail "a prune deletes the object and leaves the namespace plumb made" "$(show)"
+fi
+
+# The implicit application: --create-namespace.
+IMPLICIT_NS=(--repo "$REPO" --path apps/nsapp --state "$STATE" --kubeconfig "$KUBECONFIG_ADMIN" --namespace fresh-two)
+run sync "${IMPLICIT_NS[@]}"
+if [ "$RC" = 1 ] && contains "$ERR" "namespace fresh-two does not exist" && ! kc get namespace fresh-two >/dev/null 2>&1; then
+	ok "without --create-namespace, sync into a missing namespace fails and makes nothing"
+else
+	fail "without --create-namespace, sync into a missing namespace fails and makes nothing" "$(show)"
+fi
+run plan "${IMPLICIT_NS[@]}" --create-namespace
+if [ "$RC" = 0 ] && contains "$OUT" "+ ConfigMap fresh-two/two: namespace fresh-two will be created"; then
+	ok "plan --create-namespace shows the namespace to be created"
+else
+	fail "plan --create-namespace shows the namespace to be created" "$(show)"
+fi
+run sync "${IMPLICIT_NS[@]}" --create-namespace
+if [ "$RC" = 0 ] && kc get configmap two -n fresh-two >/dev/null 2>&1; then
+	ok "sync --create-namespace makes the namespace and its objects"
+else
+	fail "sync --create-namespace makes the namespace and its objects" "$(show)"
+fi
+# A namespace that exists is left as it is, never labelled.
+run sync --repo "$REPO" --path apps/nsapp --state "$STATE" --kubeconfig "$KUBECONFIG_ADMIN" --namespace "$NS" --create-namespace
+managed=$(kc get namespace "$NS" -o 'jsonpath={.metadata.labels.app\.kubernetes\.io/managed-by}' 2>&1)
+if [ "$RC" = 0 ] && contains "$OUT" "1 created" && [ -z "$managed" ]; then
+	ok "--create-namespace leaves a namespace that exists alone"
+else
+	fail "--create-namespace leaves a namespace that exists alone" "$(show)" "managed=$managed"
+fi
+
+# A Namespace git declares is applied first, as any object: no option is needed.
+mkdir -p "$REPO/apps/nsdecl"
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: inside}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: declared-ns}\n' >"$REPO/apps/nsdecl/all.yaml"
+commit_all "$REPO" "a declared namespace"
+run sync --repo "$REPO" --path apps/nsdecl --state "$STATE" --kubeconfig "$KUBECONFIG_ADMIN" --namespace declared-ns
+if [ "$RC" = 0 ] && contains "$OUT" "2 created" && ! contains "$OUT" "will be created" &&
+	kc get configmap inside -n declared-ns >/dev/null 2>&1; then
+	ok "a Namespace declared in git is applied before the objects in it, without createNamespace"
+else
+	fail "a Namespace declared in git is applied before the objects in it, without createNamespace" "$(show)"
+fi
+
 # --- bad manifests: errors at their file and line, nothing applied ----------------------------
 
 mkdir -p "$REPO/apps/bad"

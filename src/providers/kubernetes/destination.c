@@ -76,6 +76,7 @@ int plumb_kube_open(plumb_destination **out, const plumb_destination_options *op
 	dest->namespace = plumb_xstrdup(options->namespace     ? options->namespace
 					: config->namespace ? config->namespace
 							    : "default");
+	dest->create_namespace = options->create_namespace;
 	/* The client takes config, opened or not. */
 	if ((error = plumb_kube_client_open(&dest->client, config, NULL)) < 0)
 		goto fail;
@@ -152,6 +153,27 @@ static void note_defined(plumb_destination *dest, const plumb_kube_desired *d)
 									  d->defines_namespaced };
 }
 
+int plumb_kube_namespace_missing(int *missing, plumb_destination *dest)
+{
+	if (dest->namespace_state == PLUMB_KUBE_NAMESPACE_UNKNOWN) {
+		char *path = plumb_xprintf("/api/v1/namespaces/%s", dest->namespace);
+		plumb_kube_answer answer = PLUMB_KUBE_ANSWER_INIT;
+		plumb_kube_call call = { "GET", path, NULL, NULL, NULL, 0, NULL };
+		int error = plumb_kube_send(&answer, dest->client, &call);
+		long status = answer.status;
+		plumb_kube_answer_release(&answer);
+		free(path);
+		*missing = 0;
+		if (error < 0 && !status) /* no answer at all */
+			return plumb_error_wrap(error, "namespace %s", dest->namespace);
+		if (error < 0)
+			plumb_error_clear();
+		dest->namespace_state = status == 404 ? PLUMB_KUBE_NAMESPACE_MISSING : PLUMB_KUBE_NAMESPACE_EXISTS;
+	}
+	*missing = dest->namespace_state == PLUMB_KUBE_NAMESPACE_MISSING;
+	return 0;
+}
+
 int plumb_kube_locate(plumb_kube_place *out, plumb_destination *dest, const plumb_kube_desired *d)
 {
 	const plumb_kube_resource *resource = NULL;
@@ -200,6 +222,8 @@ int plumb_kube_resolve(char **key, char **display, plumb_destination *dest, cons
 	plumb_kube_place place;
 	*key = *display = NULL;
 	int error = plumb_kube_locate(&place, dest, d);
+	if (!*d->group && !strcmp(d->kind, "Namespace") && !strcmp(d->name, dest->namespace))
+		dest->namespace_declared = 1;
 	if (error < 0) {
 		plumb_diags_add(diags, object->position, "%s %s: %s", object->kind, object->display, plumb_error_last());
 		plumb_error_clear();

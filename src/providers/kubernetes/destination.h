@@ -32,6 +32,15 @@ struct plumb_destination {
 	plumb_kube_discovery *discovery;
 	char *namespace; /* for namespaced objects that name none */
 	char *name;      /* "kubernetes https://SERVER" */
+	/*
+	 * Whether namespace exists (plumb_kube_namespace_missing asks once):
+	 * with create_namespace an apply makes it when missing, unless git
+	 * declares it (namespace_declared: resolve saw its Namespace), which
+	 * the apply then applies first.
+	 */
+	int create_namespace;
+	int namespace_declared;
+	enum { PLUMB_KUBE_NAMESPACE_UNKNOWN, PLUMB_KUBE_NAMESPACE_EXISTS, PLUMB_KUBE_NAMESPACE_MISSING } namespace_state;
 	unsigned char hash_key[PLUMB_KUBE_HASH_KEY_SIZE];
 	plumb_kube_defined_kind *defined;
 	size_t defined_count;
@@ -67,6 +76,14 @@ int plumb_kube_locate(plumb_kube_place *out, plumb_destination *destination, con
  * served yet (a definition applied moments ago), for a few seconds.
  */
 int plumb_kube_locate_served(plumb_kube_place *out, plumb_destination *destination, const plumb_kube_desired *d);
+
+/*
+ * *missing 1 when the destination's namespace does not exist, asked of the
+ * server once. A server that will not say (a ServiceAccount that may not
+ * read Namespaces) counts as it existing: its objects' requests then say
+ * what is wrong.
+ */
+int plumb_kube_namespace_missing(int *missing, plumb_destination *destination);
 
 /* The served resource of group and kind (its preferred version), or NULL. */
 const plumb_kube_resource *plumb_kube_find_kind(const plumb_destination *destination, const char *group,

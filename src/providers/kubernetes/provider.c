@@ -285,10 +285,26 @@ static int compare(plumb_change *out, plumb_destination *dest, const plumb_objec
 	const plumb_kube_desired *d = object->desired;
 	if ((error = path_of_object(&path, &place, dest, object)) < 0)
 		goto done;
+	int made = 0; /* its namespace is one the apply makes */
+	if (*place.namespace && !strcmp(place.namespace, dest->namespace)) {
+		if ((error = plumb_kube_namespace_missing(&made, dest)) < 0)
+			goto done;
+		if (made && !dest->create_namespace && !dest->namespace_declared) {
+			/* The first object in it stops the plan: one error, not one an object. */
+			error = plumb_error_set(PLUMB_ENOTFOUND,
+						"namespace %s does not exist; syncPolicy.createNamespace: true (or "
+						"--create-namespace) creates it",
+						dest->namespace);
+			goto done;
+		}
+	}
 	display = plumb_kube_display(d->kind, place.namespace, d->name);
 	body = apply_body(d, place.namespace);
-	/* A kind a definition of this sync defines cannot be dry-run before the definition exists: shown as sent. */
-	if (!path)
+	/*
+	 * A kind a definition of this sync defines cannot be dry-run before the
+	 * definition exists, nor an object before its namespace: shown as sent.
+	 */
+	if (!path || made)
 		result = json_incref(body);
 	else if ((error = server_side_apply(&result, dest, path, body, 1, display)) < 0)
 		goto done;
@@ -301,6 +317,8 @@ static int compare(plumb_change *out, plumb_destination *dest, const plumb_objec
 		goto done;
 	if (!live) {
 		out->type = PLUMB_ACTION_CREATE;
+		if (made && !dest->namespace_declared)
+			out->reason = plumb_xprintf("namespace %s will be created", dest->namespace);
 	} else {
 		out->type = PLUMB_ACTION_UPDATE;
 		out->reason = changed_fields(dest, live, result);
@@ -315,9 +333,63 @@ done:
 
 /* --- apply and remove ------------------------------------------------------------------- */
 
+/*
+ * Make the destination's namespace, labelled as plumb's. A create, not an
+ * apply: a namespace someone made meanwhile is left as it is (409), never
+ * patched. It is not an action and not in the inventory, so no prune ever
+ * deletes it (as Argo CD's CreateNamespace).
+ */
+static int create_namespace(plumb_destination *dest)
+{
+	json_t *body = json_pack("{s:s, s:s, s:{s:s, s:{s:s}}}", "apiVersion", "v1", "kind", "Namespace", "metadata",
+				 "name", dest->namespace, "labels", PLUMB_KUBE_MANAGED_BY_LABEL, PLUMB_KUBE_MANAGED_BY);
+	char *text = json_dumps(body, JSON_COMPACT);
+	char *target = plumb_xprintf("/api/v1/namespaces?fieldManager=%s", PLUMB_KUBE_FIELD_MANAGER);
+	plumb_kube_answer answer = PLUMB_KUBE_ANSWER_INIT;
+	plumb_kube_call call = { "POST", target, NULL, "application/json", text, strlen(text), NULL };
+	int error = plumb_kube_send(&answer, dest->client, &call);
+	if (error == PLUMB_ECONFLICT) {
+		plumb_error_clear();
+		error = 0; /* made by someone else since it was looked for */
+	} else if (error < 0) {
+		error = plumb_error_wrap(error, "namespace %s", dest->namespace);
+	}
+	if (error == 0)
+		dest->namespace_state = PLUMB_KUBE_NAMESPACE_EXISTS;
+	plumb_kube_answer_release(&answer);
+	free(target);
+	free(text);
+	json_decref(body);
+	return error;
+}
+
+/*
+ * A cluster exists before it is applied to, and nothing is left over
+ * between applies; the destination's namespace is made first when the
+ * apply writes into it and it is missing (create_namespace), unless git
+ * declares it.
+ */
 static int begin_apply(plumb_destination *dest, const char *const *keys, size_t count)
 {
-	return 0; /* a cluster exists before it is applied to; nothing is left over between applies */
+	if (!dest->create_namespace || dest->namespace_declared)
+		return 0;
+	int into = 0;
+	for (size_t i = 0; i < count && !into; i++) {
+		plumb_kube_identity identity;
+		if (plumb_kube_identity_parse(&identity, keys[i]) < 0) {
+			plumb_error_clear();
+			continue;
+		}
+		into = !strcmp(identity.namespace, dest->namespace);
+		plumb_kube_identity_release(&identity);
+	}
+	if (!into)
+		return 0;
+	int missing = 0;
+	int error = plumb_kube_namespace_missing(&missing, dest);
+	if (error < 0 || !missing)
+		return error;
+	return create_namespace(dest);
 }
 
 /* Keep the server's answer to the apply of key: it is the live object, for observe_applied. */
