@@ -2,13 +2,11 @@
 #include "pipeline/pipeline.h"
 #include "providers/registry.h"
 #include "secrets/secret.h"
+#include "store/key.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
 #include <pwd.h>
-#include <sys/random.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -241,43 +239,6 @@ char *plumb_destination_path(const char *root)
 	return out;
 }
 
-/*
- * The state directory's fingerprint key: 32 random bytes in STATE/fingerprint.key
- * (0600), made on first use. The store has been opened, so the directory exists.
- */
-static int load_fingerprint_key(unsigned char key[32], const char *state_dir)
-{
-	char *path = plumb_xprintf("%s/fingerprint.key", state_dir);
-	int error = 0;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT) {
-		unsigned char fresh[32];
-		if (getrandom(fresh, sizeof(fresh), 0) != (ssize_t)sizeof(fresh)) {
-			error = plumb_error_set(PLUMB_ERROR, "cannot get random bytes: %s", strerror(errno));
-			goto done;
-		}
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd >= 0) {
-			int written = write(fd, fresh, sizeof(fresh)) == (ssize_t)sizeof(fresh) && fsync(fd) == 0;
-			close(fd);
-			if (!written) {
-				unlink(path);
-				error = plumb_error_set(PLUMB_ERROR, "cannot write %s", path);
-				goto done;
-			}
-		}
-		/* Made here or by a plumb that raced us: read what is there. */
-		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	}
-	if (fd < 0 || read(fd, key, 32) != 32)
-		error = plumb_error_set(PLUMB_ERROR, "cannot read %s: %s", path, fd < 0 ? strerror(errno) : "too short");
-	if (fd >= 0)
-		close(fd);
-done:
-	free(path);
-	return error;
-}
-
 char *plumb_pipeline_identity(const plumb_pipeline *p)
 {
 	return p->options.identity ? plumb_xstrdup(p->options.identity) : plumb_xprintf("%s/identity", p->state_dir);
@@ -347,7 +308,7 @@ int plumb_pipeline_plan(plumb_pipeline *p)
 	}
 	plumb_plan_init(&p->plan, plumb_source_name(p->source), p->options.revision, p->commit, p->set.path,
 			p->application, p->destination);
-	if ((error = load_fingerprint_key(p->plan.fingerprint_key, p->state_dir)) < 0) {
+	if ((error = plumb_state_key_load(p->plan.fingerprint_key, p->state_dir)) < 0) {
 		error_line("state");
 		return error;
 	}

@@ -4,61 +4,28 @@
  */
 #include "util/common.h"
 #include "providers/kubernetes/destination.h"
+#include "store/key.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
-#include <sys/random.h>
 #include <time.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 /* How long an apply waits for the server to serve a kind a definition it applied defines. */
 #define DEFINITION_WAIT_TRIES 20
 #define DEFINITION_WAIT_MS 250
 
-/*
- * The key Secret values are hashed with: the state directory's
- * fingerprint.key (made on first use, as the engine makes it), so that a
- * plan's diff of a Secret is the same from one run to the next; without a
- * state directory, random bytes for this destination alone.
- */
+_Static_assert(PLUMB_KUBE_HASH_KEY_SIZE == PLUMB_STATE_KEY_SIZE, "Secret values are hashed with the state's key");
+
+/* The key Secret values are hashed with: the state directory's, or one of its own for a run without one. */
 static int load_hash_key(unsigned char key[PLUMB_KUBE_HASH_KEY_SIZE], const char *state_dir)
 {
-	if (!state_dir) {
-		if (getrandom(key, PLUMB_KUBE_HASH_KEY_SIZE, 0) != PLUMB_KUBE_HASH_KEY_SIZE)
-			return plumb_error_set(PLUMB_ERROR, "cannot get random bytes: %s", strerror(errno));
-		return 0;
-	}
-	char *path = plumb_xprintf("%s/fingerprint.key", state_dir);
-	int error = 0;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT) {
-		unsigned char fresh[PLUMB_KUBE_HASH_KEY_SIZE];
-		if (getrandom(fresh, sizeof(fresh), 0) != (ssize_t)sizeof(fresh)) {
-			error = plumb_error_set(PLUMB_ERROR, "cannot get random bytes: %s", strerror(errno));
-			goto done;
-		}
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd >= 0) {
-			int written = write(fd, fresh, sizeof(fresh)) == (ssize_t)sizeof(fresh) && fsync(fd) == 0;
-			close(fd);
-			explicit_bzero(fresh, sizeof(fresh));
-			if (!written) {
-				unlink(path);
-				error = plumb_error_set(PLUMB_ERROR, "cannot write %s", path);
-				goto done;
-			}
-		}
-		/* Made here or by a plumb that raced us: read what is there. */
-		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	}
-	if (fd < 0 || read(fd, key, PLUMB_KUBE_HASH_KEY_SIZE) != PLUMB_KUBE_HASH_KEY_SIZE)
-		error = plumb_error_set(PLUMB_ERROR, "cannot read %s: %s", path, fd < 0 ? strerror(errno) : "too short");
-	if (fd >= 0)
-		close(fd);
-done:
-	free(path);
-	return error;
+	if (state_dir)
+		return plumb_state_key_load(key, state_dir);
+	if (getrandom(key, PLUMB_KUBE_HASH_KEY_SIZE, 0) != PLUMB_KUBE_HASH_KEY_SIZE)
+		return plumb_error_set(PLUMB_ERROR, "cannot get random bytes: %s", strerror(errno));
+	return 0;
 }
 
 int plumb_kube_open(plumb_destination **out, const plumb_destination_options *options)
