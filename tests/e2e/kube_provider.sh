@@ -18,24 +18,10 @@ if [ ! -x "$PROGRAM" ]; then
 	fail "build/test/kube/test_provider is built" "run: make build/test/kube/test_provider"
 	exit 1
 fi
-if "$root/tests/kube/start" "$KUBE_STATE" >"$T/start.out" 2>"$T/start.err"; then
-	KUBE_STARTED=1
-	ok "a kube-apiserver starts for the provider's tests"
-else
-	fail "a kube-apiserver starts for the provider's tests" "$(tail -n 40 "$T/start.err")"
-	exit 1
-fi
+kube_start "the provider's tests"
 
 mkdir -p "$T/provider"
-# The proxy variables of the machine would send loopback requests elsewhere.
-(
-	set -a
-	# shellcheck source=/dev/null
-	. "$KUBE_STATE/env"
-	set +a
-	unset HTTPS_PROXY https_proxy HTTP_PROXY http_proxy ALL_PROXY all_proxy KUBECONFIG
-	KUBE_TEST_DIR="$T/provider" "$PROGRAM"
-)
+KUBE_TEST_DIR="$T/provider" "$PROGRAM"
 rc=$?
 if [ "$rc" -eq 0 ]; then
 	ok "test_provider exits 0"

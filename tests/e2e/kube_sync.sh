@@ -11,19 +11,7 @@ KUBECTL="$root/build/kube/bin/kubectl"
 KUBE_STATE="$T/kube"
 trap kube_cleanup EXIT
 
-if "$root/tests/kube/start" "$KUBE_STATE" >"$T/start.out" 2>"$T/start.err"; then
-	KUBE_STARTED=1
-	ok "a kube-apiserver starts for plumb's Kubernetes syncs"
-else
-	fail "a kube-apiserver starts for plumb's Kubernetes syncs" "$(tail -n 40 "$T/start.err")"
-	exit 1
-fi
-set -a
-# shellcheck source=/dev/null
-. "$KUBE_STATE/env"
-set +a
-# Loopback requests go straight to the server, whatever proxy the machine names.
-unset HTTPS_PROXY https_proxy HTTP_PROXY http_proxy ALL_PROXY all_proxy KUBECONFIG
+kube_start "plumb's Kubernetes syncs"
 NS=$KUBE_NAMESPACE
 kc() { "$KUBECTL" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
 

@@ -17,6 +17,7 @@
 #   tree_listing DIR             an exact, sorted description of the tree under DIR
 #   stat_listing DIR             path, inode and mtime (ns) of everything under DIR
 #   same_listing NAME A B        compare two listings (files or strings) and report
+#   kube_start WHAT              start an API server in $KUBE_STATE and export its env
 #   kube_cleanup                 an EXIT trap that also stops the API server in $KUBE_STATE
 
 set -u
@@ -351,6 +352,25 @@ serve_cleanup() {
 # cleans up as cleanup does.
 
 KUBE_STARTED=0
+
+# kube_start WHAT: start a server in $KUBE_STATE (reported as "a kube-apiserver starts for WHAT";
+# the script exits when it does not), then export what its env file says, without the machine's
+# proxy variables, which would send loopback requests elsewhere.
+kube_start() {
+	if "$(dirname "${BASH_SOURCE[0]}")/../kube/start" "$KUBE_STATE" >"$T/kube-start.out" 2>"$T/kube-start.err"; then
+		KUBE_STARTED=1
+		ok "a kube-apiserver starts for $1"
+	else
+		fail "a kube-apiserver starts for $1" "$(tail -n 40 "$T/kube-start.err")"
+		exit 1
+	fi
+	set -a
+	# shellcheck source=/dev/null
+	. "$KUBE_STATE/env"
+	set +a
+	unset HTTPS_PROXY https_proxy HTTP_PROXY http_proxy ALL_PROXY all_proxy KUBECONFIG
+}
+
 kube_cleanup() {
 	local rc=$?
 	if [ "$KUBE_STARTED" -eq 1 ]; then
