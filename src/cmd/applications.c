@@ -90,6 +90,8 @@ int plumb_cli_each_application(const plumb_cli *cli, const char *operand, FILE *
 		/* Its namespace is made when the Application says so, or the command line does (the implicit one's). */
 		if (a->create_namespace)
 			options.create_namespace = 1;
+		if (a->force_conflicts)
+			options.force_conflicts = 1;
 		plumb_pipeline p;
 		options.path = a->path;
 		options.root = app_root;

@@ -34,6 +34,7 @@ static const struct {
 	{ { "context", required_argument, NULL, 'C' }, OPT_CLUSTER },
 	{ { "namespace", required_argument, NULL, 'N' }, OPT_CLUSTER },
 	{ { "create-namespace", no_argument, NULL, 'Z' }, OPT_CLUSTER },
+	{ { "force-conflicts", no_argument, NULL, 'F' }, OPT_CLUSTER },
 	{ { "allow-exec-credentials", no_argument, NULL, 'E' }, OPT_CLUSTER },
 };
 
@@ -134,6 +135,9 @@ int plumb_cli_parse(plumb_cli *cli, int argc, char **argv, unsigned mask)
 			break;
 		case 'E':
 			cli->pipeline.allow_exec = 1;
+			break;
+		case 'F':
+			cli->pipeline.force_conflicts = 1;
 			break;
 		case 'm':
 			cli->allow_moved_revision = 1;

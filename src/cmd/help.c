@@ -19,6 +19,8 @@
 	"  --context NAME      the kubeconfig context (default: its current one, or the Application's)\n"      \
 	"  --namespace NS      where namespaced objects without a namespace go (default: the context's)\n"    \
 	"  --create-namespace  make that namespace when it does not exist (as syncPolicy.createNamespace)\n"  \
+	"  --force-conflicts   take over the fields another field manager owns (as syncPolicy.syncOptions:\n" \
+	"                      [ServerSideApply.ForceConflicts]); else such a field is a conflict\n" \
 	"  --allow-exec-credentials  let a kubeconfig run its exec credential plugin\n"
 
 /* What each command is for and its options; main.c holds what runs it. */

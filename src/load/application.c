@@ -33,6 +33,7 @@ static const plumb_field policy_fields[] = {
 	{ "selfHeal", PLUMB_FIELD_BOOL, 0 },
 	{ "approval", PLUMB_FIELD_STRING, 0 },
 	{ "createNamespace", PLUMB_FIELD_BOOL, 0 },
+	{ "syncOptions", PLUMB_FIELD_LIST, 0 },
 };
 
 void plumb_application_release(plumb_application *a)
@@ -61,7 +62,7 @@ static char *normalized(const plumb_value *value, int live, const char *field, p
 
 void plumb_application_decode(plumb_manifest_set *set, size_t resource, const plumb_spec *spec, plumb_diags *diags)
 {
-	plumb_value v[5], source[3], destination[2], host[1], kubernetes[2], policy[5];
+	plumb_value v[5], source[3], destination[2], host[1], kubernetes[2], policy[6];
 	plumb_application a;
 	size_t before = diags->count;
 
@@ -105,7 +106,7 @@ void plumb_application_decode(plumb_manifest_set *set, size_t resource, const pl
 				a.namespace = plumb_xstrdup(kubernetes[1].string);
 		}
 	}
-	if (v[2].map && !plumb_spec_decode(policy, v[2].map, policy_fields, 5, diags)) {
+	if (v[2].map && !plumb_spec_decode(policy, v[2].map, policy_fields, 6, diags)) {
 		if (policy[0].present)
 			a.automated = policy[0].boolean;
 		if (policy[1].present)
@@ -126,6 +127,19 @@ void plumb_application_decode(plumb_manifest_set *set, size_t resource, const pl
 		}
 		if (policy[4].present)
 			a.create_namespace = policy[4].boolean;
+		/* Argo CD's sync options that mean something here; any other is named, not ignored. */
+		for (size_t i = 0; policy[5].present && i < policy[5].list_count; i++) {
+			const char *option = policy[5].list[i];
+			if (!strcmp(option, "ServerSideApply.ForceConflicts"))
+				a.force_conflicts = 1;
+			else if (!strcmp(option, "CreateNamespace=true"))
+				a.create_namespace = 1;
+			else
+				plumb_diags_add(diags, policy[5].position,
+						"spec.syncPolicy.syncOptions: \"%s\" is not one plumb knows "
+						"(ServerSideApply.ForceConflicts, CreateNamespace=true)",
+						option);
+		}
 	}
 	if (v[3].present) {
 		a.depends_on = v[3].list;
@@ -147,7 +161,7 @@ void plumb_application_decode(plumb_manifest_set *set, size_t resource, const pl
 	plumb_values_release(host, 1);
 	plumb_values_release(kubernetes, 2);
 	plumb_values_release(destination, 2);
-	plumb_values_release(policy, 5);
+	plumb_values_release(policy, 6);
 	plumb_values_release(source, 3);
 	plumb_values_release(v, PLUMB_ARRAY_SIZE(application_fields));
 }

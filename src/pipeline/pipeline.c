@@ -286,7 +286,8 @@ int plumb_pipeline_plan(plumb_pipeline *p)
 						   .context = p->options.context,
 						   .namespace = p->options.namespace,
 						   .allow_exec = p->options.allow_exec,
-						   .create_namespace = p->options.create_namespace };
+						   .create_namespace = p->options.create_namespace,
+						   .force_conflicts = p->options.force_conflicts };
 	plumb_destinations_init(&p->destinations, &destination);
 	const char *kind = p->options.kubernetes ? "kubernetes" : "host";
 	const plumb_provider *provider = plumb_provider_by_name(kind);

@@ -38,6 +38,7 @@ typedef struct {
 	const char *namespace;   /* where namespaced objects without one go; NULL: the context's, else "default" */
 	int allow_exec;          /* --allow-exec-credentials: a kubeconfig's exec plugin may run */
 	int create_namespace;    /* make namespace when it does not exist (syncPolicy.createNamespace, --create-namespace) */
+	int force_conflicts;     /* take over fields other managers own (ServerSideApply.ForceConflicts, --force-conflicts) */
 } plumb_pipeline_options;
 
 typedef struct {

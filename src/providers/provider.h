@@ -59,6 +59,7 @@ typedef struct {
 	const char *namespace;  /* what a namespaced object without one goes to; NULL: the context's, else "default" */
 	int allow_exec;         /* a kubeconfig's exec credential plugin may run */
 	int create_namespace;   /* namespace is made when it does not exist (syncPolicy.createNamespace) */
+	int force_conflicts;    /* fields other managers own are taken over (ServerSideApply.ForceConflicts) */
 } plumb_destination_options;
 
 /* An observed live object; providers put their own state in detail. */

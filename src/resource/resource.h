@@ -97,7 +97,8 @@ typedef struct {
 	int kubernetes;   /* spec.destination.kubernetes: a cluster, not a host root */
 	char *context;    /* spec.destination.kubernetes.context; NULL: the command line's, else the current one */
 	char *namespace;  /* spec.destination.kubernetes.namespace; NULL: the context's, else "default" */
-	int create_namespace; /* spec.syncPolicy.createNamespace */
+	int create_namespace; /* spec.syncPolicy.createNamespace, or syncOptions CreateNamespace=true */
+	int force_conflicts;  /* spec.syncPolicy.syncOptions ServerSideApply.ForceConflicts */
 	int automated;
 	int prune;
 	int self_heal;

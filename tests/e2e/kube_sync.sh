@@ -222,6 +222,44 @@ if [ "$RC" = 1 ] && contains "$ERR" ".data.size" && contains "$ERR" "kubectl-pat
 else
 	fail "a field another field manager took is a conflict naming the field and the manager" "$(show)"
 fi
+run plan "${ARGS[@]}" --force-conflicts
+if [ "$RC" = 0 ] && contains "$OUT" '-  size: "5"' && contains "$OUT" '+  size: "3"'; then
+	ok "with --force-conflicts the plan shows the field taken back"
+else
+	fail "with --force-conflicts the plan shows the field taken back" "$(show)"
+fi
+run sync "${ARGS[@]}" --force-conflicts
+size=$(kc get configmap conf -n "$NS" -o 'jsonpath={.data.size}' 2>&1)
+run plan "${ARGS[@]}"
+if [ "$size" = 3 ] && [ "$RC" = 0 ] && contains "$OUT" "No changes."; then
+	ok "sync --force-conflicts takes the field over: git's value, and no conflict after"
+else
+	fail "sync --force-conflicts takes the field over: git's value, and no conflict after" "$(show)" "size=$size"
+fi
+
+# --- plumb.dev/prune: "false" keeps an object git no longer declares ---------------------------
+
+cat >>"$REPO/apps/shop/app.yaml" <<'EOF'
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: keep-me
+  annotations: {plumb.dev/prune: "false"}
+data: {k: v}
+EOF
+commit_all "$REPO" "keep-me"
+run sync "${ARGS[@]}"
+head -n -7 "$REPO/apps/shop/app.yaml" >"$T/app.yaml" && mv "$T/app.yaml" "$REPO/apps/shop/app.yaml"
+commit_all "$REPO" "drop keep-me"
+run sync "${ARGS[@]}"
+if [ "$RC" = 0 ] && contains "$OUT" 'kept (plumb.dev/prune: "false")' && kc get configmap keep-me -n "$NS" >/dev/null 2>&1; then
+	ok "an object annotated plumb.dev/prune: \"false\" stays when git drops it"
+else
+	fail "an object annotated plumb.dev/prune: \"false\" stays when git drops it" "$(show)"
+fi
+run plan "${ARGS[@]}"
+if [ "$RC" = 0 ] && ! contains "$OUT" keep-me; then ok "and plumb no longer manages it"; else fail "and plumb no longer manages it" "$(show)"; fi
 
 # --- createNamespace: the destination's namespace is made first, and never pruned ------------
 

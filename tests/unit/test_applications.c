@@ -678,7 +678,10 @@ static void a_kubernetes_destination_is_decoded(void)
 		   app("shop", "apps/shop",
 		       "  destination: {kubernetes: {context: homelab, namespace: shop}}\n"
 		       "  syncPolicy: {createNamespace: true}\n"),
-		   app("plain", "apps/plain", "  destination: {kubernetes: {}}\n"), app("web", "apps/web", NULL), NULL);
+		   app("plain", "apps/plain",
+		       "  destination: {kubernetes: {}}\n"
+		       "  syncPolicy: {syncOptions: [ServerSideApply.ForceConflicts, CreateNamespace=true]}\n"),
+		   app("web", "apps/web", NULL), NULL);
 	fixture_write("apps/shop/m.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: s}\ndata: {a: b}\n");
 	fixture_write("apps/plain/m.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: p}\n");
 	write_host("apps/web/m.yaml", "w", "/w");
@@ -689,7 +692,10 @@ static void a_kubernetes_destination_is_decoded(void)
 	CHECK(shop && shop->kubernetes && shop->create_namespace);
 	CHECK_STR(shop ? shop->context : NULL, "homelab");
 	CHECK_STR(shop ? shop->namespace : NULL, "shop");
-	CHECK(plain && plain->kubernetes && !plain->context && !plain->namespace && !plain->create_namespace);
+	CHECK(plain && plain->kubernetes && !plain->context && !plain->namespace);
+	/* Argo CD's sync options, as its users write them. */
+	CHECK(plain && plain->create_namespace && plain->force_conflicts);
+	CHECK(shop && !shop->force_conflicts);
 	CHECK(web && !web->kubernetes);
 	plumb_applications_release(&apps);
 	plumb_diags_release(&diags);
@@ -709,10 +715,13 @@ static void a_kubernetes_destination_is_decoded(void)
 					"metadata: {name: both}\n"                                      /* 3 */
 					"spec:\n"                                                       /* 4 */
 					"  source: {path: apps/web}\n"                                  /* 5 */
-					"  destination: {host: {root: /srv}, kubernetes: {context: c}}\n" /* 6 */);
+					"  destination: {host: {root: /srv}, kubernetes: {context: c}}\n" /* 6 */
+					"  syncPolicy: {syncOptions: [Replace=true]}\n"                  /* 7 */);
 	CHECK_INT(discover_head(&apps, "root", "root", &diags), PLUMB_EINVALID);
 	CHECK(has_diag(&diags, "root/apps.yaml", 6, 50,
 		       "spec.destination: host and kubernetes are two destinations; give one"));
+	CHECK(has_diag(&diags, "root/apps.yaml", 7, 30,
+		       "spec.syncPolicy.syncOptions: \"Replace=true\" is not one plumb knows"));
 	plumb_applications_release(&apps);
 	plumb_diags_release(&diags);
 }

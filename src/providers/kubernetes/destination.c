@@ -44,6 +44,7 @@ int plumb_kube_open(plumb_destination **out, const plumb_destination_options *op
 					: config->namespace ? config->namespace
 							    : "default");
 	dest->create_namespace = options->create_namespace;
+	dest->force_conflicts = options->force_conflicts;
 	/* The client takes config, opened or not. */
 	if ((error = plumb_kube_client_open(&dest->client, config, NULL)) < 0)
 		goto fail;

@@ -39,6 +39,7 @@ struct plumb_destination {
 	 * the apply then applies first.
 	 */
 	int create_namespace;
+	int force_conflicts; /* applies take over fields other managers own */
 	int namespace_declared;
 	enum { PLUMB_KUBE_NAMESPACE_UNKNOWN, PLUMB_KUBE_NAMESPACE_EXISTS, PLUMB_KUBE_NAMESPACE_MISSING } namespace_state;
 	unsigned char hash_key[PLUMB_KUBE_HASH_KEY_SIZE];

@@ -168,16 +168,17 @@ static json_t *apply_body(const plumb_kube_desired *d, const char *namespace)
 
 /*
  * Server-side apply of body at path, for real or as a dry run: *answer the
- * object the server made of it (a new reference). Never forced: a field
- * another manager owns is a conflict, and the server's message names the
- * field and the manager.
+ * object the server made of it (a new reference). Unless the destination
+ * forces conflicts (and then the dry run too, so that the plan shows what the
+ * apply will do), a field another manager owns is a conflict, and the
+ * server's message names the field and the manager.
  */
 static int server_side_apply(json_t **answer, plumb_destination *dest, const char *path, const json_t *body,
 			     int dry_run, const char *display)
 {
 	char *text = plumb_kube_json_text(body);
-	char *target = plumb_xprintf("%s?%sfieldManager=%s", path, dry_run ? "dryRun=All&" : "",
-				     PLUMB_KUBE_FIELD_MANAGER);
+	char *target = plumb_xprintf("%s?%sfieldManager=%s%s", path, dry_run ? "dryRun=All&" : "",
+				     PLUMB_KUBE_FIELD_MANAGER, dest->force_conflicts ? "&force=true" : "");
 	plumb_kube_answer out = PLUMB_KUBE_ANSWER_INIT;
 	/* A JSON document is YAML: the server takes it as an apply patch. */
 	plumb_kube_call call = { "PATCH", target, NULL, "application/apply-patch+yaml", text, strlen(text), NULL };
@@ -236,9 +237,16 @@ static int compare_prune(plumb_change *out, const plumb_observed *observed, cons
 	json_t *annotations = json_object_get(json_object_get(live, "metadata"), "annotations");
 	const char *carried = json_string_value(json_object_get(annotations, PLUMB_KUBE_TRACKING_ANNOTATION));
 	const char *kind = json_string_value(json_object_get(live, "kind"));
+	const char *prune = json_string_value(json_object_get(annotations, PLUMB_KUBE_PRUNE_ANNOTATION));
 	if (carried && !strcmp(carried, id) && kind && !strcmp(kind, inventory_kind)) {
-		out->type = PLUMB_ACTION_DELETE;
-		out->reason = plumb_xstrdup("no longer declared in git");
+		if (prune && !strcmp(prune, "false")) {
+			/* Kept where it is, and no longer managed: what Argo CD's Prune=false does. */
+			out->reason = plumb_xstrdup("no longer declared in git; kept (" PLUMB_KUBE_PRUNE_ANNOTATION
+						    ": \"false\")");
+		} else {
+			out->type = PLUMB_ACTION_DELETE;
+			out->reason = plumb_xstrdup("no longer declared in git");
+		}
 	}
 	free(id);
 	plumb_kube_identity_release(&identity);
