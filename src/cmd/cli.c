@@ -35,6 +35,7 @@ static const struct {
 	{ { "namespace", required_argument, NULL, 'N' }, OPT_CLUSTER },
 	{ { "create-namespace", no_argument, NULL, 'Z' }, OPT_CLUSTER },
 	{ { "force-conflicts", no_argument, NULL, 'F' }, OPT_CLUSTER },
+	{ { "allow-mass-prune", no_argument, NULL, 'M' }, OPT_CLUSTER },
 	{ { "allow-exec-credentials", no_argument, NULL, 'E' }, OPT_CLUSTER },
 };
 
@@ -138,6 +139,9 @@ int plumb_cli_parse(plumb_cli *cli, int argc, char **argv, unsigned mask)
 			break;
 		case 'F':
 			cli->pipeline.force_conflicts = 1;
+			break;
+		case 'M':
+			cli->pipeline.allow_mass_prune = 1;
 			break;
 		case 'm':
 			cli->allow_moved_revision = 1;

@@ -21,6 +21,7 @@
 	"  --create-namespace  make that namespace when it does not exist (as syncPolicy.createNamespace)\n"  \
 	"  --force-conflicts   take over the fields another field manager owns (as syncPolicy.syncOptions:\n" \
 	"                      [ServerSideApply.ForceConflicts]); else such a field is a conflict\n" \
+	"  --allow-mass-prune  let a sync delete more than half of what the application manages there\n" \
 	"  --allow-exec-credentials  let a kubeconfig run its exec credential plugin\n"
 
 /* What each command is for and its options; main.c holds what runs it. */

@@ -329,11 +329,34 @@ int plumb_pipeline_plan(plumb_pipeline *p)
 	return 0;
 }
 
+/* Whether the plan deletes more than half of what the application manages on a cluster, or all of it. */
+static int mass_prune(const plumb_pipeline *p, size_t *managed)
+{
+	*managed = 0;
+	if (!p->options.kubernetes || !p->plan.to_delete)
+		return 0;
+	for (size_t i = 0; i < p->inventory.count; i++)
+		*managed += !strcmp(p->inventory.items[i].application, p->application) &&
+			    !strcmp(p->inventory.items[i].destination, p->destination);
+	return *managed && (p->plan.to_delete >= *managed || 2 * (size_t)p->plan.to_delete > *managed);
+}
+
 int plumb_pipeline_apply(plumb_pipeline *p, FILE *out)
 {
 	plumb_sync_record record = { 0 };
 	plumb_apply_report report;
+	size_t managed;
 	int error;
+
+	if (!p->options.allow_mass_prune && mass_prune(p, &managed)) {
+		fprintf(stderr,
+			"plumb: this sync would delete %u of the %zu objects application %s manages; nothing was applied "
+			"(a broken render or a wrong --path looks like this: pass --allow-mass-prune if it is meant)\n",
+			p->plan.to_delete, managed, p->application);
+		plumb_buf_printf(&p->errors, "mass prune refused: %u of %zu objects\n", p->plan.to_delete, managed);
+		record_refusal(p, "mass prune", 0);
+		return PLUMB_EINVALID;
+	}
 
 	plumb_sync_record last = { 0 };
 	int after_crash = plumb_store_sync_last(&last, p->store, p->destination, p->application) == 0 &&

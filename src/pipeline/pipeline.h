@@ -39,6 +39,7 @@ typedef struct {
 	int allow_exec;          /* --allow-exec-credentials: a kubeconfig's exec plugin may run */
 	int create_namespace;    /* make namespace when it does not exist (syncPolicy.createNamespace, --create-namespace) */
 	int force_conflicts;     /* take over fields other managers own (ServerSideApply.ForceConflicts, --force-conflicts) */
+	int allow_mass_prune;    /* --allow-mass-prune: a sync may delete more than half of a cluster application's objects */
 } plumb_pipeline_options;
 
 typedef struct {
@@ -106,7 +107,12 @@ void plumb_pipeline_detach_set(plumb_pipeline *p, plumb_manifest_set *out);
  */
 int plumb_pipeline_plan(plumb_pipeline *p);
 
-/* Apply the plan (creating the destination root if needed) and record the sync; progress lines go to out. */
+/*
+ * Apply the plan (creating the destination root if needed) and record the
+ * sync; progress lines go to out. A plan that deletes more than half of
+ * what a cluster's application manages, or all of it, is refused (that is
+ * what a broken render or a wrong path looks like) unless allow_mass_prune.
+ */
 int plumb_pipeline_apply(plumb_pipeline *p, FILE *out);
 
 /*

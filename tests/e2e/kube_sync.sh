@@ -336,8 +336,10 @@ if [ "$RC" = 0 ] && kc get configmap two -n fresh-two >/dev/null 2>&1; then
 else
 	fail "sync --create-namespace makes the namespace and its objects" "$(show)"
 fi
-# A namespace that exists is left as it is, never labelled.
-run sync --repo "$REPO" --path apps/nsapp --state "$STATE" --kubeconfig "$KUBECONFIG_ADMIN" --namespace "$NS" --create-namespace
+# A namespace that exists is left as it is, never labelled. (Moving the application's one object
+# to another namespace deletes all it managed: a mass prune, allowed here.)
+run sync --repo "$REPO" --path apps/nsapp --state "$STATE" --kubeconfig "$KUBECONFIG_ADMIN" --namespace "$NS" --create-namespace \
+	--allow-mass-prune
 managed=$(kc get namespace "$NS" -o 'jsonpath={.metadata.labels.app\.kubernetes\.io/managed-by}' 2>&1)
 if [ "$RC" = 0 ] && contains "$OUT" "1 created" && [ -z "$managed" ]; then
 	ok "--create-namespace leaves a namespace that exists alone"
@@ -410,6 +412,31 @@ if [ "$RC" = 1 ] && contains "$ERR" 'apps/bad/bad.yaml:1:1: unknown apiVersion "
 	ok "a Kubernetes object in an application bound for a host root is an error at its document"
 else
 	fail "a Kubernetes object in an application bound for a host root is an error at its document" "$(show)"
+fi
+
+# --- a mass prune is refused unless it is meant ------------------------------------------------
+
+mkdir -p "$REPO/apps/mass"
+for n in one two three; do
+	printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: mass-%s}\ndata: {n: %s}\n' "$n" "$n" >"$REPO/apps/mass/$n.yaml"
+done
+commit_all "$REPO" "mass"
+MASS=(--repo "$REPO" --path apps/mass --state "$STATE" --kubeconfig "$KUBECONFIG_ADMIN" --namespace "$NS")
+run sync "${MASS[@]}"
+git -C "$REPO" rm -q apps/mass/two.yaml apps/mass/three.yaml
+commit_all "$REPO" "two of three gone"
+run sync "${MASS[@]}"
+if [ "$RC" = 1 ] && contains "$ERR" "would delete 2 of the 3 objects application apps/mass manages" &&
+	kc get configmap mass-two -n "$NS" >/dev/null 2>&1 && kc get configmap mass-three -n "$NS" >/dev/null 2>&1; then
+	ok "a sync that would delete more than half of an application's objects is refused, nothing deleted"
+else
+	fail "a sync that would delete more than half of an application's objects is refused, nothing deleted" "$(show)"
+fi
+run sync "${MASS[@]}" --allow-mass-prune
+if [ "$RC" = 0 ] && ! kc get configmap mass-two -n "$NS" >/dev/null 2>&1 && kc get configmap mass-one -n "$NS" >/dev/null 2>&1; then
+	ok "with --allow-mass-prune it goes ahead"
+else
+	fail "with --allow-mass-prune it goes ahead" "$(show)"
 fi
 
 # --- RBAC: what the credentials may not do is named ----------------------------------------
