@@ -302,7 +302,20 @@ static void load_document(manifest_part *file, struct fy_document *doc, plumb_so
 		plumb_resource_release(&resource);
 		return;
 	}
-	resource.identity = plumb_xprintf("%s/%s/%s", resource.api_version, resource.kind, resource.name);
+	/*
+	 * Unique within a revision: a document that names its namespace (a Kubernetes object) has it
+	 * in its identity, so one name in two namespaces is two resources.
+	 */
+	struct fy_node *namespace = metadata ? fy_node_mapping_lookup_by_string(metadata, "namespace", FY_NT) : NULL;
+	size_t namespace_len = 0;
+	const char *namespace_text = namespace && fy_node_get_type(namespace) == FYNT_SCALAR
+					     ? fy_node_get_scalar(namespace, &namespace_len)
+					     : NULL;
+	if (namespace_text && namespace_len)
+		resource.identity = plumb_xprintf("%s/%s/%.*s/%s", resource.api_version, resource.kind, (int)namespace_len,
+						  namespace_text, resource.name);
+	else
+		resource.identity = plumb_xprintf("%s/%s/%s", resource.api_version, resource.kind, resource.name);
 	resource.file = plumb_xstrdup(file->path);
 	resource.line = pos.line;
 	resource.column = pos.column;

@@ -323,6 +323,38 @@ static int place(planned *work, size_t count, plumb_destinations *destinations, 
 	return error;
 }
 
+static int compare_placed_key(const void *a, const void *b)
+{
+	const planned *pa = *(const planned *const *)a, *pb = *(const planned *const *)b;
+	int c = strcmp(pa->provider->name, pb->provider->name);
+	return c ? c : strcmp(pa->key ? pa->key : pa->object->key, pb->key ? pb->key : pb->object->key);
+}
+
+/*
+ * Two objects placed at one live object (a Kubernetes object that names its
+ * namespace, and one of the same name that takes it from the destination)
+ * are a diagnostic at the second, naming the first: PLUMB_EINVALID.
+ */
+static int check_placed_once(planned *work, size_t count, plumb_diags *diags)
+{
+	const planned **sorted = plumb_xcalloc(count ? count : 1, sizeof(*sorted));
+	int error = 0;
+	for (size_t i = 0; i < count; i++)
+		sorted[i] = &work[i];
+	qsort(sorted, count, sizeof(*sorted), compare_placed_key);
+	for (size_t i = 1; i < count; i++) {
+		if (compare_placed_key(&sorted[i - 1], &sorted[i]) != 0)
+			continue;
+		const plumb_object *a = sorted[i - 1]->object, *b = sorted[i]->object;
+		plumb_diags_add(diags, b->position, "%s %s is also declared at %s:%u:%u: one object, two declarations",
+				b->kind, sorted[i]->display ? sorted[i]->display : b->display, a->position.file,
+				a->position.line, a->position.column);
+		error = PLUMB_EINVALID;
+	}
+	free(sorted);
+	return error;
+}
+
 /* The order a sync applies declared objects in: each provider's, else by where they are. */
 static int compare_planned(const void *a, const void *b)
 {
@@ -358,6 +390,14 @@ int plumb_plan_build(plumb_plan *plan, const plumb_manifest_set *set, const plum
 		work[count++] = (planned){ objects[i], NULL, objects[i]->provider, NULL, NULL };
 	if ((error = place(work, count, destinations, diags)) < 0)
 		goto done;
+	/* Only a destination that places objects can place two at one (load saw to the rest). */
+	for (size_t i = 0; i < count; i++) {
+		if (work[i].key) {
+			if ((error = check_placed_once(work, count, diags)) < 0)
+				goto done;
+			break;
+		}
+	}
 	/* Placed elsewhere than their manifests say, or ordered by their provider: sorted again. */
 	for (size_t i = 0; i < count; i++) {
 		if (work[i].key || work[i].provider->order) {

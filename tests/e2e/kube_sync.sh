@@ -414,6 +414,44 @@ else
 	fail "a Kubernetes object in an application bound for a host root is an error at its document" "$(show)"
 fi
 
+# --- one name in two namespaces is two objects; one object declared twice is an error ----------
+
+mkdir -p "$REPO/apps/twice"
+cat >"$REPO/apps/twice/a.yaml" <<'EOF'
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: same, namespace: default}
+data: {where: default}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: same}
+data: {where: destination}
+EOF
+commit_all "$REPO" "one name, two namespaces"
+TWICE=(--repo "$REPO" --path apps/twice --state "$STATE" --kubeconfig "$KUBECONFIG_ADMIN" --namespace "$NS")
+run sync "${TWICE[@]}"
+if [ "$RC" = 0 ] && [ "$(kc get configmap same -n default -o 'jsonpath={.data.where}')" = default ] &&
+	[ "$(kc get configmap same -n "$NS" -o 'jsonpath={.data.where}')" = destination ]; then
+	ok "one name in two namespaces is two objects"
+else
+	fail "one name in two namespaces is two objects" "$(show)"
+fi
+cat >>"$REPO/apps/twice/a.yaml" <<EOF
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: same, namespace: $NS}
+data: {where: again}
+EOF
+commit_all "$REPO" "one object twice"
+run plan "${TWICE[@]}"
+if [ "$RC" = 1 ] && contains "$ERR" "apps/twice/a.yaml:" && contains "$ERR" "is also declared at apps/twice/a.yaml:"; then
+	ok "one object declared twice (once by its namespace, once by the destination's) is an error naming both"
+else
+	fail "one object declared twice (once by its namespace, once by the destination's) is an error naming both" "$(show)"
+fi
+
 # --- a mass prune is refused unless it is meant ------------------------------------------------
 
 mkdir -p "$REPO/apps/mass"
