@@ -7,28 +7,8 @@
 # The binaries come from tests/kube/build (make test builds them first);
 # without them this script fails rather than pass with nothing tested.
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
 . "$here/lib.sh"
 
-PROGRAM="$root/build/test/kube/test_client"
 KUBE_STATE="$T/kube"
 trap kube_cleanup EXIT
-
-if [ ! -x "$PROGRAM" ]; then
-	fail "build/test/kube/test_client is built" "run: make build/test/kube/test_client"
-	exit 1
-fi
-kube_start "the cluster connection's tests"
-
-mkdir -p "$T/client"
-KUBE_TEST_DIR="$T/client" "$PROGRAM"
-rc=$?
-if [ "$rc" -eq 0 ]; then
-	ok "test_client exits 0"
-else
-	fail "test_client exits 0" "exit $rc"
-fi
-
-check "stop ends the server" "$root/tests/kube/stop" "$KUBE_STATE"
-KUBE_STARTED=0
-[ "$TAP_FAILED" -eq 0 ] && [ "$rc" -eq 0 ]
+kube_test_program test_client "the cluster connection's tests"

@@ -18,6 +18,7 @@
 #   stat_listing DIR             path, inode and mtime (ns) of everything under DIR
 #   same_listing NAME A B        compare two listings (files or strings) and report
 #   kube_start WHAT              start an API server in $KUBE_STATE and export its env
+#   kube_test_program NAME WHAT  run build/test/kube/NAME against a server started for WHAT
 #   kube_cleanup                 an EXIT trap that also stops the API server in $KUBE_STATE
 
 set -u
@@ -369,6 +370,31 @@ kube_start() {
 	. "$KUBE_STATE/env"
 	set +a
 	unset HTTPS_PROXY https_proxy HTTP_PROXY http_proxy ALL_PROXY all_proxy KUBECONFIG
+}
+
+# kube_test_program NAME WHAT: run build/test/kube/NAME (a C test program printing TAP lines)
+# against a server started for WHAT, with its env and KUBE_TEST_DIR, then stop the server.
+# Missing binaries fail the script rather than pass it with nothing tested. Returns the
+# script's status.
+kube_test_program() {
+	local name=$1 program
+	program="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/test/kube/$1"
+	if [ ! -x "$program" ]; then
+		fail "build/test/kube/$name is built" "run: make build/test/kube/$name"
+		return 1
+	fi
+	kube_start "$2"
+	mkdir -p "$T/$name"
+	KUBE_TEST_DIR="$T/$name" "$program"
+	local rc=$?
+	if [ "$rc" -eq 0 ]; then
+		ok "$name exits 0"
+	else
+		fail "$name exits 0" "exit $rc"
+	fi
+	check "stop ends the server" "$(dirname "${BASH_SOURCE[0]}")/../kube/stop" "$KUBE_STATE"
+	KUBE_STARTED=0
+	[ "$TAP_FAILED" -eq 0 ] && [ "$rc" -eq 0 ]
 }
 
 kube_cleanup() {
