@@ -243,6 +243,19 @@ typedef struct {
 	char *display;
 } planned;
 
+/* Where w's object is: where its destination placed it, else where its manifest or inventory row says. */
+static const char *planned_key(const planned *w)
+{
+	return w->key ? w->key : w->object ? w->object->key : w->entry->key;
+}
+
+/* By provider, then by where they are. */
+static int compare_provider_and_key(const planned *a, const planned *b)
+{
+	int c = strcmp(a->provider->name, b->provider->name);
+	return c ? c : strcmp(planned_key(a), planned_key(b));
+}
+
 /*
  * Observe planned[0..count) in batches of one provider's neighbours, and
  * make each one's action from what was observed.
@@ -263,7 +276,7 @@ static int observe_and_compare(plumb_plan *plan, const plumb_manifest_set *set, 
 		for (size_t i = start; i < end; i++) {
 			const planned *w = &work[i];
 			items[i - start] = (plumb_observation){
-				w->object, w->key ? w->key : w->object ? w->object->key : w->entry->key,
+				w->object, planned_key(w),
 				w->object ? w->object->kind : w->entry->kind,
 				(w->object && w->object->sensitive) || was_sensitive(w->entry), { 0 }
 			};
@@ -325,9 +338,7 @@ static int place(planned *work, size_t count, plumb_destinations *destinations, 
 
 static int compare_placed_key(const void *a, const void *b)
 {
-	const planned *pa = *(const planned *const *)a, *pb = *(const planned *const *)b;
-	int c = strcmp(pa->provider->name, pb->provider->name);
-	return c ? c : strcmp(pa->key ? pa->key : pa->object->key, pb->key ? pb->key : pb->object->key);
+	return compare_provider_and_key(*(const planned *const *)a, *(const planned *const *)b);
 }
 
 /*
@@ -359,10 +370,12 @@ static int check_placed_once(planned *work, size_t count, plumb_diags *diags)
 static int compare_planned(const void *a, const void *b)
 {
 	const planned *pa = a, *pb = b;
-	int c = strcmp(pa->provider->name, pb->provider->name);
-	if (!c && pa->provider->order)
-		c = pa->provider->order(pa->object, pb->object);
-	return c ? c : strcmp(pa->key ? pa->key : pa->object->key, pb->key ? pb->key : pb->object->key);
+	if (pa->provider == pb->provider && pa->provider->order) {
+		int c = pa->provider->order(pa->object, pb->object);
+		if (c)
+			return c;
+	}
+	return compare_provider_and_key(pa, pb);
 }
 
 int plumb_plan_build(plumb_plan *plan, const plumb_manifest_set *set, const plumb_inventory *inventory,
@@ -410,7 +423,7 @@ int plumb_plan_build(plumb_plan *plan, const plumb_manifest_set *set, const plum
 	size_t next_entry = 0;
 	for (size_t i = 0; i < count; i++) {
 		const plumb_object *object = work[i].object;
-		const char *key = work[i].key ? work[i].key : object->key;
+		const char *key = planned_key(&work[i]);
 		const char *display = work[i].display ? work[i].display : object->display;
 		const plumb_inventory_entry *entry = find_entry(entries, inventory->count, key, &next_entry);
 		if (entry && strcmp(entry->destination, plan->destination) != 0) {
