@@ -52,6 +52,11 @@ void plumb_application_release(plumb_application *a)
 	memset(a, 0, sizeof(*a));
 }
 
+const char *plumb_application_provider(int kubernetes)
+{
+	return kubernetes ? "kubernetes" : "host";
+}
+
 static char *normalized(const plumb_value *value, int live, const char *field, plumb_diags *diags)
 {
 	char *out = NULL;

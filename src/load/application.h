@@ -31,4 +31,7 @@ void plumb_application_decode(plumb_manifest_set *set, size_t resource, const pl
 
 void plumb_application_release(plumb_application *application);
 
+/* The provider whose objects an application's destination takes: "kubernetes" for a cluster, else "host". */
+const char *plumb_application_provider(int kubernetes);
+
 #endif

@@ -52,7 +52,7 @@ static void add_leaf(discovery *d, const plumb_application *application)
  */
 static void check_destination(const plumb_manifest_set *set, int kubernetes, plumb_diags *diags)
 {
-	const char *kind = kubernetes ? "kubernetes" : "host";
+	const char *kind = plumb_application_provider(kubernetes);
 	for (size_t i = 0; i < set->object_count; i++) {
 		const plumb_object *o = &set->objects[i];
 		if (!strcmp(o->provider->name, kind))

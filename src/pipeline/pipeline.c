@@ -1,6 +1,7 @@
 #include "util/common.h"
 #include "pipeline/pipeline.h"
 #include "providers/registry.h"
+#include "load/application.h"
 #include "secrets/secret.h"
 #include "store/key.h"
 
@@ -289,7 +290,7 @@ int plumb_pipeline_plan(plumb_pipeline *p)
 						   .create_namespace = p->options.create_namespace,
 						   .force_conflicts = p->options.force_conflicts };
 	plumb_destinations_init(&p->destinations, &destination);
-	const char *kind = p->options.kubernetes ? "kubernetes" : "host";
+	const char *kind = plumb_application_provider(p->options.kubernetes);
 	const plumb_provider *provider = plumb_provider_by_name(kind);
 	plumb_destination *opened = NULL;
 	p->destinations.only = provider;
