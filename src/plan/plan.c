@@ -178,7 +178,14 @@ static int plan_declared(plumb_plan *plan, const plumb_manifest_set *set, const 
 		action->expected = was_sensitive(entry) || !*entry->fingerprint
 					   ? plumb_xstrdup(entry->fingerprint)
 					   : plumb_plan_fingerprint(plan, entry->fingerprint, action->sensitive);
-	if ((error = object->provider->compare(&action->change, destination, object, observed, object->kind)) < 0)
+	int untouched = 0;
+	if (observed->exists && action->expected && *action->expected) {
+		char *now = plumb_plan_fingerprint(plan, observed->fingerprint, action->sensitive);
+		untouched = !strcmp(action->expected, now);
+		free(now);
+	}
+	if ((error = object->provider->compare(&action->change, destination, object, observed, object->kind,
+					       untouched)) < 0)
 		return error;
 	action->fingerprint = take_fingerprint(plan, observed, action->sensitive);
 	if (action->sensitive && !object->sensitive && action->change.diff.len) {
@@ -210,7 +217,7 @@ static int plan_prune(plumb_plan *plan, const plumb_provider *provider, const pl
 	action->forget = 1;
 	action->sensitive = was_sensitive(entry);
 	if (entry->created) {
-		if ((error = provider->compare(&action->change, destination, NULL, observed, entry->kind)) < 0)
+		if ((error = provider->compare(&action->change, destination, NULL, observed, entry->kind, 0)) < 0)
 			return error;
 	} else {
 		action->change.reason = plumb_xstrdup("no longer declared in git; left in place (plumb did not create it)");

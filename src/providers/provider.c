@@ -46,6 +46,13 @@ int plumb_destinations_get(plumb_destination **out, plumb_destinations *destinat
 	return 0;
 }
 
+void plumb_destinations_renew(plumb_destinations *destinations)
+{
+	for (size_t i = 0; i < destinations->count; i++)
+		if (destinations->opened[i].provider->renew)
+			destinations->opened[i].provider->renew(destinations->opened[i].destination);
+}
+
 void plumb_destinations_save(plumb_destinations *destinations)
 {
 	for (size_t i = 0; i < destinations->count; i++)

@@ -60,6 +60,15 @@ typedef struct {
 	int allow_exec;         /* a kubeconfig's exec credential plugin may run */
 	int create_namespace;   /* namespace is made when it does not exist (syncPolicy.createNamespace) */
 	int force_conflicts;    /* fields other managers own are taken over (ServerSideApply.ForceConflicts) */
+	/*
+	 * The destination is kept open from run to run (plumb serve): it keeps
+	 * what it observes up to date itself (a cluster watches what plumb
+	 * manages), and calls changed(changed_payload), from a thread of its
+	 * own, when a live object it keeps changed.
+	 */
+	int watch;
+	void (*changed)(void *payload);
+	void *changed_payload;
 } plumb_destination_options;
 
 /* An observed live object; providers put their own state in detail. */
@@ -155,6 +164,13 @@ struct plumb_provider {
 	int (*resolve)(char **key, char **display, plumb_destination *destination, const plumb_object *object,
 		       plumb_diags *diags);
 
+	/*
+	 * A destination kept open (options.watch) begins another run: forget
+	 * what one run learnt that may not hold for the next (whether a
+	 * namespace exists). NULL: nothing to forget.
+	 */
+	void (*renew)(plumb_destination *destination);
+
 	/* Keep what observing taught the provider for the next run (the host: its stat cache); failure only costs speed. */
 	int (*save)(plumb_destination *destination);
 
@@ -177,9 +193,12 @@ struct plumb_provider {
 	 * What would make observed match object; object NULL means the object
 	 * is no longer declared and plumb created it (a prune): DELETE if it is
 	 * still there and still the kind plumb made (inventory_kind), else NONE.
+	 * untouched: the object is as plumb's last action left it (its
+	 * fingerprint is the one the inventory kept), which may spare the
+	 * provider work (a cluster's dry run).
 	 */
 	int (*compare)(plumb_change *out, plumb_destination *destination, const plumb_object *object,
-		       const plumb_observed *observed, const char *inventory_kind);
+		       const plumb_observed *observed, const char *inventory_kind, int untouched);
 
 	/*
 	 * Before an apply's first action: make the destination exist, and clear
@@ -258,7 +277,9 @@ void plumb_change_release(plumb_change *change);
 
 /*
  * The destinations one plan and its apply use: each provider's, opened on
- * first use with the same options, closed together.
+ * first use with the same options, closed together; or kept open from run
+ * to run by whoever holds them (plumb serve), each run beginning with
+ * plumb_destinations_renew.
  */
 typedef struct {
 	plumb_destination_options options; /* strings borrowed: they outlive the destinations */
@@ -283,6 +304,9 @@ void plumb_destinations_init(plumb_destinations *destinations, const plumb_desti
  * until release. PLUMB_EINVALID for a provider other than only.
  */
 int plumb_destinations_get(plumb_destination **out, plumb_destinations *destinations, const plumb_provider *provider);
+
+/* Another run begins with destinations kept open: each forgets what may no longer hold (renew). */
+void plumb_destinations_renew(plumb_destinations *destinations);
 
 /* Each opened destination saves what it learnt (save); a failure only costs the next run speed. */
 void plumb_destinations_save(plumb_destinations *destinations);

@@ -126,7 +126,7 @@ static int plan(plumb_change *change, plumb_destination *dest, const plumb_objec
 	memset(change, 0, sizeof(*change));
 	plumb_buf_init(&change->diff);
 	if (error == 0)
-		error = provider->compare(change, dest, object, &observed, object->kind);
+		error = provider->compare(change, dest, object, &observed, object->kind, 0);
 	plumb_observed_release(provider, &observed);
 	return error;
 }
@@ -407,10 +407,10 @@ static void configmap_lifecycle(void)
 	/* A prune: it carries plumb's tracking id, so it goes; then it is gone. */
 	plumb_observation item = { NULL, "/ConfigMap/plumb-test/life", "ConfigMap", 0, { 0 } };
 	CHECK_INT(provider->observe(dest, &item, 1), 0);
-	CHECK_INT(provider->compare(&change, dest, NULL, &item.observed, "ConfigMap"), 0);
+	CHECK_INT(provider->compare(&change, dest, NULL, &item.observed, "ConfigMap", 0), 0);
 	CHECK_INT(change.type, PLUMB_ACTION_DELETE);
 	plumb_change_release(&change);
-	CHECK_INT(provider->compare(&change, dest, NULL, &item.observed, "Secret"), 0);
+	CHECK_INT(provider->compare(&change, dest, NULL, &item.observed, "Secret", 0), 0);
 	CHECK_INT(change.type, PLUMB_ACTION_NONE);
 	plumb_change_release(&change);
 	plumb_observed_release(provider, &item.observed);
@@ -447,7 +447,7 @@ static void prune_spares_foreign_objects(void)
 	plumb_observation item = { NULL, "/ConfigMap/plumb-test/foreign", "ConfigMap", 0, { 0 } };
 	CHECK_INT(provider->observe(dest, &item, 1), 0);
 	CHECK_INT(item.observed.exists, 1);
-	CHECK_INT(provider->compare(&change, dest, NULL, &item.observed, "ConfigMap"), 0);
+	CHECK_INT(provider->compare(&change, dest, NULL, &item.observed, "ConfigMap", 0), 0);
 	CHECK_INT(change.type, PLUMB_ACTION_NONE);
 	plumb_change_release(&change);
 	plumb_observed_release(provider, &item.observed);

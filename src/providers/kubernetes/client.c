@@ -31,6 +31,9 @@ typedef struct {
 	__typeof__(curl_easy_cleanup) *easy_cleanup;
 } curl_functions;
 
+/* A transfer stopped on purpose (a stream's line or stopped said so): not a failure. */
+#define STREAM_STOPPED(rc) ((rc) == CURLE_WRITE_ERROR || (rc) == CURLE_ABORTED_BY_CALLBACK)
+
 static curl_functions curl;
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static char curl_problem[512]; /* why it could not be loaded */
@@ -55,6 +58,7 @@ static void load_curl(void)
 struct plumb_kube_client {
 	plumb_kubeconfig *config;
 	size_t response_max;
+	long timeout_ms; /* of a request that is not a stream */
 	CURL *handle;
 	char *base_url;          /* the server, or its tls-server-name in the server's place (connect_to) */
 	char *connect_to;        /* "NAME:PORT:HOST:PORT": where base_url's name really is */
@@ -64,9 +68,31 @@ struct plumb_kube_client {
 	plumb_kube_stats stats;
 	/* The answer being read. */
 	plumb_buf *receiving;
+	const plumb_kube_stream *stream; /* its lines go there (a 2xx answer of a watch) */
+	int stream_stopped;
 	int overflowed;
 	char error_text[CURL_ERROR_SIZE];
 };
+
+/* Hand the complete lines received so far to the stream, keeping the unfinished one. */
+static int stream_lines(plumb_kube_client *client)
+{
+	plumb_buf *b = client->receiving;
+	size_t start = 0;
+	for (char *end; (end = memchr(b->ptr + start, '\n', b->len - start)) != NULL;) {
+		size_t length = (size_t)(end - (b->ptr + start));
+		if (length && client->stream->line(client->stream->payload, b->ptr + start, length) != 0) {
+			client->stream_stopped = 1;
+			return -1;
+		}
+		start += length + 1;
+	}
+	if (start) {
+		memmove(b->ptr, b->ptr + start, b->len - start);
+		plumb_buf_truncate(b, b->len - start);
+	}
+	return 0;
+}
 
 static size_t on_data(char *data, size_t size, size_t count, void *user)
 {
@@ -77,7 +103,25 @@ static size_t on_data(char *data, size_t size, size_t count, void *user)
 		return 0; /* curl stops the transfer */
 	}
 	plumb_buf_add(client->receiving, data, n);
+	if (client->stream) {
+		long status = 0;
+		curl.easy_getinfo(client->handle, CURLINFO_RESPONSE_CODE, &status);
+		if (status >= 200 && status < 300 && stream_lines(client) < 0)
+			return 0;
+	}
 	return n;
+}
+
+/* curl asks about once a second, data or not: a stream's owner may want it to end. */
+static int on_progress(void *user, curl_off_t download_total, curl_off_t downloaded, curl_off_t upload_total,
+		       curl_off_t uploaded)
+{
+	plumb_kube_client *client = user;
+	if (client->stream && client->stream->stopped && client->stream->stopped(client->stream->payload)) {
+		client->stream_stopped = 1;
+		return 1;
+	}
+	return 0;
 }
 
 /*
@@ -142,6 +186,7 @@ int plumb_kube_client_open(plumb_kube_client **out, plumb_kubeconfig *config, co
 	client->config = config;
 	plumb_buf_init(&client->authorization);
 	client->response_max = options && options->response_max ? options->response_max : PLUMB_KUBE_RESPONSE_MAX;
+	client->timeout_ms = options && options->timeout_ms ? options->timeout_ms : REQUEST_TIMEOUT_MS;
 	client->handle = curl.easy_init();
 	if (!client->handle)
 		abort(); /* curl_easy_init only fails when memory runs out */
@@ -160,10 +205,11 @@ int plumb_kube_client_open(plumb_kube_client **out, plumb_kubeconfig *config, co
 	curl.easy_setopt(h, CURLOPT_USERAGENT, "plumb/" PLUMB_VERSION);
 	curl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
 			 options && options->connect_timeout_ms ? options->connect_timeout_ms : CONNECT_TIMEOUT_MS);
-	curl.easy_setopt(h, CURLOPT_TIMEOUT_MS, options && options->timeout_ms ? options->timeout_ms : REQUEST_TIMEOUT_MS);
 	curl.easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)client->response_max);
 	curl.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
 	curl.easy_setopt(h, CURLOPT_WRITEDATA, client);
+	curl.easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl.easy_setopt(h, CURLOPT_XFERINFODATA, client);
 	if (client->connect_to)
 		curl.easy_setopt(h, CURLOPT_CONNECT_TO, &client->connect_to_list);
 	if (config->certificate_authority.len) {
@@ -380,8 +426,13 @@ static int perform(plumb_kube_client *client, const plumb_kube_call *call, plumb
 		curl.easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->length);
 	}
 	curl.easy_setopt(h, CURLOPT_CUSTOMREQUEST, strcmp(call->method, "GET") ? call->method : NULL);
+	/* A stream has no time limit of its own, and is asked now and then whether to go on. */
+	curl.easy_setopt(h, CURLOPT_TIMEOUT_MS, call->stream ? 0L : client->timeout_ms);
+	curl.easy_setopt(h, CURLOPT_NOPROGRESS, call->stream ? 0L : 1L);
 
 	client->receiving = &out->body;
+	client->stream = call->stream;
+	client->stream_stopped = 0;
 	client->overflowed = 0;
 	client->error_text[0] = '\0';
 	client->stats.requests++;
@@ -396,6 +447,8 @@ static int perform(plumb_kube_client *client, const plumb_kube_call *call, plumb
 	 * that may cut the answer short: the status is what counts there.
 	 */
 	if (rc != CURLE_OK && out->status == 401 && !client->overflowed)
+		rc = CURLE_OK;
+	if (client->stream_stopped && STREAM_STOPPED(rc))
 		rc = CURLE_OK;
 	if (rc == CURLE_OK) {
 		const char *type = NULL;
@@ -420,6 +473,7 @@ static int perform(plumb_kube_client *client, const plumb_kube_call *call, plumb
 	curl.easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
 	curl.easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
 	client->receiving = NULL;
+	client->stream = NULL;
 	plumb_buf_wipe(&client->authorization);
 	free(url);
 	free(accept);
@@ -453,7 +507,7 @@ int plumb_kube_send(plumb_kube_answer *out, plumb_kube_client *client, const plu
 int plumb_kube_request(long *out_status, plumb_buf *out_body, plumb_kube_client *client, const char *method,
 		       const char *path_and_query, const char *content_type, const void *body, size_t length)
 {
-	plumb_kube_call call = { method, path_and_query, NULL, content_type, body, length, NULL };
+	plumb_kube_call call = { method, path_and_query, NULL, content_type, body, length, NULL, NULL };
 	plumb_kube_answer answer = PLUMB_KUBE_ANSWER_INIT;
 	int error = plumb_kube_send(&answer, client, &call);
 	*out_status = answer.status;

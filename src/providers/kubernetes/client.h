@@ -46,7 +46,22 @@ typedef struct {
 	const void *body;
 	size_t length;
 	const char *if_none_match; /* an ETag from an earlier answer: the server answers 304 when nothing changed */
+	const struct plumb_kube_stream *stream; /* a watch: the answer is read line by line as it comes */
 } plumb_kube_call;
+
+/*
+ * A streamed answer (a watch): each complete line of a 2xx answer goes to
+ * line as it arrives, and is not kept in the answer's body; an answer of
+ * any other status is read whole, as any other. The request has no time
+ * limit of its own (the server's timeoutSeconds ends it); it ends early
+ * when line returns nonzero or stopped does (asked about once a second),
+ * and is then a success: the caller knows why it stopped.
+ */
+typedef struct plumb_kube_stream {
+	int (*line)(void *payload, const char *text, size_t length);
+	int (*stopped)(void *payload);
+	void *payload;
+} plumb_kube_stream;
 
 /* What the server answered. */
 typedef struct {

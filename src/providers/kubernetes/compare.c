@@ -107,6 +107,7 @@ json_t *plumb_kube_comparable(const json_t *object, const unsigned char key[PLUM
 		json_object_del(metadata, server_metadata[i]);
 	json_t *annotations = json_object_get(metadata, "annotations");
 	json_object_del(annotations, LAST_APPLIED);
+	json_object_del(annotations, PLUMB_KUBE_APPLIED_ANNOTATION);
 	if (annotations && !json_object_size(annotations))
 		json_object_del(metadata, "annotations");
 	json_object_del(copy, "status");

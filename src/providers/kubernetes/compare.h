@@ -6,7 +6,8 @@
  * and git never declares. Left out of both, so that a defaulted or
  * bookkept field never shows as a change: metadata.managedFields,
  * resourceVersion, generation, uid, creationTimestamp, selfLink and the
- * last-applied annotation of kubectl, and the whole status.
+ * last-applied annotation of kubectl, plumb's applied-hash annotation, and
+ * the whole status.
  *
  * A Secret's values are shown nowhere: each value of data and stringData
  * becomes "(sensitive HASH)", HASH a keyed hash of the decoded value, so
@@ -20,6 +21,7 @@
 
 #include <jansson.h>
 
+#include "providers/kubernetes/labels.h"
 #include "util/buf.h"
 
 /* The key sensitive values are hashed with: 32 bytes. */

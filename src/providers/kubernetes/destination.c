@@ -52,6 +52,10 @@ int plumb_kube_open(plumb_destination **out, const plumb_destination_options *op
 		goto fail;
 	if ((error = load_hash_key(dest->hash_key, options->state_dir)) < 0)
 		goto fail;
+	dest->live = plumb_kube_live_new();
+	if (options->watch)
+		dest->watches = plumb_kube_watches_new(dest->live, &config_options, dest->hash_key, options->changed,
+						       options->changed_payload);
 	*out = dest;
 	return 0;
 fail:
@@ -64,10 +68,25 @@ const char *plumb_kube_destination_name(plumb_destination *dest)
 	return dest->name;
 }
 
+void plumb_kube_renew(plumb_destination *dest)
+{
+	/* A namespace may have come or gone since; what is watched is up to date. */
+	dest->namespace_state = PLUMB_KUBE_NAMESPACE_UNKNOWN;
+	dest->namespace_declared = 0;
+	for (size_t i = 0; i < dest->applied_count; i++) {
+		free(dest->applied[i].key);
+		plumb_kube_json_free(dest->applied[i].live);
+	}
+	dest->applied_count = 0;
+}
+
 void plumb_kube_close(plumb_destination *dest)
 {
 	if (!dest)
 		return;
+	/* The watches first: they write into live. */
+	plumb_kube_watches_free(dest->watches);
+	plumb_kube_live_free(dest->live);
 	plumb_kube_discovery_free(dest->discovery);
 	plumb_kube_client_close(dest->client);
 	for (size_t i = 0; i < dest->defined_count; i++) {
@@ -126,7 +145,7 @@ int plumb_kube_namespace_missing(int *missing, plumb_destination *dest)
 	if (dest->namespace_state == PLUMB_KUBE_NAMESPACE_UNKNOWN) {
 		char *path = plumb_xprintf("/api/v1/namespaces/%s", dest->namespace);
 		plumb_kube_answer answer = PLUMB_KUBE_ANSWER_INIT;
-		plumb_kube_call call = { "GET", path, NULL, NULL, NULL, 0, NULL };
+		plumb_kube_call call = { "GET", path, NULL, NULL, NULL, 0, NULL, NULL };
 		int error = plumb_kube_send(&answer, dest->client, &call);
 		long status = answer.status;
 		plumb_kube_answer_release(&answer);

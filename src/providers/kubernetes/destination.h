@@ -11,7 +11,9 @@
 #include "providers/kubernetes/client.h"
 #include "providers/kubernetes/compare.h"
 #include "providers/kubernetes/discovery.h"
+#include "providers/kubernetes/live.h"
 #include "providers/kubernetes/object.h"
+#include "providers/kubernetes/watch.h"
 #include "providers/provider.h"
 
 /* A kind a CustomResourceDefinition of the sync defines (resolve noted it). */
@@ -49,6 +51,8 @@ struct plumb_destination {
 	plumb_kube_applied *applied;
 	size_t applied_count;
 	size_t applied_capacity;
+	plumb_kube_live *live;        /* the collections known whole (live.h) */
+	plumb_kube_watches *watches;  /* keeping them known while the destination is kept open; NULL for one run */
 };
 
 /* Where a declared object is at the destination. */
@@ -58,8 +62,9 @@ typedef struct {
 	const char *namespace;               /* "" when cluster-scoped; borrowed from the object or destination */
 } plumb_kube_place;
 
-/* The provider's open, destination_name, resolve and close hooks (provider.h). */
+/* The provider's open, renew, destination_name, resolve and close hooks (provider.h). */
 int plumb_kube_open(plumb_destination **out, const plumb_destination_options *options);
+void plumb_kube_renew(plumb_destination *destination);
 const char *plumb_kube_destination_name(plumb_destination *destination);
 int plumb_kube_resolve(char **key, char **display, plumb_destination *destination, const plumb_object *object,
 		       plumb_diags *diags);

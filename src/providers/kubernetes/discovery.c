@@ -161,7 +161,7 @@ static void load_cache(plumb_kube_discovery *discovery)
 static int fetch(json_t **body, char **etag, plumb_kube_client *client, const discovery_document *document)
 {
 	plumb_kube_call call = { "GET", document->path, AGGREGATED_ACCEPT, NULL, NULL, 0,
-				 document->body ? document->etag : NULL };
+				 document->body ? document->etag : NULL, NULL };
 	plumb_kube_answer answer = PLUMB_KUBE_ANSWER_INIT;
 	const char *server = plumb_kube_client_config(client)->server;
 	int error = plumb_kube_send(&answer, client, &call);

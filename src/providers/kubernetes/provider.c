@@ -1,137 +1,23 @@
 /*
- * The kubernetes provider at work: objects observed with GET, compared by
- * a server-side dry-run apply, applied by server-side apply, pruned by
- * DELETE (object.c expands documents, destination.c opens the cluster and
- * places objects in it).
+ * The kubernetes provider at work: objects observed with one LIST a
+ * collection (live.c), kept up to date by watches in a destination kept
+ * open (watch.c), or one GET an object where a list would cost more;
+ * compared by a server-side dry-run apply, spared when the object is as
+ * plumb applied it; applied by server-side apply, pruned by DELETE
+ * (object.c expands documents, destination.c opens the cluster and places
+ * objects in it).
  */
 #include "util/common.h"
 #include "providers/kubernetes/provider.h"
 #include "providers/kubernetes/destination.h"
-#include "util/hash.h"
+#include "providers/kubernetes/observe.h"
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdlib.h>
 
 #define HOST_API_VERSION "host/v1"
 #define ENGINE_API_VERSION "plumb/v1"
-
-/* --- observe ---------------------------------------------------------------------------- */
-
-/*
- * "object " and the blob id of the comparable YAML: it changes when what
- * plumb manages does, not when the status or the resourceVersion does.
- */
-static char *live_fingerprint(const plumb_destination *dest, const json_t *live)
-{
-	plumb_buf yaml = PLUMB_BUF_INIT;
-	char id[PLUMB_OID_HEXSZ + 1];
-	json_t *comparable = plumb_kube_comparable(live, dest->hash_key);
-	plumb_kube_yaml(&yaml, comparable, 0);
-	plumb_hash_blob_buf(id, yaml.ptr, yaml.len);
-	plumb_buf_release(&yaml);
-	json_decref(comparable);
-	return plumb_xprintf("object %s", id);
-}
-
-/* What observe makes of a live object (taken) or of none (live NULL). */
-static void observed_from(plumb_observed *out, const plumb_destination *dest, json_t *live)
-{
-	memset(out, 0, sizeof(*out));
-	out->exists = live != NULL;
-	out->detail = live;
-	out->fingerprint = live ? live_fingerprint(dest, live) : plumb_xstrdup("absent");
-}
-
-static void free_observed(plumb_observed *observed)
-{
-	plumb_kube_json_free(observed->detail);
-	observed->detail = NULL;
-}
-
-/* GET path into *live (a new reference), NULL when there is no such object. */
-static int get_object(json_t **live, plumb_destination *dest, const char *path, const char *display)
-{
-	plumb_kube_answer answer = PLUMB_KUBE_ANSWER_INIT;
-	plumb_kube_call call = { "GET", path, NULL, NULL, NULL, 0, NULL };
-	int error = plumb_kube_send(&answer, dest->client, &call);
-	*live = NULL;
-	if (error == PLUMB_ENOTFOUND) {
-		plumb_error_clear();
-		error = 0;
-	} else if (error < 0) {
-		error = plumb_error_wrap(error, "%s", display);
-	} else if (!(*live = json_loadb(answer.body.ptr, answer.body.len, 0, NULL)) || !json_is_object(*live)) {
-		plumb_kube_json_free(*live);
-		*live = NULL;
-		error = plumb_error_set(PLUMB_ERROR, "%s: the server answered something that is not an object", display);
-	}
-	plumb_kube_answer_release(&answer);
-	return error;
-}
-
-/* The URL path of the object key names, NULL when its kind is not served (then it cannot exist). */
-static char *path_of_key(const plumb_destination *dest, const char *key)
-{
-	plumb_kube_identity identity;
-	char *path = NULL;
-	if (plumb_kube_identity_parse(&identity, key) < 0)
-		return NULL;
-	const plumb_kube_resource *resource = plumb_kube_find_kind(dest, identity.group, identity.kind);
-	if (resource)
-		path = plumb_kube_resource_path(resource, identity.namespace, identity.name);
-	plumb_kube_identity_release(&identity);
-	return path;
-}
-
-/* The URL path of a declared object, NULL when its kind is not served yet (a definition of the sync defines it). */
-static int path_of_object(char **path, plumb_kube_place *place, plumb_destination *dest, const plumb_object *object)
-{
-	const plumb_kube_desired *d = object->desired;
-	int error = plumb_kube_locate(place, dest, d);
-	*path = NULL;
-	if (error < 0)
-		return plumb_error_wrap(error, "%s %s", object->kind, object->display);
-	if (place->resource)
-		*path = plumb_kube_resource_path(place->resource, place->namespace, d->name);
-	return 0;
-}
-
-static int observe_one(plumb_observed *out, plumb_destination *dest, const plumb_observation *item)
-{
-	char *path = NULL;
-	json_t *live = NULL;
-	int error = 0;
-	plumb_kube_place place;
-
-	char *display = NULL;
-	if (item->object) {
-		const plumb_kube_desired *d = item->object->desired;
-		if ((error = path_of_object(&path, &place, dest, item->object)) == 0)
-			display = plumb_kube_display(d->kind, place.namespace, d->name);
-	} else {
-		path = path_of_key(dest, item->key);
-	}
-	if (error == 0 && path)
-		error = get_object(&live, dest, path, display ? display : item->key);
-	free(path);
-	free(display);
-	observed_from(out, dest, live);
-	return error;
-}
-
-/*
- * One GET an object. (One LIST a kind and namespace, selected by plumb's
- * label, would cost fewer requests for many objects of one kind; the
- * connection is kept alive, so a GET costs one round trip.)
- */
-static int observe(plumb_destination *dest, plumb_observation *items, size_t count)
-{
-	for (size_t i = 0; i < count; i++) {
-		int error = observe_one(&items[i].observed, dest, &items[i]);
-		if (error < 0)
-			return error;
-	}
-	return 0;
-}
 
 /* --- the apply body --------------------------------------------------------------------- */
 
@@ -151,8 +37,27 @@ static json_t *member_object(json_t *metadata, const char *name)
 	return member;
 }
 
+/*
+ * What plumb applies, in short: a hash of the body (keyed, since a
+ * Secret's holds its values), carried by the object, so that a later run
+ * knows it would apply the same again.
+ */
+static char *applied_hash(const plumb_destination *dest, const json_t *body)
+{
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned mac_length = 0;
+	char *text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+	HMAC(EVP_sha256(), dest->hash_key, PLUMB_KUBE_HASH_KEY_SIZE, (const unsigned char *)text, strlen(text), mac,
+	     &mac_length);
+	plumb_kube_text_free(text);
+	char hex[2 * 16 + 1];
+	for (unsigned i = 0; i < 16; i++)
+		snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+	return plumb_xstrdup(hex);
+}
+
 /* The document, in its namespace, labelled and annotated as plumb's. A new reference. */
-static json_t *apply_body(const plumb_kube_desired *d, const char *namespace)
+static json_t *apply_body(const plumb_destination *dest, const plumb_kube_desired *d, const char *namespace)
 {
 	json_t *body = json_deep_copy(d->document);
 	json_t *metadata = json_object_get(body, "metadata");
@@ -161,7 +66,11 @@ static json_t *apply_body(const plumb_kube_desired *d, const char *namespace)
 		json_object_set_new(metadata, "namespace", json_string(namespace));
 	json_object_set_new(member_object(metadata, "labels"), PLUMB_KUBE_MANAGED_BY_LABEL,
 			    json_string(PLUMB_KUBE_MANAGED_BY));
-	json_object_set_new(member_object(metadata, "annotations"), PLUMB_KUBE_TRACKING_ANNOTATION, json_string(id));
+	json_t *annotations = member_object(metadata, "annotations");
+	json_object_set_new(annotations, PLUMB_KUBE_TRACKING_ANNOTATION, json_string(id));
+	char *hash = applied_hash(dest, body);
+	json_object_set_new(annotations, PLUMB_KUBE_APPLIED_ANNOTATION, json_string(hash));
+	free(hash);
 	free(id);
 	return body;
 }
@@ -181,7 +90,7 @@ static int server_side_apply(json_t **answer, plumb_destination *dest, const cha
 				     PLUMB_KUBE_FIELD_MANAGER, dest->force_conflicts ? "&force=true" : "");
 	plumb_kube_answer out = PLUMB_KUBE_ANSWER_INIT;
 	/* A JSON document is YAML: the server takes it as an apply patch. */
-	plumb_kube_call call = { "PATCH", target, NULL, "application/apply-patch+yaml", text, strlen(text), NULL };
+	plumb_kube_call call = { "PATCH", target, NULL, "application/apply-patch+yaml", text, strlen(text), NULL, NULL };
 	int error = plumb_kube_send(&out, dest->client, &call);
 	*answer = NULL;
 	if (error < 0)
@@ -229,17 +138,16 @@ static char *changed_fields(const plumb_destination *dest, const json_t *live, c
 /* A prune: only what still carries plumb's tracking id for this very object, of the kind plumb made, goes. */
 static int compare_prune(plumb_change *out, const plumb_observed *observed, const char *key, const char *inventory_kind)
 {
-	const json_t *live = observed->detail;
+	const plumb_kube_seen *s = observed->detail;
 	plumb_kube_identity identity;
-	if (!observed->exists || !live || !key || plumb_kube_identity_parse(&identity, key) < 0)
+	if (!observed->exists || !s || !key || plumb_kube_identity_parse(&identity, key) < 0) {
+		plumb_error_clear();
 		return 0;
+	}
 	char *id = tracking_id(identity.group, identity.kind, identity.namespace, identity.name);
-	json_t *annotations = json_object_get(json_object_get(live, "metadata"), "annotations");
-	const char *carried = json_string_value(json_object_get(annotations, PLUMB_KUBE_TRACKING_ANNOTATION));
-	const char *kind = json_string_value(json_object_get(live, "kind"));
-	const char *prune = json_string_value(json_object_get(annotations, PLUMB_KUBE_PRUNE_ANNOTATION));
-	if (carried && !strcmp(carried, id) && kind && !strcmp(kind, inventory_kind)) {
-		if (prune && !strcmp(prune, "false")) {
+	const plumb_kube_summary *live = &s->summary;
+	if (live->tracking && !strcmp(live->tracking, id) && live->kind && !strcmp(live->kind, inventory_kind)) {
+		if (live->keep) {
 			/* Kept where it is, and no longer managed: what Argo CD's Prune=false does. */
 			out->reason = plumb_xstrdup("no longer declared in git; kept (" PLUMB_KUBE_PRUNE_ANNOTATION
 						    ": \"false\")");
@@ -254,28 +162,21 @@ static int compare_prune(plumb_change *out, const plumb_observed *observed, cons
 }
 
 /*
- * The key a prune's observation was made for: compare is not given it, so
- * it is read back from the live object (what observe found at the key).
+ * Whether a dry run can be spared: the live object is as plumb's last
+ * apply left it (untouched: the engine found its fingerprint unchanged)
+ * and carries the hash of the very body plumb would apply now. Then the
+ * server would make of it what it made before: nothing changes.
  */
-static char *key_of_live(const json_t *live)
+static int unchanged_since_applied(const plumb_observed *observed, int untouched, const char *hash)
 {
-	const char *api_version = json_string_value(json_object_get(live, "apiVersion"));
-	const char *kind = json_string_value(json_object_get(live, "kind"));
-	json_t *metadata = json_object_get(live, "metadata");
-	const char *namespace = json_string_value(json_object_get(metadata, "namespace"));
-	const char *name = json_string_value(json_object_get(metadata, "name"));
-	if (!api_version || !kind || !name)
-		return NULL;
-	char *group = plumb_kube_group_of(api_version);
-	char *key = plumb_kube_key(group, kind, namespace ? namespace : "", name);
-	free(group);
-	return key;
+	const plumb_kube_seen *s = observed->detail;
+	return untouched && observed->exists && s && s->summary.applied && hash && !strcmp(s->summary.applied, hash);
 }
 
 static int compare(plumb_change *out, plumb_destination *dest, const plumb_object *object,
-		   const plumb_observed *observed, const char *inventory_kind)
+		   const plumb_observed *observed, const char *inventory_kind, int untouched)
 {
-	const json_t *live = observed->exists ? observed->detail : NULL;
+	const json_t *live = NULL;
 	json_t *body = NULL, *result = NULL;
 	char *path = NULL, *display = NULL;
 	plumb_kube_place place;
@@ -284,14 +185,17 @@ static int compare(plumb_change *out, plumb_destination *dest, const plumb_objec
 	memset(out, 0, sizeof(*out));
 	plumb_buf_init(&out->diff);
 	if (!object) {
-		char *key = key_of_live(live);
-		error = compare_prune(out, observed, key, inventory_kind);
-		free(key);
-		return error;
+		const plumb_kube_seen *s = observed->detail;
+		return compare_prune(out, observed, s ? s->key : NULL, inventory_kind);
 	}
 
 	const plumb_kube_desired *d = object->desired;
-	if ((error = path_of_object(&path, &place, dest, object)) < 0)
+	if ((error = plumb_kube_path_of_object(&path, &place, dest, object)) < 0)
+		goto done;
+	body = apply_body(dest, d, place.namespace);
+	const char *hash = json_string_value(json_object_get(
+		json_object_get(json_object_get(body, "metadata"), "annotations"), PLUMB_KUBE_APPLIED_ANNOTATION));
+	if (unchanged_since_applied(observed, untouched, hash))
 		goto done;
 	int made = 0; /* its namespace is one the apply makes */
 	if (*place.namespace && !strcmp(place.namespace, dest->namespace)) {
@@ -307,7 +211,8 @@ static int compare(plumb_change *out, plumb_destination *dest, const plumb_objec
 		}
 	}
 	display = plumb_kube_display(d->kind, place.namespace, d->name);
-	body = apply_body(d, place.namespace);
+	if ((error = plumb_kube_live_object(&live, dest, observed, display)) < 0)
+		goto done;
 	/*
 	 * A kind a definition of this sync defines cannot be dry-run before the
 	 * definition exists, nor an object before its namespace: shown as sent.
@@ -354,7 +259,7 @@ static int create_namespace(plumb_destination *dest)
 	char *text = json_dumps(body, JSON_COMPACT);
 	char *target = plumb_xprintf("/api/v1/namespaces?fieldManager=%s", PLUMB_KUBE_FIELD_MANAGER);
 	plumb_kube_answer answer = PLUMB_KUBE_ANSWER_INIT;
-	plumb_kube_call call = { "POST", target, NULL, "application/json", text, strlen(text), NULL };
+	plumb_kube_call call = { "POST", target, NULL, "application/json", text, strlen(text), NULL, NULL };
 	int error = plumb_kube_send(&answer, dest->client, &call);
 	if (error == PLUMB_ECONFLICT) {
 		plumb_error_clear();
@@ -428,11 +333,33 @@ static json_t *take_applied(plumb_destination *dest, const char *key)
 	return NULL;
 }
 
+/* The collection and name of an object's URL path: a new string, and a pointer into path. */
+static char *collection_of(const char *path, const char **name)
+{
+	const char *slash = strrchr(path, '/');
+	*name = slash + 1;
+	return plumb_xstrndup(path, (size_t)(slash - path));
+}
+
+/* What an apply answered is what the collection holds now (a watch would say so a moment later). */
+static void note_live(plumb_destination *dest, const char *path, const json_t *live)
+{
+	const char *name;
+	char *collection = collection_of(path, &name);
+	if (live)
+		plumb_kube_live_put(dest->live, collection, name, live, dest->hash_key);
+	else
+		plumb_kube_live_doubt(dest->live, collection, name);
+	free(collection);
+}
+
+/* A deleted object may linger (finalizers): it is read again before it is taken for gone. */
 static int remove_at(plumb_destination *dest, const char *path, const char *display)
 {
 	char *target = plumb_xprintf("%s?propagationPolicy=Background", path);
 	plumb_kube_answer answer = PLUMB_KUBE_ANSWER_INIT;
-	plumb_kube_call call = { "DELETE", target, NULL, NULL, NULL, 0, NULL };
+	plumb_kube_call call = { "DELETE", target, NULL, NULL, NULL, 0, NULL, NULL };
+	note_live(dest, path, NULL);
 	int error = plumb_kube_send(&answer, dest->client, &call);
 	if (error == PLUMB_ENOTFOUND) {
 		plumb_error_clear();
@@ -461,9 +388,12 @@ static int apply(plumb_destination *dest, const plumb_object *object, const plum
 		error = remove_at(dest, path, display);
 		goto done;
 	}
-	body = apply_body(d, place.namespace);
-	if ((error = server_side_apply(&live, dest, path, body, 0, display)) < 0)
+	body = apply_body(dest, d, place.namespace);
+	if ((error = server_side_apply(&live, dest, path, body, 0, display)) < 0) {
+		note_live(dest, path, NULL); /* whatever the server did of it is read again */
 		goto done;
+	}
+	note_live(dest, path, live);
 	key = plumb_kube_key(d->group, d->kind, place.namespace, d->name);
 	remember_applied(dest, key, live);
 done:
@@ -480,18 +410,21 @@ static int observe_applied(plumb_observed *out, plumb_destination *dest, const p
 	plumb_kube_place place;
 	int error = plumb_kube_locate(&place, dest, d);
 	if (error < 0) {
-		observed_from(out, dest, NULL);
+		plumb_kube_observed_from(out, dest, NULL, NULL, NULL);
 		return plumb_error_wrap(error, "%s %s", object->kind, object->display);
 	}
 	char *key = plumb_kube_key(d->group, d->kind, place.namespace, d->name);
 	json_t *live = take_applied(dest, key);
-	free(key);
 	if (live) {
-		observed_from(out, dest, live);
+		plumb_kube_observed_from(out, dest, live, NULL, NULL);
+		((plumb_kube_seen *)out->detail)->key = key;
 		return 0;
 	}
+	free(key);
 	plumb_observation item = { object, object->key, object->kind, object->sensitive, { 0 } };
-	return observe_one(out, dest, &item);
+	error = plumb_kube_observe(dest, &item, 1);
+	*out = item.observed;
+	return error;
 }
 
 static int stages(const plumb_object *object)
@@ -517,7 +450,7 @@ static void discard(plumb_destination *dest)
 
 static int remove_object(plumb_destination *dest, const char *key, const char *kind)
 {
-	char *path = path_of_key(dest, key);
+	char *path = plumb_kube_path_of_key(dest, key);
 	int error = path ? remove_at(dest, path, key) : 0; /* a kind no longer served: nothing of it is left */
 	free(path);
 	return error;
@@ -546,8 +479,8 @@ static int capture(plumb_buf *out, int *has_content, plumb_destination *dest, co
 		   size_t max)
 {
 	json_t *live = NULL;
-	char *path = path_of_key(dest, key);
-	int error = path ? get_object(&live, dest, path, key) : 0;
+	char *path = plumb_kube_path_of_key(dest, key);
+	int error = path ? plumb_kube_get_object(&live, dest, path, key) : 0;
 	*has_content = 0;
 	if (error == 0 && live) {
 		/* A Secret's values are masked (compare.h): a capture never holds them. */
@@ -604,9 +537,11 @@ static int save(plumb_destination *dest)
 plumb_kube_health plumb_kube_object_health(const plumb_observed *observed, char **message)
 {
 	*message = NULL;
-	if (!observed->exists || !observed->detail)
+	const plumb_kube_seen *s = observed->detail;
+	if (!observed->exists || !s)
 		return PLUMB_KUBE_MISSING;
-	return plumb_kube_health_of(observed->detail, message);
+	*message = s->summary.health_message ? plumb_xstrdup(s->summary.health_message) : NULL;
+	return s->summary.health;
 }
 
 /* A Kubernetes object's metadata as git may give it; generateName is not: plumb needs the name it will have. */
@@ -643,12 +578,13 @@ const plumb_provider plumb_kubernetes_provider = {
 	.expand = plumb_kube_expand,
 	.free_desired = plumb_kube_free_desired,
 	.open = plumb_kube_open,
+	.renew = plumb_kube_renew,
 	.destination_name = plumb_kube_destination_name,
 	.resolve = plumb_kube_resolve,
 	.save = save,
 	.close = plumb_kube_close,
-	.observe = observe,
-	.free_observed = free_observed,
+	.observe = plumb_kube_observe,
+	.free_observed = plumb_kube_free_observed,
 	.compare = compare,
 	.begin_apply = begin_apply,
 	.apply = apply,

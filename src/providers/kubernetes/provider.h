@@ -23,14 +23,8 @@
 #define PLUMB_PROVIDERS_KUBERNETES_PROVIDER_H
 
 #include "providers/kubernetes/health.h"
+#include "providers/kubernetes/labels.h"
 #include "providers/provider.h"
-
-#define PLUMB_KUBE_FIELD_MANAGER "plumb"
-#define PLUMB_KUBE_MANAGED_BY_LABEL "app.kubernetes.io/managed-by"
-#define PLUMB_KUBE_MANAGED_BY "plumb"
-#define PLUMB_KUBE_TRACKING_ANNOTATION "plumb.dev/tracking-id"
-/* "false" on a live object keeps it when git no longer declares it (it leaves the inventory). */
-#define PLUMB_KUBE_PRUNE_ANNOTATION "plumb.dev/prune"
 
 extern const plumb_provider plumb_kubernetes_provider;
 

@@ -1,0 +1,290 @@
+/*
+ * Summaries of live objects, by collection. Each collection is a JSON
+ * object (jansson's hash table) from an object's name to its summary as a
+ * small JSON object: the table needs no map of its own, and a summary
+ * costs a few hundred bytes.
+ */
+#include "util/common.h"
+#include "providers/kubernetes/live.h"
+#include "providers/kubernetes/object.h"
+#include "providers/kubernetes/labels.h"
+#include "util/hash.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+/* Objects a LIST page holds at most: a few megabytes of answer. */
+#define LIST_PAGE 500
+
+struct plumb_kube_live {
+	pthread_mutex_t mutex;
+	/* collection path -> {"filtered": bool, "objects": {name -> summary, or null: unknown}} */
+	json_t *collections;
+};
+
+static char *copy_or_null(const char *s)
+{
+	return s ? plumb_xstrdup(s) : NULL;
+}
+
+void plumb_kube_summarize(plumb_kube_summary *out, const json_t *object,
+			  const unsigned char key[PLUMB_KUBE_HASH_KEY_SIZE])
+{
+	plumb_buf yaml = PLUMB_BUF_INIT;
+	char id[PLUMB_OID_HEXSZ + 1];
+	json_t *comparable = plumb_kube_comparable(object, key);
+	plumb_kube_yaml(&yaml, comparable, 0);
+	plumb_hash_blob_buf(id, yaml.ptr, yaml.len);
+	plumb_buf_wipe(&yaml);
+	json_decref(comparable);
+
+	json_t *annotations = json_object_get(json_object_get(object, "metadata"), "annotations");
+	const char *prune = json_string_value(json_object_get(annotations, PLUMB_KUBE_PRUNE_ANNOTATION));
+	memset(out, 0, sizeof(*out));
+	out->fingerprint = plumb_xprintf("object %s", id);
+	out->kind = copy_or_null(json_string_value(json_object_get(object, "kind")));
+	out->tracking = copy_or_null(json_string_value(json_object_get(annotations, PLUMB_KUBE_TRACKING_ANNOTATION)));
+	out->applied = copy_or_null(json_string_value(json_object_get(annotations, PLUMB_KUBE_APPLIED_ANNOTATION)));
+	out->keep = prune && !strcmp(prune, "false");
+	out->health = plumb_kube_health_of(object, &out->health_message);
+}
+
+void plumb_kube_summary_copy(plumb_kube_summary *out, const plumb_kube_summary *summary)
+{
+	*out = *summary;
+	out->fingerprint = copy_or_null(summary->fingerprint);
+	out->kind = copy_or_null(summary->kind);
+	out->tracking = copy_or_null(summary->tracking);
+	out->applied = copy_or_null(summary->applied);
+	out->health_message = copy_or_null(summary->health_message);
+}
+
+void plumb_kube_summary_release(plumb_kube_summary *summary)
+{
+	free(summary->fingerprint);
+	free(summary->kind);
+	free(summary->tracking);
+	free(summary->applied);
+	free(summary->health_message);
+	memset(summary, 0, sizeof(*summary));
+}
+
+/* A summary as the table keeps it. A new reference. */
+static json_t *summary_json(const plumb_kube_summary *s)
+{
+	json_t *j = json_pack("{s:s, s:i, s:b}", "f", s->fingerprint, "h", (int)s->health, "p", s->keep);
+	if (s->kind)
+		json_object_set_new(j, "k", json_string(s->kind));
+	if (s->tracking)
+		json_object_set_new(j, "t", json_string(s->tracking));
+	if (s->applied)
+		json_object_set_new(j, "a", json_string(s->applied));
+	if (s->health_message)
+		json_object_set_new(j, "m", json_string(s->health_message));
+	return j;
+}
+
+static void summary_from_json(plumb_kube_summary *out, const json_t *j)
+{
+	memset(out, 0, sizeof(*out));
+	out->fingerprint = copy_or_null(json_string_value(json_object_get(j, "f")));
+	out->kind = copy_or_null(json_string_value(json_object_get(j, "k")));
+	out->tracking = copy_or_null(json_string_value(json_object_get(j, "t")));
+	out->applied = copy_or_null(json_string_value(json_object_get(j, "a")));
+	out->health_message = copy_or_null(json_string_value(json_object_get(j, "m")));
+	out->keep = json_is_true(json_object_get(j, "p"));
+	out->health = (plumb_kube_health)json_integer_value(json_object_get(j, "h"));
+}
+
+plumb_kube_live *plumb_kube_live_new(void)
+{
+	plumb_kube_live *live = plumb_xcalloc(1, sizeof(*live));
+	pthread_mutex_init(&live->mutex, NULL);
+	live->collections = json_object();
+	return live;
+}
+
+void plumb_kube_live_free(plumb_kube_live *live)
+{
+	if (!live)
+		return;
+	json_decref(live->collections);
+	pthread_mutex_destroy(&live->mutex);
+	free(live);
+}
+
+plumb_kube_live_state plumb_kube_live_lookup(plumb_kube_summary *out, int *filtered, plumb_kube_live *live,
+					     const char *collection, const char *name)
+{
+	plumb_kube_live_state state = PLUMB_KUBE_LIVE_UNKNOWN;
+	memset(out, 0, sizeof(*out));
+	*filtered = 0;
+	pthread_mutex_lock(&live->mutex);
+	json_t *known = json_object_get(live->collections, collection);
+	if (known) {
+		json_t *entry = json_object_get(json_object_get(known, "objects"), name);
+		*filtered = json_is_true(json_object_get(known, "filtered"));
+		if (!entry) {
+			state = PLUMB_KUBE_LIVE_ABSENT;
+		} else if (json_is_object(entry)) {
+			summary_from_json(out, entry);
+			state = PLUMB_KUBE_LIVE_PRESENT;
+		}
+	}
+	pthread_mutex_unlock(&live->mutex);
+	return state;
+}
+
+int plumb_kube_live_known(plumb_kube_live *live, const char *collection)
+{
+	pthread_mutex_lock(&live->mutex);
+	int known = json_object_get(live->collections, collection) != NULL;
+	pthread_mutex_unlock(&live->mutex);
+	return known;
+}
+
+/* The summaries of a LIST page's items into objects; *next its continue token (NULL at the last page). */
+static int read_page(json_t *objects, char **next, char **resource_version, const plumb_buf *body,
+		     const unsigned char key[PLUMB_KUBE_HASH_KEY_SIZE], const char *collection)
+{
+	json_t *list = json_loadb(body->ptr, body->len, 0, NULL);
+	json_t *items = json_object_get(list, "items");
+	json_t *metadata = json_object_get(list, "metadata");
+	*next = NULL;
+	if (!json_is_array(items)) {
+		plumb_kube_json_free(list);
+		return plumb_error_set(PLUMB_ERROR, "LIST %s: the server answered something that is not a list",
+				       collection);
+	}
+	size_t i;
+	json_t *item;
+	json_array_foreach(items, i, item) {
+		const char *name = json_string_value(json_object_get(json_object_get(item, "metadata"), "name"));
+		plumb_kube_summary summary;
+		if (!name)
+			continue;
+		/* A list's items carry no apiVersion and kind: the list says them. */
+		if (!json_object_get(item, "kind")) {
+			const char *list_kind = json_string_value(json_object_get(list, "kind"));
+			size_t length = list_kind ? strlen(list_kind) : 0;
+			if (length > 4 && !strcmp(list_kind + length - 4, "List"))
+				json_object_set_new(item, "kind", json_stringn(list_kind, length - 4));
+			json_object_set(item, "apiVersion", json_object_get(list, "apiVersion"));
+		}
+		plumb_kube_summarize(&summary, item, key);
+		json_object_set_new(objects, name, summary_json(&summary));
+		plumb_kube_summary_release(&summary);
+	}
+	const char *token = json_string_value(json_object_get(metadata, "continue"));
+	if (token && *token)
+		*next = plumb_xstrdup(token);
+	const char *version = json_string_value(json_object_get(metadata, "resourceVersion"));
+	if (resource_version && version) {
+		free(*resource_version);
+		*resource_version = plumb_xstrdup(version);
+	}
+	plumb_kube_json_free(list);
+	return 0;
+}
+
+/* Percent-encoding of a continue token: it is base64, whose '+', '/' and '=' a query must escape. */
+static void add_escaped(plumb_buf *out, const char *s)
+{
+	for (; *s; s++) {
+		if ((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-' ||
+		    *s == '_' || *s == '.' || *s == '~')
+			plumb_buf_putc(out, *s);
+		else
+			plumb_buf_printf(out, "%%%02X", (unsigned char)*s);
+	}
+}
+
+int plumb_kube_live_list(plumb_kube_live *live, plumb_kube_client *client, const char *collection, int filtered,
+			 const unsigned char key[PLUMB_KUBE_HASH_KEY_SIZE], char **resource_version)
+{
+	json_t *objects = json_object();
+	char *next = NULL;
+	int error = 0;
+
+	if (resource_version)
+		*resource_version = NULL;
+	do {
+		plumb_buf target = PLUMB_BUF_INIT;
+		plumb_buf_printf(&target, "%s?limit=%d", collection, LIST_PAGE);
+		if (filtered)
+			plumb_buf_puts(&target, "&labelSelector=" PLUMB_KUBE_MANAGED_BY_LABEL "%3D" PLUMB_KUBE_MANAGED_BY);
+		if (next) {
+			plumb_buf_puts(&target, "&continue=");
+			add_escaped(&target, next);
+			free(next);
+			next = NULL;
+		}
+		plumb_kube_answer answer = PLUMB_KUBE_ANSWER_INIT;
+		plumb_kube_call call = { "GET", target.ptr, NULL, NULL, NULL, 0, NULL, NULL };
+		error = plumb_kube_send(&answer, client, &call);
+		if (error == 0)
+			error = read_page(objects, &next, resource_version, &answer.body, key, collection);
+		plumb_kube_answer_release(&answer);
+		plumb_buf_release(&target);
+	} while (error == 0 && next);
+	free(next);
+	if (error == 0) {
+		json_t *known = json_pack("{s:b, s:o}", "filtered", filtered, "objects", objects);
+		pthread_mutex_lock(&live->mutex);
+		json_object_set_new(live->collections, collection, known);
+		pthread_mutex_unlock(&live->mutex);
+	} else {
+		json_decref(objects);
+		if (resource_version) {
+			free(*resource_version);
+			*resource_version = NULL;
+		}
+	}
+	return error;
+}
+
+int plumb_kube_live_put(plumb_kube_live *live, const char *collection, const char *name, const json_t *object,
+			const unsigned char key[PLUMB_KUBE_HASH_KEY_SIZE])
+{
+	plumb_kube_summary summary;
+	json_t *fresh = NULL;
+	int changed = 0;
+	if (object) {
+		plumb_kube_summarize(&summary, object, key);
+		fresh = summary_json(&summary);
+		plumb_kube_summary_release(&summary);
+	}
+	pthread_mutex_lock(&live->mutex);
+	json_t *objects = json_object_get(json_object_get(live->collections, collection), "objects");
+	if (objects) {
+		json_t *before = json_object_get(objects, name);
+		if (!fresh) {
+			changed = before != NULL;
+			json_object_del(objects, name);
+		} else {
+			changed = !json_is_object(before) || !json_equal(json_object_get(before, "f"), json_object_get(fresh, "f")) ||
+				  !json_equal(json_object_get(before, "h"), json_object_get(fresh, "h")) ||
+				  !json_equal(json_object_get(before, "m"), json_object_get(fresh, "m"));
+			json_object_set(objects, name, fresh);
+		}
+	}
+	pthread_mutex_unlock(&live->mutex);
+	json_decref(fresh);
+	return changed;
+}
+
+void plumb_kube_live_doubt(plumb_kube_live *live, const char *collection, const char *name)
+{
+	pthread_mutex_lock(&live->mutex);
+	json_t *objects = json_object_get(json_object_get(live->collections, collection), "objects");
+	if (objects)
+		json_object_set_new(objects, name, json_null());
+	pthread_mutex_unlock(&live->mutex);
+}
+
+void plumb_kube_live_forget(plumb_kube_live *live, const char *collection)
+{
+	pthread_mutex_lock(&live->mutex);
+	json_object_del(live->collections, collection);
+	pthread_mutex_unlock(&live->mutex);
+}
