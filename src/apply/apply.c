@@ -75,6 +75,31 @@ static int record_result(char **after, const plumb_plan *plan, const plumb_actio
 	return plumb_store_inventory_put(store, &entry);
 }
 
+int plumb_apply_settle(const plumb_plan *plan, plumb_store *store)
+{
+	int error = 0, begun = 0;
+	for (size_t i = 0; i < plan->count && error == 0; i++) {
+		const plumb_action *action = &plan->actions[i];
+		plumb_inventory_entry entry;
+		if (action->type != PLUMB_ACTION_NONE || !action->object || !action->in_inventory || action->forget ||
+		    !action->expected || !action->fingerprint || !strcmp(action->expected, action->fingerprint) ||
+		    !strcmp(action->fingerprint, "absent"))
+			continue;
+		if (!begun && (error = plumb_store_begin(store)) < 0)
+			return error;
+		begun = 1;
+		fill_entry(&entry, plan, action, action->fingerprint);
+		error = plumb_store_inventory_put(store, &entry);
+	}
+	if (!begun)
+		return error;
+	if (error < 0) {
+		plumb_store_rollback(store);
+		return error;
+	}
+	return plumb_store_commit(store);
+}
+
 static const char *const action_names[] = { "none", "create", "update", "delete" };
 
 /* One row of the action log; its failure is the apply's failure (an unrecorded change is not allowed). */
@@ -562,6 +587,8 @@ int plumb_apply(plumb_apply_report *report, const plumb_plan *plan, plumb_destin
 	}
 	if (error == 0)
 		error = commit_pending(&run);
+	if (error == 0)
+		error = plumb_apply_settle(plan, store);
 	/* Whatever is still staged (an apply that failed) is taken back. */
 	for (size_t d = 0; d < destinations->count; d++)
 		destinations->opened[d].provider->discard(destinations->opened[d].destination);

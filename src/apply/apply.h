@@ -54,4 +54,13 @@ typedef struct {
 int plumb_apply(plumb_apply_report *report, const plumb_plan *plan, plumb_destinations *destinations,
 		plumb_store *store, const plumb_apply_options *options);
 
+/*
+ * Keep, for each object the plan leaves as it is although it changed since
+ * plumb's last action (a controller wrote what plumb does not manage),
+ * what the plan observed as what plumb last found there: the next plan
+ * then finds it untouched (provider.h, compare). Called by plumb_apply
+ * once it succeeded, and after a plan without changes.
+ */
+int plumb_apply_settle(const plumb_plan *plan, plumb_store *store);
+
 #endif

@@ -10,7 +10,8 @@
 
 /* Every setting: a key of the config file, and a flag of the same name. */
 enum { K_REPO, K_REVISION, K_PATH, K_ROOT, K_STATE, K_LISTEN, K_INTERVAL, K_SELF_HEAL_INTERVAL, K_TOKENS,
-       K_WEBHOOK_SECRET, K_PRUNE, K_SELF_HEAL, K_APPROVAL, K_CAPTURE_MAX, K_IDENTITY, K_COUNT };
+       K_WEBHOOK_SECRET, K_PRUNE, K_SELF_HEAL, K_APPROVAL, K_CAPTURE_MAX, K_IDENTITY, K_KUBECONFIG,
+       K_ALLOW_EXEC_CREDENTIALS, K_COUNT };
 
 static const plumb_field settings[K_COUNT] = {
 	{ "repo", PLUMB_FIELD_STRING, 0 },     { "revision", PLUMB_FIELD_STRING, 0 },
@@ -20,7 +21,8 @@ static const plumb_field settings[K_COUNT] = {
 	{ "tokens", PLUMB_FIELD_STRING, 0 },   { "webhook-secret", PLUMB_FIELD_STRING, 0 },
 	{ "prune", PLUMB_FIELD_BOOL, 0 },      { "self-heal", PLUMB_FIELD_BOOL, 0 },
 	{ "approval", PLUMB_FIELD_STRING, 0 }, { "capture-max", PLUMB_FIELD_STRING, 0 },
-	{ "identity", PLUMB_FIELD_STRING, 0 },
+	{ "identity", PLUMB_FIELD_STRING, 0 }, { "kubeconfig", PLUMB_FIELD_STRING, 0 },
+	{ "allow-exec-credentials", PLUMB_FIELD_BOOL, 0 },
 };
 
 typedef struct {
@@ -66,6 +68,9 @@ static int apply_setting(plumb_daemon_options *o, int key, const char *value, co
 	case K_IDENTITY:
 		set_string(&o->identity, value);
 		return 0;
+	case K_KUBECONFIG:
+		set_string(&o->kubeconfig, value);
+		return 0;
 	case K_INTERVAL:
 	case K_SELF_HEAL_INTERVAL:
 		if (plumb_duration_parse(&ms, value) < 0 || ms < 100)
@@ -75,9 +80,10 @@ static int apply_setting(plumb_daemon_options *o, int key, const char *value, co
 		return 0;
 	case K_PRUNE:
 	case K_SELF_HEAL:
+	case K_ALLOW_EXEC_CREDENTIALS:
 		if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0)
 			return plumb_error_set(PLUMB_EINVALID, "%s: expected true or false, got '%s'", where, value);
-		*(key == K_PRUNE ? &o->prune : &o->self_heal) = value[0] == 't';
+		*(key == K_PRUNE ? &o->prune : key == K_SELF_HEAL ? &o->self_heal : &o->allow_exec) = value[0] == 't';
 		return 0;
 	case K_APPROVAL:
 		if (!strcmp(value, "auto"))

@@ -31,7 +31,7 @@ void plumb_pipeline_release(plumb_pipeline *p)
 {
 	plumb_plan_release(&p->plan);
 	plumb_inventory_release(&p->inventory);
-	plumb_destinations_release(&p->destinations);
+	plumb_destinations_release(&p->own_destinations);
 	plumb_store_free(p->store);
 	plumb_manifest_set_release(&p->set);
 	if (!p->source_borrowed)
@@ -278,7 +278,6 @@ int plumb_pipeline_plan(plumb_pipeline *p)
 	 * An application's destination (a host root or a cluster) is opened before anything is
 	 * observed, and says what the plan, the inventory and the audit log call it.
 	 */
-	plumb_destinations_release(&p->destinations);
 	plumb_destination_options destination = { .location = location,
 						   .source = p->source,
 						   .store = p->store,
@@ -288,16 +287,26 @@ int plumb_pipeline_plan(plumb_pipeline *p)
 						   .namespace = p->options.namespace,
 						   .allow_exec = p->options.allow_exec,
 						   .create_namespace = p->options.create_namespace,
-						   .force_conflicts = p->options.force_conflicts };
-	plumb_destinations_init(&p->destinations, &destination);
+						   .force_conflicts = p->options.force_conflicts,
+						   .watch = p->options.watch,
+						   .changed = p->options.changed,
+						   .changed_payload = p->options.changed_payload };
 	const char *kind = plumb_application_provider(p->options.kubernetes);
 	const plumb_provider *provider = plumb_provider_by_name(kind);
 	plumb_destination *opened = NULL;
-	p->destinations.only = provider;
-	error = provider ? plumb_destinations_get(&opened, &p->destinations, provider)
+	if (p->options.kept && p->options.kept->count) {
+		p->destinations = p->options.kept;
+		plumb_destinations_renew(p->destinations, &destination);
+	} else {
+		p->destinations = p->options.kept ? p->options.kept : &p->own_destinations;
+		plumb_destinations_release(p->destinations);
+		plumb_destinations_init(p->destinations, &destination);
+		p->destinations->only = provider;
+	}
+	error = provider ? plumb_destinations_get(&opened, p->destinations, provider)
 			 : plumb_error_set(PLUMB_EINVALID, "this plumb has no %s provider", kind);
 	/* The destinations keep their own copy of what they need of the location. */
-	p->destinations.options.location = NULL;
+	p->destinations->options.location = NULL;
 	free(location);
 	if (error < 0) {
 		error_line(NULL);
@@ -315,7 +324,7 @@ int plumb_pipeline_plan(plumb_pipeline *p)
 		return error;
 	}
 	plumb_diags diags = PLUMB_DIAGS_INIT;
-	error = plumb_plan_build(&p->plan, &p->set, &p->inventory, &p->destinations, &diags);
+	error = plumb_plan_build(&p->plan, &p->set, &p->inventory, p->destinations, &diags);
 	if (diags.count)
 		report_diags(p, &diags, "places objects where the destination cannot take them");
 	else if (error < 0)
@@ -324,14 +333,18 @@ int plumb_pipeline_plan(plumb_pipeline *p)
 	if (error < 0)
 		return error;
 	/* What observing learnt (the stat cache): a store that cannot take it now costs the next run some speed. */
-	plumb_destinations_save(&p->destinations);
+	plumb_destinations_save(p->destinations);
 	if (p->options.keep_unlisted)
 		plumb_plan_drop_prunes(&p->plan);
 	return 0;
 }
 
-/* Whether the plan deletes more than half of what the application manages on a cluster, or all of it. */
-static int mass_prune(const plumb_pipeline *p, size_t *managed)
+int plumb_pipeline_settle(plumb_pipeline *p)
+{
+	return plumb_apply_settle(&p->plan, p->store);
+}
+
+int plumb_pipeline_mass_prune(const plumb_pipeline *p, size_t *managed)
 {
 	*managed = 0;
 	if (!p->options.kubernetes || !p->plan.to_delete)
@@ -349,7 +362,7 @@ int plumb_pipeline_apply(plumb_pipeline *p, FILE *out)
 	size_t managed;
 	int error;
 
-	if (!p->options.allow_mass_prune && mass_prune(p, &managed)) {
+	if (!p->options.allow_mass_prune && plumb_pipeline_mass_prune(p, &managed)) {
 		fprintf(stderr,
 			"plumb: this sync would delete %u of the %zu objects application %s manages; nothing was applied "
 			"(a broken render or a wrong --path looks like this: pass --allow-mass-prune if it is meant)\n",
@@ -381,7 +394,7 @@ int plumb_pipeline_apply(plumb_pipeline *p, FILE *out)
 	}
 	plumb_apply_options options = { record.id, after_crash, out, p->state_dir,
 					p->options.capture_max ? p->options.capture_max : PLUMB_CAPTURE_MAX };
-	error = plumb_apply(&report, &p->plan, &p->destinations, p->store, &options);
+	error = plumb_apply(&report, &p->plan, p->destinations, p->store, &options);
 	record.created = report.created;
 	record.updated = report.updated;
 	record.deleted = report.deleted;

@@ -40,6 +40,16 @@ typedef struct {
 	int create_namespace;    /* make namespace when it does not exist (syncPolicy.createNamespace, --create-namespace) */
 	int force_conflicts;     /* take over fields other managers own (ServerSideApply.ForceConflicts, --force-conflicts) */
 	int allow_mass_prune;    /* --allow-mass-prune: a sync may delete more than half of a cluster application's objects */
+	/*
+	 * Destinations kept open from run to run by the caller (plumb serve: a
+	 * cluster's connection, discovery and watches), or NULL: the run opens
+	 * its own and closes them. Empty ones are opened by the plan, with
+	 * watch and changed as they say; open ones begin another run (renew).
+	 */
+	plumb_destinations *kept;
+	int watch;
+	void (*changed)(void *payload);
+	void *changed_payload;
 } plumb_pipeline_options;
 
 typedef struct {
@@ -55,7 +65,8 @@ typedef struct {
 	char *destination; /* absolute */
 	char *actor;       /* who runs it: "user@host" */
 	plumb_store *store;
-	plumb_destinations destinations; /* opened by the plan, used by its apply */
+	plumb_destinations own_destinations; /* opened by the plan, used by its apply, unless options.kept */
+	plumb_destinations *destinations;    /* own_destinations, or options.kept */
 	plumb_inventory inventory;
 	plumb_plan plan;
 } plumb_pipeline;
@@ -108,12 +119,25 @@ void plumb_pipeline_detach_set(plumb_pipeline *p, plumb_manifest_set *out);
 int plumb_pipeline_plan(plumb_pipeline *p);
 
 /*
+ * Whether the plan deletes more than half of what the application manages
+ * on a cluster, or all of it (*managed: how many it manages there).
+ */
+int plumb_pipeline_mass_prune(const plumb_pipeline *p, size_t *managed);
+
+/*
  * Apply the plan (creating the destination root if needed) and record the
  * sync; progress lines go to out. A plan that deletes more than half of
  * what a cluster's application manages, or all of it, is refused (that is
  * what a broken render or a wrong path looks like) unless allow_mass_prune.
  */
 int plumb_pipeline_apply(plumb_pipeline *p, FILE *out);
+
+/*
+ * After a plan without changes, instead of an apply: what changed of the
+ * objects without needing a change is kept as their last seen state
+ * (plumb_apply_settle), so that the next plan finds them untouched.
+ */
+int plumb_pipeline_settle(plumb_pipeline *p);
 
 /*
  * Append an event to the audit log (opening the store if it is not yet

@@ -46,11 +46,12 @@ int plumb_destinations_get(plumb_destination **out, plumb_destinations *destinat
 	return 0;
 }
 
-void plumb_destinations_renew(plumb_destinations *destinations)
+void plumb_destinations_renew(plumb_destinations *destinations, const plumb_destination_options *options)
 {
+	destinations->options = *options;
 	for (size_t i = 0; i < destinations->count; i++)
 		if (destinations->opened[i].provider->renew)
-			destinations->opened[i].provider->renew(destinations->opened[i].destination);
+			destinations->opened[i].provider->renew(destinations->opened[i].destination, options);
 }
 
 void plumb_destinations_save(plumb_destinations *destinations)

@@ -165,11 +165,12 @@ struct plumb_provider {
 		       plumb_diags *diags);
 
 	/*
-	 * A destination kept open (options.watch) begins another run: forget
-	 * what one run learnt that may not hold for the next (whether a
-	 * namespace exists). NULL: nothing to forget.
+	 * A destination kept open (options.watch) begins another run, with
+	 * options (what is the run's own: whether it forces conflicts, makes
+	 * the namespace): forget what one run learnt that may not hold for the
+	 * next (whether a namespace exists). NULL: nothing to forget.
 	 */
-	void (*renew)(plumb_destination *destination);
+	void (*renew)(plumb_destination *destination, const plumb_destination_options *options);
 
 	/* Keep what observing taught the provider for the next run (the host: its stat cache); failure only costs speed. */
 	int (*save)(plumb_destination *destination);
@@ -305,8 +306,11 @@ void plumb_destinations_init(plumb_destinations *destinations, const plumb_desti
  */
 int plumb_destinations_get(plumb_destination **out, plumb_destinations *destinations, const plumb_provider *provider);
 
-/* Another run begins with destinations kept open: each forgets what may no longer hold (renew). */
-void plumb_destinations_renew(plumb_destinations *destinations);
+/*
+ * Another run begins with destinations kept open, with options (borrowed,
+ * as plumb_destinations_init's): each forgets what may no longer hold (renew).
+ */
+void plumb_destinations_renew(plumb_destinations *destinations, const plumb_destination_options *options);
 
 /* Each opened destination saves what it learnt (save); a failure only costs the next run speed. */
 void plumb_destinations_save(plumb_destinations *destinations);

@@ -197,6 +197,13 @@ int plumb_daemon_run(const plumb_daemon_options *options, plumb_daemon_reload re
 			break;
 		}
 		drain(d->wake_pipe[0]);
+		/* An object of a cluster changed (a watch said so): look soon, as for a file. */
+		pthread_mutex_lock(&d->mutex);
+		int cluster_changed = d->cluster_changed;
+		d->cluster_changed = 0;
+		pthread_mutex_unlock(&d->mutex);
+		if (cluster_changed)
+			next_heal = plumb_serve_now_ms() + DEBOUNCE_MS;
 		/* A change under a managed directory: look soon, to repair with selfHeal, to report without. */
 		if (watch_fd >= 0 && (fds[2].revents & POLLIN) && plumb_watch_changed(d->watch))
 			next_heal = plumb_serve_now_ms() + DEBOUNCE_MS;

@@ -98,6 +98,10 @@ void plumb_serve_app_free(app_state *a)
 	free(a->revision);
 	plumb_source_free(a->source);
 	plumb_manifest_set_release(&a->loaded);
+	plumb_destinations_release(&a->cluster);
+	free(a->cluster_opened_with);
+	free(a->context);
+	free(a->namespace);
 	free(a);
 }
 

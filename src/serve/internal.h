@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "providers/provider.h"
 #include "resource/resource.h"
 #include "serve/options.h"
 #include "source/source.h"
@@ -63,6 +64,7 @@ typedef struct {
 	char *last_trigger;
 	int64_t pending_approval;
 	int failed; /* the last reconcile failed: what depends on it waits */
+	int asked;  /* a plan of an application that does not ask for approval waits (a mass prune): the loop's own */
 	/* Metrics. */
 	unsigned long syncs_succeeded, syncs_failed, drift_events;
 	unsigned long manifest_loads; /* times the manifests were read and parsed */
@@ -71,6 +73,19 @@ typedef struct {
 	char loaded_commit[PLUMB_OID_HEXSZ + 1];
 	double sync_seconds_sum;
 	unsigned long sync_seconds_count;
+	/*
+	 * An Application bound for a cluster (its destination is "kubernetes
+	 * https://SERVER" once a plan opened it): the loop's own. The cluster is
+	 * kept open from reconcile to reconcile, watching what plumb manages
+	 * there, and opened again when what it was opened with changes.
+	 */
+	int kubernetes;
+	char *context;   /* NULL: the kubeconfig's current one */
+	char *namespace; /* NULL: the context's */
+	int create_namespace;
+	int force_conflicts;
+	plumb_destinations cluster;
+	char *cluster_opened_with; /* the kubeconfig, context and namespace the cluster was opened with */
 } app_state;
 
 typedef struct {
@@ -91,6 +106,7 @@ typedef struct {
 	char *secret;
 	size_t secret_len;
 	unsigned long fetch_failures;
+	int cluster_changed; /* a watched object of a cluster changed (a watch's thread says so) */
 	/* The loop's own (no lock needed). */
 	app_state *app; /* the application being reconciled */
 	int wake_pipe[2];

@@ -28,6 +28,7 @@ void plumb_daemon_options_copy(plumb_daemon_options *to, const plumb_daemon_opti
 	to->tokens_file = xstrdup_or_null(from->tokens_file);
 	to->webhook_secret_file = xstrdup_or_null(from->webhook_secret_file);
 	to->identity = xstrdup_or_null(from->identity);
+	to->kubeconfig = xstrdup_or_null(from->kubeconfig);
 }
 
 void plumb_daemon_options_release(plumb_daemon_options *options)
@@ -41,5 +42,6 @@ void plumb_daemon_options_release(plumb_daemon_options *options)
 	free(options->tokens_file);
 	free(options->webhook_secret_file);
 	free(options->identity);
+	free(options->kubeconfig);
 	memset(options, 0, sizeof(*options));
 }

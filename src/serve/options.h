@@ -35,6 +35,8 @@ typedef struct {
 	int self_heal;
 	plumb_approval_mode approval;
 	size_t capture_max;
+	char *kubeconfig; /* for Applications bound for a cluster; NULL: $KUBECONFIG, ~/.kube/config, else in-cluster */
+	int allow_exec;   /* a kubeconfig's exec credential plugin may run */
 } plumb_daemon_options;
 
 /* Fill in the defaults (strings NULL, prune and selfHeal on, approval auto). */

@@ -91,6 +91,35 @@ static void settle_objects(app_state *a, const char *commit)
 	a->object_count = kept;
 }
 
+/* A watch's thread: an object of a cluster changed; the loop looks soon. */
+static void cluster_changed(void *payload)
+{
+	daemon_state *d = payload;
+	pthread_mutex_lock(&d->mutex);
+	d->cluster_changed = 1;
+	pthread_mutex_unlock(&d->mutex);
+	plumb_serve_wake(d);
+}
+
+/*
+ * The cluster of an application bound for one, kept open between
+ * reconciles; closed first when what it is opened with changed (another
+ * context or namespace in git, a new kubeconfig).
+ */
+static plumb_destinations *kept_cluster(daemon_state *d, app_state *a)
+{
+	char *with = plumb_xprintf("%s|%s|%s|%d", d->options.kubeconfig ? d->options.kubeconfig : "",
+				   a->context ? a->context : "", a->namespace ? a->namespace : "", d->options.allow_exec);
+	if (!a->cluster_opened_with || strcmp(a->cluster_opened_with, with) != 0) {
+		plumb_destinations_release(&a->cluster);
+		free(a->cluster_opened_with);
+		a->cluster_opened_with = with;
+	} else {
+		free(with);
+	}
+	return &a->cluster;
+}
+
 static void start_pipeline(plumb_pipeline *p, daemon_state *d, const char *commit, const char *trigger)
 {
 	plumb_pipeline_options options = { 0 };
@@ -105,6 +134,25 @@ static void start_pipeline(plumb_pipeline *p, daemon_state *d, const char *commi
 	options.operation = "sync";
 	options.trigger = trigger;
 	options.capture_max = d->options.capture_max;
+	if (d->app->kubernetes) {
+		options.kubernetes = 1;
+		options.kubeconfig = d->options.kubeconfig;
+		options.allow_exec = d->options.allow_exec;
+		options.context = d->app->context;
+		options.namespace = d->app->namespace;
+		options.create_namespace = d->app->create_namespace;
+		/*
+		 * A look at the commit in force is a drift check: a field someone
+		 * changed by hand (kubectl edit takes it over) is taken back, as a
+		 * repair must; a new commit's conflicts are reported, not forced.
+		 */
+		options.force_conflicts = d->app->force_conflicts ||
+					  (*d->app->synced_commit && !strcmp(d->app->synced_commit, commit));
+		options.kept = kept_cluster(d, d->app);
+		options.watch = 1;
+		options.changed = cluster_changed;
+		options.changed_payload = d;
+	}
 	plumb_pipeline_init(p, &options);
 	p->quiet = 1;
 	plumb_pipeline_use_source(p, d->app->source ? d->app->source : d->source, commit);
@@ -274,6 +322,16 @@ static void note_revision(daemon_state *d, app_state *a, plumb_source *source, c
 	free(subject);
 }
 
+/* A cluster's name ("kubernetes https://SERVER") is known once a plan opened it. */
+static void learn_destination(daemon_state *d, const plumb_pipeline *p)
+{
+	if (!d->app->kubernetes || !strcmp(d->app->destination, p->destination))
+		return;
+	pthread_mutex_lock(&d->mutex);
+	plumb_serve_set_text(&d->app->destination, p->destination);
+	pthread_mutex_unlock(&d->mutex);
+}
+
 /* Make one application (d->app) follow commit: load, plan, and act as its policy says. */
 static void reconcile_app(daemon_state *d, const char *commit, const char *trigger)
 {
@@ -317,8 +375,13 @@ static void reconcile_app(daemon_state *d, const char *commit, const char *trigg
 		plumb_log_event("error", "cannot plan", "app", d->app->name, "error", plumb_error_last(), NULL);
 		goto done;
 	}
+	learn_destination(d, &p);
 	set_plan_status(d, &p.plan);
 	if (!plumb_plan_has_changes(&p.plan)) {
+		/* What changed without needing a change (a controller's write) is taken as plumb's last sight of it. */
+		if (plumb_pipeline_settle(&p) < 0)
+			plumb_log_event("warn", "cannot record what the plan found", "app", d->app->name, "error",
+					plumb_error_last(), NULL);
 		pthread_mutex_lock(&d->mutex);
 		int first = !*d->app->synced_commit || strcmp(d->app->synced_commit, commit) != 0;
 		memcpy(d->app->synced_commit, commit, sizeof(d->app->synced_commit));
@@ -341,6 +404,17 @@ static void reconcile_app(daemon_state *d, const char *commit, const char *trigg
 			set_status(d, "OutOfSync", NULL, "the live state drifted from git; selfHeal is off");
 			goto done;
 		}
+	}
+	size_t managed = 0;
+	if (plumb_pipeline_mass_prune(&p, &managed)) {
+		/* What a broken render or a wrong path looks like: a person decides, whatever the autonomy level. */
+		char *why = plumb_xprintf("the plan deletes %u of the %zu objects it manages: it waits for approval",
+					  p.plan.to_delete, managed);
+		ask_approval(d, &p);
+		d->app->asked = 1;
+		set_status(d, "OutOfSync", NULL, why);
+		free(why);
+		goto done;
 	}
 	switch (d->app->approval) {
 	case PLUMB_APPROVAL_AUTO:
@@ -372,10 +446,23 @@ static void adopt_leaf(daemon_state *d, app_state *a, const plumb_application *l
 	pthread_mutex_lock(&d->mutex);
 	a->present = 1;
 	plumb_serve_set_text(&a->path, leaf->path);
-	free(a->destination);
-	a->destination = !*leaf->root		? plumb_xstrdup(d->root)
-			 : !strcmp(d->root, "/") ? plumb_xprintf("/%s", leaf->root)
-						 : plumb_path_join(d->root, leaf->root);
+	a->kubernetes = leaf->kubernetes;
+	if (leaf->kubernetes) {
+		/* Named as the store names it once a plan opened the cluster (learn_destination). */
+		if (!a->destination || strncmp(a->destination, "kubernetes ", 11) != 0)
+			plumb_serve_set_text(&a->destination, "kubernetes");
+		free(a->context);
+		free(a->namespace);
+		a->context = leaf->context ? plumb_xstrdup(leaf->context) : NULL;
+		a->namespace = leaf->namespace ? plumb_xstrdup(leaf->namespace) : NULL;
+		a->create_namespace = leaf->create_namespace;
+		a->force_conflicts = leaf->force_conflicts;
+	} else {
+		free(a->destination);
+		a->destination = !*leaf->root		? plumb_xstrdup(d->root)
+				 : !strcmp(d->root, "/") ? plumb_xprintf("/%s", leaf->root)
+							 : plumb_path_join(d->root, leaf->root);
+	}
 	a->prune = implicit ? d->options.prune : leaf->prune;
 	a->self_heal = implicit ? d->options.self_heal : leaf->self_heal;
 	a->approval = implicit					      ? d->options.approval
@@ -497,13 +584,6 @@ void plumb_reconcile(daemon_state *d, const char *trigger, int fetch)
 			a->failed = 1;
 			continue;
 		}
-		if (leaf->kubernetes) {
-			/* Watching a cluster is not the daemon's yet: said, never taken for a host root. */
-			set_status(d, "Unknown", "Unknown",
-				   "plumb serve does not sync Kubernetes applications yet; plumb sync does (--context)");
-			a->failed = 1;
-			continue;
-		}
 		reconcile_app(d, own ? own_commit : commit, trigger);
 	}
 	memcpy(d->synced_commit, commit, sizeof(commit));
@@ -537,6 +617,8 @@ static int apply_approved(daemon_state *d)
 	memset(&saved, 0, sizeof(saved));
 	if (plumb_store_approval_list(&latest, d->store, d->app->destination, d->app->name, 1) < 0 || !latest.count ||
 	    latest.items[0].state != PLUMB_APPROVAL_APPROVED) {
+		if (!latest.count || latest.items[0].state != PLUMB_APPROVAL_PENDING)
+			d->app->asked = 0; /* decided, or gone: nothing waits */
 		/* A rejection through the API was settled when it was made; one made with plumb reject is seen here. */
 		if (latest.count && latest.items[0].state == PLUMB_APPROVAL_REJECTED) {
 			pthread_mutex_lock(&d->mutex);
@@ -559,6 +641,7 @@ static int apply_approved(daemon_state *d)
 		goto out;
 	}
 	start_pipeline(&p, d, saved.commit, "approval");
+	p.options.allow_mass_prune = 1; /* a person approved this very plan */
 	if (plumb_pipeline_load(&p) < 0 || plumb_lock_acquire(&lock, p.state_dir, "plumb serve", 0) < 0 ||
 	    plumb_pipeline_plan(&p) < 0) {
 		plumb_log_event("warn", "cannot apply the approved plan yet", "app", d->app->name, "approval", note, "error",
@@ -580,6 +663,7 @@ static int apply_approved(daemon_state *d)
 	}
 	int error = apply_plan(d, &p, "approval");
 	worked = 1;
+	d->app->asked = 0;
 	plumb_store_approval_finish(d->store, approval->id,
 				    error == 0 ? PLUMB_APPROVAL_APPLIED : PLUMB_APPROVAL_SUPERSEDED,
 				    error == 0 ? "applied by plumb serve" : plumb_error_last());
@@ -601,7 +685,9 @@ int plumb_reconcile_approved(daemon_state *d)
 	int worked = 0;
 	for (size_t i = 0; i < d->app_count; i++) {
 		d->app = d->apps[i];
-		if (d->app->present && d->app->approval == PLUMB_APPROVAL_PROMPTED && apply_approved(d))
+		/* Prompted applications, and any with a plan waiting (a mass prune waits whatever the level). */
+		if (d->app->present && (d->app->approval == PLUMB_APPROVAL_PROMPTED || d->app->asked) &&
+		    apply_approved(d))
 			worked = 1;
 		d->app = NULL;
 	}

@@ -92,8 +92,10 @@ static size_t managed_directories(char ***out, daemon_state *d)
 	char **paths = NULL;
 	size_t count = 0, capacity = 0, unique = 0;
 
+	/* A cluster's objects are watched by its own destination (kept open): no directory holds them. */
 	for (size_t a = 0; a < d->app_count; a++)
-		add_directories(&paths, &count, &capacity, d->store, d->apps[a]);
+		if (!d->apps[a]->kubernetes)
+			add_directories(&paths, &count, &capacity, d->store, d->apps[a]);
 	if (count)
 		qsort(paths, count, sizeof(*paths), compare_paths);
 	for (size_t i = 0; i < count; i++) {

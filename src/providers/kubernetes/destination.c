@@ -68,8 +68,10 @@ const char *plumb_kube_destination_name(plumb_destination *dest)
 	return dest->name;
 }
 
-void plumb_kube_renew(plumb_destination *dest)
+void plumb_kube_renew(plumb_destination *dest, const plumb_destination_options *options)
 {
+	dest->create_namespace = options->create_namespace;
+	dest->force_conflicts = options->force_conflicts;
 	/* A namespace may have come or gone since; what is watched is up to date. */
 	dest->namespace_state = PLUMB_KUBE_NAMESPACE_UNKNOWN;
 	dest->namespace_declared = 0;

@@ -64,7 +64,7 @@ typedef struct {
 
 /* The provider's open, renew, destination_name, resolve and close hooks (provider.h). */
 int plumb_kube_open(plumb_destination **out, const plumb_destination_options *options);
-void plumb_kube_renew(plumb_destination *destination);
+void plumb_kube_renew(plumb_destination *destination, const plumb_destination_options *options);
 const char *plumb_kube_destination_name(plumb_destination *destination);
 int plumb_kube_resolve(char **key, char **display, plumb_destination *destination, const plumb_object *object,
 		       plumb_diags *diags);

@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# plumb serve keeps a Kubernetes application in sync against a real kube-apiserver
+# (tests/kube/start): it syncs at start, watches what it manages, and repairs a manual
+# edit or delete from the watch alone (both its git poll and its periodic drift check are
+# 10 minutes away), keeping what the edit wrote first; a no-change reconcile sends the
+# server nothing beyond the open watches (counted in the API server's audit log, by
+# plumb's user agent); a plan that would delete most of what it manages waits for
+# approval even though the application syncs automatically.
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+. "$here/lib.sh"
+
+KUBECTL="$root/build/kube/bin/kubectl"
+KUBE_STATE="$T/kube"
+declare -A DPID DLOG
+both_cleanup() {
+	local rc=$? name
+	for name in "${!DPID[@]}"; do
+		[ -n "${DPID[$name]}" ] && kill -TERM "${DPID[$name]}" 2>/dev/null && wait "${DPID[$name]}" 2>/dev/null
+	done
+	(exit "$rc")
+	kube_cleanup
+}
+trap both_cleanup EXIT
+
+kube_start "plumb serve"
+NS=$KUBE_NAMESPACE
+kc() { "$KUBECTL" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
+WAIT_MS=60000
+VIEWER='tok-viewer-51c3a9'
+OPERATOR='tok-operator-e07d42'
+sha() { printf %s "$1" | sha256sum | cut -d' ' -f1; }
+printf '# name role sha256(token)\nalice viewer %s\nbob operator %s\n' "$(sha "$VIEWER")" "$(sha "$OPERATOR")" \
+	>"$T/tokens"
+
+REPO="$T/repo"
+STATE="$T/state"
+make_repo "$REPO"
+mkdir -p "$REPO/apps/shop"
+cat >"$REPO/app.yaml" <<EOF
+apiVersion: plumb/v1
+kind: Application
+metadata: {name: shop}
+spec:
+  source: {path: apps/shop}
+  destination: {kubernetes: {namespace: $NS}}
+  syncPolicy: {automated: true, prune: true, selfHeal: true}
+EOF
+for i in 1 2 3 4 5; do
+	cat >"$REPO/apps/shop/conf-$i.yaml" <<EOF
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: conf-$i}
+data: {greeting: hello-$i}
+EOF
+done
+commit_all "$REPO" "shop"
+
+port=
+api() { # METHOD PATH [TOKEN]: BODY and CODE of a request to the daemon
+	local out
+	out=$(curl -s --max-time 30 -X "$1" -H "Authorization: Bearer ${3:-$VIEWER}" -w '\n%{http_code}' \
+		"http://127.0.0.1:$port$2")
+	CODE=${out##*$'\n'}
+	BODY=${out%$'\n'*}
+}
+app_field() { # EXPR on the application's JSON (python, as d)
+	api GET /api/v1/applications/shop
+	printf '%s' "$BODY" | python3 -c 'import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1]))' "$1" 2>/dev/null
+}
+logged() { grep -qE "$1" "${DLOG[shop]}"; }
+greeting() { kc get configmap "$1" -n "$NS" -o jsonpath='{.data.greeting}' 2>/dev/null; }
+greeting_is() { [ "$(greeting "$1")" = "$2" ]; }
+# Requests plumb sent the API server that are not watches.
+plumb_requests() {
+	grep '"userAgent":"plumb/' "$KUBE_AUDIT_LOG" | grep -vc '"verb":"watch"'
+}
+
+DLOG[shop]="$T/serve.log"
+"$PLUMB" serve --repo "$REPO" --state "$STATE" --kubeconfig "$KUBECONFIG_ADMIN" --listen 127.0.0.1:0 \
+	--tokens "$T/tokens" --interval 10m --self-heal-interval 10m 2>"${DLOG[shop]}" &
+DPID[shop]=$!
+serving_port() {
+	port=$(sed -n 's/.* msg=serving .* port=\([0-9][0-9]*\).*/\1/p' "${DLOG[shop]}" | head -n 1)
+	[ -n "$port" ]
+}
+if wait_for "$WAIT_MS" serving_port; then
+	ok "plumb serve starts and logs its port"
+else
+	fail "plumb serve starts and logs its port" "$(tail -n 20 "${DLOG[shop]}")"
+	exit 1
+fi
+
+# --- the first sync ------------------------------------------------------------------------------
+if wait_for "$WAIT_MS" logged ' msg=synced .*app=shop' && greeting_is conf-1 hello-1 && greeting_is conf-5 hello-5; then
+	ok "serve syncs the Kubernetes application at start: the cluster holds its ConfigMaps"
+else
+	fail "serve syncs the Kubernetes application at start: the cluster holds its ConfigMaps" "$(tail -n 20 "${DLOG[shop]}")"
+fi
+check "the application is named by its cluster and Synced" \
+	test "$(app_field 'd["destination"] + " " + d["sync_status"]')" = "kubernetes $KUBE_SERVER Synced"
+
+# --- a no-change reconcile asks the server nothing -----------------------------------------------
+# A commit that changes nothing of the application, synced through the API: a fetch, a plan
+# and no apply. Every object is observed from the watches and found as plumb applied it, so
+# no GET, list or dry run is needed.
+echo "# the shop" >"$REPO/README.md"
+commit_all "$REPO" "readme"
+NOCHANGE=$(head_of "$REPO")
+before=$(plumb_requests)
+api POST /api/v1/applications/shop/sync "$OPERATOR"
+if wait_for "$WAIT_MS" logged " msg=\"in sync\" .*commit=$NOCHANGE"; then
+	after=$(plumb_requests)
+	if [ "$after" -eq "$before" ]; then
+		ok "a no-change reconcile sends the API server nothing beyond the watches ($after requests so far)"
+	else
+		fail "a no-change reconcile sends the API server nothing beyond the watches" "$before requests before, $after after" \
+			"$(grep '"userAgent":"plumb/' "$KUBE_AUDIT_LOG" | grep -v '"verb":"watch"' | tail -n 5 | cut -c1-400)"
+	fi
+else
+	fail "a synced commit that changes nothing of the application is in sync" "sync: HTTP $CODE $BODY" \
+		"$(tail -n 20 "${DLOG[shop]}")"
+fi
+watched_by_label() {
+	python3 - "$KUBE_AUDIT_LOG" <<'PY'
+import json, sys, urllib.parse
+uris = [e["requestURI"] for e in map(json.loads, open(sys.argv[1]))
+        if e.get("userAgent", "").startswith("plumb/") and e.get("verb") == "watch"]
+query = [urllib.parse.parse_qs(urllib.parse.urlsplit(u).query) for u in uris]
+sys.exit(0 if any(q.get("labelSelector") == ["app.kubernetes.io/managed-by=plumb"] for q in query) else 1)
+PY
+}
+check "serve watches the collection it manages, filtered by plumb's label" watched_by_label
+
+# --- a manual edit is repaired from the watch, and what it wrote is kept ------------------------
+kc patch configmap conf-2 -n "$NS" --type merge -p '{"data":{"greeting":"tampered-by-hand"}}' >/dev/null
+start=$(now_ms)
+if wait_for 15000 greeting_is conf-2 hello-2; then
+	ok "a manual edit is repaired from the watch in $(($(now_ms) - start)) ms (periodic checks are 10 minutes away)"
+else
+	fail "a manual edit is repaired from the watch" "conf-2 holds $(greeting conf-2)" "$(tail -n 20 "${DLOG[shop]}")"
+fi
+check "the daemon logs the drift with self-heal on" grep -qE ' msg=drift .*app=shop.*self_heal=on' "${DLOG[shop]}"
+api GET /api/v1/applications/shop/drift
+if printf '%s' "$BODY" | python3 -c '
+import json, sys
+events = json.load(sys.stdin)["events"]
+assert any(e["key"] == "/ConfigMap/'"$NS"'/conf-2" and "tampered-by-hand" in e["content"] for e in events), events
+' 2>"$T/.py"; then
+	ok "what the manual edit wrote is kept before the repair (the API's drift events show it)"
+else
+	fail "what the manual edit wrote is kept before the repair (the API's drift events show it)" "$BODY" "$(cat "$T/.py")"
+fi
+
+# --- a manual delete is repaired too ---------------------------------------------------------------
+kc delete configmap conf-3 -n "$NS" >/dev/null
+start=$(now_ms)
+if wait_for 15000 greeting_is conf-3 hello-3; then
+	ok "a deleted object is created again from the watch in $(($(now_ms) - start)) ms"
+else
+	fail "a deleted object is created again from the watch" "$(tail -n 20 "${DLOG[shop]}")"
+fi
+
+# --- a plan that deletes most of what the application manages waits for approval -------------------
+rm "$REPO"/apps/shop/conf-[2345].yaml
+commit_all "$REPO" "shop: keep conf-1 only"
+api POST /api/v1/applications/shop/sync "$OPERATOR"
+waits() { [ "$(app_field 'd["pending_approval"] is not None and d["pending_approval"] != 0')" = True ]; }
+if wait_for "$WAIT_MS" waits && greeting_is conf-4 hello-4; then
+	ok "a plan deleting 4 of 5 objects waits for approval, although the application syncs automatically"
+else
+	fail "a plan deleting 4 of 5 objects waits for approval" "$(app_field 'd')" "$(tail -n 20 "${DLOG[shop]}")"
+fi
+check "its status says why" test "$(app_field 'd["message"]')" = \
+	"the plan deletes 4 of the 5 objects it manages: it waits for approval"
+api POST /api/v1/applications/shop/approve "$OPERATOR"
+gone() { ! kc get configmap conf-4 -n "$NS" >/dev/null 2>&1; }
+if wait_for "$WAIT_MS" gone && greeting_is conf-1 hello-1; then
+	ok "once approved, the prune is applied: conf-4 is gone, conf-1 stays"
+else
+	fail "once approved, the prune is applied" "approve: HTTP $CODE $BODY" "$(tail -n 20 "${DLOG[shop]}")"
+fi
+
+kill -TERM "${DPID[shop]}"
+wait "${DPID[shop]}"
+rc=$?
+DPID[shop]=
+check "plumb serve stops on SIGTERM with exit 0" test "$rc" = 0
+check "plumb serve logged no sanitizer report" sanitizer_free "${DLOG[shop]}"
