@@ -130,7 +130,10 @@ static const command_help commands[] = {
 	  "  --self-heal B, --no-self-heal   repair drift (default true); without, only report it\n"
 	  "  --approval MODE            auto (default), prompted (plumb approve ID), manual\n"
 	  "  --capture-max BYTES        drifted content kept before it is overwritten (default 1048576)\n"
-	  "  --identity FILE            the age identity that opens Secrets (default: STATE/identity)\n\n"
+	  "  --identity FILE            the age identity that opens Secrets (default: STATE/identity)\n"
+	  "  --kubeconfig FILE          the clusters of Applications bound for one (default: $KUBECONFIG,\n"
+	  "                             ~/.kube/config, else the pod's ServiceAccount)\n"
+	  "  --allow-exec-credentials B let a kubeconfig's exec credential plugin run (default false)\n\n"
 	  "SIGTERM finishes the sync in flight and exits; SIGHUP reloads the config and the tokens.\n" },
 	{ "drift", "find, list and export what changed by hand",
 	  "usage: plumb drift [--root DIR] [--state DIR] [--identity FILE] [-o text|json]\n"
