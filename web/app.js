@@ -762,12 +762,19 @@
 
   function renderObjects(sec, objects) {
     const tbody = el('tbody');
+    // A cluster's objects have a health (a file has none): a column only where one does.
+    const withHealth = objects.some((o) => o.health);
     for (const o of objects) {
       const path = el('td', { class: 'path' }, el('code', { title: o.resource || '' }, o.path || ''));
       if (o.sensitive) path.append(' ', el('span', { class: 'tag' }, 'sensitive'));
-      const tr = el('tr', { 'data-path': o.path || '', 'data-status': o.status || '' },
-        path, el('td', { class: 'kind' }, o.kind || ''), el('td', { class: 'status' }, badge(o.status, `object-${o.status}`)),
-        el('td', { class: 'action' }, o.action && o.action !== 'none' ? o.action : ''), el('td', { class: 'reason' }, o.reason || ''));
+      const cells = [path, el('td', { class: 'kind' }, o.kind || ''), el('td', { class: 'status' }, badge(o.status, `object-${o.status}`))];
+      if (withHealth) {
+        const health = el('td', { class: 'health' }, o.health ? badge(o.health, `health-${o.health}`) : '');
+        if (o.health_message) health.title = o.health_message;
+        cells.push(health);
+      }
+      cells.push(el('td', { class: 'action' }, o.action && o.action !== 'none' ? o.action : ''), el('td', { class: 'reason' }, o.reason || ''));
+      const tr = el('tr', { 'data-path': o.path || '', 'data-status': o.status || '' }, ...cells);
       tr.dataset.search = `${o.path || ''} ${o.kind || ''} ${o.resource || ''} ${o.reason || ''}`.toLowerCase();
       tbody.append(tr);
     }
@@ -775,7 +782,8 @@
     sec.count.textContent = `${objects.length}${out ? ` · ${out} not synced` : ''}`;
     sec.body.replaceChildren(objects.length
       ? el('div', { class: 'table-wrap' }, el('table', { class: 'data objects' },
-        el('thead', null, el('tr', null, ['Path', 'Kind', 'Status', 'Action', 'Reason'].map((h) => el('th', { scope: 'col' }, h)))), tbody))
+        el('thead', null, el('tr', null, ['Path', 'Kind', 'Status', ...(withHealth ? ['Health'] : []), 'Action', 'Reason']
+          .map((h) => el('th', { scope: 'col' }, h)))), tbody))
       : el('p', { class: 'empty' }, 'This application manages no objects yet.'));
     filterObjects();
   }

@@ -187,6 +187,8 @@ static int plan_declared(plumb_plan *plan, const plumb_manifest_set *set, const 
 	if ((error = object->provider->compare(&action->change, destination, object, observed, object->kind,
 					       untouched)) < 0)
 		return error;
+	if (object->provider->health)
+		action->health = object->provider->health(observed, &action->health_message);
 	action->fingerprint = take_fingerprint(plan, observed, action->sensitive);
 	if (action->sensitive && !object->sensitive && action->change.diff.len) {
 		plumb_buf_clear(&action->change.diff);
@@ -489,6 +491,7 @@ static void action_release(plumb_action *a)
 		free(a->resource);
 	}
 	free(a->fingerprint);
+	free(a->health_message);
 	free(a->content);
 	free(a->expected);
 	plumb_change_release(&a->change);

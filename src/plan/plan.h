@@ -47,6 +47,8 @@ typedef struct {
 	 */
 	char *content;
 	plumb_change change;
+	plumb_health health;   /* of the live object when it was observed (NONE: its provider does not say) */
+	char *health_message;  /* why it is not Healthy, or NULL */
 } plumb_action;
 
 typedef struct {

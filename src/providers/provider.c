@@ -3,6 +3,12 @@
 
 #include <stdlib.h>
 
+const char *plumb_health_name(plumb_health health)
+{
+	static const char *const names[] = { "", "Healthy", "Suspended", "Progressing", "Missing", "Degraded", "Unknown" };
+	return (unsigned)health < PLUMB_ARRAY_SIZE(names) ? names[health] : "";
+}
+
 void plumb_observed_release(const plumb_provider *provider, plumb_observed *observed)
 {
 	if (provider && provider->free_observed)

@@ -87,6 +87,24 @@ typedef struct {
 	plumb_observed observed;    /* filled by observe */
 } plumb_observation;
 
+/*
+ * How well a live object does what it was applied for (a Deployment whose
+ * pods are available), from the best to the worst: an application is as
+ * healthy as its worst object. NONE: its provider does not say (a file).
+ */
+typedef enum {
+	PLUMB_HEALTH_NONE,
+	PLUMB_HEALTH_HEALTHY,
+	PLUMB_HEALTH_SUSPENDED,
+	PLUMB_HEALTH_PROGRESSING,
+	PLUMB_HEALTH_MISSING,
+	PLUMB_HEALTH_DEGRADED,
+	PLUMB_HEALTH_UNKNOWN,
+} plumb_health;
+
+/* "Healthy", "Suspended", "Progressing", "Missing", "Degraded", "Unknown"; "" for none. */
+const char *plumb_health_name(plumb_health health);
+
 /* The outcome of compare: what to do and why. */
 typedef struct {
 	plumb_action_type type;
@@ -189,6 +207,12 @@ struct plumb_provider {
 	 */
 	int (*observe)(plumb_destination *destination, plumb_observation *items, size_t count);
 	void (*free_observed)(plumb_observed *observed);
+
+	/*
+	 * The health of what was observed, and why when it is not Healthy
+	 * (*message a new string, or NULL). NULL: the provider does not say.
+	 */
+	plumb_health (*health)(const plumb_observed *observed, char **message);
 
 	/*
 	 * What would make observed match object; object NULL means the object

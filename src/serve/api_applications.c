@@ -84,11 +84,16 @@ void plumb_api_application_objects(plumb_response *response, const plumb_request
 	pthread_mutex_lock(&d->mutex);
 	for (size_t i = 0; i < a->object_count; i++) {
 		const app_object *o = &a->objects[i];
-		json_array_append_new(list, json_pack("{s:o, s:o, s:o, s:s, s:s, s:o, s:b}", "path",
-						      plumb_json_string(o->path), "kind", plumb_json_string(o->kind),
-						      "resource", plumb_json_string(o->resource), "status", o->status,
-						      "action", o->action, "reason", plumb_json_string(o->reason),
-						      "sensitive", o->sensitive));
+		json_t *object = json_pack("{s:o, s:o, s:o, s:s, s:s, s:o, s:b}", "path", plumb_json_string(o->path),
+					   "kind", plumb_json_string(o->kind), "resource", plumb_json_string(o->resource),
+					   "status", o->status, "action", o->action, "reason", plumb_json_string(o->reason),
+					   "sensitive", o->sensitive);
+		/* Only where its provider says (a cluster's objects): a file has no health to show. */
+		if (*o->health) {
+			json_object_set_new(object, "health", json_string(o->health));
+			json_object_set_new(object, "health_message", plumb_json_string(o->health_message));
+		}
+		json_array_append_new(list, object);
 	}
 	pthread_mutex_unlock(&d->mutex);
 	plumb_api_respond(response, 200, json_pack("{s:o}", "objects", list));

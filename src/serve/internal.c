@@ -111,6 +111,7 @@ void plumb_serve_object_release(app_object *object)
 	free(object->kind);
 	free(object->resource);
 	free(object->reason);
+	free(object->health_message);
 }
 
 void plumb_serve_objects_free(app_object *objects, size_t count)

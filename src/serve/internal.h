@@ -32,6 +32,8 @@ typedef struct {
 	const char *status; /* static: Synced, OutOfSync, Missing, Prune */
 	const char *action; /* static: none, create, update, delete */
 	int sensitive;
+	const char *health;   /* static: Healthy, Progressing, ... as observed; "" when its provider does not say */
+	char *health_message; /* why it is not Healthy, "" when nothing is to be said */
 } app_object;
 
 /* One application the daemon keeps in sync; shared with the HTTP threads under the daemon's mutex. */
@@ -51,7 +53,7 @@ typedef struct {
 	char revision_commit[PLUMB_OID_HEXSZ + 1]; /* what its revision resolved to at the last fetch ("": none yet) */
 	char *commit_subject; /* the subject of revision_commit: read from git once a commit, not once a request */
 	const char *sync_status; /* static: Synced, OutOfSync, Unknown */
-	const char *health;      /* static: Healthy, Degraded, Unknown */
+	const char *health;      /* static: Healthy, Degraded, Unknown; a cluster's: its worst object's */
 	char *message;           /* the last problem, "" when none */
 	char *errors;            /* the diagnostics of an invalid revision, "" when none */
 	char *diff;              /* the plan of the last reconcile, as plumb plan prints it */

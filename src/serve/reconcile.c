@@ -40,6 +40,7 @@ static void set_plan_status(daemon_state *d, const plumb_plan *plan)
 {
 	static const char *const action_names[] = { "none", "create", "update", "delete" };
 	app_object *objects = plumb_xcalloc(plan->count, sizeof(*objects));
+	plumb_health worst = PLUMB_HEALTH_NONE;
 	char *text = NULL;
 	size_t size = 0;
 	FILE *out = open_memstream(&text, &size);
@@ -49,7 +50,11 @@ static void set_plan_status(daemon_state *d, const plumb_plan *plan)
 		const plumb_action *a = &plan->actions[i];
 		objects[i] = (app_object){ plumb_xstrdup(a->display), plumb_xstrdup(a->kind), plumb_xstrdup(a->resource),
 					   plumb_xstrdup(a->change.reason ? a->change.reason : ""), object_status(a),
-					   action_names[a->type], a->sensitive };
+					   action_names[a->type], a->sensitive, plumb_health_name(a->health),
+					   plumb_xstrdup(a->health_message ? a->health_message : "") };
+		/* An application is as healthy as its worst declared object; what leaves does not count. */
+		if (a->object && a->health > worst)
+			worst = a->health;
 	}
 	pthread_mutex_lock(&d->mutex);
 	free(d->app->diff);
@@ -61,6 +66,8 @@ static void set_plan_status(daemon_state *d, const plumb_plan *plan)
 	size_t old_count = d->app->object_count;
 	d->app->objects = objects;
 	d->app->object_count = plan->count;
+	if (worst != PLUMB_HEALTH_NONE)
+		d->app->health = plumb_health_name(worst);
 	pthread_mutex_unlock(&d->mutex);
 	plumb_serve_objects_free(old, old_count);
 }
@@ -190,7 +197,13 @@ static int apply_plan(daemon_state *d, plumb_pipeline *p, const char *trigger)
 	}
 	pthread_mutex_unlock(&d->mutex);
 	if (error == 0) {
-		set_status(d, "Synced", "Healthy", "");
+		/* A cluster's health is its objects': assessed again in a moment, from what the apply left. */
+		set_status(d, "Synced", d->app->kubernetes ? NULL : "Healthy", "");
+		if (d->app->kubernetes) {
+			pthread_mutex_lock(&d->mutex);
+			d->cluster_changed = 1;
+			pthread_mutex_unlock(&d->mutex);
+		}
 		plumb_log_event("info", "synced", "app", d->app->name, "commit", p->commit, "trigger", trigger,
 				"create/update/delete", counts, NULL);
 	} else {
@@ -387,7 +400,7 @@ static void reconcile_app(daemon_state *d, const char *commit, const char *trigg
 		memcpy(d->app->synced_commit, commit, sizeof(d->app->synced_commit));
 		d->app->pending_approval = 0;
 		pthread_mutex_unlock(&d->mutex);
-		set_status(d, "Synced", "Healthy", "");
+		set_status(d, "Synced", d->app->kubernetes ? NULL : "Healthy", "");
 		d->app->failed = 0;
 		if (first)
 			plumb_log_event("info", "in sync", "app", d->app->name, "commit", commit, "trigger", trigger, NULL);

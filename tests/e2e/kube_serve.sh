@@ -54,6 +54,33 @@ metadata: {name: conf-$i}
 data: {greeting: hello-$i}
 EOF
 done
+# A kind no controller runs: its status is what the test writes (through /status), as a
+# controller would.
+cat >"$REPO/apps/shop/gadget.yaml" <<'EOF'
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: gadgets.serve.example.com}
+spec:
+  group: serve.example.com
+  scope: Namespaced
+  names: {plural: gadgets, singular: gadget, kind: Gadget}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources: {status: {}}
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec: {type: object, properties: {size: {type: integer}}}
+          status: {type: object, x-kubernetes-preserve-unknown-fields: true}
+---
+apiVersion: serve.example.com/v1
+kind: Gadget
+metadata: {name: main}
+spec: {size: 2}
+EOF
 commit_all "$REPO" "shop"
 
 port=
@@ -104,6 +131,11 @@ check "the application is named by its cluster and Synced" \
 # A commit that changes nothing of the application, synced through the API: a fetch, a plan
 # and no apply. Every object is observed from the watches and found as plumb applied it, so
 # no GET, list or dry run is needed.
+# First the daemon settles: the look it takes right after its first apply (to assess the
+# objects' health) lists and starts watching the custom resources' collection, which the
+# first plan could not, before their definition existed.
+settled() { local n; n=$(plumb_requests); sleep 1.5; [ "$(plumb_requests)" = "$n" ]; }
+wait_for "$WAIT_MS" settled || echo "# plumb kept sending requests for a minute"
 echo "# the shop" >"$REPO/README.md"
 commit_all "$REPO" "readme"
 NOCHANGE=$(head_of "$REPO")
@@ -131,6 +163,39 @@ sys.exit(0 if any(q.get("labelSelector") == ["app.kubernetes.io/managed-by=plumb
 PY
 }
 check "serve watches the collection it manages, filtered by plumb's label" watched_by_label
+
+# --- health follows the watched status ----------------------------------------------------------
+object_health() { # PATH: health and message of one object of the API's list
+	api GET /api/v1/applications/shop/objects
+	printf '%s' "$BODY" | python3 -c '
+import json, sys
+o = [o for o in json.load(sys.stdin)["objects"] if o["path"] == sys.argv[1]][0]
+print(o.get("health", "") + " " + o.get("health_message", ""))' "$1" 2>/dev/null
+}
+app_health_is() { [ "$(app_field 'd["health"]')" = "$1" ]; }
+if [ "$(object_health "$NS/conf-1")" = "Healthy " ] && app_health_is Healthy; then
+	ok "each object has its health in the API, and the application is Healthy"
+else
+	fail "each object has its health in the API, and the application is Healthy" "$(object_health "$NS/conf-1")" "$(app_field 'd["health"]')"
+fi
+set_ready() { # STATUS MESSAGE: the Gadget's Ready condition, written as its controller would
+	kc patch gadgets.serve.example.com main -n "$NS" --subresource=status --type merge \
+		-p "{\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"$1\",\"reason\":\"Test\",\"message\":\"$2\"}]}}" >/dev/null
+}
+set_ready False "out of gears"
+start=$(now_ms)
+if wait_for 15000 app_health_is Degraded && [ "$(object_health "$NS/main")" = "Degraded out of gears" ]; then
+	ok "a status that says Ready=False makes the object and the application Degraded in $(($(now_ms) - start)) ms, with its message"
+else
+	fail "a status that says Ready=False makes the object and the application Degraded" "$(object_health "$NS/main")" "$(app_field 'd["health"]')"
+fi
+set_ready True "all gears turn"
+if wait_for 15000 app_health_is Healthy && [ "$(object_health "$NS/main")" = "Healthy " ]; then
+	ok "Ready=True makes them Healthy again"
+else
+	fail "Ready=True makes them Healthy again" "$(object_health "$NS/main")" "$(app_field 'd["health"]')"
+fi
+check "a status change is not drift: nothing was applied for it" test "$(grep -c ' msg=drift ' "${DLOG[shop]}")" = 0
 
 # --- a manual edit is repaired from the watch, and what it wrote is kept ------------------------
 kc patch configmap conf-2 -n "$NS" --type merge -p '{"data":{"greeting":"tampered-by-hand"}}' >/dev/null
@@ -167,12 +232,12 @@ commit_all "$REPO" "shop: keep conf-1 only"
 api POST /api/v1/applications/shop/sync "$OPERATOR"
 waits() { [ "$(app_field 'd["pending_approval"] is not None and d["pending_approval"] != 0')" = True ]; }
 if wait_for "$WAIT_MS" waits && greeting_is conf-4 hello-4; then
-	ok "a plan deleting 4 of 5 objects waits for approval, although the application syncs automatically"
+	ok "a plan deleting 4 of 7 objects waits for approval, although the application syncs automatically"
 else
-	fail "a plan deleting 4 of 5 objects waits for approval" "$(app_field 'd')" "$(tail -n 20 "${DLOG[shop]}")"
+	fail "a plan deleting 4 of 7 objects waits for approval" "$(app_field 'd')" "$(tail -n 20 "${DLOG[shop]}")"
 fi
 check "its status says why" test "$(app_field 'd["message"]')" = \
-	"the plan deletes 4 of the 5 objects it manages: it waits for approval"
+	"the plan deletes 4 of the 7 objects it manages: it waits for approval"
 api POST /api/v1/applications/shop/approve "$OPERATOR"
 gone() { ! kc get configmap conf-4 -n "$NS" >/dev/null 2>&1; }
 if wait_for "$WAIT_MS" gone && greeting_is conf-1 hello-1; then

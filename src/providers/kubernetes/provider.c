@@ -544,6 +544,13 @@ plumb_kube_health plumb_kube_object_health(const plumb_observed *observed, char 
 	return s->summary.health;
 }
 
+static plumb_health health(const plumb_observed *observed, char **message)
+{
+	_Static_assert(PLUMB_KUBE_HEALTHY + 1 == PLUMB_HEALTH_HEALTHY && PLUMB_KUBE_UNKNOWN + 1 == PLUMB_HEALTH_UNKNOWN,
+		       "the engine's health is the provider's, one up");
+	return (plumb_health)(plumb_kube_object_health(observed, message) + 1);
+}
+
 /* A Kubernetes object's metadata as git may give it; generateName is not: plumb needs the name it will have. */
 static const char *const metadata_fields[] = { "name", "namespace", "labels", "annotations", "finalizers", NULL };
 
@@ -585,6 +592,7 @@ const plumb_provider plumb_kubernetes_provider = {
 	.close = plumb_kube_close,
 	.observe = plumb_kube_observe,
 	.free_observed = plumb_kube_free_observed,
+	.health = health,
 	.compare = compare,
 	.begin_apply = begin_apply,
 	.apply = apply,
