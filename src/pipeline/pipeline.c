@@ -282,6 +282,7 @@ int plumb_pipeline_plan(plumb_pipeline *p)
 						   .source = p->source,
 						   .store = p->store,
 						   .state_dir = p->state_dir,
+						   .application = p->application,
 						   .kubeconfig = p->options.kubeconfig,
 						   .context = p->options.context,
 						   .namespace = p->options.namespace,

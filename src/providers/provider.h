@@ -53,6 +53,7 @@ typedef struct {
 	plumb_source *source; /* to read the blobs desired state names */
 	plumb_store *store;   /* where the provider keeps what it learns between runs */
 	const char *state_dir; /* where it may cache what it learns of a destination (a cluster's discovery) */
+	const char *application; /* whose objects it takes (a cluster marks each with its application's name) */
 	/* A cluster: */
 	const char *kubeconfig; /* --kubeconfig; NULL: $KUBECONFIG, ~/.kube/config, else in-cluster */
 	const char *context;    /* the kubeconfig context; NULL: its current one */

@@ -487,6 +487,38 @@ else
 	fail "a ServiceAccount that may only touch ConfigMaps is refused, naming the resource and namespace" "$(show)"
 fi
 
+# --- one object, one application --------------------------------------------------------------
+
+mkdir -p "$REPO/apps/one" "$REPO/apps/two"
+for app in one two; do
+	cat >"$REPO/apps/$app/shared.yaml" <<EOF
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: shared}
+data: {owner: $app}
+EOF
+done
+commit_all "$REPO" "two applications, one ConfigMap"
+run sync --repo "$REPO" --path apps/one --state "$STATE" --kubeconfig "$KUBECONFIG_ADMIN" --namespace "$NS"
+tracking=$(kc get configmap shared -n "$NS" -o 'jsonpath={.metadata.annotations.plumb\.dev/tracking-id}' 2>&1)
+check "the tracking id names the application: $tracking" test "$tracking" = "apps/one:/ConfigMap:$NS/shared"
+run sync --repo "$REPO" --path apps/two --state "$STATE" --kubeconfig "$KUBECONFIG_ADMIN" --namespace "$NS"
+if [ "$RC" = 1 ] && contains "$ERR" "is managed by application 'apps/one', not 'apps/two'"; then
+	ok "a second application of the same state that declares the same object is refused by the inventory"
+else
+	fail "a second application of the same state that declares the same object is refused by the inventory" "$(show)"
+fi
+# Another state directory (another machine, another daemon) knows nothing of apps/one: the
+# cluster's tracking id says it.
+run sync --repo "$REPO" --path apps/two --state "$T/state-other" --kubeconfig "$KUBECONFIG_ADMIN" --namespace "$NS"
+owner=$(kc get configmap shared -n "$NS" -o 'jsonpath={.data.owner}' 2>&1)
+if [ "$RC" = 1 ] && contains "$ERR" "ConfigMap $NS/shared is managed by application apps/one" &&
+	contains "$ERR" "application apps/two cannot manage it too" && [ "$owner" = one ]; then
+	ok "so is one of another state directory, by the object's tracking id, naming both; nothing changes"
+else
+	fail "so is one of another state directory, by the object's tracking id, naming both" "$(show)" "owner=$owner"
+fi
+
 # --- no Secret value anywhere -----------------------------------------------------------------
 
 leaks=$(grep -rlaF -e "$SECRET_ONE" -e "$SECRET_TWO" "$ALL_OUTPUT" "$STATE" "$T/state-restricted" 2>/dev/null)

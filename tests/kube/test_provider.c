@@ -89,6 +89,7 @@ static plumb_destination *open_as(const char *kubeconfig, const char *default_na
 	options.state_dir = dir;
 	options.kubeconfig = kubeconfig;
 	options.namespace = default_namespace;
+	options.application = "provider-test";
 	plumb_destination *dest = NULL;
 	if (provider->open(&dest, &options) < 0) {
 		fprintf(stderr, "  open: %s\n", plumb_error_last());
@@ -362,7 +363,7 @@ static void configmap_lifecycle(void)
 	CHECK_INT(plan(&change, dest, only(&one)), 0);
 	CHECK_INT(change.type, PLUMB_ACTION_CREATE);
 	CHECK_CONTAINS(change.diff.ptr, "+  key: one");
-	CHECK_CONTAINS(change.diff.ptr, "+    plumb.dev/tracking-id: /ConfigMap:plumb-test/life");
+	CHECK_CONTAINS(change.diff.ptr, "+    plumb.dev/tracking-id: provider-test:/ConfigMap:plumb-test/life");
 	CHECK_CONTAINS(change.diff.ptr, "+    app.kubernetes.io/managed-by: plumb");
 	plumb_change_release(&change);
 

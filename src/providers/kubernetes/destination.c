@@ -45,6 +45,7 @@ int plumb_kube_open(plumb_destination **out, const plumb_destination_options *op
 							    : "default");
 	dest->create_namespace = options->create_namespace;
 	dest->force_conflicts = options->force_conflicts;
+	dest->application = plumb_xstrdup(options->application ? options->application : "");
 	/* The client takes config, opened or not. */
 	if ((error = plumb_kube_client_open(&dest->client, config, NULL)) < 0)
 		goto fail;
@@ -103,6 +104,7 @@ void plumb_kube_close(plumb_destination *dest)
 	free(dest->applied);
 	free(dest->namespace);
 	free(dest->name);
+	free(dest->application);
 	explicit_bzero(dest->hash_key, sizeof(dest->hash_key));
 	free(dest);
 }

@@ -34,6 +34,7 @@ struct plumb_destination {
 	plumb_kube_discovery *discovery;
 	char *namespace; /* for namespaced objects that name none */
 	char *name;      /* "kubernetes https://SERVER" */
+	char *application; /* whose objects it applies: their tracking ids name it */
 	/*
 	 * Whether namespace exists (plumb_kube_namespace_missing asks once):
 	 * with create_namespace an apply makes it when missing, unless git

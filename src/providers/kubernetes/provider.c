@@ -21,9 +21,25 @@
 
 /* --- the apply body --------------------------------------------------------------------- */
 
-static char *tracking_id(const char *group, const char *kind, const char *namespace, const char *name)
+/* "APPLICATION:GROUP/KIND:NAMESPACE/NAME", as Argo CD's annotation tracking writes it. */
+static char *tracking_id(const plumb_destination *dest, const char *group, const char *kind, const char *namespace,
+			 const char *name)
 {
-	return plumb_xprintf("%s/%s:%s/%s", group, kind, namespace, name);
+	return plumb_xprintf("%s:%s/%s:%s/%s", dest->application, group, kind, namespace, name);
+}
+
+/*
+ * The application another tracking id of this very object names (a new
+ * string), or NULL when tracking is this application's, or no plumb
+ * application's.
+ */
+static char *other_application(const plumb_destination *dest, const char *tracking, const char *own)
+{
+	const char *colon = tracking ? strchr(tracking, ':') : NULL;
+	const char *own_object = strchr(own, ':');
+	if (!colon || !strcmp(tracking, own) || strcmp(colon, own_object) != 0)
+		return NULL;
+	return plumb_xstrndup(tracking, (size_t)(colon - tracking));
 }
 
 /* The object of metadata's member name, made when missing. Borrowed. */
@@ -61,7 +77,7 @@ static json_t *apply_body(const plumb_destination *dest, const plumb_kube_desire
 {
 	json_t *body = json_deep_copy(d->document);
 	json_t *metadata = json_object_get(body, "metadata");
-	char *id = tracking_id(d->group, d->kind, namespace, d->name);
+	char *id = tracking_id(dest, d->group, d->kind, namespace, d->name);
 	if (*namespace)
 		json_object_set_new(metadata, "namespace", json_string(namespace));
 	json_object_set_new(member_object(metadata, "labels"), PLUMB_KUBE_MANAGED_BY_LABEL,
@@ -136,7 +152,8 @@ static char *changed_fields(const plumb_destination *dest, const json_t *live, c
 }
 
 /* A prune: only what still carries plumb's tracking id for this very object, of the kind plumb made, goes. */
-static int compare_prune(plumb_change *out, const plumb_observed *observed, const char *key, const char *inventory_kind)
+static int compare_prune(plumb_change *out, const plumb_destination *dest, const plumb_observed *observed,
+			 const char *key, const char *inventory_kind)
 {
 	const plumb_kube_seen *s = observed->detail;
 	plumb_kube_identity identity;
@@ -144,7 +161,7 @@ static int compare_prune(plumb_change *out, const plumb_observed *observed, cons
 		plumb_error_clear();
 		return 0;
 	}
-	char *id = tracking_id(identity.group, identity.kind, identity.namespace, identity.name);
+	char *id = tracking_id(dest, identity.group, identity.kind, identity.namespace, identity.name);
 	const plumb_kube_summary *live = &s->summary;
 	if (live->tracking && !strcmp(live->tracking, id) && live->kind && !strcmp(live->kind, inventory_kind)) {
 		if (live->keep) {
@@ -186,17 +203,32 @@ static int compare(plumb_change *out, plumb_destination *dest, const plumb_objec
 	plumb_buf_init(&out->diff);
 	if (!object) {
 		const plumb_kube_seen *s = observed->detail;
-		return compare_prune(out, observed, s ? s->key : NULL, inventory_kind);
+		return compare_prune(out, dest, observed, s ? s->key : NULL, inventory_kind);
 	}
 
 	const plumb_kube_desired *d = object->desired;
 	if ((error = plumb_kube_path_of_object(&path, &place, dest, object)) < 0)
 		goto done;
 	body = apply_body(dest, d, place.namespace);
-	const char *hash = json_string_value(json_object_get(
-		json_object_get(json_object_get(body, "metadata"), "annotations"), PLUMB_KUBE_APPLIED_ANNOTATION));
+	json_t *annotations = json_object_get(json_object_get(body, "metadata"), "annotations");
+	const char *hash = json_string_value(json_object_get(annotations, PLUMB_KUBE_APPLIED_ANNOTATION));
 	if (unchanged_since_applied(observed, untouched, hash))
 		goto done;
+	display = plumb_kube_display(d->kind, place.namespace, d->name);
+	const plumb_kube_seen *seen = observed->detail;
+	char *other = observed->exists && seen ? other_application(dest, seen->summary.tracking,
+								   json_string_value(json_object_get(
+									   annotations, PLUMB_KUBE_TRACKING_ANNOTATION)))
+					       : NULL;
+	if (other) {
+		/* One object, one owner: two applications applying it would undo each other at every sync. */
+		error = plumb_error_set(PLUMB_ECONFLICT,
+					"%s is managed by application %s (" PLUMB_KUBE_TRACKING_ANNOTATION
+					"); application %s cannot manage it too",
+					display, other, dest->application);
+		free(other);
+		goto done;
+	}
 	int made = 0; /* its namespace is one the apply makes */
 	if (*place.namespace && !strcmp(place.namespace, dest->namespace)) {
 		if ((error = plumb_kube_namespace_missing(&made, dest)) < 0)
@@ -210,7 +242,6 @@ static int compare(plumb_change *out, plumb_destination *dest, const plumb_objec
 			goto done;
 		}
 	}
-	display = plumb_kube_display(d->kind, place.namespace, d->name);
 	if ((error = plumb_kube_live_object(&live, dest, observed, display)) < 0)
 		goto done;
 	/*
