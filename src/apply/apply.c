@@ -69,7 +69,13 @@ static int record_result(char **after, const plumb_plan *plan, const plumb_actio
 	/* Stored keyed as the object is now: one that stopped being sensitive is shown again from here on. */
 	*after = plumb_plan_fingerprint(plan, item.observed.fingerprint, sensitive);
 	plumb_observed_release(action->provider, &item.observed);
-	if (action->forget)
+	/*
+	 * A deleted object that is still there (a Kubernetes object waiting for
+	 * its finalizers) keeps its row until it is gone: plumb still answers
+	 * for it, and the next plan deletes it again.
+	 */
+	int lingers = action->type == PLUMB_ACTION_DELETE && strcmp(*after, "absent") != 0;
+	if (action->forget && !lingers)
 		return plumb_store_inventory_delete(store, plan->destination, action->key);
 	fill_entry(&entry, plan, action, *after);
 	return plumb_store_inventory_put(store, &entry);

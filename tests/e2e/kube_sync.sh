@@ -487,6 +487,47 @@ else
 	fail "a ServiceAccount that may only touch ConfigMaps is refused, naming the resource and namespace" "$(show)"
 fi
 
+# --- a pruned object that waits for its finalizers stays in the inventory until it is gone -----
+
+mkdir -p "$REPO/apps/held"
+cat >"$REPO/apps/held/objects.yaml" <<EOF
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: held, finalizers: [example.com/hold]}
+data: {a: "1"}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: stays}
+data: {a: "1"}
+EOF
+commit_all "$REPO" "held"
+HELD=(--repo "$REPO" --path apps/held --state "$STATE" --kubeconfig "$KUBECONFIG_ADMIN" --namespace "$NS")
+run sync "${HELD[@]}"
+undeclare_held() { # the file without its first document (held)
+	printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: stays}\ndata: {a: "1"}\n' >"$REPO/apps/held/objects.yaml"
+}
+undeclare_held
+commit_all "$REPO" "held: no longer declared"
+run sync "${HELD[@]}"
+deleting=$(kc get configmap held -n "$NS" -o 'jsonpath={.metadata.deletionTimestamp}' 2>&1)
+run plan "${HELD[@]}"
+if [ -n "$deleting" ] && [ "$RC" = 0 ] && contains "$OUT" "ConfigMap $NS/held: being deleted: waiting for its finalizers"; then
+	ok "a pruned object held by a finalizer stays in the inventory: the next plan deletes it again, saying why"
+else
+	fail "a pruned object held by a finalizer stays in the inventory" "deletionTimestamp=$deleting" "$(show)"
+fi
+kc patch configmap held -n "$NS" --type merge -p '{"metadata":{"finalizers":null}}' >/dev/null
+gone() { ! kc get configmap held -n "$NS" >/dev/null 2>&1; }
+wait_for 20000 gone
+run sync "${HELD[@]}"
+inventory=$(sqlite3 "$STATE/plumb.db" "SELECT count(*) FROM inventory WHERE key LIKE '%/held'" 2>&1)
+if gone && [ "$RC" = 0 ] && [ "$inventory" = 0 ]; then
+	ok "once its finalizer is gone, the next sync finds it gone and forgets it"
+else
+	fail "once its finalizer is gone, the next sync finds it gone and forgets it" "inventory rows: $inventory" "$(show)"
+fi
+
 # --- one object, one application --------------------------------------------------------------
 
 mkdir -p "$REPO/apps/one" "$REPO/apps/two"

@@ -46,6 +46,7 @@ void plumb_kube_summarize(plumb_kube_summary *out, const json_t *object,
 	out->tracking = copy_or_null(json_string_value(json_object_get(annotations, PLUMB_KUBE_TRACKING_ANNOTATION)));
 	out->applied = copy_or_null(json_string_value(json_object_get(annotations, PLUMB_KUBE_APPLIED_ANNOTATION)));
 	out->keep = prune && !strcmp(prune, "false");
+	out->deleting = json_object_get(json_object_get(object, "metadata"), "deletionTimestamp") != NULL;
 	out->health = plumb_kube_health_of(object, &out->health_message);
 }
 
@@ -72,7 +73,8 @@ void plumb_kube_summary_release(plumb_kube_summary *summary)
 /* A summary as the table keeps it. A new reference. */
 static json_t *summary_json(const plumb_kube_summary *s)
 {
-	json_t *j = json_pack("{s:s, s:i, s:b}", "f", s->fingerprint, "h", (int)s->health, "p", s->keep);
+	json_t *j = json_pack("{s:s, s:i, s:b, s:b}", "f", s->fingerprint, "h", (int)s->health, "p", s->keep, "d",
+			      s->deleting);
 	if (s->kind)
 		json_object_set_new(j, "k", json_string(s->kind));
 	if (s->tracking)
@@ -93,6 +95,7 @@ static void summary_from_json(plumb_kube_summary *out, const json_t *j)
 	out->applied = copy_or_null(json_string_value(json_object_get(j, "a")));
 	out->health_message = copy_or_null(json_string_value(json_object_get(j, "m")));
 	out->keep = json_is_true(json_object_get(j, "p"));
+	out->deleting = json_is_true(json_object_get(j, "d"));
 	out->health = (plumb_kube_health)json_integer_value(json_object_get(j, "h"));
 }
 

@@ -32,6 +32,7 @@ typedef struct {
 	char *tracking;       /* its plumb.dev/tracking-id annotation, or NULL */
 	char *applied;        /* its plumb.dev/applied-hash annotation, or NULL */
 	int keep;             /* annotated plumb.dev/prune: "false" */
+	int deleting;         /* deleted, and waiting for its finalizers */
 	plumb_kube_health health;
 	char *health_message; /* why it is not Healthy, or NULL */
 } plumb_kube_summary;

@@ -164,7 +164,11 @@ static int compare_prune(plumb_change *out, const plumb_destination *dest, const
 	char *id = tracking_id(dest, identity.group, identity.kind, identity.namespace, identity.name);
 	const plumb_kube_summary *live = &s->summary;
 	if (live->tracking && !strcmp(live->tracking, id) && live->kind && !strcmp(live->kind, inventory_kind)) {
-		if (live->keep) {
+		if (live->deleting) {
+			/* Deleted already, and still there: asked again (it costs nothing) until it is gone. */
+			out->type = PLUMB_ACTION_DELETE;
+			out->reason = plumb_xstrdup("being deleted: waiting for its finalizers");
+		} else if (live->keep) {
 			/* Kept where it is, and no longer managed: what Argo CD's Prune=false does. */
 			out->reason = plumb_xstrdup("no longer declared in git; kept (" PLUMB_KUBE_PRUNE_ANNOTATION
 						    ": \"false\")");
