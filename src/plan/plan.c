@@ -230,9 +230,16 @@ static int plan_prune(plumb_plan *plan, const plumb_provider *provider, const pl
 	return 0;
 }
 
-static int compare_action_deepest_first(const void *a, const void *b)
+/* Prunes: by provider, then as the provider orders removals (the deepest key first unless it says). */
+static int compare_removals(const void *a, const void *b)
 {
-	return plumb_path_compare(((const plumb_action *)b)->key, ((const plumb_action *)a)->key);
+	const plumb_action *x = a, *y = b;
+	int c = strcmp(x->provider->name, y->provider->name);
+	if (c)
+		return c;
+	if (x->provider->order_removal)
+		return x->provider->order_removal(x->key, y->key);
+	return plumb_path_compare(y->key, x->key);
 }
 
 /*
@@ -469,7 +476,7 @@ int plumb_plan_build(plumb_plan *plan, const plumb_manifest_set *set, const plum
 		goto done;
 	if (plan->count > base + first_prune)
 		qsort(plan->actions + base + first_prune, plan->count - base - first_prune, sizeof(*plan->actions),
-		      compare_action_deepest_first);
+		      compare_removals);
 done:
 	for (size_t i = 0; i < count; i++) {
 		free(work[i].key);

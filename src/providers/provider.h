@@ -141,6 +141,13 @@ struct plumb_provider {
 	 */
 	int (*order)(const plumb_object *a, const plumb_object *b);
 
+	/*
+	 * The order prunes go in, known only by their keys (<0: a first).
+	 * NULL: the deepest key first, which empties a host's folders before it
+	 * removes them.
+	 */
+	int (*order_removal)(const char *a, const char *b);
+
 	/* How people name the live object key (a prune's, which no manifest names): a new string. NULL: "/" and the key. */
 	char *(*display_of)(const char *key);
 

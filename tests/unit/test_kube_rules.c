@@ -2,6 +2,7 @@
 #include "util/common.h"
 #include "providers/kubernetes/health.h"
 #include "providers/kubernetes/order.h"
+#include "providers/kubernetes/provider.h"
 #include "util/buf.h"
 #include "test.h"
 
@@ -310,6 +311,28 @@ static void test_order(void)
 	json_decref(bad);
 }
 
+/* Prunes, known by their keys alone, go the other way of a sync: custom resources and workloads first. */
+static void test_removal_order(void)
+{
+	const char *keys[] = {
+		"/Namespace//shop",   "apiextensions.k8s.io/CustomResourceDefinition//widgets.x",
+		"/ConfigMap/shop/conf", "x/Widget/shop/w",
+		"apps/Deployment/shop/web", "/ConfigMap/shop/another",
+	};
+	size_t count = PLUMB_ARRAY_SIZE(keys);
+	for (size_t i = 1; i < count; i++)
+		for (size_t j = i; j > 0 && plumb_kubernetes_provider.order_removal(keys[j - 1], keys[j]) > 0; j--) {
+			const char *t = keys[j];
+			keys[j] = keys[j - 1];
+			keys[j - 1] = t;
+		}
+	CHECK_STR(keys[0], "x/Widget/shop/w");
+	CHECK_STR(keys[1], "apps/Deployment/shop/web");
+	CHECK_STR(keys[2], "/ConfigMap/shop/conf");
+	CHECK_STR(keys[3], "/ConfigMap/shop/another");
+	CHECK_STR(keys[5], "/Namespace//shop");
+}
+
 int main(void)
 {
 	RUN(test_deployment);
@@ -320,5 +343,6 @@ int main(void)
 	RUN(test_any_other_kind);
 	RUN(test_worst_and_names);
 	RUN(test_order);
+	RUN(test_removal_order);
 	TEST_EXIT();
 }

@@ -37,29 +37,33 @@ static int read_wave(long long *wave, int *found, const json_t *annotations, con
 	return 0;
 }
 
-int plumb_kube_order_of(plumb_kube_order *out, const json_t *object)
+void plumb_kube_order_of_kind(plumb_kube_order *out, const char *kind, const char *namespace, const char *name)
 {
-	const json_t *annotations = json_object_get(json_object_get(object, "metadata"), "annotations");
-	int found = 0, error;
-
 	memset(out, 0, sizeof(*out));
-	out->kind = json_string_value(json_object_get(object, "kind"));
-	if (!out->kind)
-		out->kind = "";
-	out->namespace = metadata_text(object, "namespace");
-	out->name = metadata_text(object, "name");
-	out->after_definitions = strcmp(out->kind, "Namespace") != 0 && strcmp(out->kind, "CustomResourceDefinition") != 0;
-	if ((error = read_wave(&out->wave, &found, annotations, PLUMB_KUBE_WAVE_ANNOTATION)) < 0)
-		return error;
-	if (!found && (error = read_wave(&out->wave, &found, annotations, PLUMB_KUBE_ARGOCD_WAVE_ANNOTATION)) < 0)
-		return error;
+	out->kind = kind;
+	out->namespace = namespace;
+	out->name = name;
+	out->after_definitions = strcmp(kind, "Namespace") != 0 && strcmp(kind, "CustomResourceDefinition") != 0;
 	out->kind_rank = PLUMB_ARRAY_SIZE(kind_order);
 	for (unsigned i = 0; i < PLUMB_ARRAY_SIZE(kind_order); i++) {
-		if (!strcmp(kind_order[i], out->kind)) {
+		if (!strcmp(kind_order[i], kind)) {
 			out->kind_rank = i;
 			break;
 		}
 	}
+}
+
+int plumb_kube_order_of(plumb_kube_order *out, const json_t *object)
+{
+	const json_t *annotations = json_object_get(json_object_get(object, "metadata"), "annotations");
+	const char *kind = json_string_value(json_object_get(object, "kind"));
+	int found = 0, error;
+
+	plumb_kube_order_of_kind(out, kind ? kind : "", metadata_text(object, "namespace"), metadata_text(object, "name"));
+	if ((error = read_wave(&out->wave, &found, annotations, PLUMB_KUBE_WAVE_ANNOTATION)) < 0)
+		return error;
+	if (!found && (error = read_wave(&out->wave, &found, annotations, PLUMB_KUBE_ARGOCD_WAVE_ANNOTATION)) < 0)
+		return error;
 	return 0;
 }
 

@@ -36,6 +36,12 @@ typedef struct {
  */
 int plumb_kube_order_of(plumb_kube_order *out, const json_t *object);
 
+/*
+ * The place of an object known by its kind, namespace and name alone (a
+ * prune's: no manifest says its wave, taken as 0). Strings borrowed.
+ */
+void plumb_kube_order_of_kind(plumb_kube_order *out, const char *kind, const char *namespace, const char *name);
+
 /* <0, 0, >0 as a goes before, with, or after b in a sync (a prune: the other way). */
 int plumb_kube_order_compare(const plumb_kube_order *a, const plumb_kube_order *b);
 

@@ -596,6 +596,26 @@ static int order(const plumb_object *a, const plumb_object *b)
 					&((const plumb_kube_desired *)b->desired)->order);
 }
 
+/* Prunes go the other way of a sync: what lives in a namespace or is a custom resource before them. */
+static int order_removal(const char *a, const char *b)
+{
+	plumb_kube_identity ia, ib;
+	int parsed_a = plumb_kube_identity_parse(&ia, a) == 0, parsed_b = plumb_kube_identity_parse(&ib, b) == 0;
+	int c;
+	plumb_error_clear();
+	if (parsed_a && parsed_b) {
+		plumb_kube_order oa, ob;
+		plumb_kube_order_of_kind(&oa, ia.kind, ia.namespace, ia.name);
+		plumb_kube_order_of_kind(&ob, ib.kind, ib.namespace, ib.name);
+		c = plumb_kube_order_compare(&ob, &oa);
+	} else {
+		c = strcmp(b, a);
+	}
+	plumb_kube_identity_release(&ia);
+	plumb_kube_identity_release(&ib);
+	return c;
+}
+
 /* How people name the live object of an inventory key: "NAMESPACE/NAME". */
 static char *display_of(const char *key)
 {
@@ -616,6 +636,7 @@ const plumb_provider plumb_kubernetes_provider = {
 	.describe = describe,
 	.metadata_fields = metadata_fields,
 	.display_of = display_of,
+	.order_removal = order_removal,
 	.order = order,
 	.expand = plumb_kube_expand,
 	.free_desired = plumb_kube_free_desired,
