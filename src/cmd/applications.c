@@ -92,6 +92,8 @@ int plumb_cli_each_application(const plumb_cli *cli, const char *operand, FILE *
 			options.create_namespace = 1;
 		if (a->force_conflicts)
 			options.force_conflicts = 1;
+		if (a->replace)
+			options.replace = 1;
 		plumb_pipeline p;
 		options.path = a->path;
 		options.root = app_root;

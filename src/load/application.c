@@ -139,10 +139,12 @@ void plumb_application_decode(plumb_manifest_set *set, size_t resource, const pl
 				a.force_conflicts = 1;
 			else if (!strcmp(option, "CreateNamespace=true"))
 				a.create_namespace = 1;
+			else if (!strcmp(option, "Replace=true"))
+				a.replace = 1;
 			else
 				plumb_diags_add(diags, policy[5].position,
 						"spec.syncPolicy.syncOptions: \"%s\" is not one plumb knows "
-						"(ServerSideApply.ForceConflicts, CreateNamespace=true)",
+						"(ServerSideApply.ForceConflicts, CreateNamespace=true, Replace=true)",
 						option);
 		}
 	}

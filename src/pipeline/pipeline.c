@@ -289,6 +289,7 @@ int plumb_pipeline_plan(plumb_pipeline *p)
 						   .allow_exec = p->options.allow_exec,
 						   .create_namespace = p->options.create_namespace,
 						   .force_conflicts = p->options.force_conflicts,
+						   .replace = p->options.replace,
 						   .watch = p->options.watch,
 						   .changed = p->options.changed,
 						   .changed_payload = p->options.changed_payload };

@@ -61,6 +61,7 @@ typedef struct {
 	int allow_exec;         /* a kubeconfig's exec credential plugin may run */
 	int create_namespace;   /* namespace is made when it does not exist (syncPolicy.createNamespace) */
 	int force_conflicts;    /* fields other managers own are taken over (ServerSideApply.ForceConflicts) */
+	int replace;            /* an object whose immutable fields change is deleted and created (Replace=true) */
 	/*
 	 * The destination is kept open from run to run (plumb serve): it keeps
 	 * what it observes up to date itself (a cluster watches what plumb

@@ -99,6 +99,7 @@ typedef struct {
 	char *namespace;  /* spec.destination.kubernetes.namespace; NULL: the context's, else "default" */
 	int create_namespace; /* spec.syncPolicy.createNamespace, or syncOptions CreateNamespace=true */
 	int force_conflicts;  /* spec.syncPolicy.syncOptions ServerSideApply.ForceConflicts */
+	int replace;          /* spec.syncPolicy.syncOptions Replace=true: an immutable field's change recreates the object */
 	int automated;
 	int prune;
 	int self_heal;

@@ -86,6 +86,7 @@ typedef struct {
 	char *namespace; /* NULL: the context's */
 	int create_namespace;
 	int force_conflicts;
+	int replace;
 	plumb_destinations cluster;
 	char *cluster_opened_with; /* the kubeconfig, context and namespace the cluster was opened with */
 } app_state;

@@ -487,6 +487,52 @@ else
 	fail "a ServiceAccount that may only touch ConfigMaps is refused, naming the resource and namespace" "$(show)"
 fi
 
+# --- an immutable field: named, with what lets it through; Replace=true deletes and creates ---
+
+mkdir -p "$REPO/apps/frozen"
+write_frozen() { # SELECTOR [ANNOTATIONS]
+	cat >"$REPO/apps/frozen/deployment.yaml" <<EOF
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: frozen${2:+, annotations: $2}}
+spec:
+  selector: {matchLabels: {app: $1}}
+  template:
+    metadata: {labels: {app: $1}}
+    spec:
+      containers: [{name: web, image: "nginx:1.27"}]
+EOF
+}
+write_frozen frozen
+commit_all "$REPO" "frozen"
+FROZEN=(--repo "$REPO" --path apps/frozen --state "$STATE" --kubeconfig "$KUBECONFIG_ADMIN" --namespace "$NS")
+run sync "${FROZEN[@]}"
+uid_before=$(kc get deployment frozen -n "$NS" -o 'jsonpath={.metadata.uid}' 2>&1)
+write_frozen thawed
+commit_all "$REPO" "frozen: another selector"
+run plan "${FROZEN[@]}"
+if [ "$RC" = 1 ] && contains "$ERR" "spec.selector" && contains "$ERR" "immutable" && contains "$ERR" "Replace=true"; then
+	ok "a change to an immutable field is refused by the plan, naming the field and what lets it through"
+else
+	fail "a change to an immutable field is refused by the plan, naming the field and what lets it through" "$(show)"
+fi
+write_frozen thawed '{argocd.argoproj.io/sync-options: "Replace=true"}'
+commit_all "$REPO" "frozen: replaced"
+run plan "${FROZEN[@]}"
+if [ "$RC" = 0 ] && contains "$OUT" "replaced (deleted, then created: an immutable field changes)"; then
+	ok "with Replace=true (Argo CD's sync-options annotation) the plan shows the object replaced"
+else
+	fail "with Replace=true (Argo CD's sync-options annotation) the plan shows the object replaced" "$(show)"
+fi
+run sync "${FROZEN[@]}"
+uid_after=$(kc get deployment frozen -n "$NS" -o 'jsonpath={.metadata.uid}' 2>&1)
+selector=$(kc get deployment frozen -n "$NS" -o 'jsonpath={.spec.selector.matchLabels.app}' 2>&1)
+if [ "$RC" = 0 ] && [ "$selector" = thawed ] && [ -n "$uid_before" ] && [ "$uid_after" != "$uid_before" ]; then
+	ok "and the sync deletes and creates it: a new object with the new selector"
+else
+	fail "and the sync deletes and creates it" "$(show)" "uid $uid_before -> $uid_after, selector $selector"
+fi
+
 # --- a pruned object that waits for its finalizers stays in the inventory until it is gone -----
 
 mkdir -p "$REPO/apps/held"

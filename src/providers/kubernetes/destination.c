@@ -45,6 +45,7 @@ int plumb_kube_open(plumb_destination **out, const plumb_destination_options *op
 							    : "default");
 	dest->create_namespace = options->create_namespace;
 	dest->force_conflicts = options->force_conflicts;
+	dest->replace = options->replace;
 	dest->application = plumb_xstrdup(options->application ? options->application : "");
 	/* The client takes config, opened or not. */
 	if ((error = plumb_kube_client_open(&dest->client, config, NULL)) < 0)
@@ -73,6 +74,7 @@ void plumb_kube_renew(plumb_destination *dest, const plumb_destination_options *
 {
 	dest->create_namespace = options->create_namespace;
 	dest->force_conflicts = options->force_conflicts;
+	dest->replace = options->replace;
 	/* A namespace may have come or gone since; what is watched is up to date. */
 	dest->namespace_state = PLUMB_KUBE_NAMESPACE_UNKNOWN;
 	dest->namespace_declared = 0;

@@ -21,4 +21,11 @@
  */
 #define PLUMB_KUBE_APPLIED_ANNOTATION "plumb.dev/applied-hash"
 
+/*
+ * Sync options of one object, comma-separated: plumb's, or Argo CD's as its
+ * users write them; Replace=true is the one plumb reads there.
+ */
+#define PLUMB_KUBE_SYNC_OPTIONS_ANNOTATION "plumb.dev/sync-options"
+#define PLUMB_KUBE_ARGOCD_SYNC_OPTIONS_ANNOTATION "argocd.argoproj.io/sync-options"
+
 #endif

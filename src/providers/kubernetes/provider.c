@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <stdlib.h>
+#include <time.h>
 
 #define HOST_API_VERSION "host/v1"
 #define ENGINE_API_VERSION "plumb/v1"
@@ -120,6 +121,78 @@ static int server_side_apply(json_t **answer, plumb_destination *dest, const cha
 	plumb_kube_answer_release(&out);
 	plumb_kube_text_free(text);
 	free(target);
+	return error;
+}
+
+/* --- replacing what cannot be changed ---------------------------------------------------- */
+
+/* Whether options (a sync-options annotation) holds option, as one of its comma-separated words. */
+static int has_option(const char *options, const char *option)
+{
+	size_t length = strlen(option);
+	for (const char *p = options; p && *p;) {
+		p += strspn(p, " ,");
+		size_t word = strcspn(p, ",");
+		size_t end = word;
+		while (end && p[end - 1] == ' ')
+			end--;
+		if (end == length && !strncmp(p, option, length))
+			return 1;
+		p += word;
+	}
+	return 0;
+}
+
+/* Whether d may be deleted and created when a change to it cannot be made in place (Replace=true). */
+static int may_replace(const plumb_destination *dest, const plumb_kube_desired *d)
+{
+	json_t *annotations = json_object_get(json_object_get(d->document, "metadata"), "annotations");
+	return dest->replace ||
+	       has_option(json_string_value(json_object_get(annotations, PLUMB_KUBE_SYNC_OPTIONS_ANNOTATION)),
+			  "Replace=true") ||
+	       has_option(json_string_value(json_object_get(annotations, PLUMB_KUBE_ARGOCD_SYNC_OPTIONS_ANNOTATION)),
+			  "Replace=true");
+}
+
+/* Whether the server refused a change because a field it names cannot change once set. */
+static int refused_as_immutable(int error)
+{
+	return error == PLUMB_EINVALID && strstr(plumb_error_last(), "immutable") != NULL;
+}
+
+/* The refusal of an immutable field, with what would let the change through. */
+static int immutable_hint(int error)
+{
+	char *message = plumb_xstrdup(plumb_error_last());
+	plumb_error_set(error,
+			"%s\n  (Replace=true, in the object's " PLUMB_KUBE_SYNC_OPTIONS_ANNOTATION
+			" annotation or the Application's syncOptions, deletes and creates it)",
+			message);
+	free(message);
+	return error;
+}
+
+static int remove_at(plumb_destination *dest, const char *path, const char *display);
+
+/* How long a replacement waits for the object it deleted to be gone. */
+#define REPLACE_WAIT_TRIES 600
+#define REPLACE_WAIT_MS 100
+
+/* Delete the object at path and wait until it is gone, so that it can be created anew. */
+static int delete_and_wait(plumb_destination *dest, const char *path, const char *display)
+{
+	int error = remove_at(dest, path, display);
+	for (int tries = 0; error == 0; tries++) {
+		json_t *live = NULL;
+		if ((error = plumb_kube_get_object(&live, dest, path, display)) < 0 || !live)
+			break;
+		plumb_kube_json_free(live);
+		if (tries == REPLACE_WAIT_TRIES)
+			return plumb_error_set(PLUMB_ERROR, "%s: still there %d s after it was deleted to be replaced",
+					       display, REPLACE_WAIT_TRIES * REPLACE_WAIT_MS / 1000);
+		struct timespec pause = { 0, REPLACE_WAIT_MS * 1000000L };
+		nanosleep(&pause, NULL);
+	}
 	return error;
 }
 
@@ -233,7 +306,8 @@ static int compare(plumb_change *out, plumb_destination *dest, const plumb_objec
 		free(other);
 		goto done;
 	}
-	int made = 0; /* its namespace is one the apply makes */
+	int made = 0;     /* its namespace is one the apply makes */
+	int replaced = 0; /* an immutable field changes: deleted, then created */
 	if (*place.namespace && !strcmp(place.namespace, dest->namespace)) {
 		if ((error = plumb_kube_namespace_missing(&made, dest)) < 0)
 			goto done;
@@ -254,8 +328,19 @@ static int compare(plumb_change *out, plumb_destination *dest, const plumb_objec
 	 */
 	if (!path || made)
 		result = json_incref(body);
-	else if ((error = server_side_apply(&result, dest, path, body, 1, display)) < 0)
-		goto done;
+	else if ((error = server_side_apply(&result, dest, path, body, 1, display)) < 0) {
+		if (!live || !refused_as_immutable(error))
+			goto done;
+		if (!may_replace(dest, d)) {
+			error = immutable_hint(error);
+			goto done;
+		}
+		/* Replaced: the server cannot dry-run a create over the live object, so it is shown as sent. */
+		plumb_error_clear();
+		error = 0;
+		replaced = 1;
+		result = json_incref(body);
+	}
 	int changed = plumb_kube_diff(&out->diff, display, live, result, dest->hash_key);
 	if (changed < 0) {
 		error = plumb_error_wrap(changed, "%s", display);
@@ -269,7 +354,11 @@ static int compare(plumb_change *out, plumb_destination *dest, const plumb_objec
 			out->reason = plumb_xprintf("namespace %s will be created", dest->namespace);
 	} else {
 		out->type = PLUMB_ACTION_UPDATE;
-		out->reason = changed_fields(dest, live, result);
+		char *fields = changed_fields(dest, live, result);
+		out->reason = replaced ? plumb_xprintf("replaced (deleted, then created: an immutable field changes); %s",
+						       fields)
+				       : plumb_xstrdup(fields);
+		free(fields);
 	}
 done:
 	plumb_kube_json_free(body);
@@ -424,7 +513,15 @@ static int apply(plumb_destination *dest, const plumb_object *object, const plum
 		goto done;
 	}
 	body = apply_body(dest, d, place.namespace);
-	if ((error = server_side_apply(&live, dest, path, body, 0, display)) < 0) {
+	error = server_side_apply(&live, dest, path, body, 0, display);
+	if (error < 0 && refused_as_immutable(error) && may_replace(dest, d)) {
+		plumb_error_clear();
+		if ((error = delete_and_wait(dest, path, display)) == 0)
+			error = server_side_apply(&live, dest, path, body, 0, display);
+	} else if (error < 0 && refused_as_immutable(error)) {
+		error = immutable_hint(error);
+	}
+	if (error < 0) {
 		note_live(dest, path, NULL); /* whatever the server did of it is read again */
 		goto done;
 	}
