@@ -74,7 +74,8 @@ static int record_result(char **after, const plumb_plan *plan, const plumb_actio
 	 * its finalizers) keeps its row until it is gone: plumb still answers
 	 * for it, and the next plan deletes it again.
 	 */
-	int lingers = action->type == PLUMB_ACTION_DELETE && strcmp(*after, "absent") != 0;
+	int lingers = action->type == PLUMB_ACTION_DELETE && action->provider->removals_linger &&
+		      strcmp(*after, "absent") != 0;
 	if (action->forget && !lingers)
 		return plumb_store_inventory_delete(store, plan->destination, action->key);
 	fill_entry(&entry, plan, action, *after);

@@ -94,6 +94,7 @@ int plumb_cli_each_application(const plumb_cli *cli, const char *operand, FILE *
 			options.force_conflicts = 1;
 		if (a->replace)
 			options.replace = 1;
+		options.ignore = a->ignore;
 		plumb_pipeline p;
 		options.path = a->path;
 		options.root = app_root;

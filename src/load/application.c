@@ -2,6 +2,7 @@
 #include "load/application.h"
 #include "util/path.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 
 static const plumb_field application_fields[] = {
@@ -10,6 +11,17 @@ static const plumb_field application_fields[] = {
 	{ "syncPolicy", PLUMB_FIELD_MAP, 0 },
 	{ "dependsOn", PLUMB_FIELD_LIST, 0 },
 	{ "wave", PLUMB_FIELD_INT, 0 },
+	{ "ignoreDifferences", PLUMB_FIELD_MAPS, 0 },
+};
+/* One rule of ignoreDifferences, as Argo CD writes it. */
+static const plumb_field ignore_fields[] = {
+	{ "group", PLUMB_FIELD_STRING, 0 },
+	{ "kind", PLUMB_FIELD_STRING, PLUMB_FIELD_REQUIRED },
+	{ "name", PLUMB_FIELD_STRING, 0 },
+	{ "namespace", PLUMB_FIELD_STRING, 0 },
+	{ "jsonPointers", PLUMB_FIELD_LIST, 0 },
+	{ "managedFieldsManagers", PLUMB_FIELD_LIST, 0 },
+	{ "jqPathExpressions", PLUMB_FIELD_LIST, 0 },
 };
 static const plumb_field source_fields[] = {
 	{ "path", PLUMB_FIELD_STRING, PLUMB_FIELD_REQUIRED },
@@ -45,6 +57,7 @@ void plumb_application_release(plumb_application *a)
 	free(a->root);
 	free(a->context);
 	free(a->namespace);
+	free(a->ignore);
 	free(a->file);
 	for (size_t i = 0; i < a->depends_on_count; i++)
 		free(a->depends_on[i]);
@@ -65,9 +78,57 @@ static char *normalized(const plumb_value *value, int live, const char *field, p
 	return out;
 }
 
+/* A list of strings as JSON. A new reference. */
+static json_t *string_array(const plumb_value *value)
+{
+	json_t *array = json_array();
+	for (size_t i = 0; i < value->list_count; i++)
+		json_array_append_new(array, json_string(value->list[i]));
+	return array;
+}
+
+/*
+ * spec.ignoreDifferences into a->ignore: what no diff shows and no apply
+ * takes back, by JSON pointer or by the field manager that owns it.
+ */
+static void decode_ignore(plumb_application *a, const plumb_value *rules, plumb_diags *diags)
+{
+	json_t *out = json_array();
+	for (size_t i = 0; i < rules->map_count; i++) {
+		plumb_value r[PLUMB_ARRAY_SIZE(ignore_fields)];
+		const char *where = plumb_spec_name(rules->maps[i]);
+		if (plumb_spec_decode(r, rules->maps[i], ignore_fields, PLUMB_ARRAY_SIZE(ignore_fields), diags)) {
+			plumb_values_release(r, PLUMB_ARRAY_SIZE(ignore_fields));
+			continue;
+		}
+		if (r[6].present)
+			plumb_diags_add(diags, r[6].position,
+					"%s.jqPathExpressions: not supported; say the fields with jsonPointers "
+					"(\"/spec/replicas\") or managedFieldsManagers",
+					where);
+		for (size_t k = 0; k < r[4].list_count; k++)
+			if (r[4].list[k][0] != '/')
+				plumb_diags_add(diags, r[4].position,
+						"%s.jsonPointers: \"%s\" is not a JSON pointer (it starts with /)", where,
+						r[4].list[k]);
+		if (!r[4].list_count && !r[5].list_count && !r[6].present)
+			plumb_diags_add(diags, plumb_spec_position(rules->maps[i]),
+					"%s: says no field to ignore (jsonPointers, managedFieldsManagers)", where);
+		json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "group",
+						     r[0].present ? r[0].string : "", "kind", r[1].string ? r[1].string : "",
+						     "name", r[2].present ? r[2].string : "", "namespace",
+						     r[3].present ? r[3].string : "", "jsonPointers", string_array(&r[4]),
+						     "managers", string_array(&r[5])));
+		plumb_values_release(r, PLUMB_ARRAY_SIZE(ignore_fields));
+	}
+	if (json_array_size(out))
+		a->ignore = json_dumps(out, JSON_COMPACT);
+	json_decref(out);
+}
+
 void plumb_application_decode(plumb_manifest_set *set, size_t resource, const plumb_spec *spec, plumb_diags *diags)
 {
-	plumb_value v[5], source[3], destination[2], host[1], kubernetes[2], policy[6];
+	plumb_value v[PLUMB_ARRAY_SIZE(application_fields)], source[3], destination[2], host[1], kubernetes[2], policy[6];
 	plumb_application a;
 	size_t before = diags->count;
 
@@ -155,6 +216,12 @@ void plumb_application_decode(plumb_manifest_set *set, size_t resource, const pl
 		v[3].list_count = 0;
 	}
 	a.wave = v[4].present ? v[4].integer : 0;
+	if (v[5].present) {
+		decode_ignore(&a, &v[5], diags);
+		if (!a.kubernetes)
+			plumb_diags_add(diags, v[5].position,
+					"spec.ignoreDifferences: only an Application bound for a cluster has fields to ignore");
+	}
 
 	if (diags->count == before) {
 		/* Its manifests are its own: the folder that declares it does not read them as well. */

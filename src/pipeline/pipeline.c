@@ -290,6 +290,7 @@ int plumb_pipeline_plan(plumb_pipeline *p)
 						   .create_namespace = p->options.create_namespace,
 						   .force_conflicts = p->options.force_conflicts,
 						   .replace = p->options.replace,
+						   .ignore = p->options.ignore,
 						   .watch = p->options.watch,
 						   .changed = p->options.changed,
 						   .changed_payload = p->options.changed_payload };

@@ -40,6 +40,7 @@ typedef struct {
 	int create_namespace;    /* make namespace when it does not exist (syncPolicy.createNamespace, --create-namespace) */
 	int force_conflicts;     /* take over fields other managers own (ServerSideApply.ForceConflicts, --force-conflicts) */
 	int replace;             /* an immutable field's change deletes and creates the object (syncOptions Replace=true) */
+	const char *ignore;      /* what no diff shows and no apply takes back: an Application's ignoreDifferences as JSON */
 	int allow_mass_prune;    /* --allow-mass-prune: a sync may delete more than half of a cluster application's objects */
 	/*
 	 * Destinations kept open from run to run by the caller (plumb serve: a

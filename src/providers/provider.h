@@ -62,6 +62,7 @@ typedef struct {
 	int create_namespace;   /* namespace is made when it does not exist (syncPolicy.createNamespace) */
 	int force_conflicts;    /* fields other managers own are taken over (ServerSideApply.ForceConflicts) */
 	int replace;            /* an object whose immutable fields change is deleted and created (Replace=true) */
+	const char *ignore;     /* fields no diff shows and no apply takes back, as JSON (resource.h, plumb_application) */
 	/*
 	 * The destination is kept open from run to run (plumb serve): it keeps
 	 * what it observes up to date itself (a cluster watches what plumb
@@ -279,6 +280,13 @@ struct plumb_provider {
 	 * NULL: the engine observes.
 	 */
 	int (*observe_applied)(plumb_observed *out, plumb_destination *destination, const plumb_object *object);
+
+	/*
+	 * Whether a deleted object may stay a while (a Kubernetes object waiting
+	 * for its finalizers): the engine then keeps it in the inventory while
+	 * observing it after the delete finds it there.
+	 */
+	int removals_linger;
 
 	/* Delete the live object key of kind (a prune). */
 	int (*remove)(plumb_destination *destination, const char *key, const char *kind);

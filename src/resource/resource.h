@@ -100,6 +100,12 @@ typedef struct {
 	int create_namespace; /* spec.syncPolicy.createNamespace, or syncOptions CreateNamespace=true */
 	int force_conflicts;  /* spec.syncPolicy.syncOptions ServerSideApply.ForceConflicts */
 	int replace;          /* spec.syncPolicy.syncOptions Replace=true: an immutable field's change recreates the object */
+	/*
+	 * spec.ignoreDifferences, as JSON: [{"group", "kind", "name", "namespace",
+	 * "jsonPointers": [...], "managers": [...]}] (name and namespace "" for
+	 * any); NULL without rules.
+	 */
+	char *ignore;
 	int automated;
 	int prune;
 	int self_heal;

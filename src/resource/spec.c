@@ -96,6 +96,32 @@ static int decode_value(plumb_value *value, const plumb_spec *spec, const plumb_
 		value->map->position = value->position;
 		return 0;
 	}
+	if (field->type == PLUMB_FIELD_MAPS) {
+		void *iter = NULL;
+		struct fy_node *item;
+		if (fy_node_get_type(node) != FYNT_SEQUENCE) {
+			plumb_diags_add(diags, value->position, "%s.%s: expected a list, got %s", spec->name, field->name,
+					node_type_name(node));
+			return -1;
+		}
+		while ((item = fy_node_sequence_iterate(node, &iter)) != NULL) {
+			plumb_position position = plumb_spec_node_position(item, spec->file);
+			if (fy_node_get_type(item) != FYNT_MAPPING) {
+				plumb_diags_add(diags, position, "%s.%s[%zu]: expected a mapping, got %s", spec->name,
+						field->name, value->map_count, node_type_name(item));
+				return -1;
+			}
+			plumb_spec *map = plumb_xcalloc(1, sizeof(*map));
+			map->node = item;
+			map->file = spec->file;
+			map->owned_name = plumb_xprintf("%s.%s[%zu]", spec->name, field->name, value->map_count);
+			map->name = map->owned_name;
+			map->position = position;
+			value->maps = plumb_xrealloc(value->maps, (value->map_count + 1) * sizeof(*value->maps));
+			value->maps[value->map_count++] = map;
+		}
+		return 0;
+	}
 	if (field->type == PLUMB_FIELD_LIST) {
 		void *iter = NULL;
 		struct fy_node *item;
@@ -133,6 +159,7 @@ static int decode_value(plumb_value *value, const plumb_spec *spec, const plumb_
 	case PLUMB_FIELD_STRING:
 	case PLUMB_FIELD_LIST:
 	case PLUMB_FIELD_MAP:
+	case PLUMB_FIELD_MAPS:
 		break;
 	case PLUMB_FIELD_INT: {
 		char *end;
@@ -228,5 +255,12 @@ void plumb_values_release(plumb_value *values, size_t count)
 			free(values[i].map);
 			values[i].map = NULL;
 		}
+		for (size_t j = 0; j < values[i].map_count; j++) {
+			free(values[i].maps[j]->owned_name);
+			free(values[i].maps[j]);
+		}
+		free(values[i].maps);
+		values[i].maps = NULL;
+		values[i].map_count = 0;
 	}
 }

@@ -24,6 +24,7 @@ typedef enum {
 	PLUMB_FIELD_INT,    /* a whole number */
 	PLUMB_FIELD_LIST,   /* a list of strings */
 	PLUMB_FIELD_MAP,    /* a mapping, decoded in turn with plumb_spec_decode (value.map) */
+	PLUMB_FIELD_MAPS,   /* a list of mappings, each decoded in turn (value.maps) */
 } plumb_field_type;
 
 #define PLUMB_FIELD_REQUIRED 1u
@@ -45,6 +46,8 @@ typedef struct {
 	char **list;   /* LIST: the strings (owned) */
 	size_t list_count;
 	plumb_spec *map; /* MAP: the nested mapping, borrowed from the spec it came from */
+	plumb_spec **maps; /* MAPS: the mappings of the list ("spec.rules[0]", ...), as map */
+	size_t map_count;
 	plumb_position position;
 } plumb_value;
 

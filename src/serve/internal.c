@@ -102,6 +102,7 @@ void plumb_serve_app_free(app_state *a)
 	free(a->cluster_opened_with);
 	free(a->context);
 	free(a->namespace);
+	free(a->ignore);
 	free(a);
 }
 

@@ -87,6 +87,7 @@ typedef struct {
 	int create_namespace;
 	int force_conflicts;
 	int replace;
+	char *ignore; /* the Application's ignoreDifferences, as JSON; NULL without */
 	plumb_destinations cluster;
 	char *cluster_opened_with; /* the kubeconfig, context and namespace the cluster was opened with */
 } app_state;

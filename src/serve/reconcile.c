@@ -156,6 +156,7 @@ static void start_pipeline(plumb_pipeline *p, daemon_state *d, const char *commi
 		options.force_conflicts = d->app->force_conflicts ||
 					  (*d->app->synced_commit && !strcmp(d->app->synced_commit, commit));
 		options.replace = d->app->replace;
+		options.ignore = d->app->ignore;
 		options.kept = kept_cluster(d, d->app);
 		options.watch = 1;
 		options.changed = cluster_changed;
@@ -472,6 +473,8 @@ static void adopt_leaf(daemon_state *d, app_state *a, const plumb_application *l
 		a->create_namespace = leaf->create_namespace;
 		a->force_conflicts = leaf->force_conflicts;
 		a->replace = leaf->replace;
+		free(a->ignore);
+		a->ignore = leaf->ignore ? plumb_xstrdup(leaf->ignore) : NULL;
 	} else {
 		free(a->destination);
 		a->destination = !*leaf->root		? plumb_xstrdup(d->root)

@@ -533,6 +533,88 @@ else
 	fail "and the sync deletes and creates it" "$(show)" "uid $uid_before -> $uid_after, selector $selector"
 fi
 
+# --- ignoreDifferences: what the application leaves alone, in the diff and in the apply -------
+
+mkdir -p "$REPO/apps/scaled" "$REPO/apps/scaled-app"
+cat >"$REPO/apps/scaled-app/app.yaml" <<EOF
+apiVersion: plumb/v1
+kind: Application
+metadata: {name: scaled}
+spec:
+  source: {path: apps/scaled}
+  destination: {kubernetes: {namespace: $NS}}
+  ignoreDifferences:
+  - group: apps
+    kind: Deployment
+    jsonPointers: [/spec/replicas]
+  - kind: ConfigMap
+    name: tuned
+    managedFieldsManagers: [tuner]
+EOF
+write_scaled() { # REPLICAS A
+	cat >"$REPO/apps/scaled/objects.yaml" <<EOF
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: scaled}
+spec:
+  replicas: $1
+  selector: {matchLabels: {app: scaled}}
+  template:
+    metadata: {labels: {app: scaled}}
+    spec:
+      containers: [{name: web, image: "nginx:1.27"}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: tuned}
+data: {a: "$2", b: "2"}
+EOF
+}
+write_scaled 2 1
+commit_all "$REPO" "scaled"
+SCALED=(--repo "$REPO" --path apps/scaled-app --state "$STATE" --kubeconfig "$KUBECONFIG_ADMIN")
+run sync "${SCALED[@]}"
+check "an Application with ignore rules syncs" test "$RC" = 0
+kc scale deployment scaled -n "$NS" --replicas=5 >/dev/null
+kc patch configmap tuned -n "$NS" --field-manager=tuner --type merge -p '{"data":{"b":"20"}}' >/dev/null
+run plan "${SCALED[@]}"
+if [ "$RC" = 0 ] && contains "$OUT" "No changes" && ! contains "$OUT" "replicas"; then
+	ok "a field ignored by JSON pointer, and one a listed field manager owns, show in no diff"
+else
+	fail "a field ignored by JSON pointer, and one a listed field manager owns, show in no diff" "$(show)"
+fi
+write_scaled 3 one
+commit_all "$REPO" "scaled: 3 replicas, another a"
+run sync "${SCALED[@]}"
+replicas=$(kc get deployment scaled -n "$NS" -o 'jsonpath={.spec.replicas}' 2>&1)
+tuned=$(kc get configmap tuned -n "$NS" -o 'jsonpath={.data.a} {.data.b}' 2>&1)
+if [ "$RC" = 0 ] && [ "$replicas" = 5 ] && [ "$tuned" = "one 20" ] && ! contains "$OUT" "replicas"; then
+	ok "and no apply takes them back, while the fields git still owns change (replicas 5, a=one, b=20)"
+else
+	fail "and no apply takes them back, while the fields git still owns change" "$(show)" "replicas=$replicas tuned=$tuned"
+fi
+cat >"$REPO/apps/scaled-app/app.yaml" <<EOF
+apiVersion: plumb/v1
+kind: Application
+metadata: {name: scaled}
+spec:
+  source: {path: apps/scaled}
+  destination: {kubernetes: {namespace: $NS}}
+  ignoreDifferences:
+  - kind: Deployment
+    jsonPointers: [spec/replicas]
+  - kind: ConfigMap
+    jqPathExpressions: [.data.b]
+EOF
+commit_all "$REPO" "scaled: bad rules"
+run plan "${SCALED[@]}"
+if [ "$RC" = 1 ] && contains "$ERR" "apps/scaled-app/app.yaml:9:20:" && contains "$ERR" '"spec/replicas" is not a JSON pointer' &&
+	contains "$ERR" "apps/scaled-app/app.yaml:11:25:" && contains "$ERR" "jqPathExpressions: not supported"; then
+	ok "a rule that is not a JSON pointer, and jqPathExpressions, are errors at FILE:LINE:COL"
+else
+	fail "a rule that is not a JSON pointer, and jqPathExpressions, are errors at FILE:LINE:COL" "$(show)"
+fi
+
 # --- a pruned object that waits for its finalizers stays in the inventory until it is gone -----
 
 mkdir -p "$REPO/apps/held"

@@ -680,7 +680,10 @@ static void a_kubernetes_destination_is_decoded(void)
 		       "  syncPolicy: {createNamespace: true}\n"),
 		   app("plain", "apps/plain",
 		       "  destination: {kubernetes: {}}\n"
-		       "  syncPolicy: {syncOptions: [ServerSideApply.ForceConflicts, CreateNamespace=true]}\n"),
+		       "  syncPolicy: {syncOptions: [ServerSideApply.ForceConflicts, CreateNamespace=true, Replace=true]}\n"
+		       "  ignoreDifferences:\n"
+		       "  - {group: apps, kind: Deployment, jsonPointers: [/spec/replicas]}\n"
+		       "  - {kind: ConfigMap, name: p, managedFieldsManagers: [tuner]}\n"),
 		   app("web", "apps/web", NULL), NULL);
 	fixture_write("apps/shop/m.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: s}\ndata: {a: b}\n");
 	fixture_write("apps/plain/m.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: p}\n");
@@ -694,8 +697,14 @@ static void a_kubernetes_destination_is_decoded(void)
 	CHECK_STR(shop ? shop->namespace : NULL, "shop");
 	CHECK(plain && plain->kubernetes && !plain->context && !plain->namespace);
 	/* Argo CD's sync options, as its users write them. */
-	CHECK(plain && plain->create_namespace && plain->force_conflicts);
-	CHECK(shop && !shop->force_conflicts);
+	CHECK(plain && plain->create_namespace && plain->force_conflicts && plain->replace);
+	CHECK(shop && !shop->force_conflicts && !shop->replace && !shop->ignore);
+	/* ignoreDifferences, as the provider reads it: every field said, "" where the rule says none. */
+	CHECK_STR(plain ? plain->ignore : NULL,
+		  "[{\"group\":\"apps\",\"kind\":\"Deployment\",\"name\":\"\",\"namespace\":\"\","
+		  "\"jsonPointers\":[\"/spec/replicas\"],\"managers\":[]},"
+		  "{\"group\":\"\",\"kind\":\"ConfigMap\",\"name\":\"p\",\"namespace\":\"\",\"jsonPointers\":[],"
+		  "\"managers\":[\"tuner\"]}]");
 	CHECK(web && !web->kubernetes);
 	plumb_applications_release(&apps);
 	plumb_diags_release(&diags);
@@ -716,12 +725,12 @@ static void a_kubernetes_destination_is_decoded(void)
 					"spec:\n"                                                       /* 4 */
 					"  source: {path: apps/web}\n"                                  /* 5 */
 					"  destination: {host: {root: /srv}, kubernetes: {context: c}}\n" /* 6 */
-					"  syncPolicy: {syncOptions: [Replace=true]}\n"                  /* 7 */);
+					"  syncPolicy: {syncOptions: [PruneLast=true]}\n"                /* 7 */);
 	CHECK_INT(discover_head(&apps, "root", "root", &diags), PLUMB_EINVALID);
 	CHECK(has_diag(&diags, "root/apps.yaml", 6, 50,
 		       "spec.destination: host and kubernetes are two destinations; give one"));
 	CHECK(has_diag(&diags, "root/apps.yaml", 7, 30,
-		       "spec.syncPolicy.syncOptions: \"Replace=true\" is not one plumb knows"));
+		       "spec.syncPolicy.syncOptions: \"PruneLast=true\" is not one plumb knows"));
 	plumb_applications_release(&apps);
 	plumb_diags_release(&diags);
 }

@@ -54,6 +54,8 @@ int plumb_kube_open(plumb_destination **out, const plumb_destination_options *op
 		goto fail;
 	if ((error = load_hash_key(dest->hash_key, options->state_dir)) < 0)
 		goto fail;
+	if ((error = plumb_kube_ignore_parse(&dest->ignore, options->ignore)) < 0)
+		goto fail;
 	dest->live = plumb_kube_live_new();
 	if (options->watch)
 		dest->watches = plumb_kube_watches_new(dest->live, &config_options, dest->hash_key, options->changed,
@@ -75,6 +77,10 @@ void plumb_kube_renew(plumb_destination *dest, const plumb_destination_options *
 	dest->create_namespace = options->create_namespace;
 	dest->force_conflicts = options->force_conflicts;
 	dest->replace = options->replace;
+	/* The application's rules, as this run's revision says them (already checked when it was loaded). */
+	plumb_kube_ignore_free(dest->ignore);
+	if (plumb_kube_ignore_parse(&dest->ignore, options->ignore) < 0)
+		plumb_error_clear();
 	/* A namespace may have come or gone since; what is watched is up to date. */
 	dest->namespace_state = PLUMB_KUBE_NAMESPACE_UNKNOWN;
 	dest->namespace_declared = 0;
@@ -92,6 +98,7 @@ void plumb_kube_close(plumb_destination *dest)
 	/* The watches first: they write into live. */
 	plumb_kube_watches_free(dest->watches);
 	plumb_kube_live_free(dest->live);
+	plumb_kube_ignore_free(dest->ignore);
 	plumb_kube_discovery_free(dest->discovery);
 	plumb_kube_client_close(dest->client);
 	for (size_t i = 0; i < dest->defined_count; i++) {

@@ -11,6 +11,7 @@
 #include "providers/kubernetes/client.h"
 #include "providers/kubernetes/compare.h"
 #include "providers/kubernetes/discovery.h"
+#include "providers/kubernetes/ignore.h"
 #include "providers/kubernetes/live.h"
 #include "providers/kubernetes/object.h"
 #include "providers/kubernetes/watch.h"
@@ -54,6 +55,7 @@ struct plumb_destination {
 	size_t applied_count;
 	size_t applied_capacity;
 	plumb_kube_live *live;        /* the collections known whole (live.h) */
+	plumb_kube_ignore *ignore;    /* what the application leaves alone (ignore.h); NULL: nothing */
 	plumb_kube_watches *watches;  /* keeping them known while the destination is kept open; NULL for one run */
 };
 

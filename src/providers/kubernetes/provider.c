@@ -124,6 +124,24 @@ static int server_side_apply(json_t **answer, plumb_destination *dest, const cha
 	return error;
 }
 
+/* --- what the application tells plumb to leave alone (ignore.h) -------------------------- */
+
+static plumb_kube_target target_of(const plumb_kube_desired *d, const char *namespace)
+{
+	return (plumb_kube_target){ d->group, d->kind, namespace, d->name };
+}
+
+/* The comparable copy of object (live, or a dry run) without what the rules ignore. A new reference. */
+static json_t *without_ignored(const plumb_destination *dest, const plumb_kube_target *target, const json_t *object,
+			       const json_t *live)
+{
+	if (!object || !plumb_kube_ignore_matches(dest->ignore, target))
+		return object ? json_incref((json_t *)object) : NULL;
+	json_t *copy = json_deep_copy(object);
+	plumb_kube_ignore_strip(dest->ignore, target, copy, live);
+	return copy;
+}
+
 /* --- replacing what cannot be changed ---------------------------------------------------- */
 
 /* Whether options (a sync-options annotation) holds option, as one of its comma-separated words. */
@@ -322,6 +340,9 @@ static int compare(plumb_change *out, plumb_destination *dest, const plumb_objec
 	}
 	if ((error = plumb_kube_live_object(&live, dest, observed, display)) < 0)
 		goto done;
+	/* What the application leaves alone is sent as it is live: the dry run shows what the apply will do. */
+	plumb_kube_target target = target_of(d, place.namespace);
+	plumb_kube_ignore_body(dest->ignore, &target, body, live);
 	/*
 	 * A kind a definition of this sync defines cannot be dry-run before the
 	 * definition exists, nor an object before its namespace: shown as sent.
@@ -341,25 +362,26 @@ static int compare(plumb_change *out, plumb_destination *dest, const plumb_objec
 		replaced = 1;
 		result = json_incref(body);
 	}
-	int changed = plumb_kube_diff(&out->diff, display, live, result, dest->hash_key);
+	/* What the application leaves alone shows in no diff. */
+	json_t *shown_live = without_ignored(dest, &target, live, live);
+	json_t *shown_result = without_ignored(dest, &target, result, live);
+	int changed = plumb_kube_diff(&out->diff, display, shown_live, shown_result, dest->hash_key);
 	if (changed < 0) {
 		error = plumb_error_wrap(changed, "%s", display);
-		goto done;
-	}
-	if (!changed)
-		goto done;
-	if (!live) {
+	} else if (changed && !live) {
 		out->type = PLUMB_ACTION_CREATE;
 		if (made && !dest->namespace_declared)
 			out->reason = plumb_xprintf("namespace %s will be created", dest->namespace);
-	} else {
+	} else if (changed) {
 		out->type = PLUMB_ACTION_UPDATE;
-		char *fields = changed_fields(dest, live, result);
+		char *fields = changed_fields(dest, shown_live, shown_result);
 		out->reason = replaced ? plumb_xprintf("replaced (deleted, then created: an immutable field changes); %s",
 						       fields)
 				       : plumb_xstrdup(fields);
 		free(fields);
 	}
+	plumb_kube_json_free(shown_live);
+	plumb_kube_json_free(shown_result);
 done:
 	plumb_kube_json_free(body);
 	plumb_kube_json_free(result);
@@ -513,6 +535,15 @@ static int apply(plumb_destination *dest, const plumb_object *object, const plum
 		goto done;
 	}
 	body = apply_body(dest, d, place.namespace);
+	plumb_kube_target target = target_of(d, place.namespace);
+	if (plumb_kube_ignore_matches(dest->ignore, &target)) {
+		/* What the application leaves alone is sent as it is live now. */
+		json_t *now = NULL;
+		if ((error = plumb_kube_get_object(&now, dest, path, display)) < 0)
+			goto done;
+		plumb_kube_ignore_body(dest->ignore, &target, body, now);
+		plumb_kube_json_free(now);
+	}
 	error = server_side_apply(&live, dest, path, body, 0, display);
 	if (error < 0 && refused_as_immutable(error) && may_replace(dest, d)) {
 		plumb_error_clear();
@@ -755,6 +786,7 @@ const plumb_provider plumb_kubernetes_provider = {
 	.discard = discard,
 	.observe_applied = observe_applied,
 	.remove = remove_object,
+	.removals_linger = 1,
 	.capture = capture,
 	.desired_content = desired_content,
 	.content_path = content_path,
