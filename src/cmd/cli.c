@@ -30,8 +30,8 @@ static const struct {
 	{ { "limit", required_argument, NULL, 'L' }, OPT_LIMIT },
 	{ { "identity", required_argument, NULL, 'i' }, OPT_IDENTITY },
 	{ { "staged", no_argument, NULL, 'S' }, OPT_STAGED },
-	{ { "kubeconfig", required_argument, NULL, 'K' }, OPT_CLUSTER },
-	{ { "context", required_argument, NULL, 'C' }, OPT_CLUSTER },
+	{ { "kubeconfig", required_argument, NULL, 'K' }, OPT_CLUSTER | OPT_CLUSTER_NAME },
+	{ { "context", required_argument, NULL, 'C' }, OPT_CLUSTER | OPT_CLUSTER_NAME },
 	{ { "namespace", required_argument, NULL, 'N' }, OPT_CLUSTER },
 	{ { "create-namespace", no_argument, NULL, 'Z' }, OPT_CLUSTER },
 	{ { "force-conflicts", no_argument, NULL, 'F' }, OPT_CLUSTER },
@@ -213,6 +213,23 @@ plumb_lock *plumb_cli_lock(const plumb_cli *cli, const char *state_dir, const ch
 		return NULL;
 	}
 	return lock;
+}
+
+int plumb_cli_destination(char **out, char **context, const plumb_cli *cli, int any)
+{
+	*out = *context = NULL;
+	if (cli->pipeline.root && cli->pipeline.kubernetes) {
+		fprintf(stderr, "plumb: --root names a host root and --kubeconfig, --context or --namespace a cluster: "
+				"give one of them\n");
+		return -1;
+	}
+	if (!cli->pipeline.root && !cli->pipeline.kubernetes && any)
+		return 0;
+	if (plumb_pipeline_destination_name(out, context, &cli->pipeline) < 0) {
+		fprintf(stderr, "plumb: %s\n", plumb_error_last());
+		return -1;
+	}
+	return 0;
 }
 
 int plumb_cli_parse_id(int64_t *out, const char *text)

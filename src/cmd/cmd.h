@@ -39,7 +39,8 @@ enum {
 	OPT_LIMIT = 1u << 14,
 	OPT_IDENTITY = 1u << 15,
 	OPT_STAGED = 1u << 16,
-	OPT_CLUSTER = 1u << 17, /* --kubeconfig, --context, --namespace, --allow-exec-credentials */
+	OPT_CLUSTER = 1u << 17, /* --kubeconfig, --context, --namespace, --allow-exec-credentials, ... */
+	OPT_CLUSTER_NAME = 1u << 18, /* --kubeconfig and --context only: a cluster named, never reached */
 };
 #define OPT_SOURCE (OPT_REPO | OPT_REVISION | OPT_PATH | OPT_STATE)
 
@@ -77,6 +78,16 @@ int plumb_cli_parse(plumb_cli *cli, int argc, char **argv, unsigned mask);
 typedef int (*plumb_application_step)(plumb_pipeline *p, void *payload);
 int plumb_cli_each_application(const plumb_cli *cli, const char *operand, FILE *info, plumb_application_step step,
 			       void *payload);
+
+/*
+ * The destination the command line names, as plans and the store name it:
+ * --root's absolute path, or with --kubeconfig, --context or --namespace a
+ * cluster's "kubernetes https://SERVER", read from the kubeconfig alone
+ * (nothing is connected to), and *context the kubeconfig context (NULL for
+ * a root). With neither: "/", or NULL (every destination) when any. 0, or
+ * -1 after printing why not.
+ */
+int plumb_cli_destination(char **out, char **context, const plumb_cli *cli, int any);
 
 /* A record id as given on the command line: a positive whole number. 0 or -1 (not one). */
 int plumb_cli_parse_id(int64_t *out, const char *text);

@@ -24,6 +24,11 @@
 	"  --allow-mass-prune  let a sync delete more than half of what the application manages there\n" \
 	"  --allow-exec-credentials  let a kubeconfig run its exec credential plugin\n"
 
+#define CLUSTER_NAME_OPTIONS                                                                              \
+	"  --kubeconfig FILE   a cluster instead of a host root: the kubeconfig (default: $KUBECONFIG,\n"   \
+	"                      ~/.kube/config); the cluster is named by its server, as the sync named it\n" \
+	"  --context NAME      the kubeconfig context (default: its current one)\n"
+
 /* What each command is for and its options; main.c holds what runs it. */
 typedef struct {
 	const char *name;
@@ -84,16 +89,24 @@ static const command_help commands[] = {
 	  "  --lock-timeout D    wait up to D for another apply to finish (default: 0, fail at once)\n"
 	  "  --capture-max SIZE  keep drifted content up to SIZE before overwriting it (default 1M)\n"
 	  CLUSTER_OPTIONS IDENTITY_OPTION "  --no-color          no colours\n" },
-	{ "status", "show what plumb manages under a root",
-	  "usage: plumb status --root DIR [--state DIR] [-o text|json]\n\n"
-	  "Print the last sync into DIR and every object plumb manages there.\n" },
+	{ "status", "show what plumb manages at a destination, and its applications' last syncs",
+	  "usage: plumb status [--root DIR | --kubeconfig FILE --context NAME] [--state DIR] [-o text|json]\n\n"
+	  "Print the last sync into the destination, each application there with its sync state\n"
+	  "(synced, failed, running, ahead of git) and last sync, and every object plumb manages there.\n"
+	  "Reads only the store: a cluster is named from the kubeconfig, never reached.\n\n"
+	  "  --root DIR          the destination root (default: /)\n"
+	  CLUSTER_NAME_OPTIONS
+	  "  --state DIR         state directory\n"
+	  "  -o text|json        print for people (default) or as JSON\n" },
 	{ "history", "list the syncs plumb recorded, or show one",
-	  "usage: plumb history [APP] [--root DIR] [--state DIR] [--limit N] [-o text|json]\n"
+	  "usage: plumb history [APP] [--root DIR | --kubeconfig FILE --context NAME] [--state DIR] [--limit N]\n"
+	  "                     [-o text|json]\n"
 	  "       plumb history show ID [--state DIR] [-o text|json]\n\n"
 	  "List the syncs recorded in the state directory, newest first: when, which application, how\n"
 	  "(operation, trigger, actor), the commit, what changed and the result. With APP only that\n"
 	  "application's. 'history show ID' prints one sync with every field and each of its actions.\n\n"
-	  "  --root DIR          only the syncs into this destination root (default: every root)\n"
+	  "  --root DIR          only the syncs into this destination root (default: every destination)\n"
+	  CLUSTER_NAME_OPTIONS
 	  "  --state DIR         state directory (default: /var/lib/plumb as root, else\n"
 	  "                      $XDG_STATE_HOME/plumb)\n"
 	  "  --limit N           at most the N newest syncs\n"

@@ -1,5 +1,6 @@
 #include "util/common.h"
 #include "cmd/cmd.h"
+#include "providers/registry.h"
 #include "store/json.h"
 
 #include <jansson.h>
@@ -41,9 +42,11 @@ static void print_list(const plumb_sync_records *syncs)
 static int list_syncs(const plumb_cli *cli, plumb_store *store, const char *application, unsigned limit)
 {
 	plumb_sync_records syncs = { 0 };
-	char *destination = cli->pipeline.root ? plumb_destination_path(cli->pipeline.root) : NULL;
+	char *destination = NULL, *context = NULL;
 	int code = PLUMB_EXIT_ERROR;
 
+	if (plumb_cli_destination(&destination, &context, cli, 1) < 0)
+		goto done;
 	if (plumb_store_sync_list(&syncs, store, destination, application, limit) < 0) {
 		fprintf(stderr, "plumb: store: %s\n", plumb_error_last());
 		goto done;
@@ -61,6 +64,7 @@ static int list_syncs(const plumb_cli *cli, plumb_store *store, const char *appl
 done:
 	plumb_sync_records_release(&syncs);
 	free(destination);
+	free(context);
 	return code;
 }
 
@@ -87,9 +91,14 @@ static void print_sync(const plumb_sync_record *s, const plumb_action_records *a
 		printf("  Error:       %s\n", s->error);
 
 	printf("\nActions: %zu\n", actions->count);
+	const plumb_provider *provider = plumb_provider_of_destination(s->destination);
 	for (size_t i = 0; i < actions->count; i++) {
 		const plumb_action_record *a = &actions->items[i];
-		printf("  %-7s %-10s %s  %s\n", plumb_cli_cell(a->action), plumb_cli_cell(a->kind), plumb_cli_cell(a->key), plumb_outcome_name(a->outcome));
+		/* A host's key as it is (etc/motd), a cluster's as its provider shows it (NAMESPACE/NAME). */
+		char *display = provider && provider->display_of ? provider->display_of(a->key) : plumb_xstrdup(a->key);
+		printf("  %-7s %-10s %s  %s\n", plumb_cli_cell(a->action), plumb_cli_cell(a->kind), display,
+		       plumb_outcome_name(a->outcome));
+		free(display);
 		if (*a->reason)
 			printf("          reason: %s\n", a->reason);
 		if (*a->before || *a->after)
@@ -142,7 +151,7 @@ int plumb_cmd_history(int argc, char **argv)
 	char *state = NULL;
 	int code = PLUMB_EXIT_ERROR;
 
-	if (plumb_cli_parse(&cli, argc, argv, OPT_ROOT | OPT_STATE | OPT_OUTPUT | OPT_LIMIT) < 0)
+	if (plumb_cli_parse(&cli, argc, argv, OPT_ROOT | OPT_STATE | OPT_OUTPUT | OPT_LIMIT | OPT_CLUSTER_NAME) < 0)
 		return PLUMB_EXIT_ERROR;
 	if (strcmp(cli.output, "text") != 0 && !plumb_cli_json(&cli)) {
 		fprintf(stderr, "plumb history: -o must be text or json, not '%s'\n", cli.output);
@@ -153,8 +162,8 @@ int plumb_cmd_history(int argc, char **argv)
 		fprintf(stderr, "plumb history show: give one sync id (usage: plumb history show ID)\n");
 		return PLUMB_EXIT_ERROR;
 	}
-	if (show && (cli.limit || cli.pipeline.root)) {
-		fprintf(stderr, "plumb history show: --limit and --root choose syncs to list, not one to show\n");
+	if (show && (cli.limit || cli.pipeline.root || cli.pipeline.kubernetes)) {
+		fprintf(stderr, "plumb history show: --limit, --root and a cluster choose syncs to list, not one to show\n");
 		return PLUMB_EXIT_ERROR;
 	}
 	if (!show && cli.arg_count > 1) {

@@ -261,6 +261,48 @@ static int bind_secrets(plumb_pipeline *p)
 	return error;
 }
 
+/* What the destination options choose, for its provider; location borrowed. */
+static void destination_options(plumb_destination_options *out, const plumb_pipeline_options *options,
+				const char *location)
+{
+	*out = (plumb_destination_options){ .location = location,
+					    .kubeconfig = options->kubeconfig,
+					    .context = options->context,
+					    .namespace = options->namespace,
+					    .allow_exec = options->allow_exec,
+					    .create_namespace = options->create_namespace,
+					    .force_conflicts = options->force_conflicts,
+					    .replace = options->replace,
+					    .ignore = options->ignore,
+					    .watch = options->watch,
+					    .changed = options->changed,
+					    .changed_payload = options->changed_payload };
+}
+
+/* The provider of the application's destination (a host root's, a cluster's), or NULL after an error. */
+static const plumb_provider *destination_provider(const plumb_pipeline_options *options)
+{
+	const char *kind = plumb_application_provider(options->kubernetes);
+	const plumb_provider *provider = plumb_provider_by_name(kind);
+	if (!provider)
+		plumb_error_set(PLUMB_EINVALID, "this plumb has no %s provider", kind);
+	return provider;
+}
+
+int plumb_pipeline_destination_name(char **name, char **context, const plumb_pipeline_options *options)
+{
+	const plumb_provider *provider = destination_provider(options);
+	plumb_destination_options destination;
+	*name = *context = NULL;
+	if (!provider)
+		return PLUMB_EINVALID;
+	char *location = plumb_destination_path(options->root);
+	destination_options(&destination, options, location);
+	int error = provider->name_destination(name, context, &destination);
+	free(location);
+	return error;
+}
+
 int plumb_pipeline_plan(plumb_pipeline *p)
 {
 	int error;
@@ -278,24 +320,13 @@ int plumb_pipeline_plan(plumb_pipeline *p)
 	 * An application's destination (a host root or a cluster) is opened before anything is
 	 * observed, and says what the plan, the inventory and the audit log call it.
 	 */
-	plumb_destination_options destination = { .location = location,
-						   .source = p->source,
-						   .store = p->store,
-						   .state_dir = p->state_dir,
-						   .application = p->application,
-						   .kubeconfig = p->options.kubeconfig,
-						   .context = p->options.context,
-						   .namespace = p->options.namespace,
-						   .allow_exec = p->options.allow_exec,
-						   .create_namespace = p->options.create_namespace,
-						   .force_conflicts = p->options.force_conflicts,
-						   .replace = p->options.replace,
-						   .ignore = p->options.ignore,
-						   .watch = p->options.watch,
-						   .changed = p->options.changed,
-						   .changed_payload = p->options.changed_payload };
-	const char *kind = plumb_application_provider(p->options.kubernetes);
-	const plumb_provider *provider = plumb_provider_by_name(kind);
+	plumb_destination_options destination;
+	destination_options(&destination, &p->options, location);
+	destination.source = p->source;
+	destination.store = p->store;
+	destination.state_dir = p->state_dir;
+	destination.application = p->application;
+	const plumb_provider *provider = destination_provider(&p->options);
 	plumb_destination *opened = NULL;
 	if (p->options.kept && p->options.kept->count) {
 		p->destinations = p->options.kept;
@@ -306,8 +337,7 @@ int plumb_pipeline_plan(plumb_pipeline *p)
 		plumb_destinations_init(p->destinations, &destination);
 		p->destinations->only = provider;
 	}
-	error = provider ? plumb_destinations_get(&opened, p->destinations, provider)
-			 : plumb_error_set(PLUMB_EINVALID, "this plumb has no %s provider", kind);
+	error = provider ? plumb_destinations_get(&opened, p->destinations, provider) : PLUMB_EINVALID;
 	/* The destinations keep their own copy of what they need of the location. */
 	p->destinations->options.location = NULL;
 	free(location);

@@ -149,6 +149,17 @@ int plumb_pipeline_settle(plumb_pipeline *p);
  */
 int plumb_pipeline_record(plumb_pipeline *p, const char *event, const char *detail);
 
+/*
+ * What the destination options choose is called where plans and the store
+ * name it (a host root's absolute path, a cluster's "kubernetes
+ * https://SERVER"), and *context, for a cluster, the kubeconfig context
+ * that chose it (NULL for a host root): found without opening the
+ * destination, so nothing is connected to and no credential is read. New
+ * strings. An error (a kubeconfig without the context) is left in the
+ * error slot for the caller to print.
+ */
+int plumb_pipeline_destination_name(char **name, char **context, const plumb_pipeline_options *options);
+
 /* The implicit application of a path: the path itself, or the repository's name for the top. A new string. */
 char *plumb_application_name(const char *repo, const char *path);
 

@@ -210,7 +210,7 @@ static int plan_prune(plumb_plan *plan, const plumb_provider *provider, const pl
 
 	action->provider = provider;
 	action->key = plumb_xstrdup(entry->key);
-	action->display = provider->display_of ? provider->display_of(entry->key) : plumb_xprintf("/%s", entry->key);
+	action->display = plumb_provider_display(provider, entry->key);
 	action->kind = plumb_xstrdup(entry->kind);
 	action->resource = plumb_xstrdup(entry->resource);
 	action->created = entry->created;

@@ -17,6 +17,11 @@ void plumb_observed_release(const plumb_provider *provider, plumb_observed *obse
 	memset(observed, 0, sizeof(*observed));
 }
 
+char *plumb_provider_display(const plumb_provider *provider, const char *key)
+{
+	return provider && provider->display_of ? provider->display_of(key) : plumb_xprintf("/%s", key);
+}
+
 void plumb_change_release(plumb_change *change)
 {
 	free(change->reason);

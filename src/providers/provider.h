@@ -181,6 +181,17 @@ struct plumb_provider {
 	const char *(*destination_name)(plumb_destination *destination);
 
 	/*
+	 * What destination_name will call the destination options choose,
+	 * found without opening it: nothing is connected to, no credential is
+	 * read and no plugin runs, so that what the store recorded of a
+	 * destination is found while it is out of reach. *context: what chose
+	 * it beside its name (a cluster's kubeconfig context; NULL for a host
+	 * root). New strings. Errors: the options name no destination (a
+	 * kubeconfig without the context).
+	 */
+	int (*name_destination)(char **name, char **context, const plumb_destination_options *options);
+
+	/*
 	 * Where object is at this destination, when that depends on the
 	 * destination (a namespaced Kubernetes object without a namespace goes
 	 * to the destination's; whether a kind is namespaced is the server's to
@@ -315,6 +326,9 @@ struct plumb_provider {
 };
 
 void plumb_observed_release(const plumb_provider *provider, plumb_observed *observed);
+
+/* How people name the live object key of provider (display_of, else "/" and the key; NULL provider: the latter). A new string. */
+char *plumb_provider_display(const plumb_provider *provider, const char *key);
 void plumb_change_release(plumb_change *change);
 
 /*

@@ -27,3 +27,13 @@ const plumb_provider *plumb_provider_by_name(const char *name)
 			return *p;
 	return NULL;
 }
+
+const plumb_provider *plumb_provider_of_destination(const char *name)
+{
+	for (const plumb_provider *const *p = plumb_providers(); *p; p++) {
+		size_t len = strlen((*p)->name);
+		if (!strncmp(name, (*p)->name, len) && name[len] == ' ')
+			return *p;
+	}
+	return name[0] == '/' ? plumb_provider_by_name("host") : NULL;
+}

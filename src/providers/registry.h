@@ -16,4 +16,11 @@ const plumb_provider *plumb_provider_find(const char *api_version, const char *k
 /* The provider called name ("host"), or NULL. */
 const plumb_provider *plumb_provider_by_name(const char *name);
 
+/*
+ * The provider whose destinations are called like name (destination_name):
+ * "kubernetes https://SERVER" the kubernetes provider's (a provider's name
+ * and a space), an absolute path the host's. NULL for none.
+ */
+const plumb_provider *plumb_provider_of_destination(const char *name);
+
 #endif

@@ -668,6 +668,13 @@ static const char *destination_name(plumb_destination *dest)
 	return dest->root;
 }
 
+static int name_destination(char **name, char **context, const plumb_destination_options *options)
+{
+	*name = plumb_xstrdup(options->location);
+	*context = NULL;
+	return 0;
+}
+
 static int save(plumb_destination *dest)
 {
 	return dest->store ? plumb_store_stat_cache_save(dest->store, dest->root, dest->stat_cache) : 0;
@@ -698,6 +705,7 @@ const plumb_provider plumb_host_provider = {
 	.free_desired = plumb_host_free_desired,
 	.open = open_destination,
 	.destination_name = destination_name,
+	.name_destination = name_destination,
 	.save = save,
 	.close = close_destination,
 	.observe = observe,

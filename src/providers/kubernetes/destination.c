@@ -28,10 +28,16 @@ static int load_hash_key(unsigned char key[PLUMB_KUBE_HASH_KEY_SIZE], const char
 	return 0;
 }
 
+/* What a cluster is called: "kubernetes https://SERVER". A new string. */
+static char *name_of(const plumb_kubeconfig *config)
+{
+	return plumb_xprintf("kubernetes %s", config->server);
+}
+
 int plumb_kube_open(plumb_destination **out, const plumb_destination_options *options)
 {
-	plumb_kubeconfig_options config_options = { options->kubeconfig, options->context, options->allow_exec, NULL,
-						    NULL };
+	plumb_kubeconfig_options config_options = { .path = options->kubeconfig, .context = options->context,
+						    .allow_exec = options->allow_exec };
 	plumb_kubeconfig *config = NULL;
 	plumb_destination *dest = plumb_xcalloc(1, sizeof(*dest));
 	int error;
@@ -39,7 +45,7 @@ int plumb_kube_open(plumb_destination **out, const plumb_destination_options *op
 	*out = NULL;
 	if ((error = plumb_kubeconfig_load(&config, &config_options)) < 0)
 		goto fail;
-	dest->name = plumb_xprintf("kubernetes %s", config->server);
+	dest->name = name_of(config);
 	dest->namespace = plumb_xstrdup(options->namespace     ? options->namespace
 					: config->namespace ? config->namespace
 							    : "default");
@@ -89,6 +95,21 @@ void plumb_kube_renew(plumb_destination *dest, const plumb_destination_options *
 		plumb_kube_json_free(dest->applied[i].live);
 	}
 	dest->applied_count = 0;
+}
+
+int plumb_kube_name_destination(char **name, char **context, const plumb_destination_options *options)
+{
+	plumb_kubeconfig_options config_options = { .path = options->kubeconfig, .context = options->context,
+						    .names_only = 1 };
+	plumb_kubeconfig *config = NULL;
+	int error = plumb_kubeconfig_load(&config, &config_options);
+	*name = *context = NULL;
+	if (error < 0)
+		return error;
+	*name = name_of(config);
+	*context = plumb_xstrdup(config->context);
+	plumb_kubeconfig_free(config);
+	return 0;
 }
 
 void plumb_kube_close(plumb_destination *dest)

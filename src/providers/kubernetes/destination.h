@@ -66,10 +66,11 @@ typedef struct {
 	const char *namespace;               /* "" when cluster-scoped; borrowed from the object or destination */
 } plumb_kube_place;
 
-/* The provider's open, renew, destination_name, resolve and close hooks (provider.h). */
+/* The provider's open, renew, destination_name, name_destination, resolve and close hooks (provider.h). */
 int plumb_kube_open(plumb_destination **out, const plumb_destination_options *options);
 void plumb_kube_renew(plumb_destination *destination, const plumb_destination_options *options);
 const char *plumb_kube_destination_name(plumb_destination *destination);
+int plumb_kube_name_destination(char **name, char **context, const plumb_destination_options *options);
 int plumb_kube_resolve(char **key, char **display, plumb_destination *destination, const plumb_object *object,
 		       plumb_diags *diags);
 void plumb_kube_close(plumb_destination *destination);

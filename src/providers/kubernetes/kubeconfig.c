@@ -169,7 +169,7 @@ static char *file_names(const merged_config *merged)
 
 /* --- the context ------------------------------------------------------------------------- */
 
-static int read_cluster(plumb_kubeconfig *config, const named *cluster)
+static int read_cluster(plumb_kubeconfig *config, const named *cluster, int names_only)
 {
 	const plumb_kubefile *file = cluster->file;
 	struct fy_node *map = cluster->body;
@@ -208,6 +208,8 @@ static int read_cluster(plumb_kubeconfig *config, const named *cluster)
 		length--;
 	config->server = plumb_xstrndup(server, length);
 	config->tls_server_name = tls_server_name ? plumb_xstrdup(tls_server_name) : NULL;
+	if (names_only)
+		return 0;
 	return plumb_kubefile_material(&config->certificate_authority, &given, file, map, what, "certificate-authority",
 				       "certificate-authority-data");
 }
@@ -431,10 +433,10 @@ static int read_context(plumb_kubeconfig *config, merged_config *merged, const p
 		goto done;
 	}
 	config->cluster = plumb_xstrdup(cluster_name);
-	if ((error = read_cluster(config, cluster)) < 0)
+	if ((error = read_cluster(config, cluster, options->names_only)) < 0)
 		goto done;
 	config->user = plumb_xstrdup(user_name ? user_name : "(anonymous)");
-	if (user_name) {
+	if (user_name && !options->names_only) {
 		const named *user = find(&merged->users, user_name);
 		if (!user) {
 			error = plumb_kubefile_fail(PLUMB_ENOTFOUND, context->file, plumb_kubefile_lookup(context->body,
@@ -451,7 +453,7 @@ done:
 
 /* --- in a cluster ------------------------------------------------------------------------- */
 
-static int read_in_cluster(plumb_kubeconfig *config, const char *dir)
+static int read_in_cluster(plumb_kubeconfig *config, const char *dir, int names_only)
 {
 	const char *host = getenv("KUBERNETES_SERVICE_HOST"), *port = getenv("KUBERNETES_SERVICE_PORT");
 	plumb_buf namespace = PLUMB_BUF_INIT;
@@ -468,14 +470,17 @@ static int read_in_cluster(plumb_kubeconfig *config, const char *dir)
 	config->user = plumb_xstrdup("the pod's ServiceAccount");
 	config->server = strchr(host, ':') ? plumb_xprintf("https://[%s]:%s", host, port)
 					   : plumb_xprintf("https://%s:%s", host, port);
-	char *path = plumb_xprintf("%s/ca.crt", dir);
-	error = plumb_kube_read_file(&config->certificate_authority, NULL, path, "the ServiceAccount's CA");
-	free(path);
-	if (error < 0)
-		return error;
-	config->token_file = plumb_xprintf("%s/token", dir);
-	if ((error = plumb_kubeconfig_renew(config)) < 0)
-		return error;
+	char *path;
+	if (!names_only) {
+		path = plumb_xprintf("%s/ca.crt", dir);
+		error = plumb_kube_read_file(&config->certificate_authority, NULL, path, "the ServiceAccount's CA");
+		free(path);
+		if (error < 0)
+			return error;
+		config->token_file = plumb_xprintf("%s/token", dir);
+		if ((error = plumb_kubeconfig_renew(config)) < 0)
+			return error;
+	}
 	path = plumb_xprintf("%s/namespace", dir);
 	error = plumb_kube_read_file(&namespace, NULL, path, "the ServiceAccount's namespace");
 	free(path);
@@ -508,7 +513,8 @@ int plumb_kubeconfig_load(plumb_kubeconfig **out, const plumb_kubeconfig_options
 	if (!options->path && !merged.clusters.count && !merged.contexts.count && !merged.users.count &&
 	    !options->context)
 		error = read_in_cluster(config, options->serviceaccount_dir ? options->serviceaccount_dir
-									  : PLUMB_KUBE_SERVICEACCOUNT_DIR);
+									  : PLUMB_KUBE_SERVICEACCOUNT_DIR,
+					options->names_only);
 	else
 		error = read_context(config, &merged, options);
 done:

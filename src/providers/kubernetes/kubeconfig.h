@@ -40,6 +40,12 @@ typedef struct {
 	int allow_exec;               /* run an exec credential plugin the context's user names */
 	const char *exec_flag;        /* how a user allows it, for the refusal ("--allow-exec"); NULL: that */
 	const char *serviceaccount_dir; /* in-cluster credentials; NULL: PLUMB_KUBE_SERVICEACCOUNT_DIR */
+	/*
+	 * Only which context, cluster, server and namespace: no CA, credential
+	 * or token is read and no plugin runs (naming a cluster to find what
+	 * the store recorded of it needs no way in).
+	 */
+	int names_only;
 } plumb_kubeconfig_options;
 
 typedef struct plumb_kube_exec plumb_kube_exec;

@@ -771,6 +771,7 @@ const plumb_provider plumb_kubernetes_provider = {
 	.open = plumb_kube_open,
 	.renew = plumb_kube_renew,
 	.destination_name = plumb_kube_destination_name,
+	.name_destination = plumb_kube_name_destination,
 	.resolve = plumb_kube_resolve,
 	.save = save,
 	.close = plumb_kube_close,

@@ -116,7 +116,7 @@ static void *run(void *payload)
 {
 	collection_watch *w = payload;
 	plumb_kube_watches *owner = w->owner;
-	plumb_kubeconfig_options options = { owner->kubeconfig, owner->context, owner->allow_exec, NULL, NULL };
+	plumb_kubeconfig_options options = { .path = owner->kubeconfig, .context = owner->context, .allow_exec = owner->allow_exec };
 	plumb_kube_client *client = NULL;
 	unsigned backoff = 0;
 
