@@ -1,6 +1,8 @@
 #include "util/common.h"
 #include "cmd/cmd.h"
+#include "load/application.h"
 #include "plan/planfile.h"
+#include "providers/registry.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -75,6 +77,73 @@ static void record_refusal(plumb_pipeline *p, const char *file, const plumb_plan
 	json_decref(detail);
 }
 
+/* How a refusal names a destination: a cluster with its context, a host root by its path. A new string. */
+static char *describe_destination(const char *name, const char *context)
+{
+	return context ? plumb_xprintf("context \"%s\" (%s)", context, name) : plumb_xstrdup(name);
+}
+
+/*
+ * A cluster's plan goes to the cluster it was made for: with the kubeconfig
+ * file, context and namespace it names unless the command line names
+ * others, and only when they are the same server and context. 0, or -1
+ * after saying why not (and recording the refusal).
+ */
+static int choose_cluster(plumb_pipeline *p, const plumb_cli *cli, const char *file, const plumb_plan *saved)
+{
+	const plumb_plan_cluster *c = saved->cluster;
+	plumb_pipeline_options *options = &p->options;
+	char *name = NULL, *context = NULL, *planned = NULL, *now = NULL;
+	int error = -1;
+
+	options->kubernetes = 1;
+	if (c) {
+		if (!options->kubeconfig)
+			options->kubeconfig = c->kubeconfig;
+		if (options->namespace && strcmp(options->namespace, c->namespace ? c->namespace : "") != 0) {
+			if (c->namespace)
+				fprintf(stderr, "plumb: the plan was made for namespace %s, not %s; nothing was applied\n",
+					c->namespace, options->namespace);
+			else
+				fprintf(stderr, "plumb: the plan was made for the namespace of context \"%s\", not %s; "
+						"nothing was applied\n", c->context, options->namespace);
+			record_refusal(p, file, saved, "another namespace");
+			goto done;
+		}
+		options->namespace = c->namespace;
+		options->create_namespace |= c->create_namespace;
+		options->force_conflicts |= c->force_conflicts;
+	}
+	int named = plumb_pipeline_destination_name(&name, &context, options);
+	/* The current context may have changed since: the plan's own is the one it goes to. */
+	if (c && !cli->pipeline.context && (named < 0 || strcmp(context, c->context) != 0)) {
+		free(name);
+		free(context);
+		options->context = c->context;
+		named = plumb_pipeline_destination_name(&name, &context, options);
+	}
+	if (named < 0) {
+		fprintf(stderr, "plumb: %s; nothing was applied\n", plumb_error_last());
+		goto done;
+	}
+	if (strcmp(name, saved->destination) != 0 || (c && strcmp(context, c->context) != 0)) {
+		planned = describe_destination(saved->destination, c ? c->context : NULL);
+		now = describe_destination(name, context);
+		fprintf(stderr, "plumb: the plan was made for %s, not %s; nothing was applied (make a plan for %s, or "
+				"apply this one to %s)\n",
+			planned, now, now, planned);
+		record_refusal(p, file, saved, "another cluster");
+		goto done;
+	}
+	error = 0;
+done:
+	free(name);
+	free(context);
+	free(planned);
+	free(now);
+	return error;
+}
+
 /*
  * Apply a saved plan: exactly its actions, or nothing. The plan's commit is
  * planned again against the live state and must come out the same.
@@ -96,15 +165,21 @@ static int apply_saved(const plumb_cli *cli, const char *file)
 	options.repo = saved.repo;
 	options.revision = *saved.revision ? saved.revision : NULL;
 	options.path = saved.path;
-	/* A cluster's plan goes to the cluster that --kubeconfig and --context (or their defaults) name. */
-	if (!strncmp(saved.destination, "kubernetes ", 11))
-		options.kubernetes = 1;
-	else
+	const plumb_provider *provider = plumb_provider_of_destination(saved.destination);
+	int cluster = provider && !strcmp(provider->name, plumb_application_provider(1));
+	if (!cluster && options.kubernetes) {
+		fprintf(stderr, "plumb: %s is a plan for host root %s: --kubeconfig, --context and --namespace name a "
+				"cluster; nothing was applied\n",
+			file, saved.destination);
+		plumb_plan_release(&saved);
+		return PLUMB_EXIT_ERROR;
+	}
+	if (!cluster)
 		options.root = saved.destination;
 	options.application = saved.application;
 	options.operation = "apply-plan";
 	plumb_pipeline_init(&p, &options);
-	if (plumb_pipeline_resolve(&p, stdout) < 0)
+	if (plumb_pipeline_resolve(&p, stdout) < 0 || (cluster && choose_cluster(&p, cli, file, &saved) < 0))
 		goto done;
 	if (strcmp(p.commit, saved.commit) != 0) {
 		if (!cli->allow_moved_revision) {
@@ -165,7 +240,8 @@ int plumb_cmd_apply(int argc, char **argv)
 	/* A plan file names its repository, revision, path and root: nothing may override them. */
 	if (cli.arg_count > 1 || cli.pipeline.repo || cli.pipeline.revision || cli.pipeline.path || cli.pipeline.root) {
 		fprintf(stderr, "usage: plumb apply PLAN_FILE [--state DIR] [--identity FILE] [--allow-moved-revision] "
-				"[--lock-timeout D]\n(the plan names its repository, revision, path and root)\n");
+				"[--lock-timeout D] [--kubeconfig FILE] [--context NAME]\n(the plan names its repository, "
+				"revision, path and root or cluster)\n");
 		return PLUMB_EXIT_ERROR;
 	}
 	return apply_saved(&cli, cli.args[0]);

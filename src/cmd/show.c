@@ -30,6 +30,10 @@ int plumb_cmd_show(int argc, char **argv)
 		printf("Plan of commit %s (%s) of %s\n", plan.commit, *plan.revision ? plan.revision : "HEAD", plan.repo);
 		printf("Application %s, path %s, into %s\n", plan.application, *plan.path ? plan.path : ".",
 		       plan.destination);
+		if (plan.cluster)
+			printf("Context %s of %s, namespace %s\n", plan.cluster->context,
+			       plan.cluster->kubeconfig ? plan.cluster->kubeconfig : "the default kubeconfig",
+			       plan.cluster->namespace ? plan.cluster->namespace : "of the context");
 		plumb_plan_print(&plan, stdout, cli.color);
 	}
 	plumb_plan_release(&plan);

@@ -303,6 +303,26 @@ int plumb_pipeline_destination_name(char **name, char **context, const plumb_pip
 	return error;
 }
 
+/* A cluster's plan notes how the cluster was chosen, for applying its plan file the same way. */
+static int note_cluster(plumb_pipeline *p, const plumb_provider *provider, const plumb_destination_options *options)
+{
+	char *name = NULL, *context = NULL, *kubeconfig = NULL;
+	int error = provider->name_destination(&name, &context, options);
+	if (error == 0 && strcmp(name, p->destination) != 0)
+		error = plumb_error_set(PLUMB_ESTALE, "the kubeconfig names %s now, not %s: it changed while plumb read it",
+					name, p->destination);
+	if (error == 0 && context) {
+		kubeconfig = p->options.kubeconfig ? plumb_destination_path(p->options.kubeconfig) : NULL;
+		plumb_plan_cluster cluster = { context, kubeconfig, (char *)p->options.namespace,
+					       p->options.create_namespace, p->options.force_conflicts };
+		plumb_plan_set_cluster(&p->plan, &cluster);
+	}
+	free(name);
+	free(context);
+	free(kubeconfig);
+	return error;
+}
+
 int plumb_pipeline_plan(plumb_pipeline *p)
 {
 	int error;
@@ -352,6 +372,11 @@ int plumb_pipeline_plan(plumb_pipeline *p)
 	}
 	plumb_plan_init(&p->plan, plumb_source_name(p->source), p->options.revision, p->commit, p->set.path,
 			p->application, p->destination);
+	destination.location = NULL;
+	if (p->options.kubernetes && (error = note_cluster(p, provider, &destination)) < 0) {
+		error_line(NULL);
+		return error;
+	}
 	if ((error = plumb_state_key_load(p->plan.fingerprint_key, p->state_dir)) < 0) {
 		error_line("state");
 		return error;

@@ -116,7 +116,8 @@ void plumb_pipeline_detach_set(plumb_pipeline *p, plumb_manifest_set *out);
  * be read is a diagnostic naming it, and nothing is planned), open the
  * store and the destination (a host root, or with options.kubernetes a
  * cluster), and build the plan. A destination root that does not exist
- * plans as empty: planning creates nothing.
+ * plans as empty: planning creates nothing. A cluster's plan notes how
+ * the cluster was chosen (plumb_plan_cluster), for its plan file.
  */
 int plumb_pipeline_plan(plumb_pipeline *p);
 

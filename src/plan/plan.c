@@ -24,6 +24,32 @@ void plumb_plan_init(plumb_plan *plan, const char *repo, const char *revision, c
 	plan->created_at = plumb_xstrdup(when);
 }
 
+static char *copy_or_null(const char *text)
+{
+	return text ? plumb_xstrdup(text) : NULL;
+}
+
+static void cluster_free(plumb_plan_cluster *cluster)
+{
+	if (!cluster)
+		return;
+	free(cluster->context);
+	free(cluster->kubeconfig);
+	free(cluster->namespace);
+	free(cluster);
+}
+
+void plumb_plan_set_cluster(plumb_plan *plan, const plumb_plan_cluster *cluster)
+{
+	cluster_free(plan->cluster);
+	plan->cluster = plumb_xcalloc(1, sizeof(*plan->cluster));
+	plan->cluster->context = copy_or_null(cluster->context);
+	plan->cluster->kubeconfig = copy_or_null(cluster->kubeconfig);
+	plan->cluster->namespace = copy_or_null(cluster->namespace);
+	plan->cluster->create_namespace = cluster->create_namespace;
+	plan->cluster->force_conflicts = cluster->force_conflicts;
+}
+
 char *plumb_plan_fingerprint(const plumb_plan *plan, const char *observed, int sensitive)
 {
 	unsigned char mac[EVP_MAX_MD_SIZE];
@@ -597,6 +623,7 @@ void plumb_plan_release(plumb_plan *plan)
 	free(plan->path);
 	free(plan->application);
 	free(plan->destination);
+	cluster_free(plan->cluster);
 	free(plan->created_at);
 	memset(plan, 0, sizeof(*plan));
 }

@@ -51,6 +51,18 @@ typedef struct {
 	char *health_message;  /* why it is not Healthy, or NULL */
 } plumb_action;
 
+/*
+ * How a plan's cluster was chosen, so that its saved plan is applied to the
+ * same cluster the same way. Strings owned.
+ */
+typedef struct {
+	char *context;    /* the kubeconfig context: the one asked for, else the current one */
+	char *kubeconfig; /* the kubeconfig file named (--kubeconfig), absolute; NULL: $KUBECONFIG, else the default */
+	char *namespace;  /* the namespace asked for (an Application's, --namespace); NULL: the context's */
+	int create_namespace;
+	int force_conflicts;
+} plumb_plan_cluster;
+
 typedef struct {
 	char *repo;
 	char *revision; /* as asked for; "" for the default */
@@ -58,6 +70,7 @@ typedef struct {
 	char *path;
 	char *application;
 	char *destination;
+	plumb_plan_cluster *cluster; /* a cluster's plan: how it was chosen; NULL for a host root */
 	char *created_at; /* when the plan was made, UTC, ISO 8601 */
 	plumb_action *actions;
 	size_t count;
@@ -89,6 +102,9 @@ void plumb_plan_init(plumb_plan *plan, const char *repo, const char *revision, c
  */
 int plumb_plan_build(plumb_plan *plan, const plumb_manifest_set *set, const plumb_inventory *inventory,
 		     plumb_destinations *destinations, plumb_diags *diags);
+
+/* Note how the plan's cluster was chosen (every string copied; NULL ones stay NULL). */
+void plumb_plan_set_cluster(plumb_plan *plan, const plumb_plan_cluster *cluster);
 
 /* The fingerprint plumb shows and stores for an observed one: keyed for a sensitive object. New string. */
 char *plumb_plan_fingerprint(const plumb_plan *plan, const char *observed, int sensitive);

@@ -43,6 +43,13 @@ static json_t *action_to_json(const plumb_action *a)
 	return o;
 }
 
+static json_t *cluster_to_json(const plumb_plan_cluster *c)
+{
+	return json_pack("{s:s, s:s, s:s, s:b, s:b}", "context", c->context ? c->context : "", "kubeconfig",
+			 c->kubeconfig ? c->kubeconfig : "", "namespace", c->namespace ? c->namespace : "",
+			 "create_namespace", c->create_namespace, "force_conflicts", c->force_conflicts);
+}
+
 /* The checksum covers the canonical form of everything but itself. */
 static void checksum(char out[72], json_t *doc)
 {
@@ -70,6 +77,8 @@ char *plumb_planfile_format(const plumb_plan *plan)
 	json_object_set_new(doc, "path", json_string(plan->path));
 	json_object_set_new(doc, "application", json_string(plan->application));
 	json_object_set_new(doc, "destination", json_string(plan->destination));
+	if (plan->cluster)
+		json_object_set_new(doc, "kubernetes", cluster_to_json(plan->cluster));
 	json_object_set_new(summary, "create", json_integer(plan->to_create));
 	json_object_set_new(summary, "update", json_integer(plan->to_update));
 	json_object_set_new(summary, "delete", json_integer(plan->to_delete));
@@ -170,6 +179,34 @@ done:
 	return error;
 }
 
+/* The optional "kubernetes" of a cluster's plan: how its cluster was chosen ("" for what was not given). */
+static int read_cluster(plumb_plan *out, json_t *doc, const char *path)
+{
+	json_t *o = json_object_get(doc, "kubernetes");
+	plumb_plan_cluster c = { 0 };
+	int error;
+
+	if (!o)
+		return 0;
+	if (!json_is_object(o))
+		return field_error(path, "", "kubernetes", "is not an object");
+	if ((error = get_string(&c.context, o, "context", path, "kubernetes")) == 0 &&
+	    (error = get_string(&c.kubeconfig, o, "kubeconfig", path, "kubernetes")) == 0 &&
+	    (error = get_string(&c.namespace, o, "namespace", path, "kubernetes")) == 0 &&
+	    (error = get_bool(&c.create_namespace, o, "create_namespace", path, "kubernetes")) == 0 &&
+	    (error = get_bool(&c.force_conflicts, o, "force_conflicts", path, "kubernetes")) == 0) {
+		/* "" is what was not given. */
+		plumb_plan_cluster given = c;
+		given.kubeconfig = *c.kubeconfig ? c.kubeconfig : NULL;
+		given.namespace = *c.namespace ? c.namespace : NULL;
+		plumb_plan_set_cluster(out, &given);
+	}
+	free(c.context);
+	free(c.kubeconfig);
+	free(c.namespace);
+	return error;
+}
+
 static int count_of(unsigned *out, json_t *summary, const char *field, const char *path)
 {
 	json_t *value = json_object_get(summary, field);
@@ -249,7 +286,8 @@ int plumb_planfile_parse(plumb_plan *out, const char *text, size_t len, const ch
 	    (error = get_string(&out->commit, doc, "commit", path, "")) < 0 ||
 	    (error = get_string(&out->path, doc, "path", path, "")) < 0 ||
 	    (error = get_string(&out->application, doc, "application", path, "")) < 0 ||
-	    (error = get_string(&out->destination, doc, "destination", path, "")) < 0)
+	    (error = get_string(&out->destination, doc, "destination", path, "")) < 0 ||
+	    (error = read_cluster(out, doc, path)) < 0)
 		goto done;
 	json_t *summary = json_object_get(doc, "summary");
 	if ((error = count_of(&out->to_create, summary, "create", path)) < 0 ||

@@ -192,6 +192,39 @@ static void sensitive_fingerprints_are_keyed(void)
 	plumb_plan_release(&b);
 }
 
+/* A cluster's plan names how its cluster was chosen; a host root's says nothing of clusters. */
+static void names_its_cluster(void)
+{
+	plumb_plan plan, back;
+	sample(&plan);
+	free(plan.destination);
+	plan.destination = plumb_xstrdup("kubernetes https://10.0.0.1:6443");
+	char *host_text = plumb_planfile_format(&plan);
+	CHECK_LACKS(host_text, "\"kubernetes\":");
+	plumb_plan_cluster cluster = { "homelab", "/home/me/.kube/config", NULL, 1, 0 };
+	plumb_plan_set_cluster(&plan, &cluster);
+	char *path = write_sample("cluster.json", &plan);
+	CHECK_INT(plumb_planfile_read(&back, path), 0);
+	CHECK(back.cluster != NULL);
+	if (back.cluster) {
+		CHECK_STR(back.cluster->context, "homelab");
+		CHECK_STR(back.cluster->kubeconfig, "/home/me/.kube/config");
+		CHECK(back.cluster->namespace == NULL);
+		CHECK_INT(back.cluster->create_namespace, 1);
+		CHECK_INT(back.cluster->force_conflicts, 0);
+	}
+	/* The checksum covers it: another context is an edited plan. */
+	edit(path, "\"homelab\"", "\"elsewhere\"");
+	plumb_plan edited;
+	CHECK_INT(plumb_planfile_read(&edited, path), PLUMB_EINVALID);
+	CHECK_CONTAINS(plumb_error_last(), "checksum mismatch");
+	plumb_plan_release(&edited);
+	free(host_text);
+	free(path);
+	plumb_plan_release(&back);
+	plumb_plan_release(&plan);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/plumb-test-planfile.XXXXXX");
@@ -201,6 +234,7 @@ int main(void)
 	RUN(refuses_what_was_changed);
 	RUN(names_every_stale_object);
 	RUN(sensitive_fingerprints_are_keyed);
+	RUN(names_its_cluster);
 	char *cmd = plumb_xprintf("rm -rf %s", dir);
 	if (system(cmd) != 0)
 		return 2;
