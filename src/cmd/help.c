@@ -150,18 +150,26 @@ static const command_help commands[] = {
 	  "  --allow-exec-credentials B let a kubeconfig's exec credential plugin run (default false)\n\n"
 	  "SIGTERM finishes the sync in flight and exits; SIGHUP reloads the config and the tokens.\n" },
 	{ "drift", "find, list and export what changed by hand",
-	  "usage: plumb drift [--root DIR] [--state DIR] [--identity FILE] [-o text|json]\n"
-	  "       plumb drift log [--root DIR] [--limit N] [-o text|json]\n"
+	  "usage: plumb drift [check] [--root DIR | --kubeconfig FILE --context NAME --namespace NS]\n"
+	  "                   [--state DIR] [--identity FILE] [-o text|json]\n"
+	  "       plumb drift log [--root DIR | --kubeconfig FILE --context NAME] [--limit N] [-o text|json]\n"
 	  "       plumb drift show ID\n"
 	  "       plumb drift export ID [--out FILE]\n\n"
-	  "plumb drift compares every object plumb manages under DIR with what plumb last applied there\n"
-	  "and lists what drifted (changed, removed, mode or owner changed) with diffs; it exits 2 when\n"
-	  "anything did, so monitoring can call it. Before a sync overwrites or removes such an object,\n"
+	  "plumb drift (check) compares every object plumb manages at the destination (under DIR, or in\n"
+	  "a cluster) with what plumb last applied there, planning each application's last synced commit\n"
+	  "again, and lists what drifted (changed, removed, mode or owner changed) with diffs; it exits\n"
+	  "2 when anything did, so monitoring can call it. A cluster's objects are placed as the sync\n"
+	  "placed them: give the namespace it used. Before a sync overwrites or removes such an object,\n"
 	  "plumb keeps what it found in the state directory and records a drift event:\n\n"
 	  "log     the drift events, newest first\n"
 	  "show    one event: what was found, the kept content, and its difference from git\n"
 	  "export  a patch against the repository at the commit then in force that carries the manual\n"
-	  "        change into git ('git apply' it, review, commit)\n" },
+	  "        change into git ('git apply' it, review, commit); a Kubernetes object's document in\n"
+	  "        its manifest is replaced by the object as it was found\n\n"
+	  "  --root DIR          the destination root (default: /)\n"
+	  "  --kubeconfig FILE, --context NAME, --namespace NS  a cluster, as for sync (no connection\n"
+	  "                      for log, show and export)\n"
+	  "  --allow-exec-credentials  let the kubeconfig run its exec credential plugin\n" },
 	{ "rollback", "restore an application to a revision through git",
 	  "usage: plumb rollback [APP] --to REV --repo PATH|URL [--revision BRANCH] [--path P] --root DIR\n"
 	  "                      [--author 'Name <email>'] [--no-commit]\n\n"

@@ -318,6 +318,13 @@ struct plumb_provider {
 	const char *(*content_path)(const plumb_object *object);
 
 	/*
+	 * What capture keeps and desired_content gives is the object's whole
+	 * manifest document, as YAML (a Kubernetes object), not a file's
+	 * content: carrying a kept object into git replaces its document.
+	 */
+	int content_is_document;
+
+	/*
 	 * Take value as the content of an object whose content comes from a
 	 * Secret (object->secret): copied, and wiped when the object is freed.
 	 * Called before the object is observed or compared.

@@ -791,5 +791,6 @@ const plumb_provider plumb_kubernetes_provider = {
 	.capture = capture,
 	.desired_content = desired_content,
 	.content_path = content_path,
+	.content_is_document = 1,
 	.bind_secret = NULL,
 };
