@@ -17,6 +17,36 @@ static const char *failed_dependency(const plumb_application *a, const plumb_app
 	return NULL;
 }
 
+void plumb_cli_application_options(plumb_pipeline_options *options, char **app_root, const plumb_application *a,
+				   const char *root)
+{
+	*app_root = !*a->root		   ? plumb_xstrdup(root)
+		    : !strcmp(root, "/") ? plumb_xprintf("/%s", a->root)
+					 : plumb_path_join(root, a->root);
+	/*
+	 * An Application says where it goes; the implicit one goes where the command line
+	 * says (a cluster when one is named: discovery was told). The command line's
+	 * context and namespace are the defaults of an Application that names none.
+	 */
+	options->kubernetes = a->kubernetes;
+	if (a->context)
+		options->context = a->context;
+	if (a->namespace)
+		options->namespace = a->namespace;
+	/* Its namespace is made when the Application says so, or the command line does (the implicit one's). */
+	if (a->create_namespace)
+		options->create_namespace = 1;
+	if (a->force_conflicts)
+		options->force_conflicts = 1;
+	if (a->replace)
+		options->replace = 1;
+	options->ignore = a->ignore;
+	options->path = a->path;
+	options->root = *app_root;
+	options->application = a->name;
+	options->keep_unlisted = !a->prune;
+}
+
 int plumb_cli_each_application(const plumb_cli *cli, const char *operand, FILE *info, plumb_application_step step,
 			       void *payload)
 {
@@ -74,32 +104,9 @@ int plumb_cli_each_application(const plumb_cli *cli, const char *operand, FILE *
 			continue;
 		}
 		plumb_pipeline_options options = cli->pipeline;
-		char *app_root = !*a->root	    ? plumb_xstrdup(root)
-				 : !strcmp(root, "/") ? plumb_xprintf("/%s", a->root)
-						      : plumb_path_join(root, a->root);
-		/*
-		 * An Application says where it goes; the implicit one goes where the command line
-		 * says (a cluster when one is named: discovery was told). The command line's
-		 * context and namespace are the defaults of an Application that names none.
-		 */
-		options.kubernetes = a->kubernetes;
-		if (a->context)
-			options.context = a->context;
-		if (a->namespace)
-			options.namespace = a->namespace;
-		/* Its namespace is made when the Application says so, or the command line does (the implicit one's). */
-		if (a->create_namespace)
-			options.create_namespace = 1;
-		if (a->force_conflicts)
-			options.force_conflicts = 1;
-		if (a->replace)
-			options.replace = 1;
-		options.ignore = a->ignore;
+		char *app_root;
+		plumb_cli_application_options(&options, &app_root, a, root);
 		plumb_pipeline p;
-		options.path = a->path;
-		options.root = app_root;
-		options.application = a->name;
-		options.keep_unlisted = !a->prune;
 		if (a->repo)
 			options.repo = a->repo;
 		if (a->revision)

@@ -89,6 +89,16 @@ int plumb_cli_each_application(const plumb_cli *cli, const char *operand, FILE *
  */
 int plumb_cli_destination(char **out, char **context, const plumb_cli *cli, int any);
 
+/*
+ * Point options at application a: its path and name, where it goes (its
+ * root below root, a new string in *app_root that options->root points at;
+ * or a cluster, its context and namespace over the command line's) and its
+ * sync policy (prune, createNamespace, ForceConflicts). Strings borrowed
+ * from a, which must outlive options.
+ */
+void plumb_cli_application_options(plumb_pipeline_options *options, char **app_root, const plumb_application *a,
+				   const char *root);
+
 /* A record id as given on the command line: a positive whole number. 0 or -1 (not one). */
 int plumb_cli_parse_id(int64_t *out, const char *text);
 

@@ -171,20 +171,21 @@ static const command_help commands[] = {
 	  "                      for log, show and export)\n"
 	  "  --allow-exec-credentials  let the kubeconfig run its exec credential plugin\n" },
 	{ "rollback", "restore an application to a revision through git",
-	  "usage: plumb rollback [APP] --to REV --repo PATH|URL [--revision BRANCH] [--path P] --root DIR\n"
-	  "                      [--author 'Name <email>'] [--no-commit]\n\n"
+	  "usage: plumb rollback [APP] --to REV --repo PATH|URL [--revision BRANCH] [--path P]\n"
+	  "                      [--root DIR | --kubeconfig FILE ...] [--author 'Name <email>'] [--no-commit]\n\n"
 	  "Restore the application's path (APP, or --path; default: the whole repository) to what it was\n"
 	  "at REV by a new commit on the tracked branch: its tree is the branch tip's with that path as in\n"
 	  "REV, and its message names REV and the commits it reverts. A remote repository gets the commit\n"
 	  "pushed (it must fast-forward); then plumb syncs it. Git stays the source of truth: nothing is\n"
-	  "rewritten.\n\n"
+	  "rewritten. An application bound for a cluster has that commit's objects applied there, and\n"
+	  "what the commit does not have pruned, as a sync does.\n\n"
 	  "  --to REV            the revision to restore (a tag, a commit, a branch)\n"
 	  "  --revision BRANCH   the branch to commit on (default: the default branch)\n"
 	  "  --author A          'Name <email>' of the commit (default: plumb <plumb@HOST>)\n"
 	  "  --no-commit         emergency: sync REV directly without a commit; the application is\n"
 	  "                      ahead of git until the branch catches up (plumb status says so)\n"
 	  SOURCE_OPTIONS "  --root DIR          destination root (default: /)\n"
-	  "  --lock-timeout D    wait up to D for another apply to finish\n" },
+	  "  --lock-timeout D    wait up to D for another apply to finish\n" CLUSTER_OPTIONS IDENTITY_OPTION },
 	{ "approvals", "list the plans awaiting approval, or show one",
 	  "usage: plumb approvals [--root DIR] [--state DIR] [--limit N] [-o text|json]\n"
 	  "       plumb approvals show ID [--state DIR] [-o text|json]\n\n"

@@ -63,32 +63,26 @@ static int take_options(int *argc, char **argv, const char **to, const char **au
 }
 
 /*
- * Point p at the application called name: an Application of the path
- * (its path, root and name; the strings are the caller's to free), or,
+ * Point p at the application called name: an Application of the path (its
+ * path, where it goes and its sync policy: plumb_cli_application_options;
+ * apps holds it and must outlive p, *root is the caller's to free), or,
  * when none is called so, the path name.
  */
-static void name_application(plumb_pipeline *p, const plumb_cli *cli, const char *name, char **path, char **root,
-			     char **application)
+static void name_application(plumb_pipeline *p, plumb_applications *apps, const plumb_cli *cli, const char *name,
+			     char **root)
 {
-	plumb_applications apps = { 0 };
 	plumb_diags diags = PLUMB_DIAGS_INIT;
-	int error = plumb_applications_discover(&apps, p->source, p->commit, cli->pipeline.path, name, 0, &diags);
-	const plumb_application *a = error == 0 ? plumb_applications_find(&apps, name) : NULL;
+	int error = plumb_applications_discover(apps, p->source, p->commit, cli->pipeline.path, name,
+						cli->pipeline.kubernetes, &diags);
+	const plumb_application *a = error == 0 ? plumb_applications_find(apps, name) : NULL;
 	if (a && *a->file) {
 		char *base = plumb_destination_path(cli->pipeline.root);
-		*path = plumb_xstrdup(a->path);
-		*root = !*a->root ? plumb_xstrdup(base)
-			: !strcmp(base, "/") ? plumb_xprintf("/%s", a->root) : plumb_path_join(base, a->root);
+		plumb_cli_application_options(&p->options, root, a, base);
 		free(base);
-		p->options.path = *path;
-		p->options.root = *root;
-		*application = plumb_xstrdup(a->name);
-		p->options.application = *application;
 	} else {
 		p->options.path = name;
 	}
 	plumb_diags_release(&diags);
-	plumb_applications_release(&apps);
 }
 
 /*
@@ -105,16 +99,18 @@ int plumb_cmd_rollback(int argc, char **argv)
 	plumb_lock *lock = NULL;
 	plumb_buf reverted = PLUMB_BUF_INIT, message = PLUMB_BUF_INIT;
 	const char *to = NULL, *author = NULL;
-	char *branch = NULL, *author_name = NULL, *author_email = NULL, *app_path = NULL, *app_root = NULL,
-	     *app_name = NULL;
+	plumb_applications apps = { 0 };
+	char *branch = NULL, *author_name = NULL, *author_email = NULL, *app_root = NULL;
 	char target[PLUMB_OID_HEXSZ + 1], tip[PLUMB_OID_HEXSZ + 1], made[PLUMB_OID_HEXSZ + 1];
 	int no_commit = 0, code = PLUMB_EXIT_ERROR;
 
 	if (take_options(&argc, argv, &to, &author, &no_commit) < 0 ||
-	    plumb_cli_parse(&cli, argc, argv, OPT_SOURCE | OPT_ROOT | OPT_IDENTITY | OPT_NO_COLOR | OPT_LOCK_TIMEOUT | OPT_CAPTURE_MAX) < 0)
+	    plumb_cli_parse(&cli, argc, argv, OPT_SOURCE | OPT_ROOT | OPT_CLUSTER | OPT_IDENTITY | OPT_NO_COLOR | OPT_LOCK_TIMEOUT |
+					     OPT_CAPTURE_MAX) < 0)
 		return PLUMB_EXIT_ERROR;
 	if (!to || cli.arg_count > 1) {
-		fprintf(stderr, "usage: plumb rollback [APP] --to REV --repo PATH|URL --root DIR [--no-commit]\n");
+		fprintf(stderr, "usage: plumb rollback [APP] --to REV --repo PATH|URL [--root DIR | --kubeconfig FILE "
+				"--context NAME --namespace NS] [--no-commit]\n");
 		return PLUMB_EXIT_ERROR;
 	}
 	if (parse_author(&author_name, &author_email, author) < 0)
@@ -126,7 +122,7 @@ int plumb_cmd_rollback(int argc, char **argv)
 		goto done;
 	/* APP names an Application the path declares (its path and root), or is itself a path. */
 	if (cli.arg_count == 1)
-		name_application(&p, &cli, cli.args[0], &app_path, &app_root, &app_name);
+		name_application(&p, &apps, &cli, cli.args[0], &app_root);
 	memcpy(tip, p.commit, sizeof(tip));
 	if (plumb_source_resolve(target, p.source, to) < 0 || plumb_source_branch(&branch, p.source, cli.pipeline.revision) < 0) {
 		fprintf(stderr, "plumb: %s\n", plumb_error_last());
@@ -182,10 +178,9 @@ done:
 	plumb_buf_release(&message);
 	plumb_pipeline_release(&p);
 	plumb_lock_release(lock);
+	plumb_applications_release(&apps);
 	free(branch);
-	free(app_path);
 	free(app_root);
-	free(app_name);
 	free(author_name);
 	free(author_email);
 	return code;
