@@ -113,6 +113,9 @@ static int choose_cluster(plumb_pipeline *p, const plumb_cli *cli, const char *f
 		options->namespace = c->namespace;
 		options->create_namespace |= c->create_namespace;
 		options->force_conflicts |= c->force_conflicts;
+		/* What the Application said of its objects when the plan was made holds for its apply. */
+		options->replace |= c->replace;
+		options->ignore = c->ignore;
 	}
 	int named = plumb_pipeline_destination_name(&name, &context, options);
 	/* The current context may have changed since: the plan's own is the one it goes to. */

@@ -313,8 +313,13 @@ static int note_cluster(plumb_pipeline *p, const plumb_provider *provider, const
 					name, p->destination);
 	if (error == 0 && context) {
 		kubeconfig = p->options.kubeconfig ? plumb_destination_path(p->options.kubeconfig) : NULL;
-		plumb_plan_cluster cluster = { context, kubeconfig, (char *)p->options.namespace,
-					       p->options.create_namespace, p->options.force_conflicts };
+		plumb_plan_cluster cluster = { context,
+					       kubeconfig,
+					       (char *)p->options.namespace,
+					       p->options.create_namespace,
+					       p->options.force_conflicts,
+					       p->options.replace,
+					       (char *)p->options.ignore };
 		plumb_plan_set_cluster(&p->plan, &cluster);
 	}
 	free(name);

@@ -36,6 +36,7 @@ static void cluster_free(plumb_plan_cluster *cluster)
 	free(cluster->context);
 	free(cluster->kubeconfig);
 	free(cluster->namespace);
+	free(cluster->ignore);
 	free(cluster);
 }
 
@@ -48,6 +49,8 @@ void plumb_plan_set_cluster(plumb_plan *plan, const plumb_plan_cluster *cluster)
 	plan->cluster->namespace = copy_or_null(cluster->namespace);
 	plan->cluster->create_namespace = cluster->create_namespace;
 	plan->cluster->force_conflicts = cluster->force_conflicts;
+	plan->cluster->replace = cluster->replace;
+	plan->cluster->ignore = copy_or_null(cluster->ignore);
 }
 
 char *plumb_plan_fingerprint(const plumb_plan *plan, const char *observed, int sensitive)

@@ -61,6 +61,8 @@ typedef struct {
 	char *namespace;  /* the namespace asked for (an Application's, --namespace); NULL: the context's */
 	int create_namespace;
 	int force_conflicts;
+	int replace;      /* Replace=true */
+	char *ignore;     /* the Application's ignoreDifferences, as JSON (resource.h); NULL: none */
 } plumb_plan_cluster;
 
 typedef struct {

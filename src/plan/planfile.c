@@ -45,9 +45,14 @@ static json_t *action_to_json(const plumb_action *a)
 
 static json_t *cluster_to_json(const plumb_plan_cluster *c)
 {
-	return json_pack("{s:s, s:s, s:s, s:b, s:b}", "context", c->context ? c->context : "", "kubeconfig",
-			 c->kubeconfig ? c->kubeconfig : "", "namespace", c->namespace ? c->namespace : "",
-			 "create_namespace", c->create_namespace, "force_conflicts", c->force_conflicts);
+	json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:b, s:b}", "context", c->context ? c->context : "", "kubeconfig",
+			      c->kubeconfig ? c->kubeconfig : "", "namespace", c->namespace ? c->namespace : "",
+			      "create_namespace", c->create_namespace, "force_conflicts", c->force_conflicts, "replace",
+			      c->replace);
+	json_t *ignore = c->ignore ? json_loads(c->ignore, 0, NULL) : NULL;
+	if (ignore)
+		json_object_set_new(o, "ignore", ignore);
+	return o;
 }
 
 /* The checksum covers the canonical form of everything but itself. */
@@ -194,12 +199,18 @@ static int read_cluster(plumb_plan *out, json_t *doc, const char *path)
 	    (error = get_string(&c.kubeconfig, o, "kubeconfig", path, "kubernetes")) == 0 &&
 	    (error = get_string(&c.namespace, o, "namespace", path, "kubernetes")) == 0 &&
 	    (error = get_bool(&c.create_namespace, o, "create_namespace", path, "kubernetes")) == 0 &&
-	    (error = get_bool(&c.force_conflicts, o, "force_conflicts", path, "kubernetes")) == 0) {
-		/* "" is what was not given. */
+	    (error = get_bool(&c.force_conflicts, o, "force_conflicts", path, "kubernetes")) == 0 &&
+	    (!json_object_get(o, "replace") || (error = get_bool(&c.replace, o, "replace", path, "kubernetes")) == 0)) {
+		json_t *ignore = json_object_get(o, "ignore");
+		if (ignore && !json_is_array(ignore))
+			return field_error(path, "kubernetes", "ignore", "is not a list of rules");
+		/* "" is what was not given; a plan without replace or ignore rules says neither. */
 		plumb_plan_cluster given = c;
 		given.kubeconfig = *c.kubeconfig ? c.kubeconfig : NULL;
 		given.namespace = *c.namespace ? c.namespace : NULL;
+		given.ignore = ignore ? json_dumps(ignore, JSON_COMPACT) : NULL;
 		plumb_plan_set_cluster(out, &given);
+		free(given.ignore);
 	}
 	free(c.context);
 	free(c.kubeconfig);

@@ -201,7 +201,8 @@ static void names_its_cluster(void)
 	plan.destination = plumb_xstrdup("kubernetes https://10.0.0.1:6443");
 	char *host_text = plumb_planfile_format(&plan);
 	CHECK_LACKS(host_text, "\"kubernetes\":");
-	plumb_plan_cluster cluster = { "homelab", "/home/me/.kube/config", NULL, 1, 0 };
+	plumb_plan_cluster cluster = { "homelab", "/home/me/.kube/config", NULL, 1, 0, 1,
+				       "[{\"kind\":\"Deployment\",\"jsonPointers\":[\"/spec/replicas\"]}]" };
 	plumb_plan_set_cluster(&plan, &cluster);
 	char *path = write_sample("cluster.json", &plan);
 	CHECK_INT(plumb_planfile_read(&back, path), 0);
@@ -212,6 +213,9 @@ static void names_its_cluster(void)
 		CHECK(back.cluster->namespace == NULL);
 		CHECK_INT(back.cluster->create_namespace, 1);
 		CHECK_INT(back.cluster->force_conflicts, 0);
+		/* What the Application said of its objects holds for the apply of its plan. */
+		CHECK_INT(back.cluster->replace, 1);
+		CHECK_STR(back.cluster->ignore, "[{\"kind\":\"Deployment\",\"jsonPointers\":[\"/spec/replicas\"]}]");
 	}
 	/* The checksum covers it: another context is an edited plan. */
 	edit(path, "\"homelab\"", "\"elsewhere\"");
