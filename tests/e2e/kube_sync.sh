@@ -656,6 +656,27 @@ else
 	fail "once its finalizer is gone, the next sync finds it gone and forgets it" "inventory rows: $inventory" "$(show)"
 fi
 
+# --- a sync that finds the objects as plumb applied them sends no dry run and no GET --------
+
+mkdir -p "$REPO/apps/quiet"
+for i in 1 2 3 4 5; do
+	printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: quiet-%d}\ndata: {a: "1"}\n' "$i" >"$REPO/apps/quiet/c$i.yaml"
+done
+commit_all "$REPO" "quiet"
+QUIET=(--repo "$REPO" --path apps/quiet --state "$STATE" --kubeconfig "$KUBECONFIG_ADMIN" --namespace "$NS")
+run sync "${QUIET[@]}"
+seen=$(wc -l <"$KUBE_AUDIT_LOG")
+run sync "${QUIET[@]}"
+asked=$(tail -n +$((seen + 1)) "$KUBE_AUDIT_LOG" | python3 -c '
+import json, sys
+print(" ".join(sorted(e["verb"] + " " + e["requestURI"].split("?")[0] for e in map(json.loads, sys.stdin)
+                      if e.get("userAgent", "").startswith("plumb/"))))')
+if [ "$RC" = 0 ] && [ "$asked" = "get /api get /apis list /api/v1/namespaces/$NS/configmaps" ]; then
+	ok "a sync of objects as plumb applied them asks discovery (ETags) and one list, no GET, no dry run"
+else
+	fail "a sync of objects as plumb applied them asks discovery (ETags) and one list, no GET, no dry run" "$asked" "$(show)"
+fi
+
 # --- one object, one application --------------------------------------------------------------
 
 mkdir -p "$REPO/apps/one" "$REPO/apps/two"

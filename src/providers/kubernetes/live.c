@@ -30,12 +30,15 @@ static char *copy_or_null(const char *s)
 void plumb_kube_summarize(plumb_kube_summary *out, const json_t *object,
 			  const unsigned char key[PLUMB_KUBE_HASH_KEY_SIZE])
 {
-	plumb_buf yaml = PLUMB_BUF_INIT;
 	char id[PLUMB_OID_HEXSZ + 1];
+	/*
+	 * Of the comparable form with its keys sorted: a GET, a list's item and
+	 * a watch's event give one object's members in orders of their own.
+	 */
 	json_t *comparable = plumb_kube_comparable(object, key);
-	plumb_kube_yaml(&yaml, comparable, 0);
-	plumb_hash_blob_buf(id, yaml.ptr, yaml.len);
-	plumb_buf_wipe(&yaml);
+	char *text = json_dumps(comparable, JSON_COMPACT | JSON_SORT_KEYS);
+	plumb_hash_blob_buf(id, text, strlen(text));
+	plumb_kube_text_free(text);
 	json_decref(comparable);
 
 	json_t *annotations = json_object_get(json_object_get(object, "metadata"), "annotations");

@@ -27,7 +27,7 @@
 
 /* What plumb needs to know of a live object without reading it again. */
 typedef struct {
-	char *fingerprint;    /* as observe gives it: "object ID", ID the blob id of its comparable YAML */
+	char *fingerprint;    /* as observe gives it: "object ID", ID the blob id of its comparable form, keys sorted */
 	char *kind;
 	char *tracking;       /* its plumb.dev/tracking-id annotation, or NULL */
 	char *applied;        /* its plumb.dev/applied-hash annotation, or NULL */
