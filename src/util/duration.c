@@ -2,6 +2,7 @@
 #include "util/duration.h"
 
 #include <limits.h>
+#include <stdio.h>
 
 static const struct {
 	const char *suffix;
@@ -42,4 +43,15 @@ invalid:
 			       "invalid duration \"%s\": expected a whole number with an optional unit ms, s, m or h "
 			       "(e.g. 500ms, 30s, 5m; a bare number means seconds)",
 			       text);
+}
+
+void plumb_duration_format(char out[32], unsigned ms)
+{
+	/* From the largest unit down; the bare number (seconds) is never written. */
+	for (size_t i = PLUMB_ARRAY_SIZE(units); i-- > 1;) {
+		if (ms % units[i].ms == 0) {
+			snprintf(out, 32, "%llu%s", (unsigned long long)(ms / units[i].ms), ms ? units[i].suffix : "s");
+			return;
+		}
+	}
 }

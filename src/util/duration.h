@@ -15,4 +15,10 @@
  */
 int plumb_duration_parse(unsigned *out_ms, const char *text);
 
+/*
+ * ms as it would be written, in the largest unit that holds it whole:
+ * "5m", "90s", "1500ms", "2h", "0s". Parsing it gives ms back.
+ */
+void plumb_duration_format(char out[32], unsigned ms);
+
 #endif

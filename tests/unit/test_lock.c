@@ -576,6 +576,26 @@ static void test_duration_overflow(void)
 	}
 }
 
+static void test_duration_format(void)
+{
+	static const struct {
+		unsigned ms;
+		const char *text;
+	} cases[] = {
+		{ 300000, "5m" }, { 90000, "90s" }, { 1500, "1500ms" }, { 7200000, "2h" }, { 3000, "3s" },
+		{ 0, "0s" },	  { 1, "1ms" },	    { 5400000, "90m" }, { UINT_MAX, "4294967295ms" },
+	};
+	for (size_t i = 0; i < PLUMB_ARRAY_SIZE(cases); i++) {
+		char text[32];
+		unsigned back = 12345;
+		plumb_duration_format(text, cases[i].ms);
+		CHECK_STR(text, cases[i].text);
+		/* What it writes reads back as the same duration. */
+		CHECK_INT(plumb_duration_parse(&back, text), 0);
+		CHECK_INT(back, cases[i].ms);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "--child") == 0)
@@ -598,6 +618,7 @@ int main(int argc, char **argv)
 	RUN(test_cannot_create_lock_file);
 	RUN(test_durations);
 	RUN(test_duration_overflow);
+	RUN(test_duration_format);
 
 	nftw(temp_root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 	TEST_EXIT();
