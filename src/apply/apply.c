@@ -1,5 +1,6 @@
 #include "util/common.h"
 #include "apply/apply.h"
+#include "util/duration.h"
 #include "util/fs.h"
 #include "util/fs_batch.h"
 
@@ -44,12 +45,25 @@ static int record_intent(const plumb_plan *plan, plumb_store *store)
 	return plumb_store_commit(store);
 }
 
+/* How an object just written is doing, when it is not healthy yet: "Progressing: 0 of 2 replicas are updated". */
+static char *health_note(const plumb_provider *provider, const plumb_observed *observed)
+{
+	char *message = NULL, *note = NULL;
+	plumb_health health = provider->health(observed, &message);
+	if (health != PLUMB_HEALTH_NONE && health != PLUMB_HEALTH_HEALTHY)
+		note = message && *message ? plumb_xprintf("%s: %s", plumb_health_name(health), message)
+					   : plumb_xstrdup(plumb_health_name(health));
+	free(message);
+	return note;
+}
+
 /*
  * After an action: what plumb left there (its fingerprint into *after, a
  * new string), or no inventory row at all. What a create or update wrote
- * is known without reading it back (observe_applied).
+ * is known without reading it back (observe_applied); how it is doing goes
+ * to *health (a new string, NULL when it is healthy or has no health).
  */
-static int record_result(char **after, const plumb_plan *plan, const plumb_action *action,
+static int record_result(char **after, char **health, const plumb_plan *plan, const plumb_action *action,
 			 plumb_destination *destination, plumb_store *store)
 {
 	int sensitive = action->object ? action->object->sensitive : action->sensitive;
@@ -68,6 +82,8 @@ static int record_result(char **after, const plumb_plan *plan, const plumb_actio
 	}
 	/* Stored keyed as the object is now: one that stopped being sensitive is shown again from here on. */
 	*after = plumb_plan_fingerprint(plan, item.observed.fingerprint, sensitive);
+	if (wrote && action->provider->health)
+		*health = health_note(action->provider, &item.observed);
 	plumb_observed_release(action->provider, &item.observed);
 	/*
 	 * A deleted object that is still there (a Kubernetes object waiting for
@@ -342,6 +358,8 @@ typedef struct {
 	size_t pending_count;
 	size_t pending_capacity;
 	size_t next; /* the first action not run yet */
+	size_t wave_first; /* the first action of the wave being applied */
+	size_t writes_end; /* one past the last declared object's action that changes something */
 } apply_run;
 
 static void log_undone(apply_run *run, size_t index, plumb_outcome outcome, const char *after, const char *text)
@@ -377,16 +395,23 @@ static int finish(apply_run *run, size_t index, int kept)
 {
 	const plumb_action *action = &run->plan->actions[index];
 	FILE *progress = run->options->progress;
-	char *after = NULL;
+	char *after = NULL, *health = NULL, *kept_why = NULL;
 	int error;
 
-	if (kept && progress)
-		fprintf(progress, "kept %s %s: %s\n", action->kind, action->display, plumb_error_last());
-	else if (progress && action->type != PLUMB_ACTION_NONE)
-		fprintf(progress, "%s %s %s\n", verb(action->type), action->kind, action->display);
+	if (kept)
+		kept_why = plumb_xstrdup(plumb_error_last());
 	plumb_destination *destination;
-	if ((error = plumb_destinations_get(&destination, run->destinations, action->provider)) < 0 ||
-	    (error = record_result(&after, run->plan, action, destination, run->store)) < 0) {
+	if ((error = plumb_destinations_get(&destination, run->destinations, action->provider)) == 0)
+		error = record_result(&after, &health, run->plan, action, destination, run->store);
+	/* Said even when it cannot be recorded: it was done. */
+	if (kept && progress)
+		fprintf(progress, "kept %s %s: %s\n", action->kind, action->display, kept_why);
+	else if (progress && action->type != PLUMB_ACTION_NONE)
+		fprintf(progress, "%s %s %s%s%s%s\n", verb(action->type), action->kind, action->display,
+			health ? " (" : "", health ? health : "", health ? ")" : "");
+	free(kept_why);
+	free(health);
+	if (error < 0) {
 		error = fail_at(run, index, after, error);
 		free(after);
 		return error;
@@ -524,6 +549,87 @@ static void add_pending(apply_run *run, size_t index, int staged)
 	run->pending[run->pending_count++].staged = staged;
 }
 
+/* Whether action b, right after a in the plan, starts a later wave of their provider's (wave_of). */
+static int starts_wave(const plumb_action *a, const plumb_action *b)
+{
+	if (!a->object || !b->object || a->provider != b->provider || !b->provider->wave_of)
+		return 0;
+	char *wave_a = b->provider->wave_of(a->object), *wave_b = b->provider->wave_of(b->object);
+	int starts = wave_a && wave_b && strcmp(wave_a, wave_b) != 0;
+	free(wave_a);
+	free(wave_b);
+	return starts;
+}
+
+static double seconds_since(const struct timespec *start)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+/*
+ * The wave of actions [first, end) is done, and the one of end is next:
+ * wait for every declared object of the former to be healthy. What ran
+ * is recorded first. When the wait fails, the apply stops at end: that
+ * action and every one after it are recorded SKIPPED.
+ */
+static int wait_for_wave(apply_run *run, size_t first, size_t end)
+{
+	const plumb_action *next = &run->plan->actions[end];
+	const plumb_provider *provider = next->provider;
+	unsigned timeout_ms = run->options->health_timeout_ms ? run->options->health_timeout_ms : PLUMB_HEALTH_TIMEOUT_MS;
+	FILE *progress = run->options->progress;
+	const plumb_object **objects = plumb_xcalloc(end - first, sizeof(*objects));
+	char *wave = provider->wave_of(run->plan->actions[end - 1].object), *next_wave = provider->wave_of(next->object);
+	plumb_destination *destination;
+	size_t count = 0;
+	char limit[32];
+	struct timespec start;
+	int error;
+
+	if ((error = commit_pending(run)) < 0)
+		goto done;
+	for (size_t i = first; i < end; i++) {
+		const plumb_action *action = &run->plan->actions[i];
+		if (action->object && action->provider == provider && action->type != PLUMB_ACTION_DELETE)
+			objects[count++] = action->object;
+	}
+	if (!count || !provider->wait_healthy)
+		goto done;
+	if ((error = plumb_destinations_get(&destination, run->destinations, provider)) < 0)
+		goto done;
+	plumb_duration_format(limit, timeout_ms);
+	if (progress) {
+		fprintf(progress, "waiting for %s to be healthy (%zu object%s, up to %s)\n", wave, count,
+			count == 1 ? "" : "s", limit);
+		fflush(progress);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	if ((error = provider->wait_healthy(destination, objects, count, timeout_ms)) < 0) {
+		plumb_error_wrap(error, "%s did not become healthy, so %s and what follows were not applied", wave,
+				 next_wave);
+		char *message = plumb_xstrdup(plumb_error_last());
+		for (size_t j = end; j < run->plan->count; j++) {
+			const plumb_action *undone = &run->plan->actions[j];
+			if (undone->type != PLUMB_ACTION_NONE || undone->forget)
+				log_undone(run, j, PLUMB_OUTCOME_SKIPPED, NULL,
+					   "not done: an earlier wave did not become healthy");
+		}
+		run->next = run->plan->count;
+		plumb_error_set(error, "%s", message);
+		free(message);
+		goto done;
+	}
+	if (progress)
+		fprintf(progress, "%s is healthy (%.1fs)\n", wave, seconds_since(&start));
+done:
+	free(objects);
+	free(wave);
+	free(next_wave);
+	return error;
+}
+
 /* How many writes destination holds staged, and whether as many as should wait for one commit. */
 static size_t staged_writes(plumb_destination *destination, const plumb_provider *provider, int *full)
 {
@@ -534,7 +640,7 @@ static size_t staged_writes(plumb_destination *destination, const plumb_provider
 int plumb_apply(plumb_apply_report *report, const plumb_plan *plan, plumb_destinations *destinations,
 		plumb_store *store, const plumb_apply_options *options)
 {
-	apply_run run = { report, plan, destinations, store, options, NULL, { NULL, 0, 0 }, NULL, 0, 0, 0 };
+	apply_run run = { report, plan, destinations, store, options, NULL, { NULL, 0, 0 }, NULL, 0, 0, 0, 0, 0 };
 	int error;
 
 	memset(report, 0, sizeof(*report));
@@ -546,11 +652,22 @@ int plumb_apply(plumb_apply_report *report, const plumb_plan *plan, plumb_destin
 	}
 	if (error == 0)
 		error = begin_destinations(plan, destinations, options->after_crash);
+	for (size_t i = 0; i < plan->count; i++) {
+		if (plan->actions[i].object && plan->actions[i].type != PLUMB_ACTION_NONE)
+			run.writes_end = i + 1;
+	}
 
 	while (error == 0 && run.next < plan->count) {
 		size_t i = run.next++;
 		const plumb_action *action = &plan->actions[i];
 		int writes = action->type == PLUMB_ACTION_CREATE || action->type == PLUMB_ACTION_UPDATE;
+		/* A wave that changes something waits for the one before it; nothing waits for the last. */
+		if (i > 0 && starts_wave(&plan->actions[i - 1], action)) {
+			size_t first = run.wave_first;
+			run.wave_first = i;
+			if (i < run.writes_end && (error = wait_for_wave(&run, first, i)) < 0)
+				break;
+		}
 		if (action->type == PLUMB_ACTION_NONE && !action->forget)
 			continue;
 		plumb_destination *destination;

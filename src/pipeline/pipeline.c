@@ -456,7 +456,8 @@ int plumb_pipeline_apply(plumb_pipeline *p, FILE *out)
 		return error;
 	}
 	plumb_apply_options options = { record.id, after_crash, out, p->state_dir,
-					p->options.capture_max ? p->options.capture_max : PLUMB_CAPTURE_MAX };
+					p->options.capture_max ? p->options.capture_max : PLUMB_CAPTURE_MAX,
+					p->options.health_timeout_ms };
 	error = plumb_apply(&report, &p->plan, p->destinations, p->store, &options);
 	record.created = report.created;
 	record.updated = report.updated;

@@ -42,6 +42,7 @@ typedef struct {
 	int replace;             /* an immutable field's change deletes and creates the object (syncOptions Replace=true) */
 	const char *ignore;      /* what no diff shows and no apply takes back: an Application's ignoreDifferences as JSON */
 	int allow_mass_prune;    /* --allow-mass-prune: a sync may delete more than half of a cluster application's objects */
+	unsigned health_timeout_ms; /* how long a wave waits for the one before it to be healthy; 0: 5 minutes */
 	/*
 	 * Destinations kept open from run to run by the caller (plumb serve: a
 	 * cluster's connection, discovery and watches), or NULL: the run opens

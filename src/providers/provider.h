@@ -16,6 +16,8 @@
  *            a one-line reason, a human diff),
  *   apply    make one planned change true, atomically (or stage it, to
  *            make a batch of them true together: commit),
+ *   wait     start a wave once the objects of the one before it are
+ *            healthy (a cluster's; a host has no waves),
  *   remove   delete an object plumb created and git no longer declares,
  *   close    let the destination go.
  *
@@ -152,6 +154,25 @@ struct plumb_provider {
 
 	/* How people name the live object key (a prune's, which no manifest names): a new string. NULL: "/" and the key. */
 	char *(*display_of)(const char *key);
+
+	/*
+	 * The wave a declared object is applied in, as people name it ("wave
+	 * 0"): a new string. Two objects next to each other in order with
+	 * different names are in two waves, and a wave that changes anything
+	 * starts only once every declared object of the wave before it is
+	 * healthy (wait_healthy). NULL, the hook or its answer: no waves.
+	 */
+	char *(*wave_of)(const plumb_object *object);
+
+	/*
+	 * Wait until every one of objects (the declared objects of one wave,
+	 * just applied or unchanged) is healthy, for up to timeout_ms. 0 when
+	 * they are; PLUMB_ERROR as soon as one is degraded, or once the time
+	 * is up, with a message that names each object not healthy and why.
+	 */
+	int (*wait_healthy)(plumb_destination *destination, const plumb_object *const *objects, size_t count,
+			    unsigned timeout_ms);
+
 
 	/*
 	 * Decode spec of set->resources[resource] (whose json, the whole

@@ -69,7 +69,7 @@ static int apply_run(run *r, plumb_apply_report *report)
 	record.application = "app";
 	if (plumb_store_sync_begin(store, &record) < 0)
 		return -100;
-	plumb_apply_options options = { record.id, 0, NULL, state_dir, PLUMB_CAPTURE_MAX };
+	plumb_apply_options options = { record.id, 0, NULL, state_dir, PLUMB_CAPTURE_MAX, 0 };
 	return plumb_apply(report, &r->plan, &r->destinations, store, &options);
 }
 
@@ -483,6 +483,166 @@ static void applied_fingerprints_are_observed_ones(void)
 	run_release(&r);
 }
 
+/*
+ * The host provider with waves, to see what the engine does with them: a
+ * file's wave is its folder ("w0/a" is in wave w0), and wait_healthy notes
+ * the objects it is asked about ("w0/a w0/b|") and answers waves_refuse.
+ */
+static plumb_provider waved;
+static plumb_buf waves_asked = PLUMB_BUF_INIT;
+static const char *waves_refuse; /* a wave whose wait fails */
+static unsigned waves_timeout;
+
+static char *waved_wave_of(const plumb_object *object)
+{
+	const char *slash = strchr(object->key, '/');
+	return slash ? plumb_xprintf("wave %.*s", (int)(slash - object->key), object->key) : NULL;
+}
+
+static int waved_wait_healthy(plumb_destination *destination, const plumb_object *const *objects, size_t count,
+			      unsigned timeout_ms)
+{
+	char *wave = waved_wave_of(objects[0]);
+	for (size_t i = 0; i < count; i++)
+		plumb_buf_printf(&waves_asked, "%s%s", i ? " " : "", objects[i]->key);
+	plumb_buf_puts(&waves_asked, "|");
+	waves_timeout = timeout_ms;
+	int refused = waves_refuse && !strcmp(wave + 5, waves_refuse);
+	free(wave);
+	if (refused)
+		return plumb_error_set(PLUMB_ERROR, "File %s is Progressing (not yet)", objects[0]->display);
+	return 0;
+}
+
+static plumb_health waved_health(const plumb_observed *observed, char **message)
+{
+	*message = observed->exists ? plumb_xstrdup("just written") : NULL;
+	return observed->exists ? PLUMB_HEALTH_PROGRESSING : PLUMB_HEALTH_MISSING;
+}
+
+/* Plan the work tree with the waved provider, apply it with timeout_ms; progress into *progress (a new string). */
+static int apply_waves(run *r, plumb_apply_report *report, char **progress, unsigned timeout_ms, int64_t *sync_id)
+{
+	size_t size = 0;
+	int error = plan_head(r);
+	*progress = NULL;
+	if (error < 0)
+		return error;
+	for (size_t i = 0; i < r->plan.count; i++)
+		r->plan.actions[i].provider = &waved;
+	plumb_sync_record record = { 0 };
+	record.destination = root;
+	record.application = "app";
+	if (plumb_store_sync_begin(store, &record) < 0)
+		return -100;
+	*sync_id = record.id;
+	FILE *out = open_memstream(progress, &size);
+	plumb_apply_options options = { record.id, 0, out, state_dir, PLUMB_CAPTURE_MAX, timeout_ms };
+	plumb_buf_clear(&waves_asked);
+	error = plumb_apply(report, &r->plan, &r->destinations, store, &options);
+	fclose(out);
+	return error;
+}
+
+static void waves_wait_for_the_wave_before(void)
+{
+	run r;
+	plumb_apply_report report;
+	char *progress;
+	int64_t sync_id;
+
+	waved = plumb_host_provider;
+	waved.wave_of = waved_wave_of;
+	waved.wait_healthy = waved_wait_healthy;
+	waved.health = waved_health;
+	fixture_sh("rm -rf repo/*");
+	fixture_write("m.yaml", "apiVersion: host/v1\nkind: File\nmetadata: {name: a}\nspec: {path: /w0/a, content: a}\n"
+				"---\napiVersion: host/v1\nkind: File\nmetadata: {name: b}\nspec: {path: /w0/b, content: b}\n"
+				"---\napiVersion: host/v1\nkind: File\nmetadata: {name: c}\nspec: {path: /w1/c, content: c}\n"
+				"---\napiVersion: host/v1\nkind: File\nmetadata: {name: d}\nspec: {path: /w2/d, content: d}\n");
+
+	/* Each wave waits for the one before it, the last for none; 0 is the default timeout. */
+	CHECK_INT(apply_waves(&r, &report, &progress, 0, &sync_id), 0);
+	CHECK_STR(waves_asked.ptr, "w0/a w0/b|w1/c|");
+	CHECK_INT(waves_timeout, PLUMB_HEALTH_TIMEOUT_MS);
+	CHECK_INT(report.created, 4);
+	CHECK_CONTAINS(progress, "created File /w0/a (Progressing: just written)\n"
+				 "created File /w0/b (Progressing: just written)\n"
+				 "waiting for wave w0 to be healthy (2 objects, up to 5m)\n"
+				 "wave w0 is healthy (");
+	CHECK_CONTAINS(progress, "waiting for wave w1 to be healthy (1 object, up to 5m)\n");
+	CHECK_LACKS(progress, "waiting for wave w2");
+	free(progress);
+	run_release(&r);
+
+	/* Only the last wave changes: the waves before it, unchanged, are still waited for. */
+	fixture_write("m.yaml", "apiVersion: host/v1\nkind: File\nmetadata: {name: a}\nspec: {path: /w0/a, content: a}\n"
+				"---\napiVersion: host/v1\nkind: File\nmetadata: {name: b}\nspec: {path: /w0/b, content: b}\n"
+				"---\napiVersion: host/v1\nkind: File\nmetadata: {name: c}\nspec: {path: /w1/c, content: c}\n"
+				"---\napiVersion: host/v1\nkind: File\nmetadata: {name: d}\nspec: {path: /w2/d, content: D}\n");
+	CHECK_INT(apply_waves(&r, &report, &progress, 90000, &sync_id), 0);
+	CHECK_STR(waves_asked.ptr, "w0/a w0/b|w1/c|");
+	CHECK_INT(waves_timeout, 90000);
+	CHECK_CONTAINS(progress, "up to 90s");
+	CHECK_INT(report.updated, 1);
+	free(progress);
+	run_release(&r);
+
+	/* Only the first wave changes: nothing after it waits. */
+	fixture_write("m.yaml", "apiVersion: host/v1\nkind: File\nmetadata: {name: a}\nspec: {path: /w0/a, content: A}\n"
+				"---\napiVersion: host/v1\nkind: File\nmetadata: {name: b}\nspec: {path: /w0/b, content: b}\n"
+				"---\napiVersion: host/v1\nkind: File\nmetadata: {name: c}\nspec: {path: /w1/c, content: c}\n"
+				"---\napiVersion: host/v1\nkind: File\nmetadata: {name: d}\nspec: {path: /w2/d, content: D}\n");
+	CHECK_INT(apply_waves(&r, &report, &progress, 0, &sync_id), 0);
+	CHECK_STR(waves_asked.ptr, "");
+	free(progress);
+	run_release(&r);
+
+	/* Wave w1 does not become healthy: w2 is not applied, and is recorded so. */
+	fixture_write("m.yaml", "apiVersion: host/v1\nkind: File\nmetadata: {name: a}\nspec: {path: /w0/a, content: A}\n"
+				"---\napiVersion: host/v1\nkind: File\nmetadata: {name: b}\nspec: {path: /w0/b, content: b}\n"
+				"---\napiVersion: host/v1\nkind: File\nmetadata: {name: c}\nspec: {path: /w1/c, content: C}\n"
+				"---\napiVersion: host/v1\nkind: File\nmetadata: {name: d}\nspec: {path: /w2/d, content: dd}\n"
+				"---\napiVersion: host/v1\nkind: File\nmetadata: {name: e}\nspec: {path: /w2/e, content: e}\n");
+	waves_refuse = "w1";
+	CHECK_INT(apply_waves(&r, &report, &progress, 3000, &sync_id), PLUMB_ERROR);
+	CHECK_STR(plumb_error_last(), "wave w1 did not become healthy, so wave w2 and what follows were not applied: "
+				      "File /w1/c is Progressing (not yet)");
+	CHECK_STR(waves_asked.ptr, "w0/a w0/b|w1/c|");
+	CHECK_INT(report.updated, 1);
+	CHECK_INT(report.not_done, 2);
+	CHECK(report.failed == NULL);
+	CHECK_CONTAINS(progress, "waiting for wave w1 to be healthy (1 object, up to 3s)\n");
+	CHECK_LACKS(progress, "w2/");
+	free(progress);
+	run_release(&r);
+	char *content = read_live("w2/d");
+	CHECK_STR(content, "D");
+	free(content);
+	struct stat st;
+	CHECK_INT(plumb_fs_lstat(&st, root_fd, "w2/e"), PLUMB_ENOTFOUND);
+	plumb_action_records actions = { 0 };
+	CHECK_INT(plumb_store_action_list(&actions, store, sync_id), 0);
+	CHECK_INT(actions.count, 3);
+	for (size_t i = 0; i < actions.count; i++) {
+		const plumb_action_record *a = &actions.items[i];
+		if (!strcmp(a->key, "w1/c"))
+			CHECK_INT(a->outcome, PLUMB_OUTCOME_CHANGED);
+		else
+			CHECK(a->outcome == PLUMB_OUTCOME_SKIPPED &&
+			      !strcmp(a->error, "not done: an earlier wave did not become healthy"));
+	}
+	plumb_action_records_release(&actions);
+
+	/* The next sync goes on from there once the wave is healthy. */
+	waves_refuse = NULL;
+	CHECK_INT(apply_waves(&r, &report, &progress, 0, &sync_id), 0);
+	CHECK_INT(report.updated + report.created, 2);
+	free(progress);
+	run_release(&r);
+	plumb_buf_release(&waves_asked);
+}
+
 int main(void)
 {
 	fixture_init("apply");
@@ -502,6 +662,7 @@ int main(void)
 	RUN(stops_at_the_first_failure);
 	RUN(binary_and_directory_conflicts);
 	RUN(applied_fingerprints_are_observed_ones);
+	RUN(waves_wait_for_the_wave_before);
 	close(root_fd);
 	plumb_store_free(store);
 	plumb_source_free(source);
