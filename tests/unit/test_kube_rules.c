@@ -1,8 +1,12 @@
-/* Unit tests of the kubernetes provider's rules: the health of an object, and the order a sync applies objects in. */
+/*
+ * Unit tests of the kubernetes provider's rules: the health of an object, the order a sync applies objects in,
+ * and its waves.
+ */
 #include "util/common.h"
 #include "providers/kubernetes/health.h"
 #include "providers/kubernetes/order.h"
 #include "providers/kubernetes/provider.h"
+#include "providers/kubernetes/wait.h"
 #include "util/buf.h"
 #include "test.h"
 
@@ -333,6 +337,84 @@ static void test_removal_order(void)
 	CHECK_STR(keys[5], "/Namespace//shop");
 }
 
+/* The wave of the object in json, as people read it. */
+static char *wave_of(const char *json)
+{
+	json_t *doc = json_loads(json, 0, NULL);
+	plumb_kube_order order;
+	CHECK(doc != NULL);
+	CHECK_INT(plumb_kube_order_of(&order, doc), 0);
+	char *name = plumb_kube_wave_name(&order);
+	json_decref(doc);
+	return name;
+}
+
+static void test_waves(void)
+{
+	static const struct {
+		const char *json;
+		const char *wave;
+	} cases[] = {
+		{ OBJECT("ConfigMap", "a", ""), "wave 0" },
+		{ OBJECT("ConfigMap", "a", "\"argocd.argoproj.io/sync-wave\":\"-2\""), "wave -2" },
+		{ OBJECT("Job", "a", "\"plumb.dev/sync-wave\":\"1\",\"argocd.argoproj.io/sync-wave\":\"5\""), "wave 1" },
+		/* Whatever their annotations say, they are applied first, as a wave of their own. */
+		{ OBJECT("Namespace", "ns", "\"plumb.dev/sync-wave\":\"3\""),
+		  "the wave of Namespaces and CustomResourceDefinitions" },
+		{ OBJECT("CustomResourceDefinition", "w.example.com", ""),
+		  "the wave of Namespaces and CustomResourceDefinitions" },
+	};
+	for (size_t i = 0; i < PLUMB_ARRAY_SIZE(cases); i++) {
+		char *wave = wave_of(cases[i].json);
+		CHECK_STR(wave, cases[i].wave);
+		free(wave);
+	}
+}
+
+static void test_wave_state(void)
+{
+	plumb_buf out = PLUMB_BUF_INIT;
+	plumb_kube_waited healthy[] = {
+		{ "ConfigMap ns/a", PLUMB_KUBE_HEALTHY, NULL },
+		{ "Deployment ns/db", PLUMB_KUBE_HEALTHY, NULL },
+	};
+	CHECK_INT(plumb_kube_wave_state(&out, healthy, 2), PLUMB_KUBE_HEALTHY);
+	CHECK_STR(out.ptr, "");
+	CHECK_INT(plumb_kube_wave_state(&out, NULL, 0), PLUMB_KUBE_HEALTHY);
+
+	/* Waited for: each one not healthy is named with its health and why. */
+	plumb_kube_waited waiting[] = {
+		{ "ConfigMap ns/a", PLUMB_KUBE_HEALTHY, NULL },
+		{ "Deployment ns/db", PLUMB_KUBE_PROGRESSING, "0 of 2 replicas are updated" },
+		{ "Deployment ns/cache", PLUMB_KUBE_SUSPENDED, "the rollout is paused" },
+		{ "Service ns/lb", PLUMB_KUBE_MISSING, NULL },
+		{ "Widget ns/w", PLUMB_KUBE_UNKNOWN, "" },
+	};
+	CHECK_INT(plumb_kube_wave_state(&out, waiting, PLUMB_ARRAY_SIZE(waiting)), PLUMB_KUBE_PROGRESSING);
+	CHECK_STR(out.ptr, "Deployment ns/db is Progressing (0 of 2 replicas are updated); Deployment ns/cache is "
+			   "Suspended (the rollout is paused); Service ns/lb is Missing; Widget ns/w is Unknown");
+
+	/* One degraded object ends the wait, whatever comes after it; the others are still named. */
+	plumb_kube_waited degraded[] = {
+		{ "Deployment ns/db", PLUMB_KUBE_PROGRESSING, "0 of 2 replicas are updated" },
+		{ "Job ns/migrate", PLUMB_KUBE_DEGRADED, "BackoffLimitExceeded" },
+		{ "Deployment ns/web", PLUMB_KUBE_UNKNOWN, NULL },
+	};
+	plumb_buf_clear(&out);
+	plumb_buf_puts(&out, "before: ");
+	CHECK_INT(plumb_kube_wave_state(&out, degraded, PLUMB_ARRAY_SIZE(degraded)), PLUMB_KUBE_DEGRADED);
+	CHECK_STR(out.ptr, "before: Deployment ns/db is Progressing (0 of 2 replicas are updated); Job ns/migrate is "
+			   "Degraded (BackoffLimitExceeded); Deployment ns/web is Unknown");
+	plumb_buf_release(&out);
+
+	/* Looked at quickly at first, then every two seconds. */
+	CHECK_INT(plumb_kube_wait_interval(0), 250);
+	CHECK_INT(plumb_kube_wait_interval(1), 500);
+	CHECK_INT(plumb_kube_wait_interval(2), 1000);
+	CHECK_INT(plumb_kube_wait_interval(3), 2000);
+	CHECK_INT(plumb_kube_wait_interval(1000), 2000);
+}
+
 int main(void)
 {
 	RUN(test_deployment);
@@ -344,5 +426,7 @@ int main(void)
 	RUN(test_worst_and_names);
 	RUN(test_order);
 	RUN(test_removal_order);
+	RUN(test_waves);
+	RUN(test_wave_state);
 	TEST_EXIT();
 }

@@ -11,6 +11,7 @@
 #include "providers/kubernetes/provider.h"
 #include "providers/kubernetes/destination.h"
 #include "providers/kubernetes/observe.h"
+#include "providers/kubernetes/wait.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -766,6 +767,8 @@ const plumb_provider plumb_kubernetes_provider = {
 	.display_of = display_of,
 	.order_removal = order_removal,
 	.order = order,
+	.wave_of = plumb_kube_wave_of,
+	.wait_healthy = plumb_kube_wait_healthy,
 	.expand = plumb_kube_expand,
 	.free_desired = plumb_kube_free_desired,
 	.open = plumb_kube_open,

@@ -17,7 +17,8 @@
  * real. Every object plumb applies carries the label
  * app.kubernetes.io/managed-by=plumb and the annotation
  * plumb.dev/tracking-id=GROUP/KIND:NAMESPACE/NAME; a prune deletes only an
- * object that still carries that annotation.
+ * object that still carries that annotation. A wave starts once every
+ * object of the wave before it is Healthy (wait.h).
  */
 #ifndef PLUMB_PROVIDERS_KUBERNETES_PROVIDER_H
 #define PLUMB_PROVIDERS_KUBERNETES_PROVIDER_H
