@@ -41,6 +41,9 @@ void plumb_cli_application_options(plumb_pipeline_options *options, char **app_r
 	if (a->replace)
 		options->replace = 1;
 	options->ignore = a->ignore;
+	/* --health-timeout, given for this run, wins over what the Application says. */
+	if (!options->health_timeout_ms)
+		options->health_timeout_ms = a->health_timeout_ms;
 	options->path = a->path;
 	options->root = *app_root;
 	options->application = a->name;

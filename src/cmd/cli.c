@@ -37,6 +37,7 @@ static const struct {
 	{ { "force-conflicts", no_argument, NULL, 'F' }, OPT_CLUSTER },
 	{ { "allow-mass-prune", no_argument, NULL, 'M' }, OPT_CLUSTER },
 	{ { "allow-exec-credentials", no_argument, NULL, 'E' }, OPT_CLUSTER },
+	{ { "health-timeout", required_argument, NULL, 'T' }, OPT_CLUSTER },
 };
 
 /* A size in bytes: digits and an optional K, M or G (powers of 1024). */
@@ -162,6 +163,16 @@ int plumb_cli_parse(plumb_cli *cli, int argc, char **argv, unsigned mask)
 			if (parse_size(&cli->pipeline.capture_max, optarg) < 0 || !cli->pipeline.capture_max) {
 				fprintf(stderr, "plumb %s: --capture-max: '%s' is not a size such as 65536, 512K or 4M\n",
 					argv[0], optarg);
+				return -1;
+			}
+			break;
+		case 'T':
+			if (plumb_duration_parse(&cli->pipeline.health_timeout_ms, optarg) < 0) {
+				fprintf(stderr, "plumb %s: --health-timeout: %s\n", argv[0], plumb_error_last());
+				return -1;
+			}
+			if (!cli->pipeline.health_timeout_ms) {
+				fprintf(stderr, "plumb %s: --health-timeout must be longer than 0\n", argv[0]);
 				return -1;
 			}
 			break;

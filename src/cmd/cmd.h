@@ -39,7 +39,7 @@ enum {
 	OPT_LIMIT = 1u << 14,
 	OPT_IDENTITY = 1u << 15,
 	OPT_STAGED = 1u << 16,
-	OPT_CLUSTER = 1u << 17, /* --kubeconfig, --context, --namespace, --allow-exec-credentials, ... */
+	OPT_CLUSTER = 1u << 17, /* --kubeconfig, --context, --namespace, --allow-exec-credentials, --health-timeout, ... */
 	OPT_CLUSTER_NAME = 1u << 18, /* --kubeconfig and --context only: a cluster named, never reached */
 };
 #define OPT_SOURCE (OPT_REPO | OPT_REVISION | OPT_PATH | OPT_STATE)
@@ -93,8 +93,9 @@ int plumb_cli_destination(char **out, char **context, const plumb_cli *cli, int 
  * Point options at application a: its path and name, where it goes (its
  * root below root, a new string in *app_root that options->root points at;
  * or a cluster, its context and namespace over the command line's) and its
- * sync policy (prune, createNamespace, ForceConflicts). Strings borrowed
- * from a, which must outlive options.
+ * sync policy (prune, createNamespace, ForceConflicts; healthTimeout unless
+ * the command line gives one). Strings borrowed from a, which must outlive
+ * options.
  */
 void plumb_cli_application_options(plumb_pipeline_options *options, char **app_root, const plumb_application *a,
 				   const char *root);

@@ -22,6 +22,8 @@
 	"  --force-conflicts   take over the fields another field manager owns (as syncPolicy.syncOptions:\n" \
 	"                      [ServerSideApply.ForceConflicts]); else such a field is a conflict\n" \
 	"  --allow-mass-prune  let a sync delete more than half of what the application manages there\n" \
+	"  --health-timeout D  how long a wave waits for the one before it to be healthy (default: the\n" \
+	"                      Application's syncPolicy.healthTimeout, else 5m)\n" \
 	"  --allow-exec-credentials  let a kubeconfig run its exec credential plugin\n"
 
 #define CLUSTER_NAME_OPTIONS                                                                              \

@@ -1,5 +1,6 @@
 #include "util/common.h"
 #include "load/application.h"
+#include "util/duration.h"
 #include "util/path.h"
 
 #include <jansson.h>
@@ -46,6 +47,7 @@ static const plumb_field policy_fields[] = {
 	{ "approval", PLUMB_FIELD_STRING, 0 },
 	{ "createNamespace", PLUMB_FIELD_BOOL, 0 },
 	{ "syncOptions", PLUMB_FIELD_LIST, 0 },
+	{ "healthTimeout", PLUMB_FIELD_STRING, 0 },
 };
 
 void plumb_application_release(plumb_application *a)
@@ -128,7 +130,8 @@ static void decode_ignore(plumb_application *a, const plumb_value *rules, plumb_
 
 void plumb_application_decode(plumb_manifest_set *set, size_t resource, const plumb_spec *spec, plumb_diags *diags)
 {
-	plumb_value v[PLUMB_ARRAY_SIZE(application_fields)], source[3], destination[2], host[1], kubernetes[2], policy[6];
+	plumb_value v[PLUMB_ARRAY_SIZE(application_fields)], source[3], destination[2], host[1], kubernetes[2],
+		policy[PLUMB_ARRAY_SIZE(policy_fields)];
 	plumb_application a;
 	size_t before = diags->count;
 
@@ -172,7 +175,7 @@ void plumb_application_decode(plumb_manifest_set *set, size_t resource, const pl
 				a.namespace = plumb_xstrdup(kubernetes[1].string);
 		}
 	}
-	if (v[2].map && !plumb_spec_decode(policy, v[2].map, policy_fields, 6, diags)) {
+	if (v[2].map && !plumb_spec_decode(policy, v[2].map, policy_fields, PLUMB_ARRAY_SIZE(policy_fields), diags)) {
 		if (policy[0].present)
 			a.automated = policy[0].boolean;
 		if (policy[1].present)
@@ -208,6 +211,14 @@ void plumb_application_decode(plumb_manifest_set *set, size_t resource, const pl
 						"(ServerSideApply.ForceConflicts, CreateNamespace=true, Replace=true)",
 						option);
 		}
+		if (policy[6].present) {
+			if (plumb_duration_parse(&a.health_timeout_ms, policy[6].string) < 0)
+				plumb_diags_add(diags, policy[6].position, "spec.syncPolicy.healthTimeout: %s",
+						plumb_error_last());
+			else if (!a.health_timeout_ms)
+				plumb_diags_add(diags, policy[6].position,
+						"spec.syncPolicy.healthTimeout: must be longer than 0");
+		}
 	}
 	if (v[3].present) {
 		a.depends_on = v[3].list;
@@ -235,7 +246,7 @@ void plumb_application_decode(plumb_manifest_set *set, size_t resource, const pl
 	plumb_values_release(host, 1);
 	plumb_values_release(kubernetes, 2);
 	plumb_values_release(destination, 2);
-	plumb_values_release(policy, 6);
+	plumb_values_release(policy, PLUMB_ARRAY_SIZE(policy_fields));
 	plumb_values_release(source, 3);
 	plumb_values_release(v, PLUMB_ARRAY_SIZE(application_fields));
 }

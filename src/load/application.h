@@ -10,7 +10,7 @@
  *     destination: {host: {root: /}}                        # below the destination root
  *     # or a cluster: {kubernetes: {context: homelab, namespace: shop}}
  *     syncPolicy: {automated: true, prune: true, selfHeal: true, approval: auto,
- *                  createNamespace: false}
+ *                  createNamespace: false, healthTimeout: 5m}   # a wave waits up to 5m for the one before
  *     dependsOn: [db]
  *     wave: 0
  *

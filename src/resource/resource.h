@@ -106,6 +106,7 @@ typedef struct {
 	 * any); NULL without rules.
 	 */
 	char *ignore;
+	unsigned health_timeout_ms; /* spec.syncPolicy.healthTimeout; 0 when not given */
 	int automated;
 	int prune;
 	int self_heal;

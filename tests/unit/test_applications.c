@@ -677,7 +677,7 @@ static void a_kubernetes_destination_is_decoded(void)
 	write_apps("root/apps.yaml",
 		   app("shop", "apps/shop",
 		       "  destination: {kubernetes: {context: homelab, namespace: shop}}\n"
-		       "  syncPolicy: {createNamespace: true}\n"),
+		       "  syncPolicy: {createNamespace: true, healthTimeout: 90s}\n"),
 		   app("plain", "apps/plain",
 		       "  destination: {kubernetes: {}}\n"
 		       "  syncPolicy: {syncOptions: [ServerSideApply.ForceConflicts, CreateNamespace=true, Replace=true]}\n"
@@ -705,6 +705,8 @@ static void a_kubernetes_destination_is_decoded(void)
 		  "\"jsonPointers\":[\"/spec/replicas\"],\"managers\":[]},"
 		  "{\"group\":\"\",\"kind\":\"ConfigMap\",\"name\":\"p\",\"namespace\":\"\",\"jsonPointers\":[],"
 		  "\"managers\":[\"tuner\"]}]");
+	CHECK_INT(shop ? shop->health_timeout_ms : 0, 90000);
+	CHECK_INT(plain ? plain->health_timeout_ms : 1, 0);
 	CHECK(web && !web->kubernetes);
 	plumb_applications_release(&apps);
 	plumb_diags_release(&diags);
@@ -725,12 +727,30 @@ static void a_kubernetes_destination_is_decoded(void)
 					"spec:\n"                                                       /* 4 */
 					"  source: {path: apps/web}\n"                                  /* 5 */
 					"  destination: {host: {root: /srv}, kubernetes: {context: c}}\n" /* 6 */
-					"  syncPolicy: {syncOptions: [PruneLast=true]}\n"                /* 7 */);
+					"  syncPolicy: {syncOptions: [PruneLast=true]}\n"                /* 7 */
+					"---\n"                                                         /* 8 */
+					"apiVersion: plumb/v1\n"                                        /* 9 */
+					"kind: Application\n"                                           /* 10 */
+					"metadata: {name: slow}\n"                                      /* 11 */
+					"spec:\n"                                                       /* 12 */
+					"  source: {path: apps/plain}\n"                                /* 13 */
+					"  syncPolicy: {healthTimeout: 1.5m}\n"                         /* 14 */
+					"---\n"                                                         /* 15 */
+					"apiVersion: plumb/v1\n"                                        /* 16 */
+					"kind: Application\n"                                           /* 17 */
+					"metadata: {name: never}\n"                                     /* 18 */
+					"spec:\n"                                                       /* 19 */
+					"  source: {path: apps/plain}\n"                                /* 20 */
+					"  syncPolicy:\n"                                               /* 21 */
+					"    healthTimeout: 0s\n"                                       /* 22 */);
 	CHECK_INT(discover_head(&apps, "root", "root", &diags), PLUMB_EINVALID);
 	CHECK(has_diag(&diags, "root/apps.yaml", 6, 50,
 		       "spec.destination: host and kubernetes are two destinations; give one"));
 	CHECK(has_diag(&diags, "root/apps.yaml", 7, 30,
 		       "spec.syncPolicy.syncOptions: \"PruneLast=true\" is not one plumb knows"));
+	CHECK(has_diag(&diags, "root/apps.yaml", 14, 31,
+		       "spec.syncPolicy.healthTimeout: invalid duration \"1.5m\": expected a whole number"));
+	CHECK(has_diag(&diags, "root/apps.yaml", 22, 20, "spec.syncPolicy.healthTimeout: must be longer than 0"));
 	plumb_applications_release(&apps);
 	plumb_diags_release(&diags);
 }
