@@ -88,6 +88,7 @@ typedef struct {
 	int force_conflicts;
 	int replace;
 	char *ignore; /* the Application's ignoreDifferences, as JSON; NULL without */
+	unsigned health_timeout_ms; /* syncPolicy.healthTimeout; 0: the default */
 	plumb_destinations cluster;
 	char *cluster_opened_with; /* the kubeconfig, context and namespace the cluster was opened with */
 } app_state;

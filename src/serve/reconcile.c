@@ -157,6 +157,7 @@ static void start_pipeline(plumb_pipeline *p, daemon_state *d, const char *commi
 					  (*d->app->synced_commit && !strcmp(d->app->synced_commit, commit));
 		options.replace = d->app->replace;
 		options.ignore = d->app->ignore;
+		options.health_timeout_ms = d->app->health_timeout_ms;
 		options.kept = kept_cluster(d, d->app);
 		options.watch = 1;
 		options.changed = cluster_changed;
@@ -475,6 +476,7 @@ static void adopt_leaf(daemon_state *d, app_state *a, const plumb_application *l
 		a->replace = leaf->replace;
 		free(a->ignore);
 		a->ignore = leaf->ignore ? plumb_xstrdup(leaf->ignore) : NULL;
+		a->health_timeout_ms = leaf->health_timeout_ms;
 	} else {
 		free(a->destination);
 		a->destination = !*leaf->root		? plumb_xstrdup(d->root)
