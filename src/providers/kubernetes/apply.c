@@ -1,0 +1,265 @@
+/*
+ * The kubernetes provider's apply side: server-side apply of what a plan
+ * changes (the destination's namespace made first when it must be), an
+ * object replaced when a change cannot be made in place, prunes by DELETE,
+ * and what each apply answered kept as the live object (observe_applied,
+ * and the collections known whole).
+ */
+#include "util/common.h"
+#include "providers/kubernetes/apply.h"
+#include "providers/kubernetes/body.h"
+#include "providers/kubernetes/observe.h"
+
+#include <stdlib.h>
+#include <time.h>
+
+/*
+ * Make the destination's namespace, labelled as plumb's. A create, not an
+ * apply: a namespace someone made meanwhile is left as it is (409), never
+ * patched. It is not an action and not in the inventory, so no prune ever
+ * deletes it (as Argo CD's CreateNamespace).
+ */
+static int create_namespace(plumb_destination *dest)
+{
+	json_t *body = json_pack("{s:s, s:s, s:{s:s, s:{s:s}}}", "apiVersion", "v1", "kind", "Namespace", "metadata",
+				 "name", dest->namespace, "labels", PLUMB_KUBE_MANAGED_BY_LABEL, PLUMB_KUBE_MANAGED_BY);
+	char *text = json_dumps(body, JSON_COMPACT);
+	char *target = plumb_xprintf("/api/v1/namespaces?fieldManager=%s", PLUMB_KUBE_FIELD_MANAGER);
+	plumb_kube_answer answer = PLUMB_KUBE_ANSWER_INIT;
+	plumb_kube_call call = { "POST", target, NULL, "application/json", text, strlen(text), NULL, NULL };
+	int error = plumb_kube_send(&answer, dest->client, &call);
+	if (error == PLUMB_ECONFLICT) {
+		plumb_error_clear();
+		error = 0; /* made by someone else since it was looked for */
+	} else if (error < 0) {
+		error = plumb_error_wrap(error, "namespace %s", dest->namespace);
+	}
+	if (error == 0)
+		dest->namespace_state = PLUMB_KUBE_NAMESPACE_EXISTS;
+	plumb_kube_answer_release(&answer);
+	free(target);
+	free(text);
+	json_decref(body);
+	return error;
+}
+
+/*
+ * A cluster exists before it is applied to, and nothing is left over
+ * between applies; the destination's namespace is made first when the
+ * apply writes into it and it is missing (create_namespace), unless git
+ * declares it.
+ */
+int plumb_kube_begin_apply(plumb_destination *dest, const char *const *keys, size_t count)
+{
+	if (!dest->create_namespace || dest->namespace_declared)
+		return 0;
+	int into = 0;
+	for (size_t i = 0; i < count && !into; i++) {
+		plumb_kube_identity identity;
+		if (plumb_kube_identity_parse(&identity, keys[i]) < 0) {
+			plumb_error_clear();
+			continue;
+		}
+		into = !strcmp(identity.namespace, dest->namespace);
+		plumb_kube_identity_release(&identity);
+	}
+	if (!into)
+		return 0;
+	int missing = 0;
+	int error = plumb_kube_namespace_missing(&missing, dest);
+	if (error < 0 || !missing)
+		return error;
+	return create_namespace(dest);
+}
+
+/* Keep the server's answer to the apply of key: it is the live object, for observe_applied. */
+static void remember_applied(plumb_destination *dest, const char *key, json_t *live)
+{
+	for (size_t i = 0; i < dest->applied_count; i++) {
+		if (!strcmp(dest->applied[i].key, key)) {
+			plumb_kube_json_free(dest->applied[i].live);
+			dest->applied[i].live = live;
+			return;
+		}
+	}
+	PLUMB_GROW(dest->applied, dest->applied_count, dest->applied_capacity);
+	dest->applied[dest->applied_count++] = (plumb_kube_applied){ plumb_xstrdup(key), live };
+}
+
+/* The answer kept for key, handed over (NULL when none is). */
+static json_t *take_applied(plumb_destination *dest, const char *key)
+{
+	for (size_t i = 0; i < dest->applied_count; i++) {
+		if (!strcmp(dest->applied[i].key, key)) {
+			json_t *live = dest->applied[i].live;
+			free(dest->applied[i].key);
+			dest->applied[i] = dest->applied[--dest->applied_count];
+			return live;
+		}
+	}
+	return NULL;
+}
+
+/* The collection and name of an object's URL path: a new string, and a pointer into path. */
+static char *collection_of(const char *path, const char **name)
+{
+	const char *slash = strrchr(path, '/');
+	*name = slash + 1;
+	return plumb_xstrndup(path, (size_t)(slash - path));
+}
+
+/* What an apply answered is what the collection holds now (a watch would say so a moment later). */
+static void note_live(plumb_destination *dest, const char *path, const json_t *live)
+{
+	const char *name;
+	char *collection = collection_of(path, &name);
+	if (live)
+		plumb_kube_live_put(dest->live, collection, name, live, dest->hash_key);
+	else
+		plumb_kube_live_doubt(dest->live, collection, name);
+	free(collection);
+}
+
+/* A deleted object may linger (finalizers): it is read again before it is taken for gone. */
+static int remove_at(plumb_destination *dest, const char *path, const char *display)
+{
+	char *target = plumb_xprintf("%s?propagationPolicy=Background", path);
+	plumb_kube_answer answer = PLUMB_KUBE_ANSWER_INIT;
+	plumb_kube_call call = { "DELETE", target, NULL, NULL, NULL, 0, NULL, NULL };
+	note_live(dest, path, NULL);
+	int error = plumb_kube_send(&answer, dest->client, &call);
+	if (error == PLUMB_ENOTFOUND) {
+		plumb_error_clear();
+		error = 0; /* already gone */
+	} else if (error < 0) {
+		error = plumb_error_wrap(error, "%s", display);
+	}
+	plumb_kube_answer_release(&answer);
+	free(target);
+	return error;
+}
+
+/* How long a replacement waits for the object it deleted to be gone. */
+#define REPLACE_WAIT_TRIES 600
+#define REPLACE_WAIT_MS 100
+
+/* Delete the object at path and wait until it is gone, so that it can be created anew. */
+static int delete_and_wait(plumb_destination *dest, const char *path, const char *display)
+{
+	int error = remove_at(dest, path, display);
+	for (int tries = 0; error == 0; tries++) {
+		json_t *live = NULL;
+		if ((error = plumb_kube_get_object(&live, dest, path, display)) < 0 || !live)
+			break;
+		plumb_kube_json_free(live);
+		if (tries == REPLACE_WAIT_TRIES)
+			return plumb_error_set(PLUMB_ERROR, "%s: still there %d s after it was deleted to be replaced",
+					       display, REPLACE_WAIT_TRIES * REPLACE_WAIT_MS / 1000);
+		struct timespec pause = { 0, REPLACE_WAIT_MS * 1000000L };
+		nanosleep(&pause, NULL);
+	}
+	return error;
+}
+
+
+int plumb_kube_apply(plumb_destination *dest, const plumb_object *object, const plumb_change *change)
+{
+	const plumb_kube_desired *d = object->desired;
+	plumb_kube_place place;
+	json_t *body = NULL, *live = NULL;
+	char *path = NULL, *display = NULL, *key = NULL;
+	/* The kind may be served only since a definition this apply made. */
+	int error = plumb_kube_locate_served(&place, dest, d);
+	if (error < 0)
+		return plumb_error_wrap(error, "%s %s", object->kind, object->display);
+	path = plumb_kube_resource_path(place.resource, place.namespace, d->name);
+	display = plumb_kube_display(d->kind, place.namespace, d->name);
+	if (change->type == PLUMB_ACTION_DELETE) {
+		error = remove_at(dest, path, display);
+		goto done;
+	}
+	body = plumb_kube_apply_body(dest, d, place.namespace);
+	plumb_kube_target target = plumb_kube_target_of(d, place.namespace);
+	if (plumb_kube_ignore_matches(dest->ignore, &target)) {
+		/* What the application leaves alone is sent as it is live now. */
+		json_t *now = NULL;
+		if ((error = plumb_kube_get_object(&now, dest, path, display)) < 0)
+			goto done;
+		plumb_kube_ignore_body(dest->ignore, &target, body, now);
+		plumb_kube_json_free(now);
+	}
+	error = plumb_kube_server_side_apply(&live, dest, path, body, 0, display);
+	if (error < 0 && plumb_kube_refused_as_immutable(error) && plumb_kube_may_replace(dest, d)) {
+		plumb_error_clear();
+		if ((error = delete_and_wait(dest, path, display)) == 0)
+			error = plumb_kube_server_side_apply(&live, dest, path, body, 0, display);
+	} else if (error < 0 && plumb_kube_refused_as_immutable(error)) {
+		error = plumb_kube_immutable_hint(error);
+	}
+	if (error < 0) {
+		note_live(dest, path, NULL); /* whatever the server did of it is read again */
+		goto done;
+	}
+	note_live(dest, path, live);
+	key = plumb_kube_key(d->group, d->kind, place.namespace, d->name);
+	remember_applied(dest, key, live);
+done:
+	plumb_kube_json_free(body);
+	free(path);
+	free(display);
+	free(key);
+	return error;
+}
+
+int plumb_kube_observe_applied(plumb_observed *out, plumb_destination *dest, const plumb_object *object)
+{
+	const plumb_kube_desired *d = object->desired;
+	plumb_kube_place place;
+	int error = plumb_kube_locate(&place, dest, d);
+	if (error < 0) {
+		plumb_kube_observed_from(out, dest, NULL, NULL, NULL);
+		return plumb_error_wrap(error, "%s %s", object->kind, object->display);
+	}
+	char *key = plumb_kube_key(d->group, d->kind, place.namespace, d->name);
+	json_t *live = take_applied(dest, key);
+	if (live) {
+		plumb_kube_observed_from(out, dest, live, NULL, NULL);
+		((plumb_kube_seen *)out->detail)->key = key;
+		return 0;
+	}
+	free(key);
+	plumb_observation item = { object, object->key, object->kind, object->sensitive, { 0 } };
+	error = plumb_kube_observe(dest, &item, 1);
+	*out = item.observed;
+	return error;
+}
+
+int plumb_kube_stages(const plumb_object *object)
+{
+	return 0; /* each server-side apply is atomic on its own; the server has no batch to stage into */
+}
+
+size_t plumb_kube_staged(plumb_destination *dest, int *full)
+{
+	*full = 0;
+	return 0;
+}
+
+int plumb_kube_commit(plumb_destination *dest, size_t *done)
+{
+	*done = 0;
+	return 0;
+}
+
+void plumb_kube_discard(plumb_destination *dest)
+{
+}
+
+int plumb_kube_remove(plumb_destination *dest, const char *key, const char *kind)
+{
+	char *path = plumb_kube_path_of_key(dest, key);
+	int error = path ? remove_at(dest, path, key) : 0; /* a kind no longer served: nothing of it is left */
+	free(path);
+	return error;
+}
+

@@ -1,0 +1,60 @@
+/*
+ * body.h - what plumb sends for a Kubernetes object, and how.
+ *
+ * The body is the document git declares, in the namespace the
+ * destination places it in, labelled app.kubernetes.io/managed-by=plumb
+ * and annotated with its tracking id (APPLICATION:GROUP/KIND:NAMESPACE/NAME,
+ * as Argo CD's annotation tracking writes it) and the keyed hash of all
+ * that (labels.h); what the application's ignore rules name is then left
+ * alone (ignore.h). It is sent as a server-side apply, field manager
+ * "plumb", for real or as a dry run.
+ */
+#ifndef PLUMB_PROVIDERS_KUBERNETES_BODY_H
+#define PLUMB_PROVIDERS_KUBERNETES_BODY_H
+
+#include <jansson.h>
+
+#include "providers/kubernetes/destination.h"
+
+/* The tracking id of an object of the destination's application. A new string. */
+char *plumb_kube_tracking_id(const plumb_destination *destination, const char *group, const char *kind,
+			     const char *namespace, const char *name);
+
+/*
+ * The application another tracking id of this very object names (a new
+ * string), or NULL when tracking is own (the destination's application's),
+ * or no plumb application's.
+ */
+char *plumb_kube_other_application(const plumb_destination *destination, const char *tracking, const char *own);
+
+/* The body of d in namespace, labelled and annotated (applied hash included). A new reference. */
+json_t *plumb_kube_apply_body(const plumb_destination *destination, const plumb_kube_desired *d,
+			      const char *namespace);
+
+/*
+ * Server-side apply of body at path, for real or as a dry run: *answer the
+ * object the server made of it (a new reference). Unless the destination
+ * forces conflicts (and then the dry run too, so that the plan shows what
+ * the apply will do), a field another manager owns is a conflict, and the
+ * server's message names the field and the manager. Errors name display.
+ */
+int plumb_kube_server_side_apply(json_t **answer, plumb_destination *destination, const char *path,
+				 const json_t *body, int dry_run, const char *display);
+
+/* Which object the ignore rules are asked about: d in namespace. */
+plumb_kube_target plumb_kube_target_of(const plumb_kube_desired *d, const char *namespace);
+
+/*
+ * Whether d may be deleted and created when a change to it cannot be made
+ * in place: Replace=true in its plumb.dev/sync-options (or Argo CD's
+ * argocd.argoproj.io/sync-options) annotation, or the application's.
+ */
+int plumb_kube_may_replace(const plumb_destination *destination, const plumb_kube_desired *d);
+
+/* Whether error (the last one) is the server refusing a change to a field that cannot change once set. */
+int plumb_kube_refused_as_immutable(int error);
+
+/* error, its message added to with what would let the change through (Replace=true). */
+int plumb_kube_immutable_hint(int error);
+
+#endif
