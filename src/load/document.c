@@ -242,6 +242,19 @@ static void report_unknown_kind(plumb_diags *diags, const plumb_resource *resour
 	plumb_buf_release(&known);
 }
 
+/*
+ * Whether a document holds nothing: no root, or (as libfyaml reads "---" at
+ * the end of a file, or two in a row) a plain scalar without text.
+ */
+static int is_empty(struct fy_node *root)
+{
+	size_t len = 0;
+	if (!root)
+		return 1;
+	return fy_node_get_type(root) == FYNT_SCALAR && fy_node_get_style(root) == FYNS_PLAIN &&
+	       fy_node_get_scalar(root, &len) && len == 0;
+}
+
 static void load_document(manifest_part *file, struct fy_document *doc, plumb_source *source)
 {
 	plumb_diags *diags = &file->diags;
@@ -251,7 +264,7 @@ static void load_document(manifest_part *file, struct fy_document *doc, plumb_so
 	plumb_resource resource;
 
 	memset(&resource, 0, sizeof(resource));
-	if (!root)
+	if (is_empty(root))
 		return; /* an empty document, e.g. after a trailing "---" */
 	if (fy_node_get_type(root) != FYNT_MAPPING) {
 		plumb_diags_add(diags, pos, "a manifest must be a mapping with apiVersion, kind, metadata and spec");

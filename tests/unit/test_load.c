@@ -150,6 +150,34 @@ static void two_resources_one_path(void)
 	plumb_diags_release(&diags);
 }
 
+/* "---" at the end of a file, or twice in a row, makes an empty document: nothing, not an error. */
+static void skips_empty_documents(void)
+{
+	plumb_manifest_set set;
+	plumb_diags diags = PLUMB_DIAGS_INIT;
+	fixture_sh("rm -rf repo/*");
+	fixture_write("m.yaml", "---\n"
+				"apiVersion: host/v1\nkind: File\nmetadata: {name: a}\nspec: {path: /a, content: a}\n"
+				"---\n"
+				"---\n"
+				"apiVersion: host/v1\nkind: File\nmetadata: {name: b}\nspec: {path: /b, content: b}\n"
+				"---\n");
+	CHECK_INT(load_head(&set, "", &diags), 0);
+	CHECK_INT(diags.count, 0);
+	CHECK_INT(set.resource_count, 2);
+	if (set.resource_count == 2)
+		CHECK_INT(set.resources[1].line, 8);
+	plumb_manifest_set_release(&set);
+	plumb_diags_release(&diags);
+
+	/* A document that says nothing but an empty string is not empty: it is not a manifest. */
+	fixture_write("m.yaml", "\"\"\n");
+	CHECK_INT(load_head(&set, "", &diags), PLUMB_EINVALID);
+	CHECK(has_diag(&diags, "m.yaml", 1, 2, "a manifest must be a mapping with apiVersion, kind, metadata and spec"));
+	plumb_manifest_set_release(&set);
+	plumb_diags_release(&diags);
+}
+
 static void source_rules(void)
 {
 	plumb_manifest_set set;
@@ -356,6 +384,7 @@ int main(void)
 	RUN(loads_every_host_kind);
 	RUN(reports_every_error_with_its_position);
 	RUN(two_resources_one_path);
+	RUN(skips_empty_documents);
 	RUN(source_rules);
 	RUN(path_selects_a_folder_or_a_file);
 	RUN(parses_only_what_changed);
