@@ -330,6 +330,7 @@ static void load_document(manifest_part *file, struct fy_document *doc, plumb_so
 	else
 		resource.identity = plumb_xprintf("%s/%s/%s", resource.api_version, resource.kind, resource.name);
 	resource.file = plumb_xstrdup(file->path);
+	memcpy(resource.blob, file->blob, sizeof(resource.blob));
 	resource.line = pos.line;
 	resource.column = pos.column;
 

@@ -24,6 +24,7 @@ typedef struct {
 	char *name;
 	char *identity; /* "apiVersion/kind/name", unique within a revision */
 	char *file;     /* manifest path in the repository */
+	char blob[PLUMB_OID_HEXSZ + 1]; /* the manifest's blob id, to read it again (resource/field.h) */
 	unsigned line;  /* where the document starts */
 	unsigned column;
 	char *json; /* the whole document, compact JSON on one line */

@@ -1,6 +1,6 @@
 /*
  * spec_internal.h - how the loader hands a YAML mapping to spec decoding.
- * Only load.c and spec.c include this; providers see plumb_spec as opaque.
+ * Only the loader and resource/ include this; providers see plumb_spec as opaque.
  */
 #ifndef PLUMB_SPEC_INTERNAL_H
 #define PLUMB_SPEC_INTERNAL_H

@@ -64,6 +64,9 @@ static void loads_every_host_kind(void)
 	CHECK_INT(set.resources[0].line, 1);
 	CHECK_STR(set.resources[2].identity, "host/v1/Absent/default");
 	CHECK_INT(set.resources[2].line, 11);
+	/* Each resource names its manifest's blob, to read it again (resource/field.h). */
+	CHECK_INT(strlen(set.resources[0].blob), PLUMB_OID_HEXSZ);
+	CHECK_STR(set.resources[2].blob, set.resources[0].blob);
 	/* motd, the Tree's directory, a.conf, broken.yaml, sub, sub/b.conf, the Absent. */
 	CHECK_INT(set.object_count, 7);
 	const plumb_object *o = find_object(&set, "etc/nginx/sites-enabled/sub/b.conf");
