@@ -388,9 +388,11 @@ int plumb_pipeline_plan(plumb_pipeline *p)
 	}
 	plumb_diags diags = PLUMB_DIAGS_INIT;
 	error = plumb_plan_build(&p->plan, &p->set, &p->inventory, p->destinations, &diags);
-	if (diags.count)
-		report_diags(p, &diags, "places objects where the destination cannot take them");
-	else if (error < 0)
+	if (diags.count) {
+		/* Where the destination cannot place them, or what its validation refuses. */
+		report_diags(p, &diags, "declares objects the destination cannot take");
+		record_refusal(p, "refused by the destination", diags.count);
+	} else if (error < 0)
 		error_line("plan");
 	plumb_diags_release(&diags);
 	if (error < 0)

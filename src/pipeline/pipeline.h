@@ -118,7 +118,10 @@ void plumb_pipeline_detach_set(plumb_pipeline *p, plumb_manifest_set *out);
  * store and the destination (a host root, or with options.kubernetes a
  * cluster), and build the plan. A destination root that does not exist
  * plans as empty: planning creates nothing. A cluster's plan notes how
- * the cluster was chosen (plumb_plan_cluster), for its plan file.
+ * the cluster was chosen (plumb_plan_cluster), for its plan file. Every
+ * object the destination cannot take (where it goes, what its validation
+ * refuses) is a diagnostic, all printed at once, and a run meant to apply
+ * records the refusal.
  */
 int plumb_pipeline_plan(plumb_pipeline *p);
 

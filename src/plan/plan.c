@@ -165,11 +165,12 @@ static int was_sensitive(const plumb_inventory_entry *entry)
  * The action for a declared object, from what was observed of it (taken
  * over), its inventory row (NULL when plumb does not manage it yet) and
  * where its destination places it (*key and *display taken over, or NULL:
- * where the object says).
+ * where the object says). A destination that refuses the object as
+ * declared says why in diags (compare).
  */
 static int plan_declared(plumb_plan *plan, const plumb_manifest_set *set, const plumb_object *object,
 			 const plumb_inventory_entry *entry, char **key, char **display, plumb_observed *observed,
-			 plumb_destination *destination)
+			 plumb_destination *destination, plumb_diags *diags)
 {
 	plumb_action *action = add_action(plan);
 	int error;
@@ -214,7 +215,7 @@ static int plan_declared(plumb_plan *plan, const plumb_manifest_set *set, const 
 		free(now);
 	}
 	if ((error = object->provider->compare(&action->change, destination, object, observed, object->kind,
-					       untouched)) < 0)
+					       untouched, diags)) < 0)
 		return error;
 	if (object->provider->health)
 		action->health = object->provider->health(observed, &action->health_message);
@@ -248,7 +249,7 @@ static int plan_prune(plumb_plan *plan, const plumb_provider *provider, const pl
 	action->forget = 1;
 	action->sensitive = was_sensitive(entry);
 	if (entry->created) {
-		if ((error = provider->compare(&action->change, destination, NULL, observed, entry->kind, 0)) < 0)
+		if ((error = provider->compare(&action->change, destination, NULL, observed, entry->kind, 0, NULL)) < 0)
 			return error;
 	} else {
 		action->change.reason = plumb_xstrdup("no longer declared in git; left in place (plumb did not create it)");
@@ -303,12 +304,15 @@ static int compare_provider_and_key(const planned *a, const planned *b)
 
 /*
  * Observe planned[0..count) in batches of one provider's neighbours, and
- * make each one's action from what was observed.
+ * make each one's action from what was observed. An object its
+ * destination refuses (diagnostics in diags) does not stop the others from
+ * being compared: every refusal is reported, then PLUMB_EINVALID.
  */
 static int observe_and_compare(plumb_plan *plan, const plumb_manifest_set *set, planned *work, size_t count,
-			       plumb_destinations *destinations)
+			       plumb_destinations *destinations, plumb_diags *diags)
 {
 	plumb_observation items[OBSERVE_BATCH];
+	size_t refused = 0;
 	int error = 0;
 
 	for (size_t start = 0, end; start < count && error == 0; start = end) {
@@ -329,13 +333,21 @@ static int observe_and_compare(plumb_plan *plan, const plumb_manifest_set *set, 
 		error = provider->observe(destination, items, end - start);
 		for (size_t i = start; i < end && error == 0; i++) {
 			planned *w = &work[i];
+			size_t before = diags->count;
 			error = w->object ? plan_declared(plan, set, w->object, w->entry, &w->key, &w->display,
-							  &items[i - start].observed, destination)
+							  &items[i - start].observed, destination, diags)
 					  : plan_prune(plan, provider, w->entry, &items[i - start].observed, destination);
+			if (error == PLUMB_EINVALID && diags->count > before) {
+				refused++;
+				error = 0;
+			}
 		}
 		for (size_t i = start; i < end; i++)
 			plumb_observed_release(provider, &items[i - start].observed);
 	}
+	if (error == 0 && refused)
+		error = plumb_error_set(PLUMB_EINVALID, "the destination refuses %zu object%s as declared", refused,
+					refused == 1 ? "" : "s");
 	return error;
 }
 
@@ -501,7 +513,7 @@ int plumb_plan_build(plumb_plan *plan, const plumb_manifest_set *set, const plum
 		work[count++] = (planned){ NULL, entry, provider, NULL, NULL };
 	}
 
-	if ((error = observe_and_compare(plan, set, work, count, destinations)) < 0)
+	if ((error = observe_and_compare(plan, set, work, count, destinations, diags)) < 0)
 		goto done;
 	if (plan->count > base + first_prune)
 		qsort(plan->actions + base + first_prune, plan->count - base - first_prune, sizeof(*plan->actions),

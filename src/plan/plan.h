@@ -98,9 +98,12 @@ void plumb_plan_init(plumb_plan *plan, const char *repo, const char *revision, c
  * declared: each provider observes its objects in one pass through its
  * destination (opened in destinations on first use). Where a destination
  * places an object (plumb_provider.resolve) is asked first: every object
- * it cannot take is a diagnostic in diags, and then PLUMB_EINVALID. Fails (PLUMB_ECONFLICT) when a declared object is managed by
- * another application, or with the provider's error when one cannot be
- * observed or compared; the message names the object.
+ * it cannot take is a diagnostic in diags, and then PLUMB_EINVALID. Every
+ * object is compared even when the destination refuses some as declared
+ * (a cluster's validation): each problem a diagnostic in diags at its
+ * field, then PLUMB_EINVALID. Fails (PLUMB_ECONFLICT) when a declared
+ * object is managed by another application, or with the provider's error
+ * when one cannot be observed or compared; the message names the object.
  */
 int plumb_plan_build(plumb_plan *plan, const plumb_manifest_set *set, const plumb_inventory *inventory,
 		     plumb_destinations *destinations, plumb_diags *diags);

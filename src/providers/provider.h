@@ -263,9 +263,15 @@ struct plumb_provider {
 	 * untouched: the object is as plumb's last action left it (its
 	 * fingerprint is the one the inventory kept), which may spare the
 	 * provider work (a cluster's dry run).
+	 * A destination that refuses object as declared (a cluster's
+	 * validation) is not trouble reading: each problem becomes a
+	 * diagnostic in diags, at the position of what it concerns in the
+	 * manifest, and compare returns PLUMB_EINVALID (the message says the
+	 * same), so that the plan goes on and reports every refusal at once.
+	 * diags is NULL for a prune, which nothing refuses.
 	 */
 	int (*compare)(plumb_change *out, plumb_destination *destination, const plumb_object *object,
-		       const plumb_observed *observed, const char *inventory_kind, int untouched);
+		       const plumb_observed *observed, const char *inventory_kind, int untouched, plumb_diags *diags);
 
 	/*
 	 * Before an apply's first action: make the destination exist, and clear

@@ -119,15 +119,23 @@ static int observe(plumb_observed *out, plumb_destination *dest, const plumb_obj
 	return error;
 }
 
+/*
+ * What the server refused of the last object planned, each problem a
+ * diagnostic at its field (here at the document: the hand-made manifests
+ * have no text to read again).
+ */
+static plumb_diags refused = PLUMB_DIAGS_INIT;
+
 /* Observe and compare object: the change (released by the caller); the error is returned. */
 static int plan(plumb_change *change, plumb_destination *dest, const plumb_object *object)
 {
 	plumb_observed observed;
+	plumb_diags_release(&refused);
 	int error = observe(&observed, dest, object);
 	memset(change, 0, sizeof(*change));
 	plumb_buf_init(&change->diff);
 	if (error == 0)
-		error = provider->compare(change, dest, object, &observed, object->kind, 0);
+		error = provider->compare(change, dest, object, &observed, object->kind, 0, &refused);
 	plumb_observed_release(provider, &observed);
 	return error;
 }
@@ -408,10 +416,10 @@ static void configmap_lifecycle(void)
 	/* A prune: it carries plumb's tracking id, so it goes; then it is gone. */
 	plumb_observation item = { NULL, "/ConfigMap/plumb-test/life", "ConfigMap", 0, { 0 } };
 	CHECK_INT(provider->observe(dest, &item, 1), 0);
-	CHECK_INT(provider->compare(&change, dest, NULL, &item.observed, "ConfigMap", 0), 0);
+	CHECK_INT(provider->compare(&change, dest, NULL, &item.observed, "ConfigMap", 0, NULL), 0);
 	CHECK_INT(change.type, PLUMB_ACTION_DELETE);
 	plumb_change_release(&change);
-	CHECK_INT(provider->compare(&change, dest, NULL, &item.observed, "Secret", 0), 0);
+	CHECK_INT(provider->compare(&change, dest, NULL, &item.observed, "Secret", 0, NULL), 0);
 	CHECK_INT(change.type, PLUMB_ACTION_NONE);
 	plumb_change_release(&change);
 	plumb_observed_release(provider, &item.observed);
@@ -448,7 +456,7 @@ static void prune_spares_foreign_objects(void)
 	plumb_observation item = { NULL, "/ConfigMap/plumb-test/foreign", "ConfigMap", 0, { 0 } };
 	CHECK_INT(provider->observe(dest, &item, 1), 0);
 	CHECK_INT(item.observed.exists, 1);
-	CHECK_INT(provider->compare(&change, dest, NULL, &item.observed, "ConfigMap", 0), 0);
+	CHECK_INT(provider->compare(&change, dest, NULL, &item.observed, "ConfigMap", 0, NULL), 0);
 	CHECK_INT(change.type, PLUMB_ACTION_NONE);
 	plumb_change_release(&change);
 	plumb_observed_release(provider, &item.observed);
@@ -508,18 +516,26 @@ static void refusals_name_the_field(void)
 		     "{\"labels\":{\"app\":\"bad\"}},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}}}");
 	CHECK_INT(plan_and_apply(dest, only(&first)), 0);
 
-	/* An immutable field. */
+	/* An immutable field: a diagnostic at the manifest, and the message says the same. */
 	CHECK_INT(plan(&change, dest, only(&moved)), PLUMB_EINVALID);
-	CHECK_CONTAINS(plumb_error_last(), "dry run of Service plumb-test/svc");
-	CHECK_CONTAINS(plumb_error_last(), "spec.clusterIP");
-	CHECK_CONTAINS(plumb_error_last(), "may not change once set");
+	CHECK_INT(refused.count, 1);
+	if (refused.count) {
+		CHECK_STR(refused.items[0].file, "manifests.yaml");
+		CHECK_INT(refused.items[0].line, 1);
+		CHECK_CONTAINS(refused.items[0].message, "Service plumb-test/svc: spec.clusterIP");
+		CHECK_CONTAINS(refused.items[0].message, "may not change once set");
+	}
+	CHECK_CONTAINS(plumb_error_last(), "manifests.yaml:1:1: Service plumb-test/svc: spec.clusterIP");
 	plumb_change_release(&change);
 
 	/* An invalid object. */
 	CHECK_INT(plan(&change, dest, only(&invalid)), PLUMB_EINVALID);
-	CHECK_CONTAINS(plumb_error_last(), "Deployment plumb-test/bad");
-	CHECK_CONTAINS(plumb_error_last(), "spec.replicas");
+	CHECK_INT(refused.count, 1);
+	if (refused.count)
+		CHECK_CONTAINS(refused.items[0].message,
+			       "Deployment plumb-test/bad: spec.replicas: Invalid value: -1: must be greater than or equal to 0");
 	plumb_change_release(&change);
+	plumb_diags_release(&refused);
 
 	CHECK_INT(provider->remove(dest, "/Service/plumb-test/svc", "Service"), 0);
 	plumb_diags_release(&diags);

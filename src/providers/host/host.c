@@ -195,7 +195,7 @@ static void observe_absent(plumb_observed *out)
 }
 
 static int compare(plumb_change *out, plumb_destination *dest, const plumb_object *object,
-		   const plumb_observed *observed, const char *inventory_kind, int untouched);
+		   const plumb_observed *observed, const char *inventory_kind, int untouched, plumb_diags *diags);
 
 /*
  * Whether key lies below a directory observed before it that this plan
@@ -214,7 +214,7 @@ static int made_on_the_way(const plumb_destination *dest, const char *key)
 static void note_directory(plumb_destination *dest, const plumb_observation *item)
 {
 	plumb_change change;
-	int made = compare(&change, dest, item->object, &item->observed, item->kind, 0) == 0 &&
+	int made = compare(&change, dest, item->object, &item->observed, item->kind, 0, NULL) == 0 &&
 		   (change.type == PLUMB_ACTION_CREATE || change.type == PLUMB_ACTION_UPDATE);
 	plumb_change_release(&change);
 	plumb_error_clear();
@@ -360,9 +360,12 @@ static int conflict(const plumb_object *object, const host_live *live)
 			       object->kind);
 }
 
-/* untouched spares nothing here: comparing a file is reading what observe already read. */
+/*
+ * untouched spares nothing here: comparing a file is reading what observe
+ * already read. A host takes any object as declared: nothing goes to diags.
+ */
 static int compare(plumb_change *out, plumb_destination *dest, const plumb_object *object,
-		   const plumb_observed *observed, const char *inventory_kind, int untouched)
+		   const plumb_observed *observed, const char *inventory_kind, int untouched, plumb_diags *diags)
 {
 	const host_live *live = observed->detail;
 	plumb_buf reason = PLUMB_BUF_INIT;

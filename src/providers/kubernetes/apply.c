@@ -165,6 +165,7 @@ static int delete_and_wait(plumb_destination *dest, const char *path, const char
 int plumb_kube_apply(plumb_destination *dest, const plumb_object *object, const plumb_change *change)
 {
 	const plumb_kube_desired *d = object->desired;
+	plumb_diags refused = PLUMB_DIAGS_INIT; /* the message says it all: "FILE:LINE:COL: ..." a line */
 	plumb_kube_place place;
 	json_t *body = NULL, *live = NULL;
 	char *path = NULL, *display = NULL, *key = NULL;
@@ -188,11 +189,11 @@ int plumb_kube_apply(plumb_destination *dest, const plumb_object *object, const 
 		plumb_kube_ignore_body(dest->ignore, &target, body, now);
 		plumb_kube_json_free(now);
 	}
-	error = plumb_kube_server_side_apply(&live, dest, path, body, 0, display);
+	error = plumb_kube_server_side_apply(&live, dest, object, path, body, 0, display, &refused);
 	if (error < 0 && plumb_kube_refused_as_immutable(error) && plumb_kube_may_replace(dest, d)) {
 		plumb_error_clear();
 		if ((error = delete_and_wait(dest, path, display)) == 0)
-			error = plumb_kube_server_side_apply(&live, dest, path, body, 0, display);
+			error = plumb_kube_server_side_apply(&live, dest, object, path, body, 0, display, &refused);
 	} else if (error < 0 && plumb_kube_refused_as_immutable(error)) {
 		error = plumb_kube_immutable_hint(error);
 	}
@@ -204,6 +205,7 @@ int plumb_kube_apply(plumb_destination *dest, const plumb_object *object, const 
 	key = plumb_kube_key(d->group, d->kind, place.namespace, d->name);
 	remember_applied(dest, key, live);
 done:
+	plumb_diags_release(&refused);
 	plumb_kube_json_free(body);
 	free(path);
 	free(display);

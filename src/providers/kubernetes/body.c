@@ -6,6 +6,7 @@
  */
 #include "util/common.h"
 #include "providers/kubernetes/body.h"
+#include "providers/kubernetes/refusal.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -88,8 +89,8 @@ json_t *plumb_kube_apply_body(const plumb_destination *dest, const plumb_kube_de
  * apply will do), a field another manager owns is a conflict, and the
  * server's message names the field and the manager.
  */
-int plumb_kube_server_side_apply(json_t **answer, plumb_destination *dest, const char *path, const json_t *body,
-			     int dry_run, const char *display)
+int plumb_kube_server_side_apply(json_t **answer, plumb_destination *dest, const plumb_object *object,
+				 const char *path, const json_t *body, int dry_run, const char *display, plumb_diags *diags)
 {
 	char *text = plumb_kube_json_text(body);
 	char *target = plumb_xprintf("%s?%sfieldManager=%s%s", path, dry_run ? "dryRun=All&" : "",
@@ -99,7 +100,14 @@ int plumb_kube_server_side_apply(json_t **answer, plumb_destination *dest, const
 	plumb_kube_call call = { "PATCH", target, NULL, "application/apply-patch+yaml", text, strlen(text), NULL, NULL };
 	int error = plumb_kube_send(&out, dest->client, &call);
 	*answer = NULL;
-	if (error < 0)
+	/*
+	 * A field that cannot change once set is not the manifest's fault: it is
+	 * named as the server says it, with what lets it through (replacement).
+	 */
+	int immutable = error == PLUMB_EINVALID && strstr(plumb_error_last(), "immutable") != NULL;
+	if (error < 0 && !immutable && plumb_kube_refusal(diags, dest->source, object, display, &out) < 0)
+		error = PLUMB_EINVALID;
+	else if (error < 0)
 		error = plumb_error_wrap(error, "%s%s", dry_run ? "dry run of " : "", display);
 	else if (!(*answer = json_loadb(out.body.ptr, out.body.len, 0, NULL)) || !json_is_object(*answer))
 		error = plumb_error_set(PLUMB_ERROR, "%s: the server answered something that is not an object", display);

@@ -32,14 +32,19 @@ json_t *plumb_kube_apply_body(const plumb_destination *destination, const plumb_
 			      const char *namespace);
 
 /*
- * Server-side apply of body at path, for real or as a dry run: *answer the
- * object the server made of it (a new reference). Unless the destination
- * forces conflicts (and then the dry run too, so that the plan shows what
- * the apply will do), a field another manager owns is a conflict, and the
- * server's message names the field and the manager. Errors name display.
+ * Server-side apply of object's body at path, for real or as a dry run:
+ * *answer the object the server made of it (a new reference). Unless the
+ * destination forces conflicts (and then the dry run too, so that the plan
+ * shows what the apply will do), a field another manager owns is a
+ * conflict, and the server's message names the field and the manager.
+ * When the server refuses the object as declared, its problems go to diags
+ * at their fields (refusal.h), and PLUMB_EINVALID; a field that cannot
+ * change once set is an error naming it instead (plumb_kube_immutable_hint).
+ * Other errors name display.
  */
-int plumb_kube_server_side_apply(json_t **answer, plumb_destination *destination, const char *path,
-				 const json_t *body, int dry_run, const char *display);
+int plumb_kube_server_side_apply(json_t **answer, plumb_destination *destination, const plumb_object *object,
+				 const char *path, const json_t *body, int dry_run, const char *display,
+				 plumb_diags *diags);
 
 /* Which object the ignore rules are asked about: d in namespace. */
 plumb_kube_target plumb_kube_target_of(const plumb_kube_desired *d, const char *namespace);

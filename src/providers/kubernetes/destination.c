@@ -53,6 +53,7 @@ int plumb_kube_open(plumb_destination **out, const plumb_destination_options *op
 	dest->force_conflicts = options->force_conflicts;
 	dest->replace = options->replace;
 	dest->application = plumb_xstrdup(options->application ? options->application : "");
+	dest->source = options->source;
 	/* The client takes config, opened or not. */
 	if ((error = plumb_kube_client_open(&dest->client, config, NULL)) < 0)
 		goto fail;
@@ -87,6 +88,7 @@ void plumb_kube_renew(plumb_destination *dest, const plumb_destination_options *
 	plumb_kube_ignore_free(dest->ignore);
 	if (plumb_kube_ignore_parse(&dest->ignore, options->ignore) < 0)
 		plumb_error_clear();
+	dest->source = options->source;
 	/* A namespace may have come or gone since; what is watched is up to date. */
 	dest->namespace_state = PLUMB_KUBE_NAMESPACE_UNKNOWN;
 	dest->namespace_declared = 0;

@@ -36,6 +36,7 @@ struct plumb_destination {
 	char *namespace; /* for namespaced objects that name none */
 	char *name;      /* "kubernetes https://SERVER" */
 	char *application; /* whose objects it applies: their tracking ids name it */
+	plumb_source *source; /* the run's (open, renew), to read a manifest again (refusal.h); borrowed */
 	/*
 	 * Whether namespace exists (plumb_kube_namespace_missing asks once):
 	 * with create_namespace an apply makes it when missing, unless git

@@ -230,6 +230,7 @@ void plumb_kube_expand(plumb_manifest_set *set, size_t resource, const plumb_spe
 	d->namespace = namespace ? namespace : "";
 	d->secret = is_secret(document);
 	d->order = order;
+	memcpy(d->blob, r->blob, sizeof(d->blob));
 	if (!strcmp(group, "apiextensions.k8s.io") && !strcmp(d->kind, "CustomResourceDefinition"))
 		note_definition(d);
 

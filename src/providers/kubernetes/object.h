@@ -35,6 +35,7 @@ typedef struct {
 	const char *defines_kind;
 	int defines_namespaced;
 	plumb_kube_order order;  /* where a sync applies it (order.h); strings borrowed from document */
+	char blob[PLUMB_OID_HEXSZ + 1]; /* its manifest's, read again to place what the server refuses (refusal.h) */
 } plumb_kube_desired;
 
 /* One identity, split out of a key; the strings are a copy the struct owns (release). */

@@ -103,7 +103,7 @@ static int unchanged_since_applied(const plumb_observed *observed, int untouched
 }
 
 static int compare(plumb_change *out, plumb_destination *dest, const plumb_object *object,
-		   const plumb_observed *observed, const char *inventory_kind, int untouched)
+		   const plumb_observed *observed, const char *inventory_kind, int untouched, plumb_diags *diags)
 {
 	const json_t *live = NULL;
 	json_t *body = NULL, *result = NULL;
@@ -166,7 +166,7 @@ static int compare(plumb_change *out, plumb_destination *dest, const plumb_objec
 	 */
 	if (!path || made)
 		result = json_incref(body);
-	else if ((error = plumb_kube_server_side_apply(&result, dest, path, body, 1, display)) < 0) {
+	else if ((error = plumb_kube_server_side_apply(&result, dest, object, path, body, 1, display, diags)) < 0) {
 		if (!live || !plumb_kube_refused_as_immutable(error))
 			goto done;
 		if (!plumb_kube_may_replace(dest, d)) {
