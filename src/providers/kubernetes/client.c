@@ -344,7 +344,11 @@ static int refused(plumb_kube_client *client, const plumb_kube_call *call, long 
 				       message ? message : "no message from the server");
 	}
 	plumb_buf text = PLUMB_BUF_INIT;
-	plumb_buf_printf(&text, "%s %s: %ld %s: %s", call->method, call->path, status, reason ? reason : "error",
+	plumb_buf_printf(&text, "%s %s: ", call->method, call->path);
+	/* The server's own trouble (shutting down, its etcd gone): which server it is matters. */
+	if (status >= 500)
+		plumb_buf_printf(&text, "%s answered ", config->server);
+	plumb_buf_printf(&text, "%ld %s: %s", status, reason ? reason : "error",
 			 message ? message : "no message from the server");
 	json_t *causes = json_object_get(details, "causes");
 	for (size_t i = 0; i < json_array_size(causes) && i < 20; i++) {
@@ -373,8 +377,8 @@ static int answer_error(plumb_kube_client *client, const plumb_kube_call *call, 
 		error = refused(client, call, answer->status, NULL);
 	else
 		error = plumb_error_set(answer->status == 404 ? PLUMB_ENOTFOUND : PLUMB_ERROR,
-					"%s %s: HTTP %ld (the answer is not a Kubernetes Status)", call->method,
-					call->path, answer->status);
+					"%s %s: %s answered HTTP %ld (the answer is not a Kubernetes Status)",
+					call->method, call->path, client->config->server, answer->status);
 	json_decref(status);
 	return error;
 }
@@ -461,9 +465,19 @@ static int perform(plumb_kube_client *client, const plumb_kube_call *call, plumb
 		error = plumb_error_set(PLUMB_ERROR, "%s %s: the answer from %s is larger than %zu bytes", call->method,
 					call->path, config->server, client->response_max);
 	} else {
-		error = plumb_error_set(PLUMB_ERROR, "%s %s: cannot reach %s (context %s): %s", call->method, call->path,
-					config->server, config->context,
-					client->error_text[0] ? client->error_text : curl.easy_strerror(rc));
+		/*
+		 * Lost after the request went out (the server stopped, the network
+		 * broke): a change it asked for may or may not have been made.
+		 */
+		int lost = rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR || rc == CURLE_GOT_NOTHING ||
+			   rc == CURLE_PARTIAL_FILE || rc == CURLE_HTTP2 || rc == CURLE_HTTP2_STREAM;
+		error = plumb_error_set(PLUMB_ERROR, "%s %s: %s %s (context %s): %s%s", call->method, call->path,
+					lost ? "lost the connection to" : "cannot reach", config->server,
+					config->context,
+					client->error_text[0] ? client->error_text : curl.easy_strerror(rc),
+					lost && strcmp(call->method, "GET") != 0
+						? " (the server may or may not have carried the request out)"
+						: "");
 	}
 	if (error < 0) {
 		plumb_buf_wipe(&out->body);

@@ -103,11 +103,14 @@ const plumb_kubeconfig *plumb_kube_client_config(const plumb_kube_client *client
  *   404  PLUMB_ENOTFOUND the server's message
  *   409  PLUMB_ECONFLICT the server's message
  *   422  PLUMB_EINVALID  the server's message and each field cause
- *   else PLUMB_ERROR     "METHOD PATH: HTTP N: message"
+ *   5xx  PLUMB_ERROR     "METHOD PATH: SERVER answered N REASON: message"
+ *   else PLUMB_ERROR     "METHOD PATH: N REASON: message"
  * PLUMB_ERROR also when the server cannot be reached or its certificate is
- * not trusted (out->status 0), or when the answer is larger than the
- * client's cap. A 401 with credentials from an exec plugin asks it again
- * and sends once more.
+ * not trusted ("cannot reach SERVER"), or the connection is lost before the
+ * answer ("lost the connection to SERVER": a change may or may not have
+ * been made), both with out->status 0, or when the answer is larger than
+ * the client's cap. A 401 with credentials from an exec plugin asks it
+ * again and sends once more.
  */
 int plumb_kube_send(plumb_kube_answer *out, plumb_kube_client *client, const plumb_kube_call *call);
 
