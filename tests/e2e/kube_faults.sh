@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# What plumb does when a real kube-apiserver (tests/kube/start) refuses: its validation
-# errors are reported at FILE:LINE:COL of each field in the manifests, every object is
-# dry-run before the plan fails, and a sync then applies nothing.
+# What plumb does when a real kube-apiserver (tests/kube/start) refuses or fails:
+#
+# - its validation errors are reported at FILE:LINE:COL of each field in the manifests,
+#   every object is dry-run before the plan fails, and a sync then applies nothing;
+# - stopped in the middle of a sync of 200 ConfigMaps, the sync fails naming the server,
+#   what was applied so far is recorded, and once the server is back
+#   (tests/kube/restart-apiserver: same port, same etcd) the next sync finishes the job
+#   without creating again what was already there.
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 . "$here/lib.sh"
@@ -10,17 +15,23 @@ KUBECTL="$root/build/kube/bin/kubectl"
 KUBE_STATE="$T/kube"
 trap kube_cleanup EXIT
 
-kube_start "plumb facing a refusing server"
+kube_start "plumb facing a failing server"
 NS=$KUBE_NAMESPACE
 kc() { "$KUBECTL" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
 
 REPO="$T/repo"
 make_repo "$REPO"
-mkdir -p "$REPO/apps/bad" "$REPO/apps/fresh"
+mkdir -p "$REPO/apps/bad" "$REPO/apps/fresh" "$REPO/apps/many"
 
 # line_starts TEXT PREFIX: some line of TEXT starts with PREFIX (a fixed string).
 line_starts() {
 	printf '%s\n' "$1" | awk -v p="$2" 'index($0, p) == 1 { found = 1 } END { exit !found }'
+}
+
+# applies_since LINE: the server-side applies (not dry runs) of ConfigMaps cm-* the audit log
+# recorded after its line LINE.
+applies_since() {
+	tail -n "+$(($1 + 1))" "$KUBE_AUDIT_LOG" | grep '"verb":"patch"' | grep -v 'dryRun=' | grep -c '/configmaps/cm-'
 }
 
 # --- validation errors at the field's position ------------------------------------------------
@@ -135,6 +146,99 @@ if contains "$OUT" "Sync 1: failed" && contains "$OUT" "Error:       apps/fresh/
 else
 	fail "the failed sync records the position" "$(show)"
 fi
+
+# --- the server stopped in the middle of a sync --------------------------------------------------
+
+for i in $(seq -w 1 200); do
+	printf -- '---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-%s}\ndata: {n: "%s"}\n' "$i" "$i"
+done >"$REPO/apps/many/configmaps.yaml"
+commit_all "$REPO" "200 ConfigMaps"
+MANY_STATE="$T/state-many"
+MANY=(--repo "$REPO" --path apps/many --state "$MANY_STATE" --kubeconfig "$KUBECONFIG_ADMIN" --namespace "$NS")
+
+base=$(wc -l <"$KUBE_AUDIT_LOG")
+"$PLUMB" sync "${MANY[@]}" >"$T/many-1.out" 2>"$T/many-1.err" &
+sync_pid=$!
+some_applied() { [ "$(applies_since "$base")" -ge 20 ] || ! running "$sync_pid"; }
+wait_for 120000 some_applied
+# Held still while the server goes (a loaded machine could otherwise finish the sync first),
+# then let go: its next request finds no server.
+kill -STOP "$sync_pid" 2>/dev/null
+midway=$(running "$sync_pid" && echo yes)
+"$root/tests/kube/stop" "$KUBE_STATE" kube-apiserver 2>"$T/stop.err"
+stopped=$?
+if [ "$midway" = yes ] && [ "$stopped" = 0 ] && ! running "$KUBE_APISERVER_PID" && running "$KUBE_ETCD_PID"; then
+	ok "the kube-apiserver stops mid-sync ($(applies_since "$base") of 200 applied), etcd stays"
+else
+	fail "the kube-apiserver stops mid-sync ($(applies_since "$base") of 200 applied), etcd stays" \
+		"sync still running: ${midway:-no}; stop: exit $stopped $(cat "$T/stop.err")" \
+		"apiserver pid $KUBE_APISERVER_PID alive: $(running "$KUBE_APISERVER_PID" && echo yes || echo no)" \
+		"etcd pid $KUBE_ETCD_PID alive: $(running "$KUBE_ETCD_PID" && echo yes || echo no)"
+fi
+kill -CONT "$sync_pid" 2>/dev/null
+wait "$sync_pid"
+RC=$?
+OUT=$(cat "$T/many-1.out")
+ERR=$(cat "$T/many-1.err")
+if [ "$RC" = 1 ] && line_starts "$ERR" "plumb: apply failed: ConfigMap $NS/cm-" && contains "$ERR" "$KUBE_SERVER" &&
+	sanitizer_free "$T/many-1.err"; then
+	ok "the sync fails with an error naming the object and the server"
+else
+	fail "the sync fails with an error naming the object and the server" "$(show)"
+fi
+
+check "the kube-apiserver starts again on its port, with its etcd" "$root/tests/kube/restart-apiserver" "$KUBE_STATE"
+set -a
+. "$KUBE_STATE/env"
+set +a
+uids() { kc get configmaps -n "$NS" -o 'jsonpath={range .items[*]}{.metadata.name} {.metadata.uid} {.metadata.creationTimestamp}{"\n"}{end}' | grep '^cm-' | sort; }
+uids >"$T/uids-before"
+live=$(wc -l <"$T/uids-before")
+
+# What the store kept of that sync: failed, each object applied as changed, the next one failed,
+# the rest skipped.
+capture "$PLUMB" history show 1 --state "$MANY_STATE" -o json
+recorded=$(printf '%s' "$OUT" | python3 -c '
+import collections, json, sys
+sync = json.load(sys.stdin)
+outcomes = collections.Counter(a["outcome"] for a in sync["actions"])
+print(sync["result"], sync["created"], outcomes["changed"], outcomes["failed"], outcomes["skipped"])' 2>&1)
+read -r result created changed failed skipped <<<"$recorded"
+# A request cut off by the stop may have been carried out without an answer: the error says so.
+if [ "${result:-}" = failed ] && [ "${created:-0}" -ge 20 ] && [ "$changed" = "$created" ] && [ "$failed" = 1 ] &&
+	[ $((created + failed + skipped)) = 200 ] &&
+	{ [ "$live" = "$created" ] || { [ "$live" = $((created + 1)) ] && contains "$ERR" "may or may not"; }; }; then
+	ok "history records the sync failed with the $created objects applied so far (the cluster holds $live)"
+else
+	fail "history records the sync failed with the objects applied so far" "recorded: $recorded" "live: $live" "$(show)"
+fi
+
+base=$(wc -l <"$KUBE_AUDIT_LOG")
+capture "$PLUMB" sync "${MANY[@]}"
+uids >"$T/uids-after"
+kept=$(grep -cFxf "$T/uids-before" "$T/uids-after")
+applies=$(applies_since "$base")
+if [ "$RC" = 0 ] && contains "$OUT" "Apply complete: $((200 - live)) created, 0 updated, 0 deleted." &&
+	[ "$(wc -l <"$T/uids-after")" = 200 ]; then
+	ok "the next sync finishes the job: all 200 exist"
+else
+	fail "the next sync finishes the job: all 200 exist" "$(show)" "live: $(wc -l <"$T/uids-after")"
+fi
+if [ "$kept" = "$live" ] && [ "$applies" = $((200 - live)) ]; then
+	ok "what the failed sync applied is neither created again nor applied again (uid, creationTimestamp kept)"
+else
+	fail "what the failed sync applied is neither created again nor applied again (uid, creationTimestamp kept)" \
+		"kept $kept of $live; applies: $applies"
+fi
+capture "$PLUMB" history --state "$MANY_STATE"
+newest=$(printf '%s\n' "$OUT" | sed -n 2p)
+if contains "$newest" "succeeded" && contains "$newest" " $((200 - live)) "; then
+	ok "history shows the second sync succeeded"
+else
+	fail "history shows the second sync succeeded" "$(show)"
+fi
+capture "$PLUMB" plan "${MANY[@]}" --detailed-exitcode
+expect_rc "a plan then finds nothing to do" 0
 
 check "stop ends the server" "$root/tests/kube/stop" "$KUBE_STATE"
 KUBE_STARTED=0
