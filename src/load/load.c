@@ -40,9 +40,7 @@ void plumb_manifest_set_release(plumb_manifest_set *set)
 		if (o->desired && o->provider && o->provider->free_desired)
 			o->provider->free_desired(o->desired);
 		free(o->display);
-		if (o->secret)
-			free(o->secret->name);
-		free(o->secret);
+		plumb_object_release_secrets(o);
 	}
 	for (size_t i = 0; i < set->content_path_count; i++)
 		free(set->content_paths[i]);
@@ -179,7 +177,7 @@ static void cache_put(manifest_cache *cache, manifest_part *part)
 	if (part->diags.count)
 		return;
 	for (size_t i = 0; i < part->set.object_count; i++)
-		if (part->set.objects[i].secret)
+		if (part->set.objects[i].secret_count)
 			return;
 	manifest_part **bucket = &cache->buckets[bucket_of(part->path, part->blob)];
 	part->used = 1;

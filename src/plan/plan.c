@@ -198,10 +198,14 @@ static int plan_declared(plumb_plan *plan, const plumb_manifest_set *set, const 
 	 * fingerprints are compared keyed.
 	 */
 	action->sensitive = object->sensitive || was_sensitive(entry);
-	if (object->secret) {
-		char *content = plumb_xprintf("content %s", object->secret->blob);
-		action->content = plumb_plan_fingerprint(plan, content, 1);
-		free(content);
+	if (object->secret_count) {
+		/* "content BLOB", a blob id a Secret it uses (a File's one, a Kubernetes Secret's one a key). */
+		plumb_buf content = PLUMB_BUF_INIT;
+		plumb_buf_puts(&content, "content");
+		for (size_t i = 0; i < object->secret_count; i++)
+			plumb_buf_printf(&content, " %s", object->secrets[i].blob);
+		action->content = plumb_plan_fingerprint(plan, content.ptr, 1);
+		plumb_buf_release(&content);
 	}
 	action->in_inventory = entry != NULL;
 	if (entry)

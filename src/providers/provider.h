@@ -352,11 +352,12 @@ struct plumb_provider {
 	int content_is_document;
 
 	/*
-	 * Take value as the content of an object whose content comes from a
-	 * Secret (object->secret): copied, and wiped when the object is freed.
-	 * Called before the object is observed or compared.
+	 * Take value as the value object->secrets[index] gives (a File's
+	 * content, a Kubernetes Secret's key): copied, and wiped when the
+	 * object is freed. Called for each of its Secrets before the object is
+	 * observed or compared; NULL for a provider whose objects take none.
 	 */
-	void (*bind_secret)(plumb_object *object, const char *value, size_t length);
+	void (*bind_secret)(plumb_object *object, size_t index, const char *value, size_t length);
 };
 
 void plumb_observed_release(const plumb_provider *provider, plumb_observed *observed);

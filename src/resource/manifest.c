@@ -37,6 +37,29 @@ plumb_object *plumb_manifest_add_object_named(plumb_manifest_set *set, size_t re
 	return object;
 }
 
+plumb_object_secret *plumb_object_add_secret(plumb_object *object, const char *name, const char *field,
+					     plumb_position position)
+{
+	object->secrets = plumb_xrealloc(object->secrets, (object->secret_count + 1) * sizeof(*object->secrets));
+	plumb_object_secret *secret = &object->secrets[object->secret_count++];
+	memset(secret, 0, sizeof(*secret));
+	secret->name = plumb_xstrdup(name);
+	secret->field = plumb_xstrdup(field);
+	secret->position = position;
+	return secret;
+}
+
+void plumb_object_release_secrets(plumb_object *object)
+{
+	for (size_t i = 0; i < object->secret_count; i++) {
+		free(object->secrets[i].name);
+		free(object->secrets[i].field);
+	}
+	free(object->secrets);
+	object->secrets = NULL;
+	object->secret_count = 0;
+}
+
 void plumb_manifest_add_content_path(plumb_manifest_set *set, const char *path)
 {
 	PLUMB_GROW(set->content_paths, set->content_path_count, set->content_path_capacity);

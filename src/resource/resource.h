@@ -32,9 +32,13 @@ typedef struct {
 	const plumb_provider *provider;
 } plumb_resource;
 
-/* The Secret an object's content comes from (contentFrom.secret). */
+/*
+ * A Secret an object takes a value from: a File its content
+ * (contentFrom.secret), a Kubernetes Secret the value of one key.
+ */
 typedef struct {
 	char *name;
+	char *field;                    /* the field that names it, for messages: "contentFrom.secret" */
 	char blob[PLUMB_OID_HEXSZ + 1]; /* the blob id of the value bound to the object; in memory only */
 	plumb_position position;        /* where the name is written */
 } plumb_object_secret;
@@ -48,7 +52,13 @@ typedef struct {
 	plumb_position position; /* where in the manifest it was declared; file lives as long as the set */
 	int inventoried;    /* 0 for objects that only assert absence: never in the inventory */
 	int sensitive;      /* its content is shown nowhere: not in diffs, plans, renderings or the store */
-	plumb_object_secret *secret; /* where its content comes from; NULL unless a Secret gives it */
+	/*
+	 * The Secrets its values come from, in the order its provider binds
+	 * them (bind_secret: a File one, a Kubernetes Secret one a key); NULL
+	 * when none does.
+	 */
+	plumb_object_secret *secrets;
+	size_t secret_count;
 	void *desired;      /* provider-owned description of the wanted state */
 } plumb_object;
 
@@ -169,6 +179,16 @@ plumb_object *plumb_manifest_add_object(plumb_manifest_set *set, size_t resource
 plumb_object *plumb_manifest_add_object_named(plumb_manifest_set *set, size_t resource, const char *kind,
 					      const char *key, const char *display, void *desired,
 					      plumb_position position);
+
+/*
+ * Note that object takes a value from the Secret name, written in field at
+ * position (name and field copied): the next of object->secrets.
+ */
+plumb_object_secret *plumb_object_add_secret(plumb_object *object, const char *name, const char *field,
+					     plumb_position position);
+
+/* Free what the object's Secrets hold (a set's release does it). */
+void plumb_object_release_secrets(plumb_object *object);
 
 /* Note that a repository path is content, not manifests (copied). */
 void plumb_manifest_add_content_path(plumb_manifest_set *set, const char *path);

@@ -181,14 +181,18 @@ void plumb_secret_check_references(const plumb_manifest_set *set, plumb_diags *d
 {
 	for (size_t i = 0; i < set->object_count; i++) {
 		const plumb_object *o = &set->objects[i];
-		if (!o->secret || declared(set, o->secret->name))
-			continue;
-		plumb_buf known = PLUMB_BUF_INIT;
-		for (size_t j = 0; j < set->secret_count; j++)
-			plumb_buf_printf(&known, "%s%s", j ? ", " : "", set->secrets[j].name);
-		plumb_diags_add(diags, o->secret->position, "contentFrom.secret: no Secret named \"%s\" here (%s%s)",
-				o->secret->name, set->secret_count ? "known: " : "none is declared", known.ptr);
-		plumb_buf_release(&known);
+		for (size_t k = 0; k < o->secret_count; k++) {
+			const plumb_object_secret *reference = &o->secrets[k];
+			if (declared(set, reference->name))
+				continue;
+			plumb_buf known = PLUMB_BUF_INIT;
+			for (size_t j = 0; j < set->secret_count; j++)
+				plumb_buf_printf(&known, "%s%s", j ? ", " : "", set->secrets[j].name);
+			plumb_diags_add(diags, reference->position, "%s: no Secret named \"%s\" here (%s%s)",
+					reference->field, reference->name,
+					set->secret_count ? "known: " : "none is declared", known.ptr);
+			plumb_buf_release(&known);
+		}
 	}
 }
 
@@ -309,8 +313,9 @@ int plumb_secret_read(plumb_buf *out, const plumb_secret *secret, const plumb_se
 static int used(const plumb_manifest_set *set, const char *name)
 {
 	for (size_t i = 0; i < set->object_count; i++)
-		if (set->objects[i].secret && !strcmp(set->objects[i].secret->name, name))
-			return 1;
+		for (size_t k = 0; k < set->objects[i].secret_count; k++)
+			if (!strcmp(set->objects[i].secrets[k].name, name))
+				return 1;
 	return 0;
 }
 
@@ -328,11 +333,13 @@ int plumb_secret_bind(plumb_manifest_set *set, const plumb_secret_context *ctx, 
 	if (diags->count == before) {
 		for (size_t i = 0; i < set->object_count; i++) {
 			plumb_object *o = &set->objects[i];
-			const plumb_secret *secret = o->secret ? find_secret(set, o->secret->name) : NULL;
-			if (secret) {
+			for (size_t k = 0; k < o->secret_count; k++) {
+				const plumb_secret *secret = find_secret(set, o->secrets[k].name);
+				if (!secret)
+					continue;
 				const plumb_buf *value = &values[secret - set->secrets];
-				o->provider->bind_secret(o, value->ptr, value->len);
-				plumb_hash_blob_buf(o->secret->blob, value->ptr, value->len);
+				o->provider->bind_secret(o, k, value->ptr, value->len);
+				plumb_hash_blob_buf(o->secrets[k].blob, value->ptr, value->len);
 			}
 		}
 	}

@@ -151,11 +151,8 @@ static void expand_file(plumb_manifest_set *set, size_t resource, const plumb_sp
 		plumb_object *o = plumb_manifest_add_object(set, resource, "File", path, d,
 							    v[F_PATH].position);
 		o->sensitive = d->sensitive;
-		if (from[0].present) {
-			o->secret = plumb_xcalloc(1, sizeof(*o->secret));
-			o->secret->name = plumb_xstrdup(from[0].string);
-			o->secret->position = from[0].position;
-		}
+		if (from[0].present)
+			plumb_object_add_secret(o, from[0].string, "contentFrom.secret", from[0].position);
 		d = NULL;
 	}
 	plumb_host_free_desired(d);

@@ -385,9 +385,9 @@ static int compare(plumb_change *out, plumb_destination *dest, const plumb_objec
 	}
 
 	const host_desired *d = object->desired;
-	if (object->secret && !*d->blob)
+	if (object->secret_count && !*d->blob)
 		return plumb_error_set(PLUMB_ERROR, "%s: the value of Secret %s was not read", object->display,
-				       object->secret->name);
+				       object->secrets[0].name);
 	if (d->type == HOST_ABSENT) {
 		if (observed->exists) {
 			out->type = PLUMB_ACTION_DELETE;
@@ -602,7 +602,8 @@ static int desired_content_of(plumb_buf *out, int *has_content, plumb_source *so
 	return desired_content(out, source, d, object->display);
 }
 
-static void bind_secret(plumb_object *object, const char *value, size_t length)
+/* A File takes one Secret, its content (index 0). */
+static void bind_secret(plumb_object *object, size_t index, const char *value, size_t length)
 {
 	host_desired *d = object->desired;
 	if (d->content)
