@@ -343,11 +343,14 @@ static void load_document(manifest_part *file, struct fy_document *doc, plumb_so
 	struct fy_node *spec_node = spec_pair ? fy_node_pair_value(spec_pair) : NULL;
 	plumb_spec spec = { spec_node, file->path, "spec",
 			    spec_pair ? plumb_spec_node_position(fy_node_pair_key(spec_pair), file->path) : pos, NULL };
+	/* A provider whose documents' fields are their kinds' (a Kubernetes object's) decodes all of it. */
+	plumb_spec whole = { root, file->path, "", pos, NULL };
 	/* The whole document, for a provider that takes it as the desired state. */
 	file->set.resources[index].json = json_dumps(json, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	size_t objects_before = file->set.object_count;
 	if (file->set.resources[index].provider)
-		file->set.resources[index].provider->expand(&file->set, index, &spec, source, diags);
+		file->set.resources[index].provider->expand(&file->set, index, top_fields ? &spec : &whole, source,
+							    diags);
 	else if (!strcmp(resource.kind, "Secret"))
 		plumb_secret_decode(&file->set, index, &spec, source, diags);
 	else

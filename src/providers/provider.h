@@ -178,8 +178,11 @@ struct plumb_provider {
 	 * Decode spec of set->resources[resource] (whose json, the whole
 	 * document, is there to read while expand runs; later renderings of a
 	 * sensitive document mask what expand read) and append its objects (and
-	 * content paths) to set. Problems become diagnostics; nothing is added
-	 * for a resource that has any.
+	 * content paths) to set. spec is the document's spec, or, for a
+	 * provider whose documents may have any top-level field
+	 * (document_fields NULL), the whole document, named "" (its fields are
+	 * named as they are: "data.password"). Problems become diagnostics;
+	 * nothing is added for a resource that has any.
 	 */
 	void (*expand)(plumb_manifest_set *set, size_t resource, const plumb_spec *spec, plumb_source *source,
 		       plumb_diags *diags);

@@ -264,3 +264,66 @@ void plumb_values_release(plumb_value *values, size_t count)
 		values[i].map_count = 0;
 	}
 }
+
+/* A nested mapping's name: "PARENT.KEY", or "KEY" below a whole document (named ""). */
+static plumb_spec *nested_spec(const plumb_spec *parent, struct fy_node *node, const char *key,
+			       plumb_position position)
+{
+	plumb_spec *nested = plumb_xcalloc(1, sizeof(*nested));
+	nested->node = node;
+	nested->file = parent->file;
+	nested->owned_name = *parent->name ? plumb_xprintf("%s.%s", parent->name, key) : plumb_xstrdup(key);
+	nested->name = nested->owned_name;
+	nested->position = position;
+	return nested;
+}
+
+unsigned plumb_spec_entries(plumb_spec_entry **out, size_t *count, const plumb_spec *spec, plumb_diags *diags)
+{
+	size_t before = diags->count, capacity = 0;
+	void *iter = NULL;
+	struct fy_node_pair *pair;
+
+	*out = NULL;
+	*count = 0;
+	if (spec->node && fy_node_get_type(spec->node) != FYNT_MAPPING) {
+		plumb_diags_add(diags, spec->position, "%s: expected a mapping, got %s", spec->name,
+				node_type_name(spec->node));
+		return (unsigned)(diags->count - before);
+	}
+	while (spec->node && (pair = fy_node_mapping_iterate(spec->node, &iter)) != NULL) {
+		struct fy_node *key = fy_node_pair_key(pair);
+		struct fy_node *node = fy_node_pair_value(pair);
+		size_t len = 0;
+		const char *name = key && fy_node_get_type(key) == FYNT_SCALAR ? fy_node_get_scalar(key, &len) : NULL;
+		if (!name) {
+			plumb_diags_add(diags, plumb_spec_node_position(key, spec->file), "%s: a key must be a string",
+					spec->name);
+			continue;
+		}
+		PLUMB_GROW(*out, *count, capacity);
+		plumb_spec_entry *entry = &(*out)[(*count)++];
+		memset(entry, 0, sizeof(*entry));
+		entry->key = plumb_xstrndup(name, len);
+		entry->value.present = node != NULL;
+		entry->value.position = plumb_spec_node_position(node ? node : key, spec->file);
+		if (!entry->value.position.line) /* an empty mapping or list has no position of its own */
+			entry->value.position = plumb_spec_node_position(key, spec->file);
+		if (node && fy_node_get_type(node) == FYNT_MAPPING) {
+			entry->type = PLUMB_FIELD_MAP;
+			entry->value.map = nested_spec(spec, node, entry->key, entry->value.position);
+		} else {
+			entry->type = node && fy_node_get_type(node) == FYNT_SEQUENCE ? PLUMB_FIELD_LIST : PLUMB_FIELD_STRING;
+		}
+	}
+	return (unsigned)(diags->count - before);
+}
+
+void plumb_spec_entries_release(plumb_spec_entry *entries, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		free(entries[i].key);
+		plumb_values_release(&entries[i].value, 1);
+	}
+	free(entries);
+}

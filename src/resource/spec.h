@@ -60,6 +60,27 @@ unsigned plumb_spec_decode(plumb_value *values, const plumb_spec *spec, const pl
 
 void plumb_values_release(plumb_value *values, size_t count);
 
+/* One entry of a mapping whose keys are data rather than field names (a Secret's data). */
+typedef struct {
+	char *key;             /* owned */
+	plumb_field_type type; /* PLUMB_FIELD_STRING for a scalar, _LIST for a list, _MAP for a mapping */
+	/*
+	 * The value's position and, for a mapping, map (named "NAME.KEY", or
+	 * "KEY" in a whole document, to decode in turn). A scalar's text is not
+	 * copied: it may be a value the caller must not hold.
+	 */
+	plumb_value value;
+} plumb_spec_entry;
+
+/*
+ * The entries of spec, in the order written, into *out (*count of them;
+ * none when spec is absent). A spec that is not a mapping, and a key that
+ * is not a scalar, are diagnostics. Returns how many were added.
+ */
+unsigned plumb_spec_entries(plumb_spec_entry **out, size_t *count, const plumb_spec *spec, plumb_diags *diags);
+
+void plumb_spec_entries_release(plumb_spec_entry *entries, size_t count);
+
 /* Where the mapping starts, and its dotted name ("spec"). */
 plumb_position plumb_spec_position(const plumb_spec *spec);
 const char *plumb_spec_name(const plumb_spec *spec);
