@@ -62,7 +62,21 @@ static unsigned char *base64_decoded(const char *text, size_t *len)
 	return out;
 }
 
-/* Replace a Secret's data and stringData by one data object of masked values. */
+/* Overwrite the text of every string value of a mapping, before it is dropped. */
+static void wipe_values(json_t *mapping)
+{
+	const char *name;
+	json_t *value;
+	json_object_foreach(mapping, name, value) {
+		if (json_is_string(value))
+			OPENSSL_cleanse((char *)json_string_value(value), json_string_length(value));
+	}
+}
+
+/*
+ * Replace a Secret's data and stringData by one data object of masked
+ * values; the copies of the values it held are wiped as they go.
+ */
 static void mask_secret(json_t *secret, const unsigned char key[PLUMB_KUBE_HASH_KEY_SIZE])
 {
 	json_t *data = json_object_get(secret, "data");
@@ -90,6 +104,8 @@ static void mask_secret(json_t *secret, const unsigned char key[PLUMB_KUBE_HASH_
 		json_object_set_new(shown, name,
 				    masked((const unsigned char *)(text ? text : ""), text ? strlen(text) : 0, key));
 	}
+	wipe_values(data);
+	wipe_values(string_data);
 	json_object_del(secret, "stringData");
 	if (json_object_size(shown))
 		json_object_set_new(secret, "data", shown);
