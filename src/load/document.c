@@ -199,7 +199,9 @@ static void mask_content(struct fy_document *doc, struct fy_node *spec, json_t *
 
 /*
  * Replace every value of the top-level map field (a Kubernetes Secret's data
- * or stringData) in both renderings of a sensitive document.
+ * or stringData) in both renderings of a sensitive document. A mapping there
+ * is no value but a reference to a Secret ({secretFrom: NAME}; expand
+ * refused anything else), and is shown as written.
  */
 static void mask_values(struct fy_document *doc, struct fy_node *root, json_t *json, const char *field)
 {
@@ -207,14 +209,19 @@ static void mask_values(struct fy_document *doc, struct fy_node *root, json_t *j
 	if (map && fy_node_get_type(map) == FYNT_MAPPING) {
 		void *iter = NULL;
 		struct fy_node_pair *pair;
-		while ((pair = fy_node_mapping_iterate(map, &iter)) != NULL)
-			fy_node_pair_set_value(pair, fy_node_create_scalar(doc, SENSITIVE_MASK, FY_NT));
+		while ((pair = fy_node_mapping_iterate(map, &iter)) != NULL) {
+			struct fy_node *value = fy_node_pair_value(pair);
+			if (!value || fy_node_get_type(value) != FYNT_MAPPING)
+				fy_node_pair_set_value(pair, fy_node_create_scalar(doc, SENSITIVE_MASK, FY_NT));
+		}
 	}
 	json_t *values = json_object_get(json, field);
 	const char *key;
 	json_t *value;
-	json_object_foreach(values, key, value)
-		json_object_set_new(values, key, json_string(SENSITIVE_MASK));
+	json_object_foreach(values, key, value) {
+		if (!json_is_object(value))
+			json_object_set_new(values, key, json_string(SENSITIVE_MASK));
+	}
 }
 
 /* Name the field at fault: kind when the apiVersion is known, else the apiVersion; list what is known. */

@@ -13,8 +13,10 @@
  *
  * and optionally trimNewline (default: true for command, false otherwise).
  * A File takes its content from one with contentFrom: {secret: NAME}, and is
- * then sensitive. Loading (check, render) reads no value; planning binds
- * each value to the objects that use it, and nothing else ever holds it:
+ * then sensitive; a Kubernetes Secret the value of a key with
+ * KEY: {secretFrom: NAME} (object->secrets lists what an object takes).
+ * Loading (check, render) reads no value; planning binds each value to the
+ * objects that use it, and nothing else ever holds it:
  * errors name the Secret and its source, never the value.
  */
 #ifndef PLUMB_SECRET_H
@@ -33,7 +35,7 @@
 void plumb_secret_decode(plumb_manifest_set *set, size_t resource, const plumb_spec *spec, plumb_source *source,
 			 plumb_diags *diags);
 
-/* A diagnostic for every contentFrom that names no Secret of set. */
+/* A diagnostic for every Secret an object of set takes a value from that names no Secret of set. */
 void plumb_secret_check_references(const plumb_manifest_set *set, plumb_diags *diags);
 
 typedef struct {

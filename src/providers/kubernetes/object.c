@@ -4,6 +4,7 @@
  */
 #include "util/common.h"
 #include "providers/kubernetes/object.h"
+#include "providers/kubernetes/secretfrom.h"
 
 #include <stdlib.h>
 
@@ -161,6 +162,28 @@ void plumb_kube_text_free(char *text)
 	free(text);
 }
 
+/* --- values from plumb Secrets (secretfrom.h) --------------------------------------------- */
+
+void plumb_kube_bind_secret(plumb_object *object, size_t index, const char *value, size_t length)
+{
+	plumb_kube_desired *d = object->desired;
+	if (index >= d->secret_key_count)
+		return;
+	plumb_kube_secret_value_put(d->document, d->secret_keys[index].key, value, length);
+	d->secret_keys[index].bound = 1;
+}
+
+int plumb_kube_secret_values_bound(const plumb_object *object)
+{
+	const plumb_kube_desired *d = object->desired;
+	for (size_t i = 0; i < d->secret_key_count && i < object->secret_count; i++)
+		if (!d->secret_keys[i].bound)
+			return plumb_error_set(PLUMB_ERROR, "%s %s: the value of Secret %s (%s) was not read",
+					       object->kind, object->display, object->secrets[i].name,
+					       object->secrets[i].field);
+	return 0;
+}
+
 /* --- expand ----------------------------------------------------------------------------- */
 
 void plumb_kube_free_desired(void *p)
@@ -170,6 +193,9 @@ void plumb_kube_free_desired(void *p)
 		return;
 	plumb_kube_json_free(d->document);
 	free(d->group);
+	for (size_t i = 0; i < d->secret_key_count; i++)
+		free(d->secret_keys[i].key);
+	free(d->secret_keys);
 	free(d);
 }
 
@@ -215,7 +241,13 @@ void plumb_kube_expand(plumb_manifest_set *set, size_t resource, const plumb_spe
 		plumb_diags_add(diags, position, "%s %s: %s", r->kind, r->name, plumb_error_last());
 		plumb_error_clear();
 	}
+	/* A Secret's values may come from plumb Secrets: only their names are read here. */
+	plumb_kube_secret_reference *references = NULL;
+	size_t reference_count = 0;
+	if (is_secret(document))
+		plumb_kube_secret_references_read(&references, &reference_count, spec, diags);
 	if (diags->count > before) {
+		plumb_kube_secret_references_free(references, reference_count);
 		plumb_kube_json_free(document);
 		free(group);
 		return;
@@ -238,6 +270,17 @@ void plumb_kube_expand(plumb_manifest_set *set, size_t resource, const plumb_spe
 	char *display = plumb_kube_object_display(d->namespace, name);
 	plumb_object *object = plumb_manifest_add_object_named(set, resource, d->kind, key, display, d, position);
 	object->sensitive = d->secret;
+	if (reference_count) {
+		/* object->secrets[i] gives the value of d->secret_keys[i]. */
+		d->secret_keys = plumb_xcalloc(reference_count, sizeof(*d->secret_keys));
+		for (size_t i = 0; i < reference_count; i++) {
+			plumb_object_add_secret(object, references[i].name, references[i].field,
+						references[i].position);
+			d->secret_keys[i].key = plumb_xstrdup(references[i].key);
+		}
+		d->secret_key_count = reference_count;
+	}
+	plumb_kube_secret_references_free(references, reference_count);
 	free(key);
 	free(display);
 }

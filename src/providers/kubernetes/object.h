@@ -21,6 +21,12 @@
 #include "source/source.h"
 #include "util/buf.h"
 
+/* A key of a v1 Secret's data whose value a plumb Secret gives (secretfrom.h). */
+typedef struct {
+	char *key;
+	int bound; /* its value is in the document */
+} plumb_kube_secret_key;
+
 /* What expand makes of a document: the object's desired (object->desired). */
 typedef struct {
 	json_t *document;        /* the whole manifest (apiVersion, kind, metadata, spec, data, ...) */
@@ -30,6 +36,8 @@ typedef struct {
 	const char *name;
 	const char *namespace;   /* metadata.namespace; "" when not given */
 	int secret;              /* a v1 Secret: its values are shown nowhere */
+	plumb_kube_secret_key *secret_keys; /* a v1 Secret's keys plumb Secrets give, as object->secrets */
+	size_t secret_key_count;
 	/* A CustomResourceDefinition: the kind it defines, and where its objects live. */
 	const char *defines_group;
 	const char *defines_kind;
@@ -53,6 +61,19 @@ void plumb_kube_expand(plumb_manifest_set *set, size_t resource, const plumb_spe
 
 /* The provider's free_desired hook: a Secret's values are wiped first. */
 void plumb_kube_free_desired(void *desired);
+
+/*
+ * The provider's bind_secret hook: the value of object->secrets[index]
+ * into data, base64-encoded (secretfrom.h).
+ */
+void plumb_kube_bind_secret(plumb_object *object, size_t index, const char *value, size_t length);
+
+/*
+ * 0 when every value object takes from a plumb Secret is bound;
+ * PLUMB_ERROR naming the first that is not (it was not read: nothing of
+ * the object may be sent without it).
+ */
+int plumb_kube_secret_values_bound(const plumb_object *object);
 
 /* "GROUP/KIND/NAMESPACE/NAME" and "KIND NAMESPACE/NAME" (or "KIND NAME"): new strings. */
 char *plumb_kube_key(const char *group, const char *kind, const char *namespace, const char *name);

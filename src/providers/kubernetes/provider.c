@@ -119,6 +119,8 @@ static int compare(plumb_change *out, plumb_destination *dest, const plumb_objec
 	}
 
 	const plumb_kube_desired *d = object->desired;
+	if ((error = plumb_kube_secret_values_bound(object)) < 0)
+		goto done;
 	if ((error = plumb_kube_path_of_object(&path, &place, dest, object)) < 0)
 		goto done;
 	body = plumb_kube_apply_body(dest, d, place.namespace);
@@ -382,5 +384,5 @@ const plumb_provider plumb_kubernetes_provider = {
 	.desired_content = desired_content,
 	.content_path = content_path,
 	.content_is_document = 1,
-	.bind_secret = NULL,
+	.bind_secret = plumb_kube_bind_secret,
 };

@@ -8,7 +8,8 @@
  * display). The destination is one connection (kubeconfig.h, client.h),
  * what the server serves (discovery.h, cached in the state directory), the
  * namespace objects without one go to, and the key Secret values are
- * hashed with (compare.h).
+ * hashed with (compare.h). A v1 Secret's values may come from plumb
+ * Secrets (secretfrom.h; object.h: bind_secret).
  *
  * Plans compare the live object with the server's answer to a server-side
  * dry-run apply (field manager "plumb", never forced: a field another
