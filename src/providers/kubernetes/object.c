@@ -141,12 +141,39 @@ static void wipe_values(json_t *mapping)
 	}
 }
 
+static void wipe_secret(json_t *secret)
+{
+	wipe_values(json_object_get(secret, "data"));
+	wipe_values(json_object_get(secret, "stringData"));
+}
+
+/* Wipe the values of node when it is a Secret, of the Secrets a list of them holds, or of a watch event's. */
+static void wipe_secrets(json_t *node, unsigned depth)
+{
+	size_t i;
+	json_t *item;
+	if (!json_is_object(node) || depth > 2)
+		return;
+	if (is_secret(node)) {
+		wipe_secret(node);
+		return;
+	}
+	/* A list's items carry no apiVersion and kind: the list's kind says them. */
+	const char *kind = json_string_value(json_object_get(node, "kind"));
+	int secrets = kind && !strcmp(kind, "SecretList");
+	json_array_foreach(json_object_get(node, "items"), i, item) {
+		if (secrets)
+			wipe_secret(item);
+		else
+			wipe_secrets(item, depth + 1);
+	}
+	wipe_secrets(json_object_get(node, "object"), depth + 1);
+}
+
 void plumb_kube_json_free(json_t *object)
 {
-	if (object && object->refcount == 1 && is_secret(object)) {
-		wipe_values(json_object_get(object, "data"));
-		wipe_values(json_object_get(object, "stringData"));
-	}
+	if (object && object->refcount == 1)
+		wipe_secrets(object, 0);
 	json_decref(object);
 }
 

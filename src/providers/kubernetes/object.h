@@ -93,7 +93,11 @@ void plumb_kube_identity_release(plumb_kube_identity *identity);
 /* The group of an apiVersion ("apps/v1" -> "apps", "v1" -> ""): a new string. */
 char *plumb_kube_group_of(const char *api_version);
 
-/* Drop a reference to object, wiping a v1 Secret's values first when it is the last one. NULL-safe. */
+/*
+ * Drop a reference to object, wiping first, when it is the last one, the
+ * values of a v1 Secret, of the Secrets of a list, and of a watch event's.
+ * NULL-safe.
+ */
 void plumb_kube_json_free(json_t *object);
 
 /* Text for a JSON value, wiped when a Secret's (plumb_kube_text_free). */
