@@ -173,7 +173,8 @@ o = [o for o in json.load(sys.stdin)["objects"] if o["path"] == sys.argv[1]][0]
 print(o.get("health", "") + " " + o.get("health_message", ""))' "$1" 2>/dev/null
 }
 app_health_is() { [ "$(app_field 'd["health"]')" = "$1" ]; }
-if [ "$(object_health "$NS/conf-1")" = "Healthy " ] && app_health_is Healthy; then
+healthy_at_start() { [ "$(object_health "$NS/conf-1")" = "Healthy " ] && [ "$(object_health "$NS/main")" = "Healthy " ] && app_health_is Healthy; }
+if wait_for "$WAIT_MS" healthy_at_start; then
 	ok "each object has its health in the API, and the application is Healthy"
 else
 	fail "each object has its health in the API, and the application is Healthy" "$(object_health "$NS/conf-1")" "$(app_field 'd["health"]')"
@@ -184,13 +185,15 @@ set_ready() { # STATUS MESSAGE: the Gadget's Ready condition, written as its con
 }
 set_ready False "out of gears"
 start=$(now_ms)
-if wait_for 15000 app_health_is Degraded && [ "$(object_health "$NS/main")" = "Degraded out of gears" ]; then
+degraded() { app_health_is Degraded && [ "$(object_health "$NS/main")" = "Degraded out of gears" ]; }
+if wait_for "$WAIT_MS" degraded; then
 	ok "a status that says Ready=False makes the object and the application Degraded in $(($(now_ms) - start)) ms, with its message"
 else
 	fail "a status that says Ready=False makes the object and the application Degraded" "$(object_health "$NS/main")" "$(app_field 'd["health"]')"
 fi
 set_ready True "all gears turn"
-if wait_for 15000 app_health_is Healthy && [ "$(object_health "$NS/main")" = "Healthy " ]; then
+healthy_again() { app_health_is Healthy && [ "$(object_health "$NS/main")" = "Healthy " ]; }
+if wait_for "$WAIT_MS" healthy_again; then
 	ok "Ready=True makes them Healthy again"
 else
 	fail "Ready=True makes them Healthy again" "$(object_health "$NS/main")" "$(app_field 'd["health"]')"
