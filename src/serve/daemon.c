@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <openssl/crypto.h>
 #include <poll.h>
 #include <pthread.h>
@@ -229,6 +230,13 @@ int plumb_daemon_run(const plumb_daemon_options *options, plumb_daemon_reload re
 		free(requested);
 		if (plumb_reconcile_approved(d))
 			worked = 1;
+		/*
+		 * A round that planned thousands of objects freed what it held for
+		 * them; the pages go back to the system rather than stay with a
+		 * daemon that may not plan as much again for hours.
+		 */
+		if (worked)
+			malloc_trim(0);
 		/*
 		 * The watches follow what is managed after every round, whatever
 		 * it changed. A directory watched for the first time may have

@@ -162,55 +162,81 @@ static int delete_and_wait(plumb_destination *dest, const char *path, const char
 }
 
 
+static void write_release(plumb_kube_write *w)
+{
+	plumb_kube_json_free(w->body);
+	free(w->path);
+	free(w->display);
+	free(w->key);
+	memset(w, 0, sizeof(*w));
+}
+
+/* What the server answered for w: the live object, kept for observe_applied and in the collection. */
+static void applied(plumb_destination *dest, plumb_kube_write *w, json_t *live)
+{
+	note_live(dest, w->path, live);
+	remember_applied(dest, w->key, live);
+}
+
+/*
+ * Apply w now, on its own: the server's refusal reported at its fields,
+ * and an object that cannot be changed in place replaced when it may be.
+ */
+static int apply_now(plumb_destination *dest, plumb_kube_write *w)
+{
+	const plumb_kube_desired *d = w->object->desired;
+	plumb_diags refused = PLUMB_DIAGS_INIT; /* the message says it all: "FILE:LINE:COL: ..." a line */
+	json_t *live = NULL;
+	int error = plumb_kube_server_side_apply(&live, dest, w->object, w->path, w->body, 0, w->display, &refused);
+	if (error < 0 && plumb_kube_refused_as_immutable(error) && plumb_kube_may_replace(dest, d)) {
+		plumb_error_clear();
+		if ((error = delete_and_wait(dest, w->path, w->display)) == 0)
+			error = plumb_kube_server_side_apply(&live, dest, w->object, w->path, w->body, 0, w->display,
+							     &refused);
+	} else if (error < 0 && plumb_kube_refused_as_immutable(error)) {
+		error = plumb_kube_immutable_hint(error);
+	}
+	if (error < 0)
+		note_live(dest, w->path, NULL); /* whatever the server did of it is read again */
+	else
+		applied(dest, w, live);
+	plumb_diags_release(&refused);
+	return error;
+}
+
 int plumb_kube_apply(plumb_destination *dest, const plumb_object *object, const plumb_change *change)
 {
 	const plumb_kube_desired *d = object->desired;
-	plumb_diags refused = PLUMB_DIAGS_INIT; /* the message says it all: "FILE:LINE:COL: ..." a line */
 	plumb_kube_place place;
-	json_t *body = NULL, *live = NULL;
-	char *path = NULL, *display = NULL, *key = NULL;
+	plumb_kube_write w = { object, NULL, NULL, NULL, NULL };
 	/* The kind may be served only since a definition this apply made. */
 	int error = plumb_kube_locate_served(&place, dest, d);
 	if (error < 0)
 		return plumb_error_wrap(error, "%s %s", object->kind, object->display);
-	path = plumb_kube_resource_path(place.resource, place.namespace, d->name);
-	display = plumb_kube_display(d->kind, place.namespace, d->name);
+	w.path = plumb_kube_resource_path(place.resource, place.namespace, d->name);
+	w.display = plumb_kube_display(d->kind, place.namespace, d->name);
 	if (change->type == PLUMB_ACTION_DELETE) {
-		error = remove_at(dest, path, display);
-		goto done;
+		error = remove_at(dest, w.path, w.display);
+		write_release(&w);
+		return error;
 	}
-	body = plumb_kube_apply_body(dest, d, place.namespace);
+	w.key = plumb_kube_key(d->group, d->kind, place.namespace, d->name);
+	w.body = plumb_kube_apply_body(dest, d, place.namespace);
 	plumb_kube_target target = plumb_kube_target_of(d, place.namespace);
 	if (plumb_kube_ignore_matches(dest->ignore, &target)) {
 		/* What the application leaves alone is sent as it is live now. */
 		json_t *now = NULL;
-		if ((error = plumb_kube_get_object(&now, dest, path, display)) < 0)
-			goto done;
-		plumb_kube_ignore_body(dest->ignore, &target, body, now);
+		if ((error = plumb_kube_get_object(&now, dest, w.path, w.display)) < 0) {
+			write_release(&w);
+			return error;
+		}
+		plumb_kube_ignore_body(dest->ignore, &target, w.body, now);
 		plumb_kube_json_free(now);
 	}
-	error = plumb_kube_server_side_apply(&live, dest, object, path, body, 0, display, &refused);
-	if (error < 0 && plumb_kube_refused_as_immutable(error) && plumb_kube_may_replace(dest, d)) {
-		plumb_error_clear();
-		if ((error = delete_and_wait(dest, path, display)) == 0)
-			error = plumb_kube_server_side_apply(&live, dest, object, path, body, 0, display, &refused);
-	} else if (error < 0 && plumb_kube_refused_as_immutable(error)) {
-		error = plumb_kube_immutable_hint(error);
-	}
-	if (error < 0) {
-		note_live(dest, path, NULL); /* whatever the server did of it is read again */
-		goto done;
-	}
-	note_live(dest, path, live);
-	key = plumb_kube_key(d->group, d->kind, place.namespace, d->name);
-	remember_applied(dest, key, live);
-done:
-	plumb_diags_release(&refused);
-	plumb_kube_json_free(body);
-	free(path);
-	free(display);
-	free(key);
-	return error;
+	/* Staged: the commit sends the writes of one kind and wave at once. */
+	PLUMB_GROW(dest->writes, dest->write_count, dest->write_capacity);
+	dest->writes[dest->write_count++] = w;
+	return 0;
 }
 
 int plumb_kube_observe_applied(plumb_observed *out, plumb_destination *dest, const plumb_object *object)
@@ -238,23 +264,106 @@ int plumb_kube_observe_applied(plumb_observed *out, plumb_destination *dest, con
 
 int plumb_kube_stages(const plumb_object *object)
 {
-	return 0; /* each server-side apply is atomic on its own; the server has no batch to stage into */
+	return 1; /* each object is applied on its own, but many are sent at once: they wait for the commit */
 }
+
+/* Staged writes at most before a commit. */
+#define WRITES_MAX 512
 
 size_t plumb_kube_staged(plumb_destination *dest, int *full)
 {
-	*full = 0;
-	return 0;
+	*full = dest->write_count >= WRITES_MAX;
+	return dest->write_count;
+}
+
+/* Whether a and b go at once: the same place in the order of a sync, but for their names. */
+static int same_group(const plumb_kube_write *a, const plumb_kube_write *b)
+{
+	const plumb_kube_order *x = &((const plumb_kube_desired *)a->object->desired)->order;
+	const plumb_kube_order *y = &((const plumb_kube_desired *)b->object->desired)->order;
+	return x->after_definitions == y->after_definitions && x->wave == y->wave && x->kind_rank == y->kind_rank &&
+	       !strcmp(x->kind, y->kind);
+}
+
+/*
+ * Send writes[first..end) at once. A write the server refused is applied
+ * again on its own, for its message (at the manifest's fields) or its
+ * replacement; *done counts the writes carried out before the first that
+ * could not be, and the error names that one.
+ */
+static int commit_group(plumb_destination *dest, size_t first, size_t end, size_t *done)
+{
+	size_t count = end - first;
+	plumb_kube_call *calls = plumb_xcalloc(count, sizeof(*calls));
+	plumb_kube_answer *answers = plumb_xcalloc(count, sizeof(*answers));
+	int *errors = plumb_xcalloc(count, sizeof(*errors));
+	char **messages = plumb_xcalloc(count, sizeof(*messages));
+	char **texts = plumb_xcalloc(count, sizeof(*texts));
+	char **targets = plumb_xcalloc(count, sizeof(*targets));
+	int error, failed = 0;
+
+	for (size_t k = 0; k < count; k++) {
+		plumb_kube_write *w = &dest->writes[first + k];
+		texts[k] = plumb_kube_json_text(w->body);
+		targets[k] = plumb_xprintf("%s?fieldManager=%s%s", w->path, PLUMB_KUBE_FIELD_MANAGER,
+					   dest->force_conflicts ? "&force=true" : "");
+		/* A JSON document is YAML: the server takes it as an apply patch. */
+		calls[k] = (plumb_kube_call){ "PATCH", targets[k], NULL, "application/apply-patch+yaml", texts[k],
+					      strlen(texts[k]), NULL, NULL };
+	}
+	error = plumb_kube_send_all(dest->client, calls, answers, errors, messages, count);
+	for (size_t k = 0; k < count && error == 0; k++) {
+		plumb_kube_write *w = &dest->writes[first + k];
+		json_t *live = errors[k] < 0 ? NULL : json_loadb(answers[k].body.ptr, answers[k].body.len, 0, NULL);
+		if (json_is_object(live)) {
+			applied(dest, w, live);
+		} else if (!failed) {
+			plumb_kube_json_free(live);
+			/* Once more on its own: its message, at its fields, or its replacement. */
+			failed = apply_now(dest, w);
+		} else {
+			plumb_kube_json_free(live);
+			note_live(dest, w->path, NULL);
+		}
+		if (!failed)
+			(*done)++;
+	}
+	if (error == 0 && failed)
+		error = failed;
+	for (size_t k = 0; k < count; k++) {
+		plumb_kube_answer_release(&answers[k]);
+		plumb_kube_text_free(texts[k]);
+		free(targets[k]);
+		free(messages[k]);
+	}
+	free(calls);
+	free(answers);
+	free(errors);
+	free(messages);
+	free(texts);
+	free(targets);
+	return error;
 }
 
 int plumb_kube_commit(plumb_destination *dest, size_t *done)
 {
+	int error = 0;
 	*done = 0;
-	return 0;
+	for (size_t first = 0, end; first < dest->write_count && error == 0; first = end) {
+		for (end = first + 1; end < dest->write_count && same_group(&dest->writes[first], &dest->writes[end]);
+		     end++)
+			;
+		error = commit_group(dest, first, end, done);
+	}
+	plumb_kube_discard(dest);
+	return error;
 }
 
 void plumb_kube_discard(plumb_destination *dest)
 {
+	for (size_t i = 0; i < dest->write_count; i++)
+		write_release(&dest->writes[i]);
+	dest->write_count = 0;
 }
 
 int plumb_kube_remove(plumb_destination *dest, const char *key, const char *kind)

@@ -29,6 +29,15 @@ typedef struct {
 	__typeof__(curl_easy_header) *easy_header;
 	__typeof__(curl_easy_strerror) *easy_strerror;
 	__typeof__(curl_easy_cleanup) *easy_cleanup;
+	__typeof__(curl_easy_duphandle) *easy_duphandle;
+	__typeof__(curl_multi_init) *multi_init;
+	__typeof__(curl_multi_setopt) *multi_setopt;
+	__typeof__(curl_multi_add_handle) *multi_add_handle;
+	__typeof__(curl_multi_remove_handle) *multi_remove_handle;
+	__typeof__(curl_multi_perform) *multi_perform;
+	__typeof__(curl_multi_poll) *multi_poll;
+	__typeof__(curl_multi_info_read) *multi_info_read;
+	__typeof__(curl_multi_cleanup) *multi_cleanup;
 } curl_functions;
 
 /* A transfer stopped on purpose (a stream's line or stopped said so): not a failure. */
@@ -45,6 +54,11 @@ static void load_curl(void)
 		{ "curl_easy_setopt", &curl.easy_setopt },   { "curl_easy_perform", &curl.easy_perform },
 		{ "curl_easy_getinfo", &curl.easy_getinfo }, { "curl_easy_header", &curl.easy_header },
 		{ "curl_easy_strerror", &curl.easy_strerror }, { "curl_easy_cleanup", &curl.easy_cleanup },
+		{ "curl_easy_duphandle", &curl.easy_duphandle }, { "curl_multi_init", &curl.multi_init },
+		{ "curl_multi_setopt", &curl.multi_setopt }, { "curl_multi_add_handle", &curl.multi_add_handle },
+		{ "curl_multi_remove_handle", &curl.multi_remove_handle },
+		{ "curl_multi_perform", &curl.multi_perform }, { "curl_multi_poll", &curl.multi_poll },
+		{ "curl_multi_info_read", &curl.multi_info_read }, { "curl_multi_cleanup", &curl.multi_cleanup },
 	};
 	if (plumb_library_load(CURL_LIBRARY, symbols, PLUMB_ARRAY_SIZE(symbols), curl_problem, sizeof(curl_problem)) < 0)
 		return;
@@ -63,7 +77,6 @@ struct plumb_kube_client {
 	char *base_url;          /* the server, or its tls-server-name in the server's place (connect_to) */
 	char *connect_to;        /* "NAME:PORT:HOST:PORT": where base_url's name really is */
 	struct curl_slist connect_to_list;
-	plumb_buf authorization; /* "Authorization: Bearer ..." (wiped) */
 	unsigned certificate_set; /* config->credentials_changed when the handle got its certificate, plus one */
 	plumb_kube_stats stats;
 	/* The answer being read. */
@@ -184,7 +197,6 @@ int plumb_kube_client_open(plumb_kube_client **out, plumb_kubeconfig *config, co
 	}
 	plumb_kube_client *client = plumb_xcalloc(1, sizeof(*client));
 	client->config = config;
-	plumb_buf_init(&client->authorization);
 	client->response_max = options && options->response_max ? options->response_max : PLUMB_KUBE_RESPONSE_MAX;
 	client->timeout_ms = options && options->timeout_ms ? options->timeout_ms : REQUEST_TIMEOUT_MS;
 	client->handle = curl.easy_init();
@@ -393,37 +405,43 @@ static char *header_value(CURL *handle, const char *name)
 	return plumb_xstrdup(header->value);
 }
 
-/* One transfer: 0 when the server answered (whatever it answered), else PLUMB_ERROR. */
-static int perform(plumb_kube_client *client, const plumb_kube_call *call, plumb_kube_answer *out)
+/* What one request holds while it runs: its URL and headers, the token's wiped once it is done. */
+typedef struct {
+	char *url;
+	char *accept;
+	char *content_type;
+	char *if_none_match;
+	plumb_buf authorization;
+	struct curl_slist headers[5];
+} request;
+
+/* Set h up for call: URL, method, headers (credentials included), body, time limit. */
+static void request_start(request *r, plumb_kube_client *client, CURL *h, const plumb_kube_call *call)
 {
 	plumb_kubeconfig *config = client->config;
-	CURL *h = client->handle;
-	char *url = plumb_xprintf("%s%s", client->base_url, call->path);
-	char *accept = plumb_xprintf("Accept: %s", call->accept ? call->accept : "application/json");
-	char *content_type = call->content_type ? plumb_xprintf("Content-Type: %s", call->content_type) : NULL;
-	char *if_none_match = call->if_none_match ? plumb_xprintf("If-None-Match: %s", call->if_none_match) : NULL;
-	/* Built here rather than with curl_slist_append, so that curl never holds a copy of the token. */
-	struct curl_slist headers[5];
 	size_t count = 0;
-	int error = 0;
-
-	plumb_buf_wipe(&client->authorization);
+	memset(r, 0, sizeof(*r));
+	plumb_buf_init(&r->authorization);
+	r->url = plumb_xprintf("%s%s", client->base_url, call->path);
+	r->accept = plumb_xprintf("Accept: %s", call->accept ? call->accept : "application/json");
+	r->content_type = call->content_type ? plumb_xprintf("Content-Type: %s", call->content_type) : NULL;
+	r->if_none_match = call->if_none_match ? plumb_xprintf("If-None-Match: %s", call->if_none_match) : NULL;
+	/* Built here rather than with curl_slist_append, so that curl never holds a copy of the token. */
 	if (config->token.len)
-		plumb_buf_printf(&client->authorization, "Authorization: Bearer %s", config->token.ptr);
-	headers[count++] = (struct curl_slist){ accept, NULL };
-	headers[count++] = (struct curl_slist){ (char *)"Expect:", NULL }; /* no 100-continue round trip */
-	if (content_type)
-		headers[count++] = (struct curl_slist){ content_type, NULL };
-	if (if_none_match)
-		headers[count++] = (struct curl_slist){ if_none_match, NULL };
-	if (client->authorization.len)
-		headers[count++] = (struct curl_slist){ client->authorization.ptr, NULL };
+		plumb_buf_printf(&r->authorization, "Authorization: Bearer %s", config->token.ptr);
+	r->headers[count++] = (struct curl_slist){ r->accept, NULL };
+	r->headers[count++] = (struct curl_slist){ (char *)"Expect:", NULL }; /* no 100-continue round trip */
+	if (r->content_type)
+		r->headers[count++] = (struct curl_slist){ r->content_type, NULL };
+	if (r->if_none_match)
+		r->headers[count++] = (struct curl_slist){ r->if_none_match, NULL };
+	if (r->authorization.len)
+		r->headers[count++] = (struct curl_slist){ r->authorization.ptr, NULL };
 	for (size_t i = 0; i + 1 < count; i++)
-		headers[i].next = &headers[i + 1];
+		r->headers[i].next = &r->headers[i + 1];
 
-	set_client_certificate(client);
-	curl.easy_setopt(h, CURLOPT_URL, url);
-	curl.easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+	curl.easy_setopt(h, CURLOPT_URL, r->url);
+	curl.easy_setopt(h, CURLOPT_HTTPHEADER, r->headers);
 	curl.easy_setopt(h, CURLOPT_HTTPGET, 1L); /* a clean slate: the handle is reused */
 	if (call->body) {
 		curl.easy_setopt(h, CURLOPT_POSTFIELDS, call->body);
@@ -433,15 +451,32 @@ static int perform(plumb_kube_client *client, const plumb_kube_call *call, plumb
 	/* A stream has no time limit of its own, and is asked now and then whether to go on. */
 	curl.easy_setopt(h, CURLOPT_TIMEOUT_MS, call->stream ? 0L : client->timeout_ms);
 	curl.easy_setopt(h, CURLOPT_NOPROGRESS, call->stream ? 0L : 1L);
-
-	client->receiving = &out->body;
-	client->stream = call->stream;
-	client->stream_stopped = 0;
-	client->overflowed = 0;
-	client->error_text[0] = '\0';
 	client->stats.requests++;
-	CURLcode rc = curl.easy_perform(h);
+}
+
+static void request_end(request *r, CURL *h)
+{
+	curl.easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	curl.easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
+	curl.easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
+	plumb_buf_wipe(&r->authorization);
+	free(r->url);
+	free(r->accept);
+	free(r->content_type);
+	free(r->if_none_match);
+}
+
+/*
+ * What a finished transfer of call on h says: 0 when the server answered
+ * (whatever it answered: out's status, type and ETag filled), else
+ * PLUMB_ERROR with the message (overflowed: the answer passed the cap).
+ */
+static int transfer_result(plumb_kube_client *client, CURL *h, const plumb_kube_call *call, plumb_kube_answer *out,
+			   CURLcode rc, int overflowed, const char *error_text)
+{
+	plumb_kubeconfig *config = client->config;
 	long connects = 0, version = 0;
+	int error = 0;
 	curl.easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
 	curl.easy_getinfo(h, CURLINFO_HTTP_VERSION, &version);
 	client->stats.connections += (unsigned long)connects;
@@ -450,9 +485,7 @@ static int perform(plumb_kube_client *client, const plumb_kube_call *call, plumb
 	 * kube-apiserver answers a failed authentication with 401 and a GOAWAY
 	 * that may cut the answer short: the status is what counts there.
 	 */
-	if (rc != CURLE_OK && out->status == 401 && !client->overflowed)
-		rc = CURLE_OK;
-	if (client->stream_stopped && STREAM_STOPPED(rc))
+	if (rc != CURLE_OK && out->status == 401 && !overflowed)
 		rc = CURLE_OK;
 	if (rc == CURLE_OK) {
 		const char *type = NULL;
@@ -461,7 +494,7 @@ static int perform(plumb_kube_client *client, const plumb_kube_call *call, plumb
 		out->etag = header_value(h, "ETag");
 		client->stats.received += out->body.len;
 		client->stats.http_version = version == CURL_HTTP_VERSION_2_0 ? 2 : version == CURL_HTTP_VERSION_3 ? 3 : 1;
-	} else if (client->overflowed || rc == CURLE_FILESIZE_EXCEEDED) {
+	} else if (overflowed || rc == CURLE_FILESIZE_EXCEEDED) {
 		error = plumb_error_set(PLUMB_ERROR, "%s %s: the answer from %s is larger than %zu bytes", call->method,
 					call->path, config->server, client->response_max);
 	} else {
@@ -473,8 +506,7 @@ static int perform(plumb_kube_client *client, const plumb_kube_call *call, plumb
 			   rc == CURLE_PARTIAL_FILE || rc == CURLE_HTTP2 || rc == CURLE_HTTP2_STREAM;
 		error = plumb_error_set(PLUMB_ERROR, "%s %s: %s %s (context %s): %s%s", call->method, call->path,
 					lost ? "lost the connection to" : "cannot reach", config->server,
-					config->context,
-					client->error_text[0] ? client->error_text : curl.easy_strerror(rc),
+					config->context, error_text[0] ? error_text : curl.easy_strerror(rc),
 					lost && strcmp(call->method, "GET") != 0
 						? " (the server may or may not have carried the request out)"
 						: "");
@@ -483,16 +515,29 @@ static int perform(plumb_kube_client *client, const plumb_kube_call *call, plumb
 		plumb_buf_wipe(&out->body);
 		out->status = 0;
 	}
-	curl.easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-	curl.easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
-	curl.easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
+	return error;
+}
+
+/* One transfer: 0 when the server answered (whatever it answered), else PLUMB_ERROR. */
+static int perform(plumb_kube_client *client, const plumb_kube_call *call, plumb_kube_answer *out)
+{
+	CURL *h = client->handle;
+	request r;
+
+	set_client_certificate(client);
+	request_start(&r, client, h, call);
+	client->receiving = &out->body;
+	client->stream = call->stream;
+	client->stream_stopped = 0;
+	client->overflowed = 0;
+	client->error_text[0] = '\0';
+	CURLcode rc = curl.easy_perform(h);
+	if (client->stream_stopped && STREAM_STOPPED(rc))
+		rc = CURLE_OK;
+	int error = transfer_result(client, h, call, out, rc, client->overflowed, client->error_text);
+	request_end(&r, h);
 	client->receiving = NULL;
 	client->stream = NULL;
-	plumb_buf_wipe(&client->authorization);
-	free(url);
-	free(accept);
-	free(content_type);
-	free(if_none_match);
 	return error;
 }
 
@@ -518,6 +563,110 @@ int plumb_kube_send(plumb_kube_answer *out, plumb_kube_client *client, const plu
 	return answer_error(client, call, out);
 }
 
+/* One transfer of plumb_kube_send_all: where its answer goes. */
+typedef struct {
+	size_t index;
+	CURL *handle;
+	request r;
+	plumb_buf *receiving;
+	size_t response_max;
+	int overflowed;
+	char error_text[CURL_ERROR_SIZE];
+} transfer;
+
+static size_t on_transfer_data(char *data, size_t size, size_t count, void *user)
+{
+	transfer *t = user;
+	size_t n = size * count;
+	if (t->receiving->len + n > t->response_max) {
+		t->overflowed = 1;
+		return 0;
+	}
+	plumb_buf_add(t->receiving, data, n);
+	return n;
+}
+
+/* The outcome of calls[t->index], whose transfer ended with rc. */
+static void transfer_done(plumb_kube_client *client, transfer *t, CURLcode rc, const plumb_kube_call *calls,
+			  plumb_kube_answer *answers, int *errors, char **messages)
+{
+	size_t i = t->index;
+	int error = transfer_result(client, t->handle, &calls[i], &answers[i], rc, t->overflowed, t->error_text);
+	if (error == 0 && !((answers[i].status >= 200 && answers[i].status < 300) || answers[i].status == 304))
+		error = answer_error(client, &calls[i], &answers[i]);
+	errors[i] = error;
+	messages[i] = error < 0 ? plumb_xstrdup(plumb_error_last()) : NULL;
+	plumb_error_clear();
+	request_end(&t->r, t->handle);
+	curl.easy_cleanup(t->handle);
+	t->handle = NULL;
+}
+
+int plumb_kube_send_all(plumb_kube_client *client, const plumb_kube_call *calls, plumb_kube_answer *answers,
+			int *errors, char **messages, size_t count)
+{
+	int error;
+	if ((error = plumb_kubeconfig_renew(client->config)) < 0)
+		return error;
+	set_client_certificate(client);
+	CURLM *multi = curl.multi_init();
+	if (!multi)
+		abort(); /* curl_multi_init only fails when memory runs out */
+	/* One connection, many streams over it (HTTP/2); a server that speaks only HTTP/1.1 gets a few connections. */
+	curl.multi_setopt(multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	curl.multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)PLUMB_KUBE_PARALLEL_CONNECTIONS);
+	transfer *transfers = plumb_xcalloc(PLUMB_KUBE_PARALLEL, sizeof(*transfers));
+	size_t next = 0, active = 0;
+
+	for (size_t i = 0; i < count; i++) {
+		plumb_kube_answer_release(&answers[i]);
+		errors[i] = 0;
+		messages[i] = NULL;
+	}
+	while (next < count || active) {
+		for (size_t slot = 0; slot < PLUMB_KUBE_PARALLEL && next < count; slot++) {
+			transfer *t = &transfers[slot];
+			if (t->handle)
+				continue;
+			/* Everything the connection's handle was set up with: TLS, credentials, limits. */
+			memset(t, 0, sizeof(*t));
+			t->index = next++;
+			t->handle = curl.easy_duphandle(client->handle);
+			if (!t->handle)
+				abort();
+			t->receiving = &answers[t->index].body;
+			t->response_max = client->response_max;
+			request_start(&t->r, client, t->handle, &calls[t->index]);
+			curl.easy_setopt(t->handle, CURLOPT_WRITEFUNCTION, on_transfer_data);
+			curl.easy_setopt(t->handle, CURLOPT_WRITEDATA, t);
+			curl.easy_setopt(t->handle, CURLOPT_ERRORBUFFER, t->error_text);
+			curl.easy_setopt(t->handle, CURLOPT_PRIVATE, t);
+			curl.easy_setopt(t->handle, CURLOPT_PIPEWAIT, 1L);
+			curl.multi_add_handle(multi, t->handle);
+			active++;
+		}
+		int running = 0;
+		curl.multi_perform(multi, &running);
+		CURLMsg *message;
+		int left;
+		while ((message = curl.multi_info_read(multi, &left)) != NULL) {
+			if (message->msg != CURLMSG_DONE)
+				continue;
+			transfer *t = NULL;
+			curl.easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+			CURLcode rc = message->data.result;
+			curl.multi_remove_handle(multi, t->handle);
+			transfer_done(client, t, rc, calls, answers, errors, messages);
+			active--;
+		}
+		if (active)
+			curl.multi_poll(multi, NULL, 0, 1000, NULL);
+	}
+	free(transfers);
+	curl.multi_cleanup(multi);
+	return 0;
+}
+
 int plumb_kube_request(long *out_status, plumb_buf *out_body, plumb_kube_client *client, const char *method,
 		       const char *path_and_query, const char *content_type, const void *body, size_t length)
 {
@@ -539,6 +688,5 @@ void plumb_kube_client_close(plumb_kube_client *client)
 	plumb_kubeconfig_free(client->config);
 	free(client->base_url);
 	free(client->connect_to);
-	plumb_buf_wipe(&client->authorization);
 	free(client);
 }

@@ -114,6 +114,23 @@ const plumb_kubeconfig *plumb_kube_client_config(const plumb_kube_client *client
  */
 int plumb_kube_send(plumb_kube_answer *out, plumb_kube_client *client, const plumb_kube_call *call);
 
+/* Requests plumb_kube_send_all keeps in flight at once, and the connections it opens for them at most. */
+#define PLUMB_KUBE_PARALLEL 32
+#define PLUMB_KUBE_PARALLEL_CONNECTIONS 4
+
+/*
+ * Send calls[0..count) at once: over one connection as streams of it when
+ * the server speaks HTTP/2 (a few connections when it does not), at most
+ * PLUMB_KUBE_PARALLEL in flight. For each: answers[i] (released first),
+ * errors[i] as plumb_kube_send would return it, and messages[i] its
+ * message (a new string), or NULL. The error slot is left clear. Returns
+ * 0, each call's outcome its own; or an error renewing the credentials,
+ * and then none was sent. A 401 is not asked again of an exec plugin: the
+ * caller sends that one again with plumb_kube_send. Not for streams.
+ */
+int plumb_kube_send_all(plumb_kube_client *client, const plumb_kube_call *calls, plumb_kube_answer *answers,
+			int *errors, char **messages, size_t count);
+
 /*
  * The same for the common case: *out_status and out_body (appended to)
  * of method on path_and_query, with an optional body of content_type.

@@ -134,6 +134,7 @@ void plumb_kube_close(plumb_destination *dest)
 		plumb_kube_json_free(dest->applied[i].live);
 	}
 	free(dest->applied);
+	free(dest->writes); /* empty: an apply's writes are committed or discarded before it ends */
 	free(dest->namespace);
 	free(dest->name);
 	free(dest->application);

@@ -24,6 +24,15 @@ typedef struct {
 	int namespaced;
 } plumb_kube_defined_kind;
 
+/* A write an apply staged for the commit (apply.c): what to send where. */
+typedef struct {
+	const plumb_object *object;
+	json_t *body;
+	char *path;
+	char *display;
+	char *key;
+} plumb_kube_write;
+
 /* What an apply answered for an object: the live object it left (observe_applied). */
 typedef struct {
 	char *key;
@@ -55,6 +64,9 @@ struct plumb_destination {
 	plumb_kube_applied *applied;
 	size_t applied_count;
 	size_t applied_capacity;
+	plumb_kube_write *writes; /* staged by apply, sent by commit */
+	size_t write_count;
+	size_t write_capacity;
 	plumb_kube_live *live;        /* the collections known whole (live.h) */
 	plumb_kube_ignore *ignore;    /* what the application leaves alone (ignore.h); NULL: nothing */
 	plumb_kube_watches *watches;  /* keeping them known while the destination is kept open; NULL for one run */
