@@ -114,6 +114,16 @@ int plumb_kube_name_destination(char **name, char **context, const plumb_destina
 	return 0;
 }
 
+void plumb_kube_dry_runs_clear(plumb_destination *dest)
+{
+	for (size_t i = 0; i < dest->dry_run_count; i++) {
+		free(dest->dry_runs[i].path);
+		free(dest->dry_runs[i].hash);
+		plumb_kube_json_free(dest->dry_runs[i].result);
+	}
+	dest->dry_run_count = 0;
+}
+
 void plumb_kube_close(plumb_destination *dest)
 {
 	if (!dest)
@@ -134,6 +144,8 @@ void plumb_kube_close(plumb_destination *dest)
 		plumb_kube_json_free(dest->applied[i].live);
 	}
 	free(dest->applied);
+	plumb_kube_dry_runs_clear(dest);
+	free(dest->dry_runs);
 	free(dest->writes); /* empty: an apply's writes are committed or discarded before it ends */
 	free(dest->namespace);
 	free(dest->name);

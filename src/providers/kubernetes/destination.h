@@ -33,6 +33,13 @@ typedef struct {
 	char *key;
 } plumb_kube_write;
 
+/* A dry run made ahead of the comparison that needs it (dryrun.h). */
+typedef struct {
+	char *path;     /* the object's URL path */
+	char *hash;     /* the applied hash of the body it was made of */
+	json_t *result; /* what the server made of it */
+} plumb_kube_dry_run;
+
 /* What an apply answered for an object: the live object it left (observe_applied). */
 typedef struct {
 	char *key;
@@ -64,6 +71,9 @@ struct plumb_destination {
 	plumb_kube_applied *applied;
 	size_t applied_count;
 	size_t applied_capacity;
+	plumb_kube_dry_run *dry_runs; /* made ahead by observe, taken by compare */
+	size_t dry_run_count;
+	size_t dry_run_capacity;
 	plumb_kube_write *writes; /* staged by apply, sent by commit */
 	size_t write_count;
 	size_t write_capacity;
@@ -108,6 +118,9 @@ int plumb_kube_locate_served(plumb_kube_place *out, plumb_destination *destinati
  * what is wrong.
  */
 int plumb_kube_namespace_missing(int *missing, plumb_destination *destination);
+
+/* Drop the dry runs made ahead and not taken (dryrun.h). */
+void plumb_kube_dry_runs_clear(plumb_destination *destination);
 
 /* The served resource of group and kind (its preferred version), or NULL. */
 const plumb_kube_resource *plumb_kube_find_kind(const plumb_destination *destination, const char *group,

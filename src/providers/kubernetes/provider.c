@@ -12,6 +12,7 @@
 #include "providers/kubernetes/destination.h"
 #include "providers/kubernetes/apply.h"
 #include "providers/kubernetes/body.h"
+#include "providers/kubernetes/dryrun.h"
 #include "providers/kubernetes/observe.h"
 #include "providers/kubernetes/wait.h"
 
@@ -168,6 +169,8 @@ static int compare(plumb_change *out, plumb_destination *dest, const plumb_objec
 	 */
 	if (!path || made)
 		result = json_incref(body);
+	else if ((result = plumb_kube_dry_run_take(dest, path, hash)) != NULL)
+		; /* made ahead, with the other dry runs of its batch */
 	else if ((error = plumb_kube_server_side_apply(&result, dest, object, path, body, 1, display, diags)) < 0) {
 		if (!live || !plumb_kube_refused_as_immutable(error))
 			goto done;
@@ -206,6 +209,15 @@ done:
 	plumb_kube_json_free(result);
 	free(path);
 	free(display);
+	return error;
+}
+
+/* Observe items, then make ahead the dry runs their comparisons will need (dryrun.h). */
+static int observe(plumb_destination *dest, plumb_observation *items, size_t count)
+{
+	int error = plumb_kube_observe(dest, items, count);
+	if (error == 0)
+		plumb_kube_dry_run_ahead(dest, items, count);
 	return error;
 }
 
@@ -284,6 +296,8 @@ static const char *describe(const char *api_version)
 
 static int save(plumb_destination *dest)
 {
+	/* The plan is done comparing: what was made ahead and not taken is of no use. */
+	plumb_kube_dry_runs_clear(dest);
 	return 0; /* discovery keeps its own cache; nothing else outlives a run */
 }
 
@@ -367,7 +381,7 @@ const plumb_provider plumb_kubernetes_provider = {
 	.resolve = plumb_kube_resolve,
 	.save = save,
 	.close = plumb_kube_close,
-	.observe = plumb_kube_observe,
+	.observe = observe,
 	.free_observed = plumb_kube_free_observed,
 	.health = health,
 	.compare = compare,
