@@ -73,33 +73,57 @@ void plumb_kube_summary_release(plumb_kube_summary *summary)
 	memset(summary, 0, sizeof(*summary));
 }
 
-/* A summary as the table keeps it. A new reference. */
+/*
+ * A summary as the table keeps it: one string, so that 10,000 of them cost
+ * a few megabytes. Three bytes (health, flags, which of the texts are
+ * given), then fingerprint, kind, tracking id, applied hash and health
+ * message, each ended by a NUL. A new reference.
+ */
+enum { KEEP = 1, DELETING = 2 };
+#define TEXTS 5
+
 static json_t *summary_json(const plumb_kube_summary *s)
 {
-	json_t *j = json_pack("{s:s, s:i, s:b, s:b}", "f", s->fingerprint, "h", (int)s->health, "p", s->keep, "d",
-			      s->deleting);
-	if (s->kind)
-		json_object_set_new(j, "k", json_string(s->kind));
-	if (s->tracking)
-		json_object_set_new(j, "t", json_string(s->tracking));
-	if (s->applied)
-		json_object_set_new(j, "a", json_string(s->applied));
-	if (s->health_message)
-		json_object_set_new(j, "m", json_string(s->health_message));
+	const char *texts[TEXTS] = { s->fingerprint, s->kind, s->tracking, s->applied, s->health_message };
+	plumb_buf packed = PLUMB_BUF_INIT;
+	unsigned given = 0;
+	for (unsigned i = 0; i < TEXTS; i++)
+		given |= texts[i] ? 1u << i : 0;
+	plumb_buf_putc(&packed, (char)(s->health + 1));
+	plumb_buf_putc(&packed, (char)((s->keep ? KEEP : 0) | (s->deleting ? DELETING : 0) | 0x40));
+	plumb_buf_putc(&packed, (char)(given | 0x40));
+	for (unsigned i = 0; i < TEXTS; i++) {
+		if (texts[i])
+			plumb_buf_puts(&packed, texts[i]);
+		plumb_buf_add(&packed, "", 1);
+	}
+	json_t *j = json_stringn(packed.ptr, packed.len);
+	plumb_buf_release(&packed);
 	return j;
 }
 
 static void summary_from_json(plumb_kube_summary *out, const json_t *j)
 {
+	const char *p = json_string_value(j), *end = p + json_string_length(j);
+	char *texts[TEXTS] = { NULL };
 	memset(out, 0, sizeof(*out));
-	out->fingerprint = copy_or_null(json_string_value(json_object_get(j, "f")));
-	out->kind = copy_or_null(json_string_value(json_object_get(j, "k")));
-	out->tracking = copy_or_null(json_string_value(json_object_get(j, "t")));
-	out->applied = copy_or_null(json_string_value(json_object_get(j, "a")));
-	out->health_message = copy_or_null(json_string_value(json_object_get(j, "m")));
-	out->keep = json_is_true(json_object_get(j, "p"));
-	out->deleting = json_is_true(json_object_get(j, "d"));
-	out->health = (plumb_kube_health)json_integer_value(json_object_get(j, "h"));
+	if (end - p < 3)
+		return;
+	out->health = (plumb_kube_health)(p[0] - 1);
+	out->keep = (p[1] & KEEP) != 0;
+	out->deleting = (p[1] & DELETING) != 0;
+	unsigned given = (unsigned)p[2];
+	p += 3;
+	for (unsigned i = 0; i < TEXTS && p < end; i++) {
+		if (given & (1u << i))
+			texts[i] = plumb_xstrdup(p);
+		p += strlen(p) + 1;
+	}
+	out->fingerprint = texts[0];
+	out->kind = texts[1];
+	out->tracking = texts[2];
+	out->applied = texts[3];
+	out->health_message = texts[4];
 }
 
 plumb_kube_live *plumb_kube_live_new(void)
@@ -132,7 +156,7 @@ plumb_kube_live_state plumb_kube_live_lookup(plumb_kube_summary *out, int *filte
 		*filtered = json_is_true(json_object_get(known, "filtered"));
 		if (!entry) {
 			state = PLUMB_KUBE_LIVE_ABSENT;
-		} else if (json_is_object(entry)) {
+		} else if (json_is_string(entry)) {
 			summary_from_json(out, entry);
 			state = PLUMB_KUBE_LIVE_PRESENT;
 		}
@@ -268,9 +292,7 @@ int plumb_kube_live_put(plumb_kube_live *live, const char *collection, const cha
 			changed = before != NULL;
 			json_object_del(objects, name);
 		} else {
-			changed = !json_is_object(before) || !json_equal(json_object_get(before, "f"), json_object_get(fresh, "f")) ||
-				  !json_equal(json_object_get(before, "h"), json_object_get(fresh, "h")) ||
-				  !json_equal(json_object_get(before, "m"), json_object_get(fresh, "m"));
+			changed = !json_is_string(before) || !json_equal(before, fresh);
 			json_object_set(objects, name, fresh);
 		}
 	}
