@@ -677,6 +677,26 @@ else
 	fail "a sync of objects as plumb applied them asks discovery (ETags) and one list, no GET, no dry run" "$asked" "$(show)"
 fi
 
+# --- credentials that may get objects but not list them: plumb reads them one by one ----------
+
+kc create serviceaccount getter -n "$NS" >/dev/null
+kc create role getter -n "$NS" --verb=get,patch,create --resource=configmaps >/dev/null
+kc create rolebinding getter -n "$NS" --role=getter --serviceaccount="$NS:getter" >/dev/null
+GETTER_KC="$T/getter.kubeconfig"
+"$KUBECTL" --kubeconfig "$GETTER_KC" config set-cluster c --server="$KUBE_SERVER" --certificate-authority="$KUBE_CA" \
+	--embed-certs >/dev/null
+"$KUBECTL" --kubeconfig "$GETTER_KC" config set-credentials u --token="$(kc create token getter -n "$NS")" >/dev/null
+"$KUBECTL" --kubeconfig "$GETTER_KC" config set-context c --cluster=c --user=u --namespace="$NS" >/dev/null
+"$KUBECTL" --kubeconfig "$GETTER_KC" config use-context c >/dev/null
+seen=$(wc -l <"$KUBE_AUDIT_LOG")
+run plan --repo "$REPO" --path apps/quiet --state "$T/state-getter" --kubeconfig "$GETTER_KC" --namespace "$NS"
+refused_list=$(tail -n +$((seen + 1)) "$KUBE_AUDIT_LOG" | grep '"verb":"list"' | grep -c '"code":403')
+if [ "$RC" = 0 ] && contains "$OUT" "No changes" && [ "$refused_list" -ge 1 ]; then
+	ok "a list the credentials may not make costs only speed: the objects are read one by one"
+else
+	fail "a list the credentials may not make costs only speed: the objects are read one by one" "lists refused: $refused_list" "$(show)"
+fi
+
 # --- one object, one application --------------------------------------------------------------
 
 mkdir -p "$REPO/apps/one" "$REPO/apps/two"

@@ -18,7 +18,7 @@
 
 struct plumb_kube_live {
 	pthread_mutex_t mutex;
-	/* collection path -> {"filtered": bool, "objects": {name -> summary, or null: unknown}} */
+	/* collection path -> {"filtered": bool, "objects": {name -> packed summary (summary_json), or null: unknown}} */
 	json_t *collections;
 };
 

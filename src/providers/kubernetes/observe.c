@@ -136,33 +136,41 @@ static int locate_item(located *t, plumb_destination *dest, const plumb_observat
 	return 0;
 }
 
+/* A collection is listed once, rather than read one GET an object, when a batch looks for this many of it. */
+#define LIST_AT 4
+
 /*
  * Make collection known, when that is cheaper than reading its objects
  * one by one: a destination kept open watches every collection it
  * observes (filtered by plumb's label); a run lists one where it looks for
  * several objects (all of them: an object missing from the list is
- * absent, labelled or not).
+ * absent, labelled or not). A list that fails only costs speed.
  */
-/* A collection is listed once, rather than read one GET an object, when a batch looks for this many of it. */
-#define LIST_AT 4
-
-static int know(plumb_destination *dest, const char *collection, size_t wanted)
+static void know(plumb_destination *dest, const char *collection, size_t wanted)
 {
+	int error = 0;
 	if (plumb_kube_live_known(dest->live, collection))
-		return 0;
+		return;
 	if (dest->watches) {
 		if (plumb_kube_watches_has(dest->watches, collection))
-			return 0; /* down for a moment: read object by object meanwhile */
+			return; /* down for a moment: read object by object meanwhile */
 		char *version = NULL;
-		int error = plumb_kube_live_list(dest->live, dest->client, collection, 1, dest->hash_key, &version);
+		error = plumb_kube_live_list(dest->live, dest->client, collection, 1, dest->hash_key, &version);
 		if (error == 0)
 			error = plumb_kube_watches_add(dest->watches, collection, version);
 		free(version);
-		return error;
+	} else if (wanted >= LIST_AT) {
+		error = plumb_kube_live_list(dest->live, dest->client, collection, 0, dest->hash_key, NULL);
 	}
-	if (wanted < LIST_AT)
-		return 0;
-	return plumb_kube_live_list(dest->live, dest->client, collection, 0, dest->hash_key, NULL);
+	/*
+	 * Credentials that may get objects but not list them, a server that
+	 * failed the list: the objects are read one by one, and what that
+	 * meets is reported for the object that meets it.
+	 */
+	if (error < 0) {
+		plumb_error_clear();
+		plumb_kube_live_forget(dest->live, collection);
+	}
 }
 
 /* How many of items[from..count) are in collection. */
@@ -211,9 +219,8 @@ int plumb_kube_observe(plumb_destination *dest, plumb_observation *items, size_t
 	for (size_t i = 0; i < count && error == 0; i++) {
 		const char *collection = where[i].collection;
 		if (collection && !plumb_kube_live_known(dest->live, collection))
-			error = know(dest, collection, count_in(where, i, count, collection));
-		if (error == 0)
-			error = observe_located(&items[i].observed, dest, &where[i]);
+			know(dest, collection, count_in(where, i, count, collection));
+		error = observe_located(&items[i].observed, dest, &where[i]);
 		if (items[i].observed.detail)
 			((plumb_kube_seen *)items[i].observed.detail)->key = plumb_xstrdup(items[i].key);
 	}
