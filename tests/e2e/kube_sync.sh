@@ -228,6 +228,11 @@ if [ "$RC" = 0 ] && contains "$OUT" '-  size: "5"' && contains "$OUT" '+  size: 
 else
 	fail "with --force-conflicts the plan shows the field taken back" "$(show)"
 fi
+if contains "$OUT" "# .data.size: managed by kubectl-patch" && ! contains "$OUT" "# .data.greeting"; then
+	ok "the plan names the field manager of each field it changes, and only of those"
+else
+	fail "the plan names the field manager of each field it changes, and only of those" "$(show)"
+fi
 run sync "${ARGS[@]}" --force-conflicts
 size=$(kc get configmap conf -n "$NS" -o 'jsonpath={.data.size}' 2>&1)
 run plan "${ARGS[@]}"

@@ -333,3 +333,85 @@ int plumb_kube_diff(plumb_buf *out, const char *name, const json_t *live, const 
 	plumb_buf_release(&after);
 	return changed;
 }
+
+/* --- who owns what changes ---------------------------------------------------------------- */
+
+/* Changed fields named at most in a plan: the diff shows the rest. */
+#define OWNED_SHOWN 20
+
+/* A path of member names from an object's root. */
+typedef struct {
+	const char *names[16];
+	size_t depth;
+} field_path;
+
+/* The managers of live whose fields (managedFields, fieldsV1) hold path, appended to out as ", NAME". */
+static void append_managers(plumb_buf *out, const json_t *live, const field_path *path)
+{
+	size_t i;
+	json_t *managed;
+	size_t before = out->len;
+	json_array_foreach(json_object_get(json_object_get(live, "metadata"), "managedFields"), i, managed) {
+		const json_t *node = json_object_get(managed, "fieldsV1");
+		int owns = 0;
+		for (size_t k = 0; node && !owns && k < path->depth; k++) {
+			char member[256];
+			snprintf(member, sizeof(member), "f:%s", path->names[k]);
+			node = json_object_get(node, member);
+			/* The field itself, or one above it owned whole ("." or no members below). */
+			owns = node && (k + 1 == path->depth || !json_object_size(node) || json_object_get(node, "."));
+		}
+		const char *manager = json_string_value(json_object_get(managed, "manager"));
+		if (owns && manager)
+			plumb_buf_printf(out, "%s%s", out->len > before ? ", " : " ", manager);
+	}
+	if (out->len == before)
+		plumb_buf_puts(out, " (none)");
+}
+
+/* Append a line for each field whose value differs between before and after (comparable forms). */
+static void owned_changes(plumb_buf *out, unsigned *shown, const json_t *live, const json_t *before,
+			  const json_t *after, field_path *path)
+{
+	if (*shown >= OWNED_SHOWN || path->depth == PLUMB_ARRAY_SIZE(path->names))
+		return;
+	if (json_is_object(before) && json_is_object(after)) {
+		const char *name;
+		json_t *value;
+		json_object_foreach((json_t *)after, name, value) {
+			path->names[path->depth++] = name;
+			owned_changes(out, shown, live, json_object_get(before, name), value, path);
+			path->depth--;
+		}
+		json_object_foreach((json_t *)before, name, value) {
+			if (json_object_get(after, name))
+				continue;
+			path->names[path->depth++] = name;
+			owned_changes(out, shown, live, value, NULL, path);
+			path->depth--;
+		}
+		return;
+	}
+	if (json_equal(before, after) || !path->depth)
+		return;
+	plumb_buf_puts(out, "# .");
+	for (size_t k = 0; k < path->depth; k++)
+		plumb_buf_printf(out, "%s%s", k ? "." : "", path->names[k]);
+	plumb_buf_puts(out, ": managed by");
+	append_managers(out, live, path);
+	plumb_buf_putc(out, '\n');
+	(*shown)++;
+}
+
+void plumb_kube_owners(plumb_buf *out, const json_t *live, const json_t *desired,
+		       const unsigned char key[PLUMB_KUBE_HASH_KEY_SIZE])
+{
+	json_t *before = plumb_kube_comparable(live, key);
+	json_t *after = plumb_kube_comparable(desired, key);
+	field_path path = { { NULL }, 0 };
+	unsigned shown = 0;
+	if (before && after)
+		owned_changes(out, &shown, live, before, after, &path);
+	json_decref(before);
+	json_decref(after);
+}

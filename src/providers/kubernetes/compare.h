@@ -46,4 +46,14 @@ void plumb_kube_yaml(plumb_buf *out, const json_t *value, unsigned indent);
 int plumb_kube_diff(plumb_buf *out, const char *name, const json_t *live, const json_t *desired,
 		    const unsigned char key[PLUMB_KUBE_HASH_KEY_SIZE]);
 
+/*
+ * Append, for each field whose value differs between live and desired
+ * (their comparable forms), the field managers of live that own it (its
+ * metadata.managedFields): "# .data.size: managed by kubectl-patch, plumb",
+ * a line each, at most 20. What a plan shows beside a diff: who set what
+ * the apply changes.
+ */
+void plumb_kube_owners(plumb_buf *out, const json_t *live, const json_t *desired,
+		       const unsigned char key[PLUMB_KUBE_HASH_KEY_SIZE]);
+
 #endif

@@ -201,6 +201,8 @@ static int compare(plumb_change *out, plumb_destination *dest, const plumb_objec
 						       fields)
 				       : plumb_xstrdup(fields);
 		free(fields);
+		/* Who set what the apply changes: the field managers of each changed field. */
+		plumb_kube_owners(&out->diff, shown_live, shown_result, dest->hash_key);
 	}
 	plumb_kube_json_free(shown_live);
 	plumb_kube_json_free(shown_result);
