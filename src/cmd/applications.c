@@ -41,6 +41,8 @@ void plumb_cli_application_options(plumb_pipeline_options *options, char **app_r
 	if (a->replace)
 		options->replace = 1;
 	options->ignore = a->ignore;
+	options->namespaces = a->namespaces;
+	options->namespaced_only = a->namespaced_only;
 	/* --health-timeout, given for this run, wins over what the Application says. */
 	if (!options->health_timeout_ms)
 		options->health_timeout_ms = a->health_timeout_ms;

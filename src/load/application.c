@@ -1,5 +1,6 @@
 #include "util/common.h"
 #include "load/application.h"
+#include "util/buf.h"
 #include "util/duration.h"
 #include "util/path.h"
 
@@ -39,6 +40,8 @@ static const plumb_field host_fields[] = {
 static const plumb_field kubernetes_fields[] = {
 	{ "context", PLUMB_FIELD_STRING, 0 },
 	{ "namespace", PLUMB_FIELD_STRING, 0 },
+	{ "namespaces", PLUMB_FIELD_LIST, 0 },
+	{ "clusterResources", PLUMB_FIELD_BOOL, 0 },
 };
 static const plumb_field policy_fields[] = {
 	{ "automated", PLUMB_FIELD_BOOL, 0 },
@@ -60,6 +63,7 @@ void plumb_application_release(plumb_application *a)
 	free(a->context);
 	free(a->namespace);
 	free(a->ignore);
+	free(a->namespaces);
 	free(a->file);
 	for (size_t i = 0; i < a->depends_on_count; i++)
 		free(a->depends_on[i]);
@@ -78,6 +82,24 @@ static char *normalized(const plumb_value *value, int live, const char *field, p
 	if (plumb_path_normalize(&out, value->string, live) < 0)
 		plumb_diags_add(diags, value->position, "%s: %s", field, plumb_error_last());
 	return out;
+}
+
+/* destination.kubernetes.namespaces, comma-separated; each must be a namespace's name (a DNS label). */
+static char *allowed_namespaces(const plumb_value *list, plumb_diags *diags)
+{
+	plumb_buf joined = PLUMB_BUF_INIT;
+	for (size_t i = 0; i < list->list_count; i++) {
+		const char *name = list->list[i];
+		size_t length = strlen(name);
+		int valid = length > 0 && length <= 63 && name[0] != '-' && name[length - 1] != '-';
+		for (size_t k = 0; valid && k < length; k++)
+			valid = (name[k] >= 'a' && name[k] <= 'z') || (name[k] >= '0' && name[k] <= '9') || name[k] == '-';
+		if (!valid)
+			plumb_diags_add(diags, list->position,
+					"spec.destination.kubernetes.namespaces: \"%s\" is not a namespace's name", name);
+		plumb_buf_printf(&joined, "%s%s", i ? "," : "", name);
+	}
+	return plumb_buf_detach(&joined, NULL);
 }
 
 /* A list of strings as JSON. A new reference. */
@@ -130,7 +152,8 @@ static void decode_ignore(plumb_application *a, const plumb_value *rules, plumb_
 
 void plumb_application_decode(plumb_manifest_set *set, size_t resource, const plumb_spec *spec, plumb_diags *diags)
 {
-	plumb_value v[PLUMB_ARRAY_SIZE(application_fields)], source[3], destination[2], host[1], kubernetes[2],
+	plumb_value v[PLUMB_ARRAY_SIZE(application_fields)], source[3], destination[2], host[1],
+		kubernetes[PLUMB_ARRAY_SIZE(kubernetes_fields)],
 		policy[PLUMB_ARRAY_SIZE(policy_fields)];
 	plumb_application a;
 	size_t before = diags->count;
@@ -167,12 +190,17 @@ void plumb_application_decode(plumb_manifest_set *set, size_t resource, const pl
 		if (destination[0].map && destination[1].map)
 			plumb_diags_add(diags, destination[1].position,
 					"spec.destination: host and kubernetes are two destinations; give one");
-		if (destination[1].map && !plumb_spec_decode(kubernetes, destination[1].map, kubernetes_fields, 2, diags)) {
+		if (destination[1].map && !plumb_spec_decode(kubernetes, destination[1].map, kubernetes_fields,
+							     PLUMB_ARRAY_SIZE(kubernetes_fields), diags)) {
 			a.kubernetes = 1;
 			if (kubernetes[0].present)
 				a.context = plumb_xstrdup(kubernetes[0].string);
 			if (kubernetes[1].present)
 				a.namespace = plumb_xstrdup(kubernetes[1].string);
+			/* Where it may write, as Argo CD's AppProject destinations and clusterResourceWhitelist say. */
+			if (kubernetes[2].present)
+				a.namespaces = allowed_namespaces(&kubernetes[2], diags);
+			a.namespaced_only = kubernetes[3].present && !kubernetes[3].boolean;
 		}
 	}
 	if (v[2].map && !plumb_spec_decode(policy, v[2].map, policy_fields, PLUMB_ARRAY_SIZE(policy_fields), diags)) {
@@ -244,7 +272,7 @@ void plumb_application_decode(plumb_manifest_set *set, size_t resource, const pl
 		plumb_application_release(&a);
 	}
 	plumb_values_release(host, 1);
-	plumb_values_release(kubernetes, 2);
+	plumb_values_release(kubernetes, PLUMB_ARRAY_SIZE(kubernetes_fields));
 	plumb_values_release(destination, 2);
 	plumb_values_release(policy, PLUMB_ARRAY_SIZE(policy_fields));
 	plumb_values_release(source, 3);

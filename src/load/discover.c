@@ -21,6 +21,7 @@ static plumb_application copy_application(const plumb_application *from)
 	to.context = from->context ? plumb_xstrdup(from->context) : NULL;
 	to.namespace = from->namespace ? plumb_xstrdup(from->namespace) : NULL;
 	to.ignore = from->ignore ? plumb_xstrdup(from->ignore) : NULL;
+	to.namespaces = from->namespaces ? plumb_xstrdup(from->namespaces) : NULL;
 	to.file = plumb_xstrdup(from->file ? from->file : "");
 	to.position.file = to.file;
 	to.depends_on = plumb_xcalloc(from->depends_on_count ? from->depends_on_count : 1, sizeof(char *));

@@ -274,6 +274,8 @@ static void destination_options(plumb_destination_options *out, const plumb_pipe
 					    .force_conflicts = options->force_conflicts,
 					    .replace = options->replace,
 					    .ignore = options->ignore,
+					    .namespaces = options->namespaces,
+					    .namespaced_only = options->namespaced_only,
 					    .watch = options->watch,
 					    .changed = options->changed,
 					    .changed_payload = options->changed_payload };

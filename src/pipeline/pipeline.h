@@ -41,6 +41,8 @@ typedef struct {
 	int force_conflicts;     /* take over fields other managers own (ServerSideApply.ForceConflicts, --force-conflicts) */
 	int replace;             /* an immutable field's change deletes and creates the object (syncOptions Replace=true) */
 	const char *ignore;      /* what no diff shows and no apply takes back: an Application's ignoreDifferences as JSON */
+	const char *namespaces;  /* the only namespaces objects may go to, comma-separated; NULL: any */
+	int namespaced_only;     /* no cluster-scoped object may be declared (clusterResources: false) */
 	int allow_mass_prune;    /* --allow-mass-prune: a sync may delete more than half of a cluster application's objects */
 	unsigned health_timeout_ms; /* how long a wave waits for the one before it to be healthy; 0: 5 minutes */
 	/*

@@ -65,6 +65,8 @@ typedef struct {
 	int force_conflicts;    /* fields other managers own are taken over (ServerSideApply.ForceConflicts) */
 	int replace;            /* an object whose immutable fields change is deleted and created (Replace=true) */
 	const char *ignore;     /* fields no diff shows and no apply takes back, as JSON (resource.h, plumb_application) */
+	const char *namespaces; /* the only namespaces objects may go to, comma-separated; NULL: any */
+	int namespaced_only;    /* a cluster-scoped object is refused where it is declared */
 	/*
 	 * The destination is kept open from run to run (plumb serve): it keeps
 	 * what it observes up to date itself (a cluster watches what plumb

@@ -108,6 +108,8 @@ typedef struct {
 	int kubernetes;   /* spec.destination.kubernetes: a cluster, not a host root */
 	char *context;    /* spec.destination.kubernetes.context; NULL: the command line's, else the current one */
 	char *namespace;  /* spec.destination.kubernetes.namespace; NULL: the context's, else "default" */
+	char *namespaces; /* spec.destination.kubernetes.namespaces, comma-separated: the only ones it may write to; NULL: any */
+	int namespaced_only; /* spec.destination.kubernetes.clusterResources: false */
 	int create_namespace; /* spec.syncPolicy.createNamespace, or syncOptions CreateNamespace=true */
 	int force_conflicts;  /* spec.syncPolicy.syncOptions ServerSideApply.ForceConflicts */
 	int replace;          /* spec.syncPolicy.syncOptions Replace=true: an immutable field's change recreates the object */

@@ -103,6 +103,7 @@ void plumb_serve_app_free(app_state *a)
 	free(a->context);
 	free(a->namespace);
 	free(a->ignore);
+	free(a->namespaces);
 	free(a);
 }
 

@@ -89,6 +89,8 @@ typedef struct {
 	int replace;
 	char *ignore; /* the Application's ignoreDifferences, as JSON; NULL without */
 	unsigned health_timeout_ms; /* syncPolicy.healthTimeout; 0: the default */
+	char *namespaces;           /* destination.kubernetes.namespaces, comma-separated; NULL: any */
+	int namespaced_only;        /* destination.kubernetes.clusterResources: false */
 	plumb_destinations cluster;
 	char *cluster_opened_with; /* the kubeconfig, context and namespace the cluster was opened with */
 } app_state;

@@ -158,6 +158,8 @@ static void start_pipeline(plumb_pipeline *p, daemon_state *d, const char *commi
 		options.replace = d->app->replace;
 		options.ignore = d->app->ignore;
 		options.health_timeout_ms = d->app->health_timeout_ms;
+		options.namespaces = d->app->namespaces;
+		options.namespaced_only = d->app->namespaced_only;
 		options.kept = kept_cluster(d, d->app);
 		options.watch = 1;
 		options.changed = cluster_changed;
@@ -477,6 +479,9 @@ static void adopt_leaf(daemon_state *d, app_state *a, const plumb_application *l
 		free(a->ignore);
 		a->ignore = leaf->ignore ? plumb_xstrdup(leaf->ignore) : NULL;
 		a->health_timeout_ms = leaf->health_timeout_ms;
+		free(a->namespaces);
+		a->namespaces = leaf->namespaces ? plumb_xstrdup(leaf->namespaces) : NULL;
+		a->namespaced_only = leaf->namespaced_only;
 	} else {
 		free(a->destination);
 		a->destination = !*leaf->root		? plumb_xstrdup(d->root)

@@ -682,6 +682,48 @@ else
 	fail "a sync of objects as plumb applied them asks discovery (ETags) and one list, no GET, no dry run" "$asked" "$(show)"
 fi
 
+# --- an Application may be held to namespaces, and kept from cluster-scoped kinds -------------
+
+mkdir -p "$REPO/apps/fenced" "$REPO/apps/fenced-app"
+cat >"$REPO/apps/fenced-app/app.yaml" <<EOF
+apiVersion: plumb/v1
+kind: Application
+metadata: {name: fenced}
+spec:
+  source: {path: apps/fenced}
+  destination: {kubernetes: {namespace: $NS, namespaces: [$NS], clusterResources: false}}
+EOF
+cat >"$REPO/apps/fenced/objects.yaml" <<'EOF'
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: inside}
+data: {a: "1"}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: outside, namespace: default}
+data: {a: "1"}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: fenced-reader}
+rules: [{apiGroups: [""], resources: [configmaps], verbs: [get]}]
+EOF
+commit_all "$REPO" "fenced"
+FENCED=(--repo "$REPO" --path apps/fenced-app --state "$STATE" --kubeconfig "$KUBECONFIG_ADMIN")
+run sync "${FENCED[@]}"
+if [ "$RC" = 1 ] && contains "$ERR" "apps/fenced/objects.yaml:6:1: ConfigMap default/outside: namespace default is not one application fenced may write to (destination.kubernetes.namespaces: $NS)" &&
+	contains "$ERR" "apps/fenced/objects.yaml:11:1: ClusterRole fenced-reader is cluster-scoped; application fenced may not write cluster-scoped objects" &&
+	! kc get configmap inside -n "$NS" >/dev/null 2>&1 && ! kc get clusterrole fenced-reader >/dev/null 2>&1; then
+	ok "an object outside the Application's namespaces, and a cluster-scoped one, are refused at FILE:LINE:COL; nothing is applied"
+else
+	fail "an object outside the Application's namespaces, and a cluster-scoped one, are refused at FILE:LINE:COL" "$(show)"
+fi
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: inside}\ndata: {a: "1"}\n' >"$REPO/apps/fenced/objects.yaml"
+commit_all "$REPO" "fenced: inside only"
+run sync "${FENCED[@]}"
+check "what stays inside is synced" kc get configmap inside -n "$NS"
+
 # --- credentials that may get objects but not list them: plumb reads them one by one ----------
 
 kc create serviceaccount getter -n "$NS" >/dev/null

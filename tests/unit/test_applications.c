@@ -676,7 +676,8 @@ static void a_kubernetes_destination_is_decoded(void)
 	fixture_sh("rm -rf repo/*");
 	write_apps("root/apps.yaml",
 		   app("shop", "apps/shop",
-		       "  destination: {kubernetes: {context: homelab, namespace: shop}}\n"
+		       "  destination: {kubernetes: {context: homelab, namespace: shop, namespaces: [shop, shop-jobs],\n"
+		       "                             clusterResources: false}}\n"
 		       "  syncPolicy: {createNamespace: true, healthTimeout: 90s}\n"),
 		   app("plain", "apps/plain",
 		       "  destination: {kubernetes: {}}\n"
@@ -695,7 +696,11 @@ static void a_kubernetes_destination_is_decoded(void)
 	CHECK(shop && shop->kubernetes && shop->create_namespace);
 	CHECK_STR(shop ? shop->context : NULL, "homelab");
 	CHECK_STR(shop ? shop->namespace : NULL, "shop");
+	/* Where it may write: the provider refuses the rest where it is declared. */
+	CHECK_STR(shop ? shop->namespaces : NULL, "shop,shop-jobs");
+	CHECK(shop && shop->namespaced_only);
 	CHECK(plain && plain->kubernetes && !plain->context && !plain->namespace);
+	CHECK(plain && !plain->namespaces && !plain->namespaced_only);
 	/* Argo CD's sync options, as its users write them. */
 	CHECK(plain && plain->create_namespace && plain->force_conflicts && plain->replace);
 	CHECK(shop && !shop->force_conflicts && !shop->replace && !shop->ignore);

@@ -52,6 +52,8 @@ int plumb_kube_open(plumb_destination **out, const plumb_destination_options *op
 	dest->create_namespace = options->create_namespace;
 	dest->force_conflicts = options->force_conflicts;
 	dest->replace = options->replace;
+	dest->namespaces = options->namespaces ? plumb_xstrdup(options->namespaces) : NULL;
+	dest->namespaced_only = options->namespaced_only;
 	dest->application = plumb_xstrdup(options->application ? options->application : "");
 	dest->source = options->source;
 	/* The client takes config, opened or not. */
@@ -84,6 +86,9 @@ void plumb_kube_renew(plumb_destination *dest, const plumb_destination_options *
 	dest->create_namespace = options->create_namespace;
 	dest->force_conflicts = options->force_conflicts;
 	dest->replace = options->replace;
+	free(dest->namespaces);
+	dest->namespaces = options->namespaces ? plumb_xstrdup(options->namespaces) : NULL;
+	dest->namespaced_only = options->namespaced_only;
 	/* The application's rules, as this run's revision says them (already checked when it was loaded). */
 	plumb_kube_ignore_free(dest->ignore);
 	if (plumb_kube_ignore_parse(&dest->ignore, options->ignore) < 0)
@@ -150,6 +155,7 @@ void plumb_kube_close(plumb_destination *dest)
 	free(dest->namespace);
 	free(dest->name);
 	free(dest->application);
+	free(dest->namespaces);
 	explicit_bzero(dest->hash_key, sizeof(dest->hash_key));
 	free(dest);
 }
@@ -251,6 +257,19 @@ int plumb_kube_locate_served(plumb_kube_place *out, plumb_destination *dest, con
 	return error;
 }
 
+/* Whether the application may write to namespace (destination.kubernetes.namespaces). */
+static int namespace_allowed(const plumb_destination *dest, const char *namespace)
+{
+	size_t length = strlen(namespace);
+	for (const char *p = dest->namespaces; p && *p;) {
+		size_t word = strcspn(p, ",");
+		if (word == length && !strncmp(p, namespace, length))
+			return 1;
+		p += word + (p[word] == ',');
+	}
+	return !dest->namespaces;
+}
+
 int plumb_kube_resolve(char **key, char **display, plumb_destination *dest, const plumb_object *object,
 		       plumb_diags *diags)
 {
@@ -263,6 +282,21 @@ int plumb_kube_resolve(char **key, char **display, plumb_destination *dest, cons
 	if (error < 0) {
 		plumb_diags_add(diags, object->position, "%s %s: %s", object->kind, object->display, plumb_error_last());
 		plumb_error_clear();
+		return PLUMB_EINVALID;
+	}
+	/* Where the application may write, as its destination says: checked before anything is observed. */
+	if (!place.namespaced && dest->namespaced_only) {
+		plumb_diags_add(diags, object->position,
+				"%s %s is cluster-scoped; application %s may not write cluster-scoped objects "
+				"(destination.kubernetes.clusterResources: false)",
+				object->kind, object->display, dest->application);
+		return PLUMB_EINVALID;
+	}
+	if (place.namespaced && !namespace_allowed(dest, place.namespace)) {
+		plumb_diags_add(diags, object->position,
+				"%s %s/%s: namespace %s is not one application %s may write to "
+				"(destination.kubernetes.namespaces: %s)",
+				object->kind, place.namespace, d->name, place.namespace, dest->application, dest->namespaces);
 		return PLUMB_EINVALID;
 	}
 	if (!strcmp(place.namespace, d->namespace))

@@ -62,6 +62,8 @@ struct plumb_destination {
 	int create_namespace;
 	int force_conflicts; /* applies take over fields other managers own */
 	int replace;         /* every object may be replaced (Replace=true), not only those annotated so */
+	char *namespaces;    /* the only namespaces objects may go to, comma-separated; NULL: any */
+	int namespaced_only; /* a cluster-scoped object is refused (clusterResources: false) */
 	int namespace_declared;
 	enum { PLUMB_KUBE_NAMESPACE_UNKNOWN, PLUMB_KUBE_NAMESPACE_EXISTS, PLUMB_KUBE_NAMESPACE_MISSING } namespace_state;
 	unsigned char hash_key[PLUMB_KUBE_HASH_KEY_SIZE];
