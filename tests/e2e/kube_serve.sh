@@ -249,6 +249,29 @@ else
 	fail "once approved, the prune is applied" "approve: HTTP $CODE $BODY" "$(tail -n 20 "${DLOG[shop]}")"
 fi
 
+# --- a kind installed by someone else after the daemon started ----------------------------------
+kc apply -f - >/dev/null <<'EOF'
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: sprockets.serve.example.com}
+spec:
+  group: serve.example.com
+  scope: Namespaced
+  names: {plural: sprockets, singular: sprocket, kind: Sprocket}
+  versions:
+  - {name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}}
+EOF
+kc wait --for=condition=Established crd/sprockets.serve.example.com --timeout=60s >/dev/null
+printf 'apiVersion: serve.example.com/v1\nkind: Sprocket\nmetadata: {name: first}\nspec: {teeth: 12}\n' >"$REPO/apps/shop/sprocket.yaml"
+commit_all "$REPO" "shop: a sprocket"
+api POST /api/v1/applications/shop/sync "$OPERATOR"
+sprocket() { kc get sprockets.serve.example.com first -n "$NS" >/dev/null 2>&1; }
+if wait_for "$WAIT_MS" sprocket; then
+	ok "a kind served since the daemon started is asked of discovery again, and its object applied"
+else
+	fail "a kind served since the daemon started is asked of discovery again, and its object applied" "$(tail -n 20 "${DLOG[shop]}")"
+fi
+
 kill -TERM "${DPID[shop]}"
 wait "${DPID[shop]}"
 rc=$?

@@ -97,6 +97,7 @@ void plumb_kube_renew(plumb_destination *dest, const plumb_destination_options *
 	/* A namespace may have come or gone since; what is watched is up to date. */
 	dest->namespace_state = PLUMB_KUBE_NAMESPACE_UNKNOWN;
 	dest->namespace_declared = 0;
+	dest->discovery_asked = 0;
 	for (size_t i = 0; i < dest->applied_count; i++) {
 		free(dest->applied[i].key);
 		plumb_kube_json_free(dest->applied[i].live);
@@ -277,6 +278,16 @@ int plumb_kube_resolve(char **key, char **display, plumb_destination *dest, cons
 	plumb_kube_place place;
 	*key = *display = NULL;
 	int error = plumb_kube_locate(&place, dest, d);
+	/*
+	 * A destination kept open (plumb serve) read discovery when it opened:
+	 * a kind installed since is asked for again, once a run.
+	 */
+	if (error == PLUMB_ENOTFOUND && dest->watches && !dest->discovery_asked) {
+		dest->discovery_asked = 1;
+		plumb_error_clear();
+		if ((error = plumb_kube_discovery_refresh(dest->discovery, dest->client)) == 0)
+			error = plumb_kube_locate(&place, dest, d);
+	}
 	if (!*d->group && !strcmp(d->kind, "Namespace") && !strcmp(d->name, dest->namespace))
 		dest->namespace_declared = 1;
 	if (error < 0) {

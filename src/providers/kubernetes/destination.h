@@ -65,6 +65,7 @@ struct plumb_destination {
 	char *namespaces;    /* the only namespaces objects may go to, comma-separated; NULL: any */
 	int namespaced_only; /* a cluster-scoped object is refused (clusterResources: false) */
 	int namespace_declared;
+	int discovery_asked; /* a kept destination asked discovery again this run (resolve, a kind not served) */
 	enum { PLUMB_KUBE_NAMESPACE_UNKNOWN, PLUMB_KUBE_NAMESPACE_EXISTS, PLUMB_KUBE_NAMESPACE_MISSING } namespace_state;
 	unsigned char hash_key[PLUMB_KUBE_HASH_KEY_SIZE];
 	plumb_kube_defined_kind *defined;
