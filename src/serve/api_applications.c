@@ -45,13 +45,22 @@ void plumb_api_applications_list(plumb_response *response, const plumb_request *
 {
 	daemon_state *d = payload;
 	json_t *list = json_array();
+	/*
+	 * The applications the last revision declared (or, before any, what is
+	 * known), chosen under the lock: the loop grows d->apps (a new array)
+	 * and marks what each revision declares. Each app_state stays where it
+	 * is until the daemon stops.
+	 */
 	pthread_mutex_lock(&d->mutex);
-	size_t count = d->app_count;
-	pthread_mutex_unlock(&d->mutex);
-	/* The applications the last revision declared (or, before any, what is known). */
-	for (size_t i = 0; i < count; i++)
+	app_state **shown = plumb_xcalloc(d->app_count ? d->app_count : 1, sizeof(*shown));
+	size_t count = 0;
+	for (size_t i = 0; i < d->app_count; i++)
 		if (d->apps[i]->present || !*d->synced_commit)
-			json_array_append_new(list, application_json(d, d->apps[i], 0));
+			shown[count++] = d->apps[i];
+	pthread_mutex_unlock(&d->mutex);
+	for (size_t i = 0; i < count; i++)
+		json_array_append_new(list, application_json(d, shown[i], 0));
+	free(shown);
 	plumb_api_respond(response, 200, json_pack("{s:o}", "applications", list));
 }
 

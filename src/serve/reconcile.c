@@ -581,8 +581,11 @@ void plumb_reconcile(daemon_state *d, const char *trigger, int fetch)
 		mark_invalid(d, commit, &diags, implicit, fetch);
 		goto done;
 	}
+	/* What the API lists: marked under the lock it reads them with. */
+	pthread_mutex_lock(&d->mutex);
 	for (size_t i = 0; i < d->app_count; i++)
 		d->apps[i]->present = 0;
+	pthread_mutex_unlock(&d->mutex);
 	for (size_t i = 0; i < found.count; i++) {
 		const plumb_application *leaf = &found.items[i];
 		app_state *a = plumb_serve_app_named(d, leaf->name);
@@ -611,7 +614,9 @@ void plumb_reconcile(daemon_state *d, const char *trigger, int fetch)
 		}
 		reconcile_app(d, own ? own_commit : commit, trigger);
 	}
+	pthread_mutex_lock(&d->mutex);
 	memcpy(d->synced_commit, commit, sizeof(commit));
+	pthread_mutex_unlock(&d->mutex);
 done:
 	/* What this round did not load is no longer declared: let it go. */
 	plumb_load_sweep(d->source);
