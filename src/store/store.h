@@ -178,7 +178,7 @@ typedef struct {
 int plumb_store_sync_list(plumb_sync_records *out, plumb_store *store, const char *destination,
 			  const char *application, unsigned limit);
 
-/* "succeeded", "failed" or "running". */
+/* "succeeded", "failed" or "running"; "unknown" for a value none of those (a store edited by hand). */
 const char *plumb_sync_result_name(plumb_sync_result result);
 
 void plumb_sync_record_release(plumb_sync_record *record);

@@ -30,9 +30,10 @@ const char *plumb_sync_result_name(plumb_sync_result result)
 		return "succeeded";
 	case PLUMB_SYNC_FAILED:
 		return "failed";
-	default:
+	case PLUMB_SYNC_RUNNING:
 		return "running";
 	}
+	return "unknown"; /* a value no plumb writes: a store edited by hand, or by a later plumb */
 }
 
 /* Fill out (which the caller has not filled) from a row of SYNC_COLUMNS. */

@@ -2083,6 +2083,15 @@ done:
 	free(state);
 }
 
+/* Each result by its name, and one no plumb writes named as unknown rather than taken for another. */
+static void test_sync_result_names(void)
+{
+	CHECK_STR(plumb_sync_result_name(PLUMB_SYNC_RUNNING), "running");
+	CHECK_STR(plumb_sync_result_name(PLUMB_SYNC_SUCCEEDED), "succeeded");
+	CHECK_STR(plumb_sync_result_name(PLUMB_SYNC_FAILED), "failed");
+	CHECK_STR(plumb_sync_result_name((plumb_sync_result)42), "unknown");
+}
+
 int main(void)
 {
 	/* The usual umask, under which SQLite alone would create a world-readable database. */
@@ -2092,6 +2101,7 @@ int main(void)
 		return 1;
 	}
 
+	RUN(test_sync_result_names);
 	RUN(test_open_creates_private_directory_and_file);
 	RUN(test_inventory_put_list_replace_delete);
 	RUN(test_inventory_related);
