@@ -51,7 +51,13 @@ static const plumb_resource *find_resource(const plumb_manifest_set *set, const 
 static const char *desired_value(const plumb_object *o, const char *map, const char *key)
 {
 	const plumb_kube_desired *d = o->desired;
-	return json_string_value(json_object_get(json_object_get(d->document, map), key));
+	/* A copy the test keeps: the document is parsed again from its text at each call. */
+	static char value[4096];
+	json_t *document = plumb_kube_document(d);
+	const char *found = json_string_value(json_object_get(json_object_get(document, map), key));
+	snprintf(value, sizeof(value), "%s", found ? found : "");
+	plumb_kube_json_free(document);
+	return found ? value : NULL;
 }
 
 #define SECRETS                                                                                                   \
@@ -264,7 +270,9 @@ static void values_are_bound_into_data(void)
 	/* stringData left empty goes, and data is made. */
 	only->provider->bind_secret(only, 0, "abcd", 4);
 	const plumb_kube_desired *d = only->desired;
-	CHECK(json_object_get(d->document, "stringData") == NULL);
+	json_t *document = plumb_kube_document(d);
+	CHECK(json_object_get(document, "stringData") == NULL);
+	plumb_kube_json_free(document);
 	CHECK_STR(desired_value(only, "data", "password"), "YWJjZA==");
 	CHECK_INT(plumb_kube_secret_values_bound(only), 0);
 done:

@@ -66,7 +66,7 @@ static char *applied_hash(const plumb_destination *dest, const json_t *body)
 /* The document, in its namespace, labelled and annotated as plumb's. A new reference. */
 json_t *plumb_kube_apply_body(const plumb_destination *dest, const plumb_kube_desired *d, const char *namespace)
 {
-	json_t *body = json_deep_copy(d->document);
+	json_t *body = plumb_kube_document(d);
 	json_t *metadata = json_object_get(body, "metadata");
 	char *id = plumb_kube_tracking_id(dest, d->group, d->kind, namespace, d->name);
 	if (*namespace)
@@ -143,12 +143,17 @@ static int has_option(const char *options, const char *option)
 /* Whether d may be deleted and created when a change to it cannot be made in place (Replace=true). */
 int plumb_kube_may_replace(const plumb_destination *dest, const plumb_kube_desired *d)
 {
-	json_t *annotations = json_object_get(json_object_get(d->document, "metadata"), "annotations");
-	return dest->replace ||
-	       has_option(json_string_value(json_object_get(annotations, PLUMB_KUBE_SYNC_OPTIONS_ANNOTATION)),
-			  "Replace=true") ||
-	       has_option(json_string_value(json_object_get(annotations, PLUMB_KUBE_ARGOCD_SYNC_OPTIONS_ANNOTATION)),
-			  "Replace=true");
+	if (dest->replace)
+		return 1;
+	json_t *document = plumb_kube_document(d);
+	json_t *annotations = json_object_get(json_object_get(document, "metadata"), "annotations");
+	int replace =
+		has_option(json_string_value(json_object_get(annotations, PLUMB_KUBE_SYNC_OPTIONS_ANNOTATION)),
+			   "Replace=true") ||
+		has_option(json_string_value(json_object_get(annotations, PLUMB_KUBE_ARGOCD_SYNC_OPTIONS_ANNOTATION)),
+			   "Replace=true");
+	plumb_kube_json_free(document);
+	return replace;
 }
 
 /* Whether the server refused a change because a field it names cannot change once set. */

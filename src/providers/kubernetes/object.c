@@ -196,7 +196,12 @@ void plumb_kube_bind_secret(plumb_object *object, size_t index, const char *valu
 	plumb_kube_desired *d = object->desired;
 	if (index >= d->secret_key_count)
 		return;
-	plumb_kube_secret_value_put(d->document, d->secret_keys[index].key, value, length);
+	/* The value goes into the text the document is kept as; the text it replaces is wiped. */
+	json_t *document = plumb_kube_document(d);
+	plumb_kube_secret_value_put(document, d->secret_keys[index].key, value, length);
+	plumb_kube_text_free(d->text);
+	d->text = plumb_kube_json_text(document);
+	plumb_kube_json_free(document);
 	d->secret_keys[index].bound = 1;
 }
 
@@ -218,25 +223,39 @@ void plumb_kube_free_desired(void *p)
 	plumb_kube_desired *d = p;
 	if (!d)
 		return;
-	plumb_kube_json_free(d->document);
+	plumb_kube_text_free(d->text);
 	free(d->group);
+	free(d->api_version);
+	free(d->kind);
+	free(d->name);
+	free(d->namespace);
+	free(d->defines_group);
+	free(d->defines_kind);
 	for (size_t i = 0; i < d->secret_key_count; i++)
 		free(d->secret_keys[i].key);
 	free(d->secret_keys);
 	free(d);
 }
 
-/* A CustomResourceDefinition: note the group, kind and scope it defines, for its objects in the same sync. */
-static void note_definition(plumb_kube_desired *d)
+json_t *plumb_kube_document(const plumb_kube_desired *d)
 {
-	json_t *spec = json_object_get(d->document, "spec");
+	json_t *document = json_loads(d->text, 0, NULL);
+	if (!document)
+		abort(); /* the text was written from a parsed document: only memory running out stops it */
+	return document;
+}
+
+/* A CustomResourceDefinition: note the group, kind and scope it defines, for its objects in the same sync. */
+static void note_definition(plumb_kube_desired *d, const json_t *document)
+{
+	json_t *spec = json_object_get(document, "spec");
 	const char *group = json_string_value(json_object_get(spec, "group"));
 	const char *kind = json_string_value(json_object_get(json_object_get(spec, "names"), "kind"));
 	const char *scope = json_string_value(json_object_get(spec, "scope"));
 	if (!group || !kind)
 		return; /* the server's dry run says what is missing */
-	d->defines_group = group;
-	d->defines_kind = kind;
+	d->defines_group = plumb_xstrdup(group);
+	d->defines_kind = plumb_xstrdup(kind);
 	d->defines_namespaced = !scope || strcmp(scope, "Cluster") != 0;
 }
 
@@ -281,17 +300,21 @@ void plumb_kube_expand(plumb_manifest_set *set, size_t resource, const plumb_spe
 	}
 
 	plumb_kube_desired *d = plumb_xcalloc(1, sizeof(*d));
-	d->document = document;
+	d->text = plumb_kube_json_text(document);
 	d->group = group;
-	d->api_version = json_string_value(json_object_get(document, "apiVersion"));
-	d->kind = json_string_value(json_object_get(document, "kind"));
-	d->name = name;
-	d->namespace = namespace ? namespace : "";
+	d->api_version = plumb_xstrdup(json_string_value(json_object_get(document, "apiVersion")));
+	d->kind = plumb_xstrdup(json_string_value(json_object_get(document, "kind")));
+	d->name = plumb_xstrdup(name);
+	d->namespace = plumb_xstrdup(namespace ? namespace : "");
 	d->secret = is_secret(document);
 	d->order = order;
+	/* The order's names, as the desired keeps them once the document is let go. */
+	d->order.kind = d->kind;
+	d->order.namespace = d->namespace;
+	d->order.name = d->name;
 	memcpy(d->blob, r->blob, sizeof(d->blob));
 	if (!strcmp(group, "apiextensions.k8s.io") && !strcmp(d->kind, "CustomResourceDefinition"))
-		note_definition(d);
+		note_definition(d, document);
 
 	char *key = plumb_kube_key(group, d->kind, d->namespace, name);
 	char *display = plumb_kube_object_display(d->namespace, name);
@@ -308,6 +331,7 @@ void plumb_kube_expand(plumb_manifest_set *set, size_t resource, const plumb_spe
 		d->secret_key_count = reference_count;
 	}
 	plumb_kube_secret_references_free(references, reference_count);
+	plumb_kube_json_free(document);
 	free(key);
 	free(display);
 }

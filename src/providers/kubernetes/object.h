@@ -27,22 +27,28 @@ typedef struct {
 	int bound; /* its value is in the document */
 } plumb_kube_secret_key;
 
-/* What expand makes of a document: the object's desired (object->desired). */
+/*
+ * What expand makes of a document: the object's desired (object->desired).
+ * The document is kept as compact JSON text, parsed when it is sent or
+ * shown (plumb_kube_document): a daemon keeps the desired objects of the
+ * revision in force, and ten thousand parsed documents would cost ten
+ * times the memory their text does.
+ */
 typedef struct {
-	json_t *document;        /* the whole manifest (apiVersion, kind, metadata, spec, data, ...) */
+	char *text;              /* the whole manifest (apiVersion, kind, metadata, spec, data, ...) as JSON */
 	char *group;             /* of api_version; "" in the core group */
-	const char *api_version; /* borrowed from document, as are kind and name */
-	const char *kind;
-	const char *name;
-	const char *namespace;   /* metadata.namespace; "" when not given */
+	char *api_version;
+	char *kind;
+	char *name;
+	char *namespace;         /* metadata.namespace; "" when not given */
 	int secret;              /* a v1 Secret: its values are shown nowhere */
 	plumb_kube_secret_key *secret_keys; /* a v1 Secret's keys plumb Secrets give, as object->secrets */
 	size_t secret_key_count;
 	/* A CustomResourceDefinition: the kind it defines, and where its objects live. */
-	const char *defines_group;
-	const char *defines_kind;
+	char *defines_group;
+	char *defines_kind;
 	int defines_namespaced;
-	plumb_kube_order order;  /* where a sync applies it (order.h); strings borrowed from document */
+	plumb_kube_order order;  /* where a sync applies it (order.h); its strings are kind, namespace and name */
 	char blob[PLUMB_OID_HEXSZ + 1]; /* its manifest's, read again to place what the server refuses (refusal.h) */
 } plumb_kube_desired;
 
@@ -54,6 +60,9 @@ typedef struct {
 	const char *namespace;
 	const char *name;
 } plumb_kube_identity;
+
+/* d's document, parsed: a new reference (plumb_kube_json_free: a Secret's values are wiped). */
+json_t *plumb_kube_document(const plumb_kube_desired *d);
 
 /* The provider's expand hook: see provider.h. */
 void plumb_kube_expand(plumb_manifest_set *set, size_t resource, const plumb_spec *spec, plumb_source *source,

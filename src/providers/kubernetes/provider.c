@@ -272,7 +272,10 @@ static int desired_content(plumb_buf *out, int *has_content, plumb_source *sourc
 	if (d->secret)
 		return 0;
 	*has_content = 1;
-	return comparable_yaml(out, d->document, unkeyed, (size_t)-1);
+	json_t *document = plumb_kube_document(d);
+	int error = comparable_yaml(out, document, unkeyed, (size_t)-1);
+	plumb_kube_json_free(document);
+	return error;
 }
 
 static const char *content_path(const plumb_object *object)
