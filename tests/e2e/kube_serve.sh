@@ -272,6 +272,52 @@ else
 	fail "a kind served since the daemon started is asked of discovery again, and its object applied" "$(tail -n 20 "${DLOG[shop]}")"
 fi
 
+# --- a wave waits for the one before it from the watches, without a request --------------------
+# No controller runs: the test writes the Deployment's status, as its controller would.
+cat >"$REPO/apps/shop/gate.yaml" <<'EOF'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: gate}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: gate}}
+  template:
+    metadata: {labels: {app: gate}}
+    spec:
+      containers: [{name: gate, image: "nginx:1.27"}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: after-gate, annotations: {plumb.dev/sync-wave: "1"}}
+data: {a: "1"}
+EOF
+commit_all "$REPO" "shop: a gate, and what waits for it"
+waited_from=$(wc -l <"$KUBE_AUDIT_LOG")
+api POST /api/v1/applications/shop/sync "$OPERATOR"
+gate_exists() { kc get deployment gate -n "$NS" >/dev/null 2>&1; }
+after_gate() { kc get configmap after-gate -n "$NS" >/dev/null 2>&1; }
+if wait_for "$WAIT_MS" gate_exists && sleep 2 && ! after_gate; then
+	ok "wave 1 waits while wave 0's Deployment is not available"
+else
+	fail "wave 1 waits while wave 0's Deployment is not available" "$(tail -n 20 "${DLOG[shop]}")"
+fi
+generation=$(kc get deployment gate -n "$NS" -o 'jsonpath={.metadata.generation}')
+now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+kc patch deployment gate -n "$NS" --subresource=status --type=merge -p '{"status":{
+	"observedGeneration":'"$generation"',"replicas":1,"updatedReplicas":1,"readyReplicas":1,"availableReplicas":1,
+	"conditions":[{"type":"Available","status":"True","reason":"MinimumReplicasAvailable","message":"ok",
+	"lastUpdateTime":"'"$now"'","lastTransitionTime":"'"$now"'"}]}}' >/dev/null
+gate_gets() { # plumb's GETs of the gate once it was applied: what the wait would read
+	tail -n "+$((waited_from + 1))" "$KUBE_AUDIT_LOG" | grep '"userAgent":"plumb/' | grep '/deployments/gate' |
+		awk '/"verb":"patch"/ && !/dryRun/ { applied = 1; next } applied && /"verb":"get"/ { n++ } END { print n + 0 }'
+}
+if wait_for "$WAIT_MS" after_gate && gets=$(gate_gets) && [ "$gets" = 0 ]; then
+	ok "once it is available wave 1 is applied; the wait read its health from the watch ($gets GETs of it)"
+else
+	fail "once it is available wave 1 is applied; the wait read its health from the watch" "GETs of the gate: $gets" \
+		"$(tail -n 20 "${DLOG[shop]}")"
+fi
+
 kill -TERM "${DPID[shop]}"
 wait "${DPID[shop]}"
 rc=$?

@@ -65,6 +65,29 @@ static void sleep_ms(long long ms)
 		;
 }
 
+/*
+ * o's health as a destination kept open knows it from its watches (live.h),
+ * without a request: 1 when it does.
+ */
+static int look_watched(plumb_destination *dest, waited_object *o)
+{
+	plumb_kube_summary summary;
+	int filtered;
+	const char *slash = strrchr(o->path, '/');
+	if (!dest->watches || !slash)
+		return 0;
+	char *collection = plumb_xstrndup(o->path, (size_t)(slash - o->path));
+	plumb_kube_live_state state = plumb_kube_live_lookup(&summary, &filtered, dest->live, collection, slash + 1);
+	free(collection);
+	if (state != PLUMB_KUBE_LIVE_PRESENT)
+		return 0; /* not seen yet, or gone: read it */
+	o->health = summary.health;
+	o->message = summary.health_message;
+	summary.health_message = NULL;
+	plumb_kube_summary_release(&summary);
+	return 1;
+}
+
 /* Read o's live object and assess it (health.h); Missing when there is none. */
 static int look(plumb_destination *dest, waited_object *o)
 {
@@ -75,6 +98,8 @@ static int look(plumb_destination *dest, waited_object *o)
 	free(o->message);
 	o->message = NULL;
 	o->health = PLUMB_KUBE_MISSING;
+	if (o->path && look_watched(dest, o))
+		return 0;
 	if (o->path) {
 		plumb_kube_call call = { .method = "GET", .path = o->path };
 		error = plumb_kube_send(&answer, dest->client, &call);

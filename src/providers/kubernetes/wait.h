@@ -7,8 +7,9 @@
  * are a wave of their own: the objects after them wait for the definitions
  * to be Established. Then each sync-wave is a wave ("wave -1", "wave 0").
  *
- * A wait reads each object (a GET), at first after 250 ms, then doubling
- * to every 2 s, until every one is Healthy: an object found Healthy is not
+ * A wait reads each object (a GET; in a destination kept open, its health
+ * as the watches know it, without a request), at first after 250 ms, then
+ * doubling to every 2 s, until every one is Healthy: an object found Healthy is not
  * read again. It fails as soon as one is Degraded, and when the time is
  * up; Suspended, Progressing, Missing and Unknown objects are waited for.
  * The message names each object not Healthy, its health and why.
