@@ -21,7 +21,6 @@ typedef struct {
 	char *resource_version; /* where the next watch starts; NULL: list first */
 	pthread_t thread;
 	int started;
-	int interrupted; /* the collection was unknown for a while: a list found what happened meanwhile */
 } collection_watch;
 
 struct plumb_kube_watches {
@@ -129,10 +128,13 @@ static void *run(void *payload)
 		}
 		if (error == 0 && !w->resource_version) {
 			error = plumb_kube_live_list(owner->live, client, w->collection, 1, owner->key, &w->resource_version);
-			if (error == 0 && w->interrupted) {
-				w->interrupted = 0;
+			/*
+			 * Every list here is a list again (the first was the caller's): the
+			 * watch broke or fell behind (410), and what changed meanwhile has
+			 * no event of its own. Look.
+			 */
+			if (error == 0)
 				owner->changed(owner->payload);
-			}
 		}
 		if (error == 0 && w->resource_version)
 			error = watch_once(w, client);
@@ -145,7 +147,6 @@ static void *run(void *payload)
 		plumb_kube_live_forget(owner->live, w->collection);
 		free(w->resource_version);
 		w->resource_version = NULL;
-		w->interrupted = 1;
 		plumb_kube_client_close(client);
 		client = NULL;
 		backoff = backoff ? (backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2) : 1000;

@@ -11,8 +11,8 @@
  * its own (a watch holds its answer open). While a watch is down the
  * collection is unknown, so that observing it reads the objects instead
  * of trusting what the watch last said; it is listed again once the
- * server answers, and changed is called, since something may have
- * happened meanwhile.
+ * server answers. After any list again (a watch down, or fallen behind:
+ * 410) changed is called, since what happened meanwhile had no event.
  */
 #ifndef PLUMB_PROVIDERS_KUBERNETES_WATCH_H
 #define PLUMB_PROVIDERS_KUBERNETES_WATCH_H
