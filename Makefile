@@ -100,9 +100,11 @@ run: deps
 	./examples/run.sh
 
 # tests/kube/build builds the real API server the kube tests run against (installing Go on a
-# bare Debian 12; a no-op once its stamp matches, 9-18 minutes the first time on 2 cores).
+# bare Debian 12; a no-op once its stamp matches, 9-18 minutes the first time on 2 cores);
+# tests/kustomize/build the kustomize program the render tests run (under a minute).
 test: test-deps
 	./tests/kube/build
+	./tests/kustomize/build
 	$(MAKE) build/test/plumb $(UNIT_BINARIES) $(KUBE_TEST_BINARIES)
 	./tests/run
 
