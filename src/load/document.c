@@ -448,9 +448,13 @@ static void add_syntax_errors(manifest_part *file, const char *text)
 	}
 }
 
-int plumb_load_file(manifest_part *file, plumb_source *source)
+/*
+ * Parse the documents of text (from a blob, or one document a renderer
+ * printed) into file. A rendered document's positions are its own lines,
+ * under the name "FOLDER (RENDERER) Kind/name".
+ */
+static int parse_text(manifest_part *file, plumb_source *source, const char *text, size_t len)
 {
-	plumb_buf text = PLUMB_BUF_INIT;
 	struct fy_diag_cfg diag_cfg;
 	struct fy_diag *diag = NULL;
 	plumb_buf diag_text = PLUMB_BUF_INIT;
@@ -458,14 +462,8 @@ int plumb_load_file(manifest_part *file, plumb_source *source)
 	struct fy_parser *parser = NULL;
 	struct fy_document *doc;
 	plumb_position file_pos = { file->path, 0, 0 };
-	int error = plumb_source_read_blob(&text, source, file->blob, PLUMB_MANIFEST_MAX);
-
-	if (error == PLUMB_EINVALID) {
-		plumb_diags_add(&file->diags, file_pos, "manifest is larger than %u bytes", PLUMB_MANIFEST_MAX);
-		return 0;
-	}
-	if (error < 0)
-		return plumb_error_wrap(error, "%s", file->path);
+	char *path = file->path;
+	int error = 0;
 
 	/* Errors are collected with their positions, never printed by the library. */
 	fy_diag_cfg_default(&diag_cfg);
@@ -477,17 +475,26 @@ int plumb_load_file(manifest_part *file, plumb_source *source)
 	diag = fy_diag_create(&diag_cfg);
 	cfg.diag = diag;
 	parser = diag ? fy_parser_create(&cfg) : NULL;
-	if (!parser || fy_parser_set_string(parser, text.ptr, text.len) != 0) {
+	if (!parser || fy_parser_set_string(parser, text, len) != 0) {
 		error = plumb_error_set(PLUMB_ERROR, "%s: cannot set up the YAML parser", file->path);
 		goto done;
 	}
 	while ((doc = fy_parse_load_document(parser)) != NULL) {
-		struct fy_node *alias = find_alias(fy_document_root(doc), 0);
+		struct fy_node *root = fy_document_root(doc);
+		if (file->rendered) {
+			const char *kind = fy_node_get_scalar0(fy_node_by_path(root, "kind", -1, FYNWF_DONT_FOLLOW));
+			const char *name = fy_node_get_scalar0(fy_node_by_path(root, "metadata/name", -1, FYNWF_DONT_FOLLOW));
+			PLUMB_GROW(file->names, file->name_count, file->name_capacity);
+			file->names[file->name_count++] = plumb_xprintf("%s %s/%s", path, kind ? kind : "?", name ? name : "?");
+			file->path = file->names[file->name_count - 1];
+		}
+		struct fy_node *alias = find_alias(root, 0);
 		if (alias)
 			plumb_diags_add(&file->diags, plumb_spec_node_position(alias, file->path),
 					"YAML aliases are not supported in manifests");
 		else
 			load_document(file, doc, source);
+		file->path = path;
 		fy_parse_document_destroy(parser, doc);
 	}
 	if (fy_parser_get_stream_error(parser)) {
@@ -502,6 +509,48 @@ done:
 	if (diag)
 		fy_diag_destroy(diag);
 	plumb_buf_release(&diag_text);
+	return error;
+}
+
+int plumb_load_file(manifest_part *file, plumb_source *source)
+{
+	if (file->rendered) {
+		/* One document at a time, so that each object's lines count from its own start. */
+		const char *text = file->rendered->ptr, *end = text + file->rendered->len;
+		int error = 0;
+		while (text < end && error == 0) {
+			const char *next = text;
+			const char *separator = NULL;
+			while (next < end) {
+				const char *line_end = memchr(next, '\n', (size_t)(end - next));
+				line_end = line_end ? line_end + 1 : end;
+				if (next != text && line_end - next >= 3 && !memcmp(next, "---", 3) &&
+				    (line_end - next == 3 || next[3] == '\n' || next[3] == ' ')) {
+					separator = next;
+					break;
+				}
+				next = line_end;
+			}
+			const char *stop = separator ? separator : end;
+			error = parse_text(file, source, text, (size_t)(stop - text));
+			if (!separator)
+				break;
+			const char *after = memchr(separator, '\n', (size_t)(end - separator));
+			text = after ? after + 1 : end;
+		}
+		return error;
+	}
+
+	plumb_buf text = PLUMB_BUF_INIT;
+	plumb_position file_pos = { file->path, 0, 0 };
+	int error = plumb_source_read_blob(&text, source, file->blob, PLUMB_MANIFEST_MAX);
+	if (error == PLUMB_EINVALID) {
+		plumb_diags_add(&file->diags, file_pos, "manifest is larger than %u bytes", PLUMB_MANIFEST_MAX);
+		return 0;
+	}
+	if (error < 0)
+		return plumb_error_wrap(error, "%s", file->path);
+	error = parse_text(file, source, text.ptr, text.len);
 	plumb_buf_release(&text);
 	return error;
 }

@@ -10,6 +10,7 @@
 
 #include "resource/resource.h"
 #include "source/source.h"
+#include "util/buf.h"
 #include "util/diag.h"
 
 /*
@@ -26,6 +27,10 @@ struct plumb_manifest_part {
 	plumb_manifest_set set; /* owns what the file declares */
 	plumb_diags diags;
 	plumb_source_lookups lookups;
+	const plumb_buf *rendered; /* while parsing: the text a renderer printed, read instead of the blob */
+	char **names;              /* a rendered file's "FOLDER (RENDERER) Kind/name", one a document */
+	size_t name_count;
+	size_t name_capacity;
 	int used;                         /* by a load since the last sweep */
 	struct plumb_manifest_part *next; /* in its bucket of the cache */
 };

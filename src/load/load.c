@@ -3,6 +3,7 @@
 #include "load/internal.h"
 #include "load/application.h"
 #include "providers/provider.h"
+#include "render/render.h"
 #include "secrets/secret.h"
 #include "util/path.h"
 
@@ -13,6 +14,7 @@
 typedef struct {
 	manifest_part *part;
 	int is_content; /* read as content by some resource, so not a manifest */
+	int parsed;     /* rendered and parsed already */
 } manifest_file;
 
 typedef struct {
@@ -93,6 +95,9 @@ static void part_unref(manifest_part *part)
 	plumb_manifest_set_release(&part->set);
 	plumb_diags_release(&part->diags);
 	plumb_source_lookups_release(&part->lookups);
+	for (size_t i = 0; i < part->name_count; i++)
+		free(part->names[i]);
+	free(part->names);
 	free(part->path);
 	free(part);
 }
@@ -103,6 +108,9 @@ static void part_unref(manifest_part *part)
 
 typedef struct {
 	manifest_part *buckets[CACHE_BUCKETS];
+	plumb_render_options render;
+	char *kustomize;
+	char *state_dir;
 } manifest_cache;
 
 /* Manifest files parsed by this process: what the cache could not serve. */
@@ -131,6 +139,8 @@ static void cache_release(void *data)
 			next = part->next;
 			part_unref(part);
 		}
+	free(cache->kustomize);
+	free(cache->state_dir);
 	free(cache);
 }
 
@@ -142,6 +152,18 @@ static manifest_cache *cache_of(plumb_source *source)
 		plumb_source_attach(source, cache, cache_release);
 	}
 	return cache;
+}
+
+void plumb_load_set_render(plumb_source *source, const plumb_render_options *options)
+{
+	manifest_cache *cache = cache_of(source);
+	free(cache->kustomize);
+	free(cache->state_dir);
+	cache->render = *options;
+	cache->kustomize = options->kustomize ? plumb_xstrdup(options->kustomize) : NULL;
+	cache->state_dir = options->state_dir ? plumb_xstrdup(options->state_dir) : NULL;
+	cache->render.kustomize = cache->kustomize;
+	cache->render.state_dir = cache->state_dir;
 }
 
 /*
@@ -165,6 +187,14 @@ static manifest_part *cache_take(manifest_cache *cache, plumb_source *source, co
 		return part_ref(part);
 	}
 	return NULL;
+}
+
+static int cache_has(manifest_cache *cache, const char *path, const char *blob)
+{
+	for (manifest_part *part = cache->buckets[bucket_of(path, blob)]; part; part = part->next)
+		if (!strcmp(part->blob, blob) && !strcmp(part->path, path))
+			return 1;
+	return 0;
 }
 
 /*
@@ -357,6 +387,50 @@ static void check_claims(plumb_manifest_set *set, plumb_diags *diags)
 	free(sorted);
 }
 
+/*
+ * A folder a renderer renders: one part, "FOLDER (RENDERER)", keyed by what
+ * determines the output, parsed from what the renderer printed.
+ */
+static int load_rendered(manifest_files *files, plumb_source *source, const char *commit, const char *path,
+			 plumb_diags *diags)
+{
+	manifest_cache *cache = cache_of(source);
+	plumb_render_job job = { 0 };
+	plumb_buf text = PLUMB_BUF_INIT;
+	char blob[PLUMB_OID_HEXSZ + 1];
+	int error = plumb_render_prepare(&job, source, commit, path, &cache->render, diags);
+	if (error < 0) {
+		if (error != PLUMB_EINVALID)
+			error = plumb_error_wrap(error, "%s (kustomize)", *path ? path : ".");
+		goto done;
+	}
+	char *name = plumb_xprintf("%s (%s)", *path ? path : ".", job.renderer);
+	memcpy(blob, job.key, PLUMB_OID_HEXSZ);
+	blob[PLUMB_OID_HEXSZ] = '\0';
+	manifest_part *part = part_new(name, blob);
+	free(name);
+	files->base = path;
+	PLUMB_GROW(files->items, files->count, files->capacity);
+	memset(&files->items[files->count], 0, sizeof(files->items[0]));
+	files->items[files->count++].part = part;
+	if (cache_has(cache, part->path, part->blob))
+		goto done;
+	if ((error = plumb_render_output(&text, &job, source, commit, &cache->render, diags)) < 0)
+		goto done;
+	part->rendered = &text;
+	part->set.commit = plumb_xstrdup(commit);
+	error = plumb_load_file(part, source);
+	part->rendered = NULL;
+	atomic_fetch_add(&files_parsed, 1);
+	files->items[files->count - 1].parsed = 1;
+	if (error == 0)
+		cache_put(cache, part);
+done:
+	plumb_buf_release(&text);
+	plumb_render_job_release(&job);
+	return error;
+}
+
 int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit, const char *path,
 	       plumb_diags *diags)
 {
@@ -377,7 +451,10 @@ int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit
 						*load_path ? load_path : ".", commit);
 		goto done;
 	}
-	if (top.type == PLUMB_ENTRY_TREE) {
+	if (top.type == PLUMB_ENTRY_TREE && plumb_render_kind(source, commit, load_path)) {
+		if ((error = load_rendered(&files, source, commit, load_path, diags)) < 0)
+			goto done;
+	} else if (top.type == PLUMB_ENTRY_TREE) {
 		files.base = load_path;
 		if ((error = plumb_source_walk(source, commit, load_path, collect_file, &files)) < 0)
 			goto done;
@@ -396,6 +473,8 @@ int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit
 
 	manifest_cache *cache = cache_of(source);
 	for (size_t i = 0; i < files.count; i++) {
+		if (files.items[i].parsed)
+			continue;
 		manifest_part *found = cache_take(cache, source, commit, files.items[i].part->path,
 						  files.items[i].part->blob);
 		if (found) {

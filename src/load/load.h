@@ -14,6 +14,10 @@
  * another that is not a directory. Each is a diagnostic "FILE:LINE:COL:
  * message" with FILE the manifest's path in the repository.
  *
+ * A folder holding a kustomization is rendered instead (render/render.h):
+ * its objects are what `kustomize build` printed, each placed at
+ * "FOLDER (kustomize) Kind/name:LINE:COL", the line in the rendered output.
+ *
  * A source keeps the files it parsed, by path and blob id: a later load
  * (the same commit, or a new one) parses again only the files whose blob
  * changed, or whose resources looked up a path that now resolves to
@@ -25,6 +29,7 @@
 #ifndef PLUMB_LOAD_H
 #define PLUMB_LOAD_H
 
+#include "render/render.h"
 #include "resource/resource.h"
 #include "source/source.h"
 #include "util/diag.h"
@@ -44,6 +49,13 @@ int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit
  * round, so that what it keeps follows what its applications declare now.
  */
 void plumb_load_sweep(plumb_source *source);
+
+/*
+ * How source's loads render a folder that a renderer renders (a
+ * kustomization): the program, the cache's state directory, the limits.
+ * Copied; a load before any call renders with the defaults and no cache.
+ */
+void plumb_load_set_render(plumb_source *source, const plumb_render_options *options);
 
 /* Free what set owns, or let go of the parsed files a loaded set is a view of. */
 void plumb_manifest_set_release(plumb_manifest_set *set);

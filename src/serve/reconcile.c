@@ -547,6 +547,10 @@ static int resolve_own(daemon_state *d, app_state *a, const plumb_application *l
 		pthread_mutex_unlock(&d->mutex);
 		char *state = plumb_serve_state_dir(d);
 		int error = plumb_source_open_cached(&a->source, repo, state);
+		if (error == 0) {
+			plumb_render_options render = { NULL, state, 0, 0 };
+			plumb_load_set_render(a->source, &render);
+		}
 		free(state);
 		if (error < 0)
 			goto fail;

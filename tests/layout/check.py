@@ -26,6 +26,7 @@ WHOLE_MARK = "reads best whole"
 RANKS = {
     "util": 0,
     "source": 1,
+    "render": 2,
     "resource": 2,
     "store": 2,
     "providers": 3,

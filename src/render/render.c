@@ -1,0 +1,546 @@
+#include "util/common.h"
+#include "render/render.h"
+#include "util/fs.h"
+#include "util/hash.h"
+#include "util/path.h"
+#include "util/process.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <libfyaml.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *const kustomization_names[] = { "kustomization.yaml", "kustomization.yml", "Kustomization" };
+#define KUSTOMIZATION_NAME_COUNT (sizeof(kustomization_names) / sizeof(kustomization_names[0]))
+
+/* The largest kustomization file read to find what it reaches. */
+#define KUSTOMIZATION_MAX (1u << 20)
+/* How deep a kustomization's document is walked for paths. */
+#define SCAN_DEPTH_MAX 32
+/* The standard error kept in a diagnostic. */
+#define STDERR_SHOWN 1500
+
+static int is_kustomization_name(const char *name)
+{
+	for (size_t i = 0; i < KUSTOMIZATION_NAME_COUNT; i++)
+		if (!strcmp(name, kustomization_names[i]))
+			return 1;
+	return 0;
+}
+
+const char *plumb_render_kind(plumb_source *source, const char *commit, const char *path)
+{
+	for (size_t i = 0; i < KUSTOMIZATION_NAME_COUNT; i++) {
+		char *file = plumb_path_join(path, kustomization_names[i]);
+		plumb_source_entry entry;
+		int found = plumb_source_stat(&entry, source, commit, file) == 0 &&
+			    (entry.type == PLUMB_ENTRY_FILE || entry.type == PLUMB_ENTRY_EXECUTABLE);
+		free(file);
+		if (found)
+			return "kustomize";
+	}
+	return NULL;
+}
+
+void plumb_render_job_release(plumb_render_job *job)
+{
+	for (size_t i = 0; i < job->input_count; i++)
+		free(job->inputs[i]);
+	free(job->inputs);
+	free(job->path);
+	free(job->program);
+	free(job->version);
+	memset(job, 0, sizeof(*job));
+}
+
+/*
+ * rel resolved against the repository folder dir, ".." popping a component.
+ * Returns a new string ("" for the root), or NULL when it climbs above the
+ * root or is absolute.
+ */
+static char *resolve_relative(const char *dir, const char *rel)
+{
+	if (rel[0] == '/')
+		return NULL;
+	plumb_buf out = PLUMB_BUF_INIT;
+	plumb_buf_puts(&out, dir);
+	const char *c = rel;
+	while (*c) {
+		const char *end = strchr(c, '/');
+		size_t n = end ? (size_t)(end - c) : strlen(c);
+		if (n == 0 || (n == 1 && c[0] == '.')) {
+			/* nothing */
+		} else if (n == 2 && c[0] == '.' && c[1] == '.') {
+			if (!out.len) {
+				plumb_buf_release(&out);
+				return NULL;
+			}
+			char *slash = strrchr(out.ptr, '/');
+			plumb_buf_truncate(&out, slash ? (size_t)(slash - out.ptr) : 0);
+		} else {
+			if (out.len)
+				plumb_buf_putc(&out, '/');
+			plumb_buf_add(&out, c, n);
+		}
+		c += n;
+		if (*c == '/')
+			c++;
+	}
+	return plumb_buf_detach(&out, NULL);
+}
+
+static int looks_remote(const char *value)
+{
+	static const char *const prefixes[] = { "github.com/", "gitlab.com/", "bitbucket.org/", "git@", "git::", "ssh:",
+						"oci:" };
+	if (strstr(value, "://"))
+		return 1;
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (!strncmp(value, prefixes[i], strlen(prefixes[i])))
+			return 1;
+	return 0;
+}
+
+typedef struct {
+	plumb_render_job *job;
+	plumb_source *source;
+	const char *commit;
+	plumb_diags *diags;
+	char **queue; /* folders whose kustomizations are still to be read */
+	size_t queue_count;
+	size_t queue_capacity;
+	const char *walk_base;
+} scan;
+
+static int has_input(const plumb_render_job *job, const char *path)
+{
+	for (size_t i = 0; i < job->input_count; i++)
+		if (plumb_path_is_within(path, job->inputs[i]))
+			return 1;
+	return 0;
+}
+
+static void add_input(scan *s, const char *path, int is_tree)
+{
+	if (has_input(s->job, path))
+		return;
+	PLUMB_GROW(s->job->inputs, s->job->input_count, s->job->input_capacity);
+	s->job->inputs[s->job->input_count++] = plumb_xstrdup(path);
+	if (is_tree) {
+		PLUMB_GROW(s->queue, s->queue_count, s->queue_capacity);
+		s->queue[s->queue_count++] = plumb_xstrdup(path);
+	}
+}
+
+/* A scalar of a kustomization: a remote base is refused, a path out of the repository too, one outside the inputs joins them. */
+static void scan_value(scan *s, const char *file, const char *dir, struct fy_node *node, int in_sources)
+{
+	size_t len;
+	const char *text = fy_node_get_scalar(node, &len);
+	if (!text || !len || len > 4096)
+		return;
+	char *value = plumb_xstrndup(text, len);
+	struct fy_token *token = fy_node_get_scalar_token(node);
+	const struct fy_mark *mark = token ? fy_token_start_mark(token) : NULL;
+	plumb_position pos = { file, mark ? (unsigned)mark->line + 1 : 0, mark ? (unsigned)mark->column + 1 : 0 };
+	if (in_sources && looks_remote(value)) {
+		plumb_diags_add(s->diags, pos, "remote base '%s' refused: kustomize runs without the network", value);
+		goto done;
+	}
+	if (value[0] == '/' && strchr(value + 1, '/')) {
+		plumb_diags_add(s->diags, pos, "absolute path '%s' refused: kustomize reads only the repository", value);
+		goto done;
+	}
+	if (strncmp(value, "../", 3) != 0 && strcmp(value, "..") != 0 && !strstr(value, "/../"))
+		goto done;
+	char *resolved = resolve_relative(dir, value);
+	if (!resolved) {
+		plumb_diags_add(s->diags, pos, "path '%s' leaves the repository", value);
+		goto done;
+	}
+	plumb_source_entry entry;
+	if (plumb_source_stat(&entry, s->source, s->commit, resolved) == 0)
+		add_input(s, resolved, entry.type == PLUMB_ENTRY_TREE);
+	free(resolved);
+done:
+	free(value);
+}
+
+static void scan_node(scan *s, const char *file, const char *dir, struct fy_node *node, int in_sources, int depth)
+{
+	if (!node || depth > SCAN_DEPTH_MAX)
+		return;
+	switch (fy_node_get_type(node)) {
+	case FYNT_SCALAR:
+		scan_value(s, file, dir, node, in_sources);
+		break;
+	case FYNT_SEQUENCE: {
+		void *iter = NULL;
+		struct fy_node *item;
+		while ((item = fy_node_sequence_iterate(node, &iter)) != NULL)
+			scan_node(s, file, dir, item, in_sources, depth + 1);
+		break;
+	}
+	case FYNT_MAPPING: {
+		void *iter = NULL;
+		struct fy_node_pair *pair;
+		while ((pair = fy_node_mapping_iterate(node, &iter)) != NULL) {
+			const char *key = fy_node_get_scalar0(fy_node_pair_key(pair));
+			int sources = key && (!strcmp(key, "resources") || !strcmp(key, "bases") ||
+					      !strcmp(key, "components") || !strcmp(key, "helmCharts"));
+			scan_node(s, file, dir, fy_node_pair_value(pair), in_sources || sources, depth + 1);
+		}
+		break;
+	}
+	}
+}
+
+static int scan_kustomization(scan *s, const char *file, const char *id)
+{
+	plumb_buf text = PLUMB_BUF_INIT;
+	int error = plumb_source_read_blob(&text, s->source, id, KUSTOMIZATION_MAX);
+	if (error < 0) {
+		plumb_position pos = { file, 0, 0 };
+		if (error == PLUMB_EINVALID) {
+			plumb_diags_add(s->diags, pos, "kustomization is larger than %u bytes", KUSTOMIZATION_MAX);
+			error = 0;
+		}
+		plumb_buf_release(&text);
+		return error;
+	}
+	char *dir = plumb_path_dirname(file);
+	struct fy_parse_cfg cfg = { .flags = FYPCF_QUIET | FYPCF_DEFAULT_VERSION_1_2 };
+	struct fy_document *doc = fy_document_build_from_string(&cfg, text.ptr, text.len);
+	/* A kustomization that does not parse is kustomize's to report. */
+	if (doc)
+		scan_node(s, file, dir, fy_document_root(doc), 0, 0);
+	fy_document_destroy(doc);
+	free(dir);
+	plumb_buf_release(&text);
+	return 0;
+}
+
+static int find_kustomizations(const plumb_source_entry *entry, void *payload)
+{
+	scan *s = payload;
+	if (entry->type != PLUMB_ENTRY_FILE && entry->type != PLUMB_ENTRY_EXECUTABLE)
+		return 0;
+	const char *slash = strrchr(entry->path, '/');
+	if (!is_kustomization_name(slash ? slash + 1 : entry->path))
+		return 0;
+	char *file = plumb_path_join(s->walk_base, entry->path);
+	int error = scan_kustomization(s, file, entry->id);
+	free(file);
+	return error;
+}
+
+static int kustomize_version(char **out, const char *program)
+{
+	plumb_process_result result;
+	plumb_buf version = PLUMB_BUF_INIT;
+	char *const argv[] = { (char *)program, "version", NULL };
+	char *const envp[] = { "PATH=/nonexistent", "HOME=/nonexistent", NULL };
+	int error = plumb_process_run_env(&result, &version, argv, envp, 10000, 4096);
+	if (error < 0)
+		goto done;
+	if (!result.exited || result.status != 0 || !version.len) {
+		error = plumb_error_set(PLUMB_ERROR, "'%s version' failed: %s", program,
+					result.error.len ? result.error.ptr : "no version printed");
+		goto done;
+	}
+	while (version.len && (version.ptr[version.len - 1] == '\n' || version.ptr[version.len - 1] == ' '))
+		plumb_buf_truncate(&version, version.len - 1);
+	*out = plumb_buf_detach(&version, NULL);
+done:
+	plumb_process_result_release(&result);
+	plumb_buf_release(&version);
+	return error;
+}
+
+static int compare_strings(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int plumb_render_prepare(plumb_render_job *out, plumb_source *source, const char *commit, const char *path,
+			 const plumb_render_options *options, plumb_diags *diags)
+{
+	scan s = { out, source, commit, diags, NULL, 0, 0, NULL };
+	size_t diags_before = diags->count;
+	plumb_buf key = PLUMB_BUF_INIT;
+	int error;
+
+	out->renderer = "kustomize";
+	out->path = plumb_xstrdup(path);
+	const char *program = options->kustomize;
+	if (!program || !*program)
+		program = getenv("PLUMB_KUSTOMIZE");
+	out->program = plumb_xstrdup(program && *program ? program : "kustomize");
+	if ((error = kustomize_version(&out->version, out->program)) < 0)
+		goto done;
+
+	add_input(&s, path, 1);
+	while (s.queue_count) {
+		char *dir = s.queue[--s.queue_count];
+		s.walk_base = dir;
+		error = plumb_source_walk(source, commit, dir, find_kustomizations, &s);
+		free(dir);
+		if (error < 0)
+			goto done;
+	}
+	qsort(out->inputs, out->input_count, sizeof(*out->inputs), compare_strings);
+
+	plumb_buf_printf(&key, "kustomize\n%s\n%s\nbuild\n%s\n", out->program, out->version, path);
+	for (size_t i = 0; i < out->input_count; i++) {
+		plumb_source_entry entry;
+		if ((error = plumb_source_stat(&entry, source, commit, out->inputs[i])) < 0)
+			goto done;
+		plumb_buf_printf(&key, "%s %d %s\n", out->inputs[i], (int)entry.type, entry.id);
+	}
+	plumb_hash_sha256_hex(out->key, key.ptr, key.len);
+	if (diags->count > diags_before)
+		error = PLUMB_EINVALID;
+done:
+	for (size_t i = 0; i < s.queue_count; i++)
+		free(s.queue[i]);
+	free(s.queue);
+	plumb_buf_release(&key);
+	return error;
+}
+
+/* --- the private copy ------------------------------------------------------------------------ */
+
+typedef struct {
+	plumb_source *source;
+	const char *root; /* the copy's repository root, absolute */
+	const char *base; /* the repository folder being written */
+	plumb_diags *diags;
+} copy;
+
+static int write_entry(copy *c, const char *path, const plumb_source_entry *entry)
+{
+	char *target = plumb_xprintf("%s/%s", c->root, path);
+	plumb_buf blob = PLUMB_BUF_INIT;
+	int error = 0;
+
+	switch (entry->type) {
+	case PLUMB_ENTRY_TREE:
+		error = plumb_fs_make_directories(target, 0755);
+		break;
+	case PLUMB_ENTRY_FILE:
+	case PLUMB_ENTRY_EXECUTABLE:
+	case PLUMB_ENTRY_SYMLINK: {
+		char *dir = plumb_path_dirname(target);
+		if ((error = plumb_fs_make_directories(dir, 0755)) < 0 ||
+		    (error = plumb_source_read_blob(&blob, c->source, entry->id, PLUMB_RENDER_OUTPUT_MAX)) < 0) {
+			free(dir);
+			break;
+		}
+		free(dir);
+		if (entry->type == PLUMB_ENTRY_SYMLINK) {
+			char *link_dir = plumb_path_dirname(path);
+			char *resolved = memchr(blob.ptr, '\0', blob.len) ? NULL : resolve_relative(link_dir, blob.ptr);
+			free(link_dir);
+			if (!resolved) {
+				plumb_position pos = { path, 0, 0 };
+				plumb_diags_add(c->diags, pos, "symlink to '%s' leaves the repository", blob.ptr);
+				break;
+			}
+			free(resolved);
+			if (symlink(blob.ptr, target) < 0)
+				error = plumb_error_set(PLUMB_ERROR, "symlink %s: %s", target, strerror(errno));
+			break;
+		}
+		int fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+		if (fd < 0 || write(fd, blob.ptr, blob.len) != (ssize_t)blob.len)
+			error = plumb_error_set(PLUMB_ERROR, "writing %s: %s", target, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		break;
+	}
+	case PLUMB_ENTRY_SUBMODULE:
+		break;
+	}
+	plumb_buf_release(&blob);
+	free(target);
+	return error;
+}
+
+static int copy_entry(const plumb_source_entry *entry, void *payload)
+{
+	copy *c = payload;
+	char *path = plumb_path_join(c->base, entry->path);
+	int error = write_entry(c, path, entry);
+	free(path);
+	return error;
+}
+
+static int make_writable(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	if (flag == FTW_D || flag == FTW_DP)
+		chmod(path, 0700);
+	return 0;
+}
+
+static int make_read_only(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	if (flag == FTW_DP)
+		chmod(path, 0555);
+	return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	remove(path);
+	return 0;
+}
+
+static void remove_tree(const char *dir)
+{
+	nftw(dir, make_writable, 16, FTW_PHYS);
+	nftw(dir, remove_entry, 16, FTW_PHYS | FTW_DEPTH);
+}
+
+/* --- running it ----------------------------------------------------------------------------- */
+
+/* A limit: the option, else the environment's variable name, else the default. */
+static size_t limit(size_t option, const char *name, size_t fallback)
+{
+	const char *text = getenv(name);
+	char *end;
+	if (option)
+		return option;
+	if (text && *text) {
+		unsigned long long value = strtoull(text, &end, 10);
+		if (!*end && value > 0 && value <= SIZE_MAX)
+			return (size_t)value;
+	}
+	return fallback;
+}
+
+/* The first lines of what the program printed on standard error, for a diagnostic. */
+static char *trimmed(const plumb_buf *error)
+{
+	size_t n = error->len;
+	while (n && (error->ptr[n - 1] == '\n' || error->ptr[n - 1] == ' '))
+		n--;
+	if (n > STDERR_SHOWN)
+		return plumb_xprintf("%.*s ...", STDERR_SHOWN, error->ptr);
+	return n ? plumb_xstrndup(error->ptr, n) : plumb_xstrdup("(nothing on standard error)");
+}
+
+static int run_program(plumb_buf *out, const plumb_render_job *job, plumb_source *source, const char *commit,
+		       const plumb_render_options *options, plumb_diags *diags)
+{
+	const char *tmpdir = getenv("TMPDIR");
+	char *temporary = plumb_xprintf("%s/plumb-render-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+	char *root = NULL, *folder = NULL, *home = NULL;
+	char *where = plumb_xprintf("%s (kustomize)", *job->path ? job->path : ".");
+	plumb_position pos = { where, 0, 0 };
+	plumb_process_result result = { 0 };
+	size_t diags_before = diags->count;
+	int error = 0, ran = 0;
+
+	if (!mkdtemp(temporary)) {
+		error = plumb_error_set(PLUMB_ERROR, "cannot make a temporary directory %s: %s", temporary,
+					strerror(errno));
+		free(temporary);
+		temporary = NULL;
+		goto done;
+	}
+	root = plumb_xprintf("%s/repo", temporary);
+	home = plumb_xprintf("%s/home", temporary);
+	if ((error = plumb_fs_make_directories(root, 0755)) < 0 || (error = plumb_fs_make_directories(home, 0700)) < 0)
+		goto done;
+	for (size_t i = 0; i < job->input_count; i++) {
+		copy c = { source, root, job->inputs[i], diags };
+		plumb_source_entry entry;
+		if ((error = plumb_source_stat(&entry, source, commit, job->inputs[i])) < 0)
+			goto done;
+		if ((error = write_entry(&c, job->inputs[i], &entry)) < 0)
+			goto done;
+		if (entry.type == PLUMB_ENTRY_TREE &&
+		    (error = plumb_source_walk(source, commit, job->inputs[i], copy_entry, &c)) < 0)
+			goto done;
+	}
+	if (diags->count > diags_before) {
+		error = PLUMB_EINVALID;
+		goto done;
+	}
+	nftw(root, make_read_only, 16, FTW_PHYS | FTW_DEPTH);
+
+	folder = *job->path ? plumb_xprintf("%s/%s", root, job->path) : plumb_xstrdup(root);
+	char *home_env = plumb_xprintf("HOME=%s", home);
+	/* No git to fetch a remote base with, and proxies that refuse every connection. */
+	char *const envp[] = { "PATH=/nonexistent", home_env, "HTTP_PROXY=http://127.0.0.1:9",
+			       "HTTPS_PROXY=http://127.0.0.1:9", "http_proxy=http://127.0.0.1:9",
+			       "https_proxy=http://127.0.0.1:9", "NO_PROXY=", "GIT_TERMINAL_PROMPT=0", NULL };
+	char *const argv[] = { job->program, "build", folder, NULL };
+	unsigned timeout_ms = (unsigned)limit(options->timeout_ms, "PLUMB_RENDER_TIMEOUT_MS", PLUMB_RENDER_TIMEOUT_MS);
+	size_t output_max = limit(options->output_max, "PLUMB_RENDER_OUTPUT_MAX", PLUMB_RENDER_OUTPUT_MAX);
+	error = plumb_process_run_env(&result, out, argv, envp, timeout_ms, output_max);
+	free(home_env);
+	ran = 1;
+	if (error < 0)
+		goto done;
+	if (result.timed_out) {
+		plumb_diags_add(diags, pos, "kustomize build did not finish within %u ms", timeout_ms);
+	} else if (result.overflowed) {
+		plumb_diags_add(diags, pos, "kustomize build printed more than %zu bytes", output_max);
+	} else if (!result.exited || result.status != 0) {
+		char *shown = trimmed(&result.error);
+		plumb_diags_add(diags, pos, "kustomize build failed (%s %d): %s", result.exited ? "exit" : "signal",
+				result.status, shown);
+		free(shown);
+	}
+	if (diags->count > diags_before)
+		error = PLUMB_EINVALID;
+done:
+	if (ran)
+		plumb_process_result_release(&result);
+	if (temporary)
+		remove_tree(temporary);
+	free(temporary);
+	free(root);
+	free(home);
+	free(folder);
+	free(where);
+	return error;
+}
+
+int plumb_render_output(plumb_buf *out, const plumb_render_job *job, plumb_source *source, const char *commit,
+			const plumb_render_options *options, plumb_diags *diags)
+{
+	char *dir = options->state_dir ? plumb_xprintf("%s/render", options->state_dir) : NULL;
+	char *cached = dir ? plumb_xprintf("%s/%s.yaml", dir, job->key) : NULL;
+	size_t output_max = limit(options->output_max, "PLUMB_RENDER_OUTPUT_MAX", PLUMB_RENDER_OUTPUT_MAX);
+	int error = 0;
+
+	if (cached) {
+		int fd = open(cached, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			size_t before = out->len;
+			error = plumb_buf_read_fd(out, fd, output_max);
+			close(fd);
+			if (error == 0)
+				goto done;
+			plumb_buf_truncate(out, before);
+			error = 0;
+		}
+	}
+	plumb_buf rendered = PLUMB_BUF_INIT;
+	error = run_program(&rendered, job, source, commit, options, diags);
+	if (error == 0) {
+		plumb_buf_add(out, rendered.ptr, rendered.len);
+		/* The cache only saves time: failing to keep the output is no failure. */
+		if (cached && plumb_fs_make_directories(dir, 0700) == 0)
+			plumb_fs_write_path(cached, rendered.ptr, rendered.len, 0600);
+	}
+	plumb_buf_release(&rendered);
+done:
+	free(dir);
+	free(cached);
+	return error;
+}

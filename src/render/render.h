@@ -1,0 +1,77 @@
+/*
+ * render.h - a folder of a commit rendered into manifests by the program
+ * its kind asks for: today kustomize (a folder holding kustomization.yaml,
+ * kustomization.yml or Kustomization), run as `kustomize build`, as Argo
+ * CD's repo server does.
+ *
+ * The program never sees the repository. It runs on a private read-only
+ * copy, written from the object database into a temporary directory, of
+ * only what the kustomization can reach: its folder, and the paths outside
+ * it that a kustomization below it names. A path that leaves the
+ * repository, a remote base and a symlink out of the repository are refused
+ * before anything runs, each a diagnostic at its FILE:LINE:COL or path. The
+ * program runs with no proxy that works, no git on its PATH, a time limit
+ * and a cap on its output; on failure its standard error, trimmed, is the
+ * diagnostic, naming the folder.
+ *
+ * The output is cached under STATE/render/ by the key of what determines
+ * it: the ids of the inputs above, the program's version and its arguments.
+ * A commit that changes nothing the kustomization reaches renders nothing.
+ */
+#ifndef PLUMB_RENDER_H
+#define PLUMB_RENDER_H
+
+#include <stddef.h>
+
+#include "source/source.h"
+#include "util/buf.h"
+#include "util/diag.h"
+
+#define PLUMB_RENDER_TIMEOUT_MS 60000u
+#define PLUMB_RENDER_OUTPUT_MAX (64u << 20)
+
+typedef struct {
+	const char *kustomize; /* the program, looked up in PATH; NULL: $PLUMB_KUSTOMIZE, else "kustomize" */
+	const char *state_dir; /* where the cache lives; NULL: no cache on disk */
+	unsigned timeout_ms;   /* 0: $PLUMB_RENDER_TIMEOUT_MS, else PLUMB_RENDER_TIMEOUT_MS */
+	size_t output_max;     /* 0: $PLUMB_RENDER_OUTPUT_MAX (bytes), else PLUMB_RENDER_OUTPUT_MAX */
+} plumb_render_options;
+
+/* One folder to render: what it reaches, and the key of its output. */
+typedef struct {
+	const char *renderer; /* "kustomize" */
+	char *path;           /* the folder, normalised */
+	char *program;
+	char *version;
+	char **inputs; /* repository paths the copy holds, sorted */
+	size_t input_count;
+	size_t input_capacity;
+	char key[65]; /* sha256 hex of what determines the output */
+} plumb_render_job;
+
+/* The renderer for folder path of commit ("kustomize"), or NULL for a plain folder. */
+const char *plumb_render_kind(plumb_source *source, const char *commit, const char *path);
+
+/*
+ * Find what the folder reaches and compute its key (out zeroed by the
+ * caller). Returns 0; PLUMB_EINVALID with diagnostics added (a path out of
+ * the repository, a remote base); or another code with the message in the
+ * error slot (the program could not tell its version, the repository could
+ * not be read).
+ */
+int plumb_render_prepare(plumb_render_job *out, plumb_source *source, const char *commit, const char *path,
+			 const plumb_render_options *options, plumb_diags *diags);
+
+/*
+ * The rendered YAML of job, appended to out: from the cache, else by running
+ * the program on a private copy. Returns 0, or PLUMB_EINVALID with a
+ * diagnostic (a symlink out of the repository, the program failed, timed
+ * out or printed too much), or another code with the message in the error
+ * slot.
+ */
+int plumb_render_output(plumb_buf *out, const plumb_render_job *job, plumb_source *source, const char *commit,
+			const plumb_render_options *options, plumb_diags *diags);
+
+void plumb_render_job_release(plumb_render_job *job);
+
+#endif

@@ -1,0 +1,287 @@
+#!/usr/bin/env bash
+# plumb renders a folder with a kustomization through the real kustomize
+# (tests/kustomize/build): the objects are those `kustomize build` prints
+# by hand on the same folders, the output is cached by what determines it,
+# what would leave the repository or reach the network is refused, a
+# failure shows kustomize's stderr with the folder, and a rendered
+# application syncs to a real kube-apiserver.
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+. "$here/lib.sh"
+
+KUSTOMIZE="$root/build/kustomize/bin/kustomize"
+KUBECTL="$root/build/kube/bin/kubectl"
+KUBE_STATE="$T/kube"
+KUBE_STARTED=0
+trap kube_cleanup EXIT
+if [ ! -x "$KUSTOMIZE" ]; then
+	fail "build/kustomize/bin/kustomize is built" "run: tests/kustomize/build"
+	exit 1
+fi
+
+# Every kustomize plumb runs goes through this wrapper, which counts the builds.
+mkdir -p "$T/bin"
+cat >"$T/bin/kustomize" <<SH
+#!/bin/sh
+[ "\$1" = build ] && echo "\$2" >>"$T/runs"
+exec "$KUSTOMIZE" "\$@"
+SH
+chmod +x "$T/bin/kustomize"
+export PATH="$T/bin:$PATH"
+runs() { [ -f "$T/runs" ] && wc -l <"$T/runs" | tr -d ' ' || echo 0; }
+
+REPO="$T/repo"
+STATE="$T/state"
+make_repo "$REPO"
+mkdir -p "$REPO/apps/shop/base" "$REPO/apps/shop/overlays/prod" "$REPO/apps/shop/overlays/dev" "$REPO/other"
+cat >"$REPO/apps/shop/base/kustomization.yaml" <<'YAML'
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - deployment.yaml
+  - service.yaml
+commonLabels:
+  app: shop
+configMapGenerator:
+  - name: conf
+    literals:
+      - LEVEL=info
+      - COLOR=blue
+YAML
+cat >"$REPO/apps/shop/base/deployment.yaml" <<'YAML'
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      role: web
+  template:
+    metadata:
+      labels:
+        role: web
+    spec:
+      containers:
+        - name: web
+          image: nginx:1.25
+          envFrom:
+            - configMapRef:
+                name: conf
+YAML
+cat >"$REPO/apps/shop/base/service.yaml" <<'YAML'
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  selector:
+    role: web
+  ports:
+    - port: 80
+      targetPort: 8080
+YAML
+cat >"$REPO/apps/shop/overlays/prod/kustomization.yaml" <<'YAML'
+namePrefix: prod-
+namespace: shop-prod
+resources:
+  - ../../base
+images:
+  - name: nginx
+    newTag: "1.27"
+configMapGenerator:
+  - name: conf
+    behavior: merge
+    literals:
+      - LEVEL=warn
+patches:
+  - path: replicas.yaml
+YAML
+cat >"$REPO/apps/shop/overlays/prod/replicas.yaml" <<'YAML'
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 3
+YAML
+cat >"$REPO/apps/shop/overlays/dev/kustomization.yml" <<'YAML'
+namePrefix: dev-
+resources:
+  - ../../base
+commonLabels:
+  env: dev
+images:
+  - name: nginx
+    newName: registry.example/nginx
+    newTag: edge
+YAML
+echo "unrelated" >"$REPO/other/README"
+commit_all "$REPO" "shop"
+
+# Objects as sorted canonical JSON, one a line, from a YAML stream on stdin.
+canonical() {
+	python3 -c '
+import json, sys, yaml
+docs = [d for d in yaml.safe_load_all(sys.stdin) if d is not None]
+for line in sorted(json.dumps(d, sort_keys=True) for d in docs):
+    print(line)'
+}
+
+for overlay in prod dev; do
+	path="apps/shop/overlays/$overlay"
+	capture "$PLUMB" render --repo "$REPO" --path "$path" --state "$STATE" --namespace default -o json
+	if [ "$RC" -ne 0 ]; then
+		fail "plumb render $path" "$(show)"
+		continue
+	fi
+	printf '%s\n' "$OUT" | python3 -c '
+import json, sys
+for line in sorted(json.dumps(json.loads(l), sort_keys=True) for l in sys.stdin if l.strip()):
+    print(line)' >"$T/plumb-$overlay"
+	(cd "$REPO" && "$KUSTOMIZE" build "$path" 2>/dev/null) | canonical >"$T/kustomize-$overlay"
+	if [ -s "$T/plumb-$overlay" ] && cmp -s "$T/plumb-$overlay" "$T/kustomize-$overlay"; then
+		ok "plumb render $path gives the objects kustomize build gives by hand ($(wc -l <"$T/plumb-$overlay") objects)"
+	else
+		fail "plumb render $path gives the objects kustomize build gives by hand" \
+			"$(diff "$T/kustomize-$overlay" "$T/plumb-$overlay")"
+	fi
+done
+if grep -q '"prod-web"' "$T/plumb-prod" && grep -q '"replicas": 3' "$T/plumb-prod" &&
+	grep -q 'nginx:1.27' "$T/plumb-prod" && grep -q '"LEVEL": "warn"' "$T/plumb-prod" &&
+	grep -q 'registry.example/nginx:edge' "$T/plumb-dev" && grep -q '"env": "dev"' "$T/plumb-dev"; then
+	ok "the overlays' namePrefix, images, patches, commonLabels and configMapGenerator merge are applied"
+else
+	fail "the overlays' namePrefix, images, patches, commonLabels and configMapGenerator merge are applied" \
+		"$(cat "$T/plumb-prod" "$T/plumb-dev")"
+fi
+
+capture "$PLUMB" render --repo "$REPO" --path apps/shop/overlays/prod --state "$STATE" --namespace default
+if [ "$RC" -eq 0 ] && contains "$OUT" "# Source: apps/shop/overlays/prod (kustomize) Deployment/prod-web:"; then
+	ok "a rendered object's source names the folder, the renderer and the object"
+else
+	fail "a rendered object's source names the folder, the renderer and the object" "$(show)"
+fi
+
+# For a host destination, Kubernetes objects are errors: each at its rendered object.
+capture "$PLUMB" check --repo "$REPO" --path apps/shop/overlays/prod --state "$STATE"
+if [ "$RC" -ne 0 ] &&
+	contains "$ERR" 'apps/shop/overlays/prod (kustomize) Deployment/prod-web:1:1: unknown apiVersion "apps/v1"' &&
+	contains "$ERR" 'apps/shop/overlays/prod (kustomize) Service/prod-web:1:1: unknown apiVersion "v1"'; then
+	ok "an error in a rendered object names the folder, the renderer and the object, at its own line"
+else
+	fail "an error in a rendered object names the folder, the renderer and the object, at its own line" "$(show)"
+fi
+
+# --- the cache ------------------------------------------------------------------------------
+
+before=$(runs)
+capture "$PLUMB" check --repo "$REPO" --path apps/shop/overlays/prod --state "$STATE" --namespace default
+if [ "$RC" -eq 0 ] && [ "$(runs)" = "$before" ]; then
+	ok "a second command on the same commit renders nothing: the output comes from the state directory"
+else
+	fail "a second command on the same commit renders nothing" "runs: $before -> $(runs)" "$(show)"
+fi
+echo "changed" >"$REPO/other/README"
+commit_all "$REPO" "unrelated"
+capture "$PLUMB" render --repo "$REPO" --path apps/shop/overlays/prod --state "$STATE" --namespace default -o json
+if [ "$RC" -eq 0 ] && [ "$(runs)" = "$before" ]; then
+	ok "a commit that touches nothing the kustomization reaches does not run kustomize again"
+else
+	fail "a commit that touches nothing the kustomization reaches does not run kustomize again" \
+		"runs: $before -> $(runs)" "$(show)"
+fi
+sed -i 's/COLOR=blue/COLOR=green/' "$REPO/apps/shop/base/kustomization.yaml"
+commit_all "$REPO" "green"
+capture "$PLUMB" render --repo "$REPO" --path apps/shop/overlays/prod --state "$STATE" --namespace default -o json
+if [ "$RC" -eq 0 ] && [ "$(runs)" = "$((before + 1))" ] && contains "$OUT" '"COLOR":"green"'; then
+	ok "a change in the base an overlay reaches through ../../base renders the overlay again"
+else
+	fail "a change in the base an overlay reaches through ../../base renders the overlay again" \
+		"runs: $before -> $(runs)" "$(show)"
+fi
+
+# --- refusals --------------------------------------------------------------------------------
+
+bad() { # NAME PATH NEEDLE...: plumb check of PATH fails, its stderr holding every NEEDLE
+	local name=$1 path=$2 needle missing=""
+	shift 2
+	capture "$PLUMB" check --repo "$REPO" --path "$path" --state "$STATE" --namespace default
+	for needle in "$@"; do
+		contains "$ERR" "$needle" || missing="$missing [$needle]"
+	done
+	if [ "$RC" -ne 0 ] && [ -z "$missing" ]; then
+		ok "$name"
+	else
+		fail "$name" "missing:$missing" "$(show)"
+	fi
+}
+
+mkdir -p "$REPO/bad/link" "$REPO/bad/outside" "$REPO/bad/remote" "$REPO/bad/broken" "$REPO/bad/big"
+printf 'resources:\n  - secret.yaml\n' >"$REPO/bad/link/kustomization.yaml"
+ln -s ../../../etc/passwd "$REPO/bad/link/secret.yaml"
+printf 'resources:\n  - ../../../outside\n' >"$REPO/bad/outside/kustomization.yaml"
+printf 'resources:\n  - https://github.com/kubernetes-sigs/kustomize//examples/helloWorld?ref=v5.8.2\n' \
+	>"$REPO/bad/remote/kustomization.yaml"
+printf 'resources:\n  - missing.yaml\n' >"$REPO/bad/broken/kustomization.yaml"
+printf 'configMapGenerator:\n  - name: big\n    literals:\n      - A=%s\n' "$(head -c 4000 /dev/zero | tr '\0' x)" \
+	>"$REPO/bad/big/kustomization.yaml"
+commit_all "$REPO" "bad"
+runs_before_refusals=$(runs)
+bad "a symlink out of the repository is refused, at its path" bad/link \
+	"bad/link/secret.yaml: symlink to '../../../etc/passwd' leaves the repository"
+bad "a kustomization naming ../../../outside beyond the repository root is refused at FILE:LINE:COL" bad/outside \
+	"bad/outside/kustomization.yaml:2:5: path '../../../outside' leaves the repository"
+bad "a remote base is refused at FILE:LINE:COL: kustomize runs without the network" bad/remote \
+	"bad/remote/kustomization.yaml:2:5: remote base 'https://github.com/"
+if [ "$(runs)" = "$runs_before_refusals" ]; then
+	ok "nothing refused before rendering ran kustomize"
+else
+	fail "nothing refused before rendering ran kustomize" "$(cat "$T/runs")"
+fi
+bad "a broken kustomization shows kustomize's stderr, naming the folder" bad/broken \
+	"bad/broken (kustomize): kustomize build failed (exit 1): Error:" "missing.yaml"
+PLUMB_RENDER_OUTPUT_MAX=1000 bad "output over the limit is refused" bad/big \
+	"bad/big (kustomize): kustomize build printed more than 1000 bytes"
+
+PLUMB_KUSTOMIZE="$T/none/kustomize" bad "with no kustomize to run, the error names the folder" \
+	apps/shop/overlays/dev "apps/shop/overlays/dev (kustomize): cannot run $T/none/kustomize"
+
+# The timeout case alone uses a simulator: a kustomize that never finishes a build.
+mkdir -p "$T/slow"
+cat >"$T/slow/kustomize" <<SH
+#!/bin/sh
+# A simulator of a kustomize that hangs: it tells its version, then sleeps.
+[ "\$1" = version ] && { echo v0-slow-simulator; exit 0; }
+exec /bin/sleep 30
+SH
+chmod +x "$T/slow/kustomize"
+start=$(now_ms)
+PLUMB_KUSTOMIZE="$T/slow/kustomize" PLUMB_RENDER_TIMEOUT_MS=1000 bad "a renderer past its time limit is killed" \
+	apps/shop/overlays/dev "apps/shop/overlays/dev (kustomize): kustomize build did not finish within 1000 ms"
+elapsed=$(($(now_ms) - start))
+if [ "$elapsed" -lt 10000 ]; then ok "the time limit holds ($elapsed ms)"; else fail "the time limit holds" "$elapsed ms"; fi
+if ls -d "${TMPDIR:-/tmp}"/plumb-render-* >/dev/null 2>&1; then
+	fail "no private copy is left behind" "$(ls -d "${TMPDIR:-/tmp}"/plumb-render-*)"
+else
+	ok "no private copy is left behind"
+fi
+
+# --- a rendered application against a real API server ---------------------------------------
+
+kube_start "a rendered application"
+NS=$KUBE_NAMESPACE
+kc() { "$KUBECTL" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
+ARGS=(--repo "$REPO" --path apps/shop/overlays/dev --state "$STATE" --kubeconfig "$KUBECONFIG_ADMIN" --namespace "$NS")
+capture "$PLUMB" sync "${ARGS[@]}"
+image=$(kc get deployment dev-web -n "$NS" -o 'jsonpath={.spec.template.spec.containers[0].image}' 2>&1)
+if [ "$RC" -eq 0 ] && contains "$OUT" "3 created" && [ "$image" = registry.example/nginx:edge ]; then
+	ok "sync of a kustomize folder creates its rendered objects in the cluster"
+else
+	fail "sync of a kustomize folder creates its rendered objects in the cluster" "image=$image" "$(show)"
+fi
+capture "$PLUMB" plan "${ARGS[@]}" --detailed-exitcode
+expect_rc "a plan after the sync finds nothing to change" 0
+
+[ "$TAP_FAILED" -eq 0 ]
