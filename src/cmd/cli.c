@@ -19,6 +19,7 @@ static const struct {
 	{ { "path", required_argument, NULL, 'p' }, OPT_PATH },
 	{ { "root", required_argument, NULL, 'd' }, OPT_ROOT },
 	{ { "state", required_argument, NULL, 's' }, OPT_STATE },
+	{ { "kustomize", required_argument, NULL, 'k' }, OPT_PATH },
 	{ { "output", required_argument, NULL, 'o' }, OPT_OUTPUT },
 	{ { "auto-approve", no_argument, NULL, 'y' }, OPT_AUTO_APPROVE },
 	{ { "detailed-exitcode", no_argument, NULL, 'x' }, OPT_DETAILED_EXITCODE },
@@ -96,6 +97,9 @@ int plumb_cli_parse(plumb_cli *cli, int argc, char **argv, unsigned mask)
 			break;
 		case 's':
 			cli->pipeline.state = optarg;
+			break;
+		case 'k':
+			cli->pipeline.kustomize = optarg;
 			break;
 		case 'o':
 			cli->output = optarg;

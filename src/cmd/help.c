@@ -8,7 +8,9 @@
 	"  --revision REV      a branch, tag or commit (default: the repository's HEAD)\n"                  \
 	"  --path P            the folder or file of manifests in the repository (default: the top)\n"     \
 	"  --state DIR         state directory (default: /var/lib/plumb as root, else\n"                   \
-	"                      $XDG_STATE_HOME/plumb)\n"
+	"                      $XDG_STATE_HOME/plumb)\n"                                                   \
+	"  --kustomize PROG    the kustomize that renders a folder with a kustomization (default:\n"        \
+	"                      $PLUMB_KUSTOMIZE, else kustomize in PATH)\n"
 
 #define IDENTITY_OPTION "  --identity FILE     the age identity that opens Secrets (default: STATE/identity)\n"
 

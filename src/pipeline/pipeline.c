@@ -89,7 +89,7 @@ int plumb_pipeline_resolve(plumb_pipeline *p, FILE *info)
 		error_line(NULL);
 		return error;
 	}
-	plumb_render_options render = { NULL, p->state_dir, 0, 0 };
+	plumb_render_options render = { p->options.kustomize, p->state_dir, 0, 0 };
 	plumb_load_set_render(p->source, &render);
 	if ((error = plumb_source_resolve(p->commit, p->source, p->options.revision)) < 0) {
 		error_line(NULL);

@@ -164,6 +164,24 @@ else
 	fail "a rendered object's source names the folder, the renderer and the object" "$(show)"
 fi
 
+# An Application whose source is a kustomize folder.
+mkdir -p "$REPO/apps/root"
+cat >"$REPO/apps/root/shop.yaml" <<'YAML'
+apiVersion: plumb/v1
+kind: Application
+metadata: {name: shop-dev}
+spec:
+  source: {path: apps/shop/overlays/dev}
+  destination: {kubernetes: {namespace: shop}}
+YAML
+commit_all "$REPO" "root"
+capture "$PLUMB" check --repo "$REPO" --path apps/root --state "$STATE"
+if [ "$RC" -eq 0 ] && contains "$OUT" "OK: shop-dev: 3 resources, 3 objects in apps/shop/overlays/dev"; then
+	ok "an Application whose source path is a kustomize folder loads its rendered objects"
+else
+	fail "an Application whose source path is a kustomize folder loads its rendered objects" "$(show)"
+fi
+
 # For a host destination, Kubernetes objects are errors: each at its rendered object.
 capture "$PLUMB" check --repo "$REPO" --path apps/shop/overlays/prod --state "$STATE"
 if [ "$RC" -ne 0 ] &&
@@ -207,7 +225,8 @@ fi
 bad() { # NAME PATH NEEDLE...: plumb check of PATH fails, its stderr holding every NEEDLE
 	local name=$1 path=$2 needle missing=""
 	shift 2
-	capture "$PLUMB" check --repo "$REPO" --path "$path" --state "$STATE" --namespace default
+	# shellcheck disable=SC2086 # PATH may carry more options
+	capture "$PLUMB" check --repo "$REPO" --path $path --state "$STATE" --namespace default
 	for needle in "$@"; do
 		contains "$ERR" "$needle" || missing="$missing [$needle]"
 	done
@@ -258,8 +277,9 @@ exec /bin/sleep 30
 SH
 chmod +x "$T/slow/kustomize"
 start=$(now_ms)
-PLUMB_KUSTOMIZE="$T/slow/kustomize" PLUMB_RENDER_TIMEOUT_MS=1000 bad "a renderer past its time limit is killed" \
-	apps/shop/overlays/dev "apps/shop/overlays/dev (kustomize): kustomize build did not finish within 1000 ms"
+PLUMB_RENDER_TIMEOUT_MS=1000 bad "a renderer past its time limit is killed (the program named by --kustomize)" \
+	"apps/shop/overlays/dev --kustomize $T/slow/kustomize" \
+	"apps/shop/overlays/dev (kustomize): kustomize build did not finish within 1000 ms"
 elapsed=$(($(now_ms) - start))
 if [ "$elapsed" -lt 10000 ]; then ok "the time limit holds ($elapsed ms)"; else fail "the time limit holds" "$elapsed ms"; fi
 if ls -d "${TMPDIR:-/tmp}"/plumb-render-* >/dev/null 2>&1; then
