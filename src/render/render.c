@@ -149,7 +149,7 @@ static void scan_value(scan *s, const char *file, const char *dir, struct fy_nod
 		plumb_diags_add(s->diags, pos, "remote base '%s' refused: kustomize runs without the network", value);
 		goto done;
 	}
-	if (value[0] == '/' && strchr(value + 1, '/')) {
+	if (in_sources && value[0] == '/') {
 		plumb_diags_add(s->diags, pos, "absolute path '%s' refused: kustomize reads only the repository", value);
 		goto done;
 	}

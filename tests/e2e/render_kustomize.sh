@@ -97,6 +97,11 @@ configMapGenerator:
       - LEVEL=warn
 patches:
   - path: replicas.yaml
+  - target: {kind: Service, name: web}
+    patch: |-
+      - op: replace
+        path: /spec/ports/0/port
+        value: 8443
 YAML
 cat >"$REPO/apps/shop/overlays/prod/replicas.yaml" <<'YAML'
 apiVersion: apps/v1
@@ -150,10 +155,11 @@ for line in sorted(json.dumps(json.loads(l), sort_keys=True) for l in sys.stdin 
 done
 if grep -q '"prod-web"' "$T/plumb-prod" && grep -q '"replicas": 3' "$T/plumb-prod" &&
 	grep -q 'nginx:1.27' "$T/plumb-prod" && grep -q '"LEVEL": "warn"' "$T/plumb-prod" &&
+	grep -q '"port": 8443' "$T/plumb-prod" &&
 	grep -q 'registry.example/nginx:edge' "$T/plumb-dev" && grep -q '"env": "dev"' "$T/plumb-dev"; then
-	ok "the overlays' namePrefix, images, patches, commonLabels and configMapGenerator merge are applied"
+	ok "the overlays' namePrefix, images, patches (strategic and JSON 6902), commonLabels and configMapGenerator merge are applied"
 else
-	fail "the overlays' namePrefix, images, patches, commonLabels and configMapGenerator merge are applied" \
+	fail "the overlays' namePrefix, images, patches (strategic and JSON 6902), commonLabels and configMapGenerator merge are applied" \
 		"$(cat "$T/plumb-prod" "$T/plumb-dev")"
 fi
 
