@@ -28,6 +28,9 @@ exec "$KUSTOMIZE" "\$@"
 SH
 chmod +x "$T/bin/kustomize"
 export PATH="$T/bin:$PATH"
+# The private copies go here, so that what is left behind is this script's.
+export TMPDIR="$T/tmp"
+mkdir -p "$TMPDIR"
 runs() { [ -f "$T/runs" ] && wc -l <"$T/runs" | tr -d ' ' || echo 0; }
 
 REPO="$T/repo"
@@ -226,6 +229,18 @@ else
 		"runs: $before -> $(runs)" "$(show)"
 fi
 
+# What kustomize reads is the commit, never the work tree.
+sed -i 's/replicas: 1/replicas: 7/' "$REPO/apps/shop/base/deployment.yaml"
+before=$(runs)
+capture "$PLUMB" render --repo "$REPO" --path apps/shop/overlays/dev --state "$T/state-fresh" --namespace default -o json
+if [ "$RC" -eq 0 ] && [ "$(runs)" = "$((before + 1))" ] && contains "$OUT" "registry.example/nginx:edge" &&
+	contains "$OUT" '"replicas":1' && ! contains "$OUT" '"replicas":7'; then
+	ok "kustomize renders the commit, not the work tree"
+else
+	fail "kustomize renders the commit, not the work tree" "$(show)"
+fi
+git -C "$REPO" checkout -q -- apps/shop/base/deployment.yaml
+
 # --- refusals --------------------------------------------------------------------------------
 
 bad() { # NAME PATH NEEDLE...: plumb check of PATH fails, its stderr holding every NEEDLE
@@ -288,8 +303,8 @@ PLUMB_RENDER_TIMEOUT_MS=1000 bad "a renderer past its time limit is killed (the 
 	"apps/shop/overlays/dev (kustomize): kustomize build did not finish within 1000 ms"
 elapsed=$(($(now_ms) - start))
 if [ "$elapsed" -lt 10000 ]; then ok "the time limit holds ($elapsed ms)"; else fail "the time limit holds" "$elapsed ms"; fi
-if ls -d "${TMPDIR:-/tmp}"/plumb-render-* >/dev/null 2>&1; then
-	fail "no private copy is left behind" "$(ls -d "${TMPDIR:-/tmp}"/plumb-render-*)"
+if ls -d "$TMPDIR"/plumb-render-* >/dev/null 2>&1; then
+	fail "no private copy is left behind" "$(ls -d "$TMPDIR"/plumb-render-*)"
 else
 	ok "no private copy is left behind"
 fi
