@@ -483,9 +483,11 @@ static int parse_text(manifest_part *file, plumb_source *source, const char *tex
 		struct fy_node *root = fy_document_root(doc);
 		if (file->rendered) {
 			const char *kind = fy_node_get_scalar0(fy_node_by_path(root, "kind", -1, FYNWF_DONT_FOLLOW));
-			const char *name = fy_node_get_scalar0(fy_node_by_path(root, "metadata/name", -1, FYNWF_DONT_FOLLOW));
+			const char *name =
+				fy_node_get_scalar0(fy_node_by_path(root, "metadata/name", -1, FYNWF_DONT_FOLLOW));
 			PLUMB_GROW(file->names, file->name_count, file->name_capacity);
-			file->names[file->name_count++] = plumb_xprintf("%s %s/%s", path, kind ? kind : "?", name ? name : "?");
+			file->names[file->name_count++] =
+				plumb_xprintf("%s %s/%s", path, kind ? kind : "?", name ? name : "?");
 			file->path = file->names[file->name_count - 1];
 		}
 		struct fy_node *alias = find_alias(root, 0);

@@ -126,6 +126,15 @@ static void add_input(scan *s, const char *path, int is_tree)
 {
 	if (has_input(s->job, path))
 		return;
+	/* A folder holds what was taken from inside it before: the copy writes each path once. */
+	for (size_t i = 0; i < s->job->input_count;) {
+		if (plumb_path_is_within(s->job->inputs[i], path)) {
+			free(s->job->inputs[i]);
+			s->job->inputs[i] = s->job->inputs[--s->job->input_count];
+		} else {
+			i++;
+		}
+	}
 	PLUMB_GROW(s->job->inputs, s->job->input_count, s->job->input_capacity);
 	s->job->inputs[s->job->input_count++] = plumb_xstrdup(path);
 	if (is_tree) {
@@ -134,7 +143,10 @@ static void add_input(scan *s, const char *path, int is_tree)
 	}
 }
 
-/* A scalar of a kustomization: a remote base is refused, a path out of the repository too, one outside the inputs joins them. */
+/*
+ * A scalar of a kustomization: a remote base is refused, a path out of the
+ * repository too, and one outside the inputs joins them.
+ */
 static void scan_value(scan *s, const char *file, const char *dir, struct fy_node *node, int in_sources)
 {
 	size_t len;
@@ -150,7 +162,8 @@ static void scan_value(scan *s, const char *file, const char *dir, struct fy_nod
 		goto done;
 	}
 	if (in_sources && value[0] == '/') {
-		plumb_diags_add(s->diags, pos, "absolute path '%s' refused: kustomize reads only the repository", value);
+		plumb_diags_add(s->diags, pos, "absolute path '%s' refused: kustomize reads only the repository",
+				value);
 		goto done;
 	}
 	if (strncmp(value, "../", 3) != 0 && strcmp(value, "..") != 0 && !strstr(value, "/../"))

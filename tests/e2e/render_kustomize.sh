@@ -267,6 +267,10 @@ printf 'resources:\n  - https://github.com/kubernetes-sigs/kustomize//examples/h
 printf 'resources:\n  - missing.yaml\n' >"$REPO/bad/broken/kustomization.yaml"
 printf 'configMapGenerator:\n  - name: big\n    literals:\n      - A=%s\n' "$(head -c 4000 /dev/zero | tr '\0' x)" \
 	>"$REPO/bad/big/kustomization.yaml"
+# A file of the base named before the base itself: the copy holds the base once.
+mkdir -p "$REPO/bad/reach"
+printf 'configMapGenerator:\n  - name: extra\n    files:\n      - ../../apps/shop/base/service.yaml\nresources:\n  - ../../apps/shop/base\n' \
+	>"$REPO/bad/reach/kustomization.yaml"
 commit_all "$REPO" "bad"
 runs_before_refusals=$(runs)
 bad "a symlink out of the repository is refused, at its path" bad/link \
@@ -282,6 +286,8 @@ else
 fi
 bad "a broken kustomization shows kustomize's stderr, naming the folder" bad/broken \
 	"bad/broken (kustomize): kustomize build failed (exit 1): Error:" "missing.yaml"
+bad "a file outside the kustomization's root is kustomize's to refuse, once the copy holds what it names" bad/reach \
+	"bad/reach (kustomize): kustomize build failed (exit 1):" "is not in or below"
 PLUMB_RENDER_OUTPUT_MAX=1000 bad "output over the limit is refused" bad/big \
 	"bad/big (kustomize): kustomize build printed more than 1000 bytes"
 
