@@ -22,6 +22,9 @@ typedef struct {
 	size_t count;
 	size_t capacity;
 	const char *base; /* the folder being walked */
+	char **rendered; /* folders below it that hold a kustomization: kustomize's input, not manifests */
+	size_t rendered_count;
+	size_t rendered_capacity;
 } manifest_files;
 
 static void part_unref(struct plumb_manifest_part *part);
@@ -241,6 +244,14 @@ static int collect_file(const plumb_source_entry *entry, void *payload)
 	manifest_files *files = payload;
 	if (entry->type != PLUMB_ENTRY_FILE && entry->type != PLUMB_ENTRY_EXECUTABLE)
 		return 0;
+	const char *slash = strrchr(entry->path, '/');
+	if (!is_hidden(entry->path) && plumb_render_is_kustomization(slash ? slash + 1 : entry->path)) {
+		PLUMB_GROW(files->rendered, files->rendered_count, files->rendered_capacity);
+		char *dir = plumb_path_dirname(entry->path);
+		files->rendered[files->rendered_count++] = plumb_path_join(files->base, dir);
+		free(dir);
+		return 0;
+	}
 	if (is_hidden(entry->path) || !has_manifest_extension(entry->path))
 		return 0;
 	PLUMB_GROW(files->items, files->count, files->capacity);
@@ -250,6 +261,27 @@ static int collect_file(const plumb_source_entry *entry, void *payload)
 	file->part = part_new(path, entry->id);
 	free(path);
 	return 0;
+}
+
+/*
+ * A folder below a plain folder that holds a kustomization is kustomize's
+ * input (a base, an overlay, a component): it is rendered when an
+ * Application or --path names it, and its files are no manifests of the
+ * folder around it.
+ */
+static void drop_rendered_input(manifest_files *files)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < files->count; i++) {
+		int input = 0;
+		for (size_t j = 0; j < files->rendered_count && !input; j++)
+			input = plumb_path_is_within(files->items[i].part->path, files->rendered[j]);
+		if (input)
+			part_unref(files->items[i].part);
+		else
+			files->items[kept++] = files->items[i];
+	}
+	files->count = kept;
 }
 
 /* --- merging, identities and claims -------------------------------------------------------- */
@@ -434,7 +466,7 @@ done:
 int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit, const char *path,
 	       plumb_diags *diags)
 {
-	manifest_files files = { NULL, 0, 0, "" };
+	manifest_files files = { NULL, 0, 0, "", NULL, 0, 0 };
 	plumb_source_entry top;
 	char *load_path = NULL;
 	size_t diags_before = diags->count;
@@ -458,6 +490,7 @@ int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit
 		files.base = load_path;
 		if ((error = plumb_source_walk(source, commit, load_path, collect_file, &files)) < 0)
 			goto done;
+		drop_rendered_input(&files);
 	} else if (top.type == PLUMB_ENTRY_FILE || top.type == PLUMB_ENTRY_EXECUTABLE) {
 		plumb_source_entry entry = top;
 		entry.path = "";
@@ -518,6 +551,9 @@ int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit
 done:
 	for (size_t i = 0; i < files.count; i++)
 		part_unref(files.items[i].part);
+	for (size_t i = 0; i < files.rendered_count; i++)
+		free(files.rendered[i]);
+	free(files.rendered);
 	free(files.items);
 	free(load_path);
 	return error;

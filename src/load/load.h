@@ -14,7 +14,9 @@
  * another that is not a directory. Each is a diagnostic "FILE:LINE:COL:
  * message" with FILE the manifest's path in the repository.
  *
- * A folder holding a kustomization is rendered instead (render/render.h):
+ * Below a folder, a folder that holds a kustomization is kustomize's input,
+ * not manifests: its files are not read. Named by path itself, such a
+ * folder is rendered instead (render/render.h):
  * its objects are what `kustomize build` printed, each placed at
  * "FOLDER (kustomize) Kind/name:LINE:COL", the line in the rendered output.
  *

@@ -22,7 +22,7 @@ static const char *const kustomization_names[] = { "kustomization.yaml", "kustom
 /* The standard error kept in a diagnostic. */
 #define STDERR_SHOWN 1500
 
-static int is_kustomization_name(const char *name)
+int plumb_render_is_kustomization(const char *name)
 {
 	for (size_t i = 0; i < KUSTOMIZATION_NAME_COUNT; i++)
 		if (!strcmp(name, kustomization_names[i]))
@@ -241,7 +241,7 @@ static int find_kustomizations(const plumb_source_entry *entry, void *payload)
 	if (entry->type != PLUMB_ENTRY_FILE && entry->type != PLUMB_ENTRY_EXECUTABLE)
 		return 0;
 	const char *slash = strrchr(entry->path, '/');
-	if (!is_kustomization_name(slash ? slash + 1 : entry->path))
+	if (!plumb_render_is_kustomization(slash ? slash + 1 : entry->path))
 		return 0;
 	char *file = plumb_path_join(s->walk_base, entry->path);
 	int error = scan_kustomization(s, file, entry->id);

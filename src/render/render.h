@@ -49,6 +49,9 @@ typedef struct {
 	char key[65]; /* sha256 hex of what determines the output */
 } plumb_render_job;
 
+/* True when a file of this name makes its folder kustomize's (kustomization.yaml, .yml, Kustomization). */
+int plumb_render_is_kustomization(const char *name);
+
 /* The renderer for folder path of commit ("kustomize"), or NULL for a plain folder. */
 const char *plumb_render_kind(plumb_source *source, const char *commit, const char *path);
 

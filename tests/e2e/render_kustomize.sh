@@ -13,7 +13,16 @@ KUSTOMIZE="$root/build/kustomize/bin/kustomize"
 KUBECTL="$root/build/kube/bin/kubectl"
 KUBE_STATE="$T/kube"
 KUBE_STARTED=0
-trap kube_cleanup EXIT
+declare -A DPID DLOG
+DPID[served]=
+# The daemon started below is stopped before the API server and the temporary directory go.
+stop_daemon() {
+	local rc=$?
+	[ -n "${DPID[served]}" ] && kill "${DPID[served]}" 2>/dev/null && wait "${DPID[served]}" 2>/dev/null
+	(exit "$rc")
+	kube_cleanup
+}
+trap stop_daemon EXIT
 if [ ! -x "$KUSTOMIZE" ]; then
 	fail "build/kustomize/bin/kustomize is built" "run: tests/kustomize/build"
 	exit 1
@@ -191,6 +200,15 @@ else
 	fail "an Application whose source path is a kustomize folder loads its rendered objects" "$(show)"
 fi
 
+# Around them, the kustomize folders are input, not manifests: apps holds the Application and them.
+capture "$PLUMB" check --repo "$REPO" --path apps --state "$STATE"
+if [ "$RC" -eq 0 ] && contains "$OUT" "OK: shop-dev: 3 resources, 3 objects in apps/shop/overlays/dev" &&
+	! contains "$OUT$ERR" "kustomization.yaml"; then
+	ok "a folder holding an Application and kustomize folders reads the Application, not the kustomizations' files"
+else
+	fail "a folder holding an Application and kustomize folders reads the Application, not the kustomizations' files" "$(show)"
+fi
+
 # For a host destination, Kubernetes objects are errors: each at its rendered object.
 capture "$PLUMB" check --repo "$REPO" --path apps/shop/overlays/prod --state "$STATE"
 if [ "$RC" -ne 0 ] &&
@@ -330,5 +348,56 @@ else
 fi
 capture "$PLUMB" plan "${ARGS[@]}" --detailed-exitcode
 expect_rc "a plan after the sync finds nothing to change" 0
+
+# --- plumb serve ------------------------------------------------------------------------------
+# An Application whose source is a kustomize folder, kept in sync by the daemon: a commit that
+# touches nothing the kustomization reaches is reconciled without running kustomize.
+SERVED="$T/served"
+make_repo "$SERVED"
+mkdir -p "$SERVED/deploy/base" "$SERVED/deploy/live"
+printf 'resources:\n  - conf.yaml\n' >"$SERVED/deploy/base/kustomization.yaml"
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: conf}\ndata: {greeting: hello}\n' >"$SERVED/deploy/base/conf.yaml"
+printf 'namePrefix: served-\nresources:\n  - ../base\n' >"$SERVED/deploy/live/kustomization.yaml"
+cat >"$SERVED/app.yaml" <<YAML
+apiVersion: plumb/v1
+kind: Application
+metadata: {name: served}
+spec:
+  source: {path: deploy/live}
+  destination: {kubernetes: {namespace: $NS}}
+  syncPolicy: {automated: true}
+YAML
+commit_all "$SERVED" "served"
+WAIT_MS=60000
+DLOG[served]="$T/serve.log"
+"$PLUMB" serve --repo "$SERVED" --state "$T/serve-state" --kubeconfig "$KUBECONFIG_ADMIN" --listen 127.0.0.1:0 \
+	--interval 1s --self-heal-interval 10m 2>"${DLOG[served]}" &
+DPID[served]=$!
+logged() { grep -qE "$1" "${DLOG[served]}"; }
+served_greeting_is() { [ "$(kc get configmap served-conf -n "$NS" -o 'jsonpath={.data.greeting}' 2>/dev/null)" = "$1" ]; }
+if wait_for "$WAIT_MS" served_greeting_is hello; then
+	ok "plumb serve syncs an Application whose source is a kustomize folder"
+else
+	fail "plumb serve syncs an Application whose source is a kustomize folder" "$(tail -n 20 "${DLOG[served]}")"
+fi
+before=$(runs)
+echo "# served" >"$SERVED/README.md"
+commit_all "$SERVED" "readme"
+NOCHANGE=$(head_of "$SERVED")
+if wait_for "$WAIT_MS" logged " msg=\"in sync\" .*commit=$NOCHANGE" && [ "$(runs)" = "$before" ]; then
+	ok "serve reconciles a commit that touches nothing the kustomization reaches without running kustomize"
+else
+	fail "serve reconciles a commit that touches nothing the kustomization reaches without running kustomize" \
+		"runs: $before -> $(runs)" "$(tail -n 20 "${DLOG[served]}")"
+fi
+sed -i 's/hello/bonjour/' "$SERVED/deploy/base/conf.yaml"
+commit_all "$SERVED" "bonjour"
+if wait_for "$WAIT_MS" served_greeting_is bonjour && [ "$(runs)" = "$((before + 1))" ]; then
+	ok "serve renders again, once, when the base changes, and syncs the result"
+else
+	fail "serve renders again, once, when the base changes, and syncs the result" \
+		"runs: $before -> $(runs)" "$(tail -n 20 "${DLOG[served]}")"
+fi
+stop_and_check served
 
 [ "$TAP_FAILED" -eq 0 ]
