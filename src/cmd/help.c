@@ -151,7 +151,9 @@ static const command_help commands[] = {
 	  "  --identity FILE            the age identity that opens Secrets (default: STATE/identity)\n"
 	  "  --kubeconfig FILE          the clusters of Applications bound for one (default: $KUBECONFIG,\n"
 	  "                             ~/.kube/config, else the pod's ServiceAccount)\n"
-	  "  --allow-exec-credentials B let a kubeconfig's exec credential plugin run (default false)\n\n"
+	  "  --allow-exec-credentials B let a kubeconfig's exec credential plugin run (default false)\n"
+	  "  --kustomize PROG           the program that renders kustomizations (default:\n"
+	  "                             $PLUMB_KUSTOMIZE, else kustomize on PATH)\n\n"
 	  "SIGTERM finishes the sync in flight and exits; SIGHUP reloads the config and the tokens.\n" },
 	{ "drift", "find, list and export what changed by hand",
 	  "usage: plumb drift [check] [--root DIR | --kubeconfig FILE --context NAME --namespace NS]\n"

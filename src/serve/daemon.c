@@ -156,7 +156,7 @@ int plumb_daemon_run(const plumb_daemon_options *options, plumb_daemon_reload re
 	if (error == 0)
 		error = plumb_source_open_cached(&d->source, d->options.repo, state_dir);
 	if (error == 0) {
-		plumb_render_options render = { NULL, state_dir, 0, 0 };
+		plumb_render_options render = { d->options.kustomize, state_dir, 0, 0 };
 		plumb_load_set_render(d->source, &render);
 	}
 	free(state_dir);

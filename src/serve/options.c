@@ -29,6 +29,7 @@ void plumb_daemon_options_copy(plumb_daemon_options *to, const plumb_daemon_opti
 	to->webhook_secret_file = xstrdup_or_null(from->webhook_secret_file);
 	to->identity = xstrdup_or_null(from->identity);
 	to->kubeconfig = xstrdup_or_null(from->kubeconfig);
+	to->kustomize = xstrdup_or_null(from->kustomize);
 }
 
 void plumb_daemon_options_release(plumb_daemon_options *options)
@@ -43,5 +44,6 @@ void plumb_daemon_options_release(plumb_daemon_options *options)
 	free(options->webhook_secret_file);
 	free(options->identity);
 	free(options->kubeconfig);
+	free(options->kustomize);
 	memset(options, 0, sizeof(*options));
 }

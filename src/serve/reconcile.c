@@ -141,6 +141,7 @@ static void start_pipeline(plumb_pipeline *p, daemon_state *d, const char *commi
 	options.operation = "sync";
 	options.trigger = trigger;
 	options.capture_max = d->options.capture_max;
+	options.kustomize = d->options.kustomize;
 	if (d->app->kubernetes) {
 		options.kubernetes = 1;
 		options.kubeconfig = d->options.kubeconfig;
@@ -548,7 +549,7 @@ static int resolve_own(daemon_state *d, app_state *a, const plumb_application *l
 		char *state = plumb_serve_state_dir(d);
 		int error = plumb_source_open_cached(&a->source, repo, state);
 		if (error == 0) {
-			plumb_render_options render = { NULL, state, 0, 0 };
+			plumb_render_options render = { d->options.kustomize, state, 0, 0 };
 			plumb_load_set_render(a->source, &render);
 		}
 		free(state);

@@ -370,13 +370,21 @@ YAML
 commit_all "$SERVED" "served"
 WAIT_MS=60000
 DLOG[served]="$T/serve.log"
+# The program the daemon is told of (--kustomize, kustomize: in serve.yaml), not the one on PATH.
+cat >"$T/served-kustomize" <<SH
+#!/bin/sh
+: >"$T/served-kustomize.used" # a builtin: the renderer runs with no PATH
+exec "$T/bin/kustomize" "\$@"
+SH
+chmod +x "$T/served-kustomize"
 "$PLUMB" serve --repo "$SERVED" --state "$T/serve-state" --kubeconfig "$KUBECONFIG_ADMIN" --listen 127.0.0.1:0 \
-	--interval 1s --self-heal-interval 10m 2>"${DLOG[served]}" &
+	--interval 1s --self-heal-interval 10m --kustomize "$T/served-kustomize" 2>"${DLOG[served]}" &
 DPID[served]=$!
 logged() { grep -qE "$1" "${DLOG[served]}"; }
 served_greeting_is() { [ "$(kc get configmap served-conf -n "$NS" -o 'jsonpath={.data.greeting}' 2>/dev/null)" = "$1" ]; }
 if wait_for "$WAIT_MS" served_greeting_is hello; then
 	ok "plumb serve syncs an Application whose source is a kustomize folder"
+	check "with the program --kustomize names" test -e "$T/served-kustomize.used"
 else
 	fail "plumb serve syncs an Application whose source is a kustomize folder" "$(tail -n 20 "${DLOG[served]}")"
 fi
