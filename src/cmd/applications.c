@@ -67,7 +67,7 @@ int plumb_cli_each_application(const plumb_cli *cli, const char *operand, FILE *
 		goto done;
 	implicit = plumb_application_name(plumb_source_name(top.source), cli->pipeline.path);
 	error = plumb_applications_discover(&apps, top.source, top.commit, cli->pipeline.path, implicit,
-					    cli->pipeline.kubernetes, &diags);
+					    cli->pipeline.namespace, cli->pipeline.kubernetes, &diags);
 	if (error == PLUMB_EINVALID && diags.count) {
 		plumb_diags_sort(&diags);
 		plumb_diags_print(&diags, stderr);

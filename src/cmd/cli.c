@@ -20,6 +20,7 @@ static const struct {
 	{ { "root", required_argument, NULL, 'd' }, OPT_ROOT },
 	{ { "state", required_argument, NULL, 's' }, OPT_STATE },
 	{ { "kustomize", required_argument, NULL, 'k' }, OPT_PATH },
+	{ { "helm", required_argument, NULL, 'H' }, OPT_PATH },
 	{ { "output", required_argument, NULL, 'o' }, OPT_OUTPUT },
 	{ { "auto-approve", no_argument, NULL, 'y' }, OPT_AUTO_APPROVE },
 	{ { "detailed-exitcode", no_argument, NULL, 'x' }, OPT_DETAILED_EXITCODE },
@@ -100,6 +101,9 @@ int plumb_cli_parse(plumb_cli *cli, int argc, char **argv, unsigned mask)
 			break;
 		case 'k':
 			cli->pipeline.kustomize = optarg;
+			break;
+		case 'H':
+			cli->pipeline.helm = optarg;
 			break;
 		case 'o':
 			cli->output = optarg;

@@ -10,7 +10,9 @@
 	"  --state DIR         state directory (default: /var/lib/plumb as root, else\n"                   \
 	"                      $XDG_STATE_HOME/plumb)\n"                                                   \
 	"  --kustomize PROG    the kustomize that renders a folder with a kustomization (default:\n"        \
-	"                      $PLUMB_KUSTOMIZE, else kustomize in PATH)\n"
+	"                      $PLUMB_KUSTOMIZE, else kustomize in PATH)\n"                                \
+	"  --helm PROG         the helm that renders a folder with a Chart.yaml (default: $PLUMB_HELM,\n" \
+	"                      else helm in PATH)\n"
 
 #define IDENTITY_OPTION "  --identity FILE     the age identity that opens Secrets (default: STATE/identity)\n"
 
@@ -153,7 +155,9 @@ static const command_help commands[] = {
 	  "                             ~/.kube/config, else the pod's ServiceAccount)\n"
 	  "  --allow-exec-credentials B let a kubeconfig's exec credential plugin run (default false)\n"
 	  "  --kustomize PROG           the program that renders kustomizations (default:\n"
-	  "                             $PLUMB_KUSTOMIZE, else kustomize on PATH)\n\n"
+	  "                             $PLUMB_KUSTOMIZE, else kustomize on PATH)\n"
+	  "  --helm PROG                the program that renders charts (default: $PLUMB_HELM, else\n"
+	  "                             helm on PATH)\n\n"
 	  "SIGTERM finishes the sync in flight and exits; SIGHUP reloads the config and the tokens.\n" },
 	{ "drift", "find, list and export what changed by hand",
 	  "usage: plumb drift [check] [--root DIR | --kubeconfig FILE --context NAME --namespace NS]\n"

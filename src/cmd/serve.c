@@ -11,7 +11,7 @@
 /* Every setting: a key of the config file, and a flag of the same name. */
 enum { K_REPO, K_REVISION, K_PATH, K_ROOT, K_STATE, K_LISTEN, K_INTERVAL, K_SELF_HEAL_INTERVAL, K_TOKENS,
        K_WEBHOOK_SECRET, K_PRUNE, K_SELF_HEAL, K_APPROVAL, K_CAPTURE_MAX, K_IDENTITY, K_KUBECONFIG,
-       K_ALLOW_EXEC_CREDENTIALS, K_KUSTOMIZE, K_COUNT };
+       K_ALLOW_EXEC_CREDENTIALS, K_KUSTOMIZE, K_HELM, K_COUNT };
 
 static const plumb_field settings[K_COUNT] = {
 	{ "repo", PLUMB_FIELD_STRING, 0 },     { "revision", PLUMB_FIELD_STRING, 0 },
@@ -23,6 +23,7 @@ static const plumb_field settings[K_COUNT] = {
 	{ "approval", PLUMB_FIELD_STRING, 0 }, { "capture-max", PLUMB_FIELD_STRING, 0 },
 	{ "identity", PLUMB_FIELD_STRING, 0 }, { "kubeconfig", PLUMB_FIELD_STRING, 0 },
 	{ "allow-exec-credentials", PLUMB_FIELD_BOOL, 0 }, { "kustomize", PLUMB_FIELD_STRING, 0 },
+	{ "helm", PLUMB_FIELD_STRING, 0 },
 };
 
 typedef struct {
@@ -73,6 +74,9 @@ static int apply_setting(plumb_daemon_options *o, int key, const char *value, co
 		return 0;
 	case K_KUSTOMIZE:
 		set_string(&o->kustomize, value);
+		return 0;
+	case K_HELM:
+		set_string(&o->helm, value);
 		return 0;
 	case K_INTERVAL:
 	case K_SELF_HEAL_INTERVAL:

@@ -36,6 +36,7 @@ typedef struct {
 	plumb_diags *diags;
 	plumb_applications *out;
 	int implicit_kubernetes; /* the implicit application goes to a cluster */
+	const char *implicit_namespace; /* where the implicit application's chart is rendered */
 	const char *stack[MAX_NESTING + 1]; /* the paths being expanded, outermost first */
 	size_t depth;
 } discovery;
@@ -82,7 +83,9 @@ static int expand(discovery *d, const char *path, const plumb_application *paren
 	int error;
 
 	memset(&set, 0, sizeof(set));
-	error = plumb_load(&set, d->source, d->commit, path, d->diags);
+	plumb_render_target target = { parent ? parent->name : implicit_name,
+				       parent ? parent->namespace : d->implicit_namespace };
+	error = plumb_load(&set, d->source, d->commit, path, &target, d->diags);
 	if (error == PLUMB_ENOTFOUND && parent) {
 		plumb_diags_add(d->diags, parent->position, "spec.source.path: '%s' does not exist in commit %.12s", path,
 				d->commit);
@@ -275,7 +278,8 @@ done:
 }
 
 int plumb_applications_discover(plumb_applications *out, plumb_source *source, const char *commit, const char *path,
-				const char *implicit_name, int implicit_kubernetes, plumb_diags *diags)
+				const char *implicit_name, const char *implicit_namespace, int implicit_kubernetes,
+				plumb_diags *diags)
 {
 	discovery d;
 	memset(&d, 0, sizeof(d));
@@ -284,6 +288,7 @@ int plumb_applications_discover(plumb_applications *out, plumb_source *source, c
 	d.diags = diags;
 	d.out = out;
 	d.implicit_kubernetes = implicit_kubernetes;
+	d.implicit_namespace = implicit_namespace;
 	int error = expand(&d, path ? path : "", NULL, implicit_name);
 	if (error == 0) {
 		drop_repeats(out);

@@ -26,7 +26,8 @@ typedef struct {
 /*
  * Find the applications that path of commit declares. An implicit
  * application is named implicit_name, and goes to a cluster when
- * implicit_kubernetes (the command line named one), else to a host root.
+ * implicit_kubernetes (the command line named one), else to a host root;
+ * a chart it names is rendered in implicit_namespace (NULL: "default").
  * Problems (a cycle, an unknown dependency, a dependency cycle,
  * Applications mixed with other kinds, objects that do not go to their
  * application's destination, invalid manifests anywhere on the way) become
@@ -34,7 +35,8 @@ typedef struct {
  * read.
  */
 int plumb_applications_discover(plumb_applications *out, plumb_source *source, const char *commit, const char *path,
-				const char *implicit_name, int implicit_kubernetes, plumb_diags *diags);
+				const char *implicit_name, const char *implicit_namespace, int implicit_kubernetes,
+				plumb_diags *diags);
 
 void plumb_applications_release(plumb_applications *applications);
 

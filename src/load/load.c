@@ -113,6 +113,7 @@ typedef struct {
 	manifest_part *buckets[CACHE_BUCKETS];
 	plumb_render_options render;
 	char *kustomize;
+	char *helm;
 	char *state_dir;
 } manifest_cache;
 
@@ -143,6 +144,7 @@ static void cache_release(void *data)
 			part_unref(part);
 		}
 	free(cache->kustomize);
+	free(cache->helm);
 	free(cache->state_dir);
 	free(cache);
 }
@@ -161,9 +163,12 @@ void plumb_load_set_render(plumb_source *source, const plumb_render_options *opt
 {
 	manifest_cache *cache = cache_of(source);
 	free(cache->kustomize);
+	free(cache->helm);
 	free(cache->state_dir);
 	cache->render = *options;
 	cache->kustomize = options->kustomize ? plumb_xstrdup(options->kustomize) : NULL;
+	cache->helm = options->helm ? plumb_xstrdup(options->helm) : NULL;
+	cache->render.helm = cache->helm;
 	cache->state_dir = options->state_dir ? plumb_xstrdup(options->state_dir) : NULL;
 	cache->render.kustomize = cache->kustomize;
 	cache->render.state_dir = cache->state_dir;
@@ -245,7 +250,8 @@ static int collect_file(const plumb_source_entry *entry, void *payload)
 	if (entry->type != PLUMB_ENTRY_FILE && entry->type != PLUMB_ENTRY_EXECUTABLE)
 		return 0;
 	const char *slash = strrchr(entry->path, '/');
-	if (!is_hidden(entry->path) && plumb_render_is_kustomization(slash ? slash + 1 : entry->path)) {
+	const char *name = slash ? slash + 1 : entry->path;
+	if (!is_hidden(entry->path) && (plumb_render_is_kustomization(name) || plumb_render_is_chart(name))) {
 		PLUMB_GROW(files->rendered, files->rendered_count, files->rendered_capacity);
 		char *dir = plumb_path_dirname(entry->path);
 		files->rendered[files->rendered_count++] = plumb_path_join(files->base, dir);
@@ -264,10 +270,10 @@ static int collect_file(const plumb_source_entry *entry, void *payload)
 }
 
 /*
- * A folder below a plain folder that holds a kustomization is kustomize's
- * input (a base, an overlay, a component): it is rendered when an
- * Application or --path names it, and its files are no manifests of the
- * folder around it.
+ * A folder below a plain folder that holds a kustomization or a chart is
+ * kustomize's or helm's input (a base, an overlay, a component, a chart):
+ * it is rendered when an Application or --path names it, and its files are
+ * no manifests of the folder around it.
  */
 static void drop_rendered_input(manifest_files *files)
 {
@@ -424,16 +430,17 @@ static void check_claims(plumb_manifest_set *set, plumb_diags *diags)
  * determines the output, parsed from what the renderer printed.
  */
 static int load_rendered(manifest_files *files, plumb_source *source, const char *commit, const char *path,
-			 plumb_diags *diags)
+			 const plumb_render_target *target, plumb_diags *diags)
 {
 	manifest_cache *cache = cache_of(source);
 	plumb_render_job job = { 0 };
 	plumb_buf text = PLUMB_BUF_INIT;
 	char blob[PLUMB_OID_HEXSZ + 1];
-	int error = plumb_render_prepare(&job, source, commit, path, &cache->render, diags);
+	int error = plumb_render_prepare(&job, source, commit, path, target, &cache->render, diags);
 	if (error < 0) {
 		if (error != PLUMB_EINVALID)
-			error = plumb_error_wrap(error, "%s (kustomize)", *path ? path : ".");
+			error = plumb_error_wrap(error, "%s (%s)", *path ? path : ".",
+						 job.renderer ? job.renderer : "render");
 		goto done;
 	}
 	char *name = plumb_xprintf("%s (%s)", *path ? path : ".", job.renderer);
@@ -464,7 +471,7 @@ done:
 }
 
 int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit, const char *path,
-	       plumb_diags *diags)
+	       const plumb_render_target *target, plumb_diags *diags)
 {
 	manifest_files files = { NULL, 0, 0, "", NULL, 0, 0 };
 	plumb_source_entry top;
@@ -484,7 +491,7 @@ int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit
 		goto done;
 	}
 	if (top.type == PLUMB_ENTRY_TREE && plumb_render_kind(source, commit, load_path)) {
-		if ((error = load_rendered(&files, source, commit, load_path, diags)) < 0)
+		if ((error = load_rendered(&files, source, commit, load_path, target, diags)) < 0)
 			goto done;
 	} else if (top.type == PLUMB_ENTRY_TREE) {
 		files.base = load_path;

@@ -14,11 +14,12 @@
  * another that is not a directory. Each is a diagnostic "FILE:LINE:COL:
  * message" with FILE the manifest's path in the repository.
  *
- * Below a folder, a folder that holds a kustomization is kustomize's input,
- * not manifests: its files are not read. Named by path itself, such a
- * folder is rendered instead (render/render.h):
- * its objects are what `kustomize build` printed, each placed at
- * "FOLDER (kustomize) Kind/name:LINE:COL", the line in the rendered output.
+ * Below a folder, a folder that holds a kustomization or a Chart.yaml is
+ * kustomize's or helm's input, not manifests: its files are not read. Named
+ * by path itself, such a folder is rendered instead (render/render.h): its
+ * objects are what `kustomize build` or `helm template` printed, each
+ * placed at "FOLDER (RENDERER) Kind/name:LINE:COL", the line in the
+ * rendered output.
  *
  * A source keeps the files it parsed, by path and blob id: a later load
  * (the same commit, or a new one) parses again only the files whose blob
@@ -37,13 +38,14 @@
 #include "util/diag.h"
 
 /*
- * Fill out (zeroed by the caller) from path of commit. Returns 0, or
- * PLUMB_EINVALID when diagnostics were added (out then holds nothing usable
- * but must still be released), or another code when the repository could
- * not be read (message in the error slot).
+ * Fill out (zeroed by the caller) from path of commit, a rendered folder
+ * rendered for the application target names (NULL: render.h's defaults).
+ * Returns 0, or PLUMB_EINVALID when diagnostics were added (out then holds
+ * nothing usable but must still be released), or another code when the
+ * repository could not be read (message in the error slot).
  */
 int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit, const char *path,
-	       plumb_diags *diags);
+	       const plumb_render_target *target, plumb_diags *diags);
 
 /*
  * Forget the parsed manifest files that no load of source used since the
@@ -54,7 +56,8 @@ void plumb_load_sweep(plumb_source *source);
 
 /*
  * How source's loads render a folder that a renderer renders (a
- * kustomization): the program, the cache's state directory, the limits.
+ * kustomization, a chart): the programs, the cache's state directory, the
+ * limits.
  * Copied; a load before any call renders with the defaults and no cache.
  */
 void plumb_load_set_render(plumb_source *source, const plumb_render_options *options);

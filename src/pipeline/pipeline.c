@@ -89,7 +89,9 @@ int plumb_pipeline_resolve(plumb_pipeline *p, FILE *info)
 		error_line(NULL);
 		return error;
 	}
-	plumb_render_options render = { p->options.kustomize, p->state_dir, 0, 0 };
+	plumb_render_options render = { .kustomize = p->options.kustomize,
+					.helm = p->options.helm,
+					.state_dir = p->state_dir };
 	plumb_load_set_render(p->source, &render);
 	if ((error = plumb_source_resolve(p->commit, p->source, p->options.revision)) < 0) {
 		error_line(NULL);
@@ -159,7 +161,8 @@ static void record_refusal(plumb_pipeline *p, const char *problem, size_t errors
 int plumb_pipeline_load(plumb_pipeline *p)
 {
 	plumb_diags diags = PLUMB_DIAGS_INIT;
-	int error = plumb_load(&p->set, p->source, p->commit, p->options.path, &diags);
+	plumb_render_target target = { p->options.application, p->options.namespace };
+	int error = plumb_load(&p->set, p->source, p->commit, p->options.path, &target, &diags);
 	if (error == PLUMB_EINVALID && diags.count) {
 		report_diags(p, &diags, "is invalid");
 	} else if (error < 0) {

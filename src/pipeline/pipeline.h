@@ -26,6 +26,7 @@ typedef struct {
 	const char *root;     /* destination root; NULL: "/" */
 	const char *state;    /* state directory; NULL: the default */
 	const char *kustomize; /* the program that renders a kustomization; NULL: $PLUMB_KUSTOMIZE, else kustomize */
+	const char *helm;      /* the program that renders a chart; NULL: $PLUMB_HELM, else helm */
 	const char *operation; /* what is recorded for an apply: "sync", "apply", "apply-plan", "rollback", ... */
 	const char *trigger;   /* what started it: "cli" unless said otherwise */
 	size_t capture_max;    /* drifted content kept up to this size; 0: PLUMB_CAPTURE_MAX */

@@ -15,7 +15,7 @@
 static const char *const kustomization_names[] = { "kustomization.yaml", "kustomization.yml", "Kustomization" };
 #define KUSTOMIZATION_NAME_COUNT (sizeof(kustomization_names) / sizeof(kustomization_names[0]))
 
-/* The largest kustomization file read to find what it reaches. */
+/* The largest kustomization or Chart.yaml read to find what it reaches. */
 #define KUSTOMIZATION_MAX (1u << 20)
 /* How deep a kustomization's document is walked for paths. */
 #define SCAN_DEPTH_MAX 32
@@ -30,17 +30,28 @@ int plumb_render_is_kustomization(const char *name)
 	return 0;
 }
 
+int plumb_render_is_chart(const char *name)
+{
+	return !strcmp(name, "Chart.yaml");
+}
+
+static int has_file(plumb_source *source, const char *commit, const char *path, const char *name)
+{
+	char *file = plumb_path_join(path, name);
+	plumb_source_entry entry;
+	int found = plumb_source_stat(&entry, source, commit, file) == 0 &&
+		    (entry.type == PLUMB_ENTRY_FILE || entry.type == PLUMB_ENTRY_EXECUTABLE);
+	free(file);
+	return found;
+}
+
 const char *plumb_render_kind(plumb_source *source, const char *commit, const char *path)
 {
-	for (size_t i = 0; i < KUSTOMIZATION_NAME_COUNT; i++) {
-		char *file = plumb_path_join(path, kustomization_names[i]);
-		plumb_source_entry entry;
-		int found = plumb_source_stat(&entry, source, commit, file) == 0 &&
-			    (entry.type == PLUMB_ENTRY_FILE || entry.type == PLUMB_ENTRY_EXECUTABLE);
-		free(file);
-		if (found)
+	for (size_t i = 0; i < KUSTOMIZATION_NAME_COUNT; i++)
+		if (has_file(source, commit, path, kustomization_names[i]))
 			return "kustomize";
-	}
+	if (has_file(source, commit, path, "Chart.yaml"))
+		return "helm";
 	return NULL;
 }
 
@@ -52,6 +63,8 @@ void plumb_render_job_release(plumb_render_job *job)
 	free(job->path);
 	free(job->program);
 	free(job->version);
+	free(job->release);
+	free(job->namespace);
 	memset(job, 0, sizeof(*job));
 }
 
@@ -249,17 +262,19 @@ static int find_kustomizations(const plumb_source_entry *entry, void *payload)
 	return error;
 }
 
-static int kustomize_version(char **out, const char *program)
+/* What `PROGRAM version` (kustomize) or `PROGRAM version --short` (helm) prints, trimmed. */
+static int program_version(char **out, const char *program, const char *option)
 {
 	plumb_process_result result;
 	plumb_buf version = PLUMB_BUF_INIT;
-	char *const argv[] = { (char *)program, "version", NULL };
+	char *const argv[] = { (char *)program, "version", (char *)option, NULL };
 	char *const envp[] = { "PATH=/nonexistent", "HOME=/nonexistent", NULL };
 	int error = plumb_process_run_env(&result, &version, argv, envp, 10000, 4096);
 	if (error < 0)
 		goto done;
 	if (!result.exited || result.status != 0 || !version.len) {
-		error = plumb_error_set(PLUMB_ERROR, "'%s version' failed: %s", program,
+		error = plumb_error_set(PLUMB_ERROR, "'%s version%s%s' failed: %s", program, option ? " " : "",
+					option ? option : "",
 					result.error.len ? result.error.ptr : "no version printed");
 		goto done;
 	}
@@ -277,21 +292,132 @@ static int compare_strings(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* --- a chart ---------------------------------------------------------------------------------- */
+
+typedef struct {
+	const char *name;
+	int found;
+} archive_search;
+
+/* An archive charts/NAME-VERSION.tgz, as `helm dependency update` leaves it. */
+static int find_archive(const plumb_source_entry *entry, void *payload)
+{
+	archive_search *search = payload;
+	size_t n = strlen(search->name), len = strlen(entry->path);
+	if (entry->type != PLUMB_ENTRY_TREE && !strchr(entry->path, '/') && len > n + 5 &&
+	    !strncmp(entry->path, search->name, n) && entry->path[n] == '-' && !strcmp(entry->path + len - 4, ".tgz"))
+		search->found = 1;
+	return 0;
+}
+
+/* True when charts/ of the chart holds dependency name: a folder charts/NAME or an archive charts/NAME-*.tgz. */
+static int is_vendored(plumb_source *source, const char *commit, const char *chart, const char *name)
+{
+	char *charts = plumb_path_join(chart, "charts");
+	char *folder = plumb_path_join(charts, name);
+	archive_search search = { name, 0 };
+	plumb_source_entry entry;
+	if (plumb_source_stat(&entry, source, commit, folder) == 0 && entry.type == PLUMB_ENTRY_TREE)
+		search.found = 1;
+	else if (plumb_source_stat(&entry, source, commit, charts) == 0 && entry.type == PLUMB_ENTRY_TREE)
+		plumb_source_walk(source, commit, charts, find_archive, &search);
+	free(folder);
+	free(charts);
+	return search.found;
+}
+
+/*
+ * Chart.yaml's dependencies: each must be vendored under charts/, since
+ * helm runs without the network and `helm dependency` is never run.
+ */
+static int check_dependencies(plumb_render_job *job, plumb_source *source, const char *commit, plumb_diags *diags)
+{
+	char *file = plumb_path_join(job->path, "Chart.yaml");
+	plumb_source_entry entry;
+	plumb_buf text = PLUMB_BUF_INIT;
+	struct fy_document *doc = NULL;
+	int error;
+
+	if ((error = plumb_source_stat(&entry, source, commit, file)) < 0 ||
+	    (error = plumb_source_read_blob(&text, source, entry.id, KUSTOMIZATION_MAX)) < 0) {
+		if (error == PLUMB_EINVALID) {
+			plumb_position pos = { file, 0, 0 };
+			plumb_diags_add(diags, pos, "Chart.yaml is larger than %u bytes", KUSTOMIZATION_MAX);
+		}
+		goto done;
+	}
+	struct fy_parse_cfg cfg = { .flags = FYPCF_QUIET | FYPCF_DEFAULT_VERSION_1_2 };
+	/* A Chart.yaml that does not parse is helm's to report. */
+	doc = fy_document_build_from_string(&cfg, text.ptr, text.len);
+	struct fy_node *deps = doc ? fy_node_by_path(fy_document_root(doc), "/dependencies", FY_NT, FYNWF_DONT_FOLLOW)
+				   : NULL;
+	if (!deps || !fy_node_is_sequence(deps))
+		goto done;
+	void *iter = NULL;
+	struct fy_node *dep;
+	while ((dep = fy_node_sequence_iterate(deps, &iter)) != NULL) {
+		struct fy_node *name_node = fy_node_mapping_lookup_by_string(dep, "name", FY_NT);
+		const char *name = name_node ? fy_node_get_scalar0(name_node) : NULL;
+		if (!name || !*name || strchr(name, '/') || is_vendored(source, commit, job->path, name))
+			continue;
+		struct fy_node *repo_node = fy_node_mapping_lookup_by_string(dep, "repository", FY_NT);
+		const char *repo = repo_node ? fy_node_get_scalar0(repo_node) : NULL;
+		struct fy_token *token = fy_node_get_scalar_token(name_node);
+		const struct fy_mark *mark = token ? fy_token_start_mark(token) : NULL;
+		plumb_position pos = { file, mark ? (unsigned)mark->line + 1 : 0,
+				       mark ? (unsigned)mark->column + 1 : 0 };
+		plumb_diags_add(diags, pos,
+				"chart dependency '%s'%s%s%s is not vendored under charts/: helm runs without the network "
+				"and plumb never runs helm dependency",
+				name, repo && *repo ? " (" : "", repo && *repo ? repo : "", repo && *repo ? ")" : "");
+	}
+done:
+	fy_document_destroy(doc);
+	plumb_buf_release(&text);
+	free(file);
+	return error;
+}
+
+/* The program named by option, else by the environment's variable, else fallback. */
+static char *program_of(const char *option, const char *variable, const char *fallback)
+{
+	const char *program = option && *option ? option : getenv(variable);
+	return plumb_xstrdup(program && *program ? program : fallback);
+}
+
 int plumb_render_prepare(plumb_render_job *out, plumb_source *source, const char *commit, const char *path,
-			 const plumb_render_options *options, plumb_diags *diags)
+			 const plumb_render_target *target, const plumb_render_options *options, plumb_diags *diags)
 {
 	scan s = { out, source, commit, diags, NULL, 0, 0, NULL };
 	size_t diags_before = diags->count;
 	plumb_buf key = PLUMB_BUF_INIT;
 	int error;
 
-	out->renderer = "kustomize";
 	out->path = plumb_xstrdup(path);
-	const char *program = options->kustomize;
-	if (!program || !*program)
-		program = getenv("PLUMB_KUSTOMIZE");
-	out->program = plumb_xstrdup(program && *program ? program : "kustomize");
-	if ((error = kustomize_version(&out->version, out->program)) < 0)
+	out->renderer = plumb_render_kind(source, commit, path);
+	if (out->renderer && !strcmp(out->renderer, "helm")) {
+		/* An implicit application is named by its path: the release, by the path's last component. */
+		const char *name = target && target->name && *target->name ? target->name : path;
+		if (strrchr(name, '/'))
+			name = strrchr(name, '/') + 1;
+		if (!*name)
+			name = "release";
+		out->program = program_of(options->helm, "PLUMB_HELM", "helm");
+		out->release = plumb_xstrdup(name);
+		out->namespace = plumb_xstrdup(target && target->namespace && *target->namespace ? target->namespace
+												 : "default");
+		if ((error = program_version(&out->version, out->program, "--short")) < 0)
+			goto done;
+		if ((error = check_dependencies(out, source, commit, diags)) < 0)
+			goto done;
+		add_input(&s, path, 0);
+		plumb_buf_printf(&key, "helm\n%s\n%s\ntemplate\n%s\n%s\n--namespace\n%s\n", out->program, out->version,
+				 out->release, path, out->namespace);
+		goto keyed;
+	}
+	out->renderer = "kustomize";
+	out->program = program_of(options->kustomize, "PLUMB_KUSTOMIZE", "kustomize");
+	if ((error = program_version(&out->version, out->program, NULL)) < 0)
 		goto done;
 
 	add_input(&s, path, 1);
@@ -306,6 +432,7 @@ int plumb_render_prepare(plumb_render_job *out, plumb_source *source, const char
 	qsort(out->inputs, out->input_count, sizeof(*out->inputs), compare_strings);
 
 	plumb_buf_printf(&key, "kustomize\n%s\n%s\nbuild\n%s\n", out->program, out->version, path);
+keyed:
 	for (size_t i = 0; i < out->input_count; i++) {
 		plumb_source_entry entry;
 		if ((error = plumb_source_stat(&entry, source, commit, out->inputs[i])) < 0)
@@ -450,7 +577,9 @@ static int run_program(plumb_buf *out, const plumb_render_job *job, plumb_source
 	const char *tmpdir = getenv("TMPDIR");
 	char *temporary = plumb_xprintf("%s/plumb-render-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
 	char *root = NULL, *folder = NULL, *home = NULL;
-	char *where = plumb_xprintf("%s (kustomize)", *job->path ? job->path : ".");
+	char *where = plumb_xprintf("%s (%s)", *job->path ? job->path : ".", job->renderer);
+	int helm = !strcmp(job->renderer, "helm");
+	const char *command = helm ? "helm template" : "kustomize build";
 	plumb_position pos = { where, 0, 0 };
 	plumb_process_result result = { 0 };
 	size_t diags_before = diags->count;
@@ -486,25 +615,31 @@ static int run_program(plumb_buf *out, const plumb_render_job *job, plumb_source
 
 	folder = *job->path ? plumb_xprintf("%s/%s", root, job->path) : plumb_xstrdup(root);
 	char *home_env = plumb_xprintf("HOME=%s", home);
-	/* No git to fetch a remote base with, and proxies that refuse every connection. */
+	/*
+	 * No git to fetch a remote base with, proxies that refuse every
+	 * connection, and no kubeconfig: helm template asks no cluster.
+	 */
 	char *const envp[] = { "PATH=/nonexistent", home_env, "HTTP_PROXY=http://127.0.0.1:9",
 			       "HTTPS_PROXY=http://127.0.0.1:9", "http_proxy=http://127.0.0.1:9",
-			       "https_proxy=http://127.0.0.1:9", "NO_PROXY=", "GIT_TERMINAL_PROMPT=0", NULL };
-	char *const argv[] = { job->program, "build", folder, NULL };
+			       "https_proxy=http://127.0.0.1:9", "NO_PROXY=", "GIT_TERMINAL_PROMPT=0",
+			       "KUBECONFIG=/nonexistent", NULL };
+	char *const kustomize_argv[] = { job->program, "build", folder, NULL };
+	char *const helm_argv[] = { job->program,   "template",     job->release, folder,
+				    "--namespace", job->namespace, NULL };
 	unsigned timeout_ms = (unsigned)limit(options->timeout_ms, "PLUMB_RENDER_TIMEOUT_MS", PLUMB_RENDER_TIMEOUT_MS);
 	size_t output_max = limit(options->output_max, "PLUMB_RENDER_OUTPUT_MAX", PLUMB_RENDER_OUTPUT_MAX);
-	error = plumb_process_run_env(&result, out, argv, envp, timeout_ms, output_max);
+	error = plumb_process_run_env(&result, out, helm ? helm_argv : kustomize_argv, envp, timeout_ms, output_max);
 	free(home_env);
 	ran = 1;
 	if (error < 0)
 		goto done;
 	if (result.timed_out) {
-		plumb_diags_add(diags, pos, "kustomize build did not finish within %u ms", timeout_ms);
+		plumb_diags_add(diags, pos, "%s did not finish within %u ms", command, timeout_ms);
 	} else if (result.overflowed) {
-		plumb_diags_add(diags, pos, "kustomize build printed more than %zu bytes", output_max);
+		plumb_diags_add(diags, pos, "%s printed more than %zu bytes", command, output_max);
 	} else if (!result.exited || result.status != 0) {
 		char *shown = trimmed(&result.error);
-		plumb_diags_add(diags, pos, "kustomize build failed (%s %d): %s", result.exited ? "exit" : "signal",
+		plumb_diags_add(diags, pos, "%s failed (%s %d): %s", command, result.exited ? "exit" : "signal",
 				result.status, shown);
 		free(shown);
 	}

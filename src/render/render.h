@@ -1,14 +1,16 @@
 /*
  * render.h - a folder of a commit rendered into manifests by the program
- * its kind asks for: today kustomize (a folder holding kustomization.yaml,
- * kustomization.yml or Kustomization), run as `kustomize build`, as Argo
- * CD's repo server does.
+ * its kind asks for, as Argo CD's repo server does: kustomize for a folder
+ * holding kustomization.yaml, kustomization.yml or Kustomization, run as
+ * `kustomize build`; helm for a folder holding Chart.yaml, run as
+ * `helm template RELEASE FOLDER --namespace NS`.
  *
  * The program never sees the repository. It runs on a private read-only
  * copy, written from the object database into a temporary directory, of
- * only what the kustomization can reach: its folder, and the paths outside
- * it that a kustomization below it names. A path that leaves the
- * repository, a remote base and a symlink out of the repository are refused
+ * only what it can reach: a kustomization's folder, and the paths outside
+ * it that a kustomization below it names; a chart's folder alone. A path
+ * that leaves the repository, a remote base, a chart dependency not
+ * vendored under charts/ and a symlink out of the repository are refused
  * before anything runs, each a diagnostic at its FILE:LINE:COL or path. The
  * program runs with no proxy that works, no git on its PATH, a time limit
  * and a cap on its output; on failure its standard error, trimmed, is the
@@ -16,7 +18,7 @@
  *
  * The output is cached under STATE/render/ by the key of what determines
  * it: the ids of the inputs above, the program's version and its arguments.
- * A commit that changes nothing the kustomization reaches renders nothing.
+ * A commit that changes nothing the folder reaches renders nothing.
  */
 #ifndef PLUMB_RENDER_H
 #define PLUMB_RENDER_H
@@ -32,17 +34,26 @@
 
 typedef struct {
 	const char *kustomize; /* the program, looked up in PATH; NULL: $PLUMB_KUSTOMIZE, else "kustomize" */
+	const char *helm;      /* the program, looked up in PATH; NULL: $PLUMB_HELM, else "helm" */
 	const char *state_dir; /* where the cache lives; NULL: no cache on disk */
 	unsigned timeout_ms;   /* 0: $PLUMB_RENDER_TIMEOUT_MS, else PLUMB_RENDER_TIMEOUT_MS */
 	size_t output_max;     /* 0: $PLUMB_RENDER_OUTPUT_MAX (bytes), else PLUMB_RENDER_OUTPUT_MAX */
 } plumb_render_options;
 
+/* The application a folder is rendered for: helm's release name and namespace. */
+typedef struct {
+	const char *name;      /* NULL: the folder's last component (the repository root: "release") */
+	const char *namespace; /* NULL: "default" */
+} plumb_render_target;
+
 /* One folder to render: what it reaches, and the key of its output. */
 typedef struct {
-	const char *renderer; /* "kustomize" */
+	const char *renderer; /* "kustomize" or "helm" */
 	char *path;           /* the folder, normalised */
 	char *program;
 	char *version;
+	char *release;   /* helm: the release name */
+	char *namespace; /* helm: the release's namespace */
 	char **inputs; /* repository paths the copy holds, sorted */
 	size_t input_count;
 	size_t input_capacity;
@@ -52,18 +63,22 @@ typedef struct {
 /* True when a file of this name makes its folder kustomize's (kustomization.yaml, .yml, Kustomization). */
 int plumb_render_is_kustomization(const char *name);
 
-/* The renderer for folder path of commit ("kustomize"), or NULL for a plain folder. */
+/* True when a file of this name makes its folder a Helm chart (Chart.yaml). */
+int plumb_render_is_chart(const char *name);
+
+/* The renderer for folder path of commit ("kustomize", "helm"), or NULL for a plain folder. */
 const char *plumb_render_kind(plumb_source *source, const char *commit, const char *path);
 
 /*
  * Find what the folder reaches and compute its key (out zeroed by the
- * caller). Returns 0; PLUMB_EINVALID with diagnostics added (a path out of
- * the repository, a remote base); or another code with the message in the
- * error slot (the program could not tell its version, the repository could
- * not be read).
+ * caller), for the application target names (NULL: the defaults above).
+ * Returns 0; PLUMB_EINVALID with diagnostics added (a path out of the
+ * repository, a remote base, a chart dependency not vendored); or another
+ * code with the message in the error slot (the program could not tell its
+ * version, the repository could not be read).
  */
 int plumb_render_prepare(plumb_render_job *out, plumb_source *source, const char *commit, const char *path,
-			 const plumb_render_options *options, plumb_diags *diags);
+			 const plumb_render_target *target, const plumb_render_options *options, plumb_diags *diags);
 
 /*
  * The rendered YAML of job, appended to out: from the cache, else by running

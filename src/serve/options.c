@@ -30,6 +30,7 @@ void plumb_daemon_options_copy(plumb_daemon_options *to, const plumb_daemon_opti
 	to->identity = xstrdup_or_null(from->identity);
 	to->kubeconfig = xstrdup_or_null(from->kubeconfig);
 	to->kustomize = xstrdup_or_null(from->kustomize);
+	to->helm = xstrdup_or_null(from->helm);
 }
 
 void plumb_daemon_options_release(plumb_daemon_options *options)
@@ -45,5 +46,6 @@ void plumb_daemon_options_release(plumb_daemon_options *options)
 	free(options->identity);
 	free(options->kubeconfig);
 	free(options->kustomize);
+	free(options->helm);
 	memset(options, 0, sizeof(*options));
 }

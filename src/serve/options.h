@@ -38,6 +38,7 @@ typedef struct {
 	char *kubeconfig; /* for Applications bound for a cluster; NULL: $KUBECONFIG, ~/.kube/config, else in-cluster */
 	int allow_exec;   /* a kubeconfig's exec credential plugin may run */
 	char *kustomize;  /* the program that renders a kustomization; NULL: $PLUMB_KUSTOMIZE, else kustomize on PATH */
+	char *helm;       /* the program that renders a chart; NULL: $PLUMB_HELM, else helm on PATH */
 } plumb_daemon_options;
 
 /* Fill in the defaults (strings NULL, prune and selfHeal on, approval auto). */

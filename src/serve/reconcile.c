@@ -142,6 +142,7 @@ static void start_pipeline(plumb_pipeline *p, daemon_state *d, const char *commi
 	options.trigger = trigger;
 	options.capture_max = d->options.capture_max;
 	options.kustomize = d->options.kustomize;
+	options.helm = d->options.helm;
 	if (d->app->kubernetes) {
 		options.kubernetes = 1;
 		options.kubeconfig = d->options.kubeconfig;
@@ -549,7 +550,9 @@ static int resolve_own(daemon_state *d, app_state *a, const plumb_application *l
 		char *state = plumb_serve_state_dir(d);
 		int error = plumb_source_open_cached(&a->source, repo, state);
 		if (error == 0) {
-			plumb_render_options render = { d->options.kustomize, state, 0, 0 };
+			plumb_render_options render = { .kustomize = d->options.kustomize,
+							.helm = d->options.helm,
+							.state_dir = state };
 			plumb_load_set_render(a->source, &render);
 		}
 		free(state);
@@ -582,7 +585,7 @@ void plumb_reconcile(daemon_state *d, const char *trigger, int fetch)
 	if (fetch_and_resolve(d, commit, fetch) < 0)
 		return;
 	implicit = plumb_application_name(plumb_source_name(d->source), d->options.path);
-	if (plumb_applications_discover(&found, d->source, commit, d->options.path, implicit, 0, &diags) < 0) {
+	if (plumb_applications_discover(&found, d->source, commit, d->options.path, implicit, NULL, 0, &diags) < 0) {
 		mark_invalid(d, commit, &diags, implicit, fetch);
 		goto done;
 	}

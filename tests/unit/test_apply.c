@@ -47,7 +47,7 @@ static int plan_head(run *r)
 	memset(r, 0, sizeof(*r));
 	if (fixture_commit("test") != 0 || plumb_source_resolve(commit, source, "main") < 0)
 		return -100;
-	int error = plumb_load(&r->set, source, commit, "", &diags);
+	int error = plumb_load(&r->set, source, commit, "", NULL, &diags);
 	plumb_diags_print(&diags, stderr);
 	plumb_diags_release(&diags);
 	if (error < 0)

@@ -26,7 +26,7 @@ static int load_head(plumb_manifest_set *set, plumb_diags *diags)
 	if (fixture_commit("test") != 0 || plumb_source_resolve(commit, source, "main") < 0)
 		return -100;
 	memset(set, 0, sizeof(*set));
-	int error = plumb_load(set, source, commit, "", diags);
+	int error = plumb_load(set, source, commit, "", NULL, diags);
 	plumb_diags_sort(diags);
 	return error;
 }

@@ -20,7 +20,7 @@ static int load_head(plumb_manifest_set *set, const char *path, plumb_diags *dia
 	if (fixture_commit("test") != 0 || plumb_source_resolve(commit, source, "main") < 0)
 		return -100;
 	memset(set, 0, sizeof(*set));
-	int error = plumb_load(set, source, commit, path, diags);
+	int error = plumb_load(set, source, commit, path, NULL, diags);
 	plumb_diags_sort(diags);
 	return error;
 }
@@ -342,7 +342,7 @@ static void a_set_outlives_its_source(void)
 	CHECK_INT(plumb_source_open(&own, repo, fixture_dir), 0);
 	CHECK_INT(plumb_source_resolve(commit, own, "main"), 0);
 	memset(&set, 0, sizeof(set));
-	CHECK_INT(plumb_load(&set, own, commit, "", &diags), 0);
+	CHECK_INT(plumb_load(&set, own, commit, "", NULL, &diags), 0);
 	plumb_source_free(own);
 	CHECK(set.object_count == 1 && !strcmp(set.objects[0].key, "keep"));
 	CHECK(set.resource_count == 1 && !strcmp(set.resources[0].identity, "host/v1/Directory/keep"));
