@@ -16,17 +16,8 @@ root=$(cd "$here/../.." && pwd)
 
 KUBECTL="$root/build/kube/bin/kubectl"
 KUBE_STATE="$T/kube"
-SERVE_PID=
-secrets_cleanup() {
-	local rc=$?
-	if [ -n "$SERVE_PID" ]; then
-		kill -TERM "$SERVE_PID" 2>/dev/null
-		wait "$SERVE_PID" 2>/dev/null
-	fi
-	(exit "$rc")
-	kube_cleanup
-}
-trap secrets_cleanup EXIT
+declare -A DPID
+trap kube_cleanup EXIT
 
 kube_start "Secrets from plumb Secrets"
 NS=$KUBE_NAMESPACE
@@ -376,7 +367,7 @@ EOF
 commit_all "$SERVE_REPO" "vault"
 env "$ENVNAME=$V_SERVE" "$PLUMB" serve --repo "$SERVE_REPO" --state "$SERVE_STATE" --kubeconfig "$KUBECONFIG_ADMIN" \
 	--listen 127.0.0.1:0 --tokens "$T/tokens" --interval 10m --self-heal-interval 10m 2>"$SERVE_LOG" &
-SERVE_PID=$!
+DPID[serve]=$!
 port=
 serving_port() {
 	port=$(sed -n 's/.* msg=serving .* port=\([0-9][0-9]*\).*/\1/p' "$SERVE_LOG" | head -n 1)
@@ -412,10 +403,10 @@ if contains "$drift_events" "/Secret/$NS/served" && [ -n "$ids" ]; then
 else
 	fail "the API lists the syncs, and the edit as drift" "$drift_events" "syncs: $ids"
 fi
-kill -TERM "$SERVE_PID"
-wait "$SERVE_PID"
+kill -TERM "${DPID[serve]}"
+wait "${DPID[serve]}"
 rc=$?
-SERVE_PID=
+DPID[serve]=
 check "plumb serve stops on SIGTERM with exit 0" test "$rc" = 0
 check "plumb serve logged no sanitizer report" sanitizer_free "$SERVE_LOG"
 

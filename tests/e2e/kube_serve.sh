@@ -13,15 +13,7 @@ root=$(cd "$here/../.." && pwd)
 KUBECTL="$root/build/kube/bin/kubectl"
 KUBE_STATE="$T/kube"
 declare -A DPID DLOG
-both_cleanup() {
-	local rc=$? name
-	for name in "${!DPID[@]}"; do
-		[ -n "${DPID[$name]}" ] && kill -TERM "${DPID[$name]}" 2>/dev/null && wait "${DPID[$name]}" 2>/dev/null
-	done
-	(exit "$rc")
-	kube_cleanup
-}
-trap both_cleanup EXIT
+trap kube_cleanup EXIT
 
 kube_start "plumb serve"
 NS=$KUBE_NAMESPACE

@@ -331,10 +331,11 @@ stop_and_check() {
 	fi
 }
 
-# serve_cleanup: the EXIT trap of such a script: stop the daemons still running (and what a
-# wrapper of one runs), then clean up as cleanup does.
-serve_cleanup() {
-	local rc=$? name
+# stop_daemons: stop the daemons of DPID still running (and what a wrapper of one runs). Nothing
+# when the script keeps no DPID.
+stop_daemons() {
+	local name
+	declare -p DPID >/dev/null 2>&1 || return 0
 	for name in "${!DPID[@]}"; do
 		if [ -n "${DPID[$name]}" ]; then
 			pkill -TERM -P "${DPID[$name]}" 2>/dev/null
@@ -342,6 +343,13 @@ serve_cleanup() {
 			wait "${DPID[$name]}" 2>/dev/null
 		fi
 	done
+}
+
+# serve_cleanup: the EXIT trap of such a script: stop the daemons still running, then clean up
+# as cleanup does.
+serve_cleanup() {
+	local rc=$?
+	stop_daemons
 	(exit "$rc")
 	cleanup
 }
@@ -350,7 +358,7 @@ serve_cleanup() {
 #
 # A script that starts one with tests/kube/start sets KUBE_STATE to its directory and
 # "trap kube_cleanup EXIT"; KUBE_STARTED=1 while it runs, and kube_cleanup stops it before it
-# cleans up as cleanup does.
+# cleans up as cleanup does, after the script's daemons (DPID), which talk to it.
 
 KUBE_STARTED=0
 
@@ -399,6 +407,7 @@ kube_test_program() {
 
 kube_cleanup() {
 	local rc=$?
+	stop_daemons
 	if [ "$KUBE_STARTED" -eq 1 ]; then
 		"$(dirname "${BASH_SOURCE[0]}")/../kube/stop" "$KUBE_STATE" >/dev/null 2>&1
 	fi

@@ -15,14 +15,7 @@ KUBE_STATE="$T/kube"
 KUBE_STARTED=0
 declare -A DPID DLOG
 DPID[served]=
-# The daemon started below is stopped before the API server and the temporary directory go.
-stop_daemon() {
-	local rc=$?
-	[ -n "${DPID[served]}" ] && kill "${DPID[served]}" 2>/dev/null && wait "${DPID[served]}" 2>/dev/null
-	(exit "$rc")
-	kube_cleanup
-}
-trap stop_daemon EXIT
+trap kube_cleanup EXIT
 if [ ! -x "$KUSTOMIZE" ]; then
 	fail "build/kustomize/bin/kustomize is built" "run: tests/kustomize/build"
 	exit 1
