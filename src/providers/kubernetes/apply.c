@@ -100,19 +100,11 @@ static json_t *take_applied(plumb_destination *dest, const char *key)
 	return NULL;
 }
 
-/* The collection and name of an object's URL path: a new string, and a pointer into path. */
-static char *collection_of(const char *path, const char **name)
-{
-	const char *slash = strrchr(path, '/');
-	*name = slash + 1;
-	return plumb_xstrndup(path, (size_t)(slash - path));
-}
-
 /* What an apply answered is what the collection holds now (a watch would say so a moment later). */
 static void note_live(plumb_destination *dest, const char *path, const json_t *live)
 {
 	const char *name;
-	char *collection = collection_of(path, &name);
+	char *collection = plumb_kube_collection_of(path, &name);
 	if (live)
 		plumb_kube_live_put(dest->live, collection, name, live, dest->hash_key);
 	else
@@ -305,11 +297,7 @@ static int commit_group(plumb_destination *dest, size_t first, size_t end, size_
 	for (size_t k = 0; k < count; k++) {
 		plumb_kube_write *w = &dest->writes[first + k];
 		texts[k] = plumb_kube_json_text(w->body);
-		targets[k] = plumb_xprintf("%s?fieldManager=%s%s", w->path, PLUMB_KUBE_FIELD_MANAGER,
-					   dest->force_conflicts ? "&force=true" : "");
-		/* A JSON document is YAML: the server takes it as an apply patch. */
-		calls[k] = (plumb_kube_call){ "PATCH", targets[k], NULL, "application/apply-patch+yaml", texts[k],
-					      strlen(texts[k]), NULL, NULL };
+		calls[k] = plumb_kube_apply_call(&targets[k], dest, w->path, texts[k], 0);
 	}
 	error = plumb_kube_send_all(dest->client, calls, answers, errors, messages, count);
 	for (size_t k = 0; k < count && error == 0; k++) {

@@ -89,15 +89,27 @@ json_t *plumb_kube_apply_body(const plumb_destination *dest, const plumb_kube_de
  * apply will do), a field another manager owns is a conflict, and the
  * server's message names the field and the manager.
  */
+plumb_kube_call plumb_kube_apply_call(char **target, const plumb_destination *dest, const char *path,
+				      const char *text, int dry_run)
+{
+	*target = plumb_xprintf("%s?%sfieldManager=%s%s", path, dry_run ? "dryRun=All&" : "", PLUMB_KUBE_FIELD_MANAGER,
+				dest->force_conflicts ? "&force=true" : "");
+	/* A JSON document is YAML: the server takes it as an apply patch. */
+	return (plumb_kube_call){ "PATCH", *target, NULL, "application/apply-patch+yaml", text, strlen(text), NULL, NULL };
+}
+
+const char *plumb_kube_body_hash(const json_t *body)
+{
+	json_t *annotations = json_object_get(json_object_get(body, "metadata"), "annotations");
+	return json_string_value(json_object_get(annotations, PLUMB_KUBE_APPLIED_ANNOTATION));
+}
+
 int plumb_kube_server_side_apply(json_t **answer, plumb_destination *dest, const plumb_object *object,
 				 const char *path, const json_t *body, int dry_run, const char *display, plumb_diags *diags)
 {
-	char *text = plumb_kube_json_text(body);
-	char *target = plumb_xprintf("%s?%sfieldManager=%s%s", path, dry_run ? "dryRun=All&" : "",
-				     PLUMB_KUBE_FIELD_MANAGER, dest->force_conflicts ? "&force=true" : "");
+	char *text = plumb_kube_json_text(body), *target;
 	plumb_kube_answer out = PLUMB_KUBE_ANSWER_INIT;
-	/* A JSON document is YAML: the server takes it as an apply patch. */
-	plumb_kube_call call = { "PATCH", target, NULL, "application/apply-patch+yaml", text, strlen(text), NULL, NULL };
+	plumb_kube_call call = plumb_kube_apply_call(&target, dest, path, text, dry_run);
 	int error = plumb_kube_send(&out, dest->client, &call);
 	*answer = NULL;
 	/*

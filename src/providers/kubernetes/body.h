@@ -46,6 +46,18 @@ int plumb_kube_server_side_apply(json_t **answer, plumb_destination *destination
 				 const char *path, const json_t *body, int dry_run, const char *display,
 				 plumb_diags *diags);
 
+/*
+ * The request of a server-side apply of body text (plumb_kube_json_text) at
+ * path, for real or as a dry run: its URL path and query into *target (a
+ * new string, which the call borrows, as it borrows text). Field manager
+ * plumb, forced when the destination forces conflicts.
+ */
+plumb_kube_call plumb_kube_apply_call(char **target, const plumb_destination *destination, const char *path,
+				      const char *text, int dry_run);
+
+/* The applied hash a body carries (plumb_kube_apply_body), or NULL. Borrowed from body. */
+const char *plumb_kube_body_hash(const json_t *body);
+
 /* Which object the ignore rules are asked about: d in namespace. */
 plumb_kube_target plumb_kube_target_of(const plumb_kube_desired *d, const char *namespace);
 

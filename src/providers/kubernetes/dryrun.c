@@ -51,8 +51,7 @@ static int needs_dry_run(ahead *out, plumb_destination *dest, const plumb_observ
 	if (!place.resource || plumb_kube_ignore_matches(dest->ignore, &target))
 		return 0;
 	json_t *body = plumb_kube_apply_body(dest, d, place.namespace);
-	const char *hash = json_string_value(json_object_get(
-		json_object_get(json_object_get(body, "metadata"), "annotations"), PLUMB_KUBE_APPLIED_ANNOTATION));
+	const char *hash = plumb_kube_body_hash(body);
 	int needed = hash && (!item->observed.exists || !seen || !seen->summary.applied ||
 			      strcmp(seen->summary.applied, hash) != 0);
 	/* Asked of the server (once a run) only for an object that needs a dry run. */
@@ -64,8 +63,6 @@ static int needs_dry_run(ahead *out, plumb_destination *dest, const plumb_observ
 	if (needed) {
 		out->path = plumb_kube_resource_path(place.resource, place.namespace, d->name);
 		out->hash = plumb_xstrdup(hash);
-		out->target = plumb_xprintf("%s?dryRun=All&fieldManager=%s%s", out->path, PLUMB_KUBE_FIELD_MANAGER,
-					    dest->force_conflicts ? "&force=true" : "");
 		out->text = plumb_kube_json_text(body);
 	}
 	plumb_kube_json_free(body);
@@ -88,8 +85,7 @@ void plumb_kube_dry_run_ahead(plumb_destination *dest, const plumb_observation *
 		int *errors = plumb_xcalloc(n, sizeof(*errors));
 		char **messages = plumb_xcalloc(n, sizeof(*messages));
 		for (size_t k = 0; k < n; k++)
-			calls[k] = (plumb_kube_call){ "PATCH", wanted[k].target, NULL, "application/apply-patch+yaml",
-						      wanted[k].text, strlen(wanted[k].text), NULL, NULL };
+			calls[k] = plumb_kube_apply_call(&wanted[k].target, dest, wanted[k].path, wanted[k].text, 1);
 		if (plumb_kube_send_all(dest->client, calls, answers, errors, messages, n) < 0)
 			plumb_error_clear(); /* compare asks on its own */
 		for (size_t k = 0; k < n; k++) {

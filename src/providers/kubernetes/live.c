@@ -165,6 +165,15 @@ plumb_kube_live_state plumb_kube_live_lookup(plumb_kube_summary *out, int *filte
 	return state;
 }
 
+char *plumb_kube_collection_of(const char *path, const char **name)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		slash = path;
+	*name = slash + (*slash == '/');
+	return plumb_xstrndup(path, (size_t)(slash - path));
+}
+
 int plumb_kube_live_known(plumb_kube_live *live, const char *collection)
 {
 	pthread_mutex_lock(&live->mutex);

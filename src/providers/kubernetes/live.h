@@ -62,6 +62,9 @@ typedef enum {
 plumb_kube_live_state plumb_kube_live_lookup(plumb_kube_summary *out, int *filtered, plumb_kube_live *live,
 					     const char *collection, const char *name);
 
+/* The collection of an object's URL path (a new string) and, in *name, its name (a pointer into path). */
+char *plumb_kube_collection_of(const char *path, const char **name);
+
 /* Whether collection is known (listed, or watched and not interrupted). */
 int plumb_kube_live_known(plumb_kube_live *live, const char *collection);
 

@@ -126,7 +126,7 @@ static int compare(plumb_change *out, plumb_destination *dest, const plumb_objec
 		goto done;
 	body = plumb_kube_apply_body(dest, d, place.namespace);
 	json_t *annotations = json_object_get(json_object_get(body, "metadata"), "annotations");
-	const char *hash = json_string_value(json_object_get(annotations, PLUMB_KUBE_APPLIED_ANNOTATION));
+	const char *hash = plumb_kube_body_hash(body);
 	if (unchanged_since_applied(observed, untouched, hash))
 		goto done;
 	display = plumb_kube_display(d->kind, place.namespace, d->name);

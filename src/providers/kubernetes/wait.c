@@ -1,6 +1,7 @@
 #include "util/common.h"
 #include "providers/kubernetes/wait.h"
 #include "providers/kubernetes/destination.h"
+#include "providers/kubernetes/observe.h"
 #include "util/duration.h"
 
 #include <errno.h>
@@ -72,12 +73,12 @@ static void sleep_ms(long long ms)
 static int look_watched(plumb_destination *dest, waited_object *o)
 {
 	plumb_kube_summary summary;
+	const char *name;
 	int filtered;
-	const char *slash = strrchr(o->path, '/');
-	if (!dest->watches || !slash)
+	if (!dest->watches)
 		return 0;
-	char *collection = plumb_xstrndup(o->path, (size_t)(slash - o->path));
-	plumb_kube_live_state state = plumb_kube_live_lookup(&summary, &filtered, dest->live, collection, slash + 1);
+	char *collection = plumb_kube_collection_of(o->path, &name);
+	plumb_kube_live_state state = plumb_kube_live_lookup(&summary, &filtered, dest->live, collection, name);
 	free(collection);
 	if (state != PLUMB_KUBE_LIVE_PRESENT)
 		return 0; /* not seen yet, or gone: read it */
@@ -91,7 +92,6 @@ static int look_watched(plumb_destination *dest, waited_object *o)
 /* Read o's live object and assess it (health.h); Missing when there is none. */
 static int look(plumb_destination *dest, waited_object *o)
 {
-	plumb_kube_answer answer = PLUMB_KUBE_ANSWER_INIT;
 	json_t *live = NULL;
 	int error = 0;
 
@@ -100,23 +100,9 @@ static int look(plumb_destination *dest, waited_object *o)
 	o->health = PLUMB_KUBE_MISSING;
 	if (o->path && look_watched(dest, o))
 		return 0;
-	if (o->path) {
-		plumb_kube_call call = { .method = "GET", .path = o->path };
-		error = plumb_kube_send(&answer, dest->client, &call);
-		if (error == PLUMB_ENOTFOUND) {
-			plumb_error_clear();
-			error = 0;
-		} else if (error < 0) {
-			error = plumb_error_wrap(error, "%s", o->display);
-		} else if (!(live = json_loadb(answer.body.ptr, answer.body.len, 0, NULL)) || !json_is_object(live)) {
-			error = plumb_error_set(PLUMB_ERROR, "%s: the server answered something that is not an object",
-						o->display);
-		} else {
-			o->health = plumb_kube_health_of(live, &o->message);
-		}
-	}
+	if (o->path && (error = plumb_kube_get_object(&live, dest, o->path, o->display)) == 0 && live)
+		o->health = plumb_kube_health_of(live, &o->message);
 	plumb_kube_json_free(live);
-	plumb_kube_answer_release(&answer);
 	return error;
 }
 
