@@ -28,24 +28,7 @@ void plumb_cli_application_options(plumb_pipeline_options *options, char **app_r
 	 * says (a cluster when one is named: discovery was told). The command line's
 	 * context and namespace are the defaults of an Application that names none.
 	 */
-	options->kubernetes = a->kubernetes;
-	if (a->context)
-		options->context = a->context;
-	if (a->namespace)
-		options->namespace = a->namespace;
-	/* Its namespace is made when the Application says so, or the command line does (the implicit one's). */
-	if (a->create_namespace)
-		options->create_namespace = 1;
-	if (a->force_conflicts)
-		options->force_conflicts = 1;
-	if (a->replace)
-		options->replace = 1;
-	options->ignore = a->ignore;
-	options->namespaces = a->namespaces;
-	options->namespaced_only = a->namespaced_only;
-	/* --health-timeout, given for this run, wins over what the Application says. */
-	if (!options->health_timeout_ms)
-		options->health_timeout_ms = a->health_timeout_ms;
+	plumb_pipeline_options_cluster(options, a);
 	options->path = a->path;
 	options->root = *app_root;
 	options->application = a->name;

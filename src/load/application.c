@@ -84,6 +84,26 @@ static char *normalized(const plumb_value *value, int live, const char *field, p
 	return out;
 }
 
+plumb_application plumb_application_copy(const plumb_application *from)
+{
+	plumb_application to = *from;
+	to.name = plumb_xstrdup(from->name);
+	to.repo = from->repo ? plumb_xstrdup(from->repo) : NULL;
+	to.revision = from->revision ? plumb_xstrdup(from->revision) : NULL;
+	to.path = plumb_xstrdup(from->path);
+	to.root = plumb_xstrdup(from->root);
+	to.context = from->context ? plumb_xstrdup(from->context) : NULL;
+	to.namespace = from->namespace ? plumb_xstrdup(from->namespace) : NULL;
+	to.ignore = from->ignore ? plumb_xstrdup(from->ignore) : NULL;
+	to.namespaces = from->namespaces ? plumb_xstrdup(from->namespaces) : NULL;
+	to.file = plumb_xstrdup(from->file ? from->file : "");
+	to.position.file = to.file;
+	to.depends_on = plumb_xcalloc(from->depends_on_count ? from->depends_on_count : 1, sizeof(char *));
+	for (size_t i = 0; i < from->depends_on_count; i++)
+		to.depends_on[i] = plumb_xstrdup(from->depends_on[i]);
+	return to;
+}
+
 /* destination.kubernetes.namespaces, comma-separated; each must be a namespace's name (a DNS label). */
 static char *allowed_namespaces(const plumb_value *list, plumb_diags *diags)
 {

@@ -31,6 +31,9 @@ void plumb_application_decode(plumb_manifest_set *set, size_t resource, const pl
 
 void plumb_application_release(plumb_application *application);
 
+/* A copy of from with strings of its own (released with plumb_application_release). */
+plumb_application plumb_application_copy(const plumb_application *from);
+
 /* The provider whose objects an application's destination takes: "kubernetes" for a cluster, else "host". */
 const char *plumb_application_provider(int kubernetes);
 

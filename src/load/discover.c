@@ -10,26 +10,6 @@
 /* App of apps nest at most this deep. */
 #define MAX_NESTING 16
 
-static plumb_application copy_application(const plumb_application *from)
-{
-	plumb_application to = *from;
-	to.name = plumb_xstrdup(from->name);
-	to.repo = from->repo ? plumb_xstrdup(from->repo) : NULL;
-	to.revision = from->revision ? plumb_xstrdup(from->revision) : NULL;
-	to.path = plumb_xstrdup(from->path);
-	to.root = plumb_xstrdup(from->root);
-	to.context = from->context ? plumb_xstrdup(from->context) : NULL;
-	to.namespace = from->namespace ? plumb_xstrdup(from->namespace) : NULL;
-	to.ignore = from->ignore ? plumb_xstrdup(from->ignore) : NULL;
-	to.namespaces = from->namespaces ? plumb_xstrdup(from->namespaces) : NULL;
-	to.file = plumb_xstrdup(from->file ? from->file : "");
-	to.position.file = to.file;
-	to.depends_on = plumb_xcalloc(from->depends_on_count ? from->depends_on_count : 1, sizeof(char *));
-	for (size_t i = 0; i < from->depends_on_count; i++)
-		to.depends_on[i] = plumb_xstrdup(from->depends_on[i]);
-	return to;
-}
-
 typedef struct {
 	plumb_source *source;
 	const char *commit;
@@ -44,7 +24,7 @@ typedef struct {
 static void add_leaf(discovery *d, const plumb_application *application)
 {
 	PLUMB_GROW(d->out->items, d->out->count, d->out->capacity);
-	d->out->items[d->out->count++] = copy_application(application);
+	d->out->items[d->out->count++] = plumb_application_copy(application);
 }
 
 /*

@@ -27,6 +27,23 @@ void plumb_pipeline_use_source(plumb_pipeline *p, plumb_source *source, const ch
 		p->state_dir = p->options.state ? plumb_xstrdup(p->options.state) : plumb_default_state_dir();
 }
 
+void plumb_pipeline_options_cluster(plumb_pipeline_options *options, const plumb_application *a)
+{
+	options->kubernetes = a->kubernetes;
+	if (a->context)
+		options->context = a->context;
+	if (a->namespace)
+		options->namespace = a->namespace;
+	options->create_namespace |= a->create_namespace;
+	options->force_conflicts |= a->force_conflicts;
+	options->replace |= a->replace;
+	options->ignore = a->ignore;
+	options->namespaces = a->namespaces;
+	options->namespaced_only = a->namespaced_only;
+	if (!options->health_timeout_ms)
+		options->health_timeout_ms = a->health_timeout_ms;
+}
+
 void plumb_pipeline_release(plumb_pipeline *p)
 {
 	plumb_plan_release(&p->plan);

@@ -79,6 +79,17 @@ typedef struct {
 } plumb_pipeline;
 
 void plumb_pipeline_init(plumb_pipeline *p, const plumb_pipeline_options *options);
+
+/*
+ * What application a says of the cluster it goes to, over options: a
+ * cluster or not; its context and namespace, when it names them; its
+ * namespace made, conflicts forced, objects replaced, when it says so (or
+ * options did already); its ignore rules, the namespaces it may write to
+ * and whether cluster-scoped kinds are refused; its healthTimeout unless
+ * options has one (a --health-timeout for this run wins). Strings
+ * borrowed from a.
+ */
+void plumb_pipeline_options_cluster(plumb_pipeline_options *options, const plumb_application *a);
 void plumb_pipeline_release(plumb_pipeline *p);
 
 /* The state directory: /var/lib/plumb for root, else $XDG_STATE_HOME/plumb (~/.local/state/plumb). */

@@ -1,5 +1,6 @@
 #include "util/common.h"
 #include "serve/internal.h"
+#include "load/application.h"
 #include "load/load.h"
 #include "pipeline/pipeline.h"
 #include "serve/log.h"
@@ -100,10 +101,7 @@ void plumb_serve_app_free(app_state *a)
 	plumb_manifest_set_release(&a->loaded);
 	plumb_destinations_release(&a->cluster);
 	free(a->cluster_opened_with);
-	free(a->context);
-	free(a->namespace);
-	free(a->ignore);
-	free(a->namespaces);
+	plumb_application_release(&a->declared);
 	free(a);
 }
 

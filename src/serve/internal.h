@@ -81,16 +81,7 @@ typedef struct {
 	 * kept open from reconcile to reconcile, watching what plumb manages
 	 * there, and opened again when what it was opened with changes.
 	 */
-	int kubernetes;
-	char *context;   /* NULL: the kubeconfig's current one */
-	char *namespace; /* NULL: the context's */
-	int create_namespace;
-	int force_conflicts;
-	int replace;
-	char *ignore; /* the Application's ignoreDifferences, as JSON; NULL without */
-	unsigned health_timeout_ms; /* syncPolicy.healthTimeout; 0: the default */
-	char *namespaces;           /* destination.kubernetes.namespaces, comma-separated; NULL: any */
-	int namespaced_only;        /* destination.kubernetes.clusterResources: false */
+	plumb_application declared; /* what the Application says of itself (a copy): declared.kubernetes, a cluster */
 	plumb_destinations cluster;
 	char *cluster_opened_with; /* the kubeconfig, context and namespace the cluster was opened with */
 } app_state;

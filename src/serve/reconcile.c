@@ -116,7 +116,8 @@ static void cluster_changed(void *payload)
 static plumb_destinations *kept_cluster(daemon_state *d, app_state *a)
 {
 	char *with = plumb_xprintf("%s|%s|%s|%d", d->options.kubeconfig ? d->options.kubeconfig : "",
-				   a->context ? a->context : "", a->namespace ? a->namespace : "", d->options.allow_exec);
+				   a->declared.context ? a->declared.context : "",
+				   a->declared.namespace ? a->declared.namespace : "", d->options.allow_exec);
 	if (!a->cluster_opened_with || strcmp(a->cluster_opened_with, with) != 0) {
 		plumb_destinations_release(&a->cluster);
 		free(a->cluster_opened_with);
@@ -143,25 +144,17 @@ static void start_pipeline(plumb_pipeline *p, daemon_state *d, const char *commi
 	options.capture_max = d->options.capture_max;
 	options.kustomize = d->options.kustomize;
 	options.helm = d->options.helm;
-	if (d->app->kubernetes) {
-		options.kubernetes = 1;
+	if (d->app->declared.kubernetes) {
 		options.kubeconfig = d->options.kubeconfig;
 		options.allow_exec = d->options.allow_exec;
-		options.context = d->app->context;
-		options.namespace = d->app->namespace;
-		options.create_namespace = d->app->create_namespace;
+		plumb_pipeline_options_cluster(&options, &d->app->declared);
 		/*
 		 * A look at the commit in force is a drift check: a field someone
 		 * changed by hand (kubectl edit takes it over) is taken back, as a
 		 * repair must; a new commit's conflicts are reported, not forced.
 		 */
-		options.force_conflicts = d->app->force_conflicts ||
-					  (*d->app->synced_commit && !strcmp(d->app->synced_commit, commit));
-		options.replace = d->app->replace;
-		options.ignore = d->app->ignore;
-		options.health_timeout_ms = d->app->health_timeout_ms;
-		options.namespaces = d->app->namespaces;
-		options.namespaced_only = d->app->namespaced_only;
+		if (*d->app->synced_commit && !strcmp(d->app->synced_commit, commit))
+			options.force_conflicts = 1;
 		options.kept = kept_cluster(d, d->app);
 		options.watch = 1;
 		options.changed = cluster_changed;
@@ -205,8 +198,8 @@ static int apply_plan(daemon_state *d, plumb_pipeline *p, const char *trigger)
 	pthread_mutex_unlock(&d->mutex);
 	if (error == 0) {
 		/* A cluster's health is its objects': assessed again in a moment, from what the apply left. */
-		set_status(d, "Synced", d->app->kubernetes ? NULL : "Healthy", "");
-		if (d->app->kubernetes) {
+		set_status(d, "Synced", d->app->declared.kubernetes ? NULL : "Healthy", "");
+		if (d->app->declared.kubernetes) {
 			pthread_mutex_lock(&d->mutex);
 			d->cluster_changed = 1;
 			pthread_mutex_unlock(&d->mutex);
@@ -345,7 +338,7 @@ static void note_revision(daemon_state *d, app_state *a, plumb_source *source, c
 /* A cluster's name ("kubernetes https://SERVER") is known once a plan opened it. */
 static void learn_destination(daemon_state *d, const plumb_pipeline *p)
 {
-	if (!d->app->kubernetes || !strcmp(d->app->destination, p->destination))
+	if (!d->app->declared.kubernetes || !strcmp(d->app->destination, p->destination))
 		return;
 	pthread_mutex_lock(&d->mutex);
 	plumb_serve_set_text(&d->app->destination, p->destination);
@@ -407,7 +400,7 @@ static void reconcile_app(daemon_state *d, const char *commit, const char *trigg
 		memcpy(d->app->synced_commit, commit, sizeof(d->app->synced_commit));
 		d->app->pending_approval = 0;
 		pthread_mutex_unlock(&d->mutex);
-		set_status(d, "Synced", d->app->kubernetes ? NULL : "Healthy", "");
+		set_status(d, "Synced", d->app->declared.kubernetes ? NULL : "Healthy", "");
 		d->app->failed = 0;
 		if (first)
 			plumb_log_event("info", "in sync", "app", d->app->name, "commit", commit, "trigger", trigger, NULL);
@@ -466,24 +459,12 @@ static void adopt_leaf(daemon_state *d, app_state *a, const plumb_application *l
 	pthread_mutex_lock(&d->mutex);
 	a->present = 1;
 	plumb_serve_set_text(&a->path, leaf->path);
-	a->kubernetes = leaf->kubernetes;
+	plumb_application_release(&a->declared);
+	a->declared = plumb_application_copy(leaf);
 	if (leaf->kubernetes) {
 		/* Named as the store names it once a plan opened the cluster (learn_destination). */
 		if (!a->destination || strncmp(a->destination, "kubernetes ", 11) != 0)
 			plumb_serve_set_text(&a->destination, "kubernetes");
-		free(a->context);
-		free(a->namespace);
-		a->context = leaf->context ? plumb_xstrdup(leaf->context) : NULL;
-		a->namespace = leaf->namespace ? plumb_xstrdup(leaf->namespace) : NULL;
-		a->create_namespace = leaf->create_namespace;
-		a->force_conflicts = leaf->force_conflicts;
-		a->replace = leaf->replace;
-		free(a->ignore);
-		a->ignore = leaf->ignore ? plumb_xstrdup(leaf->ignore) : NULL;
-		a->health_timeout_ms = leaf->health_timeout_ms;
-		free(a->namespaces);
-		a->namespaces = leaf->namespaces ? plumb_xstrdup(leaf->namespaces) : NULL;
-		a->namespaced_only = leaf->namespaced_only;
 	} else {
 		free(a->destination);
 		a->destination = !*leaf->root		? plumb_xstrdup(d->root)

@@ -94,7 +94,7 @@ static size_t managed_directories(char ***out, daemon_state *d)
 
 	/* A cluster's objects are watched by its own destination (kept open): no directory holds them. */
 	for (size_t a = 0; a < d->app_count; a++)
-		if (!d->apps[a]->kubernetes)
+		if (!d->apps[a]->declared.kubernetes)
 			add_directories(&paths, &count, &capacity, d->store, d->apps[a]);
 	if (count)
 		qsort(paths, count, sizeof(*paths), compare_paths);
