@@ -32,6 +32,7 @@ void plumb_cli_application_options(plumb_pipeline_options *options, char **app_r
 	options->path = a->path;
 	options->root = *app_root;
 	options->application = a->name;
+	options->render = a->render;
 	options->keep_unlisted = !a->prune;
 }
 
@@ -50,7 +51,7 @@ int plumb_cli_each_application(const plumb_cli *cli, const char *operand, FILE *
 		goto done;
 	implicit = plumb_application_name(plumb_source_name(top.source), cli->pipeline.path);
 	error = plumb_applications_discover(&apps, top.source, top.commit, cli->pipeline.path, implicit,
-					    cli->pipeline.namespace, cli->pipeline.kubernetes, &diags);
+					    cli->pipeline.namespace, cli->pipeline.kubernetes, &cli->pipeline.names, &diags);
 	if (error == PLUMB_EINVALID && diags.count) {
 		plumb_diags_sort(&diags);
 		plumb_diags_print(&diags, stderr);
@@ -62,6 +63,8 @@ int plumb_cli_each_application(const plumb_cli *cli, const char *operand, FILE *
 		fprintf(stderr, "plumb: %s\n", plumb_error_last());
 		goto done;
 	}
+	plumb_diags_sort(&diags);
+	plumb_diags_print_warnings(&diags, stderr);
 	if (operand && !plumb_applications_find(&apps, operand)) {
 		fprintf(stderr, "plumb: no application '%s' in %s at commit %.12s (there are:", operand,
 			cli->pipeline.path && *cli->pipeline.path ? cli->pipeline.path : ".", top.commit);

@@ -21,6 +21,8 @@ static const struct {
 	{ { "state", required_argument, NULL, 's' }, OPT_STATE },
 	{ { "kustomize", required_argument, NULL, 'k' }, OPT_PATH },
 	{ { "helm", required_argument, NULL, 'H' }, OPT_PATH },
+	{ { "cluster", required_argument, NULL, 'j' }, OPT_PATH },
+	{ { "repo-alias", required_argument, NULL, 'a' }, OPT_PATH },
 	{ { "output", required_argument, NULL, 'o' }, OPT_OUTPUT },
 	{ { "auto-approve", no_argument, NULL, 'y' }, OPT_AUTO_APPROVE },
 	{ { "detailed-exitcode", no_argument, NULL, 'x' }, OPT_DETAILED_EXITCODE },
@@ -104,6 +106,28 @@ int plumb_cli_parse(plumb_cli *cli, int argc, char **argv, unsigned mask)
 			break;
 		case 'H':
 			cli->pipeline.helm = optarg;
+			break;
+		case 'j':
+			if (!strchr(optarg, '=') || optarg[0] == '=' || !strchr(optarg, '=')[1]) {
+				fprintf(stderr, "plumb %s: --cluster takes NAME=CONTEXT (an Argo CD destination's name or "
+						"server, and the kubeconfig context it means), not '%s'\n",
+					argv[0], optarg);
+				return -1;
+			}
+			if (cli->pipeline.names.cluster_count == PLUMB_CLI_NAMES_MAX) {
+				fprintf(stderr, "plumb %s: at most %d --cluster options\n", argv[0], PLUMB_CLI_NAMES_MAX);
+				return -1;
+			}
+			cli->clusters[cli->pipeline.names.cluster_count++] = optarg;
+			cli->pipeline.names.clusters = cli->clusters;
+			break;
+		case 'a':
+			if (cli->pipeline.names.repo_alias_count == PLUMB_CLI_NAMES_MAX) {
+				fprintf(stderr, "plumb %s: at most %d --repo-alias options\n", argv[0], PLUMB_CLI_NAMES_MAX);
+				return -1;
+			}
+			cli->repo_aliases[cli->pipeline.names.repo_alias_count++] = optarg;
+			cli->pipeline.names.repo_aliases = cli->repo_aliases;
 			break;
 		case 'o':
 			cli->output = optarg;

@@ -44,6 +44,9 @@ enum {
 };
 #define OPT_SOURCE (OPT_REPO | OPT_REVISION | OPT_PATH | OPT_STATE)
 
+/* How many --cluster and --repo-alias options a command takes. */
+#define PLUMB_CLI_NAMES_MAX 64
+
 typedef struct {
 	plumb_pipeline_options pipeline;
 	const char *output; /* -o: "text" unless given */
@@ -57,6 +60,8 @@ typedef struct {
 	int color; /* stdout is a terminal, NO_COLOR is unset and --no-color was not given */
 	char **args; /* operands after the options */
 	int arg_count;
+	const char *clusters[PLUMB_CLI_NAMES_MAX];     /* --cluster NAME=CONTEXT, pipeline.names' */
+	const char *repo_aliases[PLUMB_CLI_NAMES_MAX]; /* --repo-alias URL, pipeline.names' */
 } plumb_cli;
 
 /*

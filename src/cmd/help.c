@@ -12,7 +12,10 @@
 	"  --kustomize PROG    the kustomize that renders a folder with a kustomization (default:\n"        \
 	"                      $PLUMB_KUSTOMIZE, else kustomize in PATH)\n"                                \
 	"  --helm PROG         the helm that renders a folder with a Chart.yaml (default: $PLUMB_HELM,\n" \
-	"                      else helm in PATH)\n"
+	"                      else helm in PATH)\n"                                                      \
+	"  --cluster N=CTX     an Argo CD destination's name or server N is kubeconfig context CTX\n"      \
+	"                      (repeatable)\n"                                                             \
+	"  --repo-alias URL    an Argo CD repoURL that means the repository being read (repeatable)\n"
 
 #define IDENTITY_OPTION "  --identity FILE     the age identity that opens Secrets (default: STATE/identity)\n"
 
@@ -157,7 +160,9 @@ static const command_help commands[] = {
 	  "  --kustomize PROG           the program that renders kustomizations (default:\n"
 	  "                             $PLUMB_KUSTOMIZE, else kustomize on PATH)\n"
 	  "  --helm PROG                the program that renders charts (default: $PLUMB_HELM, else\n"
-	  "                             helm on PATH)\n\n"
+	  "                             helm on PATH)\n"
+	  "  --clusters N=CTX,...       Argo CD destinations (name or server) and their kubeconfig contexts\n"
+	  "  --repo-aliases URL,...     Argo CD repoURLs that mean the repository served\n\n"
 	  "SIGTERM finishes the sync in flight and exits; SIGHUP reloads the config and the tokens.\n" },
 	{ "drift", "find, list and export what changed by hand",
 	  "usage: plumb drift [check] [--root DIR | --kubeconfig FILE --context NAME --namespace NS]\n"

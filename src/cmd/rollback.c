@@ -73,7 +73,8 @@ static void name_application(plumb_pipeline *p, plumb_applications *apps, const 
 {
 	plumb_diags diags = PLUMB_DIAGS_INIT;
 	int error = plumb_applications_discover(apps, p->source, p->commit, cli->pipeline.path, name,
-						cli->pipeline.namespace, cli->pipeline.kubernetes, &diags);
+						cli->pipeline.namespace, cli->pipeline.kubernetes, &cli->pipeline.names,
+						&diags);
 	const plumb_application *a = error == 0 ? plumb_applications_find(apps, name) : NULL;
 	if (a && *a->file) {
 		char *base = plumb_destination_path(cli->pipeline.root);

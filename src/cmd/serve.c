@@ -5,13 +5,14 @@
 #include "util/duration.h"
 
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 /* Every setting: a key of the config file, and a flag of the same name. */
 enum { K_REPO, K_REVISION, K_PATH, K_ROOT, K_STATE, K_LISTEN, K_INTERVAL, K_SELF_HEAL_INTERVAL, K_TOKENS,
        K_WEBHOOK_SECRET, K_PRUNE, K_SELF_HEAL, K_APPROVAL, K_CAPTURE_MAX, K_IDENTITY, K_KUBECONFIG,
-       K_ALLOW_EXEC_CREDENTIALS, K_KUSTOMIZE, K_HELM, K_COUNT };
+       K_ALLOW_EXEC_CREDENTIALS, K_KUSTOMIZE, K_HELM, K_CLUSTERS, K_REPO_ALIASES, K_COUNT };
 
 static const plumb_field settings[K_COUNT] = {
 	{ "repo", PLUMB_FIELD_STRING, 0 },     { "revision", PLUMB_FIELD_STRING, 0 },
@@ -24,6 +25,10 @@ static const plumb_field settings[K_COUNT] = {
 	{ "identity", PLUMB_FIELD_STRING, 0 }, { "kubeconfig", PLUMB_FIELD_STRING, 0 },
 	{ "allow-exec-credentials", PLUMB_FIELD_BOOL, 0 }, { "kustomize", PLUMB_FIELD_STRING, 0 },
 	{ "helm", PLUMB_FIELD_STRING, 0 },
+	/* A mapping in the file (NAME: CONTEXT), NAME=CONTEXT,... as a flag. */
+	{ "clusters", PLUMB_FIELD_MAP, 0 },
+	/* A list in the file, URL,... as a flag. */
+	{ "repo-aliases", PLUMB_FIELD_LIST, 0 },
 };
 
 typedef struct {
@@ -103,6 +108,25 @@ static int apply_setting(plumb_daemon_options *o, int key, const char *value, co
 			return plumb_error_set(PLUMB_EINVALID, "%s: approval is auto, prompted or manual, not '%s'", where,
 					       value);
 		return 0;
+	case K_CLUSTERS:
+	case K_REPO_ALIASES: {
+		char *list = plumb_xstrdup(value), *saved = NULL;
+		int error = 0;
+		for (char *item = strtok_r(list, ",", &saved); item && !error; item = strtok_r(NULL, ",", &saved)) {
+			char *equals = strchr(item, '=');
+			if (key == K_CLUSTERS && (!equals || equals == item || !equals[1]))
+				error = plumb_error_set(PLUMB_EINVALID,
+							"%s: '%s' is not NAME=CONTEXT (an Argo CD destination's name or "
+							"server, and the kubeconfig context it means)",
+							where, item);
+			else if (key == K_CLUSTERS)
+				plumb_daemon_options_add_name(&o->names.clusters, &o->names.cluster_count, item);
+			else
+				plumb_daemon_options_add_name(&o->names.repo_aliases, &o->names.repo_alias_count, item);
+		}
+		free(list);
+		return error;
+	}
 	case K_CAPTURE_MAX: {
 		char *end;
 		unsigned long long n = strtoull(value, &end, 10);
@@ -113,6 +137,27 @@ static int apply_setting(plumb_daemon_options *o, int key, const char *value, co
 	}
 	}
 	return 0;
+}
+
+/* clusters: in the file, a mapping of an Argo CD destination's name or server to a kubeconfig context. */
+static int config_clusters(plumb_daemon_options *o, const plumb_value *value, const char *where)
+{
+	json_t *map = value->string ? json_loads(value->string, 0, NULL) : NULL;
+	const char *name;
+	json_t *context;
+	int error = 0;
+	json_object_foreach(map, name, context) {
+		if (!json_is_string(context) || !*json_string_value(context)) {
+			error = plumb_error_set(PLUMB_EINVALID, "%s: %s: expected the name of a kubeconfig context", where,
+						name);
+			break;
+		}
+		char *entry = plumb_xprintf("%s=%s", name, json_string_value(context));
+		plumb_daemon_options_add_name(&o->names.clusters, &o->names.cluster_count, entry);
+		free(entry);
+	}
+	json_decref(map);
+	return error;
 }
 
 /* The options: defaults, then the config file, then the flags. */
@@ -128,7 +173,14 @@ static int build_options(plumb_daemon_options *out, const serve_args *args)
 				continue;
 			char *where = plumb_xprintf("%s:%u:%u: %s", args->config, values[k].position.line,
 						    values[k].position.column, settings[k].name);
-			error = apply_setting(out, k, values[k].string, where);
+			if (k == K_CLUSTERS)
+				error = config_clusters(out, &values[k], where);
+			else if (k == K_REPO_ALIASES)
+				for (size_t i = 0; i < values[k].list_count; i++)
+					plumb_daemon_options_add_name(&out->names.repo_aliases, &out->names.repo_alias_count,
+								      values[k].list[i]);
+			else
+				error = apply_setting(out, k, values[k].string, where);
 			free(where);
 		}
 		if (diags.count) {

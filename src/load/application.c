@@ -1,5 +1,6 @@
 #include "util/common.h"
 #include "load/application.h"
+#include "load/render_options.h"
 #include "util/buf.h"
 #include "util/duration.h"
 #include "util/path.h"
@@ -29,6 +30,9 @@ static const plumb_field source_fields[] = {
 	{ "path", PLUMB_FIELD_STRING, PLUMB_FIELD_REQUIRED },
 	{ "repo", PLUMB_FIELD_STRING, 0 },
 	{ "revision", PLUMB_FIELD_STRING, 0 },
+	{ "helm", PLUMB_FIELD_MAP, 0 },
+	{ "kustomize", PLUMB_FIELD_MAP, 0 },
+	{ "directory", PLUMB_FIELD_MAP, 0 },
 };
 static const plumb_field destination_fields[] = {
 	{ "host", PLUMB_FIELD_MAP, 0 },
@@ -59,8 +63,10 @@ void plumb_application_release(plumb_application *a)
 	free(a->repo);
 	free(a->revision);
 	free(a->path);
+	free(a->render);
 	free(a->root);
 	free(a->context);
+	free(a->cluster);
 	free(a->namespace);
 	free(a->ignore);
 	free(a->namespaces);
@@ -91,13 +97,16 @@ plumb_application plumb_application_copy(const plumb_application *from)
 	to.repo = from->repo ? plumb_xstrdup(from->repo) : NULL;
 	to.revision = from->revision ? plumb_xstrdup(from->revision) : NULL;
 	to.path = plumb_xstrdup(from->path);
+	to.render = from->render ? plumb_xstrdup(from->render) : NULL;
 	to.root = plumb_xstrdup(from->root);
 	to.context = from->context ? plumb_xstrdup(from->context) : NULL;
+	to.cluster = from->cluster ? plumb_xstrdup(from->cluster) : NULL;
 	to.namespace = from->namespace ? plumb_xstrdup(from->namespace) : NULL;
 	to.ignore = from->ignore ? plumb_xstrdup(from->ignore) : NULL;
 	to.namespaces = from->namespaces ? plumb_xstrdup(from->namespaces) : NULL;
 	to.file = plumb_xstrdup(from->file ? from->file : "");
 	to.position.file = to.file;
+	to.cluster_position.file = to.file;
 	to.depends_on = plumb_xcalloc(from->depends_on_count ? from->depends_on_count : 1, sizeof(char *));
 	for (size_t i = 0; i < from->depends_on_count; i++)
 		to.depends_on[i] = plumb_xstrdup(from->depends_on[i]);
@@ -131,31 +140,29 @@ static json_t *string_array(const plumb_value *value)
 	return array;
 }
 
-/*
- * spec.ignoreDifferences into a->ignore: what no diff shows and no apply
- * takes back, by JSON pointer or by the field manager that owns it.
- */
-static void decode_ignore(plumb_application *a, const plumb_value *rules, plumb_diags *diags)
+void plumb_application_decode_ignore(plumb_application *a, const plumb_value *rules, int lenient, plumb_diags *diags)
 {
 	json_t *out = json_array();
 	for (size_t i = 0; i < rules->map_count; i++) {
 		plumb_value r[PLUMB_ARRAY_SIZE(ignore_fields)];
 		const char *where = plumb_spec_name(rules->maps[i]);
-		if (plumb_spec_decode(r, rules->maps[i], ignore_fields, PLUMB_ARRAY_SIZE(ignore_fields), diags)) {
+		if ((lenient ? plumb_spec_decode_known : plumb_spec_decode)(r, rules->maps[i], ignore_fields,
+									  PLUMB_ARRAY_SIZE(ignore_fields), diags)) {
 			plumb_values_release(r, PLUMB_ARRAY_SIZE(ignore_fields));
 			continue;
 		}
 		if (r[6].present)
-			plumb_diags_add(diags, r[6].position,
-					"%s.jqPathExpressions: not supported; say the fields with jsonPointers "
-					"(\"/spec/replicas\") or managedFieldsManagers",
-					where);
+			(lenient ? plumb_diags_warn : plumb_diags_add)(
+				diags, r[6].position,
+				"%s.jqPathExpressions: not supported; say the fields with jsonPointers "
+				"(\"/spec/replicas\") or managedFieldsManagers",
+				where);
 		for (size_t k = 0; k < r[4].list_count; k++)
 			if (r[4].list[k][0] != '/')
 				plumb_diags_add(diags, r[4].position,
 						"%s.jsonPointers: \"%s\" is not a JSON pointer (it starts with /)", where,
 						r[4].list[k]);
-		if (!r[4].list_count && !r[5].list_count && !r[6].present)
+		if (!r[4].list_count && !r[5].list_count && !r[6].present && !lenient)
 			plumb_diags_add(diags, plumb_spec_position(rules->maps[i]),
 					"%s: says no field to ignore (jsonPointers, managedFieldsManagers)", where);
 		json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "group",
@@ -170,9 +177,22 @@ static void decode_ignore(plumb_application *a, const plumb_value *rules, plumb_
 	json_decref(out);
 }
 
+void plumb_application_keep(plumb_manifest_set *set, plumb_application *a, size_t before, plumb_diags *diags)
+{
+	if (diags->count != before) {
+		plumb_application_release(a);
+		return;
+	}
+	if (!a->repo && !a->revision && *a->path)
+		plumb_manifest_add_content_path(set, a->path);
+	PLUMB_GROW(set->applications, set->application_count, set->application_capacity);
+	set->applications[set->application_count++] = *a;
+}
+
 void plumb_application_decode(plumb_manifest_set *set, size_t resource, const plumb_spec *spec, plumb_diags *diags)
 {
-	plumb_value v[PLUMB_ARRAY_SIZE(application_fields)], source[3], destination[2], host[1],
+	plumb_value v[PLUMB_ARRAY_SIZE(application_fields)], source[PLUMB_ARRAY_SIZE(source_fields)], destination[2],
+		host[1],
 		kubernetes[PLUMB_ARRAY_SIZE(kubernetes_fields)],
 		policy[PLUMB_ARRAY_SIZE(policy_fields)];
 	plumb_application a;
@@ -193,13 +213,15 @@ void plumb_application_decode(plumb_manifest_set *set, size_t resource, const pl
 	a.root = plumb_xstrdup("");
 
 	plumb_spec_decode(v, spec, application_fields, PLUMB_ARRAY_SIZE(application_fields), diags);
-	if (v[0].map && !plumb_spec_decode(source, v[0].map, source_fields, 3, diags)) {
+	if (v[0].map && !plumb_spec_decode(source, v[0].map, source_fields, PLUMB_ARRAY_SIZE(source_fields), diags)) {
 		if (source[0].present)
 			a.path = normalized(&source[0], 0, "spec.source.path", diags);
 		if (source[1].present)
 			a.repo = plumb_xstrdup(source[1].string);
 		if (source[2].present)
 			a.revision = plumb_xstrdup(source[2].string);
+		if (a.path)
+			a.render = plumb_render_options_decode(&source[3], &source[4], &source[5], a.path, 0, diags);
 	}
 	if (v[1].map && !plumb_spec_decode(destination, v[1].map, destination_fields, 2, diags)) {
 		if (destination[0].map && !plumb_spec_decode(host, destination[0].map, host_fields, 1, diags) &&
@@ -276,25 +298,17 @@ void plumb_application_decode(plumb_manifest_set *set, size_t resource, const pl
 	}
 	a.wave = v[4].present ? v[4].integer : 0;
 	if (v[5].present) {
-		decode_ignore(&a, &v[5], diags);
+		plumb_application_decode_ignore(&a, &v[5], 0, diags);
 		if (!a.kubernetes)
 			plumb_diags_add(diags, v[5].position,
 					"spec.ignoreDifferences: only an Application bound for a cluster has fields to ignore");
 	}
 
-	if (diags->count == before) {
-		/* Its manifests are its own: the folder that declares it does not read them as well. */
-		if (!a.repo && !a.revision && *a.path)
-			plumb_manifest_add_content_path(set, a.path);
-		PLUMB_GROW(set->applications, set->application_count, set->application_capacity);
-		set->applications[set->application_count++] = a;
-	} else {
-		plumb_application_release(&a);
-	}
+	plumb_application_keep(set, &a, before, diags);
 	plumb_values_release(host, 1);
 	plumb_values_release(kubernetes, PLUMB_ARRAY_SIZE(kubernetes_fields));
 	plumb_values_release(destination, 2);
 	plumb_values_release(policy, PLUMB_ARRAY_SIZE(policy_fields));
-	plumb_values_release(source, 3);
+	plumb_values_release(source, PLUMB_ARRAY_SIZE(source_fields));
 	plumb_values_release(v, PLUMB_ARRAY_SIZE(application_fields));
 }

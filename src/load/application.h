@@ -7,6 +7,9 @@
  *   metadata: {name: web}
  *   spec:
  *     source: {path: apps/web, repo: URL, revision: REV}   # repo, revision: optional
+ *       # and what the renderer of path is told, as Argo CD says it (load/render_options.h):
+ *       # helm: {valueFiles, values, parameters, ...}, kustomize: {namePrefix, images, ...},
+ *       # directory: {recurse, include, exclude, jsonnet}
  *     destination: {host: {root: /}}                        # below the destination root
  *     # or a cluster: {kubernetes: {context: homelab, namespace: shop}}
  *     syncPolicy: {automated: true, prune: true, selfHeal: true, approval: auto,
@@ -28,6 +31,21 @@
 /* Decode an Application's spec (set->resources[resource]) into set->applications. */
 void plumb_application_decode(plumb_manifest_set *set, size_t resource, const plumb_spec *spec,
 			      plumb_diags *diags);
+
+/*
+ * spec.ignoreDifferences (rules) into a->ignore: what no diff shows and no
+ * apply takes back, by JSON pointer or by the field manager that owns it.
+ * lenient: jqPathExpressions, which plumb cannot follow, is a warning (an
+ * Argo CD Application), not an error.
+ */
+void plumb_application_decode_ignore(plumb_application *a, const plumb_value *rules, int lenient, plumb_diags *diags);
+
+/*
+ * Add a to set's applications when it decoded cleanly (diags->count still
+ * before), else release it. Its manifests are its own: the folder that
+ * declares it does not read them as well.
+ */
+void plumb_application_keep(plumb_manifest_set *set, plumb_application *a, size_t before, plumb_diags *diags);
 
 void plumb_application_release(plumb_application *application);
 

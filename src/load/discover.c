@@ -6,6 +6,7 @@
 #include "util/path.h"
 
 #include <stdlib.h>
+#include <strings.h>
 
 /* App of apps nest at most this deep. */
 #define MAX_NESTING 16
@@ -17,14 +18,75 @@ typedef struct {
 	plumb_applications *out;
 	int implicit_kubernetes; /* the implicit application goes to a cluster */
 	const char *implicit_namespace; /* where the implicit application's chart is rendered */
+	const plumb_discover_names *names;
 	const char *stack[MAX_NESTING + 1]; /* the paths being expanded, outermost first */
 	size_t depth;
 } discovery;
 
+/* A repository URL without what two spellings of one URL differ by: a trailing "/" or ".git". */
+static size_t url_length(const char *url)
+{
+	size_t n = strlen(url);
+	while (n > 1 && url[n - 1] == '/')
+		n--;
+	if (n > 4 && !strncmp(url + n - 4, ".git", 4))
+		n -= 4;
+	return n;
+}
+
+static int same_url(const char *a, const char *b)
+{
+	size_t n = url_length(a);
+	return n == url_length(b) && !strncasecmp(a, b, n);
+}
+
+/* Whether an Application's repository is the one being read. */
+static int is_own_repository(const discovery *d, const char *repo)
+{
+	if (!repo)
+		return 1;
+	if (same_url(repo, plumb_source_name(d->source)))
+		return 1;
+	for (size_t i = 0; d->names && i < d->names->repo_alias_count; i++)
+		if (same_url(repo, d->names->repo_aliases[i]))
+			return 1;
+	return 0;
+}
+
+/* The context a cluster named another tool's way maps to, or NULL. */
+static const char *context_of(const discovery *d, const char *cluster)
+{
+	size_t n = strlen(cluster);
+	for (size_t i = 0; d->names && i < d->names->cluster_count; i++) {
+		const char *entry = d->names->clusters[i];
+		if (!strncmp(entry, cluster, n) && entry[n] == '=')
+			return entry + n + 1;
+	}
+	return NULL;
+}
+
 static void add_leaf(discovery *d, const plumb_application *application)
 {
+	plumb_application leaf = plumb_application_copy(application);
+	if (leaf.repo && is_own_repository(d, leaf.repo)) {
+		free(leaf.repo);
+		leaf.repo = NULL;
+	}
+	if (leaf.cluster) {
+		const char *context = context_of(d, leaf.cluster);
+		if (!context) {
+			plumb_diags_add(d->diags, leaf.cluster_position,
+					"spec.destination: cluster '%s' is not one plumb knows: map it to a kubeconfig "
+					"context (clusters: in serve.yaml, --cluster '%s=CONTEXT')",
+					leaf.cluster, leaf.cluster);
+			plumb_application_release(&leaf);
+			return;
+		}
+		free(leaf.context);
+		leaf.context = plumb_xstrdup(context);
+	}
 	PLUMB_GROW(d->out->items, d->out->count, d->out->capacity);
-	d->out->items[d->out->count++] = plumb_application_copy(application);
+	d->out->items[d->out->count++] = leaf;
 }
 
 /*
@@ -64,7 +126,7 @@ static int expand(discovery *d, const char *path, const plumb_application *paren
 
 	memset(&set, 0, sizeof(set));
 	plumb_render_target target = { parent ? parent->name : implicit_name,
-				       parent ? parent->namespace : d->implicit_namespace };
+				       parent ? parent->namespace : d->implicit_namespace, parent ? parent->render : NULL };
 	error = plumb_load(&set, d->source, d->commit, path, &target, d->diags);
 	if (error == PLUMB_ENOTFOUND && parent) {
 		plumb_diags_add(d->diags, parent->position, "spec.source.path: '%s' does not exist in commit %.12s", path,
@@ -101,7 +163,7 @@ static int expand(discovery *d, const char *path, const plumb_application *paren
 	}
 	for (size_t i = 0; i < set.application_count; i++) {
 		const plumb_application *a = &set.applications[i];
-		if (a->repo || a->revision) {
+		if (!is_own_repository(d, a->repo) || a->revision) {
 			/* Another repository or revision is synced as it is: it is a leaf here. */
 			add_leaf(d, a);
 			continue;
@@ -259,7 +321,7 @@ done:
 
 int plumb_applications_discover(plumb_applications *out, plumb_source *source, const char *commit, const char *path,
 				const char *implicit_name, const char *implicit_namespace, int implicit_kubernetes,
-				plumb_diags *diags)
+				const plumb_discover_names *names, plumb_diags *diags)
 {
 	discovery d;
 	memset(&d, 0, sizeof(d));
@@ -269,6 +331,7 @@ int plumb_applications_discover(plumb_applications *out, plumb_source *source, c
 	d.out = out;
 	d.implicit_kubernetes = implicit_kubernetes;
 	d.implicit_namespace = implicit_namespace;
+	d.names = names;
 	int error = expand(&d, path ? path : "", NULL, implicit_name);
 	if (error == 0) {
 		drop_repeats(out);

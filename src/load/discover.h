@@ -16,6 +16,20 @@
 #include "source/source.h"
 #include "util/diag.h"
 
+/*
+ * What only the configuration can tell of what Applications name: the
+ * kubeconfig context of a cluster named another tool's way (an Argo CD
+ * destination's name or server), and the URLs that mean the repository
+ * being read (an Argo CD repoURL written for the forge, read here from a
+ * clone or a mirror).
+ */
+typedef struct {
+	const char *const *clusters; /* "NAME=CONTEXT" each */
+	size_t cluster_count;
+	const char *const *repo_aliases;
+	size_t repo_alias_count;
+} plumb_discover_names;
+
 /* The leaves to sync, in order; each owned. */
 typedef struct {
 	plumb_application *items;
@@ -24,7 +38,11 @@ typedef struct {
 } plumb_applications;
 
 /*
- * Find the applications that path of commit declares. An implicit
+ * Find the applications that path of commit declares, names telling what
+ * their clusters and repositories mean (NULL: nothing). An Application
+ * whose repository is this one (its URL, as names or the source call it)
+ * reads this commit: its revision too when it gives none, or HEAD. A
+ * cluster names does not map is an error where it is written. An implicit
  * application is named implicit_name, and goes to a cluster when
  * implicit_kubernetes (the command line named one), else to a host root;
  * a chart it names is rendered in implicit_namespace (NULL: "default").
@@ -36,7 +54,7 @@ typedef struct {
  */
 int plumb_applications_discover(plumb_applications *out, plumb_source *source, const char *commit, const char *path,
 				const char *implicit_name, const char *implicit_namespace, int implicit_kubernetes,
-				plumb_diags *diags);
+				const plumb_discover_names *names, plumb_diags *diags);
 
 void plumb_applications_release(plumb_applications *applications);
 

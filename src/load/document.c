@@ -7,6 +7,7 @@
 #include "util/common.h"
 #include "load/internal.h"
 #include "load/application.h"
+#include "load/argocd.h"
 #include "providers/registry.h"
 #include "resource/spec_internal.h"
 #include "secrets/secret.h"
@@ -16,83 +17,6 @@
 #include <jansson.h>
 #include <stdlib.h>
 
-/* Manifests nest a few levels; anything deeper is hostile or a mistake. */
-#define MAX_YAML_DEPTH 64
-
-/* --- YAML to JSON, for render and for plan files ------------------------------------------ */
-
-static json_t *scalar_to_json(struct fy_node *node)
-{
-	size_t len = 0;
-	const char *text = fy_node_get_scalar(node, &len);
-	char *s = plumb_xstrndup(text ? text : "", len);
-	json_t *value = NULL;
-
-	if (fy_node_get_style(node) == FYNS_PLAIN) {
-		char *end;
-		if (!strcmp(s, "true") || !strcmp(s, "false")) {
-			value = json_boolean(s[0] == 't');
-		} else if (!strcmp(s, "null") || !strcmp(s, "~") || !*s) {
-			value = json_null();
-		} else if ((s[0] >= '0' && s[0] <= '9') || s[0] == '-') {
-			long long n = strtoll(s, &end, 10);
-			/* Leading zeros stay strings: 0644 is a mode, not the number 644. */
-			if (!*end && !(s[0] == '0' && s[1]) && !(s[0] == '-' && s[1] == '0'))
-				value = json_integer(n);
-		}
-	}
-	if (!value)
-		value = json_stringn(s, len);
-	free(s);
-	return value;
-}
-
-static json_t *node_to_json(struct fy_node *node, unsigned depth)
-{
-	if (!node)
-		return json_null();
-	if (depth > MAX_YAML_DEPTH)
-		return NULL;
-	switch (fy_node_get_type(node)) {
-	case FYNT_SCALAR:
-		return scalar_to_json(node);
-	case FYNT_SEQUENCE: {
-		json_t *array = json_array();
-		void *iter = NULL;
-		struct fy_node *item;
-		while ((item = fy_node_sequence_iterate(node, &iter)) != NULL) {
-			json_t *v = node_to_json(item, depth + 1);
-			if (!v) {
-				json_decref(array);
-				return NULL;
-			}
-			json_array_append_new(array, v);
-		}
-		return array;
-	}
-	case FYNT_MAPPING: {
-		json_t *object = json_object();
-		void *iter = NULL;
-		struct fy_node_pair *pair;
-		while ((pair = fy_node_mapping_iterate(node, &iter)) != NULL) {
-			struct fy_node *key = fy_node_pair_key(pair);
-			size_t len = 0;
-			const char *k = key && fy_node_get_type(key) == FYNT_SCALAR ? fy_node_get_scalar(key, &len) : "";
-			char *name = plumb_xstrndup(k ? k : "", len);
-			json_t *v = node_to_json(fy_node_pair_value(pair), depth + 1);
-			if (!v) {
-				free(name);
-				json_decref(object);
-				return NULL;
-			}
-			json_object_set_new(object, name, v);
-			free(name);
-		}
-		return object;
-	}
-	}
-	return NULL;
-}
 
 /* --- documents to resources ---------------------------------------------------------------- */
 
@@ -159,6 +83,7 @@ static void check_string_map(struct fy_node *map, const char *where, const char 
 
 static const char *const document_fields[] = { "apiVersion", "kind", "metadata", "spec", NULL };
 static const char *const metadata_fields[] = { "name", "labels", "annotations", NULL };
+static const char *const argocd_metadata_fields[] = { "name", "namespace", "labels", "annotations", "finalizers", NULL };
 
 /* What providers claim: their apiVersions (api_version NULL), or their kinds of api_version. */
 static void describe_known_kinds(plumb_buf *out, const char *api_version)
@@ -279,11 +204,16 @@ static void load_document(manifest_part *file, struct fy_document *doc, plumb_so
 	}
 	resource.api_version = string_field(root, "apiVersion", "", file->path, pos, diags);
 	resource.kind = string_field(root, "kind", "", file->path, pos, diags);
-	if (resource.api_version && resource.kind)
+	/* Argo CD's Application is read as an application, not applied as an object. */
+	int argocd = resource.api_version && resource.kind && plumb_argocd_claims(resource.api_version, resource.kind);
+	if (resource.api_version && resource.kind && !argocd)
 		resource.provider = plumb_provider_find(resource.api_version, resource.kind);
-	/* plumb's own kinds have the host's shape; a provider may take any top-level field. */
-	const char *const *top_fields = resource.provider ? resource.provider->document_fields : document_fields;
-	const char *const *meta_fields = resource.provider && resource.provider->metadata_fields
+	/* plumb's own kinds have the host's shape; a provider may take any top-level field, and Argo CD's are read leniently. */
+	const char *const *top_fields = argocd		    ? NULL
+					: resource.provider ? resource.provider->document_fields
+							    : document_fields;
+	const char *const *meta_fields = argocd ? argocd_metadata_fields
+					 : resource.provider && resource.provider->metadata_fields
 						 ? resource.provider->metadata_fields
 						 : metadata_fields;
 	if (top_fields)
@@ -309,13 +239,13 @@ static void load_document(manifest_part *file, struct fy_document *doc, plumb_so
 		struct fy_node *kind_node = fy_node_mapping_lookup_by_string(root, "kind", FY_NT);
 		int engine_kind = !strcmp(resource.api_version, PLUMB_ENGINE_API_VERSION) &&
 				  (!strcmp(resource.kind, "Application") || !strcmp(resource.kind, "Secret"));
-		if (!resource.provider && !engine_kind)
+		if (!resource.provider && !engine_kind && !argocd)
 			report_unknown_kind(diags, &resource, api_node, kind_node, file->path);
 	}
 
-	json_t *json = node_to_json(root, 0);
+	json_t *json = plumb_spec_node_json(root);
 	if (!json)
-		plumb_diags_add(diags, pos, "the document nests deeper than %d levels", MAX_YAML_DEPTH);
+		plumb_diags_add(diags, pos, "the document nests deeper than %d levels", PLUMB_SPEC_DEPTH_MAX);
 
 	if (diags->count > errors) {
 		json_decref(json);
@@ -358,6 +288,8 @@ static void load_document(manifest_part *file, struct fy_document *doc, plumb_so
 	if (file->set.resources[index].provider)
 		file->set.resources[index].provider->expand(&file->set, index, top_fields ? &spec : &whole, source,
 							    diags);
+	else if (argocd)
+		plumb_argocd_decode(&file->set, index, &whole, diags);
 	else if (!strcmp(resource.kind, "Secret"))
 		plumb_secret_decode(&file->set, index, &spec, source, diags);
 	else
@@ -390,7 +322,7 @@ static void load_document(manifest_part *file, struct fy_document *doc, plumb_so
 /* Find an alias anywhere below node: plumb does not expand them (they can multiply a small file enormously). */
 static struct fy_node *find_alias(struct fy_node *node, unsigned depth)
 {
-	if (!node || depth > MAX_YAML_DEPTH)
+	if (!node || depth > PLUMB_SPEC_DEPTH_MAX)
 		return NULL;
 	if (fy_node_is_alias(node))
 		return node;

@@ -3,6 +3,7 @@
 #include "load/internal.h"
 #include "load/application.h"
 #include "providers/provider.h"
+#include "load/directory.h"
 #include "render/render.h"
 #include "secrets/secret.h"
 #include "util/path.h"
@@ -22,6 +23,7 @@ typedef struct {
 	size_t count;
 	size_t capacity;
 	const char *base; /* the folder being walked */
+	plumb_directory_filter filter; /* which of its files are manifests */
 	char **rendered; /* folders below it that hold a kustomization: kustomize's input, not manifests */
 	size_t rendered_count;
 	size_t rendered_capacity;
@@ -62,12 +64,6 @@ void plumb_manifest_set_release(plumb_manifest_set *set)
 	free(set->commit);
 	free(set->path);
 	memset(set, 0, sizeof(*set));
-}
-
-static int has_manifest_extension(const char *path)
-{
-	size_t n = strlen(path);
-	return (n > 5 && !strcmp(path + n - 5, ".yaml")) || (n > 4 && !strcmp(path + n - 4, ".yml"));
 }
 
 static int is_hidden(const char *path)
@@ -258,7 +254,7 @@ static int collect_file(const plumb_source_entry *entry, void *payload)
 		free(dir);
 		return 0;
 	}
-	if (is_hidden(entry->path) || !has_manifest_extension(entry->path))
+	if (is_hidden(entry->path) || !plumb_directory_filter_keeps(&files->filter, entry->path))
 		return 0;
 	PLUMB_GROW(files->items, files->count, files->capacity);
 	manifest_file *file = &files->items[files->count++];
@@ -340,15 +336,6 @@ static void view_part(plumb_manifest_set *into, manifest_part *part)
 	for (size_t i = 0; i < from->content_path_count; i++) {
 		PLUMB_GROW(into->content_paths, into->content_path_count, into->content_path_capacity);
 		into->content_paths[into->content_path_count++] = from->content_paths[i];
-	}
-}
-
-static void copy_diags(plumb_diags *into, const plumb_diags *from)
-{
-	for (size_t i = 0; i < from->count; i++) {
-		const plumb_diag *d = &from->items[i];
-		plumb_position pos = { d->file, d->line, d->column };
-		plumb_diags_add(into, pos, "%s", d->message);
 	}
 }
 
@@ -473,7 +460,7 @@ done:
 int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit, const char *path,
 	       const plumb_render_target *target, plumb_diags *diags)
 {
-	manifest_files files = { NULL, 0, 0, "", NULL, 0, 0 };
+	manifest_files files = { .base = "" };
 	plumb_source_entry top;
 	char *load_path = NULL;
 	size_t diags_before = diags->count;
@@ -495,6 +482,7 @@ int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit
 			goto done;
 	} else if (top.type == PLUMB_ENTRY_TREE) {
 		files.base = load_path;
+		plumb_directory_filter_init(&files.filter, target ? target->options : NULL);
 		if ((error = plumb_source_walk(source, commit, load_path, collect_file, &files)) < 0)
 			goto done;
 		drop_rendered_input(&files);
@@ -546,7 +534,7 @@ int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit
 		manifest_file *file = &files.items[i];
 		if (file->is_content)
 			continue;
-		copy_diags(diags, &file->part->diags);
+		plumb_diags_append(diags, &file->part->diags);
 		view_part(out, file->part);
 	}
 	check_identities(out, diags);
@@ -562,6 +550,7 @@ done:
 		free(files.rendered[i]);
 	free(files.rendered);
 	free(files.items);
+	plumb_directory_filter_release(&files.filter);
 	free(load_path);
 	return error;
 }

@@ -178,7 +178,7 @@ static void record_refusal(plumb_pipeline *p, const char *problem, size_t errors
 int plumb_pipeline_load(plumb_pipeline *p)
 {
 	plumb_diags diags = PLUMB_DIAGS_INIT;
-	plumb_render_target target = { p->options.application, p->options.namespace };
+	plumb_render_target target = { p->options.application, p->options.namespace, p->options.render };
 	int error = plumb_load(&p->set, p->source, p->commit, p->options.path, &target, &diags);
 	if (error == PLUMB_EINVALID && diags.count) {
 		report_diags(p, &diags, "is invalid");

@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "apply/apply.h"
+#include "load/discover.h"
 #include "load/load.h"
 #include "plan/plan.h"
 #include "source/source.h"
@@ -31,6 +32,8 @@ typedef struct {
 	const char *trigger;   /* what started it: "cli" unless said otherwise */
 	size_t capture_max;    /* drifted content kept up to this size; 0: PLUMB_CAPTURE_MAX */
 	const char *application; /* its name; NULL: the implicit application of path */
+	const char *render;      /* what the application asks of the renderer of path (render.h's target options); NULL: nothing */
+	plumb_discover_names names; /* --cluster NAME=CONTEXT, --repo-alias URL: what Applications' clusters and repositories mean */
 	int keep_unlisted;       /* do not prune (an Application's syncPolicy.prune: false) */
 	const char *identity;    /* the age identity file for Secrets; NULL: STATE/identity */
 	/* A cluster instead of a host root (an Application whose destination is kubernetes): */

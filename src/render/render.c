@@ -1,5 +1,8 @@
 #include "util/common.h"
 #include "render/render.h"
+#include "render/helm.h"
+#include "render/job.h"
+#include "render/kustomize_edit.h"
 #include "util/fs.h"
 #include "util/hash.h"
 #include "util/path.h"
@@ -55,55 +58,6 @@ const char *plumb_render_kind(plumb_source *source, const char *commit, const ch
 	return NULL;
 }
 
-void plumb_render_job_release(plumb_render_job *job)
-{
-	for (size_t i = 0; i < job->input_count; i++)
-		free(job->inputs[i]);
-	free(job->inputs);
-	free(job->path);
-	free(job->program);
-	free(job->version);
-	free(job->release);
-	free(job->namespace);
-	memset(job, 0, sizeof(*job));
-}
-
-/*
- * rel resolved against the repository folder dir, ".." popping a component.
- * Returns a new string ("" for the root), or NULL when it climbs above the
- * root or is absolute.
- */
-static char *resolve_relative(const char *dir, const char *rel)
-{
-	if (rel[0] == '/')
-		return NULL;
-	plumb_buf out = PLUMB_BUF_INIT;
-	plumb_buf_puts(&out, dir);
-	const char *c = rel;
-	while (*c) {
-		const char *end = strchr(c, '/');
-		size_t n = end ? (size_t)(end - c) : strlen(c);
-		if (n == 0 || (n == 1 && c[0] == '.')) {
-			/* nothing */
-		} else if (n == 2 && c[0] == '.' && c[1] == '.') {
-			if (!out.len) {
-				plumb_buf_release(&out);
-				return NULL;
-			}
-			char *slash = strrchr(out.ptr, '/');
-			plumb_buf_truncate(&out, slash ? (size_t)(slash - out.ptr) : 0);
-		} else {
-			if (out.len)
-				plumb_buf_putc(&out, '/');
-			plumb_buf_add(&out, c, n);
-		}
-		c += n;
-		if (*c == '/')
-			c++;
-	}
-	return plumb_buf_detach(&out, NULL);
-}
-
 static int looks_remote(const char *value)
 {
 	static const char *const prefixes[] = { "github.com/", "gitlab.com/", "bitbucket.org/", "git@", "git::", "ssh:",
@@ -127,29 +81,11 @@ typedef struct {
 	const char *walk_base;
 } scan;
 
-static int has_input(const plumb_render_job *job, const char *path)
-{
-	for (size_t i = 0; i < job->input_count; i++)
-		if (plumb_path_is_within(path, job->inputs[i]))
-			return 1;
-	return 0;
-}
-
 static void add_input(scan *s, const char *path, int is_tree)
 {
-	if (has_input(s->job, path))
+	if (plumb_render_has_input(s->job, path))
 		return;
-	/* A folder holds what was taken from inside it before: the copy writes each path once. */
-	for (size_t i = 0; i < s->job->input_count;) {
-		if (plumb_path_is_within(s->job->inputs[i], path)) {
-			free(s->job->inputs[i]);
-			s->job->inputs[i] = s->job->inputs[--s->job->input_count];
-		} else {
-			i++;
-		}
-	}
-	PLUMB_GROW(s->job->inputs, s->job->input_count, s->job->input_capacity);
-	s->job->inputs[s->job->input_count++] = plumb_xstrdup(path);
+	plumb_render_add_input(s->job, path);
 	if (is_tree) {
 		PLUMB_GROW(s->queue, s->queue_count, s->queue_capacity);
 		s->queue[s->queue_count++] = plumb_xstrdup(path);
@@ -181,7 +117,7 @@ static void scan_value(scan *s, const char *file, const char *dir, struct fy_nod
 	}
 	if (strncmp(value, "../", 3) != 0 && strcmp(value, "..") != 0 && !strstr(value, "/../"))
 		goto done;
-	char *resolved = resolve_relative(dir, value);
+	char *resolved = plumb_path_resolve(dir, value);
 	if (!resolved) {
 		plumb_diags_add(s->diags, pos, "path '%s' leaves the repository", value);
 		goto done;
@@ -394,6 +330,7 @@ int plumb_render_prepare(plumb_render_job *out, plumb_source *source, const char
 	int error;
 
 	out->path = plumb_xstrdup(path);
+	out->options = target && target->options ? plumb_xstrdup(target->options) : NULL;
 	out->renderer = plumb_render_kind(source, commit, path);
 	if (out->renderer && !strcmp(out->renderer, "helm")) {
 		/* An implicit application is named by its path: the release, by the path's last component. */
@@ -411,8 +348,17 @@ int plumb_render_prepare(plumb_render_job *out, plumb_source *source, const char
 		if ((error = check_dependencies(out, source, commit, diags)) < 0)
 			goto done;
 		add_input(&s, path, 0);
-		plumb_buf_printf(&key, "helm\n%s\n%s\ntemplate\n%s\n%s\n--namespace\n%s\n", out->program, out->version,
-				 out->release, path, out->namespace);
+		if ((error = plumb_helm_prepare(out, source, commit, diags)) < 0 && error != PLUMB_EINVALID)
+			goto done;
+		/* The arguments the run passes, the copy's root as ".", and the inline values themselves. */
+		plumb_render_args args = { 0 };
+		plumb_helm_arguments(&args, out, ".", out->values ? "values" : NULL);
+		plumb_buf_printf(&key, "helm\n%s\n%s\n", out->program, out->version);
+		for (size_t i = 0; i < args.count; i++)
+			plumb_buf_printf(&key, "%s\n", args.items[i]);
+		plumb_render_args_release(&args);
+		if (out->values)
+			plumb_buf_printf(&key, "values %zu\n%s\n", strlen(out->values), out->values);
 		goto keyed;
 	}
 	out->renderer = "kustomize";
@@ -421,6 +367,17 @@ int plumb_render_prepare(plumb_render_job *out, plumb_source *source, const char
 		goto done;
 
 	add_input(&s, path, 1);
+	/* A component the application adds is read from the folder, as one the kustomization names. */
+	plumb_render_args components = { 0 };
+	plumb_kustomize_components(&components, out);
+	for (size_t i = 0; i < components.count; i++) {
+		char *resolved = plumb_path_resolve(path, components.items[i]);
+		plumb_source_entry entry;
+		if (resolved && plumb_source_stat(&entry, source, commit, resolved) == 0)
+			add_input(&s, resolved, entry.type == PLUMB_ENTRY_TREE);
+		free(resolved);
+	}
+	plumb_render_args_release(&components);
 	while (s.queue_count) {
 		char *dir = s.queue[--s.queue_count];
 		s.walk_base = dir;
@@ -432,6 +389,8 @@ int plumb_render_prepare(plumb_render_job *out, plumb_source *source, const char
 	qsort(out->inputs, out->input_count, sizeof(*out->inputs), compare_strings);
 
 	plumb_buf_printf(&key, "kustomize\n%s\n%s\nbuild\n%s\n", out->program, out->version, path);
+	if (out->options)
+		plumb_buf_printf(&key, "options %s\n", out->options);
 keyed:
 	for (size_t i = 0; i < out->input_count; i++) {
 		plumb_source_entry entry;
@@ -481,7 +440,7 @@ static int write_entry(copy *c, const char *path, const plumb_source_entry *entr
 		free(dir);
 		if (entry->type == PLUMB_ENTRY_SYMLINK) {
 			char *link_dir = plumb_path_dirname(path);
-			char *resolved = memchr(blob.ptr, '\0', blob.len) ? NULL : resolve_relative(link_dir, blob.ptr);
+			char *resolved = memchr(blob.ptr, '\0', blob.len) ? NULL : plumb_path_resolve(link_dir, blob.ptr);
 			free(link_dir);
 			if (!resolved) {
 				plumb_position pos = { path, 0, 0 };
@@ -576,7 +535,7 @@ static int run_program(plumb_buf *out, const plumb_render_job *job, plumb_source
 {
 	const char *tmpdir = getenv("TMPDIR");
 	char *temporary = plumb_xprintf("%s/plumb-render-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
-	char *root = NULL, *folder = NULL, *home = NULL;
+	char *root = NULL, *folder = NULL, *home = NULL, *values = NULL;
 	char *where = plumb_xprintf("%s (%s)", *job->path ? job->path : ".", job->renderer);
 	int helm = !strcmp(job->renderer, "helm");
 	const char *command = helm ? "helm template" : "kustomize build";
@@ -611,9 +570,16 @@ static int run_program(plumb_buf *out, const plumb_render_job *job, plumb_source
 		error = PLUMB_EINVALID;
 		goto done;
 	}
+	folder = *job->path ? plumb_xprintf("%s/%s", root, job->path) : plumb_xstrdup(root);
+	if (!helm && (error = plumb_kustomize_edit(job, folder, pos, diags)) < 0)
+		goto done;
+	if (helm && job->values) {
+		values = plumb_xprintf("%s/values.yaml", temporary);
+		if ((error = plumb_fs_write_path(values, job->values, strlen(job->values), 0400)) < 0)
+			goto done;
+	}
 	nftw(root, make_read_only, 16, FTW_PHYS | FTW_DEPTH);
 
-	folder = *job->path ? plumb_xprintf("%s/%s", root, job->path) : plumb_xstrdup(root);
 	char *home_env = plumb_xprintf("HOME=%s", home);
 	/*
 	 * No git to fetch a remote base with, proxies that refuse every
@@ -623,12 +589,20 @@ static int run_program(plumb_buf *out, const plumb_render_job *job, plumb_source
 			       "HTTPS_PROXY=http://127.0.0.1:9", "http_proxy=http://127.0.0.1:9",
 			       "https_proxy=http://127.0.0.1:9", "NO_PROXY=", "GIT_TERMINAL_PROMPT=0",
 			       "KUBECONFIG=/nonexistent", NULL };
-	char *const kustomize_argv[] = { job->program, "build", folder, NULL };
-	char *const helm_argv[] = { job->program,   "template",     job->release, folder,
-				    "--namespace", job->namespace, NULL };
+	plumb_render_args args = { 0 };
+	plumb_render_args_add(&args, job->program);
+	if (helm) {
+		plumb_helm_arguments(&args, job, root, values);
+	} else {
+		plumb_render_args_add(&args, "build");
+		plumb_render_args_add(&args, folder);
+	}
+	PLUMB_GROW(args.items, args.count, args.capacity);
+	args.items[args.count] = NULL;
 	unsigned timeout_ms = (unsigned)limit(options->timeout_ms, "PLUMB_RENDER_TIMEOUT_MS", PLUMB_RENDER_TIMEOUT_MS);
 	size_t output_max = limit(options->output_max, "PLUMB_RENDER_OUTPUT_MAX", PLUMB_RENDER_OUTPUT_MAX);
-	error = plumb_process_run_env(&result, out, helm ? helm_argv : kustomize_argv, envp, timeout_ms, output_max);
+	error = plumb_process_run_env(&result, out, args.items, envp, timeout_ms, output_max);
+	plumb_render_args_release(&args);
 	free(home_env);
 	ran = 1;
 	if (error < 0)
@@ -654,6 +628,7 @@ done:
 	free(root);
 	free(home);
 	free(folder);
+	free(values);
 	free(where);
 	return error;
 }

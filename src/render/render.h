@@ -25,6 +25,7 @@
 
 #include <stddef.h>
 
+#include "render/job.h"
 #include "source/source.h"
 #include "util/buf.h"
 #include "util/diag.h"
@@ -40,25 +41,13 @@ typedef struct {
 	size_t output_max;     /* 0: $PLUMB_RENDER_OUTPUT_MAX (bytes), else PLUMB_RENDER_OUTPUT_MAX */
 } plumb_render_options;
 
-/* The application a folder is rendered for: helm's release name and namespace. */
+/* The application a folder is rendered for: helm's release name and namespace, and what it asks of the renderer. */
 typedef struct {
 	const char *name;      /* NULL: the folder's last component (the repository root: "release") */
 	const char *namespace; /* NULL: "default" */
+	const char *options;   /* JSON, as load/render_options.h decodes spec.source; NULL: none */
 } plumb_render_target;
 
-/* One folder to render: what it reaches, and the key of its output. */
-typedef struct {
-	const char *renderer; /* "kustomize" or "helm" */
-	char *path;           /* the folder, normalised */
-	char *program;
-	char *version;
-	char *release;   /* helm: the release name */
-	char *namespace; /* helm: the release's namespace */
-	char **inputs; /* repository paths the copy holds, sorted */
-	size_t input_count;
-	size_t input_capacity;
-	char key[65]; /* sha256 hex of what determines the output */
-} plumb_render_job;
 
 /* True when a file of this name makes its folder kustomize's (kustomization.yaml, .yml, Kustomization). */
 int plumb_render_is_kustomization(const char *name);
@@ -90,6 +79,5 @@ int plumb_render_prepare(plumb_render_job *out, plumb_source *source, const char
 int plumb_render_output(plumb_buf *out, const plumb_render_job *job, plumb_source *source, const char *commit,
 			const plumb_render_options *options, plumb_diags *diags);
 
-void plumb_render_job_release(plumb_render_job *job);
 
 #endif

@@ -104,9 +104,12 @@ typedef struct {
 	char *repo;     /* spec.source.repo; NULL: the repository that declares it */
 	char *revision; /* spec.source.revision; NULL: the commit that declares it */
 	char *path;     /* spec.source.path, normalised */
+	char *render;   /* what spec.source asks of the program that renders path (load/render_options.h), JSON; NULL: nothing */
 	char *root;     /* spec.destination.host.root, normalised, below the destination root ("" = it) */
 	int kubernetes;   /* spec.destination.kubernetes: a cluster, not a host root */
 	char *context;    /* spec.destination.kubernetes.context; NULL: the command line's, else the current one */
+	char *cluster;    /* a cluster named another tool's way (an Argo CD destination's name or server), which discover maps to a context; NULL: none */
+	plumb_position cluster_position; /* where cluster is written */
 	char *namespace;  /* spec.destination.kubernetes.namespace; NULL: the context's, else "default" */
 	char *namespaces; /* spec.destination.kubernetes.namespaces, comma-separated: the only ones it may write to; NULL: any */
 	int namespaced_only; /* spec.destination.kubernetes.clusterResources: false */

@@ -3,6 +3,7 @@
 #include "resource/spec_internal.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdlib.h>
 
 /*
@@ -82,8 +83,8 @@ static int decode_value(plumb_value *value, const plumb_spec *spec, const plumb_
 	size_t len = 0;
 	const char *text;
 
-	if (field->type == PLUMB_FIELD_MAP) {
-		if (fy_node_get_type(node) != FYNT_MAPPING) {
+	if (field->type == PLUMB_FIELD_MAP || field->type == PLUMB_FIELD_ANY) {
+		if (field->type == PLUMB_FIELD_MAP && fy_node_get_type(node) != FYNT_MAPPING) {
 			plumb_diags_add(diags, value->position, "%s.%s: expected a mapping, got %s", spec->name,
 					field->name, node_type_name(node));
 			return -1;
@@ -91,7 +92,8 @@ static int decode_value(plumb_value *value, const plumb_spec *spec, const plumb_
 		value->map = plumb_xcalloc(1, sizeof(*value->map));
 		value->map->node = node;
 		value->map->file = spec->file;
-		value->map->owned_name = plumb_xprintf("%s.%s", spec->name, field->name);
+		value->map->owned_name = *spec->name ? plumb_xprintf("%s.%s", spec->name, field->name)
+						      : plumb_xstrdup(field->name);
 		value->map->name = value->map->owned_name;
 		value->map->position = value->position;
 		return 0;
@@ -114,7 +116,8 @@ static int decode_value(plumb_value *value, const plumb_spec *spec, const plumb_
 			plumb_spec *map = plumb_xcalloc(1, sizeof(*map));
 			map->node = item;
 			map->file = spec->file;
-			map->owned_name = plumb_xprintf("%s.%s[%zu]", spec->name, field->name, value->map_count);
+			map->owned_name = *spec->name ? plumb_xprintf("%s.%s[%zu]", spec->name, field->name, value->map_count)
+						      : plumb_xprintf("%s[%zu]", field->name, value->map_count);
 			map->name = map->owned_name;
 			map->position = position;
 			value->maps = plumb_xrealloc(value->maps, (value->map_count + 1) * sizeof(*value->maps));
@@ -160,6 +163,7 @@ static int decode_value(plumb_value *value, const plumb_spec *spec, const plumb_
 	case PLUMB_FIELD_LIST:
 	case PLUMB_FIELD_MAP:
 	case PLUMB_FIELD_MAPS:
+	case PLUMB_FIELD_ANY:
 		break;
 	case PLUMB_FIELD_INT: {
 		char *end;
@@ -194,8 +198,8 @@ static int decode_value(plumb_value *value, const plumb_spec *spec, const plumb_
 	return 0;
 }
 
-unsigned plumb_spec_decode(plumb_value *values, const plumb_spec *spec, const plumb_field *fields, size_t count,
-			   plumb_diags *diags)
+static unsigned decode(plumb_value *values, const plumb_spec *spec, const plumb_field *fields, size_t count,
+		       plumb_diags *diags, int lenient)
 {
 	size_t before = diags->count;
 	void *iter = NULL;
@@ -218,6 +222,10 @@ unsigned plumb_spec_decode(plumb_value *values, const plumb_spec *spec, const pl
 		for (i = 0; name && i < count; i++)
 			if (strlen(fields[i].name) == len && !memcmp(fields[i].name, name, len))
 				break;
+		if (name && i == count && lenient) {
+			plumb_diags_warn(diags, pos, "%s.%.*s: not read by plumb (ignored)", spec->name, (int)len, name);
+			continue;
+		}
 		if (!name || i == count) {
 			plumb_diags_add(diags, pos, "%s: unknown field \"%.*s\"", spec->name, (int)len, name ? name : "?");
 			continue;
@@ -238,6 +246,18 @@ unsigned plumb_spec_decode(plumb_value *values, const plumb_spec *spec, const pl
 					fields[i].name);
 	}
 	return (unsigned)(diags->count - before);
+}
+
+unsigned plumb_spec_decode(plumb_value *values, const plumb_spec *spec, const plumb_field *fields, size_t count,
+			   plumb_diags *diags)
+{
+	return decode(values, spec, fields, count, diags, 0);
+}
+
+unsigned plumb_spec_decode_known(plumb_value *values, const plumb_spec *spec, const plumb_field *fields, size_t count,
+				 plumb_diags *diags)
+{
+	return decode(values, spec, fields, count, diags, 1);
 }
 
 void plumb_values_release(plumb_value *values, size_t count)
@@ -326,4 +346,92 @@ void plumb_spec_entries_release(plumb_spec_entry *entries, size_t count)
 		plumb_values_release(&entries[i].value, 1);
 	}
 	free(entries);
+}
+
+/* --- YAML to JSON --------------------------------------------------------------------------- */
+
+static json_t *scalar_to_json(struct fy_node *node)
+{
+	size_t len = 0;
+	const char *text = fy_node_get_scalar(node, &len);
+	char *s = plumb_xstrndup(text ? text : "", len);
+	json_t *value = NULL;
+
+	if (fy_node_get_style(node) == FYNS_PLAIN) {
+		char *end;
+		if (!strcmp(s, "true") || !strcmp(s, "false")) {
+			value = json_boolean(s[0] == 't');
+		} else if (!strcmp(s, "null") || !strcmp(s, "~") || !*s) {
+			value = json_null();
+		} else if ((s[0] >= '0' && s[0] <= '9') || s[0] == '-') {
+			long long n = strtoll(s, &end, 10);
+			/* Leading zeros stay strings: 0644 is a mode, not the number 644. */
+			if (!*end && !(s[0] == '0' && s[1]) && !(s[0] == '-' && s[1] == '0'))
+				value = json_integer(n);
+		}
+	}
+	if (!value)
+		value = json_stringn(s, len);
+	free(s);
+	return value;
+}
+
+static json_t *node_to_json(struct fy_node *node, unsigned depth)
+{
+	if (!node)
+		return json_null();
+	if (depth > PLUMB_SPEC_DEPTH_MAX)
+		return NULL;
+	switch (fy_node_get_type(node)) {
+	case FYNT_SCALAR:
+		return scalar_to_json(node);
+	case FYNT_SEQUENCE: {
+		json_t *array = json_array();
+		void *iter = NULL;
+		struct fy_node *item;
+		while ((item = fy_node_sequence_iterate(node, &iter)) != NULL) {
+			json_t *v = node_to_json(item, depth + 1);
+			if (!v) {
+				json_decref(array);
+				return NULL;
+			}
+			json_array_append_new(array, v);
+		}
+		return array;
+	}
+	case FYNT_MAPPING: {
+		json_t *object = json_object();
+		void *iter = NULL;
+		struct fy_node_pair *pair;
+		while ((pair = fy_node_mapping_iterate(node, &iter)) != NULL) {
+			struct fy_node *key = fy_node_pair_key(pair);
+			size_t len = 0;
+			const char *k = key && fy_node_get_type(key) == FYNT_SCALAR ? fy_node_get_scalar(key, &len) : "";
+			char *name = plumb_xstrndup(k ? k : "", len);
+			json_t *v = node_to_json(fy_node_pair_value(pair), depth + 1);
+			if (!v) {
+				free(name);
+				json_decref(object);
+				return NULL;
+			}
+			json_object_set_new(object, name, v);
+			free(name);
+		}
+		return object;
+	}
+	}
+	return NULL;
+}
+
+json_t *plumb_spec_node_json(struct fy_node *node)
+{
+	return node_to_json(node, 0);
+}
+
+char *plumb_spec_json(const plumb_spec *spec)
+{
+	json_t *json = node_to_json(spec->node, 0);
+	char *text = json ? json_dumps(json, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY) : NULL;
+	json_decref(json);
+	return text;
 }

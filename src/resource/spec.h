@@ -25,6 +25,7 @@ typedef enum {
 	PLUMB_FIELD_LIST,   /* a list of strings */
 	PLUMB_FIELD_MAP,    /* a mapping, decoded in turn with plumb_spec_decode (value.map) */
 	PLUMB_FIELD_MAPS,   /* a list of mappings, each decoded in turn (value.maps) */
+	PLUMB_FIELD_ANY,    /* any value, kept whole (value.map, for plumb_spec_json) */
 } plumb_field_type;
 
 #define PLUMB_FIELD_REQUIRED 1u
@@ -58,7 +59,21 @@ typedef struct {
 unsigned plumb_spec_decode(plumb_value *values, const plumb_spec *spec, const plumb_field *fields, size_t count,
 			   plumb_diags *diags);
 
+/*
+ * The same for a kind plumb reads another tool's way (an Argo CD
+ * Application): a field not in fields is a warning naming it, not an error.
+ */
+unsigned plumb_spec_decode_known(plumb_value *values, const plumb_spec *spec, const plumb_field *fields, size_t count,
+				 plumb_diags *diags);
+
 void plumb_values_release(plumb_value *values, size_t count);
+
+/*
+ * The value spec holds, as compact JSON text (a plain scalar reading as a
+ * boolean, null or whole number is one), owned by the caller; NULL when it
+ * nests too deep.
+ */
+char *plumb_spec_json(const plumb_spec *spec);
 
 /* One entry of a mapping whose keys are data rather than field names (a Secret's data). */
 typedef struct {

@@ -5,6 +5,7 @@
 #ifndef PLUMB_SPEC_INTERNAL_H
 #define PLUMB_SPEC_INTERNAL_H
 
+#include <jansson.h>
 #include <libfyaml.h>
 
 #include "resource/spec.h"
@@ -19,5 +20,15 @@ struct plumb_spec {
 
 /* The position of a node (line and column from 1). */
 plumb_position plumb_spec_node_position(struct fy_node *node, const char *file);
+
+/* Manifests nest a few levels; anything deeper is hostile or a mistake. */
+#define PLUMB_SPEC_DEPTH_MAX 64
+
+/*
+ * A node as JSON: a plain scalar that reads as a boolean, null or whole
+ * number is one; any other scalar is a string. NULL when it nests deeper
+ * than PLUMB_SPEC_DEPTH_MAX. A new reference.
+ */
+json_t *plumb_spec_node_json(struct fy_node *node);
 
 #endif

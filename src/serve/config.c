@@ -37,6 +37,13 @@ int plumb_config_load(plumb_value *values, const plumb_field *fields, size_t cou
 	plumb_spec spec = { root, path, "config", root ? plumb_spec_node_position(root, path) : top, NULL };
 	if (root)
 		plumb_spec_decode(values, &spec, fields, count, diags);
+	/* A mapping outlives the document only as its JSON. */
+	for (size_t i = 0; i < count; i++)
+		if (values[i].map) {
+			values[i].string = plumb_spec_json(values[i].map);
+			plumb_values_release(&(plumb_value){ .map = values[i].map }, 1);
+			values[i].map = NULL;
+		}
 	if (diags->count > before)
 		error = PLUMB_EINVALID;
 done:

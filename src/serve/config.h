@@ -16,7 +16,8 @@
 
 /*
  * Read path and decode its top-level mapping against fields into values
- * (release with plumb_values_release). Returns 0, PLUMB_EINVALID with
+ * (release with plumb_values_release); a mapping's value is its JSON text,
+ * in string. Returns 0, PLUMB_EINVALID with
  * diagnostics added, or another error (message in the error slot) when the
  * file cannot be read.
  */

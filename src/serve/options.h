@@ -13,6 +13,8 @@
 
 #include <stddef.h>
 
+#include "load/discover.h"
+
 typedef enum {
 	PLUMB_APPROVAL_AUTO,
 	PLUMB_APPROVAL_PROMPTED,
@@ -39,7 +41,11 @@ typedef struct {
 	int allow_exec;   /* a kubeconfig's exec credential plugin may run */
 	char *kustomize;  /* the program that renders a kustomization; NULL: $PLUMB_KUSTOMIZE, else kustomize on PATH */
 	char *helm;       /* the program that renders a chart; NULL: $PLUMB_HELM, else helm on PATH */
+	plumb_discover_names names; /* clusters: and repoAliases:, each string and both arrays owned */
 } plumb_daemon_options;
+
+/* Append to the owned array *items (of *count) a copy of text. */
+void plumb_daemon_options_add_name(const char *const **items, size_t *count, const char *text);
 
 /* Fill in the defaults (strings NULL, prune and selfHeal on, approval auto). */
 void plumb_daemon_options_init(plumb_daemon_options *options);

@@ -136,6 +136,7 @@ static void start_pipeline(plumb_pipeline *p, daemon_state *d, const char *commi
 	options.path = d->app->path;
 	options.root = d->app->destination;
 	options.application = d->app->name;
+	options.render = d->app->declared.render;
 	options.keep_unlisted = !d->app->prune;
 	options.state = d->options.state;
 	options.identity = d->options.identity;
@@ -566,9 +567,21 @@ void plumb_reconcile(daemon_state *d, const char *trigger, int fetch)
 	if (fetch_and_resolve(d, commit, fetch) < 0)
 		return;
 	implicit = plumb_application_name(plumb_source_name(d->source), d->options.path);
-	if (plumb_applications_discover(&found, d->source, commit, d->options.path, implicit, NULL, 0, &diags) < 0) {
+	if (plumb_applications_discover(&found, d->source, commit, d->options.path, implicit, NULL, 0,
+					&d->options.names, &diags) < 0) {
 		mark_invalid(d, commit, &diags, implicit, fetch);
 		goto done;
+	}
+	/* What plumb reads past (an Argo CD field it does not follow) is said once a commit. */
+	if (diags.warning_count && strcmp(d->synced_commit, commit) != 0) {
+		char *text = NULL;
+		size_t size = 0;
+		FILE *out = open_memstream(&text, &size);
+		plumb_diags_sort(&diags);
+		plumb_diags_print_warnings(&diags, out);
+		fclose(out);
+		plumb_log_event("warn", "the revision has warnings", "commit", commit, "warnings", text, NULL);
+		free(text);
 	}
 	/* What the API lists: marked under the lock it reads them with. */
 	pthread_mutex_lock(&d->mutex);

@@ -5,6 +5,14 @@
 #include <stdarg.h>
 #include <stdlib.h>
 
+static void fill(plumb_diag *d, plumb_position pos, char *message)
+{
+	d->file = pos.file ? plumb_xstrdup(pos.file) : NULL;
+	d->line = pos.line;
+	d->column = pos.column;
+	d->message = message;
+}
+
 void plumb_diags_add(plumb_diags *diags, plumb_position pos, const char *fmt, ...)
 {
 	plumb_buf message = PLUMB_BUF_INIT;
@@ -15,11 +23,35 @@ void plumb_diags_add(plumb_diags *diags, plumb_position pos, const char *fmt, ..
 	va_end(ap);
 
 	PLUMB_GROW(diags->items, diags->count, diags->capacity);
-	plumb_diag *d = &diags->items[diags->count++];
-	d->file = pos.file ? plumb_xstrdup(pos.file) : NULL;
-	d->line = pos.line;
-	d->column = pos.column;
-	d->message = plumb_buf_detach(&message, NULL);
+	fill(&diags->items[diags->count++], pos, plumb_buf_detach(&message, NULL));
+}
+
+void plumb_diags_warn(plumb_diags *diags, plumb_position pos, const char *fmt, ...)
+{
+	plumb_buf message = PLUMB_BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	plumb_buf_vprintf(&message, fmt, ap);
+	va_end(ap);
+
+	PLUMB_GROW(diags->warnings, diags->warning_count, diags->warning_capacity);
+	fill(&diags->warnings[diags->warning_count++], pos, plumb_buf_detach(&message, NULL));
+}
+
+static void append(plumb_diag **items, size_t *count, size_t *capacity, const plumb_diag *from, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		plumb_position pos = { from[i].file, from[i].line, from[i].column };
+		PLUMB_GROW(*items, *count, *capacity);
+		fill(&(*items)[(*count)++], pos, plumb_xstrdup(from[i].message));
+	}
+}
+
+void plumb_diags_append(plumb_diags *into, const plumb_diags *from)
+{
+	append(&into->items, &into->count, &into->capacity, from->items, from->count);
+	append(&into->warnings, &into->warning_count, &into->warning_capacity, from->warnings, from->warning_count);
 }
 
 static int compare_diag(const plumb_diag *a, const plumb_diag *b)
@@ -34,40 +66,69 @@ static int compare_diag(const plumb_diag *a, const plumb_diag *b)
 	return 0;
 }
 
-void plumb_diags_sort(plumb_diags *diags)
+/* Insertion sort: stable, and diagnostic lists are short. */
+static void sort(plumb_diag *items, size_t count)
 {
-	/* Insertion sort: stable, and diagnostic lists are short. */
-	for (size_t i = 1; i < diags->count; i++) {
-		plumb_diag item = diags->items[i];
+	for (size_t i = 1; i < count; i++) {
+		plumb_diag item = items[i];
 		size_t j = i;
-		while (j > 0 && compare_diag(&diags->items[j - 1], &item) > 0) {
-			diags->items[j] = diags->items[j - 1];
+		while (j > 0 && compare_diag(&items[j - 1], &item) > 0) {
+			items[j] = items[j - 1];
 			j--;
 		}
-		diags->items[j] = item;
+		items[j] = item;
+	}
+}
+
+void plumb_diags_sort(plumb_diags *diags)
+{
+	sort(diags->items, diags->count);
+	sort(diags->warnings, diags->warning_count);
+}
+
+static void print(const plumb_diag *d, const char *label, FILE *out)
+{
+	if (d->file && d->line)
+		fprintf(out, "%s:%u:%u: %s%s\n", d->file, d->line, d->column, label, d->message);
+	else if (d->file)
+		fprintf(out, "%s: %s%s\n", d->file, label, d->message);
+	else
+		fprintf(out, "%s%s\n", label, d->message);
+}
+
+void plumb_diags_print_warnings(const plumb_diags *diags, FILE *out)
+{
+	for (size_t i = 0; i < diags->warning_count; i++) {
+		const plumb_diag *d = &diags->warnings[i];
+		size_t k;
+		/* One declaration read twice (an app of apps reaches it by two paths) warns once. */
+		for (k = 0; k < i && (compare_diag(&diags->warnings[k], d) || strcmp(diags->warnings[k].message, d->message));
+		     k++)
+			;
+		if (k == i)
+			print(d, "warning: ", out);
 	}
 }
 
 void plumb_diags_print(const plumb_diags *diags, FILE *out)
 {
-	for (size_t i = 0; i < diags->count; i++) {
-		const plumb_diag *d = &diags->items[i];
-		if (d->file && d->line)
-			fprintf(out, "%s:%u:%u: %s\n", d->file, d->line, d->column, d->message);
-		else if (d->file)
-			fprintf(out, "%s: %s\n", d->file, d->message);
-		else
-			fprintf(out, "%s\n", d->message);
+	for (size_t i = 0; i < diags->count; i++)
+		print(&diags->items[i], "", out);
+	plumb_diags_print_warnings(diags, out);
+}
+
+static void release(plumb_diag *items, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		free(items[i].file);
+		free(items[i].message);
 	}
+	free(items);
 }
 
 void plumb_diags_release(plumb_diags *diags)
 {
-	for (size_t i = 0; i < diags->count; i++) {
-		free(diags->items[i].file);
-		free(diags->items[i].message);
-	}
-	free(diags->items);
-	diags->items = NULL;
-	diags->count = diags->capacity = 0;
+	release(diags->items, diags->count);
+	release(diags->warnings, diags->warning_count);
+	memset(diags, 0, sizeof(*diags));
 }

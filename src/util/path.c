@@ -78,3 +78,34 @@ int plumb_path_compare(const char *a, const char *b)
 			return ca - cb;
 	}
 }
+
+char *plumb_path_resolve(const char *dir, const char *rel)
+{
+	if (rel[0] == '/')
+		return NULL;
+	plumb_buf out = PLUMB_BUF_INIT;
+	plumb_buf_puts(&out, dir);
+	const char *c = rel;
+	while (*c) {
+		const char *end = strchr(c, '/');
+		size_t n = end ? (size_t)(end - c) : strlen(c);
+		if (n == 0 || (n == 1 && c[0] == '.')) {
+			/* nothing */
+		} else if (n == 2 && c[0] == '.' && c[1] == '.') {
+			if (!out.len) {
+				plumb_buf_release(&out);
+				return NULL;
+			}
+			char *slash = strrchr(out.ptr, '/');
+			plumb_buf_truncate(&out, slash ? (size_t)(slash - out.ptr) : 0);
+		} else {
+			if (out.len)
+				plumb_buf_putc(&out, '/');
+			plumb_buf_add(&out, c, n);
+		}
+		c += n;
+		if (*c == '/')
+			c++;
+	}
+	return plumb_buf_detach(&out, NULL);
+}

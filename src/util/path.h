@@ -25,6 +25,13 @@ int plumb_path_is_within(const char *path, const char *dir);
 /* "a/b" + "c" = "a/b/c"; either may be "". Returns a new string. */
 char *plumb_path_join(const char *a, const char *b);
 
+/*
+ * rel (a relative path as a file of folder dir writes it: "../base")
+ * resolved against dir, ".." popping a component. Returns a new string (""
+ * for the root), or NULL when it climbs above the root or is absolute.
+ */
+char *plumb_path_resolve(const char *dir, const char *rel);
+
 /* The parent of a normalised path ("" for a top-level name); a new string. */
 char *plumb_path_dirname(const char *path);
 

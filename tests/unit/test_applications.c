@@ -23,7 +23,7 @@ static int discover_head(plumb_applications *apps, const char *path, const char 
 	if (fixture_commit("test") != 0 || plumb_source_resolve(commit, source, "main") < 0)
 		return -100;
 	memset(apps, 0, sizeof(*apps));
-	int error = plumb_applications_discover(apps, source, commit, path, implicit, NULL, 0, diags);
+	int error = plumb_applications_discover(apps, source, commit, path, implicit, NULL, 0, NULL, diags);
 	plumb_diags_sort(diags);
 	return error;
 }

@@ -1,0 +1,165 @@
+#include "util/common.h"
+#include "render/helm.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+
+/* The "helm" object of job's options, or NULL. A new reference. */
+static json_t *helm_options(const plumb_render_job *job)
+{
+	json_t *options = job->options ? json_loads(job->options, 0, NULL) : NULL;
+	json_t *helm = json_incref(json_object_get(options, "helm"));
+	json_decref(options);
+	return helm;
+}
+
+static const char *text_of(json_t *object, const char *name)
+{
+	const char *text = json_string_value(json_object_get(object, name));
+	return text && *text ? text : NULL;
+}
+
+/* A repository file an option reads: it exists in commit, or is a diagnostic where it was written. */
+static int check_file(plumb_render_job *job, json_t *file, const char *what, int missing_ok, plumb_source *source,
+		      const char *commit, plumb_diags *diags)
+{
+	const char *path = text_of(file, "path");
+	plumb_source_entry entry;
+	int error = path ? plumb_source_stat(&entry, source, commit, path) : PLUMB_ENOTFOUND;
+	if (error == 0 && entry.type != PLUMB_ENTRY_TREE && entry.type != PLUMB_ENTRY_SUBMODULE) {
+		plumb_render_add_input(job, path);
+		return 1;
+	}
+	if (error < 0 && error != PLUMB_ENOTFOUND)
+		return error;
+	if (!missing_ok) {
+		plumb_position at = { text_of(file, "file"), (unsigned)json_integer_value(json_object_get(file, "line")),
+				      (unsigned)json_integer_value(json_object_get(file, "column")) };
+		plumb_diags_add(diags, at, "%s '%s' is not a file in commit %.12s", what, path ? path : "", commit);
+	}
+	return 0;
+}
+
+int plumb_helm_prepare(plumb_render_job *job, plumb_source *source, const char *commit, plumb_diags *diags)
+{
+	json_t *helm = helm_options(job);
+	size_t before = diags->count;
+	int error = 0;
+	if (!helm)
+		return 0;
+	if (text_of(helm, "releaseName")) {
+		free(job->release);
+		job->release = plumb_xstrdup(text_of(helm, "releaseName"));
+	}
+	if (text_of(helm, "namespace")) {
+		free(job->namespace);
+		job->namespace = plumb_xstrdup(text_of(helm, "namespace"));
+	}
+	if (json_string_value(json_object_get(helm, "values")))
+		job->values = plumb_xstrdup(json_string_value(json_object_get(helm, "values")));
+	int missing_ok = json_is_true(json_object_get(helm, "ignoreMissingValueFiles"));
+	json_t *files = json_object_get(helm, "valueFiles"), *kept = json_array(), *file;
+	size_t i;
+	json_array_foreach(files, i, file) {
+		int found = check_file(job, file, "value file", missing_ok, source, commit, diags);
+		if (found < 0) {
+			error = found;
+			break;
+		}
+		/* A missing value file that may be missing is left out, as Argo CD leaves it out. */
+		if (found)
+			json_array_append(kept, file);
+	}
+	json_object_set_new(helm, "valueFiles", kept);
+	json_array_foreach(json_object_get(helm, "fileParameters"), i, file) {
+		int found = check_file(job, file, "file parameter", 0, source, commit, diags);
+		if (found < 0) {
+			error = found;
+			break;
+		}
+	}
+	/* What the arguments are built from: the value files that exist. */
+	json_t *options = json_loads(job->options, 0, NULL);
+	json_object_set(options, "helm", helm);
+	free(job->options);
+	job->options = json_dumps(options, JSON_COMPACT);
+	json_decref(options);
+	json_decref(helm);
+	if (error == 0 && diags->count > before)
+		error = PLUMB_EINVALID;
+	return error;
+}
+
+/*
+ * A --set value as Argo CD passes it: commas that are not escaped are, so
+ * that one parameter stays one value ("a,b" is not two); a helm list
+ * ("{a,b}") is passed as written.
+ */
+static char *escaped_commas(const char *value)
+{
+	size_t n = strlen(value);
+	if (n >= 2 && value[0] == '{' && value[n - 1] == '}')
+		return plumb_xstrdup(value);
+	plumb_buf out = PLUMB_BUF_INIT;
+	for (size_t i = 0; i < n; i++) {
+		if (value[i] == ',' && (i == 0 || value[i - 1] != '\\'))
+			plumb_buf_putc(&out, '\\');
+		plumb_buf_putc(&out, value[i]);
+	}
+	return plumb_buf_detach(&out, NULL);
+}
+
+void plumb_helm_arguments(plumb_render_args *args, const plumb_render_job *job, const char *root,
+			  const char *values_file)
+{
+	json_t *helm = helm_options(job), *item;
+	size_t i;
+	char *folder = *job->path ? plumb_xprintf("%s/%s", root, job->path) : plumb_xstrdup(root);
+	plumb_render_args_add(args, "template");
+	plumb_render_args_add(args, job->release);
+	plumb_render_args_add(args, folder);
+	plumb_render_args_add(args, "--namespace");
+	plumb_render_args_add(args, job->namespace);
+	free(folder);
+	/* Value files in the order given, then the inline values over them, then parameters over all. */
+	json_array_foreach(json_object_get(helm, "valueFiles"), i, item) {
+		char *path = plumb_xprintf("%s/%s", root, text_of(item, "path"));
+		plumb_render_args_add(args, "--values");
+		plumb_render_args_add(args, path);
+		free(path);
+	}
+	if (values_file) {
+		plumb_render_args_add(args, "--values");
+		plumb_render_args_add(args, values_file);
+	}
+	json_array_foreach(json_object_get(helm, "parameters"), i, item) {
+		const char *value = json_string_value(json_object_get(item, "value"));
+		char *escaped = escaped_commas(value ? value : "");
+		char *set = plumb_xprintf("%s=%s", text_of(item, "name"), escaped);
+		plumb_render_args_add(args, json_is_true(json_object_get(item, "forceString")) ? "--set-string" : "--set");
+		plumb_render_args_add(args, set);
+		free(set);
+		free(escaped);
+	}
+	json_array_foreach(json_object_get(helm, "fileParameters"), i, item) {
+		char *set = plumb_xprintf("%s=%s/%s", text_of(item, "name"), root, text_of(item, "path"));
+		plumb_render_args_add(args, "--set-file");
+		plumb_render_args_add(args, set);
+		free(set);
+	}
+	if (json_is_true(json_object_get(helm, "skipCrds")))
+		plumb_render_args_add(args, "--skip-crds");
+	if (json_is_true(json_object_get(helm, "skipSchemaValidation")))
+		plumb_render_args_add(args, "--skip-schema-validation");
+	if (json_is_true(json_object_get(helm, "skipTests")))
+		plumb_render_args_add(args, "--skip-tests");
+	if (text_of(helm, "kubeVersion")) {
+		plumb_render_args_add(args, "--kube-version");
+		plumb_render_args_add(args, text_of(helm, "kubeVersion"));
+	}
+	json_array_foreach(json_object_get(helm, "apiVersions"), i, item) {
+		plumb_render_args_add(args, "--api-versions");
+		plumb_render_args_add(args, json_string_value(item) ? json_string_value(item) : "");
+	}
+	json_decref(helm);
+}

@@ -1,0 +1,40 @@
+/*
+ * helm.h - what an application asks of `helm template`, as Argo CD's helm
+ * source options say it (render.h's target options, "helm"): the release
+ * name and namespace, value files (from the repository), inline values,
+ * parameters (--set, --set-string, --set-file) and the switches
+ * (--skip-crds, --skip-schema-validation, --skip-tests, --kube-version,
+ * --api-versions).
+ *
+ * The arguments are built in one place, for the key of the output and for
+ * the run: a key made with the copy's root "." names the same arguments the
+ * run passes.
+ */
+#ifndef PLUMB_RENDER_HELM_H
+#define PLUMB_RENDER_HELM_H
+
+#include "render/job.h"
+#include "source/source.h"
+#include "util/diag.h"
+#include "util/buf.h"
+
+/*
+ * Take job->options' release name and namespace over job's, keep its
+ * inline values (values, or valuesObject as JSON) in job->values, and add the
+ * repository files they read (value files, file parameters) to job's
+ * inputs. A value file that does not exist in commit is a diagnostic where
+ * it was written (unless ignoreMissingValueFiles), and left out. Returns 0,
+ * PLUMB_EINVALID with diagnostics, or another code (the repository could
+ * not be read).
+ */
+int plumb_helm_prepare(plumb_render_job *job, plumb_source *source, const char *commit, plumb_diags *diags);
+
+/*
+ * The arguments after `helm`: template RELEASE FOLDER --namespace NS and
+ * what the options add, with repository paths under root (the copy's; "."
+ * for the key) and the inline values in values_file (NULL: none written).
+ */
+void plumb_helm_arguments(plumb_render_args *args, const plumb_render_job *job, const char *root,
+			  const char *values_file);
+
+#endif

@@ -1,0 +1,59 @@
+#include "util/common.h"
+#include "render/job.h"
+#include "util/path.h"
+
+#include <stdlib.h>
+
+void plumb_render_job_release(plumb_render_job *job)
+{
+	for (size_t i = 0; i < job->input_count; i++)
+		free(job->inputs[i]);
+	free(job->inputs);
+	free(job->path);
+	free(job->program);
+	free(job->version);
+	free(job->release);
+	free(job->namespace);
+	free(job->options);
+	free(job->values);
+	memset(job, 0, sizeof(*job));
+}
+
+void plumb_render_args_add(plumb_render_args *args, const char *text)
+{
+	PLUMB_GROW(args->items, args->count, args->capacity);
+	args->items[args->count++] = plumb_xstrdup(text ? text : "");
+}
+
+void plumb_render_args_release(plumb_render_args *args)
+{
+	for (size_t i = 0; i < args->count; i++)
+		free(args->items[i]);
+	free(args->items);
+	memset(args, 0, sizeof(*args));
+}
+
+int plumb_render_has_input(const plumb_render_job *job, const char *path)
+{
+	for (size_t i = 0; i < job->input_count; i++)
+		if (plumb_path_is_within(path, job->inputs[i]))
+			return 1;
+	return 0;
+}
+
+void plumb_render_add_input(plumb_render_job *job, const char *path)
+{
+	if (plumb_render_has_input(job, path))
+		return;
+	/* A folder holds what was taken from inside it before: the copy writes each path once. */
+	for (size_t i = 0; i < job->input_count;) {
+		if (plumb_path_is_within(job->inputs[i], path)) {
+			free(job->inputs[i]);
+			job->inputs[i] = job->inputs[--job->input_count];
+		} else {
+			i++;
+		}
+	}
+	PLUMB_GROW(job->inputs, job->input_count, job->input_capacity);
+	job->inputs[job->input_count++] = plumb_xstrdup(path);
+}

@@ -1,0 +1,45 @@
+/*
+ * job.h - a render job's inputs and a program's arguments: what render.c
+ * and the modules that know one renderer's options (helm.c,
+ * kustomize_edit.c) build a job with.
+ */
+#ifndef PLUMB_RENDER_JOB_H
+#define PLUMB_RENDER_JOB_H
+
+#include <stddef.h>
+
+/* One folder to render: what it reaches, and the key of its output. */
+typedef struct {
+	const char *renderer; /* "kustomize" or "helm" */
+	char *path;           /* the folder, normalised */
+	char *program;
+	char *version;
+	char *release;   /* helm: the release name */
+	char *namespace; /* helm: the release's namespace */
+	char *options;   /* the target's options (helm: the value files that exist), or NULL */
+	char *values;    /* helm: the inline values the options give, or NULL */
+	char **inputs; /* repository paths the copy holds, sorted */
+	size_t input_count;
+	size_t input_capacity;
+	char key[65]; /* sha256 hex of what determines the output */
+} plumb_render_job;
+
+void plumb_render_job_release(plumb_render_job *job);
+
+/* Whether job's copy holds path already (it, or a folder above it, is an input). */
+int plumb_render_has_input(const plumb_render_job *job, const char *path);
+
+/* Add path (a repository file or folder) to what job's copy holds, unless a folder it holds already has it. */
+void plumb_render_add_input(plumb_render_job *job, const char *path);
+
+/* A list of strings, each owned. */
+typedef struct {
+	char **items;
+	size_t count;
+	size_t capacity;
+} plumb_render_args;
+
+void plumb_render_args_add(plumb_render_args *args, const char *text);
+void plumb_render_args_release(plumb_render_args *args);
+
+#endif
