@@ -180,6 +180,7 @@ static int apply_saved(const plumb_cli *cli, const char *file)
 	if (!cluster)
 		options.root = saved.destination;
 	options.application = saved.application;
+	options.render = saved.render;
 	options.operation = "apply-plan";
 	plumb_pipeline_init(&p, &options);
 	if (plumb_pipeline_resolve(&p, stdout) < 0 || (cluster && choose_cluster(&p, cli, file, &saved) < 0))

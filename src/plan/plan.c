@@ -641,6 +641,7 @@ void plumb_plan_release(plumb_plan *plan)
 	free(plan->commit);
 	free(plan->path);
 	free(plan->application);
+	free(plan->render);
 	free(plan->destination);
 	cluster_free(plan->cluster);
 	free(plan->created_at);

@@ -71,6 +71,7 @@ typedef struct {
 	char *commit;
 	char *path;
 	char *application;
+	char *render; /* what the application asked of the renderer of path (render.h's target options); NULL: nothing */
 	char *destination;
 	plumb_plan_cluster *cluster; /* a cluster's plan: how it was chosen; NULL for a host root */
 	char *created_at; /* when the plan was made, UTC, ISO 8601 */

@@ -81,6 +81,9 @@ char *plumb_planfile_format(const plumb_plan *plan)
 	json_object_set_new(doc, "commit", json_string(plan->commit));
 	json_object_set_new(doc, "path", json_string(plan->path));
 	json_object_set_new(doc, "application", json_string(plan->application));
+	/* What the renderer was told is part of what was planned: the apply renders the same. */
+	if (plan->render)
+		json_object_set_new(doc, "render", json_loads(plan->render, 0, NULL));
 	json_object_set_new(doc, "destination", json_string(plan->destination));
 	if (plan->cluster)
 		json_object_set_new(doc, "kubernetes", cluster_to_json(plan->cluster));
@@ -300,6 +303,13 @@ int plumb_planfile_parse(plumb_plan *out, const char *text, size_t len, const ch
 	    (error = get_string(&out->destination, doc, "destination", path, "")) < 0 ||
 	    (error = read_cluster(out, doc, path)) < 0)
 		goto done;
+	json_t *render = json_object_get(doc, "render");
+	if (render && !json_is_object(render)) {
+		error = field_error(path, "", "render", "is not an object");
+		goto done;
+	}
+	if (render)
+		out->render = json_dumps(render, JSON_COMPACT);
 	json_t *summary = json_object_get(doc, "summary");
 	if ((error = count_of(&out->to_create, summary, "create", path)) < 0 ||
 	    (error = count_of(&out->to_update, summary, "update", path)) < 0 ||

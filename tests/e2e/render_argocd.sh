@@ -359,6 +359,19 @@ else
 	fail "a second sync changes nothing" "$(show)"
 fi
 
+# A plan file keeps what the Application asked of helm: applying it renders the same.
+sed -i 's/replicaCount: 3/replicaCount: 4/' "$REPO/envs/prod/podinfo.yaml"
+commit_all "$REPO" "four replicas"
+capture "$PLUMB" plan podinfo "${ARGS[@]}" --path root.yaml --kubeconfig "$KUBECONFIG_ADMIN" -o "$T/podinfo.plan"
+plan_rc=$RC
+capture "$PLUMB" apply "$T/podinfo.plan" --state "$STATE" --kubeconfig "$KUBECONFIG_ADMIN"
+replicas=$(kc get deployment web -n argo-web -o 'jsonpath={.spec.replicas}' 2>&1)
+if [ "$plan_rc" -eq 0 ] && [ "$RC" -eq 0 ] && [ "$replicas" = 4 ] && grep -q '"valueFiles"' "$T/podinfo.plan"; then
+	ok "a plan file of a chart with value files applies as planned"
+else
+	fail "a plan file of a chart with value files applies as planned" "replicas=$replicas" "$(show)"
+fi
+
 # --- plumb serve, with the clusters and repository aliases of serve.yaml -----------------------
 
 SERVED="$T/served"
