@@ -1,5 +1,6 @@
 #include "util/common.h"
 #include "load/discover.h"
+#include "load/flux.h"
 #include "load/load.h"
 #include "providers/host/host.h"
 #include "providers/provider.h"
@@ -51,6 +52,11 @@ static int is_own_repository(const discovery *d, const char *repo)
 		if (same_url(repo, d->names->repo_aliases[i]))
 			return 1;
 	return 0;
+}
+
+static int own_url(const char *url, void *payload)
+{
+	return is_own_repository(payload, url);
 }
 
 /* The context a cluster named another tool's way maps to, or NULL. */
@@ -153,8 +159,11 @@ static int expand(discovery *d, const char *path, const plumb_application *paren
 		}
 		goto done;
 	}
-	if (set.object_count) {
-		const plumb_object *o = &set.objects[0];
+	for (size_t i = 0; i < set.object_count; i++) {
+		const plumb_object *o = &set.objects[i];
+		/* A ConfigMap a Flux application reads its variables or values from is read, not applied. */
+		if (plumb_flux_consumed(&set, o->resource))
+			continue;
 		plumb_diags_add(d->diags, o->position,
 				"'%s' holds Applications, so it holds nothing else: move %s to an application's path",
 				*set.path ? set.path : ".", set.resources[o->resource].identity);
@@ -162,10 +171,19 @@ static int expand(discovery *d, const char *path, const plumb_application *paren
 		goto done;
 	}
 	for (size_t i = 0; i < set.application_count; i++) {
-		const plumb_application *a = &set.applications[i];
+		plumb_application resolved = plumb_application_copy(&set.applications[i]);
+		const plumb_application *a = &resolved;
+		size_t diags_before = d->diags->count;
+		plumb_flux_resolve(&resolved, &set, own_url, d, d->diags);
+		if (d->diags->count > diags_before) {
+			plumb_application_release(&resolved);
+			error = PLUMB_EINVALID;
+			continue;
+		}
 		if (!is_own_repository(d, a->repo) || a->revision) {
 			/* Another repository or revision is synced as it is: it is a leaf here. */
 			add_leaf(d, a);
+			plumb_application_release(&resolved);
 			continue;
 		}
 		size_t k;
@@ -179,11 +197,13 @@ static int expand(discovery *d, const char *path, const plumb_application *paren
 			plumb_diags_add(d->diags, a->position, "Applications form a cycle: %s (Application %s)", cycle.ptr,
 					a->name);
 			plumb_buf_release(&cycle);
+			plumb_application_release(&resolved);
 			error = PLUMB_EINVALID;
 			continue;
 		}
 		if (d->depth >= MAX_NESTING) {
 			plumb_diags_add(d->diags, a->position, "Applications nest more than %d deep", MAX_NESTING);
+			plumb_application_release(&resolved);
 			error = PLUMB_EINVALID;
 			continue;
 		}
@@ -191,6 +211,7 @@ static int expand(discovery *d, const char *path, const plumb_application *paren
 		d->depth++;
 		int nested = expand(d, a->path, a, NULL);
 		d->depth--;
+		plumb_application_release(&resolved);
 		if (nested < 0 && (error == 0 || nested != PLUMB_EINVALID))
 			error = nested;
 	}

@@ -8,6 +8,8 @@
 #include "load/internal.h"
 #include "load/application.h"
 #include "load/argocd.h"
+#include "load/flux.h"
+#include "load/substitute.h"
 #include "providers/registry.h"
 #include "resource/spec_internal.h"
 #include "secrets/secret.h"
@@ -83,7 +85,8 @@ static void check_string_map(struct fy_node *map, const char *where, const char 
 
 static const char *const document_fields[] = { "apiVersion", "kind", "metadata", "spec", NULL };
 static const char *const metadata_fields[] = { "name", "labels", "annotations", NULL };
-static const char *const argocd_metadata_fields[] = { "name", "namespace", "labels", "annotations", "finalizers", NULL };
+/* Another tool's kinds are Kubernetes objects: their metadata is a Kubernetes object's. */
+static const char *const object_metadata_fields[] = { "name", "namespace", "labels", "annotations", "finalizers", NULL };
 
 /* What providers claim: their apiVersions (api_version NULL), or their kinds of api_version. */
 static void describe_known_kinds(plumb_buf *out, const char *api_version)
@@ -204,15 +207,17 @@ static void load_document(manifest_part *file, struct fy_document *doc, plumb_so
 	}
 	resource.api_version = string_field(root, "apiVersion", "", file->path, pos, diags);
 	resource.kind = string_field(root, "kind", "", file->path, pos, diags);
-	/* Argo CD's Application is read as an application, not applied as an object. */
+	/* Argo CD's Application and Flux's kinds are read as applications, not applied as objects. */
 	int argocd = resource.api_version && resource.kind && plumb_argocd_claims(resource.api_version, resource.kind);
-	if (resource.api_version && resource.kind && !argocd)
+	int flux = resource.api_version && resource.kind && plumb_flux_claims(resource.api_version, resource.kind);
+	int foreign = argocd || flux;
+	if (resource.api_version && resource.kind && !foreign)
 		resource.provider = plumb_provider_find(resource.api_version, resource.kind);
-	/* plumb's own kinds have the host's shape; a provider may take any top-level field, and Argo CD's are read leniently. */
-	const char *const *top_fields = argocd		    ? NULL
+	/* plumb's own kinds have the host's shape; a provider may take any top-level field; another tool's are read leniently. */
+	const char *const *top_fields = foreign		    ? NULL
 					: resource.provider ? resource.provider->document_fields
 							    : document_fields;
-	const char *const *meta_fields = argocd ? argocd_metadata_fields
+	const char *const *meta_fields = foreign ? object_metadata_fields
 					 : resource.provider && resource.provider->metadata_fields
 						 ? resource.provider->metadata_fields
 						 : metadata_fields;
@@ -239,7 +244,7 @@ static void load_document(manifest_part *file, struct fy_document *doc, plumb_so
 		struct fy_node *kind_node = fy_node_mapping_lookup_by_string(root, "kind", FY_NT);
 		int engine_kind = !strcmp(resource.api_version, PLUMB_ENGINE_API_VERSION) &&
 				  (!strcmp(resource.kind, "Application") || !strcmp(resource.kind, "Secret"));
-		if (!resource.provider && !engine_kind && !argocd)
+		if (!resource.provider && !engine_kind && !foreign)
 			report_unknown_kind(diags, &resource, api_node, kind_node, file->path);
 	}
 
@@ -288,6 +293,8 @@ static void load_document(manifest_part *file, struct fy_document *doc, plumb_so
 	if (file->set.resources[index].provider)
 		file->set.resources[index].provider->expand(&file->set, index, top_fields ? &spec : &whole, source,
 							    diags);
+	else if (flux)
+		plumb_flux_decode(&file->set, index, &whole, diags);
 	else if (argocd)
 		plumb_argocd_decode(&file->set, index, &whole, diags);
 	else if (!strcmp(resource.kind, "Secret"))
@@ -446,11 +453,27 @@ done:
 	return error;
 }
 
+/* file's text with its variables substituted, in place of what it was (substitute.h). */
+static void substitute_text(const manifest_part *file, plumb_buf *text)
+{
+	plumb_buf substituted = PLUMB_BUF_INIT;
+	plumb_substitute(&substituted, text->ptr ? text->ptr : "", text->len, file->substitute);
+	plumb_buf_release(text);
+	*text = substituted;
+}
+
 int plumb_load_file(manifest_part *file, plumb_source *source)
 {
 	if (file->rendered) {
+		plumb_buf substituted = PLUMB_BUF_INIT;
+		const plumb_buf *rendered = file->rendered;
+		if (file->substitute) {
+			plumb_buf_add(&substituted, rendered->ptr ? rendered->ptr : "", rendered->len);
+			substitute_text(file, &substituted);
+			rendered = &substituted;
+		}
 		/* One document at a time, so that each object's lines count from its own start. */
-		const char *text = file->rendered->ptr, *end = text + file->rendered->len;
+		const char *text = rendered->ptr ? rendered->ptr : "", *end = text + rendered->len;
 		int error = 0;
 		while (text < end && error == 0) {
 			const char *next = text;
@@ -472,6 +495,7 @@ int plumb_load_file(manifest_part *file, plumb_source *source)
 			const char *after = memchr(separator, '\n', (size_t)(end - separator));
 			text = after ? after + 1 : end;
 		}
+		plumb_buf_release(&substituted);
 		return error;
 	}
 
@@ -484,7 +508,9 @@ int plumb_load_file(manifest_part *file, plumb_source *source)
 	}
 	if (error < 0)
 		return plumb_error_wrap(error, "%s", file->path);
-	error = parse_text(file, source, text.ptr, text.len);
+	if (file->substitute)
+		substitute_text(file, &text);
+	error = parse_text(file, source, text.ptr ? text.ptr : "", text.len);
 	plumb_buf_release(&text);
 	return error;
 }

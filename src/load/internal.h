@@ -28,6 +28,7 @@ struct plumb_manifest_part {
 	plumb_diags diags;
 	plumb_source_lookups lookups;
 	const plumb_buf *rendered; /* while parsing: the text a renderer printed, read instead of the blob */
+	const char *substitute;    /* while parsing: variables to substitute in the text (substitute.h), JSON; NULL: none */
 	char **names;              /* a rendered file's "FOLDER (RENDERER) Kind/name", one a document */
 	size_t name_count;
 	size_t name_capacity;

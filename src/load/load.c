@@ -8,6 +8,7 @@
 #include "secrets/secret.h"
 #include "util/path.h"
 
+#include <jansson.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -16,6 +17,7 @@ typedef struct {
 	manifest_part *part;
 	int is_content; /* read as content by some resource, so not a manifest */
 	int parsed;     /* rendered and parsed already */
+	int rendered;   /* a renderer's output, keyed by what determines it (variables included) */
 } manifest_file;
 
 typedef struct {
@@ -24,6 +26,7 @@ typedef struct {
 	size_t capacity;
 	const char *base; /* the folder being walked */
 	plumb_directory_filter filter; /* which of its files are manifests */
+	char *substitute; /* the variables a Flux Kustomization substitutes (JSON), or NULL; its parts are its own */
 	char **rendered; /* folders below it that hold a kustomization: kustomize's input, not manifests */
 	size_t rendered_count;
 	size_t rendered_capacity;
@@ -438,15 +441,18 @@ static int load_rendered(manifest_files *files, plumb_source *source, const char
 	files->base = path;
 	PLUMB_GROW(files->items, files->count, files->capacity);
 	memset(&files->items[files->count], 0, sizeof(files->items[0]));
+	files->items[files->count].rendered = 1;
 	files->items[files->count++].part = part;
 	if (cache_has(cache, part->path, part->blob))
 		goto done;
 	if ((error = plumb_render_output(&text, &job, source, commit, &cache->render, diags)) < 0)
 		goto done;
 	part->rendered = &text;
+	part->substitute = files->substitute;
 	part->set.commit = plumb_xstrdup(commit);
 	error = plumb_load_file(part, source);
 	part->rendered = NULL;
+	part->substitute = NULL;
 	atomic_fetch_add(&files_parsed, 1);
 	files->items[files->count - 1].parsed = 1;
 	if (error == 0)
@@ -455,6 +461,16 @@ done:
 	plumb_buf_release(&text);
 	plumb_render_job_release(&job);
 	return error;
+}
+
+/* The variables target's options substitute (a Flux Kustomization's postBuild), as JSON, or NULL. */
+static char *substitutions(const plumb_render_target *target)
+{
+	json_t *options = target && target->options ? json_loads(target->options, 0, NULL) : NULL;
+	json_t *vars = json_object_get(options, "substitute");
+	char *text = json_is_object(vars) ? json_dumps(vars, JSON_COMPACT) : NULL;
+	json_decref(options);
+	return text;
 }
 
 int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit, const char *path,
@@ -470,6 +486,7 @@ int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit
 	if ((error = plumb_path_normalize(&load_path, path && *path ? path : ".", 0)) < 0)
 		return plumb_error_wrap(error, "--path");
 	out->path = plumb_xstrdup(load_path);
+	files.substitute = substitutions(target);
 
 	if ((error = plumb_source_stat(&top, source, commit, load_path)) < 0) {
 		if (error == PLUMB_ENOTFOUND)
@@ -503,8 +520,11 @@ int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit
 	for (size_t i = 0; i < files.count; i++) {
 		if (files.items[i].parsed)
 			continue;
-		manifest_part *found = cache_take(cache, source, commit, files.items[i].part->path,
-						  files.items[i].part->blob);
+		/* A file read with variables is parsed each time: the cache keeps files as they are written. */
+		int uncached = files.substitute && !files.items[i].rendered;
+		manifest_part *found = uncached ? NULL
+						: cache_take(cache, source, commit, files.items[i].part->path,
+							     files.items[i].part->blob);
 		if (found) {
 			part_unref(files.items[i].part);
 			files.items[i].part = found;
@@ -514,7 +534,9 @@ int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit
 		/* Providers read content from the commit of the set they expand into. */
 		part->set.commit = plumb_xstrdup(commit);
 		plumb_source_record_lookups(&part->lookups);
+		part->substitute = files.substitute;
 		error = plumb_load_file(part, source);
+		part->substitute = NULL;
 		plumb_source_record_lookups(NULL);
 		atomic_fetch_add(&files_parsed, 1);
 		if (error < 0)
@@ -524,7 +546,8 @@ int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit
 			part->set.objects = plumb_xrealloc(part->set.objects, part->set.object_count * sizeof(plumb_object));
 			part->set.object_capacity = part->set.object_count;
 		}
-		cache_put(cache, part);
+		if (!uncached)
+			cache_put(cache, part);
 	}
 
 	for (size_t i = 0; i < files.count; i++)
@@ -551,6 +574,7 @@ done:
 	free(files.rendered);
 	free(files.items);
 	plumb_directory_filter_release(&files.filter);
+	free(files.substitute);
 	free(load_path);
 	return error;
 }

@@ -1,0 +1,51 @@
+/*
+ * flux.h - Flux's Kustomization (kustomize.toolkit.fluxcd.io) and
+ * HelmRelease (helm.toolkit.fluxcd.io) read as plumb applications, so that
+ * a repository written for Flux is synced as it is, and its GitRepository
+ * (source.toolkit.fluxcd.io) read as where they come from.
+ *
+ *   Kustomization: path, sourceRef (a GitRepository), prune, suspend,
+ *     dependsOn, targetNamespace, postBuild.substitute and substituteFrom
+ *     (ConfigMaps beside it), force (Replace), timeout, kubeConfig (a
+ *     cluster, mapped as an Argo CD destination's), namePrefix, nameSuffix,
+ *     images, patches, components (kustomize options, on a kustomization)
+ *   HelmRelease: chart.spec.chart (a chart folder of a GitRepository),
+ *     chart.spec.valuesFiles, releaseName (else [targetNamespace-]name),
+ *     targetNamespace (else its own namespace), values, valuesFrom
+ *     (ConfigMaps beside it), install.createNamespace, dependsOn, suspend,
+ *     timeout, kubeConfig
+ *
+ * A GitRepository whose URL is the repository being read (discover.h's
+ * names), or one the path read does not hold (as Flux's own flux-system,
+ * which lives in the folder Flux applies itself), is this commit; another
+ * is fetched at its ref. A HelmRepository, OCIRepository or Bucket source is
+ * an error: plumb fetches no chart and no artifact. A field plumb does not
+ * read is a warning at its position.
+ */
+#ifndef PLUMB_LOAD_FLUX_H
+#define PLUMB_LOAD_FLUX_H
+
+#include "resource/resource.h"
+#include "resource/spec.h"
+#include "util/diag.h"
+
+/* True for a document plumb reads as Flux's: a Kustomization, a HelmRelease, or a source (GitRepository, ...). */
+int plumb_flux_claims(const char *api_version, const char *kind);
+
+/* Decode set->resources[resource], whole, into set->applications (a source adds nothing). */
+void plumb_flux_decode(plumb_manifest_set *set, size_t resource, const plumb_spec *document, plumb_diags *diags);
+
+/*
+ * Resolve what a Flux application a names in set, the folder that declares
+ * it: its GitRepository (a->repo and a->revision, or this commit), and the
+ * ConfigMaps its substituteFrom or valuesFrom read (into a->render). A
+ * ConfigMap it needs that set does not hold is a diagnostic where it is
+ * named, unless optional. Does nothing for an application not Flux's.
+ */
+void plumb_flux_resolve(plumb_application *a, const plumb_manifest_set *set, int (*own)(const char *url, void *payload),
+			void *payload, plumb_diags *diags);
+
+/* Whether set->resources[resource] is a ConfigMap a Flux application of set reads: read, not applied. */
+int plumb_flux_consumed(const plumb_manifest_set *set, size_t resource);
+
+#endif

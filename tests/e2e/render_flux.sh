@@ -1,0 +1,279 @@
+#!/usr/bin/env bash
+# A repository written for Flux is read as it is: a cluster folder of Flux
+# Kustomizations (dependsOn, targetNamespace, postBuild.substitute and
+# substituteFrom a ConfigMap) and a HelmRelease of a chart in the repository
+# (values, valuesFrom a ConfigMap) renders what kustomize build and helm
+# template give by hand with the same inputs, in dependency order; what plumb
+# cannot honour is an error at its position; and the whole syncs to a real
+# kube-apiserver.
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+. "$here/lib.sh"
+
+HELM="$root/build/helm/bin/helm"
+KUSTOMIZE="$root/build/kustomize/bin/kustomize"
+KUBECTL="$root/build/kube/bin/kubectl"
+KUBE_STATE="$T/kube"
+KUBE_STARTED=0
+declare -A DPID DLOG
+trap kube_cleanup EXIT
+for program in "$HELM" "$KUSTOMIZE"; do
+	if [ ! -x "$program" ]; then
+		fail "$program is built" "run: tests/helm/build and tests/kustomize/build"
+		exit 1
+	fi
+done
+export PATH="$(dirname "$HELM"):$(dirname "$KUSTOMIZE"):$PATH"
+export TMPDIR="$T/tmp" HOME="$T/home"
+mkdir -p "$TMPDIR" "$HOME"
+
+REPO="$T/repo"
+STATE="$T/state"
+URL=ssh://git@github.com/example/fleet
+make_repo "$REPO"
+cd "$REPO" || exit 1
+mkdir -p clusters/prod/flux-system infrastructure apps/base apps/prod charts/podinfo/templates
+printf 'resources: [gotk-sync.yaml]\n' >clusters/prod/flux-system/kustomization.yaml
+cat >clusters/prod/flux-system/gotk-sync.yaml <<YAML
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: flux-system, namespace: flux-system}
+spec: {interval: 1m, ref: {branch: main}, url: $URL}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: flux-system, namespace: flux-system}
+spec: {interval: 10m, path: ./clusters/prod, prune: true, sourceRef: {kind: GitRepository, name: flux-system}}
+YAML
+cat >clusters/prod/infrastructure.yaml <<'YAML'
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: infra, namespace: flux-system}
+spec:
+  interval: 10m
+  path: ./infrastructure
+  prune: true
+  sourceRef: {kind: GitRepository, name: flux-system}
+YAML
+cat >clusters/prod/apps.yaml <<'YAML'
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: apps, namespace: flux-system}
+spec:
+  interval: 10m
+  dependsOn: [{name: infra}]
+  path: ./apps/prod
+  prune: true
+  targetNamespace: flux-shop
+  sourceRef: {kind: GitRepository, name: flux-system}
+  postBuild:
+    substitute: {greeting: hello}
+    substituteFrom: [{kind: ConfigMap, name: cluster-vars}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cluster-vars, namespace: flux-system}
+data: {cluster_name: prod-1, greeting: overridden}
+YAML
+cat >clusters/prod/podinfo.yaml <<'YAML'
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: podinfo, namespace: flux-web}
+spec:
+  interval: 10m
+  chart:
+    spec:
+      chart: ./charts/podinfo
+      sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}
+  values: {replicaCount: 2}
+  valuesFrom: [{kind: ConfigMap, name: podinfo-values}]
+  install: {createNamespace: true}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: podinfo-values, namespace: flux-web}
+data:
+  values.yaml: |
+    replicaCount: 5
+    ui: {message: from-configmap}
+YAML
+printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: flux-shop}\n' >infrastructure/ns.yaml
+printf 'resources: [cm.yaml]\n' >apps/base/kustomization.yaml
+cat >apps/base/cm.yaml <<'YAML'
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: web-config}
+data:
+  cluster: ${cluster_name}
+  greeting: ${greeting}
+  region: ${region:=eu-west}
+  literal: $${not_a_var}
+YAML
+printf 'resources: [../base]\nnamePrefix: prod-\n' >apps/prod/kustomization.yaml
+cat >charts/podinfo/Chart.yaml <<'YAML'
+apiVersion: v2
+name: podinfo
+version: 6.0.0
+YAML
+cat >charts/podinfo/values.yaml <<'YAML'
+replicaCount: 1
+ui: {message: ""}
+YAML
+cat >charts/podinfo/templates/deploy.yaml <<'YAML'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: {{ .Release.Name }}}
+spec:
+  replicas: {{ .Values.replicaCount }}
+  selector: {matchLabels: {app: {{ .Release.Name }}}}
+  template:
+    metadata: {labels: {app: {{ .Release.Name }}}}
+    spec:
+      containers:
+        - name: podinfo
+          image: ghcr.io/stefanprodan/podinfo:6.0.0
+          env: [{name: PODINFO_UI_MESSAGE, value: {{ .Values.ui.message | quote }}}]
+YAML
+commit_all "$REPO" "a Flux repository"
+cd "$T" || exit 1
+
+canonical() {
+	python3 -c '
+import json, sys, yaml
+docs = [d for d in yaml.safe_load_all(sys.stdin) if d is not None]
+for line in sorted(json.dumps(d, sort_keys=True) for d in docs):
+    print(line)'
+}
+ARGS=(--repo "$REPO" --state "$STATE")
+
+capture "$PLUMB" render "${ARGS[@]}" --path clusters/prod
+order=$(printf '%s\n' "$ERR" | sed -n 's/^== Application \([^:]*\):.*/\1/p' | tr '\n' ' ')
+if [ "$RC" -eq 0 ] && [ "$order" = "infra apps podinfo " ]; then
+	ok "plumb render reads a Flux cluster folder, each Kustomization after what it depends on"
+else
+	fail "plumb render reads a Flux cluster folder, each Kustomization after what it depends on" \
+		"order: $order" "$(show)"
+fi
+if ! contains "$ERR" "warning:"; then
+	ok "the fields every Flux object carries (interval, sourceRef) are read without a warning"
+else
+	fail "the fields every Flux object carries (interval, sourceRef) are read without a warning" "$ERR"
+fi
+printf '%s\n' "$OUT" >"$T/all.yaml"
+
+# The Kustomization as Flux builds it: kustomize with its targetNamespace, then the variables.
+rm -rf "$T/edit" && cp -r "$REPO" "$T/edit"
+(cd "$T/edit/apps/prod" && "$KUSTOMIZE" edit set namespace flux-shop) >/dev/null 2>&1
+"$KUSTOMIZE" build "$T/edit/apps/prod" | sed -e 's/\${cluster_name}/prod-1/' -e 's/\${greeting}/hello/' \
+	-e 's/\${region:=eu-west}/eu-west/' -e 's/\$\${not_a_var}/${not_a_var}/' | canonical >"$T/by-hand-apps"
+plumb_apps=$(canonical <"$T/all.yaml" | grep '"name": "prod-web-config"')
+if [ -s "$T/by-hand-apps" ] && [ "$plumb_apps" = "$(cat "$T/by-hand-apps")" ] &&
+	contains "$plumb_apps" '"greeting": "hello"' && contains "$plumb_apps" '"namespace": "flux-shop"'; then
+	ok "a Kustomization renders as kustomize build with its targetNamespace, then postBuild's variables"
+else
+	fail "a Kustomization renders as kustomize build with its targetNamespace, then postBuild's variables" \
+		"plumb: $plumb_apps" "by hand: $(cat "$T/by-hand-apps")"
+fi
+
+# The HelmRelease as helm-controller renders it: valuesFrom, then values over them.
+printf 'replicaCount: 5\nui: {message: from-configmap}\n' >"$T/values-from.yaml"
+printf 'replicaCount: 2\n' >"$T/values.yaml"
+"$HELM" template podinfo "$REPO/charts/podinfo" --namespace flux-web --values "$T/values-from.yaml" \
+	--values "$T/values.yaml" | canonical >"$T/by-hand-helm"
+plumb_helm=$(canonical <"$T/all.yaml" | grep '"kind": "Deployment"')
+if [ -s "$T/by-hand-helm" ] && [ "$plumb_helm" = "$(cat "$T/by-hand-helm")" ] &&
+	contains "$plumb_helm" '"replicas": 2' && contains "$plumb_helm" '"value": "from-configmap"'; then
+	ok "a HelmRelease renders as helm template with valuesFrom a ConfigMap and values over them"
+else
+	fail "a HelmRelease renders as helm template with valuesFrom a ConfigMap and values over them" \
+		"plumb: $plumb_helm" "by hand: $(cat "$T/by-hand-helm")"
+fi
+if ! canonical <"$T/all.yaml" | grep -q '"name": "cluster-vars"\|"name": "podinfo-values"'; then
+	ok "the ConfigMaps the applications read their variables and values from are read, not applied"
+else
+	fail "the ConfigMaps the applications read their variables and values from are read, not applied"
+fi
+
+# --- what plumb refuses, where it is written ------------------------------------------------
+
+bad() { # FILE CONTENT: a Flux object of its own in the cluster folder, rendered
+	printf '%s\n' "$2" >"$REPO/clusters/prod/$1"
+	commit_all "$REPO" "bad $1"
+	capture "$PLUMB" render "${ARGS[@]}" --path clusters/prod
+	rm -f "$REPO/clusters/prod/$1"
+	commit_all "$REPO" "without $1"
+}
+refused() {
+	if [ "$RC" -ne 0 ] && contains "$ERR" "$2"; then
+		ok "$1"
+	else
+		fail "$1" "expected: $2" "$(show)"
+	fi
+}
+bad remote.yaml 'apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: remote, namespace: x}
+spec:
+  chart: {spec: {chart: podinfo, sourceRef: {kind: HelmRepository, name: podinfo}}}'
+refused "a chart from a HelmRepository is an error where its kind is written" \
+	"clusters/prod/remote.yaml:5:52: spec.chart.spec.sourceRef.kind: a HelmRepository is fetched over the network"
+bad missing.yaml 'apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: missing}
+spec:
+  path: ./infrastructure
+  prune: true
+  sourceRef: {kind: GitRepository, name: flux-system}
+  postBuild: {substituteFrom: [{kind: ConfigMap, name: nowhere}]}'
+refused "a ConfigMap substituteFrom names that the folder does not hold is an error where it is named" \
+	"clusters/prod/missing.yaml:8:56: ConfigMap nowhere is not in the folder that declares this application"
+bad sops.yaml 'apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: sops}
+spec:
+  path: ./infrastructure
+  prune: true
+  sourceRef: {kind: GitRepository, name: flux-system}
+  decryption: {provider: sops}'
+refused "SOPS decryption is an error naming what to use" "spec.decryption: SOPS is not read by plumb"
+bad remote-cluster.yaml 'apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: edge}
+spec:
+  path: ./infrastructure
+  prune: true
+  sourceRef: {kind: GitRepository, name: flux-system}
+  kubeConfig: {secretRef: {name: edge-kubeconfig}}'
+refused "a kubeConfig the configuration does not map is an error where it is written" \
+	"cluster 'edge-kubeconfig' is not one plumb knows"
+
+# --- synced to a real API server -------------------------------------------------------------
+
+kube_start "a Flux cluster folder"
+kc() { "$KUBECTL" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
+capture "$PLUMB" sync "${ARGS[@]}" --path clusters/prod --kubeconfig "$KUBECONFIG_ADMIN"
+greeting=$(kc get configmap prod-web-config -n flux-shop -o 'jsonpath={.data.greeting}' 2>&1)
+replicas=$(kc get deployment podinfo -n flux-web -o 'jsonpath={.spec.replicas}' 2>&1)
+if [ "$RC" -eq 0 ] && [ "$greeting" = hello ] && [ "$replicas" = 2 ]; then
+	ok "plumb sync applies the Flux folder: the namespace first, then the app into it, and the release"
+else
+	fail "plumb sync applies the Flux folder: the namespace first, then the app into it, and the release" \
+		"greeting=$greeting replicas=$replicas" "$(show)"
+fi
+if ! kc get configmap cluster-vars -n flux-system >/dev/null 2>&1 &&
+	! kc get kustomizations.kustomize.toolkit.fluxcd.io -A >/dev/null 2>&1; then
+	ok "the Kustomizations and the ConfigMaps they read are not applied"
+else
+	fail "the Kustomizations and the ConfigMaps they read are not applied"
+fi
+sed -i 's/greeting: hello/greeting: bonjour/' "$REPO/clusters/prod/apps.yaml"
+commit_all "$REPO" "bonjour"
+capture "$PLUMB" sync "${ARGS[@]}" --path clusters/prod --kubeconfig "$KUBECONFIG_ADMIN"
+greeting=$(kc get configmap prod-web-config -n flux-shop -o 'jsonpath={.data.greeting}' 2>&1)
+if [ "$RC" -eq 0 ] && [ "$greeting" = bonjour ] && contains "$OUT" "1 updated"; then
+	ok "a changed variable is a change of what the Kustomization applies"
+else
+	fail "a changed variable is a change of what the Kustomization applies" "greeting=$greeting" "$(show)"
+fi
+
+[ "$TAP_FAILED" -eq 0 ]
