@@ -60,8 +60,10 @@ static const command_help commands[] = {
 	  "  --staged            check what is staged in the index of the work tree, before a commit\n"
 	  "                      ('plumb hook install' runs it as a pre-commit hook)\n" },
 	{ "render", "print the resources plumb loaded",
-	  "usage: plumb render --repo PATH|URL [--revision REV] [--path P] [-o yaml|json]\n\n"
-	  "Print every resource of the revision: YAML documents, or one JSON object per line.\n\n" SOURCE_OPTIONS
+	  "usage: plumb render --repo PATH|URL [--revision REV] [--path P] [-o yaml|json] [APP]\n\n"
+	  "Print every resource of every application of the revision (or of APP): YAML documents\n"
+	  "under a comment naming their application, or one JSON document listing the applications\n"
+	  "and their objects.\n\n" SOURCE_OPTIONS
 	  "  --kubeconfig, --context, --namespace  the implicit application goes to a cluster (no\n"
 	  "                      connection is made: the manifests are read as Kubernetes objects)\n"
 	  "  -o, --output FMT    yaml (default) or json\n" },

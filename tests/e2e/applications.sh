@@ -188,7 +188,7 @@ else
 fi
 
 plumb render --repo "$REPO" --path root -o json
-names=$(printf '%s\n' "$OUT" | python3 -c 'import json,sys; print(" ".join(json.loads(l)["metadata"]["name"] for l in sys.stdin if l.strip()))' 2>&1)
+names=$(printf '%s\n' "$OUT" | jq -r '[.applications[].objects[].object.metadata.name] | join(" ")' 2>&1)
 if [ "$RC" = 0 ] && [ "$names" = "db-conf db-data web-index web-current web-logs cache-conf" ]; then
 	ok "render --path root -o json: every application's resources, in order, and only JSON on stdout"
 else
@@ -200,7 +200,7 @@ else
 	fail "render: the application headers go to stderr" "$(show)"
 fi
 plumb render --repo "$REPO" --path root -o json cache
-if [ "$RC" = 0 ] && [ "$OUT" = '{"apiVersion":"host/v1","kind":"File","metadata":{"name":"cache-conf"},"spec":{"path":"/etc/cache.conf","content":"size = 64m\n"}}' ]; then
+if [ "$RC" = 0 ] && [ "$(printf '%s\n' "$OUT" | jq -c '[.applications[].objects[].object]' 2>&1)" = '[{"apiVersion":"host/v1","kind":"File","metadata":{"name":"cache-conf"},"spec":{"path":"/etc/cache.conf","content":"size = 64m\n"}}]' ]; then
 	ok "render --path root cache: only cache's resources"
 else
 	fail "render --path root cache: only cache's resources" "$(show)"

@@ -119,15 +119,19 @@ export EXPECTED_JSON
 
 capture "$PLUMB" render --repo "$REPO" -o json --state "$STATE"
 expect_rc "render -o json exits 0" 0
-if printf '%s\n' "$OUT" | python3 -c 'import json,sys; [json.loads(l) for l in sys.stdin]' 2>"$T/py.err"; then
-	ok "render -o json prints valid JSON on every line"
+if printf '%s\n' "$OUT" | python3 -c 'import json,sys; json.load(sys.stdin)' 2>"$T/py.err"; then
+	ok "render -o json prints one JSON document"
 else
-	fail "render -o json prints valid JSON on every line" "$(cat "$T/py.err")" "$(show)"
+	fail "render -o json prints one JSON document" "$(cat "$T/py.err")" "$(show)"
 fi
-if [ "$(printf '%s\n' "$OUT" | grep -c .)" = 3 ]; then ok "render -o json prints one line per resource"; else fail "render -o json prints one line per resource" "$(show)"; fi
+if [ "$(printf '%s\n' "$OUT" | jq '[.applications[].objects[]] | length' 2>&1)" = 3 ]; then
+	ok "render -o json lists one object per resource"
+else
+	fail "render -o json lists one object per resource" "$(show)"
+fi
 if printf '%s\n' "$OUT" | python3 -c '
 import json, os, sys
-got = [json.loads(l) for l in sys.stdin if l.strip()]
+got = [o["object"] for a in json.load(sys.stdin)["applications"] for o in a["objects"]]
 assert all(isinstance(o, dict) for o in got), "not all objects"
 want = json.loads(os.environ["EXPECTED_JSON"])
 key = lambda o: o["metadata"]["name"]
@@ -182,7 +186,7 @@ cp -R "$TOP/examples/homelab/." "$EX/"
 make_repo "$EX"
 commit_all "$EX" "homelab"
 capture "$PLUMB" render --repo "$EX" -o json --state "$STATE"
-n=$(printf '%s\n' "$OUT" | python3 -c 'import json,sys; print(len([json.loads(l) for l in sys.stdin if l.strip()]))' 2>&1)
+n=$(printf '%s\n' "$OUT" | jq '[.applications[].objects[]] | length' 2>&1)
 if [ "$RC" = 0 ] && [ "$n" = 7 ]; then ok "examples/homelab renders 7 resources"; else fail "examples/homelab renders 7 resources" "count: $n" "$(show)"; fi
 
 # --- apply ------------------------------------------------------------------------------------------

@@ -148,7 +148,7 @@ for overlay in prod dev; do
 	fi
 	printf '%s\n' "$OUT" | python3 -c '
 import json, sys
-for line in sorted(json.dumps(json.loads(l), sort_keys=True) for l in sys.stdin if l.strip()):
+for line in sorted(json.dumps(o["object"], sort_keys=True) for a in json.load(sys.stdin)["applications"] for o in a["objects"]):
     print(line)' >"$T/plumb-$overlay"
 	(cd "$REPO" && "$KUSTOMIZE" build "$path" 2>/dev/null) | canonical >"$T/kustomize-$overlay"
 	if [ -s "$T/plumb-$overlay" ] && cmp -s "$T/plumb-$overlay" "$T/kustomize-$overlay"; then
@@ -233,7 +233,7 @@ fi
 sed -i 's/COLOR=blue/COLOR=green/' "$REPO/apps/shop/base/kustomization.yaml"
 commit_all "$REPO" "green"
 capture "$PLUMB" render --repo "$REPO" --path apps/shop/overlays/prod --state "$STATE" --namespace default -o json
-if [ "$RC" -eq 0 ] && [ "$(runs)" = "$((before + 1))" ] && contains "$OUT" '"COLOR":"green"'; then
+if [ "$RC" -eq 0 ] && [ "$(runs)" = "$((before + 1))" ] && contains "$OUT" '"COLOR": "green"'; then
 	ok "a change in the base an overlay reaches through ../../base renders the overlay again"
 else
 	fail "a change in the base an overlay reaches through ../../base renders the overlay again" \
@@ -245,7 +245,7 @@ sed -i 's/replicas: 1/replicas: 7/' "$REPO/apps/shop/base/deployment.yaml"
 before=$(runs)
 capture "$PLUMB" render --repo "$REPO" --path apps/shop/overlays/dev --state "$T/state-fresh" --namespace default -o json
 if [ "$RC" -eq 0 ] && [ "$(runs)" = "$((before + 1))" ] && contains "$OUT" "registry.example/nginx:edge" &&
-	contains "$OUT" '"replicas":1' && ! contains "$OUT" '"replicas":7'; then
+	contains "$OUT" '"replicas": 1' && ! contains "$OUT" '"replicas": 7'; then
 	ok "kustomize renders the commit, not the work tree"
 else
 	fail "kustomize renders the commit, not the work tree" "$(show)"

@@ -330,7 +330,7 @@ else
 	fail "render (YAML) shows the Secrets and the Files (references only)" "$(show)"
 fi
 run render-json "$PLUMB" render --repo "$REPO" --state "$STATE" -o json
-if [ "$RC" = 0 ] && [ "$(grep -c '"kind":"Secret"' <<<"$OUT")" = 10 ]; then
+if [ "$RC" = 0 ] && [ "$(jq '[.applications[].objects[].object | select(.kind == "Secret")] | length' <<<"$OUT")" = 10 ]; then
 	ok "render -o json prints the 10 Secrets"
 else
 	fail "render -o json prints the 10 Secrets" "$(show)"

@@ -242,7 +242,7 @@ else
 fi
 
 plumb render --repo "$REPO" -o json
-names=$(printf '%s\n' "$OUT" | python3 -c 'import json,sys; print(" ".join(sorted(json.loads(l)["metadata"]["name"] for l in sys.stdin if l.strip())))')
+names=$(printf '%s\n' "$OUT" | jq -r '[.applications[].objects[].object.metadata.name] | sort | join(" ")')
 if [ "$RC" = 0 ] && [ "$names" = "db-conf web-conf web-current web-index web-logs" ]; then
 	ok "render reads every manifest and no content file"
 else
