@@ -1,5 +1,6 @@
 #include "util/common.h"
 #include "render/render.h"
+#include "render/cache.h"
 #include "render/helm.h"
 #include "render/job.h"
 #include "render/kustomize_edit.h"
@@ -636,34 +637,16 @@ done:
 int plumb_render_output(plumb_buf *out, const plumb_render_job *job, plumb_source *source, const char *commit,
 			const plumb_render_options *options, plumb_diags *diags)
 {
-	char *dir = options->state_dir ? plumb_xprintf("%s/render", options->state_dir) : NULL;
-	char *cached = dir ? plumb_xprintf("%s/%s.yaml", dir, job->key) : NULL;
 	size_t output_max = limit(options->output_max, "PLUMB_RENDER_OUTPUT_MAX", PLUMB_RENDER_OUTPUT_MAX);
-	int error = 0;
-
-	if (cached) {
-		int fd = open(cached, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			size_t before = out->len;
-			error = plumb_buf_read_fd(out, fd, output_max);
-			close(fd);
-			if (error == 0)
-				goto done;
-			plumb_buf_truncate(out, before);
-			error = 0;
-		}
-	}
+	if (options->state_dir && plumb_render_cache_read(out, options->state_dir, job->key, output_max) == 0)
+		return 0;
 	plumb_buf rendered = PLUMB_BUF_INIT;
-	error = run_program(&rendered, job, source, commit, options, diags);
+	int error = run_program(&rendered, job, source, commit, options, diags);
 	if (error == 0) {
 		plumb_buf_add(out, rendered.ptr, rendered.len);
-		/* The cache only saves time: failing to keep the output is no failure. */
-		if (cached && plumb_fs_make_directories(dir, 0700) == 0)
-			plumb_fs_write_path(cached, rendered.ptr, rendered.len, 0600);
+		if (options->state_dir)
+			plumb_render_cache_write(options->state_dir, job->key, &rendered);
 	}
 	plumb_buf_release(&rendered);
-done:
-	free(dir);
-	free(cached);
 	return error;
 }

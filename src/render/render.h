@@ -18,7 +18,8 @@
  *
  * The output is cached under STATE/render/ by the key of what determines
  * it: the ids of the inputs above, the program's version and its arguments.
- * A commit that changes nothing the folder reaches renders nothing.
+ * A commit that changes nothing the folder reaches renders nothing. An
+ * entry not used for PLUMB_RENDER_CACHE_DAYS days is pruned (cache.h).
  */
 #ifndef PLUMB_RENDER_H
 #define PLUMB_RENDER_H
