@@ -145,6 +145,7 @@ static void cache_release(void *data)
 	free(cache->kustomize);
 	free(cache->helm);
 	free(cache->state_dir);
+	plumb_render_versions_free(cache->render.versions);
 	free(cache);
 }
 
@@ -153,6 +154,7 @@ static manifest_cache *cache_of(plumb_source *source)
 	manifest_cache *cache = plumb_source_attached(source);
 	if (!cache) {
 		cache = plumb_xcalloc(1, sizeof(*cache));
+		cache->render.versions = plumb_render_versions_new();
 		plumb_source_attach(source, cache, cache_release);
 	}
 	return cache;
@@ -164,7 +166,9 @@ void plumb_load_set_render(plumb_source *source, const plumb_render_options *opt
 	free(cache->kustomize);
 	free(cache->helm);
 	free(cache->state_dir);
+	plumb_render_versions *versions = cache->render.versions;
 	cache->render = *options;
+	cache->render.versions = versions;
 	cache->kustomize = options->kustomize ? plumb_xstrdup(options->kustomize) : NULL;
 	cache->helm = options->helm ? plumb_xstrdup(options->helm) : NULL;
 	cache->render.helm = cache->helm;

@@ -4,6 +4,7 @@
 #include "render/helm.h"
 #include "render/job.h"
 #include "render/kustomize_edit.h"
+#include "render/versions.h"
 #include "util/fs.h"
 #include "util/hash.h"
 #include "util/path.h"
@@ -224,6 +225,20 @@ done:
 	return error;
 }
 
+/* The program's version, from options' versions when it was asked less than a minute ago. */
+static int version_of(char **out, const plumb_render_options *options, const char *program, const char *option)
+{
+	const char *known = plumb_render_versions_find(options->versions, program, option);
+	if (known) {
+		*out = plumb_xstrdup(known);
+		return 0;
+	}
+	int error = program_version(out, program, option);
+	if (error == 0)
+		plumb_render_versions_put(options->versions, program, option, *out);
+	return error;
+}
+
 static int compare_strings(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -344,7 +359,7 @@ int plumb_render_prepare(plumb_render_job *out, plumb_source *source, const char
 		out->release = plumb_xstrdup(name);
 		out->namespace = plumb_xstrdup(target && target->namespace && *target->namespace ? target->namespace
 												 : "default");
-		if ((error = program_version(&out->version, out->program, "--short")) < 0)
+		if ((error = version_of(&out->version, options, out->program, "--short")) < 0)
 			goto done;
 		if ((error = check_dependencies(out, source, commit, diags)) < 0)
 			goto done;
@@ -364,7 +379,7 @@ int plumb_render_prepare(plumb_render_job *out, plumb_source *source, const char
 	}
 	out->renderer = "kustomize";
 	out->program = program_of(options->kustomize, "PLUMB_KUSTOMIZE", "kustomize");
-	if ((error = program_version(&out->version, out->program, NULL)) < 0)
+	if ((error = version_of(&out->version, options, out->program, NULL)) < 0)
 		goto done;
 
 	add_input(&s, path, 1);

@@ -27,6 +27,7 @@
 #include <stddef.h>
 
 #include "render/job.h"
+#include "render/versions.h"
 #include "source/source.h"
 #include "util/buf.h"
 #include "util/diag.h"
@@ -40,6 +41,7 @@ typedef struct {
 	const char *state_dir; /* where the cache lives; NULL: no cache on disk */
 	unsigned timeout_ms;   /* 0: $PLUMB_RENDER_TIMEOUT_MS, else PLUMB_RENDER_TIMEOUT_MS */
 	size_t output_max;     /* 0: $PLUMB_RENDER_OUTPUT_MAX (bytes), else PLUMB_RENDER_OUTPUT_MAX */
+	plumb_render_versions *versions; /* borrowed; NULL: each folder asks its program's version */
 } plumb_render_options;
 
 /* The application a folder is rendered for: helm's release name and namespace, and what it asks of the renderer. */

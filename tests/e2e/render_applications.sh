@@ -13,9 +13,18 @@ if [ ! -x "$KUSTOMIZE" ]; then
 	fail "build/kustomize/bin/kustomize is built" "run: tests/kustomize/build"
 	exit 1
 fi
-export PLUMB_KUSTOMIZE="$KUSTOMIZE"
+# Every kustomize plumb runs goes through this wrapper, which notes what it was asked.
+mkdir -p "$T/bin"
+cat >"$T/bin/kustomize" <<SH
+#!/bin/sh
+echo "\$1" >>"$T/calls"
+exec "$KUSTOMIZE" "\$@"
+SH
+chmod +x "$T/bin/kustomize"
+export PLUMB_KUSTOMIZE="$T/bin/kustomize"
 export TMPDIR="$T/tmp"
 mkdir -p "$TMPDIR"
+calls() { cat "$T/calls" 2>/dev/null | grep -c "^$1\$" || true; }
 
 REPO="$T/repo"
 STATE="$T/state"
@@ -78,6 +87,12 @@ jq_true() {
 
 capture "$PLUMB" render --repo "$REPO" --path apps/root --state "$STATE" -o json
 expect_rc "render -o json of an app of apps exits 0" 0
+if [ "$(calls build)" = 1 ] && [ "$(calls version)" = 1 ]; then
+	ok "one render asks kustomize its version once, though discovery and the application both load the folder"
+else
+	fail "one render asks kustomize its version once, though discovery and the application both load the folder" \
+		"$(cat "$T/calls")"
+fi
 if [ "$(printf '%s\n' "$OUT" | jq -s length 2>&1)" = 1 ]; then
 	ok "render -o json prints one JSON document"
 else
