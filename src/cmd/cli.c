@@ -23,6 +23,8 @@ static const struct {
 	{ { "helm", required_argument, NULL, 'H' }, OPT_PATH },
 	{ { "cluster", required_argument, NULL, 'j' }, OPT_PATH },
 	{ { "repo-alias", required_argument, NULL, 'a' }, OPT_PATH },
+	{ { "render-timeout", required_argument, NULL, 'e' }, OPT_PATH },
+	{ { "render-output-max", required_argument, NULL, 'u' }, OPT_PATH },
 	{ { "output", required_argument, NULL, 'o' }, OPT_OUTPUT },
 	{ { "auto-approve", no_argument, NULL, 'y' }, OPT_AUTO_APPROVE },
 	{ { "detailed-exitcode", no_argument, NULL, 'x' }, OPT_DETAILED_EXITCODE },
@@ -120,6 +122,21 @@ int plumb_cli_parse(plumb_cli *cli, int argc, char **argv, unsigned mask)
 			}
 			cli->clusters[cli->pipeline.names.cluster_count++] = optarg;
 			cli->pipeline.names.clusters = cli->clusters;
+			break;
+		case 'e':
+			if (plumb_duration_parse(&cli->pipeline.render_timeout_ms, optarg) < 0 ||
+			    !cli->pipeline.render_timeout_ms) {
+				fprintf(stderr, "plumb %s: --render-timeout: '%s' is not a duration longer than 0 (e.g. 60s, 2m)\n",
+					argv[0], optarg);
+				return -1;
+			}
+			break;
+		case 'u':
+			if (parse_size(&cli->pipeline.render_output_max, optarg) < 0 || !cli->pipeline.render_output_max) {
+				fprintf(stderr, "plumb %s: --render-output-max: '%s' is not a size such as 64M\n", argv[0],
+					optarg);
+				return -1;
+			}
 			break;
 		case 'a':
 			if (cli->pipeline.names.repo_alias_count == PLUMB_CLI_NAMES_MAX) {

@@ -15,7 +15,9 @@
 	"                      else helm in PATH)\n"                                                      \
 	"  --cluster N=CTX     an Argo CD destination's name or server N is kubeconfig context CTX\n"      \
 	"                      (repeatable)\n"                                                             \
-	"  --repo-alias URL    an Argo CD repoURL that means the repository being read (repeatable)\n"
+	"  --repo-alias URL    an Argo CD repoURL that means the repository being read (repeatable)\n"      \
+	"  --render-timeout D  how long kustomize or helm may run (default: 60s)\n"                      \
+	"  --render-output-max SIZE   how much it may print (default: 64M)\n"
 
 #define IDENTITY_OPTION "  --identity FILE     the age identity that opens Secrets (default: STATE/identity)\n"
 
@@ -164,7 +166,9 @@ static const command_help commands[] = {
 	  "  --helm PROG                the program that renders charts (default: $PLUMB_HELM, else\n"
 	  "                             helm on PATH)\n"
 	  "  --clusters N=CTX,...       Argo CD destinations (name or server) and their kubeconfig contexts\n"
-	  "  --repo-aliases URL,...     Argo CD repoURLs that mean the repository served\n\n"
+	  "  --repo-aliases URL,...     Argo CD repoURLs that mean the repository served\n"
+	  "  --render-timeout D         how long kustomize or helm may run (default: 60s)\n"
+	  "  --render-output-max BYTES  how much it may print (default: 67108864)\n\n"
 	  "SIGTERM finishes the sync in flight and exits; SIGHUP reloads the config and the tokens.\n" },
 	{ "drift", "find, list and export what changed by hand",
 	  "usage: plumb drift [check] [--root DIR | --kubeconfig FILE --context NAME --namespace NS]\n"

@@ -12,7 +12,8 @@
 /* Every setting: a key of the config file, and a flag of the same name. */
 enum { K_REPO, K_REVISION, K_PATH, K_ROOT, K_STATE, K_LISTEN, K_INTERVAL, K_SELF_HEAL_INTERVAL, K_TOKENS,
        K_WEBHOOK_SECRET, K_PRUNE, K_SELF_HEAL, K_APPROVAL, K_CAPTURE_MAX, K_IDENTITY, K_KUBECONFIG,
-       K_ALLOW_EXEC_CREDENTIALS, K_KUSTOMIZE, K_HELM, K_CLUSTERS, K_REPO_ALIASES, K_COUNT };
+       K_ALLOW_EXEC_CREDENTIALS, K_KUSTOMIZE, K_HELM, K_CLUSTERS, K_REPO_ALIASES, K_RENDER_TIMEOUT,
+       K_RENDER_OUTPUT_MAX, K_COUNT };
 
 static const plumb_field settings[K_COUNT] = {
 	{ "repo", PLUMB_FIELD_STRING, 0 },     { "revision", PLUMB_FIELD_STRING, 0 },
@@ -29,6 +30,8 @@ static const plumb_field settings[K_COUNT] = {
 	{ "clusters", PLUMB_FIELD_MAP, 0 },
 	/* A list in the file, URL,... as a flag. */
 	{ "repo-aliases", PLUMB_FIELD_LIST, 0 },
+	{ "render-timeout", PLUMB_FIELD_STRING, 0 },
+	{ "render-output-max", PLUMB_FIELD_STRING, 0 },
 };
 
 typedef struct {
@@ -83,6 +86,19 @@ static int apply_setting(plumb_daemon_options *o, int key, const char *value, co
 	case K_HELM:
 		set_string(&o->helm, value);
 		return 0;
+	case K_RENDER_TIMEOUT:
+		if (plumb_duration_parse(&o->render_timeout_ms, value) < 0 || !o->render_timeout_ms)
+			return plumb_error_set(PLUMB_EINVALID, "%s: '%s' is not a duration longer than 0 (e.g. 60s, 2m)",
+					       where, value);
+		return 0;
+	case K_RENDER_OUTPUT_MAX: {
+		char *end;
+		unsigned long long n = strtoull(value, &end, 10);
+		if (*value < '0' || *value > '9' || *end || !n || n > SIZE_MAX)
+			return plumb_error_set(PLUMB_EINVALID, "%s: '%s' is not a size in bytes", where, value);
+		o->render_output_max = (size_t)n;
+		return 0;
+	}
 	case K_INTERVAL:
 	case K_SELF_HEAL_INTERVAL:
 		if (plumb_duration_parse(&ms, value) < 0 || ms < 100)

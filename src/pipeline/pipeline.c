@@ -108,7 +108,9 @@ int plumb_pipeline_resolve(plumb_pipeline *p, FILE *info)
 	}
 	plumb_render_options render = { .kustomize = p->options.kustomize,
 					.helm = p->options.helm,
-					.state_dir = p->state_dir };
+					.state_dir = p->state_dir,
+					.timeout_ms = p->options.render_timeout_ms,
+					.output_max = p->options.render_output_max };
 	plumb_load_set_render(p->source, &render);
 	if ((error = plumb_source_resolve(p->commit, p->source, p->options.revision)) < 0) {
 		error_line(NULL);

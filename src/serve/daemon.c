@@ -158,7 +158,9 @@ int plumb_daemon_run(const plumb_daemon_options *options, plumb_daemon_reload re
 	if (error == 0) {
 		plumb_render_options render = { .kustomize = d->options.kustomize,
 						.helm = d->options.helm,
-						.state_dir = state_dir };
+						.state_dir = state_dir,
+						.timeout_ms = d->options.render_timeout_ms,
+						.output_max = d->options.render_output_max };
 		plumb_load_set_render(d->source, &render);
 	}
 	free(state_dir);

@@ -41,6 +41,8 @@ typedef struct {
 	int allow_exec;   /* a kubeconfig's exec credential plugin may run */
 	char *kustomize;  /* the program that renders a kustomization; NULL: $PLUMB_KUSTOMIZE, else kustomize on PATH */
 	char *helm;       /* the program that renders a chart; NULL: $PLUMB_HELM, else helm on PATH */
+	unsigned render_timeout_ms; /* how long a renderer may run; 0: $PLUMB_RENDER_TIMEOUT_MS, else 60 s */
+	size_t render_output_max;   /* how much it may print; 0: $PLUMB_RENDER_OUTPUT_MAX, else 64 MiB */
 	plumb_discover_names names; /* clusters: and repoAliases:, each string and both arrays owned */
 } plumb_daemon_options;
 

@@ -145,6 +145,8 @@ static void start_pipeline(plumb_pipeline *p, daemon_state *d, const char *commi
 	options.capture_max = d->options.capture_max;
 	options.kustomize = d->options.kustomize;
 	options.helm = d->options.helm;
+	options.render_timeout_ms = d->options.render_timeout_ms;
+	options.render_output_max = d->options.render_output_max;
 	if (d->app->declared.kubernetes) {
 		options.kubeconfig = d->options.kubeconfig;
 		options.allow_exec = d->options.allow_exec;
@@ -534,7 +536,9 @@ static int resolve_own(daemon_state *d, app_state *a, const plumb_application *l
 		if (error == 0) {
 			plumb_render_options render = { .kustomize = d->options.kustomize,
 							.helm = d->options.helm,
-							.state_dir = state };
+							.state_dir = state,
+							.timeout_ms = d->options.render_timeout_ms,
+							.output_max = d->options.render_output_max };
 			plumb_load_set_render(a->source, &render);
 		}
 		free(state);

@@ -395,7 +395,16 @@ clusters:
   homelab: plumb-admin
 repo-aliases:
   - https://git.example.com/homelab/served.git
+render-timeout: 2m
+render-output-max: 16777216
 YAML
+printf 'repo: %s\nrender-timeout: soon\n' "$SERVED" >"$T/bad-serve.yaml"
+capture "$PLUMB" serve --config "$T/bad-serve.yaml" --state "$T/bad-serve-state"
+if [ "$RC" -ne 0 ] && contains "$ERR" "bad-serve.yaml:2:17: render-timeout: 'soon' is not a duration"; then
+	ok "serve.yaml's render limits are checked at start, at their position"
+else
+	fail "serve.yaml's render limits are checked at start, at their position" "$(show)"
+fi
 WAIT_MS=60000
 DLOG[served]="$T/serve.log"
 "$PLUMB" serve --config "$T/serve.yaml" --repo "$SERVED" --path apps --state "$T/serve-state" \

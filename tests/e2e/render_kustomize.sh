@@ -301,6 +301,8 @@ bad "a file outside the kustomization's root is kustomize's to refuse, once the 
 	"bad/reach (kustomize): kustomize build failed (exit 1):" "is not in or below"
 PLUMB_RENDER_OUTPUT_MAX=1000 bad "output over the limit is refused" bad/big \
 	"bad/big (kustomize): kustomize build printed more than 1000 bytes"
+PLUMB_RENDER_OUTPUT_MAX=100000000 bad "--render-output-max sets the limit, over the environment's" \
+	"bad/big --render-output-max 2K" "bad/big (kustomize): kustomize build printed more than 2048 bytes"
 
 PLUMB_KUSTOMIZE="$T/none/kustomize" bad "with no kustomize to run, the error names the folder" \
 	apps/shop/overlays/dev "apps/shop/overlays/dev (kustomize): cannot run $T/none/kustomize"
@@ -320,6 +322,9 @@ PLUMB_RENDER_TIMEOUT_MS=1000 bad "a renderer past its time limit is killed (the 
 	"apps/shop/overlays/dev (kustomize): kustomize build did not finish within 1000 ms"
 elapsed=$(($(now_ms) - start))
 if [ "$elapsed" -lt 10000 ]; then ok "the time limit holds ($elapsed ms)"; else fail "the time limit holds" "$elapsed ms"; fi
+bad "--render-timeout sets the time limit" \
+	"apps/shop/overlays/dev --kustomize $T/slow/kustomize --render-timeout 500ms" \
+	"apps/shop/overlays/dev (kustomize): kustomize build did not finish within 500 ms"
 if ls -d "$TMPDIR"/plumb-render-* >/dev/null 2>&1; then
 	fail "no private copy is left behind" "$(ls -d "$TMPDIR"/plumb-render-*)"
 else
