@@ -10,6 +10,7 @@
 #include "load/argocd.h"
 #include "load/flux.h"
 #include "load/substitute.h"
+#include "render/kustomize_edit.h"
 #include "providers/registry.h"
 #include "resource/spec_internal.h"
 #include "secrets/secret.h"
@@ -387,6 +388,74 @@ static void add_syntax_errors(manifest_part *file, const char *text)
 	}
 }
 
+/* The value of "KEY: VALUE" on a line of text, trimmed (a new string), or NULL. */
+static char *line_value(const char *text, size_t len, const char *key)
+{
+	size_t n = strlen(key);
+	for (const char *line = text; line && line < text + len;) {
+		const char *end = memchr(line, '\n', (size_t)(text + len - line));
+		size_t length = end ? (size_t)(end - line) : (size_t)(text + len - line);
+		while (length && line[0] == ' ')
+			line++, length--;
+		if (length > n && !memcmp(line, key, n)) {
+			const char *value = line + n;
+			size_t value_length = length - n;
+			while (value_length && (value[value_length - 1] == ' ' || value[value_length - 1] == '\r'))
+				value_length--;
+			return value_length ? plumb_xstrndup(value, value_length) : NULL;
+		}
+		line = end ? end + 1 : NULL;
+	}
+	return NULL;
+}
+
+/*
+ * The repository file a rendered object was written in, when the renderer
+ * says: helm heads each document with "# Source: CHART/templates/x.yaml"
+ * (the chart's name, then the path in its folder); kustomize, asked for
+ * origin annotations on the copy (kustomize_edit.h), gives the path from
+ * the kustomization, or the kustomization that generated it. The
+ * annotation is taken out of the object: it tells where the object was
+ * written, not what to apply. NULL when the renderer does not say.
+ */
+static char *rendered_origin(const manifest_part *file, struct fy_node *root, const char *text, size_t len)
+{
+	char *written = NULL, *origin = NULL;
+	if (!strcmp(file->renderer, "helm")) {
+		char *source = line_value(text, len, "# Source: ");
+		const char *slash = source ? strchr(source, '/') : NULL;
+		if (slash)
+			written = plumb_xstrdup(slash + 1);
+		free(source);
+		origin = written ? plumb_path_resolve(file->render_folder, written) : NULL;
+		free(written);
+		return origin;
+	}
+	struct fy_node *annotations = fy_node_by_path(root, "metadata/annotations", -1, FYNWF_DONT_FOLLOW);
+	struct fy_node_pair *pair = annotations && fy_node_is_mapping(annotations)
+					    ? fy_node_mapping_lookup_pair_by_string(annotations, PLUMB_KUSTOMIZE_ORIGIN, FY_NT)
+					    : NULL;
+	if (!pair)
+		return NULL;
+	size_t length = 0;
+	const char *value = fy_node_get_scalar(fy_node_pair_value(pair), &length);
+	if (value) {
+		written = line_value(value, length, "path: ");
+		if (!written)
+			written = line_value(value, length, "configuredIn: ");
+	}
+	if (written && !strstr(written, "://"))
+		origin = plumb_path_resolve(file->render_folder, written);
+	free(written);
+	fy_node_free(fy_node_mapping_remove_by_key(annotations, fy_node_pair_key(pair)));
+	if (fy_node_mapping_is_empty(annotations)) {
+		struct fy_node *metadata = fy_node_by_path(root, "metadata", -1, FYNWF_DONT_FOLLOW);
+		struct fy_node_pair *holder = fy_node_mapping_lookup_pair_by_string(metadata, "annotations", FY_NT);
+		fy_node_free(fy_node_mapping_remove_by_key(metadata, fy_node_pair_key(holder)));
+	}
+	return origin;
+}
+
 /*
  * Parse the documents of text (from a blob, or one document a renderer
  * printed) into file. A rendered document's positions are its own lines,
@@ -424,10 +493,14 @@ static int parse_text(manifest_part *file, plumb_source *source, const char *tex
 			const char *kind = fy_node_get_scalar0(fy_node_by_path(root, "kind", -1, FYNWF_DONT_FOLLOW));
 			const char *name =
 				fy_node_get_scalar0(fy_node_by_path(root, "metadata/name", -1, FYNWF_DONT_FOLLOW));
+			char *origin = rendered_origin(file, root, text, len);
 			PLUMB_GROW(file->names, file->name_count, file->name_capacity);
 			file->names[file->name_count++] =
-				plumb_xprintf("%s %s/%s", path, kind ? kind : "?", name ? name : "?");
+				origin ? plumb_xprintf("%s (%s from %s) %s/%s", *file->render_folder ? file->render_folder : ".",
+						       file->renderer, origin, kind ? kind : "?", name ? name : "?")
+				       : plumb_xprintf("%s %s/%s", path, kind ? kind : "?", name ? name : "?");
 			file->path = file->names[file->name_count - 1];
+			free(origin);
 		}
 		struct fy_node *alias = find_alias(root, 0);
 		if (alias)

@@ -452,10 +452,13 @@ static int load_rendered(manifest_files *files, plumb_source *source, const char
 	if ((error = plumb_render_output(&text, &job, source, commit, &cache->render, diags)) < 0)
 		goto done;
 	part->rendered = &text;
+	part->render_folder = path;
+	part->renderer = job.renderer;
 	part->substitute = files->substitute;
 	part->set.commit = plumb_xstrdup(commit);
 	error = plumb_load_file(part, source);
 	part->rendered = NULL;
+	part->render_folder = part->renderer = NULL;
 	part->substitute = NULL;
 	atomic_fetch_add(&files_parsed, 1);
 	files->items[files->count - 1].parsed = 1;

@@ -147,8 +147,6 @@ int plumb_kustomize_edit(const plumb_render_job *job, const char *folder, plumb_
 	struct fy_document *doc = NULL;
 	int error = 0;
 
-	if (!json_object_size(kustomize))
-		goto done;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && !file; i++) {
 		char *candidate = plumb_xprintf("%s/%s", folder, names[i]);
 		if (access(candidate, F_OK) == 0)
@@ -172,12 +170,23 @@ int plumb_kustomize_edit(const plumb_render_job *job, const char *folder, plumb_
 	emitted = doc ? fy_emit_document_to_string(doc, FYECF_MODE_JSON_ONELINE) : NULL;
 	kustomization = emitted ? json_loads(emitted, 0, NULL) : NULL;
 	if (!json_is_object(kustomization)) {
-		plumb_diags_add(diags, where, "the kustomization does not parse as a mapping, so the application's "
-				"kustomize options cannot be applied to it");
-		error = PLUMB_EINVALID;
+		/* kustomize reports what it cannot read, unless options were to be made on it. */
+		if (json_object_size(kustomize)) {
+			plumb_diags_add(diags, where, "the kustomization does not parse as a mapping, so the "
+					"application's kustomize options cannot be applied to it");
+			error = PLUMB_EINVALID;
+		}
 		goto done;
 	}
 	edit(kustomization, kustomize);
+	/* Where each object was written, for the loader to place it (and take out). */
+	json_t *build_metadata = list_of(kustomization, "buildMetadata"), *item;
+	size_t k;
+	int asked = 0;
+	json_array_foreach(build_metadata, k, item)
+		asked |= json_is_string(item) && !strcmp(json_string_value(item), "originAnnotations");
+	if (!asked)
+		json_array_append_new(build_metadata, json_string("originAnnotations"));
 	/* JSON is YAML: kustomize reads it as the kustomization it edited would read. */
 	json = json_dumps(kustomization, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	if (unlink(file) < 0 || (error = plumb_fs_write_path(file, json, strlen(json), 0444)) < 0)

@@ -404,7 +404,8 @@ int plumb_render_prepare(plumb_render_job *out, plumb_source *source, const char
 	}
 	qsort(out->inputs, out->input_count, sizeof(*out->inputs), compare_strings);
 
-	plumb_buf_printf(&key, "kustomize\n%s\n%s\nbuild\n%s\n", out->program, out->version, path);
+	/* The origin annotations the copy asks for (kustomize_edit.h) are part of what is printed. */
+	plumb_buf_printf(&key, "kustomize\n%s\n%s\nbuild\n%s\norigin\n", out->program, out->version, path);
 	if (out->options)
 		plumb_buf_printf(&key, "options %s\n", out->options);
 keyed:

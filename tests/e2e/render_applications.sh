@@ -110,8 +110,8 @@ jq_true "a cluster destination gives its context and namespace, a host one its r
 	'.applications[0].destination == {"kubernetes": {"context": null, "namespace": "shop"}} and
 	 .applications[1].destination == {"host": {"root": "/srv/web"}}'
 jq_true "a rendered object's source names the folder, the renderer and the object" \
-	'[.applications[0].objects[].source] == ["apps/shop (kustomize) ConfigMap/shop-conf:1",
-	  "apps/shop (kustomize) Secret/shop-db:1"]'
+	'[.applications[0].objects[].source] == ["apps/shop (kustomize from apps/shop/conf.yaml) ConfigMap/shop-conf:1",
+	  "apps/shop (kustomize from apps/shop/password.yaml) Secret/shop-db:1"]'
 jq_true "a plain object's source is its file and line" \
 	'[.applications[1].objects[].source] == ["apps/web/index.yaml:1", "apps/web/index.yaml:6"]'
 jq_true "each object is the resource as loaded" \
@@ -143,8 +143,8 @@ capture "$PLUMB" render --repo "$REPO" --path apps/root --state "$STATE"
 expect_rc "render (yaml) of an app of apps exits 0" 0
 headings=$(grep -E '^# (Application|Source):' <<<"$OUT")
 same_listing "render (yaml) heads each application with a comment naming it, before its documents" \
-	"$(printf '%s\n' "# Application: shop" "# Source: apps/shop (kustomize) ConfigMap/shop-conf:1" \
-		"# Source: apps/shop (kustomize) Secret/shop-db:1" "# Application: web" \
+	"$(printf '%s\n' "# Application: shop" "# Source: apps/shop (kustomize from apps/shop/conf.yaml) ConfigMap/shop-conf:1" \
+		"# Source: apps/shop (kustomize from apps/shop/password.yaml) Secret/shop-db:1" "# Application: web" \
 		"# Source: apps/web/index.yaml:1" "# Source: apps/web/index.yaml:6")" "$headings"
 if ! contains "$OUT" "hunter2-in-git" && [ "$(printf '%s\n' "$OUT" | python3 -c '
 import sys, yaml

@@ -155,10 +155,10 @@ else
 fi
 
 capture "$PLUMB" render --repo "$REPO" --path charts/web --state "$STATE" --namespace shop
-if [ "$RC" -eq 0 ] && contains "$OUT" "# Source: charts/web (helm) Deployment/web-web:"; then
-	ok "a rendered object's source names the folder, the renderer and the object"
+if [ "$RC" -eq 0 ] && contains "$OUT" "# Source: charts/web (helm from charts/web/templates/deployment.yaml) Deployment/web-web:"; then
+	ok "a rendered object's source names the folder, the renderer, the template it came from and the object"
 else
-	fail "a rendered object's source names the folder, the renderer and the object" "$(show)"
+	fail "a rendered object's source names the folder, the renderer, the template it came from and the object" "$(show)"
 fi
 
 # An Application whose source is the chart: its name is the release's.

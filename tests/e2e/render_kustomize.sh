@@ -169,10 +169,11 @@ else
 fi
 
 capture "$PLUMB" render --repo "$REPO" --path apps/shop/overlays/prod --state "$STATE" --namespace default
-if [ "$RC" -eq 0 ] && contains "$OUT" "# Source: apps/shop/overlays/prod (kustomize) Deployment/prod-web:"; then
-	ok "a rendered object's source names the folder, the renderer and the object"
+if [ "$RC" -eq 0 ] && contains "$OUT" "# Source: apps/shop/overlays/prod (kustomize from apps/shop/base/deployment.yaml) Deployment/prod-web:" &&
+	! contains "$OUT" "config.kubernetes.io/origin"; then
+	ok "a rendered object's source names the folder, the renderer, the file it was written in and the object"
 else
-	fail "a rendered object's source names the folder, the renderer and the object" "$(show)"
+	fail "a rendered object's source names the folder, the renderer, the file it was written in and the object" "$(show)"
 fi
 
 # An Application whose source is a kustomize folder.
@@ -205,8 +206,8 @@ fi
 # For a host destination, Kubernetes objects are errors: each at its rendered object.
 capture "$PLUMB" check --repo "$REPO" --path apps/shop/overlays/prod --state "$STATE"
 if [ "$RC" -ne 0 ] &&
-	contains "$ERR" 'apps/shop/overlays/prod (kustomize) Deployment/prod-web:1:1: unknown apiVersion "apps/v1"' &&
-	contains "$ERR" 'apps/shop/overlays/prod (kustomize) Service/prod-web:1:1: unknown apiVersion "v1"'; then
+	contains "$ERR" 'apps/shop/overlays/prod (kustomize from apps/shop/base/deployment.yaml) Deployment/prod-web:1:1: unknown apiVersion "apps/v1"' &&
+	contains "$ERR" 'apps/shop/overlays/prod (kustomize from apps/shop/base/service.yaml) Service/prod-web:1:1: unknown apiVersion "v1"'; then
 	ok "an error in a rendered object names the folder, the renderer and the object, at its own line"
 else
 	fail "an error in a rendered object names the folder, the renderer and the object, at its own line" "$(show)"
