@@ -13,30 +13,30 @@ static void fill(plumb_diag *d, plumb_position pos, char *message)
 	d->message = message;
 }
 
-void plumb_diags_add(plumb_diags *diags, plumb_position pos, const char *fmt, ...)
+static void __attribute__((format(printf, 5, 0)))
+vadd(plumb_diag **items, size_t *count, size_t *capacity, plumb_position pos, const char *fmt,
+		 va_list ap)
 {
 	plumb_buf message = PLUMB_BUF_INIT;
-	va_list ap;
-
-	va_start(ap, fmt);
 	plumb_buf_vprintf(&message, fmt, ap);
-	va_end(ap);
+	PLUMB_GROW(*items, *count, *capacity);
+	fill(&(*items)[(*count)++], pos, plumb_buf_detach(&message, NULL));
+}
 
-	PLUMB_GROW(diags->items, diags->count, diags->capacity);
-	fill(&diags->items[diags->count++], pos, plumb_buf_detach(&message, NULL));
+void plumb_diags_add(plumb_diags *diags, plumb_position pos, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vadd(&diags->items, &diags->count, &diags->capacity, pos, fmt, ap);
+	va_end(ap);
 }
 
 void plumb_diags_warn(plumb_diags *diags, plumb_position pos, const char *fmt, ...)
 {
-	plumb_buf message = PLUMB_BUF_INIT;
 	va_list ap;
-
 	va_start(ap, fmt);
-	plumb_buf_vprintf(&message, fmt, ap);
+	vadd(&diags->warnings, &diags->warning_count, &diags->warning_capacity, pos, fmt, ap);
 	va_end(ap);
-
-	PLUMB_GROW(diags->warnings, diags->warning_count, diags->warning_capacity);
-	fill(&diags->warnings[diags->warning_count++], pos, plumb_buf_detach(&message, NULL));
 }
 
 static void append(plumb_diag **items, size_t *count, size_t *capacity, const plumb_diag *from, size_t n)

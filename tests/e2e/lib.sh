@@ -405,6 +405,34 @@ kube_test_program() {
 	[ "$TAP_FAILED" -eq 0 ] && [ "$rc" -eq 0 ]
 }
 
+# --- renderers --------------------------------------------------------------------------------
+
+# render_programs: HELM and KUSTOMIZE are the ones make test builds (the script fails without
+# them), first in PATH; renderers' private copies and HOME go under $T.
+render_programs() {
+	HELM="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/helm/bin/helm"
+	KUSTOMIZE="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/kustomize/bin/kustomize"
+	local program
+	for program in "$HELM" "$KUSTOMIZE"; do
+		if [ ! -x "$program" ]; then
+			fail "$program is built" "run: tests/helm/build and tests/kustomize/build"
+			exit 1
+		fi
+	done
+	export PATH="$(dirname "$HELM"):$(dirname "$KUSTOMIZE"):$PATH"
+	export TMPDIR="$T/tmp" HOME="$T/home"
+	mkdir -p "$TMPDIR" "$HOME"
+}
+
+# Objects as sorted canonical JSON, one a line, from a YAML stream on stdin.
+canonical() {
+	python3 -c '
+import json, sys, yaml
+docs = [d for d in yaml.safe_load_all(sys.stdin) if d is not None]
+for line in sorted(json.dumps(d, sort_keys=True) for d in docs):
+    print(line)'
+}
+
 kube_cleanup() {
 	local rc=$?
 	stop_daemons

@@ -11,22 +11,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 . "$here/lib.sh"
 
-HELM="$root/build/helm/bin/helm"
-KUSTOMIZE="$root/build/kustomize/bin/kustomize"
 KUBECTL="$root/build/kube/bin/kubectl"
 KUBE_STATE="$T/kube"
 KUBE_STARTED=0
 declare -A DPID DLOG
 trap kube_cleanup EXIT
-for program in "$HELM" "$KUSTOMIZE"; do
-	if [ ! -x "$program" ]; then
-		fail "$program is built" "run: tests/helm/build and tests/kustomize/build"
-		exit 1
-	fi
-done
-export PATH="$(dirname "$HELM"):$(dirname "$KUSTOMIZE"):$PATH"
-export TMPDIR="$T/tmp" HOME="$T/home"
-mkdir -p "$TMPDIR" "$HOME"
+render_programs
 
 REPO="$T/repo"
 STATE="$T/state"
@@ -157,14 +147,6 @@ YAML
 commit_all "$REPO" "an Argo CD repository"
 cd "$T" || exit 1
 
-# Objects as sorted canonical JSON, one a line, from a YAML stream on stdin.
-canonical() {
-	python3 -c '
-import json, sys, yaml
-docs = [d for d in yaml.safe_load_all(sys.stdin) if d is not None]
-for line in sorted(json.dumps(d, sort_keys=True) for d in docs):
-    print(line)'
-}
 ARGS=(--repo "$REPO" --state "$STATE" --repo-alias "$URL")
 
 # --- the app of apps, rendered -----------------------------------------------------------------

@@ -120,14 +120,6 @@ YAML
 echo "unrelated" >"$REPO/other/README"
 commit_all "$REPO" "chart"
 
-# Objects as sorted canonical JSON, one a line, from a YAML stream on stdin.
-canonical() {
-	python3 -c '
-import json, sys, yaml
-docs = [d for d in yaml.safe_load_all(sys.stdin) if d is not None]
-for line in sorted(json.dumps(d, sort_keys=True) for d in docs):
-    print(line)'
-}
 
 capture "$PLUMB" render --repo "$REPO" --path charts/web --state "$STATE" --namespace shop -o json
 if [ "$RC" -eq 0 ]; then

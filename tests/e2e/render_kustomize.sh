@@ -130,14 +130,6 @@ YAML
 echo "unrelated" >"$REPO/other/README"
 commit_all "$REPO" "shop"
 
-# Objects as sorted canonical JSON, one a line, from a YAML stream on stdin.
-canonical() {
-	python3 -c '
-import json, sys, yaml
-docs = [d for d in yaml.safe_load_all(sys.stdin) if d is not None]
-for line in sorted(json.dumps(d, sort_keys=True) for d in docs):
-    print(line)'
-}
 
 for overlay in prod dev; do
 	path="apps/shop/overlays/$overlay"
