@@ -9,10 +9,11 @@
 PREFIX ?= /usr/local
 CC ?= cc
 PKGS := libgit2 libfyaml jansson sqlite3 libcrypto libmicrohttpd libcurl
-# Debian packages that provide PKGS (same order), then what tests need.
+# Debian packages that provide PKGS (same order), libjsonnet (no pkg-config file: JSONNET_LIBS),
+# then what tests need (jsonnet: the command the render tests compare with).
 DEB_BUILD := libgit2-dev libfyaml-dev libjansson-dev libsqlite3-dev libssl-dev libmicrohttpd-dev \
-	libcurl4-openssl-dev pkg-config gcc libc6-dev make
-DEB_TEST := git curl sqlite3 openssl python3 python3-yaml util-linux procps age pass gnupg strace chromium
+	libcurl4-openssl-dev libjsonnet-dev pkg-config gcc libc6-dev make
+DEB_TEST := git curl sqlite3 openssl python3 python3-yaml util-linux procps age pass gnupg strace chromium jsonnet
 # The dashboard's browser test: Playwright's library (no browser download) drives Debian's chromium.
 PLAYWRIGHT := playwright-core@1.60.0
 NODE_MODULES := build/test/node/node_modules
@@ -23,7 +24,8 @@ BASE_CFLAGS = $(WARNINGS) -Isrc -DPLUMB_VERSION='"$(VERSION)"' $(shell pkg-confi
 # libmicrohttpd and libcurl are not linked: the server loads the one when it starts
 # (src/serve/http.c), a cluster connection the other when it opens
 # (src/providers/kubernetes/client.c).
-LIBS = $(shell pkg-config --libs $(filter-out libmicrohttpd libcurl,$(PKGS)) 2>/dev/null)
+JSONNET_LIBS := -ljsonnet
+LIBS = $(shell pkg-config --libs $(filter-out libmicrohttpd libcurl,$(PKGS)) 2>/dev/null) $(JSONNET_LIBS)
 
 CFLAGS ?= -O2 -g
 # gcc 12 with -fsanitize=undefined misreads vsnprintf(NULL, 0, ...) as a null format string.
