@@ -1,5 +1,6 @@
 #include "util/common.h"
 #include "load/directory.h"
+#include "render/jsonnet.h"
 
 #include <fnmatch.h>
 #include <jansson.h>
@@ -75,7 +76,8 @@ static int ends_with(const char *path, const char *suffix)
 
 int plumb_directory_filter_keeps(const plumb_directory_filter *filter, const char *path)
 {
-	int manifest = ends_with(path, ".yaml") || ends_with(path, ".yml") || (filter->given && ends_with(path, ".json"));
+	int manifest = ends_with(path, ".yaml") || ends_with(path, ".yml") || plumb_jsonnet_is_program(path) ||
+		       (filter->given && ends_with(path, ".json"));
 	if (!manifest || !filter->given)
 		return manifest;
 	if (!filter->recurse && strchr(path, '/'))

@@ -9,6 +9,7 @@
  *
  * Without the options (a plumb/v1 Application that gives no directory, an
  * implicit application), every *.yaml and *.yml below the folder is read.
+ * Either way, a *.jsonnet file is a program to evaluate (render/jsonnet.h).
  */
 #ifndef PLUMB_LOAD_DIRECTORY_H
 #define PLUMB_LOAD_DIRECTORY_H

@@ -493,7 +493,8 @@ static int parse_text(manifest_part *file, plumb_source *source, const char *tex
 			const char *kind = fy_node_get_scalar0(fy_node_by_path(root, "kind", -1, FYNWF_DONT_FOLLOW));
 			const char *name =
 				fy_node_get_scalar0(fy_node_by_path(root, "metadata/name", -1, FYNWF_DONT_FOLLOW));
-			char *origin = rendered_origin(file, root, text, len);
+			/* A jsonnet file's objects are written in it: no renderer to ask. */
+			char *origin = file->renderer ? rendered_origin(file, root, text, len) : NULL;
 			PLUMB_GROW(file->names, file->name_count, file->name_capacity);
 			file->names[file->name_count++] =
 				origin ? plumb_xprintf("%s (%s from %s) %s/%s", *file->render_folder ? file->render_folder : ".",

@@ -4,6 +4,7 @@
 #include "load/application.h"
 #include "providers/provider.h"
 #include "load/directory.h"
+#include "render/jsonnet.h"
 #include "render/render.h"
 #include "secrets/secret.h"
 #include "util/path.h"
@@ -13,11 +14,19 @@
 #include <stdlib.h>
 
 
+/* A *.jsonnet file: what its evaluation needs (its part is "PATH (jsonnet)", keyed by plumb_jsonnet_key). */
+typedef struct {
+	char *path;
+	char *app_path; /* the folder loaded: imports are looked for there last */
+	char *options;  /* Argo CD's directory.jsonnet, as JSON; NULL: none */
+} jsonnet_file;
+
 typedef struct {
 	manifest_part *part;
 	int is_content; /* read as content by some resource, so not a manifest */
 	int parsed;     /* rendered and parsed already */
 	int rendered;   /* a renderer's output, keyed by what determines it (variables included) */
+	jsonnet_file *jsonnet;
 } manifest_file;
 
 typedef struct {
@@ -480,6 +489,61 @@ static char *substitutions(const plumb_render_target *target)
 	return text;
 }
 
+/*
+ * A *.jsonnet file's part renamed "PATH (jsonnet)" and keyed by its blob and
+ * the application's jsonnet options, which target's options hold.
+ */
+static void key_jsonnet(manifest_file *file, const char *load_path, int is_folder, const plumb_render_target *target)
+{
+	manifest_part *part = file->part;
+	jsonnet_file *jsonnet = plumb_xcalloc(1, sizeof(*jsonnet));
+	jsonnet->path = plumb_xstrdup(part->path);
+	jsonnet->app_path = is_folder ? plumb_xstrdup(load_path) : plumb_path_dirname(load_path);
+	int error = plumb_jsonnet_options_of(&jsonnet->options, target ? target->options : NULL);
+	char key[PLUMB_OID_HEXSZ + 1];
+	plumb_jsonnet_key(key, part->blob, jsonnet->app_path, jsonnet->options);
+	char *name = plumb_xprintf("%s (jsonnet)", part->path);
+	file->part = part_new(name, key);
+	file->jsonnet = jsonnet;
+	free(name);
+	part_unref(part);
+	if (error < 0) {
+		plumb_position pos = { jsonnet->path, 0, 0 };
+		plumb_diags_add(&file->part->diags, pos, "%s", plumb_error_last());
+		file->parsed = 1;
+	}
+}
+
+/* A *.jsonnet file evaluated (render/jsonnet.h), its objects parsed as a renderer's; its imports are lookups. */
+static int load_jsonnet(manifest_file *file, plumb_source *source, const char *commit)
+{
+	manifest_cache *cache = cache_of(source);
+	plumb_buf text = PLUMB_BUF_INIT;
+	int error = plumb_jsonnet_evaluate(&text, source, commit, file->jsonnet->path, file->jsonnet->app_path,
+					   file->jsonnet->options, cache->render.output_max, &file->part->diags);
+	if (error == 0) {
+		file->part->rendered = &text;
+		error = plumb_load_file(file->part, source);
+		file->part->rendered = NULL;
+	} else if (error == PLUMB_EINVALID) {
+		error = 0;
+	} else {
+		error = plumb_error_wrap(error, "%s", file->jsonnet->path);
+	}
+	plumb_buf_release(&text);
+	return error;
+}
+
+static void jsonnet_file_free(jsonnet_file *jsonnet)
+{
+	if (!jsonnet)
+		return;
+	free(jsonnet->path);
+	free(jsonnet->app_path);
+	free(jsonnet->options);
+	free(jsonnet);
+}
+
 int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit, const char *path,
 	       const plumb_render_target *target, plumb_diags *diags)
 {
@@ -525,6 +589,8 @@ int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit
 
 	manifest_cache *cache = cache_of(source);
 	for (size_t i = 0; i < files.count; i++) {
+		if (plumb_jsonnet_is_program(files.items[i].part->path))
+			key_jsonnet(&files.items[i], load_path, top.type == PLUMB_ENTRY_TREE, target);
 		if (files.items[i].parsed)
 			continue;
 		/* A file read with variables is parsed each time: the cache keeps files as they are written. */
@@ -542,7 +608,8 @@ int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit
 		part->set.commit = plumb_xstrdup(commit);
 		plumb_source_record_lookups(&part->lookups);
 		part->substitute = files.substitute;
-		error = plumb_load_file(part, source);
+		error = files.items[i].jsonnet ? load_jsonnet(&files.items[i], source, commit)
+					       : plumb_load_file(part, source);
 		part->substitute = NULL;
 		plumb_source_record_lookups(NULL);
 		atomic_fetch_add(&files_parsed, 1);
@@ -574,8 +641,10 @@ int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit
 		error = PLUMB_EINVALID;
 
 done:
-	for (size_t i = 0; i < files.count; i++)
+	for (size_t i = 0; i < files.count; i++) {
 		part_unref(files.items[i].part);
+		jsonnet_file_free(files.items[i].jsonnet);
+	}
 	for (size_t i = 0; i < files.rendered_count; i++)
 		free(files.rendered[i]);
 	free(files.rendered);

@@ -21,6 +21,15 @@
  * placed at "FOLDER (RENDERER) Kind/name:LINE:COL", the line in the
  * rendered output.
  *
+ * A *.jsonnet file (a .libsonnet is only imported) is evaluated
+ * (render/jsonnet.h) with the jsonnet options that target->options holds
+ * (Argo CD's spec.source: directory.jsonnet), its imports looked for last
+ * in the folder loaded; its objects are placed at
+ * "FILE (jsonnet) Kind/name:LINE:COL", the line in the object's JSON, and
+ * its errors at the FILE:LINE:COL libjsonnet names. It is kept like a YAML
+ * file, by its blob and the options, for as long as each file it imported
+ * resolves to the same blob.
+ *
  * A source keeps the files it parsed, by path and blob id: a later load
  * (the same commit, or a new one) parses again only the files whose blob
  * changed, or whose resources looked up a path that now resolves to
