@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# plumb evaluates the *.jsonnet files of a plain folder through libjsonnet:
+# the objects are those Debian's jsonnet command prints by hand on the same
+# files (an object, an array, a List; imports from a sibling folder, a
+# top-level function's defaults), imports are read from the commit, what
+# would leave the repository is refused at the import, errors name
+# FILE:LINE:COL, and a jsonnet folder syncs like a YAML one.
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+if ! command -v jsonnet >/dev/null 2>&1; then
+	fail "the jsonnet command is installed" "run: make test-deps"
+	exit 1
+fi
+
+REPO="$T/repo"
+STATE="$T/state"
+make_repo "$REPO"
+mkdir -p "$REPO/apps/web" "$REPO/apps/lib" "$REPO/other"
+cat >"$REPO/apps/lib/k.libsonnet" <<'JSONNET'
+// Helpers imported from a sibling folder of the application.
+{
+  configMap(name, data):: {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: name, labels: { app: 'web' } },
+    data: data,
+  },
+  service(name, port):: {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: name },
+    spec: { ports: [{ port: port, targetPort: port + 8000 }], selector: { app: name } },
+  },
+}
+JSONNET
+cat >"$REPO/apps/web/params.libsonnet" <<'JSONNET'
+{ replicas: 3, image: 'nginx:1.27', ratio: 0.25 }
+JSONNET
+echo "hello from the commit" >"$REPO/apps/web/motd.txt"
+cat >"$REPO/apps/web/main.jsonnet" <<'JSONNET'
+local k = import '../lib/k.libsonnet';
+local params = import 'params.libsonnet';
+[
+  k.configMap('web-conf', { motd: importstr 'motd.txt', ratio: std.toString(params.ratio) }),
+  k.service('web', 80),
+  {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'web' },
+    spec: {
+      replicas: params.replicas,
+      selector: { matchLabels: { app: 'web' } },
+      template: {
+        metadata: { labels: { app: 'web' } },
+        spec: { containers: [{ name: 'web', image: params.image, ports: [{ containerPort: 8080 }] }] },
+      },
+    },
+  },
+]
+JSONNET
+cat >"$REPO/apps/web/list.jsonnet" <<'JSONNET'
+local k = import '../lib/k.libsonnet';
+{
+  apiVersion: 'v1',
+  kind: 'List',
+  items: [k.configMap('listed-' + n, { n: n }) for n in ['a', 'b']],
+}
+JSONNET
+cat >"$REPO/apps/web/single.jsonnet" <<'JSONNET'
+function(name='single', size=2) {
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name: name },
+  data: { ['key' + i]: std.repeat('x', i) for i in std.range(1, size) },
+}
+JSONNET
+echo "unrelated" >"$REPO/other/README"
+commit_all "$REPO" "jsonnet"
+
+# The jsonnet command's objects, expanded as Argo CD reads them, one sorted canonical JSON a line.
+by_hand() {
+	(cd "$REPO" && for f in "$@"; do jsonnet "$f" || echo "jsonnet $f failed" >&2; echo; done) | python3 -c '
+import json, sys
+text = sys.stdin.read()
+decoder = json.JSONDecoder()
+objects, i = [], 0
+while True:
+    while i < len(text) and text[i].isspace():
+        i += 1
+    if i >= len(text):
+        break
+    value, i = decoder.raw_decode(text, i)
+    values = value if isinstance(value, list) else [value]
+    for v in values:
+        if str(v.get("kind", "")).endswith("List") and isinstance(v.get("items"), list):
+            objects.extend(v["items"])
+        else:
+            objects.append(v)
+for line in sorted(json.dumps(o, sort_keys=True) for o in objects):
+    print(line)'
+}
+# plumb render -o json's objects (every application's), the same way.
+sorted_json() {
+	python3 -c '
+import json, sys
+for line in sorted(json.dumps(o["object"], sort_keys=True) for a in json.load(sys.stdin)["applications"] for o in a["objects"]):
+    print(line)'
+}
+
+capture "$PLUMB" render --repo "$REPO" --path apps/web --state "$STATE" --namespace default -o json
+printf '%s\n' "$OUT" | sorted_json >"$T/plumb-web"
+by_hand apps/web/main.jsonnet apps/web/list.jsonnet apps/web/single.jsonnet >"$T/jsonnet-web"
+if [ "$RC" -eq 0 ] && [ "$(wc -l <"$T/plumb-web")" -eq 6 ] && cmp -s "$T/plumb-web" "$T/jsonnet-web"; then
+	ok "plumb render of a jsonnet folder gives the objects the jsonnet command gives by hand (6 objects)"
+else
+	fail "plumb render of a jsonnet folder gives the objects the jsonnet command gives by hand" \
+		"$(diff "$T/jsonnet-web" "$T/plumb-web")" "$(show)"
+fi
+if grep -q '"motd": "hello from the commit\\n"' "$T/plumb-web" && grep -q '"targetPort": 8080' "$T/plumb-web" &&
+	grep -q '"name": "listed-b"' "$T/plumb-web" && grep -q '"key2": "xx"' "$T/plumb-web" &&
+	grep -q '"ratio": "0.25"' "$T/plumb-web"; then
+	ok "imports from a sibling folder, importstr, a List's items and a top-level function's defaults are evaluated"
+else
+	fail "imports from a sibling folder, importstr, a List's items and a top-level function's defaults are evaluated" \
+		"$(cat "$T/plumb-web")"
+fi
+
+capture "$PLUMB" render --repo "$REPO" --path apps/web --state "$STATE" --namespace default
+if [ "$RC" -eq 0 ] && contains "$OUT" "# Source: apps/web/main.jsonnet (jsonnet) Deployment/web:" &&
+	contains "$OUT" "# Source: apps/web/list.jsonnet (jsonnet) ConfigMap/listed-a:"; then
+	ok "a jsonnet object's source names the file, jsonnet and the object"
+else
+	fail "a jsonnet object's source names the file, jsonnet and the object" "$(show)"
+fi
+
+# A .libsonnet is never evaluated on its own, even where it would fail.
+echo "this is not jsonnet" >"$REPO/apps/web/broken.libsonnet"
+commit_all "$REPO" "a broken library nobody imports"
+capture "$PLUMB" render --repo "$REPO" --path apps/web --state "$STATE" --namespace default -o json
+printf '%s\n' "$OUT" | sorted_json >"$T/plumb-web-2"
+if [ "$RC" -eq 0 ] && cmp -s "$T/plumb-web-2" "$T/jsonnet-web"; then
+	ok "a .libsonnet file is only imported, never evaluated"
+else
+	fail "a .libsonnet file is only imported, never evaluated" "$(show)"
+fi
+
+# What is evaluated is the commit, never the work tree.
+echo "changed on disk" >"$REPO/apps/web/motd.txt"
+sed -i 's/replicas: 3/replicas: 9/' "$REPO/apps/web/params.libsonnet"
+capture "$PLUMB" render --repo "$REPO" --path apps/web --state "$STATE" --namespace default -o json
+printf '%s\n' "$OUT" | sorted_json >"$T/plumb-web-3"
+if [ "$RC" -eq 0 ] && cmp -s "$T/plumb-web-3" "$T/jsonnet-web" && ! contains "$OUT" "changed on disk"; then
+	ok "imports are read from the commit, not the work tree"
+else
+	fail "imports are read from the commit, not the work tree" "$(show)"
+fi
+git -C "$REPO" checkout -q -- apps/web
+
+# --- refusals and errors -----------------------------------------------------------------------
+
+bad() { # NAME PATH NEEDLE...: plumb check of PATH fails, its stderr holding every NEEDLE
+	local name=$1 path=$2 needle missing=""
+	shift 2
+	capture "$PLUMB" check --repo "$REPO" --path "$path" --state "$STATE" --namespace default
+	for needle in "$@"; do
+		contains "$ERR" "$needle" || missing="$missing [$needle]"
+	done
+	if [ "$RC" -ne 0 ] && [ -z "$missing" ]; then
+		ok "$name"
+	else
+		fail "$name" "missing:$missing" "$(show)"
+	fi
+}
+
+mkdir -p "$REPO/bad/outside" "$REPO/bad/absolute" "$REPO/bad/link" "$REPO/bad/syntax" "$REPO/bad/runtime" \
+	"$REPO/bad/string" "$REPO/bad/elements" "$REPO/bad/extvar"
+printf '{\n  secret: importstr "../../../etc/passwd",\n}\n' >"$REPO/bad/outside/main.jsonnet"
+printf '{ secret: importstr "/etc/passwd" }\n' >"$REPO/bad/absolute/main.jsonnet"
+ln -s ../../../../../etc/passwd "$REPO/bad/link/passwd.txt"
+printf '{ kind: "ConfigMap", secret: importstr "passwd.txt" }\n' >"$REPO/bad/link/main.jsonnet"
+printf '{\n  apiVersion: "v1"\n  kind: "ConfigMap",\n}\n' >"$REPO/bad/syntax/main.jsonnet"
+printf 'local check(n) = if n > 2 then error "too many replicas: " + n else n;\n{ replicas: check(5) }\n' \
+	>"$REPO/bad/runtime/main.jsonnet"
+printf '"just a string"\n' >"$REPO/bad/string/main.jsonnet"
+printf '[{ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "a" } }, 42]\n' >"$REPO/bad/elements/main.jsonnet"
+printf '{ env: std.extVar("env") }\n' >"$REPO/bad/extvar/main.jsonnet"
+commit_all "$REPO" "bad"
+
+bad "an import that climbs out of the repository is refused at FILE:LINE:COL of the import" bad/outside \
+	"bad/outside/main.jsonnet:2:11: jsonnet error: couldn't open import \"../../../etc/passwd\": it leaves the repository"
+bad "an absolute import is refused at FILE:LINE:COL" bad/absolute \
+	"bad/absolute/main.jsonnet:1:11: jsonnet error: couldn't open import \"/etc/passwd\": an absolute path is refused"
+bad "an import through a symlink out of the repository is refused" bad/link \
+	"bad/link/main.jsonnet:1:30: jsonnet error: couldn't open import \"passwd.txt\": symlink bad/link/passwd.txt to '../../../../../etc/passwd' leaves the repository"
+if contains "$ERR" "root:"; then
+	fail "nothing of /etc/passwd is shown" "$ERR"
+else
+	ok "nothing of /etc/passwd is shown"
+fi
+bad "a syntax error is at FILE:LINE:COL with libjsonnet's message" bad/syntax \
+	"bad/syntax/main.jsonnet:3:3: jsonnet static error: expected a comma before next field."
+bad "error() is a runtime error at FILE:LINE:COL of the error" bad/runtime \
+	"bad/runtime/main.jsonnet:1:32: jsonnet error: too many replicas: 5"
+bad "output that is not an object is refused, naming the file" bad/string \
+	"bad/string/main.jsonnet: jsonnet output is a string, not an object or an array of objects"
+bad "an array element that is not an object is refused, naming the file and the element" bad/elements \
+	"bad/elements/main.jsonnet: jsonnet output[1] is a number, not an object"
+bad "an external variable that is not given is an error at its place" bad/extvar \
+	"bad/extvar/main.jsonnet:1:8: jsonnet error: undefined external variable: env"
+
+# The same refusals are the jsonnet command's errors too, where it reads the disk: plumb's differ on purpose.
+(cd "$REPO" && jsonnet bad/syntax/main.jsonnet) >/dev/null 2>"$T/syntax.err"
+if grep -q "bad/syntax/main.jsonnet:3:3" "$T/syntax.err"; then
+	ok "the jsonnet command places the syntax error where plumb does"
+else
+	fail "the jsonnet command places the syntax error where plumb does" "$(cat "$T/syntax.err")"
+fi
+
+# --- a jsonnet folder synced ------------------------------------------------------------------
+
+mkdir -p "$REPO/host"
+cat >"$REPO/host/files.jsonnet" <<'JSONNET'
+local greeting = importstr '../apps/web/motd.txt';
+[
+  { apiVersion: 'host/v1', kind: 'Directory', metadata: { name: 'etc' }, spec: { path: '/etc/app' } },
+  { apiVersion: 'host/v1', kind: 'File', metadata: { name: 'motd' }, spec: { path: '/etc/app/motd', content: greeting } },
+]
+JSONNET
+commit_all "$REPO" "host"
+capture "$PLUMB" sync --repo "$REPO" --path host --root "$T/root" --state "$STATE"
+if [ "$RC" -eq 0 ] && [ "$(cat "$T/root/etc/app/motd" 2>/dev/null)" = "hello from the commit" ]; then
+	ok "plumb sync of a jsonnet folder applies its objects"
+else
+	fail "plumb sync of a jsonnet folder applies its objects" "$(show)"
+fi
+capture "$PLUMB" plan --repo "$REPO" --path host --root "$T/root" --state "$STATE" --detailed-exitcode
+expect_rc "a plan after the sync finds nothing to change" 0
+
+[ "$TAP_FAILED" -eq 0 ]
