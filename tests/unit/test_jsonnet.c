@@ -8,6 +8,7 @@
 #include "render/jsonnet.h"
 #include "source/source.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -237,6 +238,17 @@ static void top_level_arguments_and_external_variables(void)
 	CHECK_CONTAINS(out.ptr, "\"replicas\": 3");
 	CHECK_CONTAINS(out.ptr, "\"env\": \"prod\"");
 	CHECK_CONTAINS(out.ptr, "\"a\": true");
+	/* What Debian's jsonnet command prints with the same arguments. */
+	CHECK_INT(fixture_sh("cd repo && jsonnet --tla-str name=web --tla-code 'replicas=2 + 1' --ext-str env=prod "
+			     "--ext-code 'debug={a: true}' t/main.jsonnet >../by-hand.json"),
+		  0);
+	char *by_hand_path = fixture_path("by-hand.json");
+	json_t *by_hand = json_load_file(by_hand_path, 0, NULL);
+	json_t *ours = json_loads(out.ptr, 0, NULL);
+	CHECK(by_hand && ours && json_equal(by_hand, ours));
+	json_decref(by_hand);
+	json_decref(ours);
+	free(by_hand_path);
 
 	/* A variable not given is libjsonnet's error. */
 	CHECK_INT(evaluate(&out, "t/main.jsonnet", "t", "{\"tlas\": [{\"name\": \"name\", \"value\": \"w\"}]}", 0,
