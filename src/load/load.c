@@ -625,8 +625,10 @@ int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit
 	}
 
 	for (size_t i = 0; i < files.count; i++)
-		files.items[i].is_content = files.count > 1 &&
-					    lies_in_content(files.items[i].part->path, load_path, &files);
+		files.items[i].is_content =
+			files.count > 1 && lies_in_content(files.items[i].jsonnet ? files.items[i].jsonnet->path
+										  : files.items[i].part->path,
+							   load_path, &files);
 	for (size_t i = 0; i < files.count; i++) {
 		manifest_file *file = &files.items[i];
 		if (file->is_content)

@@ -446,6 +446,24 @@ static void a_folder_loads_its_jsonnet_files(void)
 	plumb_diags_release(&diags);
 }
 
+static void a_jsonnet_file_read_as_content_is_not_evaluated(void)
+{
+	plumb_manifest_set set;
+	plumb_diags diags = PLUMB_DIAGS_INIT;
+	fixture_sh("rm -rf repo/*");
+	fixture_write("app/file.yaml", "apiVersion: host/v1\nkind: File\nmetadata: {name: f}\n"
+				       "spec: {source: app/dashboard.jsonnet, path: /etc/dashboard.jsonnet}\n");
+	fixture_write("app/dashboard.jsonnet", "error 'content, not a program'\n");
+	fixture_write("app/tree.yaml", "apiVersion: host/v1\nkind: Tree\nmetadata: {name: t}\n"
+				       "spec: {source: app/dashboards, path: /etc/dashboards}\n");
+	fixture_write("app/dashboards/one.jsonnet", "error 'content too'\n");
+	CHECK_INT(load(&set, "app", NULL, &diags), 0);
+	CHECK_INT(diags.count, 0);
+	CHECK_INT(set.resource_count, 2);
+	plumb_manifest_set_release(&set);
+	plumb_diags_release(&diags);
+}
+
 static void evaluated_again_only_when_it_or_an_import_changes(void)
 {
 	plumb_manifest_set set;
@@ -516,6 +534,7 @@ int main(void)
 	RUN(output_is_capped);
 	RUN(options_and_keys);
 	RUN(a_folder_loads_its_jsonnet_files);
+	RUN(a_jsonnet_file_read_as_content_is_not_evaluated);
 	RUN(evaluated_again_only_when_it_or_an_import_changes);
 	plumb_source_free(source);
 	plumb_source_global_shutdown();
