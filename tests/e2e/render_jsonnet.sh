@@ -4,7 +4,8 @@
 # files (an object, an array, a List; imports from a sibling folder, a
 # top-level function's defaults), imports are read from the commit, what
 # would leave the repository is refused at the import, errors name
-# FILE:LINE:COL, and a jsonnet folder syncs like a YAML one.
+# FILE:LINE:COL, a jsonnet folder syncs like a YAML one, and plumb serve
+# evaluates it again only when the file or something it imported changed.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
@@ -12,6 +13,10 @@ if ! command -v jsonnet >/dev/null 2>&1; then
 	fail "the jsonnet command is installed" "run: make test-deps"
 	exit 1
 fi
+
+declare -A DPID DLOG
+DPID[served]=
+trap serve_cleanup EXIT
 
 REPO="$T/repo"
 STATE="$T/state"
@@ -236,5 +241,69 @@ else
 fi
 capture "$PLUMB" plan --repo "$REPO" --path host --root "$T/root" --state "$STATE" --detailed-exitcode
 expect_rc "a plan after the sync finds nothing to change" 0
+
+# --- plumb serve ------------------------------------------------------------------------------
+# The daemon keeps an evaluation for as long as neither the file nor what it imported changes:
+# plumb_manifest_files_parsed_total counts evaluations with the manifest files parsed.
+SERVED="$T/served"
+make_repo "$SERVED"
+mkdir -p "$SERVED/app" "$SERVED/lib"
+cat >"$SERVED/lib/files.libsonnet" <<'JSONNET'
+{ file(name, text):: { apiVersion: 'host/v1', kind: 'File', metadata: { name: name },
+                       spec: { path: '/etc/' + name, content: text } } }
+JSONNET
+cat >"$SERVED/app/main.jsonnet" <<'JSONNET'
+local files = import '../lib/files.libsonnet';
+[files.file('greeting', 'hello')]
+JSONNET
+commit_all "$SERVED" "served"
+WAIT_MS=60000
+DLOG[served]="$T/serve.log"
+"$PLUMB" serve --repo "$SERVED" --root "$T/served-root" --state "$T/serve-state" --listen 127.0.0.1:0 \
+	--interval 1s --self-heal-interval 10m 2>"${DLOG[served]}" &
+DPID[served]=$!
+logged() { grep -qE "$1" "${DLOG[served]}"; }
+greeting_is() { [ "$(cat "$T/served-root/etc/greeting" 2>/dev/null)" = "$1" ]; }
+parsed() {
+	local port
+	port=$(sed -n 's/.* msg=serving .* port=\([0-9][0-9]*\).*/\1/p' "${DLOG[served]}" | head -n 1)
+	curl -sf --max-time 30 "http://127.0.0.1:$port/metrics" | awk '$1 == "plumb_manifest_files_parsed_total" { print $2 }'
+}
+if wait_for "$WAIT_MS" greeting_is hello; then
+	ok "plumb serve syncs a jsonnet folder"
+else
+	fail "plumb serve syncs a jsonnet folder" "$(log_tail served)"
+fi
+before=$(parsed)
+echo "# served" >"$SERVED/README.md"
+echo "{}" >"$SERVED/lib/unused.libsonnet"
+commit_all "$SERVED" "readme"
+NOCHANGE=$(head_of "$SERVED")
+if wait_for "$WAIT_MS" logged " msg=\"in sync\" .*commit=$NOCHANGE" && [[ "$before" =~ ^[0-9]+$ ]] &&
+	[ "$(parsed)" = "$before" ]; then
+	ok "serve reconciles a commit that touches neither the file nor its imports without evaluating it"
+else
+	fail "serve reconciles a commit that touches neither the file nor its imports without evaluating it" \
+		"parsed: ${before:-?} -> $(parsed)" "$(log_tail served)"
+fi
+sed -i "s/spec: {/spec: { mode: '0600',/" "$SERVED/lib/files.libsonnet"
+sed -i "s/'hello'/'bonjour'/" "$SERVED/app/main.jsonnet"
+commit_all "$SERVED" "bonjour"
+if wait_for "$WAIT_MS" greeting_is bonjour; then
+	ok "serve evaluates again when the file changes, and syncs the result"
+else
+	fail "serve evaluates again when the file changes, and syncs the result" "$(log_tail served)"
+fi
+before=$(parsed)
+sed -i "s/mode: '0600',/mode: '0640',/" "$SERVED/lib/files.libsonnet"
+commit_all "$SERVED" "mode"
+mode_is() { [ "$(stat -c %a "$T/served-root/etc/greeting" 2>/dev/null)" = "$1" ]; }
+if wait_for "$WAIT_MS" mode_is 640 && [[ "$before" =~ ^[0-9]+$ ]] && [ "$(parsed)" -gt "$before" ]; then
+	ok "serve evaluates again when an imported file changes, and syncs the result"
+else
+	fail "serve evaluates again when an imported file changes, and syncs the result" \
+		"parsed: ${before:-?} -> $(parsed)" "mode $(stat -c %a "$T/served-root/etc/greeting" 2>&1)" "$(log_tail served)"
+fi
+stop_and_check served
 
 [ "$TAP_FAILED" -eq 0 ]
