@@ -493,13 +493,18 @@ static char *substitutions(const plumb_render_target *target)
  * A *.jsonnet file's part renamed "PATH (jsonnet)" and keyed by its blob and
  * the application's jsonnet options, which target's options hold.
  */
-static void key_jsonnet(manifest_file *file, const char *load_path, int is_folder, const plumb_render_target *target)
+static void key_jsonnet(manifest_file *file, plumb_source *source, const char *commit, const char *load_path,
+			int is_folder, const plumb_render_target *target)
 {
 	manifest_part *part = file->part;
 	jsonnet_file *jsonnet = plumb_xcalloc(1, sizeof(*jsonnet));
 	jsonnet->path = plumb_xstrdup(part->path);
 	jsonnet->app_path = is_folder ? plumb_xstrdup(load_path) : plumb_path_dirname(load_path);
-	int error = plumb_jsonnet_options_of(&jsonnet->options, target ? target->options : NULL);
+	/* An implicit application is named by its folder's last component, as a Helm release is. */
+	const char *app = target && target->name && *target->name ? target->name : jsonnet->app_path;
+	plumb_jsonnet_env env = { strrchr(app, '/') ? strrchr(app, '/') + 1 : app, target ? target->namespace : NULL,
+				  commit, plumb_source_name(source), jsonnet->app_path };
+	int error = plumb_jsonnet_options_of(&jsonnet->options, target ? target->options : NULL, &env);
 	char key[PLUMB_OID_HEXSZ + 1];
 	plumb_jsonnet_key(key, part->blob, jsonnet->app_path, jsonnet->options);
 	char *name = plumb_xprintf("%s (jsonnet)", part->path);
@@ -590,7 +595,7 @@ int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit
 	manifest_cache *cache = cache_of(source);
 	for (size_t i = 0; i < files.count; i++) {
 		if (plumb_jsonnet_is_program(files.items[i].part->path))
-			key_jsonnet(&files.items[i], load_path, top.type == PLUMB_ENTRY_TREE, target);
+			key_jsonnet(&files.items[i], source, commit, load_path, top.type == PLUMB_ENTRY_TREE, target);
 		if (files.items[i].parsed)
 			continue;
 		/* A file read with variables is parsed each time: the cache keeps files as they are written. */

@@ -27,7 +27,92 @@ int plumb_jsonnet_is_program(const char *path)
 	return n > 8 && strlen(name) > 8 && !strcmp(path + n - 8, ".jsonnet");
 }
 
-int plumb_jsonnet_options_of(char **out, const char *source_options)
+/* A variable of Argo CD's build environment: its value, "" when unknown or not given. */
+static const char *env_value(const plumb_jsonnet_env *env, const char *name, size_t n)
+{
+	const char *revision = env ? env->revision : NULL;
+	const struct {
+		const char *name;
+		const char *value;
+	} known[] = {
+		{ "ARGOCD_APP_NAME", env ? env->app_name : NULL },
+		{ "ARGOCD_APP_NAMESPACE", env ? env->app_namespace : NULL },
+		{ "ARGOCD_APP_REVISION", revision },
+		{ "ARGOCD_APP_REVISION_SHORT", revision },   /* the caller keeps 7 characters */
+		{ "ARGOCD_APP_REVISION_SHORT_8", revision }, /* and 8 */
+		{ "ARGOCD_APP_SOURCE_REPO_URL", env ? env->repo_url : NULL },
+		{ "ARGOCD_APP_SOURCE_PATH", env ? env->source_path : NULL },
+	};
+	for (size_t i = 0; i < PLUMB_ARRAY_SIZE(known); i++)
+		if (strlen(known[i].name) == n && !strncmp(known[i].name, name, n))
+			return known[i].value ? known[i].value : "";
+	return "";
+}
+
+/*
+ * text with $NAME and ${NAME} replaced by env_value, "$$" by "$", as Go's
+ * os.Expand does for Argo CD: a "$" followed by no name stays. A new string.
+ */
+static char *substitute(const char *text, const plumb_jsonnet_env *env)
+{
+	plumb_buf out = PLUMB_BUF_INIT;
+	for (const char *c = text; *c; c++) {
+		if (c[0] != '$' || !c[1]) {
+			plumb_buf_putc(&out, *c);
+			continue;
+		}
+		const char *name = c + 1;
+		size_t n = 0, eaten = 0;
+		if (name[0] == '{') {
+			const char *close = strchr(name, '}');
+			/* "${}" and an unclosed "${" are eaten, as Go does. */
+			eaten = close ? (size_t)(close - name) + 1 : 1;
+			name++;
+			n = close ? (size_t)(close - name) : 0;
+		} else if (strchr("*#$@!?-0123456789", name[0])) {
+			n = eaten = 1;
+		} else {
+			while (name[n] == '_' || (name[n] >= 'a' && name[n] <= 'z') || (name[n] >= 'A' && name[n] <= 'Z') ||
+			       (name[n] >= '0' && name[n] <= '9'))
+				n++;
+			eaten = n;
+			if (!n) {
+				plumb_buf_putc(&out, '$');
+				continue;
+			}
+		}
+		c += eaten;
+		if (n == 1 && name[0] == '$') {
+			plumb_buf_putc(&out, '$');
+			continue;
+		}
+		const char *value = n ? env_value(env, name, n) : "";
+		size_t shown = strlen(value);
+		if (n == 25 && !strncmp(name, "ARGOCD_APP_REVISION_SHORT", n) && shown > 7)
+			shown = 7;
+		else if (n == 27 && !strncmp(name, "ARGOCD_APP_REVISION_SHORT_8", n) && shown > 8)
+			shown = 8;
+		plumb_buf_add(&out, value, shown);
+	}
+	return plumb_buf_detach(&out, NULL);
+}
+
+/* The values of tlas or extVars substituted in place. */
+static void substitute_values(json_t *list, const plumb_jsonnet_env *env)
+{
+	size_t i;
+	json_t *item;
+	json_array_foreach(list, i, item) {
+		json_t *value = json_object_get(item, "value");
+		if (!json_is_string(value))
+			continue;
+		char *text = substitute(json_string_value(value), env);
+		json_object_set_new(item, "value", json_string(text));
+		free(text);
+	}
+}
+
+int plumb_jsonnet_options_of(char **out, const char *source_options, const plumb_jsonnet_env *env)
 {
 	*out = NULL;
 	if (!source_options || !*source_options)
@@ -45,8 +130,16 @@ int plumb_jsonnet_options_of(char **out, const char *source_options)
 		return plumb_error_set(PLUMB_EINVALID, "the source's render options: directory: expected an object");
 	}
 	json_t *jsonnet = json_is_object(directory) ? json_object_get(directory, "jsonnet") : NULL;
-	if (jsonnet && !json_is_null(jsonnet))
-		*out = json_dumps(jsonnet, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	if (jsonnet && !json_is_null(jsonnet)) {
+		substitute_values(json_object_get(jsonnet, "tlas"), env);
+		substitute_values(json_object_get(jsonnet, "extVars"), env);
+		char *text = json_dumps(jsonnet, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+		if (!text)
+			abort(); /* jansson fails only when out of memory here */
+		/* The caller frees what plumb allocated, not jansson. */
+		*out = plumb_xstrdup(text);
+		free(text);
+	}
 	json_decref(root);
 	return 0;
 }

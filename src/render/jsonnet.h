@@ -34,14 +34,26 @@
 /* True when the file name ends in .jsonnet: a program to evaluate (a .libsonnet is only imported). */
 int plumb_jsonnet_is_program(const char *path);
 
+/* The application as Argo CD's build environment names it; NULL members are "". */
+typedef struct {
+	const char *app_name;      /* $ARGOCD_APP_NAME */
+	const char *app_namespace; /* $ARGOCD_APP_NAMESPACE */
+	const char *revision;      /* $ARGOCD_APP_REVISION, _SHORT (7 characters), _SHORT_8 */
+	const char *repo_url;      /* $ARGOCD_APP_SOURCE_REPO_URL */
+	const char *source_path;   /* $ARGOCD_APP_SOURCE_PATH */
+} plumb_jsonnet_env;
+
 /*
  * The "directory"."jsonnet" member of an application's source render
  * options (render.h's plumb_render_target.options: Argo CD's spec.source,
  * as JSON), as a new JSON string in *out; NULL when there is none
- * (source_options NULL, or no such member). PLUMB_EINVALID with the message
- * in the error slot when source_options is not a JSON object.
+ * (source_options NULL, or no such member). As Argo CD does, every value of
+ * its tlas and extVars has $NAME and ${NAME} replaced by env's variables
+ * ("" for any other name) and "$$" by "$". PLUMB_EINVALID with the message
+ * in the error slot when source_options is not a JSON object, or its
+ * directory not an object.
  */
-int plumb_jsonnet_options_of(char **out, const char *source_options);
+int plumb_jsonnet_options_of(char **out, const char *source_options, const plumb_jsonnet_env *env);
 
 /*
  * The key an evaluation is cached by, 40 hex digits: the file's blob id,

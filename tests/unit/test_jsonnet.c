@@ -313,21 +313,44 @@ static void output_is_capped(void)
 static void options_and_keys(void)
 {
 	char *options = NULL;
-	CHECK_INT(plumb_jsonnet_options_of(&options, NULL), 0);
+	CHECK_INT(plumb_jsonnet_options_of(&options, NULL, NULL), 0);
 	CHECK(options == NULL);
-	CHECK_INT(plumb_jsonnet_options_of(&options, "{\"directory\": {\"recurse\": true}}"), 0);
+	CHECK_INT(plumb_jsonnet_options_of(&options, "{\"directory\": {\"recurse\": true}}", NULL), 0);
 	CHECK(options == NULL);
 	CHECK_INT(plumb_jsonnet_options_of(&options, "{\"directory\": {\"jsonnet\": {\"libs\": [\"v\"], "
-						     "\"tlas\": []}}, \"path\": \"x\"}"),
+						     "\"tlas\": []}}, \"path\": \"x\"}",
+					   NULL),
 		  0);
 	CHECK_STR(options, "{\"libs\":[\"v\"],\"tlas\":[]}");
 	free(options);
-	CHECK_INT(plumb_jsonnet_options_of(&options, "{\"directory\": \"jsonnet\"}"), PLUMB_EINVALID);
+	CHECK_INT(plumb_jsonnet_options_of(&options, "{\"directory\": \"jsonnet\"}", NULL), PLUMB_EINVALID);
 	CHECK_CONTAINS(plumb_error_last(), "directory: expected an object");
 	CHECK(options == NULL);
-	CHECK_INT(plumb_jsonnet_options_of(&options, "{\"directory\": "), PLUMB_EINVALID);
+	CHECK_INT(plumb_jsonnet_options_of(&options, "{\"directory\": ", NULL), PLUMB_EINVALID);
 	CHECK_CONTAINS(plumb_error_last(), "not a JSON object");
 	CHECK(options == NULL);
+
+	/* Argo CD's build environment in the values of tlas and extVars, as Go's os.Expand reads them. */
+	plumb_jsonnet_env env = { "web", "shop", "0123456789abcdef0123456789abcdef01234567", "https://git.example/r.git",
+				  "apps/web" };
+	CHECK_INT(plumb_jsonnet_options_of(
+			  &options,
+			  "{\"directory\": {\"jsonnet\": {"
+			  "\"tlas\": [{\"name\": \"a\", \"value\": \"$ARGOCD_APP_NAME-${ARGOCD_APP_NAMESPACE}\"}, "
+			  "{\"name\": \"b\", \"value\": \"$ARGOCD_APP_REVISION_SHORT/${ARGOCD_APP_REVISION_SHORT_8}\"}, "
+			  "{\"name\": \"c\", \"value\": \"$$ARGOCD_APP_NAME $UNKNOWN $ $.x ${} $1\", \"code\": true}], "
+			  "\"extVars\": [{\"name\": \"d\", \"value\": \"$ARGOCD_APP_SOURCE_PATH@$ARGOCD_APP_SOURCE_REPO_URL "
+			  "$ARGOCD_APP_REVISION\"}], \"libs\": [\"$ARGOCD_APP_NAME\"]}}}",
+			  &env),
+		  0);
+	CHECK_CONTAINS(options, "\"value\":\"web-shop\"");
+	CHECK_CONTAINS(options, "\"value\":\"0123456/01234567\"");
+	CHECK_CONTAINS(options, "\"value\":\"$ARGOCD_APP_NAME  $ $.x  \"");
+	CHECK_CONTAINS(options,
+		       "\"value\":\"apps/web@https://git.example/r.git 0123456789abcdef0123456789abcdef01234567\"");
+	/* Only values: a library folder is a path. */
+	CHECK_CONTAINS(options, "\"libs\":[\"$ARGOCD_APP_NAME\"]");
+	free(options);
 
 	char a[PLUMB_OID_HEXSZ + 1], b[PLUMB_OID_HEXSZ + 1];
 	const char *blob = "0123456789012345678901234567890123456789";
@@ -418,6 +441,15 @@ static void a_folder_loads_its_jsonnet_files(void)
 	CHECK_INT(set.resource_count, 3);
 	CHECK(set.resource_count == 3 && (!strcmp(set.resources[0].name, "x-a") || !strcmp(set.resources[1].name, "x-a")));
 	plumb_manifest_set_release(&set);
+	/* Argo CD's build environment: an implicit application is named by its folder. */
+	CHECK_INT(load(&set, "app",
+		       "{\"directory\": {\"jsonnet\": {\"tlas\": [{\"name\": \"prefix\", "
+		       "\"value\": \"$ARGOCD_APP_NAME\"}]}}}",
+		       &diags),
+		  0);
+	CHECK(set.resource_count == 3 && (!strcmp(set.resources[0].name, "app-a") || !strcmp(set.resources[1].name, "app-a")));
+	plumb_manifest_set_release(&set);
+
 	fixture_write("lib/dirs.libsonnet", "{ dir(name):: { apiVersion: 'host/v1', kind: 'Directory', "
 					    "metadata: { name: name }, spec: { path: '/' + name, colour: 'red' } } }\n");
 	CHECK_INT(load(&set, "app", NULL, &diags), PLUMB_EINVALID);
