@@ -2,7 +2,8 @@
 # plumb evaluates the *.jsonnet files of a plain folder through libjsonnet:
 # the objects are those Debian's jsonnet command prints by hand on the same
 # files (an object, an array, a List; imports from a sibling folder, a
-# top-level function's defaults), imports are read from the commit, what
+# top-level function's defaults; an Argo CD Application's tlas, extVars and
+# libs), imports are read from the commit, what
 # would leave the repository is refused at the import, errors name
 # FILE:LINE:COL, a jsonnet folder syncs like a YAML one, and plumb serve
 # evaluates it again only when the file or something it imported changed.
@@ -161,6 +162,66 @@ else
 	fail "imports are read from the commit, not the work tree" "$(show)"
 fi
 git -C "$REPO" checkout -q -- apps/web
+
+# --- an Argo CD Application's directory.jsonnet -------------------------------------------------
+# Top-level arguments, external variables (strings and code, with Argo CD's build environment) and
+# a library folder, as the Application gives them and as the jsonnet command takes them by hand.
+URL=https://git.example/gitops.git
+mkdir -p "$REPO/argo" "$REPO/jsonnet/app" "$REPO/jsonnet/vendor"
+cat >"$REPO/jsonnet/vendor/labels.libsonnet" <<'JSONNET'
+{ labels(env):: { env: env, team: 'web' } }
+JSONNET
+cat >"$REPO/jsonnet/app/main.jsonnet" <<'JSONNET'
+local labels = import 'labels.libsonnet';
+function(name, replicas=1) [{
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name: name, labels: labels.labels(std.extVar('env')) },
+  data: {
+    replicas: std.toString(replicas),
+    region: std.extVar('cluster').region,
+    app: std.extVar('app'),
+  },
+}]
+JSONNET
+cat >"$REPO/argo/web.yaml" <<'YAML'
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: web, namespace: argocd}
+spec:
+  source:
+    repoURL: https://git.example/gitops.git
+    path: jsonnet/app
+    directory:
+      jsonnet:
+        tlas:
+          - {name: name, value: web-conf}
+          - {name: replicas, value: "2 + 1", code: true}
+        extVars:
+          - {name: env, value: prod}
+          - {name: cluster, value: "{region: 'eu-1'}", code: true}
+          - {name: app, value: "$ARGOCD_APP_NAME in ${ARGOCD_APP_NAMESPACE}"}
+        libs: [jsonnet/vendor]
+  destination: {server: https://kubernetes.default.svc, namespace: web-ns}
+YAML
+commit_all "$REPO" "argo"
+capture "$PLUMB" render --repo "$REPO" --path argo/web.yaml --state "$STATE" --repo-alias "$URL" -o json
+printf '%s\n' "$OUT" | sorted_json >"$T/plumb-argo"
+(cd "$REPO" && jsonnet -J jsonnet/vendor --tla-str name=web-conf --tla-code 'replicas=2 + 1' --ext-str env=prod \
+	--ext-code "cluster={region: 'eu-1'}" --ext-str 'app=web in web-ns' jsonnet/app/main.jsonnet) >"$T/argo.json"
+by_hand_file() { python3 -c '
+import json, sys
+for line in sorted(json.dumps(o, sort_keys=True) for o in json.load(open(sys.argv[1]))):
+    print(line)' "$1"; }
+by_hand_file "$T/argo.json" >"$T/jsonnet-argo"
+if [ "$RC" -eq 0 ] && [ -s "$T/plumb-argo" ] && cmp -s "$T/plumb-argo" "$T/jsonnet-argo" &&
+	grep -q '"replicas": "3"' "$T/plumb-argo" && grep -q '"region": "eu-1"' "$T/plumb-argo" &&
+	grep -q '"app": "web in web-ns"' "$T/plumb-argo" && grep -q '"team": "web"' "$T/plumb-argo"; then
+	ok "an Argo CD Application's tlas, extVars (with \$ARGOCD_APP_NAME) and libs give what the jsonnet command gives by hand"
+else
+	fail "an Argo CD Application's tlas, extVars (with \$ARGOCD_APP_NAME) and libs give what the jsonnet command gives by hand" \
+		"$(diff "$T/jsonnet-argo" "$T/plumb-argo")" "$(show)"
+fi
 
 # --- refusals and errors -----------------------------------------------------------------------
 
