@@ -1,6 +1,7 @@
 #include "util/common.h"
 #include "render/jsonnet.h"
 #include "render/render.h"
+#include "render/yaml.h"
 #include "util/hash.h"
 #include "util/path.h"
 
@@ -530,15 +531,9 @@ static struct fy_node *list_items(struct fy_node *object)
 
 static void add_object(plumb_buf *out, struct fy_node *object)
 {
-	char *text = fy_emit_node_to_string(object, FYECF_MODE_JSON_TP | FYECF_INDENT_2 | FYECF_WIDTH_INF);
-	if (!text)
-		abort(); /* the emitter fails only when out of memory */
 	if (out->len)
 		plumb_buf_puts(out, "---\n");
-	plumb_buf_puts(out, text);
-	if (!out->len || out->ptr[out->len - 1] != '\n')
-		plumb_buf_putc(out, '\n');
-	free(text);
+	plumb_render_yaml_write(out, object);
 }
 
 /* The manifests of node (an object, a list's items, an array's elements) appended to out. */

@@ -66,7 +66,7 @@ void plumb_jsonnet_key(char out[PLUMB_OID_HEXSZ + 1], const char *blob, const ch
 
 /*
  * Evaluate file (a repository path) of commit and append its manifests to
- * out as YAML documents, each a JSON object, separated by "---" lines.
+ * out as YAML documents (render/yaml.h), separated by "---" lines.
  *
  * app_path is the application's folder, searched for imports after the
  * libraries. jsonnet_options is Argo CD's spec.source.directory.jsonnet as

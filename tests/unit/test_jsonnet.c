@@ -9,6 +9,7 @@
 #include "source/source.h"
 
 #include <jansson.h>
+#include <libfyaml.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -37,6 +38,18 @@ static int evaluate(plumb_buf *out, const char *file, const char *app_path, cons
 	return error;
 }
 
+/* One YAML document as a JSON value, read by libfyaml (NULL when it does not parse). */
+static json_t *yaml_as_json(const char *text)
+{
+	struct fy_parse_cfg cfg = { .flags = FYPCF_QUIET | FYPCF_DEFAULT_VERSION_1_2 };
+	struct fy_document *doc = fy_document_build_from_string(&cfg, text, strlen(text));
+	char *json = doc ? fy_emit_document_to_string(doc, FYECF_MODE_JSON | FYECF_WIDTH_INF) : NULL;
+	json_t *value = json ? json_loads(json, 0, NULL) : NULL;
+	free(json);
+	fy_document_destroy(doc);
+	return value;
+}
+
 /* How many "---" separated documents text holds. */
 static int documents(const char *text)
 {
@@ -62,13 +75,13 @@ static void an_object_an_array_and_a_list(void)
 
 	CHECK_INT(evaluate(&out, "one/main.jsonnet", "one", NULL, 0, &diags), 0);
 	CHECK_INT(documents(out.ptr), 1);
-	CHECK_CONTAINS(out.ptr, "\"n\": \"3\"");
-	CHECK_CONTAINS(out.ptr, "\"f\": 0.5");
-	CHECK(out.ptr[0] == '{');
+	CHECK_CONTAINS(out.ptr, "\n  \"n\": \"3\"\n");
+	CHECK_CONTAINS(out.ptr, "\n  f: 0.5\n");
+	CHECK(!strncmp(out.ptr, "apiVersion: v1\n", 15));
 
 	CHECK_INT(evaluate(&out, "many/main.jsonnet", "many", NULL, 0, &diags), 0);
 	CHECK_INT(documents(out.ptr), 3);
-	CHECK_CONTAINS(out.ptr, "\"n\": 3");
+	CHECK_CONTAINS(out.ptr, "\n\"n\": 3\n");
 
 	/* A Kubernetes List is its items. */
 	CHECK_INT(evaluate(&out, "list/main.jsonnet", "list", NULL, 0, &diags), 0);
@@ -85,7 +98,7 @@ static void an_object_an_array_and_a_list(void)
 	CHECK_INT(commit(), 0);
 	CHECK_INT(evaluate(&out, "nested/main.jsonnet", "nested", NULL, 0, &diags), 0);
 	CHECK_INT(documents(out.ptr), 3);
-	CHECK_CONTAINS(out.ptr, "\"kind\": \"C\"");
+	CHECK_CONTAINS(out.ptr, "kind: C\n");
 	plumb_buf_release(&out);
 	plumb_diags_release(&diags);
 }
@@ -135,8 +148,8 @@ static void imports_come_from_the_commit(void)
 	CHECK_INT(evaluate(&out, "apps/web/main.jsonnet", "apps", NULL, 0, &diags), 0);
 	CHECK_INT(diags.count, 0);
 	CHECK_INT(documents(out.ptr), 2);
-	CHECK_CONTAINS(out.ptr, "\"motd\": \"committed\\n\"");
-	CHECK_CONTAINS(out.ptr, "\"kind\": \"Shared\"");
+	CHECK_CONTAINS(out.ptr, "  motd: \"committed\\n\"\n");
+	CHECK_CONTAINS(out.ptr, "kind: Shared\n");
 	CHECK_LACKS(out.ptr, "only on disk");
 
 	/* Without the application's folder to fall back on, the import is not found, at its place. */
@@ -148,15 +161,15 @@ static void imports_come_from_the_commit(void)
 	fixture_write("vendor/shared.libsonnet", "{ kind: 'Vendored' }\n");
 	CHECK_INT(commit(), 0);
 	CHECK_INT(evaluate(&out, "apps/web/main.jsonnet", "apps", "{\"libs\": [\"/vendor\"]}", 0, &diags), 0);
-	CHECK_CONTAINS(out.ptr, "\"kind\": \"Vendored\"");
-	CHECK_LACKS(out.ptr, "\"kind\": \"Shared\"");
+	CHECK_CONTAINS(out.ptr, "kind: Vendored\n");
+	CHECK_LACKS(out.ptr, "kind: Shared\n");
 
 	/* A symlink inside the repository is followed. */
 	fixture_sh("cd repo && mkdir -p apps/linked && ln -s ../../lib/k.libsonnet apps/linked/k.libsonnet");
 	fixture_write("apps/linked/main.jsonnet", "(import 'k.libsonnet').cm('l', 'x')\n");
 	CHECK_INT(commit(), 0);
 	CHECK_INT(evaluate(&out, "apps/linked/main.jsonnet", "apps/linked", NULL, 0, &diags), 0);
-	CHECK_CONTAINS(out.ptr, "\"name\": \"l\"");
+	CHECK_CONTAINS(out.ptr, "  name: l\n");
 	plumb_buf_release(&out);
 	plumb_diags_release(&diags);
 }
@@ -234,17 +247,17 @@ static void top_level_arguments_and_external_variables(void)
 			      "\"extVars\": [{\"name\": \"env\", \"value\": \"prod\", \"code\": false}, "
 			      "{\"name\": \"debug\", \"value\": \"{a: true}\", \"code\": true}]}";
 	CHECK_INT(evaluate(&out, "t/main.jsonnet", "t", options, 0, &diags), 0);
-	CHECK_CONTAINS(out.ptr, "\"name\": \"web\"");
-	CHECK_CONTAINS(out.ptr, "\"replicas\": 3");
-	CHECK_CONTAINS(out.ptr, "\"env\": \"prod\"");
-	CHECK_CONTAINS(out.ptr, "\"a\": true");
+	CHECK_CONTAINS(out.ptr, "name: web\n");
+	CHECK_CONTAINS(out.ptr, "replicas: 3\n");
+	CHECK_CONTAINS(out.ptr, "env: prod\n");
+	CHECK_CONTAINS(out.ptr, "debug:\n  a: true\n");
 	/* What Debian's jsonnet command prints with the same arguments. */
 	CHECK_INT(fixture_sh("cd repo && jsonnet --tla-str name=web --tla-code 'replicas=2 + 1' --ext-str env=prod "
 			     "--ext-code 'debug={a: true}' t/main.jsonnet >../by-hand.json"),
 		  0);
 	char *by_hand_path = fixture_path("by-hand.json");
 	json_t *by_hand = json_load_file(by_hand_path, 0, NULL);
-	json_t *ours = json_loads(out.ptr, 0, NULL);
+	json_t *ours = yaml_as_json(out.ptr);
 	CHECK(by_hand && ours && json_equal(by_hand, ours));
 	json_decref(by_hand);
 	json_decref(ours);
@@ -425,9 +438,9 @@ static void a_folder_loads_its_jsonnet_files(void)
 		if (!strcmp(r->identity, "host/v1/Directory/d-b")) {
 			found = 1;
 			CHECK_STR(r->file, "app/main.jsonnet (jsonnet) Directory/d-b");
-			/* Its apiVersion, on the second line of the object's JSON. */
-			CHECK_INT(r->line, 2);
-			CHECK_INT(r->column, 4);
+			/* Its apiVersion, on the first line of the object as plumb writes it. */
+			CHECK_INT(r->line, 1);
+			CHECK_INT(r->column, 1);
 		}
 	}
 	CHECK(found);
@@ -453,7 +466,7 @@ static void a_folder_loads_its_jsonnet_files(void)
 	fixture_write("lib/dirs.libsonnet", "{ dir(name):: { apiVersion: 'host/v1', kind: 'Directory', "
 					    "metadata: { name: name }, spec: { path: '/' + name, colour: 'red' } } }\n");
 	CHECK_INT(load(&set, "app", NULL, &diags), PLUMB_EINVALID);
-	CHECK(has_diag(&diags, "app/main.jsonnet (jsonnet) Directory/d-a", 8, 6, "spec: unknown field \"colour\""));
+	CHECK(has_diag(&diags, "app/main.jsonnet (jsonnet) Directory/d-a", 6, 3, "spec: unknown field \"colour\""));
 	plumb_manifest_set_release(&set);
 
 	/* Malformed render options are a problem of each .jsonnet file. */
@@ -474,6 +487,47 @@ static void a_folder_loads_its_jsonnet_files(void)
 	fixture_write("app/k/other.jsonnet", "error 'never evaluated'\n");
 	CHECK_INT(load(&set, "app", NULL, &diags), 0);
 	CHECK_INT(set.resource_count, 3);
+	plumb_manifest_set_release(&set);
+	plumb_diags_release(&diags);
+}
+
+/* Keys and strings YAML could read as something else, or not show as they are. */
+static const char *const tricky_program =
+	"local words = ['yes', 'n', 'N', 'True', 'null', '~', '123', '0x1F', '1e3', '.inf', '-', '', ' lead', 'trail ',\n"
+	"  'a: b', '#x', 'key with space', '*alias', '&anchor', '!tag', '%', '@', '`', '[', '{', ',', '?', '|', '>',\n"
+	"  \"'single'\", '\"double\"', 'back\\\\slash', 'line\\nbreak', 'tab\\t', 'bell\\u0007', 'del\\u007f',\n"
+	"  'c1\\u0085', 'bom\\ufeff', 'nonchar\\uffff', 'caf\\u00e9', '/etc/x', 'a/b.c-d_e', '---', '...', '- x'];\n"
+	"{\n"
+	"  apiVersion: 'host/v1',\n"
+	"  kind: 'File',\n"
+	"  metadata: { name: 'tricky', annotations: { [w + '.k']: w for w in words } + { [w]: w for w in words if w != '' } },\n"
+	"  spec: { path: '/tricky', content: std.join('\\n', words), mode: '0644' },\n"
+	"}\n";
+
+static void what_plumb_writes_reads_back_the_same(void)
+{
+	plumb_manifest_set set;
+	plumb_diags diags = PLUMB_DIAGS_INIT;
+	fixture_sh("rm -rf repo/*");
+	fixture_write("tricky/main.jsonnet", tricky_program);
+	CHECK_INT(load(&set, "tricky", NULL, &diags), 0);
+	plumb_diags_print(&diags, stderr);
+	CHECK_INT(set.resource_count, 1);
+	CHECK_INT(fixture_sh("cd repo && jsonnet tricky/main.jsonnet >../tricky.json"), 0);
+	char *by_hand_path = fixture_path("tricky.json");
+	json_t *by_hand = json_load_file(by_hand_path, 0, NULL);
+	json_t *ours = set.resource_count ? json_loads(set.resources[0].json, 0, NULL) : NULL;
+	CHECK(by_hand && json_object_size(json_object_get(json_object_get(by_hand, "metadata"), "annotations")) > 80);
+	CHECK(by_hand && ours && json_equal(by_hand, ours));
+	if (ours && by_hand && !json_equal(by_hand, ours)) {
+		char *a = json_dumps(by_hand, JSON_SORT_KEYS), *b = json_dumps(ours, JSON_SORT_KEYS);
+		fprintf(stderr, "  jsonnet: %s\n  plumb:   %s\n", a, b);
+		free(a);
+		free(b);
+	}
+	json_decref(by_hand);
+	json_decref(ours);
+	free(by_hand_path);
 	plumb_manifest_set_release(&set);
 	plumb_diags_release(&diags);
 }
@@ -566,6 +620,7 @@ int main(void)
 	RUN(output_is_capped);
 	RUN(options_and_keys);
 	RUN(a_folder_loads_its_jsonnet_files);
+	RUN(what_plumb_writes_reads_back_the_same);
 	RUN(a_jsonnet_file_read_as_content_is_not_evaluated);
 	RUN(evaluated_again_only_when_it_or_an_import_changes);
 	plumb_source_free(source);
