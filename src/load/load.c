@@ -525,7 +525,7 @@ static int load_jsonnet(manifest_file *file, plumb_source *source, const char *c
 	manifest_cache *cache = cache_of(source);
 	plumb_buf text = PLUMB_BUF_INIT;
 	int error = plumb_jsonnet_evaluate(&text, source, commit, file->jsonnet->path, file->jsonnet->app_path,
-					   file->jsonnet->options, cache->render.output_max, &file->part->diags);
+					   file->jsonnet->options, &cache->render, &file->part->diags);
 	if (error == 0) {
 		file->part->rendered = &text;
 		error = plumb_load_file(file->part, source);

@@ -1,5 +1,6 @@
 #include "util/common.h"
 #include "render/jsonnet.h"
+#include "render/jsonnet_cache.h"
 #include "render/render.h"
 #include "render/yaml.h"
 #include "util/hash.h"
@@ -294,7 +295,21 @@ typedef struct {
 	size_t imported; /* bytes */
 	int error;       /* the repository could not be read: why in error_message */
 	char *error_message;
+	plumb_source_lookups lookups; /* every path looked up, for STATE/render/ (render/jsonnet_cache.h) */
 } evaluation;
+
+/* A path looked up, and what it found (error: plumb_source_stat's). */
+static void note_lookup(evaluation *e, const char *path, int error, const plumb_source_entry *entry)
+{
+	PLUMB_GROW(e->lookups.items, e->lookups.count, e->lookups.capacity);
+	plumb_source_lookup *lookup = &e->lookups.items[e->lookups.count++];
+	memset(lookup, 0, sizeof(*lookup));
+	lookup->path = plumb_xstrdup(path);
+	lookup->found = error == 0;
+	lookup->type = error == 0 ? entry->type : PLUMB_ENTRY_FILE;
+	if (error == 0)
+		memcpy(lookup->id, entry->id, sizeof(lookup->id));
+}
 
 /* A copy of text in memory libjsonnet frees. */
 static char *jsonnet_string(evaluation *e, const char *text)
@@ -318,6 +333,8 @@ static int read_import(evaluation *e, const char *path, char **found, plumb_buf 
 	for (int hops = 0;; hops++) {
 		plumb_source_entry entry;
 		error = plumb_source_stat(&entry, e->source, e->commit, current);
+		if (error == 0 || error == PLUMB_ENOTFOUND || error == PLUMB_EINVALID)
+			note_lookup(e, current, error, &entry);
 		if (error == PLUMB_ENOTFOUND || error == PLUMB_EINVALID ||
 		    (error == 0 && (entry.type == PLUMB_ENTRY_TREE || entry.type == PLUMB_ENTRY_SUBMODULE))) {
 			error = 0;
@@ -583,15 +600,16 @@ static size_t output_limit(size_t option)
 }
 
 int plumb_jsonnet_evaluate(plumb_buf *out, plumb_source *source, const char *commit, const char *file,
-			   const char *app_path, const char *jsonnet_options, size_t output_max,
+			   const char *app_path, const char *jsonnet_options, const plumb_render_options *options,
 			   plumb_diags *diags)
 {
 	settings s = { jsonnet_make(), NULL, 0, 0 };
-	evaluation e = { &s, source, commit, NULL, 0, 0, 0, 0, NULL };
+	evaluation e = { &s, source, commit, NULL, 0, 0, 0, 0, NULL, { NULL, 0, 0 } };
 	plumb_position pos = { file, 0, 0 };
 	plumb_buf text = PLUMB_BUF_INIT, manifests = PLUMB_BUF_INIT;
-	size_t diags_before = diags->count, limit = output_limit(output_max);
-	char *result = NULL, *found = NULL, *why = NULL;
+	size_t diags_before = diags->count, limit = output_limit(options ? options->output_max : 0);
+	const char *state_dir = options ? options->state_dir : NULL;
+	char *result = NULL, *found = NULL, *why = NULL, key[65];
 	struct fy_document *doc = NULL;
 	int failed = 0, error;
 
@@ -601,6 +619,15 @@ int plumb_jsonnet_evaluate(plumb_buf *out, plumb_source *source, const char *com
 	apply_options(&s, jsonnet_options, app_path, pos, diags);
 	if (diags->count > diags_before) {
 		error = PLUMB_EINVALID;
+		goto done;
+	}
+	/* What the output depends on besides what it looks up, which the entry keeps. */
+	char *what = plumb_xprintf("jsonnet evaluation\n%s\n%s\n%s\n%s\n", jsonnet_version(), file,
+				   app_path ? app_path : "", jsonnet_options ? jsonnet_options : "");
+	plumb_hash_sha256_hex(key, what, strlen(what));
+	free(what);
+	if (state_dir && plumb_jsonnet_cache_read(out, state_dir, key, source, commit, limit) == 0) {
+		error = 0;
 		goto done;
 	}
 
@@ -639,6 +666,8 @@ finish:
 	error = diags->count > diags_before ? PLUMB_EINVALID : 0;
 	if (error == 0)
 		plumb_buf_add(out, manifests.ptr, manifests.len);
+	if (error == 0 && state_dir)
+		plumb_jsonnet_cache_write(state_dir, key, &e.lookups, &manifests);
 done:
 	fy_document_destroy(doc);
 	if (result)
@@ -651,6 +680,7 @@ done:
 		free(e.read[i]);
 	free(e.read);
 	free(e.error_message);
+	plumb_source_lookups_release(&e.lookups);
 	free(found);
 	free(why);
 	plumb_buf_release(&text);

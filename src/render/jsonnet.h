@@ -27,6 +27,7 @@
 
 #include <stddef.h>
 
+#include "render/render.h"
 #include "source/source.h"
 #include "util/buf.h"
 #include "util/diag.h"
@@ -77,9 +78,11 @@ void plumb_jsonnet_key(char out[PLUMB_OID_HEXSZ + 1], const char *blob, const ch
  *    "libs":    ["vendor", ...]}
  *
  * a value is a string unless code is true (then it is Jsonnet code); a lib
- * is a folder of the repository, relative to its root. output_max caps the
- * output in bytes (0: $PLUMB_RENDER_OUTPUT_MAX, else render.h's
- * PLUMB_RENDER_OUTPUT_MAX).
+ * is a folder of the repository, relative to its root. Of options (NULL:
+ * the defaults), output_max caps the output in bytes (0:
+ * $PLUMB_RENDER_OUTPUT_MAX, else PLUMB_RENDER_OUTPUT_MAX) and state_dir
+ * keeps it in STATE/render/ (render/jsonnet_cache.h) for the commits where
+ * the file and everything it looked up are the same.
  *
  * Returns 0; PLUMB_EINVALID with diagnostics added (options malformed, a
  * syntax or runtime error at the FILE:LINE:COL libjsonnet reports, an
@@ -88,7 +91,7 @@ void plumb_jsonnet_key(char out[PLUMB_OID_HEXSZ + 1], const char *blob, const ch
  * not be read).
  */
 int plumb_jsonnet_evaluate(plumb_buf *out, plumb_source *source, const char *commit, const char *file,
-			   const char *app_path, const char *jsonnet_options, size_t output_max,
+			   const char *app_path, const char *jsonnet_options, const plumb_render_options *options,
 			   plumb_diags *diags);
 
 #endif

@@ -140,6 +140,43 @@ else
 	fail "a jsonnet object's source names the file, jsonnet and the object" "$(show)"
 fi
 
+# STATE/render/ keeps each evaluation with what it looked up: a new command reads it (a value
+# changed in the kept entry shows) until a commit changes the file or something it imported.
+kept() { grep -l '^# plumb jsonnet evaluation' "$STATE"/render/*.yaml 2>/dev/null; }
+if [ "$(kept | wc -l)" -eq 3 ]; then
+	ok "each jsonnet file's evaluation is kept in STATE/render/"
+else
+	fail "each jsonnet file's evaluation is kept in STATE/render/" "$(ls -l "$STATE/render" 2>&1)"
+fi
+kept | xargs sed -i 's/key2: xx/key2: kept/'
+capture "$PLUMB" render --repo "$REPO" --path apps/web --state "$STATE" --namespace default -o json
+if [ "$RC" -eq 0 ] && contains "$OUT" '"key2": "kept"'; then
+	ok "a new command reads the kept evaluation instead of evaluating again"
+else
+	fail "a new command reads the kept evaluation instead of evaluating again" "$(show)"
+fi
+echo "changed" >"$REPO/other/README"
+commit_all "$REPO" "unrelated"
+capture "$PLUMB" render --repo "$REPO" --path apps/web --state "$STATE" --namespace default -o json
+if [ "$RC" -eq 0 ] && contains "$OUT" '"key2": "kept"'; then
+	ok "a commit that touches nothing a jsonnet file looked up evaluates nothing"
+else
+	fail "a commit that touches nothing a jsonnet file looked up evaluates nothing" "$(show)"
+fi
+kept | xargs sed -i 's/motd: "hello from the commit\\n"/motd: "kept"/'
+sed -i 's/ratio: 0.25/ratio: 0.5/' "$REPO/apps/web/params.libsonnet"
+commit_all "$REPO" "ratio"
+capture "$PLUMB" render --repo "$REPO" --path apps/web --state "$STATE" --namespace default -o json
+if [ "$RC" -eq 0 ] && contains "$OUT" '"ratio": "0.5"' && contains "$OUT" 'hello from the commit' &&
+	contains "$OUT" '"key2": "kept"'; then
+	ok "a commit that changes an import evaluates again the file that imported it, and only it"
+else
+	fail "a commit that changes an import evaluates again the file that imported it, and only it" "$(show)"
+fi
+sed -i 's/ratio: 0.5/ratio: 0.25/' "$REPO/apps/web/params.libsonnet"
+commit_all "$REPO" "ratio back"
+rm -rf "$STATE/render"
+
 # A .libsonnet is never evaluated on its own, even where it would fail.
 echo "this is not jsonnet" >"$REPO/apps/web/broken.libsonnet"
 commit_all "$REPO" "a broken library nobody imports"

@@ -33,7 +33,8 @@ static int evaluate(plumb_buf *out, const char *file, const char *app_path, cons
 	plumb_buf_release(out);
 	plumb_diags_release(diags);
 	*diags = (plumb_diags)PLUMB_DIAGS_INIT;
-	int error = plumb_jsonnet_evaluate(out, source, head, file, app_path, options, max, diags);
+	plumb_render_options render = { .output_max = max };
+	int error = plumb_jsonnet_evaluate(out, source, head, file, app_path, options, &render, diags);
 	plumb_diags_sort(diags);
 	return error;
 }
@@ -304,6 +305,77 @@ static void a_repository_that_cannot_be_read_is_no_diagnostic(void)
 	CHECK_INT(diags.count, 0);
 	CHECK_INT(out.len, 0);
 	fixture_sh("rm -rf repo/*");
+	plumb_buf_release(&out);
+	plumb_diags_release(&diags);
+}
+
+/* Evaluate file of head with STATE/render/ in the fixture's state folder. */
+static int evaluate_kept(plumb_buf *out, const char *file, const char *options, plumb_diags *diags)
+{
+	char *state = fixture_path("state");
+	plumb_render_options render = { .state_dir = state };
+	plumb_buf_clear(out);
+	plumb_diags_release(diags);
+	*diags = (plumb_diags)PLUMB_DIAGS_INIT;
+	int error = plumb_jsonnet_evaluate(out, source, head, file, "k", options, &render, diags);
+	free(state);
+	return error;
+}
+
+/* Change what the kept evaluations say, so that reading one shows. */
+static int tamper(const char *from, const char *to)
+{
+	return fixture_sh("grep -l '^# plumb jsonnet evaluation' state/render/*.yaml | xargs sed -i 's/%s/%s/'", from,
+			  to);
+}
+
+static void kept_in_the_state_directory(void)
+{
+	plumb_buf out = PLUMB_BUF_INIT;
+	plumb_diags diags = PLUMB_DIAGS_INIT;
+	const char *libs = "{\"libs\": [\"shared\"]}";
+	fixture_sh("rm -rf repo/* state");
+	fixture_write("k/main.jsonnet", "local l = import 'lib.libsonnet';\n[{ kind: 'A', v: l.v }]\n");
+	fixture_write("shared/lib.libsonnet", "{ v: 1 }\n");
+	CHECK_INT(commit(), 0);
+	CHECK_INT(evaluate_kept(&out, "k/main.jsonnet", libs, &diags), 0);
+	CHECK_STR(out.ptr, "kind: A\nv: 1\n");
+	/* The entry is read, not the program evaluated: what it says is what comes out. */
+	CHECK_INT(tamper("^v: 1$", "v: 99"), 0);
+	CHECK_INT(evaluate_kept(&out, "k/main.jsonnet", libs, &diags), 0);
+	CHECK_STR(out.ptr, "kind: A\nv: 99\n");
+	/* Other options are another entry. */
+	CHECK_INT(evaluate_kept(&out, "k/main.jsonnet", "{\"libs\": [\"shared\"], \"tlas\": []}", &diags), 0);
+	CHECK_STR(out.ptr, "kind: A\nv: 1\n");
+	/* A commit that touches nothing it looked up is served from it. */
+	fixture_write("elsewhere.txt", "x\n");
+	fixture_write("shared/other.libsonnet", "{}\n");
+	CHECK_INT(commit(), 0);
+	CHECK_INT(evaluate_kept(&out, "k/main.jsonnet", libs, &diags), 0);
+	CHECK_STR(out.ptr, "kind: A\nv: 99\n");
+	/* A path looked up and not found that now is: evaluated again. */
+	fixture_write("k/lib.libsonnet", "{ v: 2 }\n");
+	CHECK_INT(commit(), 0);
+	CHECK_INT(evaluate_kept(&out, "k/main.jsonnet", libs, &diags), 0);
+	CHECK_STR(out.ptr, "kind: A\nv: 2\n");
+	/* An import that changed, and the file itself. */
+	CHECK_INT(tamper("^v: 2$", "v: 98"), 0);
+	CHECK_INT(evaluate_kept(&out, "k/main.jsonnet", libs, &diags), 0);
+	CHECK_STR(out.ptr, "kind: A\nv: 98\n");
+	fixture_write("k/lib.libsonnet", "{ v: 3 }\n");
+	CHECK_INT(commit(), 0);
+	CHECK_INT(evaluate_kept(&out, "k/main.jsonnet", libs, &diags), 0);
+	CHECK_STR(out.ptr, "kind: A\nv: 3\n");
+	fixture_write("k/main.jsonnet", "local l = import 'lib.libsonnet';\n[{ kind: 'B', v: l.v }]\n");
+	CHECK_INT(commit(), 0);
+	CHECK_INT(evaluate_kept(&out, "k/main.jsonnet", libs, &diags), 0);
+	CHECK_STR(out.ptr, "kind: B\nv: 3\n");
+	/* An evaluation that failed is not kept. */
+	fixture_write("k/main.jsonnet", "error 'not kept'\n");
+	CHECK_INT(commit(), 0);
+	CHECK_INT(evaluate_kept(&out, "k/main.jsonnet", libs, &diags), PLUMB_EINVALID);
+	CHECK_INT(fixture_sh("! grep -l 'not kept' state/render/*.yaml"), 0);
+	fixture_sh("rm -rf state");
 	plumb_buf_release(&out);
 	plumb_diags_release(&diags);
 }
@@ -617,6 +689,7 @@ int main(void)
 	RUN(errors_name_file_line_and_column);
 	RUN(top_level_arguments_and_external_variables);
 	RUN(a_repository_that_cannot_be_read_is_no_diagnostic);
+	RUN(kept_in_the_state_directory);
 	RUN(output_is_capped);
 	RUN(options_and_keys);
 	RUN(a_folder_loads_its_jsonnet_files);
