@@ -158,36 +158,6 @@ void plumb_jsonnet_key(char out[PLUMB_OID_HEXSZ + 1], const char *blob, const ch
 	free(text);
 }
 
-/*
- * rel resolved against the repository folder dir, ".." popping a component.
- * Returns a new string, or NULL when it climbs above the root.
- */
-static char *resolve_relative(const char *dir, const char *rel)
-{
-	plumb_buf out = PLUMB_BUF_INIT;
-	plumb_buf_puts(&out, dir);
-	for (const char *c = rel; *c;) {
-		const char *end = strchr(c, '/');
-		size_t n = end ? (size_t)(end - c) : strlen(c);
-		if (n == 2 && c[0] == '.' && c[1] == '.') {
-			if (!out.len) {
-				plumb_buf_release(&out);
-				return NULL;
-			}
-			char *slash = strrchr(out.ptr, '/');
-			plumb_buf_truncate(&out, slash ? (size_t)(slash - out.ptr) : 0);
-		} else if (n && !(n == 1 && c[0] == '.')) {
-			if (out.len)
-				plumb_buf_putc(&out, '/');
-			plumb_buf_add(&out, c, n);
-		}
-		c += n;
-		if (*c == '/')
-			c++;
-	}
-	return plumb_buf_detach(&out, NULL);
-}
-
 /* --- the options --------------------------------------------------------------------------- */
 
 typedef struct {
@@ -268,7 +238,7 @@ static void apply_options(settings *s, const char *jsonnet_options, const char *
 		/* A library is named from the repository's root, "/" or not. */
 		while (*text == '/')
 			text++;
-		char *dir = resolve_relative("", text);
+		char *dir = plumb_path_resolve("", text);
 		if (!dir) {
 			plumb_diags_add(diags, pos, "directory.jsonnet.libs[%zu]: '%s' leaves the repository", i,
 					json_string_value(lib));
@@ -361,7 +331,7 @@ static int read_import(evaluation *e, const char *path, char **found, plumb_buf 
 			return 1;
 		}
 		char *dir = plumb_path_dirname(current);
-		char *next = content->ptr[0] == '/' ? NULL : resolve_relative(dir, content->ptr);
+		char *next = content->ptr[0] == '/' ? NULL : plumb_path_resolve(dir, content->ptr);
 		free(dir);
 		if (!next || hops >= SYMLINK_HOPS_MAX) {
 			*why = next ? plumb_xprintf("%s: too many levels of symlinks", path)
@@ -403,7 +373,7 @@ static char *import_callback(void *ctx, const char *base, const char *rel, char 
 			tried = !strcmp(from, e->settings->search[j - 1]);
 		if (tried)
 			continue;
-		char *path = resolve_relative(from, rel);
+		char *path = plumb_path_resolve(from, rel);
 		if (!path) {
 			why = plumb_xprintf("it leaves the repository (from %s)", *from ? from : ".");
 			break;

@@ -48,7 +48,7 @@ typedef struct {
 typedef struct {
 	const char *name;      /* NULL: the folder's last component (the repository root: "release") */
 	const char *namespace; /* NULL: "default" */
-	const char *options;   /* JSON, as load/render_options.h decodes spec.source; NULL: none */
+	const char *options;   /* JSON in the shape of Argo CD's spec.source: {helm, kustomize, directory, substitute}; NULL: none */
 } plumb_render_target;
 
 
