@@ -6,6 +6,7 @@
 #include "util/path.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <stdlib.h>
 
 #define KUSTOMIZE_GROUP "kustomize.toolkit.fluxcd.io/"
@@ -31,7 +32,6 @@ static const plumb_field kustomization_fields[] = {
 	{ "timeout", PLUMB_FIELD_STRING, 0 },	      { "kubeConfig", PLUMB_FIELD_MAP, 0 },
 	{ "namePrefix", PLUMB_FIELD_STRING, 0 },      { "nameSuffix", PLUMB_FIELD_STRING, 0 },
 	{ "images", PLUMB_FIELD_MAPS, 0 },	      { "patches", PLUMB_FIELD_ANY, 0 },
-	/* interval is read past: plumb serve's own interval says how often it looks. */
 	{ "components", PLUMB_FIELD_LIST, 0 },	      { "interval", PLUMB_FIELD_STRING, 0 },
 	{ "retryInterval", PLUMB_FIELD_STRING, 0 },   { "wait", PLUMB_FIELD_BOOL, 0 },
 	{ "decryption", PLUMB_FIELD_ANY, 0 },
@@ -44,7 +44,6 @@ static const plumb_field release_fields[] = {
 	{ "values", PLUMB_FIELD_MAP, 0 },	       { "valuesFrom", PLUMB_FIELD_MAPS, 0 },
 	{ "install", PLUMB_FIELD_MAP, 0 },	       { "dependsOn", PLUMB_FIELD_MAPS, 0 },
 	{ "suspend", PLUMB_FIELD_BOOL, 0 },	       { "timeout", PLUMB_FIELD_STRING, 0 },
-	/* interval is read past: plumb serve's own interval says how often it looks. */
 	{ "kubeConfig", PLUMB_FIELD_MAP, 0 },	       { "interval", PLUMB_FIELD_STRING, 0 },
 	{ "postRenderers", PLUMB_FIELD_ANY, 0 },
 };
@@ -201,6 +200,51 @@ static void decode_timeout(plumb_application *a, const plumb_value *timeout, con
 		plumb_diags_add(diags, timeout->position, "%s: %s", field, plumb_error_last());
 }
 
+/*
+ * A Go duration as Flux writes one ("10m", "1m30s", "1h0m0s", "500ms") in
+ * milliseconds; -1 when it is not one.
+ */
+static long long go_duration(const char *text)
+{
+	static const struct {
+		const char *unit;
+		long long ms;
+	} units[] = { { "ms", 1 }, { "h", 3600000 }, { "m", 60000 }, { "s", 1000 } };
+	long long total = 0;
+	const char *c = text;
+	if (!*c)
+		return -1;
+	while (*c) {
+		long long n = 0;
+		if (*c < '0' || *c > '9')
+			return -1;
+		while (*c >= '0' && *c <= '9' && n < 100000000)
+			n = n * 10 + (*c++ - '0');
+		size_t u;
+		for (u = 0; u < sizeof(units) / sizeof(units[0]); u++)
+			if (!strncmp(c, units[u].unit, strlen(units[u].unit)))
+				break;
+		if (u == sizeof(units) / sizeof(units[0]))
+			return -1;
+		c += strlen(units[u].unit);
+		total += n * units[u].ms;
+		if (total > UINT_MAX)
+			return -1;
+	}
+	return total;
+}
+
+/* spec.interval: how often plumb serve looks at the application's source. */
+static void decode_interval(plumb_application *a, const plumb_value *interval, plumb_diags *diags)
+{
+	long long ms = interval->present ? go_duration(interval->string) : 0;
+	if (ms < 0 || (interval->present && ms == 0))
+		plumb_diags_add(diags, interval->position, "spec.interval: '%s' is not a duration such as 10m or 1m30s",
+				interval->string);
+	else
+		a->interval_ms = (unsigned)ms;
+}
+
 /* Flux's path is from the repository's root, "./" or not. */
 static char *repository_path(const plumb_value *value, const char *field, plumb_diags *diags)
 {
@@ -277,6 +321,7 @@ static void decode_kustomization(plumb_application *a, json_t *render, json_t *f
 	decode_timeout(a, &k[K_TIMEOUT], "spec.timeout", diags);
 	if (k[K_KUBECONFIG].present)
 		decode_kubeconfig(a, &k[K_KUBECONFIG], diags);
+	decode_interval(a, &k[K_INTERVAL], diags);
 	read_past(diags, &k[K_RETRY], "spec.retryInterval", "a failed sync is retried at the next reconcile");
 	read_past(diags, &k[K_WAIT], "spec.wait", "plumb waits for each wave's health before the next");
 	if (k[K_DECRYPTION].present)
@@ -345,6 +390,7 @@ static void decode_release(plumb_application *a, json_t *render, json_t *flux, c
 	decode_timeout(a, &h[H_TIMEOUT], "spec.timeout", diags);
 	if (h[H_KUBECONFIG].present)
 		decode_kubeconfig(a, &h[H_KUBECONFIG], diags);
+	decode_interval(a, &h[H_INTERVAL], diags);
 	if (h[H_POST_RENDERERS].present)
 		plumb_diags_add(diags, h[H_POST_RENDERERS].position,
 				"spec.postRenderers: not run by plumb: render the chart from a kustomization that "

@@ -13,7 +13,7 @@
  *     chart.spec.valuesFiles, releaseName (else [targetNamespace-]name),
  *     targetNamespace (else its own namespace), values, valuesFrom
  *     (ConfigMaps beside it), install.createNamespace, dependsOn, suspend,
- *     timeout, kubeConfig
+ *     timeout, kubeConfig, interval (how often plumb serve looks, when shorter than its own)
  *
  * A GitRepository whose URL is the repository being read (discover.h's
  * names), or one the path read does not hold (as Flux's own flux-system,

@@ -123,6 +123,7 @@ typedef struct {
 	 */
 	char *ignore;
 	unsigned health_timeout_ms; /* spec.syncPolicy.healthTimeout; 0 when not given */
+	unsigned interval_ms;       /* how often plumb serve looks at its source (a Flux interval); 0: serve's own */
 	int automated;
 	int prune;
 	int self_heal;

@@ -56,6 +56,21 @@ static int read_secret(daemon_state *d, const char *path)
 	return 0;
 }
 
+/*
+ * How often to look at the repository: serve's interval, or an
+ * application's own when it asks for a shorter one (a Flux interval).
+ */
+static unsigned poll_interval(const daemon_state *d)
+{
+	unsigned interval = d->options.interval_ms;
+	for (size_t i = 0; i < d->app_count; i++) {
+		unsigned own = d->apps[i]->declared.interval_ms;
+		if (d->apps[i]->present && own && own < interval)
+			interval = own;
+	}
+	return interval;
+}
+
 /* interval_ms, give or take a tenth: daemons started together do not poll the server together. */
 static unsigned jittered(unsigned interval_ms)
 {
@@ -225,10 +240,10 @@ int plumb_daemon_run(const plumb_daemon_options *options, plumb_daemon_reload re
 			snprintf(trigger, sizeof(trigger), "%s", requested ? requested : "api");
 			*strchrnul(trigger, ' ') = '\0';
 			plumb_reconcile(d, trigger, 1);
-			next_poll = plumb_serve_now_ms() + (d->backoff_ms ? d->backoff_ms : jittered(d->options.interval_ms));
+			next_poll = plumb_serve_now_ms() + (d->backoff_ms ? d->backoff_ms : jittered(poll_interval(d)));
 		} else if (now >= next_poll) {
 			plumb_reconcile(d, "poll", 1);
-			next_poll = plumb_serve_now_ms() + (d->backoff_ms ? d->backoff_ms : jittered(d->options.interval_ms));
+			next_poll = plumb_serve_now_ms() + (d->backoff_ms ? d->backoff_ms : jittered(poll_interval(d)));
 		} else if (now >= next_heal) {
 			plumb_reconcile(d, "drift", 0);
 			next_heal = plumb_serve_now_ms() + d->options.self_heal_interval_ms;

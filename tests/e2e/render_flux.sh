@@ -40,7 +40,7 @@ apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata: {name: infra, namespace: flux-system}
 spec:
-  interval: 10m
+  interval: 1h0m0s
   path: ./infrastructure
   prune: true
   sourceRef: {kind: GitRepository, name: flux-system}
@@ -219,6 +219,16 @@ spec:
   sourceRef: {kind: GitRepository, name: flux-system}
   decryption: {provider: sops}'
 refused "SOPS decryption is an error naming what to use" "spec.decryption: SOPS is not read by plumb"
+bad interval.yaml 'apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: often}
+spec:
+  interval: soon
+  path: ./infrastructure
+  prune: true
+  sourceRef: {kind: GitRepository, name: flux-system}'
+refused "an interval that is no duration is an error where it is written" \
+	"clusters/prod/interval.yaml:5:13: spec.interval: 'soon' is not a duration such as 10m or 1m30s"
 bad remote-cluster.yaml 'apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata: {name: edge}
@@ -258,5 +268,30 @@ if [ "$RC" -eq 0 ] && [ "$greeting" = bonjour ] && contains "$OUT" "1 updated"; 
 else
 	fail "a changed variable is a change of what the Kustomization applies" "greeting=$greeting" "$(show)"
 fi
+
+# --- plumb serve looks as often as the shortest interval asks ---------------------------------
+
+sed -i 's/interval: 10m$/interval: 1s/' "$REPO/clusters/prod/apps.yaml"
+commit_all "$REPO" "look every second"
+WAIT_MS=60000
+DLOG[served]="$T/serve.log"
+"$PLUMB" serve --repo "$REPO" --path clusters/prod --state "$T/serve-state" --kubeconfig "$KUBECONFIG_ADMIN" \
+	--listen 127.0.0.1:0 --interval 10m --self-heal-interval 10m 2>"${DLOG[served]}" &
+DPID[served]=$!
+greeting_is() { [ "$(kc get configmap prod-web-config -n flux-shop -o 'jsonpath={.data.greeting}' 2>/dev/null)" = "$1" ]; }
+logged() { grep -qE "$1" "${DLOG[served]}"; }
+if wait_for "$WAIT_MS" logged 'msg=(synced|"in sync") app=apps'; then
+	sed -i 's/greeting: bonjour/greeting: hallo/' "$REPO/clusters/prod/apps.yaml"
+	commit_all "$REPO" "hallo"
+	if wait_for 20000 greeting_is hallo; then
+		ok "plumb serve looks at the repository as often as a Flux interval asks, under its own ($ELAPSED ms)"
+	else
+		fail "plumb serve looks at the repository as often as a Flux interval asks, under its own" \
+			"$(tail -n 20 "${DLOG[served]}")"
+	fi
+else
+	fail "plumb serve syncs the Flux folder" "$(tail -n 20 "${DLOG[served]}")"
+fi
+stop_and_check served
 
 [ "$TAP_FAILED" -eq 0 ]
