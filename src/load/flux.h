@@ -8,12 +8,16 @@
  *     dependsOn, targetNamespace, postBuild.substitute and substituteFrom
  *     (ConfigMaps beside it), force (Replace), timeout, kubeConfig (a
  *     cluster, mapped as an Argo CD destination's), namePrefix, nameSuffix,
- *     images, patches, components (kustomize options, on a kustomization)
+ *     images, patches, components (kustomize options, on a kustomization),
+ *     interval
  *   HelmRelease: chart.spec.chart (a chart folder of a GitRepository),
  *     chart.spec.valuesFiles, releaseName (else [targetNamespace-]name),
  *     targetNamespace (else its own namespace), values, valuesFrom
  *     (ConfigMaps beside it), install.createNamespace, dependsOn, suspend,
- *     timeout, kubeConfig, interval (how often plumb serve looks, when shorter than its own)
+ *     timeout, kubeConfig, interval
+ *
+ * An interval is how often plumb serve looks at the repository when it is
+ * shorter than serve's own.
  *
  * A GitRepository whose URL is the repository being read (discover.h's
  * names), or one the path read does not hold (as Flux's own flux-system,
