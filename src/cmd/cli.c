@@ -22,9 +22,9 @@ static const struct {
 	{ { "kustomize", required_argument, NULL, 'k' }, OPT_PATH },
 	{ { "helm", required_argument, NULL, 'H' }, OPT_PATH },
 	{ { "cluster", required_argument, NULL, 'j' }, OPT_PATH },
-	{ { "repo-alias", required_argument, NULL, 'a' }, OPT_PATH },
+	{ { "repo-alias", required_argument, NULL, 'A' }, OPT_PATH },
 	{ { "render-timeout", required_argument, NULL, 'e' }, OPT_PATH },
-	{ { "render-output-max", required_argument, NULL, 'u' }, OPT_PATH },
+	{ { "render-output-max", required_argument, NULL, 'U' }, OPT_PATH },
 	{ { "output", required_argument, NULL, 'o' }, OPT_OUTPUT },
 	{ { "auto-approve", no_argument, NULL, 'y' }, OPT_AUTO_APPROVE },
 	{ { "detailed-exitcode", no_argument, NULL, 'x' }, OPT_DETAILED_EXITCODE },
@@ -131,14 +131,14 @@ int plumb_cli_parse(plumb_cli *cli, int argc, char **argv, unsigned mask)
 				return -1;
 			}
 			break;
-		case 'u':
+		case 'U':
 			if (parse_size(&cli->pipeline.render_output_max, optarg) < 0 || !cli->pipeline.render_output_max) {
 				fprintf(stderr, "plumb %s: --render-output-max: '%s' is not a size such as 64M\n", argv[0],
 					optarg);
 				return -1;
 			}
 			break;
-		case 'a':
+		case 'A':
 			if (cli->pipeline.names.repo_alias_count == PLUMB_CLI_NAMES_MAX) {
 				fprintf(stderr, "plumb %s: at most %d --repo-alias options\n", argv[0], PLUMB_CLI_NAMES_MAX);
 				return -1;
