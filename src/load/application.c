@@ -221,7 +221,7 @@ void plumb_application_decode(plumb_manifest_set *set, size_t resource, const pl
 		if (source[2].present)
 			a.revision = plumb_xstrdup(source[2].string);
 		if (a.path)
-			a.render = plumb_render_options_decode(&source[3], &source[4], &source[5], a.path, 0, diags);
+			a.render = plumb_render_options_decode(&source[3], &source[4], &source[5], a.path, 0, NULL, 0, diags);
 	}
 	if (v[1].map && !plumb_spec_decode(destination, v[1].map, destination_fields, 2, diags)) {
 		if (destination[0].map && !plumb_spec_decode(host, destination[0].map, host_fields, 1, diags) &&

@@ -3,6 +3,7 @@
 #include "load/application.h"
 #include "load/render_options.h"
 #include "util/path.h"
+#include "util/url.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -103,7 +104,8 @@ static void decode_wave(plumb_application *a, const plumb_spec *annotations, plu
 	plumb_spec_entries_release(entries, count);
 }
 
-static void decode_source(plumb_application *a, const plumb_spec *source, plumb_diags *diags)
+static void decode_source(plumb_application *a, const plumb_spec *source, const char *const *refs, size_t ref_count,
+			  plumb_diags *diags)
 {
 	plumb_value r[R_COUNT];
 	const char *name = plumb_spec_name(source);
@@ -134,7 +136,8 @@ static void decode_source(plumb_application *a, const plumb_spec *source, plumb_
 		plumb_diags_add(diags, plumb_spec_position(source), "%s: missing required field \"path\"", name);
 	}
 	if (a->path) {
-		a->render = plumb_render_options_decode(&r[R_HELM], &r[R_KUSTOMIZE], &r[R_DIRECTORY], a->path, 1, diags);
+		a->render = plumb_render_options_decode(&r[R_HELM], &r[R_KUSTOMIZE], &r[R_DIRECTORY], a->path, 1, refs,
+							ref_count, diags);
 		/* Argo CD reads a directory without its subfolders unless it says recurse. */
 		if (!r[R_DIRECTORY].present) {
 			char *options = a->render;
@@ -146,6 +149,64 @@ static void decode_source(plumb_application *a, const plumb_spec *source, plumb_
 		}
 	}
 	plumb_values_release(r, R_COUNT);
+}
+
+/* A revision as Argo CD's targetRevision says it: "" and HEAD are the one read. */
+static const char *revision_of(const plumb_value *value)
+{
+	return value->present && *value->string && strcmp(value->string, "HEAD") != 0 ? value->string : "";
+}
+
+/*
+ * spec.sources, as a multi-source Application writes them: one source to
+ * render (a path), and sources that only lend their files to its value
+ * files (ref). A ref of the same repository and revision maps cleanly:
+ * "$NAME/x" is x in this repository. Two sources to render, or a value
+ * file from another repository, are errors.
+ */
+static void decode_sources(plumb_application *a, const plumb_value *sources, plumb_diags *diags)
+{
+	plumb_diags scratch = PLUMB_DIAGS_INIT;
+	plumb_value main_values[R_COUNT];
+	const plumb_spec *main_source = NULL;
+	const char **refs = plumb_xcalloc(sources->map_count + 1, sizeof(*refs));
+	size_t ref_count = 0, renderable = 0;
+	plumb_value *values = plumb_xcalloc(sources->map_count + 1, sizeof(*values) * R_COUNT);
+	memset(main_values, 0, sizeof(main_values));
+	/* What each source is, read quietly: the one rendered is read again, out loud, below. */
+	for (size_t i = 0; i < sources->map_count; i++) {
+		plumb_value *r = &values[i * R_COUNT];
+		plumb_spec_decode_known(r, sources->maps[i], source_fields, R_COUNT, &scratch);
+		if (r[R_PATH].present || r[R_CHART].present) {
+			renderable++;
+			if (!main_source) {
+				main_source = sources->maps[i];
+				memcpy(main_values, r, sizeof(main_values));
+			}
+		}
+	}
+	if (renderable != 1) {
+		plumb_diags_add(diags, sources->position,
+				"spec.sources: %zu sources to render; plumb reads an application from one (a source "
+				"with only ref lends its files to that one's value files)",
+				renderable);
+		goto done;
+	}
+	for (size_t i = 0; i < sources->map_count; i++) {
+		plumb_value *r = &values[i * R_COUNT];
+		if (sources->maps[i] == main_source || !r[R_REF].present || !r[R_REPO].present || !main_values[R_REPO].present)
+			continue;
+		if (plumb_url_same(r[R_REPO].string, main_values[R_REPO].string) &&
+		    !strcmp(revision_of(&r[R_REVISION]), revision_of(&main_values[R_REVISION])))
+			refs[ref_count++] = r[R_REF].string;
+	}
+	decode_source(a, main_source, refs, ref_count, diags);
+done:
+	for (size_t i = 0; i < sources->map_count; i++)
+		plumb_values_release(&values[i * R_COUNT], R_COUNT);
+	free(values);
+	free(refs);
+	plumb_diags_release(&scratch);
 }
 
 static void decode_destination(plumb_application *a, const plumb_spec *destination, plumb_diags *diags)
@@ -240,14 +301,11 @@ void plumb_argocd_decode(plumb_manifest_set *set, size_t resource, const plumb_s
 		if (s[S_SOURCE].present && s[S_SOURCES].present)
 			plumb_diags_add(diags, s[S_SOURCES].position, "spec: source and sources both given; give one");
 		else if (s[S_SOURCE].present)
-			decode_source(&a, s[S_SOURCE].map, diags);
-		else if (s[S_SOURCES].map_count == 1)
-			decode_source(&a, s[S_SOURCES].maps[0], diags);
+			decode_source(&a, s[S_SOURCE].map, NULL, 0, diags);
+		else if (s[S_SOURCES].present)
+			decode_sources(&a, &s[S_SOURCES], diags);
 		else
-			plumb_diags_add(diags, s[S_SOURCES].present ? s[S_SOURCES].position : plumb_spec_position(d[3].map),
-					"spec.sources: %zu sources; plumb reads an application from one source (give "
-					"spec.source, or one Application a source)",
-					s[S_SOURCES].map_count);
+			plumb_diags_add(diags, plumb_spec_position(d[3].map), "spec: no source to read the application from");
 		if (s[S_PROJECT].present && strcmp(s[S_PROJECT].string, "default") != 0)
 			plumb_diags_warn(diags, s[S_PROJECT].position,
 					 "spec.project: \"%s\" is not read by plumb: an AppProject's restrictions do not "

@@ -3,7 +3,8 @@
  * plumb application, so that a repository written for Argo CD is synced as
  * it is: an app of apps of Argo CD Applications works unchanged.
  *
- *   spec.source (or spec.sources with one source): repoURL, path,
+ *   spec.source (or spec.sources: one to render, and refs of the same
+ *     repository whose $NAME/ value files it reads): repoURL, path,
  *     targetRevision, helm, kustomize, directory (load/render_options.h);
  *     a directory is read without its subfolders unless directory.recurse
  *   spec.destination: server or name (a cluster: the one plumb is given for
@@ -21,7 +22,7 @@
  * a change by hand is reported, not repaired. A field plumb does not read
  * is a warning at its FILE:LINE:COL, never dropped silently; one it cannot
  * honour without changing what is applied (a chart from a Helm repository,
- * a plugin, several sources) is an error.
+ * a plugin, two sources to render) is an error.
  */
 #ifndef PLUMB_LOAD_ARGOCD_H
 #define PLUMB_LOAD_ARGOCD_H

@@ -5,9 +5,9 @@
 #include "providers/host/host.h"
 #include "providers/provider.h"
 #include "util/path.h"
+#include "util/url.h"
 
 #include <stdlib.h>
-#include <strings.h>
 
 /* App of apps nest at most this deep. */
 #define MAX_NESTING 16
@@ -24,32 +24,15 @@ typedef struct {
 	size_t depth;
 } discovery;
 
-/* A repository URL without what two spellings of one URL differ by: a trailing "/" or ".git". */
-static size_t url_length(const char *url)
-{
-	size_t n = strlen(url);
-	while (n > 1 && url[n - 1] == '/')
-		n--;
-	if (n > 4 && !strncmp(url + n - 4, ".git", 4))
-		n -= 4;
-	return n;
-}
-
-static int same_url(const char *a, const char *b)
-{
-	size_t n = url_length(a);
-	return n == url_length(b) && !strncasecmp(a, b, n);
-}
-
 /* Whether an Application's repository is the one being read. */
 static int is_own_repository(const discovery *d, const char *repo)
 {
 	if (!repo)
 		return 1;
-	if (same_url(repo, plumb_source_name(d->source)))
+	if (plumb_url_same(repo, plumb_source_name(d->source)))
 		return 1;
 	for (size_t i = 0; d->names && i < d->names->repo_alias_count; i++)
-		if (same_url(repo, d->names->repo_aliases[i]))
+		if (plumb_url_same(repo, d->names->repo_aliases[i]))
 			return 1;
 	return 0;
 }

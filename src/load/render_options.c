@@ -68,8 +68,20 @@ static const plumb_field directory_fields[] = {
 typedef struct {
 	const char *path; /* the application's path: relative paths start here */
 	int lenient;
+	const char *const *refs; /* other sources that are this repository: "$NAME/..." is from its root */
+	size_t ref_count;
 	plumb_diags *diags;
 } decoder;
+
+/* The rest of "$NAME/REST" when NAME is one of d's refs, else NULL. */
+static const char *from_ref(const decoder *d, const char *value)
+{
+	const char *slash = strchr(value, '/');
+	for (size_t i = 0; slash && i < d->ref_count; i++)
+		if ((size_t)(slash - value - 1) == strlen(d->refs[i]) && !strncmp(value + 1, d->refs[i], strlen(d->refs[i])))
+			return slash + 1;
+	return NULL;
+}
 
 static unsigned decode(const decoder *d, plumb_value *values, const plumb_spec *spec, const plumb_field *fields,
 		       size_t count)
@@ -97,12 +109,15 @@ static json_t *repository_file(const decoder *d, const char *value, plumb_positi
 				"must be in the repository", field, value);
 		return NULL;
 	}
-	if (value[0] == '$') {
-		plumb_diags_add(d->diags, at, "%s: '%s' names another source (multiple sources): not read by plumb; "
-				"give a path in the repository", field, value);
+	const char *rest = value[0] == '$' ? from_ref(d, value) : NULL;
+	if (value[0] == '$' && !rest) {
+		plumb_diags_add(d->diags, at, "%s: '%s' names a source that is not this repository: plumb reads "
+				"value files from the application's own repository", field, value);
 		return NULL;
 	}
-	char *resolved = value[0] == '/' ? plumb_path_resolve("", value + 1) : plumb_path_resolve(d->path, value);
+	char *resolved = rest		   ? plumb_path_resolve("", rest)
+			 : value[0] == '/' ? plumb_path_resolve("", value + 1)
+					   : plumb_path_resolve(d->path, value);
 	if (!resolved || !*resolved) {
 		plumb_diags_add(d->diags, at, "%s: '%s' leaves the repository", field, value);
 		free(resolved);
@@ -310,9 +325,10 @@ static json_t *decode_directory(const decoder *d, const plumb_spec *spec)
 }
 
 char *plumb_render_options_decode(const plumb_value *helm, const plumb_value *kustomize, const plumb_value *directory,
-				  const char *path, int lenient, plumb_diags *diags)
+				  const char *path, int lenient, const char *const *refs, size_t ref_count,
+				  plumb_diags *diags)
 {
-	decoder d = { path, lenient, diags };
+	decoder d = { path, lenient, refs, ref_count, diags };
 	json_t *out = json_object();
 	if (helm && helm->present && helm->map)
 		json_object_set_new(out, "helm", decode_helm(&d, helm->map));

@@ -27,9 +27,13 @@
  * The options helm, kustomize and directory give (any may be absent), for
  * an application whose path is path, as JSON text (NULL when none is
  * given). lenient: a field plumb does not read is a warning (an Argo CD
- * Application), not an error (plumb's own kind).
+ * Application), not an error (plumb's own kind). refs (ref_count of them)
+ * name the other sources of an Argo CD Application that are its own
+ * repository: a value file "$NAME/PATH" of one is PATH from the
+ * repository's root.
  */
 char *plumb_render_options_decode(const plumb_value *helm, const plumb_value *kustomize, const plumb_value *directory,
-				  const char *path, int lenient, plumb_diags *diags);
+				  const char *path, int lenient, const char *const *refs, size_t ref_count,
+				  plumb_diags *diags);
 
 #endif

@@ -292,7 +292,20 @@ bad_app "  source: {repoURL: https://stefanprodan.github.io/podinfo, chart: podi
 refused "a chart from a Helm repository is an error naming it" \
 	"root.yaml:5:68: spec.source.chart: a chart from a Helm repository (https://stefanprodan.github.io/podinfo)"
 bad_app "  sources: [{repoURL: $URL, path: plain}, {repoURL: $URL, path: shop/base}]"
-refused "several sources are an error" "spec.sources: 2 sources; plumb reads an application from one source"
+refused "two sources to render are an error" "spec.sources: 2 sources to render; plumb reads an application from one"
+bad_app "  sources:
+    - {repoURL: $URL, path: charts/podinfo, helm: {valueFiles: [\$values/envs/prod/podinfo.yaml]}}
+    - {repoURL: ${URL%.git}, ref: values}"
+if [ "$RC" -eq 0 ] && canonical <<<"$OUT" | grep -q '"replicas": 3'; then
+	ok "a value file of another source that is this repository (\$values/...) is read from its root"
+else
+	fail "a value file of another source that is this repository (\$values/...) is read from its root" "$(show)"
+fi
+bad_app "  sources:
+    - {repoURL: $URL, path: charts/podinfo, helm: {valueFiles: [\$values/prod.yaml]}}
+    - {repoURL: https://git.example.com/other.git, ref: values}"
+refused "a value file of another repository is an error" \
+	"'\$values/prod.yaml' names a source that is not this repository"
 bad_app "  source: {repoURL: $URL, path: plain}" "{name: homelab, namespace: bad}"
 refused "a cluster the configuration does not map is an error where it is written" \
 	"root.yaml:6:23: spec.destination: cluster 'homelab' is not one plumb knows"
