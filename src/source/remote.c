@@ -5,10 +5,10 @@
 #include "source/source.h"
 #include "source/internal.h"
 #include "source/remote.h"
+#include "source/transport.h"
 
 #include <ctype.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -102,73 +102,6 @@ static void split_url_credentials(plumb_source *source)
 	source->display = plumb_xprintf("%.*s%.*s:***%s", (int)prefix_len, repo, (int)user_len, authority, at);
 }
 
-static const char *local_user(void)
-{
-	const struct passwd *pw = getpwuid(geteuid());
-	return pw && pw->pw_name ? pw->pw_name : "git";
-}
-
-static const char *home_directory(void)
-{
-	const char *home = getenv("HOME");
-	if (home && *home)
-		return home;
-	const struct passwd *pw = getpwuid(geteuid());
-	return pw && pw->pw_dir ? pw->pw_dir : NULL;
-}
-
-/*
- * libgit2 calls this again after each refused credential, so the state
- * moves on to the next method every call and ends with an error instead
- * of offering the same key forever.
- */
-int plumb_source_acquire_credential(git_credential **out, const char *url, const char *username_from_url,
-			      unsigned int allowed_types, void *payload)
-{
-	struct credential_state *state = payload;
-	const char *user = username_from_url && *username_from_url ? username_from_url : state->source->user;
-	if (!user || !*user)
-		user = local_user();
-
-	if (allowed_types & GIT_CREDENTIAL_USERNAME)
-		return git_credential_username_new(out, user);
-
-	if (allowed_types & GIT_CREDENTIAL_SSH_KEY) {
-		static const char *const keys[] = { "id_ed25519", "id_rsa" };
-		const char *home = home_directory();
-		while (state->ssh_attempt < 1 + (int)PLUMB_ARRAY_SIZE(keys)) {
-			int attempt = state->ssh_attempt++;
-			if (attempt == 0) {
-				if (getenv("SSH_AUTH_SOCK"))
-					return git_credential_ssh_key_from_agent(out, user);
-				continue;
-			}
-			if (!home)
-				continue;
-			char private_key[PATH_MAX], public_key[PATH_MAX];
-			int n = snprintf(private_key, sizeof(private_key), "%s/.ssh/%s", home, keys[attempt - 1]);
-			if (n < 0 || n >= (int)sizeof(private_key) || access(private_key, R_OK) != 0)
-				continue;
-			n = snprintf(public_key, sizeof(public_key), "%s.pub", private_key);
-			bool have_public = n > 0 && n < (int)sizeof(public_key) && access(public_key, R_OK) == 0;
-			return git_credential_ssh_key_new(out, user, have_public ? public_key : NULL, private_key,
-							  NULL);
-		}
-		git_error_set_str(GIT_ERROR_SSH,
-				  "no ssh key was accepted (tried the ssh agent, ~/.ssh/id_ed25519 and ~/.ssh/id_rsa)");
-		return GIT_EAUTH;
-	}
-
-	if ((allowed_types & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && state->source->password && !state->password_tried) {
-		state->password_tried = true;
-		return git_credential_userpass_plaintext_new(out, user, state->source->password);
-	}
-	git_error_set_str(GIT_ERROR_NET, state->source->password
-						 ? "the server refused the credentials in the URL"
-						 : "the server asks for credentials and the URL has none");
-	return GIT_EAUTH;
-}
-
 /* Point refs/remotes/origin/HEAD at the remote's default branch, or remove it when there is none. */
 static int record_default_branch(plumb_source *source, const char *branch)
 {
@@ -253,7 +186,7 @@ static int fetch(plumb_source *source)
 {
 	git_remote *remote = NULL;
 	git_buf default_branch = GIT_BUF_INIT;
-	struct credential_state credentials = { .source = source };
+	plumb_transport transport;
 	git_remote_callbacks callbacks;
 	git_proxy_options proxy;
 	git_fetch_options options;
@@ -266,7 +199,8 @@ static int fetch(plumb_source *source)
 	git_proxy_options_init(&proxy, GIT_PROXY_OPTIONS_VERSION);
 	git_fetch_options_init(&options, GIT_FETCH_OPTIONS_VERSION);
 
-	if ((error = record_origin(source)) < 0)
+	if ((error = plumb_transport_begin(&transport, source, &callbacks)) < 0 ||
+	    (error = record_origin(source)) < 0)
 		goto done;
 	/* An in-memory remote for the URL: the refspecs passed to the fetch below are all it follows. */
 	if (plumb_source_create_remote(&remote, source, NULL, NULL) < 0) {
@@ -274,8 +208,6 @@ static int fetch(plumb_source *source)
 		goto done;
 	}
 
-	callbacks.credentials = plumb_source_acquire_credential;
-	callbacks.payload = &credentials;
 	/* Honour http.proxy and the *_proxy environment variables, as git does. */
 	proxy.type = GIT_PROXY_AUTO;
 	if (git_remote_connect(remote, GIT_DIRECTION_FETCH, &callbacks, &proxy, NULL) < 0) {
@@ -305,6 +237,7 @@ static int fetch(plumb_source *source)
 done:
 	git_buf_dispose(&default_branch);
 	git_remote_free(remote);
+	plumb_transport_end(&transport);
 	return error;
 }
 
@@ -357,16 +290,47 @@ done:
 	return error;
 }
 
-static int open_source(plumb_source **out, const char *repo, const char *state_dir, int fetch_now);
+static int open_source(plumb_source **out, const char *repo, const char *state_dir, int fetch_now,
+		       const plumb_source_credentials *credentials);
 
 int plumb_source_open(plumb_source **out, const char *repo, const char *state_dir)
 {
-	return open_source(out, repo, state_dir, 1);
+	return open_source(out, repo, state_dir, 1, NULL);
+}
+
+int plumb_source_open_with(plumb_source **out, const char *repo, const char *state_dir,
+			   const plumb_source_credentials *credentials)
+{
+	return open_source(out, repo, state_dir, 1, credentials);
 }
 
 int plumb_source_open_cached(plumb_source **out, const char *repo, const char *state_dir)
 {
-	return open_source(out, repo, state_dir, 0);
+	return open_source(out, repo, state_dir, 0, NULL);
+}
+
+int plumb_source_url_has_password(char **out, const char *repo)
+{
+	plumb_source probe;
+	int has = 0;
+
+	if (out)
+		*out = NULL;
+	if (!scheme_length(repo))
+		return 0;
+	memset(&probe, 0, sizeof(probe));
+	probe.name = (char *)repo;
+	split_url_credentials(&probe);
+	has = probe.password != NULL;
+	if (has && out)
+		*out = plumb_xstrdup(probe.url);
+	if (probe.password)
+		explicit_bzero(probe.password, strlen(probe.password));
+	free(probe.password);
+	free(probe.user);
+	free(probe.url);
+	free(probe.display);
+	return has;
 }
 
 int plumb_source_refresh(plumb_source *source)
@@ -377,7 +341,8 @@ int plumb_source_refresh(plumb_source *source)
 	return source->is_url ? fetch(source) : 0;
 }
 
-static int open_source(plumb_source **out, const char *repo, const char *state_dir, int fetch_now)
+static int open_source(plumb_source **out, const char *repo, const char *state_dir, int fetch_now,
+		       const plumb_source_credentials *credentials)
 {
 	plumb_source *source = plumb_xcalloc(1, sizeof(*source));
 	int error = 0;
@@ -385,8 +350,10 @@ static int open_source(plumb_source **out, const char *repo, const char *state_d
 	*out = NULL;
 	source->name = plumb_xstrdup(repo);
 	source->is_url = looks_like_url(repo);
+	source->credentials = credentials;
 	if (source->is_url) {
 		split_url_credentials(source);
+		source->state_dir = state_dir && *state_dir ? plumb_xstrdup(state_dir) : NULL;
 		if ((error = open_cache(source, state_dir, fetch_now)) < 0)
 			goto done;
 	} else {

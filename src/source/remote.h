@@ -16,22 +16,6 @@
 
 #include "source/source.h"
 
-/* Credentials offered to libgit2, one method per call until none is left. */
-struct credential_state {
-	const plumb_source *source;
-	int ssh_attempt;     /* the next of: agent, id_ed25519, id_rsa */
-	bool password_tried; /* the URL's password is offered once; a refusal is final */
-	char **rejection;    /* for a push: where the first refused reference is reported */
-};
-
-/*
- * libgit2's credentials callback; payload is a struct credential_state.
- * Returns as libgit2 expects: 0 with *out set, or a negative libgit2 code
- * (GIT_EAUTH, with libgit2's message set, once every method was offered).
- */
-int plumb_source_acquire_credential(git_credential **out, const char *url, const char *username_from_url,
-				    unsigned int allowed_types, void *payload);
-
 /*
  * A remote for the source's URL (name NULL: in memory), without
  * url.*.insteadOf rewrites; the caller frees *out. Returns libgit2's code:

@@ -525,6 +525,7 @@ void plumb_source_free(plumb_source *source)
 		explicit_bzero(source->password, strlen(source->password));
 	free(source->password);
 	free(source->user);
+	free(source->state_dir);
 	free(source->url);
 	free(source->display);
 	free(source->name);

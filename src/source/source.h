@@ -34,6 +34,60 @@ typedef struct {
 	const char *path;             /* borrowed, valid during the call that hands it out */
 } plumb_source_entry;
 
+/* --- credentials (transport.c) ------------------------------------------------------------- */
+
+/*
+ * How to reach one URL: what the caller's credentials say for it. Every
+ * field may be empty. The values are read for each fetch and wiped after
+ * it; none is written anywhere (not the cache's config, not a message).
+ */
+typedef struct {
+	char *username;           /* NULL: the URL's user, else (SSH) the local user */
+	plumb_buf password;       /* HTTPS: a password or token */
+	plumb_buf ssh_key;        /* SSH: a private key (PEM or OpenSSH); empty: the agent, then ~/.ssh */
+	plumb_buf passphrase;     /* SSH: of ssh_key, if it has one */
+	char *ca_file;            /* HTTPS: trust the CAs of this file instead of the system's */
+	int insecure_skip_verify; /* HTTPS: accept any certificate (a warning on every fetch) */
+	int accept_new_host_keys; /* SSH: record an unknown host's key in known_hosts (trust on first use) */
+	char *entry;              /* how messages name the entry these came from (its URL prefix) */
+} plumb_source_access;
+
+/* Wipe the secret values and free everything; the access is empty again. */
+void plumb_source_access_release(plumb_source_access *access);
+
+typedef enum {
+	PLUMB_SOURCE_NOTICE_WARNING,        /* message: a warning (e.g. a certificate not verified) */
+	PLUMB_SOURCE_NOTICE_HOST_KEY_ADDED, /* message: the known_hosts line accepted on first use */
+} plumb_source_notice;
+
+/*
+ * Where a source gets the access for its URL: resolve fills *out (zeroed
+ * before the call) and returns 0, or PLUMB_ENOTFOUND when nothing applies
+ * to url (it fetches with no credentials), or another code with a message
+ * (a Secret that cannot be read), which fails the fetch. notice (may be
+ * NULL) hears what a fetch reports besides errors. The table and its
+ * payload outlive every source they are given to.
+ */
+typedef struct {
+	int (*resolve)(plumb_source_access *out, const char *url, void *payload);
+	void (*notice)(plumb_source_notice kind, const char *url, const char *message, void *payload);
+	void *payload;
+} plumb_source_credentials;
+
+/*
+ * Fetch the source's URL with credentials (NULL: none) from now on. A host
+ * key is always checked against STATE/known_hosts, then
+ * ~/.ssh/known_hosts; an unknown host is refused unless the access accepts
+ * new host keys, a changed key always.
+ */
+void plumb_source_set_credentials(plumb_source *source, const plumb_source_credentials *credentials);
+
+/*
+ * Whether the last fetch failed because the server refused the
+ * credentials (its message: "authentication failed for URL (user NAME)").
+ */
+int plumb_source_refused(const plumb_source *source);
+
 /* --- opening (remote.c) -------------------------------------------------------------------- */
 
 /*
@@ -44,6 +98,17 @@ typedef struct {
  * repository, PLUMB_ERROR when a fetch fails (unreachable, refused, ...).
  */
 int plumb_source_open(plumb_source **out, const char *repo, const char *state_dir);
+
+/* plumb_source_open, fetching with credentials (NULL: none; see plumb_source_set_credentials). */
+int plumb_source_open_with(plumb_source **out, const char *repo, const char *state_dir,
+			   const plumb_source_credentials *credentials);
+
+/*
+ * Whether repo is a URL that carries a password ("https://user:secret@host/"),
+ * which belongs in credentials instead. When it is, *out (if out is not
+ * NULL) is the URL without the password, a new string.
+ */
+int plumb_source_url_has_password(char **out, const char *repo);
 
 /*
  * Open a repository without fetching: a URL's cache is opened (made empty
