@@ -33,6 +33,7 @@ typedef struct {
 	const char *application; /* its name; NULL: the implicit application of path */
 	int keep_unlisted;       /* do not prune (an Application's syncPolicy.prune: false) */
 	const char *identity;    /* the age identity file for Secrets; NULL: STATE/identity */
+	const plumb_source_credentials *credentials; /* how to reach private repositories; NULL: none */
 	/* A cluster instead of a host root (an Application whose destination is kubernetes): */
 	int kubernetes;
 	const char *kubeconfig;  /* --kubeconfig; NULL: $KUBECONFIG, ~/.kube/config, else in-cluster */
