@@ -150,7 +150,7 @@ int plumb_credentials_decode(plumb_credentials **out, plumb_spec *const *entries
 }
 
 /* The entry whose url is the longest prefix of url; NULL if none. */
-static const entry *match(const plumb_credentials *c, const char *url)
+static const entry *longest_prefix(const plumb_credentials *c, const char *url)
 {
 	const entry *best = NULL;
 	for (size_t i = 0; i < c->count; i++) {
@@ -158,6 +158,27 @@ static const entry *match(const plumb_credentials *c, const char *url)
 		if (strncmp(url, c->entries[i].url, n) == 0 && (!best || n > strlen(best->url)))
 			best = &c->entries[i];
 	}
+	return best;
+}
+
+/*
+ * The entry for url, as written, or else for url without the user it
+ * names ("https://deploy@host/x" matches an entry for "https://host/").
+ */
+static const entry *match(const plumb_credentials *c, const char *url)
+{
+	const entry *best = longest_prefix(c, url);
+	const char *authority = strstr(url, "://");
+	if (best || !authority)
+		return best;
+	authority += 3;
+	size_t authority_len = strcspn(authority, "/?#");
+	const char *at = memchr(authority, '@', authority_len);
+	if (!at)
+		return NULL;
+	char *bare = plumb_xprintf("%.*s%s", (int)(authority - url), url, at + 1);
+	best = longest_prefix(c, bare);
+	free(bare);
 	return best;
 }
 
