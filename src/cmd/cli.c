@@ -85,8 +85,7 @@ static void decode_credentials(const plumb_value *values, plumb_diags *diags, vo
 	plumb_credentials_decode(out, values[0].maps, values[0].map_count, diags);
 }
 
-/* Read the file --credentials names: a credentials: list, as in serve.yaml. */
-static int load_credentials(const char *command, const char *path)
+int plumb_cli_load_credentials(plumb_credentials **out, const char *path)
 {
 	static const plumb_field fields[] = { { PLUMB_CREDENTIALS_FIELD, PLUMB_FIELD_MAPS, PLUMB_FIELD_REQUIRED } };
 	plumb_value values[1];
@@ -94,15 +93,31 @@ static int load_credentials(const char *command, const char *path)
 	plumb_credentials *loaded = NULL;
 	int error = plumb_config_load_with(values, fields, 1, path, &diags, decode_credentials, &loaded);
 
-	for (size_t i = 0; i < diags.count; i++)
-		fprintf(stderr, "%s:%u:%u: %s\n", diags.items[i].file, diags.items[i].line, diags.items[i].column,
-			diags.items[i].message);
-	if (error < 0 && !diags.count)
-		fprintf(stderr, "plumb %s: --credentials: %s\n", command, plumb_error_last());
+	if (diags.count) {
+		plumb_buf text = PLUMB_BUF_INIT;
+		for (size_t i = 0; i < diags.count; i++)
+			plumb_buf_printf(&text, "%s%s:%u:%u: %s", i ? "; " : "", diags.items[i].file,
+					 diags.items[i].line, diags.items[i].column, diags.items[i].message);
+		plumb_error_set(PLUMB_EINVALID, "%s", text.ptr);
+		plumb_buf_release(&text);
+	}
 	plumb_values_release(values, 1);
 	plumb_diags_release(&diags);
 	if (error < 0) {
 		plumb_credentials_free(loaded);
+		return error;
+	}
+	plumb_credentials_free(*out);
+	*out = loaded;
+	return 0;
+}
+
+/* Read the file --credentials names: a credentials: list, as in serve.yaml. */
+static int load_credentials(const char *command, const char *path)
+{
+	plumb_credentials *loaded = NULL;
+	if (plumb_cli_load_credentials(&loaded, path) < 0) {
+		fprintf(stderr, "plumb %s: --credentials: %s\n", command, plumb_error_last());
 		return -1;
 	}
 	free_cli_credentials();

@@ -5,6 +5,8 @@
 
 #define SOURCE_OPTIONS                                                                                   \
 	"  --repo PATH|URL     the repository: a local path, or file://, git://, http(s)://, ssh:// URL\n" \
+	"  --credentials FILE  how to reach private repositories: a credentials: list (tokens, SSH\n"    \
+	"                      keys, CAs; see docs/repositories.md)\n"                                    \
 	"  --revision REV      a branch, tag or commit (default: the repository's HEAD)\n"                  \
 	"  --path P            the folder or file of manifests in the repository (default: the top)\n"     \
 	"  --state DIR         state directory (default: /var/lib/plumb as root, else\n"                   \
@@ -157,7 +159,10 @@ static const command_help commands[] = {
 	  "  --kustomize PROG           the program that renders kustomizations (default:\n"
 	  "                             $PLUMB_KUSTOMIZE, else kustomize on PATH)\n"
 	  "  --helm PROG                the program that renders charts (default: $PLUMB_HELM, else\n"
-	  "                             helm on PATH)\n\n"
+	  "                             helm on PATH)\n"
+	  "  --credentials FILE         a file of credentials: entries; in the config file, the entries\n"
+	  "                             themselves (docs/repositories.md). A password in the repository\n"
+	  "                             URL is refused: give it there\n\n"
 	  "SIGTERM finishes the sync in flight and exits; SIGHUP reloads the config and the tokens.\n" },
 	{ "drift", "find, list and export what changed by hand",
 	  "usage: plumb drift [check] [--root DIR | --kubeconfig FILE --context NAME --namespace NS]\n"

@@ -2,6 +2,7 @@
 #include "cmd/cmd.h"
 #include "serve/config.h"
 #include "serve/daemon.h"
+#include "secrets/credentials.h"
 #include "util/duration.h"
 
 #include <getopt.h>
@@ -11,7 +12,7 @@
 /* Every setting: a key of the config file, and a flag of the same name. */
 enum { K_REPO, K_REVISION, K_PATH, K_ROOT, K_STATE, K_LISTEN, K_INTERVAL, K_SELF_HEAL_INTERVAL, K_TOKENS,
        K_WEBHOOK_SECRET, K_PRUNE, K_SELF_HEAL, K_APPROVAL, K_CAPTURE_MAX, K_IDENTITY, K_KUBECONFIG,
-       K_ALLOW_EXEC_CREDENTIALS, K_KUSTOMIZE, K_HELM, K_COUNT };
+       K_ALLOW_EXEC_CREDENTIALS, K_KUSTOMIZE, K_HELM, K_CREDENTIALS, K_COUNT };
 
 static const plumb_field settings[K_COUNT] = {
 	{ "repo", PLUMB_FIELD_STRING, 0 },     { "revision", PLUMB_FIELD_STRING, 0 },
@@ -23,7 +24,7 @@ static const plumb_field settings[K_COUNT] = {
 	{ "approval", PLUMB_FIELD_STRING, 0 }, { "capture-max", PLUMB_FIELD_STRING, 0 },
 	{ "identity", PLUMB_FIELD_STRING, 0 }, { "kubeconfig", PLUMB_FIELD_STRING, 0 },
 	{ "allow-exec-credentials", PLUMB_FIELD_BOOL, 0 }, { "kustomize", PLUMB_FIELD_STRING, 0 },
-	{ "helm", PLUMB_FIELD_STRING, 0 },
+	{ "helm", PLUMB_FIELD_STRING, 0 },     { PLUMB_CREDENTIALS_FIELD, PLUMB_FIELD_MAPS, 0 },
 };
 
 typedef struct {
@@ -103,6 +104,11 @@ static int apply_setting(plumb_daemon_options *o, int key, const char *value, co
 			return plumb_error_set(PLUMB_EINVALID, "%s: approval is auto, prompted or manual, not '%s'", where,
 					       value);
 		return 0;
+	case K_CREDENTIALS:
+		/* The flag names a file of them; the config file lists them (decode_credentials). */
+		if (plumb_cli_load_credentials(&o->credentials, value) < 0)
+			return plumb_error_wrap(PLUMB_EINVALID, "%s", where);
+		return 0;
 	case K_CAPTURE_MAX: {
 		char *end;
 		unsigned long long n = strtoull(value, &end, 10);
@@ -115,6 +121,38 @@ static int apply_setting(plumb_daemon_options *o, int key, const char *value, co
 	return 0;
 }
 
+/* credentials: in the config file, decoded while its document lives. */
+static void decode_credentials(const plumb_value *values, plumb_diags *diags, void *payload)
+{
+	plumb_daemon_options *out = payload;
+	if (values[K_CREDENTIALS].present)
+		plumb_credentials_decode(&out->credentials, values[K_CREDENTIALS].maps, values[K_CREDENTIALS].map_count,
+					 diags);
+}
+
+/*
+ * A password in the URL would show in the API, the logs and the process
+ * list: the daemon refuses it and says how to give it instead.
+ */
+static int refuse_url_password(const char *repo)
+{
+	char *bare = NULL;
+	if (!plumb_source_url_has_password(&bare, repo))
+		return 0;
+	plumb_error_set(PLUMB_EINVALID,
+			"the repository URL holds a password; plumb serve takes none there (it would show in logs, "
+			"the API and the process list). Give the URL without it, %s, and the password in "
+			"serve.yaml:\n"
+			"  credentials:\n"
+			"    - url: %s\n"
+			"      username: USER\n"
+			"      password: {file: /etc/plumb/git-token}   # or {env: VAR}, {command: [...]}, {age: FILE}\n"
+			"(see docs/repositories.md)",
+			bare, bare);
+	free(bare);
+	return PLUMB_EINVALID;
+}
+
 /* The options: defaults, then the config file, then the flags. */
 static int build_options(plumb_daemon_options *out, const serve_args *args)
 {
@@ -122,9 +160,10 @@ static int build_options(plumb_daemon_options *out, const serve_args *args)
 	if (args->config) {
 		plumb_value values[K_COUNT];
 		plumb_diags diags = PLUMB_DIAGS_INIT;
-		int error = plumb_config_load(values, settings, K_COUNT, args->config, &diags);
+		int error = plumb_config_load_with(values, settings, K_COUNT, args->config, &diags, decode_credentials,
+						   out);
 		for (int k = 0; error == 0 && k < K_COUNT; k++) {
-			if (!values[k].present)
+			if (!values[k].present || k == K_CREDENTIALS)
 				continue;
 			char *where = plumb_xprintf("%s:%u:%u: %s", args->config, values[k].position.line,
 						    values[k].position.column, settings[k].name);
@@ -155,7 +194,7 @@ static int build_options(plumb_daemon_options *out, const serve_args *args)
 	}
 	if (!out->repo)
 		return plumb_error_set(PLUMB_EINVALID, "a repository is required (--repo, or repo: in the config file)");
-	return 0;
+	return refuse_url_password(out->repo);
 }
 
 static int reload(plumb_daemon_options *out, void *payload)

@@ -31,6 +31,7 @@ void plumb_daemon_options_copy(plumb_daemon_options *to, const plumb_daemon_opti
 	to->kubeconfig = xstrdup_or_null(from->kubeconfig);
 	to->kustomize = xstrdup_or_null(from->kustomize);
 	to->helm = xstrdup_or_null(from->helm);
+	to->credentials = plumb_credentials_ref(from->credentials);
 }
 
 void plumb_daemon_options_release(plumb_daemon_options *options)
@@ -47,5 +48,6 @@ void plumb_daemon_options_release(plumb_daemon_options *options)
 	free(options->kubeconfig);
 	free(options->kustomize);
 	free(options->helm);
+	plumb_credentials_free(options->credentials);
 	memset(options, 0, sizeof(*options));
 }

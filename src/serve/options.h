@@ -5,13 +5,15 @@
  * flags and the config file set them (cmd/serve.c); SIGHUP reads them
  * again (daemon.h).
  *
- * The strings are owned by the options and freed by
- * plumb_daemon_options_release.
+ * The strings (and a reference to the credentials) are owned by the
+ * options and freed by plumb_daemon_options_release.
  */
 #ifndef PLUMB_SERVE_OPTIONS_H
 #define PLUMB_SERVE_OPTIONS_H
 
 #include <stddef.h>
+
+#include "secrets/credentials.h"
 
 typedef enum {
 	PLUMB_APPROVAL_AUTO,
@@ -39,6 +41,7 @@ typedef struct {
 	int allow_exec;   /* a kubeconfig's exec credential plugin may run */
 	char *kustomize;  /* the program that renders a kustomization; NULL: $PLUMB_KUSTOMIZE, else kustomize on PATH */
 	char *helm;       /* the program that renders a chart; NULL: $PLUMB_HELM, else helm on PATH */
+	plumb_credentials *credentials; /* how to reach private repositories (one reference); NULL: none */
 } plumb_daemon_options;
 
 /* Fill in the defaults (strings NULL, prune and selfHeal on, approval auto). */
