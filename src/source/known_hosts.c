@@ -5,7 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -98,6 +98,26 @@ static bool hashed_match(const char *pattern, size_t len, const char *name)
 	return mac_len == 20 && CRYPTO_memcmp(mac, hash, 20) == 0;
 }
 
+/* OpenSSH's wildcards: '*' any run, '?' any one character, anything else (even '[') itself, case folded. */
+static bool wildcard_match(const char *pattern, size_t len, const char *name)
+{
+	if (len == 0)
+		return *name == '\0';
+	if (*pattern == '*') {
+		for (const char *p = name;; p++) {
+			if (wildcard_match(pattern + 1, len - 1, p))
+				return true;
+			if (!*p)
+				return false;
+		}
+	}
+	if (!*name)
+		return false;
+	if (*pattern != '?' && tolower((unsigned char)*pattern) != tolower((unsigned char)*name))
+		return false;
+	return wildcard_match(pattern + 1, len - 1, name + 1);
+}
+
 /* Whether the comma-separated patterns name the host: one matches and no negated one does. */
 static bool hosts_match(const char *patterns, size_t len, const char *name)
 {
@@ -113,9 +133,7 @@ static bool hosts_match(const char *patterns, size_t len, const char *name)
 		if (pattern_len > 3 && strncmp(pattern, "|1|", 3) == 0) {
 			hit = hashed_match(pattern, pattern_len, name);
 		} else {
-			char *copy = plumb_xprintf("%.*s", (int)pattern_len, pattern);
-			hit = fnmatch(copy, name, FNM_CASEFOLD) == 0;
-			free(copy);
+			hit = wildcard_match(pattern, pattern_len, name);
 		}
 		if (hit && negated)
 			return false;
@@ -161,7 +179,9 @@ static void check_line(lookup *result, char *line, const char *name, const char 
 	if (count < first + 3 || !hosts_match(fields[first], strlen(fields[first]), name))
 		return;
 	int n = unbase64(decoded, sizeof(decoded), fields[first + 2], strlen(fields[first + 2]));
-	bool same = n >= 0 && (size_t)n == key_len && memcmp(decoded, key, key_len) == 0;
+	if (n < 0)
+		return; /* not a key: skipped, as ssh does */
+	bool same = (size_t)n == key_len && memcmp(decoded, key, key_len) == 0;
 	if (revoked) {
 		result->revoked = result->revoked || same;
 		return;
