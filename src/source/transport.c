@@ -110,10 +110,11 @@ static int acquire_credential(git_credential **out, const char *url, const char 
 			      unsigned int allowed_types, void *payload)
 {
 	plumb_transport *t = payload;
-	const char *user = t->access.username;
-	if (!user || !*user)
-		user = username_from_url && *username_from_url ? username_from_url : t->source->user;
+	const char *from_url = username_from_url && *username_from_url ? username_from_url : t->source->user;
+	const char *user = t->access.username && *t->access.username ? t->access.username : from_url;
 	if (allowed_types & (GIT_CREDENTIAL_SSH_KEY | GIT_CREDENTIAL_SSH_MEMORY | GIT_CREDENTIAL_USERNAME)) {
+		/* SSH asks once for the user and then for keys of that user: the URL's ("git@") comes first. */
+		user = from_url && *from_url ? from_url : user;
 		if (!user || !*user)
 			user = local_user();
 		if (allowed_types & GIT_CREDENTIAL_USERNAME)
