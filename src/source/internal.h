@@ -25,6 +25,10 @@ struct plumb_source {
 	char *state_dir; /* for a URL: where its cache and STATE/known_hosts are; NULL for a local path */
 	const plumb_source_credentials *credentials; /* borrowed; NULL: none */
 	bool refused;    /* the last transfer failed on refused credentials */
+	/* Submodules fetched (plumb_source_fetch_submodules): their objects are alternates of repo's. */
+	plumb_source **submodules;
+	size_t submodule_count;
+	size_t submodule_capacity;
 	git_repository *repo;
 	/* The tree of the commit looked up last: stat and walk on one commit look it up once. */
 	git_oid tree_commit;

@@ -120,6 +120,17 @@ int plumb_source_open_cached(plumb_source **out, const char *repo, const char *s
 /* Fetch a URL's branches and tags again (a local repository: nothing to do). */
 int plumb_source_refresh(plumb_source *source);
 
+/*
+ * Fetch the submodules commit names (its .gitmodules and gitlinks) into
+ * caches of their own in the same state directory, with the source's
+ * credentials (a relative URL is taken against the source's), and read
+ * them from now on: a gitlink whose commit was fetched is a directory that
+ * stat, walk and read_blob go into. PLUMB_ERROR naming the submodule when
+ * it cannot be fetched or lacks the commit; nothing to do for a commit
+ * without submodules. (submodule.c)
+ */
+int plumb_source_fetch_submodules(plumb_source *source, const char *commit);
+
 /* --- reading (source.c) -------------------------------------------------------------------- */
 
 /*
@@ -137,6 +148,13 @@ const char *plumb_source_name(const plumb_source *source);
  * repository when it does not resolve to a commit.
  */
 int plumb_source_resolve(char out[PLUMB_OID_HEXSZ + 1], plumb_source *source, const char *revision);
+
+/*
+ * The submodule (its gitlink's path) that path lies in, in commit, when
+ * the source does not read it: for a message that says so. A new string,
+ * or NULL.
+ */
+char *plumb_source_submodule_of(plumb_source *source, const char *commit, const char *path);
 
 /* One line: the subject of a commit's message, as a new string. */
 int plumb_source_commit_subject(char **out, plumb_source *source, const char *commit);
