@@ -18,6 +18,7 @@ static const struct {
 } known_options[] = {
 	{ { "repo", required_argument, NULL, 'r' }, OPT_REPO },
 	{ { "credentials", required_argument, NULL, 'a' }, OPT_REPO },
+	{ { "submodules", no_argument, NULL, 'u' }, OPT_REPO },
 	{ { "revision", required_argument, NULL, 'R' }, OPT_REVISION },
 	{ { "path", required_argument, NULL, 'p' }, OPT_PATH },
 	{ { "root", required_argument, NULL, 'd' }, OPT_ROOT },
@@ -179,6 +180,9 @@ int plumb_cli_parse(plumb_cli *cli, int argc, char **argv, unsigned mask)
 			break;
 		case 'a':
 			credentials_file = optarg;
+			break;
+		case 'u':
+			cli->pipeline.submodules = 1;
 			break;
 		case 'R':
 			cli->pipeline.revision = optarg;

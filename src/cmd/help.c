@@ -7,6 +7,7 @@
 	"  --repo PATH|URL     the repository: a local path, or file://, git://, http(s)://, ssh:// URL\n" \
 	"  --credentials FILE  how to reach private repositories: a credentials: list (tokens, SSH\n"    \
 	"                      keys, CAs; see docs/repositories.md)\n"                                    \
+	"  --submodules        fetch the repository's submodules and read them as folders\n"             \
 	"  --revision REV      a branch, tag or commit (default: the repository's HEAD)\n"                  \
 	"  --path P            the folder or file of manifests in the repository (default: the top)\n"     \
 	"  --state DIR         state directory (default: /var/lib/plumb as root, else\n"                   \

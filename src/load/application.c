@@ -29,6 +29,7 @@ static const plumb_field source_fields[] = {
 	{ "path", PLUMB_FIELD_STRING, PLUMB_FIELD_REQUIRED },
 	{ "repo", PLUMB_FIELD_STRING, 0 },
 	{ "revision", PLUMB_FIELD_STRING, 0 },
+	{ "submodules", PLUMB_FIELD_BOOL, 0 },
 };
 static const plumb_field destination_fields[] = {
 	{ "host", PLUMB_FIELD_MAP, 0 },
@@ -172,7 +173,7 @@ static void decode_ignore(plumb_application *a, const plumb_value *rules, plumb_
 
 void plumb_application_decode(plumb_manifest_set *set, size_t resource, const plumb_spec *spec, plumb_diags *diags)
 {
-	plumb_value v[PLUMB_ARRAY_SIZE(application_fields)], source[3], destination[2], host[1],
+	plumb_value v[PLUMB_ARRAY_SIZE(application_fields)], source[PLUMB_ARRAY_SIZE(source_fields)], destination[2], host[1],
 		kubernetes[PLUMB_ARRAY_SIZE(kubernetes_fields)],
 		policy[PLUMB_ARRAY_SIZE(policy_fields)];
 	plumb_application a;
@@ -193,13 +194,14 @@ void plumb_application_decode(plumb_manifest_set *set, size_t resource, const pl
 	a.root = plumb_xstrdup("");
 
 	plumb_spec_decode(v, spec, application_fields, PLUMB_ARRAY_SIZE(application_fields), diags);
-	if (v[0].map && !plumb_spec_decode(source, v[0].map, source_fields, 3, diags)) {
+	if (v[0].map && !plumb_spec_decode(source, v[0].map, source_fields, PLUMB_ARRAY_SIZE(source_fields), diags)) {
 		if (source[0].present)
 			a.path = normalized(&source[0], 0, "spec.source.path", diags);
 		if (source[1].present)
 			a.repo = plumb_xstrdup(source[1].string);
 		if (source[2].present)
 			a.revision = plumb_xstrdup(source[2].string);
+		a.submodules = source[3].present && source[3].boolean;
 	}
 	if (v[1].map && !plumb_spec_decode(destination, v[1].map, destination_fields, 2, diags)) {
 		if (destination[0].map && !plumb_spec_decode(host, destination[0].map, host_fields, 1, diags) &&
@@ -295,6 +297,6 @@ void plumb_application_decode(plumb_manifest_set *set, size_t resource, const pl
 	plumb_values_release(kubernetes, PLUMB_ARRAY_SIZE(kubernetes_fields));
 	plumb_values_release(destination, 2);
 	plumb_values_release(policy, PLUMB_ARRAY_SIZE(policy_fields));
-	plumb_values_release(source, 3);
+	plumb_values_release(source, PLUMB_ARRAY_SIZE(source_fields));
 	plumb_values_release(v, PLUMB_ARRAY_SIZE(application_fields));
 }

@@ -126,6 +126,11 @@ int plumb_pipeline_resolve(plumb_pipeline *p, FILE *info)
 	if (info)
 		fprintf(info, "commit %s (%s)\n", p->commit,
 			p->options.revision && *p->options.revision ? p->options.revision : "HEAD");
+	/* Before anything reads the commit: Applications are discovered in it. */
+	if (p->options.submodules && (error = plumb_source_fetch_submodules(p->source, p->commit)) < 0) {
+		error_line(NULL);
+		return error;
+	}
 	return 0;
 }
 
@@ -179,7 +184,9 @@ int plumb_pipeline_load(plumb_pipeline *p)
 {
 	plumb_diags diags = PLUMB_DIAGS_INIT;
 	plumb_render_target target = { p->options.application, p->options.namespace };
-	int error = plumb_load(&p->set, p->source, p->commit, p->options.path, &target, &diags);
+	int error = p->options.submodules ? plumb_source_fetch_submodules(p->source, p->commit) : 0;
+	if (error == 0)
+		error = plumb_load(&p->set, p->source, p->commit, p->options.path, &target, &diags);
 	if (error == PLUMB_EINVALID && diags.count) {
 		report_diags(p, &diags, "is invalid");
 	} else if (error < 0) {

@@ -144,6 +144,8 @@ static void start_pipeline(plumb_pipeline *p, daemon_state *d, const char *commi
 	options.capture_max = d->options.capture_max;
 	options.kustomize = d->options.kustomize;
 	options.helm = d->options.helm;
+	options.credentials = d->options.credentials ? plumb_credentials_table(d->options.credentials) : NULL;
+	options.submodules = d->app->declared.submodules;
 	if (d->app->declared.kubernetes) {
 		options.kubeconfig = d->options.kubeconfig;
 		options.allow_exec = d->options.allow_exec;
