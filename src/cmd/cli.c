@@ -73,11 +73,35 @@ static int parse_size(size_t *out, const char *text)
  * every source the command opens).
  */
 static plumb_credentials *cli_credentials;
+static char *cli_state; /* where a host key accepted on first use is recorded in the audit log */
 
 static void free_cli_credentials(void)
 {
 	plumb_credentials_free(cli_credentials);
 	cli_credentials = NULL;
+	free(cli_state);
+	cli_state = NULL;
+}
+
+/* What a fetch reports: warnings on stderr; a host key accepted on first use there and in the audit log. */
+static void cli_notice(plumb_source_notice kind, const char *url, const char *message, void *payload)
+{
+	plumb_store *store = NULL;
+	if (kind == PLUMB_SOURCE_NOTICE_WARNING) {
+		fprintf(stderr, "plumb: warning: %s\n", message);
+		return;
+	}
+	fprintf(stderr, "plumb: added the host key of %s to known_hosts: %s\n", url, message);
+	json_t *detail = json_pack("{s:s, s:s}", "repo", url, "known_hosts", message);
+	char *text = json_dumps(detail, JSON_COMPACT);
+	char *actor = plumb_actor();
+	if (plumb_store_open(&store, cli_state) < 0 ||
+	    plumb_store_audit_append(store, actor, "host-key-accepted", url, text) < 0)
+		fprintf(stderr, "plumb: cannot record the accepted host key in the audit log: %s\n", plumb_error_last());
+	plumb_store_free(store);
+	free(actor);
+	free(text);
+	json_decref(detail);
 }
 
 static void decode_credentials(const plumb_value *values, plumb_diags *diags, void *payload)
@@ -146,10 +170,11 @@ static int finish_repository(plumb_cli *cli, const char *command, const char *cr
 	char *state = cli->pipeline.state ? plumb_xstrdup(cli->pipeline.state) : plumb_default_state_dir();
 	char *identity = cli->pipeline.identity ? plumb_xstrdup(cli->pipeline.identity)
 						: plumb_xprintf("%s/identity", state);
-	plumb_credentials_set_context(cli_credentials, identity, NULL, NULL);
+	plumb_credentials_set_context(cli_credentials, identity, cli_notice, NULL);
 	cli->pipeline.credentials = plumb_credentials_table(cli_credentials);
 	free(identity);
-	free(state);
+	free(cli_state);
+	cli_state = state;
 	return 0;
 }
 

@@ -149,8 +149,8 @@ if [ "$RC" = 0 ]; then ok "NO_PROXY bypasses the proxy"; else fail "NO_PROXY byp
 # A password in the URL: the CLI takes it with a warning (and an entry for the CA alone).
 credentials "$T/ca-only.yaml" "caFile: $T/ca/ca.pem"
 run_plumb plan --repo "https://$USER_NAME:$TOKEN@127.0.0.1:$HTTPS_PORT/site.git" --credentials "$T/ca-only.yaml" \
-	--root "$T/root" --state "$T/state-url"
-if [ "$RC" = 0 ] && contains "$ERR" "warning: --repo holds a password"; then
+	--root "$T/root" --state "$T/state-url" -o "$T/state-url/site.plan"
+if [ "$RC" = 0 ] && contains "$ERR" "warning: --repo holds a password" && [ -s "$T/state-url/site.plan" ]; then
 	ok "the CLI takes a password in --repo, with a warning that says where it belongs"
 else
 	fail "the CLI takes a password in --repo, with a warning that says where it belongs" "$(show)"

@@ -119,6 +119,12 @@ else
 	fail "acceptNewHostKeys: an unknown host's key is recorded in STATE/known_hosts, and said" "$(show)" \
 		"known_hosts: $(cat "$T/state-accept/known_hosts" 2>&1)"
 fi
+run_plumb audit export --state "$T/state-accept"
+if [ "$RC" = 0 ] && [ "$(grep -c '"event": *"host-key-accepted"' <<<"$OUT")" = 1 ] && contains "$OUT" "$HOST_LINE"; then
+	ok "the CLI records the host key accepted on first use in the audit log"
+else
+	fail "the CLI records the host key accepted on first use in the audit log" "$(show)"
+fi
 run_plumb plan --repo "$URL" --credentials "$T/accept.yaml" --root "$T/root" --state "$T/state-accept"
 if planned && [ "$(wc -l <"$T/state-accept/known_hosts")" = 1 ] && ! contains "$ERR" "added"; then
 	ok "a host recorded on first use is known the next time (recorded once)"
