@@ -25,6 +25,8 @@ struct plumb_source {
 	char *state_dir; /* for a URL: where its cache and STATE/known_hosts are; NULL for a local path */
 	const plumb_source_credentials *credentials; /* borrowed; NULL: none */
 	bool refused;    /* the last transfer failed on refused credentials */
+	bool narrow;     /* fetch only what revision names (plumb_source_set_revision) */
+	char *revision;  /* NULL: the default branch */
 	/* Submodules fetched (plumb_source_fetch_submodules): their objects are alternates of repo's. */
 	plumb_source **submodules;
 	size_t submodule_count;

@@ -181,7 +181,59 @@ static int record_origin(plumb_source *source)
 	return error;
 }
 
-/* Fetch every branch and tag of the remote into the cache, dropping those the remote no longer has. */
+/* Whether the remote advertises ref. */
+static bool advertised(const git_remote_head **heads, size_t count, const char *ref)
+{
+	for (size_t i = 0; i < count; i++)
+		if (!strcmp(heads[i]->name, ref))
+			return true;
+	return false;
+}
+
+/*
+ * The one refspec that fetches what the source's revision names, when it
+ * names a branch or a tag of the remote (or is the default branch); NULL:
+ * fetch everything. A new string.
+ */
+static char *narrow_refspec(plumb_source *source, git_remote *remote, const char *default_branch)
+{
+	const git_remote_head **heads = NULL;
+	size_t count = 0;
+	const char *revision = source->revision;
+	char *ref = NULL;
+
+	if (!source->narrow || git_remote_ls(&heads, &count, remote) < 0) {
+		git_error_clear();
+		return NULL;
+	}
+	if (!revision || !*revision || !strcmp(revision, "HEAD"))
+		ref = default_branch ? plumb_xstrdup(default_branch) : NULL;
+	else if (!strncmp(revision, "refs/heads/", 11) || !strncmp(revision, "refs/tags/", 10))
+		ref = plumb_xstrdup(revision);
+	else if (!strchr(revision, '~') && !strchr(revision, '^') && !strchr(revision, ':')) {
+		char *branch = plumb_xprintf("refs/heads/%s", revision);
+		char *tag = plumb_xprintf("refs/tags/%s", revision);
+		ref = advertised(heads, count, branch) ? branch : advertised(heads, count, tag) ? tag : NULL;
+		if (ref != branch)
+			free(branch);
+		if (ref != tag)
+			free(tag);
+	}
+	if (!ref || !advertised(heads, count, ref)) {
+		free(ref);
+		return NULL;
+	}
+	char *refspec = !strncmp(ref, "refs/heads/", 11) ? plumb_xprintf("+%s:%s%s", ref, REMOTE_BRANCHES, ref + 11)
+							 : plumb_xprintf("+%s:%s", ref, ref);
+	free(ref);
+	return refspec;
+}
+
+/*
+ * Fetch every branch and tag of the remote into the cache, dropping those
+ * the remote no longer has; or, when the source follows one branch or tag
+ * (narrow), that one only.
+ */
 static int fetch(plumb_source *source)
 {
 	git_remote *remote = NULL;
@@ -223,13 +275,20 @@ static int fetch(plumb_source *source)
 		goto done;
 	}
 
+	char *narrow = narrow_refspec(source, remote, have_default ? default_branch.ptr : NULL);
+	if (narrow) {
+		refspec_list[0] = narrow;
+		refspecs.count = 1;
+	}
 	options.callbacks = callbacks;
 	options.proxy_opts = proxy;
 	options.prune = GIT_FETCH_PRUNE;
 	options.update_fetchhead = 0;
 	/* The tags refspec fetches every tag already; no automatic tag following on top. */
 	options.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
-	if (git_remote_fetch(remote, &refspecs, &options, "plumb: fetch") < 0) {
+	error = git_remote_fetch(remote, &refspecs, &options, "plumb: fetch");
+	free(narrow);
+	if (error < 0) {
 		error = plumb_source_git_fail(PLUMB_ERROR, "cannot fetch %s", source->display);
 		goto done;
 	}
@@ -302,6 +361,29 @@ int plumb_source_open_with(plumb_source **out, const char *repo, const char *sta
 			   const plumb_source_credentials *credentials)
 {
 	return open_source(out, repo, state_dir, 1, credentials);
+}
+
+int plumb_source_open_for(plumb_source **out, const char *repo, const char *state_dir,
+			  const plumb_source_credentials *credentials, const char *revision)
+{
+	plumb_source *source = NULL;
+	int error = open_source(&source, repo, state_dir, 0, credentials);
+	if (error == 0) {
+		plumb_source_set_revision(source, revision);
+		if (source->is_url && (error = fetch(source)) < 0) {
+			plumb_source_free(source);
+			source = NULL;
+		}
+	}
+	*out = source;
+	return error;
+}
+
+void plumb_source_set_revision(plumb_source *source, const char *revision)
+{
+	free(source->revision);
+	source->revision = revision && *revision ? plumb_xstrdup(revision) : NULL;
+	source->narrow = true;
 }
 
 int plumb_source_open_cached(plumb_source **out, const char *repo, const char *state_dir)

@@ -650,6 +650,7 @@ void plumb_source_free(plumb_source *source)
 		plumb_source_free(source->submodules[i]);
 	free(source->submodules);
 	free(source->user);
+	free(source->revision);
 	free(source->state_dir);
 	free(source->url);
 	free(source->display);

@@ -104,6 +104,19 @@ int plumb_source_open_with(plumb_source **out, const char *repo, const char *sta
 			   const plumb_source_credentials *credentials);
 
 /*
+ * plumb_source_open_with for a caller that resolves one revision: when
+ * revision (NULL or "": the remote's default branch) names a branch or a
+ * tag of the remote, only that reference is fetched, now and on every
+ * refresh; any other revision (a commit id, "main~2") fetches every branch
+ * and tag. A branch the remote no longer has is dropped from the cache.
+ */
+int plumb_source_open_for(plumb_source **out, const char *repo, const char *state_dir,
+			  const plumb_source_credentials *credentials, const char *revision);
+
+/* Fetch only what revision names from now on, as plumb_source_open_for does. */
+void plumb_source_set_revision(plumb_source *source, const char *revision);
+
+/*
  * Whether repo is a URL that carries a password ("https://user:secret@host/"),
  * which belongs in credentials instead. When it is, *out (if out is not
  * NULL) is the URL without the password, a new string.
