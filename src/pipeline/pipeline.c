@@ -102,7 +102,11 @@ int plumb_pipeline_resolve(plumb_pipeline *p, FILE *info)
 		return PLUMB_EINVALID;
 	}
 	p->state_dir = p->options.state ? plumb_xstrdup(p->options.state) : plumb_default_state_dir();
-	if ((error = plumb_source_open_with(&p->source, p->options.repo, p->state_dir, p->options.credentials)) < 0) {
+	error = p->options.every_ref ? plumb_source_open_with(&p->source, p->options.repo, p->state_dir,
+							      p->options.credentials)
+				     : plumb_source_open_for(&p->source, p->options.repo, p->state_dir,
+							     p->options.credentials, p->options.revision);
+	if (error < 0) {
 		error_line(NULL);
 		return error;
 	}

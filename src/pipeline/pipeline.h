@@ -35,6 +35,7 @@ typedef struct {
 	const char *identity;    /* the age identity file for Secrets; NULL: STATE/identity */
 	const plumb_source_credentials *credentials; /* how to reach private repositories; NULL: none */
 	int submodules;          /* fetch and read the commit's submodules (--submodules, spec.source.submodules) */
+	int every_ref;           /* fetch every branch and tag, not only what revision names (another is resolved) */
 	/* A cluster instead of a host root (an Application whose destination is kubernetes): */
 	int kubernetes;
 	const char *kubeconfig;  /* --kubeconfig; NULL: $KUBECONFIG, ~/.kube/config, else in-cluster */

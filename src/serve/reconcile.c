@@ -273,6 +273,7 @@ static int fetch_and_resolve(daemon_state *d, char commit[PLUMB_OID_HEXSZ + 1], 
 {
 	if (fetch) {
 		plumb_serve_use_credentials(d, d->source);
+		plumb_source_set_revision(d->source, d->options.revision);
 		if (plumb_source_refresh(d->source) < 0) {
 			unsigned cap = d->options.interval_ms * 4 > 1800000 ? 1800000 : d->options.interval_ms * 4;
 			d->backoff_ms = d->backoff_ms ? d->backoff_ms * 2 : 1000;
@@ -568,8 +569,10 @@ static int resolve_own(daemon_state *d, app_state *a, const plumb_application *l
 		memcpy(commit, a->synced_commit, PLUMB_OID_HEXSZ + 1);
 		return 0;
 	}
-	if (fetch)
+	if (fetch) {
 		plumb_serve_use_credentials(d, a->source);
+		plumb_source_set_revision(a->source, a->revision);
+	}
 	if ((fetch && plumb_source_refresh(a->source) < 0) || plumb_source_resolve(commit, a->source, leaf->revision) < 0)
 		goto fail;
 	a->refusal_logged = 0;
