@@ -166,6 +166,35 @@ else
 	fail "a credentials file with mistakes: every one, with its position" "$(show)"
 fi
 
+# --- only what the revision names is fetched ------------------------------------------------
+
+git -C "$T/work" branch -q big-branch
+git -C "$T/work" tag -a -m "v1" v1
+git -C "$T/work" push -q "$T/srv/site.git" big-branch v1
+refs_of() { git --git-dir="$(ls -d "$1"/repos/*.git)" for-each-ref --format='%(refname)' | sort | tr '\n' ' '; }
+run_plumb plan --repo "$URL" --credentials "$T/good.yaml" --root "$T/root" --state "$T/state-narrow"
+got=$(refs_of "$T/state-narrow")
+if [ "$RC" = 0 ] && [ "$got" = "refs/remotes/origin/HEAD refs/remotes/origin/main " ]; then
+	ok "the default branch alone is fetched when no revision is given"
+else
+	fail "the default branch alone is fetched when no revision is given" "refs: $got" "$(show)"
+fi
+run_plumb plan --repo "$URL" --credentials "$T/good.yaml" --revision v1 --root "$T/root" --state "$T/state-narrow"
+got=$(refs_of "$T/state-narrow")
+if [ "$RC" = 0 ] && contains "$got" "refs/tags/v1" && ! contains "$got" "big-branch"; then
+	ok "a tag alone is fetched for --revision TAG"
+else
+	fail "a tag alone is fetched for --revision TAG" "refs: $got" "$(show)"
+fi
+run_plumb plan --repo "$URL" --credentials "$T/good.yaml" --revision "$(head_of "$T/work")" --root "$T/root" \
+	--state "$T/state-narrow-all"
+got=$(refs_of "$T/state-narrow-all")
+if [ "$RC" = 0 ] && contains "$got" "big-branch" && contains "$got" "refs/tags/v1"; then
+	ok "a commit id fetches every branch and tag"
+else
+	fail "a commit id fetches every branch and tag" "refs: $got" "$(show)"
+fi
+
 # --- plumb serve ---------------------------------------------------------------------------
 
 VIEWER="viewer-token-$RANDOM$RANDOM"
