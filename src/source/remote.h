@@ -5,7 +5,8 @@
  * remote.c also opens every repository (plumb_source_open,
  * plumb_source_open_cached and plumb_source_refresh in source.h): a local
  * path in place, a URL by way of its bare cache under STATE/repos/, into
- * which every branch and tag is fetched. commit.c pushes with what is
+ * which every branch and tag is fetched, or only the one a revision names
+ * (plumb_source_open_for). commit.c pushes with what is
  * declared here. Nothing outside src/source/ includes this.
  */
 #ifndef PLUMB_SOURCE_REMOTE_H

@@ -6,8 +6,8 @@
  * opened in place) or by a URL (file://, git://, http://, https://, ssh://
  * or scp-like user@host:path). A URL is fetched into a bare cache under
  * STATE/repos/ (one directory per URL, named after its SHA-256), refreshing
- * every branch and tag, and read from there: there is no work tree and git
- * is never run as a program.
+ * every branch and tag or only the one a revision names, and read from
+ * there: there is no work tree and git is never run as a program.
  *
  * Commits and blobs are named by 40-hex-digit ids (SHA-1 repositories).
  * Paths inside the repository are normalised relative paths ("" is the top).
@@ -130,7 +130,7 @@ int plumb_source_url_has_password(char **out, const char *repo);
  */
 int plumb_source_open_cached(plumb_source **out, const char *repo, const char *state_dir);
 
-/* Fetch a URL's branches and tags again (a local repository: nothing to do). */
+/* Fetch a URL's branches and tags again, or what its revision names (a local repository: nothing to do). */
 int plumb_source_refresh(plumb_source *source);
 
 /*
