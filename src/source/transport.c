@@ -31,6 +31,9 @@ void plumb_source_access_release(plumb_source_access *access)
 void plumb_source_set_credentials(plumb_source *source, const plumb_source_credentials *credentials)
 {
 	source->credentials = credentials;
+	/* Its submodules are fetched with the same table. */
+	for (size_t i = 0; i < source->submodule_count; i++)
+		plumb_source_set_credentials(source->submodules[i], credentials);
 }
 
 int plumb_source_refused(const plumb_source *source)

@@ -271,6 +271,15 @@ else
 fi
 if [ ! -e "$T/root-wrong/etc/motd" ]; then ok "nothing is synced with a refused token"; else
 	fail "nothing is synced with a refused token"; fi
+# The token fixed in serve.yaml: SIGHUP takes the new credentials, and the next fetch syncs.
+serve_config "$T/serve-wrong.yaml" wrong "{file: $T/token}"
+kill -HUP "${DPID[wrong]}"
+synced_wrong() { [ "$(cat "$T/root-wrong/etc/motd" 2>/dev/null)" = one ]; }
+if wait_for "$WAIT_MS" synced_wrong; then
+	ok "SIGHUP reloads credentials: the fixed token syncs"
+else
+	fail "SIGHUP reloads credentials: the fixed token syncs" "$(log_tail wrong)"
+fi
 stop_and_check wrong
 
 # A password in the repository URL: refused at start, with how to move it into credentials:.
