@@ -90,7 +90,31 @@ credentials "$T/command.yaml" "username: $USER_NAME" "password: {command: [cat, 
 run_plumb plan --repo "$URL" --credentials "$T/command.yaml" --root "$T/root" --state "$T/state-command"
 if [ "$RC" = 0 ]; then ok "a good token from a command"; else fail "a good token from a command" "$(show)"; fi
 
+# A token kept encrypted with age, opened with the host's identity.
+age-keygen -o "$T/identity" 2>/dev/null
+age -r "$(age-keygen -y "$T/identity")" -o "$T/token.age" "$T/token"
+credentials "$T/age.yaml" "username: $USER_NAME" "password: {age: $T/token.age}" "caFile: $T/ca/ca.pem"
+run_plumb plan --repo "$URL" --credentials "$T/age.yaml" --identity "$T/identity" --root "$T/root" \
+	--state "$T/state-age"
+if [ "$RC" = 0 ]; then ok "a good token from an age file of the host"; else fail "a good token from an age file of the host" "$(show)"; fi
+
 printf '%s\n' "$WRONG" >"$T/wrong"
+# The longest prefix wins: the repository's own entry over the server's.
+cat >"$T/prefixes.yaml" <<YAML
+credentials:
+  - url: $BASEURL
+    username: $USER_NAME
+    password: {file: $T/wrong}
+    caFile: $T/ca/ca.pem
+  - url: $URL
+    username: $USER_NAME
+    password: {file: $T/token}
+    caFile: $T/ca/ca.pem
+YAML
+run_plumb plan --repo "$URL" --credentials "$T/prefixes.yaml" --root "$T/root" --state "$T/state-prefixes"
+if [ "$RC" = 0 ]; then ok "of two entries, the longest prefix of the URL is used"; else
+	fail "of two entries, the longest prefix of the URL is used" "$(show)"; fi
+
 credentials "$T/wrong.yaml" "username: $USER_NAME" "password: {file: $T/wrong}" "caFile: $T/ca/ca.pem"
 run_plumb plan --repo "$URL" --credentials "$T/wrong.yaml" --root "$T/root" --state "$T/state-wrong"
 expect_err "a wrong token: authentication failed for the URL, naming the user" \
