@@ -96,7 +96,7 @@ static void cli_notice(plumb_source_notice kind, const char *url, const char *me
 	char *text = json_dumps(detail, JSON_COMPACT);
 	char *actor = plumb_actor();
 	if (plumb_store_open(&store, cli_state) < 0 ||
-	    plumb_store_audit_append(store, actor, "host-key-accepted", url, text) < 0)
+	    plumb_store_audit_append(store, actor, "known_hosts.add", url, text) < 0)
 		fprintf(stderr, "plumb: cannot record the accepted host key in the audit log: %s\n", plumb_error_last());
 	plumb_store_free(store);
 	free(actor);

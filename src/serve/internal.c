@@ -134,7 +134,7 @@ static void credential_notice(plumb_source_notice kind, const char *url, const c
 			NULL);
 	json_t *detail = json_pack("{s:s, s:s}", "repo", url, "known_hosts", message);
 	char *text = json_dumps(detail, JSON_COMPACT);
-	if (d->store && plumb_store_audit_append(d->store, "plumb", "host-key-accepted", url, text) < 0)
+	if (d->store && plumb_store_audit_append(d->store, "plumb", "known_hosts.add", url, text) < 0)
 		plumb_log_event("error", "cannot record the accepted host key in the audit log", "error",
 				plumb_error_last(), NULL);
 	free(text);

@@ -120,7 +120,7 @@ else
 		"known_hosts: $(cat "$T/state-accept/known_hosts" 2>&1)"
 fi
 run_plumb audit export --state "$T/state-accept"
-if [ "$RC" = 0 ] && [ "$(grep -c '"event": *"host-key-accepted"' <<<"$OUT")" = 1 ] && contains "$OUT" "$HOST_LINE"; then
+if [ "$RC" = 0 ] && [ "$(grep -c '"event": *"known_hosts.add"' <<<"$OUT")" = 1 ] && contains "$OUT" "$HOST_LINE"; then
 	ok "the CLI records the host key accepted on first use in the audit log"
 else
 	fail "the CLI records the host key accepted on first use in the audit log" "$(show)"
@@ -185,7 +185,7 @@ curl -s --max-time 30 -H "Authorization: Bearer $VIEWER" "http://127.0.0.1:$DPOR
 if python3 - "$T/api-audit.json" "$HOST_LINE" <<'PY'; then
 import json, sys
 entries = json.load(open(sys.argv[1]))["entries"]
-hits = [e for e in entries if e.get("event") == "host-key-accepted" and sys.argv[2] in json.dumps(e)]
+hits = [e for e in entries if e.get("event") == "known_hosts.add" and sys.argv[2] in json.dumps(e)]
 sys.exit(0 if len(hits) == 1 else 1)
 PY
 	ok "the host key accepted on first use is in the audit log, with its known_hosts line"
