@@ -190,7 +190,7 @@ static int resolve(plumb_source_access *out, const char *url, void *payload)
 	int error = 0;
 
 	if (!e)
-		return PLUMB_ENOTFOUND;
+		return 0; /* no entry: the URL is fetched without credentials */
 	out->entry = plumb_xstrdup(e->url);
 	out->username = e->username ? plumb_xstrdup(e->username) : NULL;
 	out->ca_file = e->ca_file ? plumb_xstrdup(e->ca_file) : NULL;

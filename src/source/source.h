@@ -62,9 +62,9 @@ typedef enum {
 
 /*
  * Where a source gets the access for its URL: resolve fills *out (zeroed
- * before the call) and returns 0, or PLUMB_ENOTFOUND when nothing applies
- * to url (it fetches with no credentials), or another code with a message
- * (a Secret that cannot be read), which fails the fetch. notice (may be
+ * before the call; left empty when nothing applies to url, which is then
+ * fetched with no credentials) and returns 0, or a negative code with a
+ * message (a Secret that cannot be read), which fails the fetch. notice (may be
  * NULL) hears what a fetch reports besides errors. The table and its
  * payload outlive every source they are given to.
  */

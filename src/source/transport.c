@@ -335,10 +335,6 @@ int plumb_transport_begin(plumb_transport *t, plumb_source *source, git_remote_c
 	if (!credentials || !credentials->resolve)
 		return 0;
 	int error = credentials->resolve(&t->access, source->url, credentials->payload);
-	if (error == PLUMB_ENOTFOUND) {
-		plumb_source_access_release(&t->access);
-		return 0;
-	}
 	if (error < 0)
 		return plumb_error_wrap(error, "cannot fetch %s", source->display);
 	if (t->access.insecure_skip_verify && strncmp(source->url, "https://", 8) == 0 && credentials->notice) {

@@ -125,6 +125,13 @@ else
 	fail "a wrong token is reported on one line" "$(show)"
 fi
 
+# A credential that cannot be read fails the fetch, naming it: it is not fetched without one.
+unset PLUMB_E2E_UNSET
+credentials "$T/unset.yaml" "username: $USER_NAME" "password: {env: PLUMB_E2E_UNSET}" "caFile: $T/ca/ca.pem"
+run_plumb plan --repo "$URL" --credentials "$T/unset.yaml" --root "$T/root" --state "$T/state-unset"
+expect_err "a credential that cannot be read fails the fetch, naming the entry and the variable" \
+	"credentials for $BASEURL: Secret credentials[0].password: environment variable PLUMB_E2E_UNSET is not set"
+
 credentials "$T/none.yaml" "caFile: $T/ca/ca.pem"
 run_plumb plan --repo "$URL" --credentials "$T/none.yaml" --root "$T/root" --state "$T/state-none"
 expect_err "no credentials: the server's question is answered with how to give them" \
