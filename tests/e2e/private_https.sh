@@ -284,6 +284,25 @@ else
 fi
 stop_and_check good
 
+# One entry serves every repository under its prefix: an Application of another repository of
+# the server that names its own repository (the site) is fetched with it too.
+make_repo "$T/apps-work"
+printf 'apiVersion: plumb/v1\nkind: Application\nmetadata: {name: ext}\nspec:\n  source: {repo: %s, path: .}\n' \
+	"$URL" >"$T/apps-work/app.yaml"
+commit_all "$T/apps-work" "an Application of the site"
+git clone -q --bare "$T/apps-work" "$T/srv/apps.git"
+serve_config "$T/serve-apps.yaml" apps "{file: $T/token}"
+sed -i "s|^repo: .*|repo: ${BASEURL}apps.git|" "$T/serve-apps.yaml"
+if start_daemon apps "$T/serve-apps.yaml"; then ok "plumb serve (apps) starts"; else fail "plumb serve (apps) starts" "$(log_tail apps)"; fi
+synced_apps() { [ "$(cat "$T/root-apps/etc/motd" 2>/dev/null)" = one ]; }
+if wait_for "$WAIT_MS" synced_apps; then
+	ok "an Application naming its own repository under the entry's prefix is fetched with the entry"
+else
+	fail "an Application naming its own repository under the entry's prefix is fetched with the entry" \
+		"$(log_tail apps)" "$(find "$T/root-apps" 2>&1 | head)"
+fi
+stop_and_check apps
+
 serve_config "$T/serve-wrong.yaml" wrong "{file: $T/wrong}"
 start_daemon wrong "$T/serve-wrong.yaml" || fail "plumb serve (wrong) starts" "$(log_tail wrong)"
 # Fetches go on (backed off); the refusal is logged once.
