@@ -161,6 +161,7 @@ static const command_help commands[] = {
 	  "                             $PLUMB_KUSTOMIZE, else kustomize on PATH)\n"
 	  "  --helm PROG                the program that renders charts (default: $PLUMB_HELM, else\n"
 	  "                             helm on PATH)\n"
+	  "  --submodules B             fetch and read the repository's submodules (default false)\n"
 	  "  --credentials FILE         a file of credentials: entries; in the config file, the entries\n"
 	  "                             themselves (docs/repositories.md). A password in the repository\n"
 	  "                             URL is refused: give it there\n\n"

@@ -12,7 +12,7 @@
 /* Every setting: a key of the config file, and a flag of the same name. */
 enum { K_REPO, K_REVISION, K_PATH, K_ROOT, K_STATE, K_LISTEN, K_INTERVAL, K_SELF_HEAL_INTERVAL, K_TOKENS,
        K_WEBHOOK_SECRET, K_PRUNE, K_SELF_HEAL, K_APPROVAL, K_CAPTURE_MAX, K_IDENTITY, K_KUBECONFIG,
-       K_ALLOW_EXEC_CREDENTIALS, K_KUSTOMIZE, K_HELM, K_CREDENTIALS, K_COUNT };
+       K_ALLOW_EXEC_CREDENTIALS, K_KUSTOMIZE, K_HELM, K_CREDENTIALS, K_SUBMODULES, K_COUNT };
 
 static const plumb_field settings[K_COUNT] = {
 	{ "repo", PLUMB_FIELD_STRING, 0 },     { "revision", PLUMB_FIELD_STRING, 0 },
@@ -25,6 +25,7 @@ static const plumb_field settings[K_COUNT] = {
 	{ "identity", PLUMB_FIELD_STRING, 0 }, { "kubeconfig", PLUMB_FIELD_STRING, 0 },
 	{ "allow-exec-credentials", PLUMB_FIELD_BOOL, 0 }, { "kustomize", PLUMB_FIELD_STRING, 0 },
 	{ "helm", PLUMB_FIELD_STRING, 0 },     { PLUMB_CREDENTIALS_FIELD, PLUMB_FIELD_MAPS, 0 },
+	{ "submodules", PLUMB_FIELD_BOOL, 0 },
 };
 
 typedef struct {
@@ -89,9 +90,13 @@ static int apply_setting(plumb_daemon_options *o, int key, const char *value, co
 	case K_PRUNE:
 	case K_SELF_HEAL:
 	case K_ALLOW_EXEC_CREDENTIALS:
+	case K_SUBMODULES:
 		if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0)
 			return plumb_error_set(PLUMB_EINVALID, "%s: expected true or false, got '%s'", where, value);
-		*(key == K_PRUNE ? &o->prune : key == K_SELF_HEAL ? &o->self_heal : &o->allow_exec) = value[0] == 't';
+		*(key == K_PRUNE		      ? &o->prune
+		  : key == K_SELF_HEAL		      ? &o->self_heal
+		  : key == K_ALLOW_EXEC_CREDENTIALS ? &o->allow_exec
+						      : &o->submodules) = value[0] == 't';
 		return 0;
 	case K_APPROVAL:
 		if (!strcmp(value, "auto"))

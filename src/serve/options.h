@@ -42,6 +42,7 @@ typedef struct {
 	char *kustomize;  /* the program that renders a kustomization; NULL: $PLUMB_KUSTOMIZE, else kustomize on PATH */
 	char *helm;       /* the program that renders a chart; NULL: $PLUMB_HELM, else helm on PATH */
 	plumb_credentials *credentials; /* how to reach private repositories (one reference); NULL: none */
+	int submodules;   /* fetch and read the repository's submodules, for every application */
 } plumb_daemon_options;
 
 /* Fill in the defaults (strings NULL, prune and selfHeal on, approval auto). */

@@ -145,7 +145,7 @@ static void start_pipeline(plumb_pipeline *p, daemon_state *d, const char *commi
 	options.kustomize = d->options.kustomize;
 	options.helm = d->options.helm;
 	options.credentials = d->options.credentials ? plumb_credentials_table(d->options.credentials) : NULL;
-	options.submodules = d->app->declared.submodules;
+	options.submodules = d->app->declared.submodules || d->options.submodules;
 	if (d->app->declared.kubernetes) {
 		options.kubeconfig = d->options.kubeconfig;
 		options.allow_exec = d->options.allow_exec;
@@ -597,6 +597,13 @@ void plumb_reconcile(daemon_state *d, const char *trigger, int fetch)
 
 	if (fetch_and_resolve(d, commit, fetch) < 0)
 		return;
+	/* Applications are discovered in the commit, which may name them in a submodule. */
+	if (d->options.submodules && plumb_source_fetch_submodules(d->source, commit) < 0) {
+		set_all_messages(d, plumb_error_last());
+		plumb_log_event("warn", "cannot fetch the submodules; keeping the last good revision", "repo",
+				plumb_source_name(d->source), "error", plumb_error_last(), NULL);
+		return;
+	}
 	implicit = plumb_application_name(plumb_source_name(d->source), d->options.path);
 	if (plumb_applications_discover(&found, d->source, commit, d->options.path, implicit, NULL, 0, &diags) < 0) {
 		mark_invalid(d, commit, &diags, implicit, fetch);

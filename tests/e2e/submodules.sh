@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Submodules of a private repository, over HTTPS (nginx, git http-backend, basic authentication,
-# a CA made here): without asking, a submodule is not read; with --submodules, or an
-# Application's source.submodules: true, it is fetched with the same credentials (its relative
+# a CA made here): without asking, a submodule is not read; with --submodules, an Application's
+# source.submodules: true, or submodules: true in serve.yaml, it is fetched with the same credentials (its relative
 # URL taken against the repository's) and its files are synced like any folder's; a new commit
 # of the submodule named by the repository is fetched and synced. The token shows nowhere.
 . "$(dirname "$0")/lib.sh"
@@ -122,7 +122,30 @@ else
 	fail "an Application with source.submodules: true reads its submodules" "$(show)"
 fi
 
-leaks=$(grep -rl -F -e "$TOKEN" "$ALL_OUT" "$T"/state* 2>/dev/null)
+# plumb serve with submodules: true for its implicit application.
+cat >"$T/serve.yaml" <<YAML
+repo: $URL
+path: host
+root: $T/root-serve
+state: $T/state-serve
+interval: 10m
+self-heal-interval: 10m
+submodules: true
+credentials:
+  - url: https://127.0.0.1:$HTTPS_PORT/
+    username: deploy
+    password: {file: $T/token}
+    caFile: $T/ca/ca.pem
+YAML
+DLOG[serve]="$T/serve.log"
+"$PLUMB" serve --config "$T/serve.yaml" --listen 127.0.0.1:0 2>"${DLOG[serve]}" &
+DPID[serve]=$!
+synced() { [ "$(cat "$T/root-serve/etc/lib/lib.conf" 2>/dev/null)" = "lib v2" ]; }
+if wait_for 60000 synced; then ok "plumb serve with submodules: true syncs the submodule's folder"; else
+	fail "plumb serve with submodules: true syncs the submodule's folder" "$(log_tail serve)"; fi
+stop_and_check serve
+
+leaks=$(grep -rl -F -e "$TOKEN" "$ALL_OUT" "$T"/serve.log "$T"/state* 2>/dev/null)
 if [ -z "$leaks" ]; then ok "the token shows in no output and no state directory"; else
 	fail "the token shows in no output and no state directory" "$leaks"; fi
 
