@@ -171,7 +171,9 @@ static int push(plumb_source *source, const git_oid *commit, const char *branch)
 	options.proxy_opts.type = GIT_PROXY_AUTO;
 	transport.rejection = &rejection;
 	if (git_remote_push(remote, &refspecs, &options) < 0) {
-		error = plumb_source_git_fail(PLUMB_ECONFLICT, "cannot push the rollback to %s", source->display);
+		char *what = plumb_xprintf("cannot push the rollback to %s", source->display);
+		error = plumb_transport_fail(&transport, PLUMB_ECONFLICT, what);
+		free(what);
 		goto done;
 	}
 	if (rejection) {

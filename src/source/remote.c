@@ -181,6 +181,14 @@ static int record_origin(plumb_source *source)
 	return error;
 }
 
+static int fetch_fail(plumb_transport *transport, plumb_source *source)
+{
+	char *what = plumb_xprintf("cannot fetch %s", source->display);
+	int error = plumb_transport_fail(transport, PLUMB_ERROR, what);
+	free(what);
+	return error;
+}
+
 /* Whether the remote advertises ref. */
 static bool advertised(const git_remote_head **heads, size_t count, const char *ref)
 {
@@ -263,7 +271,7 @@ static int fetch(plumb_source *source)
 	/* Honour http.proxy and the *_proxy environment variables, as git does. */
 	proxy.type = GIT_PROXY_AUTO;
 	if (git_remote_connect(remote, GIT_DIRECTION_FETCH, &callbacks, &proxy, NULL) < 0) {
-		error = plumb_source_git_fail(PLUMB_ERROR, "cannot fetch %s", source->display);
+		error = fetch_fail(&transport, source);
 		goto done;
 	}
 	/* Only a connected remote knows its HEAD; an empty remote has none. */
@@ -271,7 +279,7 @@ static int fetch(plumb_source *source)
 	if (error == 0) {
 		have_default = true;
 	} else if (error != GIT_ENOTFOUND) {
-		error = plumb_source_git_fail(PLUMB_ERROR, "cannot fetch %s", source->display);
+		error = fetch_fail(&transport, source);
 		goto done;
 	}
 
@@ -289,7 +297,7 @@ static int fetch(plumb_source *source)
 	error = git_remote_fetch(remote, &refspecs, &options, "plumb: fetch");
 	free(narrow);
 	if (error < 0) {
-		error = plumb_source_git_fail(PLUMB_ERROR, "cannot fetch %s", source->display);
+		error = fetch_fail(&transport, source);
 		goto done;
 	}
 	error = record_default_branch(source, have_default ? default_branch.ptr : NULL);

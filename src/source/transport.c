@@ -305,9 +305,8 @@ done:
 	return error;
 }
 
-static int check_certificate(git_cert *cert, int valid, const char *host, void *payload)
+static int verify_certificate(plumb_transport *t, git_cert *cert, int valid, const char *host)
 {
-	plumb_transport *t = payload;
 	if (cert->cert_type == GIT_CERT_HOSTKEY_LIBSSH2)
 		return check_host_key(t, (const git_cert_hostkey *)cert);
 	if (cert->cert_type != GIT_CERT_X509)
@@ -321,6 +320,28 @@ static int check_certificate(git_cert *cert, int valid, const char *host, void *
 	return certificate_error("the certificate of %s is not trusted by the system's CAs (or does not name the "
 				 "host); name the CA that signed it with caFile in a credentials entry",
 				 host);
+}
+
+/*
+ * libgit2's certificate check. A refusal is kept: through a proxy, libgit2
+ * 1.5 reports "SSL error: Generic error" in place of the callback's message.
+ */
+static int check_certificate(git_cert *cert, int valid, const char *host, void *payload)
+{
+	plumb_transport *t = payload;
+	int error = verify_certificate(t, cert, valid, host);
+	if (error < 0 && !t->refusal) {
+		const git_error *last = git_error_last();
+		t->refusal = plumb_xstrdup(last && last->message ? last->message : "the server's certificate was refused");
+	}
+	return error;
+}
+
+int plumb_transport_fail(plumb_transport *t, int code, const char *what)
+{
+	if (t->refusal)
+		return plumb_error_set(code, "%s: %s", what, t->refusal);
+	return plumb_source_git_fail(code, "%s", what);
 }
 
 int plumb_transport_begin(plumb_transport *t, plumb_source *source, git_remote_callbacks *callbacks)
@@ -350,4 +371,6 @@ int plumb_transport_begin(plumb_transport *t, plumb_source *source, git_remote_c
 void plumb_transport_end(plumb_transport *t)
 {
 	plumb_source_access_release(&t->access);
+	free(t->refusal);
+	t->refusal = NULL;
 }

@@ -24,6 +24,7 @@ typedef struct {
 	bool password_tried;        /* a password is offered once; a refusal is final */
 	bool key_tried;             /* the same for a key given in credentials */
 	char **rejection;           /* for a push: where the first refused reference is reported */
+	char *refusal;              /* why the server's certificate or host key was refused, or NULL */
 } plumb_transport;
 
 /*
@@ -33,6 +34,13 @@ typedef struct {
  * credential that cannot be read); end the transfer either way.
  */
 int plumb_transport_begin(plumb_transport *transport, plumb_source *source, git_remote_callbacks *callbacks);
+
+/*
+ * Record "<what>: <why>" with code and return code, for a transfer libgit2
+ * failed: why is the refusal of the server's certificate or host key when
+ * there was one, else libgit2's message. Call it right after the failure.
+ */
+int plumb_transport_fail(plumb_transport *transport, int code, const char *what);
 
 /* Wipe what the transfer read; a failure with a refused credential is remembered (plumb_source_refused). */
 void plumb_transport_end(plumb_transport *transport);
