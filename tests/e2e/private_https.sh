@@ -167,7 +167,22 @@ else
 	fail "insecureSkipVerify fetches, with a warning" "$(show)"
 fi
 
-# Proxies: HTTPS_PROXY is used (a closed port fails the fetch), NO_PROXY bypasses it.
+# Proxies: HTTPS_PROXY is used (through a real tunnelling proxy, the certificate still checked
+# end to end; a closed port fails the fetch), NO_PROXY bypasses it.
+if start_connect_proxy; then
+	HTTPS_PROXY="http://127.0.0.1:$PROXY_PORT" run_plumb plan --repo "$URL" --credentials "$T/good.yaml" \
+		--root "$T/root" --state "$T/state-via-proxy"
+	if [ "$RC" = 0 ] && grep -q "^CONNECT 127.0.0.1:$HTTPS_PORT " "$T/proxy.log" 2>/dev/null; then
+		ok "HTTPS_PROXY: the fetch goes through the proxy's tunnel"
+	else
+		fail "HTTPS_PROXY: the fetch goes through the proxy's tunnel" "$(show)" "$(cat "$T/proxy.log" "${DLOG[proxy]}" 2>&1)"
+	fi
+	HTTPS_PROXY="http://127.0.0.1:$PROXY_PORT" run_plumb plan --repo "$URL" --credentials "$T/no-ca.yaml" \
+		--root "$T/root" --state "$T/state-via-proxy-no-ca"
+	expect_err "through the proxy, an untrusted certificate is still refused" "is not trusted by the system's CAs"
+else
+	fail "a tunnelling proxy starts" "$(cat "${DLOG[proxy]}")"
+fi
 closed=$(free_port)
 HTTPS_PROXY="http://127.0.0.1:$closed" run_plumb plan --repo "$URL" --credentials "$T/good.yaml" --root "$T/root" \
 	--state "$T/state-proxy"

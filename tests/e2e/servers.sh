@@ -12,6 +12,8 @@
 #   start_sshd BASE HOSTKEY AUTHORIZED
 #                                sshd on 127.0.0.1:$SSH_PORT with host key HOSTKEY, letting in the keys
 #                                of the file AUTHORIZED as the current user
+#   start_connect_proxy          an HTTP proxy tunnelling CONNECT on 127.0.0.1:$PROXY_PORT, logging each
+#                                tunnel to $T/proxy.log
 
 declare -A DPID DLOG
 
@@ -118,4 +120,51 @@ CONF
 		echo "sshd did not start: $(cat "${DLOG[sshd]}")" >&2
 		return 1
 	}
+}
+
+# start_connect_proxy: an HTTP proxy on 127.0.0.1:$PROXY_PORT that tunnels CONNECT requests (as a
+# forward proxy does HTTPS) and logs each "CONNECT HOST:PORT" to $T/proxy.log.
+start_connect_proxy() {
+	PROXY_PORT=$(free_port)
+	DLOG[proxy]="$T/proxy.err"
+	python3 - "$PROXY_PORT" "$T/proxy.log" >"${DLOG[proxy]}" 2>&1 <<'PY' &
+import select, socket, socketserver, sys
+
+port, log = int(sys.argv[1]), sys.argv[2]
+
+class Tunnel(socketserver.StreamRequestHandler):
+    def handle(self):
+        line = self.rfile.readline().decode("latin-1").strip()
+        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+            pass
+        method, target = (line.split(" ") + ["", ""])[:2]
+        if method != "CONNECT":
+            self.wfile.write(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n")
+            return
+        with open(log, "a") as f:
+            f.write(line + "\n")
+        host, _, p = target.rpartition(":")
+        upstream = socket.create_connection((host, int(p)))
+        self.wfile.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        self.wfile.flush()
+        ends = [self.connection, upstream]
+        while True:
+            ready, _, _ = select.select(ends, [], [], 60)
+            if not ready:
+                break
+            for s in ready:
+                data = s.recv(65536)
+                if not data:
+                    upstream.close()
+                    return
+                (upstream if s is self.connection else self.connection).sendall(data)
+
+class Server(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+
+Server(("127.0.0.1", port), Tunnel).serve_forever()
+PY
+	DPID[proxy]=$!
+	wait_port proxy "$PROXY_PORT"
 }
