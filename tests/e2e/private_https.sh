@@ -318,6 +318,36 @@ else
 fi
 stop_and_check apps
 
+# The Application's own repository refuses its token (an entry of its own, with the wrong one):
+# said once, while the daemon's repository is fetched at every poll.
+serve_config "$T/serve-apps-wrong.yaml" apps-wrong "{file: $T/token}"
+sed -i "s|^repo: .*|repo: ${BASEURL}apps.git|" "$T/serve-apps-wrong.yaml"
+cat >>"$T/serve-apps-wrong.yaml" <<YAML
+  - url: $URL
+    username: $USER_NAME
+    password: {file: $T/wrong}
+    caFile: $T/ca/ca.pem
+YAML
+start_daemon apps-wrong "$T/serve-apps-wrong.yaml" || fail "plumb serve (apps-wrong) starts" "$(log_tail apps-wrong)"
+polls() { [ "$(grep -c '"GET /apps.git/info/refs?service=git-upload-pack HTTP/1.1" 200' "$T/nginx/access.log")" -ge "$1" ]; }
+refusals() { grep -c '"GET /site.git/info/refs?service=git-upload-pack HTTP/1.1" 401' "$T/nginx/access.log"; }
+before=$(grep -c '"GET /apps.git/info/refs?service=git-upload-pack HTTP/1.1" 200' "$T/nginx/access.log")
+refused_before=$(refusals)
+if wait_for "$WAIT_MS" polls $((before + 5)); then
+	said=$(grep -c "authentication failed for $URL (user $USER_NAME)" "${DLOG[apps-wrong]}")
+	# Two 401s an attempt (without credentials, then with the wrong ones): tried again and again.
+	if [ "$said" = 1 ] && [ $(($(refusals) - refused_before)) -ge 6 ]; then
+		ok "an Application's own repository refusing its token is logged once over polls"
+	else
+		fail "an Application's own repository refusing its token is logged once over polls" "said $said times" \
+			"401s: $(($(refusals) - refused_before))" \
+			"$(log_tail apps-wrong)"
+	fi
+else
+	fail "plumb serve (apps-wrong) polls" "$(log_tail apps-wrong)"
+fi
+stop_and_check apps-wrong
+
 serve_config "$T/serve-wrong.yaml" wrong "{file: $T/wrong}"
 start_daemon wrong "$T/serve-wrong.yaml" || fail "plumb serve (wrong) starts" "$(log_tail wrong)"
 # Fetches go on (backed off); the refusal is logged once.
