@@ -34,6 +34,7 @@ void plumb_cli_application_options(plumb_pipeline_options *options, char **app_r
 	options->application = a->name;
 	options->render = a->render;
 	options->keep_unlisted = !a->prune;
+	options->submodules = options->submodules || a->submodules;
 }
 
 int plumb_cli_each_application(const plumb_cli *cli, const char *operand, FILE *info, plumb_application_step step,

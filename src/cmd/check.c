@@ -63,7 +63,9 @@ int plumb_cmd_check(int argc, char **argv)
 	if (!cli.pipeline.repo)
 		cli.pipeline.repo = ".";
 	state = cli.pipeline.state ? plumb_xstrdup(cli.pipeline.state) : plumb_default_state_dir();
-	if (plumb_source_open(&source, cli.pipeline.repo, state) < 0 ||
+	if ((cli.staged ? plumb_source_open_with(&source, cli.pipeline.repo, state, cli.pipeline.credentials)
+			: plumb_source_open_for(&source, cli.pipeline.repo, state, cli.pipeline.credentials,
+						cli.pipeline.revision)) < 0 ||
 	    (cli.staged ? plumb_source_index_commit(commit, source)
 			: plumb_source_resolve(commit, source, cli.pipeline.revision)) < 0) {
 		fprintf(stderr, "plumb: %s\n", plumb_error_last());

@@ -1,5 +1,7 @@
 #include "util/common.h"
 #include "cmd/cmd.h"
+#include "secrets/credentials.h"
+#include "serve/config.h"
 #include "util/duration.h"
 
 #include <errno.h>
@@ -15,6 +17,8 @@ static const struct {
 	unsigned mask;
 } known_options[] = {
 	{ { "repo", required_argument, NULL, 'r' }, OPT_REPO },
+	{ { "credentials", required_argument, NULL, 'a' }, OPT_REPO },
+	{ { "submodules", no_argument, NULL, 'u' }, OPT_REPO },
 	{ { "revision", required_argument, NULL, 'R' }, OPT_REVISION },
 	{ { "path", required_argument, NULL, 'p' }, OPT_PATH },
 	{ { "root", required_argument, NULL, 'd' }, OPT_ROOT },
@@ -67,8 +71,120 @@ static int parse_size(size_t *out, const char *text)
 	return 0;
 }
 
+/*
+ * The credentials --credentials names, for the one command a process runs:
+ * kept until it exits, when they are freed (their table is borrowed by
+ * every source the command opens).
+ */
+static plumb_credentials *cli_credentials;
+static char *cli_state; /* where a host key accepted on first use is recorded in the audit log */
+
+static void free_cli_credentials(void)
+{
+	plumb_credentials_free(cli_credentials);
+	cli_credentials = NULL;
+	free(cli_state);
+	cli_state = NULL;
+}
+
+/* What a fetch reports: warnings on stderr; a host key accepted on first use there and in the audit log. */
+static void cli_notice(plumb_source_notice kind, const char *url, const char *message, void *payload)
+{
+	plumb_store *store = NULL;
+	if (kind == PLUMB_SOURCE_NOTICE_WARNING) {
+		fprintf(stderr, "plumb: warning: %s\n", message);
+		return;
+	}
+	fprintf(stderr, "plumb: added the host key of %s to known_hosts: %s\n", url, message);
+	json_t *detail = json_pack("{s:s, s:s}", "repo", url, "known_hosts", message);
+	char *text = json_dumps(detail, JSON_COMPACT);
+	char *actor = plumb_actor();
+	if (plumb_store_open(&store, cli_state) < 0 ||
+	    plumb_store_audit_append(store, actor, "known_hosts.add", url, text) < 0)
+		fprintf(stderr, "plumb: cannot record the accepted host key in the audit log: %s\n", plumb_error_last());
+	plumb_store_free(store);
+	free(actor);
+	free(text);
+	json_decref(detail);
+}
+
+static void decode_credentials(const plumb_value *values, plumb_diags *diags, void *payload)
+{
+	plumb_credentials **out = payload;
+	plumb_credentials_decode(out, values[0].maps, values[0].map_count, diags);
+}
+
+int plumb_cli_load_credentials(plumb_credentials **out, const char *path)
+{
+	static const plumb_field fields[] = { { PLUMB_CREDENTIALS_FIELD, PLUMB_FIELD_MAPS, PLUMB_FIELD_REQUIRED } };
+	plumb_value values[1];
+	plumb_diags diags = PLUMB_DIAGS_INIT;
+	plumb_credentials *loaded = NULL;
+	int error = plumb_config_load_with(values, fields, 1, path, &diags, decode_credentials, &loaded);
+
+	if (diags.count) {
+		plumb_buf text = PLUMB_BUF_INIT;
+		for (size_t i = 0; i < diags.count; i++)
+			plumb_buf_printf(&text, "%s%s:%u:%u: %s", i ? "; " : "", diags.items[i].file,
+					 diags.items[i].line, diags.items[i].column, diags.items[i].message);
+		plumb_error_set(PLUMB_EINVALID, "%s", text.ptr);
+		plumb_buf_release(&text);
+	}
+	plumb_values_release(values, 1);
+	plumb_diags_release(&diags);
+	if (error < 0) {
+		plumb_credentials_free(loaded);
+		return error;
+	}
+	plumb_credentials_free(*out);
+	*out = loaded;
+	return 0;
+}
+
+/* Read the file --credentials names: a credentials: list, as in serve.yaml. */
+static int load_credentials(const char *command, const char *path)
+{
+	plumb_credentials *loaded = NULL;
+	if (plumb_cli_load_credentials(&loaded, path) < 0) {
+		fprintf(stderr, "plumb %s: --credentials: %s\n", command, plumb_error_last());
+		return -1;
+	}
+	free_cli_credentials();
+	if (!cli_credentials)
+		atexit(free_cli_credentials);
+	cli_credentials = loaded;
+	return 0;
+}
+
+/* What the options say of the repository: its credentials, and a warning for a password in its URL. */
+static int finish_repository(plumb_cli *cli, const char *command, const char *credentials_file)
+{
+	char *bare = NULL;
+	if (cli->pipeline.repo && plumb_source_url_has_password(&bare, cli->pipeline.repo)) {
+		fprintf(stderr,
+			"plumb %s: warning: --repo holds a password, which shows in the process list and shell history; "
+			"give %s with a credentials file instead (--credentials FILE, see docs/repositories.md)\n",
+			command, bare);
+		free(bare);
+	}
+	if (!credentials_file)
+		return 0;
+	if (load_credentials(command, credentials_file) < 0)
+		return -1;
+	char *state = cli->pipeline.state ? plumb_xstrdup(cli->pipeline.state) : plumb_default_state_dir();
+	char *identity = cli->pipeline.identity ? plumb_xstrdup(cli->pipeline.identity)
+						: plumb_xprintf("%s/identity", state);
+	plumb_credentials_set_context(cli_credentials, identity, cli_notice, NULL);
+	cli->pipeline.credentials = plumb_credentials_table(cli_credentials);
+	free(identity);
+	free(cli_state);
+	cli_state = state;
+	return 0;
+}
+
 int plumb_cli_parse(plumb_cli *cli, int argc, char **argv, unsigned mask)
 {
+	const char *credentials_file = NULL;
 	struct option options[PLUMB_ARRAY_SIZE(known_options) + 2];
 	size_t n = 0;
 	int no_color = 0;
@@ -90,6 +206,12 @@ int plumb_cli_parse(plumb_cli *cli, int argc, char **argv, unsigned mask)
 		switch (c) {
 		case 'r':
 			cli->pipeline.repo = optarg;
+			break;
+		case 'a':
+			credentials_file = optarg;
+			break;
+		case 'u':
+			cli->pipeline.submodules = 1;
 			break;
 		case 'R':
 			cli->pipeline.revision = optarg;
@@ -255,6 +377,8 @@ int plumb_cli_parse(plumb_cli *cli, int argc, char **argv, unsigned mask)
 	}
 	cli->args = argv + optind;
 	cli->arg_count = argc - optind;
+	if (finish_repository(cli, argv[0], credentials_file) < 0)
+		return -1;
 	const char *env = getenv("NO_COLOR");
 	cli->color = !no_color && !(env && *env) && isatty(STDOUT_FILENO);
 	return 0;

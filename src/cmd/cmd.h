@@ -13,6 +13,7 @@
 #include "store/lock.h"
 #include "util/clock.h"
 #include "pipeline/pipeline.h"
+#include "secrets/credentials.h"
 
 enum {
 	PLUMB_EXIT_OK = 0,
@@ -70,6 +71,13 @@ typedef struct {
  * With OPT_OUT, "-o FILE" for anything but "text" and "json" means --out FILE.
  */
 int plumb_cli_parse(plumb_cli *cli, int argc, char **argv, unsigned mask);
+
+/*
+ * Read a credentials file (a credentials: list, as in serve.yaml) into
+ * *out, replacing (freeing) what it held. PLUMB_EINVALID with every
+ * problem, "FILE:LINE:COL: message", in one message.
+ */
+int plumb_cli_load_credentials(plumb_credentials **out, const char *path);
 
 /*
  * Run step for every application the command names: the applications that

@@ -5,6 +5,9 @@
 
 #define SOURCE_OPTIONS                                                                                   \
 	"  --repo PATH|URL     the repository: a local path, or file://, git://, http(s)://, ssh:// URL\n" \
+	"  --credentials FILE  how to reach private repositories: a credentials: list (tokens, SSH\n"    \
+	"                      keys, CAs; see docs/repositories.md)\n"                                    \
+	"  --submodules        fetch the repository's submodules and read them as folders\n"             \
 	"  --revision REV      a branch, tag or commit (default: the repository's HEAD)\n"                  \
 	"  --path P            the folder or file of manifests in the repository (default: the top)\n"     \
 	"  --state DIR         state directory (default: /var/lib/plumb as root, else\n"                   \
@@ -168,7 +171,11 @@ static const command_help commands[] = {
 	  "  --clusters N=CTX,...       Argo CD destinations (name or server) and their kubeconfig contexts\n"
 	  "  --repo-aliases URL,...     Argo CD repoURLs that mean the repository served\n"
 	  "  --render-timeout D         how long kustomize or helm may run (default: 60s)\n"
-	  "  --render-output-max BYTES  how much it may print (default: 67108864)\n\n"
+	  "  --render-output-max BYTES  how much it may print (default: 67108864)\n"
+	  "  --submodules B             fetch and read the repository's submodules (default false)\n"
+	  "  --credentials FILE         a file of credentials: entries; in the config file, the entries\n"
+	  "                             themselves (docs/repositories.md). A password in the repository\n"
+	  "                             URL is refused: give it there\n\n"
 	  "SIGTERM finishes the sync in flight and exits; SIGHUP reloads the config and the tokens.\n" },
 	{ "drift", "find, list and export what changed by hand",
 	  "usage: plumb drift [check] [--root DIR | --kubeconfig FILE --context NAME --namespace NS]\n"

@@ -117,6 +117,8 @@ int plumb_cmd_rollback(int argc, char **argv)
 	if (parse_author(&author_name, &author_email, author) < 0)
 		return PLUMB_EXIT_ERROR;
 	cli.pipeline.operation = no_commit ? "rollback-no-commit" : "rollback";
+	/* --to names another revision than the branch: everything is fetched. */
+	cli.pipeline.every_ref = 1;
 
 	plumb_pipeline_init(&p, &cli.pipeline);
 	if (plumb_pipeline_resolve(&p, stdout) < 0)

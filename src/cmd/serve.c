@@ -2,6 +2,7 @@
 #include "cmd/cmd.h"
 #include "serve/config.h"
 #include "serve/daemon.h"
+#include "secrets/credentials.h"
 #include "util/duration.h"
 
 #include <getopt.h>
@@ -13,7 +14,7 @@
 enum { K_REPO, K_REVISION, K_PATH, K_ROOT, K_STATE, K_LISTEN, K_INTERVAL, K_SELF_HEAL_INTERVAL, K_TOKENS,
        K_WEBHOOK_SECRET, K_PRUNE, K_SELF_HEAL, K_APPROVAL, K_CAPTURE_MAX, K_IDENTITY, K_KUBECONFIG,
        K_ALLOW_EXEC_CREDENTIALS, K_KUSTOMIZE, K_HELM, K_CLUSTERS, K_REPO_ALIASES, K_RENDER_TIMEOUT,
-       K_RENDER_OUTPUT_MAX, K_COUNT };
+       K_RENDER_OUTPUT_MAX, K_CREDENTIALS, K_SUBMODULES, K_COUNT };
 
 static const plumb_field settings[K_COUNT] = {
 	{ "repo", PLUMB_FIELD_STRING, 0 },     { "revision", PLUMB_FIELD_STRING, 0 },
@@ -32,6 +33,8 @@ static const plumb_field settings[K_COUNT] = {
 	{ "repo-aliases", PLUMB_FIELD_LIST, 0 },
 	{ "render-timeout", PLUMB_FIELD_STRING, 0 },
 	{ "render-output-max", PLUMB_FIELD_STRING, 0 },
+	{ PLUMB_CREDENTIALS_FIELD, PLUMB_FIELD_MAPS, 0 },
+	{ "submodules", PLUMB_FIELD_BOOL, 0 },
 };
 
 typedef struct {
@@ -109,9 +112,13 @@ static int apply_setting(plumb_daemon_options *o, int key, const char *value, co
 	case K_PRUNE:
 	case K_SELF_HEAL:
 	case K_ALLOW_EXEC_CREDENTIALS:
+	case K_SUBMODULES:
 		if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0)
 			return plumb_error_set(PLUMB_EINVALID, "%s: expected true or false, got '%s'", where, value);
-		*(key == K_PRUNE ? &o->prune : key == K_SELF_HEAL ? &o->self_heal : &o->allow_exec) = value[0] == 't';
+		*(key == K_PRUNE		      ? &o->prune
+		  : key == K_SELF_HEAL		      ? &o->self_heal
+		  : key == K_ALLOW_EXEC_CREDENTIALS ? &o->allow_exec
+						      : &o->submodules) = value[0] == 't';
 		return 0;
 	case K_APPROVAL:
 		if (!strcmp(value, "auto"))
@@ -143,6 +150,11 @@ static int apply_setting(plumb_daemon_options *o, int key, const char *value, co
 		free(list);
 		return error;
 	}
+	case K_CREDENTIALS:
+		/* The flag names a file of them; the config file lists them (decode_credentials). */
+		if (plumb_cli_load_credentials(&o->credentials, value) < 0)
+			return plumb_error_wrap(PLUMB_EINVALID, "%s", where);
+		return 0;
 	case K_CAPTURE_MAX: {
 		char *end;
 		unsigned long long n = strtoull(value, &end, 10);
@@ -176,6 +188,38 @@ static int config_clusters(plumb_daemon_options *o, const plumb_value *value, co
 	return error;
 }
 
+/* credentials: in the config file, decoded while its document lives. */
+static void decode_credentials(const plumb_value *values, plumb_diags *diags, void *payload)
+{
+	plumb_daemon_options *out = payload;
+	if (values[K_CREDENTIALS].present)
+		plumb_credentials_decode(&out->credentials, values[K_CREDENTIALS].maps, values[K_CREDENTIALS].map_count,
+					 diags);
+}
+
+/*
+ * A password in the URL would show in the API, the logs and the process
+ * list: the daemon refuses it and says how to give it instead.
+ */
+static int refuse_url_password(const char *repo)
+{
+	char *bare = NULL;
+	if (!plumb_source_url_has_password(&bare, repo))
+		return 0;
+	plumb_error_set(PLUMB_EINVALID,
+			"the repository URL holds a password; plumb serve takes none there (it would show in logs, "
+			"the API and the process list). Give the URL without it, %s, and the password in "
+			"serve.yaml:\n"
+			"  credentials:\n"
+			"    - url: %s\n"
+			"      username: USER\n"
+			"      password: {file: /etc/plumb/git-token}   # or {env: VAR}, {command: [...]}, {age: FILE}\n"
+			"(see docs/repositories.md)",
+			bare, bare);
+	free(bare);
+	return PLUMB_EINVALID;
+}
+
 /* The options: defaults, then the config file, then the flags. */
 static int build_options(plumb_daemon_options *out, const serve_args *args)
 {
@@ -183,9 +227,10 @@ static int build_options(plumb_daemon_options *out, const serve_args *args)
 	if (args->config) {
 		plumb_value values[K_COUNT];
 		plumb_diags diags = PLUMB_DIAGS_INIT;
-		int error = plumb_config_load(values, settings, K_COUNT, args->config, &diags);
+		int error = plumb_config_load_with(values, settings, K_COUNT, args->config, &diags, decode_credentials,
+						   out);
 		for (int k = 0; error == 0 && k < K_COUNT; k++) {
-			if (!values[k].present)
+			if (!values[k].present || k == K_CREDENTIALS)
 				continue;
 			char *where = plumb_xprintf("%s:%u:%u: %s", args->config, values[k].position.line,
 						    values[k].position.column, settings[k].name);
@@ -223,7 +268,7 @@ static int build_options(plumb_daemon_options *out, const serve_args *args)
 	}
 	if (!out->repo)
 		return plumb_error_set(PLUMB_EINVALID, "a repository is required (--repo, or repo: in the config file)");
-	return 0;
+	return refuse_url_password(out->repo);
 }
 
 static int reload(plumb_daemon_options *out, void *payload)

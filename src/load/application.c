@@ -33,6 +33,7 @@ static const plumb_field source_fields[] = {
 	{ "helm", PLUMB_FIELD_MAP, 0 },
 	{ "kustomize", PLUMB_FIELD_MAP, 0 },
 	{ "directory", PLUMB_FIELD_MAP, 0 },
+	{ "submodules", PLUMB_FIELD_BOOL, 0 },
 };
 static const plumb_field destination_fields[] = {
 	{ "host", PLUMB_FIELD_MAP, 0 },
@@ -222,6 +223,7 @@ void plumb_application_decode(plumb_manifest_set *set, size_t resource, const pl
 			a.revision = plumb_xstrdup(source[2].string);
 		if (a.path)
 			a.render = plumb_render_options_decode(&source[3], &source[4], &source[5], a.path, 0, NULL, 0, diags);
+		a.submodules = source[6].present && source[6].boolean;
 	}
 	if (v[1].map && !plumb_spec_decode(destination, v[1].map, destination_fields, 2, diags)) {
 		if (destination[0].map && !plumb_spec_decode(host, destination[0].map, host_fields, 1, diags) &&

@@ -190,6 +190,12 @@ static int expand(discovery *d, const char *path, const plumb_application *paren
 			error = PLUMB_EINVALID;
 			continue;
 		}
+		/* Its path may lie in a submodule, or name one: fetched before it is read. */
+		if (a->submodules && plumb_source_fetch_submodules(d->source, d->commit) < 0) {
+			plumb_diags_add(d->diags, a->position, "spec.source.submodules: %s", plumb_error_last());
+			error = PLUMB_EINVALID;
+			continue;
+		}
 		d->stack[d->depth] = set.path;
 		d->depth++;
 		int nested = expand(d, a->path, a, NULL);

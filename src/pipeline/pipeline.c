@@ -102,7 +102,11 @@ int plumb_pipeline_resolve(plumb_pipeline *p, FILE *info)
 		return PLUMB_EINVALID;
 	}
 	p->state_dir = p->options.state ? plumb_xstrdup(p->options.state) : plumb_default_state_dir();
-	if ((error = plumb_source_open(&p->source, p->options.repo, p->state_dir)) < 0) {
+	error = p->options.every_ref ? plumb_source_open_with(&p->source, p->options.repo, p->state_dir,
+							      p->options.credentials)
+				     : plumb_source_open_for(&p->source, p->options.repo, p->state_dir,
+							     p->options.credentials, p->options.revision);
+	if (error < 0) {
 		error_line(NULL);
 		return error;
 	}
@@ -128,6 +132,11 @@ int plumb_pipeline_resolve(plumb_pipeline *p, FILE *info)
 	if (info)
 		fprintf(info, "commit %s (%s)\n", p->commit,
 			p->options.revision && *p->options.revision ? p->options.revision : "HEAD");
+	/* Before anything reads the commit: Applications are discovered in it. */
+	if (p->options.submodules && (error = plumb_source_fetch_submodules(p->source, p->commit)) < 0) {
+		error_line(NULL);
+		return error;
+	}
 	return 0;
 }
 
@@ -181,7 +190,9 @@ int plumb_pipeline_load(plumb_pipeline *p)
 {
 	plumb_diags diags = PLUMB_DIAGS_INIT;
 	plumb_render_target target = { p->options.application, p->options.namespace, p->options.render };
-	int error = plumb_load(&p->set, p->source, p->commit, p->options.path, &target, &diags);
+	int error = p->options.submodules ? plumb_source_fetch_submodules(p->source, p->commit) : 0;
+	if (error == 0)
+		error = plumb_load(&p->set, p->source, p->commit, p->options.path, &target, &diags);
 	if (error == PLUMB_EINVALID && diags.count) {
 		report_diags(p, &diags, "is invalid");
 	} else if (error < 0) {

@@ -38,6 +38,9 @@ typedef struct {
 	plumb_discover_names names; /* --cluster NAME=CONTEXT, --repo-alias URL: what Applications' clusters and repositories mean */
 	int keep_unlisted;       /* do not prune (an Application's syncPolicy.prune: false) */
 	const char *identity;    /* the age identity file for Secrets; NULL: STATE/identity */
+	const plumb_source_credentials *credentials; /* how to reach private repositories; NULL: none */
+	int submodules;          /* fetch and read the commit's submodules (--submodules, spec.source.submodules) */
+	int every_ref;           /* fetch every branch and tag, not only what revision names (another is resolved) */
 	/* A cluster instead of a host root (an Application whose destination is kubernetes): */
 	int kubernetes;
 	const char *kubeconfig;  /* --kubeconfig; NULL: $KUBECONFIG, ~/.kube/config, else in-cluster */

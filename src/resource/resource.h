@@ -105,6 +105,7 @@ typedef struct {
 	char *revision; /* spec.source.revision; NULL: the commit that declares it */
 	char *path;     /* spec.source.path, normalised */
 	char *render;   /* what spec.source asks of the program that renders path (load/render_options.h), JSON; NULL: nothing */
+	int submodules; /* spec.source.submodules: the repository's submodules are fetched and read */
 	char *root;     /* spec.destination.host.root, normalised, below the destination root ("" = it) */
 	int kubernetes;   /* spec.destination.kubernetes: a cluster, not a host root */
 	char *context;    /* spec.destination.kubernetes.context; NULL: the command line's, else the current one */

@@ -271,7 +271,12 @@ static int read_age(plumb_buf *out, const plumb_secret *secret, const plumb_secr
 					ctx->identity_file);
 	if (error < 0)
 		goto done;
-	if ((error = plumb_source_read_blob(&sealed, ctx->source, secret->blob, AGE_FILE_MAX)) < 0 ||
+	/* No repository (a credential of the daemon's): the age file is a file of the host. */
+	if (!ctx->source)
+		error = read_host_file(&sealed, secret->reference, AGE_FILE_MAX, "age file");
+	else
+		error = plumb_source_read_blob(&sealed, ctx->source, secret->blob, AGE_FILE_MAX);
+	if (error < 0 ||
 	    (error = plumb_age_decrypt(out, identities.ptr, identities.len, sealed.ptr, sealed.len,
 				       PLUMB_SECRET_MAX)) < 0)
 		error = plumb_error_wrap(error, "%s", secret->reference);

@@ -39,7 +39,7 @@ void plumb_secret_decode(plumb_manifest_set *set, size_t resource, const plumb_s
 void plumb_secret_check_references(const plumb_manifest_set *set, plumb_diags *diags);
 
 typedef struct {
-	plumb_source *source;      /* the repository the set was loaded from (age files) */
+	plumb_source *source;      /* the repository the set was loaded from (age files); NULL: age files are host files */
 	const char *identity_file; /* the age identity file */
 } plumb_secret_context;
 

@@ -10,6 +10,13 @@
 int plumb_config_load(plumb_value *values, const plumb_field *fields, size_t count, const char *path,
 		      plumb_diags *diags)
 {
+	return plumb_config_load_with(values, fields, count, path, diags, NULL, NULL);
+}
+
+int plumb_config_load_with(plumb_value *values, const plumb_field *fields, size_t count, const char *path,
+			   plumb_diags *diags, void (*nested)(const plumb_value *values, plumb_diags *diags, void *payload),
+			   void *payload)
+{
 	plumb_buf text = PLUMB_BUF_INIT;
 	struct fy_document *doc = NULL;
 	struct fy_parse_cfg cfg = { .flags = FYPCF_QUIET | FYPCF_DEFAULT_VERSION_1_2 };
@@ -37,6 +44,8 @@ int plumb_config_load(plumb_value *values, const plumb_field *fields, size_t cou
 	plumb_spec spec = { root, path, "config", root ? plumb_spec_node_position(root, path) : top, NULL };
 	if (root)
 		plumb_spec_decode(values, &spec, fields, count, diags);
+	if (nested && diags->count == before)
+		nested(values, diags, payload);
 	/* A mapping outlives the document only as its JSON. */
 	for (size_t i = 0; i < count; i++)
 		if (values[i].map) {

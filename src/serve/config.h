@@ -24,4 +24,13 @@
 int plumb_config_load(plumb_value *values, const plumb_field *fields, size_t count, const char *path,
 		      plumb_diags *diags);
 
+/*
+ * plumb_config_load, then nested(values, diags, payload) while the
+ * document lives: the mappings of MAP and MAPS values are only valid
+ * during that call (decode them there). Not called when decoding failed.
+ */
+int plumb_config_load_with(plumb_value *values, const plumb_field *fields, size_t count, const char *path,
+			   plumb_diags *diags, void (*nested)(const plumb_value *values, plumb_diags *diags, void *payload),
+			   void *payload);
+
 #endif

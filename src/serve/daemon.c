@@ -122,7 +122,16 @@ static void reload_options(daemon_state *d, plumb_server *server, plumb_daemon_r
 	d->options.self_heal = fresh.self_heal;
 	d->options.approval = fresh.approval;
 	d->options.capture_max = fresh.capture_max;
+	/* New credentials (a token moved to another file, a new entry) serve the next fetch. */
+	plumb_credentials *old_credentials = d->options.credentials;
+	d->options.credentials = fresh.credentials;
+	fresh.credentials = old_credentials;
 	pthread_mutex_unlock(&d->mutex);
+	/* No source keeps the old table, which goes with fresh below. */
+	plumb_serve_use_credentials(d, d->source);
+	for (size_t i = 0; i < d->app_count; i++)
+		if (d->apps[i]->source)
+			plumb_serve_use_credentials(d, d->apps[i]->source);
 	int kept_old = 0;
 	if (plumb_server_reload_tokens(server) < 0) {
 		plumb_log_event("error", "cannot reload the tokens", "error", plumb_error_last(), NULL);

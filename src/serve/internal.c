@@ -5,6 +5,8 @@
 #include "pipeline/pipeline.h"
 #include "serve/log.h"
 
+#include <jansson.h>
+
 #include <errno.h>
 #include <time.h>
 #include <unistd.h>
@@ -119,4 +121,36 @@ void plumb_serve_objects_free(app_object *objects, size_t count)
 	for (size_t i = 0; i < count; i++)
 		plumb_serve_object_release(&objects[i]);
 	free(objects);
+}
+
+static void credential_notice(plumb_source_notice kind, const char *url, const char *message, void *payload)
+{
+	daemon_state *d = payload;
+	if (kind == PLUMB_SOURCE_NOTICE_WARNING) {
+		plumb_log_event("warn", message, "repo", url, NULL);
+		return;
+	}
+	plumb_log_event("warn", "host key accepted on first use and added to known_hosts", "repo", url, "line", message,
+			NULL);
+	json_t *detail = json_pack("{s:s, s:s}", "repo", url, "known_hosts", message);
+	char *text = json_dumps(detail, JSON_COMPACT);
+	if (d->store && plumb_store_audit_append(d->store, "plumb", "known_hosts.add", url, text) < 0)
+		plumb_log_event("error", "cannot record the accepted host key in the audit log", "error",
+				plumb_error_last(), NULL);
+	free(text);
+	json_decref(detail);
+}
+
+void plumb_serve_use_credentials(daemon_state *d, plumb_source *source)
+{
+	if (!d->options.credentials) {
+		plumb_source_set_credentials(source, NULL);
+		return;
+	}
+	char *state = plumb_serve_state_dir(d);
+	char *identity = d->options.identity ? plumb_xstrdup(d->options.identity) : plumb_xprintf("%s/identity", state);
+	plumb_credentials_set_context(d->options.credentials, identity, credential_notice, d);
+	plumb_source_set_credentials(source, plumb_credentials_table(d->options.credentials));
+	free(identity);
+	free(state);
 }

@@ -67,6 +67,7 @@ typedef struct {
 	int64_t pending_approval;
 	int failed; /* the last reconcile failed: what depends on it waits */
 	int asked;  /* a plan of an application that does not ask for approval waits (a mass prune): the loop's own */
+	int refusal_logged; /* its repository refused the credentials, and the log said so: the loop's own */
 	/* Metrics. */
 	unsigned long syncs_succeeded, syncs_failed, drift_events;
 	unsigned long manifest_loads; /* times the manifests were read and parsed */
@@ -112,6 +113,7 @@ typedef struct {
 	plumb_store *store;
 	struct plumb_watch *watch; /* inotify on the managed directories (watch.h) */
 	unsigned backoff_ms;
+	int refusal_logged; /* the repository refused the credentials, and the log said so */
 	char *root; /* the destination root the applications' roots lie below */
 } daemon_state;
 
@@ -143,6 +145,13 @@ app_state *plumb_serve_app_named(daemon_state *d, const char *name);
 
 /* Free a, and everything it holds. */
 void plumb_serve_app_free(app_state *a);
+
+/*
+ * Fetch source with the credentials of the options from now on (none when
+ * there are none): their warnings are logged, and a host key accepted on
+ * first use is logged and recorded in the audit log. The loop's thread.
+ */
+void plumb_serve_use_credentials(daemon_state *d, plumb_source *source);
 
 /* Free the strings of object, and objects with count such objects. */
 void plumb_serve_object_release(app_object *object);

@@ -58,6 +58,7 @@ void plumb_daemon_options_copy(plumb_daemon_options *to, const plumb_daemon_opti
 	copy_names(&to->names.clusters, &to->names.cluster_count, from->names.clusters, from->names.cluster_count);
 	copy_names(&to->names.repo_aliases, &to->names.repo_alias_count, from->names.repo_aliases,
 		   from->names.repo_alias_count);
+	to->credentials = plumb_credentials_ref(from->credentials);
 }
 
 void plumb_daemon_options_release(plumb_daemon_options *options)
@@ -76,5 +77,6 @@ void plumb_daemon_options_release(plumb_daemon_options *options)
 	free(options->helm);
 	release_names(options->names.clusters, options->names.cluster_count);
 	release_names(options->names.repo_aliases, options->names.repo_alias_count);
+	plumb_credentials_free(options->credentials);
 	memset(options, 0, sizeof(*options));
 }

@@ -5,8 +5,8 @@
  * flags and the config file set them (cmd/serve.c); SIGHUP reads them
  * again (daemon.h).
  *
- * The strings are owned by the options and freed by
- * plumb_daemon_options_release.
+ * The strings (and a reference to the credentials) are owned by the
+ * options and freed by plumb_daemon_options_release.
  */
 #ifndef PLUMB_SERVE_OPTIONS_H
 #define PLUMB_SERVE_OPTIONS_H
@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "load/discover.h"
+#include "secrets/credentials.h"
 
 typedef enum {
 	PLUMB_APPROVAL_AUTO,
@@ -44,6 +45,8 @@ typedef struct {
 	unsigned render_timeout_ms; /* how long a renderer may run; 0: $PLUMB_RENDER_TIMEOUT_MS, else 60 s */
 	size_t render_output_max;   /* how much it may print; 0: $PLUMB_RENDER_OUTPUT_MAX, else 64 MiB */
 	plumb_discover_names names; /* clusters: and repoAliases:, each string and both arrays owned */
+	plumb_credentials *credentials; /* how to reach private repositories (one reference); NULL: none */
+	int submodules;   /* fetch and read the repository's submodules, for every application */
 } plumb_daemon_options;
 
 /* Append to the owned array *items (of *count) a copy of text. */

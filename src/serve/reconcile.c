@@ -147,6 +147,8 @@ static void start_pipeline(plumb_pipeline *p, daemon_state *d, const char *commi
 	options.helm = d->options.helm;
 	options.render_timeout_ms = d->options.render_timeout_ms;
 	options.render_output_max = d->options.render_output_max;
+	options.credentials = d->options.credentials ? plumb_credentials_table(d->options.credentials) : NULL;
+	options.submodules = d->app->declared.submodules || d->options.submodules;
 	if (d->app->declared.kubernetes) {
 		options.kubeconfig = d->options.kubeconfig;
 		options.allow_exec = d->options.allow_exec;
@@ -273,6 +275,8 @@ static void set_all_messages(daemon_state *d, const char *message)
 static int fetch_and_resolve(daemon_state *d, char commit[PLUMB_OID_HEXSZ + 1], int fetch)
 {
 	if (fetch) {
+		plumb_serve_use_credentials(d, d->source);
+		plumb_source_set_revision(d->source, d->options.revision);
 		if (plumb_source_refresh(d->source) < 0) {
 			unsigned cap = d->options.interval_ms * 4 > 1800000 ? 1800000 : d->options.interval_ms * 4;
 			d->backoff_ms = d->backoff_ms ? d->backoff_ms * 2 : 1000;
@@ -284,11 +288,17 @@ static int fetch_and_resolve(daemon_state *d, char commit[PLUMB_OID_HEXSZ + 1], 
 			set_all_messages(d, plumb_error_last());
 			char backoff[32];
 			snprintf(backoff, sizeof(backoff), "%ums", d->backoff_ms);
-			plumb_log_event("warn", "fetch failed; keeping the last good revision", "repo",
-					plumb_source_name(d->source), "error", plumb_error_last(), "retry_in", backoff, NULL);
+			/* Refused credentials are said once: retrying them changes nothing until they are changed. */
+			int refused = plumb_source_refused(d->source);
+			if (!refused || !d->refusal_logged)
+				plumb_log_event("warn", "fetch failed; keeping the last good revision", "repo",
+						plumb_source_name(d->source), "error", plumb_error_last(), "retry_in",
+						backoff, NULL);
+			d->refusal_logged = refused;
 			return -1;
 		}
 		d->backoff_ms = 0;
+		d->refusal_logged = 0;
 		/* A new cache knows the remote's default branch only after its first fetch. */
 		if (!d->branch && !d->options.revision) {
 			char *branch = NULL;
@@ -524,6 +534,20 @@ static int resolve_own(daemon_state *d, app_state *a, const plumb_application *l
 		       int fetch)
 {
 	const char *repo = leaf->repo ? leaf->repo : d->options.repo;
+	char *bare = NULL;
+	if (plumb_source_url_has_password(&bare, repo)) {
+		/* Refused before it is kept anywhere: the API and the log show the URL without it. */
+		plumb_error_set(PLUMB_EINVALID,
+				"the repository %s holds a password in its URL; give it in credentials: in serve.yaml "
+				"instead (see docs/repositories.md)",
+				bare);
+		d->app = a;
+		set_status(d, "Unknown", NULL, plumb_error_last());
+		plumb_log_event("warn", "cannot fetch the application's own repository", "app", a->name, "repo", bare,
+				"error", plumb_error_last(), NULL);
+		free(bare);
+		return -1;
+	}
 	if (!a->source || strcmp(a->repo ? a->repo : "", repo) != 0) {
 		plumb_source_free(a->source);
 		a->source = NULL;
@@ -550,14 +574,22 @@ static int resolve_own(daemon_state *d, app_state *a, const plumb_application *l
 		memcpy(commit, a->synced_commit, PLUMB_OID_HEXSZ + 1);
 		return 0;
 	}
+	if (fetch) {
+		plumb_serve_use_credentials(d, a->source);
+		plumb_source_set_revision(a->source, a->revision);
+	}
 	if ((fetch && plumb_source_refresh(a->source) < 0) || plumb_source_resolve(commit, a->source, leaf->revision) < 0)
 		goto fail;
+	a->refusal_logged = 0;
 	return 0;
 fail:
 	d->app = a;
 	set_status(d, "Unknown", NULL, plumb_error_last());
-	plumb_log_event("warn", "cannot fetch the application's own repository; keeping its last good revision", "app",
-			a->name, "repo", repo, "error", plumb_error_last(), NULL);
+	int refused = a->source && plumb_source_refused(a->source);
+	if (!refused || !a->refusal_logged)
+		plumb_log_event("warn", "cannot fetch the application's own repository; keeping its last good revision",
+				"app", a->name, "repo", repo, "error", plumb_error_last(), NULL);
+	a->refusal_logged = refused;
 	return -1;
 }
 
@@ -570,6 +602,13 @@ void plumb_reconcile(daemon_state *d, const char *trigger, int fetch)
 
 	if (fetch_and_resolve(d, commit, fetch) < 0)
 		return;
+	/* Applications are discovered in the commit, which may name them in a submodule. */
+	if (d->options.submodules && plumb_source_fetch_submodules(d->source, commit) < 0) {
+		set_all_messages(d, plumb_error_last());
+		plumb_log_event("warn", "cannot fetch the submodules; keeping the last good revision", "repo",
+				plumb_source_name(d->source), "error", plumb_error_last(), NULL);
+		return;
+	}
 	implicit = plumb_application_name(plumb_source_name(d->source), d->options.path);
 	if (plumb_applications_discover(&found, d->source, commit, d->options.path, implicit, NULL, 0,
 					&d->options.names, &diags) < 0) {

@@ -2,6 +2,7 @@
 #include "source/source.h"
 #include "source/internal.h"
 #include "source/remote.h"
+#include "source/transport.h"
 
 #include <stdlib.h>
 
@@ -138,8 +139,8 @@ done:
 /* Report a push status per reference: a rejected update fails the push. */
 static int push_status(const char *refname, const char *status, void *payload)
 {
-	/* libgit2 hands every callback the same payload: the credential state, which keeps the rejection too. */
-	struct credential_state *state = payload;
+	/* libgit2 hands every callback the same payload: the transfer's state, which keeps the rejection too. */
+	plumb_transport *state = payload;
 	if (status && !*state->rejection)
 		*state->rejection = plumb_xprintf("%s: %s", refname, status);
 	return 0;
@@ -149,7 +150,7 @@ static int push(plumb_source *source, const git_oid *commit, const char *branch)
 {
 	git_remote *remote = NULL;
 	git_reference *ref = NULL;
-	struct credential_state credentials = { .source = source };
+	plumb_transport transport;
 	git_push_options options;
 	char *rejection = NULL;
 	/* Not forced: the remote branch must fast-forward to the new commit. */
@@ -159,18 +160,20 @@ static int push(plumb_source *source, const git_oid *commit, const char *branch)
 	int error;
 
 	git_push_options_init(&options, GIT_PUSH_OPTIONS_VERSION);
+	if ((error = plumb_transport_begin(&transport, source, &options.callbacks)) < 0)
+		goto done;
 	if (git_reference_create(&ref, source->repo, ROLLBACK_REF, commit, 1, "plumb: rollback") < 0 ||
 	    plumb_source_create_remote(&remote, source, NULL, NULL) < 0) {
 		error = plumb_source_git_fail(PLUMB_ERROR, "cannot prepare the push to %s", source->display);
 		goto done;
 	}
-	options.callbacks.credentials = plumb_source_acquire_credential;
 	options.callbacks.push_update_reference = push_status;
-	options.callbacks.payload = &credentials;
 	options.proxy_opts.type = GIT_PROXY_AUTO;
-	credentials.rejection = &rejection;
+	transport.rejection = &rejection;
 	if (git_remote_push(remote, &refspecs, &options) < 0) {
-		error = plumb_source_git_fail(PLUMB_ECONFLICT, "cannot push the rollback to %s", source->display);
+		char *what = plumb_xprintf("cannot push the rollback to %s", source->display);
+		error = plumb_transport_fail(&transport, PLUMB_ECONFLICT, what);
+		free(what);
 		goto done;
 	}
 	if (rejection) {
@@ -191,6 +194,7 @@ done:
 		git_reference_delete(ref);
 	git_reference_free(ref);
 	git_remote_free(remote);
+	plumb_transport_end(&transport);
 	free(rejection);
 	free(refspec);
 	return error;

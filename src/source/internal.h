@@ -22,6 +22,15 @@ struct plumb_source {
 	char *url;      /* the URL without its password (as stored in the cache's config), or the absolute local path */
 	char *user;     /* for a URL: the user and password it carries, percent-decoded; NULL if none */
 	char *password; /* kept in memory only, handed to libgit2 through the credentials callback */
+	char *state_dir; /* for a URL: where its cache and STATE/known_hosts are; NULL for a local path */
+	const plumb_source_credentials *credentials; /* borrowed; NULL: none */
+	bool refused;    /* the last transfer failed on refused credentials */
+	bool narrow;     /* fetch only what revision names (plumb_source_set_revision) */
+	char *revision;  /* NULL: the default branch */
+	/* Submodules fetched (plumb_source_fetch_submodules): their objects are alternates of repo's. */
+	plumb_source **submodules;
+	size_t submodule_count;
+	size_t submodule_capacity;
 	git_repository *repo;
 	/* The tree of the commit looked up last: stat and walk on one commit look it up once. */
 	git_oid tree_commit;

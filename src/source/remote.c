@@ -5,10 +5,10 @@
 #include "source/source.h"
 #include "source/internal.h"
 #include "source/remote.h"
+#include "source/transport.h"
 
 #include <ctype.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -102,73 +102,6 @@ static void split_url_credentials(plumb_source *source)
 	source->display = plumb_xprintf("%.*s%.*s:***%s", (int)prefix_len, repo, (int)user_len, authority, at);
 }
 
-static const char *local_user(void)
-{
-	const struct passwd *pw = getpwuid(geteuid());
-	return pw && pw->pw_name ? pw->pw_name : "git";
-}
-
-static const char *home_directory(void)
-{
-	const char *home = getenv("HOME");
-	if (home && *home)
-		return home;
-	const struct passwd *pw = getpwuid(geteuid());
-	return pw && pw->pw_dir ? pw->pw_dir : NULL;
-}
-
-/*
- * libgit2 calls this again after each refused credential, so the state
- * moves on to the next method every call and ends with an error instead
- * of offering the same key forever.
- */
-int plumb_source_acquire_credential(git_credential **out, const char *url, const char *username_from_url,
-			      unsigned int allowed_types, void *payload)
-{
-	struct credential_state *state = payload;
-	const char *user = username_from_url && *username_from_url ? username_from_url : state->source->user;
-	if (!user || !*user)
-		user = local_user();
-
-	if (allowed_types & GIT_CREDENTIAL_USERNAME)
-		return git_credential_username_new(out, user);
-
-	if (allowed_types & GIT_CREDENTIAL_SSH_KEY) {
-		static const char *const keys[] = { "id_ed25519", "id_rsa" };
-		const char *home = home_directory();
-		while (state->ssh_attempt < 1 + (int)PLUMB_ARRAY_SIZE(keys)) {
-			int attempt = state->ssh_attempt++;
-			if (attempt == 0) {
-				if (getenv("SSH_AUTH_SOCK"))
-					return git_credential_ssh_key_from_agent(out, user);
-				continue;
-			}
-			if (!home)
-				continue;
-			char private_key[PATH_MAX], public_key[PATH_MAX];
-			int n = snprintf(private_key, sizeof(private_key), "%s/.ssh/%s", home, keys[attempt - 1]);
-			if (n < 0 || n >= (int)sizeof(private_key) || access(private_key, R_OK) != 0)
-				continue;
-			n = snprintf(public_key, sizeof(public_key), "%s.pub", private_key);
-			bool have_public = n > 0 && n < (int)sizeof(public_key) && access(public_key, R_OK) == 0;
-			return git_credential_ssh_key_new(out, user, have_public ? public_key : NULL, private_key,
-							  NULL);
-		}
-		git_error_set_str(GIT_ERROR_SSH,
-				  "no ssh key was accepted (tried the ssh agent, ~/.ssh/id_ed25519 and ~/.ssh/id_rsa)");
-		return GIT_EAUTH;
-	}
-
-	if ((allowed_types & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && state->source->password && !state->password_tried) {
-		state->password_tried = true;
-		return git_credential_userpass_plaintext_new(out, user, state->source->password);
-	}
-	git_error_set_str(GIT_ERROR_NET, state->source->password
-						 ? "the server refused the credentials in the URL"
-						 : "the server asks for credentials and the URL has none");
-	return GIT_EAUTH;
-}
-
 /* Point refs/remotes/origin/HEAD at the remote's default branch, or remove it when there is none. */
 static int record_default_branch(plumb_source *source, const char *branch)
 {
@@ -248,12 +181,72 @@ static int record_origin(plumb_source *source)
 	return error;
 }
 
-/* Fetch every branch and tag of the remote into the cache, dropping those the remote no longer has. */
+static int fetch_fail(plumb_transport *transport, plumb_source *source)
+{
+	char *what = plumb_xprintf("cannot fetch %s", source->display);
+	int error = plumb_transport_fail(transport, PLUMB_ERROR, what);
+	free(what);
+	return error;
+}
+
+/* Whether the remote advertises ref. */
+static bool advertised(const git_remote_head **heads, size_t count, const char *ref)
+{
+	for (size_t i = 0; i < count; i++)
+		if (!strcmp(heads[i]->name, ref))
+			return true;
+	return false;
+}
+
+/*
+ * The one refspec that fetches what the source's revision names, when it
+ * names a branch or a tag of the remote (or is the default branch); NULL:
+ * fetch everything. A new string.
+ */
+static char *narrow_refspec(plumb_source *source, git_remote *remote, const char *default_branch)
+{
+	const git_remote_head **heads = NULL;
+	size_t count = 0;
+	const char *revision = source->revision;
+	char *ref = NULL;
+
+	if (!source->narrow || git_remote_ls(&heads, &count, remote) < 0) {
+		git_error_clear();
+		return NULL;
+	}
+	if (!revision || !*revision || !strcmp(revision, "HEAD"))
+		ref = default_branch ? plumb_xstrdup(default_branch) : NULL;
+	else if (!strncmp(revision, "refs/heads/", 11) || !strncmp(revision, "refs/tags/", 10))
+		ref = plumb_xstrdup(revision);
+	else if (!strchr(revision, '~') && !strchr(revision, '^') && !strchr(revision, ':')) {
+		char *branch = plumb_xprintf("refs/heads/%s", revision);
+		char *tag = plumb_xprintf("refs/tags/%s", revision);
+		ref = advertised(heads, count, branch) ? branch : advertised(heads, count, tag) ? tag : NULL;
+		if (ref != branch)
+			free(branch);
+		if (ref != tag)
+			free(tag);
+	}
+	if (!ref || !advertised(heads, count, ref)) {
+		free(ref);
+		return NULL;
+	}
+	char *refspec = !strncmp(ref, "refs/heads/", 11) ? plumb_xprintf("+%s:%s%s", ref, REMOTE_BRANCHES, ref + 11)
+							 : plumb_xprintf("+%s:%s", ref, ref);
+	free(ref);
+	return refspec;
+}
+
+/*
+ * Fetch every branch and tag of the remote into the cache, dropping those
+ * the remote no longer has; or, when the source follows one branch or tag
+ * (narrow), that one only.
+ */
 static int fetch(plumb_source *source)
 {
 	git_remote *remote = NULL;
 	git_buf default_branch = GIT_BUF_INIT;
-	struct credential_state credentials = { .source = source };
+	plumb_transport transport;
 	git_remote_callbacks callbacks;
 	git_proxy_options proxy;
 	git_fetch_options options;
@@ -266,7 +259,8 @@ static int fetch(plumb_source *source)
 	git_proxy_options_init(&proxy, GIT_PROXY_OPTIONS_VERSION);
 	git_fetch_options_init(&options, GIT_FETCH_OPTIONS_VERSION);
 
-	if ((error = record_origin(source)) < 0)
+	if ((error = plumb_transport_begin(&transport, source, &callbacks)) < 0 ||
+	    (error = record_origin(source)) < 0)
 		goto done;
 	/* An in-memory remote for the URL: the refspecs passed to the fetch below are all it follows. */
 	if (plumb_source_create_remote(&remote, source, NULL, NULL) < 0) {
@@ -274,12 +268,10 @@ static int fetch(plumb_source *source)
 		goto done;
 	}
 
-	callbacks.credentials = plumb_source_acquire_credential;
-	callbacks.payload = &credentials;
 	/* Honour http.proxy and the *_proxy environment variables, as git does. */
 	proxy.type = GIT_PROXY_AUTO;
 	if (git_remote_connect(remote, GIT_DIRECTION_FETCH, &callbacks, &proxy, NULL) < 0) {
-		error = plumb_source_git_fail(PLUMB_ERROR, "cannot fetch %s", source->display);
+		error = fetch_fail(&transport, source);
 		goto done;
 	}
 	/* Only a connected remote knows its HEAD; an empty remote has none. */
@@ -287,24 +279,32 @@ static int fetch(plumb_source *source)
 	if (error == 0) {
 		have_default = true;
 	} else if (error != GIT_ENOTFOUND) {
-		error = plumb_source_git_fail(PLUMB_ERROR, "cannot fetch %s", source->display);
+		error = fetch_fail(&transport, source);
 		goto done;
 	}
 
+	char *narrow = narrow_refspec(source, remote, have_default ? default_branch.ptr : NULL);
+	if (narrow) {
+		refspec_list[0] = narrow;
+		refspecs.count = 1;
+	}
 	options.callbacks = callbacks;
 	options.proxy_opts = proxy;
 	options.prune = GIT_FETCH_PRUNE;
 	options.update_fetchhead = 0;
 	/* The tags refspec fetches every tag already; no automatic tag following on top. */
 	options.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
-	if (git_remote_fetch(remote, &refspecs, &options, "plumb: fetch") < 0) {
-		error = plumb_source_git_fail(PLUMB_ERROR, "cannot fetch %s", source->display);
+	error = git_remote_fetch(remote, &refspecs, &options, "plumb: fetch");
+	free(narrow);
+	if (error < 0) {
+		error = fetch_fail(&transport, source);
 		goto done;
 	}
 	error = record_default_branch(source, have_default ? default_branch.ptr : NULL);
 done:
 	git_buf_dispose(&default_branch);
 	git_remote_free(remote);
+	plumb_transport_end(&transport);
 	return error;
 }
 
@@ -357,16 +357,70 @@ done:
 	return error;
 }
 
-static int open_source(plumb_source **out, const char *repo, const char *state_dir, int fetch_now);
+static int open_source(plumb_source **out, const char *repo, const char *state_dir, int fetch_now,
+		       const plumb_source_credentials *credentials);
 
 int plumb_source_open(plumb_source **out, const char *repo, const char *state_dir)
 {
-	return open_source(out, repo, state_dir, 1);
+	return open_source(out, repo, state_dir, 1, NULL);
+}
+
+int plumb_source_open_with(plumb_source **out, const char *repo, const char *state_dir,
+			   const plumb_source_credentials *credentials)
+{
+	return open_source(out, repo, state_dir, 1, credentials);
+}
+
+int plumb_source_open_for(plumb_source **out, const char *repo, const char *state_dir,
+			  const plumb_source_credentials *credentials, const char *revision)
+{
+	plumb_source *source = NULL;
+	int error = open_source(&source, repo, state_dir, 0, credentials);
+	if (error == 0) {
+		plumb_source_set_revision(source, revision);
+		if (source->is_url && (error = fetch(source)) < 0) {
+			plumb_source_free(source);
+			source = NULL;
+		}
+	}
+	*out = source;
+	return error;
+}
+
+void plumb_source_set_revision(plumb_source *source, const char *revision)
+{
+	free(source->revision);
+	source->revision = revision && *revision ? plumb_xstrdup(revision) : NULL;
+	source->narrow = true;
 }
 
 int plumb_source_open_cached(plumb_source **out, const char *repo, const char *state_dir)
 {
-	return open_source(out, repo, state_dir, 0);
+	return open_source(out, repo, state_dir, 0, NULL);
+}
+
+int plumb_source_url_has_password(char **out, const char *repo)
+{
+	plumb_source probe;
+	int has = 0;
+
+	if (out)
+		*out = NULL;
+	if (!scheme_length(repo))
+		return 0;
+	memset(&probe, 0, sizeof(probe));
+	probe.name = (char *)repo;
+	split_url_credentials(&probe);
+	has = probe.password != NULL;
+	if (has && out)
+		*out = plumb_xstrdup(probe.url);
+	if (probe.password)
+		explicit_bzero(probe.password, strlen(probe.password));
+	free(probe.password);
+	free(probe.user);
+	free(probe.url);
+	free(probe.display);
+	return has;
 }
 
 int plumb_source_refresh(plumb_source *source)
@@ -377,7 +431,8 @@ int plumb_source_refresh(plumb_source *source)
 	return source->is_url ? fetch(source) : 0;
 }
 
-static int open_source(plumb_source **out, const char *repo, const char *state_dir, int fetch_now)
+static int open_source(plumb_source **out, const char *repo, const char *state_dir, int fetch_now,
+		       const plumb_source_credentials *credentials)
 {
 	plumb_source *source = plumb_xcalloc(1, sizeof(*source));
 	int error = 0;
@@ -385,8 +440,10 @@ static int open_source(plumb_source **out, const char *repo, const char *state_d
 	*out = NULL;
 	source->name = plumb_xstrdup(repo);
 	source->is_url = looks_like_url(repo);
+	source->credentials = credentials;
 	if (source->is_url) {
 		split_url_credentials(source);
+		source->state_dir = state_dir && *state_dir ? plumb_xstrdup(state_dir) : NULL;
 		if ((error = open_cache(source, state_dir, fetch_now)) < 0)
 			goto done;
 	} else {

@@ -5,7 +5,8 @@
  * remote.c also opens every repository (plumb_source_open,
  * plumb_source_open_cached and plumb_source_refresh in source.h): a local
  * path in place, a URL by way of its bare cache under STATE/repos/, into
- * which every branch and tag is fetched. commit.c pushes with what is
+ * which every branch and tag is fetched, or only the one a revision names
+ * (plumb_source_open_for). commit.c pushes with what is
  * declared here. Nothing outside src/source/ includes this.
  */
 #ifndef PLUMB_SOURCE_REMOTE_H
@@ -15,22 +16,6 @@
 #include <stdbool.h>
 
 #include "source/source.h"
-
-/* Credentials offered to libgit2, one method per call until none is left. */
-struct credential_state {
-	const plumb_source *source;
-	int ssh_attempt;     /* the next of: agent, id_ed25519, id_rsa */
-	bool password_tried; /* the URL's password is offered once; a refusal is final */
-	char **rejection;    /* for a push: where the first refused reference is reported */
-};
-
-/*
- * libgit2's credentials callback; payload is a struct credential_state.
- * Returns as libgit2 expects: 0 with *out set, or a negative libgit2 code
- * (GIT_EAUTH, with libgit2's message set, once every method was offered).
- */
-int plumb_source_acquire_credential(git_credential **out, const char *url, const char *username_from_url,
-				    unsigned int allowed_types, void *payload);
 
 /*
  * A remote for the source's URL (name NULL: in memory), without

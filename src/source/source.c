@@ -231,6 +231,123 @@ static bool entry_type_from_mode(plumb_entry_type *out, git_filemode_t mode)
 }
 
 /*
+ * The tree of the commit a gitlink names, when the source has fetched its
+ * submodules and has that commit: true with *tree set.
+ */
+static bool submodule_tree(git_oid *tree, plumb_source *source, const git_oid *commit_id)
+{
+	git_commit *commit = NULL;
+	if (!source->submodule_count || git_commit_lookup(&commit, source->repo, commit_id) < 0) {
+		git_error_clear();
+		return false;
+	}
+	git_oid_cpy(tree, git_commit_tree_id(commit));
+	git_commit_free(commit);
+	return true;
+}
+
+/*
+ * Look up path below tree one name at a time, going into the gitlinks of
+ * fetched submodules, which git_tree_entry_bypath does not. *out is a copy
+ * of the last entry, a submodule's as a tree of its commit's tree.
+ */
+static int bypath_through_submodules(git_tree_entry **out, plumb_source *source, const git_tree *top, const char *path)
+{
+	git_tree *owned = NULL;
+	const git_tree *tree = top;
+	int error = 0;
+
+	*out = NULL;
+	for (const char *name = path;;) {
+		size_t len = strcspn(name, "/");
+		char *component = plumb_xprintf("%.*s", (int)len, name);
+		const git_tree_entry *entry = git_tree_entry_byname(tree, component);
+		free(component);
+		if (!entry) {
+			error = GIT_ENOTFOUND;
+			break;
+		}
+		git_oid tree_id;
+		bool last = name[len] == '\0';
+		bool into_submodule = git_tree_entry_filemode(entry) == GIT_FILEMODE_COMMIT &&
+				      submodule_tree(&tree_id, source, git_tree_entry_id(entry));
+		if (last) {
+			if ((error = git_tree_entry_dup(out, entry)) == 0 && into_submodule) {
+				/* Seen as the directory it holds: a tree entry of the same name. */
+				git_treebuilder *builder = NULL;
+				const git_tree_entry *made = NULL;
+				error = git_treebuilder_new(&builder, source->repo, NULL);
+				if (error == 0)
+					error = git_treebuilder_insert(&made, builder, git_tree_entry_name(entry), &tree_id,
+								       GIT_FILEMODE_TREE);
+				git_tree_entry_free(*out);
+				*out = NULL;
+				if (error == 0)
+					error = git_tree_entry_dup(out, made);
+				git_treebuilder_free(builder);
+			}
+			break;
+		}
+		if (git_tree_entry_filemode(entry) == GIT_FILEMODE_TREE)
+			git_oid_cpy(&tree_id, git_tree_entry_id(entry));
+		else if (!into_submodule) {
+			error = GIT_ENOTFOUND;
+			break;
+		}
+		git_tree *next = NULL;
+		if ((error = git_tree_lookup(&next, source->repo, &tree_id)) < 0)
+			break;
+		git_tree_free(owned);
+		owned = next;
+		tree = next;
+		name += len + 1;
+	}
+	git_tree_free(owned);
+	return error;
+}
+
+/* The gitlink path lies below in tree, as a new string; NULL if none. */
+static char *gitlink_above(const git_tree *tree, const char *path)
+{
+	for (const char *slash = strchr(path, '/'); slash; slash = strchr(slash + 1, '/')) {
+		char *prefix = plumb_xprintf("%.*s", (int)(slash - path), path);
+		git_tree_entry *entry = NULL;
+		bool gitlink = git_tree_entry_bypath(&entry, tree, prefix) == 0 &&
+			       git_tree_entry_filemode(entry) == GIT_FILEMODE_COMMIT;
+		git_tree_entry_free(entry);
+		if (gitlink)
+			return prefix;
+		free(prefix);
+	}
+	git_error_clear();
+	return NULL;
+}
+
+/* path does not exist in commit: said so, and where it lies in a submodule not read, which one. */
+static int not_found(plumb_source *source, const git_tree *tree, const char *commit, const char *path)
+{
+	char *submodule = gitlink_above(tree, path);
+	if (submodule)
+		plumb_error_set(PLUMB_ENOTFOUND,
+				"'%s' lies in the submodule %s of commit %.12s of %s, which is read only when asked "
+				"(--submodules, or source.submodules: true in its Application)",
+				path, submodule, commit, source->display);
+	else
+		plumb_error_set(PLUMB_ENOTFOUND, "'%s' does not exist in commit %.12s of %s", path, commit,
+				source->display);
+	free(submodule);
+	return PLUMB_ENOTFOUND;
+}
+
+char *plumb_source_submodule_of(plumb_source *source, const char *commit, const char *path)
+{
+	git_tree *tree = NULL;
+	if (commit_tree(&tree, source, commit) < 0)
+		return NULL;
+	return gitlink_above(tree, path);
+}
+
+/*
  * Look up a normalised path in the tree of commit. For "" the top tree
  * itself is described and *tree_entry stays NULL; otherwise the caller
  * frees *tree_entry.
@@ -249,10 +366,10 @@ static int find_path(plumb_source_entry *entry, git_tree_entry **tree_entry, plu
 		git_oid_tostr(entry->id, sizeof(entry->id), git_tree_id(tree));
 		return 0;
 	}
-	error = git_tree_entry_bypath(tree_entry, tree, path);
+	error = source->submodule_count ? bypath_through_submodules(tree_entry, source, tree, path)
+					: git_tree_entry_bypath(tree_entry, tree, path);
 	if (error == GIT_ENOTFOUND)
-		return plumb_error_set(PLUMB_ENOTFOUND, "'%s' does not exist in commit %.12s of %s", path, commit,
-				       source->display);
+		return not_found(source, tree, commit, path);
 	if (error < 0)
 		return plumb_source_git_fail(plumb_source_code_from_git(error), "cannot look up '%s' in commit %.12s of %s", path, commit,
 				source->display);
@@ -383,14 +500,19 @@ static int walk_tree(struct walk *walk, const git_tree *tree, unsigned depth)
 					       walk->path.ptr, *walk->dir ? walk->dir : ".", walk->commit,
 					       walk->source->display,
 					       (unsigned)git_tree_entry_filemode_raw(tree_entry));
-		git_oid_tostr(entry.id, sizeof(entry.id), git_tree_entry_id(tree_entry));
+		git_oid tree_id;
+		git_oid_cpy(&tree_id, git_tree_entry_id(tree_entry));
+		/* A fetched submodule is the directory its commit holds. */
+		if (entry.type == PLUMB_ENTRY_SUBMODULE && submodule_tree(&tree_id, walk->source, git_tree_entry_id(tree_entry)))
+			entry.type = PLUMB_ENTRY_TREE;
+		git_oid_tostr(entry.id, sizeof(entry.id), &tree_id);
 		entry.path = walk->path.ptr;
 		if ((error = walk->cb(&entry, walk->payload)) != 0)
 			return error;
 
 		if (entry.type == PLUMB_ENTRY_TREE) {
 			git_tree *subtree = NULL;
-			if (git_tree_lookup(&subtree, walk->source->repo, git_tree_entry_id(tree_entry)) < 0)
+			if (git_tree_lookup(&subtree, walk->source->repo, &tree_id) < 0)
 				return plumb_source_git_fail(PLUMB_ERROR, "cannot read tree '%s' below '%s' in commit %.12s of %s",
 						walk->path.ptr, *walk->dir ? walk->dir : ".", walk->commit,
 						walk->source->display);
@@ -524,7 +646,12 @@ void plumb_source_free(plumb_source *source)
 	if (source->password)
 		explicit_bzero(source->password, strlen(source->password));
 	free(source->password);
+	for (size_t i = 0; i < source->submodule_count; i++)
+		plumb_source_free(source->submodules[i]);
+	free(source->submodules);
 	free(source->user);
+	free(source->revision);
+	free(source->state_dir);
 	free(source->url);
 	free(source->display);
 	free(source->name);

@@ -6,8 +6,8 @@
  * opened in place) or by a URL (file://, git://, http://, https://, ssh://
  * or scp-like user@host:path). A URL is fetched into a bare cache under
  * STATE/repos/ (one directory per URL, named after its SHA-256), refreshing
- * every branch and tag, and read from there: there is no work tree and git
- * is never run as a program.
+ * every branch and tag or only the one a revision names, and read from
+ * there: there is no work tree and git is never run as a program.
  *
  * Commits and blobs are named by 40-hex-digit ids (SHA-1 repositories).
  * Paths inside the repository are normalised relative paths ("" is the top).
@@ -34,6 +34,60 @@ typedef struct {
 	const char *path;             /* borrowed, valid during the call that hands it out */
 } plumb_source_entry;
 
+/* --- credentials (transport.c) ------------------------------------------------------------- */
+
+/*
+ * How to reach one URL: what the caller's credentials say for it. Every
+ * field may be empty. The values are read for each fetch and wiped after
+ * it; none is written anywhere (not the cache's config, not a message).
+ */
+typedef struct {
+	char *username;           /* NULL: the URL's user, else (SSH) the local user */
+	plumb_buf password;       /* HTTPS: a password or token */
+	plumb_buf ssh_key;        /* SSH: a private key (PEM or OpenSSH); empty: the agent, then ~/.ssh */
+	plumb_buf passphrase;     /* SSH: of ssh_key, if it has one */
+	char *ca_file;            /* HTTPS: trust the CAs of this file instead of the system's */
+	int insecure_skip_verify; /* HTTPS: accept any certificate (a warning on every fetch) */
+	int accept_new_host_keys; /* SSH: record an unknown host's key in known_hosts (trust on first use) */
+	char *entry;              /* how messages name the entry these came from (its URL prefix) */
+} plumb_source_access;
+
+/* Wipe the secret values and free everything; the access is empty again. */
+void plumb_source_access_release(plumb_source_access *access);
+
+typedef enum {
+	PLUMB_SOURCE_NOTICE_WARNING,        /* message: a warning (e.g. a certificate not verified) */
+	PLUMB_SOURCE_NOTICE_HOST_KEY_ADDED, /* message: the known_hosts line accepted on first use */
+} plumb_source_notice;
+
+/*
+ * Where a source gets the access for its URL: resolve fills *out (zeroed
+ * before the call; left empty when nothing applies to url, which is then
+ * fetched with no credentials) and returns 0, or a negative code with a
+ * message (a Secret that cannot be read), which fails the fetch. notice (may be
+ * NULL) hears what a fetch reports besides errors. The table and its
+ * payload outlive every source they are given to.
+ */
+typedef struct {
+	int (*resolve)(plumb_source_access *out, const char *url, void *payload);
+	void (*notice)(plumb_source_notice kind, const char *url, const char *message, void *payload);
+	void *payload;
+} plumb_source_credentials;
+
+/*
+ * Fetch the source's URL with credentials (NULL: none) from now on. A host
+ * key is always checked against STATE/known_hosts, then
+ * ~/.ssh/known_hosts; an unknown host is refused unless the access accepts
+ * new host keys, a changed key always.
+ */
+void plumb_source_set_credentials(plumb_source *source, const plumb_source_credentials *credentials);
+
+/*
+ * Whether the last fetch failed because the server refused the
+ * credentials (its message: "authentication failed for URL (user NAME)").
+ */
+int plumb_source_refused(const plumb_source *source);
+
 /* --- opening (remote.c) -------------------------------------------------------------------- */
 
 /*
@@ -45,6 +99,30 @@ typedef struct {
  */
 int plumb_source_open(plumb_source **out, const char *repo, const char *state_dir);
 
+/* plumb_source_open, fetching with credentials (NULL: none; see plumb_source_set_credentials). */
+int plumb_source_open_with(plumb_source **out, const char *repo, const char *state_dir,
+			   const plumb_source_credentials *credentials);
+
+/*
+ * plumb_source_open_with for a caller that resolves one revision: when
+ * revision (NULL or "": the remote's default branch) names a branch or a
+ * tag of the remote, only that reference is fetched, now and on every
+ * refresh; any other revision (a commit id, "main~2") fetches every branch
+ * and tag. A branch the remote no longer has is dropped from the cache.
+ */
+int plumb_source_open_for(plumb_source **out, const char *repo, const char *state_dir,
+			  const plumb_source_credentials *credentials, const char *revision);
+
+/* Fetch only what revision names from now on, as plumb_source_open_for does. */
+void plumb_source_set_revision(plumb_source *source, const char *revision);
+
+/*
+ * Whether repo is a URL that carries a password ("https://user:secret@host/"),
+ * which belongs in credentials instead. When it is, *out (if out is not
+ * NULL) is the URL without the password, a new string.
+ */
+int plumb_source_url_has_password(char **out, const char *repo);
+
 /*
  * Open a repository without fetching: a URL's cache is opened (made empty
  * if missing) as it is, so that a daemon can keep serving the last good
@@ -52,8 +130,19 @@ int plumb_source_open(plumb_source **out, const char *repo, const char *state_di
  */
 int plumb_source_open_cached(plumb_source **out, const char *repo, const char *state_dir);
 
-/* Fetch a URL's branches and tags again (a local repository: nothing to do). */
+/* Fetch a URL's branches and tags again, or what its revision names (a local repository: nothing to do). */
 int plumb_source_refresh(plumb_source *source);
+
+/*
+ * Fetch the submodules commit names (its .gitmodules and gitlinks) into
+ * caches of their own in the same state directory, with the source's
+ * credentials (a relative URL is taken against the source's), and read
+ * them from now on: a gitlink whose commit was fetched is a directory that
+ * stat, walk and read_blob go into. PLUMB_ERROR naming the submodule when
+ * it cannot be fetched or lacks the commit; nothing to do for a commit
+ * without submodules. (submodule.c)
+ */
+int plumb_source_fetch_submodules(plumb_source *source, const char *commit);
 
 /* --- reading (source.c) -------------------------------------------------------------------- */
 
@@ -72,6 +161,13 @@ const char *plumb_source_name(const plumb_source *source);
  * repository when it does not resolve to a commit.
  */
 int plumb_source_resolve(char out[PLUMB_OID_HEXSZ + 1], plumb_source *source, const char *revision);
+
+/*
+ * The submodule (its gitlink's path) that path lies in, in commit, when
+ * the source does not read it: for a message that says so. A new string,
+ * or NULL.
+ */
+char *plumb_source_submodule_of(plumb_source *source, const char *commit, const char *path);
 
 /* One line: the subject of a commit's message, as a new string. */
 int plumb_source_commit_subject(char **out, plumb_source *source, const char *commit);

@@ -27,6 +27,21 @@ void plumb_host_free_desired(void *p)
 	free(d);
 }
 
+/* A source path the commit lacks: said so, and which submodule it lies in when that is why. */
+static void missing_source(plumb_diags *diags, plumb_position position, plumb_source *source, const char *commit,
+			   const char *src)
+{
+	char *submodule = plumb_source_submodule_of(source, commit, src);
+	if (submodule)
+		plumb_diags_add(diags, position,
+				"spec.source: '%s' lies in the submodule %s, which is read only when asked "
+				"(--submodules, or source.submodules: true in its Application)",
+				src, submodule);
+	else
+		plumb_diags_add(diags, position, "spec.source: '%s' does not exist in the repository", src);
+	free(submodule);
+}
+
 static host_desired *new_desired(host_type type)
 {
 	host_desired *d = plumb_xcalloc(1, sizeof(*d));
@@ -129,8 +144,7 @@ static void expand_file(plumb_manifest_set *set, size_t resource, const plumb_sp
 		plumb_source_entry entry;
 		int error = plumb_source_stat(&entry, source, set->commit, src);
 		if (error == PLUMB_ENOTFOUND) {
-			plumb_diags_add(diags, v[F_SOURCE].position, "spec.source: '%s' does not exist in the repository",
-					src);
+			missing_source(diags, v[F_SOURCE].position, source, set->commit, src);
 		} else if (error < 0) {
 			plumb_diags_add(diags, v[F_SOURCE].position, "spec.source: %s", plumb_error_last());
 		} else if (entry.type == PLUMB_ENTRY_SYMLINK) {
@@ -337,7 +351,7 @@ static void expand_tree(plumb_manifest_set *set, size_t resource, const plumb_sp
 	if (v[0].present && (src = repo_path(&v[0], spec, diags)) != NULL) {
 		int error = plumb_source_stat(&entry, source, set->commit, src);
 		if (error == PLUMB_ENOTFOUND)
-			plumb_diags_add(diags, v[0].position, "spec.source: '%s' does not exist in the repository", src);
+			missing_source(diags, v[0].position, source, set->commit, src);
 		else if (error < 0)
 			plumb_diags_add(diags, v[0].position, "spec.source: %s", plumb_error_last());
 		else if (entry.type == PLUMB_ENTRY_SYMLINK)
