@@ -65,6 +65,11 @@ const char *plumb_source_name(const plumb_source *source)
 	return source->url;
 }
 
+const char *plumb_source_git_dir(const plumb_source *source)
+{
+	return git_repository_path(source->repo);
+}
+
 /*
  * The object the reference prefix + revision points to, tags peeled; *out
  * stays NULL when there is no such reference (or it dangles).

@@ -153,6 +153,14 @@ int plumb_source_fetch_submodules(plumb_source *source, const char *commit);
 const char *plumb_source_name(const plumb_source *source);
 
 /*
+ * The git directory this source reads, absolute: a local repository's
+ * (its .git, or itself when bare), or a URL's cache. Another process opens
+ * it with plumb_source_open to read the same objects; borrowed, valid while
+ * the source is open.
+ */
+const char *plumb_source_git_dir(const plumb_source *source);
+
+/*
  * Resolve a revision to a commit id. revision is a branch, a tag (annotated
  * tags are peeled), a full or abbreviated commit id, or any expression git
  * rev-parse accepts; NULL or "" means HEAD (for a URL: the remote's default
