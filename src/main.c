@@ -29,6 +29,8 @@ static const command commands[] = {
 	{ "hook", plumb_cmd_hook },
 	{ "version", plumb_cmd_version },
 	{ "help", plumb_cmd_help },
+	/* Run by plumb itself, never by people: help does not list it. */
+	{ "__jsonnet-evaluate", plumb_cmd_jsonnet_evaluate },
 	{ NULL, NULL },
 };
 

@@ -191,6 +191,7 @@ int plumb_cli_parse(plumb_cli *cli, int argc, char **argv, unsigned mask)
 
 	memset(cli, 0, sizeof(*cli));
 	cli->output = "text";
+	cli->pipeline.render_self = PLUMB_CMD_SELF;
 	for (size_t i = 0; i < PLUMB_ARRAY_SIZE(known_options); i++)
 		if (known_options[i].mask & mask)
 			options[n++] = known_options[i].option;

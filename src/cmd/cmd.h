@@ -152,4 +152,14 @@ int plumb_cmd_version(int argc, char **argv);
 /* "plumb help [COMMAND]": every command with its summary, or COMMAND's options; 1 for an unknown one. */
 int plumb_cmd_help(int argc, char **argv);
 
+/*
+ * This program, as the renderers run it again: the jsonnet child
+ * (render/jsonnet_child.h) is started from the file this process was
+ * started from, whatever name or PATH it was called by.
+ */
+#define PLUMB_CMD_SELF "/proc/self/exe"
+
+/* `plumb __jsonnet-evaluate ...`: the child that evaluates one jsonnet file (render/jsonnet_child.h); not in help. */
+int plumb_cmd_jsonnet_evaluate(int argc, char **argv);
+
 #endif

@@ -224,6 +224,7 @@ static int refuse_url_password(const char *repo)
 static int build_options(plumb_daemon_options *out, const serve_args *args)
 {
 	plumb_daemon_options_init(out);
+	out->render_self = PLUMB_CMD_SELF;
 	if (args->config) {
 		plumb_value values[K_COUNT];
 		plumb_diags diags = PLUMB_DIAGS_INIT;

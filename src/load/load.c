@@ -123,6 +123,7 @@ typedef struct {
 	char *kustomize;
 	char *helm;
 	char *state_dir;
+	char *self;
 } manifest_cache;
 
 /* Manifest files parsed by this process: what the cache could not serve. */
@@ -154,6 +155,7 @@ static void cache_release(void *data)
 	free(cache->kustomize);
 	free(cache->helm);
 	free(cache->state_dir);
+	free(cache->self);
 	plumb_render_versions_free(cache->render.versions);
 	free(cache);
 }
@@ -175,6 +177,7 @@ void plumb_load_set_render(plumb_source *source, const plumb_render_options *opt
 	free(cache->kustomize);
 	free(cache->helm);
 	free(cache->state_dir);
+	free(cache->self);
 	plumb_render_versions *versions = cache->render.versions;
 	cache->render = *options;
 	cache->render.versions = versions;
@@ -184,6 +187,8 @@ void plumb_load_set_render(plumb_source *source, const plumb_render_options *opt
 	cache->state_dir = options->state_dir ? plumb_xstrdup(options->state_dir) : NULL;
 	cache->render.kustomize = cache->kustomize;
 	cache->render.state_dir = cache->state_dir;
+	cache->self = options->self ? plumb_xstrdup(options->self) : NULL;
+	cache->render.self = cache->self;
 }
 
 /*

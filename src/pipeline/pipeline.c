@@ -114,7 +114,8 @@ int plumb_pipeline_resolve(plumb_pipeline *p, FILE *info)
 					.helm = p->options.helm,
 					.state_dir = p->state_dir,
 					.timeout_ms = p->options.render_timeout_ms,
-					.output_max = p->options.render_output_max };
+					.output_max = p->options.render_output_max,
+					.self = p->options.render_self };
 	plumb_load_set_render(p->source, &render);
 	if ((error = plumb_source_resolve(p->commit, p->source, p->options.revision)) < 0) {
 		error_line(NULL);

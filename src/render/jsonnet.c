@@ -1,6 +1,7 @@
 #include "util/common.h"
 #include "render/jsonnet.h"
 #include "render/jsonnet_cache.h"
+#include "render/jsonnet_child.h"
 #include "render/render.h"
 #include "render/yaml.h"
 #include "util/hash.h"
@@ -265,14 +266,14 @@ typedef struct {
 	size_t imported; /* bytes */
 	int error;       /* the repository could not be read: why in error_message */
 	char *error_message;
-	plumb_source_lookups lookups; /* every path looked up, for STATE/render/ (render/jsonnet_cache.h) */
+	plumb_source_lookups *lookups; /* every path looked up, for STATE/render/ (render/jsonnet_cache.h) */
 } evaluation;
 
 /* A path looked up, and what it found (error: plumb_source_stat's). */
 static void note_lookup(evaluation *e, const char *path, int error, const plumb_source_entry *entry)
 {
-	PLUMB_GROW(e->lookups.items, e->lookups.count, e->lookups.capacity);
-	plumb_source_lookup *lookup = &e->lookups.items[e->lookups.count++];
+	PLUMB_GROW(e->lookups->items, e->lookups->count, e->lookups->capacity);
+	plumb_source_lookup *lookup = &e->lookups->items[e->lookups->count++];
 	memset(lookup, 0, sizeof(*lookup));
 	lookup->path = plumb_xstrdup(path);
 	lookup->found = error == 0;
@@ -555,31 +556,17 @@ static void add_manifests(plumb_buf *out, struct fy_node *node, const char *wher
 
 /* --- evaluating -------------------------------------------------------------------------------- */
 
-static size_t output_limit(size_t option)
-{
-	const char *text = getenv("PLUMB_RENDER_OUTPUT_MAX");
-	char *end;
-	if (option)
-		return option;
-	if (text && *text) {
-		unsigned long long value = strtoull(text, &end, 10);
-		if (!*end && value > 0 && value <= SIZE_MAX)
-			return (size_t)value;
-	}
-	return PLUMB_RENDER_OUTPUT_MAX;
-}
-
-int plumb_jsonnet_evaluate(plumb_buf *out, plumb_source *source, const char *commit, const char *file,
-			   const char *app_path, const char *jsonnet_options, const plumb_render_options *options,
-			   plumb_diags *diags)
+/* Evaluate in the calling thread: the manifests in *manifests, every path looked up in *lookups. */
+static int evaluate_here(plumb_buf *manifests, plumb_source_lookups *lookups, plumb_source *source,
+			 const char *commit, const char *file, const char *app_path, const char *jsonnet_options,
+			 size_t limit, plumb_diags *diags)
 {
 	settings s = { jsonnet_make(), NULL, 0, 0 };
-	evaluation e = { &s, source, commit, NULL, 0, 0, 0, 0, NULL, { NULL, 0, 0 } };
+	evaluation e = { &s, source, commit, NULL, 0, 0, 0, 0, NULL, lookups };
 	plumb_position pos = { file, 0, 0 };
-	plumb_buf text = PLUMB_BUF_INIT, manifests = PLUMB_BUF_INIT;
-	size_t diags_before = diags->count, limit = output_limit(options ? options->output_max : 0);
-	const char *state_dir = options ? options->state_dir : NULL;
-	char *result = NULL, *found = NULL, *why = NULL, key[65];
+	plumb_buf text = PLUMB_BUF_INIT;
+	size_t diags_before = diags->count;
+	char *result = NULL, *found = NULL, *why = NULL;
 	struct fy_document *doc = NULL;
 	int failed = 0, error;
 
@@ -591,16 +578,6 @@ int plumb_jsonnet_evaluate(plumb_buf *out, plumb_source *source, const char *com
 		error = PLUMB_EINVALID;
 		goto done;
 	}
-	/* What the output depends on besides what it looks up, which the entry keeps. */
-	char *what = plumb_xprintf("jsonnet evaluation\n%s\n%s\n%s\n%s\n", jsonnet_version(), file,
-				   app_path ? app_path : "", jsonnet_options ? jsonnet_options : "");
-	plumb_hash_sha256_hex(key, what, strlen(what));
-	free(what);
-	if (state_dir && plumb_jsonnet_cache_read(out, state_dir, key, source, commit, limit) == 0) {
-		error = 0;
-		goto done;
-	}
-
 	error = read_import(&e, file, &found, &text, &why);
 	if (error == 0)
 		error = plumb_error_set(PLUMB_ENOTFOUND, "%s: no such file in commit %.12s", file, commit);
@@ -631,13 +608,9 @@ int plumb_jsonnet_evaluate(plumb_buf *out, plumb_source *source, const char *com
 		plumb_diags_add(diags, pos, "jsonnet output could not be read back as JSON");
 		goto finish;
 	}
-	add_manifests(&manifests, fy_document_root(doc), "", pos, diags);
+	add_manifests(manifests, fy_document_root(doc), "", pos, diags);
 finish:
 	error = diags->count > diags_before ? PLUMB_EINVALID : 0;
-	if (error == 0)
-		plumb_buf_add(out, manifests.ptr, manifests.len);
-	if (error == 0 && state_dir)
-		plumb_jsonnet_cache_write(state_dir, key, &e.lookups, &manifests);
 done:
 	fy_document_destroy(doc);
 	if (result)
@@ -650,10 +623,42 @@ done:
 		free(e.read[i]);
 	free(e.read);
 	free(e.error_message);
-	plumb_source_lookups_release(&e.lookups);
 	free(found);
 	free(why);
 	plumb_buf_release(&text);
+	return error;
+}
+
+int plumb_jsonnet_evaluate(plumb_buf *out, plumb_source *source, const char *commit, const char *file,
+			   const char *app_path, const char *jsonnet_options, const plumb_render_options *options,
+			   plumb_diags *diags)
+{
+	plumb_source_lookups lookups = { NULL, 0, 0 };
+	plumb_buf manifests = PLUMB_BUF_INIT;
+	size_t limit = plumb_render_output_max(options);
+	const char *state_dir = options ? options->state_dir : NULL;
+	char key[65];
+	int error;
+
+	/* What the output depends on besides what it looks up, which the entry keeps. */
+	char *what = plumb_xprintf("jsonnet evaluation\n%s\n%s\n%s\n%s\n", jsonnet_version(), file,
+				   app_path ? app_path : "", jsonnet_options ? jsonnet_options : "");
+	plumb_hash_sha256_hex(key, what, strlen(what));
+	free(what);
+	if (state_dir && plumb_jsonnet_cache_read(out, state_dir, key, source, commit, limit) == 0)
+		return 0;
+
+	if (options && options->self)
+		error = plumb_jsonnet_child_run(&manifests, &lookups, source, commit, file, app_path, jsonnet_options,
+						options, diags);
+	else
+		error = evaluate_here(&manifests, &lookups, source, commit, file, app_path, jsonnet_options, limit,
+				      diags);
+	if (error == 0)
+		plumb_buf_add(out, manifests.ptr, manifests.len);
+	if (error == 0 && state_dir)
+		plumb_jsonnet_cache_write(state_dir, key, &lookups, &manifests);
+	plumb_source_lookups_release(&lookups);
 	plumb_buf_release(&manifests);
 	return error;
 }

@@ -13,9 +13,13 @@
  * the evaluation fails there, and the diagnostic is at the FILE:LINE:COL of
  * the import. Native functions (std.native) are none.
  *
- * Evaluation runs in the calling thread with libjsonnet's stack depth
- * bounded; its output is capped at the render output maximum. libjsonnet
- * has no time or memory limit to set.
+ * libjsonnet has no time or memory limit to set, so with a program to run
+ * (options->self) the evaluation runs in a child process
+ * (render/jsonnet_child.h) under the render time limit, the output cap and
+ * an address space limit, as kustomize and helm run. Without one (NULL
+ * options or self, as in the unit tests) it runs in the calling thread,
+ * with no time or memory limit. Either way libjsonnet's stack depth is
+ * bounded and its output capped at the render output maximum.
  *
  * Every path this module looks up goes through plumb_source_stat, so that
  * a caller recording lookups (source.h) holds the file and each import it
@@ -80,13 +84,16 @@ void plumb_jsonnet_key(char out[PLUMB_OID_HEXSZ + 1], const char *blob, const ch
  * a value is a string unless code is true (then it is Jsonnet code); a lib
  * is a folder of the repository, relative to its root. Of options (NULL:
  * the defaults), output_max caps the output in bytes (0:
- * $PLUMB_RENDER_OUTPUT_MAX, else PLUMB_RENDER_OUTPUT_MAX) and state_dir
+ * $PLUMB_RENDER_OUTPUT_MAX, else PLUMB_RENDER_OUTPUT_MAX), state_dir
  * keeps it in STATE/render/ (render/jsonnet_cache.h) for the commits where
- * the file and everything it looked up are the same.
+ * the file and everything it looked up are the same, self and timeout_ms
+ * run it in a child with that time limit (see above).
  *
  * Returns 0; PLUMB_EINVALID with diagnostics added (options malformed, a
  * syntax or runtime error at the FILE:LINE:COL libjsonnet reports, an
- * import refused, output too large or not manifests), out then unchanged;
+ * import refused, output too large or not manifests; in a child: "FILE
+ * (jsonnet): jsonnet evaluation did not finish within N ms", out of
+ * memory), out then unchanged;
  * or another code with the message in the error slot (the repository could
  * not be read).
  */

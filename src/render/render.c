@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <libfyaml.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -536,6 +537,17 @@ static size_t limit(size_t option, const char *name, size_t fallback)
 	return fallback;
 }
 
+unsigned plumb_render_timeout(const plumb_render_options *options)
+{
+	size_t ms = limit(options ? options->timeout_ms : 0, "PLUMB_RENDER_TIMEOUT_MS", PLUMB_RENDER_TIMEOUT_MS);
+	return ms > UINT_MAX ? UINT_MAX : (unsigned)ms;
+}
+
+size_t plumb_render_output_max(const plumb_render_options *options)
+{
+	return limit(options ? options->output_max : 0, "PLUMB_RENDER_OUTPUT_MAX", PLUMB_RENDER_OUTPUT_MAX);
+}
+
 /* The first lines of what the program printed on standard error, for a diagnostic. */
 static char *trimmed(const plumb_buf *error)
 {
@@ -616,8 +628,8 @@ static int run_program(plumb_buf *out, const plumb_render_job *job, plumb_source
 	}
 	PLUMB_GROW(args.items, args.count, args.capacity);
 	args.items[args.count] = NULL;
-	unsigned timeout_ms = (unsigned)limit(options->timeout_ms, "PLUMB_RENDER_TIMEOUT_MS", PLUMB_RENDER_TIMEOUT_MS);
-	size_t output_max = limit(options->output_max, "PLUMB_RENDER_OUTPUT_MAX", PLUMB_RENDER_OUTPUT_MAX);
+	unsigned timeout_ms = plumb_render_timeout(options);
+	size_t output_max = plumb_render_output_max(options);
 	error = plumb_process_run_env(&result, out, args.items, envp, timeout_ms, output_max);
 	plumb_render_args_release(&args);
 	free(home_env);
@@ -653,7 +665,7 @@ done:
 int plumb_render_output(plumb_buf *out, const plumb_render_job *job, plumb_source *source, const char *commit,
 			const plumb_render_options *options, plumb_diags *diags)
 {
-	size_t output_max = limit(options->output_max, "PLUMB_RENDER_OUTPUT_MAX", PLUMB_RENDER_OUTPUT_MAX);
+	size_t output_max = plumb_render_output_max(options);
 	if (options->state_dir && plumb_render_cache_read(out, options->state_dir, job->key, output_max) == 0)
 		return 0;
 	plumb_buf rendered = PLUMB_BUF_INIT;

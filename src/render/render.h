@@ -42,7 +42,20 @@ typedef struct {
 	unsigned timeout_ms;   /* 0: $PLUMB_RENDER_TIMEOUT_MS, else PLUMB_RENDER_TIMEOUT_MS */
 	size_t output_max;     /* 0: $PLUMB_RENDER_OUTPUT_MAX (bytes), else PLUMB_RENDER_OUTPUT_MAX */
 	plumb_render_versions *versions; /* borrowed; NULL: each folder asks its program's version */
+	/*
+	 * This program, run as `SELF __jsonnet-evaluate ...` to evaluate a
+	 * *.jsonnet file in a process of its own under the time limit, the
+	 * output cap and a memory limit (render/jsonnet_child.h); NULL: the
+	 * file is evaluated in the calling thread, with no time or memory limit.
+	 */
+	const char *self;
 } plumb_render_options;
+
+/* The time limit a program (or a jsonnet evaluation) has: options' (NULL: none), else the defaults above. */
+unsigned plumb_render_timeout(const plumb_render_options *options);
+
+/* The cap on what it prints, in bytes, the same way. */
+size_t plumb_render_output_max(const plumb_render_options *options);
 
 /* The application a folder is rendered for: helm's release name and namespace, and what it asks of the renderer. */
 typedef struct {

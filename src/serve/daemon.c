@@ -184,7 +184,8 @@ int plumb_daemon_run(const plumb_daemon_options *options, plumb_daemon_reload re
 						.helm = d->options.helm,
 						.state_dir = state_dir,
 						.timeout_ms = d->options.render_timeout_ms,
-						.output_max = d->options.render_output_max };
+						.output_max = d->options.render_output_max,
+						.self = d->options.render_self };
 		plumb_load_set_render(d->source, &render);
 	}
 	free(state_dir);

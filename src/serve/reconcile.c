@@ -149,6 +149,7 @@ static void start_pipeline(plumb_pipeline *p, daemon_state *d, const char *commi
 	options.render_output_max = d->options.render_output_max;
 	options.credentials = d->options.credentials ? plumb_credentials_table(d->options.credentials) : NULL;
 	options.submodules = d->app->declared.submodules || d->options.submodules;
+	options.render_self = d->options.render_self;
 	if (d->app->declared.kubernetes) {
 		options.kubeconfig = d->options.kubeconfig;
 		options.allow_exec = d->options.allow_exec;
@@ -562,7 +563,8 @@ static int resolve_own(daemon_state *d, app_state *a, const plumb_application *l
 							.helm = d->options.helm,
 							.state_dir = state,
 							.timeout_ms = d->options.render_timeout_ms,
-							.output_max = d->options.render_output_max };
+							.output_max = d->options.render_output_max,
+							.self = d->options.render_self };
 			plumb_load_set_render(a->source, &render);
 		}
 		free(state);
