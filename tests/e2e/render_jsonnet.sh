@@ -320,6 +320,46 @@ else
 	fail "the jsonnet command places the syntax error where plumb does" "$(cat "$T/syntax.err")"
 fi
 
+# --- limits -----------------------------------------------------------------------------------
+# An evaluation runs in a process of its own, under the render time limit, killed with it when it
+# runs over, with none of plumb's environment.
+mkdir -p "$REPO/bad/loop"
+printf 'local spin(n) = spin(n + 1) tailstrict;\n{ replicas: spin(0) }\n' >"$REPO/bad/loop/main.jsonnet"
+commit_all "$REPO" "a loop"
+evaluating() { pgrep -f "__jsonnet-evaluate .* bad/loop/main.jsonnet" >/dev/null; }
+started=$(now_ms)
+# The outer timeout only keeps a plumb that would never stop from holding the suite up.
+capture timeout -s KILL 30 "$PLUMB" render --repo "$REPO" --path bad/loop --state "$STATE" --namespace default \
+	--render-timeout 1s
+elapsed=$(($(now_ms) - started))
+if [ "$RC" -ne 0 ] && [ "$elapsed" -lt 10000 ] &&
+	contains "$ERR" "bad/loop/main.jsonnet (jsonnet): jsonnet evaluation did not finish within 1000 ms"; then
+	ok "a jsonnet program that never ends is stopped at --render-timeout, naming the file (${elapsed} ms)"
+else
+	fail "a jsonnet program that never ends is stopped at --render-timeout, naming the file" \
+		"elapsed: ${elapsed} ms" "$(show)"
+fi
+if evaluating; then
+	fail "the evaluation stopped at the time limit is killed" "$(pgrep -af __jsonnet-evaluate)"
+else
+	ok "the evaluation stopped at the time limit is killed"
+fi
+PLUMB_TEST_TOKEN=do-not-pass-on timeout -s KILL 30 "$PLUMB" render --repo "$REPO" --path bad/loop --state "$STATE" \
+	--namespace default --render-timeout 5s >/dev/null 2>"$T/loop.err" &
+looping=$!
+if wait_for 5000 evaluating; then
+	child=$(pgrep -f "__jsonnet-evaluate .* bad/loop/main.jsonnet" | head -n 1)
+	tr '\0' '\n' <"/proc/$child/environ" >"$T/child.env" 2>/dev/null
+fi
+wait "$looping"
+if [ -s "$T/child.env" ] && ! grep -q PLUMB_TEST_TOKEN "$T/child.env" && grep -qx 'PATH=/nonexistent' "$T/child.env"; then
+	ok "the evaluation runs with none of plumb's environment"
+else
+	fail "the evaluation runs with none of plumb's environment" "$(cat "$T/child.env" 2>&1)" "$(cat "$T/loop.err")"
+fi
+git -C "$REPO" rm -rq bad/loop
+commit_all "$REPO" "no loop"
+
 # --- a jsonnet folder synced ------------------------------------------------------------------
 
 mkdir -p "$REPO/host"
