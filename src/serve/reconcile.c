@@ -543,9 +543,14 @@ static int resolve_own(daemon_state *d, app_state *a, const plumb_application *l
 				"instead (see docs/repositories.md)",
 				bare);
 		d->app = a;
+		/* Said once: every poll finds it again until the Application changes. */
+		pthread_mutex_lock(&d->mutex);
+		int said = a->message && !strcmp(a->message, plumb_error_last());
+		pthread_mutex_unlock(&d->mutex);
 		set_status(d, "Unknown", NULL, plumb_error_last());
-		plumb_log_event("warn", "cannot fetch the application's own repository", "app", a->name, "repo", bare,
-				"error", plumb_error_last(), NULL);
+		if (!said)
+			plumb_log_event("warn", "cannot fetch the application's own repository", "app", a->name, "repo",
+					bare, "error", plumb_error_last(), NULL);
 		free(bare);
 		return -1;
 	}

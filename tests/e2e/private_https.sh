@@ -348,6 +348,29 @@ else
 fi
 stop_and_check apps-wrong
 
+# An Application whose repository URL holds a password is refused, and said once over polls.
+make_repo "$T/apps-pw-work"
+printf 'apiVersion: plumb/v1\nkind: Application\nmetadata: {name: pw}\nspec:\n  source: {repo: %s, path: .}\n' \
+	"https://someone:not-a-real-password@127.0.0.1:$HTTPS_PORT/site.git" >"$T/apps-pw-work/app.yaml"
+commit_all "$T/apps-pw-work" "an Application with a password in its URL"
+git clone -q --bare "$T/apps-pw-work" "$T/srv/apps-pw.git"
+serve_config "$T/serve-apps-pw.yaml" apps-pw "{file: $T/token}"
+sed -i "s|^repo: .*|repo: ${BASEURL}apps-pw.git|" "$T/serve-apps-pw.yaml"
+start_daemon apps-pw "$T/serve-apps-pw.yaml" || fail "plumb serve (apps-pw) starts" "$(log_tail apps-pw)"
+polls_pw() { [ "$(grep -c '"GET /apps-pw.git/info/refs?service=git-upload-pack HTTP/1.1" 200' "$T/nginx/access.log")" -ge "$1" ]; }
+if wait_for "$WAIT_MS" polls_pw 5; then
+	said=$(grep -c "holds a password in its URL" "${DLOG[apps-pw]}")
+	if [ "$said" = 1 ] && ! grep -q "not-a-real-password" "${DLOG[apps-pw]}"; then
+		ok "an Application's repository URL with a password is refused, said once over polls, without it"
+	else
+		fail "an Application's repository URL with a password is refused, said once over polls, without it" \
+			"said $said times" "$(log_tail apps-pw)"
+	fi
+else
+	fail "plumb serve (apps-pw) polls" "$(log_tail apps-pw)"
+fi
+stop_and_check apps-pw
+
 serve_config "$T/serve-wrong.yaml" wrong "{file: $T/wrong}"
 start_daemon wrong "$T/serve-wrong.yaml" || fail "plumb serve (wrong) starts" "$(log_tail wrong)"
 # Fetches go on (backed off); the refusal is logged once.
