@@ -122,14 +122,8 @@ int plumb_cli_load_credentials(plumb_credentials **out, const char *path)
 	plumb_credentials *loaded = NULL;
 	int error = plumb_config_load_with(values, fields, 1, path, &diags, decode_credentials, &loaded);
 
-	if (diags.count) {
-		plumb_buf text = PLUMB_BUF_INIT;
-		for (size_t i = 0; i < diags.count; i++)
-			plumb_buf_printf(&text, "%s%s:%u:%u: %s", i ? "; " : "", diags.items[i].file,
-					 diags.items[i].line, diags.items[i].column, diags.items[i].message);
-		plumb_error_set(PLUMB_EINVALID, "%s", text.ptr);
-		plumb_buf_release(&text);
-	}
+	if (diags.count)
+		plumb_diags_set_error(&diags);
 	plumb_values_release(values, 1);
 	plumb_diags_release(&diags);
 	if (error < 0) {

@@ -245,14 +245,8 @@ static int build_options(plumb_daemon_options *out, const serve_args *args)
 				error = apply_setting(out, k, values[k].string, where);
 			free(where);
 		}
-		if (diags.count) {
-			plumb_buf text = PLUMB_BUF_INIT;
-			for (size_t i = 0; i < diags.count; i++)
-				plumb_buf_printf(&text, "%s%s:%u:%u: %s", i ? "; " : "", diags.items[i].file,
-						 diags.items[i].line, diags.items[i].column, diags.items[i].message);
-			plumb_error_set(PLUMB_EINVALID, "%s", text.ptr);
-			plumb_buf_release(&text);
-		}
+		if (diags.count)
+			plumb_diags_set_error(&diags);
 		plumb_values_release(values, K_COUNT);
 		plumb_diags_release(&diags);
 		if (error < 0)

@@ -57,3 +57,13 @@ void plumb_render_add_input(plumb_render_job *job, const char *path)
 	PLUMB_GROW(job->inputs, job->input_count, job->input_capacity);
 	job->inputs[job->input_count++] = plumb_xstrdup(path);
 }
+
+char *plumb_render_trimmed_stderr(const plumb_buf *error)
+{
+	size_t n = error->len;
+	while (n && (error->ptr[n - 1] == '\n' || error->ptr[n - 1] == ' '))
+		n--;
+	if (n > PLUMB_RENDER_STDERR_SHOWN)
+		return plumb_xprintf("%.*s ...", PLUMB_RENDER_STDERR_SHOWN, error->ptr);
+	return n ? plumb_xstrndup(error->ptr, n) : plumb_xstrdup("(nothing on standard error)");
+}

@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include "util/buf.h"
+
 /* One folder to render: what it reaches, and the key of its output. */
 typedef struct {
 	const char *renderer; /* "kustomize" or "helm" */
@@ -40,6 +42,10 @@ typedef struct {
 } plumb_render_args;
 
 void plumb_render_args_add(plumb_render_args *args, const char *text);
+
+/* The first PLUMB_RENDER_STDERR_SHOWN bytes of what a renderer printed on standard error, for a diagnostic; a new string. */
+#define PLUMB_RENDER_STDERR_SHOWN 1500
+char *plumb_render_trimmed_stderr(const plumb_buf *error);
 void plumb_render_args_release(plumb_render_args *args);
 
 #endif

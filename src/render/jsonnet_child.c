@@ -1,5 +1,6 @@
 #include "util/common.h"
 #include "render/jsonnet_child.h"
+#include "render/job.h"
 #include "util/process.h"
 
 #include <errno.h>
@@ -9,8 +10,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-/* The child's standard error kept in a diagnostic. */
-#define STDERR_SHOWN 1500
 /* The report's room beyond the output: lookups and diagnostics. */
 #define REPORT_EXTRA (16u << 20)
 
@@ -185,17 +184,6 @@ done:
 	return error;
 }
 
-/* The first lines of what the child printed on standard error, for a diagnostic. */
-static char *trimmed(const plumb_buf *error)
-{
-	size_t n = error->len;
-	while (n && (error->ptr[n - 1] == '\n' || error->ptr[n - 1] == ' '))
-		n--;
-	if (n > STDERR_SHOWN)
-		return plumb_xprintf("%.*s ...", STDERR_SHOWN, error->ptr);
-	return n ? plumb_xstrndup(error->ptr, n) : plumb_xstrdup("(nothing on standard error)");
-}
-
 /*
  * The environment of the child: nothing of plumb's (no credentials), but
  * how its own sanitizers report when it was built with them.
@@ -253,7 +241,7 @@ int plumb_jsonnet_child_run(plumb_buf *out, plumb_source_lookups *lookups, plumb
 	} else if (result.overflowed) {
 		plumb_diags_add(diags, pos, "jsonnet evaluation printed more than %zu bytes", report_max);
 	} else if (!result.exited || result.status != 0) {
-		char *shown = trimmed(&result.error);
+		char *shown = plumb_render_trimmed_stderr(&result.error);
 		plumb_diags_add(diags, pos, "jsonnet evaluation failed (%s %d): %s", result.exited ? "exit" : "signal",
 				result.status, shown);
 		free(shown);

@@ -25,8 +25,6 @@ static const char *const kustomization_names[] = { "kustomization.yaml", "kustom
 #define KUSTOMIZATION_MAX (1u << 20)
 /* How deep a kustomization's document is walked for paths. */
 #define SCAN_DEPTH_MAX 32
-/* The standard error kept in a diagnostic. */
-#define STDERR_SHOWN 1500
 
 int plumb_render_is_kustomization(const char *name)
 {
@@ -548,17 +546,6 @@ size_t plumb_render_output_max(const plumb_render_options *options)
 	return limit(options ? options->output_max : 0, "PLUMB_RENDER_OUTPUT_MAX", PLUMB_RENDER_OUTPUT_MAX);
 }
 
-/* The first lines of what the program printed on standard error, for a diagnostic. */
-static char *trimmed(const plumb_buf *error)
-{
-	size_t n = error->len;
-	while (n && (error->ptr[n - 1] == '\n' || error->ptr[n - 1] == ' '))
-		n--;
-	if (n > STDERR_SHOWN)
-		return plumb_xprintf("%.*s ...", STDERR_SHOWN, error->ptr);
-	return n ? plumb_xstrndup(error->ptr, n) : plumb_xstrdup("(nothing on standard error)");
-}
-
 static int run_program(plumb_buf *out, const plumb_render_job *job, plumb_source *source, const char *commit,
 		       const plumb_render_options *options, plumb_diags *diags)
 {
@@ -641,7 +628,7 @@ static int run_program(plumb_buf *out, const plumb_render_job *job, plumb_source
 	} else if (result.overflowed) {
 		plumb_diags_add(diags, pos, "%s printed more than %zu bytes", command, output_max);
 	} else if (!result.exited || result.status != 0) {
-		char *shown = trimmed(&result.error);
+		char *shown = plumb_render_trimmed_stderr(&result.error);
 		plumb_diags_add(diags, pos, "%s failed (%s %d): %s", command, result.exited ? "exit" : "signal",
 				result.status, shown);
 		free(shown);

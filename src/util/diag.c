@@ -117,6 +117,17 @@ void plumb_diags_print(const plumb_diags *diags, FILE *out)
 	plumb_diags_print_warnings(diags, out);
 }
 
+int plumb_diags_set_error(const plumb_diags *diags)
+{
+	plumb_buf text = PLUMB_BUF_INIT;
+	for (size_t i = 0; i < diags->count; i++)
+		plumb_buf_printf(&text, "%s%s:%u:%u: %s", i ? "; " : "", diags->items[i].file ? diags->items[i].file : "",
+				 diags->items[i].line, diags->items[i].column, diags->items[i].message);
+	int error = plumb_error_set(PLUMB_EINVALID, "%s", text.ptr ? text.ptr : "");
+	plumb_buf_release(&text);
+	return error;
+}
+
 static void release(plumb_diag *items, size_t count)
 {
 	for (size_t i = 0; i < count; i++) {

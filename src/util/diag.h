@@ -63,6 +63,9 @@ void plumb_diags_print(const plumb_diags *diags, FILE *out);
 /* Print the warnings alone, each once however often it was added (a command that succeeds still shows them). */
 void plumb_diags_print_warnings(const plumb_diags *diags, FILE *out);
 
+/* Put the errors, "FILE:LINE:COL: message" joined by "; ", in the error slot; returns PLUMB_EINVALID. */
+int plumb_diags_set_error(const plumb_diags *diags);
+
 void plumb_diags_release(plumb_diags *diags);
 
 #endif
