@@ -29,6 +29,7 @@ static const struct {
 	{ { "repo-alias", required_argument, NULL, 'A' }, OPT_PATH },
 	{ { "render-timeout", required_argument, NULL, 'e' }, OPT_PATH },
 	{ { "render-output-max", required_argument, NULL, 'U' }, OPT_PATH },
+	{ { "allow-chart-fetch", no_argument, NULL, 'G' }, OPT_PATH },
 	{ { "output", required_argument, NULL, 'o' }, OPT_OUTPUT },
 	{ { "auto-approve", no_argument, NULL, 'y' }, OPT_AUTO_APPROVE },
 	{ { "detailed-exitcode", no_argument, NULL, 'x' }, OPT_DETAILED_EXITCODE },
@@ -247,6 +248,9 @@ int plumb_cli_parse(plumb_cli *cli, int argc, char **argv, unsigned mask)
 					argv[0], optarg);
 				return -1;
 			}
+			break;
+		case 'G':
+			cli->pipeline.allow_chart_fetch = 1;
 			break;
 		case 'U':
 			if (parse_size(&cli->pipeline.render_output_max, optarg) < 0 || !cli->pipeline.render_output_max) {

@@ -20,7 +20,8 @@
 	"                      (repeatable)\n"                                                             \
 	"  --repo-alias URL    an Argo CD repoURL that means the repository being read (repeatable)\n"      \
 	"  --render-timeout D  how long kustomize or helm may run (default: 60s)\n"                      \
-	"  --render-output-max SIZE   how much it may print (default: 64M)\n"
+	"  --render-output-max SIZE   how much it may print (default: 64M)\n"                           \
+	"  --allow-chart-fetch fetch a chart's dependencies that charts/ lacks (helm dependency build)\n"
 
 #define IDENTITY_OPTION "  --identity FILE     the age identity that opens Secrets (default: STATE/identity)\n"
 
@@ -172,6 +173,7 @@ static const command_help commands[] = {
 	  "  --repo-aliases URL,...     Argo CD repoURLs that mean the repository served\n"
 	  "  --render-timeout D         how long kustomize or helm may run (default: 60s)\n"
 	  "  --render-output-max BYTES  how much it may print (default: 67108864)\n"
+	  "  --allow-chart-fetch B      fetch a chart's dependencies that charts/ lacks (default false)\n"
 	  "  --submodules B             fetch and read the repository's submodules (default false)\n"
 	  "  --credentials FILE         a file of credentials: entries; in the config file, the entries\n"
 	  "                             themselves (docs/repositories.md). A password in the repository\n"

@@ -14,7 +14,7 @@
 enum { K_REPO, K_REVISION, K_PATH, K_ROOT, K_STATE, K_LISTEN, K_INTERVAL, K_SELF_HEAL_INTERVAL, K_TOKENS,
        K_WEBHOOK_SECRET, K_PRUNE, K_SELF_HEAL, K_APPROVAL, K_CAPTURE_MAX, K_IDENTITY, K_KUBECONFIG,
        K_ALLOW_EXEC_CREDENTIALS, K_KUSTOMIZE, K_HELM, K_CLUSTERS, K_REPO_ALIASES, K_RENDER_TIMEOUT,
-       K_RENDER_OUTPUT_MAX, K_CREDENTIALS, K_SUBMODULES, K_COUNT };
+       K_RENDER_OUTPUT_MAX, K_CREDENTIALS, K_SUBMODULES, K_ALLOW_CHART_FETCH, K_COUNT };
 
 static const plumb_field settings[K_COUNT] = {
 	{ "repo", PLUMB_FIELD_STRING, 0 },     { "revision", PLUMB_FIELD_STRING, 0 },
@@ -35,6 +35,7 @@ static const plumb_field settings[K_COUNT] = {
 	{ "render-output-max", PLUMB_FIELD_STRING, 0 },
 	{ PLUMB_CREDENTIALS_FIELD, PLUMB_FIELD_MAPS, 0 },
 	{ "submodules", PLUMB_FIELD_BOOL, 0 },
+	{ "allow-chart-fetch", PLUMB_FIELD_BOOL, 0 },
 };
 
 typedef struct {
@@ -113,12 +114,14 @@ static int apply_setting(plumb_daemon_options *o, int key, const char *value, co
 	case K_SELF_HEAL:
 	case K_ALLOW_EXEC_CREDENTIALS:
 	case K_SUBMODULES:
+	case K_ALLOW_CHART_FETCH:
 		if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0)
 			return plumb_error_set(PLUMB_EINVALID, "%s: expected true or false, got '%s'", where, value);
 		*(key == K_PRUNE		      ? &o->prune
 		  : key == K_SELF_HEAL		      ? &o->self_heal
 		  : key == K_ALLOW_EXEC_CREDENTIALS ? &o->allow_exec
-						      : &o->submodules) = value[0] == 't';
+		  : key == K_SUBMODULES		      ? &o->submodules
+						      : &o->allow_chart_fetch) = value[0] == 't';
 		return 0;
 	case K_APPROVAL:
 		if (!strcmp(value, "auto"))

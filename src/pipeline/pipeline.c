@@ -115,7 +115,8 @@ int plumb_pipeline_resolve(plumb_pipeline *p, FILE *info)
 					.state_dir = p->state_dir,
 					.timeout_ms = p->options.render_timeout_ms,
 					.output_max = p->options.render_output_max,
-					.self = p->options.render_self };
+					.self = p->options.render_self,
+					.allow_chart_fetch = p->options.allow_chart_fetch };
 	plumb_load_set_render(p->source, &render);
 	if ((error = plumb_source_resolve(p->commit, p->source, p->options.revision)) < 0) {
 		error_line(NULL);

@@ -30,6 +30,7 @@ typedef struct {
 	const char *helm;      /* the program that renders a chart; NULL: $PLUMB_HELM, else helm */
 	unsigned render_timeout_ms; /* how long a renderer may run; 0: $PLUMB_RENDER_TIMEOUT_MS, else 60 s */
 	size_t render_output_max;   /* how much it may print; 0: $PLUMB_RENDER_OUTPUT_MAX, else 64 MiB */
+	int allow_chart_fetch;      /* --allow-chart-fetch: a chart's dependencies not vendored are fetched */
 	const char *render_self;    /* this program, for a jsonnet file's child (render.h's self); NULL: in-process */
 	const char *operation; /* what is recorded for an apply: "sync", "apply", "apply-plan", "rollback", ... */
 	const char *trigger;   /* what started it: "cli" unless said otherwise */

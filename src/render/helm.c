@@ -1,6 +1,8 @@
 #include "util/common.h"
 #include "render/helm.h"
 
+#include "util/process.h"
+
 #include <jansson.h>
 #include <stdlib.h>
 
@@ -162,4 +164,48 @@ void plumb_helm_arguments(plumb_render_args *args, const plumb_render_job *job, 
 		plumb_render_args_add(args, json_string_value(item) ? json_string_value(item) : "");
 	}
 	json_decref(helm);
+}
+
+/* The proxy variables plumb itself runs with: a fetch goes where plumb's own traffic goes. */
+static const char *const proxy_variables[] = { "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY",
+					       "no_proxy" };
+#define PROXY_VARIABLE_COUNT (sizeof(proxy_variables) / sizeof(proxy_variables[0]))
+
+int plumb_helm_fetch_dependencies(const plumb_render_job *job, const char *folder, const char *home,
+				  unsigned timeout_ms, plumb_position pos, plumb_diags *diags)
+{
+	if (!job->fetch_dependencies)
+		return 0;
+	char *envp[PROXY_VARIABLE_COUNT + 4];
+	size_t n = 0;
+	envp[n++] = plumb_xstrdup("PATH=/nonexistent");
+	envp[n++] = plumb_xprintf("HOME=%s", home);
+	envp[n++] = plumb_xstrdup("KUBECONFIG=/nonexistent");
+	for (size_t i = 0; i < PROXY_VARIABLE_COUNT; i++) {
+		const char *value = getenv(proxy_variables[i]);
+		if (value)
+			envp[n++] = plumb_xprintf("%s=%s", proxy_variables[i], value);
+	}
+	envp[n] = NULL;
+	char *const argv[] = { job->program, "dependency", "build", (char *)folder, NULL };
+	plumb_process_result result = { 0 };
+	plumb_buf printed = PLUMB_BUF_INIT;
+	int error = plumb_process_run_env(&result, &printed, argv, envp, timeout_ms, 1u << 20);
+	if (error == 0) {
+		if (result.timed_out) {
+			plumb_diags_add(diags, pos, "helm dependency build did not finish within %u ms", timeout_ms);
+		} else if (!result.exited || result.status != 0) {
+			char *shown = plumb_render_trimmed_stderr(&result.error);
+			plumb_diags_add(diags, pos, "helm dependency build failed (%s %d): %s",
+					result.exited ? "exit" : "signal", result.status, shown);
+			free(shown);
+		}
+		if (result.timed_out || !result.exited || result.status != 0)
+			error = PLUMB_EINVALID;
+		plumb_process_result_release(&result);
+	}
+	plumb_buf_release(&printed);
+	for (size_t i = 0; i < n; i++)
+		free(envp[i]);
+	return error;
 }

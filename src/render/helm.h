@@ -37,4 +37,14 @@ int plumb_helm_prepare(plumb_render_job *job, plumb_source *source, const char *
 void plumb_helm_arguments(plumb_render_args *args, const plumb_render_job *job, const char *root,
 			  const char *values_file);
 
+/*
+ * Run `helm dependency build FOLDER` on the copy (folder absolute, home the
+ * copy's HOME) when job->fetch_dependencies: the one time a renderer may
+ * reach the network, through the proxies plumb's own environment names.
+ * Returns 0, PLUMB_EINVALID with a diagnostic at pos (it failed, timed
+ * out), or another code with the message in the error slot.
+ */
+int plumb_helm_fetch_dependencies(const plumb_render_job *job, const char *folder, const char *home,
+				  unsigned timeout_ms, plumb_position pos, plumb_diags *diags);
+
 #endif

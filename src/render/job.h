@@ -20,6 +20,7 @@ typedef struct {
 	char *namespace; /* helm: the release's namespace */
 	char *options;   /* the target's options (helm: the value files that exist), or NULL */
 	char *values;    /* helm: the inline values the options give, or NULL */
+	int fetch_dependencies; /* helm: dependencies not vendored are fetched into the copy first */
 	char **inputs; /* repository paths the copy holds, sorted */
 	size_t input_count;
 	size_t input_capacity;

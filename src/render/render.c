@@ -279,9 +279,12 @@ static int is_vendored(plumb_source *source, const char *commit, const char *cha
 
 /*
  * Chart.yaml's dependencies: each must be vendored under charts/, since
- * helm runs without the network and `helm dependency` is never run.
+ * helm runs without the network, unless fetching is allowed: then the job
+ * runs `helm dependency build` on the copy first (a file:// dependency in
+ * the repository joins the copy, one outside it is refused).
  */
-static int check_dependencies(plumb_render_job *job, plumb_source *source, const char *commit, plumb_diags *diags)
+static int check_dependencies(plumb_render_job *job, plumb_source *source, const char *commit, int allow_fetch,
+			      plumb_diags *diags)
 {
 	char *file = plumb_path_join(job->path, "Chart.yaml");
 	plumb_source_entry entry;
@@ -317,9 +320,23 @@ static int check_dependencies(plumb_render_job *job, plumb_source *source, const
 		const struct fy_mark *mark = token ? fy_token_start_mark(token) : NULL;
 		plumb_position pos = { file, mark ? (unsigned)mark->line + 1 : 0,
 				       mark ? (unsigned)mark->column + 1 : 0 };
+		if (allow_fetch && repo && !strncmp(repo, "file://", 7)) {
+			char *local = plumb_path_resolve(job->path, repo + 7);
+			if (local)
+				plumb_render_add_input(job, local);
+			else
+				plumb_diags_add(diags, pos, "chart dependency '%s' (%s) leaves the repository", name, repo);
+			free(local);
+			job->fetch_dependencies = 1;
+			continue;
+		}
+		if (allow_fetch) {
+			job->fetch_dependencies = 1;
+			continue;
+		}
 		plumb_diags_add(diags, pos,
 				"chart dependency '%s'%s%s%s is not vendored under charts/: helm runs without the network "
-				"and plumb never runs helm dependency",
+				"(vendor it with helm dependency build, or let plumb fetch it: --allow-chart-fetch)",
 				name, repo && *repo ? " (" : "", repo && *repo ? repo : "", repo && *repo ? ")" : "");
 	}
 done:
@@ -360,7 +377,7 @@ int plumb_render_prepare(plumb_render_job *out, plumb_source *source, const char
 												 : "default");
 		if ((error = version_of(&out->version, options, out->program, "--short")) < 0)
 			goto done;
-		if ((error = check_dependencies(out, source, commit, diags)) < 0)
+		if ((error = check_dependencies(out, source, commit, options->allow_chart_fetch, diags)) < 0)
 			goto done;
 		add_input(&s, path, 0);
 		if ((error = plumb_helm_prepare(out, source, commit, diags)) < 0 && error != PLUMB_EINVALID)
@@ -368,7 +385,8 @@ int plumb_render_prepare(plumb_render_job *out, plumb_source *source, const char
 		/* The arguments the run passes, the copy's root as ".", and the inline values themselves. */
 		plumb_render_args args = { 0 };
 		plumb_helm_arguments(&args, out, ".", out->values ? "values" : NULL);
-		plumb_buf_printf(&key, "helm\n%s\n%s\n", out->program, out->version);
+		plumb_buf_printf(&key, "helm\n%s\n%s\n%s", out->program, out->version,
+				 out->fetch_dependencies ? "dependency build\n" : "");
 		for (size_t i = 0; i < args.count; i++)
 			plumb_buf_printf(&key, "%s\n", args.items[i]);
 		plumb_render_args_release(&args);
@@ -594,6 +612,10 @@ static int run_program(plumb_buf *out, const plumb_render_job *job, plumb_source
 		if ((error = plumb_fs_write_path(values, job->values, strlen(job->values), 0400)) < 0)
 			goto done;
 	}
+	/* Dependencies fetched, when allowed, into the copy's charts/ before it turns read-only. */
+	if (helm && (error = plumb_helm_fetch_dependencies(job, folder, home, plumb_render_timeout(options), pos,
+							   diags)) < 0)
+		goto done;
 	nftw(root, make_read_only, 16, FTW_PHYS | FTW_DEPTH);
 
 	char *home_env = plumb_xprintf("HOME=%s", home);

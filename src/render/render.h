@@ -36,6 +36,7 @@
 #define PLUMB_RENDER_OUTPUT_MAX (64u << 20)
 
 typedef struct {
+	int allow_chart_fetch; /* a chart dependency not vendored under charts/ is fetched (helm dependency build), not refused */
 	const char *kustomize; /* the program, looked up in PATH; NULL: $PLUMB_KUSTOMIZE, else "kustomize" */
 	const char *helm;      /* the program, looked up in PATH; NULL: $PLUMB_HELM, else "helm" */
 	const char *state_dir; /* where the cache lives; NULL: no cache on disk */

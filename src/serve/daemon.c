@@ -180,12 +180,7 @@ int plumb_daemon_run(const plumb_daemon_options *options, plumb_daemon_reload re
 	if (error == 0)
 		error = plumb_source_open_cached(&d->source, d->options.repo, state_dir);
 	if (error == 0) {
-		plumb_render_options render = { .kustomize = d->options.kustomize,
-						.helm = d->options.helm,
-						.state_dir = state_dir,
-						.timeout_ms = d->options.render_timeout_ms,
-						.output_max = d->options.render_output_max,
-						.self = d->options.render_self };
+		plumb_render_options render = plumb_serve_render_options(d, state_dir);
 		plumb_load_set_render(d->source, &render);
 	}
 	free(state_dir);

@@ -37,6 +37,18 @@ char *plumb_serve_state_dir(const daemon_state *d)
 	return d->options.state ? plumb_xstrdup(d->options.state) : plumb_default_state_dir();
 }
 
+plumb_render_options plumb_serve_render_options(const daemon_state *d, const char *state_dir)
+{
+	plumb_render_options render = { .kustomize = d->options.kustomize,
+					.helm = d->options.helm,
+					.state_dir = state_dir,
+					.timeout_ms = d->options.render_timeout_ms,
+					.output_max = d->options.render_output_max,
+					.self = d->options.render_self,
+					.allow_chart_fetch = d->options.allow_chart_fetch };
+	return render;
+}
+
 void plumb_serve_wake(daemon_state *d)
 {
 	char byte = 1;

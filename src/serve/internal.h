@@ -19,6 +19,7 @@
 
 #include "providers/provider.h"
 #include "resource/resource.h"
+#include "render/render.h"
 #include "serve/options.h"
 #include "source/source.h"
 #include "store/store.h"
@@ -125,6 +126,9 @@ void plumb_serve_set_text(char **slot, const char *text);
 
 /* The state directory the options name, or the default one: a new string. */
 char *plumb_serve_state_dir(const daemon_state *d);
+
+/* How d's sources render (render.h): the programs, limits and fetching serve was given, the cache in state_dir. */
+plumb_render_options plumb_serve_render_options(const daemon_state *d, const char *state_dir);
 
 /* Wake the loop, which then looks at the store and the requests at once. Any thread. */
 void plumb_serve_wake(daemon_state *d);

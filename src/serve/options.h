@@ -44,6 +44,7 @@ typedef struct {
 	char *helm;       /* the program that renders a chart; NULL: $PLUMB_HELM, else helm on PATH */
 	unsigned render_timeout_ms; /* how long a renderer may run; 0: $PLUMB_RENDER_TIMEOUT_MS, else 60 s */
 	size_t render_output_max;   /* how much it may print; 0: $PLUMB_RENDER_OUTPUT_MAX, else 64 MiB */
+	int allow_chart_fetch;      /* a chart's dependencies not vendored are fetched (helm dependency build) */
 	const char *render_self;    /* this program, for a jsonnet file's child (render.h's self); borrowed, static */
 	plumb_discover_names names; /* clusters: and repoAliases:, each string and both arrays owned */
 	plumb_credentials *credentials; /* how to reach private repositories (one reference); NULL: none */

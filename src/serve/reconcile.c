@@ -147,6 +147,7 @@ static void start_pipeline(plumb_pipeline *p, daemon_state *d, const char *commi
 	options.helm = d->options.helm;
 	options.render_timeout_ms = d->options.render_timeout_ms;
 	options.render_output_max = d->options.render_output_max;
+	options.allow_chart_fetch = d->options.allow_chart_fetch;
 	options.credentials = d->options.credentials ? plumb_credentials_table(d->options.credentials) : NULL;
 	options.submodules = d->app->declared.submodules || d->options.submodules;
 	options.render_self = d->options.render_self;
@@ -564,12 +565,7 @@ static int resolve_own(daemon_state *d, app_state *a, const plumb_application *l
 		char *state = plumb_serve_state_dir(d);
 		int error = plumb_source_open_cached(&a->source, repo, state);
 		if (error == 0) {
-			plumb_render_options render = { .kustomize = d->options.kustomize,
-							.helm = d->options.helm,
-							.state_dir = state,
-							.timeout_ms = d->options.render_timeout_ms,
-							.output_max = d->options.render_output_max,
-							.self = d->options.render_self };
+			plumb_render_options render = plumb_serve_render_options(d, state);
 			plumb_load_set_render(a->source, &render);
 		}
 		free(state);

@@ -267,6 +267,54 @@ else
 	ok "no private copy is left behind"
 fi
 
+# --- a dependency fetched from a chart repository, when allowed -----------------------------
+
+# A chart repository as helm serves them: packaged charts and an index.yaml, over HTTP on loopback.
+mkdir -p "$T/chartrepo" "$T/depsrc/templates"
+printf 'apiVersion: v2\nname: dep\nversion: 0.2.0\n' >"$T/depsrc/Chart.yaml"
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: "{{ .Release.Name }}-dep"}\ndata: {from: repository}\n' \
+	>"$T/depsrc/templates/cm.yaml"
+"$HELM" package "$T/depsrc" -d "$T/chartrepo" >/dev/null && "$HELM" repo index "$T/chartrepo"
+CHART_PORT=$(free_port)
+(cd "$T/chartrepo" && exec python3 -m http.server --bind 127.0.0.1 "$CHART_PORT") 2>"$T/chartrepo.log" &
+DPID[chartrepo]=$!
+wait_for 10000 port_open "$CHART_PORT" || fail "a chart repository serves on loopback" "$(cat "$T/chartrepo.log")"
+mkdir -p "$REPO/charts/fetched/templates"
+printf 'apiVersion: v2\nname: fetched\nversion: 0.1.0\ndependencies:\n  - name: dep\n    version: 0.2.0\n    repository: http://127.0.0.1:%s\n' \
+	"$CHART_PORT" >"$REPO/charts/fetched/Chart.yaml"
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: "{{ .Release.Name }}-own"}\n' \
+	>"$REPO/charts/fetched/templates/cm.yaml"
+commit_all "$REPO" "a chart with a dependency in a chart repository"
+capture "$PLUMB" render --repo "$REPO" --path charts/fetched --state "$STATE" --namespace shop
+if [ "$RC" -ne 0 ] && contains "$ERR" "charts/fetched/Chart.yaml:5:11: chart dependency 'dep' (http://127.0.0.1:$CHART_PORT) is not vendored" &&
+	contains "$ERR" "--allow-chart-fetch" && ! grep -q "dep-0.2.0.tgz" "$T/chartrepo.log"; then
+	ok "a dependency in a chart repository is refused without --allow-chart-fetch, and nothing is fetched"
+else
+	fail "a dependency in a chart repository is refused without --allow-chart-fetch, and nothing is fetched" "$(show)"
+fi
+capture "$PLUMB" render --repo "$REPO" --path charts/fetched --state "$STATE" --namespace shop --allow-chart-fetch
+rm -rf "$T/fetched-by-hand" && cp -r "$REPO/charts/fetched" "$T/fetched-by-hand"
+"$HELM" dependency build "$T/fetched-by-hand" >/dev/null 2>&1
+"$HELM" template fetched "$T/fetched-by-hand" --namespace shop 2>/dev/null | canonical >"$T/fetched-helm"
+if [ "$RC" -eq 0 ] && [ "$(printf '%s\n' "$OUT" | canonical)" = "$(cat "$T/fetched-helm")" ] &&
+	contains "$OUT" "fetched-dep" && [ -z "$(git -C "$REPO" status --porcelain)" ]; then
+	ok "--allow-chart-fetch runs helm dependency build on the copy: the objects helm gives by hand"
+else
+	fail "--allow-chart-fetch runs helm dependency build on the copy: the objects helm gives by hand" "$(show)" \
+		"by hand: $(cat "$T/fetched-helm")"
+fi
+fetches=$(grep -c "GET /dep-0.2.0.tgz" "$T/chartrepo.log")
+capture "$PLUMB" render --repo "$REPO" --path charts/fetched --state "$STATE" --namespace shop --allow-chart-fetch
+if [ "$RC" -eq 0 ] && [ "$(grep -c "GET /dep-0.2.0.tgz" "$T/chartrepo.log")" = "$fetches" ]; then
+	ok "a fetched chart's output is cached: the same commit fetches nothing again"
+else
+	fail "a fetched chart's output is cached: the same commit fetches nothing again" "$(show)"
+fi
+kill "${DPID[chartrepo]}" 2>/dev/null
+wait "${DPID[chartrepo]}" 2>/dev/null
+DPID[chartrepo]=
+git -C "$REPO" rm -rq charts/fetched && commit_all "$REPO" "without the fetched chart"
+
 # --- a rendered chart against a real API server ---------------------------------------------
 
 kube_start "a rendered chart"
