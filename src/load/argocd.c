@@ -113,15 +113,6 @@ static void decode_source(plumb_application *a, const plumb_spec *source, const 
 		plumb_values_release(r, R_COUNT);
 		return;
 	}
-	a->repo = plumb_xstrdup(r[R_REPO].string);
-	/* HEAD is the commit the repository is read at: no revision of its own. */
-	if (r[R_REVISION].present && *r[R_REVISION].string && strcmp(r[R_REVISION].string, "HEAD") != 0)
-		a->revision = plumb_xstrdup(r[R_REVISION].string);
-	if (r[R_CHART].present)
-		plumb_diags_add(diags, r[R_CHART].position,
-				"%s.chart: a chart from a Helm repository (%s) is fetched over the network; plumb renders "
-				"charts kept in a git repository: vendor it there and give its path",
-				name, r[R_REPO].string);
 	if (r[R_PLUGIN].present)
 		plumb_diags_add(diags, r[R_PLUGIN].position,
 				"%s.plugin: config management plugins are not run by plumb; commit what the plugin "
@@ -129,10 +120,39 @@ static void decode_source(plumb_application *a, const plumb_spec *source, const 
 				name);
 	read_past(diags, &r[R_REF], "source.ref", "a reference for another source's value files");
 	read_past(diags, &r[R_NAME], "source.name", "a source's display name");
+	if (r[R_CHART].present) {
+		/* A chart of a Helm repository: helm fetches it (when allowed), at targetRevision, its version. */
+		if (r[R_PATH].present)
+			plumb_diags_add(diags, r[R_PATH].position, "%s: chart and path both given; give one", name);
+		a->path = plumb_xstrdup("");
+		a->render = plumb_render_options_decode(&r[R_HELM], &r[R_KUSTOMIZE], &r[R_DIRECTORY], NULL, 1, refs,
+							ref_count, diags);
+		json_t *json = a->render ? json_loads(a->render, 0, NULL) : json_object();
+		json_t *helm = json_object_get(json, "helm");
+		if (!helm) {
+			helm = json_object();
+			json_object_set_new(json, "helm", helm);
+		}
+		json_t *remote = json_pack("{s:s, s:s, s:s, s:I, s:I}", "repo", r[R_REPO].string, "chart",
+					   r[R_CHART].string, "file", a->file, "line", (json_int_t)r[R_CHART].position.line,
+					   "column", (json_int_t)r[R_CHART].position.column);
+		if (r[R_REVISION].present && *r[R_REVISION].string)
+			json_object_set_new(remote, "version", json_string(r[R_REVISION].string));
+		json_object_set_new(helm, "remote", remote);
+		free(a->render);
+		a->render = json_dumps(json, JSON_COMPACT);
+		json_decref(json);
+		plumb_values_release(r, R_COUNT);
+		return;
+	}
+	a->repo = plumb_xstrdup(r[R_REPO].string);
+	/* HEAD is the commit the repository is read at: no revision of its own. */
+	if (r[R_REVISION].present && *r[R_REVISION].string && strcmp(r[R_REVISION].string, "HEAD") != 0)
+		a->revision = plumb_xstrdup(r[R_REVISION].string);
 	if (r[R_PATH].present) {
 		if (plumb_path_normalize(&a->path, r[R_PATH].string, 0) < 0)
 			plumb_diags_add(diags, r[R_PATH].position, "%s.path: %s", name, plumb_error_last());
-	} else if (!r[R_CHART].present) {
+	} else {
 		plumb_diags_add(diags, plumb_spec_position(source), "%s: missing required field \"path\"", name);
 	}
 	if (a->path) {

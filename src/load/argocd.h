@@ -21,8 +21,9 @@
  * automated without prune keeps what left the repository; without selfHeal
  * a change by hand is reported, not repaired. A field plumb does not read
  * is a warning at its FILE:LINE:COL, never dropped silently; one it cannot
- * honour without changing what is applied (a chart from a Helm repository,
- * a plugin, two sources to render) is an error.
+ * honour without changing what is applied (a plugin, two sources to
+ * render) is an error. A chart of a Helm repository (chart:) is named in
+ * the render options (render/helm.h), fetched by helm when allowed.
  */
 #ifndef PLUMB_LOAD_ARGOCD_H
 #define PLUMB_LOAD_ARGOCD_H

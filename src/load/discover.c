@@ -2,6 +2,7 @@
 #include "load/discover.h"
 #include "load/flux.h"
 #include "load/load.h"
+#include "render/helm.h"
 #include "providers/host/host.h"
 #include "providers/provider.h"
 #include "util/path.h"
@@ -163,8 +164,8 @@ static int expand(discovery *d, const char *path, const plumb_application *paren
 			error = PLUMB_EINVALID;
 			continue;
 		}
-		if (!is_own_repository(d, a->repo) || a->revision) {
-			/* Another repository or revision is synced as it is: it is a leaf here. */
+		if (!is_own_repository(d, a->repo) || a->revision || plumb_helm_is_remote(a->render)) {
+			/* Another repository or revision, or a chart of a Helm repository, is synced as it is: a leaf here. */
 			add_leaf(d, a);
 			plumb_application_release(&resolved);
 			continue;

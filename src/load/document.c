@@ -421,6 +421,8 @@ static char *line_value(const char *text, size_t len, const char *key)
 static char *rendered_origin(const manifest_part *file, struct fy_node *root, const char *text, size_t len)
 {
 	char *written = NULL, *origin = NULL;
+	if (!file->render_folder)
+		return NULL;
 	if (!strcmp(file->renderer, "helm")) {
 		char *source = line_value(text, len, "# Source: ");
 		const char *slash = source ? strchr(source, '/') : NULL;

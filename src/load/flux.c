@@ -127,21 +127,31 @@ static void read_past(plumb_diags *diags, const plumb_value *value, const char *
 		plumb_diags_warn(diags, value->position, "%s: not read by plumb (%s)", field, why);
 }
 
-/* A GitRepository the application comes from: resolved against the folder later. */
-static void decode_source_ref(json_t *flux, const plumb_value *ref, const char *field, plumb_diags *diags)
+/*
+ * The source the application comes from, resolved against the folder
+ * later: a GitRepository, or for a chart (helm_ok) a HelmRepository, whose
+ * charts helm fetches when plumb may fetch. Returns 1 for a HelmRepository.
+ */
+static int decode_source_ref(json_t *flux, const plumb_value *ref, const char *field, int helm_ok, plumb_diags *diags)
 {
 	plumb_value r[4];
+	int helm = 0;
 	if (plumb_spec_decode_known(r, ref->map, source_ref_fields, 4, diags) == 0) {
-		if (strcmp(r[0].string, "GitRepository") != 0)
+		helm = helm_ok && !strcmp(r[0].string, "HelmRepository");
+		if (helm)
+			json_object_set_new(flux, "helmRepository",
+					    place(json_pack("{s:s}", "name", r[1].string), r[1].position));
+		else if (strcmp(r[0].string, "GitRepository") != 0)
 			plumb_diags_add(diags, r[0].position,
-					"%s.kind: a %s is fetched over the network; plumb reads charts and manifests "
-					"from git: a GitRepository",
-					field, r[0].string);
+					"%s.kind: a %s is not read by plumb: manifests and charts come from a "
+					"GitRepository%s",
+					field, r[0].string, helm_ok ? ", or a chart from a HelmRepository" : "");
 		else
 			json_object_set_new(flux, "sourceRef",
 					    place(json_pack("{s:s}", "name", r[1].string), r[1].position));
 	}
 	plumb_values_release(r, 4);
+	return helm;
 }
 
 static void decode_depends(plumb_application *a, const plumb_value *depends, plumb_diags *diags)
@@ -263,7 +273,7 @@ static void decode_kustomization(plumb_application *a, json_t *render, json_t *f
 	if (plumb_spec_decode_known(k, spec, kustomization_fields, K_COUNT, diags))
 		goto done;
 	a->path = repository_path(&k[K_PATH], "spec.path", diags);
-	decode_source_ref(flux, &k[K_SOURCE], "spec.sourceRef", diags);
+	decode_source_ref(flux, &k[K_SOURCE], "spec.sourceRef", 0, diags);
 	a->prune = k[K_PRUNE].present && k[K_PRUNE].boolean;
 	a->automated = !(k[K_SUSPEND].present && k[K_SUSPEND].boolean);
 	decode_depends(a, &k[K_DEPENDS], diags);
@@ -349,8 +359,19 @@ static void decode_release(plumb_application *a, json_t *render, json_t *flux, c
 				"a chart folder in git: spec.chart.spec.chart with a GitRepository sourceRef");
 	if (h[H_CHART].present && plumb_spec_decode_known(template, h[H_CHART].map, chart_template_fields, 1, diags) == 0 &&
 	    plumb_spec_decode_known(chart, template[0].map, chart_fields, 5, diags) == 0) {
-		a->path = repository_path(&chart[0], "spec.chart.spec.chart", diags);
-		decode_source_ref(flux, &chart[1], "spec.chart.spec.sourceRef", diags);
+		if (decode_source_ref(flux, &chart[1], "spec.chart.spec.sourceRef", 1, diags)) {
+			/* A chart of a Helm repository: its name and version, fetched by helm when allowed. */
+			a->path = plumb_xstrdup("");
+			json_object_set_new(flux, "chart", json_string(chart[0].string));
+			if (chart[3].present)
+				json_object_set_new(flux, "version", json_string(chart[3].string));
+			if (chart[2].present)
+				plumb_diags_add(diags, chart[2].position,
+						"spec.chart.spec.valuesFiles: files inside a chart of a Helm repository, which "
+						"plumb does not open: give values, or valuesFrom");
+		} else {
+			a->path = repository_path(&chart[0], "spec.chart.spec.chart", diags);
+		}
 		/* Value files are from the repository's root, as the chart is. */
 		json_t *files = json_array();
 		for (size_t i = 0; i < chart[2].list_count; i++) {
@@ -364,7 +385,8 @@ static void decode_release(plumb_application *a, json_t *render, json_t *flux, c
 			free(path);
 		}
 		json_object_set_new(helm, "valueFiles", files);
-		read_past(diags, &chart[3], "spec.chart.spec.version", "the chart is the commit's");
+		if (!json_object_get(flux, "helmRepository"))
+			read_past(diags, &chart[3], "spec.chart.spec.version", "the chart is the commit's");
 	} else if (!h[H_CHART_REF].present && !h[H_CHART].present) {
 		plumb_diags_add(diags, plumb_spec_position(spec), "spec: missing required field \"chart\"");
 	}
@@ -488,6 +510,28 @@ static void resolve_source(plumb_application *a, json_t *flux, const plumb_manif
 	json_decref(repository);
 }
 
+/* A chart of a HelmRepository of the folder: helm.remote, for helm to fetch (render/helm.h). */
+static void resolve_helm_repository(json_t *render, json_t *flux, const plumb_manifest_set *set, plumb_diags *diags)
+{
+	json_t *ref = json_object_get(flux, "helmRepository");
+	const char *name = json_string_value(json_object_get(ref, "name"));
+	if (!name)
+		return;
+	json_t *repository = find_document(set, SOURCE_GROUP, "HelmRepository", name);
+	const char *url = json_string_value(json_object_get(json_object_get(repository, "spec"), "url"));
+	if (!url) {
+		plumb_diags_add(diags, placed(ref), "HelmRepository %s %s", name,
+				repository ? "has no spec.url" : "is not in the folder that declares this application");
+	} else {
+		plumb_position at = placed(ref);
+		json_t *remote = place(json_pack("{s:s, s:O}", "repo", url, "chart", json_object_get(flux, "chart")), at);
+		if (json_object_get(flux, "version"))
+			json_object_set(remote, "version", json_object_get(flux, "version"));
+		json_object_set_new(json_object_get(render, "helm"), "remote", remote);
+	}
+	json_decref(repository);
+}
+
 /* data[key] of the ConfigMap from names, or NULL (a diagnostic unless optional). A new reference. */
 static json_t *config_map_data(const plumb_manifest_set *set, json_t *from, plumb_diags *diags)
 {
@@ -546,6 +590,7 @@ void plumb_flux_resolve(plumb_application *a, const plumb_manifest_set *set, int
 		return;
 	}
 	resolve_source(a, flux, set, own, payload, diags);
+	resolve_helm_repository(render, flux, set, diags);
 	size_t i;
 	json_t *from;
 	/* Variables: substituteFrom in order, then substitute over them, as Flux takes them. */

@@ -22,9 +22,10 @@
  * A GitRepository whose URL is the repository being read (discover.h's
  * names), or one the path read does not hold (as Flux's own flux-system,
  * which lives in the folder Flux applies itself), is this commit; another
- * is fetched at its ref. A HelmRepository, OCIRepository or Bucket source is
- * an error: plumb fetches no chart and no artifact. A field plumb does not
- * read is a warning at its position.
+ * is fetched at its ref. A HelmRelease's HelmRepository (in the folder)
+ * names a chart helm fetches when allowed (render/helm.h); an
+ * OCIRepository or Bucket source is an error. A field plumb does not read
+ * is a warning at its position.
  */
 #ifndef PLUMB_LOAD_FLUX_H
 #define PLUMB_LOAD_FLUX_H

@@ -5,6 +5,7 @@
 #include "providers/provider.h"
 #include "load/directory.h"
 #include "render/jsonnet.h"
+#include "render/helm.h"
 #include "render/render.h"
 #include "secrets/secret.h"
 #include "util/path.h"
@@ -451,7 +452,7 @@ static int load_rendered(manifest_files *files, plumb_source *source, const char
 						 job.renderer ? job.renderer : "render");
 		goto done;
 	}
-	char *name = plumb_xprintf("%s (%s)", *path ? path : ".", job.renderer);
+	char *name = plumb_xprintf("%s (%s)", job.remote ? job.remote : *path ? path : ".", job.renderer);
 	memcpy(blob, job.key, PLUMB_OID_HEXSZ);
 	blob[PLUMB_OID_HEXSZ] = '\0';
 	manifest_part *part = part_new(name, blob);
@@ -466,7 +467,7 @@ static int load_rendered(manifest_files *files, plumb_source *source, const char
 	if ((error = plumb_render_output(&text, &job, source, commit, &cache->render, diags)) < 0)
 		goto done;
 	part->rendered = &text;
-	part->render_folder = path;
+	part->render_folder = job.remote ? NULL : path; /* a chart of a Helm repository has no folder here */
 	part->renderer = job.renderer;
 	part->substitute = files->substitute;
 	part->set.commit = plumb_xstrdup(commit);
@@ -575,7 +576,9 @@ int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit
 						*load_path ? load_path : ".", commit);
 		goto done;
 	}
-	if (top.type == PLUMB_ENTRY_TREE && plumb_render_kind(source, commit, load_path)) {
+	/* A chart of a Helm repository is rendered whatever the path holds: it names none here. */
+	if (plumb_helm_is_remote(target ? target->options : NULL) ||
+	    (top.type == PLUMB_ENTRY_TREE && plumb_render_kind(source, commit, load_path))) {
 		if ((error = load_rendered(&files, source, commit, load_path, target, diags)) < 0)
 			goto done;
 	} else if (top.type == PLUMB_ENTRY_TREE) {

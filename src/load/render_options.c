@@ -115,6 +115,12 @@ static json_t *repository_file(const decoder *d, const char *value, plumb_positi
 				"value files from the application's own repository", field, value);
 		return NULL;
 	}
+	if (!rest && !d->path) {
+		plumb_diags_add(d->diags, at, "%s: '%s' would be read from inside a chart of a Helm repository, which "
+				"plumb does not open: give value files from this repository ($NAME/... of a ref source) "
+				"or values", field, value);
+		return NULL;
+	}
 	char *resolved = rest		   ? plumb_path_resolve("", rest)
 			 : value[0] == '/' ? plumb_path_resolve("", value + 1)
 					   : plumb_path_resolve(d->path, value);
@@ -278,7 +284,7 @@ static json_t *decode_kustomize(const decoder *d, const plumb_spec *spec)
 	json_object_set_new(out, "replicas", replicas);
 	/* A component is a folder kustomize reads from the kustomization's: it stays in the repository. */
 	for (size_t i = 0; i < k[K_COMPONENTS].list_count; i++) {
-		char *resolved = plumb_path_resolve(d->path, k[K_COMPONENTS].list[i]);
+		char *resolved = plumb_path_resolve(d->path ? d->path : "", k[K_COMPONENTS].list[i]);
 		if (!resolved || strstr(k[K_COMPONENTS].list[i], "://"))
 			plumb_diags_add(d->diags, k[K_COMPONENTS].position, "%s.components: '%s' leaves the repository",
 					name, k[K_COMPONENTS].list[i]);

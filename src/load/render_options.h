@@ -30,7 +30,8 @@
  * Application), not an error (plumb's own kind). refs (ref_count of them)
  * name the other sources of an Argo CD Application that are its own
  * repository: a value file "$NAME/PATH" of one is PATH from the
- * repository's root.
+ * repository's root. path NULL: the application renders a chart of a
+ * Helm repository, whose other value files plumb cannot read.
  */
 char *plumb_render_options_decode(const plumb_value *helm, const plumb_value *kustomize, const plumb_value *directory,
 				  const char *path, int lenient, const char *const *refs, size_t ref_count,

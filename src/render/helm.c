@@ -115,14 +115,32 @@ void plumb_helm_arguments(plumb_render_args *args, const plumb_render_job *job, 
 			  const char *values_file)
 {
 	json_t *helm = helm_options(job), *item;
+	json_t *remote = json_object_get(helm, "remote");
 	size_t i;
-	char *folder = *job->path ? plumb_xprintf("%s/%s", root, job->path) : plumb_xstrdup(root);
 	plumb_render_args_add(args, "template");
 	plumb_render_args_add(args, job->release);
-	plumb_render_args_add(args, folder);
+	if (job->remote) {
+		/* helm fetches the chart itself: from an OCI registry by reference, else from the repository's index. */
+		const char *repo = text_of(remote, "repo"), *chart = text_of(remote, "chart");
+		int oci = !strncmp(repo, "oci://", 6);
+		char *reference = oci ? plumb_xprintf("%s/%s", repo, chart) : plumb_xstrdup(chart);
+		plumb_render_args_add(args, reference);
+		free(reference);
+		if (!oci) {
+			plumb_render_args_add(args, "--repo");
+			plumb_render_args_add(args, repo);
+		}
+		if (text_of(remote, "version")) {
+			plumb_render_args_add(args, "--version");
+			plumb_render_args_add(args, text_of(remote, "version"));
+		}
+	} else {
+		char *folder = *job->path ? plumb_xprintf("%s/%s", root, job->path) : plumb_xstrdup(root);
+		plumb_render_args_add(args, folder);
+		free(folder);
+	}
 	plumb_render_args_add(args, "--namespace");
 	plumb_render_args_add(args, job->namespace);
-	free(folder);
 	/* Value files in the order given, then the inline values over them, then parameters over all. */
 	json_array_foreach(json_object_get(helm, "valueFiles"), i, item) {
 		char *path = plumb_xprintf("%s/%s", root, text_of(item, "path"));
@@ -171,12 +189,9 @@ static const char *const proxy_variables[] = { "HTTPS_PROXY", "https_proxy", "HT
 					       "no_proxy" };
 #define PROXY_VARIABLE_COUNT (sizeof(proxy_variables) / sizeof(proxy_variables[0]))
 
-int plumb_helm_fetch_dependencies(const plumb_render_job *job, const char *folder, const char *home,
-				  unsigned timeout_ms, plumb_position pos, plumb_diags *diags)
+char **plumb_helm_network_environment(const char *home)
 {
-	if (!job->fetch_dependencies)
-		return 0;
-	char *envp[PROXY_VARIABLE_COUNT + 4];
+	char **envp = plumb_xcalloc(PROXY_VARIABLE_COUNT + 4, sizeof(*envp));
 	size_t n = 0;
 	envp[n++] = plumb_xstrdup("PATH=/nonexistent");
 	envp[n++] = plumb_xprintf("HOME=%s", home);
@@ -186,7 +201,22 @@ int plumb_helm_fetch_dependencies(const plumb_render_job *job, const char *folde
 		if (value)
 			envp[n++] = plumb_xprintf("%s=%s", proxy_variables[i], value);
 	}
-	envp[n] = NULL;
+	return envp;
+}
+
+void plumb_helm_environment_release(char **envp)
+{
+	for (size_t i = 0; envp && envp[i]; i++)
+		free(envp[i]);
+	free(envp);
+}
+
+int plumb_helm_fetch_dependencies(const plumb_render_job *job, const char *folder, const char *home,
+				  unsigned timeout_ms, plumb_position pos, plumb_diags *diags)
+{
+	if (!job->fetch_dependencies)
+		return 0;
+	char **envp = plumb_helm_network_environment(home);
 	char *const argv[] = { job->program, "dependency", "build", (char *)folder, NULL };
 	plumb_process_result result = { 0 };
 	plumb_buf printed = PLUMB_BUF_INIT;
@@ -205,7 +235,37 @@ int plumb_helm_fetch_dependencies(const plumb_render_job *job, const char *folde
 		plumb_process_result_release(&result);
 	}
 	plumb_buf_release(&printed);
-	for (size_t i = 0; i < n; i++)
-		free(envp[i]);
+	plumb_helm_environment_release(envp);
 	return error;
+}
+
+char *plumb_helm_remote(const char *options)
+{
+	json_t *json = options ? json_loads(options, 0, NULL) : NULL;
+	json_t *remote = json_object_get(json_object_get(json, "helm"), "remote");
+	char *out = NULL;
+	if (text_of(remote, "repo") && text_of(remote, "chart"))
+		out = plumb_xprintf("%s %s@%s", text_of(remote, "repo"), text_of(remote, "chart"),
+				    text_of(remote, "version") ? text_of(remote, "version") : "latest");
+	json_decref(json);
+	return out;
+}
+
+plumb_position plumb_helm_remote_position(const plumb_render_job *job, char **file)
+{
+	json_t *json = job->options ? json_loads(job->options, 0, NULL) : NULL;
+	json_t *remote = json_object_get(json_object_get(json, "helm"), "remote");
+	*file = plumb_xstrdup(text_of(remote, "file") ? text_of(remote, "file") : "");
+	plumb_position at = { *file, (unsigned)json_integer_value(json_object_get(remote, "line")),
+			      (unsigned)json_integer_value(json_object_get(remote, "column")) };
+	json_decref(json);
+	return at;
+}
+
+int plumb_helm_is_remote(const char *options)
+{
+	char *remote = plumb_helm_remote(options);
+	int is_remote = remote != NULL;
+	free(remote);
+	return is_remote;
 }

@@ -38,6 +38,29 @@ void plumb_helm_arguments(plumb_render_args *args, const plumb_render_job *job, 
 			  const char *values_file);
 
 /*
+ * The chart of a Helm repository that options (render.h's target options)
+ * name in "helm"."remote" ({repo, chart, version, file, line, column}: an
+ * Argo CD source's chart, a Flux HelmRepository's): "REPO CHART@VERSION"
+ * (a new string), or NULL when they name none. Such a chart is fetched by
+ * helm itself (`helm template --repo`), only when fetching is allowed.
+ */
+char *plumb_helm_remote(const char *options);
+
+/* Whether options name a chart of a Helm repository (plumb_helm_remote would give one). */
+int plumb_helm_is_remote(const char *options);
+
+/* Where the options write the remote chart, for a diagnostic (file borrowed from job->options' parse: copied). */
+plumb_position plumb_helm_remote_position(const plumb_render_job *job, char **file);
+
+/*
+ * The environment of a helm that reaches the network: no PATH, HOME in the
+ * copy, no kubeconfig, and the proxies plumb itself runs with. NULL-ended,
+ * each string owned; free with plumb_helm_environment_release.
+ */
+char **plumb_helm_network_environment(const char *home);
+void plumb_helm_environment_release(char **envp);
+
+/*
  * Run `helm dependency build FOLDER` on the copy (folder absolute, home the
  * copy's HOME) when job->fetch_dependencies: the one time a renderer may
  * reach the network, through the proxies plumb's own environment names.

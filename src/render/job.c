@@ -16,6 +16,7 @@ void plumb_render_job_release(plumb_render_job *job)
 	free(job->namespace);
 	free(job->options);
 	free(job->values);
+	free(job->remote);
 	memset(job, 0, sizeof(*job));
 }
 

@@ -363,7 +363,8 @@ int plumb_render_prepare(plumb_render_job *out, plumb_source *source, const char
 
 	out->path = plumb_xstrdup(path);
 	out->options = target && target->options ? plumb_xstrdup(target->options) : NULL;
-	out->renderer = plumb_render_kind(source, commit, path);
+	out->remote = plumb_helm_remote(out->options);
+	out->renderer = out->remote ? "helm" : plumb_render_kind(source, commit, path);
 	if (out->renderer && !strcmp(out->renderer, "helm")) {
 		/* An implicit application is named by its path: the release, by the path's last component. */
 		const char *name = target && target->name && *target->name ? target->name : path;
@@ -377,9 +378,20 @@ int plumb_render_prepare(plumb_render_job *out, plumb_source *source, const char
 												 : "default");
 		if ((error = version_of(&out->version, options, out->program, "--short")) < 0)
 			goto done;
-		if ((error = check_dependencies(out, source, commit, options->allow_chart_fetch, diags)) < 0)
-			goto done;
-		add_input(&s, path, 0);
+		if (out->remote && !options->allow_chart_fetch) {
+			char *file;
+			plumb_position at = plumb_helm_remote_position(out, &file);
+			plumb_diags_add(diags, at,
+					"the chart %s is fetched from a Helm repository over the network: plumb renders "
+					"charts kept in git (vendor it there and give its path), or let it fetch: "
+					"--allow-chart-fetch (allow-chart-fetch: in serve.yaml)",
+					out->remote);
+			free(file);
+		} else if (!out->remote) {
+			if ((error = check_dependencies(out, source, commit, options->allow_chart_fetch, diags)) < 0)
+				goto done;
+			add_input(&s, path, 0);
+		}
 		if ((error = plumb_helm_prepare(out, source, commit, diags)) < 0 && error != PLUMB_EINVALID)
 			goto done;
 		/* The arguments the run passes, the copy's root as ".", and the inline values themselves. */
@@ -570,7 +582,7 @@ static int run_program(plumb_buf *out, const plumb_render_job *job, plumb_source
 	const char *tmpdir = getenv("TMPDIR");
 	char *temporary = plumb_xprintf("%s/plumb-render-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
 	char *root = NULL, *folder = NULL, *home = NULL, *values = NULL;
-	char *where = plumb_xprintf("%s (%s)", *job->path ? job->path : ".", job->renderer);
+	char *where = plumb_xprintf("%s (%s)", job->remote ? job->remote : *job->path ? job->path : ".", job->renderer);
 	int helm = !strcmp(job->renderer, "helm");
 	const char *command = helm ? "helm template" : "kustomize build";
 	plumb_position pos = { where, 0, 0 };
@@ -621,12 +633,15 @@ static int run_program(plumb_buf *out, const plumb_render_job *job, plumb_source
 	char *home_env = plumb_xprintf("HOME=%s", home);
 	/*
 	 * No git to fetch a remote base with, proxies that refuse every
-	 * connection, and no kubeconfig: helm template asks no cluster.
+	 * connection, and no kubeconfig: helm template asks no cluster. A chart
+	 * of a Helm repository, fetched as allowed, is the one renderer let out.
 	 */
-	char *const envp[] = { "PATH=/nonexistent", home_env, "HTTP_PROXY=http://127.0.0.1:9",
-			       "HTTPS_PROXY=http://127.0.0.1:9", "http_proxy=http://127.0.0.1:9",
-			       "https_proxy=http://127.0.0.1:9", "NO_PROXY=", "GIT_TERMINAL_PROMPT=0",
-			       "KUBECONFIG=/nonexistent", NULL };
+	char *closed[] = { "PATH=/nonexistent", home_env, "HTTP_PROXY=http://127.0.0.1:9",
+			   "HTTPS_PROXY=http://127.0.0.1:9", "http_proxy=http://127.0.0.1:9",
+			   "https_proxy=http://127.0.0.1:9", "NO_PROXY=", "GIT_TERMINAL_PROMPT=0",
+			   "KUBECONFIG=/nonexistent", NULL };
+	char **network = job->remote ? plumb_helm_network_environment(home) : NULL;
+	char *const *envp = network ? network : closed;
 	plumb_render_args args = { 0 };
 	plumb_render_args_add(&args, job->program);
 	if (helm) {
@@ -641,6 +656,7 @@ static int run_program(plumb_buf *out, const plumb_render_job *job, plumb_source
 	size_t output_max = plumb_render_output_max(options);
 	error = plumb_process_run_env(&result, out, args.items, envp, timeout_ms, output_max);
 	plumb_render_args_release(&args);
+	plumb_helm_environment_release(network);
 	free(home_env);
 	ran = 1;
 	if (error < 0)

@@ -424,6 +424,23 @@ render_programs() {
 	mkdir -p "$TMPDIR" "$HOME"
 }
 
+# chart_repository DIR: a Helm chart repository as helm serves them (the chart "dep" 0.2.0,
+# packaged, making a ConfigMap RELEASE-dep; and its index.yaml), over HTTP on loopback.
+# CHART_REPO is its URL, DPID[chartrepo] the server, DIR/server.log what it served.
+chart_repository() {
+	local dir=$1 port
+	mkdir -p "$dir/repo" "$dir/src/templates"
+	printf 'apiVersion: v2\nname: dep\nversion: 0.2.0\n' >"$dir/src/Chart.yaml"
+	printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: "{{ .Release.Name }}-dep"}\ndata: {from: repository, size: "{{ .Values.size | default 1 }}"}\n' \
+		>"$dir/src/templates/cm.yaml"
+	"$HELM" package "$dir/src" -d "$dir/repo" >/dev/null && "$HELM" repo index "$dir/repo" || return 1
+	port=$(free_port)
+	(cd "$dir/repo" && exec python3 -m http.server --bind 127.0.0.1 "$port") 2>"$dir/server.log" &
+	DPID[chartrepo]=$!
+	CHART_REPO="http://127.0.0.1:$port"
+	wait_for 10000 port_open "$port"
+}
+
 # Objects as sorted canonical JSON, one a line, from a YAML stream on stdin.
 canonical() {
 	python3 -c '

@@ -289,8 +289,29 @@ else
 	fail "ignoreMissingValueFiles lets a missing value file be" "$(show)"
 fi
 bad_app "  source: {repoURL: https://stefanprodan.github.io/podinfo, chart: podinfo, targetRevision: 6.5.0}"
-refused "a chart from a Helm repository is an error naming it" \
-	"root.yaml:5:68: spec.source.chart: a chart from a Helm repository (https://stefanprodan.github.io/podinfo)"
+refused "a chart from a Helm repository is an error naming it, unless fetching is allowed" \
+	"root.yaml:5:68: the chart https://stefanprodan.github.io/podinfo podinfo@6.5.0 is fetched from a Helm repository over the network"
+# With --allow-chart-fetch, helm fetches it, as Argo CD's repo server does.
+chart_repository "$T/chartrepo" || fail "a chart repository serves on loopback" "$(cat "$T/chartrepo/server.log")"
+bad_app "  source:
+    repoURL: $CHART_REPO
+    chart: dep
+    targetRevision: 0.2.0
+    helm: {valuesObject: {size: 3}}"
+capture "$PLUMB" render "${ARGS[@]}" --path root.yaml --allow-chart-fetch
+"$HELM" template bad dep --repo "$CHART_REPO" --version 0.2.0 --namespace bad --set size=3 2>/dev/null | canonical \
+	>"$T/remote-by-hand"
+if [ "$RC" -eq 0 ] && [ "$(printf '%s\n' "$OUT" | canonical)" = "$(cat "$T/remote-by-hand")" ] &&
+	contains "$OUT" '"3"'; then
+	ok "--allow-chart-fetch renders a chart of a Helm repository as helm template --repo does by hand"
+else
+	fail "--allow-chart-fetch renders a chart of a Helm repository as helm template --repo does by hand" "$(show)" \
+		"by hand: $(cat "$T/remote-by-hand")"
+fi
+bad_app "  source: {repoURL: $CHART_REPO, chart: dep, targetRevision: 0.2.0, helm: {valueFiles: [values-prod.yaml]}}"
+capture "$PLUMB" render "${ARGS[@]}" --path root.yaml --allow-chart-fetch
+refused "a value file inside a chart of a Helm repository is an error" \
+	"'values-prod.yaml' would be read from inside a chart of a Helm repository"
 bad_app "  sources: [{repoURL: $URL, path: plain}, {repoURL: $URL, path: shop/base}]"
 refused "two sources to render are an error" "spec.sources: 2 sources to render; plumb reads an application from one"
 bad_app "  sources:

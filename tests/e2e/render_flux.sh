@@ -198,8 +198,37 @@ kind: HelmRelease
 metadata: {name: remote, namespace: x}
 spec:
   chart: {spec: {chart: podinfo, sourceRef: {kind: HelmRepository, name: podinfo}}}'
-refused "a chart from a HelmRepository is an error where its kind is written" \
-	"clusters/prod/remote.yaml:5:52: spec.chart.spec.sourceRef.kind: a HelmRepository is fetched over the network"
+refused "a HelmRepository the folder does not hold is an error where it is named" \
+	"clusters/prod/remote.yaml:5:74: HelmRepository podinfo is not in the folder that declares this application"
+chart_repository "$T/chartrepo" || fail "a chart repository serves on loopback" "$(cat "$T/chartrepo/server.log")"
+fetched_release="apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata: {name: local, namespace: flux-system}
+spec: {interval: 1h, url: $CHART_REPO}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: fetched, namespace: flux-web}
+spec:
+  chart: {spec: {chart: dep, version: 0.2.x, sourceRef: {kind: HelmRepository, name: local}}}
+  values: {size: 4}"
+bad fetched.yaml "$fetched_release"
+refused "a chart of a HelmRepository is refused without --allow-chart-fetch" \
+	"is fetched from a Helm repository over the network"
+printf '%s\n' "$fetched_release" >"$REPO/clusters/prod/fetched.yaml"
+commit_all "$REPO" "a release of a HelmRepository's chart"
+capture "$PLUMB" render "${ARGS[@]}" --path clusters/prod --allow-chart-fetch
+"$HELM" template fetched dep --repo "$CHART_REPO" --version 0.2.x --namespace flux-web --set size=4 2>/dev/null |
+	canonical >"$T/remote-by-hand"
+if [ "$RC" -eq 0 ] && [ -s "$T/remote-by-hand" ] &&
+	[ "$(printf '%s\n' "$OUT" | canonical | grep '"fetched-dep"')" = "$(cat "$T/remote-by-hand")" ]; then
+	ok "a HelmRelease of a HelmRepository's chart renders, with --allow-chart-fetch, as helm template --repo"
+else
+	fail "a HelmRelease of a HelmRepository's chart renders, with --allow-chart-fetch, as helm template --repo" \
+		"$(show)" "by hand: $(cat "$T/remote-by-hand")"
+fi
+rm -f "$REPO/clusters/prod/fetched.yaml"
+commit_all "$REPO" "without the fetched release"
 bad missing.yaml 'apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata: {name: missing}

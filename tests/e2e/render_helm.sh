@@ -269,16 +269,8 @@ fi
 
 # --- a dependency fetched from a chart repository, when allowed -----------------------------
 
-# A chart repository as helm serves them: packaged charts and an index.yaml, over HTTP on loopback.
-mkdir -p "$T/chartrepo" "$T/depsrc/templates"
-printf 'apiVersion: v2\nname: dep\nversion: 0.2.0\n' >"$T/depsrc/Chart.yaml"
-printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: "{{ .Release.Name }}-dep"}\ndata: {from: repository}\n' \
-	>"$T/depsrc/templates/cm.yaml"
-"$HELM" package "$T/depsrc" -d "$T/chartrepo" >/dev/null && "$HELM" repo index "$T/chartrepo"
-CHART_PORT=$(free_port)
-(cd "$T/chartrepo" && exec python3 -m http.server --bind 127.0.0.1 "$CHART_PORT") 2>"$T/chartrepo.log" &
-DPID[chartrepo]=$!
-wait_for 10000 port_open "$CHART_PORT" || fail "a chart repository serves on loopback" "$(cat "$T/chartrepo.log")"
+chart_repository "$T/chartrepo" || fail "a chart repository serves on loopback" "$(cat "$T/chartrepo/server.log")"
+CHART_PORT=${CHART_REPO##*:}
 mkdir -p "$REPO/charts/fetched/templates"
 printf 'apiVersion: v2\nname: fetched\nversion: 0.1.0\ndependencies:\n  - name: dep\n    version: 0.2.0\n    repository: http://127.0.0.1:%s\n' \
 	"$CHART_PORT" >"$REPO/charts/fetched/Chart.yaml"
@@ -287,7 +279,7 @@ printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: "{{ .Release.Name }}-o
 commit_all "$REPO" "a chart with a dependency in a chart repository"
 capture "$PLUMB" render --repo "$REPO" --path charts/fetched --state "$STATE" --namespace shop
 if [ "$RC" -ne 0 ] && contains "$ERR" "charts/fetched/Chart.yaml:5:11: chart dependency 'dep' (http://127.0.0.1:$CHART_PORT) is not vendored" &&
-	contains "$ERR" "--allow-chart-fetch" && ! grep -q "dep-0.2.0.tgz" "$T/chartrepo.log"; then
+	contains "$ERR" "--allow-chart-fetch" && ! grep -q "dep-0.2.0.tgz" "$T/chartrepo/server.log"; then
 	ok "a dependency in a chart repository is refused without --allow-chart-fetch, and nothing is fetched"
 else
 	fail "a dependency in a chart repository is refused without --allow-chart-fetch, and nothing is fetched" "$(show)"
@@ -303,9 +295,9 @@ else
 	fail "--allow-chart-fetch runs helm dependency build on the copy: the objects helm gives by hand" "$(show)" \
 		"by hand: $(cat "$T/fetched-helm")"
 fi
-fetches=$(grep -c "GET /dep-0.2.0.tgz" "$T/chartrepo.log")
+fetches=$(grep -c "GET /dep-0.2.0.tgz" "$T/chartrepo/server.log")
 capture "$PLUMB" render --repo "$REPO" --path charts/fetched --state "$STATE" --namespace shop --allow-chart-fetch
-if [ "$RC" -eq 0 ] && [ "$(grep -c "GET /dep-0.2.0.tgz" "$T/chartrepo.log")" = "$fetches" ]; then
+if [ "$RC" -eq 0 ] && [ "$(grep -c "GET /dep-0.2.0.tgz" "$T/chartrepo/server.log")" = "$fetches" ]; then
 	ok "a fetched chart's output is cached: the same commit fetches nothing again"
 else
 	fail "a fetched chart's output is cached: the same commit fetches nothing again" "$(show)"
