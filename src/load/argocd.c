@@ -268,12 +268,17 @@ static void decode_policy(plumb_application *a, const plumb_spec *policy, plumb_
 			a->create_namespace = 1;
 		else if (!strcmp(option, "Replace=true"))
 			a->replace = 1;
-		else if (!strcmp(option, "ServerSideApply.ForceConflicts") || !strcmp(option, "ServerSideApply.ForceConflicts=true"))
+		else if (!strcmp(option, "ServerSideApply.ForceConflicts") ||
+			 !strcmp(option, "ServerSideApply.ForceConflicts=true"))
 			a->force_conflicts = 1;
-		/* What plumb does whatever is said: apply server-side, only what changed, honour its ignore rules, refuse an object another application manages. */
+		/*
+		 * What plumb does whatever is said: apply server-side, only what
+		 * changed, honour its ignore rules, refuse an object another
+		 * application manages.
+		 */
 		else if (strcmp(option, "ServerSideApply=true") != 0 && strcmp(option, "ApplyOutOfSyncOnly=true") != 0 &&
-			 strcmp(option, "RespectIgnoreDifferences=true") != 0 && strcmp(option, "FailOnSharedResource=true") != 0 &&
-			 strcmp(option, "CreateNamespace=false") != 0)
+			 strcmp(option, "RespectIgnoreDifferences=true") != 0 &&
+			 strcmp(option, "FailOnSharedResource=true") != 0 && strcmp(option, "CreateNamespace=false") != 0)
 			plumb_diags_warn(diags, p[1].position,
 					 "spec.syncPolicy.syncOptions: \"%s\" is not read by plumb (it reads CreateNamespace, "
 					 "Replace, ServerSideApply.ForceConflicts)",

@@ -87,7 +87,8 @@ static void check_string_map(struct fy_node *map, const char *where, const char 
 static const char *const document_fields[] = { "apiVersion", "kind", "metadata", "spec", NULL };
 static const char *const metadata_fields[] = { "name", "labels", "annotations", NULL };
 /* Another tool's kinds are Kubernetes objects: their metadata is a Kubernetes object's. */
-static const char *const object_metadata_fields[] = { "name", "namespace", "labels", "annotations", "finalizers", NULL };
+static const char *const object_metadata_fields[] = { "name",	     "namespace",  "labels",
+						      "annotations", "finalizers", NULL };
 
 /* What providers claim: their apiVersions (api_version NULL), or their kinds of api_version. */
 static void describe_known_kinds(plumb_buf *out, const char *api_version)
@@ -214,7 +215,10 @@ static void load_document(manifest_part *file, struct fy_document *doc, plumb_so
 	int foreign = argocd || flux;
 	if (resource.api_version && resource.kind && !foreign)
 		resource.provider = plumb_provider_find(resource.api_version, resource.kind);
-	/* plumb's own kinds have the host's shape; a provider may take any top-level field; another tool's are read leniently. */
+	/*
+	 * plumb's own kinds have the host's shape; a provider may take any
+	 * top-level field; another tool's kinds are read leniently.
+	 */
 	const char *const *top_fields = foreign		    ? NULL
 					: resource.provider ? resource.provider->document_fields
 							    : document_fields;
