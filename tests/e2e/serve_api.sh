@@ -398,8 +398,9 @@ assert all(set(x) >= {"id", "at", "key", "kind", "commit", "note", "expected", "
                       "content_binary", "content_truncated"} for x in e)' "$T/hand"
 
 # A capture larger than what is shown: the start of it, cut at a whole character.
-python3 -c 'import sys; sys.stdout.write("a" + "é" * 40000)' >"$T/big"
-cp "$T/big" "$AR/etc/motd"
+# Put in place whole (a rename), as an editor saves: a copy's truncation could be captured first.
+python3 -c 'import sys; sys.stdout.write("a" + "é" * 40000)' >"$AR/etc/.motd.new"
+mv "$AR/etc/.motd.new" "$AR/etc/motd"
 repair
 wait_for "$WAIT_MS" holds "$AR/etc/motd" hello
 wait_for "$WAIT_MS" eval '[ "$(drift_count)" -ge 4 ]'
