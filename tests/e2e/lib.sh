@@ -105,6 +105,20 @@ capture() {
 	return 0
 }
 
+# run_plumb ARGS...: capture plumb, and keep what it printed in $ALL_OUT, for a script that greps
+# everything it was shown for a secret at the end.
+ALL_OUT="$T/all-output"
+: >"$ALL_OUT"
+run_plumb() {
+	capture "$PLUMB" "$@"
+	printf '%s\n%s\n' "$OUT" "$ERR" >>"$ALL_OUT"
+}
+
+# expect_err NAME TEXT: the last capture failed and said TEXT.
+expect_err() {
+	if [ "$RC" -ne 0 ] && contains "$ERR" "$2"; then ok "$1"; else fail "$1" "expected a failure saying: $2" "$(show)"; fi
+}
+
 # Print what a failed expectation saw.
 show() {
 	printf 'exit %s\n--- stdout\n%s\n--- stderr\n%s\n' "$RC" "$OUT" "$ERR"

@@ -14,18 +14,6 @@ TOKEN="plumb-e2e-token-$RANDOM$RANDOM-x9Q"
 WRONG="plumb-e2e-wrong-$RANDOM$RANDOM-k2Z"
 USER_NAME=deploy
 unset HTTPS_PROXY https_proxy HTTP_PROXY http_proxy ALL_PROXY all_proxy NO_PROXY no_proxy
-ALL_OUT="$T/all-output"
-: >"$ALL_OUT"
-
-# run_plumb ARGS...: capture plumb, and keep what it printed for the leak check at the end.
-run_plumb() {
-	capture "$PLUMB" "$@"
-	printf '%s\n%s\n' "$OUT" "$ERR" >>"$ALL_OUT"
-}
-
-expect_err() { # NAME TEXT: the last capture failed and said TEXT
-	if [ "$RC" -ne 0 ] && contains "$ERR" "$2"; then ok "$1"; else fail "$1" "expected a failure saying: $2" "$(show)"; fi
-}
 
 # --- the servers ---------------------------------------------------------------------------
 

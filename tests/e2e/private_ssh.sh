@@ -22,15 +22,6 @@ export LSAN_OPTIONS="suppressions=$T/lsan.supp:print_suppressions=0"
 
 WAIT_MS=${WAIT_MS:-60000}
 PASSPHRASE="plumb e2e passphrase $RANDOM$RANDOM"
-ALL_OUT="$T/all-output"
-: >"$ALL_OUT"
-run_plumb() {
-	capture "$PLUMB" "$@"
-	printf '%s\n%s\n' "$OUT" "$ERR" >>"$ALL_OUT"
-}
-expect_err() { # NAME TEXT: the last capture failed and said TEXT
-	if [ "$RC" -ne 0 ] && contains "$ERR" "$2"; then ok "$1"; else fail "$1" "expected a failure saying: $2" "$(show)"; fi
-}
 planned() { [ "$RC" = 0 ] && contains "$OUT" "commit $(head_of "$T/work")"; }
 
 # --- keys and the server -------------------------------------------------------------------

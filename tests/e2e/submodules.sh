@@ -10,12 +10,6 @@ trap serve_cleanup EXIT
 
 TOKEN="plumb-e2e-submodule-token-$RANDOM$RANDOM"
 unset HTTPS_PROXY https_proxy HTTP_PROXY http_proxy ALL_PROXY all_proxy NO_PROXY no_proxy
-ALL_OUT="$T/all-output"
-: >"$ALL_OUT"
-run_plumb() {
-	capture "$PLUMB" "$@"
-	printf '%s\n%s\n' "$OUT" "$ERR" >>"$ALL_OUT"
-}
 
 make_ca "$T/ca" && make_server_cert "$T/certs" "$T/ca" || { fail "openssl makes a CA and a certificate"; exit 1; }
 mkdir -p "$T/srv"
