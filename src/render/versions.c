@@ -1,8 +1,8 @@
 #include "util/common.h"
 #include "render/versions.h"
+#include "util/clock.h"
 
 #include <stdlib.h>
-#include <time.h>
 
 /* How long a version is believed: a daemon notices an upgraded program within this. */
 #define VERSION_KEPT_SECONDS 60
@@ -11,7 +11,7 @@ typedef struct {
 	char *program;
 	char *option; /* "" for none */
 	char *version;
-	time_t asked; /* CLOCK_MONOTONIC seconds */
+	int64_t asked; /* plumb_monotonic_ms */
 } known_version;
 
 struct plumb_render_versions {
@@ -19,13 +19,6 @@ struct plumb_render_versions {
 	size_t count;
 	size_t capacity;
 };
-
-static time_t monotonic_seconds(void)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec;
-}
 
 plumb_render_versions *plumb_render_versions_new(void)
 {
@@ -58,7 +51,7 @@ static known_version *find_version(plumb_render_versions *versions, const char *
 const char *plumb_render_versions_find(plumb_render_versions *versions, const char *program, const char *option)
 {
 	known_version *known = find_version(versions, program, option);
-	return known && monotonic_seconds() - known->asked < VERSION_KEPT_SECONDS ? known->version : NULL;
+	return known && plumb_monotonic_ms() - known->asked < VERSION_KEPT_SECONDS * 1000 ? known->version : NULL;
 }
 
 void plumb_render_versions_put(plumb_render_versions *versions, const char *program, const char *option,
@@ -76,5 +69,5 @@ void plumb_render_versions_put(plumb_render_versions *versions, const char *prog
 	}
 	free(known->version);
 	known->version = plumb_xstrdup(version);
-	known->asked = monotonic_seconds();
+	known->asked = plumb_monotonic_ms();
 }

@@ -84,7 +84,7 @@ static unsigned jittered(unsigned interval_ms)
 static int take_request(daemon_state *d, char **trigger_out, int64_t *due_ms)
 {
 	pthread_mutex_lock(&d->mutex);
-	int requested = d->sync_requested && plumb_serve_now_ms() >= d->request_due_ms;
+	int requested = d->sync_requested && plumb_monotonic_ms() >= d->request_due_ms;
 	*due_ms = d->sync_requested ? d->request_due_ms : 0;
 	*trigger_out = NULL;
 	if (requested) {
@@ -201,10 +201,10 @@ int plumb_daemon_run(const plumb_daemon_options *options, plumb_daemon_reload re
 		plumb_log_event("info", "serving", "repo", plumb_source_name(d->source), "path",
 				d->options.path ? d->options.path : "", "destination", d->root, "port", port, NULL);
 	}
-	int64_t next_poll = plumb_serve_now_ms(), request_due = 0;
+	int64_t next_poll = plumb_monotonic_ms(), request_due = 0;
 	int64_t next_heal = next_poll + d->options.self_heal_interval_ms;
 	for (;;) {
-		int64_t now = plumb_serve_now_ms();
+		int64_t now = plumb_monotonic_ms();
 		int64_t due = next_poll < next_heal ? next_poll : next_heal;
 		if (request_due && request_due < due)
 			due = request_due;
@@ -232,26 +232,26 @@ int plumb_daemon_run(const plumb_daemon_options *options, plumb_daemon_reload re
 		d->cluster_changed = 0;
 		pthread_mutex_unlock(&d->mutex);
 		if (cluster_changed)
-			next_heal = plumb_serve_now_ms() + DEBOUNCE_MS;
+			next_heal = plumb_monotonic_ms() + DEBOUNCE_MS;
 		/* A change under a managed directory: look soon, to repair with selfHeal, to report without. */
 		if (watch_fd >= 0 && (fds[2].revents & POLLIN) && plumb_watch_changed(d->watch))
-			next_heal = plumb_serve_now_ms() + DEBOUNCE_MS;
+			next_heal = plumb_monotonic_ms() + DEBOUNCE_MS;
 		char *requested = NULL;
 		int worked = 1;
-		now = plumb_serve_now_ms();
+		now = plumb_monotonic_ms();
 		if (take_request(d, &requested, &request_due)) {
 			request_due = 0;
 			char trigger[32];
 			snprintf(trigger, sizeof(trigger), "%s", requested ? requested : "api");
 			*strchrnul(trigger, ' ') = '\0';
 			plumb_reconcile(d, trigger, 1);
-			next_poll = plumb_serve_now_ms() + (d->backoff_ms ? d->backoff_ms : jittered(poll_interval(d)));
+			next_poll = plumb_monotonic_ms() + (d->backoff_ms ? d->backoff_ms : jittered(poll_interval(d)));
 		} else if (now >= next_poll) {
 			plumb_reconcile(d, "poll", 1);
-			next_poll = plumb_serve_now_ms() + (d->backoff_ms ? d->backoff_ms : jittered(poll_interval(d)));
+			next_poll = plumb_monotonic_ms() + (d->backoff_ms ? d->backoff_ms : jittered(poll_interval(d)));
 		} else if (now >= next_heal) {
 			plumb_reconcile(d, "drift", 0);
-			next_heal = plumb_serve_now_ms() + d->options.self_heal_interval_ms;
+			next_heal = plumb_monotonic_ms() + d->options.self_heal_interval_ms;
 		} else {
 			worked = 0;
 		}
@@ -273,7 +273,7 @@ int plumb_daemon_run(const plumb_daemon_options *options, plumb_daemon_reload re
 		 * look soon.
 		 */
 		if (worked && (plumb_watch_update(d->watch, d) > 0 || plumb_watch_changed(d->watch)))
-			next_heal = plumb_serve_now_ms() + DEBOUNCE_MS;
+			next_heal = plumb_monotonic_ms() + DEBOUNCE_MS;
 	}
 done:
 	if (error < 0)

@@ -19,13 +19,6 @@
 #define REQUEST_GATHER_MS 200
 #define REQUEST_GATHER_MAX_MS 600
 
-int64_t plumb_serve_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void plumb_serve_set_text(char **slot, const char *text)
 {
 	free(*slot);
@@ -59,7 +52,7 @@ void plumb_serve_wake(daemon_state *d)
 
 void plumb_serve_request_sync(daemon_state *d, const char *trigger, const char *actor)
 {
-	int64_t now = plumb_serve_now_ms();
+	int64_t now = plumb_monotonic_ms();
 	pthread_mutex_lock(&d->mutex);
 	if (!d->sync_requested)
 		d->request_first_ms = now;

@@ -23,6 +23,7 @@
 #include "serve/options.h"
 #include "source/source.h"
 #include "store/store.h"
+#include "util/clock.h"
 
 /* One object of an application's last plan, as the API lists it: what and why, never any content. */
 typedef struct {
@@ -118,8 +119,6 @@ typedef struct {
 	char *root; /* the destination root the applications' roots lie below */
 } daemon_state;
 
-/* Milliseconds on the monotonic clock: for intervals, never for what a person reads. */
-int64_t plumb_serve_now_ms(void);
 
 /* Replace the string in *slot (freed) with a copy of text; NULL is "". */
 void plumb_serve_set_text(char **slot, const char *text);

@@ -177,13 +177,13 @@ static int apply_plan(daemon_state *d, plumb_pipeline *p, const char *trigger)
 {
 	char *progress = NULL;
 	size_t size = 0;
-	int64_t started = plumb_serve_now_ms();
+	int64_t started = plumb_monotonic_ms();
 	FILE *out = open_memstream(&progress, &size);
 	plumb_watch_before_writes(d->watch);
 	int error = plumb_pipeline_apply(p, out);
 	plumb_watch_after_writes(d->watch);
 	fclose(out);
-	double seconds = (double)(plumb_serve_now_ms() - started) / 1000.0;
+	double seconds = (double)(plumb_monotonic_ms() - started) / 1000.0;
 	char counts[64];
 	snprintf(counts, sizeof(counts), "%u/%u/%u", p->plan.to_create, p->plan.to_update, p->plan.to_delete);
 

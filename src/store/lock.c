@@ -1,4 +1,5 @@
 #include "util/common.h"
+#include "util/clock.h"
 #include "util/fs.h"
 #include "store/lock.h"
 
@@ -58,13 +59,6 @@ done:
 	if (fd >= 0)
 		close(fd);
 	return error;
-}
-
-static uint64_t monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* Sleep about ms milliseconds; a signal may cut it short, which only means an early poll. */
@@ -145,7 +139,7 @@ static int locked_error(int fd, const char *state_dir, unsigned timeout_ms)
 /* Take the lock on fd, polling until timeout_ms have passed. */
 static int wait_for_lock(int fd, const char *path, const char *state_dir, unsigned timeout_ms)
 {
-	uint64_t deadline = monotonic_ms() + timeout_ms;
+	uint64_t deadline = (uint64_t)plumb_monotonic_ms() + timeout_ms;
 	uint64_t interval = POLL_FIRST_MS;
 	int busy = 0;
 	int error = 0;
@@ -153,7 +147,7 @@ static int wait_for_lock(int fd, const char *path, const char *state_dir, unsign
 	for (;;) {
 		if ((error = try_lock(&busy, fd, path)) < 0 || !busy)
 			return error;
-		uint64_t now = monotonic_ms();
+		uint64_t now = (uint64_t)plumb_monotonic_ms();
 		if (now >= deadline)
 			break;
 		sleep_ms(deadline - now < interval ? deadline - now : interval);

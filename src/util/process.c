@@ -1,4 +1,5 @@
 #include "util/common.h"
+#include "util/clock.h"
 #include "util/process.h"
 
 #include <errno.h>
@@ -11,13 +12,6 @@
 #include <unistd.h>
 
 extern char **environ;
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void close_pipe(int fds[2])
 {
@@ -79,7 +73,7 @@ int plumb_process_run_env(plumb_process_result *result, plumb_buf *out, char *co
 {
 	int out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 };
 	size_t start_len = out->len;
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = plumb_monotonic_ms() + timeout_ms;
 	pid_t pid;
 	int status = 0, error;
 
@@ -98,7 +92,7 @@ int plumb_process_run_env(plumb_process_result *result, plumb_buf *out, char *co
 	struct pollfd fds[2] = { { out_pipe[0], POLLIN, 0 }, { err_pipe[0], POLLIN, 0 } };
 	int open_count = 2;
 	while (open_count > 0 && !result->overflowed) {
-		long long left = deadline - now_ms();
+		long long left = deadline - plumb_monotonic_ms();
 		if (left <= 0) {
 			result->timed_out = 1;
 			break;
@@ -120,7 +114,7 @@ int plumb_process_run_env(plumb_process_result *result, plumb_buf *out, char *co
 	}
 	/* It closed its output but may still be running: wait for it up to the deadline. */
 	while (!result->timed_out && !result->overflowed && waitpid(pid, &status, WNOHANG) == 0) {
-		if (now_ms() >= deadline) {
+		if (plumb_monotonic_ms() >= deadline) {
 			result->timed_out = 1;
 			break;
 		}

@@ -1,4 +1,5 @@
 #include "util/common.h"
+#include "util/clock.h"
 #include "providers/kubernetes/wait.h"
 #include "providers/kubernetes/destination.h"
 #include "providers/kubernetes/observe.h"
@@ -51,13 +52,6 @@ typedef struct {
 	plumb_kube_health health;
 	char *message;
 } waited_object;
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void sleep_ms(long long ms)
 {
@@ -137,7 +131,7 @@ int plumb_kube_wait_healthy(plumb_destination *dest, const plumb_object *const *
 {
 	waited_object *waited = plumb_xcalloc(count ? count : 1, sizeof(*waited));
 	plumb_buf unhealthy = PLUMB_BUF_INIT;
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = plumb_monotonic_ms() + timeout_ms;
 	int error = 0;
 
 	for (size_t i = 0; i < count && error == 0; i++)
@@ -158,7 +152,7 @@ int plumb_kube_wait_healthy(plumb_destination *dest, const plumb_object *const *
 			error = plumb_error_set(PLUMB_ERROR, "%s", unhealthy.ptr);
 			break;
 		}
-		long long left = deadline - now_ms();
+		long long left = deadline - plumb_monotonic_ms();
 		if (left <= 0) {
 			char limit[32];
 			plumb_duration_format(limit, timeout_ms);
