@@ -43,6 +43,15 @@ typedef struct {
 	plumb_position position;        /* where the name is written */
 } plumb_object_secret;
 
+/*
+ * A field's text may hold "${secret:NAME}": the value of plumb Secret NAME
+ * goes there, put in when the object is bound (bind_secret). It is what a
+ * Flux application's variable from a Secret is substituted by (load/flux.h);
+ * until the values are read (check, render), it is what shows.
+ */
+#define PLUMB_SECRET_PLACEHOLDER_OPEN "${secret:"
+#define PLUMB_SECRET_PLACEHOLDER_CLOSE '}'
+
 typedef struct {
 	const plumb_provider *provider;
 	char *key;          /* the provider's identity of the live object, e.g. "etc/motd": points into display */
@@ -151,6 +160,12 @@ typedef struct {
 	plumb_secret *secrets;
 	size_t secret_count;
 	size_t secret_capacity;
+	/*
+	 * Its documents may take values of Secrets through placeholders
+	 * (PLUMB_SECRET_PLACEHOLDER_OPEN): set while a Flux application whose
+	 * variables or values come from Secrets is loaded.
+	 */
+	int secret_placeholders;
 	/* Repository paths whose content resources read (Tree and File sources); never read as manifests. */
 	char **content_paths;
 	size_t content_path_count;

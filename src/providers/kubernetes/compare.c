@@ -62,6 +62,82 @@ static unsigned char *base64_decoded(const char *text, size_t *len)
 	return out;
 }
 
+/* Replace the string node (at where, in parent) by its mask. */
+static void mask_string(json_t *parent, const json_t *where, json_t *node, const unsigned char key[PLUMB_KUBE_HASH_KEY_SIZE])
+{
+	json_t *mask = masked((const unsigned char *)json_string_value(node), json_string_length(node), key);
+	OPENSSL_cleanse((char *)json_string_value(node), json_string_length(node));
+	if (json_is_integer(where))
+		json_array_set_new(parent, (size_t)json_integer_value(where), mask);
+	else
+		json_object_set_new(parent, json_string_value(where), mask);
+}
+
+/* Whether len bytes at text hold one of the values. */
+static int holds_value(const char *text, size_t len, const plumb_buf *values, size_t value_count)
+{
+	for (size_t i = 0; i < value_count; i++)
+		if (values[i].len && memmem(text, len, values[i].ptr, values[i].len))
+			return 1;
+	return 0;
+}
+
+/* Mask each string below node that holds one of the values. */
+static void mask_values(json_t *node, const plumb_buf *values, size_t value_count,
+			const unsigned char key[PLUMB_KUBE_HASH_KEY_SIZE], unsigned depth)
+{
+	const char *name;
+	json_t *value;
+	size_t i;
+	if (depth > 100)
+		return;
+	if (json_is_object(node)) {
+		json_object_foreach(node, name, value) {
+			if (json_is_string(value) &&
+			    holds_value(json_string_value(value), json_string_length(value), values, value_count)) {
+				json_t *where = json_string(name);
+				mask_string(node, where, value, key);
+				json_decref(where);
+			} else {
+				mask_values(value, values, value_count, key, depth + 1);
+			}
+		}
+	} else if (json_is_array(node)) {
+		json_array_foreach(node, i, value) {
+			if (json_is_string(value) &&
+			    holds_value(json_string_value(value), json_string_length(value), values, value_count)) {
+				json_t *where = json_integer((json_int_t)i);
+				mask_string(node, where, value, key);
+				json_decref(where);
+			} else {
+				mask_values(value, values, value_count, key, depth + 1);
+			}
+		}
+	}
+}
+
+json_t *plumb_kube_masked(json_t *object, const json_t *fields, const plumb_buf *values, size_t value_count,
+			  const unsigned char key[PLUMB_KUBE_HASH_KEY_SIZE])
+{
+	if (!object || (!json_array_size(fields) && !value_count))
+		return json_incref(object);
+	json_t *copy = json_deep_copy(object), *path;
+	size_t i;
+	json_array_foreach(fields, i, path) {
+		json_t *parent = NULL, *node = copy, *part;
+		size_t k;
+		json_array_foreach(path, k, part) {
+			parent = node;
+			node = json_is_integer(part) ? json_array_get(parent, (size_t)json_integer_value(part))
+						     : json_object_get(parent, json_string_value(part));
+		}
+		if (json_is_string(node) && parent)
+			mask_string(parent, json_array_get(path, json_array_size(path) - 1), node, key);
+	}
+	mask_values(copy, values, value_count, key, 0);
+	return copy;
+}
+
 /* Overwrite the text of every string value of a mapping, before it is dropped. */
 static void wipe_values(json_t *mapping)
 {

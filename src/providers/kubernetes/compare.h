@@ -31,6 +31,16 @@
 json_t *plumb_kube_comparable(const json_t *object, const unsigned char key[PLUMB_KUBE_HASH_KEY_SIZE]);
 
 /*
+ * object (a new reference) with each string that fields names (a list of
+ * paths, each an array of keys and indexes: placeholder.h's), and each
+ * that holds one of the value_count values (should a field have moved
+ * since), replaced by "(sensitive HASH)", as a Secret's values are: a copy
+ * when there is anything to mask, else object itself. NULL-safe.
+ */
+json_t *plumb_kube_masked(json_t *object, const json_t *fields, const plumb_buf *values, size_t value_count,
+			  const unsigned char key[PLUMB_KUBE_HASH_KEY_SIZE]);
+
+/*
  * Append value to out as YAML (block style, two spaces an indent, keys in
  * the order the object has them; strings quoted wherever a plain scalar
  * would read as something else), starting at indent.

@@ -191,11 +191,38 @@ void plumb_kube_text_free(char *text)
 
 /* --- values from plumb Secrets (secretfrom.h) --------------------------------------------- */
 
+/* Put every placeholder's value where it goes, once all are read (placeholder.h). */
+static void fill_placeholders(plumb_kube_desired *d)
+{
+	char **skip = plumb_xcalloc(d->secret_key_count + 1, sizeof(char *));
+	for (size_t i = 0; i < d->secret_key_count; i++)
+		skip[i] = d->secret_keys[i].key;
+	json_t *document = plumb_kube_document(d);
+	if (plumb_kube_placeholders_fill(document, d->placeholders.names, d->placeholder_values,
+					 d->placeholders.name_count, skip, d->secret_key_count) < 0) {
+		d->placeholder_problem = plumb_xstrdup(plumb_error_last());
+		plumb_error_clear();
+	} else {
+		plumb_kube_text_free(d->text);
+		d->text = plumb_kube_json_text(document);
+	}
+	plumb_kube_json_free(document);
+	free(skip);
+}
+
 void plumb_kube_bind_secret(plumb_object *object, size_t index, const char *value, size_t length)
 {
 	plumb_kube_desired *d = object->desired;
-	if (index >= d->secret_key_count)
+	if (index >= d->secret_key_count) {
+		size_t placeholder = index - d->secret_key_count;
+		if (placeholder >= d->placeholders.name_count || d->placeholder_values[placeholder].ptr)
+			return;
+		plumb_buf_grow(&d->placeholder_values[placeholder], length); /* read, even when empty: ptr is set */
+		plumb_buf_add(&d->placeholder_values[placeholder], value, length);
+		if (++d->placeholders_read == d->placeholders.name_count)
+			fill_placeholders(d);
 		return;
+	}
 	/* The value goes into the text the document is kept as; the text it replaces is wiped. */
 	json_t *document = plumb_kube_document(d);
 	plumb_kube_secret_value_put(document, d->secret_keys[index].key, value, length);
@@ -213,6 +240,13 @@ int plumb_kube_secret_values_bound(const plumb_object *object)
 			return plumb_error_set(PLUMB_ERROR, "%s %s: the value of Secret %s (%s) was not read",
 					       object->kind, object->display, object->secrets[i].name,
 					       object->secrets[i].field);
+	if (d->placeholder_problem)
+		return plumb_error_set(PLUMB_EINVALID, "%s %s: %s", object->kind, object->display,
+				       d->placeholder_problem);
+	for (size_t i = 0; i < d->placeholders.name_count; i++)
+		if (!d->placeholder_values[i].ptr)
+			return plumb_error_set(PLUMB_ERROR, "%s %s: the value of Secret %s was not read", object->kind,
+					       object->display, d->placeholders.names[i]);
 	return 0;
 }
 
@@ -234,6 +268,11 @@ void plumb_kube_free_desired(void *p)
 	for (size_t i = 0; i < d->secret_key_count; i++)
 		free(d->secret_keys[i].key);
 	free(d->secret_keys);
+	for (size_t i = 0; i < d->placeholders.name_count; i++)
+		plumb_buf_wipe(&d->placeholder_values[i]);
+	free(d->placeholder_values);
+	plumb_kube_placeholders_release(&d->placeholders);
+	free(d->placeholder_problem);
 	free(d);
 }
 
@@ -292,7 +331,15 @@ void plumb_kube_expand(plumb_manifest_set *set, size_t resource, const plumb_spe
 	size_t reference_count = 0;
 	if (is_secret(document))
 		plumb_kube_secret_references_read(&references, &reference_count, spec, diags);
+	/* And any field may hold a placeholder of a Flux application's variable from a Secret. */
+	plumb_kube_placeholders placeholders = { 0 };
+	if (set->secret_placeholders) {
+		char *display = plumb_kube_display(r->kind, namespace ? namespace : "", name ? name : "");
+		plumb_kube_placeholders_find(&placeholders, document, display, position, diags);
+		free(display);
+	}
 	if (diags->count > before) {
+		plumb_kube_placeholders_release(&placeholders);
 		plumb_kube_secret_references_free(references, reference_count);
 		plumb_kube_json_free(document);
 		free(group);
@@ -319,7 +366,7 @@ void plumb_kube_expand(plumb_manifest_set *set, size_t resource, const plumb_spe
 	char *key = plumb_kube_key(group, d->kind, d->namespace, name);
 	char *display = plumb_kube_object_display(d->namespace, name);
 	plumb_object *object = plumb_manifest_add_object_named(set, resource, d->kind, key, display, d, position);
-	object->sensitive = d->secret;
+	object->sensitive = d->secret || placeholders.name_count;
 	if (reference_count) {
 		/* object->secrets[i] gives the value of d->secret_keys[i]. */
 		d->secret_keys = plumb_xcalloc(reference_count, sizeof(*d->secret_keys));
@@ -330,6 +377,17 @@ void plumb_kube_expand(plumb_manifest_set *set, size_t resource, const plumb_spe
 		}
 		d->secret_key_count = reference_count;
 	}
+	for (size_t i = 0; i < placeholders.name_count; i++) {
+		char *field = plumb_xprintf("%s%s%c", PLUMB_SECRET_PLACEHOLDER_OPEN, placeholders.names[i],
+					    PLUMB_SECRET_PLACEHOLDER_CLOSE);
+		plumb_object_add_secret(object, placeholders.names[i], field, position);
+		free(field);
+	}
+	d->placeholders = placeholders;
+	if (placeholders.name_count)
+		d->placeholder_values = plumb_xcalloc(placeholders.name_count, sizeof(plumb_buf));
+	else
+		plumb_kube_placeholders_release(&d->placeholders);
 	plumb_kube_secret_references_free(references, reference_count);
 	plumb_kube_json_free(document);
 	free(key);

@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "providers/kubernetes/order.h"
+#include "providers/kubernetes/placeholder.h"
 #include "resource/resource.h"
 #include "resource/spec.h"
 #include "source/source.h"
@@ -44,6 +45,16 @@ typedef struct {
 	int secret;              /* a v1 Secret: its values are shown nowhere */
 	plumb_kube_secret_key *secret_keys; /* a v1 Secret's keys plumb Secrets give, as object->secrets */
 	size_t secret_key_count;
+	/*
+	 * The placeholders of values of plumb Secrets in its fields
+	 * (placeholder.h), object->secrets after the keys above; their values
+	 * as read (wiped when it is freed), kept to mask them wherever the
+	 * object is shown; the fields filled once every value is read.
+	 */
+	plumb_kube_placeholders placeholders;
+	plumb_buf *placeholder_values;
+	size_t placeholders_read;
+	char *placeholder_problem; /* why they could not be filled, or NULL */
 	/* A CustomResourceDefinition: the kind it defines, and where its objects live. */
 	char *defines_group;
 	char *defines_kind;
@@ -73,7 +84,8 @@ void plumb_kube_free_desired(void *desired);
 
 /*
  * The provider's bind_secret hook: the value of object->secrets[index]
- * into data, base64-encoded (secretfrom.h).
+ * into data, base64-encoded (secretfrom.h), or where its placeholders are
+ * (placeholder.h), all of them at once when the last value is read.
  */
 void plumb_kube_bind_secret(plumb_object *object, size_t index, const char *value, size_t length);
 

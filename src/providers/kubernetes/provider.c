@@ -103,6 +103,17 @@ static int unchanged_since_applied(const plumb_observed *observed, int untouched
 	return untouched && observed->exists && s && s->summary.applied && hash && !strcmp(s->summary.applied, hash);
 }
 
+/* object (taken) with the values of plumb Secrets its placeholders were filled with masked (compare.h). */
+static json_t *masked_values(const plumb_kube_desired *d, json_t *object, const plumb_destination *dest)
+{
+	if (!d->placeholders.name_count)
+		return object;
+	json_t *masked = plumb_kube_masked(object, d->placeholders.fields, d->placeholder_values,
+					   d->placeholders.name_count, dest->hash_key);
+	plumb_kube_json_free(object);
+	return masked;
+}
+
 static int compare(plumb_change *out, plumb_destination *dest, const plumb_object *object,
 		   const plumb_observed *observed, const char *inventory_kind, int untouched, plumb_diags *diags)
 {
@@ -184,9 +195,9 @@ static int compare(plumb_change *out, plumb_destination *dest, const plumb_objec
 		replaced = 1;
 		result = json_incref(body);
 	}
-	/* What the application leaves alone shows in no diff. */
-	json_t *shown_live = without_ignored(dest, &target, live, live);
-	json_t *shown_result = without_ignored(dest, &target, result, live);
+	/* What the application leaves alone shows in no diff; values of plumb Secrets in its fields, masked. */
+	json_t *shown_live = masked_values(d, without_ignored(dest, &target, live, live), dest);
+	json_t *shown_result = masked_values(d, without_ignored(dest, &target, result, live), dest);
 	int changed = plumb_kube_diff(&out->diff, display, shown_live, shown_result, dest->hash_key);
 	if (changed < 0) {
 		error = plumb_error_wrap(changed, "%s", display);
@@ -265,11 +276,11 @@ static int desired_content(plumb_buf *out, int *has_content, plumb_source *sourc
 	static const unsigned char unkeyed[PLUMB_KUBE_HASH_KEY_SIZE];
 	*has_content = 0;
 	/*
-	 * A Secret's values would be masked with the destination's key, which
-	 * this hook is not given: its content goes nowhere, as a sensitive
-	 * file's does not.
+	 * A Secret's values, and those its placeholders were filled with, would
+	 * be masked with the destination's key, which this hook is not given:
+	 * its content goes nowhere, as a sensitive file's does not.
 	 */
-	if (d->secret)
+	if (d->secret || d->placeholders.name_count)
 		return 0;
 	*has_content = 1;
 	json_t *document = plumb_kube_document(d);

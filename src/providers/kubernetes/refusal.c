@@ -30,16 +30,44 @@ typedef struct {
 	int read;       /* 0 not yet, 1 read, -1 cannot be */
 } refusal;
 
+/*
+ * message as shown: a value a placeholder was filled with, which the
+ * server may quote ("Invalid value: ..."), becomes "(sensitive)". Into out.
+ */
+static void shown(plumb_buf *out, const plumb_kube_desired *d, const char *message, size_t length)
+{
+	size_t at = 0;
+	while (at < length) {
+		size_t longest = 0;
+		for (size_t i = 0; i < d->placeholders.name_count; i++) {
+			const plumb_buf *value = &d->placeholder_values[i];
+			if (value->len > longest && value->len <= length - at && !memcmp(message + at, value->ptr, value->len))
+				longest = value->len;
+		}
+		if (longest) {
+			plumb_buf_puts(out, "(sensitive)");
+			at += longest;
+		} else {
+			plumb_buf_putc(out, message[at++]);
+		}
+	}
+}
+
 /* Add the problem message of field (length 0: of the object) at the field's position, else the document's. */
-static void add_problem(refusal *r, const char *field, size_t field_length, const char *message,
-			size_t message_length)
+static void add_problem(refusal *r, const char *field, size_t field_length, const char *raw_message,
+			size_t raw_length)
 {
 	const plumb_kube_desired *d = r->object->desired;
 	plumb_position at = r->object->position;
 	if (r->diags->count - r->first >= MAX_PROBLEMS)
 		return;
+	plumb_buf masked = PLUMB_BUF_INIT;
+	shown(&masked, d, raw_message, raw_length);
+	const char *message = masked.ptr;
+	int message_length = (int)masked.len;
 	if (!field_length) {
-		plumb_diags_add(r->diags, at, "%s: %.*s", r->display, (int)message_length, message);
+		plumb_diags_add(r->diags, at, "%s: %.*s", r->display, message_length, message);
+		plumb_buf_wipe(&masked);
 		return;
 	}
 	if (!r->read) {
@@ -53,9 +81,10 @@ static void add_problem(refusal *r, const char *field, size_t field_length, cons
 	if (r->read > 0)
 		plumb_field_locate(&at, r->text.ptr, r->text.len, r->object->position, path);
 	/* Shown as the server's validation names fields, without server-side apply's leading ".". */
-	plumb_diags_add(r->diags, at, "%s: %s: %.*s", r->display, path[0] == '.' ? path + 1 : path,
-			(int)message_length, message);
+	plumb_diags_add(r->diags, at, "%s: %s: %.*s", r->display, path[0] == '.' ? path + 1 : path, message_length,
+			message);
 	free(path);
+	plumb_buf_wipe(&masked);
 }
 
 /* The validation's causes: each field, or the object as a whole. Returns how many there were. */
