@@ -313,7 +313,9 @@ static void load_document(manifest_part *file, struct fy_document *doc, plumb_so
 		mask_content(doc, spec_node, json);
 		masked = 1;
 	}
-	for (size_t i = objects_before; i < file->set.object_count && !masked; i++) {
+	/* A Secret's values git holds; another kind's placeholders of Secrets hold no value, and show. */
+	int secret = !strcmp(resource.api_version, "v1") && !strcmp(resource.kind, "Secret");
+	for (size_t i = objects_before; i < file->set.object_count && !masked && secret; i++) {
 		if (file->set.objects[i].sensitive) {
 			mask_values(doc, root, json, "data");
 			mask_values(doc, root, json, "stringData");

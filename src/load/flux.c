@@ -2,6 +2,7 @@
 #include "load/flux.h"
 #include "load/application.h"
 #include "resource/spec_internal.h"
+#include "secrets/secret.h"
 #include "util/duration.h"
 #include "util/path.h"
 
@@ -165,20 +166,18 @@ static void decode_depends(plumb_application *a, const plumb_value *depends, plu
 	}
 }
 
-/* ConfigMaps (and Secrets) a list names, kept to be read from the folder. */
+/* The ConfigMaps and Secrets a list names, kept to be read from the folder. */
 static json_t *decode_from(const plumb_value *list, plumb_diags *diags)
 {
 	json_t *out = json_array();
 	for (size_t i = 0; i < list->map_count; i++) {
 		plumb_value f[5];
 		if (plumb_spec_decode_known(f, list->maps[i], from_fields, 5, diags) == 0) {
-			if (strcmp(f[0].string, "ConfigMap") != 0)
-				plumb_diags_add(diags, f[0].position,
-						"%s.kind: %s is not read by plumb: only a ConfigMap in the repository (a "
-						"value from a Secret would be written in plain text into what is applied)",
+			if (strcmp(f[0].string, "ConfigMap") != 0 && strcmp(f[0].string, "Secret") != 0)
+				plumb_diags_add(diags, f[0].position, "%s.kind: %s: a ConfigMap or a Secret is named here",
 						plumb_spec_name(list->maps[i]), f[0].string);
-			json_t *from = json_pack("{s:s, s:b, s:s, s:s}", "name", f[1].string, "optional",
-						 f[2].present && f[2].boolean, "valuesKey",
+			json_t *from = json_pack("{s:s, s:s, s:b, s:s, s:s}", "kind", f[0].string, "name", f[1].string,
+						 "optional", f[2].present && f[2].boolean, "valuesKey",
 						 f[3].present ? f[3].string : "values.yaml", "targetPath",
 						 f[4].present ? f[4].string : "");
 			json_array_append_new(out, place(from, f[1].position));
@@ -467,15 +466,23 @@ void plumb_flux_decode(plumb_manifest_set *set, size_t resource, const plumb_spe
 
 /* --- resolving what an application names in its folder -------------------------------------- */
 
-/* The document of kind and name among set's resources, as JSON (a new reference), or NULL. */
-static json_t *find_document(const plumb_manifest_set *set, const char *api_prefix, const char *kind, const char *name)
+/* The resource of kind and name among set's resources, or NULL. */
+static const plumb_resource *find_resource(const plumb_manifest_set *set, const char *api_prefix, const char *kind,
+					   const char *name)
 {
 	for (size_t i = 0; i < set->resource_count; i++) {
 		const plumb_resource *r = &set->resources[i];
 		if (!strcmp(r->kind, kind) && !strcmp(r->name, name) && !strncmp(r->api_version, api_prefix, strlen(api_prefix)))
-			return json_loads(r->json, 0, NULL);
+			return r;
 	}
 	return NULL;
+}
+
+/* The document of kind and name among set's resources, as JSON (a new reference), or NULL. */
+static json_t *find_document(const plumb_manifest_set *set, const char *api_prefix, const char *kind, const char *name)
+{
+	const plumb_resource *r = find_resource(set, api_prefix, kind, name);
+	return r ? json_loads(r->json, 0, NULL) : NULL;
 }
 
 static void resolve_source(plumb_application *a, json_t *flux, const plumb_manifest_set *set,
@@ -547,6 +554,88 @@ static json_t *config_map_data(const plumb_manifest_set *set, json_t *from, plum
 	return data;
 }
 
+/* The plumb Secret of that name the folder declares, or NULL. */
+static const plumb_secret *declared_secret(const plumb_manifest_set *set, const char *name)
+{
+	for (size_t i = 0; i < set->secret_count; i++)
+		if (!strcmp(set->secrets[i].name, name))
+			return &set->secrets[i];
+	return NULL;
+}
+
+/*
+ * The keys of the v1 Secret from names, each as the placeholder of the
+ * plumb Secret its {secretFrom: NAME} names (PLUMB_SECRET_PLACEHOLDER_OPEN):
+ * a new object, or NULL (a diagnostic unless optional). Each plumb Secret
+ * named is put in carried (by name), for the application to read when it
+ * plans. A value written in the Secret itself is plain text in git, and
+ * refused.
+ */
+static json_t *secret_data(const plumb_manifest_set *set, const plumb_application *a, json_t *from, json_t *carried,
+			   plumb_diags *diags)
+{
+	const char *name = json_string_value(json_object_get(from, "name"));
+	const plumb_resource *r = find_resource(set, "v1", "Secret", name);
+	if (!r) {
+		if (!json_is_true(json_object_get(from, "optional")))
+			plumb_diags_add(diags, placed(from),
+					"Secret %s is not in the folder that declares this application (plumb reads it from "
+					"there, not from a cluster); add it, with KEY: {secretFrom: NAME} for each value, or "
+					"say optional: true",
+					name);
+		return NULL;
+	}
+	plumb_position at = { r->file, r->line, r->column };
+	json_t *document = json_loads(r->json, 0, NULL);
+	json_t *vars = json_object();
+	if (json_object_get(document, "sops")) {
+		plumb_diags_add(diags, at,
+				"Secret %s is encrypted with SOPS, which plumb does not read: seal each value with plumb "
+				"secret seal, and write KEY: {secretFrom: NAME}",
+				name);
+		goto done;
+	}
+	static const char *const fields[] = { "data", "stringData" };
+	for (size_t f = 0; f < 2; f++) {
+		const char *key;
+		json_t *value;
+		json_object_foreach(json_object_get(document, fields[f]), key, value) {
+			const char *secret = json_string_value(json_object_get(value, "secretFrom"));
+			const plumb_secret *declared = secret ? declared_secret(set, secret) : NULL;
+			if (!secret) {
+				plumb_diags_add(diags, at,
+						"Secret %s: %s.%s is written in git, in plain text: a Flux application takes "
+						"the values of plumb Secrets here (%s: {secretFrom: NAME})",
+						name, fields[f], key, key);
+			} else if (!declared) {
+				continue; /* the Secret's own check names it */
+			} else if (declared->source == PLUMB_SECRET_AGE && a->repo) {
+				plumb_diags_add(diags, placed(from),
+						"Secret %s: %s takes the value of Secret %s, sealed in this repository, and "
+						"the application reads %s",
+						name, key, secret, a->repo);
+			} else {
+				json_object_set_new(vars, key,
+						    json_sprintf("%s%s%c", PLUMB_SECRET_PLACEHOLDER_OPEN, secret,
+								 PLUMB_SECRET_PLACEHOLDER_CLOSE));
+				json_object_set_new(carried, secret, plumb_secret_to_json(declared));
+			}
+		}
+	}
+done:
+	json_decref(document);
+	return vars;
+}
+
+/* The data of what from names (a ConfigMap's, or a Secret's placeholders), or NULL. A new reference. */
+static json_t *from_data(const plumb_manifest_set *set, const plumb_application *a, json_t *from, json_t *carried,
+			 plumb_diags *diags)
+{
+	if (!strcmp(json_string_value(json_object_get(from, "kind")), "Secret"))
+		return secret_data(set, a, from, carried, diags);
+	return config_map_data(set, from, diags);
+}
+
 /* A values document's text (YAML or JSON) as JSON, or NULL. A new reference. */
 static json_t *yaml_json(const char *text)
 {
@@ -592,12 +681,12 @@ void plumb_flux_resolve(plumb_application *a, const plumb_manifest_set *set, int
 	resolve_source(a, flux, set, own, payload, diags);
 	resolve_helm_repository(render, flux, set, diags);
 	size_t i;
-	json_t *from;
+	json_t *from, *carried = json_object();
 	/* Variables: substituteFrom in order, then substitute over them, as Flux takes them. */
 	if (json_object_get(flux, "substitute")) {
 		json_t *vars = json_object();
 		json_array_foreach(json_object_get(flux, "substituteFrom"), i, from) {
-			json_t *data = config_map_data(set, from, diags);
+			json_t *data = from_data(set, a, from, carried, diags);
 			json_object_update(vars, data);
 			json_decref(data);
 		}
@@ -609,11 +698,21 @@ void plumb_flux_resolve(plumb_application *a, const plumb_manifest_set *set, int
 	if (helm) {
 		json_t *values = json_object();
 		json_array_foreach(json_object_get(flux, "valuesFrom"), i, from) {
-			json_t *data = config_map_data(set, from, diags);
+			json_t *data = from_data(set, a, from, carried, diags);
 			const char *text = json_string_value(json_object_get(data, json_string_value(json_object_get(from, "valuesKey"))));
 			const char *target = json_string_value(json_object_get(from, "targetPath"));
-			if (text && target && *target) {
-				set_at_path(values, target, json_string(text));
+			int secret = !strcmp(json_string_value(json_object_get(from, "kind")), "Secret");
+			if (text && secret && !*target) {
+				/* A values document would be read before plumb plans, when no value is. */
+				plumb_diags_add(diags, placed(from),
+						"Secret %s: its %s would be a whole document of values, which plumb does not "
+						"read until it plans: give targetPath, to set one value from it",
+						json_string_value(json_object_get(from, "name")),
+						json_string_value(json_object_get(from, "valuesKey")));
+			} else if (text && target && *target) {
+				json_t *value = json_string(text);
+				set_at_path(values, target, value);
+				json_decref(value);
 			} else if (text) {
 				json_t *document = yaml_json(text);
 				if (json_is_object(document))
@@ -635,6 +734,16 @@ void plumb_flux_resolve(plumb_application *a, const plumb_manifest_set *set, int
 		}
 		json_decref(values);
 	}
+	/* The plumb Secrets its placeholders name, read when the application plans. */
+	if (json_object_size(carried)) {
+		json_t *secrets = json_array();
+		const char *name;
+		json_t *secret;
+		json_object_foreach(carried, name, secret)
+			json_array_append(secrets, secret);
+		json_object_set_new(render, "secrets", secrets);
+	}
+	json_decref(carried);
 	json_object_del(render, "flux");
 	free(a->render);
 	a->render = json_dumps(render, JSON_COMPACT);
@@ -644,7 +753,7 @@ void plumb_flux_resolve(plumb_application *a, const plumb_manifest_set *set, int
 int plumb_flux_consumed(const plumb_manifest_set *set, size_t resource)
 {
 	const plumb_resource *r = &set->resources[resource];
-	if (strcmp(r->kind, "ConfigMap") != 0 || strcmp(r->api_version, "v1") != 0)
+	if ((strcmp(r->kind, "ConfigMap") != 0 && strcmp(r->kind, "Secret") != 0) || strcmp(r->api_version, "v1") != 0)
 		return 0;
 	for (size_t k = 0; k < set->application_count; k++) {
 		const char *render = set->applications[k].render;
@@ -655,7 +764,8 @@ int plumb_flux_consumed(const plumb_manifest_set *set, size_t resource)
 		static const char *const lists[] = { "substituteFrom", "valuesFrom" };
 		for (size_t l = 0; l < 2 && !found; l++)
 			json_array_foreach(json_object_get(flux, lists[l]), i, from)
-				found |= !strcmp(json_string_value(json_object_get(from, "name")), r->name);
+				found |= !strcmp(json_string_value(json_object_get(from, "name")), r->name) &&
+					 !strcmp(json_string_value(json_object_get(from, "kind")), r->kind);
 		json_decref(json);
 		if (found)
 			return 1;

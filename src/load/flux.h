@@ -6,15 +6,22 @@
  *
  *   Kustomization: path, sourceRef (a GitRepository), prune, suspend,
  *     dependsOn, targetNamespace, postBuild.substitute and substituteFrom
- *     (ConfigMaps beside it), force (Replace), timeout, kubeConfig (a
+ *     (ConfigMaps and Secrets beside it), force (Replace), timeout, kubeConfig (a
  *     cluster, mapped as an Argo CD destination's), namePrefix, nameSuffix,
  *     images, patches, components (kustomize options, on a kustomization),
  *     interval
  *   HelmRelease: chart.spec.chart (a chart folder of a GitRepository),
  *     chart.spec.valuesFiles, releaseName (else [targetNamespace-]name),
  *     targetNamespace (else its own namespace), values, valuesFrom
- *     (ConfigMaps beside it), install.createNamespace, dependsOn, suspend,
+ *     (ConfigMaps beside it, or one value of a Secret at a targetPath), install.createNamespace, dependsOn, suspend,
  *     timeout, kubeConfig, interval
+ *
+ * A Secret beside it gives each of its keys as KEY: {secretFrom: NAME}, a
+ * plumb Secret of the same folder: the variable (or value) is its
+ * placeholder (PLUMB_SECRET_PLACEHOLDER_OPEN), and the plumb Secret goes
+ * with the application (render.secrets) to be read when it plans, never
+ * before. A value written in the Secret, or a Secret encrypted with SOPS,
+ * is refused; so is a whole values document from a Secret (no targetPath).
  *
  * An interval is how often plumb serve looks at the repository when it is
  * shorter than serve's own.
@@ -43,14 +50,15 @@ void plumb_flux_decode(plumb_manifest_set *set, size_t resource, const plumb_spe
 /*
  * Resolve what a Flux application a names in set, the folder that declares
  * it: its GitRepository (a->repo and a->revision, or this commit), and the
- * ConfigMaps its substituteFrom or valuesFrom read (into a->render). A
- * ConfigMap it needs that set does not hold is a diagnostic where it is
- * named, unless optional. Does nothing for an application not Flux's.
+ * ConfigMaps and Secrets its substituteFrom or valuesFrom read (into
+ * a->render, a Secret's plumb Secrets into its "secrets"). One it needs
+ * that set does not hold is a diagnostic where it is named, unless
+ * optional. Does nothing for an application not Flux's.
  */
 void plumb_flux_resolve(plumb_application *a, const plumb_manifest_set *set, int (*own)(const char *url, void *payload),
 			void *payload, plumb_diags *diags);
 
-/* Whether set->resources[resource] is a ConfigMap a Flux application of set reads: read, not applied. */
+/* Whether set->resources[resource] is a ConfigMap or Secret a Flux application of set reads: read, not applied. */
 int plumb_flux_consumed(const plumb_manifest_set *set, size_t resource);
 
 #endif

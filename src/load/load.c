@@ -37,6 +37,7 @@ typedef struct {
 	const char *base; /* the folder being walked */
 	plumb_directory_filter filter; /* which of its files are manifests */
 	char *substitute; /* the variables a Flux Kustomization substitutes (JSON), or NULL; its parts are its own */
+	int secret_placeholders; /* its documents may take values of the Secrets a Flux application carries */
 	char **rendered; /* folders below it that hold a kustomization: kustomize's input, not manifests */
 	size_t rendered_count;
 	size_t rendered_capacity;
@@ -471,6 +472,7 @@ static int load_rendered(manifest_files *files, plumb_source *source, const char
 	part->renderer = job.renderer;
 	part->substitute = files->substitute;
 	part->set.commit = plumb_xstrdup(commit);
+	part->set.secret_placeholders = files->secret_placeholders;
 	error = plumb_load_file(part, source);
 	part->rendered = NULL;
 	part->render_folder = part->renderer = NULL;
@@ -493,6 +495,53 @@ static char *substitutions(const plumb_render_target *target)
 	char *text = json_is_object(vars) ? json_dumps(vars, JSON_COMPACT) : NULL;
 	json_decref(options);
 	return text;
+}
+
+/*
+ * The plumb Secrets a Flux application carries from the folder that
+ * declares it (target's options, "secrets": load/flux.h), as a part of
+ * their own, or NULL when it carries none. The part's names own the files
+ * their positions name.
+ */
+static manifest_part *carried_secrets(const plumb_render_target *target)
+{
+	json_t *options = target && target->options ? json_loads(target->options, 0, NULL) : NULL;
+	json_t *secrets = json_object_get(options, "secrets"), *item;
+	manifest_part *part = NULL;
+	size_t i;
+	char none[PLUMB_OID_HEXSZ + 1] = { 0 };
+	json_array_foreach(secrets, i, item) {
+		plumb_secret secret;
+		char *file;
+		if (plumb_secret_from_json(&secret, &file, item) < 0) {
+			plumb_error_clear();
+			continue;
+		}
+		if (!part)
+			part = part_new("(secrets of its Flux application)", none);
+		PLUMB_GROW(part->names, part->name_count, part->name_capacity);
+		part->names[part->name_count++] = file;
+		PLUMB_GROW(part->set.secrets, part->set.secret_count, part->set.secret_capacity);
+		part->set.secrets[part->set.secret_count++] = secret;
+	}
+	json_decref(options);
+	return part;
+}
+
+/* A Secret the folder declares under the name of one its Flux application carries: which one is meant is unclear. */
+static void check_carried(const plumb_manifest_set *set, const manifest_part *carried, plumb_diags *diags)
+{
+	for (size_t i = 0; i < carried->set.secret_count; i++) {
+		const plumb_secret *from = &carried->set.secrets[i];
+		for (size_t k = 0; k < set->secret_count; k++) {
+			const plumb_secret *own = &set->secrets[k];
+			if (own != from && !strcmp(own->name, from->name) && own->position.file != from->position.file)
+				plumb_diags_add(diags, own->position,
+						"Secret %s: the Flux application reading this folder takes a Secret of this "
+						"name from %s:%u: give one of them another name",
+						own->name, from->position.file, from->position.line);
+		}
+	}
 }
 
 /*
@@ -569,6 +618,8 @@ int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit
 		return plumb_error_wrap(error, "--path");
 	out->path = plumb_xstrdup(load_path);
 	files.substitute = substitutions(target);
+	manifest_part *carried = carried_secrets(target);
+	files.secret_placeholders = carried != NULL;
 
 	if ((error = plumb_source_stat(&top, source, commit, load_path)) < 0) {
 		if (error == PLUMB_ENOTFOUND)
@@ -619,6 +670,7 @@ int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit
 		manifest_part *part = files.items[i].part;
 		/* Providers read content from the commit of the set they expand into. */
 		part->set.commit = plumb_xstrdup(commit);
+		part->set.secret_placeholders = files.secret_placeholders;
 		plumb_source_record_lookups(&part->lookups);
 		part->substitute = files.substitute;
 		error = files.items[i].jsonnet ? load_jsonnet(&files.items[i], source, commit)
@@ -649,6 +701,10 @@ int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit
 		plumb_diags_append(diags, &file->part->diags);
 		view_part(out, file->part);
 	}
+	if (carried) {
+		view_part(out, carried);
+		check_carried(out, carried, diags);
+	}
 	check_identities(out, diags);
 	check_claims(out, diags);
 	plumb_secret_check_references(out, diags);
@@ -656,6 +712,7 @@ int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit
 		error = PLUMB_EINVALID;
 
 done:
+	part_unref(carried);
 	for (size_t i = 0; i < files.count; i++) {
 		part_unref(files.items[i].part);
 		jsonnet_file_free(files.items[i].jsonnet);

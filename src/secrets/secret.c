@@ -37,6 +37,55 @@ void plumb_secret_release(plumb_secret *secret)
 	memset(secret, 0, sizeof(*secret));
 }
 
+static const char *const source_names[] = { "age", "env", "file", "command" };
+
+json_t *plumb_secret_to_json(const plumb_secret *secret)
+{
+	json_t *argv = json_array();
+	for (size_t i = 0; i < secret->argc; i++)
+		json_array_append_new(argv, json_string(secret->argv[i]));
+	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:I, s:b, s:s, s:I, s:I}", "name", secret->name, "source",
+			 source_names[secret->source], "reference", secret->reference ? secret->reference : "", "blob",
+			 secret->blob, "argv", argv, "timeoutMs", (json_int_t)secret->timeout_ms, "trimNewline",
+			 secret->trim_newline, "file", secret->position.file ? secret->position.file : "", "line",
+			 (json_int_t)secret->position.line, "column", (json_int_t)secret->position.column);
+}
+
+int plumb_secret_from_json(plumb_secret *out, char **file, const json_t *json)
+{
+	const char *name = json_string_value(json_object_get(json, "name"));
+	const char *source = json_string_value(json_object_get(json, "source"));
+	const char *reference = json_string_value(json_object_get(json, "reference"));
+	const char *blob = json_string_value(json_object_get(json, "blob"));
+	const char *at = json_string_value(json_object_get(json, "file"));
+	json_t *argv = json_object_get(json, "argv");
+	size_t kind;
+	memset(out, 0, sizeof(*out));
+	*file = NULL;
+	for (kind = 0; source && kind < PLUMB_ARRAY_SIZE(source_names) && strcmp(source, source_names[kind]); kind++)
+		;
+	if (!name || !source || kind == PLUMB_ARRAY_SIZE(source_names) || !reference || !blob ||
+	    strlen(blob) > PLUMB_OID_HEXSZ || !json_is_array(argv) || !at)
+		return plumb_error_set(PLUMB_EINVALID, "not a Secret's reference");
+	out->name = plumb_xstrdup(name);
+	out->source = (plumb_secret_source)kind;
+	out->reference = plumb_xstrdup(reference);
+	memcpy(out->blob, blob, strlen(blob) + 1);
+	out->argc = json_array_size(argv);
+	out->argv = plumb_xcalloc(out->argc + 1, sizeof(*out->argv));
+	for (size_t i = 0; i < out->argc; i++) {
+		const char *arg = json_string_value(json_array_get(argv, i));
+		out->argv[i] = plumb_xstrdup(arg ? arg : "");
+	}
+	out->timeout_ms = (unsigned)json_integer_value(json_object_get(json, "timeoutMs"));
+	out->trim_newline = json_is_true(json_object_get(json, "trimNewline"));
+	*file = plumb_xstrdup(at);
+	out->position.file = *file;
+	out->position.line = (unsigned)json_integer_value(json_object_get(json, "line"));
+	out->position.column = (unsigned)json_integer_value(json_object_get(json, "column"));
+	return 0;
+}
+
 static int valid_variable(const char *name)
 {
 	if (!*name || (*name >= '0' && *name <= '9'))
@@ -174,7 +223,8 @@ static int declared(const plumb_manifest_set *set, const char *name)
 		if (!r->provider && !strcmp(r->kind, "Secret") && !strcmp(r->name, name))
 			return 1;
 	}
-	return 0;
+	/* Or one a Flux application carries from the folder that declares it. */
+	return find_secret(set, name) != NULL;
 }
 
 void plumb_secret_check_references(const plumb_manifest_set *set, plumb_diags *diags)

@@ -22,6 +22,8 @@
 #ifndef PLUMB_SECRET_H
 #define PLUMB_SECRET_H
 
+#include <jansson.h>
+
 #include "resource/resource.h"
 #include "source/source.h"
 #include "resource/spec.h"
@@ -60,5 +62,19 @@ int plumb_secret_read(plumb_buf *out, const plumb_secret *secret, const plumb_se
 int plumb_secret_bind(plumb_manifest_set *set, const plumb_secret_context *ctx, plumb_diags *diags);
 
 void plumb_secret_release(plumb_secret *secret);
+
+/*
+ * A Secret as a reference only (its source, never a value), as JSON: how a
+ * Flux application carries the Secrets its variables take values from out
+ * of the folder that declares them (load/flux.h). A new reference.
+ */
+json_t *plumb_secret_to_json(const plumb_secret *secret);
+
+/*
+ * The Secret json describes (plumb_secret_to_json's), into *out; its
+ * position's file is *file (a new string the caller keeps as long as out).
+ * PLUMB_EINVALID when json is not one.
+ */
+int plumb_secret_from_json(plumb_secret *out, char **file, const json_t *json);
 
 #endif
