@@ -15,7 +15,7 @@ root=$(cd "$here/../.." && pwd)
 KUBECTL="$root/build/kube/bin/kubectl"
 KUBE_STATE="$T/kube"
 KUBE_STARTED=0
-declare -A DPID
+declare -A DPID DLOG
 trap kube_cleanup EXIT
 render_programs
 
@@ -245,6 +245,21 @@ if [ "$(url)" = "postgres://app:$V_DB2@db.eu-west/prod-1" ] && contains "$OUT" "
 else
 	fail "the sync puts it back, and records the drift without its content" "url=$(url)" "$(show)"
 fi
+
+# plumb serve reads the values at each sync, and takes a rotated one.
+DLOG[served]="$T/serve.log"
+env "$ENVNAME=$V_DB1" "$PLUMB" serve "${KARGS[@]}" --listen 127.0.0.1:0 --interval 10m --self-heal-interval 10m \
+	2>"${DLOG[served]}" &
+DPID[served]=$!
+url_is() { [ "$(url)" = "$1" ]; }
+if wait_for 60000 url_is "postgres://app:$V_DB1@db.eu-west/prod-1"; then
+	ok "plumb serve syncs the Flux folder with the value of its environment"
+else
+	fail "plumb serve syncs the Flux folder with the value of its environment" "url=$(url)" \
+		"$(tail -n 20 "${DLOG[served]}")"
+fi
+stop_and_check served
+cat "${DLOG[served]}" >>"$ALL_OUTPUT"
 
 # A value the server quotes in its refusal is masked there.
 write_config "\${DB_PASSWORD}"
