@@ -173,9 +173,12 @@ static json_t *decode_from(const plumb_value *list, plumb_diags *diags)
 	for (size_t i = 0; i < list->map_count; i++) {
 		plumb_value f[5];
 		if (plumb_spec_decode_known(f, list->maps[i], from_fields, 5, diags) == 0) {
-			if (strcmp(f[0].string, "ConfigMap") != 0 && strcmp(f[0].string, "Secret") != 0)
+			if (strcmp(f[0].string, "ConfigMap") != 0 && strcmp(f[0].string, "Secret") != 0) {
 				plumb_diags_add(diags, f[0].position, "%s.kind: %s: a ConfigMap or a Secret is named here",
 						plumb_spec_name(list->maps[i]), f[0].string);
+				plumb_values_release(f, 5);
+				continue;
+			}
 			json_t *from = json_pack("{s:s, s:s, s:b, s:s, s:s}", "kind", f[0].string, "name", f[1].string,
 						 "optional", f[2].present && f[2].boolean, "valuesKey",
 						 f[3].present ? f[3].string : "values.yaml", "targetPath",

@@ -528,14 +528,17 @@ static manifest_part *carried_secrets(const plumb_render_target *target)
 	return part;
 }
 
-/* A Secret the folder declares under the name of one its Flux application carries: which one is meant is unclear. */
+/*
+ * A Secret the folder (set, before the carried ones join it) declares under
+ * the name of one its Flux application carries: which is meant is unclear.
+ */
 static void check_carried(const plumb_manifest_set *set, const manifest_part *carried, plumb_diags *diags)
 {
 	for (size_t i = 0; i < carried->set.secret_count; i++) {
 		const plumb_secret *from = &carried->set.secrets[i];
 		for (size_t k = 0; k < set->secret_count; k++) {
 			const plumb_secret *own = &set->secrets[k];
-			if (own != from && !strcmp(own->name, from->name) && own->position.file != from->position.file)
+			if (!strcmp(own->name, from->name))
 				plumb_diags_add(diags, own->position,
 						"Secret %s: the Flux application reading this folder takes a Secret of this "
 						"name from %s:%u: give one of them another name",
@@ -702,8 +705,8 @@ int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit
 		view_part(out, file->part);
 	}
 	if (carried) {
-		view_part(out, carried);
 		check_carried(out, carried, diags);
+		view_part(out, carried);
 	}
 	check_identities(out, diags);
 	check_claims(out, diags);

@@ -329,6 +329,19 @@ spec:
   postBuild: {substituteFrom: [{kind: Secret, name: nowhere}]}'
 refused "a Secret substituteFrom names that the folder does not hold is an error where it is named" \
 	"clusters/prod/missing.yaml:7:53: Secret nowhere is not in the folder that declares this application"
+mkdir -p "$REPO/apps/plain"
+printf 'apiVersion: plumb/v1\nkind: Secret\nmetadata: {name: db-password}\nspec: {env: OTHER}\n' \
+	>"$REPO/apps/plain/secret.yaml"
+bad clash.yaml 'apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: clash}
+spec:
+  path: ./apps/plain
+  sourceRef: {kind: GitRepository, name: flux-system}
+  postBuild: {substituteFrom: [{kind: Secret, name: cluster-secrets}]}'
+refused "a plumb Secret of the application's folder may not take the name of one its Flux application carries" \
+	"apps/plain/secret.yaml:4:13: Secret db-password: the Flux application reading this folder takes a Secret of this name from clusters/prod/plumb-secrets.yaml:4"
+rm -r "$REPO/apps/plain"
 printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: "x-${DB_PASSWORD}"}\n' >"$REPO/apps/shop/named.yaml"
 printf 'resources: [ns.yaml, config.yaml, token.yaml, named.yaml]\n' >"$REPO/apps/shop/kustomization.yaml"
 commit_all "$REPO" "a name from a Secret"
