@@ -125,7 +125,7 @@ static char *allowed_namespaces(const plumb_value *list, plumb_diags *diags)
 		for (size_t k = 0; valid && k < length; k++)
 			valid = (name[k] >= 'a' && name[k] <= 'z') || (name[k] >= '0' && name[k] <= '9') || name[k] == '-';
 		if (!valid)
-			plumb_diags_add(diags, list->position,
+			plumb_diags_add(diags, list->list_positions[i],
 					"spec.destination.kubernetes.namespaces: \"%s\" is not a namespace's name", name);
 		plumb_buf_printf(&joined, "%s%s", i ? "," : "", name);
 	}
@@ -160,7 +160,7 @@ void plumb_application_decode_ignore(plumb_application *a, const plumb_value *ru
 				where);
 		for (size_t k = 0; k < r[4].list_count; k++)
 			if (r[4].list[k][0] != '/')
-				plumb_diags_add(diags, r[4].position,
+				plumb_diags_add(diags, r[4].list_positions[k],
 						"%s.jsonPointers: \"%s\" is not a JSON pointer (it starts with /)", where,
 						r[4].list[k]);
 		if (!r[4].list_count && !r[5].list_count && !r[6].present && !lenient)
@@ -278,7 +278,7 @@ void plumb_application_decode(plumb_manifest_set *set, size_t resource, const pl
 			else if (!strcmp(option, "Replace=true"))
 				a.replace = 1;
 			else
-				plumb_diags_add(diags, policy[5].position,
+				plumb_diags_add(diags, policy[5].list_positions[i],
 						"spec.syncPolicy.syncOptions: \"%s\" is not one plumb knows "
 						"(ServerSideApply.ForceConflicts, CreateNamespace=true, Replace=true)",
 						option);

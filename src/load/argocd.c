@@ -279,7 +279,7 @@ static void decode_policy(plumb_application *a, const plumb_spec *policy, plumb_
 		else if (strcmp(option, "ServerSideApply=true") != 0 && strcmp(option, "ApplyOutOfSyncOnly=true") != 0 &&
 			 strcmp(option, "RespectIgnoreDifferences=true") != 0 &&
 			 strcmp(option, "FailOnSharedResource=true") != 0 && strcmp(option, "CreateNamespace=false") != 0)
-			plumb_diags_warn(diags, p[1].position,
+			plumb_diags_warn(diags, p[1].list_positions[i],
 					 "spec.syncPolicy.syncOptions: \"%s\" is not read by plumb (it reads CreateNamespace, "
 					 "Replace, ServerSideApply.ForceConflicts)",
 					 option);

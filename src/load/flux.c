@@ -380,10 +380,10 @@ static void decode_release(plumb_application *a, json_t *render, json_t *flux, c
 			char *path = NULL;
 			const char *text = chart[2].list[i];
 			if (plumb_path_normalize(&path, text[0] == '/' ? text + 1 : text, 0) < 0)
-				plumb_diags_add(diags, chart[2].position, "spec.chart.spec.valuesFiles: '%s': %s", text,
+				plumb_diags_add(diags, chart[2].list_positions[i], "spec.chart.spec.valuesFiles: '%s': %s", text,
 						plumb_error_last());
 			else
-				json_array_append_new(files, place(json_pack("{s:s}", "path", path), chart[2].position));
+				json_array_append_new(files, place(json_pack("{s:s}", "path", path), chart[2].list_positions[i]));
 			free(path);
 		}
 		json_object_set_new(helm, "valueFiles", files);

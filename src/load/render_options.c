@@ -189,7 +189,7 @@ static json_t *decode_helm(const decoder *d, const plumb_spec *spec)
 	json_t *files = json_array();
 	for (size_t i = 0; i < h[H_VALUE_FILES].list_count; i++) {
 		char *field = plumb_xprintf("%s.valueFiles", name);
-		json_t *file = repository_file(d, h[H_VALUE_FILES].list[i], h[H_VALUE_FILES].position, field);
+		json_t *file = repository_file(d, h[H_VALUE_FILES].list[i], h[H_VALUE_FILES].list_positions[i], field);
 		if (file)
 			json_array_append_new(files, file);
 		free(field);
@@ -266,7 +266,7 @@ static json_t *decode_kustomize(const decoder *d, const plumb_spec *spec)
 			json_object_set_new(out, texts[i], json_string(k[i].string));
 	for (size_t i = 0; i < k[K_IMAGES].list_count; i++)
 		if (!valid_image(k[K_IMAGES].list[i]))
-			plumb_diags_add(d->diags, k[K_IMAGES].position,
+			plumb_diags_add(d->diags, k[K_IMAGES].list_positions[i],
 					"%s.images: '%s' is not an image override (NAME[=NEWNAME][:TAG][@DIGEST])", name,
 					k[K_IMAGES].list[i]);
 	json_object_set_new(out, "images", strings(&k[K_IMAGES]));
@@ -286,7 +286,7 @@ static json_t *decode_kustomize(const decoder *d, const plumb_spec *spec)
 	for (size_t i = 0; i < k[K_COMPONENTS].list_count; i++) {
 		char *resolved = plumb_path_resolve(d->path ? d->path : "", k[K_COMPONENTS].list[i]);
 		if (!resolved || strstr(k[K_COMPONENTS].list[i], "://"))
-			plumb_diags_add(d->diags, k[K_COMPONENTS].position, "%s.components: '%s' leaves the repository",
+			plumb_diags_add(d->diags, k[K_COMPONENTS].list_positions[i], "%s.components: '%s' leaves the repository",
 					name, k[K_COMPONENTS].list[i]);
 		free(resolved);
 	}

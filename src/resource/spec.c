@@ -141,6 +141,9 @@ static int decode_value(plumb_value *value, const plumb_spec *spec, const plumb_
 			}
 			text = fy_node_get_scalar(item, &len);
 			value->list = plumb_xrealloc(value->list, (value->list_count + 1) * sizeof(*value->list));
+			value->list_positions = plumb_xrealloc(value->list_positions,
+							       (value->list_count + 1) * sizeof(*value->list_positions));
+			value->list_positions[value->list_count] = plumb_spec_node_position(item, spec->file);
 			value->list[value->list_count++] = plumb_xstrndup(text ? text : "", text ? len : 0);
 		}
 		return 0;
@@ -268,7 +271,9 @@ void plumb_values_release(plumb_value *values, size_t count)
 		for (size_t j = 0; j < values[i].list_count; j++)
 			free(values[i].list[j]);
 		free(values[i].list);
+		free(values[i].list_positions);
 		values[i].list = NULL;
+		values[i].list_positions = NULL;
 		values[i].list_count = 0;
 		if (values[i].map) {
 			free(values[i].map->owned_name);

@@ -45,6 +45,7 @@ typedef struct {
 	int boolean;   /* BOOL */
 	long long integer; /* INT */
 	char **list;   /* LIST: the strings (owned) */
+	plumb_position *list_positions; /* LIST: where each is written (owned) */
 	size_t list_count;
 	plumb_spec *map; /* MAP: the nested mapping, borrowed from the spec it came from */
 	plumb_spec **maps; /* MAPS: the mappings of the list ("spec.rules[0]", ...), as map */

@@ -435,7 +435,7 @@ else
 		"$(tail -n 20 "${DLOG[served]}")"
 fi
 if grep -q 'the revision has warnings' "${DLOG[served]}" &&
-	grep -q 'apps/served.yaml:9:19: warning: spec.syncPolicy.syncOptions: \\"Validate=false\\"' "${DLOG[served]}"; then
+	grep -q 'apps/served.yaml:9:41: warning: spec.syncPolicy.syncOptions: \\"Validate=false\\"' "${DLOG[served]}"; then
 	ok "plumb serve logs what it reads past, with its position"
 else
 	fail "plumb serve logs what it reads past, with its position" "$(tail -n 20 "${DLOG[served]}")"
