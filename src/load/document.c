@@ -86,6 +86,8 @@ static void check_string_map(struct fy_node *map, const char *where, const char 
 
 static const char *const document_fields[] = { "apiVersion", "kind", "metadata", "spec", NULL };
 static const char *const metadata_fields[] = { "name", "labels", "annotations", NULL };
+/* kustomize's namespace (a kustomization's, an overlay's, targetNamespace) lands on every document: plumb's ignore it. */
+static const char *const rendered_metadata_fields[] = { "name", "namespace", "labels", "annotations", NULL };
 /* Another tool's kinds are Kubernetes objects: their metadata is a Kubernetes object's. */
 static const char *const object_metadata_fields[] = { "name",	     "namespace",  "labels",
 						      "annotations", "finalizers", NULL };
@@ -225,7 +227,8 @@ static void load_document(manifest_part *file, struct fy_document *doc, plumb_so
 	const char *const *meta_fields = foreign ? object_metadata_fields
 					 : resource.provider && resource.provider->metadata_fields
 						 ? resource.provider->metadata_fields
-						 : metadata_fields;
+					 : file->renderer ? rendered_metadata_fields
+							  : metadata_fields;
 	if (top_fields)
 		unknown_keys(root, top_fields, "", file->path, diags);
 

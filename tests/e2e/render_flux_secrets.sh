@@ -342,6 +342,17 @@ spec:
 refused "a plumb Secret of the application's folder may not take the name of one its Flux application carries" \
 	"apps/plain/secret.yaml:4:13: Secret db-password: the Flux application reading this folder takes a Secret of this name from clusters/prod/plumb-secrets.yaml:4"
 rm -r "$REPO/apps/plain"
+printf 'apiVersion: plumb/v1\nkind: Secret\nmetadata: {name: shop-only}\nspec: {env: OTHER}\n' >"$REPO/apps/shop/own.yaml"
+printf 'resources: [ns.yaml, config.yaml, token.yaml, own.yaml]\n' >"$REPO/apps/shop/kustomization.yaml"
+commit_all "$REPO" "a plumb Secret of the kustomization itself"
+run "" -- render "${ARGS[@]}"
+if [ "$RC" -eq 0 ]; then
+	ok "a plumb Secret in a kustomization with a namespace loads: the namespace kustomize gives it is ignored"
+else
+	fail "a plumb Secret in a kustomization with a namespace loads: the namespace kustomize gives it is ignored" \
+		"$(show)"
+fi
+rm "$REPO/apps/shop/own.yaml"
 printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: "x-${DB_PASSWORD}"}\n' >"$REPO/apps/shop/named.yaml"
 printf 'resources: [ns.yaml, config.yaml, token.yaml, named.yaml]\n' >"$REPO/apps/shop/kustomization.yaml"
 commit_all "$REPO" "a name from a Secret"
