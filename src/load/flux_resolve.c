@@ -1,0 +1,323 @@
+/*
+ * What a Flux application names, resolved in the folder that declares it:
+ * its GitRepository or HelmRepository, and the ConfigMaps and Secrets its
+ * variables and values come from (flux.h).
+ */
+#include "util/common.h"
+#include "load/flux.h"
+#include "load/flux_internal.h"
+#include "resource/spec_internal.h"
+#include "secrets/secret.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+
+/* The name Flux's bootstrap gives the GitRepository of the repository it is bootstrapped from. */
+#define BOOTSTRAP_SOURCE "flux-system"
+
+/* The resource of kind and name among set's resources, or NULL. */
+static const plumb_resource *find_resource(const plumb_manifest_set *set, const char *api_prefix, const char *kind,
+					   const char *name)
+{
+	for (size_t i = 0; i < set->resource_count; i++) {
+		const plumb_resource *r = &set->resources[i];
+		if (!strcmp(r->kind, kind) && !strcmp(r->name, name) && !strncmp(r->api_version, api_prefix, strlen(api_prefix)))
+			return r;
+	}
+	return NULL;
+}
+
+/* The document of kind and name among set's resources, as JSON (a new reference), or NULL. */
+static json_t *find_document(const plumb_manifest_set *set, const char *api_prefix, const char *kind, const char *name)
+{
+	const plumb_resource *r = find_resource(set, api_prefix, kind, name);
+	return r ? json_loads(r->json, 0, NULL) : NULL;
+}
+
+static void resolve_source(plumb_application *a, json_t *flux, const plumb_manifest_set *set,
+			   int (*own)(const char *url, void *payload), void *payload, plumb_diags *diags)
+{
+	json_t *ref = json_object_get(flux, "sourceRef");
+	const char *name = json_string_value(json_object_get(ref, "name"));
+	json_t *repository = name ? find_document(set, PLUMB_FLUX_SOURCE_GROUP, "GitRepository", name) : NULL;
+	if (!repository) {
+		if (name && strcmp(name, BOOTSTRAP_SOURCE) != 0)
+			plumb_diags_warn(diags, plumb_flux_placed(ref),
+					 "GitRepository %s is not in the path read: taken as the repository being read", name);
+		return;
+	}
+	json_t *spec = json_object_get(repository, "spec");
+	const char *url = json_string_value(json_object_get(spec, "url"));
+	if (!url) {
+		plumb_diags_add(diags, plumb_flux_placed(ref), "GitRepository %s has no spec.url", name);
+	} else if (!own(url, payload)) {
+		json_t *git_ref = json_object_get(spec, "ref");
+		const char *revision = json_string_value(json_object_get(git_ref, "commit"));
+		if (!revision)
+			revision = json_string_value(json_object_get(git_ref, "tag"));
+		if (!revision)
+			revision = json_string_value(json_object_get(git_ref, "branch"));
+		if (!revision && json_object_get(git_ref, "semver"))
+			plumb_diags_add(diags, plumb_flux_placed(ref), "GitRepository %s: ref.semver is not read by plumb: give a tag",
+					name);
+		a->repo = plumb_xstrdup(url);
+		a->revision = revision ? plumb_xstrdup(revision) : NULL;
+	}
+	json_decref(repository);
+}
+
+/* A chart of a HelmRepository of the folder: helm.remote, for helm to fetch (render/helm.h). */
+static void resolve_helm_repository(json_t *render, json_t *flux, const plumb_manifest_set *set, plumb_diags *diags)
+{
+	json_t *ref = json_object_get(flux, "helmRepository");
+	const char *name = json_string_value(json_object_get(ref, "name"));
+	if (!name)
+		return;
+	json_t *repository = find_document(set, PLUMB_FLUX_SOURCE_GROUP, "HelmRepository", name);
+	const char *url = json_string_value(json_object_get(json_object_get(repository, "spec"), "url"));
+	if (!url) {
+		plumb_diags_add(diags, plumb_flux_placed(ref), "HelmRepository %s %s", name,
+				repository ? "has no spec.url" : "is not in the folder that declares this application");
+	} else {
+		plumb_position at = plumb_flux_placed(ref);
+		json_t *remote = plumb_flux_place(json_pack("{s:s, s:O}", "repo", url, "chart", json_object_get(flux, "chart")), at);
+		if (json_object_get(flux, "version"))
+			json_object_set(remote, "version", json_object_get(flux, "version"));
+		json_object_set_new(json_object_get(render, "helm"), "remote", remote);
+	}
+	json_decref(repository);
+}
+
+/* data[key] of the ConfigMap from names, or NULL (a diagnostic unless optional). A new reference. */
+static json_t *config_map_data(const plumb_manifest_set *set, json_t *from, plumb_diags *diags)
+{
+	const char *name = json_string_value(json_object_get(from, "name"));
+	json_t *config_map = find_document(set, "v1", "ConfigMap", name);
+	json_t *data = json_incref(json_object_get(config_map, "data"));
+	json_decref(config_map);
+	if (!data && !json_is_true(json_object_get(from, "optional")))
+		plumb_diags_add(diags, plumb_flux_placed(from),
+				"ConfigMap %s is not in the folder that declares this application (plumb reads it from "
+				"there, not from a cluster); add it, or say optional: true",
+				name);
+	return data;
+}
+
+/* The plumb Secret of that name the folder declares, or NULL. */
+static const plumb_secret *declared_secret(const plumb_manifest_set *set, const char *name)
+{
+	for (size_t i = 0; i < set->secret_count; i++)
+		if (!strcmp(set->secrets[i].name, name))
+			return &set->secrets[i];
+	return NULL;
+}
+
+/*
+ * The keys of the v1 Secret from names, each as the placeholder of the
+ * plumb Secret its {secretFrom: NAME} names (PLUMB_SECRET_PLACEHOLDER_OPEN):
+ * a new object, or NULL (a diagnostic unless optional). Each plumb Secret
+ * named is put in carried (by name), for the application to read when it
+ * plans. A value written in the Secret itself is plain text in git, and
+ * refused.
+ */
+static json_t *secret_data(const plumb_manifest_set *set, const plumb_application *a, json_t *from, json_t *carried,
+			   plumb_diags *diags)
+{
+	const char *name = json_string_value(json_object_get(from, "name"));
+	const plumb_resource *r = find_resource(set, "v1", "Secret", name);
+	if (!r) {
+		if (!json_is_true(json_object_get(from, "optional")))
+			plumb_diags_add(diags, plumb_flux_placed(from),
+					"Secret %s is not in the folder that declares this application (plumb reads it from "
+					"there, not from a cluster); add it, with KEY: {secretFrom: NAME} for each value, or "
+					"say optional: true",
+					name);
+		return NULL;
+	}
+	plumb_position at = { r->file, r->line, r->column };
+	json_t *document = json_loads(r->json, 0, NULL);
+	json_t *vars = json_object();
+	if (json_object_get(document, "sops")) {
+		plumb_diags_add(diags, at,
+				"Secret %s is encrypted with SOPS, which plumb does not read: seal each value with plumb "
+				"secret seal, and write KEY: {secretFrom: NAME}",
+				name);
+		goto done;
+	}
+	static const char *const fields[] = { "data", "stringData" };
+	for (size_t f = 0; f < 2; f++) {
+		const char *key;
+		json_t *value;
+		json_object_foreach(json_object_get(document, fields[f]), key, value) {
+			const char *secret = json_string_value(json_object_get(value, "secretFrom"));
+			const plumb_secret *declared = secret ? declared_secret(set, secret) : NULL;
+			if (!secret) {
+				plumb_diags_add(diags, at,
+						"Secret %s: %s.%s is written in git, in plain text: a Flux application takes "
+						"the values of plumb Secrets here (%s: {secretFrom: NAME})",
+						name, fields[f], key, key);
+			} else if (!declared) {
+				continue; /* the Secret's own check names it */
+			} else if (declared->source == PLUMB_SECRET_AGE && a->repo) {
+				plumb_diags_add(diags, plumb_flux_placed(from),
+						"Secret %s: %s takes the value of Secret %s, sealed in this repository, and "
+						"the application reads %s",
+						name, key, secret, a->repo);
+			} else {
+				json_object_set_new(vars, key,
+						    json_sprintf("%s%s%c", PLUMB_SECRET_PLACEHOLDER_OPEN, secret,
+								 PLUMB_SECRET_PLACEHOLDER_CLOSE));
+				json_object_set_new(carried, secret, plumb_secret_to_json(declared));
+			}
+		}
+	}
+done:
+	json_decref(document);
+	return vars;
+}
+
+/* The data of what from names (a ConfigMap's, or a Secret's placeholders), or NULL. A new reference. */
+static json_t *from_data(const plumb_manifest_set *set, const plumb_application *a, json_t *from, json_t *carried,
+			 plumb_diags *diags)
+{
+	if (!strcmp(json_string_value(json_object_get(from, "kind")), "Secret"))
+		return secret_data(set, a, from, carried, diags);
+	return config_map_data(set, from, diags);
+}
+
+/* A values document's text (YAML or JSON) as JSON, or NULL. A new reference. */
+static json_t *yaml_json(const char *text)
+{
+	struct fy_parse_cfg cfg = { .flags = FYPCF_QUIET | FYPCF_DEFAULT_VERSION_1_2 };
+	struct fy_document *doc = fy_document_build_from_string(&cfg, text, strlen(text));
+	json_t *json = doc ? plumb_spec_node_json(fy_document_root(doc)) : NULL;
+	fy_document_destroy(doc);
+	return json;
+}
+
+/* values[path] = value, path dotted ("a.b.c"), as a valuesFrom targetPath sets one. */
+static void set_at_path(json_t *values, const char *path, json_t *value)
+{
+	char *copy = plumb_xstrdup(path), *saved = NULL;
+	json_t *at = values;
+	char *part = strtok_r(copy, ".", &saved);
+	while (part) {
+		char *next = strtok_r(NULL, ".", &saved);
+		if (!next) {
+			json_object_set(at, part, value);
+			break;
+		}
+		json_t *child = json_object_get(at, part);
+		if (!json_is_object(child)) {
+			child = json_object();
+			json_object_set_new(at, part, child);
+		}
+		at = child;
+		part = next;
+	}
+	free(copy);
+}
+
+void plumb_flux_resolve(plumb_application *a, const plumb_manifest_set *set, int (*own)(const char *url, void *payload),
+			void *payload, plumb_diags *diags)
+{
+	json_t *render = a->render ? json_loads(a->render, 0, NULL) : NULL;
+	json_t *flux = json_object_get(render, "flux");
+	if (!flux) {
+		json_decref(render);
+		return;
+	}
+	resolve_source(a, flux, set, own, payload, diags);
+	resolve_helm_repository(render, flux, set, diags);
+	size_t i;
+	json_t *from, *carried = json_object();
+	/* Variables: substituteFrom in order, then substitute over them, as Flux takes them. */
+	if (json_object_get(flux, "substitute")) {
+		json_t *vars = json_object();
+		json_array_foreach(json_object_get(flux, "substituteFrom"), i, from) {
+			json_t *data = from_data(set, a, from, carried, diags);
+			json_object_update(vars, data);
+			json_decref(data);
+		}
+		json_object_update(vars, json_object_get(flux, "substitute"));
+		json_object_set_new(render, "substitute", vars);
+	}
+	/* Values: valuesFrom in order, then values over them, each merged deep, as Flux merges them. */
+	json_t *helm = json_object_get(render, "helm");
+	if (helm) {
+		json_t *values = json_object();
+		json_array_foreach(json_object_get(flux, "valuesFrom"), i, from) {
+			json_t *data = from_data(set, a, from, carried, diags);
+			const char *text = json_string_value(json_object_get(data, json_string_value(json_object_get(from, "valuesKey"))));
+			const char *target = json_string_value(json_object_get(from, "targetPath"));
+			int secret = !strcmp(json_string_value(json_object_get(from, "kind")), "Secret");
+			if (text && secret && !*target) {
+				/* A values document would be read before plumb plans, when no value is. */
+				plumb_diags_add(diags, plumb_flux_placed(from),
+						"Secret %s: its %s would be a whole document of values, which plumb does not "
+						"read until it plans: give targetPath, to set one value from it",
+						json_string_value(json_object_get(from, "name")),
+						json_string_value(json_object_get(from, "valuesKey")));
+			} else if (text && target && *target) {
+				json_t *value = json_string(text);
+				set_at_path(values, target, value);
+				json_decref(value);
+			} else if (text) {
+				json_t *document = yaml_json(text);
+				if (json_is_object(document))
+					json_object_update_recursive(values, document);
+				else
+					plumb_diags_add(diags, plumb_flux_placed(from), "ConfigMap %s: its %s is not a mapping of values",
+							json_string_value(json_object_get(from, "name")),
+							json_string_value(json_object_get(from, "valuesKey")));
+				json_decref(document);
+			}
+			json_decref(data);
+		}
+		if (json_object_get(flux, "values"))
+			json_object_update_recursive(values, json_object_get(flux, "values"));
+		if (json_object_size(values)) {
+			char *text = json_dumps(values, JSON_COMPACT);
+			json_object_set_new(helm, "values", json_string(text));
+			free(text);
+		}
+		json_decref(values);
+	}
+	/* The plumb Secrets its placeholders name, read when the application plans. */
+	if (json_object_size(carried)) {
+		json_t *secrets = json_array();
+		const char *name;
+		json_t *secret;
+		json_object_foreach(carried, name, secret)
+			json_array_append(secrets, secret);
+		json_object_set_new(render, "secrets", secrets);
+	}
+	json_decref(carried);
+	json_object_del(render, "flux");
+	free(a->render);
+	a->render = json_dumps(render, JSON_COMPACT);
+	json_decref(render);
+}
+
+int plumb_flux_consumed(const plumb_manifest_set *set, size_t resource)
+{
+	const plumb_resource *r = &set->resources[resource];
+	if ((strcmp(r->kind, "ConfigMap") != 0 && strcmp(r->kind, "Secret") != 0) || strcmp(r->api_version, "v1") != 0)
+		return 0;
+	for (size_t k = 0; k < set->application_count; k++) {
+		const char *render = set->applications[k].render;
+		json_t *json = render ? json_loads(render, 0, NULL) : NULL;
+		json_t *flux = json_object_get(json, "flux"), *from;
+		size_t i;
+		int found = 0;
+		static const char *const lists[] = { "substituteFrom", "valuesFrom" };
+		for (size_t l = 0; l < 2 && !found; l++)
+			json_array_foreach(json_object_get(flux, lists[l]), i, from)
+				found |= !strcmp(json_string_value(json_object_get(from, "name")), r->name) &&
+					 !strcmp(json_string_value(json_object_get(from, "kind")), r->kind);
+		json_decref(json);
+		if (found)
+			return 1;
+	}
+	return 0;
+}
