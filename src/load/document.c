@@ -156,6 +156,54 @@ static void mask_values(struct fy_document *doc, struct fy_node *root, json_t *j
 	}
 }
 
+/* A string, double-quoted (as JSON writes it): whatever its text ("true", "1"), it reads back as that string. */
+static struct fy_node *quoted(struct fy_document *doc, const char *text)
+{
+	json_t *string = json_string(text);
+	char *json = json_dumps(string, JSON_ENCODE_ANY);
+	json_decref(string);
+	/* The node reads its text where it was built from: the document frees it. */
+	struct fy_node *node = fy_node_build_from_malloc_string(doc, json, FY_NT);
+	if (!node)
+		free(json);
+	return node;
+}
+
+/*
+ * A Flux Kustomization's commonMetadata (common, JSON): each of its labels
+ * and annotations set in metadata, over what the document says.
+ */
+static void set_common_metadata(struct fy_document *doc, struct fy_node *metadata, const char *common)
+{
+	static const char *const fields[] = { "labels", "annotations" };
+	json_t *json = json_loads(common, 0, NULL);
+	for (size_t i = 0; i < 2; i++) {
+		json_t *values = json_object_get(json, fields[i]), *value;
+		const char *key;
+		if (!json_object_size(values))
+			continue;
+		struct fy_node_pair *pair = fy_node_mapping_lookup_pair_by_string(metadata, fields[i], FY_NT);
+		struct fy_node *map = pair ? fy_node_pair_value(pair) : NULL;
+		if (!map || fy_node_get_type(map) != FYNT_MAPPING) {
+			map = fy_node_create_mapping(doc);
+			if (pair)
+				fy_node_pair_set_value(pair, map);
+			else
+				fy_node_mapping_append(metadata, fy_node_create_scalar_copy(doc, fields[i], strlen(fields[i])),
+						       map);
+		}
+		json_object_foreach(values, key, value) {
+			struct fy_node_pair *entry = fy_node_mapping_lookup_pair_by_string(map, key, FY_NT);
+			struct fy_node *text = quoted(doc, json_string_value(value) ? json_string_value(value) : "");
+			if (entry)
+				fy_node_pair_set_value(entry, text);
+			else
+				fy_node_mapping_append(map, fy_node_create_scalar_copy(doc, key, strlen(key)), text);
+		}
+	}
+	json_decref(json);
+}
+
 /* Name the field at fault: kind when the apiVersion is known, else the apiVersion; list what is known. */
 static void report_unknown_kind(plumb_diags *diags, const plumb_resource *resource, struct fy_node *api_node,
 				struct fy_node *kind_node, const char *file)
@@ -256,6 +304,10 @@ static void load_document(manifest_part *file, struct fy_document *doc, plumb_so
 			report_unknown_kind(diags, &resource, api_node, kind_node, file->path);
 	}
 
+	/* What a Flux Kustomization sets on every object it applies, before anything reads the document. */
+	if (file->common_metadata && metadata && fy_node_get_type(metadata) == FYNT_MAPPING && resource.provider &&
+	    !strcmp(resource.provider->name, "kubernetes"))
+		set_common_metadata(doc, metadata, file->common_metadata);
 	json_t *json = plumb_spec_node_json(root);
 	if (!json)
 		plumb_diags_add(diags, pos, "the document nests deeper than %d levels", PLUMB_SPEC_DEPTH_MAX);

@@ -32,10 +32,11 @@ static const plumb_field kustomization_fields[] = {
 	{ "images", PLUMB_FIELD_MAPS, 0 },	      { "patches", PLUMB_FIELD_ANY, 0 },
 	{ "components", PLUMB_FIELD_LIST, 0 },	      { "interval", PLUMB_FIELD_STRING, 0 },
 	{ "retryInterval", PLUMB_FIELD_STRING, 0 },   { "wait", PLUMB_FIELD_BOOL, 0 },
-	{ "decryption", PLUMB_FIELD_ANY, 0 },
+	{ "decryption", PLUMB_FIELD_ANY, 0 },	      { "commonMetadata", PLUMB_FIELD_MAP, 0 },
 };
 enum { K_PATH, K_SOURCE, K_PRUNE, K_SUSPEND, K_DEPENDS, K_TARGET, K_POST_BUILD, K_FORCE, K_TIMEOUT, K_KUBECONFIG,
-       K_PREFIX, K_SUFFIX, K_IMAGES, K_PATCHES, K_COMPONENTS, K_INTERVAL, K_RETRY, K_WAIT, K_DECRYPTION, K_COUNT };
+       K_PREFIX, K_SUFFIX, K_IMAGES, K_PATCHES, K_COMPONENTS, K_INTERVAL, K_RETRY, K_WAIT, K_DECRYPTION, K_COMMON,
+       K_COUNT };
 static const plumb_field release_fields[] = {
 	{ "chart", PLUMB_FIELD_MAP, 0 },	       { "chartRef", PLUMB_FIELD_ANY, 0 },
 	{ "releaseName", PLUMB_FIELD_STRING, 0 },      { "targetNamespace", PLUMB_FIELD_STRING, 0 },
@@ -73,6 +74,10 @@ static const plumb_field from_fields[] = {
 	{ "kind", PLUMB_FIELD_STRING, PLUMB_FIELD_REQUIRED }, { "name", PLUMB_FIELD_STRING, PLUMB_FIELD_REQUIRED },
 	{ "optional", PLUMB_FIELD_BOOL, 0 },		      { "valuesKey", PLUMB_FIELD_STRING, 0 },
 	{ "targetPath", PLUMB_FIELD_STRING, 0 },
+};
+static const plumb_field common_metadata_fields[] = {
+	{ "labels", PLUMB_FIELD_MAP, 0 },
+	{ "annotations", PLUMB_FIELD_MAP, 0 },
 };
 static const plumb_field kubeconfig_fields[] = {
 	{ "secretRef", PLUMB_FIELD_MAP, 0 },
@@ -263,6 +268,37 @@ static char *repository_path(const plumb_value *value, const char *field, plumb_
 	return out;
 }
 
+/*
+ * spec.commonMetadata: the labels and annotations set on every object the
+ * Kustomization applies, over those written (render's "commonMetadata",
+ * which the loader sets: load.h).
+ */
+static void decode_common_metadata(json_t *render, const plumb_value *common, plumb_diags *diags)
+{
+	plumb_value m[2];
+	if (plumb_spec_decode_known(m, common->map, common_metadata_fields, 2, diags) == 0) {
+		json_t *out = json_object();
+		static const char *const names[] = { "labels", "annotations" };
+		for (size_t i = 0; i < 2; i++) {
+			char *text = m[i].present ? plumb_spec_json(m[i].map) : NULL;
+			json_t *map = text ? json_loads(text, 0, NULL) : NULL;
+			const char *key;
+			json_t *value;
+			json_object_foreach(map, key, value) {
+				if (!json_is_string(value))
+					plumb_diags_add(diags, m[i].position, "spec.commonMetadata.%s.%s: must be a string",
+							names[i], key);
+			}
+			if (json_object_size(map))
+				json_object_set(out, names[i], map);
+			json_decref(map);
+			free(text);
+		}
+		json_object_set_new(render, "commonMetadata", out);
+	}
+	plumb_values_release(m, 2);
+}
+
 static void decode_kustomization(plumb_application *a, json_t *render, json_t *flux, const plumb_spec *spec,
 				 plumb_diags *diags)
 {
@@ -335,6 +371,8 @@ static void decode_kustomization(plumb_application *a, json_t *render, json_t *f
 	if (k[K_DECRYPTION].present)
 		plumb_diags_add(diags, k[K_DECRYPTION].position,
 				"spec.decryption: SOPS is not read by plumb: seal secrets with plumb secret seal");
+	if (k[K_COMMON].present)
+		decode_common_metadata(render, &k[K_COMMON], diags);
 done:
 	plumb_values_release(post, 2);
 	plumb_values_release(k, K_COUNT);

@@ -9,7 +9,7 @@
  *     (ConfigMaps and Secrets beside it), force (Replace), timeout, kubeConfig (a
  *     cluster, mapped as an Argo CD destination's), namePrefix, nameSuffix,
  *     images, patches, components (kustomize options, on a kustomization),
- *     interval
+ *     commonMetadata (set by the loader on every object: load.h), interval
  *   HelmRelease: chart.spec.chart (a chart folder of a GitRepository),
  *     chart.spec.valuesFiles, releaseName (else [targetNamespace-]name),
  *     targetNamespace (else its own namespace), values, valuesFrom

@@ -29,6 +29,7 @@ struct plumb_manifest_part {
 	plumb_source_lookups lookups;
 	const plumb_buf *rendered; /* while parsing: the text a renderer printed, read instead of the blob */
 	const char *substitute;    /* while parsing: variables to substitute in the text (substitute.h), JSON; NULL: none */
+	const char *common_metadata; /* while parsing: labels and annotations set on every Kubernetes object, JSON */
 	const char *render_folder; /* while parsing rendered text: the folder rendered */
 	const char *renderer;      /* while parsing rendered text: "kustomize", "helm"; NULL: a jsonnet file's output */
 	char **names;              /* a rendered file's "FOLDER (RENDERER) Kind/name", one a document */

@@ -37,6 +37,7 @@ typedef struct {
 	const char *base; /* the folder being walked */
 	plumb_directory_filter filter; /* which of its files are manifests */
 	char *substitute; /* the variables a Flux Kustomization substitutes (JSON), or NULL; its parts are its own */
+	char *common_metadata; /* the labels and annotations it sets on every object (JSON), or NULL */
 	int secret_placeholders; /* its documents may take values of the Secrets a Flux application carries */
 	char **rendered; /* folders below it that hold a kustomization: kustomize's input, not manifests */
 	size_t rendered_count;
@@ -471,12 +472,13 @@ static int load_rendered(manifest_files *files, plumb_source *source, const char
 	part->render_folder = job.remote ? NULL : path; /* a chart of a Helm repository has no folder here */
 	part->renderer = job.renderer;
 	part->substitute = files->substitute;
+	part->common_metadata = files->common_metadata;
 	part->set.commit = plumb_xstrdup(commit);
 	part->set.secret_placeholders = files->secret_placeholders;
 	error = plumb_load_file(part, source);
 	part->rendered = NULL;
 	part->render_folder = part->renderer = NULL;
-	part->substitute = NULL;
+	part->substitute = part->common_metadata = NULL;
 	atomic_fetch_add(&files_parsed, 1);
 	files->items[files->count - 1].parsed = 1;
 	if (error == 0)
@@ -487,12 +489,16 @@ done:
 	return error;
 }
 
-/* The variables target's options substitute (a Flux Kustomization's postBuild), as JSON, or NULL. */
-static char *substitutions(const plumb_render_target *target)
+/*
+ * The object target's options hold at name, as JSON, or NULL: a Flux
+ * Kustomization's variables ("substitute") and common metadata
+ * ("commonMetadata").
+ */
+static char *option_json(const plumb_render_target *target, const char *name)
 {
 	json_t *options = target && target->options ? json_loads(target->options, 0, NULL) : NULL;
-	json_t *vars = json_object_get(options, "substitute");
-	char *text = json_is_object(vars) ? json_dumps(vars, JSON_COMPACT) : NULL;
+	json_t *value = json_object_get(options, name);
+	char *text = json_is_object(value) ? json_dumps(value, JSON_COMPACT) : NULL;
 	json_decref(options);
 	return text;
 }
@@ -620,7 +626,8 @@ int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit
 	if ((error = plumb_path_normalize(&load_path, path && *path ? path : ".", 0)) < 0)
 		return plumb_error_wrap(error, "--path");
 	out->path = plumb_xstrdup(load_path);
-	files.substitute = substitutions(target);
+	files.substitute = option_json(target, "substitute");
+	files.common_metadata = option_json(target, "commonMetadata");
 	manifest_part *carried = carried_secrets(target);
 	files.secret_placeholders = carried != NULL;
 
@@ -660,8 +667,8 @@ int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit
 			key_jsonnet(&files.items[i], source, commit, load_path, top.type == PLUMB_ENTRY_TREE, target);
 		if (files.items[i].parsed)
 			continue;
-		/* A file read with variables is parsed each time: the cache keeps files as they are written. */
-		int uncached = files.substitute && !files.items[i].rendered;
+		/* A file read with variables or common metadata is parsed each time: the cache keeps files as written. */
+		int uncached = (files.substitute || files.common_metadata) && !files.items[i].rendered;
 		manifest_part *found = uncached ? NULL
 						: cache_take(cache, source, commit, files.items[i].part->path,
 							     files.items[i].part->blob);
@@ -676,9 +683,10 @@ int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit
 		part->set.secret_placeholders = files.secret_placeholders;
 		plumb_source_record_lookups(&part->lookups);
 		part->substitute = files.substitute;
+		part->common_metadata = files.common_metadata;
 		error = files.items[i].jsonnet ? load_jsonnet(&files.items[i], source, commit)
 					       : plumb_load_file(part, source);
-		part->substitute = NULL;
+		part->substitute = part->common_metadata = NULL;
 		plumb_source_record_lookups(NULL);
 		atomic_fetch_add(&files_parsed, 1);
 		if (error < 0)
@@ -726,6 +734,7 @@ done:
 	free(files.items);
 	plumb_directory_filter_release(&files.filter);
 	free(files.substitute);
+	free(files.common_metadata);
 	free(load_path);
 	return error;
 }

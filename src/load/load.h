@@ -30,6 +30,11 @@
  * file, by its blob and the options, for as long as each file it imported
  * resolves to the same blob.
  *
+ * For a Flux Kustomization (target->options: load/flux.h), its variables
+ * are substituted in each file's text, and its commonMetadata's labels and
+ * annotations set in the metadata of each Kubernetes object, before the
+ * object is read.
+ *
  * A source keeps the files it parsed, by path and blob id: a later load
  * (the same commit, or a new one) parses again only the files whose blob
  * changed, or whose resources looked up a path that now resolves to

@@ -56,6 +56,9 @@ spec:
   prune: true
   targetNamespace: flux-shop
   sourceRef: {kind: GitRepository, name: flux-system}
+  commonMetadata:
+    labels: {team: blue, tier: shop}
+    annotations: {owner: ops}
   postBuild:
     substitute: {greeting: hello}
     substituteFrom: [{kind: ConfigMap, name: cluster-vars}]
@@ -92,7 +95,9 @@ printf 'resources: [cm.yaml]\n' >apps/base/kustomization.yaml
 cat >apps/base/cm.yaml <<'YAML'
 apiVersion: v1
 kind: ConfigMap
-metadata: {name: web-config}
+metadata:
+  name: web-config
+  labels: {tier: web}
 data:
   cluster: ${cluster_name}
   greeting: ${greeting}
@@ -146,15 +151,19 @@ printf '%s\n' "$OUT" >"$T/all.yaml"
 
 # The Kustomization as Flux builds it: kustomize with its targetNamespace, then the variables.
 rm -rf "$T/edit" && cp -r "$REPO" "$T/edit"
-(cd "$T/edit/apps/prod" && "$KUSTOMIZE" edit set namespace flux-shop) >/dev/null 2>&1
+(cd "$T/edit/apps/prod" && "$KUSTOMIZE" edit set namespace flux-shop &&
+	"$KUSTOMIZE" edit add label team:blue --without-selector &&
+	"$KUSTOMIZE" edit add label tier:shop --without-selector &&
+	"$KUSTOMIZE" edit add annotation owner:ops) >/dev/null 2>&1
 "$KUSTOMIZE" build "$T/edit/apps/prod" | sed -e 's/\${cluster_name}/prod-1/' -e 's/\${greeting}/hello/' \
 	-e 's/\${region:=eu-west}/eu-west/' -e 's/\$\${not_a_var}/${not_a_var}/' | canonical >"$T/by-hand-apps"
 plumb_apps=$(canonical <"$T/all.yaml" | grep '"name": "prod-web-config"')
 if [ -s "$T/by-hand-apps" ] && [ "$plumb_apps" = "$(cat "$T/by-hand-apps")" ] &&
-	contains "$plumb_apps" '"greeting": "hello"' && contains "$plumb_apps" '"namespace": "flux-shop"'; then
-	ok "a Kustomization renders as kustomize build with its targetNamespace, then postBuild's variables"
+	contains "$plumb_apps" '"greeting": "hello"' && contains "$plumb_apps" '"namespace": "flux-shop"' &&
+	contains "$plumb_apps" '"tier": "shop"' && contains "$plumb_apps" '"owner": "ops"'; then
+	ok "a Kustomization renders as kustomize build with its targetNamespace and commonMetadata, then postBuild's variables"
 else
-	fail "a Kustomization renders as kustomize build with its targetNamespace, then postBuild's variables" \
+	fail "a Kustomization renders as kustomize build with its targetNamespace and commonMetadata, then postBuild's variables" \
 		"plumb: $plumb_apps" "by hand: $(cat "$T/by-hand-apps")"
 fi
 
@@ -276,11 +285,12 @@ kc() { "$KUBECTL" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
 capture "$PLUMB" sync "${ARGS[@]}" --path clusters/prod --kubeconfig "$KUBECONFIG_ADMIN"
 greeting=$(kc get configmap prod-web-config -n flux-shop -o 'jsonpath={.data.greeting}' 2>&1)
 replicas=$(kc get deployment podinfo -n flux-web -o 'jsonpath={.spec.replicas}' 2>&1)
-if [ "$RC" -eq 0 ] && [ "$greeting" = hello ] && [ "$replicas" = 2 ]; then
+team=$(kc get configmap prod-web-config -n flux-shop -o 'jsonpath={.metadata.labels.team}' 2>&1)
+if [ "$RC" -eq 0 ] && [ "$greeting" = hello ] && [ "$replicas" = 2 ] && [ "$team" = blue ]; then
 	ok "plumb sync applies the Flux folder: the namespace first, then the app into it, and the release"
 else
 	fail "plumb sync applies the Flux folder: the namespace first, then the app into it, and the release" \
-		"greeting=$greeting replicas=$replicas" "$(show)"
+		"greeting=$greeting replicas=$replicas team=$team" "$(show)"
 fi
 if ! kc get configmap cluster-vars -n flux-system >/dev/null 2>&1 &&
 	! kc get kustomizations.kustomize.toolkit.fluxcd.io -A >/dev/null 2>&1; then
