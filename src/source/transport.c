@@ -156,8 +156,12 @@ static int certificate_error(const char *fmt, ...)
 	return GIT_ECERTIFICATE;
 }
 
-/* Whether the DER certificate chains to a CA of ca_file and names host. */
-static int check_against_ca_file(const git_cert_x509 *cert, const char *host, const char *ca_file)
+/*
+ * Whether the DER certificate chains to a CA of ca_file (NULL: of the
+ * system's store, as OpenSSL finds it: SSL_CERT_FILE and SSL_CERT_DIR, else
+ * Debian's /etc/ssl/certs) and names host, a name or an address.
+ */
+static int check_against_cas(const git_cert_x509 *cert, const char *host, const char *ca_file)
 {
 	const unsigned char *p = cert->data;
 	X509 *leaf = d2i_X509(NULL, &p, (long)cert->len);
@@ -170,9 +174,12 @@ static int check_against_ca_file(const git_cert_x509 *cert, const char *host, co
 		error = certificate_error("the certificate of %s cannot be read", host);
 		goto done;
 	}
-	if (!store || !ctx || X509_STORE_load_file(store, ca_file) != 1) {
+	int loaded = store && ctx &&
+		     (ca_file ? X509_STORE_load_file(store, ca_file) : X509_STORE_set_default_paths(store)) == 1;
+	if (!loaded) {
 		ERR_clear_error();
-		error = certificate_error("cannot read the CA certificates of %s (caFile)", ca_file);
+		error = ca_file ? certificate_error("cannot read the CA certificates of %s (caFile)", ca_file)
+				: certificate_error("cannot read the system's CA certificates");
 		goto done;
 	}
 	if (X509_STORE_CTX_init(ctx, store, leaf, NULL) != 1) {
@@ -185,9 +192,14 @@ static int check_against_ca_file(const git_cert_x509 *cert, const char *host, co
 		X509_VERIFY_PARAM_set1_ip_asc(param, host);
 	else
 		X509_VERIFY_PARAM_set1_host(param, host, 0);
-	if (X509_verify_cert(ctx) != 1)
-		error = certificate_error("the certificate of %s is not trusted by the CAs of %s (caFile): %s", host,
-					 ca_file, X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+	if (X509_verify_cert(ctx) != 1) {
+		const char *why = X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx));
+		error = ca_file ? certificate_error("the certificate of %s is not trusted by the CAs of %s (caFile): %s",
+						    host, ca_file, why)
+				: certificate_error("the certificate of %s is not trusted by the system's CAs: %s; name "
+						    "the CA that signed it with caFile in a credentials entry",
+						    host, why);
+	}
 done:
 	ERR_clear_error();
 	X509_STORE_CTX_free(ctx);
@@ -314,12 +326,15 @@ static int verify_certificate(plumb_transport *t, git_cert *cert, int valid, con
 	if (t->access.insecure_skip_verify)
 		return 0;
 	if (t->access.ca_file)
-		return check_against_ca_file((const git_cert_x509 *)cert, host, t->access.ca_file);
+		return check_against_cas((const git_cert_x509 *)cert, host, t->access.ca_file);
+	/*
+	 * The TLS library's own check is the first word; a refusal is checked
+	 * again as OpenSSL checks it, which also reads SSL_CERT_FILE and an
+	 * address the certificate names (libgit2's mbedTLS reads neither).
+	 */
 	if (valid)
 		return 0;
-	return certificate_error("the certificate of %s is not trusted by the system's CAs (or does not name the "
-				 "host); name the CA that signed it with caFile in a credentials entry",
-				 host);
+	return check_against_cas((const git_cert_x509 *)cert, host, NULL);
 }
 
 /*
