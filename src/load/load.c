@@ -39,6 +39,7 @@ typedef struct {
 	char *substitute; /* the variables a Flux Kustomization substitutes (JSON), or NULL; its parts are its own */
 	char *common_metadata; /* the labels and annotations it sets on every object (JSON), or NULL */
 	int secret_placeholders; /* its documents may take values of the Secrets a Flux application carries */
+	char *render_options; /* what the renderer ran with, when it pinned what the target's options left open */
 	char **rendered; /* folders below it that hold a kustomization: kustomize's input, not manifests */
 	size_t rendered_count;
 	size_t rendered_capacity;
@@ -78,6 +79,7 @@ void plumb_manifest_set_release(plumb_manifest_set *set)
 	free(set->parts);
 	free(set->commit);
 	free(set->path);
+	free(set->render_options);
 	memset(set, 0, sizeof(*set));
 }
 
@@ -454,6 +456,9 @@ static int load_rendered(manifest_files *files, plumb_source *source, const char
 						 job.renderer ? job.renderer : "render");
 		goto done;
 	}
+	/* A chart version range pinned to a release: what a plan keeps, so that its apply renders that release. */
+	if (job.pinned && target && target->options)
+		files->render_options = plumb_helm_options_pinned(target->options, job.pinned);
 	char *name = plumb_xprintf("%s (%s)", job.remote ? job.remote : *path ? path : ".", job.renderer);
 	memcpy(blob, job.key, PLUMB_OID_HEXSZ);
 	blob[PLUMB_OID_HEXSZ] = '\0';
@@ -716,6 +721,8 @@ int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit
 		check_carried(out, carried, diags);
 		view_part(out, carried);
 	}
+	out->render_options = files.render_options;
+	files.render_options = NULL;
 	check_identities(out, diags);
 	check_claims(out, diags);
 	plumb_secret_check_references(out, diags);
@@ -735,6 +742,7 @@ done:
 	plumb_directory_filter_release(&files.filter);
 	free(files.substitute);
 	free(files.common_metadata);
+	free(files.render_options);
 	free(load_path);
 	return error;
 }

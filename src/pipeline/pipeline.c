@@ -416,7 +416,9 @@ int plumb_pipeline_plan(plumb_pipeline *p)
 	}
 	plumb_plan_init(&p->plan, plumb_source_name(p->source), p->options.revision, p->commit, p->set.path,
 			p->application, p->destination);
-	p->plan.render = p->options.render ? plumb_xstrdup(p->options.render) : NULL;
+	/* What the renderer ran with: a chart version range the application gives, as the release it pinned. */
+	const char *render = p->set.render_options ? p->set.render_options : p->options.render;
+	p->plan.render = render ? plumb_xstrdup(render) : NULL;
 	destination.location = NULL;
 	if (p->options.kubernetes && (error = note_cluster(p, provider, &destination)) < 0) {
 		error_line(NULL);

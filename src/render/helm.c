@@ -111,6 +111,24 @@ static char *escaped_commas(const char *value)
 	return plumb_buf_detach(&out, NULL);
 }
 
+/* A chart of a Helm repository, as helm fetches it: from an OCI registry by reference, else from the repository's index. */
+static void add_remote_chart(plumb_render_args *args, json_t *remote)
+{
+	const char *repo = text_of(remote, "repo"), *chart = text_of(remote, "chart");
+	int oci = !strncmp(repo, "oci://", 6);
+	char *reference = oci ? plumb_xprintf("%s/%s", repo, chart) : plumb_xstrdup(chart);
+	plumb_render_args_add(args, reference);
+	free(reference);
+	if (!oci) {
+		plumb_render_args_add(args, "--repo");
+		plumb_render_args_add(args, repo);
+	}
+	if (text_of(remote, "version")) {
+		plumb_render_args_add(args, "--version");
+		plumb_render_args_add(args, text_of(remote, "version"));
+	}
+}
+
 void plumb_helm_arguments(plumb_render_args *args, const plumb_render_job *job, const char *root,
 			  const char *values_file)
 {
@@ -120,20 +138,7 @@ void plumb_helm_arguments(plumb_render_args *args, const plumb_render_job *job, 
 	plumb_render_args_add(args, "template");
 	plumb_render_args_add(args, job->release);
 	if (job->remote) {
-		/* helm fetches the chart itself: from an OCI registry by reference, else from the repository's index. */
-		const char *repo = text_of(remote, "repo"), *chart = text_of(remote, "chart");
-		int oci = !strncmp(repo, "oci://", 6);
-		char *reference = oci ? plumb_xprintf("%s/%s", repo, chart) : plumb_xstrdup(chart);
-		plumb_render_args_add(args, reference);
-		free(reference);
-		if (!oci) {
-			plumb_render_args_add(args, "--repo");
-			plumb_render_args_add(args, repo);
-		}
-		if (text_of(remote, "version")) {
-			plumb_render_args_add(args, "--version");
-			plumb_render_args_add(args, text_of(remote, "version"));
-		}
+		add_remote_chart(args, remote);
 	} else {
 		char *folder = *job->path ? plumb_xprintf("%s/%s", root, job->path) : plumb_xstrdup(root);
 		plumb_render_args_add(args, folder);
@@ -260,6 +265,85 @@ plumb_position plumb_helm_remote_position(const plumb_render_job *job, char **fi
 			      (unsigned)json_integer_value(json_object_get(remote, "column")) };
 	json_decref(json);
 	return at;
+}
+
+/* Whether version names one release ("1.2.3", "v1.2.3-rc.1+build.5"), not a range. */
+static int is_release(const char *version)
+{
+	const char *c = version + (*version == 'v');
+	for (int part = 0; part < 3; part++) {
+		if (part && *c++ != '.')
+			return 0;
+		if (*c < '0' || *c > '9')
+			return 0;
+		while (*c >= '0' && *c <= '9')
+			c++;
+	}
+	if (*c != '-' && *c != '+' && *c)
+		return 0;
+	for (; *c; c++)
+		if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || *c == '.' ||
+		      *c == '-' || *c == '+'))
+			return 0;
+	return 1;
+}
+
+int plumb_helm_remote_unpinned(const plumb_render_job *job)
+{
+	json_t *helm = helm_options(job);
+	const char *version = text_of(json_object_get(helm, "remote"), "version");
+	int unpinned = job->remote && (!version || !is_release(version));
+	json_decref(helm);
+	return unpinned;
+}
+
+void plumb_helm_show_arguments(plumb_render_args *args, const plumb_render_job *job)
+{
+	json_t *helm = helm_options(job);
+	plumb_render_args_add(args, "show");
+	plumb_render_args_add(args, "chart");
+	add_remote_chart(args, json_object_get(helm, "remote"));
+	json_decref(helm);
+}
+
+int plumb_helm_shown_version(char **out, const char *chart_yaml)
+{
+	/* Chart.yaml as helm prints it: one top-level "version:" line. */
+	for (const char *line = chart_yaml; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		if (strncmp(line, "version:", 8) != 0)
+			continue;
+		const char *value = line + 8;
+		value += strspn(value, " \t\"'");
+		size_t length = strcspn(value, " \t\"'\r\n");
+		*out = plumb_xstrndup(value, length);
+		if (is_release(*out))
+			return 0;
+		free(*out);
+		*out = NULL;
+		break;
+	}
+	return plumb_error_set(PLUMB_EINVALID, "helm show chart printed no version");
+}
+
+char *plumb_helm_options_pinned(const char *options, const char *version)
+{
+	json_t *json = json_loads(options, 0, NULL);
+	json_t *remote = json_object_get(json_object_get(json, "helm"), "remote");
+	json_object_set_new(remote, "version", json_string(version));
+	char *pinned = json_dumps(json, JSON_COMPACT);
+	json_decref(json);
+	return pinned;
+}
+
+void plumb_helm_pin_remote(plumb_render_job *job, const char *version)
+{
+	char *options = plumb_helm_options_pinned(job->options, version);
+	free(job->options);
+	job->options = options;
+	free(job->remote);
+	job->remote = plumb_helm_remote(job->options);
+	free(job->pinned);
+	job->pinned = plumb_xstrdup(version);
 }
 
 int plumb_helm_is_remote(const char *options)

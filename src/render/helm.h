@@ -46,6 +46,26 @@ void plumb_helm_arguments(plumb_render_args *args, const plumb_render_job *job, 
  */
 char *plumb_helm_remote(const char *options);
 
+/*
+ * Whether job's chart of a Helm repository names no release but a range
+ * ("6.x", ">=1.2 <2", none: the latest), which names another release when
+ * one is published: it is pinned to the release it resolves to now before
+ * it is keyed and rendered, so that a new release renders anew.
+ */
+int plumb_helm_remote_unpinned(const plumb_render_job *job);
+
+/* The arguments after `helm` that show the Chart.yaml of job's remote chart as its version resolves now. */
+void plumb_helm_show_arguments(plumb_render_args *args, const plumb_render_job *job);
+
+/* The release `helm show chart` printed (its version: line) into *out (a new string); PLUMB_EINVALID when none. */
+int plumb_helm_shown_version(char **out, const char *chart_yaml);
+
+/* options (render.h's target options) with their remote chart's version set to version: a new string. */
+char *plumb_helm_options_pinned(const char *options, const char *version);
+
+/* Pin job's remote chart to version: in its options (what the run and the key read), its name and job->pinned. */
+void plumb_helm_pin_remote(plumb_render_job *job, const char *version);
+
 /* Whether options name a chart of a Helm repository (plumb_helm_remote would give one). */
 int plumb_helm_is_remote(const char *options);
 

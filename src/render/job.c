@@ -17,6 +17,7 @@ void plumb_render_job_release(plumb_render_job *job)
 	free(job->options);
 	free(job->values);
 	free(job->remote);
+	free(job->pinned);
 	memset(job, 0, sizeof(*job));
 }
 

@@ -22,6 +22,7 @@ typedef struct {
 	char *values;    /* helm: the inline values the options give, or NULL */
 	int fetch_dependencies; /* helm: dependencies not vendored are fetched into the copy first */
 	char *remote;           /* helm: a chart of a Helm repository, "REPO CHART@VERSION", fetched by helm; NULL: a folder */
+	char *pinned;           /* helm: the release the remote chart's version range was pinned to, or NULL */
 	char **inputs; /* repository paths the copy holds, sorted */
 	size_t input_count;
 	size_t input_capacity;

@@ -347,6 +347,71 @@ done:
 }
 
 /* The program named by option, else by the environment's variable, else fallback. */
+static void remove_tree(const char *dir);
+
+/*
+ * A chart of a Helm repository whose version is a range (or none) pinned
+ * to the release it resolves to now, as `helm show chart` says (believed
+ * for a minute, as a program's version): the key and the run name that
+ * release, so that one published since renders anew, as Flux would apply
+ * it.
+ */
+static int pin_remote_version(plumb_render_job *job, const plumb_render_options *options, plumb_diags *diags)
+{
+	if (!plumb_helm_remote_unpinned(job))
+		return 0;
+	const char *known = plumb_render_versions_find(options->versions, job->program, job->remote);
+	if (known) {
+		plumb_helm_pin_remote(job, known);
+		return 0;
+	}
+	const char *tmpdir = getenv("TMPDIR");
+	char *home = plumb_xprintf("%s/plumb-render-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+	if (!mkdtemp(home)) {
+		int error = plumb_error_set(PLUMB_ERROR, "cannot make a temporary directory %s: %s", home, strerror(errno));
+		free(home);
+		return error;
+	}
+	char **envp = plumb_helm_network_environment(home);
+	plumb_render_args args = { 0 };
+	plumb_render_args_add(&args, job->program);
+	plumb_helm_show_arguments(&args, job);
+	PLUMB_GROW(args.items, args.count, args.capacity);
+	args.items[args.count] = NULL;
+	plumb_process_result result = { 0 };
+	plumb_buf printed = PLUMB_BUF_INIT;
+	unsigned timeout_ms = plumb_render_timeout(options);
+	char *version = NULL, *file = NULL;
+	plumb_position at = plumb_helm_remote_position(job, &file);
+	int error = plumb_process_run_env(&result, &printed, args.items, envp, timeout_ms, 1u << 20);
+	if (error == 0) {
+		if (result.timed_out) {
+			plumb_diags_add(diags, at, "helm show chart %s did not finish within %u ms", job->remote, timeout_ms);
+		} else if (!result.exited || result.status != 0) {
+			char *shown = plumb_render_trimmed_stderr(&result.error);
+			plumb_diags_add(diags, at, "helm show chart %s failed (%s %d): %s", job->remote,
+					result.exited ? "exit" : "signal", result.status, shown);
+			free(shown);
+		} else if (plumb_helm_shown_version(&version, printed.ptr) < 0) {
+			plumb_diags_add(diags, at, "%s: %s", job->remote, plumb_error_last());
+			plumb_error_clear();
+		} else {
+			plumb_render_versions_put(options->versions, job->program, job->remote, version);
+			plumb_helm_pin_remote(job, version);
+		}
+		plumb_process_result_release(&result);
+		error = version ? 0 : PLUMB_EINVALID;
+	}
+	free(version);
+	free(file);
+	plumb_buf_release(&printed);
+	plumb_render_args_release(&args);
+	plumb_helm_environment_release(envp);
+	remove_tree(home);
+	free(home);
+	return error;
+}
+
 static char *program_of(const char *option, const char *variable, const char *fallback)
 {
 	const char *program = option && *option ? option : getenv(variable);
@@ -391,6 +456,8 @@ int plumb_render_prepare(plumb_render_job *out, plumb_source *source, const char
 			if ((error = check_dependencies(out, source, commit, options->allow_chart_fetch, diags)) < 0)
 				goto done;
 			add_input(&s, path, 0);
+		} else if ((error = pin_remote_version(out, options, diags)) < 0 && error != PLUMB_EINVALID) {
+			goto done;
 		}
 		if ((error = plumb_helm_prepare(out, source, commit, diags)) < 0 && error != PLUMB_EINVALID)
 			goto done;

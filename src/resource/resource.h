@@ -166,6 +166,13 @@ typedef struct {
 	 * variables or values come from Secrets is loaded.
 	 */
 	int secret_placeholders;
+	/*
+	 * The options its renderer ran with, when they pin what the
+	 * application's leave open (a chart version range pinned to a
+	 * release); NULL: the application's. A plan keeps these, so that its
+	 * apply renders the same. Owned by the set, a view or not.
+	 */
+	char *render_options;
 	/* Repository paths whose content resources read (Tree and File sources); never read as manifests. */
 	char **content_paths;
 	size_t content_path_count;

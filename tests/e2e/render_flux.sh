@@ -236,6 +236,19 @@ else
 	fail "a HelmRelease of a HelmRepository's chart renders, with --allow-chart-fetch, as helm template --repo" \
 		"$(show)" "by hand: $(cat "$T/remote-by-hand")"
 fi
+# A range is pinned to the release it resolves to now: one published since renders anew.
+publish() { # VERSION: the chart dep at VERSION, its ConfigMap saying so, in the repository's index
+	sed -i "s/^version: .*/version: $1/" "$T/chartrepo/src/Chart.yaml"
+	sed -i "s/from: repository.*,/from: repository-$1,/" "$T/chartrepo/src/templates/cm.yaml"
+	"$HELM" package "$T/chartrepo/src" -d "$T/chartrepo/repo" >/dev/null && "$HELM" repo index "$T/chartrepo/repo"
+}
+publish 0.2.5
+capture "$PLUMB" render "${ARGS[@]}" --path clusters/prod --allow-chart-fetch
+if [ "$RC" -eq 0 ] && contains "$OUT" "from: repository-0.2.5" && contains "$OUT" "dep@0.2.5 (helm)"; then
+	ok "a chart version range renders the release published since, though the earlier one is cached"
+else
+	fail "a chart version range renders the release published since, though the earlier one is cached" "$(show)"
+fi
 rm -f "$REPO/clusters/prod/fetched.yaml"
 commit_all "$REPO" "without the fetched release"
 bad missing.yaml 'apiVersion: kustomize.toolkit.fluxcd.io/v1
@@ -307,6 +320,29 @@ if [ "$RC" -eq 0 ] && [ "$greeting" = bonjour ] && contains "$OUT" "1 updated"; 
 else
 	fail "a changed variable is a change of what the Kustomization applies" "greeting=$greeting" "$(show)"
 fi
+
+# A plan of a chart version range keeps the release it pinned: its apply renders that one.
+printf '%s\n' "$fetched_release" >"$REPO/clusters/prod/fetched.yaml"
+commit_all "$REPO" "the fetched release again"
+capture "$PLUMB" plan fetched "${ARGS[@]}" --path clusters/prod --kubeconfig "$KUBECONFIG_ADMIN" \
+	--allow-chart-fetch --out "$T/plan-fetched.json"
+publish 0.2.6
+capture "$PLUMB" apply "$T/plan-fetched.json" --state "$STATE" --kubeconfig "$KUBECONFIG_ADMIN" --allow-chart-fetch
+from=$(kc get configmap fetched-dep -n flux-web -o 'jsonpath={.data.from}' 2>&1)
+if [ "$RC" -eq 0 ] && [ "$from" = repository-0.2.5 ] && grep -q '"version": *"0.2.5"' "$T/plan-fetched.json"; then
+	ok "a plan keeps the release a chart version range resolved to, and its apply renders that release"
+else
+	fail "a plan keeps the release a chart version range resolved to, and its apply renders that release" \
+		"from=$from" "$(show)"
+fi
+capture "$PLUMB" plan fetched "${ARGS[@]}" --path clusters/prod --kubeconfig "$KUBECONFIG_ADMIN" --allow-chart-fetch
+if [ "$RC" -eq 0 ] && contains "$OUT" "repository-0.2.6"; then
+	ok "the next plan resolves the range again, to the release published since"
+else
+	fail "the next plan resolves the range again, to the release published since" "$(show)"
+fi
+rm -f "$REPO/clusters/prod/fetched.yaml"
+commit_all "$REPO" "without the fetched release"
 
 # --- plumb serve looks as often as the shortest interval asks ---------------------------------
 
