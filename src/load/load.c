@@ -495,15 +495,16 @@ done:
 }
 
 /*
- * The object target's options hold at name, as JSON, or NULL: a Flux
- * Kustomization's variables ("substitute") and common metadata
- * ("commonMetadata").
+ * The object target's options hold at name, as JSON, or NULL when there is
+ * none or it is empty: a Flux Kustomization's variables ("substitute":
+ * without any, Flux substitutes nothing, and ${var} stays as written) and
+ * common metadata ("commonMetadata").
  */
 static char *option_json(const plumb_render_target *target, const char *name)
 {
 	json_t *options = target && target->options ? json_loads(target->options, 0, NULL) : NULL;
 	json_t *value = json_object_get(options, name);
-	char *text = json_is_object(value) ? json_dumps(value, JSON_COMPACT) : NULL;
+	char *text = json_is_object(value) && json_object_size(value) ? json_dumps(value, JSON_COMPACT) : NULL;
 	json_decref(options);
 	return text;
 }

@@ -261,6 +261,25 @@ spec:
   postBuild: {substituteFrom: [{kind: ConfigMap, name: nowhere}]}'
 refused "a ConfigMap substituteFrom names that the folder does not hold is an error where it is named" \
 	"clusters/prod/missing.yaml:8:56: ConfigMap nowhere is not in the folder that declares this application"
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kept}\ndata: {text: "${kept}"}\n' >"$REPO/infrastructure/kept.yaml"
+printf '%s\n' 'apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: nothing}
+spec:
+  path: ./infrastructure
+  prune: true
+  sourceRef: {kind: GitRepository, name: flux-system}
+  postBuild: {substituteFrom: [{kind: ConfigMap, name: nowhere, optional: true}]}' >"$REPO/clusters/prod/nothing.yaml"
+commit_all "$REPO" "no variable to substitute"
+capture "$PLUMB" render "${ARGS[@]}" --path clusters/prod
+nothing=$(awk '/^# Application: /{on = ($3 == "nothing")} on' <<<"$OUT")
+if [ "$RC" -eq 0 ] && contains "$nothing" 'text: "${kept}"'; then
+	ok "without any variable, nothing is substituted: \${var} stays as written, as Flux leaves it"
+else
+	fail "without any variable, nothing is substituted: \${var} stays as written, as Flux leaves it" "$(show)"
+fi
+rm -f "$REPO/clusters/prod/nothing.yaml" "$REPO/infrastructure/kept.yaml"
+commit_all "$REPO" "without the Kustomization with no variable"
 bad sops.yaml 'apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata: {name: sops}
