@@ -519,6 +519,21 @@ static char *rendered_origin(const manifest_part *file, struct fy_node *root, co
 	return origin;
 }
 
+/* What a rendered document is called: "FOLDER (RENDERER from FILE) Kind/name", or "PATH Kind/name". A new string. */
+static char *document_name(manifest_part *file, struct fy_node *root, const char *text, size_t len)
+{
+	const char *kind = root ? fy_node_get_scalar0(fy_node_by_path(root, "kind", -1, FYNWF_DONT_FOLLOW)) : NULL;
+	const char *name = root ? fy_node_get_scalar0(fy_node_by_path(root, "metadata/name", -1, FYNWF_DONT_FOLLOW))
+				: NULL;
+	/* A jsonnet file's objects are written in it: no renderer to ask. */
+	char *origin = root && file->renderer ? rendered_origin(file, root, text, len) : NULL;
+	char *out = origin ? plumb_xprintf("%s (%s from %s) %s/%s", *file->render_folder ? file->render_folder : ".",
+					   file->renderer, origin, kind ? kind : "?", name ? name : "?")
+			   : plumb_xprintf("%s %s/%s", file->path, kind ? kind : "?", name ? name : "?");
+	free(origin);
+	return out;
+}
+
 /*
  * Parse the documents of text (from a blob, or one document a renderer
  * printed) into file. A rendered document's positions are its own lines,
@@ -553,18 +568,9 @@ static int parse_text(manifest_part *file, plumb_source *source, const char *tex
 	while ((doc = fy_parse_load_document(parser)) != NULL) {
 		struct fy_node *root = fy_document_root(doc);
 		if (file->rendered) {
-			const char *kind = fy_node_get_scalar0(fy_node_by_path(root, "kind", -1, FYNWF_DONT_FOLLOW));
-			const char *name =
-				fy_node_get_scalar0(fy_node_by_path(root, "metadata/name", -1, FYNWF_DONT_FOLLOW));
-			/* A jsonnet file's objects are written in it: no renderer to ask. */
-			char *origin = file->renderer ? rendered_origin(file, root, text, len) : NULL;
 			PLUMB_GROW(file->names, file->name_count, file->name_capacity);
-			file->names[file->name_count++] =
-				origin ? plumb_xprintf("%s (%s from %s) %s/%s", *file->render_folder ? file->render_folder : ".",
-						       file->renderer, origin, kind ? kind : "?", name ? name : "?")
-				       : plumb_xprintf("%s %s/%s", path, kind ? kind : "?", name ? name : "?");
+			file->names[file->name_count++] = document_name(file, root, text, len);
 			file->path = file->names[file->name_count - 1];
-			free(origin);
 		}
 		struct fy_node *alias = find_alias(root, 0);
 		if (alias)
@@ -590,25 +596,43 @@ done:
 	return error;
 }
 
-/* file's text with its variables substituted, in place of what it was (substitute.h). */
-static void substitute_text(const manifest_part *file, plumb_buf *text)
+/*
+ * text with file's variables substituted, in place of what it was
+ * (substitute.h). A bad substitution is a diagnostic at where (NULL: named
+ * as the rendered document text is), its line counted from text's start,
+ * as it fails Flux's build: returns -1 then.
+ */
+static int substitute_text(manifest_part *file, plumb_buf *text, const char *where)
 {
 	plumb_buf substituted = PLUMB_BUF_INIT;
-	plumb_substitute(&substituted, text->ptr ? text->ptr : "", text->len, file->substitute);
+	plumb_substitute_failure failure;
+	int error = plumb_substitute(&substituted, text->ptr ? text->ptr : "", text->len, file->substitute, &failure);
+	if (error < 0) {
+		if (!where) {
+			/* Named as written: what fails to substitute is shown before any variable is. */
+			struct fy_parse_cfg cfg = { .flags = FYPCF_QUIET | FYPCF_DEFAULT_VERSION_1_2 };
+			struct fy_document *doc = fy_document_build_from_string(&cfg, text->ptr, text->len);
+			PLUMB_GROW(file->names, file->name_count, file->name_capacity);
+			file->names[file->name_count++] =
+				document_name(file, doc ? fy_document_root(doc) : NULL, text->ptr, text->len);
+			where = file->names[file->name_count - 1];
+			fy_document_destroy(doc);
+		}
+		plumb_position at = { where, failure.line, 1 };
+		plumb_diags_add(&file->diags, at,
+				"variable substitution failed: bad substitution at '%s' (a literal ${ is written $${; "
+				"or annotate the object kustomize.toolkit.fluxcd.io/substitute: disabled)",
+				failure.near);
+	}
 	plumb_buf_release(text);
 	*text = substituted;
+	return error < 0 ? -1 : 0;
 }
 
 int plumb_load_file(manifest_part *file, plumb_source *source)
 {
 	if (file->rendered) {
-		plumb_buf substituted = PLUMB_BUF_INIT;
 		const plumb_buf *rendered = file->rendered;
-		if (file->substitute) {
-			plumb_buf_add(&substituted, rendered->ptr ? rendered->ptr : "", rendered->len);
-			substitute_text(file, &substituted);
-			rendered = &substituted;
-		}
 		/* One document at a time, so that each object's lines count from its own start. */
 		const char *text = rendered->ptr ? rendered->ptr : "", *end = text + rendered->len;
 		int error = 0;
@@ -626,13 +650,20 @@ int plumb_load_file(manifest_part *file, plumb_source *source)
 				next = line_end;
 			}
 			const char *stop = separator ? separator : end;
-			error = parse_text(file, source, text, (size_t)(stop - text));
+			if (file->substitute) {
+				plumb_buf document = PLUMB_BUF_INIT;
+				plumb_buf_add(&document, text, (size_t)(stop - text));
+				if (substitute_text(file, &document, NULL) == 0)
+					error = parse_text(file, source, document.ptr, document.len);
+				plumb_buf_release(&document);
+			} else {
+				error = parse_text(file, source, text, (size_t)(stop - text));
+			}
 			if (!separator)
 				break;
 			const char *after = memchr(separator, '\n', (size_t)(end - separator));
 			text = after ? after + 1 : end;
 		}
-		plumb_buf_release(&substituted);
 		return error;
 	}
 
@@ -645,8 +676,10 @@ int plumb_load_file(manifest_part *file, plumb_source *source)
 	}
 	if (error < 0)
 		return plumb_error_wrap(error, "%s", file->path);
-	if (file->substitute)
-		substitute_text(file, &text);
+	if (file->substitute && substitute_text(file, &text, file->path) < 0) {
+		plumb_buf_release(&text);
+		return 0;
+	}
 	error = parse_text(file, source, text.ptr ? text.ptr : "", text.len);
 	plumb_buf_release(&text);
 	return error;

@@ -103,6 +103,8 @@ data:
   greeting: ${greeting}
   region: ${region:=eu-west}
   literal: $${not_a_var}
+  short: ${cluster_name:0:4}
+  shout: ${greeting^^}
 YAML
 printf 'resources: [../base]\nnamePrefix: prod-\n' >apps/prod/kustomization.yaml
 cat >charts/podinfo/Chart.yaml <<'YAML'
@@ -156,7 +158,8 @@ rm -rf "$T/edit" && cp -r "$REPO" "$T/edit"
 	"$KUSTOMIZE" edit add label tier:shop --without-selector &&
 	"$KUSTOMIZE" edit add annotation owner:ops) >/dev/null 2>&1
 "$KUSTOMIZE" build "$T/edit/apps/prod" | sed -e 's/\${cluster_name}/prod-1/' -e 's/\${greeting}/hello/' \
-	-e 's/\${region:=eu-west}/eu-west/' -e 's/\$\${not_a_var}/${not_a_var}/' | canonical >"$T/by-hand-apps"
+	-e 's/\${region:=eu-west}/eu-west/' -e 's/\$\${not_a_var}/${not_a_var}/' -e 's/\${cluster_name:0:4}/prod/' \
+	-e 's/\${greeting^^}/HELLO/' | canonical >"$T/by-hand-apps"
 plumb_apps=$(canonical <"$T/all.yaml" | grep '"name": "prod-web-config"')
 if [ -s "$T/by-hand-apps" ] && [ "$plumb_apps" = "$(cat "$T/by-hand-apps")" ] &&
 	contains "$plumb_apps" '"greeting": "hello"' && contains "$plumb_apps" '"namespace": "flux-shop"' &&
@@ -280,6 +283,19 @@ else
 fi
 rm -f "$REPO/clusters/prod/nothing.yaml" "$REPO/infrastructure/kept.yaml"
 commit_all "$REPO" "without the Kustomization with no variable"
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: oops}\ndata: {run: "echo ${@}"}\n' >"$REPO/apps/base/oops.yaml"
+printf 'resources: [cm.yaml, oops.yaml]\n' >"$REPO/apps/base/kustomization.yaml"
+commit_all "$REPO" "a \${ that is no variable"
+capture "$PLUMB" render "${ARGS[@]}" --path clusters/prod
+if [ "$RC" -ne 0 ] && contains "$ERR" "apps/prod (kustomize from apps/base/oops.yaml) ConfigMap/prod-oops:3:1: " &&
+	contains "$ERR" "variable substitution failed: bad substitution at '\${@}'"; then
+	ok "a \${ that is no variable fails the Kustomization, as it fails Flux's build, saying where"
+else
+	fail "a \${ that is no variable fails the Kustomization, as it fails Flux's build, saying where" "$(show)"
+fi
+rm "$REPO/apps/base/oops.yaml"
+printf 'resources: [cm.yaml]\n' >"$REPO/apps/base/kustomization.yaml"
+commit_all "$REPO" "without it"
 bad sops.yaml 'apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata: {name: sops}
