@@ -1,6 +1,7 @@
 #include "util/common.h"
 #include "load/flux.h"
 #include "load/flux_internal.h"
+#include "load/substitute.h"
 #include "load/application.h"
 #include "resource/spec_internal.h"
 #include "util/duration.h"
@@ -349,6 +350,11 @@ static void decode_kustomization(plumb_application *a, json_t *render, json_t *f
 			const char *name;
 			json_t *value;
 			json_object_foreach(json, name, value) {
+				if (!plumb_substitute_valid_name(name))
+					plumb_diags_add(diags, post[0].position,
+							"spec.postBuild.substitute.%s: not a variable name (letters, digits "
+							"and _, not first a digit), as Flux requires",
+							name);
 				/* Flux's variables are strings; a number or a boolean is the text it was written as. */
 				char *text = json_is_string(value) ? plumb_xstrdup(json_string_value(value))
 								   : json_dumps(value, JSON_ENCODE_ANY);

@@ -6,6 +6,7 @@
 #include "util/common.h"
 #include "load/flux.h"
 #include "load/flux_internal.h"
+#include "load/substitute.h"
 #include "resource/spec_internal.h"
 #include "secrets/secret.h"
 
@@ -236,6 +237,16 @@ void plumb_flux_resolve(plumb_application *a, const plumb_manifest_set *set, int
 		json_t *vars = json_object();
 		json_array_foreach(json_object_get(flux, "substituteFrom"), i, from) {
 			json_t *data = from_data(set, a, from, carried, diags);
+			const char *key;
+			json_t *value;
+			json_object_foreach(data, key, value) {
+				if (!plumb_substitute_valid_name(key))
+					plumb_diags_add(diags, plumb_flux_placed(from),
+							"%s %s: its key '%s' is not a variable name (letters, digits and _, "
+							"not first a digit), as Flux requires of substituteFrom",
+							json_string_value(json_object_get(from, "kind")),
+							json_string_value(json_object_get(from, "name")), key);
+			}
 			json_object_update(vars, data);
 			json_decref(data);
 		}

@@ -553,6 +553,16 @@ static unsigned line_of(const char *text, size_t at)
 	return line;
 }
 
+int plumb_substitute_valid_name(const char *name)
+{
+	if (!*name || (*name >= '0' && *name <= '9'))
+		return 0;
+	for (const char *c = name; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_'))
+			return 0;
+	return 1;
+}
+
 int plumb_substitute(plumb_buf *out, const char *text, size_t len, const char *vars, plumb_substitute_failure *failure)
 {
 	json_t *json = vars ? json_loads(vars, 0, NULL) : NULL;

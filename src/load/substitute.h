@@ -28,6 +28,9 @@
 
 #define PLUMB_SUBSTITUTE_DISABLED "kustomize.toolkit.fluxcd.io/substitute: disabled"
 
+/* Whether name may be a variable, as Flux requires of every one: letters, digits and _, not first a digit. */
+int plumb_substitute_valid_name(const char *name);
+
 /* Where a substitution failed: the line of its "${" in the text, and the text from there (to the line's end, cut). */
 typedef struct {
 	unsigned line;

@@ -305,6 +305,16 @@ spec:
   sourceRef: {kind: GitRepository, name: flux-system}
   decryption: {provider: sops}'
 refused "SOPS decryption is an error naming what to use" "spec.decryption: SOPS is not read by plumb"
+bad names.yaml 'apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: names}
+spec:
+  path: ./infrastructure
+  prune: true
+  sourceRef: {kind: GitRepository, name: flux-system}
+  postBuild: {substitute: {my.var: x}}'
+refused "a variable whose name Flux refuses is an error where it is written" \
+	"clusters/prod/names.yaml:8:28: spec.postBuild.substitute.my.var: not a variable name"
 bad interval.yaml 'apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata: {name: often}

@@ -83,6 +83,16 @@ static void escapes_and_what_is_no_variable(void)
 	CHECK_SUBSTITUTED("a: ${env:=x\n", vars, "(bad at line 1: ${env:=x)");
 }
 
+static void variable_names_as_flux_takes_them(void)
+{
+	CHECK(plumb_substitute_valid_name("cluster_name"));
+	CHECK(plumb_substitute_valid_name("_x9"));
+	CHECK(!plumb_substitute_valid_name("9x"));
+	CHECK(!plumb_substitute_valid_name("my-var"));
+	CHECK(!plumb_substitute_valid_name("my.var"));
+	CHECK(!plumb_substitute_valid_name(""));
+}
+
 static void a_document_may_opt_out(void)
 {
 	const char *vars = "{\"env\": \"prod\"}";
@@ -98,6 +108,7 @@ int main(void)
 	RUN(variables_and_defaults_are_replaced);
 	RUN(the_bash_functions_of_envsubst);
 	RUN(escapes_and_what_is_no_variable);
+	RUN(variable_names_as_flux_takes_them);
 	RUN(a_document_may_opt_out);
 	TEST_EXIT();
 }
