@@ -274,6 +274,39 @@ fi
 write_config web
 commit_all "$REPO" "the label as it was"
 
+# A value the server quotes in another error (an immutable field) is masked there too.
+mkdir -p "$REPO/apps/selected"
+cat >"$REPO/apps/selected/deploy.yaml" <<'YAML'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: selected, namespace: flux-secrets}
+spec:
+  selector: {matchLabels: {pw: "${DB_PASSWORD}"}}
+  template:
+    metadata: {labels: {pw: "${DB_PASSWORD}"}}
+    spec: {containers: [{name: c, image: registry.invalid/c:1}]}
+YAML
+cat >"$REPO/clusters/prod/selected.yaml" <<'YAML'
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: selected, namespace: flux-system}
+spec:
+  path: ./apps/selected
+  prune: true
+  sourceRef: {kind: GitRepository, name: flux-system}
+  postBuild: {substituteFrom: [{kind: Secret, name: cluster-secrets}]}
+YAML
+commit_all "$REPO" "a selector from a Secret"
+run "$V_DB2" -- sync selected "${KARGS[@]}"
+run "$V_DB1" -- plan selected "${KARGS[@]}"
+if [ "$RC" -ne 0 ] && contains "$ERR" "immutable" && ! contains "$ERR" "$V_DB1" && ! contains "$ERR" "$V_DB2"; then
+	ok "a value the API server quotes in an immutable field's error is masked"
+else
+	fail "a value the API server quotes in an immutable field's error is masked" "$(show)"
+fi
+rm -r "$REPO/apps/selected" "$REPO/clusters/prod/selected.yaml"
+commit_all "$REPO" "without the selector"
+
 # --- what plumb refuses, where it is written ----------------------------------------------------
 
 bad() { # FILE CONTENT: the file of the cluster folder written so, rendered, then as it was

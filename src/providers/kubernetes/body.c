@@ -119,8 +119,13 @@ int plumb_kube_server_side_apply(json_t **answer, plumb_destination *dest, const
 	int immutable = error == PLUMB_EINVALID && strstr(plumb_error_last(), "immutable") != NULL;
 	if (error < 0 && !immutable && plumb_kube_refusal(diags, dest->source, object, display, &out) < 0)
 		error = PLUMB_EINVALID;
-	else if (error < 0)
-		error = plumb_error_wrap(error, "%s%s", dry_run ? "dry run of " : "", display);
+	else if (error < 0) {
+		/* What the server said may quote a value of a plumb Secret: shown masked. */
+		plumb_buf said = PLUMB_BUF_INIT;
+		plumb_kube_masked_message(&said, object, plumb_error_last(), strlen(plumb_error_last()));
+		error = plumb_error_set(error, "%s%s: %s", dry_run ? "dry run of " : "", display, said.ptr);
+		plumb_buf_wipe(&said);
+	}
 	else if (!(*answer = json_loadb(out.body.ptr, out.body.len, 0, NULL)) || !json_is_object(*answer))
 		error = plumb_error_set(PLUMB_ERROR, "%s: the server answered something that is not an object", display);
 	if (error < 0 && *answer) {

@@ -30,12 +30,9 @@ typedef struct {
 	int read;       /* 0 not yet, 1 read, -1 cannot be */
 } refusal;
 
-/*
- * message as shown: a value a placeholder was filled with, which the
- * server may quote ("Invalid value: ..."), becomes "(sensitive)". Into out.
- */
-static void shown(plumb_buf *out, const plumb_kube_desired *d, const char *message, size_t length)
+void plumb_kube_masked_message(plumb_buf *out, const plumb_object *object, const char *message, size_t length)
 {
+	const plumb_kube_desired *d = object->desired;
 	size_t at = 0;
 	while (at < length) {
 		size_t longest = 0;
@@ -62,7 +59,7 @@ static void add_problem(refusal *r, const char *field, size_t field_length, cons
 	if (r->diags->count - r->first >= MAX_PROBLEMS)
 		return;
 	plumb_buf masked = PLUMB_BUF_INIT;
-	shown(&masked, d, raw_message, raw_length);
+	plumb_kube_masked_message(&masked, r->object, raw_message, raw_length);
 	const char *message = masked.ptr;
 	int message_length = (int)masked.len;
 	if (!field_length) {

@@ -22,6 +22,7 @@
 
 #include "providers/kubernetes/client.h"
 #include "providers/provider.h"
+#include "util/buf.h"
 
 /*
  * Whether answer (to the apply, or dry run, of object, shown as display)
@@ -32,5 +33,12 @@
  */
 int plumb_kube_refusal(plumb_diags *diags, plumb_source *source, const plumb_object *object, const char *display,
 		       const plumb_kube_answer *answer);
+
+/*
+ * message as shown for object (into out): a value its placeholders were
+ * filled with (placeholder.h), which the server may quote ("Invalid value:
+ * ..."), becomes "(sensitive)".
+ */
+void plumb_kube_masked_message(plumb_buf *out, const plumb_object *object, const char *message, size_t length);
 
 #endif
