@@ -6,6 +6,7 @@
 #include "load/directory.h"
 #include "render/jsonnet.h"
 #include "render/helm.h"
+#include "render/kustomize_scan.h"
 #include "render/render.h"
 #include "secrets/secret.h"
 #include "util/path.h"

@@ -18,6 +18,7 @@ void plumb_render_job_release(plumb_render_job *job)
 	free(job->values);
 	free(job->remote);
 	free(job->pinned);
+	free(job->helm_command);
 	memset(job, 0, sizeof(*job));
 }
 

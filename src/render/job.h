@@ -23,6 +23,7 @@ typedef struct {
 	int fetch_dependencies; /* helm: dependencies not vendored are fetched into the copy first */
 	char *remote;           /* helm: a chart of a Helm repository, "REPO CHART@VERSION", fetched by helm; NULL: a folder */
 	char *pinned;           /* helm: the release the remote chart's version range was pinned to, or NULL */
+	char *helm_command;     /* kustomize: the helm (absolute) that inflates its helmCharts, or NULL: none has any */
 	char **inputs; /* repository paths the copy holds, sorted */
 	size_t input_count;
 	size_t input_capacity;

@@ -4,6 +4,7 @@
 #include "render/helm.h"
 #include "render/job.h"
 #include "render/kustomize_edit.h"
+#include "render/kustomize_scan.h"
 #include "render/versions.h"
 #include "util/fs.h"
 #include "util/hash.h"
@@ -18,21 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *const kustomization_names[] = { "kustomization.yaml", "kustomization.yml", "Kustomization" };
-#define KUSTOMIZATION_NAME_COUNT (sizeof(kustomization_names) / sizeof(kustomization_names[0]))
-
-/* The largest kustomization or Chart.yaml read to find what it reaches. */
-#define KUSTOMIZATION_MAX (1u << 20)
-/* How deep a kustomization's document is walked for paths. */
-#define SCAN_DEPTH_MAX 32
-
-int plumb_render_is_kustomization(const char *name)
-{
-	for (size_t i = 0; i < KUSTOMIZATION_NAME_COUNT; i++)
-		if (!strcmp(name, kustomization_names[i]))
-			return 1;
-	return 0;
-}
+/* The largest Chart.yaml read to find what it reaches. */
+#define CHART_YAML_MAX (1u << 20)
 
 int plumb_render_is_chart(const char *name)
 {
@@ -51,152 +39,12 @@ static int has_file(plumb_source *source, const char *commit, const char *path, 
 
 const char *plumb_render_kind(plumb_source *source, const char *commit, const char *path)
 {
-	for (size_t i = 0; i < KUSTOMIZATION_NAME_COUNT; i++)
-		if (has_file(source, commit, path, kustomization_names[i]))
+	for (size_t i = 0; i < PLUMB_KUSTOMIZATION_NAME_COUNT; i++)
+		if (has_file(source, commit, path, plumb_kustomization_names[i]))
 			return "kustomize";
 	if (has_file(source, commit, path, "Chart.yaml"))
 		return "helm";
 	return NULL;
-}
-
-static int looks_remote(const char *value)
-{
-	static const char *const prefixes[] = { "github.com/", "gitlab.com/", "bitbucket.org/", "git@", "git::", "ssh:",
-						"oci:" };
-	if (strstr(value, "://"))
-		return 1;
-	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
-		if (!strncmp(value, prefixes[i], strlen(prefixes[i])))
-			return 1;
-	return 0;
-}
-
-typedef struct {
-	plumb_render_job *job;
-	plumb_source *source;
-	const char *commit;
-	plumb_diags *diags;
-	char **queue; /* folders whose kustomizations are still to be read */
-	size_t queue_count;
-	size_t queue_capacity;
-	const char *walk_base;
-} scan;
-
-static void add_input(scan *s, const char *path, int is_tree)
-{
-	if (plumb_render_has_input(s->job, path))
-		return;
-	plumb_render_add_input(s->job, path);
-	if (is_tree) {
-		PLUMB_GROW(s->queue, s->queue_count, s->queue_capacity);
-		s->queue[s->queue_count++] = plumb_xstrdup(path);
-	}
-}
-
-/*
- * A scalar of a kustomization: a remote base is refused, a path out of the
- * repository too, and one outside the inputs joins them.
- */
-static void scan_value(scan *s, const char *file, const char *dir, struct fy_node *node, int in_sources)
-{
-	size_t len;
-	const char *text = fy_node_get_scalar(node, &len);
-	if (!text || !len || len > 4096)
-		return;
-	char *value = plumb_xstrndup(text, len);
-	struct fy_token *token = fy_node_get_scalar_token(node);
-	const struct fy_mark *mark = token ? fy_token_start_mark(token) : NULL;
-	plumb_position pos = { file, mark ? (unsigned)mark->line + 1 : 0, mark ? (unsigned)mark->column + 1 : 0 };
-	if (in_sources && looks_remote(value)) {
-		plumb_diags_add(s->diags, pos, "remote base '%s' refused: kustomize runs without the network", value);
-		goto done;
-	}
-	if (in_sources && value[0] == '/') {
-		plumb_diags_add(s->diags, pos, "absolute path '%s' refused: kustomize reads only the repository",
-				value);
-		goto done;
-	}
-	if (strncmp(value, "../", 3) != 0 && strcmp(value, "..") != 0 && !strstr(value, "/../"))
-		goto done;
-	char *resolved = plumb_path_resolve(dir, value);
-	if (!resolved) {
-		plumb_diags_add(s->diags, pos, "path '%s' leaves the repository", value);
-		goto done;
-	}
-	plumb_source_entry entry;
-	if (plumb_source_stat(&entry, s->source, s->commit, resolved) == 0)
-		add_input(s, resolved, entry.type == PLUMB_ENTRY_TREE);
-	free(resolved);
-done:
-	free(value);
-}
-
-static void scan_node(scan *s, const char *file, const char *dir, struct fy_node *node, int in_sources, int depth)
-{
-	if (!node || depth > SCAN_DEPTH_MAX)
-		return;
-	switch (fy_node_get_type(node)) {
-	case FYNT_SCALAR:
-		scan_value(s, file, dir, node, in_sources);
-		break;
-	case FYNT_SEQUENCE: {
-		void *iter = NULL;
-		struct fy_node *item;
-		while ((item = fy_node_sequence_iterate(node, &iter)) != NULL)
-			scan_node(s, file, dir, item, in_sources, depth + 1);
-		break;
-	}
-	case FYNT_MAPPING: {
-		void *iter = NULL;
-		struct fy_node_pair *pair;
-		while ((pair = fy_node_mapping_iterate(node, &iter)) != NULL) {
-			const char *key = fy_node_get_scalar0(fy_node_pair_key(pair));
-			int sources = key && (!strcmp(key, "resources") || !strcmp(key, "bases") ||
-					      !strcmp(key, "components") || !strcmp(key, "helmCharts"));
-			scan_node(s, file, dir, fy_node_pair_value(pair), in_sources || sources, depth + 1);
-		}
-		break;
-	}
-	}
-}
-
-static int scan_kustomization(scan *s, const char *file, const char *id)
-{
-	plumb_buf text = PLUMB_BUF_INIT;
-	int error = plumb_source_read_blob(&text, s->source, id, KUSTOMIZATION_MAX);
-	if (error < 0) {
-		plumb_position pos = { file, 0, 0 };
-		if (error == PLUMB_EINVALID) {
-			plumb_diags_add(s->diags, pos, "kustomization is larger than %u bytes", KUSTOMIZATION_MAX);
-			error = 0;
-		}
-		plumb_buf_release(&text);
-		return error;
-	}
-	char *dir = plumb_path_dirname(file);
-	struct fy_parse_cfg cfg = { .flags = FYPCF_QUIET | FYPCF_DEFAULT_VERSION_1_2 };
-	struct fy_document *doc = fy_document_build_from_string(&cfg, text.ptr, text.len);
-	/* A kustomization that does not parse is kustomize's to report. */
-	if (doc)
-		scan_node(s, file, dir, fy_document_root(doc), 0, 0);
-	fy_document_destroy(doc);
-	free(dir);
-	plumb_buf_release(&text);
-	return 0;
-}
-
-static int find_kustomizations(const plumb_source_entry *entry, void *payload)
-{
-	scan *s = payload;
-	if (entry->type != PLUMB_ENTRY_FILE && entry->type != PLUMB_ENTRY_EXECUTABLE)
-		return 0;
-	const char *slash = strrchr(entry->path, '/');
-	if (!plumb_render_is_kustomization(slash ? slash + 1 : entry->path))
-		return 0;
-	char *file = plumb_path_join(s->walk_base, entry->path);
-	int error = scan_kustomization(s, file, entry->id);
-	free(file);
-	return error;
 }
 
 /* What `PROGRAM version` (kustomize) or `PROGRAM version --short` (helm) prints, trimmed. */
@@ -293,10 +141,10 @@ static int check_dependencies(plumb_render_job *job, plumb_source *source, const
 	int error;
 
 	if ((error = plumb_source_stat(&entry, source, commit, file)) < 0 ||
-	    (error = plumb_source_read_blob(&text, source, entry.id, KUSTOMIZATION_MAX)) < 0) {
+	    (error = plumb_source_read_blob(&text, source, entry.id, CHART_YAML_MAX)) < 0) {
 		if (error == PLUMB_EINVALID) {
 			plumb_position pos = { file, 0, 0 };
-			plumb_diags_add(diags, pos, "Chart.yaml is larger than %u bytes", KUSTOMIZATION_MAX);
+			plumb_diags_add(diags, pos, "Chart.yaml is larger than %u bytes", CHART_YAML_MAX);
 		}
 		goto done;
 	}
@@ -418,10 +266,38 @@ static char *program_of(const char *option, const char *variable, const char *fa
 	return plumb_xstrdup(program && *program ? program : fallback);
 }
 
+/*
+ * The helm a kustomization's helmCharts are inflated with, as Argo CD's
+ * --enable-helm runs it: kustomize runs it without PATH, so by its absolute
+ * path (job->helm_command); it and its version join the key. No helm is a
+ * diagnostic naming the folder.
+ */
+static int find_chart_inflater(plumb_render_job *job, plumb_buf *key, const plumb_render_options *options,
+			       const char *path, plumb_diags *diags)
+{
+	char *program = program_of(options->helm, "PLUMB_HELM", "helm"), *version = NULL;
+	char *found = plumb_process_find(program);
+	int error = 0;
+	if (!found) {
+		plumb_position at = { *path ? path : ".", 0, 0 };
+		plumb_diags_add(diags, at,
+				"the kustomization inflates helmCharts, with helm, and there is no helm '%s' (--helm, "
+				"PLUMB_HELM, else helm on PATH)",
+				program);
+	} else if ((error = version_of(&version, options, found, "--short")) == 0) {
+		plumb_buf_printf(key, "enable-helm %s %s\n", found, version);
+		job->helm_command = found;
+		found = NULL;
+	}
+	free(version);
+	free(found);
+	free(program);
+	return error;
+}
+
 int plumb_render_prepare(plumb_render_job *out, plumb_source *source, const char *commit, const char *path,
 			 const plumb_render_target *target, const plumb_render_options *options, plumb_diags *diags)
 {
-	scan s = { out, source, commit, diags, NULL, 0, 0, NULL };
 	size_t diags_before = diags->count;
 	plumb_buf key = PLUMB_BUF_INIT;
 	int error;
@@ -455,7 +331,7 @@ int plumb_render_prepare(plumb_render_job *out, plumb_source *source, const char
 		} else if (!out->remote) {
 			if ((error = check_dependencies(out, source, commit, options->allow_chart_fetch, diags)) < 0)
 				goto done;
-			add_input(&s, path, 0);
+			plumb_render_add_input(out, path);
 		} else if ((error = pin_remote_version(out, options, diags)) < 0 && error != PLUMB_EINVALID) {
 			goto done;
 		}
@@ -478,30 +354,15 @@ int plumb_render_prepare(plumb_render_job *out, plumb_source *source, const char
 	if ((error = version_of(&out->version, options, out->program, NULL)) < 0)
 		goto done;
 
-	add_input(&s, path, 1);
-	/* A component the application adds is read from the folder, as one the kustomization names. */
-	plumb_render_args components = { 0 };
-	plumb_kustomize_components(&components, out);
-	for (size_t i = 0; i < components.count; i++) {
-		char *resolved = plumb_path_resolve(path, components.items[i]);
-		plumb_source_entry entry;
-		if (resolved && plumb_source_stat(&entry, source, commit, resolved) == 0)
-			add_input(&s, resolved, entry.type == PLUMB_ENTRY_TREE);
-		free(resolved);
-	}
-	plumb_render_args_release(&components);
-	while (s.queue_count) {
-		char *dir = s.queue[--s.queue_count];
-		s.walk_base = dir;
-		error = plumb_source_walk(source, commit, dir, find_kustomizations, &s);
-		free(dir);
-		if (error < 0)
-			goto done;
-	}
+	int helm_charts = 0;
+	if ((error = plumb_kustomize_scan(out, source, commit, path, &helm_charts, diags)) < 0)
+		goto done;
 	qsort(out->inputs, out->input_count, sizeof(*out->inputs), compare_strings);
 
 	/* The origin annotations the copy asks for (kustomize_edit.h) are part of what is printed. */
 	plumb_buf_printf(&key, "kustomize\n%s\n%s\nbuild\n%s\norigin\n", out->program, out->version, path);
+	if (helm_charts && (error = find_chart_inflater(out, &key, options, path, diags)) < 0)
+		goto done;
 	if (out->options)
 		plumb_buf_printf(&key, "options %s\n", out->options);
 keyed:
@@ -515,9 +376,6 @@ keyed:
 	if (diags->count > diags_before)
 		error = PLUMB_EINVALID;
 done:
-	for (size_t i = 0; i < s.queue_count; i++)
-		free(s.queue[i]);
-	free(s.queue);
 	plumb_buf_release(&key);
 	return error;
 }
@@ -715,6 +573,11 @@ static int run_program(plumb_buf *out, const plumb_render_job *job, plumb_source
 		plumb_helm_arguments(&args, job, root, values);
 	} else {
 		plumb_render_args_add(&args, "build");
+		if (job->helm_command) {
+			plumb_render_args_add(&args, "--enable-helm");
+			plumb_render_args_add(&args, "--helm-command");
+			plumb_render_args_add(&args, job->helm_command);
+		}
 		plumb_render_args_add(&args, folder);
 	}
 	PLUMB_GROW(args.items, args.count, args.capacity);

@@ -66,9 +66,6 @@ typedef struct {
 } plumb_render_target;
 
 
-/* True when a file of this name makes its folder kustomize's (kustomization.yaml, .yml, Kustomization). */
-int plumb_render_is_kustomization(const char *name);
-
 /* True when a file of this name makes its folder a Helm chart (Chart.yaml). */
 int plumb_render_is_chart(const char *name);
 

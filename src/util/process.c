@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -142,4 +143,21 @@ done:
 void plumb_process_result_release(plumb_process_result *result)
 {
 	plumb_buf_release(&result->error);
+}
+
+char *plumb_process_find(const char *program)
+{
+	if (strchr(program, '/'))
+		return plumb_xstrdup(program);
+	const char *path = getenv("PATH");
+	for (const char *dir = path && *path ? path : "/usr/local/bin:/usr/bin:/bin"; *dir;) {
+		size_t len = strcspn(dir, ":");
+		char *candidate = len ? plumb_xprintf("%.*s/%s", (int)len, dir, program) : plumb_xprintf("./%s", program);
+		struct stat st;
+		if (stat(candidate, &st) == 0 && S_ISREG(st.st_mode) && access(candidate, X_OK) == 0)
+			return candidate;
+		free(candidate);
+		dir += len + (dir[len] == ':');
+	}
+	return NULL;
 }

@@ -43,4 +43,12 @@ int plumb_process_run_env(plumb_process_result *result, plumb_buf *out, char *co
 
 void plumb_process_result_release(plumb_process_result *result);
 
+/*
+ * The path program runs from: itself when it names a path (holds a "/"),
+ * else the first executable file of that name in plumb's PATH, as
+ * posix_spawnp finds it. A new string, or NULL when there is none: for a
+ * program handed to another that runs without PATH.
+ */
+char *plumb_process_find(const char *program);
+
 #endif

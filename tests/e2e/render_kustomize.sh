@@ -300,6 +300,44 @@ PLUMB_RENDER_OUTPUT_MAX=100000000 bad "--render-output-max sets the limit, over 
 PLUMB_KUSTOMIZE="$T/none/kustomize" bad "with no kustomize to run, the error names the folder" \
 	apps/shop/overlays/dev "apps/shop/overlays/dev (kustomize): cannot run $T/none/kustomize"
 
+# --- helmCharts: a chart vendored beside the kustomization, inflated as Argo CD's --enable-helm does ---------
+
+HELM="$root/build/helm/bin/helm"
+mkdir -p "$REPO/inflated/charts/web/templates" "$REPO/bad/chartrepo"
+printf 'apiVersion: v2\nname: web\nversion: 1.2.0\n' >"$REPO/inflated/charts/web/Chart.yaml"
+printf 'replicas: 1\n' >"$REPO/inflated/charts/web/values.yaml"
+cat >"$REPO/inflated/charts/web/templates/cm.yaml" <<'YAML'
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: "{{ .Release.Name }}-web"}
+data: {replicas: "{{ .Values.replicas }}", namespace: "{{ .Release.Namespace }}"}
+YAML
+cat >"$REPO/inflated/kustomization.yaml" <<'YAML'
+helmCharts:
+  - name: web
+    releaseName: shop
+    namespace: inflated
+    valuesInline: {replicas: 3}
+commonLabels: {team: blue}
+YAML
+printf 'helmCharts:\n  - name: web\n    repo: https://charts.example.com\n    version: 1.0.0\n' \
+	>"$REPO/bad/chartrepo/kustomization.yaml"
+commit_all "$REPO" "a kustomization that inflates a chart"
+capture env PLUMB_HELM="$HELM" "$PLUMB" render --repo "$REPO" --path inflated --state "$STATE" --namespace default
+printf '%s\n' "$OUT" | canonical >"$T/inflated-plumb"
+(cd "$REPO" && "$KUSTOMIZE" build --enable-helm --helm-command "$HELM" inflated 2>/dev/null) | canonical >"$T/inflated-by-hand"
+if [ "$RC" -eq 0 ] && [ -s "$T/inflated-by-hand" ] && cmp -s "$T/inflated-plumb" "$T/inflated-by-hand" &&
+	grep -q '"replicas": "3"' "$T/inflated-plumb" && grep -q '"team": "blue"' "$T/inflated-plumb"; then
+	ok "a kustomization's helmCharts of a vendored chart render as kustomize build --enable-helm by hand"
+else
+	fail "a kustomization's helmCharts of a vendored chart render as kustomize build --enable-helm by hand" \
+		"$(show)" "by hand: $(cat "$T/inflated-by-hand")"
+fi
+PLUMB_HELM="$HELM" bad "a chart repository under helmCharts is refused at FILE:LINE:COL: kustomize runs without the network" \
+	bad/chartrepo "bad/chartrepo/kustomization.yaml:3:11: chart repository 'https://charts.example.com' refused"
+PLUMB_HELM=no-such-helm bad "a kustomization that inflates helmCharts with no helm to run names the folder" \
+	inflated "inflated: the kustomization inflates helmCharts, with helm, and there is no helm 'no-such-helm'"
+
 # The timeout case alone uses a simulator: a kustomize that never finishes a build.
 mkdir -p "$T/slow"
 cat >"$T/slow/kustomize" <<SH
