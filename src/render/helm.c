@@ -267,8 +267,7 @@ plumb_position plumb_helm_remote_position(const plumb_render_job *job, char **fi
 	return at;
 }
 
-/* Whether version names one release ("1.2.3", "v1.2.3-rc.1+build.5"), not a range. */
-static int is_release(const char *version)
+int plumb_helm_is_release(const char *version)
 {
 	const char *c = version + (*version == 'v');
 	for (int part = 0; part < 3; part++) {
@@ -292,7 +291,7 @@ int plumb_helm_remote_unpinned(const plumb_render_job *job)
 {
 	json_t *helm = helm_options(job);
 	const char *version = text_of(json_object_get(helm, "remote"), "version");
-	int unpinned = job->remote && (!version || !is_release(version));
+	int unpinned = job->remote && (!version || !plumb_helm_is_release(version));
 	json_decref(helm);
 	return unpinned;
 }
@@ -316,7 +315,7 @@ int plumb_helm_shown_version(char **out, const char *chart_yaml)
 		value += strspn(value, " \t\"'");
 		size_t length = strcspn(value, " \t\"'\r\n");
 		*out = plumb_xstrndup(value, length);
-		if (is_release(*out))
+		if (plumb_helm_is_release(*out))
 			return 0;
 		free(*out);
 		*out = NULL;

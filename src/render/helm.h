@@ -46,6 +46,9 @@ void plumb_helm_arguments(plumb_render_args *args, const plumb_render_job *job, 
  */
 char *plumb_helm_remote(const char *options);
 
+/* Whether version names one release ("1.2.3", "v1.2.3-rc.1+build.5"), not a range. */
+int plumb_helm_is_release(const char *version);
+
 /*
  * Whether job's chart of a Helm repository names no release but a range
  * ("6.x", ">=1.2 <2", none: the latest), which names another release when

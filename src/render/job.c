@@ -19,6 +19,9 @@ void plumb_render_job_release(plumb_render_job *job)
 	free(job->remote);
 	free(job->pinned);
 	free(job->helm_command);
+	for (size_t i = 0; i < job->chart_home_count; i++)
+		free(job->chart_homes[i]);
+	free(job->chart_homes);
 	memset(job, 0, sizeof(*job));
 }
 

@@ -24,6 +24,8 @@ typedef struct {
 	char *remote;           /* helm: a chart of a Helm repository, "REPO CHART@VERSION", fetched by helm; NULL: a folder */
 	char *pinned;           /* helm: the release the remote chart's version range was pinned to, or NULL */
 	char *helm_command;     /* kustomize: the helm (absolute) that inflates its helmCharts, or NULL: none has any */
+	char **chart_homes;     /* kustomize: folders of the copy its helmCharts are pulled into, when fetching is allowed */
+	size_t chart_home_count;
 	char **inputs; /* repository paths the copy holds, sorted */
 	size_t input_count;
 	size_t input_capacity;

@@ -4,6 +4,7 @@
  */
 #include "util/common.h"
 #include "render/kustomize_scan.h"
+#include "render/helm.h"
 #include "render/kustomize_edit.h"
 #include "util/path.h"
 
@@ -48,10 +49,14 @@ typedef struct {
 	size_t queue_capacity;
 	const char *walk_base;
 	int helm_charts; /* a kustomization inflates charts (helmCharts): kustomize runs helm */
+	int allow_fetch; /* charts of a repository may be pulled */
 } scan;
 
-/* What a kustomization's values say: where they are read from, or from where charts are inflated. */
-enum { PLAIN_VALUE, SOURCE_VALUE, CHART_VALUE };
+/*
+ * What a kustomization's values say: where they are read from, or from where
+ * charts are inflated (and whether a repository may be named there).
+ */
+enum { PLAIN_VALUE, SOURCE_VALUE, CHART_VALUE, FETCHED_CHART_VALUE };
 
 static void add_input(scan *s, const char *path, int is_tree)
 {
@@ -62,6 +67,15 @@ static void add_input(scan *s, const char *path, int is_tree)
 		PLUMB_GROW(s->queue, s->queue_count, s->queue_capacity);
 		s->queue[s->queue_count++] = plumb_xstrdup(path);
 	}
+}
+
+/* Where node (a scalar) is written in file. */
+static plumb_position position_of(const char *file, struct fy_node *node)
+{
+	struct fy_token *token = node ? fy_node_get_scalar_token(node) : NULL;
+	const struct fy_mark *mark = token ? fy_token_start_mark(token) : NULL;
+	plumb_position pos = { file, mark ? (unsigned)mark->line + 1 : 0, mark ? (unsigned)mark->column + 1 : 0 };
+	return pos;
 }
 
 /*
@@ -75,17 +89,16 @@ static void scan_value(scan *s, const char *file, const char *dir, struct fy_nod
 	if (!text || !len || len > 4096)
 		return;
 	char *value = plumb_xstrndup(text, len);
-	struct fy_token *token = fy_node_get_scalar_token(node);
-	const struct fy_mark *mark = token ? fy_token_start_mark(token) : NULL;
-	plumb_position pos = { file, mark ? (unsigned)mark->line + 1 : 0, mark ? (unsigned)mark->column + 1 : 0 };
+	plumb_position pos = position_of(file, node);
 	if (in_sources == CHART_VALUE && looks_remote(value)) {
 		plumb_diags_add(s->diags, pos,
 				"chart repository '%s' refused: kustomize runs without the network; vendor the chart in "
-				"the kustomization's charts/ folder (helm pull --untar) and leave out repo",
+				"the kustomization's charts/ folder (helm pull --untar) and leave out repo, or let it "
+				"fetch: --allow-chart-fetch (allow-chart-fetch: in serve.yaml)",
 				value);
 		goto done;
 	}
-	if (in_sources && looks_remote(value)) {
+	if (in_sources && in_sources != FETCHED_CHART_VALUE && looks_remote(value)) {
 		plumb_diags_add(s->diags, pos, "remote base '%s' refused: kustomize runs without the network", value);
 		goto done;
 	}
@@ -109,6 +122,46 @@ done:
 	free(value);
 }
 
+/*
+ * The helmCharts of a kustomization (root its document, in dir) that name a
+ * repository, when they may be fetched: each must name one release (the
+ * chart is cached by it), and the kustomization's chart home
+ * (helmGlobals.chartHome, else charts) is where kustomize pulls them.
+ */
+static void note_fetched_charts(scan *s, const char *file, const char *dir, struct fy_node *root, struct fy_node *charts)
+{
+	void *iter = NULL;
+	struct fy_node *item;
+	int fetched = 0;
+	while ((item = fy_node_sequence_iterate(charts, &iter)) != NULL) {
+		const char *repo = fy_node_get_scalar0(fy_node_by_path(item, "repo", -1, FYNWF_DONT_FOLLOW));
+		struct fy_node *version_node = fy_node_by_path(item, "version", -1, FYNWF_DONT_FOLLOW);
+		const char *version = fy_node_get_scalar0(version_node);
+		if (!repo || !*repo)
+			continue;
+		fetched = 1;
+		if (!version || !plumb_helm_is_release(version))
+			plumb_diags_add(s->diags, position_of(file, version_node ? version_node : item),
+					"helmCharts: the chart of %s is fetched and cached by its version: give one "
+					"release (1.2.3)%s%s",
+					repo, version ? ", not " : "", version ? version : "");
+	}
+	if (!fetched)
+		return;
+	const char *home = fy_node_get_scalar0(fy_node_by_path(root, "helmGlobals/chartHome", -1, FYNWF_DONT_FOLLOW));
+	char *resolved = plumb_path_resolve(dir, home && *home ? home : "charts");
+	if (!resolved)
+		return; /* a chart home out of the repository is refused as any path is */
+	plumb_render_job *job = s->job;
+	for (size_t i = 0; i < job->chart_home_count; i++)
+		if (!strcmp(job->chart_homes[i], resolved)) {
+			free(resolved);
+			return;
+		}
+	job->chart_homes = plumb_xrealloc(job->chart_homes, (job->chart_home_count + 1) * sizeof(char *));
+	job->chart_homes[job->chart_home_count++] = resolved;
+}
+
 static void scan_node(scan *s, const char *file, const char *dir, struct fy_node *node, int in_sources, int depth)
 {
 	if (!node || depth > SCAN_DEPTH_MAX)
@@ -130,7 +183,10 @@ static void scan_node(scan *s, const char *file, const char *dir, struct fy_node
 		while ((pair = fy_node_mapping_iterate(node, &iter)) != NULL) {
 			const char *key = fy_node_get_scalar0(fy_node_pair_key(pair));
 			int charts = key && depth == 0 && !strcmp(key, "helmCharts");
-			int sources = charts ? CHART_VALUE
+			if (charts && s->allow_fetch && fy_node_get_type(fy_node_pair_value(pair)) == FYNT_SEQUENCE)
+				note_fetched_charts(s, file, dir, node, fy_node_pair_value(pair));
+			int sources = charts && s->allow_fetch ? FETCHED_CHART_VALUE
+				    : charts		      ? CHART_VALUE
 				    : key && (!strcmp(key, "resources") || !strcmp(key, "bases") ||
 					      !strcmp(key, "components"))
 					    ? SOURCE_VALUE
@@ -183,9 +239,9 @@ static int find_kustomizations(const plumb_source_entry *entry, void *payload)
 }
 
 int plumb_kustomize_scan(plumb_render_job *job, plumb_source *source, const char *commit, const char *path,
-			 int *helm_charts, plumb_diags *diags)
+			 int allow_fetch, int *helm_charts, plumb_diags *diags)
 {
-	scan s = { job, source, commit, diags, NULL, 0, 0, NULL, 0 };
+	scan s = { job, source, commit, diags, NULL, 0, 0, NULL, 0, allow_fetch };
 	int error = 0;
 	add_input(&s, path, 1);
 	/* A component the application adds is read from the folder, as one the kustomization names. */

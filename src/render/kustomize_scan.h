@@ -7,9 +7,10 @@
  *
  * Refused, each a diagnostic at the value: a remote base or resource
  * (https://, github.com/, git@, git::, ssh:, oci:) under resources, bases or
- * components, a chart repository under helmCharts (kustomize runs without
- * the network: charts are vendored), an absolute path under those, and a
- * path that climbs above the repository's root.
+ * components, a chart repository under helmCharts unless fetching is
+ * allowed (then its version must name one release: the chart is cached by
+ * it), an absolute path under those, and a path that climbs above the
+ * repository's root.
  */
 #ifndef PLUMB_RENDER_KUSTOMIZE_SCAN_H
 #define PLUMB_RENDER_KUSTOMIZE_SCAN_H
@@ -28,11 +29,12 @@ int plumb_render_is_kustomization(const char *name);
 /*
  * Add to job's inputs what the kustomization in path reaches (and the
  * components job's options add); *helm_charts is set when a kustomization
- * inflates charts (helmCharts), which kustomize needs helm for. Returns 0,
- * or a code when the repository could not be read; refusals are
- * diagnostics.
+ * inflates charts (helmCharts), which kustomize needs helm for, and
+ * job->chart_homes lists where charts of a repository are pulled to when
+ * allow_fetch lets them be. Returns 0, or a code when the repository could
+ * not be read; refusals are diagnostics.
  */
 int plumb_kustomize_scan(plumb_render_job *job, plumb_source *source, const char *commit, const char *path,
-			 int *helm_charts, plumb_diags *diags);
+			 int allow_fetch, int *helm_charts, plumb_diags *diags);
 
 #endif

@@ -355,7 +355,7 @@ int plumb_render_prepare(plumb_render_job *out, plumb_source *source, const char
 		goto done;
 
 	int helm_charts = 0;
-	if ((error = plumb_kustomize_scan(out, source, commit, path, &helm_charts, diags)) < 0)
+	if ((error = plumb_kustomize_scan(out, source, commit, path, options->allow_chart_fetch, &helm_charts, diags)) < 0)
 		goto done;
 	qsort(out->inputs, out->input_count, sizeof(*out->inputs), compare_strings);
 
@@ -553,19 +553,34 @@ static int run_program(plumb_buf *out, const plumb_render_job *job, plumb_source
 	if (helm && (error = plumb_helm_fetch_dependencies(job, folder, home, plumb_render_timeout(options), pos,
 							   diags)) < 0)
 		goto done;
+	/* Where kustomize pulls the charts of a repository, when it may: made before the copy turns read-only. */
+	char **homes = plumb_xcalloc(job->chart_home_count + 1, sizeof(char *));
+	for (size_t i = 0; i < job->chart_home_count && error == 0; i++) {
+		homes[i] = plumb_xprintf("%s/%s", root, job->chart_homes[i]);
+		error = plumb_fs_make_directories(homes[i], 0755);
+	}
 	nftw(root, make_read_only, 16, FTW_PHYS | FTW_DEPTH);
+	for (size_t i = 0; i < job->chart_home_count; i++) {
+		if (homes[i])
+			chmod(homes[i], 0755);
+		free(homes[i]);
+	}
+	free(homes);
+	if (error < 0)
+		goto done;
 
 	char *home_env = plumb_xprintf("HOME=%s", home);
 	/*
 	 * No git to fetch a remote base with, proxies that refuse every
 	 * connection, and no kubeconfig: helm template asks no cluster. A chart
-	 * of a Helm repository, fetched as allowed, is the one renderer let out.
+	 * of a Helm repository, fetched as allowed (by helm template, or by the
+	 * helm kustomize inflates helmCharts with), is the one renderer let out.
 	 */
 	char *closed[] = { "PATH=/nonexistent", home_env, "HTTP_PROXY=http://127.0.0.1:9",
 			   "HTTPS_PROXY=http://127.0.0.1:9", "http_proxy=http://127.0.0.1:9",
 			   "https_proxy=http://127.0.0.1:9", "NO_PROXY=", "GIT_TERMINAL_PROMPT=0",
 			   "KUBECONFIG=/nonexistent", NULL };
-	char **network = job->remote ? plumb_helm_network_environment(home) : NULL;
+	char **network = job->remote || job->chart_home_count ? plumb_helm_network_environment(home) : NULL;
 	char *const *envp = network ? network : closed;
 	plumb_render_args args = { 0 };
 	plumb_render_args_add(&args, job->program);

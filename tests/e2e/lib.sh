@@ -445,6 +445,7 @@ chart_repository() {
 	local dir=$1 port
 	mkdir -p "$dir/repo" "$dir/src/templates"
 	printf 'apiVersion: v2\nname: dep\nversion: 0.2.0\n' >"$dir/src/Chart.yaml"
+	printf 'size: 1\n' >"$dir/src/values.yaml"
 	printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: "{{ .Release.Name }}-dep"}\ndata: {from: repository, size: "{{ .Values.size | default 1 }}"}\n' \
 		>"$dir/src/templates/cm.yaml"
 	"$HELM" package "$dir/src" -d "$dir/repo" >/dev/null && "$HELM" repo index "$dir/repo" || return 1

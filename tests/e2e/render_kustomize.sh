@@ -335,6 +335,29 @@ else
 fi
 PLUMB_HELM="$HELM" bad "a chart repository under helmCharts is refused at FILE:LINE:COL: kustomize runs without the network" \
 	bad/chartrepo "bad/chartrepo/kustomization.yaml:3:11: chart repository 'https://charts.example.com' refused"
+# With --allow-chart-fetch, a chart of a repository is pulled, as Argo CD's repo server pulls it.
+chart_repository "$T/chartrepo" || fail "a chart repository serves on loopback" "$(cat "$T/chartrepo/server.log")"
+mkdir -p "$REPO/fetched"
+fetched_chart() { # VERSION
+	printf 'helmCharts:\n  - name: dep\n    repo: %s\n    version: %s\n    releaseName: got\n    valuesInline: {size: 7}\n' \
+		"$CHART_REPO" "$1" >"$REPO/fetched/kustomization.yaml"
+	commit_all "$REPO" "a chart of a repository at $1"
+}
+fetched_chart 0.2.0
+capture env PLUMB_HELM="$HELM" "$PLUMB" render --repo "$REPO" --path fetched --state "$STATE" --namespace default \
+	--allow-chart-fetch
+rm -rf "$T/fetched-by-hand" && cp -r "$REPO/fetched" "$T/fetched-by-hand"
+"$KUSTOMIZE" build --enable-helm --helm-command "$HELM" "$T/fetched-by-hand" 2>/dev/null | canonical >"$T/fetched-hand"
+if [ "$RC" -eq 0 ] && [ -s "$T/fetched-hand" ] && [ "$(printf '%s\n' "$OUT" | canonical)" = "$(cat "$T/fetched-hand")" ] &&
+	grep -q '"size": "7"' "$T/fetched-hand"; then
+	ok "with --allow-chart-fetch, helmCharts of a repository are pulled and render as kustomize build --enable-helm"
+else
+	fail "with --allow-chart-fetch, helmCharts of a repository are pulled and render as kustomize build --enable-helm" \
+		"$(show)" "by hand: $(cat "$T/fetched-hand")"
+fi
+fetched_chart 0.2.x
+PLUMB_HELM="$HELM" bad "a chart of a repository whose version is a range is refused: it is cached by its version" \
+	"fetched --allow-chart-fetch" "fetched/kustomization.yaml:4:14: helmCharts: the chart of $CHART_REPO is fetched and cached by its version"
 PLUMB_HELM=no-such-helm bad "a kustomization that inflates helmCharts with no helm to run names the folder" \
 	inflated "inflated: the kustomization inflates helmCharts, with helm, and there is no helm 'no-such-helm'"
 
