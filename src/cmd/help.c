@@ -21,7 +21,8 @@
 	"  --repo-alias URL    an Argo CD repoURL that means the repository being read (repeatable)\n"      \
 	"  --render-timeout D  how long kustomize or helm may run (default: 60s)\n"                      \
 	"  --render-output-max SIZE   how much it may print (default: 64M)\n"                           \
-	"  --allow-chart-fetch fetch a chart's dependencies that charts/ lacks (helm dependency build)\n"
+	"  --allow-chart-fetch let helm fetch charts over the network: dependencies charts/ lacks, an\n"   \
+	"                      Argo CD chart: source, a Flux HelmRepository's, a kustomization's helmCharts\n"
 
 #define IDENTITY_OPTION "  --identity FILE     the age identity that opens Secrets (default: STATE/identity)\n"
 
@@ -173,7 +174,8 @@ static const command_help commands[] = {
 	  "  --repo-aliases URL,...     Argo CD repoURLs that mean the repository served\n"
 	  "  --render-timeout D         how long kustomize or helm may run (default: 60s)\n"
 	  "  --render-output-max BYTES  how much it may print (default: 67108864)\n"
-	  "  --allow-chart-fetch B      fetch a chart's dependencies that charts/ lacks (default false)\n"
+	  "  --allow-chart-fetch B      let helm fetch charts over the network (dependencies, chart:\n"
+	  "                             sources, HelmRepository charts, helmCharts; default false)\n"
 	  "  --submodules B             fetch and read the repository's submodules (default false)\n"
 	  "  --credentials FILE         a file of credentials: entries; in the config file, the entries\n"
 	  "                             themselves (docs/repositories.md). A password in the repository\n"
