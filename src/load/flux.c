@@ -34,10 +34,11 @@ static const plumb_field kustomization_fields[] = {
 	{ "components", PLUMB_FIELD_LIST, 0 },	      { "interval", PLUMB_FIELD_STRING, 0 },
 	{ "retryInterval", PLUMB_FIELD_STRING, 0 },   { "wait", PLUMB_FIELD_BOOL, 0 },
 	{ "decryption", PLUMB_FIELD_ANY, 0 },	      { "commonMetadata", PLUMB_FIELD_MAP, 0 },
+	{ "healthChecks", PLUMB_FIELD_ANY, 0 },	      { "healthCheckExprs", PLUMB_FIELD_ANY, 0 },
 };
 enum { K_PATH, K_SOURCE, K_PRUNE, K_SUSPEND, K_DEPENDS, K_TARGET, K_POST_BUILD, K_FORCE, K_TIMEOUT, K_KUBECONFIG,
        K_PREFIX, K_SUFFIX, K_IMAGES, K_PATCHES, K_COMPONENTS, K_INTERVAL, K_RETRY, K_WAIT, K_DECRYPTION, K_COMMON,
-       K_COUNT };
+       K_HEALTH_CHECKS, K_HEALTH_EXPRS, K_COUNT };
 static const plumb_field release_fields[] = {
 	{ "chart", PLUMB_FIELD_MAP, 0 },	       { "chartRef", PLUMB_FIELD_ANY, 0 },
 	{ "releaseName", PLUMB_FIELD_STRING, 0 },      { "targetNamespace", PLUMB_FIELD_STRING, 0 },
@@ -374,6 +375,11 @@ static void decode_kustomization(plumb_application *a, json_t *render, json_t *f
 	decode_interval(a, &k[K_INTERVAL], diags);
 	read_past(diags, &k[K_RETRY], "spec.retryInterval", "a failed sync is retried at the next reconcile");
 	read_past(diags, &k[K_WAIT], "spec.wait", "plumb waits for each wave's health before the next");
+	read_past(diags, &k[K_HEALTH_CHECKS], "spec.healthChecks",
+		  "plumb waits for the health of every object it applies, wave by wave, and of none it does not");
+	read_past(diags, &k[K_HEALTH_EXPRS], "spec.healthCheckExprs",
+		  "an object's health is what plumb knows of its kind, else its Ready, Stalled and Reconciling "
+		  "conditions");
 	if (k[K_DECRYPTION].present)
 		plumb_diags_add(diags, k[K_DECRYPTION].position,
 				"spec.decryption: SOPS is not read by plumb: seal secrets with plumb secret seal");

@@ -305,6 +305,24 @@ spec:
   sourceRef: {kind: GitRepository, name: flux-system}
   decryption: {provider: sops}'
 refused "SOPS decryption is an error naming what to use" "spec.decryption: SOPS is not read by plumb"
+printf '%s\n' 'apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: checked}
+spec:
+  path: ./infrastructure
+  prune: true
+  sourceRef: {kind: GitRepository, name: flux-system}
+  healthChecks: [{apiVersion: apps/v1, kind: Deployment, name: web, namespace: x}]' >"$REPO/clusters/prod/checked.yaml"
+commit_all "$REPO" "health checks"
+capture "$PLUMB" render "${ARGS[@]}" --path clusters/prod
+if [ "$RC" -eq 0 ] && contains "$ERR" \
+	"clusters/prod/checked.yaml:8:19: warning: spec.healthChecks: not read by plumb (plumb waits for the health of every object it applies"; then
+	ok "healthChecks are a warning that says how plumb waits instead"
+else
+	fail "healthChecks are a warning that says how plumb waits instead" "$(show)"
+fi
+rm -f "$REPO/clusters/prod/checked.yaml"
+commit_all "$REPO" "without health checks"
 bad names.yaml 'apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata: {name: names}
