@@ -265,14 +265,16 @@ void plumb_kube_ignore_body(const plumb_kube_ignore *ignore, const plumb_kube_ta
 	json_t *rule, *pointer;
 	if (!ignore)
 		return;
+	/* An object not yet there is created as git declares it, ignored fields and all. */
+	if (!live)
+		return;
 	json_array_foreach(ignore->rules, i, rule) {
 		if (!rule_matches(rule, target))
 			continue;
-		if (live)
-			remove_managed(rule, body, live);
+		remove_managed(rule, body, live);
 		json_array_foreach(json_object_get(rule, "jsonPointers"), k, pointer) {
 			const char *path = json_string_value(pointer);
-			json_t *kept = live ? pointer_get((json_t *)live, path) : NULL;
+			json_t *kept = pointer_get((json_t *)live, path);
 			if (kept)
 				pointer_set(body, path, kept);
 			else

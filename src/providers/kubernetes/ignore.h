@@ -10,7 +10,8 @@
  * diff, and an apply never takes it back. A pointed field is sent with the
  * live object's value (or not at all when the live object has none), so
  * plumb keeps the value someone else set; a field a listed manager owns is
- * not sent, so that manager keeps it alone.
+ * not sent, so that manager keeps it alone. An object that is not there yet
+ * is created as git declares it.
  */
 #ifndef PLUMB_PROVIDERS_KUBERNETES_IGNORE_H
 #define PLUMB_PROVIDERS_KUBERNETES_IGNORE_H
