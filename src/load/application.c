@@ -1,5 +1,6 @@
 #include "util/common.h"
 #include "load/application.h"
+#include "providers/kubernetes/jqpath.h"
 #include "load/render_options.h"
 #include "util/buf.h"
 #include "util/duration.h"
@@ -152,25 +153,31 @@ void plumb_application_decode_ignore(plumb_application *a, const plumb_value *ru
 			plumb_values_release(r, PLUMB_ARRAY_SIZE(ignore_fields));
 			continue;
 		}
-		if (r[6].present)
-			(lenient ? plumb_diags_warn : plumb_diags_add)(
-				diags, r[6].position,
-				"%s.jqPathExpressions: not supported; say the fields with jsonPointers "
-				"(\"/spec/replicas\") or managedFieldsManagers",
-				where);
+		/* The jq paths plumb reads (jqpath.h); another is an error, or for Argo CD's a warning and left out. */
+		json_t *jq = json_array();
+		for (size_t k = 0; k < r[6].list_count; k++) {
+			if (plumb_jqpath_check(r[6].list[k]) == 0) {
+				json_array_append_new(jq, json_string(r[6].list[k]));
+				continue;
+			}
+			(lenient ? plumb_diags_warn : plumb_diags_add)(diags, r[6].list_positions[k],
+								     "%s.jqPathExpressions: %s", where, plumb_error_last());
+			plumb_error_clear();
+		}
 		for (size_t k = 0; k < r[4].list_count; k++)
 			if (r[4].list[k][0] != '/')
 				plumb_diags_add(diags, r[4].list_positions[k],
 						"%s.jsonPointers: \"%s\" is not a JSON pointer (it starts with /)", where,
 						r[4].list[k]);
-		if (!r[4].list_count && !r[5].list_count && !r[6].present && !lenient)
+		if (!r[4].list_count && !r[5].list_count && !r[6].list_count && !lenient)
 			plumb_diags_add(diags, plumb_spec_position(rules->maps[i]),
-					"%s: says no field to ignore (jsonPointers, managedFieldsManagers)", where);
-		json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "group",
+					"%s: says no field to ignore (jsonPointers, jqPathExpressions, managedFieldsManagers)",
+					where);
+		json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "group",
 						     r[0].present ? r[0].string : "", "kind", r[1].string ? r[1].string : "",
 						     "name", r[2].present ? r[2].string : "", "namespace",
 						     r[3].present ? r[3].string : "", "jsonPointers", string_array(&r[4]),
-						     "managers", string_array(&r[5])));
+						     "jqPaths", jq, "managers", string_array(&r[5])));
 		plumb_values_release(r, PLUMB_ARRAY_SIZE(ignore_fields));
 	}
 	if (json_array_size(out))

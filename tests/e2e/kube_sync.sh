@@ -552,6 +552,7 @@ spec:
   - group: apps
     kind: Deployment
     jsonPointers: [/spec/replicas]
+    jqPathExpressions: ['.spec.template.spec.containers[] | select(.name == "web") | .image']
   - kind: ConfigMap
     name: tuned
     managedFieldsManagers: [tuner]
@@ -580,23 +581,30 @@ commit_all "$REPO" "scaled"
 SCALED=(--repo "$REPO" --path apps/scaled-app --state "$STATE" --kubeconfig "$KUBECONFIG_ADMIN")
 run sync "${SCALED[@]}"
 check "an Application with ignore rules syncs" test "$RC" = 0
+check "an object it creates has the fields its rules ignore as git declares them (replicas 2)" \
+	test "$(kc get deployment scaled -n "$NS" -o 'jsonpath={.spec.replicas}' 2>&1)" = 2
 kc scale deployment scaled -n "$NS" --replicas=5 >/dev/null
+kc set image deployment/scaled -n "$NS" web=nginx:1.28 >/dev/null
 kc patch configmap tuned -n "$NS" --field-manager=tuner --type merge -p '{"data":{"b":"20"}}' >/dev/null
 run plan "${SCALED[@]}"
 if [ "$RC" = 0 ] && contains "$OUT" "No changes" && ! contains "$OUT" "replicas"; then
-	ok "a field ignored by JSON pointer, and one a listed field manager owns, show in no diff"
+	ok "a field ignored by JSON pointer, one by a jq path, and one a listed field manager owns, show in no diff"
 else
-	fail "a field ignored by JSON pointer, and one a listed field manager owns, show in no diff" "$(show)"
+	fail "a field ignored by JSON pointer, one by a jq path, and one a listed field manager owns, show in no diff" \
+		"$(show)"
 fi
 write_scaled 3 one
 commit_all "$REPO" "scaled: 3 replicas, another a"
 run sync "${SCALED[@]}"
 replicas=$(kc get deployment scaled -n "$NS" -o 'jsonpath={.spec.replicas}' 2>&1)
+image=$(kc get deployment scaled -n "$NS" -o 'jsonpath={.spec.template.spec.containers[0].image}' 2>&1)
 tuned=$(kc get configmap tuned -n "$NS" -o 'jsonpath={.data.a} {.data.b}' 2>&1)
-if [ "$RC" = 0 ] && [ "$replicas" = 5 ] && [ "$tuned" = "one 20" ] && ! contains "$OUT" "replicas"; then
-	ok "and no apply takes them back, while the fields git still owns change (replicas 5, a=one, b=20)"
+if [ "$RC" = 0 ] && [ "$replicas" = 5 ] && [ "$image" = nginx:1.28 ] && [ "$tuned" = "one 20" ] &&
+	! contains "$OUT" "replicas"; then
+	ok "and no apply takes them back, while the fields git still owns change (replicas 5, image 1.28, a=one, b=20)"
 else
-	fail "and no apply takes them back, while the fields git still owns change" "$(show)" "replicas=$replicas tuned=$tuned"
+	fail "and no apply takes them back, while the fields git still owns change" "$(show)" \
+		"replicas=$replicas image=$image tuned=$tuned"
 fi
 cat >"$REPO/apps/scaled-app/app.yaml" <<EOF
 apiVersion: plumb/v1
@@ -609,15 +617,16 @@ spec:
   - kind: Deployment
     jsonPointers: [spec/replicas]
   - kind: ConfigMap
-    jqPathExpressions: [.data.b]
+    jqPathExpressions: [.data.b, '.data | keys']
 EOF
 commit_all "$REPO" "scaled: bad rules"
 run plan "${SCALED[@]}"
 if [ "$RC" = 1 ] && contains "$ERR" "apps/scaled-app/app.yaml:9:20:" && contains "$ERR" '"spec/replicas" is not a JSON pointer' &&
-	contains "$ERR" "apps/scaled-app/app.yaml:11:25:" && contains "$ERR" "jqPathExpressions: not supported"; then
-	ok "a rule that is not a JSON pointer, and jqPathExpressions, are errors at FILE:LINE:COL"
+	contains "$ERR" "apps/scaled-app/app.yaml:11:35:" && contains "$ERR" 'jqPathExpressions: ".data | keys": at column 9' &&
+	! contains "$ERR" ".data.b"; then
+	ok "a rule that is not a JSON pointer, and a jq path plumb does not read, are errors at FILE:LINE:COL"
 else
-	fail "a rule that is not a JSON pointer, and jqPathExpressions, are errors at FILE:LINE:COL" "$(show)"
+	fail "a rule that is not a JSON pointer, and a jq path plumb does not read, are errors at FILE:LINE:COL" "$(show)"
 fi
 
 # --- a pruned object that waits for its finalizers stays in the inventory until it is gone -----

@@ -707,9 +707,9 @@ static void a_kubernetes_destination_is_decoded(void)
 	/* ignoreDifferences, as the provider reads it: every field said, "" where the rule says none. */
 	CHECK_STR(plain ? plain->ignore : NULL,
 		  "[{\"group\":\"apps\",\"kind\":\"Deployment\",\"name\":\"\",\"namespace\":\"\","
-		  "\"jsonPointers\":[\"/spec/replicas\"],\"managers\":[]},"
+		  "\"jsonPointers\":[\"/spec/replicas\"],\"jqPaths\":[],\"managers\":[]},"
 		  "{\"group\":\"\",\"kind\":\"ConfigMap\",\"name\":\"p\",\"namespace\":\"\",\"jsonPointers\":[],"
-		  "\"managers\":[\"tuner\"]}]");
+		  "\"jqPaths\":[],\"managers\":[\"tuner\"]}]");
 	CHECK_INT(shop ? shop->health_timeout_ms : 0, 90000);
 	CHECK_INT(plain ? plain->health_timeout_ms : 1, 0);
 	CHECK(web && !web->kubernetes);

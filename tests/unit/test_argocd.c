@@ -74,7 +74,7 @@ static void an_application_maps_onto_a_plumb_application(void)
 					    "    syncOptions: [CreateNamespace=true, Replace=true, Validate=false]\n"
 					    "  ignoreDifferences:\n"
 					    "    - {group: apps, kind: Deployment, jsonPointers: [/spec/replicas],\n"
-					    "       jqPathExpressions: ['.spec.x']}\n");
+					    "       jqPathExpressions: ['.spec.x', '.spec | keys']}\n");
 	fixture_write("apps/manual.yaml", "apiVersion: argoproj.io/v1alpha1\n"
 					       "kind: Application\n"
 					       "metadata: {name: manual}\n"
@@ -97,6 +97,8 @@ static void an_application_maps_onto_a_plumb_application(void)
 		CHECK(web->automated && web->self_heal && !web->prune);
 		CHECK(web->create_namespace && web->replace);
 		CHECK_CONTAINS(web->ignore, "\"/spec/replicas\"");
+		/* A jq path plumb reads is kept; one it does not is left out, with a warning. */
+		CHECK_CONTAINS(web->ignore, "\"jqPaths\":[\".spec.x\"]");
 		CHECK_CONTAINS(web->render, "\"path\":\"plain/values-prod.yaml\"");
 		CHECK_CONTAINS(web->render, "\"path\":\"envs/prod.yaml\"");
 		CHECK_CONTAINS(web->render, "\"value\":\"x,y\",\"forceString\":true");
@@ -106,7 +108,7 @@ static void an_application_maps_onto_a_plumb_application(void)
 		CHECK_CONTAINS(manual->render, "\"recurse\":false");
 	}
 	CHECK(has_warning(&diags, "apps/web.yaml", 19, "\"Validate=false\" is not read by plumb"));
-	CHECK(has_warning(&diags, "apps/web.yaml", 22, "jqPathExpressions: not supported"));
+	CHECK(has_warning(&diags, "apps/web.yaml", 22, "jqPathExpressions: \".spec | keys\": at column 9"));
 	CHECK_INT((int)diags.count, 0);
 	plumb_applications_release(&apps);
 	plumb_diags_release(&diags);

@@ -1,10 +1,11 @@
 #include "util/common.h"
 #include "providers/kubernetes/ignore.h"
+#include "providers/kubernetes/jqpath.h"
 
 #include <stdlib.h>
 
 struct plumb_kube_ignore {
-	json_t *rules; /* [{"group", "kind", "name", "namespace", "jsonPointers": [], "managers": []}] */
+	json_t *rules; /* [{"group", "kind", "name", "namespace", "jsonPointers": [], "jqPaths": [], "managers": []}] */
 };
 
 int plumb_kube_ignore_parse(plumb_kube_ignore **out, const char *text)
@@ -241,6 +242,23 @@ static void remove_managed(const json_t *rule, json_t *object, const json_t *liv
 	}
 }
 
+/*
+ * The JSON pointers the rule's jq paths reach in object, the last first:
+ * removed in that order, a list's earlier items keep their indexes. A new
+ * reference.
+ */
+static json_t *jq_pointers(const json_t *rule, const json_t *object)
+{
+	json_t *found = json_array(), *reversed = json_array(), *expression;
+	size_t i;
+	json_array_foreach(json_object_get(rule, "jqPaths"), i, expression)
+		plumb_jqpath_pointers(found, json_string_value(expression), object);
+	for (size_t k = json_array_size(found); k > 0; k--)
+		json_array_append(reversed, json_array_get(found, k - 1));
+	json_decref(found);
+	return reversed;
+}
+
 void plumb_kube_ignore_strip(const plumb_kube_ignore *ignore, const plumb_kube_target *target, json_t *object,
 			     const json_t *live)
 {
@@ -255,6 +273,10 @@ void plumb_kube_ignore_strip(const plumb_kube_ignore *ignore, const plumb_kube_t
 			remove_managed(rule, object, live);
 		json_array_foreach(json_object_get(rule, "jsonPointers"), k, pointer)
 			pointer_remove(object, json_string_value(pointer));
+		json_t *reached = jq_pointers(rule, object);
+		json_array_foreach(reached, k, pointer)
+			pointer_remove(object, json_string_value(pointer));
+		json_decref(reached);
 	}
 }
 
@@ -280,5 +302,16 @@ void plumb_kube_ignore_body(const plumb_kube_ignore *ignore, const plumb_kube_ta
 			else
 				pointer_remove(body, path);
 		}
+		/* What the jq paths reach live is sent as it is live; what they reach only in git is not sent. */
+		json_t *reached = jq_pointers(rule, live);
+		json_array_foreach(reached, k, pointer)
+			pointer_set(body, json_string_value(pointer), pointer_get((json_t *)live, json_string_value(pointer)));
+		json_decref(reached);
+		reached = jq_pointers(rule, body);
+		json_array_foreach(reached, k, pointer) {
+			if (!pointer_get((json_t *)live, json_string_value(pointer)))
+				pointer_remove(body, json_string_value(pointer));
+		}
+		json_decref(reached);
 	}
 }

@@ -1,17 +1,17 @@
 /*
  * ignore.h - the fields an application tells plumb to leave alone
- * (spec.ignoreDifferences, as Argo CD's): by JSON pointer (RFC 6901), or
- * every field a named field manager owns (read from the live object's
+ * (spec.ignoreDifferences, as Argo CD's): by JSON pointer (RFC 6901), by
+ * jq path (jqpath.h), or every field a named field manager owns (read from the live object's
  * managedFields), for the objects of a group and kind, and optionally a
  * name and namespace.
  *
  * The rules hold for the diff and for the apply alike, so that a plan
  * never promises what an apply will not do: what they match shows in no
- * diff, and an apply never takes it back. A pointed field is sent with the
- * live object's value (or not at all when the live object has none), so
- * plumb keeps the value someone else set; a field a listed manager owns is
- * not sent, so that manager keeps it alone. An object that is not there yet
- * is created as git declares it.
+ * diff, and an apply never takes it back. A pointed field (by JSON pointer,
+ * or by a jq path: jqpath.h) is sent with the live object's value (or not
+ * at all when the live object has none), so plumb keeps the value someone
+ * else set; a field a listed manager owns is not sent, so that manager keeps
+ * it alone. An object that is not there yet is created as git declares it.
  */
 #ifndef PLUMB_PROVIDERS_KUBERNETES_IGNORE_H
 #define PLUMB_PROVIDERS_KUBERNETES_IGNORE_H
