@@ -9,9 +9,12 @@
 #include "load/substitute.h"
 #include "resource/spec_internal.h"
 #include "secrets/secret.h"
+#include "util/buf.h"
 
 #include <jansson.h>
+#include <errno.h>
 #include <stdlib.h>
+#include <strings.h>
 
 /* The name Flux's bootstrap gives the GitRepository of the repository it is bootstrapped from. */
 #define BOOTSTRAP_SOURCE "flux-system"
@@ -196,27 +199,92 @@ static json_t *yaml_json(const char *text)
 	return json;
 }
 
-/* values[path] = value, path dotted ("a.b.c"), as a valuesFrom targetPath sets one. */
-static void set_at_path(json_t *values, const char *path, json_t *value)
+/*
+ * A valuesFrom value as helm-controller sets it at a targetPath: quoted
+ * ('...' or "..."), the text inside as a string; else typed as helm's --set
+ * types it (true, false, null, an integer without a leading zero), else a
+ * string. A new reference.
+ */
+static json_t *target_value(const char *text)
 {
-	char *copy = plumb_xstrdup(path), *saved = NULL;
-	json_t *at = values;
-	char *part = strtok_r(copy, ".", &saved);
-	while (part) {
-		char *next = strtok_r(NULL, ".", &saved);
-		if (!next) {
-			json_object_set(at, part, value);
-			break;
+	size_t len = strlen(text);
+	if (len >= 2 && ((text[0] == '"' && text[len - 1] == '"') || (text[0] == '\'' && text[len - 1] == '\'')))
+		return json_stringn(text + 1, len - 2);
+	if (!strcasecmp(text, "true") || !strcasecmp(text, "false"))
+		return json_boolean(!strcasecmp(text, "true"));
+	if (!strcasecmp(text, "null"))
+		return json_null();
+	char *end;
+	errno = 0;
+	long long number = strtoll(text, &end, 10);
+	/* As Go's ParseInt takes it, tried only when it does not start with a zero (but "0"). */
+	if (*text && !*end && !errno && (text[0] != '0' || !text[1]) && text[0] != ' ' && text[0] != '\t')
+		return json_integer(number);
+	return json_string(text);
+}
+
+/* The container at at[key] (an object, or with index >= 0 an array's item there), made when missing. */
+static json_t *step_into(json_t *at, const char *key, long index, int last, json_t *value)
+{
+	json_t *child = json_object_get(at, key);
+	if (index < 0) {
+		if (last) {
+			json_object_set(at, key, value);
+			return NULL;
 		}
-		json_t *child = json_object_get(at, part);
 		if (!json_is_object(child)) {
 			child = json_object();
-			json_object_set_new(at, part, child);
+			json_object_set_new(at, key, child);
 		}
-		at = child;
-		part = next;
+		return child;
 	}
-	free(copy);
+	if (!json_is_array(child)) {
+		child = json_array();
+		json_object_set_new(at, key, child);
+	}
+	while ((long)json_array_size(child) <= index)
+		json_array_append_new(child, json_null());
+	if (last) {
+		json_array_set(child, (size_t)index, value);
+		return NULL;
+	}
+	json_t *item = json_array_get(child, (size_t)index);
+	if (!json_is_object(item)) {
+		item = json_object();
+		json_array_set_new(child, (size_t)index, item);
+	}
+	return item;
+}
+
+/*
+ * values[path] = value, as a valuesFrom targetPath sets one: path dotted
+ * ("a.b.c"), "\." a dot within a key, and "key[N]" an item of a list
+ * (filled with nulls up to it).
+ */
+static void set_at_path(json_t *values, const char *path, json_t *value)
+{
+	json_t *at = values;
+	plumb_buf key = PLUMB_BUF_INIT;
+	const char *c = path;
+	while (at) {
+		plumb_buf_clear(&key);
+		long index = -1;
+		while (*c && *c != '.' && *c != '[') {
+			if (*c == '\\' && c[1])
+				c++;
+			plumb_buf_putc(&key, *c++);
+		}
+		if (*c == '[') {
+			char *end;
+			index = strtol(c + 1, &end, 10);
+			c = end + (*end == ']');
+		}
+		int last = !*c;
+		at = step_into(at, key.ptr, index, last, value);
+		if (*c == '.')
+			c++;
+	}
+	plumb_buf_release(&key);
 }
 
 void plumb_flux_resolve(plumb_application *a, const plumb_manifest_set *set, int (*own)(const char *url, void *payload),
@@ -270,7 +338,7 @@ void plumb_flux_resolve(plumb_application *a, const plumb_manifest_set *set, int
 						json_string_value(json_object_get(from, "name")),
 						json_string_value(json_object_get(from, "valuesKey")));
 			} else if (text && target && *target) {
-				json_t *value = json_string(text);
+				json_t *value = target_value(text);
 				set_at_path(values, target, value);
 				json_decref(value);
 			} else if (text) {

@@ -79,7 +79,11 @@ spec:
       chart: ./charts/podinfo
       sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}
   values: {replicaCount: 2}
-  valuesFrom: [{kind: ConfigMap, name: podinfo-values}]
+  valuesFrom:
+    - {kind: ConfigMap, name: podinfo-values}
+    - {kind: ConfigMap, name: podinfo-values, valuesKey: enabled, targetPath: ui.enabled}
+    - {kind: ConfigMap, name: podinfo-values, valuesKey: port, targetPath: "ports[1].number"}
+    - {kind: ConfigMap, name: podinfo-values, valuesKey: quoted, targetPath: ui\.color}
   install: {createNamespace: true}
 ---
 apiVersion: v1
@@ -89,6 +93,9 @@ data:
   values.yaml: |
     replicaCount: 5
     ui: {message: from-configmap}
+  enabled: "false"
+  port: "8080"
+  quoted: "'007'"
 YAML
 printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: flux-shop}\n' >infrastructure/ns.yaml
 printf 'resources: [cm.yaml]\n' >apps/base/kustomization.yaml
@@ -129,7 +136,11 @@ spec:
       containers:
         - name: podinfo
           image: ghcr.io/stefanprodan/podinfo:6.0.0
-          env: [{name: PODINFO_UI_MESSAGE, value: {{ .Values.ui.message | quote }}}]
+          env:
+            - {name: PODINFO_UI_MESSAGE, value: {{ .Values.ui.message | quote }}}
+            - {name: PODINFO_UI_ENABLED, value: "{{ if .Values.ui.enabled }}on{{ else }}off{{ end }}"}
+            - {name: PODINFO_PORT, value: "{{ (index .Values.ports 1).number }}"}
+            - {name: PODINFO_COLOR, value: {{ index .Values "ui.color" | quote }}}
 YAML
 commit_all "$REPO" "a Flux repository"
 cd "$T" || exit 1
@@ -171,13 +182,17 @@ else
 fi
 
 # The HelmRelease as helm-controller renders it: valuesFrom, then values over them.
-printf 'replicaCount: 5\nui: {message: from-configmap}\n' >"$T/values-from.yaml"
+# valuesFrom's targetPath values typed as helm-controller types them: false a boolean, 8080 a number,
+# '007' (quoted) the string 007; "ports[1]" an item of a list, "ui\.color" one key.
+printf 'replicaCount: 5\nui: {message: from-configmap, enabled: false}\nports: [null, {number: 8080}]\n"ui.color": "007"\n' \
+	>"$T/values-from.yaml"
 printf 'replicaCount: 2\n' >"$T/values.yaml"
 "$HELM" template podinfo "$REPO/charts/podinfo" --namespace flux-web --values "$T/values-from.yaml" \
 	--values "$T/values.yaml" | canonical >"$T/by-hand-helm"
 plumb_helm=$(canonical <"$T/all.yaml" | grep '"kind": "Deployment"')
 if [ -s "$T/by-hand-helm" ] && [ "$plumb_helm" = "$(cat "$T/by-hand-helm")" ] &&
-	contains "$plumb_helm" '"replicas": 2' && contains "$plumb_helm" '"value": "from-configmap"'; then
+	contains "$plumb_helm" '"replicas": 2' && contains "$plumb_helm" '"value": "from-configmap"' &&
+	contains "$plumb_helm" '"value": "off"' && contains "$plumb_helm" '"value": "007"'; then
 	ok "a HelmRelease renders as helm template with valuesFrom a ConfigMap and values over them"
 else
 	fail "a HelmRelease renders as helm template with valuesFrom a ConfigMap and values over them" \
