@@ -107,15 +107,6 @@ static json_t *config_map_data(const plumb_manifest_set *set, json_t *from, plum
 	return data;
 }
 
-/* The plumb Secret of that name the folder declares, or NULL. */
-static const plumb_secret *declared_secret(const plumb_manifest_set *set, const char *name)
-{
-	for (size_t i = 0; i < set->secret_count; i++)
-		if (!strcmp(set->secrets[i].name, name))
-			return &set->secrets[i];
-	return NULL;
-}
-
 /*
  * The keys of the v1 Secret from names, each as the placeholder of the
  * plumb Secret its {secretFrom: NAME} names (PLUMB_SECRET_PLACEHOLDER_OPEN):
@@ -154,7 +145,7 @@ static json_t *secret_data(const plumb_manifest_set *set, const plumb_applicatio
 		json_t *value;
 		json_object_foreach(json_object_get(document, fields[f]), key, value) {
 			const char *secret = json_string_value(json_object_get(value, "secretFrom"));
-			const plumb_secret *declared = secret ? declared_secret(set, secret) : NULL;
+			const plumb_secret *declared = secret ? plumb_secret_find(set, secret) : NULL;
 			if (!secret) {
 				plumb_diags_add(diags, at,
 						"Secret %s: %s.%s is written in git, in plain text: a Flux application takes "

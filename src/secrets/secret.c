@@ -207,7 +207,7 @@ void plumb_secret_decode(plumb_manifest_set *set, size_t resource, const plumb_s
 	plumb_values_release(v, PLUMB_ARRAY_SIZE(secret_fields));
 }
 
-static const plumb_secret *find_secret(const plumb_manifest_set *set, const char *name)
+const plumb_secret *plumb_secret_find(const plumb_manifest_set *set, const char *name)
 {
 	for (size_t i = 0; i < set->secret_count; i++)
 		if (!strcmp(set->secrets[i].name, name))
@@ -224,7 +224,7 @@ static int declared(const plumb_manifest_set *set, const char *name)
 			return 1;
 	}
 	/* Or one a Flux application carries from the folder that declares it. */
-	return find_secret(set, name) != NULL;
+	return plumb_secret_find(set, name) != NULL;
 }
 
 void plumb_secret_check_references(const plumb_manifest_set *set, plumb_diags *diags)
@@ -389,7 +389,7 @@ int plumb_secret_bind(plumb_manifest_set *set, const plumb_secret_context *ctx, 
 		for (size_t i = 0; i < set->object_count; i++) {
 			plumb_object *o = &set->objects[i];
 			for (size_t k = 0; k < o->secret_count; k++) {
-				const plumb_secret *secret = find_secret(set, o->secrets[k].name);
+				const plumb_secret *secret = plumb_secret_find(set, o->secrets[k].name);
 				if (!secret)
 					continue;
 				const plumb_buf *value = &values[secret - set->secrets];

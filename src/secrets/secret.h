@@ -37,6 +37,9 @@
 void plumb_secret_decode(plumb_manifest_set *set, size_t resource, const plumb_spec *spec, plumb_source *source,
 			 plumb_diags *diags);
 
+/* The Secret of set called name, or NULL. */
+const plumb_secret *plumb_secret_find(const plumb_manifest_set *set, const char *name);
+
 /* A diagnostic for every Secret an object of set takes a value from that names no Secret of set. */
 void plumb_secret_check_references(const plumb_manifest_set *set, plumb_diags *diags);
 
