@@ -19,7 +19,7 @@ static const char *const server_metadata[] = {
 /* The hex digits of the keyed hash shown for a sensitive value. */
 #define SHOWN_HASH_HEX 16
 
-static int is_secret(const json_t *object)
+int plumb_kube_is_secret(const json_t *object)
 {
 	const char *api_version = json_string_value(json_object_get(object, "apiVersion"));
 	const char *kind = json_string_value(json_object_get(object, "kind"));
@@ -203,7 +203,7 @@ json_t *plumb_kube_comparable(const json_t *object, const unsigned char key[PLUM
 	if (annotations && !json_object_size(annotations))
 		json_object_del(metadata, "annotations");
 	json_object_del(copy, "status");
-	if (is_secret(copy))
+	if (plumb_kube_is_secret(copy))
 		mask_secret(copy, key);
 	return copy;
 }

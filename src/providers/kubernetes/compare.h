@@ -24,6 +24,9 @@
 #include "providers/kubernetes/labels.h"
 #include "util/buf.h"
 
+/* Whether object is a v1 Secret: its data and stringData are values shown nowhere. */
+int plumb_kube_is_secret(const json_t *object);
+
 /* The key sensitive values are hashed with: 32 bytes. */
 #define PLUMB_KUBE_HASH_KEY_SIZE 32
 

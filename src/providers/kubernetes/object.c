@@ -4,6 +4,7 @@
  */
 #include "util/common.h"
 #include "providers/kubernetes/object.h"
+#include "providers/kubernetes/compare.h"
 #include "providers/kubernetes/secretfrom.h"
 
 #include <stdlib.h>
@@ -123,13 +124,6 @@ void plumb_kube_identity_release(plumb_kube_identity *identity)
 
 /* --- Secret values: wiped wherever plumb held them --------------------------------------- */
 
-static int is_secret(const json_t *object)
-{
-	const char *api_version = json_string_value(json_object_get(object, "apiVersion"));
-	const char *kind = json_string_value(json_object_get(object, "kind"));
-	return api_version && kind && !strcmp(api_version, "v1") && !strcmp(kind, "Secret");
-}
-
 /* Overwrite the text of every string value of a mapping (jansson keeps each in a buffer of its own). */
 static void wipe_values(json_t *mapping)
 {
@@ -154,7 +148,7 @@ static void wipe_secrets(json_t *node, unsigned depth)
 	json_t *item;
 	if (!json_is_object(node) || depth > 2)
 		return;
-	if (is_secret(node)) {
+	if (plumb_kube_is_secret(node)) {
 		wipe_secret(node);
 		return;
 	}
@@ -329,7 +323,7 @@ void plumb_kube_expand(plumb_manifest_set *set, size_t resource, const plumb_spe
 	/* A Secret's values may come from plumb Secrets: only their names are read here. */
 	plumb_kube_secret_reference *references = NULL;
 	size_t reference_count = 0;
-	if (is_secret(document))
+	if (plumb_kube_is_secret(document))
 		plumb_kube_secret_references_read(&references, &reference_count, spec, diags);
 	/* And any field may hold a placeholder of a Flux application's variable from a Secret. */
 	plumb_kube_placeholders placeholders = { 0 };
@@ -353,7 +347,7 @@ void plumb_kube_expand(plumb_manifest_set *set, size_t resource, const plumb_spe
 	d->kind = plumb_xstrdup(json_string_value(json_object_get(document, "kind")));
 	d->name = plumb_xstrdup(name);
 	d->namespace = plumb_xstrdup(namespace ? namespace : "");
-	d->secret = is_secret(document);
+	d->secret = plumb_kube_is_secret(document);
 	d->order = order;
 	/* The order's names, as the desired keeps them once the document is let go. */
 	d->order.kind = d->kind;

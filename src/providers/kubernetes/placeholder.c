@@ -1,5 +1,6 @@
 #include "util/common.h"
 #include "providers/kubernetes/placeholder.h"
+#include "providers/kubernetes/compare.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -39,14 +40,6 @@ static int next_placeholder(const char *text, size_t len, size_t *at, size_t *st
 		return 1;
 	}
 	return 0;
-}
-
-/* A v1 Secret: its data and stringData are masked whole (compare.h), and hold the values references put. */
-static int is_secret(const json_t *document)
-{
-	const char *api_version = json_string_value(json_object_get(document, "apiVersion"));
-	const char *kind = json_string_value(json_object_get(document, "kind"));
-	return api_version && kind && !strcmp(api_version, "v1") && !strcmp(kind, "Secret");
 }
 
 static int is_base64_char(char c)
@@ -206,7 +199,7 @@ static void find_in(finding *f, const json_t *node, json_t *path, unsigned depth
 size_t plumb_kube_placeholders_find(plumb_kube_placeholders *out, const json_t *document, const char *display,
 				    plumb_position at, plumb_diags *diags)
 {
-	finding f = { out, display, at, diags, is_secret(document) };
+	finding f = { out, display, at, diags, plumb_kube_is_secret(document) };
 	json_t *path = json_array();
 	out->fields = json_array();
 	find_in(&f, document, path, 0);
@@ -334,7 +327,7 @@ static void fill_in(filling *f, json_t *node, int in_data, unsigned depth)
 int plumb_kube_placeholders_fill(json_t *document, char *const *names, const plumb_buf *values, size_t count,
 				 char *const *skip, size_t skip_count)
 {
-	filling f = { names, values, count, skip, skip_count, is_secret(document), NULL };
+	filling f = { names, values, count, skip, skip_count, plumb_kube_is_secret(document), NULL };
 	fill_in(&f, document, 0, 0);
 	if (f.failed)
 		return plumb_error_set(PLUMB_EINVALID,
