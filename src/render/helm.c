@@ -227,15 +227,7 @@ int plumb_helm_fetch_dependencies(const plumb_render_job *job, const char *folde
 	plumb_buf printed = PLUMB_BUF_INIT;
 	int error = plumb_process_run_env(&result, &printed, argv, envp, timeout_ms, 1u << 20);
 	if (error == 0) {
-		if (result.timed_out) {
-			plumb_diags_add(diags, pos, "helm dependency build did not finish within %u ms", timeout_ms);
-		} else if (!result.exited || result.status != 0) {
-			char *shown = plumb_render_trimmed_stderr(&result.error);
-			plumb_diags_add(diags, pos, "helm dependency build failed (%s %d): %s",
-					result.exited ? "exit" : "signal", result.status, shown);
-			free(shown);
-		}
-		if (result.timed_out || !result.exited || result.status != 0)
+		if (plumb_render_program_failed(diags, pos, "helm dependency build", &result, timeout_ms, 0))
 			error = PLUMB_EINVALID;
 		plumb_process_result_release(&result);
 	}

@@ -73,3 +73,21 @@ char *plumb_render_trimmed_stderr(const plumb_buf *error)
 		return plumb_xprintf("%.*s ...", PLUMB_RENDER_STDERR_SHOWN, error->ptr);
 	return n ? plumb_xstrndup(error->ptr, n) : plumb_xstrdup("(nothing on standard error)");
 }
+
+int plumb_render_program_failed(plumb_diags *diags, plumb_position pos, const char *command,
+				const plumb_process_result *result, unsigned timeout_ms, size_t output_max)
+{
+	if (result->timed_out) {
+		plumb_diags_add(diags, pos, "%s did not finish within %u ms", command, timeout_ms);
+	} else if (output_max && result->overflowed) {
+		plumb_diags_add(diags, pos, "%s printed more than %zu bytes", command, output_max);
+	} else if (!result->exited || result->status != 0) {
+		char *shown = plumb_render_trimmed_stderr(&result->error);
+		plumb_diags_add(diags, pos, "%s failed (%s %d): %s", command, result->exited ? "exit" : "signal",
+				result->status, shown);
+		free(shown);
+	} else {
+		return 0;
+	}
+	return 1;
+}

@@ -9,6 +9,8 @@
 #include <stddef.h>
 
 #include "util/buf.h"
+#include "util/diag.h"
+#include "util/process.h"
 
 /* One folder to render: what it reaches, and the key of its output. */
 typedef struct {
@@ -53,5 +55,14 @@ void plumb_render_args_add(plumb_render_args *args, const char *text);
 #define PLUMB_RENDER_STDERR_SHOWN 1500
 char *plumb_render_trimmed_stderr(const plumb_buf *error);
 void plumb_render_args_release(plumb_render_args *args);
+
+/*
+ * Whether result, of command run with timeout_ms (and output_max, when its
+ * cap is to be reported: 0 else), says it failed: then a diagnostic at pos
+ * says how, as every renderer reports it (not finished in time, printed
+ * more than it may, or its exit status and the start of its stderr).
+ */
+int plumb_render_program_failed(plumb_diags *diags, plumb_position pos, const char *command,
+				const plumb_process_result *result, unsigned timeout_ms, size_t output_max);
 
 #endif

@@ -236,16 +236,7 @@ int plumb_jsonnet_child_run(plumb_buf *out, plumb_source_lookups *lookups, plumb
 	free(max_text);
 	if (error < 0)
 		goto done;
-	if (result.timed_out) {
-		plumb_diags_add(diags, pos, "jsonnet evaluation did not finish within %u ms", timeout_ms);
-	} else if (result.overflowed) {
-		plumb_diags_add(diags, pos, "jsonnet evaluation printed more than %zu bytes", report_max);
-	} else if (!result.exited || result.status != 0) {
-		char *shown = plumb_render_trimmed_stderr(&result.error);
-		plumb_diags_add(diags, pos, "jsonnet evaluation failed (%s %d): %s", result.exited ? "exit" : "signal",
-				result.status, shown);
-		free(shown);
-	} else {
+	if (!plumb_render_program_failed(diags, pos, "jsonnet evaluation", &result, timeout_ms, report_max)) {
 		error = read_report(out, lookups, &report, source, commit, diags, &malformed);
 		if (malformed)
 			plumb_diags_add(diags, pos, "jsonnet evaluation's report could not be read");

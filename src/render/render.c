@@ -232,15 +232,11 @@ static int pin_remote_version(plumb_render_job *job, const plumb_render_options 
 	char *version = NULL, *file = NULL;
 	plumb_position at = plumb_helm_remote_position(job, &file);
 	int error = plumb_process_run_env(&result, &printed, args.items, envp, timeout_ms, 1u << 20);
+	char *command = plumb_xprintf("helm show chart %s", job->remote);
 	if (error == 0) {
-		if (result.timed_out) {
-			plumb_diags_add(diags, at, "helm show chart %s did not finish within %u ms", job->remote, timeout_ms);
-		} else if (!result.exited || result.status != 0) {
-			char *shown = plumb_render_trimmed_stderr(&result.error);
-			plumb_diags_add(diags, at, "helm show chart %s failed (%s %d): %s", job->remote,
-					result.exited ? "exit" : "signal", result.status, shown);
-			free(shown);
-		} else if (plumb_helm_shown_version(&version, printed.ptr) < 0) {
+		if (plumb_render_program_failed(diags, at, command, &result, timeout_ms, 0))
+			; /* a diagnostic says how */
+		else if (plumb_helm_shown_version(&version, printed.ptr) < 0) {
 			plumb_diags_add(diags, at, "%s: %s", job->remote, plumb_error_last());
 			plumb_error_clear();
 		} else {
@@ -250,6 +246,7 @@ static int pin_remote_version(plumb_render_job *job, const plumb_render_options 
 		plumb_process_result_release(&result);
 		error = version ? 0 : PLUMB_EINVALID;
 	}
+	free(command);
 	free(version);
 	free(file);
 	plumb_buf_release(&printed);
@@ -606,16 +603,7 @@ static int run_program(plumb_buf *out, const plumb_render_job *job, plumb_source
 	ran = 1;
 	if (error < 0)
 		goto done;
-	if (result.timed_out) {
-		plumb_diags_add(diags, pos, "%s did not finish within %u ms", command, timeout_ms);
-	} else if (result.overflowed) {
-		plumb_diags_add(diags, pos, "%s printed more than %zu bytes", command, output_max);
-	} else if (!result.exited || result.status != 0) {
-		char *shown = plumb_render_trimmed_stderr(&result.error);
-		plumb_diags_add(diags, pos, "%s failed (%s %d): %s", command, result.exited ? "exit" : "signal",
-				result.status, shown);
-		free(shown);
-	}
+	plumb_render_program_failed(diags, pos, command, &result, timeout_ms, output_max);
 	if (diags->count > diags_before)
 		error = PLUMB_EINVALID;
 done:
