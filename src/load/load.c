@@ -496,29 +496,25 @@ done:
 }
 
 /*
- * The object target's options hold at name, as JSON, or NULL when there is
+ * The object the target's options hold at name, as JSON, or NULL when there is
  * none or it is empty: a Flux Kustomization's variables ("substitute":
  * without any, Flux substitutes nothing, and ${var} stays as written) and
  * common metadata ("commonMetadata").
  */
-static char *option_json(const plumb_render_target *target, const char *name)
+static char *option_json(const json_t *options, const char *name)
 {
-	json_t *options = target && target->options ? json_loads(target->options, 0, NULL) : NULL;
 	json_t *value = json_object_get(options, name);
-	char *text = json_is_object(value) && json_object_size(value) ? json_dumps(value, JSON_COMPACT) : NULL;
-	json_decref(options);
-	return text;
+	return json_is_object(value) && json_object_size(value) ? json_dumps(value, JSON_COMPACT) : NULL;
 }
 
 /*
  * The plumb Secrets a Flux application carries from the folder that
- * declares it (target's options, "secrets": load/flux.h), as a part of
+ * declares it (the target's options, "secrets": load/flux.h), as a part of
  * their own, or NULL when it carries none. The part's names own the files
  * their positions name.
  */
-static manifest_part *carried_secrets(const plumb_render_target *target)
+static manifest_part *carried_secrets(const json_t *options)
 {
-	json_t *options = target && target->options ? json_loads(target->options, 0, NULL) : NULL;
 	json_t *secrets = json_object_get(options, "secrets"), *item;
 	manifest_part *part = NULL;
 	size_t i;
@@ -537,7 +533,6 @@ static manifest_part *carried_secrets(const plumb_render_target *target)
 		PLUMB_GROW(part->set.secrets, part->set.secret_count, part->set.secret_capacity);
 		part->set.secrets[part->set.secret_count++] = secret;
 	}
-	json_decref(options);
 	return part;
 }
 
@@ -633,9 +628,12 @@ int plumb_load(plumb_manifest_set *out, plumb_source *source, const char *commit
 	if ((error = plumb_path_normalize(&load_path, path && *path ? path : ".", 0)) < 0)
 		return plumb_error_wrap(error, "--path");
 	out->path = plumb_xstrdup(load_path);
-	files.substitute = option_json(target, "substitute");
-	files.common_metadata = option_json(target, "commonMetadata");
-	manifest_part *carried = carried_secrets(target);
+	/* What a Flux application asks of its load, read from its options once. */
+	json_t *options = target && target->options ? json_loads(target->options, 0, NULL) : NULL;
+	files.substitute = option_json(options, "substitute");
+	files.common_metadata = option_json(options, "commonMetadata");
+	manifest_part *carried = carried_secrets(options);
+	json_decref(options);
 	files.secret_placeholders = carried != NULL;
 
 	if ((error = plumb_source_stat(&top, source, commit, load_path)) < 0) {
