@@ -36,27 +36,12 @@ V_HAND2="KSECRET-byhand2-$RND" # written by hand into the Secret plumb serve kee
 VALUES=("$V_ENV1" "$V_ENV2" "$V_ENV3" "$V_AGE" "$V_HAND" "$V_SERVE" "$V_HAND2")
 ENVNAME=PLUMB_E2E_KUBE_DB
 unset "$ENVNAME"
-b64() { printf %s "$1" | base64 -w0; }
 
 REPO="$T/repo"
 STATE="$T/state"
-ALL_OUTPUT="$T/all-output"
-: >"$ALL_OUTPUT"
-# run [VALUE] -- ARGS...: plumb ARGS, with $ENVNAME=VALUE when a value is given; every output kept.
-run() {
-	local value=$1
-	shift 2
-	if [ -n "$value" ]; then
-		capture env "$ENVNAME=$value" "$PLUMB" "$@"
-	else
-		capture "$PLUMB" "$@"
-	fi
-	printf '%s\n%s\n' "$OUT" "$ERR" >>"$ALL_OUTPUT"
-}
-
 make_repo "$REPO"
 mkdir -p "$REPO/apps/shop" "$REPO/secrets"
-run "" -- secret keygen --state "$STATE"
+run_with_secret "" -- secret keygen --state "$STATE"
 RECIP=$OUT
 printf '%s\n' "$V_AGE" >"$T/age-value"
 "$PLUMB" secret seal -r "$RECIP" -a <"$T/age-value" >"$REPO/secrets/api-token.age"
@@ -101,13 +86,13 @@ greeting() { kc get configmap conf -n "$NS" -o 'jsonpath={.data.greeting}' 2>/de
 
 # --- check and render read no value --------------------------------------------------------------
 
-run "" -- check --repo "$REPO" --path apps/shop --state "$T/state-check" --namespace "$NS"
+run_with_secret "" -- check --repo "$REPO" --path apps/shop --state "$T/state-check" --namespace "$NS"
 if [ "$RC" = 0 ] && contains "$OUT" "2 objects"; then
 	ok "check passes with the variable unset and no identity: it reads no value"
 else
 	fail "check passes with the variable unset and no identity: it reads no value" "$(show)"
 fi
-run "" -- render --repo "$REPO" --path apps/shop --state "$T/state-check" --namespace "$NS"
+run_with_secret "" -- render --repo "$REPO" --path apps/shop --state "$T/state-check" --namespace "$NS"
 if [ "$RC" = 0 ] && contains "$OUT" "secretFrom: db-password" && contains "$OUT" "secretFrom: api-token" &&
 	contains "$OUT" "username: (sensitive)"; then
 	ok "render shows the references as written and masks the value git holds"
@@ -117,7 +102,7 @@ fi
 
 # --- a Secret that cannot be read: nothing is applied ----------------------------------------------
 
-run "" -- sync "${ARGS[@]}"
+run_with_secret "" -- sync "${ARGS[@]}"
 if [ "$RC" = 1 ] &&
 	contains "$ERR" "apps/shop/secrets.yaml:4:13: Secret db-password: environment variable $ENVNAME is not set" &&
 	contains "$ERR" "nothing was applied"; then
@@ -133,7 +118,7 @@ fi
 
 # --- plan and sync with the values ----------------------------------------------------------------
 
-run "$V_ENV1" -- plan "${ARGS[@]}" --detailed-exitcode -o "$T/plan-first.json"
+run_with_secret "$V_ENV1" -- plan "${ARGS[@]}" --detailed-exitcode -o "$T/plan-first.json"
 if [ "$RC" = 2 ] && contains "$OUT" "+ Secret $NS/db" && contains "$OUT" "+  password: (sensitive " &&
 	contains "$OUT" "+  api-token: (sensitive " && contains "$OUT" "+  username: (sensitive " &&
 	contains "$OUT" "Plan: 2 to create, 0 to update, 0 to delete."; then
@@ -141,8 +126,8 @@ if [ "$RC" = 2 ] && contains "$OUT" "+ Secret $NS/db" && contains "$OUT" "+  pas
 else
 	fail "plan shows the Secret to create, each key's value as a keyed hash" "$(show)"
 fi
-run "" -- show "$T/plan-first.json"
-run "$V_ENV1" -- sync "${ARGS[@]}"
+run_with_secret "" -- show "$T/plan-first.json"
+run_with_secret "$V_ENV1" -- sync "${ARGS[@]}"
 if [ "$RC" = 0 ] && contains "$OUT" "Apply complete: 2 created, 0 updated, 0 deleted."; then
 	ok "sync creates the Secret and the ConfigMap"
 else
@@ -165,7 +150,7 @@ if [ "$managers" = plumb ] && contains "$string_data" '"f:password"' && contains
 else
 	fail "the values are applied server-side by field manager plumb, which owns their keys" "managers: $managers"
 fi
-run "$V_ENV1" -- plan "${ARGS[@]}" --detailed-exitcode
+run_with_secret "$V_ENV1" -- plan "${ARGS[@]}" --detailed-exitcode
 if [ "$RC" = 0 ] && contains "$OUT" "No changes."; then
 	ok "a plan with the same values finds no changes"
 else
@@ -174,7 +159,7 @@ fi
 
 # --- a value that changes at its source ------------------------------------------------------------
 
-run "$V_ENV2" -- plan "${ARGS[@]}" --detailed-exitcode -o "$T/plan-rotated.json"
+run_with_secret "$V_ENV2" -- plan "${ARGS[@]}" --detailed-exitcode -o "$T/plan-rotated.json"
 if [ "$RC" = 2 ] && contains "$OUT" "~ Secret $NS/db: fields changed: data" &&
 	contains "$OUT" "-  password: (sensitive " && contains "$OUT" "+  password: (sensitive " &&
 	grep -qE '^ +api-token: \(sensitive [0-9a-f]+\)$' <<<"$OUT" && ! grep -qE '^ *[-+] *(api-token|username):' <<<"$OUT" &&
@@ -183,18 +168,18 @@ if [ "$RC" = 2 ] && contains "$OUT" "~ Secret $NS/db: fields changed: data" &&
 else
 	fail "a variable that changed is an update whose key shows as changed and the others as unchanged" "$(show)"
 fi
-run "" -- show "$T/plan-rotated.json"
+run_with_secret "" -- show "$T/plan-rotated.json"
 if [ "$RC" = 0 ] && contains "$OUT" "~ Secret $NS/db"; then ok "show prints the saved plan"; else fail "show prints the saved plan" "$(show)"; fi
 
 # A value that moves between the plan and its apply: the saved plan is refused.
-run "$V_ENV3" -- apply "$T/plan-rotated.json" --state "$STATE" --kubeconfig "$KUBECONFIG_ADMIN" --namespace "$NS"
+run_with_secret "$V_ENV3" -- apply "$T/plan-rotated.json" --state "$STATE" --kubeconfig "$KUBECONFIG_ADMIN" --namespace "$NS"
 if [ "$RC" = 1 ] && contains "$ERR" "the value of its Secret is not the one planned" &&
 	[ "$(secret_value password)" = "$(b64 "$V_ENV1")" ]; then
 	ok "a saved plan is refused as stale once a Secret's value moved, and nothing is applied"
 else
 	fail "a saved plan is refused as stale once a Secret's value moved, and nothing is applied" "$(show)"
 fi
-run "$V_ENV2" -- apply "$T/plan-rotated.json" --state "$STATE" --kubeconfig "$KUBECONFIG_ADMIN" --namespace "$NS"
+run_with_secret "$V_ENV2" -- apply "$T/plan-rotated.json" --state "$STATE" --kubeconfig "$KUBECONFIG_ADMIN" --namespace "$NS"
 if [ "$RC" = 0 ] && contains "$OUT" "1 updated" && [ "$(secret_value password)" = "$(b64 "$V_ENV2")" ] &&
 	[ "$(secret_value api-token)" = "$(base64 -w0 <"$T/age-value")" ]; then
 	ok "with the value it was planned with, the saved plan applies it"
@@ -205,33 +190,33 @@ fi
 # --- a value written into the cluster by hand --------------------------------------------------------
 
 kc patch secret db -n "$NS" --type merge -p "{\"data\":{\"password\":\"$(b64 "$V_HAND")\"}}" >/dev/null 2>&1
-run "$V_ENV2" -- plan "${ARGS[@]}"
+run_with_secret "$V_ENV2" -- plan "${ARGS[@]}"
 if [ "$RC" = 1 ] && contains "$ERR" ".data.password" && contains "$ERR" "kubectl-patch"; then
 	ok "a key another manager wrote is a conflict naming the key and the manager"
 else
 	fail "a key another manager wrote is a conflict naming the key and the manager" "$(show)"
 fi
-run "$V_ENV2" -- plan "${ARGS[@]}" --force-conflicts
+run_with_secret "$V_ENV2" -- plan "${ARGS[@]}" --force-conflicts
 if [ "$RC" = 0 ] && contains "$OUT" "-  password: (sensitive " && contains "$OUT" "+  password: (sensitive "; then
 	ok "with --force-conflicts the plan shows the key taken back, without either value"
 else
 	fail "with --force-conflicts the plan shows the key taken back, without either value" "$(show)"
 fi
-run "$V_ENV2" -- sync "${ARGS[@]}" --force-conflicts
+run_with_secret "$V_ENV2" -- sync "${ARGS[@]}" --force-conflicts
 if [ "$RC" = 0 ] && [ "$(secret_value password)" = "$(b64 "$V_ENV2")" ]; then
 	ok "sync --force-conflicts puts the plumb Secret's value back"
 else
 	fail "sync --force-conflicts puts the plumb Secret's value back" "$(show)"
 fi
-run "" -- drift log --state "$STATE"
+run_with_secret "" -- drift log --state "$STATE"
 drift_id=$(awk '$0 ~ /Secret/ && $1 ~ /^[0-9]+$/ { print $1; exit }' <<<"$OUT")
 if [ "$RC" = 0 ] && [ -n "$drift_id" ]; then
 	ok "the change by hand is recorded as drift"
 else
 	fail "the change by hand is recorded as drift" "$(show)"
 fi
-run "" -- drift log --state "$STATE" -o json
-[ -n "$drift_id" ] && run "" -- drift show "$drift_id" --state "$STATE"
+run_with_secret "" -- drift log --state "$STATE" -o json
+[ -n "$drift_id" ] && run_with_secret "" -- drift show "$drift_id" --state "$STATE"
 if [ "$RC" = 0 ] && contains "$OUT" "sensitive"; then
 	ok "drift show says the Secret is sensitive and keeps none of it"
 else
@@ -242,14 +227,14 @@ fi
 
 write_app "hello again"
 commit_all "$REPO" "a new greeting"
-run "$V_ENV2" -- sync "${ARGS[@]}" --identity "$T/state-other/identity"
+run_with_secret "$V_ENV2" -- sync "${ARGS[@]}" --identity "$T/state-other/identity"
 if [ "$RC" = 1 ] && contains "$ERR" "Secret api-token: secrets/api-token.age" && contains "$ERR" "nothing was applied" &&
 	[ "$(greeting)" = hello ]; then
 	ok "an age file no identity opens is an error naming the plumb Secret, and nothing is applied"
 else
 	fail "an age file no identity opens is an error naming the plumb Secret, and nothing is applied" "$(show)" "greeting=$(greeting)"
 fi
-run "$V_ENV2" -- plan "${ARGS[@]}" --identity "$T/no-identity"
+run_with_secret "$V_ENV2" -- plan "${ARGS[@]}" --identity "$T/no-identity"
 if [ "$RC" = 1 ] && contains "$ERR" "Secret api-token: no age identity at $T/no-identity"; then
 	ok "a missing identity is an error naming the plumb Secret"
 else
@@ -267,13 +252,13 @@ stringData:
 EOF
 commit_all "$REPO" "a reference to no Secret"
 want='apps/shop/extra.yaml:5:23: stringData.token.secretFrom: no Secret named "no-such-secret" here (known: '
-run "" -- check --repo "$REPO" --path apps/shop --state "$T/state-check" --namespace "$NS"
+run_with_secret "" -- check --repo "$REPO" --path apps/shop --state "$T/state-check" --namespace "$NS"
 if [ "$RC" = 1 ] && contains "$ERR" "$want" && contains "$ERR" "db-password" && contains "$ERR" "api-token"; then
 	ok "check reports a reference to no Secret at FILE:LINE:COL, naming the known ones, without reading a value"
 else
 	fail "check reports a reference to no Secret at FILE:LINE:COL, naming the known ones, without reading a value" "$(show)"
 fi
-run "$V_ENV2" -- sync "${ARGS[@]}"
+run_with_secret "$V_ENV2" -- sync "${ARGS[@]}"
 if [ "$RC" = 1 ] && contains "$ERR" "$want" && [ "$(greeting)" = hello ] && ! kc get secret extra -n "$NS" >/dev/null 2>&1; then
 	ok "sync refuses it the same way, and nothing is applied"
 else
@@ -281,7 +266,7 @@ else
 fi
 git -C "$REPO" rm -q apps/shop/extra.yaml
 commit_all "$REPO" "no extra"
-run "$V_ENV2" -- sync "${ARGS[@]}"
+run_with_secret "$V_ENV2" -- sync "${ARGS[@]}"
 if [ "$RC" = 0 ] && contains "$OUT" "1 updated" && [ "$(greeting)" = "hello again" ] &&
 	[ "$(secret_value password)" = "$(b64 "$V_ENV2")" ]; then
 	ok "with every Secret readable the next sync applies what git says"
@@ -292,46 +277,46 @@ fi
 # --- drift check: the values are read as a plan reads them ---------------------------------------------
 
 DRIFT=(--state "$STATE" --kubeconfig "$KUBECONFIG_ADMIN" --namespace "$NS")
-run "$V_ENV2" -- drift "${DRIFT[@]}"
+run_with_secret "$V_ENV2" -- drift "${DRIFT[@]}"
 if [ "$RC" = 0 ]; then ok "drift finds the Secret as plumb applied it"; else fail "drift finds the Secret as plumb applied it" "$(show)"; fi
-run "" -- drift "${DRIFT[@]}"
+run_with_secret "" -- drift "${DRIFT[@]}"
 if [ "$RC" = 1 ] && contains "$ERR" "Secret db-password: environment variable $ENVNAME is not set"; then
 	ok "drift without the variable is an error naming the plumb Secret"
 else
 	fail "drift without the variable is an error naming the plumb Secret" "$(show)"
 fi
 kc patch secret db -n "$NS" --type merge -p "{\"data\":{\"password\":\"$(b64 "$V_HAND")\"}}" >/dev/null 2>&1
-run "$V_ENV2" -- drift "${DRIFT[@]}"
+run_with_secret "$V_ENV2" -- drift "${DRIFT[@]}"
 if [ "$RC" = 2 ] && contains "$OUT" "Secret $NS/db" && contains "$OUT" "password: (sensitive "; then
 	ok "drift lists a value edited by hand, as a keyed hash"
 else
 	fail "drift lists a value edited by hand, as a keyed hash" "$(show)"
 fi
-run "$V_ENV2" -- drift "${DRIFT[@]}" -o json
-run "$V_ENV2" -- sync "${ARGS[@]}" --force-conflicts
+run_with_secret "$V_ENV2" -- drift "${DRIFT[@]}" -o json
+run_with_secret "$V_ENV2" -- sync "${ARGS[@]}" --force-conflicts
 if [ "$RC" = 0 ] && [ "$(secret_value password)" = "$(b64 "$V_ENV2")" ]; then
 	ok "and the next sync puts the value back"
 else
 	fail "and the next sync puts the value back" "$(show)"
 fi
-run "" -- drift log --state "$STATE" --kubeconfig "$KUBECONFIG_ADMIN"
+run_with_secret "" -- drift log --state "$STATE" --kubeconfig "$KUBECONFIG_ADMIN"
 for id in $(awk '$1 ~ /^[0-9]+$/ { print $1 }' <<<"$OUT"); do
-	run "" -- drift show "$id" --state "$STATE"
-	run "" -- drift export "$id" --state "$STATE"
+	run_with_secret "" -- drift show "$id" --state "$STATE"
+	run_with_secret "" -- drift export "$id" --state "$STATE"
 done
 
 # --- what plumb says and keeps afterwards ----------------------------------------------------------------
 
-run "" -- history --state "$STATE"
+run_with_secret "" -- history --state "$STATE"
 syncs=$(awk '$1 ~ /^[0-9]+$/ { print $1 }' <<<"$OUT")
 if [ "$RC" = 0 ] && [ -n "$syncs" ]; then ok "history lists the syncs"; else fail "history lists the syncs" "$(show)"; fi
 for id in $syncs; do
-	run "" -- history show "$id" --state "$STATE"
-	run "" -- history show "$id" --state "$STATE" -o json
+	run_with_secret "" -- history show "$id" --state "$STATE"
+	run_with_secret "" -- history show "$id" --state "$STATE" -o json
 done
-run "" -- history --state "$STATE" -o json
-run "" -- audit export --state "$STATE"
-run "" -- audit verify --state "$STATE"
+run_with_secret "" -- history --state "$STATE" -o json
+run_with_secret "" -- audit export --state "$STATE"
+run_with_secret "" -- audit verify --state "$STATE"
 if [ "$RC" = 0 ] && contains "$OUT" "audit log intact"; then ok "the audit log is intact"; else fail "the audit log is intact" "$(show)"; fi
 
 # --- plumb serve ------------------------------------------------------------------------------------------
@@ -375,7 +360,7 @@ serving_port() {
 }
 api() { # METHOD PATH: the daemon's answer in BODY, kept with every output
 	BODY=$(curl -s --max-time 30 -X "$1" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$port$2")
-	printf '%s\n' "$BODY" >>"$ALL_OUTPUT"
+	printf '%s\n' "$BODY" >>"$ALL_OUT"
 }
 served_is() { [ "$(kc get secret served -n "$NS" -o 'jsonpath={.data.password}' 2>/dev/null)" = "$(b64 "$1")" ]; }
 if wait_for 60000 serving_port && wait_for 60000 served_is "$V_SERVE"; then
@@ -414,10 +399,9 @@ check "plumb serve logged no sanitizer report" sanitizer_free "$SERVE_LOG"
 
 sqlite3 "$STATE/plumb.db" .dump >"$T/state-dump.sql" 2>&1
 sqlite3 "$SERVE_STATE/plumb.db" .dump >"$T/state-serve-dump.sql" 2>&1
-patterns=()
-for v in "${VALUES[@]}"; do patterns+=(-e "$v" -e "$(b64 "$v")"); done
-patterns+=(-e "$(base64 -w0 <"$T/age-value")")
-leaks=$(grep -rlaF "${patterns[@]}" "$ALL_OUTPUT" "$T"/plan-*.json "$T"/state-*.sql "$STATE" "$T/state-check" \
+secret_patterns "${VALUES[@]}"
+PATTERNS+=(-e "$(base64 -w0 <"$T/age-value")")
+leaks=$(grep -rlaF "${PATTERNS[@]}" "$ALL_OUT" "$T"/plan-*.json "$T"/state-*.sql "$STATE" "$T/state-check" \
 	"$SERVE_STATE" "$SERVE_LOG" 2>/dev/null)
 if [ -z "$leaks" ] && grep -q "CREATE TABLE" "$T/state-dump.sql" && grep -q "CREATE TABLE" "$T/state-serve-dump.sql"; then
 	ok "no value, plain or base64, in any output, plan file, API answer, log, state directory or database dump"

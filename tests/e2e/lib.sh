@@ -114,6 +114,43 @@ run_plumb() {
 	printf '%s\n%s\n' "$OUT" "$ERR" >>"$ALL_OUT"
 }
 
+# run_with_secret VALUE -- ARGS...: run_plumb ARGS with $ENVNAME=VALUE in its environment (none
+# when VALUE is empty), for a script that hands plumb a Secret's value through the environment.
+run_with_secret() {
+	local value=$1
+	shift 2
+	if [ -n "$value" ]; then
+		local -x "$ENVNAME=$value"
+	fi
+	run_plumb "$@"
+}
+
+# b64 TEXT: TEXT base64-encoded, on one line.
+b64() { printf %s "$1" | base64 -w0; }
+
+# secret_patterns VALUE...: grep arguments that find any VALUE, plain or base64, into the array PATTERNS.
+secret_patterns() {
+	PATTERNS=()
+	local value
+	for value in "$@"; do PATTERNS+=(-e "$value" -e "$(b64 "$value")"); done
+}
+
+# render_with FILE CONTENT ARGS...: FILE (a path in $REPO) written as CONTENT and committed, then
+# run_plumb render ARGS, then FILE put back as it was (or removed) and committed.
+render_with() {
+	local name=$1 file="$REPO/$1" content=$2 saved="" existed=0
+	shift 2
+	if [ -f "$file" ]; then
+		existed=1
+		saved=$(cat "$file")
+	fi
+	printf '%s\n' "$content" >"$file"
+	commit_all "$REPO" "with $name"
+	run_plumb render "$@"
+	if [ "$existed" = 1 ]; then printf '%s\n' "$saved" >"$file"; else rm -f "$file"; fi
+	commit_all "$REPO" "without $name"
+}
+
 # expect_err NAME TEXT: the last capture failed and said TEXT.
 expect_err() {
 	if [ "$RC" -ne 0 ] && contains "$ERR" "$2"; then ok "$1"; else fail "$1" "expected a failure saying: $2" "$(show)"; fi

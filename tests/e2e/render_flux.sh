@@ -206,26 +206,14 @@ fi
 
 # --- what plumb refuses, where it is written ------------------------------------------------
 
-bad() { # FILE CONTENT: a Flux object of its own in the cluster folder, rendered
-	printf '%s\n' "$2" >"$REPO/clusters/prod/$1"
-	commit_all "$REPO" "bad $1"
-	capture "$PLUMB" render "${ARGS[@]}" --path clusters/prod
-	rm -f "$REPO/clusters/prod/$1"
-	commit_all "$REPO" "without $1"
-}
-refused() {
-	if [ "$RC" -ne 0 ] && contains "$ERR" "$2"; then
-		ok "$1"
-	else
-		fail "$1" "expected: $2" "$(show)"
-	fi
-}
+# bad FILE CONTENT: the cluster folder's FILE written so, rendered, then put back.
+bad() { render_with "clusters/prod/$1" "$2" "${ARGS[@]}" --path clusters/prod; }
 bad remote.yaml 'apiVersion: helm.toolkit.fluxcd.io/v2
 kind: HelmRelease
 metadata: {name: remote, namespace: x}
 spec:
   chart: {spec: {chart: podinfo, sourceRef: {kind: HelmRepository, name: podinfo}}}'
-refused "a HelmRepository the folder does not hold is an error where it is named" \
+expect_err "a HelmRepository the folder does not hold is an error where it is named" \
 	"clusters/prod/remote.yaml:5:74: HelmRepository podinfo is not in the folder that declares this application"
 chart_repository "$T/chartrepo" || fail "a chart repository serves on loopback" "$(cat "$T/chartrepo/server.log")"
 fetched_release="apiVersion: source.toolkit.fluxcd.io/v1
@@ -240,7 +228,7 @@ spec:
   chart: {spec: {chart: dep, version: 0.2.x, sourceRef: {kind: HelmRepository, name: local}}}
   values: {size: 4}"
 bad fetched.yaml "$fetched_release"
-refused "a chart of a HelmRepository is refused without --allow-chart-fetch" \
+expect_err "a chart of a HelmRepository is refused without --allow-chart-fetch" \
 	"is fetched from a Helm repository over the network"
 printf '%s\n' "$fetched_release" >"$REPO/clusters/prod/fetched.yaml"
 commit_all "$REPO" "a release of a HelmRepository's chart"
@@ -277,7 +265,7 @@ spec:
   prune: true
   sourceRef: {kind: GitRepository, name: flux-system}
   postBuild: {substituteFrom: [{kind: ConfigMap, name: nowhere}]}'
-refused "a ConfigMap substituteFrom names that the folder does not hold is an error where it is named" \
+expect_err "a ConfigMap substituteFrom names that the folder does not hold is an error where it is named" \
 	"clusters/prod/missing.yaml:8:56: ConfigMap nowhere is not in the folder that declares this application"
 printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kept}\ndata: {text: "${kept}"}\n' >"$REPO/infrastructure/kept.yaml"
 printf '%s\n' 'apiVersion: kustomize.toolkit.fluxcd.io/v1
@@ -319,7 +307,7 @@ spec:
   prune: true
   sourceRef: {kind: GitRepository, name: flux-system}
   decryption: {provider: sops}'
-refused "SOPS decryption is an error naming what to use" "spec.decryption: SOPS is not read by plumb"
+expect_err "SOPS decryption is an error naming what to use" "spec.decryption: SOPS is not read by plumb"
 printf '%s\n' 'apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata: {name: checked}
@@ -346,7 +334,7 @@ spec:
   prune: true
   sourceRef: {kind: GitRepository, name: flux-system}
   postBuild: {substitute: {my.var: x}}'
-refused "a variable whose name Flux refuses is an error where it is written" \
+expect_err "a variable whose name Flux refuses is an error where it is written" \
 	"clusters/prod/names.yaml:8:28: spec.postBuild.substitute.my.var: not a variable name"
 bad interval.yaml 'apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
@@ -356,7 +344,7 @@ spec:
   path: ./infrastructure
   prune: true
   sourceRef: {kind: GitRepository, name: flux-system}'
-refused "an interval that is no duration is an error where it is written" \
+expect_err "an interval that is no duration is an error where it is written" \
 	"clusters/prod/interval.yaml:5:13: spec.interval: 'soon' is not a duration such as 10m or 1m30s"
 bad remote-cluster.yaml 'apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
@@ -366,7 +354,7 @@ spec:
   prune: true
   sourceRef: {kind: GitRepository, name: flux-system}
   kubeConfig: {secretRef: {name: edge-kubeconfig}}'
-refused "a kubeConfig the configuration does not map is an error where it is written" \
+expect_err "a kubeConfig the configuration does not map is an error where it is written" \
 	"cluster 'edge-kubeconfig' is not one plumb knows"
 
 # --- synced to a real API server -------------------------------------------------------------

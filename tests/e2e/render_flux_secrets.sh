@@ -27,28 +27,13 @@ V_HAND="FLUXSECRET-byhand-$RND"  # written into the cluster by hand
 VALUES=("$V_DB1" "$V_DB2" "$V_AGE" "$V_HAND")
 ENVNAME=PLUMB_E2E_FLUX_DB
 unset "$ENVNAME"
-b64() { printf %s "$1" | base64 -w0; }
 
 REPO="$T/repo"
 STATE="$T/state"
-ALL_OUTPUT="$T/all-output"
-: >"$ALL_OUTPUT"
-# run [VALUE] -- ARGS...: plumb ARGS, with $ENVNAME=VALUE when a value is given; every output kept.
-run() {
-	local value=$1
-	shift 2
-	if [ -n "$value" ]; then
-		capture env "$ENVNAME=$value" "$PLUMB" "$@"
-	else
-		capture "$PLUMB" "$@"
-	fi
-	printf '%s\n%s\n' "$OUT" "$ERR" >>"$ALL_OUTPUT"
-}
-
 make_repo "$REPO"
 cd "$REPO" || exit 1
 mkdir -p clusters/prod apps/shop charts/admin/templates secrets
-run "" -- secret keygen --state "$STATE"
+run_with_secret "" -- secret keygen --state "$STATE"
 printf %s "$V_AGE" | "$PLUMB" secret seal -r "$OUT" -a >secrets/api-token.age
 cat >clusters/prod/apps.yaml <<'YAML'
 apiVersion: kustomize.toolkit.fluxcd.io/v1
@@ -140,13 +125,13 @@ ARGS=(--repo "$REPO" --path clusters/prod --state "$STATE")
 
 # --- check and render read no value ---------------------------------------------------------
 
-run "" -- check "${ARGS[@]}"
+run_with_secret "" -- check "${ARGS[@]}"
 if [ "$RC" -eq 0 ]; then
 	ok "check passes with the variable unset: it reads no value"
 else
 	fail "check passes with the variable unset: it reads no value" "$(show)"
 fi
-run "" -- render "${ARGS[@]}"
+run_with_secret "" -- render "${ARGS[@]}"
 if [ "$RC" -eq 0 ] && contains "$OUT" 'url: postgres://app:${secret:db-password}@db.eu-west/prod-1' &&
 	contains "$OUT" 'cluster: prod-1' && ! contains "$OUT" "cluster-secrets"; then
 	ok "render shows the placeholder of the plumb Secret where the variable was, and the other variables' values"
@@ -163,7 +148,7 @@ KARGS=("${ARGS[@]}" --kubeconfig "$KUBECONFIG_ADMIN")
 url() { kc get configmap web -n flux-secrets -o 'jsonpath={.data.url}' 2>/dev/null; }
 secret_key() { kc get secret "$1" -n flux-secrets -o "jsonpath={.data.$2}" 2>/dev/null | base64 -d; }
 
-run "" -- sync "${KARGS[@]}"
+run_with_secret "" -- sync "${KARGS[@]}"
 if [ "$RC" -ne 0 ] && contains "$ERR" "Secret db-password" && contains "$ERR" "$ENVNAME" &&
 	! kc get namespace flux-secrets >/dev/null 2>&1; then
 	ok "a value that cannot be read is an error naming its Secret, and nothing is applied"
@@ -171,7 +156,7 @@ else
 	fail "a value that cannot be read is an error naming its Secret, and nothing is applied" "$(show)"
 fi
 
-run "$V_DB1" -- sync "${KARGS[@]}"
+run_with_secret "$V_DB1" -- sync "${KARGS[@]}"
 if [ "$RC" -eq 0 ] && [ "$(url)" = "postgres://app:$V_DB1@db.eu-west/prod-1" ]; then
 	ok "a variable from a Secret is the plumb Secret's value in the text of a field"
 else
@@ -195,13 +180,13 @@ else
 	fail "the Secret the variables come from is read, not applied"
 fi
 
-run "$V_DB1" -- plan "${KARGS[@]}"
+run_with_secret "$V_DB1" -- plan "${KARGS[@]}"
 if [ "$RC" -eq 0 ] && [ "$(grep -c "No changes" <<<"$OUT")" = 2 ]; then
 	ok "a second plan with the same values changes nothing"
 else
 	fail "a second plan with the same values changes nothing" "$(show)"
 fi
-run "$V_DB2" -- plan "${KARGS[@]}"
+run_with_secret "$V_DB2" -- plan "${KARGS[@]}"
 if [ "$RC" -eq 0 ] && contains "$OUT" "~ ConfigMap flux-secrets/web" && contains "$OUT" "-  url: (sensitive " &&
 	contains "$OUT" "+  url: (sensitive " && contains "$OUT" "~ Secret flux-secrets/admin" &&
 	contains "$OUT" "cluster: prod-1"; then
@@ -209,20 +194,20 @@ if [ "$RC" -eq 0 ] && contains "$OUT" "~ ConfigMap flux-secrets/web" && contains
 else
 	fail "a value rotated at its source is an update of the fields it fills, shown masked" "$(show)"
 fi
-run "$V_DB2" -- plan shop "${KARGS[@]}" --out "$T/plan-rotated.json"
-run "$V_DB2" -- apply "$T/plan-rotated.json" --state "$STATE" --kubeconfig "$KUBECONFIG_ADMIN"
+run_with_secret "$V_DB2" -- plan shop "${KARGS[@]}" --out "$T/plan-rotated.json"
+run_with_secret "$V_DB2" -- apply "$T/plan-rotated.json" --state "$STATE" --kubeconfig "$KUBECONFIG_ADMIN"
 if [ "$RC" -eq 0 ] && [ "$(url)" = "postgres://app:$V_DB2@db.eu-west/prod-1" ]; then
 	ok "a saved plan applies the rotated value"
 else
 	fail "a saved plan applies the rotated value" "url=$(url)" "$(show)"
 fi
-run "$V_DB1" -- apply "$T/plan-rotated.json" --state "$STATE" --kubeconfig "$KUBECONFIG_ADMIN"
+run_with_secret "$V_DB1" -- apply "$T/plan-rotated.json" --state "$STATE" --kubeconfig "$KUBECONFIG_ADMIN"
 if [ "$RC" -ne 0 ] && [ "$(url)" = "postgres://app:$V_DB2@db.eu-west/prod-1" ]; then
 	ok "a saved plan is refused once the value it was planned with moved"
 else
 	fail "a saved plan is refused once the value it was planned with moved" "url=$(url)" "$(show)"
 fi
-run "$V_DB2" -- sync "${KARGS[@]}"
+run_with_secret "$V_DB2" -- sync "${KARGS[@]}"
 if [ "$RC" -eq 0 ] && [ "$(secret_key admin password)" = "$V_DB2" ]; then
 	ok "the chart's Secret takes the rotated value"
 else
@@ -231,14 +216,14 @@ fi
 
 # Drift: a value written by hand is shown masked, put back, and kept nowhere.
 kc patch configmap web -n flux-secrets --type merge -p "{\"data\":{\"url\":\"$V_HAND\"}}" >/dev/null
-run "$V_DB2" -- plan "${KARGS[@]}" --force-conflicts
+run_with_secret "$V_DB2" -- plan "${KARGS[@]}" --force-conflicts
 if [ "$RC" -eq 0 ] && contains "$OUT" "-  url: (sensitive " && contains "$OUT" "+  url: (sensitive "; then
 	ok "a field a Secret fills, changed by hand, shows as changed without either value"
 else
 	fail "a field a Secret fills, changed by hand, shows as changed without either value" "$(show)"
 fi
-run "$V_DB2" -- sync "${KARGS[@]}" --force-conflicts
-run "" -- drift log --state "$STATE"
+run_with_secret "$V_DB2" -- sync "${KARGS[@]}" --force-conflicts
+run_with_secret "" -- drift log --state "$STATE"
 if [ "$(url)" = "postgres://app:$V_DB2@db.eu-west/prod-1" ] && contains "$OUT" "ConfigMap" &&
 	contains "$OUT" "sensitive"; then
 	ok "the sync puts it back, and records the drift without its content"
@@ -259,12 +244,12 @@ else
 		"$(tail -n 20 "${DLOG[served]}")"
 fi
 stop_and_check served
-cat "${DLOG[served]}" >>"$ALL_OUTPUT"
+cat "${DLOG[served]}" >>"$ALL_OUT"
 
 # A value the server quotes in its refusal is masked there.
 write_config "\${DB_PASSWORD}"
 commit_all "$REPO" "a label from a Secret"
-run "not a label!" -- plan "${KARGS[@]}"
+run_with_secret "not a label!" -- plan "${KARGS[@]}"
 if [ "$RC" -ne 0 ] && contains "$ERR" "metadata.labels" && contains "$ERR" "(sensitive)" &&
 	! contains "$ERR" "not a label!"; then
 	ok "a value the API server quotes in a refusal is masked"
@@ -297,8 +282,8 @@ spec:
   postBuild: {substituteFrom: [{kind: Secret, name: cluster-secrets}]}
 YAML
 commit_all "$REPO" "a selector from a Secret"
-run "$V_DB2" -- sync selected "${KARGS[@]}"
-run "$V_DB1" -- plan selected "${KARGS[@]}"
+run_with_secret "$V_DB2" -- sync selected "${KARGS[@]}"
+run_with_secret "$V_DB1" -- plan selected "${KARGS[@]}"
 if [ "$RC" -ne 0 ] && contains "$ERR" "immutable" && ! contains "$ERR" "$V_DB1" && ! contains "$ERR" "$V_DB2"; then
 	ok "a value the API server quotes in an immutable field's error is masked"
 else
@@ -309,27 +294,13 @@ commit_all "$REPO" "without the selector"
 
 # --- what plumb refuses, where it is written ----------------------------------------------------
 
-bad() { # FILE CONTENT: the file of the cluster folder written so, rendered, then as it was
-	local file="$REPO/clusters/prod/$1" saved=""
-	[ -f "$file" ] && saved=$(cat "$file")
-	printf '%s\n' "$2" >"$file"
-	commit_all "$REPO" "bad $1"
-	run "" -- render "${ARGS[@]}"
-	if [ -n "$saved" ]; then printf '%s\n' "$saved" >"$file"; else rm -f "$file"; fi
-	commit_all "$REPO" "without bad $1"
-}
-refused() {
-	if [ "$RC" -ne 0 ] && contains "$ERR" "$2"; then
-		ok "$1"
-	else
-		fail "$1" "expected: $2" "$(show)"
-	fi
-}
+# bad FILE CONTENT: the cluster folder's FILE written so, rendered, then put back.
+bad() { render_with "clusters/prod/$1" "$2" "${ARGS[@]}"; }
 bad cluster-secrets.yaml 'apiVersion: v1
 kind: Secret
 metadata: {name: cluster-secrets, namespace: flux-system}
 stringData: {DB_PASSWORD: hunter2}'
-refused "a value written in the Secret itself is refused: it is plain text in git" \
+expect_err "a value written in the Secret itself is refused: it is plain text in git" \
 	"clusters/prod/cluster-secrets.yaml:1:1: Secret cluster-secrets: stringData.DB_PASSWORD is written in git, in plain text"
 bad cluster-secrets.yaml 'apiVersion: v1
 kind: Secret
@@ -337,13 +308,13 @@ metadata: {name: cluster-secrets, namespace: flux-system}
 stringData:
   DB_PASSWORD: ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]
 sops: {version: 3.8.1}'
-refused "a Secret encrypted with SOPS is refused, naming what to write instead" \
+expect_err "a Secret encrypted with SOPS is refused, naming what to write instead" \
 	"Secret cluster-secrets is encrypted with SOPS, which plumb does not read"
 bad cluster-secrets.yaml 'apiVersion: v1
 kind: Secret
 metadata: {name: cluster-secrets, namespace: flux-system}
 stringData: {DB_PASSWORD: {secretFrom: db-pasword}, API_TOKEN: {secretFrom: api-token}}'
-refused "a plumb Secret the Secret names that is not declared is an error at the name" \
+expect_err "a plumb Secret the Secret names that is not declared is an error at the name" \
 	'clusters/prod/cluster-secrets.yaml:4:40: stringData.DB_PASSWORD.secretFrom: no Secret named "db-pasword" here'
 bad values.yaml 'apiVersion: helm.toolkit.fluxcd.io/v2
 kind: HelmRelease
@@ -351,7 +322,7 @@ metadata: {name: whole, namespace: flux-secrets}
 spec:
   chart: {spec: {chart: ./charts/admin, sourceRef: {kind: GitRepository, name: flux-system}}}
   valuesFrom: [{kind: Secret, name: cluster-secrets, valuesKey: DB_PASSWORD}]'
-refused "a whole values document from a Secret is refused: it would be read before plumb plans" \
+expect_err "a whole values document from a Secret is refused: it would be read before plumb plans" \
 	"clusters/prod/values.yaml:6:37: Secret cluster-secrets: its DB_PASSWORD would be a whole document of values"
 bad missing.yaml 'apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
@@ -360,7 +331,7 @@ spec:
   path: ./apps/shop
   sourceRef: {kind: GitRepository, name: flux-system}
   postBuild: {substituteFrom: [{kind: Secret, name: nowhere}]}'
-refused "a Secret substituteFrom names that the folder does not hold is an error where it is named" \
+expect_err "a Secret substituteFrom names that the folder does not hold is an error where it is named" \
 	"clusters/prod/missing.yaml:7:53: Secret nowhere is not in the folder that declares this application"
 mkdir -p "$REPO/apps/plain"
 printf 'apiVersion: plumb/v1\nkind: Secret\nmetadata: {name: db-password}\nspec: {env: OTHER}\n' \
@@ -372,13 +343,13 @@ spec:
   path: ./apps/plain
   sourceRef: {kind: GitRepository, name: flux-system}
   postBuild: {substituteFrom: [{kind: Secret, name: cluster-secrets}]}'
-refused "a plumb Secret of the application's folder may not take the name of one its Flux application carries" \
+expect_err "a plumb Secret of the application's folder may not take the name of one its Flux application carries" \
 	"apps/plain/secret.yaml:4:13: Secret db-password: the Flux application reading this folder takes a Secret of this name from clusters/prod/plumb-secrets.yaml:4"
 rm -r "$REPO/apps/plain"
 printf 'apiVersion: plumb/v1\nkind: Secret\nmetadata: {name: shop-only}\nspec: {env: OTHER}\n' >"$REPO/apps/shop/own.yaml"
 printf 'resources: [ns.yaml, config.yaml, token.yaml, own.yaml]\n' >"$REPO/apps/shop/kustomization.yaml"
 commit_all "$REPO" "a plumb Secret of the kustomization itself"
-run "" -- render "${ARGS[@]}"
+run_with_secret "" -- render "${ARGS[@]}"
 if [ "$RC" -eq 0 ]; then
 	ok "a plumb Secret in a kustomization with a namespace loads: the namespace kustomize gives it is ignored"
 else
@@ -389,16 +360,15 @@ rm "$REPO/apps/shop/own.yaml"
 printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: "x-${DB_PASSWORD}"}\n' >"$REPO/apps/shop/named.yaml"
 printf 'resources: [ns.yaml, config.yaml, token.yaml, named.yaml]\n' >"$REPO/apps/shop/kustomization.yaml"
 commit_all "$REPO" "a name from a Secret"
-run "" -- render "${ARGS[@]}"
-refused "a value of a Secret that would name an object is an error" \
+run_with_secret "" -- render "${ARGS[@]}"
+expect_err "a value of a Secret that would name an object is an error" \
 	"metadata.name: the value of a Secret cannot name an object"
 
 # --- no value anywhere -----------------------------------------------------------------------------
 
 sqlite3 "$STATE/plumb.db" .dump >"$T/state-dump.sql" 2>&1
-patterns=()
-for v in "${VALUES[@]}"; do patterns+=(-e "$v" -e "$(b64 "$v")"); done
-leaks=$(grep -rlaF "${patterns[@]}" "$ALL_OUTPUT" "$T"/plan-*.json "$T/state-dump.sql" "$STATE" 2>/dev/null)
+secret_patterns "${VALUES[@]}"
+leaks=$(grep -rlaF "${PATTERNS[@]}" "$ALL_OUT" "$T"/plan-*.json "$T/state-dump.sql" "$STATE" 2>/dev/null)
 if [ -z "$leaks" ] && grep -q "CREATE TABLE" "$T/state-dump.sql"; then
 	ok "no value, plain or base64, in any output, plan file, drift capture, state directory or database dump"
 else
