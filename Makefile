@@ -105,11 +105,13 @@ run: deps
 # tests/kube/build builds the real API server the kube tests run against (installing Go on a
 # bare Debian 12; a no-op once its stamp matches, 9-18 minutes the first time on 2 cores);
 # tests/kustomize/build the kustomize program the render tests run (under a minute);
-# tests/helm/build the helm program (a few minutes).
+# tests/helm/build the helm program (a few minutes); tests/registry/build the OCI registry
+# charts are pushed to (a minute).
 test: test-deps
 	./tests/kube/build
 	./tests/kustomize/build
 	./tests/helm/build
+	./tests/registry/build
 	$(MAKE) build/test/plumb $(UNIT_BINARIES) $(KUBE_TEST_BINARIES)
 	./tests/run
 
