@@ -111,22 +111,36 @@ static char *escaped_commas(const char *value)
 	return plumb_buf_detach(&out, NULL);
 }
 
-/* A chart of a Helm repository, as helm fetches it: from an OCI registry by reference, else from the repository's index. */
+/*
+ * A chart of a Helm repository, as helm fetches it: from an OCI registry by
+ * reference (at a digest, REPO/CHART@sha256:..., when one is given), else
+ * from the repository's index; over plain HTTP when the source says so.
+ */
 static void add_remote_chart(plumb_render_args *args, json_t *remote)
 {
 	const char *repo = text_of(remote, "repo"), *chart = text_of(remote, "chart");
-	int oci = !strncmp(repo, "oci://", 6);
-	char *reference = oci ? plumb_xprintf("%s/%s", repo, chart) : plumb_xstrdup(chart);
+	const char *digest = text_of(remote, "digest");
+	int oci = plumb_helm_is_oci(repo);
+	char *reference = !oci	 ? plumb_xstrdup(chart)
+			  : digest ? plumb_xprintf("%s/%s@%s", repo, chart, digest)
+				   : plumb_xprintf("%s/%s", repo, chart);
 	plumb_render_args_add(args, reference);
 	free(reference);
 	if (!oci) {
 		plumb_render_args_add(args, "--repo");
 		plumb_render_args_add(args, repo);
 	}
-	if (text_of(remote, "version")) {
+	if (text_of(remote, "version") && !digest) {
 		plumb_render_args_add(args, "--version");
 		plumb_render_args_add(args, text_of(remote, "version"));
 	}
+	if (json_is_true(json_object_get(remote, "plainHttp")))
+		plumb_render_args_add(args, "--plain-http");
+}
+
+int plumb_helm_is_oci(const char *repo)
+{
+	return !strncmp(repo, "oci://", 6);
 }
 
 void plumb_helm_arguments(plumb_render_args *args, const plumb_render_job *job, const char *root,
@@ -189,22 +203,26 @@ void plumb_helm_arguments(plumb_render_args *args, const plumb_render_job *job, 
 	json_decref(helm);
 }
 
-/* The proxy variables plumb itself runs with: a fetch goes where plumb's own traffic goes. */
-static const char *const proxy_variables[] = { "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY",
-					       "no_proxy" };
-#define PROXY_VARIABLE_COUNT (sizeof(proxy_variables) / sizeof(proxy_variables[0]))
+/*
+ * The proxy and CA store variables plumb itself runs with: a fetch goes
+ * where plumb's own traffic goes, and trusts what plumb trusts (helm, in
+ * Go, reads SSL_CERT_FILE and SSL_CERT_DIR as OpenSSL does).
+ */
+static const char *const network_variables[] = { "HTTPS_PROXY", "https_proxy",	 "HTTP_PROXY",	"http_proxy",
+						 "NO_PROXY",	"no_proxy",	 "SSL_CERT_FILE", "SSL_CERT_DIR" };
+#define NETWORK_VARIABLE_COUNT (sizeof(network_variables) / sizeof(network_variables[0]))
 
 char **plumb_helm_network_environment(const char *home)
 {
-	char **envp = plumb_xcalloc(PROXY_VARIABLE_COUNT + 4, sizeof(*envp));
+	char **envp = plumb_xcalloc(NETWORK_VARIABLE_COUNT + 4, sizeof(*envp));
 	size_t n = 0;
 	envp[n++] = plumb_xstrdup("PATH=/nonexistent");
 	envp[n++] = plumb_xprintf("HOME=%s", home);
 	envp[n++] = plumb_xstrdup("KUBECONFIG=/nonexistent");
-	for (size_t i = 0; i < PROXY_VARIABLE_COUNT; i++) {
-		const char *value = getenv(proxy_variables[i]);
+	for (size_t i = 0; i < NETWORK_VARIABLE_COUNT; i++) {
+		const char *value = getenv(network_variables[i]);
 		if (value)
-			envp[n++] = plumb_xprintf("%s=%s", proxy_variables[i], value);
+			envp[n++] = plumb_xprintf("%s=%s", network_variables[i], value);
 	}
 	return envp;
 }
@@ -241,9 +259,9 @@ char *plumb_helm_remote(const char *options)
 	json_t *json = options ? json_loads(options, 0, NULL) : NULL;
 	json_t *remote = json_object_get(json_object_get(json, "helm"), "remote");
 	char *out = NULL;
+	const char *at = text_of(remote, "digest") ? text_of(remote, "digest") : text_of(remote, "version");
 	if (text_of(remote, "repo") && text_of(remote, "chart"))
-		out = plumb_xprintf("%s %s@%s", text_of(remote, "repo"), text_of(remote, "chart"),
-				    text_of(remote, "version") ? text_of(remote, "version") : "latest");
+		out = plumb_xprintf("%s %s@%s", text_of(remote, "repo"), text_of(remote, "chart"), at ? at : "latest");
 	json_decref(json);
 	return out;
 }
@@ -282,8 +300,10 @@ int plumb_helm_is_release(const char *version)
 int plumb_helm_remote_unpinned(const plumb_render_job *job)
 {
 	json_t *helm = helm_options(job);
-	const char *version = text_of(json_object_get(helm, "remote"), "version");
-	int unpinned = job->remote && (!version || !plumb_helm_is_release(version));
+	json_t *remote = json_object_get(helm, "remote");
+	const char *version = text_of(remote, "version");
+	/* A digest names one content for good. */
+	int unpinned = job->remote && !text_of(remote, "digest") && (!version || !plumb_helm_is_release(version));
 	json_decref(helm);
 	return unpinned;
 }

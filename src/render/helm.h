@@ -40,11 +40,17 @@ void plumb_helm_arguments(plumb_render_args *args, const plumb_render_job *job, 
 /*
  * The chart of a Helm repository that options (render.h's target options)
  * name in "helm"."remote" ({repo, chart, version, file, line, column}: an
- * Argo CD source's chart, a Flux HelmRepository's): "REPO CHART@VERSION"
- * (a new string), or NULL when they name none. Such a chart is fetched by
- * helm itself (`helm template --repo`), only when fetching is allowed.
+ * Argo CD source's chart, a Flux HelmRepository's or OCIRepository's;
+ * "digest" for a chart of an OCI registry at one digest, "plainHttp" true
+ * for a registry served without TLS): "REPO CHART@VERSION" (or @DIGEST; a
+ * new string), or NULL when they name none. Such a chart is fetched by
+ * helm itself (`helm template --repo`, or its oci:// reference), only when
+ * fetching is allowed.
  */
 char *plumb_helm_remote(const char *options);
+
+/* Whether a chart repository's URL is an OCI registry's (oci://HOST/PATH), whose charts helm pulls by reference. */
+int plumb_helm_is_oci(const char *repo);
 
 /* Whether version names one release ("1.2.3", "v1.2.3-rc.1+build.5"), not a range. */
 int plumb_helm_is_release(const char *version);
@@ -77,7 +83,8 @@ plumb_position plumb_helm_remote_position(const plumb_render_job *job, char **fi
 
 /*
  * The environment of a helm that reaches the network: no PATH, HOME in the
- * copy, no kubeconfig, and the proxies plumb itself runs with. NULL-ended,
+ * copy, no kubeconfig, and the proxies and CA store (SSL_CERT_FILE,
+ * SSL_CERT_DIR) plumb itself runs with. NULL-ended,
  * each string owned; free with plumb_helm_environment_release.
  */
 char **plumb_helm_network_environment(const char *home);

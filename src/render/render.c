@@ -320,10 +320,10 @@ int plumb_render_prepare(plumb_render_job *out, plumb_source *source, const char
 			char *file;
 			plumb_position at = plumb_helm_remote_position(out, &file);
 			plumb_diags_add(diags, at,
-					"the chart %s is fetched from a Helm repository over the network: plumb renders "
-					"charts kept in git (vendor it there and give its path), or let it fetch: "
-					"--allow-chart-fetch (allow-chart-fetch: in serve.yaml)",
-					out->remote);
+					"the chart %s is fetched from %s over the network: plumb renders charts kept in "
+					"git (vendor it there and give its path), or let it fetch: --allow-chart-fetch "
+					"(allow-chart-fetch: in serve.yaml)",
+					out->remote, plumb_helm_is_oci(out->remote) ? "an OCI registry" : "a Helm repository");
 			free(file);
 		} else if (!out->remote) {
 			if ((error = check_dependencies(out, source, commit, options->allow_chart_fetch, diags)) < 0)
