@@ -158,7 +158,7 @@ static int expand(discovery *d, const char *path, const plumb_application *paren
 		plumb_application resolved = plumb_application_copy(&set.applications[i]);
 		const plumb_application *a = &resolved;
 		size_t diags_before = d->diags->count;
-		plumb_flux_resolve(&resolved, &set, own_url, d, d->diags);
+		plumb_flux_resolve(&resolved, &set, d->source, own_url, d, d->diags);
 		if (d->diags->count > diags_before) {
 			plumb_application_release(&resolved);
 			error = PLUMB_EINVALID;

@@ -40,7 +40,7 @@ enum { K_PATH, K_SOURCE, K_PRUNE, K_SUSPEND, K_DEPENDS, K_TARGET, K_POST_BUILD, 
        K_PREFIX, K_SUFFIX, K_IMAGES, K_PATCHES, K_COMPONENTS, K_INTERVAL, K_RETRY, K_WAIT, K_DECRYPTION, K_COMMON,
        K_HEALTH_CHECKS, K_HEALTH_EXPRS, K_COUNT };
 static const plumb_field release_fields[] = {
-	{ "chart", PLUMB_FIELD_MAP, 0 },	       { "chartRef", PLUMB_FIELD_ANY, 0 },
+	{ "chart", PLUMB_FIELD_MAP, 0 },	       { "chartRef", PLUMB_FIELD_MAP, 0 },
 	{ "releaseName", PLUMB_FIELD_STRING, 0 },      { "targetNamespace", PLUMB_FIELD_STRING, 0 },
 	{ "values", PLUMB_FIELD_MAP, 0 },	       { "valuesFrom", PLUMB_FIELD_MAPS, 0 },
 	{ "install", PLUMB_FIELD_MAP, 0 },	       { "dependsOn", PLUMB_FIELD_MAPS, 0 },
@@ -57,7 +57,9 @@ static const plumb_field chart_fields[] = {
 	{ "valuesFiles", PLUMB_FIELD_LIST, 0 },
 	{ "version", PLUMB_FIELD_STRING, 0 },
 	{ "reconcileStrategy", PLUMB_FIELD_STRING, 0 },
+	{ "verify", PLUMB_FIELD_ANY, 0 },
 };
+enum { C_CHART, C_SOURCE, C_VALUES_FILES, C_VERSION, C_STRATEGY, C_VERIFY, C_COUNT };
 static const plumb_field source_ref_fields[] = {
 	{ "kind", PLUMB_FIELD_STRING, PLUMB_FIELD_REQUIRED },
 	{ "name", PLUMB_FIELD_STRING, PLUMB_FIELD_REQUIRED },
@@ -390,10 +392,34 @@ done:
 	plumb_values_release(k, K_COUNT);
 }
 
+/*
+ * A HelmRelease's chartRef: an OCIRepository of the folder, whose chart
+ * helm pulls when plumb may fetch (resolved with the folder, flux_resolve.c).
+ * A HelmChart or an ExternalArtifact is made by a Flux controller: an error.
+ */
+static void decode_chart_ref(plumb_application *a, json_t *flux, const plumb_value *ref, plumb_diags *diags)
+{
+	plumb_value r[4];
+	if (plumb_spec_decode_known(r, ref->map, source_ref_fields, 4, diags) == 0) {
+		if (strcmp(r[0].string, "OCIRepository") != 0) {
+			plumb_diags_add(diags, r[0].position,
+					"spec.chartRef.kind: a %s is made by a Flux controller, which plumb does not run: a "
+					"chart comes from an OCIRepository here, or from spec.chart (a HelmRepository's "
+					"chart, or a chart folder of a GitRepository)",
+					r[0].string);
+		} else {
+			a->path = plumb_xstrdup("");
+			json_object_set_new(flux, "ociRepository",
+					    plumb_flux_place(json_pack("{s:s}", "name", r[1].string), r[1].position));
+		}
+	}
+	plumb_values_release(r, 4);
+}
+
 static void decode_release(plumb_application *a, json_t *render, json_t *flux, const plumb_spec *spec,
 			   const char *release_namespace, plumb_diags *diags)
 {
-	plumb_value h[H_COUNT], template[1], chart[5], install[2];
+	plumb_value h[H_COUNT], template[1], chart[C_COUNT], install[2];
 	memset(template, 0, sizeof(template));
 	memset(chart, 0, sizeof(chart));
 	memset(install, 0, sizeof(install));
@@ -401,40 +427,47 @@ static void decode_release(plumb_application *a, json_t *render, json_t *flux, c
 		goto done;
 	json_t *helm = json_object();
 	json_object_set_new(render, "helm", helm);
-	if (h[H_CHART_REF].present)
-		plumb_diags_add(diags, h[H_CHART_REF].position,
-				"spec.chartRef: an OCIRepository or HelmChart is fetched over the network; plumb renders "
-				"a chart folder in git: spec.chart.spec.chart with a GitRepository sourceRef");
+	if (h[H_CHART_REF].present && h[H_CHART].present)
+		plumb_diags_add(diags, h[H_CHART_REF].position, "spec.chartRef: spec.chart is given too; give one");
+	else if (h[H_CHART_REF].present)
+		decode_chart_ref(a, flux, &h[H_CHART_REF], diags);
 	if (h[H_CHART].present && plumb_spec_decode_known(template, h[H_CHART].map, chart_template_fields, 1, diags) == 0 &&
-	    plumb_spec_decode_known(chart, template[0].map, chart_fields, 5, diags) == 0) {
-		if (decode_source_ref(flux, &chart[1], "spec.chart.spec.sourceRef", 1, diags)) {
+	    plumb_spec_decode_known(chart, template[0].map, chart_fields, C_COUNT, diags) == 0) {
+		if (decode_source_ref(flux, &chart[C_SOURCE], "spec.chart.spec.sourceRef", 1, diags)) {
 			/* A chart of a Helm repository: its name and version, fetched by helm when allowed. */
 			a->path = plumb_xstrdup("");
-			json_object_set_new(flux, "chart", json_string(chart[0].string));
-			if (chart[3].present)
-				json_object_set_new(flux, "version", json_string(chart[3].string));
-			if (chart[2].present)
-				plumb_diags_add(diags, chart[2].position,
+			json_object_set_new(flux, "chart", json_string(chart[C_CHART].string));
+			if (chart[C_VERSION].present)
+				json_object_set_new(flux, "version", json_string(chart[C_VERSION].string));
+			if (chart[C_VALUES_FILES].present)
+				plumb_diags_add(diags, chart[C_VALUES_FILES].position,
 						"spec.chart.spec.valuesFiles: files inside a chart of a Helm repository, which "
 						"plumb does not open: give values, or valuesFrom");
 		} else {
-			a->path = repository_path(&chart[0], "spec.chart.spec.chart", diags);
+			a->path = repository_path(&chart[C_CHART], "spec.chart.spec.chart", diags);
 		}
+		/* A chart's signature that plumb does not check: refused rather than rendered unchecked. */
+		if (chart[C_VERIFY].present)
+			plumb_diags_add(diags, chart[C_VERIFY].position,
+					"spec.chart.spec.verify: plumb does not verify a chart's signature; a chart in git "
+					"is as trusted as its commit: vendor it there, or drop verify");
 		/* Value files are from the repository's root, as the chart is. */
 		json_t *files = json_array();
-		for (size_t i = 0; i < chart[2].list_count; i++) {
+		const plumb_value *value_files = &chart[C_VALUES_FILES];
+		for (size_t i = 0; i < value_files->list_count; i++) {
 			char *path = NULL;
-			const char *text = chart[2].list[i];
+			const char *text = value_files->list[i];
 			if (plumb_path_normalize(&path, text[0] == '/' ? text + 1 : text, 0) < 0)
-				plumb_diags_add(diags, chart[2].list_positions[i], "spec.chart.spec.valuesFiles: '%s': %s", text,
-						plumb_error_last());
+				plumb_diags_add(diags, value_files->list_positions[i], "spec.chart.spec.valuesFiles: '%s': %s",
+						text, plumb_error_last());
 			else
-				json_array_append_new(files, plumb_flux_place(json_pack("{s:s}", "path", path), chart[2].list_positions[i]));
+				json_array_append_new(files, plumb_flux_place(json_pack("{s:s}", "path", path),
+									      value_files->list_positions[i]));
 			free(path);
 		}
 		json_object_set_new(helm, "valueFiles", files);
 		if (!json_object_get(flux, "helmRepository"))
-			read_past(diags, &chart[3], "spec.chart.spec.version", "the chart is the commit's");
+			read_past(diags, &chart[C_VERSION], "spec.chart.spec.version", "the chart is the commit's");
 	} else if (!h[H_CHART_REF].present && !h[H_CHART].present) {
 		plumb_diags_add(diags, plumb_spec_position(spec), "spec: missing required field \"chart\"");
 	}
@@ -467,7 +500,7 @@ static void decode_release(plumb_application *a, json_t *render, json_t *flux, c
 				"patches it");
 done:
 	plumb_values_release(install, 2);
-	plumb_values_release(chart, 5);
+	plumb_values_release(chart, C_COUNT);
 	plumb_values_release(template, 1);
 	plumb_values_release(h, H_COUNT);
 }

@@ -1,12 +1,15 @@
 /*
  * What a Flux application names, resolved in the folder that declares it:
- * its GitRepository or HelmRepository, and the ConfigMaps and Secrets its
- * variables and values come from (flux.h).
+ * its GitRepository, HelmRepository or OCIRepository, and the ConfigMaps
+ * and Secrets its variables and values come from (flux.h).
  */
 #include "util/common.h"
 #include "load/flux.h"
 #include "load/flux_internal.h"
+#include "load/internal.h"
 #include "load/substitute.h"
+#include "render/helm.h"
+#include "resource/field.h"
 #include "resource/spec_internal.h"
 #include "secrets/secret.h"
 #include "util/buf.h"
@@ -70,26 +73,246 @@ static void resolve_source(plumb_application *a, json_t *flux, const plumb_manif
 	json_decref(repository);
 }
 
+/* The media type of a Helm chart's layer in an OCI artifact: the one helm pulls. */
+#define HELM_CHART_LAYER "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
+
+/*
+ * The spec fields of a chart source (HelmRepository, OCIRepository) that
+ * say how helm fetches, and what plumb does with each: helm fetches as
+ * plumb runs (no credentials, a cloud identity or a CA from the cluster's
+ * Secrets; plumb's proxies and CA store), so those are warnings; a chart's
+ * signature plumb does not check is refused, not rendered unchecked.
+ */
+typedef enum { FIELD_READ, FIELD_WARN, FIELD_REFUSE } fetch_field_use;
+static const struct {
+	const char *name;
+	fetch_field_use use;
+	const char *why;
+} fetch_fields[] = {
+	{ "url", FIELD_READ, NULL },
+	{ "type", FIELD_READ, NULL },
+	{ "ref", FIELD_READ, NULL },
+	{ "insecure", FIELD_READ, NULL },
+	{ "layerSelector", FIELD_READ, NULL },
+	{ "provider", FIELD_READ, NULL },
+	/* How often Flux looks for a new chart: plumb resolves a version range again each minute. */
+	{ "interval", FIELD_READ, NULL },
+	{ "timeout", FIELD_READ, NULL },
+	{ "secretRef", FIELD_WARN, "helm fetches the chart without credentials" },
+	{ "certSecretRef", FIELD_WARN, "helm trusts the CA store plumb runs with (SSL_CERT_FILE)" },
+	{ "proxySecretRef", FIELD_WARN, "helm goes through the proxies plumb runs with (HTTPS_PROXY)" },
+	{ "serviceAccountName", FIELD_WARN, "helm fetches the chart without credentials" },
+	{ "passCredentials", FIELD_WARN, "helm fetches the chart without credentials" },
+	{ "accessFrom", FIELD_WARN, "plumb reads the source in the folder of the application that names it" },
+	{ "suspend", FIELD_WARN, "the chart is fetched whenever the application renders" },
+	{ "ignore", FIELD_WARN, "a chart is rendered whole" },
+	{ "verify", FIELD_REFUSE, "plumb does not verify a chart's signature; a chart in git is as trusted as its commit" },
+};
+
+/*
+ * A chart source of the folder (HelmRepository, OCIRepository) as it is
+ * resolved: its resource and spec, and its manifest's text once a
+ * diagnostic needs where one of its fields is written.
+ */
+typedef struct {
+	const plumb_resource *resource;
+	json_t *spec;
+	plumb_source *source; /* to read the manifest again; NULL: diagnostics at the document */
+	plumb_buf text;
+	int read; /* 0 not yet, 1 read, -1 not readable (a rendered document) */
+} chart_source;
+
+/* Where field (a path from the document's root, resource/field.h) of source is written, else its document. */
+static plumb_position source_field(chart_source *source, const char *field)
+{
+	const plumb_resource *r = source->resource;
+	plumb_position document = { r->file, r->line, r->column }, at = document;
+	if (!source->read) {
+		source->read = source->source && r->blob[0] &&
+				       plumb_source_read_blob(&source->text, source->source, r->blob, PLUMB_MANIFEST_MAX) == 0
+			       ? 1
+			       : -1;
+		plumb_error_clear();
+	}
+	if (source->read > 0)
+		plumb_field_locate(&at, source->text.ptr, source->text.len, document, field);
+	return at;
+}
+
+/*
+ * Check the fields of a chart source, each where it is written: one plumb
+ * does not read is a warning, one it refuses an error. Sets remote's
+ * plainHttp for a registry without TLS.
+ */
+static void read_fetch_fields(json_t *remote, chart_source *source, int oci, plumb_diags *diags)
+{
+	const char *kind = source->resource->kind, *name = source->resource->name;
+	const char *key;
+	json_t *value;
+	json_object_foreach(source->spec, key, value) {
+		size_t i = 0;
+		while (i < PLUMB_ARRAY_SIZE(fetch_fields) && strcmp(fetch_fields[i].name, key) != 0)
+			i++;
+		if (i < PLUMB_ARRAY_SIZE(fetch_fields) && fetch_fields[i].use == FIELD_READ)
+			continue;
+		char *field = plumb_xprintf("spec.%s", key);
+		plumb_position at = source_field(source, field);
+		if (i == PLUMB_ARRAY_SIZE(fetch_fields))
+			plumb_diags_warn(diags, at, "%s %s: %s: not read by plumb", kind, name, field);
+		else if (fetch_fields[i].use == FIELD_WARN)
+			plumb_diags_warn(diags, at, "%s %s: %s: not read by plumb (%s)", kind, name, field, fetch_fields[i].why);
+		else
+			plumb_diags_add(diags, at, "%s %s: %s: %s", kind, name, field, fetch_fields[i].why);
+		free(field);
+	}
+	const char *provider = json_string_value(json_object_get(source->spec, "provider"));
+	if (provider && strcmp(provider, "generic") != 0)
+		plumb_diags_warn(diags, source_field(source, "spec.provider"),
+				 "%s %s: spec.provider: %s: not read by plumb (helm fetches the chart without credentials)",
+				 kind, name, provider);
+	json_t *selector = json_object_get(source->spec, "layerSelector");
+	const char *media_type = json_string_value(json_object_get(selector, "mediaType"));
+	if (media_type && strcmp(media_type, HELM_CHART_LAYER) != 0)
+		plumb_diags_warn(diags, source_field(source, "spec.layerSelector.mediaType"),
+				 "%s %s: spec.layerSelector.mediaType: not read by plumb (helm pulls the layer %s)", kind, name,
+				 HELM_CHART_LAYER);
+	/* Flux reads insecure as plain HTTP for a registry only. */
+	if (oci && json_is_true(json_object_get(source->spec, "insecure")))
+		json_object_set_new(remote, "plainHttp", json_true());
+}
+
+/*
+ * Find the chart source of kind that ref names in set, with a url: 0, or
+ * -1 with a diagnostic where ref is written. Release with
+ * chart_source_release either way.
+ */
+static int chart_source_find(chart_source *out, const plumb_manifest_set *set, plumb_source *source, const char *kind,
+			     json_t *ref, plumb_diags *diags)
+{
+	const char *name = json_string_value(json_object_get(ref, "name"));
+	memset(out, 0, sizeof(*out));
+	out->source = source;
+	out->resource = find_resource(set, PLUMB_FLUX_SOURCE_GROUP, kind, name);
+	json_t *document = out->resource ? json_loads(out->resource->json, 0, NULL) : NULL;
+	out->spec = json_incref(json_object_get(document, "spec"));
+	json_decref(document);
+	if (json_string_value(json_object_get(out->spec, "url")))
+		return 0;
+	plumb_diags_add(diags, plumb_flux_placed(ref), "%s %s %s", kind, name,
+			out->resource ? "has no spec.url" : "is not in the folder that declares this application");
+	return -1;
+}
+
+static void chart_source_release(chart_source *source)
+{
+	json_decref(source->spec);
+	plumb_buf_release(&source->text);
+}
+
 /* A chart of a HelmRepository of the folder: helm.remote, for helm to fetch (render/helm.h). */
-static void resolve_helm_repository(json_t *render, json_t *flux, const plumb_manifest_set *set, plumb_diags *diags)
+static void resolve_helm_repository(json_t *render, json_t *flux, const plumb_manifest_set *set, plumb_source *source,
+				    plumb_diags *diags)
 {
 	json_t *ref = json_object_get(flux, "helmRepository");
-	const char *name = json_string_value(json_object_get(ref, "name"));
-	if (!name)
+	chart_source repository;
+	if (!ref)
 		return;
-	json_t *repository = find_document(set, PLUMB_FLUX_SOURCE_GROUP, "HelmRepository", name);
-	const char *url = json_string_value(json_object_get(json_object_get(repository, "spec"), "url"));
-	if (!url) {
-		plumb_diags_add(diags, plumb_flux_placed(ref), "HelmRepository %s %s", name,
-				repository ? "has no spec.url" : "is not in the folder that declares this application");
-	} else {
-		plumb_position at = plumb_flux_placed(ref);
-		json_t *remote = plumb_flux_place(json_pack("{s:s, s:O}", "repo", url, "chart", json_object_get(flux, "chart")), at);
+	if (chart_source_find(&repository, set, source, "HelmRepository", ref, diags) == 0) {
+		const char *url = json_string_value(json_object_get(repository.spec, "url"));
+		const char *type = json_string_value(json_object_get(repository.spec, "type"));
+		int oci = type && !strcmp(type, "oci");
+		if (oci != plumb_helm_is_oci(url))
+			plumb_diags_add(diags, source_field(&repository, "spec.url"), "HelmRepository %s: spec.url '%s' %s",
+					repository.resource->name, url,
+					oci ? "is not oci://HOST/PATH, as type oci requires" : "is an OCI registry's: say type: oci");
+		json_t *remote = plumb_flux_place(
+			json_pack("{s:s, s:O}", "repo", url, "chart", json_object_get(flux, "chart")), plumb_flux_placed(ref));
 		if (json_object_get(flux, "version"))
 			json_object_set(remote, "version", json_object_get(flux, "version"));
+		read_fetch_fields(remote, &repository, oci, diags);
 		json_object_set_new(json_object_get(render, "helm"), "remote", remote);
 	}
-	json_decref(repository);
+	chart_source_release(&repository);
+}
+
+/*
+ * The version an OCIRepository's ref names (a new string; NULL with a
+ * diagnostic when none can be pulled): a range in semver, else the
+ * version its tag spells (OCI tags spell a version's "+" as "_", as helm
+ * pushes it). Flux pulls the tag "latest" when ref is none: no chart's.
+ */
+static char *oci_version(chart_source *repository, json_t *ref, plumb_diags *diags)
+{
+	const char *name = repository->resource->name;
+	const char *semver = json_string_value(json_object_get(ref, "semver"));
+	const char *tag = json_string_value(json_object_get(ref, "tag"));
+	if (semver)
+		return plumb_xstrdup(semver);
+	if (!tag) {
+		plumb_diags_add(diags, source_field(repository, "spec"),
+				"OCIRepository %s: no spec.ref: Flux pulls the tag latest, which is no chart's version: give "
+				"ref.tag, ref.semver or ref.digest",
+				name);
+		return NULL;
+	}
+	char *version = plumb_xstrdup(tag);
+	for (char *c = version; *c; c++)
+		if (*c == '_')
+			*c = '+';
+	if (plumb_helm_is_release(version))
+		return version;
+	plumb_diags_add(diags, source_field(repository, "spec.ref.tag"),
+			"OCIRepository %s: spec.ref.tag '%s' is not a chart's version, which helm pulls a chart by: give "
+			"ref.semver, or ref.digest",
+			name, tag);
+	free(version);
+	return NULL;
+}
+
+/*
+ * The chart of an OCIRepository of the folder (a HelmRelease's chartRef):
+ * its url is the chart's (oci://HOST/PATH/CHART), pulled at ref.digest,
+ * else the release ref.semver resolves to (pinned as a range is), else
+ * the version ref.tag names, as Flux takes them; helm.remote, for helm to
+ * fetch.
+ */
+static void resolve_oci_repository(json_t *render, json_t *flux, const plumb_manifest_set *set, plumb_source *source,
+				   plumb_diags *diags)
+{
+	json_t *ref = json_object_get(flux, "ociRepository");
+	chart_source repository;
+	if (!ref)
+		return;
+	if (chart_source_find(&repository, set, source, "OCIRepository", ref, diags) < 0)
+		goto done;
+	const char *name = repository.resource->name;
+	const char *url = json_string_value(json_object_get(repository.spec, "url"));
+	const char *chart = plumb_helm_is_oci(url) ? strrchr(url + 6, '/') : NULL;
+	json_t *oci_ref = json_object_get(repository.spec, "ref");
+	const char *digest = json_string_value(json_object_get(oci_ref, "digest"));
+	if (!chart || !chart[1]) {
+		plumb_diags_add(diags, source_field(&repository, "spec.url"),
+				"OCIRepository %s: spec.url '%s' is not a chart's: oci://HOST/PATH/CHART", name, url);
+		goto done;
+	}
+	if (json_object_get(oci_ref, "semverFilter"))
+		plumb_diags_add(diags, source_field(&repository, "spec.ref.semverFilter"),
+				"OCIRepository %s: spec.ref.semverFilter: not read by plumb, and it chooses the release: "
+				"give the range in ref.semver alone",
+				name);
+	char *version = digest ? NULL : oci_version(&repository, oci_ref, diags);
+	char *repo = plumb_xstrndup(url, (size_t)(chart - url));
+	json_t *remote = plumb_flux_place(json_pack("{s:s, s:s}", "repo", repo, "chart", chart + 1), plumb_flux_placed(ref));
+	free(repo);
+	if (digest)
+		json_object_set_new(remote, "digest", json_string(digest));
+	else if (version)
+		json_object_set_new(remote, "version", json_string(version));
+	free(version);
+	read_fetch_fields(remote, &repository, 1, diags);
+	json_object_set_new(json_object_get(render, "helm"), "remote", remote);
+done:
+	chart_source_release(&repository);
 }
 
 /* data[key] of the ConfigMap from names, or NULL (a diagnostic unless optional). A new reference. */
@@ -278,8 +501,8 @@ static void set_at_path(json_t *values, const char *path, json_t *value)
 	plumb_buf_release(&key);
 }
 
-void plumb_flux_resolve(plumb_application *a, const plumb_manifest_set *set, int (*own)(const char *url, void *payload),
-			void *payload, plumb_diags *diags)
+void plumb_flux_resolve(plumb_application *a, const plumb_manifest_set *set, plumb_source *source,
+			int (*own)(const char *url, void *payload), void *payload, plumb_diags *diags)
 {
 	json_t *render = a->render ? json_loads(a->render, 0, NULL) : NULL;
 	json_t *flux = json_object_get(render, "flux");
@@ -288,7 +511,8 @@ void plumb_flux_resolve(plumb_application *a, const plumb_manifest_set *set, int
 		return;
 	}
 	resolve_source(a, flux, set, own, payload, diags);
-	resolve_helm_repository(render, flux, set, diags);
+	resolve_helm_repository(render, flux, set, source, diags);
+	resolve_oci_repository(render, flux, set, source, diags);
 	size_t i;
 	json_t *from, *carried = json_object();
 	/* Variables: substituteFrom in order, then substitute over them, as Flux takes them. */

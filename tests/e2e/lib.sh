@@ -493,6 +493,28 @@ chart_repository() {
 	wait_for 10000 port_open "$port"
 }
 
+# oci_registry DIR [CERTS]: distribution's OCI registry (tests/registry/build) on loopback, storing
+# under DIR: over TLS with CERTS/server.pem and CERTS/server.key (servers.sh make_server_cert) when
+# given, else plain HTTP. OCI_HOST is its host:port, DPID[registry-NAME] the server (NAME is DIR's
+# base name), DIR/registry.log what it said.
+oci_registry() {
+	local dir=$1 certs=${2-} port registry
+	registry="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/registry/bin/registry"
+	[ -x "$registry" ] || return 1
+	port=$(free_port)
+	mkdir -p "$dir/data"
+	{
+		printf 'version: 0.1\nlog: {level: error}\n'
+		printf 'storage: {filesystem: {rootdirectory: %s}, delete: {enabled: true}}\n' "$dir/data"
+		printf 'http:\n  addr: 127.0.0.1:%s\n' "$port"
+		[ -z "$certs" ] || printf '  tls: {certificate: %s, key: %s}\n' "$certs/server.pem" "$certs/server.key"
+	} >"$dir/config.yml"
+	"$registry" serve "$dir/config.yml" >"$dir/registry.log" 2>&1 &
+	DPID[registry-$(basename "$dir")]=$!
+	OCI_HOST="127.0.0.1:$port"
+	wait_for 10000 port_open "$port"
+}
+
 # Objects as sorted canonical JSON, one a line, from a YAML stream on stdin.
 canonical() {
 	python3 -c '

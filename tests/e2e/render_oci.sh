@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# Charts of OCI registries, pulled from distribution's registry on loopback: a Flux
+# HelmRelease's chartRef to an OCIRepository (at a tag, at a semver range pinned to the release
+# it resolves to, at a digest; insecure as plain HTTP) and a Flux HelmRepository of type oci
+# render, with --allow-chart-fetch, what helm template gives by hand;
+# without it, and for what plumb cannot honour (a signature to verify, semverFilter, no ref, a
+# tag that is no version, a HelmChart), the error is where it is written.
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+. "$here/servers.sh"
+trap serve_cleanup EXIT
+render_programs
+unset HTTPS_PROXY https_proxy HTTP_PROXY http_proxy ALL_PROXY all_proxy NO_PROXY no_proxy SSL_CERT_FILE SSL_CERT_DIR
+
+# --- the registries and the chart ------------------------------------------------------------
+
+make_ca "$T/ca" && make_server_cert "$T/certs" "$T/ca" || { fail "openssl makes a CA and a server certificate"; exit 1; }
+if oci_registry "$T/plain" && PLAIN=$OCI_HOST && oci_registry "$T/tls" "$T/certs" && TLS=$OCI_HOST; then
+	ok "distribution's registry serves on loopback, over plain HTTP and over TLS"
+else
+	fail "distribution's registry serves on loopback" "$(cat "$T/plain/registry.log" "$T/tls/registry.log" 2>&1)"
+	exit 1
+fi
+
+# push VERSION [REGISTRY [HELM ARGS]]: the chart "web" at VERSION, its ConfigMap saying so, pushed
+# to REGISTRY/charts (the plain one by default); PUSHED_DIGEST is the digest of what was pushed.
+mkdir -p "$T/chart/templates"
+printf 'size: 1\n' >"$T/chart/values.yaml"
+printf '%s\n' 'apiVersion: v1
+kind: ConfigMap
+metadata: {name: "{{ .Release.Name }}-web"}
+data: {version: "{{ .Chart.Version }}", size: "{{ .Values.size }}"}' >"$T/chart/templates/cm.yaml"
+push() {
+	local version=$1 registry=${2:-$PLAIN}
+	shift $(($# < 2 ? $# : 2))
+	[ $# -gt 0 ] || set -- --plain-http
+	printf 'apiVersion: v2\nname: web\nversion: %s\n' "$version" >"$T/chart/Chart.yaml"
+	"$HELM" package "$T/chart" -d "$T/packages" >/dev/null &&
+		"$HELM" push "$T/packages/web-$version.tgz" "oci://$registry/charts" "$@" >"$T/push.out" 2>&1 &&
+		PUSHED_DIGEST=$(sed -n 's/^Digest: //p' "$T/push.out") && [ -n "$PUSHED_DIGEST" ]
+}
+if push 0.1.0 && FIRST_DIGEST=$PUSHED_DIGEST && push 0.1.0 "$TLS" --ca-file "$T/ca/ca.pem"; then
+	ok "helm pushes the chart web 0.1.0 to both registries"
+else
+	fail "helm pushes the chart web 0.1.0 to both registries" "$(cat "$T/push.out")"
+	exit 1
+fi
+
+REPO="$T/repo"
+STATE="$T/state"
+make_repo "$REPO"
+mkdir -p "$REPO/clusters/prod"
+commit_all "$REPO" "an empty cluster folder"
+ARGS=(--repo "$REPO" --state "$STATE")
+
+# by_hand FILE HELM-ARGS...: what helm template prints, as canonical objects, into FILE.
+by_hand() {
+	local file=$1
+	shift
+	"$HELM" template "$@" 2>"$file.err" | canonical >"$file"
+	[ -s "$file" ]
+}
+
+# same_as NAME FILE: the last render succeeded and its objects are FILE's, object for object.
+same_as() {
+	if [ "$RC" -eq 0 ] && [ "$(printf '%s\n' "$OUT" | canonical)" = "$(cat "$2")" ]; then
+		ok "$1"
+	else
+		fail "$1" "$(show)" "by hand: $(cat "$2" "$2.err")"
+	fi
+}
+
+# --- Flux: a HelmRelease's chartRef to an OCIRepository ---------------------------------------
+
+# flux_release REF [SOURCE-LINES]: an OCIRepository of the plain registry's chart at REF (a flow
+# mapping; "" for none) and the HelmRelease "web" of it, with the size 3.
+flux_release() {
+	printf '%s\n' "apiVersion: source.toolkit.fluxcd.io/v1
+kind: OCIRepository
+metadata: {name: web, namespace: flux-system}
+spec:
+  interval: 10m
+  url: oci://$PLAIN/charts/web
+  insecure: true${1:+
+  ref: $1}${2:+
+$2}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: web, namespace: apps}
+spec:
+  interval: 10m
+  chartRef: {kind: OCIRepository, name: web, namespace: flux-system}
+  values: {size: 3}"
+}
+flux() { render_with clusters/prod/web.yaml "$@" "${ARGS[@]}" --path clusters/prod; }
+
+flux "$(flux_release '{tag: 0.1.0}')"
+expect_err "a chartRef's chart of an OCI registry is refused without --allow-chart-fetch, where it is named" \
+	"clusters/prod/web.yaml:15:41: the chart oci://$PLAIN/charts web@0.1.0 is fetched from an OCI registry over the network"
+
+by_hand "$T/tag" web "oci://$PLAIN/charts/web" --version 0.1.0 --plain-http --namespace apps --set size=3
+flux "$(flux_release '{tag: 0.1.0}')" --allow-chart-fetch
+same_as "with --allow-chart-fetch, an OCIRepository's tag renders as helm template oci://... --version does by hand" "$T/tag"
+if contains "$OUT" "web@0.1.0 (helm)" && contains "$OUT" 'size: "3"'; then
+	ok "the rendered objects name the chart and version they came from, with the release's values"
+else
+	fail "the rendered objects name the chart and version they came from, with the release's values" "$(show)"
+fi
+
+# A range is pinned to the release it resolves to now: one pushed since renders anew.
+flux "$(flux_release "{semver: '>=0.1.0 <1.0.0'}")" --allow-chart-fetch
+first=$OUT
+push 0.2.0 || fail "helm pushes web 0.2.0" "$(cat "$T/push.out")"
+flux "$(flux_release "{semver: '>=0.1.0 <1.0.0'}")" --allow-chart-fetch
+if contains "$first" 'version: "0.1.0"' && [ "$RC" -eq 0 ] && contains "$OUT" 'version: "0.2.0"' &&
+	contains "$OUT" "web@0.2.0 (helm)"; then
+	ok "ref.semver is pinned to the release it resolves to: one pushed since renders anew"
+else
+	fail "ref.semver is pinned to the release it resolves to: one pushed since renders anew" "$first" "$(show)"
+fi
+
+# A digest names one content for good, over a tag and a range, as Flux takes them.
+by_hand "$T/digest" web "oci://$PLAIN/charts/web@$FIRST_DIGEST" --plain-http --namespace apps --set size=3
+flux "$(flux_release "{digest: '$FIRST_DIGEST', semver: '>=0.2.0', tag: 0.2.0}")" --allow-chart-fetch
+same_as "ref.digest renders the chart at that digest, over ref.semver and ref.tag" "$T/digest"
+if contains "$OUT" 'version: "0.1.0"' && contains "$OUT" "web@$FIRST_DIGEST (helm)"; then
+	ok "a chart at a digest is the one pushed first, named by its digest, though a later release is there"
+else
+	fail "a chart at a digest is the one pushed first, named by its digest, though a later release is there" "$(show)"
+fi
+
+# A tag spells a version's "+" as "_", as helm pushes it.
+push 0.3.0+build.7 || fail "helm pushes web 0.3.0+build.7" "$(cat "$T/push.out")"
+flux "$(flux_release '{tag: 0.3.0_build.7}')" --allow-chart-fetch
+if [ "$RC" -eq 0 ] && contains "$OUT" 'version: "0.3.0+build.7"'; then
+	ok "ref.tag 0.3.0_build.7 pulls the chart version 0.3.0+build.7"
+else
+	fail "ref.tag 0.3.0_build.7 pulls the chart version 0.3.0+build.7" "$(show)"
+fi
+
+# What is fetched without credentials is said, and fetched.
+flux "$(flux_release '{tag: 0.1.0}' '  secretRef: {name: registry-login}
+  provider: aws')" --allow-chart-fetch
+if [ "$RC" -eq 0 ] && contains "$ERR" \
+	"clusters/prod/web.yaml:9:3: warning: OCIRepository web: spec.secretRef: not read by plumb (helm fetches the chart without credentials)" &&
+	contains "$ERR" "clusters/prod/web.yaml:10:3: warning: OCIRepository web: spec.provider: aws: not read by plumb"; then
+	ok "an OCIRepository's secretRef and cloud provider are warnings where they are written, and the chart renders"
+else
+	fail "an OCIRepository's secretRef and cloud provider are warnings where they are written, and the chart renders" "$(show)"
+fi
+
+# A registry served without TLS, not said insecure: helm's own refusal, with the chart it was pulling.
+flux "$(flux_release '{tag: 0.1.0}' | sed '/insecure: true/d')" --allow-chart-fetch
+expect_err "a registry without TLS, not said insecure, fails with helm's reason and the chart" \
+	"server gave HTTP response to HTTPS client"
+contains "$ERR" "oci://$PLAIN/charts web@0.1.0 (helm)" && ok "the failure names the chart it was rendering" ||
+	fail "the failure names the chart it was rendering" "$(show)"
+
+# --- Flux: what plumb cannot honour -----------------------------------------------------------
+
+flux "$(flux_release '{tag: 0.1.0}' '  verify: {provider: cosign}')" --allow-chart-fetch
+expect_err "an OCIRepository's verify is an error where it is written: plumb checks no signature" \
+	"clusters/prod/web.yaml:9:3: OCIRepository web: spec.verify: plumb does not verify a chart's signature"
+flux "$(flux_release "{semver: '>=0.1.0', semverFilter: '.*-rc'}")" --allow-chart-fetch
+expect_err "ref.semverFilter is an error where it is written" \
+	"clusters/prod/web.yaml:8:28: OCIRepository web: spec.ref.semverFilter: not read by plumb"
+flux "$(flux_release '')" --allow-chart-fetch
+expect_err "an OCIRepository without ref is an error: Flux would pull the tag latest" \
+	"OCIRepository web: no spec.ref: Flux pulls the tag latest, which is no chart's version"
+flux "$(flux_release '{tag: stable}')" --allow-chart-fetch
+expect_err "a tag that is no version is an error where it is written" \
+	"clusters/prod/web.yaml:8:9: OCIRepository web: spec.ref.tag 'stable' is not a chart's version"
+flux "$(flux_release '{tag: 0.1.0}' | sed "s|url: .*|url: oci://$PLAIN|")" --allow-chart-fetch
+expect_err "an OCIRepository's url that names no chart is an error where it is written" \
+	"clusters/prod/web.yaml:6:3: OCIRepository web: spec.url 'oci://$PLAIN' is not a chart's: oci://HOST/PATH/CHART"
+flux "$(flux_release '{tag: 0.1.0}' | sed 's/OCIRepository, name: web/OCIRepository, name: elsewhere/')" --allow-chart-fetch
+expect_err "an OCIRepository the folder does not hold is an error where it is named" \
+	"clusters/prod/web.yaml:15:41: OCIRepository elsewhere is not in the folder that declares this application"
+flux "$(flux_release '{tag: 0.1.0}' | sed 's/kind: OCIRepository, name: web/kind: HelmChart, name: web/')" \
+	--allow-chart-fetch
+expect_err "a chartRef to a HelmChart is an error at its kind: a Flux controller makes it" \
+	"clusters/prod/web.yaml:15:20: spec.chartRef.kind: a HelmChart is made by a Flux controller"
+flux "$(flux_release '{tag: 0.1.0}' | sed 's/^  values: {size: 3}$/  chart: {spec: {chart: web, sourceRef: {kind: HelmRepository, name: web}}}/')" \
+	--allow-chart-fetch
+expect_err "chartRef and chart both given is an error" "clusters/prod/web.yaml:15:14: spec.chartRef: spec.chart is given too; give one"
+
+# --- Flux: a HelmRepository of type oci ---------------------------------------------------------
+
+helm_repository() { # TYPE-LINE: a HelmRepository of the plain registry and a release of its chart web
+	printf '%s\n' "apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata: {name: charts, namespace: flux-system}
+spec:
+  interval: 1h
+  url: oci://$PLAIN/charts
+  insecure: true$1
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: web, namespace: apps}
+spec:
+  chart: {spec: {chart: web, version: 0.1.0, sourceRef: {kind: HelmRepository, name: charts}}}
+  values: {size: 3}"
+}
+flux "$(helm_repository '
+  type: oci')" --allow-chart-fetch
+same_as "a HelmRepository of type oci renders its chart as helm template oci://... does by hand" "$T/tag"
+flux "$(helm_repository '')" --allow-chart-fetch
+expect_err "a HelmRepository of an oci:// url without type oci is an error where the url is written" \
+	"clusters/prod/web.yaml:6:3: HelmRepository charts: spec.url 'oci://$PLAIN/charts' is an OCI registry's: say type: oci"
+flux "$(helm_repository '
+  type: oci' | sed 's/version: 0.1.0, /version: 0.1.0, verify: {provider: cosign}, /')" --allow-chart-fetch
+expect_err "a HelmRelease chart's verify is an error where it is written" \
+	"clusters/prod/web.yaml:14:55: spec.chart.spec.verify: plumb does not verify a chart's signature"
+
+[ "$TAP_FAILED" -eq 0 ]
