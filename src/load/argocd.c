@@ -133,9 +133,13 @@ static void decode_source(plumb_application *a, const plumb_spec *source, const 
 			helm = json_object();
 			json_object_set_new(json, "helm", helm);
 		}
-		json_t *remote = json_pack("{s:s, s:s, s:s, s:I, s:I}", "repo", r[R_REPO].string, "chart",
-					   r[R_CHART].string, "file", a->file, "line", (json_int_t)r[R_CHART].position.line,
-					   "column", (json_int_t)r[R_CHART].position.column);
+		/* A Helm repository without a scheme is an OCI registry's, as Argo CD's enableOCI repositories are written. */
+		const char *url = r[R_REPO].string;
+		char *repo = strstr(url, "://") ? plumb_xstrdup(url) : plumb_xprintf("oci://%s", url);
+		json_t *remote = json_pack("{s:s, s:s, s:s, s:I, s:I}", "repo", repo, "chart", r[R_CHART].string, "file",
+					   a->file, "line", (json_int_t)r[R_CHART].position.line, "column",
+					   (json_int_t)r[R_CHART].position.column);
+		free(repo);
 		if (r[R_REVISION].present && *r[R_REVISION].string)
 			json_object_set_new(remote, "version", json_string(r[R_REVISION].string));
 		json_object_set_new(helm, "remote", remote);

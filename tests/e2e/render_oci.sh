@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Charts of OCI registries, pulled from distribution's registry on loopback: a Flux
 # HelmRelease's chartRef to an OCIRepository (at a tag, at a semver range pinned to the release
-# it resolves to, at a digest; insecure as plain HTTP) and a Flux HelmRepository of type oci
-# render, with --allow-chart-fetch, what helm template gives by hand;
+# it resolves to, at a digest; insecure as plain HTTP), a Flux HelmRepository of type oci, and an
+# Argo CD Application's chart of a registry written without a scheme (over TLS, its CA trusted
+# through SSL_CERT_FILE) render, with --allow-chart-fetch, what helm template gives by hand;
 # without it, and for what plumb cannot honour (a signature to verify, semverFilter, no ref, a
 # tag that is no version, a HelmChart), the error is where it is written.
 here=$(cd "$(dirname "$0")" && pwd)
@@ -213,5 +214,35 @@ flux "$(helm_repository '
   type: oci' | sed 's/version: 0.1.0, /version: 0.1.0, verify: {provider: cosign}, /')" --allow-chart-fetch
 expect_err "a HelmRelease chart's verify is an error where it is written" \
 	"clusters/prod/web.yaml:14:55: spec.chart.spec.verify: plumb does not verify a chart's signature"
+
+# --- Argo CD: a chart of a registry written without a scheme, over TLS ------------------------
+
+app="apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: web, namespace: argocd}
+spec:
+  project: default
+  source:
+    repoURL: $TLS/charts
+    chart: web
+    targetRevision: 0.1.x
+    helm: {parameters: [{name: size, value: '5'}]}
+  destination: {server: https://kubernetes.default.svc, namespace: argo}"
+argo() { render_with apps/web.yaml "$app" "${ARGS[@]}" --path apps "$@"; }
+mkdir -p "$REPO/apps"
+argo
+expect_err "an Argo CD chart of a registry is refused without --allow-chart-fetch, where it is named" \
+	"apps/web.yaml:8:12: the chart oci://$TLS/charts web@0.1.x is fetched from an OCI registry over the network"
+argo --allow-chart-fetch
+expect_err "a registry whose CA the system does not trust is refused, with helm's reason" \
+	"certificate signed by unknown authority"
+by_hand "$T/argo" web "oci://$TLS/charts/web" --version 0.1.x --ca-file "$T/ca/ca.pem" --namespace argo --set size=5
+SSL_CERT_FILE="$T/ca/ca.pem" argo --allow-chart-fetch
+same_as "its CA in the store plumb runs with (SSL_CERT_FILE), the chart renders as helm template does by hand" "$T/argo"
+if contains "$OUT" "web@0.1.0 (helm)" && contains "$OUT" 'size: "5"'; then
+	ok "an Argo CD range of a registry's chart is pinned to the release it resolves to"
+else
+	fail "an Argo CD range of a registry's chart is pinned to the release it resolves to" "$(show)"
+fi
 
 [ "$TAP_FAILED" -eq 0 ]
