@@ -149,9 +149,12 @@ static int decode_source_ref(json_t *flux, const plumb_value *ref, const char *f
 					    plumb_flux_place(json_pack("{s:s}", "name", r[1].string), r[1].position));
 		else if (strcmp(r[0].string, "GitRepository") != 0)
 			plumb_diags_add(diags, r[0].position,
-					"%s.kind: a %s is not read by plumb: manifests and charts come from a "
-					"GitRepository%s",
-					field, r[0].string, helm_ok ? ", or a chart from a HelmRepository" : "");
+					"%s.kind: %s is not read by plumb: %s",
+					field, r[0].string,
+					helm_ok ? "a chart comes from a GitRepository or a HelmRepository here (or from an "
+						  "OCIRepository through spec.chartRef)"
+						: "manifests come from a GitRepository (plumb fetches no artifact of "
+						  "manifests from a registry or a bucket)");
 		else
 			json_object_set_new(flux, "sourceRef",
 					    plumb_flux_place(json_pack("{s:s}", "name", r[1].string), r[1].position));

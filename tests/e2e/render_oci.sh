@@ -186,6 +186,15 @@ flux "$(flux_release '{tag: 0.1.0}' | sed 's/^  values: {size: 3}$/  chart: {spe
 	--allow-chart-fetch
 expect_err "chartRef and chart both given is an error" "clusters/prod/web.yaml:15:14: spec.chartRef: spec.chart is given too; give one"
 
+flux "$(flux_release '{tag: 0.1.0}')
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: manifests, namespace: flux-system}
+spec: {interval: 10m, path: ./, prune: true, sourceRef: {kind: OCIRepository, name: web}}" --allow-chart-fetch
+expect_err "a Kustomization's manifests from an OCIRepository are an error at its kind, even when fetching is allowed" \
+	"clusters/prod/web.yaml:21:64: spec.sourceRef.kind: OCIRepository is not read by plumb: manifests come from a GitRepository"
+
 # --- Flux: a HelmRepository of type oci ---------------------------------------------------------
 
 helm_repository() { # TYPE-LINE: a HelmRepository of the plain registry and a release of its chart web
