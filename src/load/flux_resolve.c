@@ -209,30 +209,20 @@ static void chart_source_release(chart_source *source)
 	plumb_buf_release(&source->text);
 }
 
-/* A chart of a HelmRepository of the folder: helm.remote, for helm to fetch (render/helm.h). */
-static void resolve_helm_repository(json_t *render, json_t *flux, const plumb_manifest_set *set, plumb_source *source,
-				    plumb_diags *diags)
+/* The chart of a HelmRepository of the folder (a HelmRelease's chart.spec), as helm.remote (render/helm.h). */
+static json_t *helm_repository_chart(chart_source *repository, json_t *flux, int *oci, plumb_diags *diags)
 {
-	json_t *ref = json_object_get(flux, "helmRepository");
-	chart_source repository;
-	if (!ref)
-		return;
-	if (chart_source_find(&repository, set, source, "HelmRepository", ref, diags) == 0) {
-		const char *url = json_string_value(json_object_get(repository.spec, "url"));
-		const char *type = json_string_value(json_object_get(repository.spec, "type"));
-		int oci = type && !strcmp(type, "oci");
-		if (oci != plumb_helm_is_oci(url))
-			plumb_diags_add(diags, source_field(&repository, "spec.url"), "HelmRepository %s: spec.url '%s' %s",
-					repository.resource->name, url,
-					oci ? "is not oci://HOST/PATH, as type oci requires" : "is an OCI registry's: say type: oci");
-		json_t *remote = plumb_flux_place(
-			json_pack("{s:s, s:O}", "repo", url, "chart", json_object_get(flux, "chart")), plumb_flux_placed(ref));
-		if (json_object_get(flux, "version"))
-			json_object_set(remote, "version", json_object_get(flux, "version"));
-		read_fetch_fields(remote, &repository, oci, diags);
-		json_object_set_new(json_object_get(render, "helm"), "remote", remote);
-	}
-	chart_source_release(&repository);
+	const char *url = json_string_value(json_object_get(repository->spec, "url"));
+	const char *type = json_string_value(json_object_get(repository->spec, "type"));
+	*oci = type && !strcmp(type, "oci");
+	if (*oci != plumb_helm_is_oci(url))
+		plumb_diags_add(diags, source_field(repository, "spec.url"), "HelmRepository %s: spec.url '%s' %s",
+				repository->resource->name, url,
+				*oci ? "is not oci://HOST/PATH, as type oci requires" : "is an OCI registry's: say type: oci");
+	json_t *remote = json_pack("{s:s, s:O}", "repo", url, "chart", json_object_get(flux, "chart"));
+	if (json_object_get(flux, "version"))
+		json_object_set(remote, "version", json_object_get(flux, "version"));
+	return remote;
 }
 
 /*
@@ -270,49 +260,63 @@ static char *oci_version(chart_source *repository, json_t *ref, plumb_diags *dia
 }
 
 /*
- * The chart of an OCIRepository of the folder (a HelmRelease's chartRef):
- * its url is the chart's (oci://HOST/PATH/CHART), pulled at ref.digest,
- * else the release ref.semver resolves to (pinned as a range is), else
- * the version ref.tag names, as Flux takes them; helm.remote, for helm to
- * fetch.
+ * The chart of an OCIRepository of the folder (a HelmRelease's chartRef),
+ * as helm.remote, or NULL: its url is the chart's (oci://HOST/PATH/CHART),
+ * pulled at ref.digest, else the release ref.semver resolves to (pinned as
+ * a range is), else the version ref.tag names, as Flux takes them.
  */
-static void resolve_oci_repository(json_t *render, json_t *flux, const plumb_manifest_set *set, plumb_source *source,
-				   plumb_diags *diags)
+static json_t *oci_repository_chart(chart_source *repository, plumb_diags *diags)
 {
-	json_t *ref = json_object_get(flux, "ociRepository");
-	chart_source repository;
-	if (!ref)
-		return;
-	if (chart_source_find(&repository, set, source, "OCIRepository", ref, diags) < 0)
-		goto done;
-	const char *name = repository.resource->name;
-	const char *url = json_string_value(json_object_get(repository.spec, "url"));
+	const char *name = repository->resource->name;
+	const char *url = json_string_value(json_object_get(repository->spec, "url"));
 	const char *chart = plumb_helm_is_oci(url) ? strrchr(url + 6, '/') : NULL;
-	json_t *oci_ref = json_object_get(repository.spec, "ref");
-	const char *digest = json_string_value(json_object_get(oci_ref, "digest"));
+	json_t *ref = json_object_get(repository->spec, "ref");
+	const char *digest = json_string_value(json_object_get(ref, "digest"));
 	if (!chart || !chart[1]) {
-		plumb_diags_add(diags, source_field(&repository, "spec.url"),
+		plumb_diags_add(diags, source_field(repository, "spec.url"),
 				"OCIRepository %s: spec.url '%s' is not a chart's: oci://HOST/PATH/CHART", name, url);
-		goto done;
+		return NULL;
 	}
-	if (json_object_get(oci_ref, "semverFilter"))
-		plumb_diags_add(diags, source_field(&repository, "spec.ref.semverFilter"),
+	if (json_object_get(ref, "semverFilter"))
+		plumb_diags_add(diags, source_field(repository, "spec.ref.semverFilter"),
 				"OCIRepository %s: spec.ref.semverFilter: not read by plumb, and it chooses the release: "
 				"give the range in ref.semver alone",
 				name);
-	char *version = digest ? NULL : oci_version(&repository, oci_ref, diags);
+	char *version = digest ? NULL : oci_version(repository, ref, diags);
 	char *repo = plumb_xstrndup(url, (size_t)(chart - url));
-	json_t *remote = plumb_flux_place(json_pack("{s:s, s:s}", "repo", repo, "chart", chart + 1), plumb_flux_placed(ref));
+	json_t *remote = json_pack("{s:s, s:s}", "repo", repo, "chart", chart + 1);
 	free(repo);
 	if (digest)
 		json_object_set_new(remote, "digest", json_string(digest));
 	else if (version)
 		json_object_set_new(remote, "version", json_string(version));
 	free(version);
-	read_fetch_fields(remote, &repository, 1, diags);
-	json_object_set_new(json_object_get(render, "helm"), "remote", remote);
-done:
-	chart_source_release(&repository);
+	return remote;
+}
+
+/*
+ * The chart a HelmRelease names through a source of the folder (a
+ * HelmRepository's, an OCIRepository's): its helm.remote, for helm to
+ * fetch when plumb may (render/helm.h).
+ */
+static void resolve_chart_source(json_t *render, json_t *flux, const plumb_manifest_set *set, plumb_source *source,
+				 plumb_diags *diags)
+{
+	json_t *ref = json_object_get(flux, "helmRepository");
+	int helm_repository = ref != NULL, oci = 1;
+	chart_source found;
+	if (!ref && !(ref = json_object_get(flux, "ociRepository")))
+		return;
+	if (chart_source_find(&found, set, source, helm_repository ? "HelmRepository" : "OCIRepository", ref, diags) == 0) {
+		json_t *remote = helm_repository ? helm_repository_chart(&found, flux, &oci, diags)
+						 : oci_repository_chart(&found, diags);
+		if (remote) {
+			read_fetch_fields(remote, &found, oci, diags);
+			json_object_set_new(json_object_get(render, "helm"), "remote",
+					    plumb_flux_place(remote, plumb_flux_placed(ref)));
+		}
+	}
+	chart_source_release(&found);
 }
 
 /* data[key] of the ConfigMap from names, or NULL (a diagnostic unless optional). A new reference. */
@@ -511,8 +515,7 @@ void plumb_flux_resolve(plumb_application *a, const plumb_manifest_set *set, plu
 		return;
 	}
 	resolve_source(a, flux, set, own, payload, diags);
-	resolve_helm_repository(render, flux, set, source, diags);
-	resolve_oci_repository(render, flux, set, source, diags);
+	resolve_chart_source(render, flux, set, source, diags);
 	size_t i;
 	json_t *from, *carried = json_object();
 	/* Variables: substituteFrom in order, then substitute over them, as Flux takes them. */
