@@ -56,8 +56,9 @@ int plumb_cli_each_application(const plumb_cli *cli, const char *operand, FILE *
 	if (error == PLUMB_EINVALID && diags.count) {
 		plumb_diags_sort(&diags);
 		plumb_diags_print(&diags, stderr);
-		fprintf(stderr, "plumb: commit %.12s is invalid: %zu error%s; nothing was applied\n", top.commit,
-			diags.count, diags.count == 1 ? "" : "s");
+		size_t errors = plumb_diags_distinct(&diags);
+		fprintf(stderr, "plumb: commit %.12s is invalid: %zu error%s; nothing was applied\n", top.commit, errors,
+			errors == 1 ? "" : "s");
 		goto done;
 	}
 	if (error < 0) {

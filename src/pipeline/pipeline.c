@@ -166,8 +166,9 @@ static void report_diags(plumb_pipeline *p, plumb_diags *diags, const char *clos
 	FILE *out = open_memstream(&text, &size);
 	plumb_diags_sort(diags);
 	plumb_diags_print(diags, out);
-	fprintf(out, "plumb: commit %.12s %s: %zu error%s; nothing was applied\n", p->commit, closing, diags->count,
-		diags->count == 1 ? "" : "s");
+	size_t errors = plumb_diags_distinct(diags);
+	fprintf(out, "plumb: commit %.12s %s: %zu error%s; nothing was applied\n", p->commit, closing, errors,
+		errors == 1 ? "" : "s");
 	fclose(out);
 	plumb_buf_add(&p->errors, text, size);
 	if (!p->quiet)
@@ -203,7 +204,8 @@ int plumb_pipeline_load(plumb_pipeline *p)
 			error_line(NULL);
 	}
 	if (error < 0)
-		record_refusal(p, error == PLUMB_EINVALID ? "invalid revision" : "cannot load", diags.count);
+		record_refusal(p, error == PLUMB_EINVALID ? "invalid revision" : "cannot load",
+			       plumb_diags_distinct(&diags));
 	plumb_diags_release(&diags);
 	if (error == 0)
 		p->application = p->options.application ? plumb_xstrdup(p->options.application)
@@ -291,7 +293,7 @@ static int bind_secrets(plumb_pipeline *p)
 	int error = plumb_secret_bind(&p->set, &ctx, &diags);
 	if (error < 0) {
 		report_diags(p, &diags, "needs secrets that cannot be read");
-		record_refusal(p, "secret unreadable", diags.count);
+		record_refusal(p, "secret unreadable", plumb_diags_distinct(&diags));
 	}
 	plumb_diags_release(&diags);
 	free(identity);
@@ -433,7 +435,7 @@ int plumb_pipeline_plan(plumb_pipeline *p)
 	if (diags.count) {
 		/* Where the destination cannot place them, or what its validation refuses. */
 		report_diags(p, &diags, "declares objects the destination cannot take");
-		record_refusal(p, "refused by the destination", diags.count);
+		record_refusal(p, "refused by the destination", plumb_diags_distinct(&diags));
 	} else if (error < 0)
 		error_line("plan");
 	plumb_diags_release(&diags);

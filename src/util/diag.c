@@ -96,33 +96,50 @@ static void print(const plumb_diag *d, const char *label, FILE *out)
 		fprintf(out, "%s%s\n", label, d->message);
 }
 
+/*
+ * Whether items[i] says what an earlier one said, at the same place: one
+ * declaration read twice (an app of apps reaches it by two paths, two Flux
+ * releases name one source) is told once.
+ */
+static int repeated(const plumb_diag *items, size_t i)
+{
+	for (size_t k = 0; k < i; k++)
+		if (!compare_diag(&items[k], &items[i]) && !strcmp(items[k].message, items[i].message))
+			return 1;
+	return 0;
+}
+
 void plumb_diags_print_warnings(const plumb_diags *diags, FILE *out)
 {
-	for (size_t i = 0; i < diags->warning_count; i++) {
-		const plumb_diag *d = &diags->warnings[i];
-		size_t k;
-		/* One declaration read twice (an app of apps reaches it by two paths) warns once. */
-		for (k = 0; k < i && (compare_diag(&diags->warnings[k], d) || strcmp(diags->warnings[k].message, d->message));
-		     k++)
-			;
-		if (k == i)
-			print(d, "warning: ", out);
-	}
+	for (size_t i = 0; i < diags->warning_count; i++)
+		if (!repeated(diags->warnings, i))
+			print(&diags->warnings[i], "warning: ", out);
 }
 
 void plumb_diags_print(const plumb_diags *diags, FILE *out)
 {
 	for (size_t i = 0; i < diags->count; i++)
-		print(&diags->items[i], "", out);
+		if (!repeated(diags->items, i))
+			print(&diags->items[i], "", out);
 	plumb_diags_print_warnings(diags, out);
+}
+
+size_t plumb_diags_distinct(const plumb_diags *diags)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < diags->count; i++)
+		n += !repeated(diags->items, i);
+	return n;
 }
 
 int plumb_diags_set_error(const plumb_diags *diags)
 {
 	plumb_buf text = PLUMB_BUF_INIT;
 	for (size_t i = 0; i < diags->count; i++)
-		plumb_buf_printf(&text, "%s%s:%u:%u: %s", i ? "; " : "", diags->items[i].file ? diags->items[i].file : "",
-				 diags->items[i].line, diags->items[i].column, diags->items[i].message);
+		if (!repeated(diags->items, i))
+			plumb_buf_printf(&text, "%s%s:%u:%u: %s", text.len ? "; " : "",
+					 diags->items[i].file ? diags->items[i].file : "", diags->items[i].line,
+					 diags->items[i].column, diags->items[i].message);
 	int error = plumb_error_set(PLUMB_EINVALID, "%s", text.ptr ? text.ptr : "");
 	plumb_buf_release(&text);
 	return error;

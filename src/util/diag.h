@@ -56,14 +56,18 @@ void plumb_diags_sort(plumb_diags *diags);
 
 /*
  * Print every error as "FILE:LINE:COL: message" (parts that are unknown
- * are left out), then every warning as "FILE:LINE:COL: warning: message".
+ * are left out), then every warning as "FILE:LINE:COL: warning: message";
+ * each once however often it was added (one declaration read twice).
  */
 void plumb_diags_print(const plumb_diags *diags, FILE *out);
 
 /* Print the warnings alone, each once however often it was added (a command that succeeds still shows them). */
 void plumb_diags_print_warnings(const plumb_diags *diags, FILE *out);
 
-/* Put the errors, "FILE:LINE:COL: message" joined by "; ", in the error slot; returns PLUMB_EINVALID. */
+/* How many errors plumb_diags_print prints: each once, however often it was added. */
+size_t plumb_diags_distinct(const plumb_diags *diags);
+
+/* Put the errors, "FILE:LINE:COL: message" joined by "; ", each once, in the error slot; returns PLUMB_EINVALID. */
 int plumb_diags_set_error(const plumb_diags *diags);
 
 void plumb_diags_release(plumb_diags *diags);

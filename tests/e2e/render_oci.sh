@@ -163,6 +163,18 @@ contains "$ERR" "oci://$PLAIN/charts web@0.1.0 (helm)" && ok "the failure names 
 flux "$(flux_release '{tag: 0.1.0}' '  verify: {provider: cosign}')" --allow-chart-fetch
 expect_err "an OCIRepository's verify is an error where it is written: plumb checks no signature" \
 	"clusters/prod/web.yaml:9:3: OCIRepository web: spec.verify: plumb does not verify a chart's signature"
+flux "$(flux_release '{tag: 0.1.0}' '  verify: {provider: cosign}')
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: other, namespace: apps}
+spec: {chartRef: {kind: OCIRepository, name: web}}" --allow-chart-fetch
+if [ "$RC" -ne 0 ] && [ "$(printf '%s\n' "$ERR" | grep -c 'spec.verify: plumb does not verify')" = 1 ] &&
+	contains "$ERR" "is invalid: 1 error;"; then
+	ok "a source two releases name is told at fault once"
+else
+	fail "a source two releases name is told at fault once" "$(show)"
+fi
 flux "$(flux_release "{semver: '>=0.1.0', semverFilter: '.*-rc'}")" --allow-chart-fetch
 expect_err "ref.semverFilter is an error where it is written" \
 	"clusters/prod/web.yaml:8:28: OCIRepository web: spec.ref.semverFilter: not read by plumb"

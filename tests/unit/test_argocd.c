@@ -209,14 +209,22 @@ static void warnings_are_kept_apart_from_errors(void)
 	plumb_diags_append(&copy, &diags);
 	CHECK_INT((int)copy.count, 1);
 	CHECK_INT((int)copy.warning_count, 2);
+	/* One source two Flux releases name: its error is added twice, and told once. */
+	plumb_diags_add(&copy, at, "also wrong");
+	plumb_diags_add(&copy, at, "wrong");
+	CHECK_INT((int)copy.count, 3);
+	CHECK_INT((int)plumb_diags_distinct(&copy), 2);
 	char *text = NULL;
 	size_t size = 0;
 	FILE *out = open_memstream(&text, &size);
 	plumb_diags_print(&copy, out);
 	fclose(out);
-	/* The error, then the warning once however often it was added. */
-	CHECK_STR(text, "a.yaml:3:5: wrong\na.yaml:3:5: warning: read past\n");
+	/* Each error once, then the warning once however often it was added. */
+	CHECK_STR(text, "a.yaml:3:5: wrong\na.yaml:3:5: also wrong\na.yaml:3:5: warning: read past\n");
 	free(text);
+	CHECK_INT(plumb_diags_set_error(&copy), PLUMB_EINVALID);
+	CHECK_STR(plumb_error_last(), "a.yaml:3:5: wrong; a.yaml:3:5: also wrong");
+	plumb_error_clear();
 	plumb_diags_release(&copy);
 	plumb_diags_release(&diags);
 }
