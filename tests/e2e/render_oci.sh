@@ -5,11 +5,16 @@
 # Argo CD Application's chart of a registry written without a scheme (over TLS, its CA trusted
 # through SSL_CERT_FILE) render, with --allow-chart-fetch, what helm template gives by hand;
 # without it, and for what plumb cannot honour (a signature to verify, semverFilter, no ref, a
-# tag that is no version, a HelmChart), the error is where it is written.
+# tag that is no version, a HelmChart), the error is where it is written. A range of a registry's
+# chart is planned, and applied to a real kube-apiserver as planned.
 here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
 . "$here/lib.sh"
 . "$here/servers.sh"
-trap serve_cleanup EXIT
+KUBECTL="$root/build/kube/bin/kubectl"
+KUBE_STATE="$T/kube"
+KUBE_STARTED=0
+trap kube_cleanup EXIT
 render_programs
 unset HTTPS_PROXY https_proxy HTTP_PROXY http_proxy ALL_PROXY all_proxy NO_PROXY no_proxy SSL_CERT_FILE SSL_CERT_DIR
 
@@ -235,6 +240,35 @@ flux "$(helm_repository '
   type: oci' | sed 's/version: 0.1.0, /version: 0.1.0, verify: {provider: cosign}, /')" --allow-chart-fetch
 expect_err "a HelmRelease chart's verify is an error where it is written" \
 	"clusters/prod/web.yaml:14:55: spec.chart.spec.verify: plumb does not verify a chart's signature"
+
+# --- Flux: a registry's chart synced to a real API server, from a reviewed plan --------------
+
+kube_start "a chart of an OCI registry"
+kc() { "$KUBECTL" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
+printf '%s\n' "$(flux_release "{semver: '>=0.1.0 <0.5.0'}")
+  install: {createNamespace: true}" >"$REPO/clusters/prod/web.yaml"
+commit_all "$REPO" "web from its OCI registry, the latest 0.x release"
+capture "$PLUMB" plan web "${ARGS[@]}" --path clusters/prod --kubeconfig "$KUBECONFIG_ADMIN" \
+	--allow-chart-fetch --out "$T/web.plan"
+planned=$RC
+push 0.4.0 || fail "helm pushes web 0.4.0" "$(cat "$T/push.out")"
+capture "$PLUMB" apply "$T/web.plan" --state "$STATE" --kubeconfig "$KUBECONFIG_ADMIN" --allow-chart-fetch
+version=$(kc get configmap web-web -n apps -o 'jsonpath={.data.version}' 2>&1)
+if [ "$planned" -eq 0 ] && [ "$RC" -eq 0 ] && [ "$version" = 0.3.0+build.7 ]; then
+	ok "a plan of a registry's chart range applies the release it pinned, though a later one was pushed since"
+else
+	fail "a plan of a registry's chart range applies the release it pinned, though a later one was pushed since" \
+		"version=$version" "$(show)"
+fi
+capture "$PLUMB" sync "${ARGS[@]}" --path clusters/prod --kubeconfig "$KUBECONFIG_ADMIN" --allow-chart-fetch
+version=$(kc get configmap web-web -n apps -o 'jsonpath={.data.version}' 2>&1)
+if [ "$RC" -eq 0 ] && [ "$version" = 0.4.0 ]; then
+	ok "the next sync resolves the range again and applies the release pushed since"
+else
+	fail "the next sync resolves the range again and applies the release pushed since" "version=$version" "$(show)"
+fi
+rm -f "$REPO/clusters/prod/web.yaml"
+commit_all "$REPO" "without web"
 
 # --- Argo CD: a chart of a registry written without a scheme, over TLS ------------------------
 
