@@ -2,6 +2,7 @@
 #include "load/argocd.h"
 #include "load/application.h"
 #include "load/render_options.h"
+#include "render/helm.h"
 #include "util/path.h"
 #include "util/url.h"
 
@@ -104,6 +105,36 @@ static void decode_wave(plumb_application *a, const plumb_spec *annotations, plu
 	plumb_spec_entries_release(entries, count);
 }
 
+/*
+ * An application of a chart helm fetches (when allowed): CHART of the
+ * repository or registry REPO, written at at, at targetRevision (its
+ * version, a range, or a registry's digest "sha256:..."), as helm.remote
+ * in its render options (render/helm.h) with the source's helm options.
+ */
+static void decode_remote_chart(plumb_application *a, const plumb_value *r, const char *repo, const char *chart,
+				plumb_position at, const char *const *refs, size_t ref_count, plumb_diags *diags)
+{
+	a->path = plumb_xstrdup("");
+	a->render = plumb_render_options_decode(&r[R_HELM], &r[R_KUSTOMIZE], &r[R_DIRECTORY], NULL, 1, refs, ref_count,
+						diags);
+	json_t *json = a->render ? json_loads(a->render, 0, NULL) : json_object();
+	json_t *helm = json_object_get(json, "helm");
+	if (!helm) {
+		helm = json_object();
+		json_object_set_new(json, "helm", helm);
+	}
+	json_t *remote = json_pack("{s:s, s:s, s:s, s:I, s:I}", "repo", repo, "chart", chart, "file", a->file, "line",
+				   (json_int_t)at.line, "column", (json_int_t)at.column);
+	const char *revision = r[R_REVISION].present && *r[R_REVISION].string ? r[R_REVISION].string : NULL;
+	if (revision)
+		json_object_set_new(remote, plumb_helm_is_oci(repo) && !strncmp(revision, "sha256:", 7) ? "digest" : "version",
+				    json_string(revision));
+	json_object_set_new(helm, "remote", remote);
+	free(a->render);
+	a->render = json_dumps(json, JSON_COMPACT);
+	json_decref(json);
+}
+
 static void decode_source(plumb_application *a, const plumb_spec *source, const char *const *refs, size_t ref_count,
 			  plumb_diags *diags)
 {
@@ -121,31 +152,33 @@ static void decode_source(plumb_application *a, const plumb_spec *source, const 
 	read_past(diags, &r[R_REF], "source.ref", "a reference for another source's value files");
 	read_past(diags, &r[R_NAME], "source.name", "a source's display name");
 	if (r[R_CHART].present) {
-		/* A chart of a Helm repository: helm fetches it (when allowed), at targetRevision, its version. */
 		if (r[R_PATH].present)
 			plumb_diags_add(diags, r[R_PATH].position, "%s: chart and path both given; give one", name);
-		a->path = plumb_xstrdup("");
-		a->render = plumb_render_options_decode(&r[R_HELM], &r[R_KUSTOMIZE], &r[R_DIRECTORY], NULL, 1, refs,
-							ref_count, diags);
-		json_t *json = a->render ? json_loads(a->render, 0, NULL) : json_object();
-		json_t *helm = json_object_get(json, "helm");
-		if (!helm) {
-			helm = json_object();
-			json_object_set_new(json, "helm", helm);
-		}
 		/* A Helm repository without a scheme is an OCI registry's, as Argo CD's enableOCI repositories are written. */
 		const char *url = r[R_REPO].string;
 		char *repo = strstr(url, "://") ? plumb_xstrdup(url) : plumb_xprintf("oci://%s", url);
-		json_t *remote = json_pack("{s:s, s:s, s:s, s:I, s:I}", "repo", repo, "chart", r[R_CHART].string, "file",
-					   a->file, "line", (json_int_t)r[R_CHART].position.line, "column",
-					   (json_int_t)r[R_CHART].position.column);
+		decode_remote_chart(a, r, repo, r[R_CHART].string, r[R_CHART].position, refs, ref_count, diags);
 		free(repo);
-		if (r[R_REVISION].present && *r[R_REVISION].string)
-			json_object_set_new(remote, "version", json_string(r[R_REVISION].string));
-		json_object_set_new(helm, "remote", remote);
-		free(a->render);
-		a->render = json_dumps(json, JSON_COMPACT);
-		json_decref(json);
+		plumb_values_release(r, R_COUNT);
+		return;
+	}
+	if (plumb_helm_is_oci(r[R_REPO].string)) {
+		/* An OCI artifact (Argo CD's oci:// source): a chart helm pushed, pulled whole. */
+		const char *url = r[R_REPO].string, *chart = strrchr(url + 6, '/');
+		char *path = NULL;
+		if (r[R_PATH].present && (plumb_path_normalize(&path, r[R_PATH].string, 0) < 0 || *path))
+			plumb_diags_add(diags, r[R_PATH].position,
+					"%s.path: '%s': plumb reads an OCI artifact as a Helm chart, whole: give path: .",
+					name, r[R_PATH].string);
+		else if (!chart || !chart[1])
+			plumb_diags_add(diags, r[R_REPO].position,
+					"%s.repoURL: '%s' names no artifact: oci://HOST/PATH/CHART", name, url);
+		else {
+			char *repo = plumb_xstrndup(url, (size_t)(chart - url));
+			decode_remote_chart(a, r, repo, chart + 1, r[R_REPO].position, refs, ref_count, diags);
+			free(repo);
+		}
+		free(path);
 		plumb_values_release(r, R_COUNT);
 		return;
 	}

@@ -2,11 +2,12 @@
 # Charts of OCI registries, pulled from distribution's registry on loopback: a Flux
 # HelmRelease's chartRef to an OCIRepository (at a tag, at a semver range pinned to the release
 # it resolves to, at a digest; insecure as plain HTTP), a Flux HelmRepository of type oci, and an
-# Argo CD Application's chart of a registry written without a scheme (over TLS, its CA trusted
-# through SSL_CERT_FILE) render, with --allow-chart-fetch, what helm template gives by hand;
-# without it, and for what plumb cannot honour (a signature to verify, semverFilter, no ref, a
-# tag that is no version, a HelmChart), the error is where it is written. A range of a registry's
-# chart is planned, and applied to a real kube-apiserver as planned.
+# Argo CD Application's chart of a registry written without a scheme, or its oci:// source
+# (over TLS, its CA trusted through SSL_CERT_FILE) render, with --allow-chart-fetch, what helm
+# template gives by hand; without it, and for what plumb cannot honour (a signature to verify,
+# semverFilter, no ref, a tag that is no version, a HelmChart, a folder inside an artifact), the
+# error is where it is written. A range of a registry's chart is planned, and applied to a real
+# kube-apiserver as planned.
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 . "$here/lib.sh"
@@ -299,5 +300,18 @@ if contains "$OUT" "web@0.1.0 (helm)" && contains "$OUT" 'size: "5"'; then
 else
 	fail "an Argo CD range of a registry's chart is pinned to the release it resolves to" "$(show)"
 fi
+
+# An oci:// source (Argo CD's OCI artifact) of a chart helm pushed: the chart, pulled whole.
+app=$(printf '%s\n' "$app" | sed "s|repoURL: .*|repoURL: oci://$TLS/charts/web|; s|chart: web|path: .|; s|0.1.x|0.1.0|")
+by_hand "$T/artifact" web "oci://$TLS/charts/web" --version 0.1.0 --ca-file "$T/ca/ca.pem" --namespace argo --set size=5
+SSL_CERT_FILE="$T/ca/ca.pem" argo --allow-chart-fetch
+same_as "an oci:// source of a chart renders as helm template oci://... does by hand" "$T/artifact"
+argo
+expect_err "an oci:// source is refused without --allow-chart-fetch, at its repoURL" \
+	"apps/web.yaml:7:14: the chart oci://$TLS/charts web@0.1.0 is fetched from an OCI registry over the network"
+app=$(printf '%s\n' "$app" | sed "s|path: .|path: manifests|")
+SSL_CERT_FILE="$T/ca/ca.pem" argo --allow-chart-fetch
+expect_err "a folder inside an OCI artifact is an error where it is written" \
+	"apps/web.yaml:8:11: spec.source.path: 'manifests': plumb reads an OCI artifact as a Helm chart, whole: give path: ."
 
 [ "$TAP_FAILED" -eq 0 ]
