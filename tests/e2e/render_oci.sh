@@ -46,7 +46,8 @@ push() {
 		"$HELM" push "$T/packages/web-$version.tgz" "oci://$registry/charts" "$@" >"$T/push.out" 2>&1 &&
 		PUSHED_DIGEST=$(sed -n 's/^Digest: //p' "$T/push.out") && [ -n "$PUSHED_DIGEST" ]
 }
-if push 0.1.0 && FIRST_DIGEST=$PUSHED_DIGEST && push 0.1.0 "$TLS" --ca-file "$T/ca/ca.pem"; then
+if push 0.1.0 && FIRST_DIGEST=$PUSHED_DIGEST && push 0.1.0 "$TLS" --ca-file "$T/ca/ca.pem" &&
+	TLS_DIGEST=$PUSHED_DIGEST; then
 	ok "helm pushes the chart web 0.1.0 to both registries"
 else
 	fail "helm pushes the chart web 0.1.0 to both registries" "$(cat "$T/push.out")"
@@ -309,6 +310,11 @@ same_as "an oci:// source of a chart renders as helm template oci://... does by 
 argo
 expect_err "an oci:// source is refused without --allow-chart-fetch, at its repoURL" \
 	"apps/web.yaml:7:14: the chart oci://$TLS/charts web@0.1.0 is fetched from an OCI registry over the network"
+app=$(printf '%s\n' "$app" | sed "s|0.1.0|$TLS_DIGEST|")
+SSL_CERT_FILE="$T/ca/ca.pem" argo --allow-chart-fetch
+same_as "an oci:// source at a digest (targetRevision sha256:...) renders the chart of that digest" "$T/artifact"
+contains "$OUT" "web@$TLS_DIGEST (helm)" && ok "the rendered objects name the digest they came from" ||
+	fail "the rendered objects name the digest they came from" "$(show)"
 app=$(printf '%s\n' "$app" | sed "s|path: .|path: manifests|")
 SSL_CERT_FILE="$T/ca/ca.pem" argo --allow-chart-fetch
 expect_err "a folder inside an OCI artifact is an error where it is written" \
