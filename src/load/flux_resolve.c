@@ -6,10 +6,9 @@
 #include "util/common.h"
 #include "load/flux.h"
 #include "load/flux_internal.h"
-#include "load/internal.h"
+#include "load/located.h"
 #include "load/substitute.h"
 #include "render/helm.h"
-#include "resource/field.h"
 #include "resource/spec_internal.h"
 #include "secrets/secret.h"
 #include "util/buf.h"
@@ -109,35 +108,12 @@ static const struct {
 	{ "verify", FIELD_REFUSE, "plumb does not verify a chart's signature; a chart in git is as trusted as its commit" },
 };
 
-/*
- * A chart source of the folder (HelmRepository, OCIRepository) as it is
- * resolved: its resource and spec, and its manifest's text once a
- * diagnostic needs where one of its fields is written.
- */
+/* A chart source of the folder (HelmRepository, OCIRepository) as it is resolved: its spec, and its fields' places. */
 typedef struct {
 	const plumb_resource *resource;
 	json_t *spec;
-	plumb_source *source; /* to read the manifest again; NULL: diagnostics at the document */
-	plumb_buf text;
-	int read; /* 0 not yet, 1 read, -1 not readable (a rendered document) */
+	plumb_located fields;
 } chart_source;
-
-/* Where field (a path from the document's root, resource/field.h) of source is written, else its document. */
-static plumb_position source_field(chart_source *source, const char *field)
-{
-	const plumb_resource *r = source->resource;
-	plumb_position document = { r->file, r->line, r->column }, at = document;
-	if (!source->read) {
-		source->read = source->source && r->blob[0] &&
-				       plumb_source_read_blob(&source->text, source->source, r->blob, PLUMB_MANIFEST_MAX) == 0
-			       ? 1
-			       : -1;
-		plumb_error_clear();
-	}
-	if (source->read > 0)
-		plumb_field_locate(&at, source->text.ptr, source->text.len, document, field);
-	return at;
-}
 
 /*
  * Check the fields of a chart source, each where it is written: one plumb
@@ -156,7 +132,7 @@ static void read_fetch_fields(json_t *remote, chart_source *source, int oci, plu
 		if (i < PLUMB_ARRAY_SIZE(fetch_fields) && fetch_fields[i].use == FIELD_READ)
 			continue;
 		char *field = plumb_xprintf("spec.%s", key);
-		plumb_position at = source_field(source, field);
+		plumb_position at = plumb_located_field(&source->fields, field);
 		if (i == PLUMB_ARRAY_SIZE(fetch_fields))
 			plumb_diags_warn(diags, at, "%s %s: %s: not read by plumb", kind, name, field);
 		else if (fetch_fields[i].use == FIELD_WARN)
@@ -167,13 +143,13 @@ static void read_fetch_fields(json_t *remote, chart_source *source, int oci, plu
 	}
 	const char *provider = json_string_value(json_object_get(source->spec, "provider"));
 	if (provider && strcmp(provider, "generic") != 0)
-		plumb_diags_warn(diags, source_field(source, "spec.provider"),
+		plumb_diags_warn(diags, plumb_located_field(&source->fields, "spec.provider"),
 				 "%s %s: spec.provider: %s: not read by plumb (helm fetches the chart without credentials)",
 				 kind, name, provider);
 	json_t *selector = json_object_get(source->spec, "layerSelector");
 	const char *media_type = json_string_value(json_object_get(selector, "mediaType"));
 	if (media_type && strcmp(media_type, HELM_CHART_LAYER) != 0)
-		plumb_diags_warn(diags, source_field(source, "spec.layerSelector.mediaType"),
+		plumb_diags_warn(diags, plumb_located_field(&source->fields, "spec.layerSelector.mediaType"),
 				 "%s %s: spec.layerSelector.mediaType: not read by plumb (helm pulls the layer %s)", kind, name,
 				 HELM_CHART_LAYER);
 	/* Flux reads insecure as plain HTTP for a registry only. */
@@ -190,9 +166,8 @@ static int chart_source_find(chart_source *out, const plumb_manifest_set *set, p
 			     json_t *ref, plumb_diags *diags)
 {
 	const char *name = json_string_value(json_object_get(ref, "name"));
-	memset(out, 0, sizeof(*out));
-	out->source = source;
 	out->resource = find_resource(set, PLUMB_FLUX_SOURCE_GROUP, kind, name);
+	plumb_located_init(&out->fields, out->resource, source);
 	json_t *document = out->resource ? json_loads(out->resource->json, 0, NULL) : NULL;
 	out->spec = json_incref(json_object_get(document, "spec"));
 	json_decref(document);
@@ -206,7 +181,7 @@ static int chart_source_find(chart_source *out, const plumb_manifest_set *set, p
 static void chart_source_release(chart_source *source)
 {
 	json_decref(source->spec);
-	plumb_buf_release(&source->text);
+	plumb_located_release(&source->fields);
 }
 
 /* The chart of a HelmRepository of the folder (a HelmRelease's chart.spec), as helm.remote (render/helm.h). */
@@ -216,8 +191,8 @@ static json_t *helm_repository_chart(chart_source *repository, json_t *flux, int
 	const char *type = json_string_value(json_object_get(repository->spec, "type"));
 	*oci = type && !strcmp(type, "oci");
 	if (*oci != plumb_helm_is_oci(url))
-		plumb_diags_add(diags, source_field(repository, "spec.url"), "HelmRepository %s: spec.url '%s' %s",
-				repository->resource->name, url,
+		plumb_diags_add(diags, plumb_located_field(&repository->fields, "spec.url"),
+				"HelmRepository %s: spec.url '%s' %s", repository->resource->name, url,
 				*oci ? "is not oci://HOST/PATH, as type oci requires" : "is an OCI registry's: say type: oci");
 	json_t *remote = json_pack("{s:s, s:O}", "repo", url, "chart", json_object_get(flux, "chart"));
 	if (json_object_get(flux, "version"))
@@ -239,7 +214,7 @@ static char *oci_version(chart_source *repository, json_t *ref, plumb_diags *dia
 	if (semver)
 		return plumb_xstrdup(semver);
 	if (!tag) {
-		plumb_diags_add(diags, source_field(repository, "spec"),
+		plumb_diags_add(diags, plumb_located_field(&repository->fields, "spec"),
 				"OCIRepository %s: no spec.ref: Flux pulls the tag latest, which is no chart's version: give "
 				"ref.tag, ref.semver or ref.digest",
 				name);
@@ -251,7 +226,7 @@ static char *oci_version(chart_source *repository, json_t *ref, plumb_diags *dia
 			*c = '+';
 	if (plumb_helm_is_release(version))
 		return version;
-	plumb_diags_add(diags, source_field(repository, "spec.ref.tag"),
+	plumb_diags_add(diags, plumb_located_field(&repository->fields, "spec.ref.tag"),
 			"OCIRepository %s: spec.ref.tag '%s' is not a chart's version, which helm pulls a chart by: give "
 			"ref.semver, or ref.digest",
 			name, tag);
@@ -273,12 +248,12 @@ static json_t *oci_repository_chart(chart_source *repository, plumb_diags *diags
 	json_t *ref = json_object_get(repository->spec, "ref");
 	const char *digest = json_string_value(json_object_get(ref, "digest"));
 	if (!chart || !chart[1]) {
-		plumb_diags_add(diags, source_field(repository, "spec.url"),
+		plumb_diags_add(diags, plumb_located_field(&repository->fields, "spec.url"),
 				"OCIRepository %s: spec.url '%s' is not a chart's: oci://HOST/PATH/CHART", name, url);
 		return NULL;
 	}
 	if (json_object_get(ref, "semverFilter"))
-		plumb_diags_add(diags, source_field(repository, "spec.ref.semverFilter"),
+		plumb_diags_add(diags, plumb_located_field(&repository->fields, "spec.ref.semverFilter"),
 				"OCIRepository %s: spec.ref.semverFilter: not read by plumb, and it chooses the release: "
 				"give the range in ref.semver alone",
 				name);
