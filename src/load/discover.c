@@ -1,5 +1,6 @@
 #include "util/common.h"
 #include "load/discover.h"
+#include "load/argocd_repository.h"
 #include "load/flux.h"
 #include "load/load.h"
 #include "render/helm.h"
@@ -145,8 +146,11 @@ static int expand(discovery *d, const char *path, const plumb_application *paren
 	}
 	for (size_t i = 0; i < set.object_count; i++) {
 		const plumb_object *o = &set.objects[i];
-		/* A ConfigMap a Flux application reads its variables or values from is read, not applied. */
-		if (plumb_flux_consumed(&set, o->resource))
+		/*
+		 * A ConfigMap a Flux application reads its variables or values from, and
+		 * Argo CD's repository Secrets, are read, not applied.
+		 */
+		if (plumb_flux_consumed(&set, o->resource) || plumb_argocd_repository_secret(&set.resources[o->resource]))
 			continue;
 		plumb_diags_add(d->diags, o->position,
 				"'%s' holds Applications, so it holds nothing else: move %s to an application's path",
@@ -159,6 +163,7 @@ static int expand(discovery *d, const char *path, const plumb_application *paren
 		const plumb_application *a = &resolved;
 		size_t diags_before = d->diags->count;
 		plumb_flux_resolve(&resolved, &set, d->source, own_url, d, d->diags);
+		plumb_argocd_repository_resolve(&resolved, &set, d->source, d->diags);
 		if (d->diags->count > diags_before) {
 			plumb_application_release(&resolved);
 			error = PLUMB_EINVALID;

@@ -2,7 +2,8 @@
  * located.h - where a field of a document the loader read is written,
  * found when a diagnostic needs it: loading keeps each document's
  * position, not every field's (resource/field.h), so the manifest is read
- * again from the source by its blob, once per document asked about.
+ * again from the source by its blob, once per document asked about; so
+ * is a value load masks (a Secret's) when one is needed.
  */
 #ifndef PLUMB_LOAD_LOCATED_H
 #define PLUMB_LOAD_LOCATED_H
@@ -25,6 +26,17 @@ void plumb_located_init(plumb_located *located, const plumb_resource *resource, 
 /* Where field (a path from the document's root, as resource/field.h names one) is written, else the document. */
 plumb_position plumb_located_field(plumb_located *located, const char *field);
 
+/* Whether the manifest can be read again (a rendered document cannot: it has no blob). */
+int plumb_located_readable(plumb_located *located);
+
+/*
+ * The scalar at field as the manifest writes it, unmasked (a Secret's
+ * value, which load masks): a new string, or NULL when there is none or
+ * the manifest cannot be read.
+ */
+char *plumb_located_scalar(plumb_located *located, const char *field);
+
+/* Free the manifest's text, wiped: it may hold a Secret's values. */
 void plumb_located_release(plumb_located *located);
 
 #endif

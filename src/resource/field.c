@@ -147,7 +147,7 @@ static struct fy_node *list_item(struct fy_node *list, const char *s, const char
 }
 
 /* The node path names below root (*at: where it is written), or NULL. */
-static int walk(struct fy_node **at, struct fy_node *root, const char *path)
+static int walk(struct fy_node **at, struct fy_node **value, struct fy_node *root, const char *path)
 {
 	struct fy_node *node = root;
 	const char *p = path[0] == '.' ? path + 1 : path;
@@ -187,6 +187,8 @@ static int walk(struct fy_node **at, struct fy_node *root, const char *path)
 		if (*p == '.')
 			p++;
 	}
+	if (value)
+		*value = node;
 	return 0;
 }
 
@@ -195,17 +197,33 @@ static void discard_output(struct fy_diag *diag, void *user, const char *buf, si
 {
 }
 
-int plumb_field_locate(plumb_position *out, const char *text, size_t length, plumb_position document,
-		       const char *path)
+/* A parse of the document placed at document in text (a whole manifest file). */
+typedef struct {
+	struct fy_diag *diag;
+	struct fy_parser *parser;
+	struct fy_document *doc;
+	struct fy_node *root;
+} document_parse;
+
+static void parse_release(document_parse *p)
+{
+	if (p->doc)
+		fy_parse_document_destroy(p->parser, p->doc);
+	if (p->parser)
+		fy_parser_destroy(p->parser);
+	if (p->diag)
+		fy_diag_destroy(p->diag);
+}
+
+/*
+ * Parse the document of text that load placed at document: 0 with p->root,
+ * else PLUMB_ENOTFOUND. Release p either way.
+ */
+static int parse_document(document_parse *p, const char *text, size_t length, plumb_position document)
 {
 	struct fy_diag_cfg diag_cfg;
-	struct fy_diag *diag = NULL;
-	struct fy_parser *parser = NULL;
-	struct fy_document *doc = NULL;
-	int error = PLUMB_ENOTFOUND;
 	size_t offset = 0;
-
-	*out = document;
+	memset(p, 0, sizeof(*p));
 	/* From the start of the document's line: the lines before are other documents. */
 	for (unsigned line = 1; line < document.line && offset < length; line++) {
 		const char *newline = memchr(text + offset, '\n', length - offset);
@@ -222,17 +240,27 @@ int plumb_field_locate(plumb_position *out, const char *text, size_t length, plu
 	diag_cfg.colorize = false;
 	diag_cfg.show_source = false;
 	struct fy_parse_cfg cfg = { .flags = FYPCF_QUIET | FYPCF_DEFAULT_VERSION_1_2 };
-	cfg.diag = diag = fy_diag_create(&diag_cfg);
-	parser = diag ? fy_parser_create(&cfg) : NULL;
-	if (!parser || fy_parser_set_string(parser, text + offset, length - offset) != 0 ||
-	    !(doc = fy_parse_load_document(parser)))
-		goto done;
-	struct fy_node *root = fy_document_root(doc), *at = NULL;
-	plumb_position start = plumb_spec_node_position(root, document.file);
+	cfg.diag = p->diag = fy_diag_create(&diag_cfg);
+	p->parser = p->diag ? fy_parser_create(&cfg) : NULL;
+	if (!p->parser || fy_parser_set_string(p->parser, text + offset, length - offset) != 0 ||
+	    !(p->doc = fy_parse_load_document(p->parser)))
+		return PLUMB_ENOTFOUND;
+	p->root = fy_document_root(p->doc);
+	plumb_position start = plumb_spec_node_position(p->root, document.file);
 	/* Lines count from where parsing began: the document's root is on its first. */
 	if (start.line != 1 || start.column != document.column)
-		goto done;
-	if ((error = walk(&at, root, path)) == 0) {
+		return PLUMB_ENOTFOUND;
+	return 0;
+}
+
+int plumb_field_locate(plumb_position *out, const char *text, size_t length, plumb_position document,
+		       const char *path)
+{
+	document_parse p;
+	struct fy_node *at = NULL;
+	*out = document;
+	int error = parse_document(&p, text, length, document);
+	if (error == 0 && (error = walk(&at, NULL, p.root, path)) == 0) {
 		plumb_position found = plumb_spec_node_position(at, document.file);
 		if (found.line) {
 			*out = found;
@@ -241,12 +269,22 @@ int plumb_field_locate(plumb_position *out, const char *text, size_t length, plu
 			error = PLUMB_ENOTFOUND; /* an empty collection: no position of its own */
 		}
 	}
-done:
-	if (doc)
-		fy_parse_document_destroy(parser, doc);
-	if (parser)
-		fy_parser_destroy(parser);
-	if (diag)
-		fy_diag_destroy(diag);
+	parse_release(&p);
 	return error;
+}
+
+char *plumb_field_scalar(const char *text, size_t length, plumb_position document, const char *path)
+{
+	document_parse p;
+	struct fy_node *at = NULL, *value = NULL;
+	char *out = NULL;
+	if (parse_document(&p, text, length, document) == 0 && walk(&at, &value, p.root, path) == 0 && value &&
+	    fy_node_get_type(value) == FYNT_SCALAR) {
+		size_t n;
+		const char *scalar = fy_node_get_scalar(value, &n);
+		if (scalar)
+			out = plumb_xstrndup(scalar, n);
+	}
+	parse_release(&p);
+	return out;
 }

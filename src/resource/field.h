@@ -6,7 +6,8 @@
  *
  * Loading keeps no position but each document's: keeping every field's
  * would cost every load what only a refusal needs. The document is parsed
- * again from the manifest's text instead, on that path alone.
+ * again from the manifest's text instead, on that path alone; so is a
+ * document whose values load masked (a Secret's) when one must be read.
  */
 #ifndef PLUMB_RESOURCE_FIELD_H
 #define PLUMB_RESOURCE_FIELD_H
@@ -37,5 +38,13 @@
  */
 int plumb_field_locate(plumb_position *out, const char *text, size_t length, plumb_position document,
 		       const char *path);
+
+/*
+ * The scalar at path (as plumb_field_locate reads one) in the document of
+ * text that load placed at document, as the manifest writes it (a
+ * Secret's value too, which load keeps masked): a new string, or NULL
+ * when the document writes none there.
+ */
+char *plumb_field_scalar(const char *text, size_t length, plumb_position document, const char *path);
 
 #endif

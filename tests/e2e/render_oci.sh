@@ -320,4 +320,68 @@ SSL_CERT_FILE="$T/ca/ca.pem" argo --allow-chart-fetch
 expect_err "a folder inside an OCI artifact is an error where it is written" \
 	"apps/web.yaml:8:11: spec.source.path: 'manifests': plumb reads an OCI artifact as a Helm chart, whole: give path: ."
 
+# --- Argo CD: repository Secrets beside the Applications ------------------------------------
+
+# A registry served without TLS, as Argo CD's repository Secret says it (insecureOCIForceHttp).
+PASSWORD="plumb-e2e-registry-$RANDOM$RANDOM"
+plain_app="apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: web, namespace: argocd}
+spec:
+  project: default
+  source: {repoURL: $PLAIN/charts, chart: web, targetRevision: 0.1.0, helm: {parameters: [{name: size, value: '5'}]}}
+  destination: {server: https://kubernetes.default.svc, namespace: argo}"
+repository="---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: registry
+  namespace: argocd
+  labels: {argocd.argoproj.io/secret-type: repository}
+stringData:
+  type: helm
+  url: $PLAIN/charts
+  enableOCI: 'true'
+  insecureOCIForceHttp: 'true'
+  username: deploy
+  password: $PASSWORD"
+by_hand "$T/plain-argo" web "oci://$PLAIN/charts/web" --version 0.1.0 --plain-http --namespace argo --set size=5
+app=$plain_app
+argo --allow-chart-fetch
+expect_err "an Argo CD chart of a registry without TLS fails, with helm's reason, when nothing says so" \
+	"server gave HTTP response to HTTPS client"
+app="$plain_app
+$repository"
+argo --allow-chart-fetch
+same_as "a repository Secret beside the Application with insecureOCIForceHttp pulls the chart over plain HTTP" \
+	"$T/plain-argo"
+if contains "$ERR" "apps/web.yaml:20:3: warning: Secret registry: stringData.username: not read by plumb (helm fetches the chart without credentials)" &&
+	contains "$ERR" "apps/web.yaml:21:3: warning: Secret registry: stringData.password: not read by plumb" &&
+	! contains "$OUT$ERR" "$PASSWORD" && ! contains "$OUT" "kind: Secret"; then
+	ok "the Secret is read, not applied; its credentials are warnings where they are written, their values shown nowhere"
+else
+	fail "the Secret is read, not applied; its credentials are warnings where they are written, their values shown nowhere" \
+		"$(show)"
+fi
+# One a renderer made (the Applications' folder a kustomization) holds its values masked: said.
+printf 'resources: [web.yaml]\n' >"$REPO/apps/kustomization.yaml"
+argo --allow-chart-fetch
+rm "$REPO/apps/kustomization.yaml"
+commit_all "$REPO" "the Applications' folder is no kustomization"
+expect_err "a repository Secret a kustomization renders is not read, and that is said" \
+	"warning: Secret registry: a repository Secret a renderer made is not read by plumb"
+# Credentials for every repository under a url (repo-creds), written as data (base64).
+app="$plain_app
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: registry-creds
+  namespace: argocd
+  labels: {argocd.argoproj.io/secret-type: repo-creds}
+data: {url: $(b64 "$PLAIN"), insecureOCIForceHttp: $(b64 true)}"
+argo --allow-chart-fetch
+same_as "repo-creds whose url the chart's repository starts with, written base64, is read as Argo CD reads it" \
+	"$T/plain-argo"
+
 [ "$TAP_FAILED" -eq 0 ]

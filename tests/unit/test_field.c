@@ -1,4 +1,4 @@
-/* Unit tests of resource/field.h: a field of a manifest document found again by its path. */
+/* Unit tests of resource/field.h: a field of a manifest document found again by its path, and its scalar read. */
 #include "util/common.h"
 #include "resource/field.h"
 #include "test.h"
@@ -106,6 +106,30 @@ static void test_first_document(void)
 	CHECK_INT(plumb_field_locate(&at, manifest, strlen(manifest), first, "spec"), PLUMB_ENOTFOUND);
 }
 
+/* A scalar read again as written: a key's value, an item, by a key in brackets; nothing else is one. */
+static void test_scalars(void)
+{
+	char *value = plumb_field_scalar(manifest, strlen(manifest), second, "spec.template.spec.containers[0].image");
+	CHECK_STR(value, "nginx");
+	free(value);
+	value = plumb_field_scalar(manifest, strlen(manifest), second, "data[bad key!]");
+	CHECK_STR(value, "value");
+	free(value);
+	value = plumb_field_scalar(manifest, strlen(manifest), second, "spec.replicas");
+	CHECK_STR(value, "-1");
+	free(value);
+	/* A collection is no scalar; a field not written is none. */
+	CHECK(plumb_field_scalar(manifest, strlen(manifest), second, "data.empty") == NULL);
+	CHECK(plumb_field_scalar(manifest, strlen(manifest), second, "metadata.labels") == NULL);
+	CHECK(plumb_field_scalar(manifest, strlen(manifest), second, "data[nothing]") == NULL);
+	/* Only the document placed there is read. */
+	plumb_position first = { "apps/web.yaml", 1, 1 };
+	CHECK(plumb_field_scalar(manifest, strlen(manifest), first, "metadata.labels.app") == NULL);
+	value = plumb_field_scalar(manifest, strlen(manifest), first, "metadata.name");
+	CHECK_STR(value, "first");
+	free(value);
+}
+
 int main(void)
 {
 	RUN(test_names_and_indexes);
@@ -113,5 +137,6 @@ int main(void)
 	RUN(test_selectors);
 	RUN(test_missing);
 	RUN(test_first_document);
+	RUN(test_scalars);
 	TEST_EXIT();
 }
