@@ -22,8 +22,11 @@
  * a change by hand is reported, not repaired. A field plumb does not read
  * is a warning at its FILE:LINE:COL, never dropped silently; one it cannot
  * honour without changing what is applied (a plugin, two sources to
- * render) is an error. A chart of a Helm repository (chart:) is named in
- * the render options (render/helm.h), fetched by helm when allowed.
+ * render) is an error. A chart of a Helm repository (chart:; a repoURL
+ * without a scheme is an OCI registry's) or an oci:// source (a chart
+ * pushed as an OCI artifact, pulled whole) is named in the render options
+ * (render/helm.h), fetched by helm when allowed; the repository Secrets
+ * beside the Applications say how (argocd_repository.h).
  */
 #ifndef PLUMB_LOAD_ARGOCD_H
 #define PLUMB_LOAD_ARGOCD_H
