@@ -12,34 +12,52 @@
 
 #define SECRET_TYPE_LABEL "argocd.argoproj.io/secret-type"
 
-/* What plumb does with each key of a repository Secret: read it, or say why not. */
+/* What a key of a repository Secret is to plumb. */
+typedef enum { KEY_READ, KEY_CREDENTIAL, KEY_INSECURE, KEY_PROXY } key_use;
 static const struct {
 	const char *key;
-	const char *why; /* NULL: read */
+	key_use use;
 } repository_keys[] = {
-	{ "type", NULL },
-	{ "name", NULL },
-	{ "url", NULL },
-	{ "project", NULL },
-	{ "enableOCI", NULL },
-	{ "insecureOCIForceHttp", NULL },
-	{ "username", "helm fetches the chart without credentials" },
-	{ "password", "helm fetches the chart without credentials" },
-	{ "bearerToken", "helm fetches the chart without credentials" },
-	{ "forceHttpBasicAuth", "helm fetches the chart without credentials" },
-	{ "sshPrivateKey", "helm fetches the chart without credentials" },
-	{ "tlsClientCertData", "helm fetches the chart without a client certificate" },
-	{ "tlsClientCertKey", "helm fetches the chart without a client certificate" },
-	{ "githubAppID", "helm fetches the chart without credentials" },
-	{ "githubAppInstallationID", "helm fetches the chart without credentials" },
-	{ "githubAppPrivateKey", "helm fetches the chart without credentials" },
-	{ "githubAppEnterpriseBaseUrl", "helm fetches the chart without credentials" },
-	{ "gcpServiceAccountKey", "helm fetches the chart without credentials" },
-	{ "useAzureWorkloadIdentity", "helm fetches the chart without credentials" },
-	{ "insecure", "TLS is verified, against the CA store plumb runs with (SSL_CERT_FILE)" },
-	{ "proxy", "helm goes through the proxies plumb runs with (HTTPS_PROXY)" },
-	{ "noProxy", "helm goes through the proxies plumb runs with (NO_PROXY)" },
+	{ "type", KEY_READ },
+	{ "name", KEY_READ },
+	{ "url", KEY_READ },
+	{ "project", KEY_READ },
+	{ "enableOCI", KEY_READ },
+	{ "insecureOCIForceHttp", KEY_READ },
+	{ "username", KEY_CREDENTIAL },
+	{ "password", KEY_CREDENTIAL },
+	{ "bearerToken", KEY_CREDENTIAL },
+	{ "forceHttpBasicAuth", KEY_CREDENTIAL },
+	{ "sshPrivateKey", KEY_CREDENTIAL },
+	{ "tlsClientCertData", KEY_CREDENTIAL },
+	{ "tlsClientCertKey", KEY_CREDENTIAL },
+	{ "githubAppID", KEY_CREDENTIAL },
+	{ "githubAppInstallationID", KEY_CREDENTIAL },
+	{ "githubAppPrivateKey", KEY_CREDENTIAL },
+	{ "githubAppEnterpriseBaseUrl", KEY_CREDENTIAL },
+	{ "gcpServiceAccountKey", KEY_CREDENTIAL },
+	{ "useAzureWorkloadIdentity", KEY_CREDENTIAL },
+	{ "insecure", KEY_INSECURE },
+	{ "proxy", KEY_PROXY },
+	{ "noProxy", KEY_PROXY },
 };
+
+/* Why plumb does not read a key of this use, for a chart helm fetches or (chart 0) a git repository. */
+static const char *unread_because(key_use use, int chart)
+{
+	switch (use) {
+	case KEY_CREDENTIAL:
+		return chart ? "helm fetches the chart without credentials"
+			     : "plumb reaches a repository with the credentials it is given: --credentials";
+	case KEY_INSECURE:
+		return "TLS is verified, against the CA store plumb runs with (SSL_CERT_FILE)";
+	case KEY_PROXY:
+		return "plumb and helm go through the proxies plumb runs with (HTTPS_PROXY, NO_PROXY)";
+	case KEY_READ:
+		break;
+	}
+	return NULL;
+}
 
 /* The type label of a Secret document, borrowed from it; NULL when none. */
 static const char *secret_type(json_t *document)
@@ -99,22 +117,6 @@ static int secret_true(plumb_located *secret, const char *key)
 	return yes;
 }
 
-/*
- * A repository Secret's url as a chart's repository is written in the
- * render options: an OCI registry's without a scheme, as Argo CD writes
- * one with enableOCI, is oci://. A new string, or NULL.
- */
-static char *secret_url(plumb_located *secret)
-{
-	char *url = secret_value(secret, "url");
-	if (url && !strstr(url, "://")) {
-		char *oci = plumb_xprintf("oci://%s", url);
-		free(url);
-		url = oci;
-	}
-	return url;
-}
-
 /* Whether repo starts with prefix at a path boundary (repo-creds match by prefix, as Argo CD's do). */
 static int url_starts(const char *repo, const char *prefix)
 {
@@ -122,6 +124,23 @@ static int url_starts(const char *repo, const char *prefix)
 	while (n && prefix[n - 1] == '/')
 		n--;
 	return !strncasecmp(repo, prefix, n) && (repo[n] == '\0' || repo[n] == '/');
+}
+
+/*
+ * Whether a repository Secret's url names target, or (creds) starts it:
+ * written without a scheme it is also an OCI registry's, as Argo CD writes
+ * one with enableOCI (a git URL without one, git@host:path, is itself).
+ */
+static int url_matches(const char *url, const char *target, int creds)
+{
+	if (creds ? url_starts(target, url) : plumb_url_same(url, target))
+		return 1;
+	if (strstr(url, "://"))
+		return 0;
+	char *oci = plumb_xprintf("oci://%s", url);
+	int matches = creds ? url_starts(target, oci) : plumb_url_same(oci, target);
+	free(oci);
+	return matches;
 }
 
 /*
@@ -133,7 +152,7 @@ static int url_starts(const char *repo, const char *prefix)
 static int find_secret(plumb_located *found, const plumb_manifest_set *set, plumb_source *source, const char *repo,
 		       const char *chart, plumb_diags *diags)
 {
-	char *artifact = plumb_xprintf("%s/%s", repo, chart);
+	char *artifact = chart ? plumb_xprintf("%s/%s", repo, chart) : plumb_xstrdup(repo);
 	size_t found_length = 0;
 	int found_own = 0, any = 0;
 	for (size_t i = 0; i < set->resource_count && !found_own; i++) {
@@ -151,9 +170,10 @@ static int find_secret(plumb_located *found, const plumb_manifest_set *set, plum
 		}
 		json_t *document = json_loads(r->json, 0, NULL);
 		const char *type = secret_type(document);
-		char *url = secret_url(&candidate);
-		int own = url && !strcmp(type, "repository") && (plumb_url_same(url, repo) || plumb_url_same(url, artifact));
-		int creds = url && !strcmp(type, "repo-creds") && url_starts(artifact, url);
+		char *url = secret_value(&candidate, "url");
+		int own = url && !strcmp(type, "repository") &&
+			  (url_matches(url, repo, 0) || url_matches(url, artifact, 0));
+		int creds = url && !strcmp(type, "repo-creds") && url_matches(url, artifact, 1);
 		size_t length = url ? strlen(url) : 0;
 		if (own || (creds && length > found_length)) {
 			if (any)
@@ -172,8 +192,11 @@ static int find_secret(plumb_located *found, const plumb_manifest_set *set, plum
 	return any ? 0 : -1;
 }
 
-/* Each key of secret's stringData or data that plumb does not read: a warning where it is written. */
-static void warn_unread(plumb_located *secret, plumb_diags *diags)
+/*
+ * Each key of secret's stringData or data that plumb does not read, for a
+ * chart (or, chart 0, a git repository): a warning where it is written.
+ */
+static void warn_unread(plumb_located *secret, int chart, plumb_diags *diags)
 {
 	static const char *const maps[] = { "stringData", "data" };
 	const plumb_resource *r = secret->resource;
@@ -185,13 +208,13 @@ static void warn_unread(plumb_located *secret, plumb_diags *diags)
 			size_t i = 0;
 			while (i < PLUMB_ARRAY_SIZE(repository_keys) && strcmp(repository_keys[i].key, key) != 0)
 				i++;
-			if (i < PLUMB_ARRAY_SIZE(repository_keys) && !repository_keys[i].why)
+			if (i < PLUMB_ARRAY_SIZE(repository_keys) && repository_keys[i].use == KEY_READ)
 				continue;
 			char *field = plumb_xprintf("%s[%s]", maps[m], key);
 			if (i < PLUMB_ARRAY_SIZE(repository_keys))
 				plumb_diags_warn(diags, plumb_located_field(secret, field),
 						 "Secret %s: %s.%s: not read by plumb (%s)", r->name, maps[m], key,
-						 repository_keys[i].why);
+						 unread_because(repository_keys[i].use, chart));
 			else
 				plumb_diags_warn(diags, plumb_located_field(secret, field), "Secret %s: %s.%s: not read by plumb",
 						 r->name, maps[m], key);
@@ -205,16 +228,16 @@ void plumb_argocd_repository_resolve(plumb_application *a, const plumb_manifest_
 				     plumb_diags *diags)
 {
 	const plumb_resource *declaring = a->resource < set->resource_count ? &set->resources[a->resource] : NULL;
-	if (!declaring || strcmp(declaring->api_version, PLUMB_ARGOCD_API_VERSION) != 0 || !a->render)
+	if (!declaring || strcmp(declaring->api_version, PLUMB_ARGOCD_API_VERSION) != 0)
 		return;
-	json_t *render = json_loads(a->render, 0, NULL);
+	json_t *render = a->render ? json_loads(a->render, 0, NULL) : NULL;
 	json_t *remote = json_object_get(json_object_get(render, "helm"), "remote");
-	const char *repo = json_string_value(json_object_get(remote, "repo"));
 	const char *chart = json_string_value(json_object_get(remote, "chart"));
+	const char *repo = chart ? json_string_value(json_object_get(remote, "repo")) : a->repo;
 	plumb_located secret;
-	if (repo && chart && find_secret(&secret, set, source, repo, chart, diags) == 0) {
-		warn_unread(&secret, diags);
-		if (plumb_helm_is_oci(repo) && secret_true(&secret, "insecureOCIForceHttp")) {
+	if (repo && find_secret(&secret, set, source, repo, chart, diags) == 0) {
+		warn_unread(&secret, chart != NULL, diags);
+		if (chart && plumb_helm_is_oci(repo) && secret_true(&secret, "insecureOCIForceHttp")) {
 			json_object_set_new(remote, "plainHttp", json_true());
 			free(a->render);
 			a->render = json_dumps(render, JSON_COMPACT);

@@ -7,8 +7,9 @@
  * fetched: insecureOCIForceHttp: "true" is plain HTTP to an OCI registry.
  * Its credentials, TLS client certificate, insecure (no TLS verification)
  * and proxy are warnings where they are written: helm fetches without
- * credentials, verifying TLS against the CA store plumb runs with, through
- * the proxies plumb runs with. One a renderer made (a kustomization of
+ * credentials (a git repository is reached with those plumb is given),
+ * verifying TLS against the CA store plumb runs with, through the proxies
+ * plumb runs with. One a renderer made (a kustomization of
  * Applications) is read only as far as load keeps it, its values masked:
  * a warning, and nothing of it honoured.
  */
@@ -23,12 +24,13 @@
 int plumb_argocd_repository_secret(const plumb_resource *r);
 
 /*
- * For an Argo CD Application a of set whose chart helm fetches (render
- * options' helm.remote): what the repository Secret of set for its url
- * says (the repository's own, else the longest repo-creds url it starts
- * with), into a->render; its fields plumb does not read are warnings
- * where they are written (the manifest read from source). Does nothing
- * for another application, or when no Secret matches.
+ * For an Argo CD Application a of set: what the repository Secret of set
+ * for the url it fetches from (the chart's repository, render options'
+ * helm.remote, else its git repository) says (the repository's own, else
+ * the longest repo-creds url it starts with), into a->render; its fields
+ * plumb does not read are warnings where they are written (the manifest
+ * read from source). Does nothing for another application, or when no
+ * Secret matches.
  */
 void plumb_argocd_repository_resolve(plumb_application *a, const plumb_manifest_set *set, plumb_source *source,
 				     plumb_diags *diags);

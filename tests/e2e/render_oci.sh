@@ -383,5 +383,34 @@ data: {url: $(b64 "$PLAIN"), insecureOCIForceHttp: $(b64 true)}"
 argo --allow-chart-fetch
 same_as "repo-creds whose url the chart's repository starts with, written base64, is read as Argo CD reads it" \
 	"$T/plain-argo"
+# A git repository's Secret: its credentials are not how plumb reaches a repository; said so.
+mkdir -p "$REPO/manifests"
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: local, namespace: argo}\ndata: {a: b}\n' \
+	>"$REPO/manifests/cm.yaml"
+app="apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: local, namespace: argocd}
+spec:
+  project: default
+  source: {repoURL: $REPO, path: manifests}
+  destination: {server: https://kubernetes.default.svc, namespace: argo}
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: gitops
+  namespace: argocd
+  labels: {argocd.argoproj.io/secret-type: repository}
+stringData: {type: git, url: $REPO, sshPrivateKey: not-a-key-$PASSWORD}"
+argo
+# The key's column on line 15 follows the repository's path, written before it.
+key_column=$(($(printf '%s\n' "$app" | sed -n 15p | grep -bo sshPrivateKey | cut -d: -f1) + 1))
+if [ "$RC" -eq 0 ] && contains "$OUT" "name: local" && contains "$ERR" \
+	"apps/web.yaml:15:$key_column: warning: Secret gitops: stringData.sshPrivateKey: not read by plumb (plumb reaches a repository with the credentials it is given: --credentials)" &&
+	! contains "$OUT$ERR" "$PASSWORD"; then
+	ok "a git repository's Secret is read, not applied, its credentials a warning: plumb is given its own"
+else
+	fail "a git repository's Secret is read, not applied, its credentials a warning: plumb is given its own" "$(show)"
+fi
 
 [ "$TAP_FAILED" -eq 0 ]
