@@ -14,7 +14,7 @@ PKGS := libgit2 libfyaml jansson sqlite3 libcrypto libmicrohttpd libcurl
 DEB_BUILD := libgit2-dev libfyaml-dev libjansson-dev libsqlite3-dev libssl-dev libmicrohttpd-dev \
 	libcurl4-openssl-dev libjsonnet-dev pkg-config gcc libc6-dev make
 DEB_TEST := git curl sqlite3 openssl python3 python3-yaml util-linux procps age pass gnupg strace chromium jsonnet \
-	nginx fcgiwrap openssh-server openssh-client
+	nginx fcgiwrap openssh-server openssh-client apache2-utils
 # The dashboard's browser test: Playwright's library (no browser download) drives Debian's chromium.
 PLAYWRIGHT := playwright-core@1.60.0
 NODE_MODULES := build/test/node/node_modules

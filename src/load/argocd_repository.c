@@ -47,7 +47,7 @@ static const char *unread_because(key_use use, int chart)
 {
 	switch (use) {
 	case KEY_CREDENTIAL:
-		return chart ? "helm fetches the chart without credentials"
+		return chart ? "helm fetches the chart with the credentials plumb is given: --credentials"
 			     : "plumb reaches a repository with the credentials it is given: --credentials";
 	case KEY_INSECURE:
 		return "TLS is verified, against the CA store plumb runs with (SSL_CERT_FILE)";

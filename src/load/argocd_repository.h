@@ -6,12 +6,12 @@
  * Applications one is read, never applied, for how a chart of its url is
  * fetched: insecureOCIForceHttp: "true" is plain HTTP to an OCI registry.
  * Its credentials, TLS client certificate, insecure (no TLS verification)
- * and proxy are warnings where they are written: helm fetches without
- * credentials (a git repository is reached with those plumb is given),
- * verifying TLS against the CA store plumb runs with, through the proxies
- * plumb runs with. One a renderer made (a kustomization of
- * Applications) is read only as far as load keeps it, its values masked:
- * a warning, and nothing of it honoured.
+ * and proxy are warnings where they are written: helm fetches a chart,
+ * and plumb a git repository, with the credentials plumb is given
+ * (--credentials), verifying TLS against the CA store plumb runs with,
+ * through the proxies plumb runs with. One a renderer made (a
+ * kustomization of Applications) is read only as far as load keeps it,
+ * its values masked: a warning, and nothing of it honoured.
  */
 #ifndef PLUMB_LOAD_ARGOCD_REPOSITORY_H
 #define PLUMB_LOAD_ARGOCD_REPOSITORY_H

@@ -78,11 +78,13 @@ static void resolve_source(plumb_application *a, json_t *flux, const plumb_manif
 /*
  * The spec fields of a chart source (HelmRepository, OCIRepository) that
  * say how helm fetches, and what plumb does with each: helm fetches as
- * plumb runs (no credentials, a cloud identity or a CA from the cluster's
- * Secrets; plumb's proxies and CA store), so those are warnings; a chart's
- * signature plumb does not check is refused, not rendered unchecked.
+ * plumb runs (with the credentials plumb is given, not a cloud identity or
+ * the cluster's Secrets; plumb's proxies and CA store), so those are
+ * warnings; a chart's signature plumb does not check is refused, not
+ * rendered unchecked.
  */
 typedef enum { FIELD_READ, FIELD_WARN, FIELD_REFUSE } fetch_field_use;
+#define CREDENTIALS_WHY "helm fetches the chart with the credentials plumb is given: --credentials"
 static const struct {
 	const char *name;
 	fetch_field_use use;
@@ -97,11 +99,11 @@ static const struct {
 	/* How often Flux looks for a new chart: plumb resolves a version range again each minute. */
 	{ "interval", FIELD_READ, NULL },
 	{ "timeout", FIELD_READ, NULL },
-	{ "secretRef", FIELD_WARN, "helm fetches the chart without credentials" },
-	{ "certSecretRef", FIELD_WARN, "helm trusts the CA store plumb runs with (SSL_CERT_FILE)" },
+	{ "secretRef", FIELD_WARN, CREDENTIALS_WHY },
+	{ "certSecretRef", FIELD_WARN, "helm trusts the CA store plumb runs with, or its credentials' caFile" },
 	{ "proxySecretRef", FIELD_WARN, "helm goes through the proxies plumb runs with (HTTPS_PROXY)" },
-	{ "serviceAccountName", FIELD_WARN, "helm fetches the chart without credentials" },
-	{ "passCredentials", FIELD_WARN, "helm fetches the chart without credentials" },
+	{ "serviceAccountName", FIELD_WARN, CREDENTIALS_WHY },
+	{ "passCredentials", FIELD_WARN, CREDENTIALS_WHY },
 	{ "accessFrom", FIELD_WARN, "plumb reads the source in the folder of the application that names it" },
 	{ "suspend", FIELD_WARN, "the chart is fetched whenever the application renders" },
 	{ "ignore", FIELD_WARN, "a chart is rendered whole" },
@@ -144,8 +146,7 @@ static void read_fetch_fields(json_t *remote, chart_source *source, int oci, plu
 	const char *provider = json_string_value(json_object_get(source->spec, "provider"));
 	if (provider && strcmp(provider, "generic") != 0)
 		plumb_diags_warn(diags, plumb_located_field(&source->fields, "spec.provider"),
-				 "%s %s: spec.provider: %s: not read by plumb (helm fetches the chart without credentials)",
-				 kind, name, provider);
+				 "%s %s: spec.provider: %s: not read by plumb (" CREDENTIALS_WHY ")", kind, name, provider);
 	json_t *selector = json_object_get(source->spec, "layerSelector");
 	const char *media_type = json_string_value(json_object_get(selector, "mediaType"));
 	if (media_type && strcmp(media_type, HELM_CHART_LAYER) != 0)

@@ -116,7 +116,8 @@ int plumb_pipeline_resolve(plumb_pipeline *p, FILE *info)
 					.timeout_ms = p->options.render_timeout_ms,
 					.output_max = p->options.render_output_max,
 					.self = p->options.render_self,
-					.allow_chart_fetch = p->options.allow_chart_fetch };
+					.allow_chart_fetch = p->options.allow_chart_fetch,
+					.credentials = p->options.credentials };
 	plumb_load_set_render(p->source, &render);
 	if ((error = plumb_source_resolve(p->commit, p->source, p->options.revision)) < 0) {
 		error_line(NULL);

@@ -1,10 +1,16 @@
 #include "util/common.h"
 #include "render/helm.h"
 
+#include "util/fs.h"
 #include "util/process.h"
 
+#include <fcntl.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* The "helm" object of job's options, or NULL. A new reference. */
 static json_t *helm_options(const plumb_render_job *job)
@@ -363,4 +369,120 @@ int plumb_helm_is_remote(const char *options)
 	int is_remote = remote != NULL;
 	free(remote);
 	return is_remote;
+}
+
+/* Where helm reads the registries' logins, in the HOME of one run. */
+static char *registry_config(const char *home)
+{
+	return plumb_xprintf("%s/.config/helm/registry/config.json", home);
+}
+
+/* host[:port] of an oci:// URL, a new string. */
+static char *registry_host(const char *url)
+{
+	const char *host = url + strlen("oci://");
+	return plumb_xstrndup(host, strcspn(host, "/"));
+}
+
+/* Write a login for host into home's registry configuration, readable by its owner alone. */
+static int write_login(const char *home, const char *host, const char *username, const plumb_buf *password)
+{
+	plumb_buf pair = PLUMB_BUF_INIT, config = PLUMB_BUF_INIT;
+	plumb_buf_printf(&pair, "%s:", username);
+	plumb_buf_add(&pair, password->ptr, password->len);
+	size_t encoded_size = 4 * ((pair.len + 2) / 3) + 1;
+	char *encoded = plumb_xmalloc(encoded_size);
+	EVP_EncodeBlock((unsigned char *)encoded, (const unsigned char *)pair.ptr, (int)pair.len);
+	plumb_buf_wipe(&pair);
+	/* Written by hand, not through jansson: its copies of the login would be freed unwiped. */
+	json_t *name = json_string(host);
+	char *quoted = json_dumps(name, JSON_ENCODE_ANY);
+	json_decref(name);
+	plumb_buf_printf(&config, "{\"auths\":{%s:{\"auth\":\"%s\"}}}", quoted ? quoted : "\"\"", encoded);
+	free(quoted);
+	explicit_bzero(encoded, encoded_size);
+	free(encoded);
+	char *dir = plumb_xprintf("%s/.config/helm/registry", home), *path = registry_config(home);
+	int error = plumb_fs_make_directories(dir, 0700);
+	if (error == 0)
+		error = plumb_fs_write_path(path, config.ptr, config.len, 0600);
+	plumb_buf_wipe(&config);
+	free(dir);
+	free(path);
+	return error;
+}
+
+int plumb_helm_access(plumb_render_args *args, const plumb_render_job *job, const char *home,
+		      const plumb_source_credentials *credentials)
+{
+	json_t *helm = helm_options(job);
+	json_t *remote = json_object_get(helm, "remote");
+	const char *repo = text_of(remote, "repo"), *chart = text_of(remote, "chart");
+	plumb_source_access access;
+	int error = 0;
+	memset(&access, 0, sizeof(access));
+	if (!credentials || !job->remote || !repo || !chart)
+		goto done;
+	int oci = plumb_helm_is_oci(repo);
+	/* A registry's entry may be for the chart's own path; a repository's is for its URL. */
+	char *url = oci ? plumb_xprintf("%s/%s", repo, chart) : plumb_xstrdup(repo);
+	error = credentials->resolve(&access, url, credentials->payload);
+	if (error == 0 && access.password.len) {
+		if (!oci)
+			error = plumb_error_set(PLUMB_EINVALID,
+						"credentials for %s: helm takes a Helm repository's password only on its "
+						"command line, which every user of the machine can read: serve the chart "
+						"from an OCI registry, or vendor it in git",
+						repo);
+		else if (!access.username)
+			error = plumb_error_set(PLUMB_EINVALID, "credentials for %s: a registry's login needs a username",
+						access.entry);
+		else {
+			char *host = registry_host(repo), *path = registry_config(home);
+			if ((error = write_login(home, host, access.username, &access.password)) == 0) {
+				plumb_render_args_add(args, "--registry-config");
+				plumb_render_args_add(args, path);
+			}
+			free(host);
+			free(path);
+		}
+	}
+	if (error == 0 && access.ca_file) {
+		plumb_render_args_add(args, "--ca-file");
+		plumb_render_args_add(args, access.ca_file);
+	}
+	if (error == 0 && access.insecure_skip_verify) {
+		plumb_render_args_add(args, "--insecure-skip-tls-verify");
+		if (credentials->notice) {
+			char *message = plumb_xprintf("the certificate of %s is not verified (insecureSkipVerify)", url);
+			credentials->notice(PLUMB_SOURCE_NOTICE_WARNING, url, message, credentials->payload);
+			free(message);
+		}
+	}
+	free(url);
+done:
+	plumb_source_access_release(&access);
+	json_decref(helm);
+	return error;
+}
+
+void plumb_helm_access_wipe(const char *home)
+{
+	char *path = registry_config(home);
+	int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0) {
+		char zeros[4096] = { 0 };
+		for (off_t left = st.st_size; left > 0;) {
+			ssize_t n = write(fd, zeros, left < (off_t)sizeof(zeros) ? (size_t)left : sizeof(zeros));
+			if (n <= 0)
+				break;
+			left -= n;
+		}
+		fsync(fd);
+	}
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
+	free(path);
 }

@@ -82,6 +82,24 @@ int plumb_helm_is_remote(const char *options);
 plumb_position plumb_helm_remote_position(const plumb_render_job *job, char **file);
 
 /*
+ * What reaching job's chart of a registry or repository takes, from
+ * credentials (the entry for its URL, a registry's chart "oci://HOST/
+ * PATH/CHART"; NULL: none), appended to args: a registry's username and
+ * password, written for helm in home's registry configuration (0600;
+ * --registry-config; wiped by plumb_helm_access_wipe), a CA file
+ * (--ca-file) and insecureSkipVerify (--insecure-skip-tls-verify, told to
+ * the credentials' notice). A password for a Helm repository over HTTP is
+ * refused: helm takes one only on its command line, which every user of
+ * the machine can read. Returns 0, or a code with the message in the
+ * error slot (that refusal, a Secret that cannot be read).
+ */
+int plumb_helm_access(plumb_render_args *args, const plumb_render_job *job, const char *home,
+		      const plumb_source_credentials *credentials);
+
+/* Overwrite and remove the registry login plumb_helm_access wrote in home, if any. */
+void plumb_helm_access_wipe(const char *home);
+
+/*
  * The environment of a helm that reaches the network: no PATH, HOME in the
  * copy, no kubeconfig, and the proxies and CA store (SSL_CERT_FILE,
  * SSL_CERT_DIR) plumb itself runs with. NULL-ended,

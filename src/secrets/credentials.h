@@ -1,7 +1,9 @@
 /*
- * credentials.h - how plumb reaches private repositories: the entries of
- * credentials: (serve.yaml, or the file --credentials names), each for
- * every repository whose URL starts with its url (the longest match wins):
+ * credentials.h - how plumb reaches private repositories (and the charts
+ * of private registries helm fetches, oci://HOST/PATH/: render/helm.h):
+ * the entries of credentials: (serve.yaml, or the file --credentials
+ * names), each for every repository whose URL starts with its url (the
+ * longest match wins):
  *
  *   - url: https://git.example.com/team/       a URL prefix
  *     username: plumb

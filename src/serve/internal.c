@@ -38,7 +38,9 @@ plumb_render_options plumb_serve_render_options(const daemon_state *d, const cha
 					.timeout_ms = d->options.render_timeout_ms,
 					.output_max = d->options.render_output_max,
 					.self = d->options.render_self,
-					.allow_chart_fetch = d->options.allow_chart_fetch };
+					.allow_chart_fetch = d->options.allow_chart_fetch,
+					.credentials = d->options.credentials ? plumb_credentials_table(d->options.credentials)
+									      : NULL };
 	return render;
 }
 

@@ -487,18 +487,19 @@ chart_repository() {
 		>"$dir/src/templates/cm.yaml"
 	"$HELM" package "$dir/src" -d "$dir/repo" >/dev/null && "$HELM" repo index "$dir/repo" || return 1
 	port=$(free_port)
-	(cd "$dir/repo" && exec python3 -m http.server --bind 127.0.0.1 "$port") 2>"$dir/server.log" &
+	(cd "$dir/repo" && exec python3 -m http.server --bind 127.0.0.1 "$port") >/dev/null 2>"$dir/server.log" &
 	DPID[chartrepo]=$!
 	CHART_REPO="http://127.0.0.1:$port"
 	wait_for 10000 port_open "$port"
 }
 
-# oci_registry DIR [CERTS]: distribution's OCI registry (tests/registry/build) on loopback, storing
-# under DIR: over TLS with CERTS/server.pem and CERTS/server.key (servers.sh make_server_cert) when
-# given, else plain HTTP. OCI_HOST is its host:port, DPID[registry-NAME] the server (NAME is DIR's
-# base name), DIR/registry.log what it said.
+# oci_registry DIR [CERTS [HTPASSWD]]: distribution's OCI registry (tests/registry/build) on
+# loopback, storing under DIR: over TLS with CERTS/server.pem and CERTS/server.key (servers.sh
+# make_server_cert) when given, else plain HTTP; letting in only the users of the file HTPASSWD
+# (htpasswd -B) when given. OCI_HOST is its host:port, DPID[registry-NAME] the server (NAME is
+# DIR's base name), DIR/registry.log what it said.
 oci_registry() {
-	local dir=$1 certs=${2-} port registry
+	local dir=$1 certs=${2-} htpasswd=${3-} port registry
 	registry="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/registry/bin/registry"
 	[ -x "$registry" ] || return 1
 	port=$(free_port)
@@ -508,6 +509,7 @@ oci_registry() {
 		printf 'storage: {filesystem: {rootdirectory: %s}, delete: {enabled: true}}\n' "$dir/data"
 		printf 'http:\n  addr: 127.0.0.1:%s\n' "$port"
 		[ -z "$certs" ] || printf '  tls: {certificate: %s, key: %s}\n' "$certs/server.pem" "$certs/server.key"
+		[ -z "$htpasswd" ] || printf 'auth: {htpasswd: {realm: plumb-e2e, path: %s}}\n' "$htpasswd"
 	} >"$dir/config.yml"
 	"$registry" serve "$dir/config.yml" >"$dir/registry.log" 2>&1 &
 	DPID[registry-$(basename "$dir")]=$!

@@ -151,7 +151,7 @@ fi
 flux "$(flux_release '{tag: 0.1.0}' '  secretRef: {name: registry-login}
   provider: aws')" --allow-chart-fetch
 if [ "$RC" -eq 0 ] && contains "$ERR" \
-	"clusters/prod/web.yaml:9:3: warning: OCIRepository web: spec.secretRef: not read by plumb (helm fetches the chart without credentials)" &&
+	"clusters/prod/web.yaml:9:3: warning: OCIRepository web: spec.secretRef: not read by plumb (helm fetches the chart with the credentials plumb is given: --credentials)" &&
 	contains "$ERR" "clusters/prod/web.yaml:10:3: warning: OCIRepository web: spec.provider: aws: not read by plumb"; then
 	ok "an OCIRepository's secretRef and cloud provider are warnings where they are written, and the chart renders"
 else
@@ -355,7 +355,7 @@ $repository"
 argo --allow-chart-fetch
 same_as "a repository Secret beside the Application with insecureOCIForceHttp pulls the chart over plain HTTP" \
 	"$T/plain-argo"
-if contains "$ERR" "apps/web.yaml:20:3: warning: Secret registry: stringData.username: not read by plumb (helm fetches the chart without credentials)" &&
+if contains "$ERR" "apps/web.yaml:20:3: warning: Secret registry: stringData.username: not read by plumb (helm fetches the chart with the credentials plumb is given: --credentials)" &&
 	contains "$ERR" "apps/web.yaml:21:3: warning: Secret registry: stringData.password: not read by plumb" &&
 	! contains "$OUT$ERR" "$PASSWORD" && ! contains "$OUT" "kind: Secret"; then
 	ok "the Secret is read, not applied; its credentials are warnings where they are written, their values shown nowhere"
@@ -412,5 +412,72 @@ if [ "$RC" -eq 0 ] && contains "$OUT" "name: local" && contains "$ERR" \
 else
 	fail "a git repository's Secret is read, not applied, its credentials a warning: plumb is given its own" "$(show)"
 fi
+
+# --- a private registry: plumb's credentials -------------------------------------------------
+
+REG_USER=deploy
+REG_PASSWORD="plumb-e2e-login-$RANDOM$RANDOM-Qz"
+REG_AUTH=$(b64 "$REG_USER:$REG_PASSWORD")
+htpasswd -Bbc "$T/htpasswd" "$REG_USER" "$REG_PASSWORD" >/dev/null 2>&1 ||
+	{ fail "htpasswd makes a bcrypt login"; exit 1; }
+if oci_registry "$T/private" "$T/certs" "$T/htpasswd" && PRIVATE=$OCI_HOST &&
+	printf '%s' "$REG_PASSWORD" | "$HELM" registry login "$PRIVATE" --username "$REG_USER" --password-stdin \
+		--ca-file "$T/ca/ca.pem" >/dev/null 2>&1 && push 0.1.0 "$PRIVATE" --ca-file "$T/ca/ca.pem"; then
+	ok "a registry that lets in one user, over TLS, holds the chart"
+else
+	fail "a registry that lets in one user, over TLS, holds the chart" "$(cat "$T/push.out" "$T/private/registry.log")"
+	exit 1
+fi
+by_hand "$T/private-by-hand" web "oci://$PRIVATE/charts/web" --version 0.1.0 --ca-file "$T/ca/ca.pem" \
+	--namespace apps --set size=3
+"$HELM" registry logout "$PRIVATE" >/dev/null 2>&1
+private_release() {
+	flux_release '{tag: 0.1.0}' | sed "s|url: oci://$PLAIN/charts/web|url: oci://$PRIVATE/charts/web|; /insecure: true/d"
+}
+SSL_CERT_FILE="$T/ca/ca.pem" flux "$(private_release)" --allow-chart-fetch
+expect_err "a chart of a private registry is refused to plumb without credentials, with helm's reason" \
+	"basic credential not found"
+printf 'credentials:\n  - url: oci://%s/charts/\n    username: %s\n    password: {env: REG_PASSWORD}\n    caFile: %s\n' \
+	"$PRIVATE" "$REG_USER" "$T/ca/ca.pem" >"$T/credentials.yaml"
+REG_PASSWORD=wrong-$REG_PASSWORD flux "$(private_release)" --allow-chart-fetch --credentials "$T/credentials.yaml"
+wrong_err=$ERR
+expect_err "a wrong password fails with the registry's refusal" "401"
+REG_PASSWORD=$REG_PASSWORD flux "$(private_release)" --allow-chart-fetch --credentials "$T/credentials.yaml"
+same_as "with --credentials (a username, a password from the environment, a caFile) the chart renders as by hand" \
+	"$T/private-by-hand"
+REG_PASSWORD=$REG_PASSWORD flux "$(private_release | sed "s|ref: {tag: 0.1.0}|ref: {semver: '0.1.x'}|")" \
+	--allow-chart-fetch --credentials "$T/credentials.yaml"
+if [ "$RC" -eq 0 ] && contains "$OUT" "web@0.1.0 (helm)"; then
+	ok "a range of a private registry's chart is resolved (helm show chart) with the credentials too"
+else
+	fail "a range of a private registry's chart is resolved (helm show chart) with the credentials too" "$(show)"
+fi
+leaks=$(grep -rlaF -e "$REG_PASSWORD" -e "$REG_AUTH" "$STATE" "$TMPDIR" 2>/dev/null)
+if ! contains "$OUT$ERR$wrong_err" "$REG_PASSWORD" && ! contains "$OUT$ERR$wrong_err" "$REG_AUTH" && [ -z "$leaks" ] &&
+	[ -z "$(find "$TMPDIR" -name config.json 2>/dev/null)" ]; then
+	ok "the password shows nowhere: not in any output, the state directory, or a login left behind"
+else
+	fail "the password shows nowhere: not in any output, the state directory, or a login left behind" "$leaks" \
+		"$(find "$TMPDIR" -name config.json)" "$(show)"
+fi
+# A Helm repository over HTTP takes a password only on helm's command line: refused.
+chart_repository "$T/chartrepo" || fail "a chart repository serves on loopback" "$(cat "$T/chartrepo/server.log")"
+printf 'credentials:\n  - url: %s\n    username: %s\n    password: {env: REG_PASSWORD}\n' "$CHART_REPO" "$REG_USER" \
+	>"$T/http-credentials.yaml"
+REG_PASSWORD=$REG_PASSWORD flux "apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata: {name: charts, namespace: flux-system}
+spec: {interval: 1h, url: $CHART_REPO}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: dep, namespace: apps}
+spec:
+  chart: {spec: {chart: dep, version: 0.2.0, sourceRef: {kind: HelmRepository, name: charts}}}" \
+	--allow-chart-fetch --credentials "$T/http-credentials.yaml"
+expect_err "a password for a Helm repository over HTTP is refused: helm takes it only on its command line" \
+	"helm takes a Helm repository's password only on its command line"
+contains "$OUT$ERR" "$REG_PASSWORD" && fail "the refusal does not show the password" "$(show)" ||
+	ok "the refusal does not show the password"
 
 [ "$TAP_FAILED" -eq 0 ]
