@@ -71,10 +71,7 @@ int plumb_cmd_check(int argc, char **argv)
 		fprintf(stderr, "plumb: %s\n", plumb_error_last());
 		goto done;
 	}
-	plumb_render_options render = { .kustomize = cli.pipeline.kustomize,
-					.helm = cli.pipeline.helm,
-					.state_dir = state,
-					.self = cli.pipeline.render_self };
+	plumb_render_options render = plumb_pipeline_render_options(&cli.pipeline, state);
 	plumb_load_set_render(source, &render);
 	if (cli.staged) {
 		printf("checking the staged changes\n");

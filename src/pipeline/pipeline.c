@@ -110,14 +110,7 @@ int plumb_pipeline_resolve(plumb_pipeline *p, FILE *info)
 		error_line(NULL);
 		return error;
 	}
-	plumb_render_options render = { .kustomize = p->options.kustomize,
-					.helm = p->options.helm,
-					.state_dir = p->state_dir,
-					.timeout_ms = p->options.render_timeout_ms,
-					.output_max = p->options.render_output_max,
-					.self = p->options.render_self,
-					.allow_chart_fetch = p->options.allow_chart_fetch,
-					.credentials = p->options.credentials };
+	plumb_render_options render = plumb_pipeline_render_options(&p->options, p->state_dir);
 	plumb_load_set_render(p->source, &render);
 	if ((error = plumb_source_resolve(p->commit, p->source, p->options.revision)) < 0) {
 		error_line(NULL);
@@ -188,6 +181,19 @@ static void record_refusal(plumb_pipeline *p, const char *problem, size_t errors
 	plumb_pipeline_record(p, "error", text);
 	free(text);
 	json_decref(detail);
+}
+
+plumb_render_options plumb_pipeline_render_options(const plumb_pipeline_options *options, const char *state_dir)
+{
+	plumb_render_options render = { .kustomize = options->kustomize,
+					.helm = options->helm,
+					.state_dir = state_dir,
+					.timeout_ms = options->render_timeout_ms,
+					.output_max = options->render_output_max,
+					.self = options->render_self,
+					.allow_chart_fetch = options->allow_chart_fetch,
+					.credentials = options->credentials };
+	return render;
 }
 
 int plumb_pipeline_load(plumb_pipeline *p)

@@ -117,6 +117,9 @@ int plumb_pipeline_resolve(plumb_pipeline *p, FILE *info);
  */
 void plumb_pipeline_use_source(plumb_pipeline *p, plumb_source *source, const char *commit);
 
+/* What options ask of the renderers, with their cache in state_dir: how every command that loads renders. */
+plumb_render_options plumb_pipeline_render_options(const plumb_pipeline_options *options, const char *state_dir);
+
 /* Load the manifests; every diagnostic is printed (unless quiet) and kept in errors. */
 int plumb_pipeline_load(plumb_pipeline *p);
 
