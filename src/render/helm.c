@@ -240,26 +240,6 @@ void plumb_helm_environment_release(char **envp)
 	free(envp);
 }
 
-int plumb_helm_fetch_dependencies(const plumb_render_job *job, const char *folder, const char *home,
-				  unsigned timeout_ms, plumb_position pos, plumb_diags *diags)
-{
-	if (!job->fetch_dependencies)
-		return 0;
-	char **envp = plumb_helm_network_environment(home);
-	char *const argv[] = { job->program, "dependency", "build", (char *)folder, NULL };
-	plumb_process_result result = { 0 };
-	plumb_buf printed = PLUMB_BUF_INIT;
-	int error = plumb_process_run_env(&result, &printed, argv, envp, timeout_ms, 1u << 20);
-	if (error == 0) {
-		if (plumb_render_program_failed(diags, pos, "helm dependency build", &result, timeout_ms, 0))
-			error = PLUMB_EINVALID;
-		plumb_process_result_release(&result);
-	}
-	plumb_buf_release(&printed);
-	plumb_helm_environment_release(envp);
-	return error;
-}
-
 char *plumb_helm_remote(const char *options)
 {
 	json_t *json = options ? json_loads(options, 0, NULL) : NULL;
@@ -384,10 +364,10 @@ static char *registry_host(const char *url)
 	return plumb_xstrndup(host, strcspn(host, "/"));
 }
 
-/* Write a login for host into home's registry configuration, readable by its owner alone. */
-static int write_login(const char *home, const char *host, const char *username, const plumb_buf *password)
+/* A login for host, as helm's registry configuration holds one, appended to auths (members of "auths"). */
+static void add_login(plumb_buf *auths, const char *host, const char *username, const plumb_buf *password)
 {
-	plumb_buf pair = PLUMB_BUF_INIT, config = PLUMB_BUF_INIT;
+	plumb_buf pair = PLUMB_BUF_INIT;
 	plumb_buf_printf(&pair, "%s:", username);
 	plumb_buf_add(&pair, password->ptr, password->len);
 	size_t encoded_size = 4 * ((pair.len + 2) / 3) + 1;
@@ -398,10 +378,19 @@ static int write_login(const char *home, const char *host, const char *username,
 	json_t *name = json_string(host);
 	char *quoted = json_dumps(name, JSON_ENCODE_ANY);
 	json_decref(name);
-	plumb_buf_printf(&config, "{\"auths\":{%s:{\"auth\":\"%s\"}}}", quoted ? quoted : "\"\"", encoded);
+	plumb_buf_printf(auths, "%s%s:{\"auth\":\"%s\"}", auths->len ? "," : "", quoted ? quoted : "\"\"", encoded);
 	free(quoted);
 	explicit_bzero(encoded, encoded_size);
 	free(encoded);
+}
+
+/* Write the logins of auths into home's registry configuration, readable by its owner alone. */
+static int write_logins(const char *home, const plumb_buf *auths)
+{
+	plumb_buf config = PLUMB_BUF_INIT;
+	plumb_buf_add(&config, "{\"auths\":{", 10);
+	plumb_buf_add(&config, auths->ptr, auths->len);
+	plumb_buf_add(&config, "}}", 2);
 	char *dir = plumb_xprintf("%s/.config/helm/registry", home), *path = registry_config(home);
 	int error = plumb_fs_make_directories(dir, 0700);
 	if (error == 0)
@@ -412,56 +401,93 @@ static int write_login(const char *home, const char *host, const char *username,
 	return error;
 }
 
+/*
+ * The access to each of urls (a registry's chart, oci://HOST/PATH/CHART,
+ * or a Helm repository's URL) from credentials, for one run of helm:
+ * logins into home's registry configuration, and the flags that say them.
+ * One CA file serves a run: entries that name different ones are refused,
+ * and so is insecureSkipVerify that would reach a URL whose entry does
+ * not say it.
+ */
+static int add_access(plumb_render_args *args, const char *const *urls, size_t count, const char *home,
+		      const plumb_source_credentials *credentials)
+{
+	plumb_buf auths = PLUMB_BUF_INIT;
+	char *ca_file = NULL;
+	size_t insecure = 0;
+	int error = 0;
+	for (size_t i = 0; i < count && error == 0; i++) {
+		plumb_source_access access;
+		memset(&access, 0, sizeof(access));
+		int oci = plumb_helm_is_oci(urls[i]);
+		error = credentials->resolve(&access, urls[i], credentials->payload);
+		if (error == 0 && access.password.len && !oci)
+			error = plumb_error_set(PLUMB_EINVALID,
+						"credentials for %s: helm takes a Helm repository's password only on its "
+						"command line, which every user of the machine can read: serve the chart "
+						"from an OCI registry, or vendor it in git",
+						urls[i]);
+		else if (error == 0 && access.password.len && !access.username)
+			error = plumb_error_set(PLUMB_EINVALID, "credentials for %s: a registry's login needs a username",
+						access.entry);
+		else if (error == 0 && access.password.len) {
+			char *host = registry_host(urls[i]);
+			add_login(&auths, host, access.username, &access.password);
+			free(host);
+		}
+		if (error == 0 && access.ca_file && ca_file && strcmp(ca_file, access.ca_file) != 0)
+			error = plumb_error_set(PLUMB_EINVALID,
+						"credentials for %s: its caFile is not the one of the chart's other "
+						"sources, and one run of helm takes one: put the CAs in one file",
+						urls[i]);
+		else if (error == 0 && access.ca_file && !ca_file)
+			ca_file = plumb_xstrdup(access.ca_file);
+		if (error == 0 && access.insecure_skip_verify) {
+			insecure++;
+			if (credentials->notice) {
+				char *message = plumb_xprintf("the certificate of %s is not verified (insecureSkipVerify)",
+							      urls[i]);
+				credentials->notice(PLUMB_SOURCE_NOTICE_WARNING, urls[i], message, credentials->payload);
+				free(message);
+			}
+		}
+		plumb_source_access_release(&access);
+	}
+	if (error == 0 && insecure && insecure < count)
+		error = plumb_error_set(PLUMB_EINVALID,
+					"credentials: insecureSkipVerify would reach every source of the chart, and the "
+					"entries of some do not say it");
+	if (error == 0 && auths.len && (error = write_logins(home, &auths)) == 0) {
+		char *path = registry_config(home);
+		plumb_render_args_add(args, "--registry-config");
+		plumb_render_args_add(args, path);
+		free(path);
+	}
+	if (error == 0 && ca_file) {
+		plumb_render_args_add(args, "--ca-file");
+		plumb_render_args_add(args, ca_file);
+	}
+	if (error == 0 && insecure)
+		plumb_render_args_add(args, "--insecure-skip-tls-verify");
+	plumb_buf_wipe(&auths);
+	free(ca_file);
+	return error;
+}
+
 int plumb_helm_access(plumb_render_args *args, const plumb_render_job *job, const char *home,
 		      const plumb_source_credentials *credentials)
 {
 	json_t *helm = helm_options(job);
 	json_t *remote = json_object_get(helm, "remote");
 	const char *repo = text_of(remote, "repo"), *chart = text_of(remote, "chart");
-	plumb_source_access access;
 	int error = 0;
-	memset(&access, 0, sizeof(access));
-	if (!credentials || !job->remote || !repo || !chart)
-		goto done;
-	int oci = plumb_helm_is_oci(repo);
-	/* A registry's entry may be for the chart's own path; a repository's is for its URL. */
-	char *url = oci ? plumb_xprintf("%s/%s", repo, chart) : plumb_xstrdup(repo);
-	error = credentials->resolve(&access, url, credentials->payload);
-	if (error == 0 && access.password.len) {
-		if (!oci)
-			error = plumb_error_set(PLUMB_EINVALID,
-						"credentials for %s: helm takes a Helm repository's password only on its "
-						"command line, which every user of the machine can read: serve the chart "
-						"from an OCI registry, or vendor it in git",
-						repo);
-		else if (!access.username)
-			error = plumb_error_set(PLUMB_EINVALID, "credentials for %s: a registry's login needs a username",
-						access.entry);
-		else {
-			char *host = registry_host(repo), *path = registry_config(home);
-			if ((error = write_login(home, host, access.username, &access.password)) == 0) {
-				plumb_render_args_add(args, "--registry-config");
-				plumb_render_args_add(args, path);
-			}
-			free(host);
-			free(path);
-		}
+	if (credentials && job->remote && repo && chart) {
+		/* A registry's entry may be for the chart's own path; a repository's is for its URL. */
+		char *url = plumb_helm_is_oci(repo) ? plumb_xprintf("%s/%s", repo, chart) : plumb_xstrdup(repo);
+		const char *urls[] = { url };
+		error = add_access(args, urls, 1, home, credentials);
+		free(url);
 	}
-	if (error == 0 && access.ca_file) {
-		plumb_render_args_add(args, "--ca-file");
-		plumb_render_args_add(args, access.ca_file);
-	}
-	if (error == 0 && access.insecure_skip_verify) {
-		plumb_render_args_add(args, "--insecure-skip-tls-verify");
-		if (credentials->notice) {
-			char *message = plumb_xprintf("the certificate of %s is not verified (insecureSkipVerify)", url);
-			credentials->notice(PLUMB_SOURCE_NOTICE_WARNING, url, message, credentials->payload);
-			free(message);
-		}
-	}
-	free(url);
-done:
-	plumb_source_access_release(&access);
 	json_decref(helm);
 	return error;
 }
@@ -485,4 +511,42 @@ void plumb_helm_access_wipe(const char *home)
 		close(fd);
 	unlink(path);
 	free(path);
+}
+
+int plumb_helm_fetch_dependencies(const plumb_render_job *job, const char *folder, const char *home,
+				  const plumb_source_credentials *credentials, unsigned timeout_ms, plumb_position pos,
+				  plumb_diags *diags)
+{
+	if (!job->fetch_dependencies)
+		return 0;
+	char **envp = plumb_helm_network_environment(home);
+	plumb_render_args args = { 0 };
+	plumb_render_args_add(&args, job->program);
+	plumb_render_args_add(&args, "dependency");
+	plumb_render_args_add(&args, "build");
+	plumb_render_args_add(&args, folder);
+	plumb_process_result result = { 0 };
+	plumb_buf printed = PLUMB_BUF_INIT;
+	int error = credentials ? add_access(&args, (const char *const *)job->dependency_sources,
+					     job->dependency_source_count, home, credentials)
+				: 0;
+	if (error < 0) {
+		plumb_diags_add(diags, pos, "helm dependency build: %s", plumb_error_last());
+		plumb_error_clear();
+		error = PLUMB_EINVALID;
+	} else {
+		PLUMB_GROW(args.items, args.count, args.capacity);
+		args.items[args.count] = NULL;
+		error = plumb_process_run_env(&result, &printed, args.items, envp, timeout_ms, 1u << 20);
+	}
+	plumb_helm_access_wipe(home);
+	if (error == 0) {
+		if (plumb_render_program_failed(diags, pos, "helm dependency build", &result, timeout_ms, 0))
+			error = PLUMB_EINVALID;
+		plumb_process_result_release(&result);
+	}
+	plumb_buf_release(&printed);
+	plumb_render_args_release(&args);
+	plumb_helm_environment_release(envp);
+	return error;
 }

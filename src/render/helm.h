@@ -90,8 +90,10 @@ plumb_position plumb_helm_remote_position(const plumb_render_job *job, char **fi
  * (--ca-file) and insecureSkipVerify (--insecure-skip-tls-verify, told to
  * the credentials' notice). A password for a Helm repository over HTTP is
  * refused: helm takes one only on its command line, which every user of
- * the machine can read. Returns 0, or a code with the message in the
- * error slot (that refusal, a Secret that cannot be read).
+ * the machine can read. One run of helm takes one CA file and
+ * insecureSkipVerify for all it fetches: entries that disagree are
+ * refused. Returns 0, or a code with the message in the error slot (those
+ * refusals, a Secret that cannot be read).
  */
 int plumb_helm_access(plumb_render_args *args, const plumb_render_job *job, const char *home,
 		      const plumb_source_credentials *credentials);
@@ -111,11 +113,14 @@ void plumb_helm_environment_release(char **envp);
 /*
  * Run `helm dependency build FOLDER` on the copy (folder absolute, home the
  * copy's HOME) when job->fetch_dependencies: the one time a renderer may
- * reach the network, through the proxies plumb's own environment names.
+ * reach the network, through the proxies plumb's own environment names,
+ * with the access credentials give to each of job->dependency_sources (as
+ * plumb_helm_access gives it to a chart).
  * Returns 0, PLUMB_EINVALID with a diagnostic at pos (it failed, timed
  * out), or another code with the message in the error slot.
  */
 int plumb_helm_fetch_dependencies(const plumb_render_job *job, const char *folder, const char *home,
-				  unsigned timeout_ms, plumb_position pos, plumb_diags *diags);
+				  const plumb_source_credentials *credentials, unsigned timeout_ms, plumb_position pos,
+				  plumb_diags *diags);
 
 #endif

@@ -22,6 +22,9 @@ void plumb_render_job_release(plumb_render_job *job)
 	for (size_t i = 0; i < job->chart_home_count; i++)
 		free(job->chart_homes[i]);
 	free(job->chart_homes);
+	for (size_t i = 0; i < job->dependency_source_count; i++)
+		free(job->dependency_sources[i]);
+	free(job->dependency_sources);
 	memset(job, 0, sizeof(*job));
 }
 

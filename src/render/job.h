@@ -23,6 +23,8 @@ typedef struct {
 	char *options;   /* the target's options (helm: the value files that exist), or NULL */
 	char *values;    /* helm: the inline values the options give, or NULL */
 	int fetch_dependencies; /* helm: dependencies not vendored are fetched into the copy first */
+	char **dependency_sources; /* helm: where they come from: REPO/NAME of a registry, a repository's URL */
+	size_t dependency_source_count;
 	char *remote;           /* helm: a chart of a Helm repository, "REPO CHART@VERSION", fetched by helm; NULL: a folder */
 	char *pinned;           /* helm: the release the remote chart's version range was pinned to, or NULL */
 	char *helm_command;     /* kustomize: the helm (absolute) that inflates its helmCharts, or NULL: none has any */

@@ -180,6 +180,14 @@ static int check_dependencies(plumb_render_job *job, plumb_source *source, const
 		}
 		if (allow_fetch) {
 			job->fetch_dependencies = 1;
+			/* Where helm fetches it from, for the access the credentials give (render/helm.h). */
+			if (repo && *repo) {
+				size_t n = job->dependency_source_count;
+				job->dependency_sources = plumb_xrealloc(job->dependency_sources, (n + 1) * sizeof(char *));
+				job->dependency_sources[n] = plumb_helm_is_oci(repo) ? plumb_xprintf("%s/%s", repo, name)
+										     : plumb_xstrdup(repo);
+				job->dependency_source_count = n + 1;
+			}
 			continue;
 		}
 		plumb_diags_add(diags, pos,
@@ -556,8 +564,8 @@ static int run_program(plumb_buf *out, const plumb_render_job *job, plumb_source
 			goto done;
 	}
 	/* Dependencies fetched, when allowed, into the copy's charts/ before it turns read-only. */
-	if (helm && (error = plumb_helm_fetch_dependencies(job, folder, home, plumb_render_timeout(options), pos,
-							   diags)) < 0)
+	if (helm && (error = plumb_helm_fetch_dependencies(job, folder, home, options->credentials,
+							   plumb_render_timeout(options), pos, diags)) < 0)
 		goto done;
 	/* Where kustomize pulls the charts of a repository, when it may: made before the copy turns read-only. */
 	char **homes = plumb_xcalloc(job->chart_home_count + 1, sizeof(char *));

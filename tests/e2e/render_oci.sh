@@ -452,6 +452,41 @@ if [ "$RC" -eq 0 ] && contains "$OUT" "web@0.1.0 (helm)"; then
 else
 	fail "a range of a private registry's chart is resolved (helm show chart) with the credentials too" "$(show)"
 fi
+# A chart in git whose dependency is a private registry's: helm dependency build logs in too.
+mkdir -p "$REPO/charts/umbrella"
+printf 'apiVersion: v2\nname: umbrella\nversion: 1.0.0\ndependencies:\n  - {name: web, version: 0.1.0, repository: "oci://%s/charts"}\n' \
+	"$PRIVATE" >"$REPO/charts/umbrella/Chart.yaml"
+umbrella="apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: umbrella, namespace: apps}
+spec:
+  chart: {spec: {chart: ./charts/umbrella, sourceRef: {kind: GitRepository, name: flux-system}}}
+  values: {web: {size: 7}}"
+SSL_CERT_FILE="$T/ca/ca.pem" flux "$umbrella" --allow-chart-fetch
+expect_err "a chart's dependency of a private registry is refused to plumb without credentials" \
+	"basic credential not found"
+REG_PASSWORD=$REG_PASSWORD flux "$umbrella" --allow-chart-fetch --credentials "$T/credentials.yaml"
+if [ "$RC" -eq 0 ] && contains "$OUT" 'name: "umbrella-web"' && contains "$OUT" 'size: "7"'; then
+	ok "with --credentials, helm dependency build fetches the dependency of the private registry, and it renders"
+else
+	fail "with --credentials, helm dependency build fetches the dependency of the private registry, and it renders" \
+		"$(show)"
+fi
+# One run of helm takes one CA file and one insecureSkipVerify for all it fetches.
+printf '  - {name: web, alias: plain, version: 0.1.0, repository: "oci://%s/charts"}\n' "$PLAIN" \
+	>>"$REPO/charts/umbrella/Chart.yaml"
+cp "$T/ca/ca.pem" "$T/ca-copy.pem"
+cp "$T/credentials.yaml" "$T/two-cas.yaml"
+printf '  - url: oci://%s/\n    caFile: %s\n' "$PLAIN" "$T/ca-copy.pem" >>"$T/two-cas.yaml"
+REG_PASSWORD=$REG_PASSWORD flux "$umbrella" --allow-chart-fetch --credentials "$T/two-cas.yaml"
+expect_err "dependencies whose credentials name two CA files are refused: one run of helm takes one" \
+	"its caFile is not the one of the chart's other sources"
+printf 'credentials:\n  - url: oci://%s/\n    insecureSkipVerify: true\n' "$PRIVATE" >"$T/insecure.yaml"
+flux "$umbrella" --allow-chart-fetch --credentials "$T/insecure.yaml"
+expect_err "insecureSkipVerify for one dependency is refused when it would reach another" \
+	"insecureSkipVerify would reach every source of the chart"
+rm -rf "$REPO/charts/umbrella"
+commit_all "$REPO" "without the umbrella chart"
 leaks=$(grep -rlaF -e "$REG_PASSWORD" -e "$REG_AUTH" "$STATE" "$TMPDIR" 2>/dev/null)
 if ! contains "$OUT$ERR$wrong_err" "$REG_PASSWORD" && ! contains "$OUT$ERR$wrong_err" "$REG_AUTH" && [ -z "$leaks" ] &&
 	[ -z "$(find "$TMPDIR" -name config.json 2>/dev/null)" ]; then
