@@ -474,25 +474,21 @@ static int add_access(plumb_render_args *args, const char *const *urls, size_t c
 	return error;
 }
 
-int plumb_helm_access(plumb_render_args *args, const plumb_render_job *job, const char *home,
-		      const plumb_source_credentials *credentials)
+char *plumb_helm_remote_url(const plumb_render_job *job)
 {
 	json_t *helm = helm_options(job);
 	json_t *remote = json_object_get(helm, "remote");
 	const char *repo = text_of(remote, "repo"), *chart = text_of(remote, "chart");
-	int error = 0;
-	if (credentials && job->remote && repo && chart) {
-		/* A registry's entry may be for the chart's own path; a repository's is for its URL. */
-		char *url = plumb_helm_is_oci(repo) ? plumb_xprintf("%s/%s", repo, chart) : plumb_xstrdup(repo);
-		const char *urls[] = { url };
-		error = add_access(args, urls, 1, home, credentials);
-		free(url);
-	}
+	char *url = NULL;
+	/* A registry's entry may be for the chart's own path; a repository's is for its URL. */
+	if (job->remote && repo && chart)
+		url = plumb_helm_is_oci(repo) ? plumb_xprintf("%s/%s", repo, chart) : plumb_xstrdup(repo);
 	json_decref(helm);
-	return error;
+	return url;
 }
 
-void plumb_helm_access_wipe(const char *home)
+/* Overwrite and remove the registry logins add_access wrote in home, if any. */
+static void wipe_logins(const char *home)
 {
 	char *path = registry_config(home);
 	int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -513,6 +509,25 @@ void plumb_helm_access_wipe(const char *home)
 	free(path);
 }
 
+int plumb_helm_run(plumb_process_result *result, plumb_buf *out, plumb_render_args *args, char *const *envp,
+		   unsigned timeout_ms, size_t max, const plumb_helm_fetch *fetch, plumb_diags *diags)
+{
+	int error = fetch->credentials && fetch->count
+			    ? add_access(args, fetch->urls, fetch->count, fetch->home, fetch->credentials)
+			    : 0;
+	if (error < 0) {
+		plumb_diags_add(diags, fetch->at, "%s: %s", fetch->what, plumb_error_last());
+		plumb_error_clear();
+		error = PLUMB_EINVALID;
+	} else {
+		PLUMB_GROW(args->items, args->count, args->capacity);
+		args->items[args->count] = NULL;
+		error = plumb_process_run_env(result, out, args->items, envp, timeout_ms, max);
+	}
+	wipe_logins(fetch->home);
+	return error;
+}
+
 int plumb_helm_fetch_dependencies(const plumb_render_job *job, const char *folder, const char *home,
 				  const plumb_source_credentials *credentials, unsigned timeout_ms, plumb_position pos,
 				  plumb_diags *diags)
@@ -527,19 +542,9 @@ int plumb_helm_fetch_dependencies(const plumb_render_job *job, const char *folde
 	plumb_render_args_add(&args, folder);
 	plumb_process_result result = { 0 };
 	plumb_buf printed = PLUMB_BUF_INIT;
-	int error = credentials ? add_access(&args, (const char *const *)job->dependency_sources,
-					     job->dependency_source_count, home, credentials)
-				: 0;
-	if (error < 0) {
-		plumb_diags_add(diags, pos, "helm dependency build: %s", plumb_error_last());
-		plumb_error_clear();
-		error = PLUMB_EINVALID;
-	} else {
-		PLUMB_GROW(args.items, args.count, args.capacity);
-		args.items[args.count] = NULL;
-		error = plumb_process_run_env(&result, &printed, args.items, envp, timeout_ms, 1u << 20);
-	}
-	plumb_helm_access_wipe(home);
+	plumb_helm_fetch fetch = { (const char *const *)job->dependency_sources, job->dependency_source_count, home,
+				   credentials, pos, "helm dependency build" };
+	int error = plumb_helm_run(&result, &printed, &args, envp, timeout_ms, 1u << 20, &fetch, diags);
 	if (error == 0) {
 		if (plumb_render_program_failed(diags, pos, "helm dependency build", &result, timeout_ms, 0))
 			error = PLUMB_EINVALID;

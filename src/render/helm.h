@@ -82,24 +82,43 @@ int plumb_helm_is_remote(const char *options);
 plumb_position plumb_helm_remote_position(const plumb_render_job *job, char **file);
 
 /*
- * What reaching job's chart of a registry or repository takes, from
- * credentials (the entry for its URL, a registry's chart "oci://HOST/
- * PATH/CHART"; NULL: none), appended to args: a registry's username and
- * password, written for helm in home's registry configuration (0600;
- * --registry-config; wiped by plumb_helm_access_wipe), a CA file
- * (--ca-file) and insecureSkipVerify (--insecure-skip-tls-verify, told to
- * the credentials' notice). A password for a Helm repository over HTTP is
- * refused: helm takes one only on its command line, which every user of
- * the machine can read. One run of helm takes one CA file and
- * insecureSkipVerify for all it fetches: entries that disagree are
- * refused. Returns 0, or a code with the message in the error slot (those
- * refusals, a Secret that cannot be read).
+ * The URL the access to job's remote chart is found by (credentials
+ * entries match it by prefix): a registry's chart "oci://HOST/PATH/CHART",
+ * a Helm repository's URL; NULL when job renders a folder. A new string.
  */
-int plumb_helm_access(plumb_render_args *args, const plumb_render_job *job, const char *home,
-		      const plumb_source_credentials *credentials);
+char *plumb_helm_remote_url(const plumb_render_job *job);
 
-/* Overwrite and remove the registry login plumb_helm_access wrote in home, if any. */
-void plumb_helm_access_wipe(const char *home);
+/*
+ * A run of helm that fetches: the URLs it fetches from (as
+ * plumb_helm_remote_url gives one), the HOME it runs with, the credentials
+ * that reach them (NULL: none), and what a refusal names, where.
+ */
+typedef struct {
+	const char *const *urls;
+	size_t count;
+	const char *home;
+	const plumb_source_credentials *credentials;
+	plumb_position at;
+	const char *what;
+} plumb_helm_fetch;
+
+/*
+ * Run args (a command line, NULL-terminated here) with envp, limited to
+ * timeout_ms and max bytes printed (plumb_process_run_env), with the access
+ * fetch's credentials give to its URLs: a registry's username and password
+ * written for helm in fetch->home's registry configuration (0600,
+ * --registry-config) for that run alone, overwritten and removed when it
+ * ends; a CA file (--ca-file); insecureSkipVerify
+ * (--insecure-skip-tls-verify, told to the credentials' notice). One run
+ * takes one CA file and one insecureSkipVerify for all it fetches: entries
+ * that disagree are refused, as is a password for a Helm repository over
+ * HTTP (helm takes one only on its command line, which every user of the
+ * machine can read). A refusal, or a Secret that cannot be read, is a
+ * diagnostic at fetch->at naming fetch->what: PLUMB_EINVALID. Else what
+ * plumb_process_run_env returns.
+ */
+int plumb_helm_run(plumb_process_result *result, plumb_buf *out, plumb_render_args *args, char *const *envp,
+		   unsigned timeout_ms, size_t max, const plumb_helm_fetch *fetch, plumb_diags *diags);
 
 /*
  * The environment of a helm that reaches the network: no PATH, HOME in the
@@ -114,8 +133,8 @@ void plumb_helm_environment_release(char **envp);
  * Run `helm dependency build FOLDER` on the copy (folder absolute, home the
  * copy's HOME) when job->fetch_dependencies: the one time a renderer may
  * reach the network, through the proxies plumb's own environment names,
- * with the access credentials give to each of job->dependency_sources (as
- * plumb_helm_access gives it to a chart).
+ * with the access credentials give to each of job->dependency_sources
+ * (plumb_helm_run).
  * Returns 0, PLUMB_EINVALID with a diagnostic at pos (it failed, timed
  * out), or another code with the message in the error slot.
  */

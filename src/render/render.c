@@ -238,18 +238,11 @@ static int pin_remote_version(plumb_render_job *job, const plumb_render_options 
 	char *version = NULL, *file = NULL;
 	plumb_position at = plumb_helm_remote_position(job, &file);
 	char *command = plumb_xprintf("helm show chart %s", job->remote);
-	int error = plumb_helm_access(&args, job, home, options->credentials);
-	if (error < 0) {
-		plumb_diags_add(diags, at, "%s: %s", job->remote, plumb_error_last());
-		plumb_error_clear();
-		plumb_helm_access_wipe(home);
-		error = PLUMB_EINVALID;
-	} else {
-		PLUMB_GROW(args.items, args.count, args.capacity);
-		args.items[args.count] = NULL;
-		error = plumb_process_run_env(&result, &printed, args.items, envp, timeout_ms, 1u << 20);
-		plumb_helm_access_wipe(home);
-	}
+	char *url = plumb_helm_remote_url(job);
+	const char *urls[] = { url };
+	plumb_helm_fetch fetch = { urls, url ? 1 : 0, home, options->credentials, at, job->remote };
+	int error = plumb_helm_run(&result, &printed, &args, envp, timeout_ms, 1u << 20, &fetch, diags);
+	free(url);
 	if (error == 0) {
 		if (plumb_render_program_failed(diags, at, command, &result, timeout_ms, 0))
 			; /* a diagnostic says how */
@@ -600,19 +593,6 @@ static int run_program(plumb_buf *out, const plumb_render_job *job, plumb_source
 	plumb_render_args_add(&args, job->program);
 	if (helm) {
 		plumb_helm_arguments(&args, job, root, values);
-		if ((error = plumb_helm_access(&args, job, home, options->credentials)) < 0) {
-			char *file;
-			plumb_position at = plumb_helm_remote_position(job, &file);
-			plumb_diags_add(diags, at, "%s: %s", job->remote, plumb_error_last());
-			plumb_error_clear();
-			free(file);
-			plumb_helm_access_wipe(home);
-			plumb_render_args_release(&args);
-			plumb_helm_environment_release(network);
-			free(home_env);
-			error = PLUMB_EINVALID;
-			goto done;
-		}
 	} else {
 		plumb_render_args_add(&args, "build");
 		if (job->helm_command) {
@@ -622,13 +602,17 @@ static int run_program(plumb_buf *out, const plumb_render_job *job, plumb_source
 		}
 		plumb_render_args_add(&args, folder);
 	}
-	PLUMB_GROW(args.items, args.count, args.capacity);
-	args.items[args.count] = NULL;
 	unsigned timeout_ms = plumb_render_timeout(options);
 	size_t output_max = plumb_render_output_max(options);
-	error = plumb_process_run_env(&result, out, args.items, envp, timeout_ms, output_max);
-	if (helm)
-		plumb_helm_access_wipe(home);
+	/* A remote chart's helm logs in, as the credentials say, for this run alone. */
+	char *file = NULL, *url = plumb_helm_remote_url(job);
+	const char *urls[] = { url };
+	plumb_helm_fetch fetch = { urls, url ? 1 : 0, home, options->credentials, pos, where };
+	if (url)
+		fetch.at = plumb_helm_remote_position(job, &file);
+	error = plumb_helm_run(&result, out, &args, envp, timeout_ms, output_max, &fetch, diags);
+	free(url);
+	free(file);
 	plumb_render_args_release(&args);
 	plumb_helm_environment_release(network);
 	free(home_env);

@@ -43,7 +43,7 @@ typedef struct {
 	unsigned timeout_ms;   /* 0: $PLUMB_RENDER_TIMEOUT_MS, else PLUMB_RENDER_TIMEOUT_MS */
 	size_t output_max;     /* 0: $PLUMB_RENDER_OUTPUT_MAX (bytes), else PLUMB_RENDER_OUTPUT_MAX */
 	plumb_render_versions *versions; /* borrowed; NULL: each folder asks its program's version */
-	/* How a chart of a registry or repository is reached (render/helm.h plumb_helm_access); NULL: anonymously. */
+	/* How a chart of a registry or repository is reached (render/helm.h plumb_helm_run); NULL: anonymously. */
 	const plumb_source_credentials *credentials;
 	/*
 	 * This program, run as `SELF __jsonnet-evaluate ...` to evaluate a
