@@ -9,6 +9,5 @@
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
-KUBE_STATE="$T/kube"
-trap kube_cleanup EXIT
+kube_script
 kube_test_program test_client "the cluster connection's tests"

@@ -8,16 +8,12 @@
 # run. The Application names context main and its namespace, so the commands
 # that read it (sync, rollback) go there whatever the current context is.
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
 . "$here/lib.sh"
 
-KUBECTL="$root/build/kube/bin/kubectl"
-KUBE_STATE="$T/kube"
-trap kube_cleanup EXIT
+kube_script
 
 kube_start "plumb status, history, drift, rollback and plan files on a cluster"
 NS=$KUBE_NAMESPACE
-kc() { "$KUBECTL" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
 greeting() { kc get configmap conf -n "$NS" -o 'jsonpath={.data.greeting}' 2>&1; }
 run() { capture "$PLUMB" "$@"; }
 json() { python3 -c "import json, sys; d = json.load(sys.stdin); print($1)" <<<"$OUT" 2>&1; }

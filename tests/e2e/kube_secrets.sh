@@ -14,14 +14,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 . "$here/lib.sh"
 
-KUBECTL="$root/build/kube/bin/kubectl"
-KUBE_STATE="$T/kube"
-declare -A DPID
-trap kube_cleanup EXIT
+kube_script
 
 kube_start "Secrets from plumb Secrets"
 NS=$KUBE_NAMESPACE
-kc() { "$KUBECTL" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
 
 # --- the distinctive values --------------------------------------------------------------------
 

@@ -7,17 +7,12 @@
 # plumb's user agent); a plan that would delete most of what it manages waits for
 # approval even though the application syncs automatically.
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
 . "$here/lib.sh"
 
-KUBECTL="$root/build/kube/bin/kubectl"
-KUBE_STATE="$T/kube"
-declare -A DPID DLOG
-trap kube_cleanup EXIT
+kube_script
 
 kube_start "plumb serve"
 NS=$KUBE_NAMESPACE
-kc() { "$KUBECTL" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
 WAIT_MS=60000
 VIEWER='tok-viewer-51c3a9'
 OPERATOR='tok-operator-e07d42'

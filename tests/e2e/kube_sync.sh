@@ -7,13 +7,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 . "$here/lib.sh"
 
-KUBECTL="$root/build/kube/bin/kubectl"
-KUBE_STATE="$T/kube"
-trap kube_cleanup EXIT
+kube_script
 
 kube_start "plumb's Kubernetes syncs"
 NS=$KUBE_NAMESPACE
-kc() { "$KUBECTL" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
 
 SECRET_ONE=s3cr3t-value-4217
 SECRET_TWO=an0ther-secret-9981

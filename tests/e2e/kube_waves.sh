@@ -16,13 +16,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 . "$here/lib.sh"
 
-KUBECTL="$root/build/kube/bin/kubectl"
-KUBE_STATE="$T/kube"
-trap kube_cleanup EXIT
+kube_script
 
 kube_start "plumb's waves"
 NS=$KUBE_NAMESPACE
-kc() { "$KUBECTL" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
 
 REPO="$T/repo"
 STATE="$T/state"

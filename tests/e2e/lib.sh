@@ -407,11 +407,22 @@ serve_cleanup() {
 
 # --- the Kubernetes API server (tests/kube) --------------------------------------------------------
 #
-# A script that starts one with tests/kube/start sets KUBE_STATE to its directory and
-# "trap kube_cleanup EXIT"; KUBE_STARTED=1 while it runs, and kube_cleanup stops it before it
+# A script that starts one with tests/kube/start calls kube_script first (KUBE_STATE, "trap
+# kube_cleanup EXIT"); KUBE_STARTED=1 while it runs, and kube_cleanup stops it before it
 # cleans up as cleanup does, after the script's daemons (DPID), which talk to it.
 
 KUBE_STARTED=0
+
+# kube_script: what a script that starts a server sets first: KUBECTL (the one make test
+# builds), KUBE_STATE in $T, the tables of its daemons (DPID, DLOG), kube_cleanup as its EXIT
+# trap, and kc, kubectl as the server's admin (once kube_start has run).
+kube_script() {
+	KUBECTL="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/kube/bin/kubectl"
+	KUBE_STATE="$T/kube"
+	declare -gA DPID DLOG
+	trap kube_cleanup EXIT
+}
+kc() { "$KUBECTL" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
 
 # kube_start WHAT: start a server in $KUBE_STATE (reported as "a kube-apiserver starts for WHAT";
 # the script exits when it does not), then export what its env file says, without the machine's

@@ -8,14 +8,9 @@
 # warnings at their position; what it cannot honour is an error there; and
 # the applications sync to a real kube-apiserver.
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
 . "$here/lib.sh"
 
-KUBECTL="$root/build/kube/bin/kubectl"
-KUBE_STATE="$T/kube"
-KUBE_STARTED=0
-declare -A DPID DLOG
-trap kube_cleanup EXIT
+kube_script
 render_programs
 
 REPO="$T/repo"
@@ -352,7 +347,6 @@ spec:
 YAML
 commit_all "$REPO" "the root again"
 kube_start "an Argo CD app of apps"
-kc() { "$KUBECTL" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
 capture "$PLUMB" sync "${ARGS[@]}" --path root.yaml --kubeconfig "$KUBECONFIG_ADMIN"
 replicas=$(kc get deployment web -n argo-web -o 'jsonpath={.spec.replicas}' 2>&1)
 image=$(kc get deployment prod-shop-v2 -n argo-shop-prod -o 'jsonpath={.spec.template.spec.containers[0].image}' 2>&1)

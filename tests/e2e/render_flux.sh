@@ -7,14 +7,9 @@
 # cannot honour is an error at its position; and the whole syncs to a real
 # kube-apiserver.
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
 . "$here/lib.sh"
 
-KUBECTL="$root/build/kube/bin/kubectl"
-KUBE_STATE="$T/kube"
-KUBE_STARTED=0
-declare -A DPID DLOG
-trap kube_cleanup EXIT
+kube_script
 render_programs
 
 REPO="$T/repo"
@@ -360,7 +355,6 @@ expect_err "a kubeConfig the configuration does not map is an error where it is 
 # --- synced to a real API server -------------------------------------------------------------
 
 kube_start "a Flux cluster folder"
-kc() { "$KUBECTL" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
 capture "$PLUMB" sync "${ARGS[@]}" --path clusters/prod --kubeconfig "$KUBECONFIG_ADMIN"
 greeting=$(kc get configmap prod-web-config -n flux-shop -o 'jsonpath={.data.greeting}' 2>&1)
 replicas=$(kc get deployment podinfo -n flux-web -o 'jsonpath={.spec.replicas}' 2>&1)

@@ -12,11 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 . "$here/lib.sh"
 
-KUBECTL="$root/build/kube/bin/kubectl"
-KUBE_STATE="$T/kube"
-KUBE_STARTED=0
-declare -A DPID DLOG
-trap kube_cleanup EXIT
+kube_script
 render_programs
 
 RND=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
@@ -143,7 +139,6 @@ fi
 # --- synced to a real API server ----------------------------------------------------------------
 
 kube_start "Flux variables from a Secret"
-kc() { "$KUBECTL" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
 KARGS=("${ARGS[@]}" --kubeconfig "$KUBECONFIG_ADMIN")
 url() { kc get configmap web -n flux-secrets -o 'jsonpath={.data.url}' 2>/dev/null; }
 secret_key() { kc get secret "$1" -n flux-secrets -o "jsonpath={.data.$2}" 2>/dev/null | base64 -d; }

@@ -11,12 +11,8 @@ root=$(cd "$here/../.." && pwd)
 . "$here/lib.sh"
 
 HELM="$root/build/helm/bin/helm"
-KUBECTL="$root/build/kube/bin/kubectl"
-KUBE_STATE="$T/kube"
-KUBE_STARTED=0
-declare -A DPID DLOG
+kube_script
 DPID[served]=
-trap kube_cleanup EXIT
 if [ ! -x "$HELM" ]; then
 	fail "build/helm/bin/helm is built" "run: tests/helm/build"
 	exit 1
@@ -311,7 +307,6 @@ git -C "$REPO" rm -rq charts/fetched && commit_all "$REPO" "without the fetched 
 
 kube_start "a rendered chart"
 NS=$KUBE_NAMESPACE
-kc() { "$KUBECTL" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
 # The program --helm names, not the one on PATH.
 cat >"$T/named-helm" <<SH
 #!/bin/sh

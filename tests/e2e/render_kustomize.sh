@@ -10,12 +10,8 @@ root=$(cd "$here/../.." && pwd)
 . "$here/lib.sh"
 
 KUSTOMIZE="$root/build/kustomize/bin/kustomize"
-KUBECTL="$root/build/kube/bin/kubectl"
-KUBE_STATE="$T/kube"
-KUBE_STARTED=0
-declare -A DPID DLOG
+kube_script
 DPID[served]=
-trap kube_cleanup EXIT
 if [ ! -x "$KUSTOMIZE" ]; then
 	fail "build/kustomize/bin/kustomize is built" "run: tests/kustomize/build"
 	exit 1
@@ -389,7 +385,6 @@ fi
 
 kube_start "a rendered application"
 NS=$KUBE_NAMESPACE
-kc() { "$KUBECTL" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
 ARGS=(--repo "$REPO" --path apps/shop/overlays/dev --state "$STATE" --kubeconfig "$KUBECONFIG_ADMIN" --namespace "$NS")
 capture "$PLUMB" sync "${ARGS[@]}"
 image=$(kc get deployment dev-web -n "$NS" -o 'jsonpath={.spec.template.spec.containers[0].image}' 2>&1)

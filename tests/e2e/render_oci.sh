@@ -9,13 +9,9 @@
 # error is where it is written. A range of a registry's chart is planned, and applied to a real
 # kube-apiserver as planned.
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
 . "$here/lib.sh"
 . "$here/servers.sh"
-KUBECTL="$root/build/kube/bin/kubectl"
-KUBE_STATE="$T/kube"
-KUBE_STARTED=0
-trap kube_cleanup EXIT
+kube_script
 render_programs
 unset HTTPS_PROXY https_proxy HTTP_PROXY http_proxy ALL_PROXY all_proxy NO_PROXY no_proxy SSL_CERT_FILE SSL_CERT_DIR
 
@@ -246,7 +242,6 @@ expect_err "a HelmRelease chart's verify is an error where it is written" \
 # --- Flux: a registry's chart synced to a real API server, from a reviewed plan --------------
 
 kube_start "a chart of an OCI registry"
-kc() { "$KUBECTL" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
 printf '%s\n' "$(flux_release "{semver: '>=0.1.0 <0.5.0'}")
   install: {createNamespace: true}" >"$REPO/clusters/prod/web.yaml"
 commit_all "$REPO" "web from its OCI registry, the latest 0.x release"
