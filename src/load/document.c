@@ -86,7 +86,10 @@ static void check_string_map(struct fy_node *map, const char *where, const char 
 
 static const char *const document_fields[] = { "apiVersion", "kind", "metadata", "spec", NULL };
 static const char *const metadata_fields[] = { "name", "labels", "annotations", NULL };
-/* kustomize's namespace (a kustomization's, an overlay's, targetNamespace) lands on every document: plumb's ignore it. */
+/*
+ * kustomize's namespace (a kustomization's, an overlay's, targetNamespace)
+ * lands on every document: plumb's ignore it.
+ */
 static const char *const rendered_metadata_fields[] = { "name", "namespace", "labels", "annotations", NULL };
 /* Another tool's kinds are Kubernetes objects: their metadata is a Kubernetes object's. */
 static const char *const object_metadata_fields[] = { "name",	     "namespace",  "labels",

@@ -128,7 +128,8 @@ done:
  * chart is cached by it), and the kustomization's chart home
  * (helmGlobals.chartHome, else charts) is where kustomize pulls them.
  */
-static void note_fetched_charts(scan *s, const char *file, const char *dir, struct fy_node *root, struct fy_node *charts)
+static void note_fetched_charts(scan *s, const char *file, const char *dir, struct fy_node *root,
+				struct fy_node *charts)
 {
 	void *iter = NULL;
 	struct fy_node *item;
